@@ -1,0 +1,209 @@
+"""Road geometry: sampled centrelines with Frenet coordinates, lanes and markings.
+
+World frame: x east, y north, z up, metres; yaw counter-clockwise from +x [rad].
+A ``Road`` is a two-way road along a centreline sampled every ``SAMPLE_STEP_M``. Frenet
+coordinates (s, d): s is arc length along the centreline [m], d the signed lateral offset,
+positive to the LEFT of the +s direction [m]. Traffic keeps right: the ``lanes_fwd`` lanes that
+run toward +s lie at d < 0, the ``lanes_bwd`` lanes that run toward -s at d > 0. Lane 0 of each
+direction is the one next to the centre line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
+LINE_WIDTH_M = 0.15  # painted line width [m]
+DASH_ON_M, DASH_OFF_M = 3.0, 6.0  # dashed lane line: paint, gap [m]
+
+
+@dataclass(frozen=True)
+class LaneLine:
+    """One painted line running along a road at a fixed lateral offset."""
+
+    d_m: float  # lateral offset of the line's centre [m]
+    style: str  # "solid" | "dashed" | "double_solid"
+    colour: str  # "white" | "yellow"
+
+    @property
+    def solid(self) -> bool:
+        return self.style != "dashed"
+
+
+@dataclass
+class Road:
+    """A two-way road along a sampled centreline (see the module docstring for conventions)."""
+
+    road_id: int
+    xy: np.ndarray  # (N, 2) float64 centreline samples [m]
+    heading: np.ndarray  # (N,) yaw of the +s direction [rad]
+    curvature: np.ndarray  # (N,) signed curvature, positive turning left [1/m]
+    lanes_fwd: int  # lanes toward +s (right side)
+    lanes_bwd: int  # lanes toward -s (left side)
+    lane_width_m: float
+    shoulder_m: float  # asphalt beyond each edge line [m]
+    sidewalk_m: float  # sidewalk width beyond the shoulder, 0 for none [m]
+    speed_limit_m_s: float
+    centre_style: str = "double_solid"  # painted centre line: "double_solid" or "dashed"
+    gaps: list[tuple[float, float]] = field(default_factory=list)  # s-ranges without lane lines (intersections) [m]
+
+    @property
+    def n(self) -> int:
+        return len(self.heading)
+
+    @property
+    def length_m(self) -> float:
+        return (self.n - 1) * SAMPLE_STEP_M
+
+    @property
+    def right_edge_d(self) -> float:
+        """Lateral offset of the right edge line [m] (negative)."""
+        return -self.lanes_fwd * self.lane_width_m
+
+    @property
+    def left_edge_d(self) -> float:
+        """Lateral offset of the left edge line [m] (positive)."""
+        return self.lanes_bwd * self.lane_width_m
+
+    @property
+    def asphalt_d(self) -> tuple[float, float]:
+        """Lateral extent of the paved surface, edge lines plus shoulders [m]."""
+        return self.right_edge_d - self.shoulder_m, self.left_edge_d + self.shoulder_m
+
+    def lane_centre_d(self, lane: int | np.ndarray, direction: int | np.ndarray) -> np.ndarray:
+        """Lateral offset of lane ``lane`` of ``direction`` (+1 toward +s, -1 toward -s) [m]."""
+        return -np.asarray(direction) * (np.asarray(lane) + 0.5) * self.lane_width_m
+
+    def lane_lines(self) -> list[LaneLine]:
+        """Painted lines from right to left."""
+        w = self.lane_width_m
+        lines = [LaneLine(self.right_edge_d, "solid", "white")]
+        lines += [LaneLine(-k * w, "dashed", "white") for k in range(self.lanes_fwd - 1, 0, -1)]
+        if self.centre_style == "double_solid":
+            lines.append(LaneLine(0.0, "double_solid", "yellow"))
+        else:
+            lines.append(LaneLine(0.0, "dashed", "white"))
+        lines += [LaneLine(k * w, "dashed", "white") for k in range(1, self.lanes_bwd)]
+        lines.append(LaneLine(self.left_edge_d, "solid", "white"))
+        return lines
+
+    def in_gap(self, s: np.ndarray) -> np.ndarray:
+        """True where ``s`` lies in an intersection gap of the markings."""
+        s = np.asarray(s, dtype=np.float64)
+        out = np.zeros(s.shape, dtype=bool)
+        for lo, hi in self.gaps:
+            out |= (s >= lo) & (s <= hi)
+        return out
+
+    # --- Frenet <-> world -------------------------------------------------------------
+    def _interp(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        f = np.clip(np.asarray(s, dtype=np.float64) / SAMPLE_STEP_M, 0.0, self.n - 1.000001)
+        i = f.astype(np.int64)
+        t = f - i
+        xy = self.xy[i] * (1 - t)[..., None] + self.xy[i + 1] * t[..., None]
+        dh = np.angle(np.exp(1j * (self.heading[i + 1] - self.heading[i])))
+        return xy, self.heading[i] + t * dh, i
+
+    def pose(self, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World x, y [m] and the +s heading [rad] at Frenet (s, d); s is clamped to the road."""
+        xy, heading, _ = self._interp(s)
+        d = np.asarray(d, dtype=np.float64)
+        x = xy[..., 0] - d * np.sin(heading)
+        y = xy[..., 1] + d * np.cos(heading)
+        return x, y, heading
+
+    def curvature_at(self, s: np.ndarray) -> np.ndarray:
+        f = np.clip(np.asarray(s, dtype=np.float64) / SAMPLE_STEP_M, 0, self.n - 1)
+        return self.curvature[np.round(f).astype(np.int64)]
+
+    def project(self, x: np.ndarray, y: np.ndarray, hint_s: float | None = None, window_m: float = 30.0):
+        """Frenet (s, d) of world points: nearest centreline sample, refined along its tangent.
+
+        With ``hint_s`` only samples within ``window_m`` of it are searched (O(window), for
+        tracking a vehicle from step to step); otherwise all samples are.
+        """
+        pts = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=-1).reshape(-1, 2)
+        if hint_s is None:
+            lo, hi = 0, self.n
+        else:
+            c = int(round(hint_s / SAMPLE_STEP_M))
+            k = int(window_m / SAMPLE_STEP_M)
+            lo, hi = max(0, c - k), min(self.n, c + k + 1)
+        seg = self.xy[lo:hi]
+        d2 = ((pts[:, None, :] - seg[None, :, :]) ** 2).sum(-1)
+        i = lo + np.argmin(d2, axis=1)
+        h = self.heading[i]
+        rel = pts - self.xy[i]
+        along = rel[:, 0] * np.cos(h) + rel[:, 1] * np.sin(h)
+        s = np.clip(i * SAMPLE_STEP_M + along, 0.0, self.length_m)
+        d = -rel[:, 0] * np.sin(h) + rel[:, 1] * np.cos(h)
+        shape = np.shape(x)
+        return s.reshape(shape), d.reshape(shape)
+
+
+def centreline_from_curvature(start_xy, start_heading: float, curvature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integrate a curvature profile sampled every SAMPLE_STEP_M into points and headings.
+
+    Midpoint heading per step keeps arcs exact to second order.
+    """
+    ds = SAMPLE_STEP_M
+    heading = start_heading + np.concatenate([[0.0], np.cumsum(curvature[:-1] * ds)])
+    mid = heading[:-1] + 0.5 * curvature[:-1] * ds
+    steps = np.stack([np.cos(mid), np.sin(mid)], axis=1) * ds
+    xy = np.concatenate([np.asarray(start_xy, np.float64)[None], np.asarray(start_xy) + np.cumsum(steps, axis=0)])
+    return xy, heading
+
+
+def straight_road_xy(centre_xy, heading: float, half_length_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of a straight centreline through ``centre_xy`` along ``heading``."""
+    n = int(round(2 * half_length_m / SAMPLE_STEP_M)) + 1
+    s = np.arange(n) * SAMPLE_STEP_M - half_length_m
+    direction = np.array([np.cos(heading), np.sin(heading)])
+    xy = np.asarray(centre_xy, np.float64)[None] + s[:, None] * direction[None]
+    return xy, np.full(n, heading)
+
+
+@dataclass
+class Intersection:
+    """A four-way crossing of the main road by a straight side road, with lights and crosswalks."""
+
+    index: int
+    main_s: float  # centre along the main road [m]
+    side_road: int  # index of the side road in ``RoadNetwork.roads``
+    side_s: float  # centre along the side road [m]
+    half_main_m: float  # half extent of the paved box along the main road [m]
+    half_side_m: float  # half extent of the paved box along the side road [m]
+    crosswalk_m: float  # crosswalk band width [m]
+    stop_s: dict[tuple[int, int], float] = field(default_factory=dict)  # (road, direction) -> stop line s [m]
+    light_ids: dict[tuple[int, int], int] = field(default_factory=dict)  # (road, direction) -> traffic light index
+
+
+@dataclass
+class RoadNetwork:
+    """The main road the route follows (roads[0]) and the side roads crossing it."""
+
+    roads: list[Road]
+    intersections: list[Intersection]
+
+    @property
+    def main(self) -> Road:
+        return self.roads[0]
+
+    def on_asphalt(self, x: np.ndarray, y: np.ndarray, hint_s: float | None = None) -> np.ndarray:
+        """True for world points on any paved surface (roads, shoulders, intersection boxes)."""
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        out = np.zeros(x.shape, dtype=bool)
+        for k, road in enumerate(self.roads):
+            if k > 0:
+                # side roads are straight: a cheap bounding test first
+                c = road.xy[road.n // 2]
+                if np.min((x - c[0]) ** 2 + (y - c[1]) ** 2) > (road.length_m / 2 + 10) ** 2:
+                    continue
+            s, d = road.project(x, y, hint_s if k == 0 else None)
+            lo, hi = road.asphalt_d
+            inside = (d >= lo) & (d <= hi) & (s > 0) & (s < road.length_m)
+            out |= inside
+        return out
