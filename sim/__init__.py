@@ -1,0 +1,17 @@
+"""drivestack's driving simulator: procedural roads, traffic, a forward camera with exact labels.
+
+Importing ``sim`` registers the gymnasium ids (entry points are strings, so nothing heavy loads):
+
+- ``drivestack/Town-v0``: town streets with intersections, lights, pedestrians, parked cars.
+- ``drivestack/Highway-v0``: multi-lane highway with faster traffic and lane changes.
+
+Both take ``config=`` (an ``EnvConfig`` or a nested dict of its fields) and keyword overrides.
+"""
+
+from gymnasium.envs.registration import register, registry
+
+ENV_IDS = {"drivestack/Town-v0": "town", "drivestack/Highway-v0": "highway"}
+
+for _env_id, _kind in ENV_IDS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point="sim.env:DriveEnv", kwargs={"scenario": {"kind": _kind}})

@@ -1,0 +1,55 @@
+"""The ``drivestack`` command line: one console script, one sub-command per job.
+
+Usage::
+
+    drivestack drive [--scenario town|highway] [--seed N] [--episodes N] [--out DIR]
+    drivestack dataset --out DIR --scenes N --frames-per-scene M --seed S
+    drivestack bench sim [--json]
+
+Each sub-command lives in its own module exposing ``add_parser(subparsers)`` and ``run(args)``;
+they are imported only when used, so ``drivestack --help`` stays fast. Bad input prints one
+line naming the bad value and what is allowed, and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from drivestack.config import ConfigError
+
+COMMANDS = {
+    "drive": "drivestack.drive",
+    "dataset": "drivestack.dataset",
+    "bench": "drivestack.bench",
+}
+
+
+class UsageError(Exception):
+    """A bad command-line value; the message names it and what is allowed."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drivestack", description="Pixels-to-pedals driving stack: simulate, perceive, drive.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, UsageError, FileExistsError, NotADirectoryError, PermissionError) as exc:
+        print(f"drivestack {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"drivestack {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

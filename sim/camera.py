@@ -1,0 +1,124 @@
+"""The ego's forward pinhole camera: intrinsics, mounting, and the renderer behind it.
+
+Camera frame (OpenCV): x right, y down, z forward [m]. ``Camera.render`` picks the triangles
+near the ego (static meshes by chunk slices, moving objects by distance), moves them into the
+camera frame with one matrix product, and rasterises them in one numba call that writes colour,
+depth, instance ids and ground labels together, so every label is exact and consistent with
+the pixels by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import CameraConfig
+from .meshes import CHUNK_M, LAYER_PAINT, OFFROAD, SKY, Mesh
+from .raster import rasterize
+
+Z_NEAR_M = 0.15
+SKY_DEPTH_M = 1.0e4  # depth-buffer value of the sky; exported as "no depth"
+
+
+@dataclass
+class CameraFrame:
+    """One rendered frame and its per-pixel truths."""
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    depth_m: np.ndarray  # (H, W) float32, camera-frame z [m]; SKY_DEPTH_M for sky
+    instance: np.ndarray  # (H, W) int32, 0 = ground/sky
+    label: np.ndarray  # (H, W) uint8 ground label (sim.meshes constants)
+    coverage: np.ndarray  # (n_ids,) int32 pixels each instance would cover without occluders
+    rotation: np.ndarray  # (3, 3) world -> camera
+    position_m: np.ndarray  # (3,) camera centre in the world [m]
+
+
+class Camera:
+    def __init__(self, config: CameraConfig):
+        self.config = config
+        self.width, self.height = config.width_px, config.height_px
+        self.fx = self.fy = (self.width / 2) / np.tan(np.deg2rad(config.hfov_deg) / 2)
+        self.cx, self.cy = self.width / 2, self.height / 2
+        j, i = np.meshgrid(np.arange(self.width) + 0.5, np.arange(self.height) + 0.5)
+        self._rays = np.stack([(j - self.cx) / self.fx, (i - self.cy) / self.fy, np.ones_like(j)], -1)  # (H, W, 3)
+        self._cached_key = None
+        self._background = None
+        self._stamp = np.zeros((self.height, self.width), np.int32)
+
+    @property
+    def intrinsics(self) -> np.ndarray:
+        """3x3 pinhole matrix K [px]."""
+        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1.0]])
+
+    def pose(self, x_m: float, y_m: float, yaw_rad: float, height_m: float | None = None,
+             jitter_rad: tuple[float, float, float] = (0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+        """World->camera rotation and camera position for an ego pose (+ yaw/pitch/roll jitter)."""
+        c = self.config
+        h = c.mount_height_m if height_m is None else height_m
+        yaw = yaw_rad + jitter_rad[0]
+        pitch = np.deg2rad(c.pitch_deg) + jitter_rad[1]
+        roll = jitter_rad[2]
+        fwd = np.array([np.cos(yaw) * np.cos(pitch), np.sin(yaw) * np.cos(pitch), np.sin(pitch)])
+        right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
+        down = np.cross(fwd, right)
+        if roll:
+            right, down = np.cos(roll) * right + np.sin(roll) * down, -np.sin(roll) * right + np.cos(roll) * down
+        rot = np.stack([right, down, fwd])
+        pos = np.array([x_m + c.mount_forward_m * np.cos(yaw_rad), y_m + c.mount_forward_m * np.sin(yaw_rad), h])
+        return rot, pos
+
+    def project(self, points_world: np.ndarray, rot: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates (N, 2) [px] and camera depth (N,) [m] of world points (N, 3)."""
+        pc = (np.asarray(points_world, np.float64) - pos) @ rot.T
+        z = pc[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.stack([self.fx * pc[:, 0] / z + self.cx, self.fy * pc[:, 1] / z + self.cy], 1)
+        return uv, z
+
+    def _ground(self, rot: np.ndarray, height_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """Depth of the flat ground per pixel and the sky/off-road label below/above the horizon."""
+        # only pitch/roll and height matter: ground depth is invariant to yaw and position
+        key = (np.round(rot @ np.array([0, 0, 1.0]), 9).tobytes(), round(height_m, 6))
+        if key != self._cached_key:
+            up_cam = rot @ np.array([0.0, 0.0, 1.0])  # world up in camera coordinates
+            rise = self._rays @ up_cam  # metres of height gained per metre of depth along each ray
+            with np.errstate(divide="ignore"):
+                depth = np.where(rise < -1e-6, height_m / -rise, SKY_DEPTH_M)
+            depth = np.minimum(depth, SKY_DEPTH_M).astype(np.float32)
+            label = np.where(depth < SKY_DEPTH_M, OFFROAD, SKY).astype(np.uint8)
+            self._ground_cache = (depth, label)
+            self._cached_key = key
+        return self._ground_cache
+
+    def render(self, ground: Mesh, props: Mesh, dynamic: Mesh, ego_s: float, rot: np.ndarray, pos: np.ndarray,
+               n_ids: int, sky: np.ndarray, grass: np.ndarray) -> CameraFrame:
+        """Rasterise the scene seen from (rot, pos). ``sky`` (H, 3) per-row colours, ``grass`` (3,)."""
+        c0 = int(np.floor((ego_s - 15.0) / CHUNK_M))
+        c1 = int(np.floor((ego_s + self.config.max_range_m) / CHUNK_M))
+        gsel = []
+        for layer in range(LAYER_PAINT + 1):
+            lo, hi = np.searchsorted(ground.key, [layer * 1_000_000 + c0, layer * 1_000_000 + c1 + 1])
+            gsel.append(slice(lo, hi))
+        plo, phi = np.searchsorted(props.key, [c0, c1 + 1])
+        g_verts = np.concatenate([ground.verts[s] for s in gsel])
+        parts_v = [g_verts, props.verts[plo:phi], dynamic.verts]
+        verts = np.concatenate(parts_v)
+        colour = np.concatenate([*(ground.colour[s] for s in gsel), props.colour[plo:phi], dynamic.colour])
+        inst = np.concatenate([*(ground.inst[s] for s in gsel), props.inst[plo:phi], dynamic.inst])
+        label = np.concatenate([*(ground.label[s] for s in gsel), props.label[plo:phi], dynamic.label])
+        cam = ((verts.reshape(-1, 3) - pos.astype(np.float32)) @ rot.T.astype(np.float32)).reshape(-1, 3, 3)
+        depth0, label0 = self._ground(rot, float(pos[2]))
+        rgb = np.empty((self.height, self.width, 3), np.uint8)
+        rgb[:] = sky[:, None, :]
+        below = label0 == OFFROAD
+        rgb[below] = grass
+        depth = depth0.copy()
+        lab = label0.copy()
+        inst_buf = np.zeros((self.height, self.width), np.int32)
+        self._stamp.fill(0)
+        coverage = np.zeros(n_ids, np.int32)
+        rasterize(np.ascontiguousarray(cam, dtype=np.float32), colour, inst, label, len(g_verts),
+                  float(self.fx), float(self.fy), float(self.cx), float(self.cy), Z_NEAR_M,
+                  rgb, depth, inst_buf, lab, self._stamp, coverage)
+        return CameraFrame(rgb, depth, inst_buf, lab, coverage, rot, pos)

@@ -1,0 +1,202 @@
+"""Ground truth for a frame: objects with 2D boxes, masks, depth, and the ego's lane geometry.
+
+Boxes come from the instance buffer the renderer wrote with the pixels, so a box is exactly the
+extent of its object's visible pixels; the visible fraction divides those pixels by the pixels
+the object would cover with nothing in front of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .camera import SKY_DEPTH_M, CameraFrame
+from .meshes import CROSSWALK, LINE_BASE, OTHER_LINE, ROAD, STOP_LINE
+from .raster import instance_boxes
+from .traffic import VEHICLE_KINDS
+from .world import World
+
+# Detector classes, in YOLO class-index order.
+CLASS_NAMES = ("car", "truck", "bus", "motorcycle", "pedestrian", "traffic_light_red", "traffic_light_yellow",
+               "traffic_light_green")
+LIGHT_CLASS = {"red": 5, "yellow": 6, "green": 7}
+LANE_NONE, LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_OTHER = 0, 1, 2, 3
+FACING_COS = 0.3  # a light head counts as seen when its lamps face the camera at least this much
+
+
+@dataclass
+class ObjectLabel:
+    """One labelled object in a frame."""
+
+    instance_id: int
+    class_id: int
+    class_name: str
+    box_xyxy: tuple[int, int, int, int] | None  # visible pixels' extent [px], x1/y1 exclusive; None without a camera
+    visible_px: int
+    visible_fraction: float  # visible / unoccluded pixels, in [0, 1]
+    distance_m: float  # ground distance from the camera to the nearest point of the footprint [m]
+    x_m: float  # footprint centre in the ego frame: forward [m]
+    y_m: float  # footprint centre in the ego frame: left [m]
+    yaw_rad: float  # heading relative to the ego [rad]
+    speed_m_s: float
+    light_state: str | None = None  # "red" | "yellow" | "green" for traffic lights
+
+
+@dataclass
+class EgoTruth:
+    """The ego's own situation (always available, camera or not)."""
+
+    lane_offset_m: float  # left of the lane centre [m]
+    heading_error_rad: float  # ego yaw minus lane direction [rad], positive = pointing left
+    curvature_ahead_1_m: tuple[float, float, float]  # road curvature 10/20/30 m ahead [1/m], + left
+    lane_index: int  # 0 = lane next to the centre line
+    lanes: int  # lanes in the ego's direction
+    lane_width_m: float
+    speed_limit_m_s: float
+    light_state: str  # next light on the route: "red" | "yellow" | "green" | "none"
+    light_stop_distance_m: float  # front bumper to its stop line [m]; inf when none
+    route_progress_m: float
+    route_length_m: float
+
+
+@dataclass(eq=False)
+class GroundTruth:
+    ego: EgoTruth
+    objects: list[ObjectLabel]
+    drivable: np.ndarray | None = field(default=None, repr=False)  # (H, W) bool, visible drivable surface
+    lanes: np.ndarray | None = field(default=None, repr=False)  # (H, W) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
+    depth_m: np.ndarray | None = field(default=None, repr=False)  # (H, W) float32 [m], 0 for sky
+    instance: np.ndarray | None = field(default=None, repr=False)  # (H, W) int32
+
+    def __eq__(self, other: object) -> bool:
+        """Field-wise equality, arrays compared element-wise (for determinism checks)."""
+        if not isinstance(other, GroundTruth):
+            return NotImplemented
+        arrays = ("drivable", "lanes", "depth_m", "instance")
+        same_arrays = all(
+            (getattr(self, a) is None and getattr(other, a) is None)
+            or (getattr(self, a) is not None and getattr(other, a) is not None and np.array_equal(getattr(self, a), getattr(other, a)))
+            for a in arrays
+        )
+        return same_arrays and self.ego == other.ego and self.objects == other.objects
+
+    def to_json(self) -> dict:
+        """The non-image parts as plain data (for JSON / JSONL)."""
+        return {"ego": _plain(asdict(self.ego)), "objects": [_plain(asdict(o)) for o in self.objects]}
+
+
+def _plain(d: dict) -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, float) and not np.isfinite(v):
+            v = None
+        elif isinstance(v, tuple):
+            v = list(v)
+        out[k] = v
+    return out
+
+
+def ego_truth(world: World) -> EgoTruth:
+    f = world.frenet
+    main = world.net.main
+    state, dist, _ = world.relevant_light()
+    return EgoTruth(f.lane_offset_m, f.heading_error_rad, tuple(float(c) for c in world.curvature_ahead()), f.lane,
+                    main.lanes_fwd, main.lane_width_m, main.speed_limit_m_s, state, dist,
+                    f.s_m - world.start_s, world.goal_s - world.start_s)
+
+
+def _ego_frame(world: World, x, y, yaw):
+    e = world.ego
+    dx, dy = x - e.x_m, y - e.y_m
+    c, s = np.cos(e.yaw_rad), np.sin(e.yaw_rad)
+    return dx * c + dy * s, -dx * s + dy * c, np.angle(np.exp(1j * (yaw - e.yaw_rad)))
+
+
+def _nearest_footprint_distance(cam_xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Ground distance from a point to the nearest point of each oriented box (0 inside) [m]."""
+    dx, dy = cam_xy[0] - boxes[:, 0], cam_xy[1] - boxes[:, 1]
+    c, s = np.cos(boxes[:, 2]), np.sin(boxes[:, 2])
+    lx = np.maximum(np.abs(dx * c + dy * s) - boxes[:, 3] / 2, 0.0)
+    ly = np.maximum(np.abs(-dx * s + dy * c) - boxes[:, 4] / 2, 0.0)
+    return np.hypot(lx, ly)
+
+
+def object_labels(world: World, frame: CameraFrame | None, cam_xy: np.ndarray, reach_m: float = 120.0) -> list[ObjectLabel]:
+    """Every vehicle, pedestrian and facing light head: in view (with a camera) or within ``reach_m``."""
+    ids = world.ids
+    if frame is not None:
+        boxes, counts = instance_boxes(frame.instance, ids.total)
+    out: list[ObjectLabel] = []
+    groups = []
+    tr, pd = world.traffic, world.peds
+    if tr.n:
+        x, y, yaw = tr.poses()
+        groups.append((ids.vehicle0, x, y, yaw, tr.boxes(), tr.v, tr.kind, None))
+    if pd.n:
+        x, y, yaw = pd.poses()
+        groups.append((ids.ped0, x, y, yaw, pd.boxes(), np.where(pd.mode == 2, 0.0, pd.speed), np.full(pd.n, 4), None))
+    heads = world.lights.heads
+    if heads:
+        hx = np.array([h.x_m for h in heads])
+        hy = np.array([h.y_m for h in heads])
+        hyaw = np.array([h.yaw_rad for h in heads])
+        to_cam = np.stack([cam_xy[0] - hx, cam_xy[1] - hy], 1)
+        to_cam /= np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-6)
+        facing = to_cam[:, 0] * np.cos(hyaw) + to_cam[:, 1] * np.sin(hyaw) > FACING_COS
+        states = world.lights.head_states()
+        cls = np.array([LIGHT_CLASS[("green", "yellow", "red")[s]] for s in states]) if len(states) else np.zeros(0, int)
+        cls = np.where(facing, cls, -1)
+        hb = np.stack([hx, hy, hyaw, np.full(len(hx), 0.3), np.full(len(hx), 0.4)], 1)
+        groups.append((ids.light0, hx, hy, hyaw, hb, np.zeros(len(hx)), cls, states))
+    for id0, x, y, yaw, bx, speed, cls, states in groups:
+        dist = _nearest_footprint_distance(cam_xy, bx)
+        ex, ey, eyaw = _ego_frame(world, x, y, yaw)
+        inst = id0 + np.arange(len(x))
+        if frame is not None:
+            keep = np.flatnonzero((counts[inst] > 0) & (cls >= 0))
+        else:
+            keep = np.flatnonzero((dist < reach_m) & (cls >= 0))
+        for k in keep:
+            c = int(cls[k])
+            name = CLASS_NAMES[c] if id0 != ids.vehicle0 else VEHICLE_KINDS[c]
+            box = vis = None
+            frac = 1.0
+            if frame is not None:
+                i = int(inst[k])
+                box = tuple(int(v) for v in boxes[i])
+                vis = int(counts[i])
+                frac = float(min(1.0, vis / max(int(frame.coverage[i]), 1)))
+            out.append(ObjectLabel(int(inst[k]), c if id0 != ids.vehicle0 else int(c), name, box, vis or 0, frac,
+                                   float(dist[k]), float(ex[k]), float(ey[k]), float(eyaw[k]), float(speed[k]),
+                                   None if states is None else ("green", "yellow", "red")[int(states[k])]))
+    return out
+
+
+def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visible drivable mask, lane-marking classes, depth [m] (0 = sky / no return)."""
+    label, inst = frame.label, frame.instance
+    free = inst == 0
+    drivable = free & ((label == ROAD) | (label == CROSSWALK) | (label == STOP_LINE) | (label == OTHER_LINE) | (label >= LINE_BASE))
+    f = world.frenet
+    w = world.net.main.lane_width_m
+    # the ego's lane k (forward) lies between lines at d = -(k+1) w (right) and -k w (left)
+    left_code = LINE_BASE + int(round(-f.lane)) + 8
+    right_code = LINE_BASE + int(round(-(f.lane + 1))) + 8
+    lanes = np.zeros(label.shape, np.uint8)
+    paint = free & ((label >= LINE_BASE) | (label == OTHER_LINE) | (label == CROSSWALK) | (label == STOP_LINE))
+    lanes[paint] = LANE_OTHER
+    lanes[free & (label == left_code)] = LANE_EGO_LEFT
+    lanes[free & (label == right_code)] = LANE_EGO_RIGHT
+    depth = np.where(frame.depth_m >= SKY_DEPTH_M, 0.0, frame.depth_m).astype(np.float32)
+    del w
+    return drivable, lanes, depth
+
+
+def ground_truth(world: World, frame: CameraFrame | None, dense: bool = True) -> GroundTruth:
+    cam_xy = frame.position_m[:2] if frame is not None else np.array([world.ego.x_m, world.ego.y_m])
+    gt = GroundTruth(ego_truth(world), object_labels(world, frame, cam_xy))
+    if frame is not None and dense:
+        gt.drivable, gt.lanes, gt.depth_m = dense_labels(world, frame)
+        gt.instance = frame.instance
+    return gt

@@ -1,0 +1,343 @@
+"""Triangle meshes of the world for the camera: ground decals, static props, moving objects.
+
+The ground (sidewalks, asphalt, painted lines, crosswalks, stop lines) is flat, built once per
+episode and drawn in layer order without a depth test. Props (buildings, trees, poles) are
+static boxes built once. Vehicles, pedestrians and light heads are boxes rebuilt every frame
+from their poses with one vectorised transform. Static meshes are bucketed by main-road chunks
+so a frame picks the triangles near the ego by slicing, not by testing each one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M
+from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, Road
+from .scenarios import Scenario
+
+CHUNK_M = 20.0  # static mesh bucket length along the main road [m]
+
+# Ground labels written into the label buffer (uint8).
+SKY, OFFROAD, SIDEWALK, ROAD, CROSSWALK, STOP_LINE, OTHER_LINE = 0, 1, 2, 3, 4, 5, 6
+LINE_BASE = 16  # main-road lane line at lateral slot k (k = round(d / lane width) + 8) -> 16 + k
+LAYER_SIDEWALK, LAYER_ROAD, LAYER_LINES, LAYER_PAINT = 0, 1, 2, 3
+
+SUN = np.array([0.35, 0.25, 0.9]) / np.linalg.norm([0.35, 0.25, 0.9])
+
+
+@dataclass
+class Palette:
+    """Scene colours (RGB uint8); jittered per scene when visual randomisation is on."""
+
+    asphalt: tuple = (72, 72, 78)
+    sidewalk: tuple = (150, 148, 140)
+    white: tuple = (228, 228, 228)
+    yellow: tuple = (226, 186, 48)
+    glass: tuple = (38, 48, 62)
+    black: tuple = (22, 22, 24)
+    cargo: tuple = (205, 205, 200)
+    housing: tuple = (30, 30, 32)
+    pole: tuple = (80, 82, 88)
+
+
+@dataclass
+class Mesh:
+    """Triangles with per-triangle attributes; world frame, z up, metres."""
+
+    verts: np.ndarray  # (T, 3, 3) float32
+    colour: np.ndarray  # (T, 3) uint8
+    inst: np.ndarray  # (T,) int32
+    label: np.ndarray  # (T,) uint8
+    key: np.ndarray  # (T,) int64 sort key: layer * 1e6 + chunk (ground) or chunk (props)
+
+    @staticmethod
+    def empty() -> "Mesh":
+        return Mesh(np.zeros((0, 3, 3), np.float32), np.zeros((0, 3), np.uint8), np.zeros(0, np.int32),
+                    np.zeros(0, np.uint8), np.zeros(0, np.int64))
+
+    @staticmethod
+    def concat(parts: list["Mesh"]) -> "Mesh":
+        parts = [p for p in parts if len(p.inst)] or [Mesh.empty()]
+        return Mesh(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("verts", "colour", "inst", "label", "key")))
+
+    def sorted(self) -> "Mesh":
+        order = np.argsort(self.key, kind="stable")
+        return Mesh(self.verts[order], self.colour[order], self.inst[order], self.label[order], self.key[order])
+
+
+# --- ground ----------------------------------------------------------------------------------
+def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float = 1.5) -> np.ndarray:
+    """Quads covering s in [s0, s1], d in [d0, d1] of ``road``, as (2K, 3, 3) triangles at z = 0."""
+    if s1 - s0 < 1e-3:
+        return np.zeros((0, 3, 3), np.float32)
+    n = max(1, int(np.ceil((s1 - s0) / step_m)))
+    s = np.linspace(s0, s1, n + 1)
+    xa, ya, _ = road.pose(s, d0)
+    xb, yb, _ = road.pose(s, d1)
+    a = np.stack([xa, ya, np.zeros_like(xa)], 1)
+    b = np.stack([xb, yb, np.zeros_like(xb)], 1)
+    t1 = np.stack([a[:-1], a[1:], b[1:]], 1)
+    t2 = np.stack([a[:-1], b[1:], b[:-1]], 1)
+    return np.concatenate([t1, t2]).astype(np.float32)
+
+
+def _ranges_without(s0: float, s1: float, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """[s0, s1] minus the gaps, as a list of intervals."""
+    out = [(s0, s1)]
+    for lo, hi in gaps:
+        nxt = []
+        for a, b in out:
+            if hi <= a or lo >= b:
+                nxt.append((a, b))
+                continue
+            if lo > a:
+                nxt.append((a, lo))
+            if hi < b:
+                nxt.append((hi, b))
+        out = nxt
+    return out
+
+
+class _GroundBuilder:
+    def __init__(self, scenario: Scenario, palette: Palette):
+        self.sc = scenario
+        self.pal = palette
+        self.parts: list[Mesh] = []
+        self.main = scenario.network.main
+
+    def add(self, tris: np.ndarray, colour, label: int, layer: int, chunk_s: np.ndarray | float | None = None) -> None:
+        if len(tris) == 0:
+            return
+        if chunk_s is None:  # main-road triangles: chunk from their own centroid's s
+            cx = tris[:, :, 0].mean(1)
+            cy = tris[:, :, 1].mean(1)
+            chunk_s, _ = self.main.project(cx, cy)
+        chunk = np.floor(np.broadcast_to(np.asarray(chunk_s, np.float64), (len(tris),)) / CHUNK_M).astype(np.int64)
+        self.parts.append(Mesh(tris, np.tile(np.asarray(colour, np.uint8), (len(tris), 1)),
+                               np.zeros(len(tris), np.int32), np.full(len(tris), label, np.uint8),
+                               layer * 1_000_000 + chunk))
+
+    def road(self, road: Road, chunk_s: float | None) -> None:
+        """Asphalt, sidewalks and lane lines of one road; ``chunk_s`` pins a side road to its intersection."""
+        pal = self.pal
+        lo, hi = road.asphalt_d
+        main = road.road_id == 0
+        s_main = None if main else chunk_s
+        # chunk by main-road s: for the main road derive it from the strip's s directly (cheap)
+        for a, b in _ranges_without(0.0, road.length_m, []):
+            for seg0, seg1 in _segments(a, b, CHUNK_M):
+                cs = 0.5 * (seg0 + seg1) if main else s_main
+                self.add(_strip(road, seg0, seg1, lo, hi), pal.asphalt, ROAD, LAYER_ROAD, cs)
+        if road.sidewalk_m > 0:
+            walk_gaps = self._sidewalk_gaps(road)
+            for a, b in _ranges_without(0.0, road.length_m, walk_gaps):
+                for seg0, seg1 in _segments(a, b, CHUNK_M):
+                    cs = 0.5 * (seg0 + seg1) if main else s_main
+                    self.add(_strip(road, seg0, seg1, lo - road.sidewalk_m, lo), pal.sidewalk, SIDEWALK, LAYER_SIDEWALK, cs)
+                    self.add(_strip(road, seg0, seg1, hi, hi + road.sidewalk_m), pal.sidewalk, SIDEWALK, LAYER_SIDEWALK, cs)
+        w = road.lane_width_m
+        for line in road.lane_lines():
+            colour = pal.yellow if line.colour == "yellow" else pal.white
+            label = (LINE_BASE + int(round(line.d_m / w)) + 8) if main else OTHER_LINE
+            offsets = (-0.12, 0.12) if line.style == "double_solid" else (0.0,)
+            half = (0.06 if line.style == "double_solid" else LINE_WIDTH_M / 2)
+            for a, b in _ranges_without(0.0, road.length_m, road.gaps):
+                if line.style == "dashed":
+                    starts = np.arange(a, b - DASH_ON_M, DASH_ON_M + DASH_OFF_M)
+                    if len(starts) == 0:
+                        continue
+                    tris = np.concatenate([_strip(road, s, s + DASH_ON_M, line.d_m - half, line.d_m + half, DASH_ON_M) for s in starts])
+                    cs = np.repeat(starts + DASH_ON_M / 2, 2) if main else s_main  # one quad (2 triangles) per dash
+                    self.add(tris, colour, label, LAYER_LINES, cs)
+                else:
+                    for off in offsets:
+                        for seg0, seg1 in _segments(a, b, CHUNK_M):
+                            cs = 0.5 * (seg0 + seg1) if main else s_main
+                            self.add(_strip(road, seg0, seg1, line.d_m + off - half, line.d_m + off + half), colour, label, LAYER_LINES, cs)
+
+    def _sidewalk_gaps(self, road: Road) -> list[tuple[float, float]]:
+        net = self.sc.network
+        gaps = []
+        for inter in net.intersections:
+            if road.road_id == 0:
+                gaps.append((inter.main_s - inter.half_main_m, inter.main_s + inter.half_main_m))
+            elif road.road_id == inter.side_road:
+                reach = inter.half_side_m + self.main.sidewalk_m
+                gaps.append((inter.side_s - reach, inter.side_s + reach))
+        return gaps
+
+    def paint(self) -> None:
+        """Stop lines and zebra crosswalks on every approach of every intersection."""
+        net = self.sc.network
+        pal = self.pal
+        for inter in net.intersections:
+            side = net.roads[inter.side_road]
+            for road, centre, half_along in ((self.main, inter.main_s, inter.half_main_m), (side, inter.side_s, inter.half_side_m)):
+                lo, hi = road.asphalt_d
+                for direction in (1, -1):
+                    stop = inter.stop_s[(road.road_id, direction)]
+                    s0, s1 = (stop - 0.45, stop) if direction > 0 else (stop, stop + 0.45)
+                    d0, d1 = (road.right_edge_d, -0.05) if direction > 0 else (0.05, road.left_edge_d)
+                    self.add(_strip(road, s0, s1, d0, d1, 1.0), pal.white, STOP_LINE, LAYER_PAINT, inter.main_s)
+                    # zebra bars run along the road, 0.5 m wide every 1.1 m across it
+                    near = centre - direction * half_along
+                    far = near - direction * inter.crosswalk_m
+                    a, b = min(near, far), max(near, far)
+                    bars = np.arange(lo + 0.3, hi - 0.5, 1.1)
+                    tris = np.concatenate([_strip(road, a, b, d, d + 0.5, inter.crosswalk_m) for d in bars])
+                    self.add(tris, pal.white, CROSSWALK, LAYER_PAINT, inter.main_s)
+
+
+def _segments(a: float, b: float, length: float) -> list[tuple[float, float]]:
+    edges = list(np.arange(a, b, length)) + [b]
+    return [(edges[i], edges[i + 1]) for i in range(len(edges) - 1) if edges[i + 1] - edges[i] > 1e-3]
+
+
+def build_ground(scenario: Scenario, palette: Palette) -> Mesh:
+    """All flat decals, sorted by (layer, chunk) so a frame slices each layer's visible chunks."""
+    gb = _GroundBuilder(scenario, palette)
+    net = scenario.network
+    gb.road(net.main, None)
+    for inter in net.intersections:
+        gb.road(net.roads[inter.side_road], inter.main_s)
+    gb.paint()
+    return Mesh.concat(gb.parts).sorted()
+
+
+# --- boxes -----------------------------------------------------------------------------------
+def _unit_box() -> tuple[np.ndarray, np.ndarray]:
+    """12 outward-wound triangles of the box [-.5,.5]x[-.5,.5]x[0,1] and their normals."""
+    c = np.array([[x, y, z] for z in (0, 1) for y in (-0.5, 0.5) for x in (-0.5, 0.5)], np.float64)
+    faces = [(0, 1, 3, 2), (4, 5, 7, 6), (0, 1, 5, 4), (2, 3, 7, 6), (0, 2, 6, 4), (1, 3, 7, 5)]
+    tris, normals = [], []
+    centre = np.array([0, 0, 0.5])
+    for f in faces:
+        q = c[list(f)]
+        for tri in (q[[0, 1, 2]], q[[0, 2, 3]]):
+            n = np.cross(tri[1] - tri[0], tri[2] - tri[0])
+            if np.dot(n, tri.mean(0) - centre) < 0:
+                tri = tri[[0, 2, 1]]
+                n = -n
+            tris.append(tri)
+            normals.append(n / np.linalg.norm(n))
+    return np.array(tris), np.array(normals)
+
+
+UNIT_BOX, UNIT_NORMALS = _unit_box()
+SHADE_AMBIENT = 0.55
+
+
+def boxes_mesh(centre: np.ndarray, yaw: np.ndarray, size: np.ndarray, colour: np.ndarray, inst: np.ndarray,
+               key: np.ndarray | None = None) -> Mesh:
+    """Mesh of B boxes: ``centre`` (B, 3) bottom-centre [m], ``yaw`` (B,), ``size`` (B, 3) length,
+    width, height [m], ``colour`` (B, 3) uint8, ``inst`` (B,) int32. Faces are Lambert-shaded by a
+    fixed sun so bodies read as 3D."""
+    b = len(yaw)
+    if b == 0:
+        return Mesh.empty()
+    cos, sin = np.cos(yaw), np.sin(yaw)
+    local = UNIT_BOX[None] * size[:, None, None, :]  # (B, 12, 3, 3)
+    x = local[..., 0] * cos[:, None, None] - local[..., 1] * sin[:, None, None]
+    y = local[..., 0] * sin[:, None, None] + local[..., 1] * cos[:, None, None]
+    verts = np.stack([x + centre[:, 0, None, None], y + centre[:, 1, None, None], local[..., 2] + centre[:, 2, None, None]], -1)
+    nx = UNIT_NORMALS[None, :, 0] * cos[:, None] - UNIT_NORMALS[None, :, 1] * sin[:, None]
+    ny = UNIT_NORMALS[None, :, 0] * sin[:, None] + UNIT_NORMALS[None, :, 1] * cos[:, None]
+    lambert = np.maximum(0.0, nx * SUN[0] + ny * SUN[1] + UNIT_NORMALS[None, :, 2] * SUN[2])
+    shade = SHADE_AMBIENT + (1 - SHADE_AMBIENT) * lambert  # (B, 12)
+    col = np.clip(colour[:, None, :].astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
+    keys = np.zeros(b * 12, np.int64) if key is None else np.repeat(key, 12)
+    return Mesh(verts.reshape(-1, 3, 3).astype(np.float32), col.reshape(-1, 3), np.repeat(inst, 12).astype(np.int32),
+                np.zeros(b * 12, np.uint8), keys)
+
+
+# Parts per vehicle kind, as fractions of (length, width, height): x offset, bottom, length, width,
+# height, colour role (0 body paint, 1 glass, 2 black, 3 cargo grey).
+VEHICLE_PARTS = {
+    0: [(0.0, 0.0, 0.92, 0.9, 0.22, 2), (0.0, 0.13, 1.0, 1.0, 0.42, 0), (-0.06, 0.55, 0.55, 0.86, 0.38, 1),
+        (-0.06, 0.93, 0.5, 0.84, 0.07, 0)],
+    1: [(0.0, 0.0, 0.96, 0.9, 0.12, 2), (0.39, 0.1, 0.2, 1.0, 0.5, 0), (0.39, 0.6, 0.19, 0.95, 0.25, 1),
+        (0.39, 0.85, 0.2, 1.0, 0.1, 0), (-0.11, 0.1, 0.76, 1.0, 0.9, 3)],
+    2: [(0.0, 0.0, 0.92, 0.9, 0.1, 2), (0.0, 0.08, 1.0, 1.0, 0.4, 0), (0.0, 0.48, 1.0, 1.0, 0.32, 1),
+        (0.0, 0.8, 1.0, 1.0, 0.2, 0)],
+    3: [(0.0, 0.0, 1.0, 0.35, 0.42, 2), (0.05, 0.3, 0.55, 0.6, 0.25, 0), (-0.12, 0.5, 0.28, 0.75, 0.5, 2),
+        (-0.1, 0.92, 0.15, 0.3, 0.14, 0)],
+}
+
+
+def vehicles_mesh(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Mesh:
+    """Boxes of the given vehicles (world poses, (N,) arrays; dims (N, 3) length, width, height)."""
+    parts = []
+    roles = np.array([palette.glass, palette.black, palette.cargo], np.uint8)
+    for k, spec in VEHICLE_PARTS.items():
+        m = np.flatnonzero(kind == k)
+        if m.size == 0:
+            continue
+        for dx, z0, fl, fw, fh, role in spec:
+            L, W, H = dims[m, 0], dims[m, 1], dims[m, 2]
+            cx = x[m] + np.cos(yaw[m]) * dx * L
+            cy = y[m] + np.sin(yaw[m]) * dx * L
+            centre = np.stack([cx, cy, z0 * H], 1)
+            size = np.stack([fl * L, fw * W, fh * H], 1)
+            col = colour[m] if role == 0 else np.tile(roles[role - 1], (len(m), 1))
+            parts.append((inst[m], boxes_mesh(centre, yaw[m], size, col, inst[m])))
+    return _by_instance(parts)
+
+
+def _by_instance(parts: list[tuple[np.ndarray, Mesh]]) -> Mesh:
+    """Concatenate part meshes so every instance's triangles are contiguous (coverage counting needs it)."""
+    if not parts:
+        return Mesh.empty()
+    mesh = Mesh.concat([p for _, p in parts])
+    order = np.argsort(mesh.inst, kind="stable")
+    return Mesh(mesh.verts[order], mesh.colour[order], mesh.inst[order], mesh.label[order], mesh.key[order])
+
+
+def pedestrians_mesh(x, y, yaw, height, clothes, skin, inst) -> Mesh:
+    parts = []
+    n = len(x)
+    for z0, fh, fl, fw, col in ((0.0, 0.48, 0.28, 0.36, clothes[:, 1]), (0.48, 0.36, 0.3, 0.5, clothes[:, 0]),
+                                (0.85, 0.15, 0.22, 0.22, skin)):
+        centre = np.stack([x, y, z0 * height], 1)
+        size = np.stack([np.full(n, fl), np.full(n, fw), fh * height], 1)
+        parts.append((inst, boxes_mesh(centre, yaw, size, col, inst)))
+    return _by_instance(parts)
+
+
+LAMP_LIT = np.array([[255, 40, 30], [255, 190, 20], [40, 255, 120]], np.uint8)
+LAMP_DARK = np.array([[70, 22, 20], [70, 55, 15], [18, 60, 32]], np.uint8)
+
+
+def light_heads_mesh(x, y, yaw, states, inst, palette: Palette) -> Mesh:
+    """Housing plus red/yellow/green lamps; the lamp of ``states`` (0 green, 1 yellow, 2 red) is lit."""
+    n = len(x)
+    if n == 0:
+        return Mesh.empty()
+    depth, width, height = HOUSING_SIZE_M
+    parts = [(inst, boxes_mesh(np.stack([x, y, np.full(n, HOUSING_BOTTOM_M)], 1), yaw,
+                               np.tile([depth, width, height], (n, 1)), np.tile(palette.housing, (n, 1)).astype(np.uint8), inst))]
+    # lamps protrude from the face that looks along ``yaw``
+    fx, fy = np.cos(yaw) * (depth / 2 + 0.03), np.sin(yaw) * (depth / 2 + 0.03)
+    for lamp, z in ((2, 0.70), (1, 0.38), (0, 0.06)):
+        lit = states == lamp
+        col = np.where(lit[:, None], LAMP_LIT[lamp], LAMP_DARK[lamp]).astype(np.uint8)
+        centre = np.stack([x + fx, y + fy, np.full(n, HOUSING_BOTTOM_M + z * height)], 1)
+        parts.append((inst, boxes_mesh(centre, yaw, np.tile([0.06, 0.26, 0.26], (n, 1)), col, inst)))
+    return _by_instance(parts)
+
+
+def build_props(scenario: Scenario, heads, prop0: int, palette: Palette) -> Mesh:
+    """Static boxes (buildings, trees, poles, light poles) with their instance ids, sorted by chunk."""
+    props = scenario.props
+    main = scenario.network.main
+    rows = [(p.x_m, p.y_m, p.z0_m, p.yaw_rad, p.length_m, p.width_m, p.height_m, *p.colour) for p in props]
+    rows += [(h.x_m, h.y_m, 0.0, h.yaw_rad, 0.16, 0.16, 4.2, *palette.pole) for h in heads]
+    if not rows:
+        return Mesh.empty()
+    a = np.array(rows, np.float64)
+    inst = (prop0 + np.arange(len(a))).astype(np.int32)
+    s, _ = main.project(a[:, 0], a[:, 1])
+    chunk = np.floor(s / CHUNK_M).astype(np.int64)
+    mesh = boxes_mesh(a[:, 0:3], a[:, 3], a[:, 4:7], a[:, 7:10].astype(np.uint8), inst, chunk)
+    return mesh.sorted()

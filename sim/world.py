@@ -1,0 +1,224 @@
+"""The simulated world: roads, ego, traffic, pedestrians and lights, stepped together.
+
+``World.step(steer, accel)`` advances one control step and returns the ``StepEvents`` the env
+turns into reward terms and termination: collisions (oriented-box overlap), leaving the
+paved road, crossing a solid line, running a red light, route progress and completion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .collision import box_corners, obb_overlap
+from .dynamics import BicycleParams, EgoState, bicycle_step
+from .lights import RED, TrafficLights
+from .pedestrians import SIZE_M as PED_SIZE_M
+from .pedestrians import Pedestrians
+from .scenarios import Scenario, ScenarioConfig, generate
+from .traffic import Obstacles, Traffic
+
+EGO_LENGTH_M, EGO_WIDTH_M, EGO_HEIGHT_M = 4.6, 1.85, 1.5
+
+
+@dataclass
+class StepEvents:
+    """What happened during one control step."""
+
+    collision: str | None = None  # "vehicle" | "pedestrian" | "static" | None
+    collision_id: int = -1  # instance id of what was hit
+    off_road: bool = False
+    solid_line: bool = False  # started crossing a solid line this step
+    red_light: bool = False  # passed a stop line showing red this step
+    progress_m: float = 0.0  # route progress this step [m]
+    goal: bool = False
+
+
+@dataclass
+class EgoFrenet:
+    s_m: float  # along the main road [m]
+    d_m: float  # left of the centre line [m]
+    lane: int  # forward lane index, 0 next to the centre line
+    lane_offset_m: float  # left of the lane centre [m]
+    heading_error_rad: float  # ego yaw minus lane direction, wrapped [rad]
+
+
+@dataclass
+class InstanceTable:
+    """Instance ids of everything drawn: vehicles, then pedestrians, then light heads, then props."""
+
+    vehicle0: int
+    ped0: int
+    light0: int
+    prop0: int
+    total: int  # one more than the largest id
+
+    def kind_of(self, inst_id: int) -> str:
+        if inst_id < self.ped0:
+            return "vehicle"
+        if inst_id < self.light0:
+            return "pedestrian"
+        if inst_id < self.prop0:
+            return "traffic_light"
+        return "static"
+
+
+class World:
+    def __init__(self, config: ScenarioConfig, seed: int, dt_s: float, substeps: int = 2):
+        self.config = config
+        self.scenario: Scenario = generate(config, seed)
+        self.net = self.scenario.network
+        self.params = self.scenario.params
+        self.dt_s = dt_s
+        self.substeps = substeps
+        self.time_s = 0.0
+        rng = np.random.default_rng([seed, 1])
+        self.rng = rng
+        main = self.net.main
+        start = self.scenario.start_s
+        self.lights = TrafficLights(self.net, rng)
+        self.traffic = Traffic(self.net, self.lights, self.params.kind, self.params.traffic_density_per_km,
+                               self.scenario.parked, rng, (start - 15.0, start + 25.0))
+        self.peds = Pedestrians(self.net, self.lights, self.params.pedestrians_per_km, rng, (start - 10, start + 20))
+        lane = int(rng.integers(0, main.lanes_fwd))
+        x, y, h = main.pose(start, main.lane_centre_d(lane, 1))
+        self.bicycle = BicycleParams()
+        self.ego = EgoState(float(x), float(y), float(h), 0.5 * self.params.speed_limit_m_s, 0.0, 0.0, 0.0)
+        self.ego_s = start
+        self.prev_action = np.zeros(2, dtype=np.float32)
+        self.over_solid = False
+        self.goal_s = self.scenario.goal_s
+        self.start_s = start
+        n_lights = len(self.lights.heads)
+        props = self.scenario.props
+        self.ids = InstanceTable(1, 1 + self.traffic.n, 1 + self.traffic.n + self.peds.n,
+                                 1 + self.traffic.n + self.peds.n + n_lights,
+                                 1 + self.traffic.n + self.peds.n + n_lights + len(props) + n_lights)
+        # static collision boxes: props, then the light poles
+        pole = [(hd.x_m, hd.y_m, hd.yaw_rad, 0.25, 0.25) for hd in self.lights.heads]
+        self.static_boxes = np.array([(p.x_m, p.y_m, p.yaw_rad, p.length_m, p.width_m) for p in props] + pole,
+                                     dtype=np.float64).reshape(-1, 5)
+        self.frenet = self._frenet()
+
+    # --- ego geometry ------------------------------------------------------------------------
+    def ego_box(self) -> np.ndarray:
+        e = self.ego
+        return np.array([e.x_m, e.y_m, e.yaw_rad, EGO_LENGTH_M, EGO_WIDTH_M])
+
+    def _frenet(self) -> EgoFrenet:
+        main = self.net.main
+        s, d = main.project(self.ego.x_m, self.ego.y_m, hint_s=self.ego_s)
+        s, d = float(s), float(d)
+        centres = main.lane_centre_d(np.arange(main.lanes_fwd), 1)
+        lane = int(np.argmin(np.abs(centres - d)))
+        _, _, h = main.pose(s, 0.0)
+        err = float(np.angle(np.exp(1j * (self.ego.yaw_rad - float(h)))))
+        return EgoFrenet(s, d, lane, d - float(centres[lane]), err)
+
+    def in_intersection(self, s: float, margin_m: float = 0.0) -> bool:
+        return any(abs(s - i.main_s) < i.half_main_m + margin_m for i in self.net.intersections)
+
+    # --- stepping -----------------------------------------------------------------------------
+    def step(self, steer: float, accel: float) -> StepEvents:
+        ev = StepEvents()
+        prev_s = self.ego_s
+        self.ego = bicycle_step(self.ego, steer, accel, self.dt_s, self.bicycle, self.substeps)
+        self.time_s += self.dt_s
+        self.lights.step(self.dt_s)
+        self.frenet = self._frenet()
+        self.ego_s = self.frenet.s_m
+        self.traffic.step(self.dt_s, self._extra_obstacles(), self.time_s)
+        self.peds.step(self.dt_s, self.ego_s)
+        self.prev_action = np.array([steer, accel], dtype=np.float32)
+
+        ev.progress_m = self.ego_s - prev_s
+        ev.goal = self.ego_s >= self.goal_s
+        self._check_collision(ev)
+        corners = box_corners(self.ego_box())
+        ev.off_road = not bool(np.all(self.net.on_asphalt(corners[:, 0], corners[:, 1], hint_s=self.ego_s)))
+        ev.solid_line = self._check_solid_line(corners)
+        ev.red_light = self._check_red_light(prev_s)
+        return ev
+
+    def _extra_obstacles(self) -> dict[int, Obstacles]:
+        """The ego and pedestrians on the asphalt, as obstacles in each road's frame."""
+        main = self.net.main
+        f = self.frenet
+        v_s = self.ego.speed_m_s * np.cos(f.heading_error_rad)
+        lo, hi = main.asphalt_d
+        on_road = (self.peds.d > lo - 0.3) & (self.peds.d < hi + 0.3)
+        ps, pd = self.peds.s[on_road], self.peds.d[on_road]
+        k = len(ps)
+        half = PED_SIZE_M / 2
+        out = {0: Obstacles(np.r_[f.s_m, ps], np.r_[f.d_m, pd], np.r_[EGO_LENGTH_M / 2, np.full(k, half)],
+                            np.r_[EGO_WIDTH_M / 2, np.full(k, half)], np.r_[v_s, np.zeros(k)], np.full(k + 1, -1))}
+        for inter in self.net.intersections:
+            near = np.abs(self.peds.s - inter.main_s) < inter.half_main_m + 1.0
+            ss = inter.side_s + self.peds.d[near]
+            sd = -(self.peds.s[near] - inter.main_s)
+            n = len(ss)
+            items = [Obstacles(ss, sd, np.full(n, half), np.full(n, half), np.zeros(n), np.full(n, -1))]
+            if abs(f.s_m - inter.main_s) < inter.half_main_m + 12.0:
+                items.append(Obstacles(np.array([inter.side_s + f.d_m]), np.array([-(f.s_m - inter.main_s)]),
+                                       np.array([EGO_WIDTH_M / 2 + 1.0]), np.array([EGO_LENGTH_M / 2]), np.zeros(1), np.full(1, -1)))
+            out[inter.side_road] = Obstacles(*(np.concatenate([getattr(o, n_) for o in items]) for n_ in Obstacles.__dataclass_fields__))
+        return out
+
+    def _check_collision(self, ev: StepEvents) -> None:
+        ego = self.ego_box()
+        reach = 15.0
+        for kind, boxes, id0 in (("vehicle", self.traffic.boxes(), self.ids.vehicle0),
+                                 ("pedestrian", self.peds.boxes(), self.ids.ped0),
+                                 ("static", self.static_boxes, self.ids.light0)):
+            if len(boxes) == 0:
+                continue
+            near = np.flatnonzero(np.hypot(boxes[:, 0] - ego[0], boxes[:, 1] - ego[1]) < reach)
+            if near.size == 0:
+                continue
+            hit = near[obb_overlap(ego, boxes[near])]
+            if hit.size:
+                ev.collision = kind
+                ev.collision_id = int(id0 + hit[0]) if kind != "static" else int(self._static_id(hit[0]))
+                return
+
+    def _static_id(self, k: int) -> int:
+        n_props = len(self.scenario.props)
+        if k < n_props:
+            return self.ids.prop0 + k
+        return self.ids.prop0 + n_props + (k - n_props)  # a light pole
+
+    def _check_solid_line(self, corners: np.ndarray) -> bool:
+        main = self.net.main
+        s, d = main.project(corners[:, 0], corners[:, 1], hint_s=self.ego_s)
+        gap = main.in_gap(s)
+        over = bool(np.any(~gap & ((d > 0.1) | (d < main.right_edge_d - 0.1))))
+        started = over and not self.over_solid
+        self.over_solid = over
+        return started
+
+    def _check_red_light(self, prev_s: float) -> bool:
+        states = self.lights.head_states()
+        for inter in self.net.intersections:
+            stop = inter.stop_s[(0, 1)]
+            if prev_s < stop <= self.ego_s and states[inter.light_ids[(0, 1)]] == RED:
+                return True
+        return False
+
+    # --- what the ego faces -------------------------------------------------------------------
+    def relevant_light(self) -> tuple[str, float, int]:
+        """The ego's next light: state name, distance from the front bumper to its stop line [m]
+        (negative once past it, while still in the intersection), head index.
+        ("none", inf, -1) when no intersection is ahead."""
+        states = self.lights.head_states()
+        front = self.ego_s + EGO_LENGTH_M / 2
+        for inter in self.net.intersections:  # sorted along the road
+            dist = inter.stop_s[(0, 1)] - front
+            if dist > -(2 * inter.half_main_m + 2 * inter.crosswalk_m + EGO_LENGTH_M):
+                head = inter.light_ids[(0, 1)]
+                return ("green", "yellow", "red")[int(states[head])], float(dist), head
+        return "none", float("inf"), -1
+
+    def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> np.ndarray:
+        """Main-road curvature at distances ahead of the ego [1/m], positive turning left."""
+        return self.net.main.curvature_at(self.ego_s + np.asarray(distances_m))
