@@ -14,4 +14,4 @@ ENV_IDS = {"drivestack/Town-v0": "town", "drivestack/Highway-v0": "highway"}
 
 for _env_id, _kind in ENV_IDS.items():
     if _env_id not in registry:
-        register(id=_env_id, entry_point="sim.env:DriveEnv", kwargs={"scenario": {"kind": _kind}})
+        register(id=_env_id, entry_point="sim.env:DriveEnv", kwargs={"scenario_kind": _kind})

@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from drivestack.config import from_dict
+from drivestack.config import from_dict, merge
 
 from .config import EnvConfig
 from .labels import GroundTruth, ground_truth
@@ -32,14 +32,12 @@ STATE_HIGH = np.array([60.0, 5.0, 1.0, 1.0], np.float32)
 class DriveEnv(gym.Env):
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
-    def __init__(self, config: EnvConfig | dict | None = None, render_mode: str | None = None, **overrides: Any):
-        if isinstance(config, EnvConfig) and not overrides:
-            self.config = config
-        else:
-            base = asdict(config) if isinstance(config, EnvConfig) else dict(config or {})
-            from drivestack.config import merge
-
-            self.config = from_dict(EnvConfig, merge(base, overrides))
+    def __init__(self, config: EnvConfig | dict | None = None, render_mode: str | None = None,
+                 scenario_kind: str | None = None, **overrides: Any):
+        # ``scenario_kind`` is the registered id's family; an explicit config or override wins over it
+        base = {"scenario": {"kind": scenario_kind}} if scenario_kind else {}
+        given = asdict(config) if isinstance(config, EnvConfig) else dict(config or {})
+        self.config = from_dict(EnvConfig, merge(merge(base, given), overrides))
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r} is not supported; use one of {self.metadata['render_modes']} or None")
         self.render_mode = render_mode
