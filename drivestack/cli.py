@@ -23,6 +23,7 @@ COMMANDS = {
     "drive": "drivestack.drive",
     "dataset": "drivestack.dataset",
     "bench": "drivestack.bench",
+    "snapshot": "drivestack.snapshot",
 }
 
 
