@@ -72,7 +72,7 @@ def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float
     """Quads covering s in [s0, s1], d in [d0, d1] of ``road``, as (2K, 3, 3) triangles at z = 0."""
     if s1 - s0 < 1e-3:
         return np.zeros((0, 3, 3), np.float32)
-    n = max(1, int(np.ceil((s1 - s0) / step_m)))
+    n = max(1, int(np.ceil((s1 - s0) / step_m - 1e-6)))  # tolerance: a 3 m dash at step 3 m is one quad
     s = np.linspace(s0, s1, n + 1)
     xa, ya, _ = road.pose(s, d0)
     xb, yb, _ = road.pose(s, d1)
@@ -266,47 +266,68 @@ VEHICLE_PARTS = {
 }
 
 
-def vehicles_mesh(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Mesh:
-    """Boxes of the given vehicles (world poses, (N,) arrays; dims (N, 3) length, width, height)."""
-    parts = []
-    roles = np.array([palette.glass, palette.black, palette.cargo], np.uint8)
+def _part_table() -> tuple[np.ndarray, np.ndarray]:
+    """VEHICLE_PARTS as one (kinds, max parts, 6) array and the part count per kind."""
+    kinds = max(VEHICLE_PARTS) + 1
+    most = max(len(v) for v in VEHICLE_PARTS.values())
+    table = np.zeros((kinds, most, 6))
+    count = np.zeros(kinds, np.int64)
     for k, spec in VEHICLE_PARTS.items():
-        m = np.flatnonzero(kind == k)
-        if m.size == 0:
-            continue
-        for dx, z0, fl, fw, fh, role in spec:
-            L, W, H = dims[m, 0], dims[m, 1], dims[m, 2]
-            cx = x[m] + np.cos(yaw[m]) * dx * L
-            cy = y[m] + np.sin(yaw[m]) * dx * L
-            centre = np.stack([cx, cy, z0 * H], 1)
-            size = np.stack([fl * L, fw * W, fh * H], 1)
-            col = colour[m] if role == 0 else np.tile(roles[role - 1], (len(m), 1))
-            parts.append((inst[m], boxes_mesh(centre, yaw[m], size, col, inst[m])))
-    return _by_instance(parts)
+        table[k, :len(spec)] = spec
+        count[k] = len(spec)
+    return table, count
 
 
-def _by_instance(parts: list[tuple[np.ndarray, Mesh]]) -> Mesh:
-    """Concatenate part meshes so every instance's triangles are contiguous (coverage counting needs it)."""
-    if not parts:
+PART_TABLE, PART_COUNT = _part_table()
+
+
+def _instance_order(inst: np.ndarray) -> np.ndarray:
+    """Objects in instance-id order, so each instance's triangles come out contiguous (coverage counting needs it)."""
+    return np.argsort(inst, kind="stable")
+
+
+def vehicles_mesh(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Mesh:
+    """Boxes of the given vehicles (world poses, (N,) arrays; dims (N, 3) length, width, height).
+
+    All parts of all vehicles go through one ``boxes_mesh`` call, ordered by instance then part."""
+    if len(x) == 0:
         return Mesh.empty()
-    mesh = Mesh.concat([p for _, p in parts])
-    order = np.argsort(mesh.inst, kind="stable")
-    return Mesh(mesh.verts[order], mesh.colour[order], mesh.inst[order], mesh.label[order], mesh.key[order])
+    order = _instance_order(inst)
+    n_parts = PART_COUNT[kind[order]]
+    v = np.repeat(order, n_parts)  # vehicle of each part box
+    part = np.arange(len(v)) - np.repeat(np.cumsum(n_parts) - n_parts, n_parts)
+    dx, z0, fl, fw, fh, role = PART_TABLE[kind[v], part].T
+    L, W, H = dims[v, 0], dims[v, 1], dims[v, 2]
+    cx = x[v] + np.cos(yaw[v]) * dx * L
+    cy = y[v] + np.sin(yaw[v]) * dx * L
+    centre = np.stack([cx, cy, z0 * H], 1)
+    size = np.stack([fl * L, fw * W, fh * H], 1)
+    roles = np.array([palette.glass, palette.black, palette.cargo], np.uint8)
+    role = role.astype(np.int64)
+    col = np.where((role == 0)[:, None], colour[v], roles[np.maximum(role - 1, 0)])
+    return boxes_mesh(centre, yaw[v], size, col.astype(np.uint8), inst[v])
+
+
+PED_PARTS = ((0.0, 0.48, 0.28, 0.36), (0.48, 0.36, 0.3, 0.5), (0.85, 0.15, 0.22, 0.22))  # bottom, height, length, width (fractions / m)
 
 
 def pedestrians_mesh(x, y, yaw, height, clothes, skin, inst) -> Mesh:
-    parts = []
-    n = len(x)
-    for z0, fh, fl, fw, col in ((0.0, 0.48, 0.28, 0.36, clothes[:, 1]), (0.48, 0.36, 0.3, 0.5, clothes[:, 0]),
-                                (0.85, 0.15, 0.22, 0.22, skin)):
-        centre = np.stack([x, y, z0 * height], 1)
-        size = np.stack([np.full(n, fl), np.full(n, fw), fh * height], 1)
-        parts.append((inst, boxes_mesh(centre, yaw, size, col, inst)))
-    return _by_instance(parts)
+    """Legs (trousers), torso (shirt) and head (skin) of each pedestrian, ordered by instance then part."""
+    if len(x) == 0:
+        return Mesh.empty()
+    order = _instance_order(inst)
+    p = np.repeat(order, 3)
+    part = np.tile(np.arange(3), len(order))
+    z0, fh, fl, fw = np.array(PED_PARTS).T[:, part]
+    centre = np.stack([x[p], y[p], z0 * height[p]], 1)
+    size = np.stack([fl, fw, fh * height[p]], 1)
+    col = np.stack([clothes[:, 1], clothes[:, 0], skin], 1)[p, part]
+    return boxes_mesh(centre, yaw[p], size, col, inst[p])
 
 
 LAMP_LIT = np.array([[255, 40, 30], [255, 190, 20], [40, 255, 120]], np.uint8)
 LAMP_DARK = np.array([[70, 22, 20], [70, 55, 15], [18, 60, 32]], np.uint8)
+LAMPS = ((2, 0.70), (1, 0.38), (0, 0.06))  # lamp state, bottom as a fraction of the housing height: red on top
 
 
 def light_heads_mesh(x, y, yaw, states, inst, palette: Palette) -> Mesh:
@@ -315,16 +336,20 @@ def light_heads_mesh(x, y, yaw, states, inst, palette: Palette) -> Mesh:
     if n == 0:
         return Mesh.empty()
     depth, width, height = HOUSING_SIZE_M
-    parts = [(inst, boxes_mesh(np.stack([x, y, np.full(n, HOUSING_BOTTOM_M)], 1), yaw,
-                               np.tile([depth, width, height], (n, 1)), np.tile(palette.housing, (n, 1)).astype(np.uint8), inst))]
+    order = _instance_order(inst)
+    h = np.repeat(order, 4)  # housing, then the three lamps
+    part = np.tile(np.arange(4), n)
+    is_lamp = part > 0
+    lamp = np.array([0] + [state for state, _ in LAMPS])[part]
+    z = np.array([0.0] + [z for _, z in LAMPS])[part]
     # lamps protrude from the face that looks along ``yaw``
     fx, fy = np.cos(yaw) * (depth / 2 + 0.03), np.sin(yaw) * (depth / 2 + 0.03)
-    for lamp, z in ((2, 0.70), (1, 0.38), (0, 0.06)):
-        lit = states == lamp
-        col = np.where(lit[:, None], LAMP_LIT[lamp], LAMP_DARK[lamp]).astype(np.uint8)
-        centre = np.stack([x + fx, y + fy, np.full(n, HOUSING_BOTTOM_M + z * height)], 1)
-        parts.append((inst, boxes_mesh(centre, yaw, np.tile([0.06, 0.26, 0.26], (n, 1)), col, inst)))
-    return _by_instance(parts)
+    centre = np.stack([np.where(is_lamp, x[h] + fx[h], x[h]), np.where(is_lamp, y[h] + fy[h], y[h]),
+                       np.where(is_lamp, HOUSING_BOTTOM_M + z * height, HOUSING_BOTTOM_M)], 1)
+    size = np.where(is_lamp[:, None], np.array([0.06, 0.26, 0.26]), np.array([depth, width, height]))
+    lit = np.where((states[h] == lamp)[:, None], LAMP_LIT[lamp], LAMP_DARK[lamp])
+    col = np.where(is_lamp[:, None], lit, np.asarray(palette.housing, np.uint8)).astype(np.uint8)
+    return boxes_mesh(centre, yaw[h], size, col, inst[h])
 
 
 def build_props(scenario: Scenario, heads, prop0: int, palette: Palette) -> Mesh:

@@ -1,0 +1,351 @@
+"""Export labelled camera frames as a dataset ultralytics trains on directly, plus dense labels.
+
+Layout under ``out_dir`` (``<stem>`` = ``<scene>_f<frame>``, e.g. ``scene_00003_f0001``)::
+
+    data.yaml                         ultralytics detection dataset (absolute ``path``)
+    dataset.json                      manifest: format, arguments, class names, counts, "complete"
+    images/{train,val,test}/<stem>.jpg
+    labels/{split}/<stem>.txt         YOLO: ``class cx cy w h``, normalised to [0, 1]
+    masks/{split}/<stem>_drivable.png 0 / 255
+    masks/{split}/<stem>_lanes.png    0 none, 1 ego-left, 2 ego-right, 3 other marking
+    depth/{split}/<stem>.png          uint16, metres * 256 (KITTI), 0 = no depth (sky)
+    gt/{split}/<scene>.jsonl          one line per frame: stem, step, world seed, ground truth
+    scenes/<scene>.json               completion marker of one scene (written after its files)
+
+A scene is one seeded world driven by the autopilot; its split comes from a hash of its seed,
+so no world ever spans two splits (frames of one drive are near-duplicates: a split by frame
+would leak train frames into val). Every file is written under a temporary name and renamed,
+a scene counts only once its marker exists, and the manifest says ``"complete": true`` only
+after the last scene: an interrupted export is resumed by running the same call again.
+
+Usage::
+
+    from sim.dataset import export_dataset
+    summary = export_dataset("data/drive", scenes=200, frames_per_scene=40, seed=0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import cv2
+import numpy as np
+
+from drivestack.config import ConfigError, from_dict, merge
+
+from .config import EnvConfig
+from .labels import CLASS_NAMES, GroundTruth
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "val", "test")
+SPLIT_PERCENT = (80, 10, 10)  # share of scenes per split [%], decided by the scene seed's hash
+ENV_IDS = {"town": "drivestack/Town-v0", "highway": "drivestack/Highway-v0"}
+MIN_VISIBLE_PX = 10  # objects with fewer visible pixels get no YOLO box (not learnable)
+MIN_BOX_HEIGHT_PX = 4  # nor do boxes lower than this
+DEPTH_SCALE = 256.0  # KITTI depth PNG: uint16 = metres * 256, so the range is < 256 m
+JPEG_QUALITY = 95
+MAX_WORLDS_PER_SCENE = 20  # a scene whose drive keeps ending early gives up after this many worlds
+MANIFEST = "dataset.json"
+
+
+@dataclass(frozen=True)
+class ExportArgs:
+    """What defines a dataset: two exports with equal args hold the same frames (resume relies on it)."""
+
+    scenes: int  # number of scenes (seeded worlds)
+    frames_per_scene: int  # frames saved per scene
+    seed: int  # master seed; scene i's seed derives from (seed, i)
+    scenario_kinds: tuple[str, ...] = ("town", "highway")  # alternated scene by scene
+    every_n_steps: int = 5  # save one frame every this many control steps
+    randomize: bool = True  # visual randomisation (colours, light, fog, noise, camera jitter)
+    overrides: dict | None = None  # EnvConfig fields as a nested dict (e.g. camera size, route length)
+
+    def __post_init__(self) -> None:
+        for name in ("scenes", "frames_per_scene", "every_n_steps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name}={value!r} is not allowed; use an integer >= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed={self.seed!r} is not allowed; use an integer >= 0")
+        if not self.scenario_kinds:
+            raise ConfigError(f"scenario_kinds is empty; choose from {', '.join(ENV_IDS)}")
+        for kind in self.scenario_kinds:
+            if kind not in ENV_IDS:
+                raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(ENV_IDS)}")
+        if self.overrides is not None and not isinstance(self.overrides, dict):
+            raise ConfigError(f"overrides={self.overrides!r} is not allowed; use a nested dict of EnvConfig fields")
+        if "kind" in ((self.overrides or {}).get("scenario") or {}):
+            raise ConfigError("overrides scenario.kind is not allowed; pass scenario_kinds instead")
+
+    def as_json(self) -> dict:
+        return {"scenes": self.scenes, "frames_per_scene": self.frames_per_scene, "seed": self.seed,
+                "scenario_kinds": list(self.scenario_kinds), "every_n_steps": self.every_n_steps,
+                "randomize": self.randomize, "overrides": self.overrides or {}}
+
+    def env_config(self, kind: str) -> dict:
+        """The env config of one scenario kind, as the nested dict ``gym.make(config=...)`` takes."""
+        base = {"randomization": {"enabled": self.randomize}, "render_camera": True, "dense_labels": True}
+        return merge(merge(base, self.overrides or {}), {"scenario": {"kind": kind}})
+
+
+# --- scene plan ----------------------------------------------------------------------------------
+def scene_seed(seed: int, index: int, world: int = 0) -> int:
+    """Seed of scene ``index`` (and of its ``world``-th retry), independent of the scene count."""
+    return int(np.random.SeedSequence([seed, index, world]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def split_of(seed: int) -> str:
+    """Split of a scene from a hash of its seed: stable, and the same whatever else is exported."""
+    bucket = int.from_bytes(hashlib.sha256(f"drivestack-scene-{seed}".encode()).digest()[:8], "little") % 100
+    edge = 0
+    for split, percent in zip(SPLITS, SPLIT_PERCENT):
+        edge += percent
+        if bucket < edge:
+            return split
+    return SPLITS[-1]
+
+
+def scene_name(index: int) -> str:
+    return f"scene_{index:05d}"
+
+
+# --- label encoding ------------------------------------------------------------------------------
+def yolo_lines(gt: GroundTruth, width_px: int, height_px: int) -> list[str]:
+    """YOLO detection lines ``class cx cy w h`` (normalised) for the learnable objects of a frame."""
+    lines = []
+    for ob in gt.objects:
+        if ob.box_xyxy is None or ob.visible_px < MIN_VISIBLE_PX:
+            continue
+        x0, y0, x1, y1 = ob.box_xyxy  # x1, y1 exclusive: width = x1 - x0
+        if y1 - y0 < MIN_BOX_HEIGHT_PX or x1 <= x0:
+            continue
+        cx, cy = (x0 + x1) / 2 / width_px, (y0 + y1) / 2 / height_px
+        lines.append(f"{ob.class_id} {cx:.6f} {cy:.6f} {(x1 - x0) / width_px:.6f} {(y1 - y0) / height_px:.6f}")
+    return lines
+
+
+def depth_png(depth_m: np.ndarray) -> np.ndarray:
+    """KITTI-style uint16 depth: metres * 256, 0 where there is no depth; far values saturate."""
+    scaled = np.rint(np.clip(depth_m, 0.0, 65535 / DEPTH_SCALE) * DEPTH_SCALE)
+    return scaled.astype(np.uint16)
+
+
+# --- file helpers --------------------------------------------------------------------------------
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write then rename, so a file with its final name is always whole."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_image(path: Path, image: np.ndarray, params: Iterable[int] = ()) -> None:
+    ok, buf = cv2.imencode(path.suffix, image, list(params))
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode {path}")
+    _write_bytes(path, buf.tobytes())
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def _prepare_folder(out: Path, args: ExportArgs) -> None:
+    """Refuse a folder that holds something else, or that cannot be written; write nothing then."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"dataset folder {str(out)!r} is a file, not a folder")
+    manifest = out / MANIFEST
+    if manifest.is_file():
+        try:
+            old = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"dataset folder {str(out)!r} has an unreadable {MANIFEST}: {exc}") from exc
+        if old.get("format_version") != FORMAT_VERSION:
+            raise ConfigError(f"dataset folder {str(out)!r} holds dataset format {old.get('format_version')!r}, "
+                              f"this exporter writes {FORMAT_VERSION}; use another folder")
+        mine, theirs = args.as_json(), old.get("args", {})
+        diff = [f"{k}={theirs.get(k)!r} there, {mine[k]!r} asked" for k in mine if theirs.get(k) != mine[k]]
+        if diff:
+            raise ConfigError(f"dataset folder {str(out)!r} holds a different dataset ({'; '.join(diff)}); "
+                              "use another folder or the same arguments to resume")
+    elif out.is_dir() and any(out.iterdir()):
+        found = sorted(p.name for p in out.iterdir())[:3]
+        raise ConfigError(f"dataset folder {str(out)!r} is not empty and holds no {MANIFEST} "
+                          f"(found {', '.join(found)}); use an empty or new folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write_probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(f"dataset folder {str(out)!r} is not writable: {exc.strerror or exc}") from exc
+
+
+def _clear_scene(out: Path, split: str, name: str) -> None:
+    """Remove what an interrupted run left of one scene (its marker is missing, so none of it counts)."""
+    for folder in ("images", "labels", "masks", "depth", "gt"):
+        for path in (out / folder / split).glob(f"{name}[_.]*"):
+            path.unlink()
+
+
+# --- driving -------------------------------------------------------------------------------------
+def lane_keeper(gt: GroundTruth, speed_m_s: float) -> np.ndarray:
+    """Fallback driver (used only without ``sim.autopilot``): PD lane keeping, cruise at 80 % of
+    the limit, brake for a red light or something close ahead in the lane."""
+    e = gt.ego
+    steer = -0.35 * e.lane_offset_m - 1.2 * e.heading_error_rad + 3.0 * e.curvature_ahead_1_m[0]
+    target = 0.8 * e.speed_limit_m_s
+    blocked = any(not ob.class_name.startswith("traffic_light") and 0 < ob.x_m < 8 + 1.5 * speed_m_s
+                  and abs(ob.y_m) < 0.5 * e.lane_width_m + 0.5 for ob in gt.objects)
+    if e.light_state in ("red", "yellow") and 0 < e.light_stop_distance_m < 5 + speed_m_s * speed_m_s / 4:
+        blocked = True
+    accel = -1.0 if blocked else 0.3 * (target - speed_m_s)
+    return np.clip(np.array([steer, accel], np.float32), -1.0, 1.0)
+
+
+def make_driver() -> tuple[str, Callable[[GroundTruth, float], np.ndarray]]:
+    """The project's autopilot when present, else the small lane keeper above."""
+    try:
+        from .autopilot import Autopilot
+    except ImportError:
+        return "lane_keeper", lane_keeper
+    pilot = Autopilot()
+    return "autopilot", pilot.act
+
+
+# --- export --------------------------------------------------------------------------------------
+def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: int, seed: int,
+                   scenario_kinds: Iterable[str] = ("town", "highway"), every_n_steps: int = 5,
+                   randomize: bool = True, overrides: dict | None = None, progress: bool = True) -> dict:
+    """Export (or finish exporting) a dataset; returns the summary also stored in ``dataset.json``.
+
+    Raises ``ConfigError`` for bad arguments, a folder holding another dataset or unrelated
+    files, or an unwritable folder; nothing is written in those cases.
+    """
+    args = ExportArgs(scenes, frames_per_scene, seed, tuple(scenario_kinds), every_n_steps, randomize,
+                      dict(overrides) if overrides else None)
+    configs = {kind: from_dict(EnvConfig, args.env_config(kind), "config") for kind in set(args.scenario_kinds)}
+    out = Path(out_dir).expanduser().absolute()
+    _prepare_folder(out, args)
+
+    cam = next(iter(configs.values())).camera
+    manifest = {"format_version": FORMAT_VERSION, "complete": False, "args": args.as_json(),
+                "class_names": list(CLASS_NAMES), "image_size_px": [cam.width_px, cam.height_px]}
+    _write_json(out / MANIFEST, manifest)  # first, so a resumed run recognises the folder as its own
+    for folder in ("images", "labels", "masks", "depth", "gt"):
+        for split in SPLITS:  # every split folder exists, even empty, so data.yaml always resolves
+            (out / folder / split).mkdir(parents=True, exist_ok=True)
+    (out / "scenes").mkdir(exist_ok=True)
+    _write_data_yaml(out)
+
+    plan = [(i, scene_name(i), scene_seed(seed, i), args.scenario_kinds[i % len(args.scenario_kinds)])
+            for i in range(scenes)]
+    todo = [p for p in plan if not (out / "scenes" / f"{p[1]}.json").is_file()]
+    driver_name, driver = make_driver()
+    bar = _progress_bar(total=scenes * frames_per_scene, initial=(scenes - len(todo)) * frames_per_scene,
+                        enabled=progress)
+    envs: dict[str, Any] = {}
+    try:
+        for index, name, s_seed, kind in todo:
+            split = split_of(s_seed)
+            _clear_scene(out, split, name)
+            if kind not in envs:
+                import gymnasium as gym
+
+                import sim  # noqa: F401  (registers the env ids)
+
+                envs[kind] = gym.make(ENV_IDS[kind], config=configs[kind]).unwrapped
+            record = _export_scene(envs[kind], driver, out, split, name, index, s_seed, args, bar)
+            record["driver"] = driver_name
+            _write_json(out / "scenes" / f"{name}.json", record)
+    finally:
+        bar.close()
+        for env in envs.values():
+            env.close()
+
+    records = [json.loads((out / "scenes" / f"{p[1]}.json").read_text()) for p in plan]
+    counts = {s: {"scenes": 0, "frames": 0, "boxes": 0} for s in SPLITS}
+    for r in records:
+        c = counts[r["split"]]
+        c["scenes"] += 1
+        c["frames"] += r["frames"]
+        c["boxes"] += r["boxes"]
+    warnings = [f"split {s!r} has no scenes; export more scenes" for s in SPLITS if not counts[s]["scenes"]]
+    manifest.update(complete=True, counts=counts, warnings=warnings,
+                    drivers=sorted({r["driver"] for r in records}))
+    _write_json(out / MANIFEST, manifest)  # last: "complete" only once every scene is on disk
+    return {"out_dir": str(out), **manifest}
+
+
+def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_seed: int,
+                  args: ExportArgs, bar) -> dict:
+    """Drive one scene and write its frames; a drive that ends early continues in a fresh world."""
+    lines, boxes, frame, world = [], 0, 0, 0
+    while frame < args.frames_per_scene:
+        if world >= MAX_WORLDS_PER_SCENE:
+            raise RuntimeError(f"{name}: the driver ended {world} drives before {args.frames_per_scene} frames; "
+                               "check the driver or lower every_n_steps")
+        w_seed = s_seed if world == 0 else scene_seed(args.seed, index, world)
+        obs, info = env.reset(seed=w_seed)
+        step, done = 0, False
+        while frame < args.frames_per_scene and not done:
+            if step % args.every_n_steps == 0:
+                stem = f"{name}_f{frame:04d}"
+                boxes += _write_frame(out, split, stem, obs["image"], info["ground_truth"])
+                lines.append(json.dumps({"stem": stem, "step": step, "world_seed": w_seed,
+                                         "ground_truth": info["ground_truth"].to_json()}))
+                frame += 1
+                bar.update(1)
+            if frame < args.frames_per_scene:
+                action = driver(info["ground_truth"], float(obs["state"][0]))
+                obs, _, terminated, truncated, info = env.step(action)
+                step += 1
+                done = terminated or truncated
+        world += 1
+    _write_bytes(out / "gt" / split / f"{name}.jsonl", ("\n".join(lines) + "\n").encode())
+    kind = env.config.scenario.kind
+    return {"scene": name, "index": index, "seed": s_seed, "kind": kind, "split": split,
+            "frames": frame, "boxes": boxes, "worlds": world}
+
+
+def _write_frame(out: Path, split: str, stem: str, rgb: np.ndarray, gt: GroundTruth) -> int:
+    h, w = rgb.shape[:2]
+    lines = yolo_lines(gt, w, h)
+    _write_image(out / "images" / split / f"{stem}.jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                 (cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY))
+    _write_bytes(out / "labels" / split / f"{stem}.txt", "".join(line + "\n" for line in lines).encode())
+    _write_image(out / "masks" / split / f"{stem}_drivable.png", gt.drivable.astype(np.uint8) * 255)
+    _write_image(out / "masks" / split / f"{stem}_lanes.png", gt.lanes.astype(np.uint8))
+    _write_image(out / "depth" / split / f"{stem}.png", depth_png(gt.depth_m))
+    return len(lines)
+
+
+def _write_data_yaml(out: Path) -> None:
+    # ultralytics resolves a relative ``path`` against the working directory or its datasets
+    # folder, not the yaml's: write the absolute path (re-export or edit it after a move)
+    import yaml
+
+    data = {"path": str(out), "train": "images/train", "val": "images/val", "test": "images/test",
+            "nc": len(CLASS_NAMES), "names": dict(enumerate(CLASS_NAMES))}
+    _write_bytes(out / "data.yaml", yaml.safe_dump(data, sort_keys=False).encode())
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="frame", desc="export", dynamic_ncols=True)
+
