@@ -74,10 +74,10 @@ def test_running_a_red_light_is_reported():
     head = inter.light_ids[(0, 1)]
     hit = False
     for _ in range(600):
-        # hold the main-road phase red: shift the controller's clock into its red span
+        # wait (signal clock only, the ego stays put) until the main-road phase shows red
         states = w.lights.head_states()
         if states[head] != RED:
-            w.lights.offset_s[inter.index] += 0.5
+            w.lights.time_s += 0.5  # advance the signal clock alone
             continue
         ev = w.step(0.0, 1.0)
         if ev.red_light:
