@@ -1,0 +1,39 @@
+"""``drivestack bench sim`` at toy size through the real entry point: the report's shape, never its speed."""
+import contextlib
+import io
+import json
+
+from drivestack.cli import main
+
+FIGURES = ("town_camera", "town_no_camera", "highway_camera", "highway_no_camera")
+
+
+def test_bench_sim_json_reports_every_figure_with_units():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["bench", "sim", "--json", "--seconds", "0.3", "--processes", "1", "--no-peers"])
+    assert rc == 0
+    report = json.loads(out.getvalue())  # stdout holds the JSON object and nothing else
+
+    assert {"device", "settings", "figures", "export", "peers", "ratios", "notes"} <= set(report)
+    assert report["device"]["cores"] >= 1 and report["device"]["cpu"] and report["device"]["numpy"]
+    assert report["settings"]["processes"] == [1]
+    assert set(report["figures"]) == set(FIGURES)
+    for name in FIGURES:
+        fig = report["figures"][name]
+        assert fig["unit"] == "steps/s" and fig["sim_s_per_step"] > 0
+        assert fig["camera"] == (not name.endswith("no_camera"))
+        [run] = fig["runs"]
+        assert run["processes"] == 1 and run["steps"] > 0 and run["seconds"] > 0
+        assert run["steps_per_s"] > 0 and run["per_process_steps_per_s"] == [run["steps_per_s"]]
+    assert report["figures"]["town_camera"]["resolution_px"] == [320, 160]
+    if report["export"] is None:
+        assert any(n.startswith("dataset export") for n in report["notes"])
+    else:
+        assert report["export"]["unit"] == "frames/s" and report["export"]["frames_per_s"] > 0
+    assert report["peers"] == {} and "peers: skipped (--no-peers)" in report["notes"]
+
+
+def test_bench_rejects_zero_processes(capsys):
+    assert main(["bench", "sim", "--processes", "0", "--no-peers"]) == 2
+    assert "--processes" in capsys.readouterr().err
