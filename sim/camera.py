@@ -45,6 +45,8 @@ class Camera:
         self._cached_key = None
         self._background = None
         self._stamp = np.zeros((self.height, self.width), np.int32)
+        self._static_key = self._static_cache = None
+        self._backdrop_key = self._backdrop_rgb = None
 
     @property
     def intrinsics(self) -> np.ndarray:
@@ -91,34 +93,58 @@ class Camera:
             self._cached_key = key
         return self._ground_cache
 
+    def _static(self, ground: Mesh, props: Mesh, c0: int, c1: int) -> tuple[Mesh, int]:
+        """Ground triangles of chunks [c0, c1] in layer order, then props of those chunks, and the ground count.
+
+        The visible chunk range changes only every CHUNK_M metres, so the gathered arrays are cached.
+        """
+        key = (id(ground), id(props), c0, c1)
+        if self._static_key != key:
+            sel = []
+            for layer in range(LAYER_PAINT + 1):
+                lo, hi = np.searchsorted(ground.key, [layer * 1_000_000 + c0, layer * 1_000_000 + c1 + 1])
+                sel.append(slice(lo, hi))
+            plo, phi = np.searchsorted(props.key, [c0, c1 + 1])
+            parts = [Mesh(ground.verts[s], ground.colour[s], ground.inst[s], ground.label[s], ground.key[s]) for s in sel]
+            parts.append(Mesh(props.verts[plo:phi], props.colour[plo:phi], props.inst[plo:phi], props.label[plo:phi],
+                              props.key[plo:phi]))
+            n_ground = sum(s.stop - s.start for s in sel)
+            self._static_cache = (Mesh(*(np.concatenate([getattr(p, f) for p in parts])
+                                         for f in ("verts", "colour", "inst", "label", "key"))), n_ground)
+            self._static_key = key
+        return self._static_cache
+
+    def _backdrop(self, rot: np.ndarray, height_m: float, sky: np.ndarray, grass: np.ndarray):
+        """Sky/grass colour image, ground depth and label before any triangle is drawn (cached per pose key)."""
+        depth0, label0 = self._ground(rot, height_m)
+        key = (id(depth0), sky.tobytes(), grass.tobytes())
+        if self._backdrop_key != key:
+            rgb = np.empty((self.height, self.width, 3), np.uint8)
+            rgb[:] = sky[:, None, :]
+            rgb[label0 == OFFROAD] = grass
+            self._backdrop_rgb = rgb
+            self._backdrop_key = key
+        return self._backdrop_rgb, depth0, label0
+
     def render(self, ground: Mesh, props: Mesh, dynamic: Mesh, ego_s: float, rot: np.ndarray, pos: np.ndarray,
                n_ids: int, sky: np.ndarray, grass: np.ndarray) -> CameraFrame:
         """Rasterise the scene seen from (rot, pos). ``sky`` (H, 3) per-row colours, ``grass`` (3,)."""
         c0 = int(np.floor((ego_s - 15.0) / CHUNK_M))
         c1 = int(np.floor((ego_s + self.config.max_range_m) / CHUNK_M))
-        gsel = []
-        for layer in range(LAYER_PAINT + 1):
-            lo, hi = np.searchsorted(ground.key, [layer * 1_000_000 + c0, layer * 1_000_000 + c1 + 1])
-            gsel.append(slice(lo, hi))
-        plo, phi = np.searchsorted(props.key, [c0, c1 + 1])
-        g_verts = np.concatenate([ground.verts[s] for s in gsel])
-        parts_v = [g_verts, props.verts[plo:phi], dynamic.verts]
-        verts = np.concatenate(parts_v)
-        colour = np.concatenate([*(ground.colour[s] for s in gsel), props.colour[plo:phi], dynamic.colour])
-        inst = np.concatenate([*(ground.inst[s] for s in gsel), props.inst[plo:phi], dynamic.inst])
-        label = np.concatenate([*(ground.label[s] for s in gsel), props.label[plo:phi], dynamic.label])
+        static, n_ground = self._static(ground, props, c0, c1)
+        verts = np.concatenate([static.verts, dynamic.verts])
+        colour = np.concatenate([static.colour, dynamic.colour])
+        inst = np.concatenate([static.inst, dynamic.inst])
+        label = np.concatenate([static.label, dynamic.label])
         cam = ((verts.reshape(-1, 3) - pos.astype(np.float32)) @ rot.T.astype(np.float32)).reshape(-1, 3, 3)
-        depth0, label0 = self._ground(rot, float(pos[2]))
-        rgb = np.empty((self.height, self.width, 3), np.uint8)
-        rgb[:] = sky[:, None, :]
-        below = label0 == OFFROAD
-        rgb[below] = grass
+        rgb0, depth0, label0 = self._backdrop(rot, float(pos[2]), sky, grass)
+        rgb = rgb0.copy()
         depth = depth0.copy()
         lab = label0.copy()
         inst_buf = np.zeros((self.height, self.width), np.int32)
         self._stamp.fill(0)
         coverage = np.zeros(n_ids, np.int32)
-        rasterize(np.ascontiguousarray(cam, dtype=np.float32), colour, inst, label, len(g_verts),
+        rasterize(np.ascontiguousarray(cam, dtype=np.float32), colour, inst, label, n_ground,
                   float(self.fx), float(self.fy), float(self.cx), float(self.cy), Z_NEAR_M,
                   rgb, depth, inst_buf, lab, self._stamp, coverage)
         return CameraFrame(rgb, depth, inst_buf, lab, coverage, rot, pos)

@@ -123,54 +123,65 @@ def _nearest_footprint_distance(cam_xy: np.ndarray, boxes: np.ndarray) -> np.nda
 
 
 def object_labels(world: World, frame: CameraFrame | None, cam_xy: np.ndarray, reach_m: float = 120.0) -> list[ObjectLabel]:
-    """Every vehicle, pedestrian and facing light head: in view (with a camera) or within ``reach_m``."""
+    """Every vehicle, pedestrian and facing light head: in view (with a camera) or within ``reach_m``.
+
+    All objects go through the geometry in one vectorised pass (ordered by instance id, vehicles
+    first); only the kept ones become ``ObjectLabel``s."""
     ids = world.ids
+    tr, pd = world.traffic, world.peds
+    lights = world.lights
+    hx, hy, hyaw = lights.head_x_m, lights.head_y_m, lights.head_yaw_rad
+    n_heads = len(hx)
+    states = lights.head_states()
+    # light heads count only while their lamps face the camera
+    to_cam = np.stack([cam_xy[0] - hx, cam_xy[1] - hy], 1)
+    to_cam /= np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-6)
+    facing = to_cam[:, 0] * np.cos(hyaw) + to_cam[:, 1] * np.sin(hyaw) > FACING_COS
+    head_cls = np.where(facing, _LIGHT_CLASS_OF_STATE[states], -1)
+    head_boxes = np.stack([hx, hy, hyaw, np.full(n_heads, 0.3), np.full(n_heads, 0.4)], 1)
+    tx, ty, tyaw = tr.poses()
+    px, py, pyaw = pd.poses()
+    x = np.concatenate([tx, px, hx])
+    y = np.concatenate([ty, py, hy])
+    yaw = np.concatenate([tyaw, pyaw, hyaw])
+    bx = np.concatenate([tr.boxes(), pd.boxes(), head_boxes])
+    speed = np.concatenate([tr.v, np.where(pd.mode == 2, 0.0, pd.speed), np.zeros(n_heads)])
+    cls = np.concatenate([tr.kind, np.full(pd.n, 4), head_cls])
+    inst = np.concatenate([ids.vehicle0 + np.arange(tr.n), ids.ped0 + np.arange(pd.n), ids.light0 + np.arange(n_heads)])
+    dist = _nearest_footprint_distance(cam_xy, bx)
     if frame is not None:
         boxes, counts = instance_boxes(frame.instance, ids.total)
-    out: list[ObjectLabel] = []
-    groups = []
-    tr, pd = world.traffic, world.peds
-    if tr.n:
-        x, y, yaw = tr.poses()
-        groups.append((ids.vehicle0, x, y, yaw, tr.boxes(), tr.v, tr.kind, None))
-    if pd.n:
-        x, y, yaw = pd.poses()
-        groups.append((ids.ped0, x, y, yaw, pd.boxes(), np.where(pd.mode == 2, 0.0, pd.speed), np.full(pd.n, 4), None))
-    heads = world.lights.heads
-    if heads:
-        hx = np.array([h.x_m for h in heads])
-        hy = np.array([h.y_m for h in heads])
-        hyaw = np.array([h.yaw_rad for h in heads])
-        to_cam = np.stack([cam_xy[0] - hx, cam_xy[1] - hy], 1)
-        to_cam /= np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-6)
-        facing = to_cam[:, 0] * np.cos(hyaw) + to_cam[:, 1] * np.sin(hyaw) > FACING_COS
-        states = world.lights.head_states()
-        cls = np.array([LIGHT_CLASS[("green", "yellow", "red")[s]] for s in states]) if len(states) else np.zeros(0, int)
-        cls = np.where(facing, cls, -1)
-        hb = np.stack([hx, hy, hyaw, np.full(len(hx), 0.3), np.full(len(hx), 0.4)], 1)
-        groups.append((ids.light0, hx, hy, hyaw, hb, np.zeros(len(hx)), cls, states))
-    for id0, x, y, yaw, bx, speed, cls, states in groups:
-        dist = _nearest_footprint_distance(cam_xy, bx)
-        ex, ey, eyaw = _ego_frame(world, x, y, yaw)
-        inst = id0 + np.arange(len(x))
-        if frame is not None:
-            keep = np.flatnonzero((counts[inst] > 0) & (cls >= 0))
+        keep = np.flatnonzero((counts[inst] > 0) & (cls >= 0))
+    else:
+        keep = np.flatnonzero((dist < reach_m) & (cls >= 0))
+    if keep.size == 0:
+        return []
+    ex, ey, eyaw = _ego_frame(world, x[keep], y[keep], yaw[keep])
+    # plain Python numbers for the kept objects in one go (per-element numpy scalars are slow)
+    k_inst, k_cls = inst[keep].tolist(), cls[keep].tolist()
+    k_dist, k_x, k_y, k_yaw, k_speed = dist[keep].tolist(), ex.tolist(), ey.tolist(), eyaw.tolist(), speed[keep].tolist()
+    if frame is not None:
+        k_box = [tuple(b) for b in boxes[k_inst].tolist()]
+        k_vis = counts[k_inst].tolist()
+        k_frac = np.minimum(1.0, counts[k_inst] / np.maximum(frame.coverage[k_inst], 1)).tolist()
+    else:
+        k_box, k_vis, k_frac = [None] * len(keep), [0] * len(keep), [1.0] * len(keep)
+    state_names = ("green", "yellow", "red")
+    out = []
+    for j in range(len(keep)):
+        i, c = k_inst[j], k_cls[j]
+        if i < ids.ped0:
+            name, light = VEHICLE_KINDS[c], None
+        elif i < ids.light0:
+            name, light = CLASS_NAMES[c], None
         else:
-            keep = np.flatnonzero((dist < reach_m) & (cls >= 0))
-        for k in keep:
-            c = int(cls[k])
-            name = CLASS_NAMES[c] if id0 != ids.vehicle0 else VEHICLE_KINDS[c]
-            box = vis = None
-            frac = 1.0
-            if frame is not None:
-                i = int(inst[k])
-                box = tuple(int(v) for v in boxes[i])
-                vis = int(counts[i])
-                frac = float(min(1.0, vis / max(int(frame.coverage[i]), 1)))
-            out.append(ObjectLabel(int(inst[k]), c if id0 != ids.vehicle0 else int(c), name, box, vis or 0, frac,
-                                   float(dist[k]), float(ex[k]), float(ey[k]), float(eyaw[k]), float(speed[k]),
-                                   None if states is None else ("green", "yellow", "red")[int(states[k])]))
+            name, light = CLASS_NAMES[c], state_names[int(states[i - ids.light0])]
+        out.append(ObjectLabel(i, c, name, k_box[j], k_vis[j], k_frac[j], k_dist[j], k_x[j], k_y[j], k_yaw[j],
+                               k_speed[j], light))
     return out
+
+
+_LIGHT_CLASS_OF_STATE = np.array([LIGHT_CLASS[name] for name in ("green", "yellow", "red")], np.int64)
 
 
 def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -62,6 +62,11 @@ class TrafficLights:
                                                 inter.stop_s[(road.road_id, direction)]))
         self._head_inter = np.array([h.intersection for h in self.heads], dtype=np.int64)
         self._head_is_main = np.array([h.road == 0 for h in self.heads], dtype=bool)
+        # heads never move: their poses as arrays, for the camera and the labels
+        self.head_x_m, self.head_y_m, self.head_yaw_rad = (
+            np.array([getattr(h, a) for h in self.heads], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
+        self._states_time_s = None  # head_states() is asked several times a step: cached per time
+        self._states = None
 
     def step(self, dt_s: float) -> None:
         self.time_s += dt_s
@@ -80,8 +85,12 @@ class TrafficLights:
         return main, side
 
     def head_states(self) -> np.ndarray:
-        """State of every light head, (H,) int64."""
+        """State of every light head, (H,) int64 (read-only)."""
         if not self.heads:
             return np.zeros(0, dtype=np.int64)
-        main, side = self.phase_states()
-        return np.where(self._head_is_main, main[self._head_inter], side[self._head_inter])
+        if self._states_time_s != self.time_s:
+            main, side = self.phase_states()
+            self._states = np.where(self._head_is_main, main[self._head_inter], side[self._head_inter])
+            self._states.flags.writeable = False
+            self._states_time_s = self.time_s
+        return self._states

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .kernels import boxes_triangles
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M
 from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, Road
 from .scenarios import Scenario
@@ -237,19 +238,11 @@ def boxes_mesh(centre: np.ndarray, yaw: np.ndarray, size: np.ndarray, colour: np
     b = len(yaw)
     if b == 0:
         return Mesh.empty()
-    cos, sin = np.cos(yaw), np.sin(yaw)
-    local = UNIT_BOX[None] * size[:, None, None, :]  # (B, 12, 3, 3)
-    x = local[..., 0] * cos[:, None, None] - local[..., 1] * sin[:, None, None]
-    y = local[..., 0] * sin[:, None, None] + local[..., 1] * cos[:, None, None]
-    verts = np.stack([x + centre[:, 0, None, None], y + centre[:, 1, None, None], local[..., 2] + centre[:, 2, None, None]], -1)
-    nx = UNIT_NORMALS[None, :, 0] * cos[:, None] - UNIT_NORMALS[None, :, 1] * sin[:, None]
-    ny = UNIT_NORMALS[None, :, 0] * sin[:, None] + UNIT_NORMALS[None, :, 1] * cos[:, None]
-    lambert = np.maximum(0.0, nx * SUN[0] + ny * SUN[1] + UNIT_NORMALS[None, :, 2] * SUN[2])
-    shade = SHADE_AMBIENT + (1 - SHADE_AMBIENT) * lambert  # (B, 12)
-    col = np.clip(colour[:, None, :].astype(np.float32) * shade[..., None], 0, 255).astype(np.uint8)
+    verts, col = boxes_triangles(UNIT_BOX, UNIT_NORMALS, SUN, SHADE_AMBIENT, np.ascontiguousarray(centre, np.float64),
+                                 np.cos(yaw), np.sin(yaw), np.ascontiguousarray(size, np.float64),
+                                 np.ascontiguousarray(colour, np.uint8))
     keys = np.zeros(b * 12, np.int64) if key is None else np.repeat(key, 12)
-    return Mesh(verts.reshape(-1, 3, 3).astype(np.float32), col.reshape(-1, 3), np.repeat(inst, 12).astype(np.int32),
-                np.zeros(b * 12, np.uint8), keys)
+    return Mesh(verts, col, np.repeat(inst, 12).astype(np.int32), np.zeros(b * 12, np.uint8), keys)
 
 
 # Parts per vehicle kind, as fractions of (length, width, height): x offset, bottom, length, width,
@@ -286,12 +279,24 @@ def _instance_order(inst: np.ndarray) -> np.ndarray:
     return np.argsort(inst, kind="stable")
 
 
-def vehicles_mesh(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Mesh:
-    """Boxes of the given vehicles (world poses, (N,) arrays; dims (N, 3) length, width, height).
+Boxes = tuple  # (centre (B, 3), yaw (B,), size (B, 3), colour (B, 3) uint8, inst (B,)): ``boxes_mesh`` arguments
 
-    All parts of all vehicles go through one ``boxes_mesh`` call, ordered by instance then part."""
-    if len(x) == 0:
+
+def boxes_mesh_of(groups: list[Boxes]) -> Mesh:
+    """One mesh of several box groups, in group order, built with a single ``boxes_mesh`` call."""
+    groups = [g for g in groups if len(g[1])]
+    if not groups:
         return Mesh.empty()
+    return boxes_mesh(*(np.concatenate([g[k] for g in groups]) for k in range(5)))
+
+
+def vehicles_mesh(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Mesh:
+    """Boxes of the given vehicles (world poses, (N,) arrays; dims (N, 3) length, width, height)."""
+    return boxes_mesh_of([vehicle_boxes(x, y, yaw, kind, dims, colour, inst, palette)])
+
+
+def vehicle_boxes(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Boxes:
+    """The part boxes of the given vehicles, ordered by instance then part (see ``vehicles_mesh``)."""
     order = _instance_order(inst)
     n_parts = PART_COUNT[kind[order]]
     v = np.repeat(order, n_parts)  # vehicle of each part box
@@ -305,16 +310,18 @@ def vehicles_mesh(x, y, yaw, kind, dims, colour, inst, palette: Palette) -> Mesh
     roles = np.array([palette.glass, palette.black, palette.cargo], np.uint8)
     role = role.astype(np.int64)
     col = np.where((role == 0)[:, None], colour[v], roles[np.maximum(role - 1, 0)])
-    return boxes_mesh(centre, yaw[v], size, col.astype(np.uint8), inst[v])
+    return centre, yaw[v], size, col.astype(np.uint8), inst[v]
 
 
 PED_PARTS = ((0.0, 0.48, 0.28, 0.36), (0.48, 0.36, 0.3, 0.5), (0.85, 0.15, 0.22, 0.22))  # bottom, height, length, width (fractions / m)
 
 
 def pedestrians_mesh(x, y, yaw, height, clothes, skin, inst) -> Mesh:
+    return boxes_mesh_of([pedestrian_boxes(x, y, yaw, height, clothes, skin, inst)])
+
+
+def pedestrian_boxes(x, y, yaw, height, clothes, skin, inst) -> Boxes:
     """Legs (trousers), torso (shirt) and head (skin) of each pedestrian, ordered by instance then part."""
-    if len(x) == 0:
-        return Mesh.empty()
     order = _instance_order(inst)
     p = np.repeat(order, 3)
     part = np.tile(np.arange(3), len(order))
@@ -322,7 +329,7 @@ def pedestrians_mesh(x, y, yaw, height, clothes, skin, inst) -> Mesh:
     centre = np.stack([x[p], y[p], z0 * height[p]], 1)
     size = np.stack([fl, fw, fh * height[p]], 1)
     col = np.stack([clothes[:, 1], clothes[:, 0], skin], 1)[p, part]
-    return boxes_mesh(centre, yaw[p], size, col, inst[p])
+    return centre, yaw[p], size, col, inst[p]
 
 
 LAMP_LIT = np.array([[255, 40, 30], [255, 190, 20], [40, 255, 120]], np.uint8)
@@ -331,10 +338,12 @@ LAMPS = ((2, 0.70), (1, 0.38), (0, 0.06))  # lamp state, bottom as a fraction of
 
 
 def light_heads_mesh(x, y, yaw, states, inst, palette: Palette) -> Mesh:
+    return boxes_mesh_of([light_head_boxes(x, y, yaw, states, inst, palette)])
+
+
+def light_head_boxes(x, y, yaw, states, inst, palette: Palette) -> Boxes:
     """Housing plus red/yellow/green lamps; the lamp of ``states`` (0 green, 1 yellow, 2 red) is lit."""
     n = len(x)
-    if n == 0:
-        return Mesh.empty()
     depth, width, height = HOUSING_SIZE_M
     order = _instance_order(inst)
     h = np.repeat(order, 4)  # housing, then the three lamps
@@ -349,7 +358,7 @@ def light_heads_mesh(x, y, yaw, states, inst, palette: Palette) -> Mesh:
     size = np.where(is_lamp[:, None], np.array([0.06, 0.26, 0.26]), np.array([depth, width, height]))
     lit = np.where((states[h] == lamp)[:, None], LAMP_LIT[lamp], LAMP_DARK[lamp])
     col = np.where(is_lamp[:, None], lit, np.asarray(palette.housing, np.uint8)).astype(np.uint8)
-    return boxes_mesh(centre, yaw[h], size, col, inst[h])
+    return centre, yaw[h], size, col, inst[h]
 
 
 def build_props(scenario: Scenario, heads, prop0: int, palette: Palette) -> Mesh:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .lights import RED, TrafficLights
+from .kernels import pedestrians_step
 from .road import RoadNetwork
 
 WALK, CROSS, WAIT = 0, 1, 2
@@ -42,61 +43,38 @@ class Pedestrians:
         self.colour = rng.integers(20, 230, (n, 2, 3)).astype(np.uint8)  # shirt, trousers
         self.skin = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)[rng.integers(0, 4, n)]
         self.yaw_local = np.where(self.dir > 0, 0.0, np.pi)  # relative to the road heading [rad]
+        self._pose_key = None
+        self._pose_cache = None
+        self._inter_arrays = tuple(np.array([getattr(i, a) for i in network.intersections], np.float64).reshape(-1)
+                                   for a in ("main_s", "half_main_m", "crosswalk_m"))
 
     def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x, y, h = self.net.main.pose(self.s, self.d)
-        return x, y, h + self.yaw_local
+        """World x, y [m] and yaw [rad] of every pedestrian (read-only; cached per state, see Traffic.poses)."""
+        key = (self.s.tobytes(), self.d.tobytes(), self.yaw_local.tobytes())
+        if self._pose_key != key:
+            x, y, h = self.net.main.pose(self.s, self.d)
+            yaw = h + self.yaw_local
+            boxes = np.stack([x, y, yaw, np.full(self.n, SIZE_M), np.full(self.n, SIZE_M)], axis=1)
+            for a in (x, y, yaw, boxes):
+                a.flags.writeable = False
+            self._pose_cache = (x, y, yaw, boxes)
+            self._pose_key = key
+        return self._pose_cache[:3]
 
     def boxes(self) -> np.ndarray:
-        x, y, yaw = self.poses()
-        return np.stack([x, y, yaw, np.full(self.n, SIZE_M), np.full(self.n, SIZE_M)], axis=1)
+        """(N, 5) footprints [x, y, yaw, length, width] (read-only)."""
+        self.poses()
+        return self._pose_cache[3]
 
     def step(self, dt_s: float, ego_s: float) -> None:
+        """Walk, wait at kerbs and crosswalks, cross on red for the crossed road, sometimes jaywalk."""
         if self.n == 0:
             return
         main_state, side_state = self.lights.phase_states()
         inters = self.net.intersections
-        walking = self.mode == WALK
-        # walking along: stop at a side road's kerb unless its traffic has red
-        for k, inter in enumerate(inters):
-            kerb = inter.half_main_m + 0.3
-            next_s = self.s + self.dir * self.speed * dt_s
-            entering = walking & (np.abs(self.s - inter.main_s) >= kerb) & (np.abs(next_s - inter.main_s) < kerb)
-            if side_state[k] != RED:
-                self.mode[entering] = WAIT
-            # reached this intersection's crosswalk over the main road: maybe cross
-            cw = inter.main_s + np.sign(self.s - inter.main_s) * (inter.half_main_m + inter.crosswalk_m / 2)
-            at_cw = walking & (np.abs(self.s - cw) < 0.5) & (self.crossed_at != k)
-            decide = at_cw & (self.rng.random(self.n) < CROSS_AT_CROSSWALK_P)
-            self.crossed_at[at_cw] = k
-            self.s[decide] = cw[decide]
-            self.mode[decide] = WAIT
-            self.target_d[decide] = np.where(self.d[decide] > 0, self.walk_d[0], self.walk_d[1])
-        # waiting: go when the relevant road shows red to its traffic
-        waiting = self.mode == WAIT
-        if waiting.any():
-            for k, inter in enumerate(inters):
-                near = waiting & (np.abs(self.s - inter.main_s) < inter.half_main_m + inter.crosswalk_m + 1)
-                crossing_main = near & (np.abs(self.target_d - self.d) > 1.0)
-                crossing_side = near & ~crossing_main
-                if main_state[k] == RED:
-                    self.mode[crossing_main] = CROSS
-                if side_state[k] == RED:
-                    self.mode[crossing_side] = WALK
-        # jaywalk: a walker far from the ego's immediate path steps out mid-block
-        jay = (self.mode == WALK) & (self.rng.random(self.n) < JAYWALK_RATE_PER_S * dt_s) & (np.abs(self.s - ego_s) > 30)
-        for inter in inters:
-            jay &= np.abs(self.s - inter.main_s) > inter.half_main_m + 10
-        self.mode[jay] = CROSS
-        self.target_d[jay] = np.where(self.d[jay] > 0, self.walk_d[0], self.walk_d[1])
-        # move
-        walk = self.mode == WALK
-        self.s[walk] += self.dir[walk] * self.speed[walk] * dt_s
-        turn = walk & ((self.s < 3) | (self.s > self.net.main.length_m - 3))
-        self.dir[turn] *= -1
-        cross = self.mode == CROSS
-        step = np.clip(self.target_d - self.d, -self.speed * dt_s, self.speed * dt_s)
-        self.d[cross] += step[cross]
-        done = cross & (np.abs(self.target_d - self.d) < 1e-3)
-        self.mode[done] = WALK
-        self.yaw_local = np.where(cross, np.sign(step + 1e-9) * np.pi / 2, np.where(self.dir > 0, 0.0, np.pi))
+        # the same draws, in the same order, as one rng.random(n) per intersection and one for jaywalking
+        draws = self.rng.random((len(inters) + 1, self.n))
+        pedestrians_step(self.s, self.d, self.dir, self.speed, self.mode, self.target_d, self.crossed_at,
+                         self.yaw_local, draws, float(dt_s), float(ego_s), float(self.net.main.length_m),
+                         float(self.walk_d[0]), float(self.walk_d[1]), *self._inter_arrays,
+                         main_state, side_state, CROSS_AT_CROSSWALK_P, JAYWALK_RATE_PER_S * dt_s, WALK, CROSS, WAIT, RED)

@@ -11,8 +11,11 @@ direction is the one next to the centre line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
+
+from .kernels import project_to_centreline
 
 SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
 LINE_WIDTH_M = 0.15  # painted line width [m]
@@ -124,23 +127,23 @@ class Road:
         With ``hint_s`` only samples within ``window_m`` of it are searched (O(window), for
         tracking a vehicle from step to step); otherwise all samples are.
         """
-        pts = np.stack([np.asarray(x, np.float64), np.asarray(y, np.float64)], axis=-1).reshape(-1, 2)
+        px = np.ascontiguousarray(x, np.float64).reshape(-1)
+        py = np.ascontiguousarray(y, np.float64).reshape(-1)
         if hint_s is None:
             lo, hi = 0, self.n
         else:
             c = int(round(hint_s / SAMPLE_STEP_M))
             k = int(window_m / SAMPLE_STEP_M)
             lo, hi = max(0, c - k), min(self.n, c + k + 1)
-        seg = self.xy[lo:hi]
-        d2 = ((pts[:, None, :] - seg[None, :, :]) ** 2).sum(-1)
-        i = lo + np.argmin(d2, axis=1)
-        h = self.heading[i]
-        rel = pts - self.xy[i]
-        along = rel[:, 0] * np.cos(h) + rel[:, 1] * np.sin(h)
-        s = np.clip(i * SAMPLE_STEP_M + along, 0.0, self.length_m)
-        d = -rel[:, 0] * np.sin(h) + rel[:, 1] * np.cos(h)
+        cos_h, sin_h = self._heading_cos_sin
+        s, d = project_to_centreline(px, py, self.xy, cos_h, sin_h, lo, hi, SAMPLE_STEP_M, float(self.length_m))
         shape = np.shape(x)
         return s.reshape(shape), d.reshape(shape)
+
+    @cached_property
+    def _heading_cos_sin(self) -> tuple[np.ndarray, np.ndarray]:
+        """cos and sin of every sample's heading (numpy's, so projections match the array formulas exactly)."""
+        return np.cos(self.heading), np.sin(self.heading)
 
 
 def centreline_from_curvature(start_xy, start_heading: float, curvature: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -191,19 +194,78 @@ class RoadNetwork:
     def main(self) -> Road:
         return self.roads[0]
 
-    def on_asphalt(self, x: np.ndarray, y: np.ndarray, hint_s: float | None = None) -> np.ndarray:
-        """True for world points on any paved surface (roads, shoulders, intersection boxes)."""
+    @cached_property
+    def packed(self) -> "PackedRoads":
+        """All centrelines in flat arrays, for Frenet -> world of objects on many roads in one pass."""
+        return PackedRoads.build(self.roads)
+
+    def on_asphalt(self, x: np.ndarray, y: np.ndarray, hint_s: float | None = None,
+                   main_sd: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """True for world points on any paved surface (roads, shoulders, intersection boxes).
+
+        ``main_sd``: the points' ``main.project(x, y, hint_s)`` when the caller already has it."""
         x = np.asarray(x, np.float64)
         y = np.asarray(y, np.float64)
-        out = np.zeros(x.shape, dtype=bool)
-        for k, road in enumerate(self.roads):
-            if k > 0:
-                # side roads are straight: a cheap bounding test first
-                c = road.xy[road.n // 2]
-                if np.min((x - c[0]) ** 2 + (y - c[1]) ** 2) > (road.length_m / 2 + 10) ** 2:
-                    continue
-            s, d = road.project(x, y, hint_s if k == 0 else None)
-            lo, hi = road.asphalt_d
-            inside = (d >= lo) & (d <= hi) & (s > 0) & (s < road.length_m)
-            out |= inside
+        s, d = main_sd if main_sd is not None else self.main.project(x, y, hint_s)
+        lo, hi = self.main.asphalt_d
+        out = (d >= lo) & (d <= hi) & (s > 0) & (s < self.main.length_m)
+        if len(self.roads) > 1:
+            # side roads are straight: a cheap bounding test for all of them first
+            centre, reach_sq = self._side_bounds
+            dist_sq = (x.reshape(1, -1) - centre[:, 0, None]) ** 2 + (y.reshape(1, -1) - centre[:, 1, None]) ** 2
+            for k in np.flatnonzero(~(dist_sq.min(axis=1) > reach_sq)) + 1:
+                road = self.roads[k]
+                s, d = road.project(x, y)
+                lo, hi = road.asphalt_d
+                out |= (d >= lo) & (d <= hi) & (s > 0) & (s < road.length_m)
         return out
+
+    @cached_property
+    def _side_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Side roads' middle samples (R-1, 2) [m] and squared radii around them that hold the road [m^2]."""
+        side = self.roads[1:]
+        return (np.array([r.xy[r.n // 2] for r in side]).reshape(-1, 2),
+                np.array([(r.length_m / 2 + 10) ** 2 for r in side]))
+
+
+@dataclass(frozen=True)
+class PackedRoads:
+    """Every road's samples concatenated; road ``r`` starts at row ``offset[r]``.
+
+    ``pose`` and ``curvature_at`` give bit-identical results to ``Road.pose`` / ``Road.curvature_at``
+    (the same element-wise arithmetic), but for points on different roads in one call.
+    """
+
+    xy: np.ndarray  # (sum N, 2) centreline samples [m]
+    heading: np.ndarray  # (sum N,) [rad]
+    dheading: np.ndarray  # (sum N,) wrapped heading change to the next sample [rad], 0 at a road's end
+    curvature: np.ndarray  # (sum N,) [1/m]
+    offset: np.ndarray  # (R,) int64 first row of each road
+    n: np.ndarray  # (R,) int64 samples per road
+
+    @staticmethod
+    def build(roads: list[Road]) -> "PackedRoads":
+        dh = []
+        for r in roads:
+            step = np.angle(np.exp(1j * (r.heading[1:] - r.heading[:-1])))  # as Road._interp wraps it
+            dh.append(np.concatenate([step, [0.0]]))
+        n = np.array([r.n for r in roads], np.int64)
+        return PackedRoads(np.concatenate([r.xy for r in roads]), np.concatenate([r.heading for r in roads]),
+                           np.concatenate(dh), np.concatenate([r.curvature for r in roads]),
+                           np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64), n)
+
+    def pose(self, road: np.ndarray, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World x, y [m] and +s heading [rad] at Frenet (s, d) on road ``road`` (all (K,) arrays)."""
+        f = np.clip(s / SAMPLE_STEP_M, 0.0, self.n[road] - 1.000001)
+        i = f.astype(np.int64)
+        t = f - i
+        g = self.offset[road] + i
+        xy = self.xy[g] * (1 - t)[..., None] + self.xy[g + 1] * t[..., None]
+        heading = self.heading[g] + t * self.dheading[g]
+        x = xy[..., 0] - d * np.sin(heading)
+        y = xy[..., 1] + d * np.cos(heading)
+        return x, y, heading
+
+    def curvature_at(self, road: np.ndarray, s: np.ndarray) -> np.ndarray:
+        f = np.clip(s / SAMPLE_STEP_M, 0, self.n[road] - 1)
+        return self.curvature[self.offset[road] + np.round(f).astype(np.int64)]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .idm import IDMParams, MOBILParams, idm_accel, mobil_gain
-from .lights import GREEN, RED, YELLOW, TrafficLights
+from .kernels import leader_search, stop_line_gap
+from .lights import RED, YELLOW, TrafficLights
 from .road import RoadNetwork
 
 # kind: (length, width, height) [m], share of spawned vehicles in town / highway
@@ -89,32 +90,41 @@ class Traffic:
         self.colour = _paint(self.kind, rng)
         self._stop_tables = self._build_stop_tables()
         self.heading_offset = np.zeros(n)  # yaw relative to the lane direction during lane changes [rad]
+        self._road_length_m = np.array([network.roads[r].length_m for r in self.road], np.float64)
+        self._pose_key = None
+        self._pose_cache = None
 
     # --- geometry ------------------------------------------------------------------------
     def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """World x, y [m] and yaw [rad] of every vehicle."""
-        x = np.zeros(self.n)
-        y = np.zeros(self.n)
-        yaw = np.zeros(self.n)
-        for road in self.net.roads:
-            m = self.road == road.road_id
-            if not m.any():
-                continue
-            x[m], y[m], h = road.pose(self.s[m], self.d[m])
-            yaw[m] = h + np.where(self.dir[m] > 0, 0.0, np.pi) + self.heading_offset[m]
-        return x, y, yaw
+        """World x, y [m] and yaw [rad] of every vehicle (read-only arrays).
+
+        Collision checks, labels and the camera all ask for the poses several times a step;
+        they are computed once per distinct state (keyed by the state's bytes, so a caller
+        that moves vehicles directly still gets fresh poses).
+        """
+        key = (self.s.tobytes(), self.d.tobytes(), self.heading_offset.tobytes(), self.road.tobytes(),
+               self.dir.tobytes())
+        if self._pose_key != key:
+            x, y, h = self.net.packed.pose(self.road, self.s, self.d)
+            yaw = h + np.where(self.dir > 0, 0.0, np.pi) + self.heading_offset
+            boxes = np.stack([x, y, yaw, self.dims[:, 0], self.dims[:, 1]], axis=1)
+            for a in (x, y, yaw, boxes):
+                a.flags.writeable = False
+            self._pose_cache = (x, y, yaw, boxes)
+            self._pose_key = key
+        return self._pose_cache[:3]
 
     def boxes(self) -> np.ndarray:
-        """(N, 5) oriented footprints [x, y, yaw, length, width]."""
-        x, y, yaw = self.poses()
-        return np.stack([x, y, yaw, self.dims[:, 0], self.dims[:, 1]], axis=1)
+        """(N, 5) oriented footprints [x, y, yaw, length, width] (read-only)."""
+        self.poses()
+        return self._pose_cache[3]
 
     # --- dynamics ------------------------------------------------------------------------
     def _build_stop_tables(self):
-        tables = {}
-        for head_index, head in enumerate(self.lights.heads):
-            tables.setdefault(head.road, []).append((head.stop_s, head.direction, head_index))
-        return {k: np.array(v, dtype=np.float64) for k, v in tables.items()}
+        """Stop lines of all light heads: road, s [m], direction, head index (int64 / float64 columns)."""
+        heads = self.lights.heads
+        return (np.array([h.road for h in heads], np.int64), np.array([h.stop_s for h in heads], np.float64),
+                np.array([h.direction for h in heads], np.int64))
 
     def step(self, dt_s: float, extra: dict[int, Obstacles], time_s: float) -> None:
         """Advance every moving vehicle by ``dt_s``; ``extra`` adds obstacles per road (ego, pedestrians)."""
@@ -122,23 +132,16 @@ class Traffic:
             return
         acc = np.zeros(self.n)
         head_states = self.lights.head_states()
-        for road in self.net.roads:
-            idx = np.flatnonzero((self.road == road.road_id) & ~self.parked)
-            if idx.size == 0:
-                continue
-            obs = self._obstacles(road.road_id, extra.get(road.road_id))
-            acc[idx] = self._follow_accel(idx, self.d[idx], obs)
-            acc[idx] = np.minimum(acc[idx], self._light_accel(idx, road.road_id, head_states))
-            if max(road.lanes_fwd, road.lanes_bwd) > 1:
-                self._consider_lane_change(idx, obs, acc, dt_s, time_s, road)
+        idx = np.flatnonzero(~self.parked)
+        obs, obs_road = self._all_obstacles(extra)
+        if idx.size:
+            acc[idx] = self._idm_accel(idx, obs, obs_road, head_states)
+            self._lane_changes(idx, obs, obs_road, acc, dt_s, time_s)
         moving = ~self.parked
         v_new = np.maximum(self.v + acc * dt_s, 0.0)
         travel = 0.5 * (self.v + v_new) * dt_s
         self.v = np.where(moving, v_new, 0.0)
-        kappa = np.zeros(self.n)
-        for road in self.net.roads:
-            m = self.road == road.road_id
-            kappa[m] = road.curvature_at(self.s[m])
+        kappa = self.net.packed.curvature_at(self.road, self.s)
         scale = 1.0 / np.clip(1.0 - kappa * self.d, 0.5, 2.0)  # offset lanes are longer/shorter in curves
         self.s += np.where(moving, self.dir * travel * scale, 0.0)
         # lane change: slide d toward the target lane
@@ -149,46 +152,66 @@ class Traffic:
         self.heading_offset = np.arctan2(lateral_speed * self.dir, np.maximum(self.v, 1.0))
         self._recycle()
 
-    def _obstacles(self, road_id: int, extra: Obstacles | None) -> Obstacles:
-        on = np.flatnonzero(self.road == road_id)
-        v_s = self.v[on] * self.dir[on]
-        parts = [Obstacles(self.s[on], self.d[on], self.dims[on, 0] / 2, self.dims[on, 1] / 2, v_s, on)]
-        if extra is not None:
-            parts.append(extra)
-        return Obstacles(*(np.concatenate([getattr(p, f) for p in parts]) for f in Obstacles.__dataclass_fields__))
+    def _all_obstacles(self, extra: dict[int, Obstacles]) -> tuple[Obstacles, np.ndarray]:
+        """Every road's obstacles in one list (all vehicles, then each road's extras) and their roads.
+
+        Restricted to one road this is that road's vehicles in index order followed by its extras,
+        so nearest-obstacle ties resolve as they would per road.
+        """
+        parts = [Obstacles(self.s, self.d, self.dims[:, 0] / 2, self.dims[:, 1] / 2, self.v * self.dir,
+                           np.arange(self.n))]
+        roads = [self.road]
+        for road_id, o in extra.items():
+            parts.append(o)
+            roads.append(np.full(len(o.s), road_id, np.int64))
+        obs = Obstacles(*(np.concatenate([getattr(p, f) for p in parts]).astype(np.float64 if f != "vehicle" else np.int64)
+                          for f in Obstacles.__dataclass_fields__))
+        return obs, np.concatenate(roads)
+
+    def _road_obstacles(self, obs: Obstacles, obs_road: np.ndarray, road_id: int) -> Obstacles:
+        m = obs_road == road_id
+        return Obstacles(*(getattr(obs, f)[m] for f in Obstacles.__dataclass_fields__))
+
+    def _idm_accel(self, idx: np.ndarray, obs: Obstacles, obs_road: np.ndarray, head_states: np.ndarray) -> np.ndarray:
+        """IDM acceleration of vehicles ``idx``: following the obstacle ahead, and braking for a stop
+        line that shows red (or yellow while stopping is still comfortable), whichever is lower.
+
+        Both go through one ``idm_accel`` call (it is element-wise, so batching changes nothing)."""
+        gap, j = leader_search(idx, self.d[idx], self.s, self.dir, self.dims[:, 0], self.dims[:, 1], self.road,
+                               obs.s, obs.d, obs.half_len, obs.half_wid, obs.vehicle, obs_road)
+        v_lead = np.maximum(obs.v_s[j] * self.dir[idx], 0.0)
+        stop_road, stop_s, stop_dir = self._stop_tables
+        stop_gap = stop_line_gap(idx, self.s, self.dir, self.dims[:, 0], self.v, self.road, float(self.idm.b_m_s2),
+                                 stop_road, stop_s, stop_dir, head_states, RED, YELLOW)
+        has = np.flatnonzero(np.isfinite(stop_gap))
+        v, v0 = self.v[idx], self.v_desired[idx]
+        acc = idm_accel(np.concatenate([v, v[has]]), np.concatenate([v0, v0[has]]),
+                        np.concatenate([gap, stop_gap[has]]), np.concatenate([v_lead, np.zeros(len(has))]), self.idm)
+        follow, light = acc[:len(idx)], acc[len(idx):]
+        follow[has] = np.minimum(follow[has], light)
+        return follow
+
+    def _lane_changes(self, idx, obs, obs_road, acc, dt_s, time_s) -> None:
+        """MOBIL on multi-lane roads, only for roads with a vehicle whose turn it is."""
+        due = np.mod(time_s + self.lc_phase[idx], LANE_CHANGE_PERIOD_S) < dt_s
+        if not due.any():
+            return
+        for road in self.net.roads:
+            if max(road.lanes_fwd, road.lanes_bwd) > 1 and np.any(due & (self.road[idx] == road.road_id)):
+                on = idx[self.road[idx] == road.road_id]
+                self._consider_lane_change(on, self._road_obstacles(obs, obs_road, road.road_id), acc, dt_s,
+                                           time_s, road)
 
     def _leader(self, idx: np.ndarray, d_self: np.ndarray, obs: Obstacles):
-        """Gap [m] to and speed [m/s] of the nearest obstacle ahead in each vehicle's corridor."""
-        rel = (obs.s[None, :] - self.s[idx, None]) * self.dir[idx, None]
-        overlap = np.abs(obs.d[None, :] - d_self[:, None]) < (obs.half_wid[None, :] + self.dims[idx, 1, None] / 2 + 0.2)
-        ahead = (rel > 0) & overlap & (obs.vehicle[None, :] != idx[:, None])
-        gap = np.where(ahead, rel - obs.half_len[None, :] - self.dims[idx, 0, None] / 2, np.inf)
-        j = np.argmin(gap, axis=1) if gap.shape[1] else np.zeros(len(idx), dtype=np.int64)
-        g = gap[np.arange(len(idx)), j] if gap.shape[1] else np.full(len(idx), np.inf)
-        v_lead = np.maximum(obs.v_s[j] * self.dir[idx], 0.0) if gap.shape[1] else np.zeros(len(idx))
-        return g, v_lead, j
+        """Gap [m] to and speed [m/s] of the nearest obstacle ahead in each vehicle's corridor.
 
-    def _follow_accel(self, idx, d_self, obs):
-        gap, v_lead, _ = self._leader(idx, d_self, obs)
-        return idm_accel(self.v[idx], self.v_desired[idx], gap, v_lead, self.idm)
-
-    def _light_accel(self, idx: np.ndarray, road_id: int, head_states: np.ndarray) -> np.ndarray:
-        """IDM braking toward a stop line that shows red, or yellow when stopping is still comfortable."""
-        table = self._stop_tables.get(road_id)
-        out = np.full(len(idx), np.inf)
-        if table is None:
-            return out
-        stop_s, direction, head = table[:, 0], table[:, 1].astype(np.int64), table[:, 2].astype(np.int64)
-        state = head_states[head]
-        dist = (stop_s[None, :] - self.s[idx, None]) * self.dir[idx, None] - self.dims[idx, 0, None] / 2
-        v = self.v[idx, None]
-        comfortable = dist > v * v / (2 * self.idm.b_m_s2) + 1.0
-        stop = (direction[None, :] == self.dir[idx, None]) & (dist > -0.5) & (
-            (state[None, :] == RED) | ((state[None, :] == YELLOW) & comfortable))
-        gap = np.where(stop, np.maximum(dist, 0.01), np.inf).min(axis=1)
-        has = np.isfinite(gap)
-        out[has] = idm_accel(self.v[idx][has], self.v_desired[idx][has], gap[has], 0.0, self.idm)
-        return out
+        ``idx`` are vehicles on one road and ``obs`` that road's obstacles."""
+        if len(obs.s) == 0 or len(idx) == 0:
+            return np.full(len(idx), np.inf), np.zeros(len(idx)), np.zeros(len(idx), np.int64)
+        obs_road = np.full(len(obs.s), self.road[idx[0]], np.int64)
+        gap, j = leader_search(idx, d_self, self.s, self.dir, self.dims[:, 0], self.dims[:, 1], self.road,
+                               obs.s, obs.d, obs.half_len, obs.half_wid, obs.vehicle, obs_road)
+        return gap, np.maximum(obs.v_s[j] * self.dir[idx], 0.0), j
 
     def _consider_lane_change(self, idx, obs, acc, dt_s, time_s, road) -> None:
         """MOBIL for the vehicles whose turn it is, not mid-change and not near an intersection."""
@@ -232,19 +255,19 @@ class Traffic:
 
     def _recycle(self) -> None:
         """Vehicles that leave a road re-enter at its start (out of the ego's sight, behind or far ahead)."""
-        for road in self.net.roads:
+        out = ~self.parked & ((self.s < 0) | (self.s > self._road_length_m))
+        for i in np.flatnonzero(out):  # rare: a handful per minute
+            road = self.net.roads[self.road[i]]
             m = (self.road == road.road_id) & ~self.parked
-            out = m & ((self.s < 0) | (self.s > road.length_m))
-            for i in np.flatnonzero(out):
-                entry = 0.0 if self.dir[i] > 0 else road.length_m
-                same = m & (self.dir == self.dir[i]) & (np.abs(self.d - self.d[i]) < 1.0)
-                same[i] = False
-                if np.any(np.abs(self.s[same] - entry) < MIN_SPAWN_GAP_M):
-                    self.s[i] = np.clip(self.s[i], 0.0, road.length_m)  # wait off-stage
-                    self.v[i] = 0.0
-                    continue
-                self.s[i] = entry
-                self.d[i] = self.d_target[i] = float(road.lane_centre_d(self.lane[i], self.dir[i]))
+            entry = 0.0 if self.dir[i] > 0 else road.length_m
+            same = m & (self.dir == self.dir[i]) & (np.abs(self.d - self.d[i]) < 1.0)
+            same[i] = False
+            if np.any(np.abs(self.s[same] - entry) < MIN_SPAWN_GAP_M):
+                self.s[i] = np.clip(self.s[i], 0.0, road.length_m)  # wait off-stage
+                self.v[i] = 0.0
+                continue
+            self.s[i] = entry
+            self.d[i] = self.d_target[i] = float(road.lane_centre_d(self.lane[i], self.dir[i]))
 
 
 def _paint(kind: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ import numpy as np
 from .appearance import Appearance
 from .camera import Camera, CameraFrame
 from .config import CameraConfig, RandomizationConfig
-from .meshes import Mesh, build_ground, build_props, light_heads_mesh, pedestrians_mesh, vehicles_mesh
+from .meshes import Mesh, boxes_mesh_of, build_ground, build_props, light_head_boxes, pedestrian_boxes, vehicle_boxes
 from .world import World
 
 OBJECT_REACH_BEHIND_M = 12.0  # moving objects this far behind the camera can still reach into view [m]
@@ -42,29 +42,26 @@ class WorldView:
             ahead = dx * cam_fwd[0] + dy * cam_fwd[1]
             return (ahead > -OBJECT_REACH_BEHIND_M) & (dx * dx + dy * dy < reach * reach)
 
-        parts = []
+        parts = []  # box groups, drawn with one boxes_mesh call
         tr = w.traffic
         if tr.n:
             x, y, yaw = tr.poses()
             m = np.flatnonzero(visible(x, y))
             ids = (w.ids.vehicle0 + m).astype(np.int32)
-            parts.append(vehicles_mesh(x[m], y[m], yaw[m], tr.kind[m], tr.dims[m], tr.colour[m], ids, self.look.palette))
+            parts.append(vehicle_boxes(x[m], y[m], yaw[m], tr.kind[m], tr.dims[m], tr.colour[m], ids, self.look.palette))
         pd = w.peds
         if pd.n:
             x, y, yaw = pd.poses()
             m = np.flatnonzero(visible(x, y))
             ids = (w.ids.ped0 + m).astype(np.int32)
-            parts.append(pedestrians_mesh(x[m], y[m], yaw[m], pd.height[m], pd.colour[m], pd.skin[m], ids))
-        heads = w.lights.heads
-        if heads:
-            hx = np.array([h.x_m for h in heads])
-            hy = np.array([h.y_m for h in heads])
-            hyaw = np.array([h.yaw_rad for h in heads])
+            parts.append(pedestrian_boxes(x[m], y[m], yaw[m], pd.height[m], pd.colour[m], pd.skin[m], ids))
+        if w.lights.heads:
+            hx, hy, hyaw = w.lights.head_x_m, w.lights.head_y_m, w.lights.head_yaw_rad
             m = np.flatnonzero(visible(hx, hy))
             states = w.lights.head_states()[m]
             ids = (w.ids.light0 + m).astype(np.int32)
-            parts.append(light_heads_mesh(hx[m], hy[m], hyaw[m], states, ids, self.look.palette))
-        return Mesh.concat(parts)
+            parts.append(light_head_boxes(hx[m], hy[m], hyaw[m], states, ids, self.look.palette))
+        return boxes_mesh_of(parts)
 
     def render(self) -> CameraFrame:
         w = self.world

@@ -7,12 +7,13 @@ paved road, crossing a solid line, running a red light, route progress and compl
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .collision import box_corners, obb_overlap
+from .collision import box_corners
 from .dynamics import BicycleParams, EgoState, bicycle_step
+from .kernels import first_box_overlap
 from .lights import RED, TrafficLights
 from .pedestrians import SIZE_M as PED_SIZE_M
 from .pedestrians import Pedestrians
@@ -136,8 +137,11 @@ class World:
         ev.goal = self.ego_s >= self.goal_s
         self._check_collision(ev)
         corners = box_corners(self.ego_box())
-        ev.off_road = not bool(np.all(self.net.on_asphalt(corners[:, 0], corners[:, 1], hint_s=self.ego_s)))
-        ev.solid_line = self._check_solid_line(corners)
+        # the corners' main-road Frenet coordinates serve both the asphalt and the solid-line test
+        main_sd = self.net.main.project(corners[:, 0], corners[:, 1], hint_s=self.ego_s)
+        ev.off_road = not bool(np.all(self.net.on_asphalt(corners[:, 0], corners[:, 1], hint_s=self.ego_s,
+                                                          main_sd=main_sd)))
+        ev.solid_line = self._check_solid_line(*main_sd)
         ev.red_light = self._check_red_light(prev_s)
         return ev
 
@@ -147,40 +151,43 @@ class World:
         f = self.frenet
         v_s = self.ego.speed_m_s * np.cos(f.heading_error_rad)
         lo, hi = main.asphalt_d
-        on_road = (self.peds.d > lo - 0.3) & (self.peds.d < hi + 0.3)
-        ps, pd = self.peds.s[on_road], self.peds.d[on_road]
-        k = len(ps)
+        ped_s, ped_d = self.peds.s, self.peds.d
+        on_road = (ped_d > lo - 0.3) & (ped_d < hi + 0.3)
         half = PED_SIZE_M / 2
-        out = {0: Obstacles(np.r_[f.s_m, ps], np.r_[f.d_m, pd], np.r_[EGO_LENGTH_M / 2, np.full(k, half)],
-                            np.r_[EGO_WIDTH_M / 2, np.full(k, half)], np.r_[v_s, np.zeros(k)], np.full(k + 1, -1))}
+        out = {0: _obstacles(np.r_[f.s_m, ped_s[on_road]], np.r_[f.d_m, ped_d[on_road]],
+                             EGO_LENGTH_M / 2, EGO_WIDTH_M / 2, v_s, half)}
         for inter in self.net.intersections:
-            near = np.abs(self.peds.s - inter.main_s) < inter.half_main_m + 1.0
-            ss = inter.side_s + self.peds.d[near]
-            sd = -(self.peds.s[near] - inter.main_s)
-            n = len(ss)
-            items = [Obstacles(ss, sd, np.full(n, half), np.full(n, half), np.zeros(n), np.full(n, -1))]
+            # a side road's frame: s along it (its centre at side_s), d = -(main s offset)
+            near = np.abs(ped_s - inter.main_s) < inter.half_main_m + 1.0
+            ss = inter.side_s + ped_d[near]
+            sd = -(ped_s[near] - inter.main_s)
             if abs(f.s_m - inter.main_s) < inter.half_main_m + 12.0:
-                items.append(Obstacles(np.array([inter.side_s + f.d_m]), np.array([-(f.s_m - inter.main_s)]),
-                                       np.array([EGO_WIDTH_M / 2 + 1.0]), np.array([EGO_LENGTH_M / 2]), np.zeros(1), np.full(1, -1)))
-            out[inter.side_road] = Obstacles(*(np.concatenate([getattr(o, n_) for o in items]) for n_ in Obstacles.__dataclass_fields__))
+                # the ego near the crossing blocks it, widened by 1 m to keep cross traffic back
+                obs = _obstacles(np.r_[ss, inter.side_s + f.d_m], np.r_[sd, -(f.s_m - inter.main_s)],
+                                 EGO_WIDTH_M / 2 + 1.0, EGO_LENGTH_M / 2, 0.0, half, ego_last=True)
+            else:
+                n = len(ss)
+                obs = Obstacles(ss, sd, np.full(n, half), np.full(n, half), np.zeros(n), np.full(n, -1))
+            out[inter.side_road] = obs
         return out
 
     def _check_collision(self, ev: StepEvents) -> None:
-        ego = self.ego_box()
-        reach = 15.0
-        for kind, boxes, id0 in (("vehicle", self.traffic.boxes(), self.ids.vehicle0),
-                                 ("pedestrian", self.peds.boxes(), self.ids.ped0),
-                                 ("static", self.static_boxes, self.ids.light0)):
-            if len(boxes) == 0:
-                continue
-            near = np.flatnonzero(np.hypot(boxes[:, 0] - ego[0], boxes[:, 1] - ego[1]) < reach)
-            if near.size == 0:
-                continue
-            hit = near[obb_overlap(ego, boxes[near])]
-            if hit.size:
-                ev.collision = kind
-                ev.collision_id = int(id0 + hit[0]) if kind != "static" else int(self._static_id(hit[0]))
-                return
+        """First overlap with a vehicle, else a pedestrian, else a static box (props, light poles)."""
+        e = self.ego
+        reach_m = 15.0
+        boxes = np.concatenate([self.traffic.boxes(), self.peds.boxes(), self.static_boxes])
+        yaw = boxes[:, 2]
+        k = first_box_overlap(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
+                              0.5 * EGO_WIDTH_M, boxes, np.cos(yaw), np.sin(yaw), reach_m)
+        if k < 0:
+            return
+        n_veh, n_ped = self.traffic.n, self.peds.n
+        if k < n_veh:
+            ev.collision, ev.collision_id = "vehicle", int(self.ids.vehicle0 + k)
+        elif k < n_veh + n_ped:
+            ev.collision, ev.collision_id = "pedestrian", int(self.ids.ped0 + k - n_veh)
+        else:
+            ev.collision, ev.collision_id = "static", int(self._static_id(k - n_veh - n_ped))
 
     def _static_id(self, k: int) -> int:
         n_props = len(self.scenario.props)
@@ -188,9 +195,9 @@ class World:
             return self.ids.prop0 + k
         return self.ids.prop0 + n_props + (k - n_props)  # a light pole
 
-    def _check_solid_line(self, corners: np.ndarray) -> bool:
+    def _check_solid_line(self, s: np.ndarray, d: np.ndarray) -> bool:
+        """Whether the ego, its corners at main-road (s, d), started crossing a solid line."""
         main = self.net.main
-        s, d = main.project(corners[:, 0], corners[:, 1], hint_s=self.ego_s)
         gap = main.in_gap(s)
         over = bool(np.any(~gap & ((d > 0.1) | (d < main.right_edge_d - 0.1))))
         started = over and not self.over_solid
@@ -222,3 +229,15 @@ class World:
     def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> np.ndarray:
         """Main-road curvature at distances ahead of the ego [1/m], positive turning left."""
         return self.net.main.curvature_at(self.ego_s + np.asarray(distances_m))
+
+
+def _obstacles(s: np.ndarray, d: np.ndarray, ego_half_len_m: float, ego_half_wid_m: float, ego_v_s: float,
+               ped_half_m: float, ego_last: bool = False) -> Obstacles:
+    """Obstacles of pedestrians (square footprints, standing still) plus the ego, first or last in ``s``/``d``."""
+    n = len(s)
+    e = n - 1 if ego_last else 0
+    half_len = np.full(n, ped_half_m)
+    half_wid = np.full(n, ped_half_m)
+    v_s = np.zeros(n)
+    half_len[e], half_wid[e], v_s[e] = ego_half_len_m, ego_half_wid_m, ego_v_s
+    return Obstacles(s, d, half_len, half_wid, v_s, np.full(n, -1))
