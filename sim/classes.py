@@ -1,0 +1,10 @@
+"""The object classes the simulator labels and the detectors learn, in YOLO class-index order.
+
+Kept in a module of its own so perception can share it without importing the simulator.
+"""
+
+CLASS_NAMES = ("car", "truck", "bus", "motorcycle", "pedestrian", "traffic_light_red", "traffic_light_yellow",
+               "traffic_light_green")
+VEHICLE_CLASSES = frozenset(range(4))  # car, truck, bus, motorcycle
+PEDESTRIAN_CLASS = 4
+LIGHT_CLASSES = {5: "red", 6: "yellow", 7: "green"}
