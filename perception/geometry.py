@@ -1,0 +1,169 @@
+"""Monocular geometry on a flat road: pixels <-> ground points, lane fitting in bird's-eye view,
+object distances and time to collision.
+
+Ground frame: origin on the road under the camera, x forward, y left, metres. The camera
+looks along x, ``height_m`` above the road, pitched by ``pitch_rad`` (negative looks down).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .types import LaneEstimate
+
+LANE_FIT_RANGE_M = (3.0, 35.0)  # ground x range used for lane fitting [m]
+MIN_LINE_POINTS = 12  # pixels a lane line needs before it is fitted
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Pinhole intrinsics plus mounting."""
+
+    fx: float  # [px]
+    fy: float  # [px]
+    cx: float  # [px]
+    cy: float  # [px]
+    width: int  # [px]
+    height: int  # [px]
+    height_m: float  # above the road [m]
+    pitch_rad: float  # negative looks down [rad]
+    forward_m: float = 0.0  # camera ahead of the ego's reference point [m]
+
+    @staticmethod
+    def from_fov(width: int, height: int, hfov_deg: float, height_m: float, pitch_deg: float, forward_m: float = 0.0) -> "CameraModel":
+        f = (width / 2) / np.tan(np.deg2rad(hfov_deg) / 2)
+        return CameraModel(f, f, width / 2, height / 2, width, height, height_m, np.deg2rad(pitch_deg), forward_m)
+
+    @staticmethod
+    def from_sim(camera_config) -> "CameraModel":
+        """The model of the simulator's camera (``sim.config.CameraConfig``)."""
+        c = camera_config
+        return CameraModel.from_fov(c.width_px, c.height_px, c.hfov_deg, c.mount_height_m, c.pitch_deg, c.mount_forward_m)
+
+    def scaled(self, width: int, height: int) -> "CameraModel":
+        """The same camera seen at another image size (intrinsics scale with the pixels)."""
+        sx, sy = width / self.width, height / self.height
+        return CameraModel(self.fx * sx, self.fy * sy, self.cx * sx, self.cy * sy, width, height, self.height_m,
+                           self.pitch_rad, self.forward_m)
+
+    # camera frame: x right, y down, z forward; rows of _rot map ground-frame vectors into it
+    @property
+    def _rot(self) -> np.ndarray:
+        p = self.pitch_rad
+        fwd = np.array([np.cos(p), 0.0, np.sin(p)])  # ground frame (x fwd, y left, z up)
+        right = np.array([0.0, -1.0, 0.0])
+        down = np.cross(fwd, right)
+        return np.stack([right, down, fwd])
+
+    def ground_to_pixel(self, xy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (N, 2) of ground points (N, 2) [m], and their camera depth (N,) [m]."""
+        xy = np.asarray(xy_m, np.float64).reshape(-1, 2)
+        pts = np.stack([xy[:, 0], xy[:, 1], np.full(len(xy), -self.height_m)], 1)
+        cam = pts @ self._rot.T
+        z = cam[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            uv = np.stack([self.fx * cam[:, 0] / z + self.cx, self.fy * cam[:, 1] / z + self.cy], 1)
+        return uv, z
+
+    def pixel_to_ground(self, uv: np.ndarray) -> np.ndarray:
+        """Ground points (N, 2) [m] seen at pixels (N, 2); NaN for pixels at or above the horizon."""
+        uv = np.asarray(uv, np.float64).reshape(-1, 2)
+        rays = np.stack([(uv[:, 0] - self.cx) / self.fx, (uv[:, 1] - self.cy) / self.fy, np.ones(len(uv))], 1)
+        world = rays @ self._rot  # ray directions in the ground frame
+        down = -world[:, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(down > 1e-6, self.height_m / down, np.nan)
+        return world[:, :2] * t[:, None]
+
+    def horizon_row(self) -> float:
+        """Image row of the horizon [px]."""
+        return self.cy + self.fy * np.tan(self.pitch_rad)
+
+
+def box_ground_points(camera: CameraModel, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest ground point (N, 2) [m] and ground distance (N,) [m] of boxes standing on the road:
+    the bottom-centre pixel of each box is where the object meets the road."""
+    xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    foot = np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, xyxy[:, 3]], 1)
+    # a box cut by the image bottom has its foot below the frame: its distance is an upper bound
+    xy = camera.pixel_to_ground(foot)
+    return xy, np.hypot(xy[:, 0], xy[:, 1])
+
+
+def _fit_line(xy: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Robust quadratic y = c0 + c1 x + c2 x^2 through ground points; (coefficients, rms residual)."""
+    if len(xy) < MIN_LINE_POINTS:
+        return None
+    x, y = xy[:, 0], xy[:, 1]
+    deg = 2 if np.ptp(x) > 12.0 else 1  # short spans cannot support a curvature term
+    w = np.ones_like(x)
+    for _ in range(3):  # reweight: far-off pixels (stray paint, misclassified) lose their say
+        coef = np.polyfit(x, y, deg, w=np.sqrt(w))
+        r = y - np.polyval(coef, x)
+        scale = max(np.median(np.abs(r)) * 1.5, 0.05)
+        w = 1.0 / (1.0 + (r / scale) ** 2)
+    coef = coef[::-1]
+    coef = np.pad(coef, (0, 3 - len(coef)))
+    return coef, float(np.sqrt(np.average(r**2, weights=w)))
+
+
+def fit_lane(camera: CameraModel, lane_mask: np.ndarray, default_width_m: float = 3.5,
+             max_points: int = 1500) -> LaneEstimate:
+    """Lane geometry from a lane-marking class map (1 ego-left, 2 ego-right): both lines are
+    lifted to the ground, fitted as quadratics, and the lane centre between them gives the
+    ego's offset, heading error and curvature at the ego's reference point."""
+    lines = {}
+    for code in (1, 2):
+        vs, us = np.nonzero(lane_mask == code)
+        if len(us) > max_points:  # thin evenly: the fit needs shape, not every pixel
+            step = len(us) // max_points + 1
+            vs, us = vs[::step], us[::step]
+        xy = camera.pixel_to_ground(np.stack([us + 0.5, vs + 0.5], 1))
+        ok = np.isfinite(xy[:, 0]) & (xy[:, 0] >= LANE_FIT_RANGE_M[0]) & (xy[:, 0] <= LANE_FIT_RANGE_M[1])
+        lines[code] = _fit_line(xy[ok])
+    left, right = lines[1], lines[2]
+    if left is None and right is None:
+        return LaneEstimate.unknown()
+    if left is not None and right is not None:
+        width = float(left[0][0] - right[0][0])
+        if not 2.0 <= width <= 5.5:  # implausible: trust the better-fitted line alone
+            left, right = (left, None) if left[1] <= right[1] else (None, right)
+    if left is not None and right is not None:
+        centre = (left[0] + right[0]) / 2
+        width = float(left[0][0] - right[0][0])
+        rms = (left[1] + right[1]) / 2
+        confidence = 1.0
+    else:
+        line = left if left is not None else right
+        sign = -1.0 if left is not None else 1.0
+        centre = line[0].copy()
+        centre[0] += sign * default_width_m / 2
+        width = default_width_m
+        rms = line[1]
+        confidence = 0.5
+    x0 = -camera.forward_m  # the ego's reference point, behind the camera
+    y_c = centre[0] + centre[1] * x0 + centre[2] * x0**2
+    slope = centre[1] + 2 * centre[2] * x0
+    confidence *= float(np.exp(-rms / 0.3))
+    return LaneEstimate(offset_m=float(-y_c), heading_error_rad=float(-np.arctan(slope)),
+                        curvature_1_m=float(2 * centre[2]), width_m=width, confidence=confidence)
+
+
+def time_to_collision(distance_m: float, closing_speed_m_s: float) -> float:
+    """Seconds until contact at the current closing speed; inf when not closing."""
+    if not np.isfinite(distance_m) or closing_speed_m_s <= 1e-3:
+        return float("inf")
+    return max(distance_m, 0.0) / closing_speed_m_s
+
+
+def in_lane(position_m: np.ndarray, lane: LaneEstimate, half_width_m: float | None = None) -> np.ndarray:
+    """Which ground points (N, 2) lie in the ego's lane corridor ahead (a straight-or-curved band)."""
+    p = np.asarray(position_m, np.float64).reshape(-1, 2)
+    half = (lane.width_m if np.isfinite(lane.width_m) else 3.5) / 2 if half_width_m is None else half_width_m
+    offset = lane.offset_m if np.isfinite(lane.offset_m) else 0.0
+    heading = lane.heading_error_rad if np.isfinite(lane.heading_error_rad) else 0.0
+    kappa = lane.curvature_1_m if np.isfinite(lane.curvature_1_m) else 0.0
+    centre_y = -offset - np.tan(heading) * p[:, 0] + 0.5 * kappa * p[:, 0] ** 2
+    return (p[:, 0] > 0) & (np.abs(p[:, 1] - centre_y) < half)

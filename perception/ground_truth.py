@@ -1,0 +1,95 @@
+"""``GroundTruthPerception``: the simulator's labels as a ``PerceptionFrame``, optionally degraded.
+
+It is how the policy trains fast (no pixels, no networks) and how the perception gap is
+measured: the same record the models produce, built from exact labels, with noise whose sizes
+mimic the trained models' measured errors (missed detections, box jitter, distance error,
+lane error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .geometry import in_lane, time_to_collision
+from .types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, Detections, LaneEstimate, PerceptionFrame
+
+
+@dataclass(frozen=True)
+class PerceptionNoise:
+    """Error sizes applied to the labels. Zero (exact labels) by default."""
+
+    miss_prob: float = 0.0  # chance a visible object is not reported
+    box_jitter_px: float = 0.0  # std of each box edge's displacement [px]
+    distance_rel_std: float = 0.0  # relative std of reported distances
+    lane_offset_std_m: float = 0.0  # std of the lane offset error [m]
+    heading_std_rad: float = 0.0  # std of the heading error's error [rad]
+    min_visible_px: int = 10  # objects with fewer visible pixels are never reported (too small to detect)
+
+    def __post_init__(self) -> None:
+        from drivestack.config import check_range
+
+        check_range("noise.miss_prob", self.miss_prob, 0.0, 1.0)
+        for name in ("box_jitter_px", "distance_rel_std", "lane_offset_std_m", "heading_std_rad"):
+            check_range(f"noise.{name}", getattr(self, name), 0.0, None)
+
+
+class GroundTruthPerception:
+    """Turns ``sim.labels.GroundTruth`` into ``PerceptionFrame``s (seeded noise)."""
+
+    def __init__(self, noise: PerceptionNoise = PerceptionNoise(), seed: int = 0, camera_forward_m: float = 0.8):
+        self.noise = noise
+        self.rng = np.random.default_rng(seed)
+        self.camera_forward_m = camera_forward_m  # ego reference -> camera foot [m]
+
+    def process(self, gt, ego_speed_m_s: float, index: int = 0, timestamp_s: float = 0.0,
+                image_size: tuple[int, int] = (0, 0), source: str = "sim") -> PerceptionFrame:
+        n = self.noise
+        objs = [o for o in gt.objects if (o.box_xyxy is None or o.visible_px >= n.min_visible_px)]
+        if n.miss_prob > 0 and objs:
+            keep = self.rng.random(len(objs)) >= n.miss_prob
+            objs = [o for o, k in zip(objs, keep) if k]
+        dets = self._detections(objs, ego_speed_m_s)
+        e = gt.ego
+        offset = e.lane_offset_m + (self.rng.normal(0, n.lane_offset_std_m) if n.lane_offset_std_m else 0.0)
+        heading = e.heading_error_rad + (self.rng.normal(0, n.heading_std_rad) if n.heading_std_rad else 0.0)
+        lane = LaneEstimate(offset, heading, float(e.curvature_ahead_1_m[0]), e.lane_width_m, 1.0)
+        lead, ttc = lead_vehicle(dets, lane)
+        return PerceptionFrame(index, timestamp_s, source, image_size, dets, lane, e.light_state,
+                               float(e.light_stop_distance_m), lead, ttc, gt.drivable, gt.lanes, gt.depth_m,
+                               {"ground_truth": 0.0})
+
+    def _detections(self, objs, ego_speed: float) -> Detections:
+        if not objs:
+            return Detections.empty()
+        n = self.noise
+        m = len(objs)
+        boxes = np.array([o.box_xyxy if o.box_xyxy is not None else (np.nan,) * 4 for o in objs], np.float32)
+        if n.box_jitter_px:
+            boxes = boxes + self.rng.normal(0, n.box_jitter_px, boxes.shape).astype(np.float32)
+        # positions relative to the camera's foot; the labels give the footprint centre in the ego frame
+        centre = np.array([(o.x_m - self.camera_forward_m, o.y_m) for o in objs], np.float64)
+        dist = np.array([o.distance_m for o in objs], np.float64)
+        if n.distance_rel_std:
+            dist = dist * (1.0 + self.rng.normal(0, n.distance_rel_std, m))
+        direction = centre / np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-6)
+        pos = direction * dist[:, None]
+        vel = np.array([(o.speed_m_s * np.cos(o.yaw_rad) - ego_speed, o.speed_m_s * np.sin(o.yaw_rad)) for o in objs])
+        return Detections(boxes, np.ones(m, np.float32), np.array([o.class_id for o in objs], np.int64),
+                          np.array([o.instance_id for o in objs], np.int64), dist.astype(np.float32),
+                          pos.astype(np.float32), vel.astype(np.float32))
+
+
+def lead_vehicle(dets: Detections, lane: LaneEstimate) -> tuple[int, float]:
+    """Index of the nearest vehicle or pedestrian in the ego's lane ahead (-1 if none) and its TTC [s]."""
+    if len(dets) == 0:
+        return -1, float("inf")
+    relevant = np.isin(dets.class_id, list(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS]) & np.isfinite(dets.distance_m)
+    ahead = relevant & in_lane(dets.position_m, lane)
+    if not ahead.any():
+        return -1, float("inf")
+    idx = np.flatnonzero(ahead)
+    k = int(idx[np.argmin(dets.distance_m[idx])])
+    closing = -float(dets.velocity_m_s[k, 0]) if np.isfinite(dets.velocity_m_s[k, 0]) else 0.0
+    return k, time_to_collision(float(dets.distance_m[k]), closing)

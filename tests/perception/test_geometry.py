@@ -1,0 +1,92 @@
+"""Geometry against hand-computed cases, and GroundTruthPerception against the simulator."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import sim  # noqa: F401
+from perception.geometry import CameraModel, box_ground_points, fit_lane, in_lane, time_to_collision
+from perception.ground_truth import GroundTruthPerception, PerceptionNoise
+from perception.types import LaneEstimate
+
+LEVEL = CameraModel(fx=100.0, fy=100.0, cx=160.0, cy=80.0, width=320, height=160, height_m=1.5, pitch_rad=0.0)
+
+
+def test_level_camera_projection_by_hand():
+    # x = 10 m ahead, 2 m left: u = cx - fx * y / x, v = cy + fy * h / x
+    uv, z = LEVEL.ground_to_pixel(np.array([[10.0, 2.0]]))
+    assert uv[0] == pytest.approx([140.0, 95.0])
+    assert z[0] == pytest.approx(10.0)
+    assert LEVEL.pixel_to_ground(uv)[0] == pytest.approx([10.0, 2.0])
+    assert np.isnan(LEVEL.pixel_to_ground(np.array([[160.0, 70.0]]))).all()  # above the horizon
+    assert LEVEL.horizon_row() == pytest.approx(80.0)
+
+
+def test_pitched_round_trip_and_scaling():
+    cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0, forward_m=0.8)
+    pts = np.array([[5.0, -1.0], [12.0, 3.0], [40.0, 0.5]])
+    uv, _ = cam.ground_to_pixel(pts)
+    assert cam.pixel_to_ground(uv) == pytest.approx(pts)
+    big = cam.scaled(640, 320)
+    uv2, _ = big.ground_to_pixel(pts)
+    assert uv2 == pytest.approx(uv * 2)
+
+
+def test_box_foot_distance():
+    # a box whose bottom edge sits at v = 95 (10 m ahead on the level camera), centred on u = 160
+    xy, d = box_ground_points(LEVEL, np.array([[150.0, 60.0, 170.0, 95.0]]))
+    assert xy[0] == pytest.approx([10.0, 0.0]) and d[0] == pytest.approx(10.0)
+
+
+def _mask_of_lines(cam, offset_m, width_m=3.5, curvature=0.0):
+    mask = np.zeros((cam.height, cam.width), np.uint8)
+    x = np.linspace(2, 40, 4000)
+    for code, side in ((1, +1), (2, -1)):
+        y = -offset_m + side * width_m / 2 + 0.5 * curvature * x**2
+        uv, _ = cam.ground_to_pixel(np.stack([x, y], 1))
+        ok = (uv[:, 0] >= 0) & (uv[:, 0] < cam.width) & (uv[:, 1] >= 0) & (uv[:, 1] < cam.height)
+        mask[uv[ok, 1].astype(int), uv[ok, 0].astype(int)] = code
+    return mask
+
+
+@pytest.mark.parametrize("offset", [-0.6, 0.0, 0.4])
+def test_fit_lane_recovers_offset_and_width(offset):
+    cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0)
+    lane = fit_lane(cam, _mask_of_lines(cam, offset))
+    assert lane.offset_m == pytest.approx(offset, abs=0.08)
+    assert lane.width_m == pytest.approx(3.5, abs=0.15)
+    assert abs(lane.heading_error_rad) < 0.02 and lane.confidence > 0.5
+
+
+def test_fit_lane_sees_curvature_and_handles_nothing():
+    cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0)
+    lane = fit_lane(cam, _mask_of_lines(cam, 0.0, curvature=1 / 100))
+    assert lane.curvature_1_m == pytest.approx(0.01, abs=0.004)
+    empty = fit_lane(cam, np.zeros((160, 320), np.uint8))
+    assert empty.confidence == 0.0 and np.isnan(empty.offset_m)
+
+
+def test_ttc_and_lane_corridor():
+    assert time_to_collision(20.0, 5.0) == pytest.approx(4.0)
+    assert time_to_collision(20.0, -1.0) == float("inf")
+    lane = LaneEstimate(0.5, 0.0, 0.0, 3.5, 1.0)  # ego 0.5 m left of centre: centre at y = -0.5
+    inside = in_lane(np.array([[10.0, -0.5], [10.0, 1.4], [10.0, -2.0], [-3.0, -0.5]]), lane)
+    assert inside.tolist() == [True, False, True, False]
+
+
+def test_ground_truth_perception_matches_labels_and_noise_is_seeded():
+    env = gym.make("drivestack/Town-v0", config={"scenario": {"route_length_m": 200}})
+    obs, info = env.reset(seed=3)
+    for _ in range(30):
+        obs, _, _, _, info = env.step([0.0, 0.4])
+    gt = info["ground_truth"]
+    frame = GroundTruthPerception().process(gt, float(obs["state"][0]), image_size=obs["image"].shape[:2])
+    big = [o for o in gt.objects if o.visible_px >= 10]
+    assert len(frame.detections) == len(big) > 0
+    assert frame.lane.offset_m == gt.ego.lane_offset_m and frame.light_state == gt.ego.light_state
+    assert np.allclose(frame.detections.distance_m, [o.distance_m for o in big], rtol=1e-5)
+    noisy = PerceptionNoise(miss_prob=0.3, box_jitter_px=2.0, distance_rel_std=0.1, lane_offset_std_m=0.1)
+    a = GroundTruthPerception(noisy, seed=1).process(gt, 5.0)
+    b = GroundTruthPerception(noisy, seed=1).process(gt, 5.0)
+    assert np.array_equal(a.detections.xyxy, b.detections.xyxy) and a.lane == b.lane
+    assert a.lane.offset_m != gt.ego.lane_offset_m
