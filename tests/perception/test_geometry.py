@@ -90,3 +90,18 @@ def test_ground_truth_perception_matches_labels_and_noise_is_seeded():
     b = GroundTruthPerception(noisy, seed=1).process(gt, 5.0)
     assert np.array_equal(a.detections.xyxy, b.detections.xyxy) and a.lane == b.lane
     assert a.lane.offset_m != gt.ego.lane_offset_m
+
+
+def test_overlay_draws_on_any_size():
+    from perception.overlay import draw
+
+    env = gym.make("drivestack/Highway-v0", config={"scenario": {"route_length_m": 200}})
+    obs, info = env.reset(seed=1)
+    for _ in range(20):
+        obs, _, _, _, info = env.step([0.0, 0.3])
+    cam = CameraModel.from_sim(env.unwrapped.config.camera)
+    pf = GroundTruthPerception().process(info["ground_truth"], float(obs["state"][0]), image_size=obs["image"].shape[:2])
+    small = draw(obs["image"], pf, cam)
+    big = draw(np.zeros((720, 1280, 3), np.uint8), pf, cam)
+    assert small.shape == obs["image"].shape and big.shape == (720, 1280, 3)
+    assert not np.array_equal(small, obs["image"]) and big.any()

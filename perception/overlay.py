@@ -1,0 +1,94 @@
+"""Draw a ``PerceptionFrame`` over its image: drivable area, lane markings, boxes with class,
+track id and distance, the lead vehicle's time to collision, and a bird's-eye inset."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .geometry import CameraModel
+from .types import CLASS_NAMES, PerceptionFrame
+
+CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
+                 "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
+                 "traffic_light_green": (0, 255, 80)}
+LANE_COLOURS = {1: (255, 60, 60), 2: (60, 160, 255), 3: (235, 235, 235)}
+BEV_RANGE_M = (0.0, 50.0)  # forward range of the inset [m]
+BEV_HALF_WIDTH_M = 12.0  # lateral half range of the inset [m]
+
+
+def draw(image_rgb: np.ndarray, pf: PerceptionFrame, camera: CameraModel | None = None, bev: bool = True) -> np.ndarray:
+    """An annotated RGB copy of ``image_rgb`` (any size; masks are resized to it)."""
+    h, w = image_rgb.shape[:2]
+    out = image_rgb.astype(np.float32)
+    if pf.drivable is not None:
+        m = _fit(pf.drivable.astype(np.uint8), w, h).astype(bool)
+        out[m] = out[m] * 0.6 + np.array([0, 255, 120], np.float32) * 0.4
+    if pf.lane_mask is not None:
+        lm = _fit(pf.lane_mask, w, h)
+        for code, colour in LANE_COLOURS.items():
+            out[lm == code] = colour
+    out = np.clip(out, 0, 255).astype(np.uint8)
+    sx, sy = w / max(pf.image_size[1], 1), h / max(pf.image_size[0], 1)
+    thick = max(1, round(min(w, h) / 240))
+    font = 0.35 * max(1.0, min(w, h) / 320)
+    d = pf.detections
+    for k in range(len(d)):
+        x0, y0, x1, y1 = d.xyxy[k] * np.array([sx, sy, sx, sy])
+        if not np.all(np.isfinite([x0, y0, x1, y1])):
+            continue
+        name = CLASS_NAMES[int(d.class_id[k])]
+        colour = CLASS_COLOURS.get(name, (255, 255, 255))
+        cv2.rectangle(out, (int(x0), int(y0)), (int(x1), int(y1)), colour, thick + (1 if k == pf.lead_index else 0))
+        label = name.replace("traffic_light_", "light ")
+        if d.track_id[k] >= 0:
+            label += f" #{int(d.track_id[k])}"
+        if np.isfinite(d.distance_m[k]):
+            label += f" {d.distance_m[k]:.0f}m"
+        cv2.putText(out, label, (int(x0), max(int(y0) - 3, 10)), cv2.FONT_HERSHEY_SIMPLEX, font, colour, 1, cv2.LINE_AA)
+    lines = [f"lane offset {pf.lane.offset_m:+.2f} m  conf {pf.lane.confidence:.2f}" if np.isfinite(pf.lane.offset_m) else "lane: not found"]
+    if pf.lead_index >= 0:
+        ttc = "inf" if not np.isfinite(pf.lead_ttc_s) else f"{pf.lead_ttc_s:.1f} s"
+        lines.append(f"lead {d.distance_m[pf.lead_index]:.0f} m  TTC {ttc}")
+    if pf.light_state != "none":
+        lines.append(f"light {pf.light_state}")
+    for i, text in enumerate(lines):
+        y = int(h - 8 - (len(lines) - 1 - i) * 16 * font / 0.35)
+        cv2.putText(out, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(out, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, font, (255, 255, 255), 1, cv2.LINE_AA)
+    if bev:
+        _bev_inset(out, pf, camera)
+    return out
+
+
+def _fit(mask: np.ndarray, w: int, h: int) -> np.ndarray:
+    return mask if mask.shape[:2] == (h, w) else cv2.resize(mask, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _bev_inset(out: np.ndarray, pf: PerceptionFrame, camera: CameraModel | None) -> None:
+    """Top-right inset: the ego lane band and detected objects seen from above."""
+    h, w = out.shape[:2]
+    size = max(60, min(w, h) // 3)
+    bw, bh = size * 2 // 3, size
+    inset = np.full((bh, bw, 3), 30, np.uint8)
+
+    def to_px(x_m, y_m):
+        u = bw / 2 - y_m / BEV_HALF_WIDTH_M * (bw / 2)
+        v = bh - (x_m - BEV_RANGE_M[0]) / (BEV_RANGE_M[1] - BEV_RANGE_M[0]) * bh
+        return int(u), int(v)
+
+    lane = pf.lane
+    if np.isfinite(lane.offset_m):
+        xs = np.linspace(0, BEV_RANGE_M[1], 20)
+        centre = -lane.offset_m - np.tan(lane.heading_error_rad) * xs + 0.5 * lane.curvature_1_m * xs**2
+        for side in (-0.5, 0.5):
+            pts = np.array([to_px(x, c + side * lane.width_m) for x, c in zip(xs, centre)], np.int32)
+            cv2.polylines(inset, [pts], False, (200, 200, 200), 1)
+    d = pf.detections
+    for k in range(len(d)):
+        if not np.all(np.isfinite(d.position_m[k])):
+            continue
+        colour = CLASS_COLOURS.get(CLASS_NAMES[int(d.class_id[k])], (255, 255, 255))
+        cv2.circle(inset, to_px(*d.position_m[k]), 3 if k == pf.lead_index else 2, colour, -1)
+    cv2.drawMarker(inset, to_px(0.0, 0.0), (255, 255, 255), cv2.MARKER_TRIANGLE_UP, 8, 1)
+    out[4:4 + bh, w - bw - 4:w - 4] = inset
