@@ -1,0 +1,400 @@
+"""The YOLO detector adapter: the only module of drivestack that imports ultralytics.
+
+ultralytics is imported lazily, inside :func:`ultralytics_offline`, after switching off
+everything in it that reaches the network (see that function). Its ``Results`` are converted
+into our :class:`~perception.types.Detections` right here, with class ids in OUR index space
+(``CLASS_NAMES``); a model trained on other names (COCO) is mapped onto ours by name.
+
+Usage::
+
+    from perception.yolo import DetectorConfig, YoloDetector
+
+    det = YoloDetector.from_yaml(DetectorConfig())            # random weights, our classes
+    det = YoloDetector.load("runs/detector/weights/best.pt")  # any ultralytics detection .pt
+    dets = det.detect(frame.image)                             # RGB uint8 (H, W, 3) -> Detections
+    dets = det.track(frame.image)                              # + persistent track ids
+    det.export_onnx("detector.onnx")
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from perception.types import CLASS_NAMES, Detections
+
+__all__ = ["DetectorConfig", "YoloDetector", "DEFAULT_NAME_MAP", "ultralytics_offline", "resolve_device",
+           "map_class_names"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_DIR = Path("~/.cache/drivestack/ultralytics").expanduser()
+
+# Model class name (lower case, '_' and '-' read as spaces) -> our class name; None = known but dropped.
+DEFAULT_NAME_MAP: dict[str, str | None] = {
+    **{n.replace("_", " "): n for n in CLASS_NAMES},  # our own names map to themselves
+    "car": "car",
+    "truck": "truck",
+    "bus": "bus",
+    "motorcycle": "motorcycle",
+    "motorbike": "motorcycle",
+    "person": "pedestrian",
+    "pedestrian": "pedestrian",
+    "traffic light": None,  # COCO's light has no state (red / yellow / green): cannot be one of ours
+}
+
+
+def ultralytics_offline():
+    """Import ultralytics with nothing that reaches the network, and return the module.
+
+    Before the first import: ``YOLO_OFFLINE=1`` (its ``ONLINE`` flag is False, so no update
+    checks, no events, no Sentry), ``YOLO_AUTOINSTALL=false`` (no pip installs from
+    ``check_requirements``) and ``YOLO_CONFIG_DIR`` (kept when the caller set one, else
+    ``~/.cache/drivestack/ultralytics``; never the repository). Then settings ``sync=False``
+    and an empty ``api_key`` (no Platform upload callbacks). ``check_font`` runs on every
+    dataset check, plots or not, and sends a HEAD request for Arial.ttf when the font is
+    missing: matplotlib's DejaVuSans is placed under that name in the config dir instead.
+    The AMP check (downloads yolo26n.pt on a GPU) is avoided by ``amp=False`` when training.
+    """
+    if "ultralytics" not in sys.modules:
+        os.environ["YOLO_OFFLINE"] = "1"
+        os.environ["YOLO_AUTOINSTALL"] = "false"
+        os.environ.setdefault("YOLO_CONFIG_DIR", str(DEFAULT_CONFIG_DIR))
+        Path(os.environ["YOLO_CONFIG_DIR"]).mkdir(parents=True, exist_ok=True)
+    elif os.environ.get("YOLO_OFFLINE") != "1":
+        log.warning("ultralytics was imported before perception.yolo set YOLO_OFFLINE=1; it may reach the network")
+    import ultralytics
+    from ultralytics.utils import SETTINGS, USER_CONFIG_DIR
+
+    wanted = {"sync": False, "api_key": ""}
+    if any(SETTINGS.get(k) != v for k, v in wanted.items()):
+        SETTINGS.update(wanted)
+    _place_fallback_fonts(Path(USER_CONFIG_DIR))
+    return ultralytics
+
+
+def _place_fallback_fonts(config_dir: Path) -> None:
+    try:
+        import matplotlib
+
+        src = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    except ImportError:  # pragma: no cover - matplotlib is an ultralytics dependency
+        return
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        dst = config_dir / name
+        if not dst.exists() and src.is_file():
+            try:
+                shutil.copyfile(src, dst)
+            except OSError as exc:  # a read-only config dir: ultralytics' own check then fails offline, harmlessly
+                log.debug("could not place %s: %s", dst, exc)
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` -> ``"cuda:0"`` when CUDA is available, else ``"cpu"``; anything else unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def _norm(name: str) -> str:
+    return " ".join(str(name).lower().replace("_", " ").replace("-", " ").split())
+
+
+def map_class_names(model_names: Mapping[int, str] | Sequence[str],
+                    class_map: Mapping[str, str | None] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Map a model's class names onto ours.
+
+    Returns ``(lut, dropped)``: ``lut[model_id]`` is our class id or -1, and the model names
+    that map to nothing. ``class_map`` (model name -> our name, or None to drop) takes
+    precedence over :data:`DEFAULT_NAME_MAP`; names are compared case-insensitively, with '_'
+    and '-' read as spaces. Raises ``ValueError`` for a ``class_map`` value that is not ours.
+    """
+    names = dict(enumerate(model_names)) if not isinstance(model_names, Mapping) else dict(model_names)
+    table = {_norm(k): v for k, v in DEFAULT_NAME_MAP.items()}
+    for k, v in (class_map or {}).items():
+        if v is not None and v not in CLASS_NAMES:
+            raise ValueError(f"class_map maps {k!r} to {v!r}, which is not one of our classes {list(CLASS_NAMES)}")
+        table[_norm(k)] = v
+    lut = np.full(max(names, default=-1) + 1, -1, np.int64)
+    dropped = []
+    for i, n in names.items():
+        ours = table.get(_norm(n))
+        if ours is None:
+            dropped.append(n)
+        else:
+            lut[i] = CLASS_NAMES.index(ours)
+    return lut, dropped
+
+
+def _lapjv_scipy(cost: np.ndarray, extend_cost: bool = True, cost_limit: float = np.inf,
+                 return_cost: bool = True):
+    """``lap.lapjv`` (rectangular, with ``cost_limit``) on scipy's Hungarian solver.
+
+    Same semantics as lap's ``cost_limit``: the matrix is extended with "unmatched" slots
+    costing ``cost_limit / 2`` per side, so a pair is matched only when that is cheaper than
+    leaving both ends unmatched. Returns ``(total_cost, x, y)`` with ``x[row] = col`` / ``-1``
+    and ``y[col] = row`` / ``-1``.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    cost = np.asarray(cost, np.float64)
+    n, m = cost.shape
+    if np.isfinite(cost_limit):
+        big = cost_limit + 1e6 + (np.abs(cost[np.isfinite(cost)]).max() if cost.size else 0.0)
+        ext = np.full((n + m, n + m), big)
+        ext[:n, :m] = np.where(np.isfinite(cost), cost, big)
+        ext[:n, m:][np.diag_indices(n)] = cost_limit / 2
+        ext[n:, :m][np.diag_indices(m)] = cost_limit / 2
+        ext[n:, m:] = 0.0
+        rows, cols = linear_sum_assignment(ext)
+        real = (rows < n) & (cols < m)
+        rows, cols = rows[real], cols[real]
+    else:
+        rows, cols = linear_sum_assignment(cost)
+    x = np.full(n, -1, np.int64)
+    y = np.full(m, -1, np.int64)
+    x[rows], y[cols] = cols, rows
+    return float(cost[rows, cols].sum()), x, y
+
+
+def _ensure_lap() -> None:
+    """ultralytics' trackers import ``lap`` and pip-install it when missing (impossible offline).
+
+    When it is not installed, register a stand-in module that solves the same assignment with
+    scipy (an ultralytics dependency), once per process, with a warning. ``pip install lap``
+    makes this a no-op.
+    """
+    import importlib.util
+
+    if "lap" in sys.modules or importlib.util.find_spec("lap") is not None:
+        return
+    import types
+
+    log.warning("package 'lap' is not installed: tracking uses a scipy stand-in for lap.lapjv "
+                "(pip install 'lap>=0.5.12' for the native one)")
+    shim = types.ModuleType("lap", "drivestack stand-in for lap.lapjv on scipy (perception.yolo)")
+    shim.__version__ = "0+drivestack.scipy"
+    shim.lapjv = _lapjv_scipy
+    sys.modules["lap"] = shim
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """How the YOLO detector is built and run."""
+
+    model: str = "yolov8n.yaml"  # ultralytics model yaml (bundled), scale in the name: yolov8s.yaml, yolo11n.yaml
+    imgsz: int = 320  # inference size, longest side [px], multiple of 32
+    conf: float = 0.25  # minimum confidence kept [0, 1]
+    iou: float = 0.5  # NMS IoU threshold [0, 1]
+    device: str = "auto"  # "auto" (cuda if available, else cpu), "cpu", "cuda:0", ...
+    tracker: str = "bytetrack.yaml"  # ultralytics tracker config (bundled name or a path)
+    half: bool = False  # FP16 inference (CUDA only)
+    max_det: int = 100  # most detections per image
+
+    def __post_init__(self) -> None:
+        if self.imgsz <= 0 or self.imgsz % 32:
+            raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
+        for name in ("conf", "iou"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.max_det < 1:
+            raise ValueError(f"max_det must be >= 1, got {self.max_det}")
+
+
+def _nan(n: int, *shape: int) -> np.ndarray:
+    return np.full((n, *shape), np.nan, np.float32)
+
+
+@dataclass
+class YoloDetector:
+    """An ultralytics YOLO model behind our types. Build with :meth:`from_yaml` or :meth:`load`."""
+
+    model: Any  # ultralytics.YOLO
+    cfg: DetectorConfig = field(default_factory=DetectorConfig)
+    class_lut: np.ndarray = field(default=None)  # (model classes,) int64: model class id -> our id, -1 dropped
+    source: str = ""  # the yaml or .pt it came from
+
+    def __post_init__(self) -> None:
+        if self.class_lut is None:
+            self.class_lut, _ = map_class_names(self.model.names)
+        self._device = resolve_device(self.cfg.device)
+        kept = np.flatnonzero(self.class_lut >= 0)
+        # filter inside NMS only when some model classes are dropped (keeps max_det for the ones we use)
+        self._classes = None if len(kept) == len(self.class_lut) else [int(i) for i in kept]
+
+    # -- construction ---------------------------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, cfg: DetectorConfig = DetectorConfig(), nc: int = len(CLASS_NAMES),
+                  names: Sequence[str] | None = None) -> "YoloDetector":
+        """A randomly initialised model from ``cfg.model`` with ``nc`` classes named ``names`` (ours by default)."""
+        names = list(CLASS_NAMES if names is None else names)
+        if len(names) != nc:
+            raise ValueError(f"nc={nc} but {len(names)} class names given: {names}")
+        ultralytics_offline()
+        from ultralytics import YOLO
+        from ultralytics.nn.tasks import DetectionModel
+
+        yolo = YOLO(cfg.model, task="detect")
+        built = yolo.model
+        if built.yaml.get("nc") != nc:
+            model = DetectionModel(built.yaml, nc=nc, verbose=False)
+            model.args, model.task = built.args, built.task
+            yolo.model = model
+        yolo.model.names = dict(enumerate(names))
+        lut, dropped = map_class_names(yolo.model.names)
+        return cls(yolo, cfg, lut, source=cfg.model)
+
+    @classmethod
+    def load(cls, weights_path: str | os.PathLike, class_map: Mapping[str, str | None] | None = None,
+             cfg: DetectorConfig = DetectorConfig()) -> "YoloDetector":
+        """Load an ultralytics detection checkpoint (``.pt``) and map its class names onto ours.
+
+        Raises ``FileNotFoundError`` for a missing file (nothing is ever downloaded: a bare name
+        such as ``yolov8n.pt`` must exist locally), ``ValueError`` naming the file when it is not
+        an ultralytics detection model, and ``ValueError`` naming both class lists when none of
+        the model's classes maps onto ours. Unmapped classes are dropped, with one warning.
+        """
+        path = Path(weights_path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"detector weights {str(path)!r} do not exist (nothing is downloaded)")
+        path = path.resolve()  # absolute: ultralytics never looks the name up online
+        if path.suffix.lower() != ".pt":
+            raise ValueError(f"{str(path)!r} is not an ultralytics PyTorch checkpoint (.pt); export formats load "
+                             f"through their own runtime")
+        ultralytics_offline()
+        from ultralytics import YOLO
+
+        try:
+            yolo = YOLO(str(path))
+        except (TypeError, ValueError, RuntimeError, EOFError, KeyError, AttributeError, AssertionError,
+                ImportError, pickle.UnpicklingError, OSError) as exc:
+            raise ValueError(f"{str(path)!r} is not an ultralytics model checkpoint: {type(exc).__name__}: {exc}") \
+                from exc
+        if yolo.task != "detect":
+            raise ValueError(f"{str(path)!r} is a {yolo.task!r} model; the detector needs a 'detect' model")
+        names = dict(yolo.names)
+        lut, dropped = map_class_names(names, class_map)
+        if not (lut >= 0).any():
+            raise ValueError(f"none of the classes of {str(path)!r} maps onto ours: model classes "
+                             f"{list(names.values())}, ours {list(CLASS_NAMES)}; pass class_map={{model_name: our_name}}")
+        if dropped:
+            log.warning("%s: %d model classes have no counterpart among ours and are dropped: %s",
+                        path.name, len(dropped), ", ".join(map(str, dropped)))
+        return cls(yolo, cfg, lut, source=str(path))
+
+    # -- inference ------------------------------------------------------------------------------------------
+    def _kwargs(self) -> dict[str, Any]:
+        c = self.cfg
+        kw = dict(imgsz=c.imgsz, conf=c.conf, iou=c.iou, device=self._device, max_det=c.max_det,
+                  classes=self._classes, verbose=False, save=False)
+        if c.half:
+            kw["quantize"] = 16  # ultralytics 8.4's spelling of the deprecated half=True
+        return kw
+
+    @staticmethod
+    def _bgr(image_rgb: np.ndarray) -> np.ndarray:
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+            raise ValueError(f"expected an RGB uint8 image of shape (H, W, 3), got {image_rgb.dtype} "
+                             f"{image_rgb.shape}")
+        return np.ascontiguousarray(image_rgb[..., ::-1])  # ultralytics reads numpy arrays as BGR (OpenCV)
+
+    def _convert(self, result: Any) -> Detections:
+        boxes = result.boxes
+        if boxes is None or len(boxes) == 0:
+            return Detections.empty()
+        xyxy = boxes.xyxy.cpu().numpy().astype(np.float32, copy=False)
+        score = boxes.conf.cpu().numpy().astype(np.float32, copy=False)
+        cls = boxes.cls.cpu().numpy().astype(np.int64)
+        ours = self.class_lut[cls]
+        ids = boxes.id
+        track = np.full(len(cls), -1, np.int64) if ids is None else ids.cpu().numpy().astype(np.int64)
+        keep = ours >= 0
+        n = int(keep.sum())
+        return Detections(xyxy[keep], score[keep], ours[keep], track[keep], _nan(n), _nan(n, 2), _nan(n, 2))
+
+    def detect(self, image_rgb: np.ndarray) -> Detections:
+        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1."""
+        return self._convert(self.model.predict(self._bgr(image_rgb), **self._kwargs())[0])
+
+    def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:
+        """:meth:`detect` on several images in one forward pass (same order)."""
+        if len(images_rgb) == 0:
+            return []
+        results = self.model.predict([self._bgr(im) for im in images_rgb], batch=len(images_rgb), **self._kwargs())
+        return [self._convert(r) for r in results]
+
+    def track(self, image_rgb: np.ndarray) -> Detections:
+        """Objects in the next frame of one stream, with ids that persist across calls.
+
+        The tracker sees detections down to ``min(conf, 0.1)`` (ByteTrack's second association
+        keeps tracks alive through low-score frames); new tracks start at the tracker yaml's
+        ``new_track_thresh``. Call :meth:`reset_tracker` between streams.
+        """
+        self._check_tracker()
+        _ensure_lap()
+        kw = self._kwargs()
+        kw["conf"] = min(self.cfg.conf, 0.1)
+        results = self.model.track(self._bgr(image_rgb), persist=True, tracker=self.cfg.tracker, **kw)
+        dets = self._convert(results[0])
+        # a frame without tracks comes back as raw detections (ids -1): hold those to cfg.conf
+        return dets.select((dets.track_id >= 0) | (dets.score >= self.cfg.conf))
+
+    def reset_tracker(self) -> None:
+        """Forget every track (the next :meth:`track` starts new ids' history; ids keep counting up)."""
+        predictor = getattr(self.model, "predictor", None)
+        for tracker in getattr(predictor, "trackers", ()) or ():
+            tracker.reset()
+
+    def _check_tracker(self) -> None:
+        if getattr(self, "_tracker_ok", False):
+            return
+        from ultralytics.utils import YAML
+        from ultralytics.utils.checks import check_yaml
+
+        t = YAML.load(check_yaml(self.cfg.tracker))
+        if t.get("with_reid") and t.get("tracker_type") in {"botsort", "tracktrack", "deepocsort"}:
+            reid = str(t.get("model", "auto"))
+            end2end = bool(getattr(self.model.model.model[-1], "end2end", False))
+            if (reid == "auto" and end2end) or (reid != "auto" and not Path(reid).is_file()):
+                raise ValueError(f"tracker {self.cfg.tracker!r} wants a ReID model ({reid!r}) that would be "
+                                 f"downloaded; set with_reid: False or point model: at a local file")
+        self._tracker_ok = True
+
+    # -- export ---------------------------------------------------------------------------------------------
+    def export_onnx(self, path: str | os.PathLike, dynamic: bool = False) -> Path:
+        """Export to ONNX at ``cfg.imgsz`` (no onnxslim simplification); returns the written path."""
+        try:
+            import onnx  # noqa: F401
+        except ImportError as exc:
+            raise ImportError("ONNX export needs the onnx package: pip install onnx onnxruntime") from exc
+        out = Path(path).expanduser().resolve()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        net = self.model.model
+        had, old = hasattr(net, "pt_path"), getattr(net, "pt_path", None)
+        net.pt_path = str(out.with_suffix(".pt"))  # ultralytics writes beside this (a yaml model: the cwd)
+        try:
+            written = Path(self.model.export(format="onnx", imgsz=self.cfg.imgsz, simplify=False, dynamic=dynamic,
+                                             half=False, device="cpu", verbose=False))
+        finally:
+            if had:
+                net.pt_path = old
+            else:
+                del net.pt_path
+        if written.resolve() != out:
+            shutil.move(str(written), out)
+        return out
+
+    @property
+    def names(self) -> dict[int, str]:
+        """The model's own class names (its index space, before mapping onto ours)."""
+        return dict(self.model.names)
