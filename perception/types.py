@@ -89,7 +89,9 @@ class PerceptionFrame:
     light_distance_m: float = float("inf")  # to that light's stop line [m]; inf when unknown
     lead_index: int = -1  # row in ``detections`` of the vehicle ahead in the ego lane, -1 if none
     lead_ttc_s: float = float("inf")  # time to collision with the lead vehicle [s]; inf if not closing
-    drivable: np.ndarray | None = field(default=None, repr=False)  # (H, W) bool
-    lane_mask: np.ndarray | None = field(default=None, repr=False)  # (H, W) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
-    depth_m: np.ndarray | None = field(default=None, repr=False)  # (H, W) float32 [m], 0 = unknown
+    # dense maps come at the producer's resolution (h, w) (the multitask network's input size, or the
+    # simulator's image); scale them to ``image_size`` for display (``perception.overlay`` does)
+    drivable: np.ndarray | None = field(default=None, repr=False)  # (h, w) bool
+    lane_mask: np.ndarray | None = field(default=None, repr=False)  # (h, w) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
+    depth_m: np.ndarray | None = field(default=None, repr=False)  # (h, w) float32 [m], 0 = unknown
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, e.g. {"detector": 21.3, ...}

@@ -1,0 +1,183 @@
+"""``Perception``: one frame in, one ``PerceptionFrame`` out, from the trained models.
+
+Stages (each timed into ``PerceptionFrame.timings_ms``):
+1. detector: YOLO boxes with track ids (``perception.yolo``);
+2. multitask: drivable area, lane markings, depth and a direct lane regression (``perception.hydranet``);
+3. geometry: each box's ground distance from its foot pixel on the flat road, cross-checked with
+   the depth head where the foot is not visible; velocities from each track's history; the
+   ego lane fitted in bird's-eye view from the lane-marking mask (the regression head is the
+   fallback when too few marking pixels are seen); the lead vehicle and its time to collision;
+   the relevant traffic light.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .geometry import CameraModel, box_ground_points, fit_lane
+from .ground_truth import lead_vehicle
+from .types import LIGHT_CLASSES, Detections, Frame, LaneEstimate, PerceptionFrame
+
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
+DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
+MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
+VELOCITY_SMOOTHING = 0.5  # weight of the newest finite-difference velocity in the running estimate
+
+
+@dataclass(frozen=True)
+class CameraSetup:
+    """How the camera that took the frames is mounted; defaults are the simulator's."""
+
+    hfov_deg: float = 80.0  # horizontal field of view [deg]
+    height_m: float = 1.4  # above the road [m]
+    pitch_deg: float = -3.0  # negative looks down [deg]
+    forward_m: float = 0.8  # ahead of the ego's reference point [m]
+
+    def model(self, width: int, height: int) -> CameraModel:
+        return CameraModel.from_fov(width, height, self.hfov_deg, self.height_m, self.pitch_deg, self.forward_m)
+
+
+class _TrackHistory:
+    """Per track id: last ground position and time, and a smoothed relative velocity."""
+
+    def __init__(self):
+        self.state: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+
+    def update(self, t_s: float, track_id: np.ndarray, position_m: np.ndarray) -> np.ndarray:
+        vel = np.full((len(track_id), 2), np.nan, np.float32)
+        seen = {}
+        for k, tid in enumerate(track_id.tolist()):
+            if tid < 0 or not np.all(np.isfinite(position_m[k])):
+                continue
+            prev = self.state.get(tid)
+            v = np.full(2, np.nan)
+            if prev is not None and t_s > prev[0]:
+                raw = (position_m[k] - prev[1]) / (t_s - prev[0])
+                v = raw if not np.all(np.isfinite(prev[2])) else VELOCITY_SMOOTHING * raw + (1 - VELOCITY_SMOOTHING) * prev[2]
+            vel[k] = v
+            seen[tid] = (t_s, position_m[k].astype(np.float64), v)
+        self.state = seen  # tracks not seen this frame are dropped
+        return vel
+
+
+class Perception:
+    """The trained perception stack. Either model may be None (that part is then not reported)."""
+
+    def __init__(self, detector=None, hydranet=None, camera: CameraSetup = CameraSetup(), track: bool = True):
+        self.detector = detector
+        self.hydranet = hydranet
+        self.camera_setup = camera
+        self.track = track
+        self._history = _TrackHistory()
+
+    @classmethod
+    def from_files(cls, detector: str | Path | None = DEFAULT_DETECTOR, hydranet: str | Path | None = DEFAULT_HYDRANET,
+                   device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True) -> "Perception":
+        """Load models (the shipped ones by default); a missing default model is an error naming the file."""
+        det = hyd = None
+        if detector is not None:
+            from .yolo import DetectorConfig, YoloDetector
+
+            det = YoloDetector.load(detector, cfg=DetectorConfig(device=device))
+        if hydranet is not None:
+            from .hydranet import HydraNet
+
+            hyd = HydraNet.load(hydranet, device=_torch_device(device))
+        return cls(det, hyd, camera, track)
+
+    def reset(self) -> None:
+        """Forget tracks (call between unrelated videos or episodes)."""
+        self._history = _TrackHistory()
+        if self.detector is not None and self.track:
+            self.detector.reset_tracker()
+
+    def process(self, frame: Frame) -> PerceptionFrame:
+        img = frame.image
+        h, w = img.shape[:2]
+        cam = self.camera_setup.model(w, h)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        dets = Detections.empty()
+        if self.detector is not None:
+            dets = self.detector.track(img) if self.track else self.detector.detect(img)
+        t1 = time.perf_counter()
+        timings["detector"] = (t1 - t0) * 1e3
+        heads = None
+        if self.hydranet is not None:
+            # run at the network's own size: upsampling dense outputs to 1280x720 would cost more than the network
+            net_h, net_w = self.hydranet.config.input_size
+            small = img if (h, w) == (net_h, net_w) else cv2.resize(img, (net_w, net_h), interpolation=cv2.INTER_AREA)
+            heads = self.hydranet.predict(small)
+        t2 = time.perf_counter()
+        timings["multitask"] = (t2 - t1) * 1e3
+        dets = self._place(dets, cam, heads, frame.timestamp_s)
+        lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
+        lead, ttc = lead_vehicle(dets, lane)
+        light, light_dist = _relevant_light(dets, w)
+        t3 = time.perf_counter()
+        timings["geometry"] = (t3 - t2) * 1e3
+        timings["total"] = (t3 - t0) * 1e3
+        return PerceptionFrame(frame.index, frame.timestamp_s, frame.source, (h, w), dets, lane, light, light_dist, lead, ttc,
+                               None if heads is None else heads["drivable"], None if heads is None else heads["lanes"],
+                               None if heads is None else heads["depth_m"], timings)
+
+    def _place(self, dets: Detections, cam: CameraModel, heads, t_s: float) -> Detections:
+        """Ground position and distance of every box; velocity from its track."""
+        if len(dets) == 0:
+            return dets
+        pos, dist = box_ground_points(cam, dets.xyxy)
+        cut = dets.xyxy[:, 3] >= cam.height - 1  # foot below the frame: the flat-road distance is unreliable
+        bad = ~np.isfinite(dist) | cut
+        if heads is not None and bad.any():
+            depth = heads["depth_m"]  # at the network's resolution: scale the boxes down to it
+            sx, sy = depth.shape[1] / cam.width, depth.shape[0] / cam.height
+            for k in np.flatnonzero(bad):
+                box = dets.xyxy[k] * np.array([sx, sy, sx, sy])
+                x0, y0, x1, y1 = np.clip(box, 0, [depth.shape[1] - 1, depth.shape[0] - 1] * 2).astype(int)
+                patch = depth[y0:y1 + 1, x0:x1 + 1]
+                if patch.size:
+                    z = float(np.median(patch))
+                    u = (x0 + x1) / 2
+                    lateral = -(u - cam.cx) / cam.fx * z
+                    pos[k] = (z, lateral)
+                    dist[k] = float(np.hypot(z, lateral))
+        vel = self._history.update(t_s, dets.track_id, pos) if self.track else np.full((len(dets), 2), np.nan, np.float32)
+        return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
+                          pos.astype(np.float32), vel.astype(np.float32))
+
+    def _lane(self, cam: CameraModel, heads) -> LaneEstimate:
+        if heads is None:
+            return LaneEstimate.unknown()
+        fitted = fit_lane(cam, heads["lanes"])
+        if fitted.confidence >= MIN_LANE_CONFIDENCE:
+            return fitted
+        return LaneEstimate(float(heads["lane_offset_m"]), float(heads["heading_error_rad"]), float(heads["curvature_1_m"]),
+                            float(heads["lane_width_m"]), MIN_LANE_CONFIDENCE / 2)
+
+
+def _relevant_light(dets: Detections, width: int) -> tuple[str, float]:
+    """The traffic light the ego obeys: among detected lights, the one nearest the image centre
+    weighted by size (the ego's own signal stands ahead, not to the side)."""
+    lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)))
+    if lights.size == 0:
+        return "none", float("inf")
+    boxes = dets.xyxy[lights]
+    centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
+    size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+    score = size * dets.score[lights] / (1.0 + np.abs(centre_x - width / 2) / (width / 4))
+    k = lights[int(np.argmax(score))]
+    return LIGHT_CLASSES[int(dets.class_id[k])], float("inf")
+
+
+def _torch_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
