@@ -59,6 +59,7 @@ class DetectorTrainConfig:
     cache: bool = False  # keep decoded training images in RAM
     fraction: float = 1.0  # share of the train split used, (0, 1]
     verbose: bool = True  # ultralytics' per-epoch log lines
+    time_h: float | None = None  # wall-clock budget [h]; overrides epochs (ultralytics re-plans the schedule to fit)
 
     def __post_init__(self) -> None:
         check_range("epochs", self.epochs, 1)
@@ -68,6 +69,8 @@ class DetectorTrainConfig:
         check_range("batch", self.batch, 1)
         check_range("workers", self.workers, 0)
         check_range("patience", self.patience, 1)
+        if self.time_h is not None:
+            check_range("time_h", self.time_h, 0.0, 1000.0, lo_open=True)
         check_range("lr0", self.lr0, 0.0, lo_open=True)
         check_range("close_mosaic", self.close_mosaic, 0)
         check_range("fraction", self.fraction, 0.0, 1.0, lo_open=True)
@@ -121,6 +124,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict[str, Any]:
         name=run_dir.name, exist_ok=True, patience=cfg.patience, optimizer=cfg.optimizer, lr0=cfg.lr0,
         close_mosaic=cfg.close_mosaic, cache=cfg.cache, fraction=cfg.fraction, verbose=cfg.verbose,
         amp=False, plots=False, pretrained=False, val=True, save=True,
+        **({"time": cfg.time_h} if cfg.time_h else {}),
     )
     trainer = model.trainer
     box = trainer.validator.metrics.box
