@@ -87,8 +87,8 @@ class DriveEnv(gym.Env):
         terms = self._reward_terms(ev, a, prev, gt)
         terminated = bool(ev.collision or ev.off_road or ev.goal)
         truncated = bool(not terminated and self.steps >= self.max_steps)
-        info = {"events": asdict(ev), "reward_terms": terms, "ground_truth": gt,
-                "route_completion": float(np.clip(gt.ego.route_progress_m / gt.ego.route_length_m, 0, 1))}
+        info = {"events": ev.as_dict(), "reward_terms": terms, "ground_truth": gt,
+                "route_completion": float(min(max(gt.ego.route_progress_m / gt.ego.route_length_m, 0.0), 1.0))}
         return obs, float(sum(terms.values())), terminated, truncated, info
 
     def render(self):

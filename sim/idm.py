@@ -52,17 +52,9 @@ def idm_accel(v, v_desired, gap_m, v_lead, params: IDMParams) -> np.ndarray:
     """
     p = params
     v = np.asarray(v, dtype=float)
-    v0 = np.asarray(v_desired, dtype=float)
     gap = np.asarray(gap_m, dtype=float)
     v_lead = np.asarray(v_lead, dtype=float)
-
-    # Free-road term (v/v0)^delta.  v0 <= 0 is the limit v0 -> 0+: a moving car
-    # brakes hard (ratio capped), a stopped one is content (ratio 1).
-    v_pos = np.maximum(v, 0.0)
-    v_pos, v0 = np.broadcast_arrays(v_pos, v0)
-    ratio = np.where(v_pos > 0.0, _MAX_SPEED_RATIO, 1.0)
-    np.divide(v_pos, v0, out=ratio, where=v0 > 0.0)
-    free = np.minimum(ratio, _MAX_SPEED_RATIO) ** p.delta
+    free = idm_free_term(v, v_desired, p)
 
     # Interaction term (s*/s)^2; a free road (gap = inf) contributes nothing.
     finite = np.isfinite(gap)
@@ -74,6 +66,20 @@ def idm_accel(v, v_desired, gap_m, v_lead, params: IDMParams) -> np.ndarray:
     acc = p.a_m_s2 * (1.0 - free - interaction)
     acc = np.where(gap > 0.0, acc, -p.max_brake_m_s2)
     return np.clip(acc, -p.max_brake_m_s2, p.a_m_s2)
+
+
+def idm_free_term(v, v_desired, params: IDMParams) -> np.ndarray:
+    """IDM's free-road term (v / v_desired)^delta [-], element-wise.
+
+    v_desired <= 0 is the limit v_desired -> 0+: a moving car brakes hard (ratio capped), a
+    stopped one is content (ratio 1). Kept in numpy (also for ``kernels.traffic_accel``):
+    numpy's vectorised power and libm's pow differ in the last bit for some inputs.
+    """
+    v_pos = np.maximum(np.asarray(v, dtype=float), 0.0)
+    v_pos, v0 = np.broadcast_arrays(v_pos, np.asarray(v_desired, dtype=float))
+    ratio = np.where(v_pos > 0.0, _MAX_SPEED_RATIO, 1.0)
+    np.divide(v_pos, v0, out=ratio, where=v0 > 0.0)
+    return np.minimum(ratio, _MAX_SPEED_RATIO) ** params.delta
 
 
 @dataclass(frozen=True)

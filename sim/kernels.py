@@ -221,3 +221,83 @@ def boxes_triangles(unit_box, unit_normals, sun, ambient, centre, cos_yaw, sin_y
             for ch in range(3):
                 col[row, ch] = np.uint8(min(max(np.float64(np.float32(colour[b, ch])) * shade, 0.0), 255.0))
     return verts, col
+
+
+@numba.njit(cache=True)
+def gather_obstacles(veh_s, veh_d, veh_length, veh_width, veh_v, veh_dir, veh_road,
+                     ego_s, ego_d, ego_half_len, ego_half_wid, ego_v_s, ego_cross_half_len, ego_cross_half_wid,
+                     ped_s, ped_d, ped_half, on_road_lo, on_road_hi,
+                     inter_main_s, inter_half_main, inter_side_s, inter_side_road):
+    """Every road's obstacles in flat arrays: s, d, half length, half width, v_s [m, m/s], vehicle
+    index (-1 for others) and road (``Traffic._all_obstacles`` documents the order).
+
+    After all vehicles: the main road's ego (first) and pedestrians with ``on_road_lo < d <
+    on_road_hi``; then per intersection, in the side road's frame (s along it, d = -(main s
+    offset)), the pedestrians near its crossing, and last the ego while within 12 m of it
+    (half sizes ``ego_cross_*``, standing still, so it blocks cross traffic).
+    """
+    n_veh, n_ped, n_inter = veh_s.shape[0], ped_s.shape[0], inter_main_s.shape[0]
+    cap = n_veh + 1 + n_ped + n_inter * (n_ped + 1)
+    o_s, o_d = np.empty(cap), np.empty(cap)
+    o_hl, o_hw, o_v = np.empty(cap), np.empty(cap), np.empty(cap)
+    o_vehicle, o_road = np.empty(cap, np.int64), np.empty(cap, np.int64)
+    for i in range(n_veh):
+        o_s[i], o_d[i] = veh_s[i], veh_d[i]
+        o_hl[i], o_hw[i], o_v[i] = veh_length[i] / 2, veh_width[i] / 2, veh_v[i] * veh_dir[i]
+        o_vehicle[i], o_road[i] = i, veh_road[i]
+    m = n_veh
+    o_s[m], o_d[m], o_hl[m], o_hw[m], o_v[m], o_vehicle[m], o_road[m] = ego_s, ego_d, ego_half_len, ego_half_wid, ego_v_s, -1, 0
+    m += 1
+    for p in range(n_ped):
+        if ped_d[p] > on_road_lo and ped_d[p] < on_road_hi:
+            o_s[m], o_d[m], o_hl[m], o_hw[m], o_v[m], o_vehicle[m], o_road[m] = ped_s[p], ped_d[p], ped_half, ped_half, 0.0, -1, 0
+            m += 1
+    for k in range(n_inter):
+        r = inter_side_road[k]
+        for p in range(n_ped):
+            if abs(ped_s[p] - inter_main_s[k]) < inter_half_main[k] + 1.0:
+                o_s[m], o_d[m] = inter_side_s[k] + ped_d[p], -(ped_s[p] - inter_main_s[k])
+                o_hl[m], o_hw[m], o_v[m], o_vehicle[m], o_road[m] = ped_half, ped_half, 0.0, -1, r
+                m += 1
+        if abs(ego_s - inter_main_s[k]) < inter_half_main[k] + 12.0:
+            o_s[m], o_d[m] = inter_side_s[k] + ego_d, -(ego_s - inter_main_s[k])
+            o_hl[m], o_hw[m], o_v[m], o_vehicle[m], o_road[m] = ego_cross_half_len, ego_cross_half_wid, 0.0, -1, r
+            m += 1
+    return o_s[:m], o_d[:m], o_hl[:m], o_hw[:m], o_v[:m], o_vehicle[:m], o_road[:m]
+
+
+@numba.njit(cache=True)
+def idm_scalar(v, free, gap, v_lead, t_s, s0_m, a_m_s2, two_sqrt_ab, max_brake_m_s2):
+    """``idm.idm_accel`` for one vehicle, term for term, given its free-road term ``free``
+    (``idm.idm_free_term``) and ``two_sqrt_ab`` = 2 sqrt(a b)."""
+    finite = np.isfinite(gap)
+    dv = v - v_lead if finite else 0.0
+    s_star = s0_m + max(0.0, v * t_s + v * dv / two_sqrt_ab)
+    gap_safe = max(gap if gap > 0.0 else 1.0, 1e-6)
+    interaction = (s_star / gap_safe) ** 2 if finite else 0.0
+    acc = a_m_s2 * (1.0 - free - interaction)
+    if not gap > 0.0:
+        acc = -max_brake_m_s2
+    return min(max(acc, -max_brake_m_s2), a_m_s2)
+
+
+@numba.njit(cache=True)
+def traffic_accel(idx, s, d, direction, length, width, road, v, free,
+                  obs_s, obs_d, obs_half_len, obs_half_wid, obs_v_s, obs_vehicle, obs_road,
+                  stop_road, stop_s, stop_dir, stop_state, red, yellow,
+                  t_s, s0_m, a_m_s2, b_m_s2, two_sqrt_ab, max_brake_m_s2):
+    """IDM acceleration of vehicles ``idx`` (``Traffic._idm_accel``): following the obstacle
+    ahead, and braking for a stop line that demands it, whichever is lower."""
+    gap, lead = leader_search(idx, d[idx], s, direction, length, width, road,
+                              obs_s, obs_d, obs_half_len, obs_half_wid, obs_vehicle, obs_road)
+    stop_gap = stop_line_gap(idx, s, direction, length, v, road, b_m_s2, stop_road, stop_s, stop_dir, stop_state,
+                             red, yellow)
+    acc = np.empty(idx.shape[0])
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        v_lead = max(obs_v_s[lead[k]] * direction[i], 0.0)
+        a = idm_scalar(v[i], free[i], gap[k], v_lead, t_s, s0_m, a_m_s2, two_sqrt_ab, max_brake_m_s2)
+        if np.isfinite(stop_gap[k]):
+            a = min(a, idm_scalar(v[i], free[i], stop_gap[k], 0.0, t_s, s0_m, a_m_s2, two_sqrt_ab, max_brake_m_s2))
+        acc[k] = a
+    return acc

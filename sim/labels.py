@@ -7,7 +7,8 @@ the object would cover with nothing in front of it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -60,14 +61,37 @@ class EgoTruth:
     route_length_m: float
 
 
-@dataclass(eq=False)
 class GroundTruth:
-    ego: EgoTruth
-    objects: list[ObjectLabel]
-    drivable: np.ndarray | None = field(default=None, repr=False)  # (H, W) bool, visible drivable surface
-    lanes: np.ndarray | None = field(default=None, repr=False)  # (H, W) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
-    depth_m: np.ndarray | None = field(default=None, repr=False)  # (H, W) float32 [m], 0 for sky
-    instance: np.ndarray | None = field(default=None, repr=False)  # (H, W) int32
+    """Labels of one step: the ego's situation, the labelled objects and (with a camera) dense masks.
+
+    ``objects`` may be given as a list or as a zero-argument function that builds it: most
+    steps of a training run never read the object list, so the env defers building it to the
+    first read (the function holds a snapshot of the state it needs, so the list is the same
+    whenever it is read).
+    """
+
+    def __init__(self, ego: EgoTruth, objects: list[ObjectLabel] | Callable[[], list[ObjectLabel]],
+                 drivable: np.ndarray | None = None, lanes: np.ndarray | None = None,
+                 depth_m: np.ndarray | None = None, instance: np.ndarray | None = None):
+        self.ego = ego
+        self._objects = objects
+        self.drivable = drivable  # (H, W) bool, visible drivable surface
+        self.lanes = lanes  # (H, W) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
+        self.depth_m = depth_m  # (H, W) float32 [m], 0 for sky
+        self.instance = instance  # (H, W) int32
+
+    @property
+    def objects(self) -> list[ObjectLabel]:
+        if callable(self._objects):
+            self._objects = self._objects()
+        return self._objects
+
+    @objects.setter
+    def objects(self, value: list[ObjectLabel]) -> None:
+        self._objects = value
+
+    def __repr__(self) -> str:
+        return f"GroundTruth(ego={self.ego!r}, objects={self.objects!r})"
 
     def __eq__(self, other: object) -> bool:
         """Field-wise equality, arrays compared element-wise (for determinism checks)."""
@@ -80,6 +104,8 @@ class GroundTruth:
             for a in arrays
         )
         return same_arrays and self.ego == other.ego and self.objects == other.objects
+
+    __hash__ = None
 
     def to_json(self) -> dict:
         """The non-image parts as plain data (for JSON / JSONL)."""
@@ -106,11 +132,11 @@ def ego_truth(world: World) -> EgoTruth:
                     f.s_m - world.start_s, world.goal_s - world.start_s)
 
 
-def _ego_frame(world: World, x, y, yaw):
-    e = world.ego
-    dx, dy = x - e.x_m, y - e.y_m
-    c, s = np.cos(e.yaw_rad), np.sin(e.yaw_rad)
-    return dx * c + dy * s, -dx * s + dy * c, np.angle(np.exp(1j * (yaw - e.yaw_rad)))
+def _ego_frame(ego_xy_yaw: tuple[float, float, float], x, y, yaw):
+    ex, ey, eyaw = ego_xy_yaw
+    dx, dy = x - ex, y - ey
+    c, s = np.cos(eyaw), np.sin(eyaw)
+    return dx * c + dy * s, -dx * s + dy * c, np.angle(np.exp(1j * (yaw - eyaw)))
 
 
 def _nearest_footprint_distance(cam_xy: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -122,32 +148,61 @@ def _nearest_footprint_distance(cam_xy: np.ndarray, boxes: np.ndarray) -> np.nda
     return np.hypot(lx, ly)
 
 
+class _ObjectState(NamedTuple):
+    """What ``object_labels`` reads from the world, copied where the world mutates it in place."""
+
+    ids: object  # world.ids (InstanceTable, fixed per episode)
+    traffic_xyyaw: tuple[np.ndarray, np.ndarray, np.ndarray]  # read-only pose arrays, replaced on change
+    traffic_boxes: np.ndarray
+    traffic_v: np.ndarray  # copy
+    traffic_kind: np.ndarray  # fixed per episode
+    ped_xyyaw: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ped_boxes: np.ndarray
+    ped_speed: np.ndarray  # copy, 0 while waiting
+    head_xyyaw: tuple[np.ndarray, np.ndarray, np.ndarray]  # fixed
+    head_states: np.ndarray  # read-only, replaced each time step
+    ego_xy_yaw: tuple[float, float, float]
+    frame: CameraFrame | None  # a fresh frame per render
+    cam_xy: np.ndarray
+
+
+def _object_state(world: World, frame: CameraFrame | None, cam_xy: np.ndarray) -> _ObjectState:
+    tr, pd, lights = world.traffic, world.peds, world.lights
+    e = world.ego
+    return _ObjectState(world.ids, tr.poses(), tr.boxes(), tr.v.copy(), tr.kind, pd.poses(), pd.boxes(),
+                        np.where(pd.mode == 2, 0.0, pd.speed), (lights.head_x_m, lights.head_y_m, lights.head_yaw_rad),
+                        lights.head_states(), (e.x_m, e.y_m, e.yaw_rad), frame, np.array(cam_xy, np.float64))
+
+
 def object_labels(world: World, frame: CameraFrame | None, cam_xy: np.ndarray, reach_m: float = 120.0) -> list[ObjectLabel]:
     """Every vehicle, pedestrian and facing light head: in view (with a camera) or within ``reach_m``.
 
     All objects go through the geometry in one vectorised pass (ordered by instance id, vehicles
     first); only the kept ones become ``ObjectLabel``s."""
-    ids = world.ids
-    tr, pd = world.traffic, world.peds
-    lights = world.lights
-    hx, hy, hyaw = lights.head_x_m, lights.head_y_m, lights.head_yaw_rad
+    return _labels_of(_object_state(world, frame, cam_xy), reach_m)
+
+
+def _labels_of(st: _ObjectState, reach_m: float = 120.0) -> list[ObjectLabel]:
+    ids, frame, cam_xy = st.ids, st.frame, st.cam_xy
+    hx, hy, hyaw = st.head_xyyaw
     n_heads = len(hx)
-    states = lights.head_states()
+    states = st.head_states
+    n_veh, n_ped = len(st.traffic_v), len(st.ped_speed)
     # light heads count only while their lamps face the camera
     to_cam = np.stack([cam_xy[0] - hx, cam_xy[1] - hy], 1)
     to_cam /= np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-6)
     facing = to_cam[:, 0] * np.cos(hyaw) + to_cam[:, 1] * np.sin(hyaw) > FACING_COS
     head_cls = np.where(facing, _LIGHT_CLASS_OF_STATE[states], -1)
     head_boxes = np.stack([hx, hy, hyaw, np.full(n_heads, 0.3), np.full(n_heads, 0.4)], 1)
-    tx, ty, tyaw = tr.poses()
-    px, py, pyaw = pd.poses()
+    tx, ty, tyaw = st.traffic_xyyaw
+    px, py, pyaw = st.ped_xyyaw
     x = np.concatenate([tx, px, hx])
     y = np.concatenate([ty, py, hy])
     yaw = np.concatenate([tyaw, pyaw, hyaw])
-    bx = np.concatenate([tr.boxes(), pd.boxes(), head_boxes])
-    speed = np.concatenate([tr.v, np.where(pd.mode == 2, 0.0, pd.speed), np.zeros(n_heads)])
-    cls = np.concatenate([tr.kind, np.full(pd.n, 4), head_cls])
-    inst = np.concatenate([ids.vehicle0 + np.arange(tr.n), ids.ped0 + np.arange(pd.n), ids.light0 + np.arange(n_heads)])
+    bx = np.concatenate([st.traffic_boxes, st.ped_boxes, head_boxes])
+    speed = np.concatenate([st.traffic_v, st.ped_speed, np.zeros(n_heads)])
+    cls = np.concatenate([st.traffic_kind, np.full(n_ped, 4), head_cls])
+    inst = np.concatenate([ids.vehicle0 + np.arange(n_veh), ids.ped0 + np.arange(n_ped), ids.light0 + np.arange(n_heads)])
     dist = _nearest_footprint_distance(cam_xy, bx)
     if frame is not None:
         boxes, counts = instance_boxes(frame.instance, ids.total)
@@ -156,7 +211,7 @@ def object_labels(world: World, frame: CameraFrame | None, cam_xy: np.ndarray, r
         keep = np.flatnonzero((dist < reach_m) & (cls >= 0))
     if keep.size == 0:
         return []
-    ex, ey, eyaw = _ego_frame(world, x[keep], y[keep], yaw[keep])
+    ex, ey, eyaw = _ego_frame(st.ego_xy_yaw, x[keep], y[keep], yaw[keep])
     # plain Python numbers for the kept objects in one go (per-element numpy scalars are slow)
     k_inst, k_cls = inst[keep].tolist(), cls[keep].tolist()
     k_dist, k_x, k_y, k_yaw, k_speed = dist[keep].tolist(), ex.tolist(), ey.tolist(), eyaw.tolist(), speed[keep].tolist()
@@ -206,7 +261,8 @@ def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarr
 
 def ground_truth(world: World, frame: CameraFrame | None, dense: bool = True) -> GroundTruth:
     cam_xy = frame.position_m[:2] if frame is not None else np.array([world.ego.x_m, world.ego.y_m])
-    gt = GroundTruth(ego_truth(world), object_labels(world, frame, cam_xy))
+    state = _object_state(world, frame, cam_xy)
+    gt = GroundTruth(ego_truth(world), lambda: _labels_of(state))
     if frame is not None and dense:
         gt.drivable, gt.lanes, gt.depth_m = dense_labels(world, frame)
         gt.instance = frame.instance

@@ -67,12 +67,23 @@ class TrafficLights:
             np.array([getattr(h, a) for h in self.heads], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
         self._states_time_s = None  # head_states() is asked several times a step: cached per time
         self._states = None
+        self._phases_time_s = None
+        self._phases = None
 
     def step(self, dt_s: float) -> None:
         self.time_s += dt_s
 
     def phase_states(self) -> tuple[np.ndarray, np.ndarray]:
-        """States (GREEN/YELLOW/RED) of the main-road and side-road phases, per intersection."""
+        """States (GREEN/YELLOW/RED) of the main-road and side-road phases, per intersection
+        (read-only; pedestrians and the heads ask every step, so cached per time)."""
+        if self._phases_time_s != self.time_s:
+            self._phases = self._compute_phase_states()
+            for a in self._phases:
+                a.flags.writeable = False
+            self._phases_time_s = self.time_s
+        return self._phases
+
+    def _compute_phase_states(self) -> tuple[np.ndarray, np.ndarray]:
         t = np.mod(self.time_s + self.offset_s, self.cycle_s)
         gm, gs = self.green_main_s, self.green_side_s
         main = np.full(t.shape, RED, dtype=np.int64)

@@ -106,8 +106,7 @@ class Road:
         i = f.astype(np.int64)
         t = f - i
         xy = self.xy[i] * (1 - t)[..., None] + self.xy[i + 1] * t[..., None]
-        dh = np.angle(np.exp(1j * (self.heading[i + 1] - self.heading[i])))
-        return xy, self.heading[i] + t * dh, i
+        return xy, self.heading[i] + t * self._dheading[i], i
 
     def pose(self, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World x, y [m] and the +s heading [rad] at Frenet (s, d); s is clamped to the road."""
@@ -116,6 +115,25 @@ class Road:
         x = xy[..., 0] - d * np.sin(heading)
         y = xy[..., 1] + d * np.cos(heading)
         return x, y, heading
+
+    def heading_at(self, s_m: float) -> float:
+        """``pose(s_m, 0)[2]`` for one point, in plain floats (the same operations, without
+        numpy's per-call overhead) [rad]."""
+        heading, dheading = self._heading_lists
+        f = min(max(s_m / SAMPLE_STEP_M, 0.0), self.n - 1.000001)
+        i = int(f)
+        return heading[i] + (f - i) * dheading[i]
+
+    @cached_property
+    def _dheading(self) -> np.ndarray:
+        """(N,) wrapped heading change from each sample to the next [rad], 0 at the end."""
+        step = np.angle(np.exp(1j * (self.heading[1:] - self.heading[:-1])))
+        return np.concatenate([step, [0.0]])
+
+    @cached_property
+    def _heading_lists(self) -> tuple[list[float], list[float]]:
+        """``heading`` and ``_dheading`` as lists of floats, for scalar lookups."""
+        return self.heading.tolist(), self._dheading.tolist()
 
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         f = np.clip(np.asarray(s, dtype=np.float64) / SAMPLE_STEP_M, 0, self.n - 1)

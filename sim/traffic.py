@@ -8,12 +8,13 @@ stop lines showing red) and each vehicle follows the nearest one ahead in its co
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .idm import IDMParams, MOBILParams, idm_accel, mobil_gain
-from .kernels import leader_search, stop_line_gap
+from .idm import IDMParams, MOBILParams, idm_accel, idm_free_term, mobil_gain
+from .kernels import leader_search, traffic_accel
 from .lights import RED, YELLOW, TrafficLights
 from .road import RoadNetwork
 
@@ -91,6 +92,7 @@ class Traffic:
         self._stop_tables = self._build_stop_tables()
         self.heading_offset = np.zeros(n)  # yaw relative to the lane direction during lane changes [rad]
         self._road_length_m = np.array([network.roads[r].length_m for r in self.road], np.float64)
+        self._moving_idx = np.flatnonzero(~self.parked)
         self._pose_key = None
         self._pose_cache = None
 
@@ -126,14 +128,18 @@ class Traffic:
         return (np.array([h.road for h in heads], np.int64), np.array([h.stop_s for h in heads], np.float64),
                 np.array([h.direction for h in heads], np.int64))
 
-    def step(self, dt_s: float, extra: dict[int, Obstacles], time_s: float) -> None:
-        """Advance every moving vehicle by ``dt_s``; ``extra`` adds obstacles per road (ego, pedestrians)."""
+    def step(self, dt_s: float, obstacles: tuple[Obstacles, np.ndarray], time_s: float) -> None:
+        """Advance every moving vehicle by ``dt_s``.
+
+        ``obstacles``: every road's obstacles and the road each lies on, all vehicles first in
+        index order, then the extras (ego, pedestrians), as ``World.obstacles`` gathers them.
+        """
         if self.n == 0:
             return
         acc = np.zeros(self.n)
         head_states = self.lights.head_states()
-        idx = np.flatnonzero(~self.parked)
-        obs, obs_road = self._all_obstacles(extra)
+        idx = self._moving_idx
+        obs, obs_road = obstacles
         if idx.size:
             acc[idx] = self._idm_accel(idx, obs, obs_road, head_states)
             self._lane_changes(idx, obs, obs_road, acc, dt_s, time_s)
@@ -152,44 +158,21 @@ class Traffic:
         self.heading_offset = np.arctan2(lateral_speed * self.dir, np.maximum(self.v, 1.0))
         self._recycle()
 
-    def _all_obstacles(self, extra: dict[int, Obstacles]) -> tuple[Obstacles, np.ndarray]:
-        """Every road's obstacles in one list (all vehicles, then each road's extras) and their roads.
-
-        Restricted to one road this is that road's vehicles in index order followed by its extras,
-        so nearest-obstacle ties resolve as they would per road.
-        """
-        parts = [Obstacles(self.s, self.d, self.dims[:, 0] / 2, self.dims[:, 1] / 2, self.v * self.dir,
-                           np.arange(self.n))]
-        roads = [self.road]
-        for road_id, o in extra.items():
-            parts.append(o)
-            roads.append(np.full(len(o.s), road_id, np.int64))
-        obs = Obstacles(*(np.concatenate([getattr(p, f) for p in parts]).astype(np.float64 if f != "vehicle" else np.int64)
-                          for f in Obstacles.__dataclass_fields__))
-        return obs, np.concatenate(roads)
-
     def _road_obstacles(self, obs: Obstacles, obs_road: np.ndarray, road_id: int) -> Obstacles:
         m = obs_road == road_id
         return Obstacles(*(getattr(obs, f)[m] for f in Obstacles.__dataclass_fields__))
 
     def _idm_accel(self, idx: np.ndarray, obs: Obstacles, obs_road: np.ndarray, head_states: np.ndarray) -> np.ndarray:
         """IDM acceleration of vehicles ``idx``: following the obstacle ahead, and braking for a stop
-        line that shows red (or yellow while stopping is still comfortable), whichever is lower.
-
-        Both go through one ``idm_accel`` call (it is element-wise, so batching changes nothing)."""
-        gap, j = leader_search(idx, self.d[idx], self.s, self.dir, self.dims[:, 0], self.dims[:, 1], self.road,
-                               obs.s, obs.d, obs.half_len, obs.half_wid, obs.vehicle, obs_road)
-        v_lead = np.maximum(obs.v_s[j] * self.dir[idx], 0.0)
+        line that shows red (or yellow while stopping is still comfortable), whichever is lower
+        (one compiled pass, ``kernels.traffic_accel``)."""
+        p = self.idm
+        free = idm_free_term(self.v, self.v_desired, p)
         stop_road, stop_s, stop_dir = self._stop_tables
-        stop_gap = stop_line_gap(idx, self.s, self.dir, self.dims[:, 0], self.v, self.road, float(self.idm.b_m_s2),
-                                 stop_road, stop_s, stop_dir, head_states, RED, YELLOW)
-        has = np.flatnonzero(np.isfinite(stop_gap))
-        v, v0 = self.v[idx], self.v_desired[idx]
-        acc = idm_accel(np.concatenate([v, v[has]]), np.concatenate([v0, v0[has]]),
-                        np.concatenate([gap, stop_gap[has]]), np.concatenate([v_lead, np.zeros(len(has))]), self.idm)
-        follow, light = acc[:len(idx)], acc[len(idx):]
-        follow[has] = np.minimum(follow[has], light)
-        return follow
+        return traffic_accel(idx, self.s, self.d, self.dir, self.dims[:, 0], self.dims[:, 1], self.road, self.v, free,
+                             obs.s, obs.d, obs.half_len, obs.half_wid, obs.v_s, obs.vehicle, obs_road,
+                             stop_road, stop_s, stop_dir, head_states, RED, YELLOW,
+                             p.T_s, p.s0_m, p.a_m_s2, p.b_m_s2, 2.0 * math.sqrt(p.a_m_s2 * p.b_m_s2), p.max_brake_m_s2)
 
     def _lane_changes(self, idx, obs, obs_road, acc, dt_s, time_s) -> None:
         """MOBIL on multi-lane roads, only for roads with a vehicle whose turn it is."""

@@ -13,7 +13,7 @@ import numpy as np
 
 from .collision import box_corners
 from .dynamics import BicycleParams, EgoState, bicycle_step
-from .kernels import first_box_overlap
+from .kernels import first_box_overlap, gather_obstacles
 from .lights import RED, TrafficLights
 from .pedestrians import SIZE_M as PED_SIZE_M
 from .pedestrians import Pedestrians
@@ -34,6 +34,10 @@ class StepEvents:
     red_light: bool = False  # passed a stop line showing red this step
     progress_m: float = 0.0  # route progress this step [m]
     goal: bool = False
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict (what ``dataclasses.asdict`` gives, without its deep copy)."""
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -100,6 +104,13 @@ class World:
         pole = [(hd.x_m, hd.y_m, hd.yaw_rad, 0.25, 0.25) for hd in self.lights.heads]
         self.static_boxes = np.array([(p.x_m, p.y_m, p.yaw_rad, p.length_m, p.width_m) for p in props] + pole,
                                      dtype=np.float64).reshape(-1, 5)
+        inters = self.net.intersections
+        assert len({i.side_road for i in inters}) == len(inters), "one side road per intersection"
+        self._intersection_arrays = (np.array([i.main_s for i in inters], np.float64),
+                                     np.array([i.half_main_m for i in inters], np.float64),
+                                     np.array([i.side_s for i in inters], np.float64),
+                                     np.array([i.side_road for i in inters], np.int64))
+        self._lane_centres_d = main.lane_centre_d(np.arange(main.lanes_fwd), 1)
         self.frenet = self._frenet()
 
     # --- ego geometry ------------------------------------------------------------------------
@@ -111,10 +122,10 @@ class World:
         main = self.net.main
         s, d = main.project(self.ego.x_m, self.ego.y_m, hint_s=self.ego_s)
         s, d = float(s), float(d)
-        centres = main.lane_centre_d(np.arange(main.lanes_fwd), 1)
+        centres = self._lane_centres_d
         lane = int(np.argmin(np.abs(centres - d)))
-        _, _, h = main.pose(s, 0.0)
-        err = float(np.angle(np.exp(1j * (self.ego.yaw_rad - float(h)))))
+        h = main.heading_at(s)
+        err = float(np.angle(np.exp(1j * (self.ego.yaw_rad - h))))
         return EgoFrenet(s, d, lane, d - float(centres[lane]), err)
 
     def in_intersection(self, s: float, margin_m: float = 0.0) -> bool:
@@ -129,7 +140,7 @@ class World:
         self.lights.step(self.dt_s)
         self.frenet = self._frenet()
         self.ego_s = self.frenet.s_m
-        self.traffic.step(self.dt_s, self._extra_obstacles(), self.time_s)
+        self.traffic.step(self.dt_s, self.obstacles(), self.time_s)
         self.peds.step(self.dt_s, self.ego_s)
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 
@@ -145,31 +156,22 @@ class World:
         ev.red_light = self._check_red_light(prev_s)
         return ev
 
-    def _extra_obstacles(self) -> dict[int, Obstacles]:
-        """The ego and pedestrians on the asphalt, as obstacles in each road's frame."""
+    def obstacles(self) -> tuple[Obstacles, np.ndarray]:
+        """What traffic follows, on every road: all vehicles, then the ego and the pedestrians on
+        the asphalt in each road's frame (``kernels.gather_obstacles``), and the road of each."""
         main = self.net.main
         f = self.frenet
         v_s = self.ego.speed_m_s * np.cos(f.heading_error_rad)
         lo, hi = main.asphalt_d
-        ped_s, ped_d = self.peds.s, self.peds.d
-        on_road = (ped_d > lo - 0.3) & (ped_d < hi + 0.3)
-        half = PED_SIZE_M / 2
-        out = {0: _obstacles(np.r_[f.s_m, ped_s[on_road]], np.r_[f.d_m, ped_d[on_road]],
-                             EGO_LENGTH_M / 2, EGO_WIDTH_M / 2, v_s, half)}
-        for inter in self.net.intersections:
-            # a side road's frame: s along it (its centre at side_s), d = -(main s offset)
-            near = np.abs(ped_s - inter.main_s) < inter.half_main_m + 1.0
-            ss = inter.side_s + ped_d[near]
-            sd = -(ped_s[near] - inter.main_s)
-            if abs(f.s_m - inter.main_s) < inter.half_main_m + 12.0:
-                # the ego near the crossing blocks it, widened by 1 m to keep cross traffic back
-                obs = _obstacles(np.r_[ss, inter.side_s + f.d_m], np.r_[sd, -(f.s_m - inter.main_s)],
-                                 EGO_WIDTH_M / 2 + 1.0, EGO_LENGTH_M / 2, 0.0, half, ego_last=True)
-            else:
-                n = len(ss)
-                obs = Obstacles(ss, sd, np.full(n, half), np.full(n, half), np.zeros(n), np.full(n, -1))
-            out[inter.side_road] = obs
-        return out
+        tr, peds = self.traffic, self.peds
+        inter_main_s, inter_half_main, inter_side_s, inter_side_road = self._intersection_arrays
+        s, d, half_len, half_wid, v, vehicle, road = gather_obstacles(
+            tr.s, tr.d, tr.dims[:, 0], tr.dims[:, 1], tr.v, tr.dir, tr.road,
+            # the ego near a crossing blocks it, widened by 1 m to keep cross traffic back
+            f.s_m, f.d_m, EGO_LENGTH_M / 2, EGO_WIDTH_M / 2, float(v_s), EGO_WIDTH_M / 2 + 1.0, EGO_LENGTH_M / 2,
+            peds.s, peds.d, PED_SIZE_M / 2, lo - 0.3, hi + 0.3,
+            inter_main_s, inter_half_main, inter_side_s, inter_side_road)
+        return Obstacles(s, d, half_len, half_wid, v, vehicle), road
 
     def _check_collision(self, ev: StepEvents) -> None:
         """First overlap with a vehicle, else a pedestrian, else a static box (props, light poles)."""
@@ -230,14 +232,3 @@ class World:
         """Main-road curvature at distances ahead of the ego [1/m], positive turning left."""
         return self.net.main.curvature_at(self.ego_s + np.asarray(distances_m))
 
-
-def _obstacles(s: np.ndarray, d: np.ndarray, ego_half_len_m: float, ego_half_wid_m: float, ego_v_s: float,
-               ped_half_m: float, ego_last: bool = False) -> Obstacles:
-    """Obstacles of pedestrians (square footprints, standing still) plus the ego, first or last in ``s``/``d``."""
-    n = len(s)
-    e = n - 1 if ego_last else 0
-    half_len = np.full(n, ped_half_m)
-    half_wid = np.full(n, ped_half_m)
-    v_s = np.zeros(n)
-    half_len[e], half_wid[e], v_s[e] = ego_half_len_m, ego_half_wid_m, ego_v_s
-    return Obstacles(s, d, half_len, half_wid, v_s, np.full(n, -1))
