@@ -24,6 +24,8 @@ COMMANDS = {
     "dataset": "drivestack.dataset",
     "bench": "drivestack.bench",
     "snapshot": "drivestack.snapshot",
+    "train": "drivestack.train",
+    "replay": "drivestack.replay",
 }
 
 

@@ -95,3 +95,28 @@ class PerceptionFrame:
     lane_mask: np.ndarray | None = field(default=None, repr=False)  # (h, w) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
     depth_m: np.ndarray | None = field(default=None, repr=False)  # (h, w) float32 [m], 0 = unknown
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, e.g. {"detector": 21.3, ...}
+
+
+def _num(v: float) -> float | None:
+    v = float(v)
+    return v if np.isfinite(v) else None
+
+
+def perception_frame_json(pf: PerceptionFrame) -> dict:
+    """A ``PerceptionFrame`` as plain JSON data (dense maps left out; NaN/inf as null)."""
+    d = pf.detections
+    return {
+        "index": pf.index, "timestamp_s": round(pf.timestamp_s, 4), "source": pf.source, "image_size": list(pf.image_size),
+        "detections": [
+            {"class": CLASS_NAMES[int(d.class_id[k])], "score": round(float(d.score[k]), 4), "track_id": int(d.track_id[k]),
+             "xyxy": [round(float(v), 1) for v in d.xyxy[k]], "distance_m": _num(d.distance_m[k]),
+             "position_m": [_num(v) for v in d.position_m[k]], "velocity_m_s": [_num(v) for v in d.velocity_m_s[k]]}
+            for k in range(len(d))
+        ],
+        "lane": {"offset_m": _num(pf.lane.offset_m), "heading_error_rad": _num(pf.lane.heading_error_rad),
+                 "curvature_1_m": _num(pf.lane.curvature_1_m), "width_m": _num(pf.lane.width_m),
+                 "confidence": round(float(pf.lane.confidence), 4)},
+        "light_state": pf.light_state, "light_distance_m": _num(pf.light_distance_m),
+        "lead_index": pf.lead_index, "lead_ttc_s": _num(pf.lead_ttc_s),
+        "timings_ms": {k: round(v, 3) for k, v in pf.timings_ms.items()},
+    }

@@ -1,0 +1,73 @@
+"""`drivestack replay` end to end on a real clip and on a simulator recording, and its bad input."""
+
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+
+from drivestack.cli import main
+
+REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata" / "udacity"
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """Untrained models of the real architectures (replay's plumbing, not accuracy, is under test)."""
+    from perception.hydranet import HydraNet, HydraNetConfig
+    from perception.yolo import DetectorConfig, YoloDetector
+
+    out = tmp_path_factory.mktemp("models")
+    YoloDetector.from_yaml(DetectorConfig(device="cpu")).model.save(str(out / "det.pt"))
+    HydraNet(HydraNetConfig()).save(out / "hyd.pt")
+    return ["--detector", str(out / "det.pt"), "--hydranet", str(out / "hyd.pt"), "--device", "cpu", "--quiet"]
+
+
+def _frames(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    return n
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="shared/realdata not present")
+def test_replay_real_clip(models, tmp_path):
+    out = tmp_path / "r"
+    assert main(["replay", str(REAL / "videos" / "highway_cars.mp4"), "--out", str(out), "--max-frames", "6", *models]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 6 and summary["error"] is None
+    lines = (out / "frames.jsonl").read_text().splitlines()
+    assert len(lines) == 6 and json.loads(lines[-1])["image_size"] == [720, 1280]
+    assert _frames(out / "annotated.mp4") == 6
+
+
+def test_replay_sim_recording_is_scored(models, tmp_path):
+    run = tmp_path / "drive"
+    assert main(["drive", "--route-length", "60", "--seed", "1", "--out", str(run), "--quiet"]) == 0
+    out = tmp_path / "r"
+    assert main(["replay", str(run / "episode-000"), "--out", str(out), "--max-frames", "5", *models]) == 0
+    acc = json.loads((out / "summary.json").read_text())["accuracy"]
+    assert set(acc["detection"]["per_class"]) >= {"car", "pedestrian"}
+    assert acc["lane_offset_median_abs_error_m"] is None or acc["lane_offset_median_abs_error_m"] >= 0
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda d: str(d / "missing.mp4"), "no such file"),
+    (lambda d: (d / "notes.mp4").write_text("not a video") and str(d / "notes.mp4"), "not a readable video"),
+    (lambda d: (d / "empty").mkdir() or str(d / "empty"), "no images"),
+])
+def test_replay_bad_source(models, tmp_path, capsys, make, needle):
+    out = tmp_path / "r"
+    assert main(["replay", make(tmp_path), "--out", str(out), *models]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and not out.exists()
+
+
+def test_replay_refuses_existing_output_and_missing_weights(models, tmp_path, capsys):
+    out = tmp_path / "r"
+    out.mkdir()
+    assert main(["replay", "x.mp4", "--out", str(out), *models]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert main(["replay", "x.mp4", "--out", str(tmp_path / "q"), "--detector", str(tmp_path / "nope.pt")]) == 2
+    assert "do not exist" in capsys.readouterr().err
