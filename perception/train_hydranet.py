@@ -1,0 +1,363 @@
+"""Train HydraNet on a ``sim.dataset`` export.
+
+Writes into ``out_dir``: ``config.yaml`` (the resolved config), ``last.pt`` (every epoch; model
+plus optimiser, scheduler, loss and RNG state, so a run resumes from it), ``best.pt`` (best
+``val_score``), ``metrics.json`` (the returned dict) and ``tb/`` (TensorBoard: each task loss,
+the total, the learning rate, the task weights and every val metric). Both ``.pt`` files load
+with ``HydraNet.load``. Running the same command again resumes from ``last.pt``.
+
+Val metrics (the ``val`` split; ``test`` when there is no val split; ``train`` as a last resort,
+flagged in ``val_split``):
+
+- ``drivable_iou``: intersection over union summed over all val pixels.
+- ``lane_f1_{ego_left,ego_right,other}`` and ``lane_f1_mean``: pixel F1 with a 1-px tolerance:
+  a predicted pixel of class c is a true positive when ground truth has c within its 3x3
+  neighbourhood (precision), and a ground-truth pixel counts as found when the prediction has
+  c within its 3x3 neighbourhood (recall).
+- ``depth_absrel_mean`` / ``depth_absrel_median``: |d - d*| / d* over pixels with depth
+  0 < d* <= max_depth_m (the median from a 0.001-wide histogram on [0, 10]).
+- ``offset_abs_err_median_m``, ``heading_abs_err_median_rad``, ``curvature_abs_err_median_1_m``.
+- ``val_score`` = mean(drivable_iou, lane_f1_mean, max(0, 1 - depth_absrel_mean),
+  max(0, 1 - offset_abs_err_median_m / 0.5 m)): higher is better; picks ``best.pt``.
+
+Usage::
+
+    python -m perception.train_hydranet --data data/drive --out runs/hydra --epochs 30 --set batch=16
+    from perception.train_hydranet import HydraTrainConfig, train_hydranet
+    metrics = train_hydranet(HydraTrainConfig(data_dir="data/drive", out_dir="runs/hydra", epochs=30))
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from drivestack.config import ConfigError, check_range, save_yaml, to_dict
+
+from .hydranet import LANE_CLASSES, TASKS, HydraNet, HydraNetConfig, resolve_device
+from .hydranet_data import HydraDataset, MultiTaskLoss, task_losses
+
+ABSREL_BINS = 10000  # depth abs-rel histogram on [0, ABSREL_MAX]: median resolution 0.001
+ABSREL_MAX = 10.0
+OFFSET_SCORE_M = 0.5  # offset error at which the offset term of val_score reaches 0 [m]
+
+
+@dataclass(frozen=True)
+class HydraTrainConfig:
+    """One HydraNet training run."""
+
+    data_dir: str = "data/drive"  # a sim.dataset export (images/, masks/, depth/, gt/)
+    out_dir: str = "runs/hydranet"  # checkpoints, config.yaml, metrics.json, tb/
+    epochs: int = 30  # total epochs (a resumed run continues up to this)
+    batch: int = 16  # images per step
+    lr: float = 2e-3  # peak AdamW learning rate (cosine decay to lr * min_lr_ratio over all steps)
+    min_lr_ratio: float = 0.02  # final learning rate / lr
+    weight_decay: float = 1e-4  # AdamW weight decay (not applied to norms, biases and loss log-variances)
+    seed: int = 0  # seeds weights, shuffling and augmentation
+    device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:1" ...
+    workers: int = 0  # DataLoader worker processes
+    loss_weighting: Literal["fixed", "uncertainty"] = "uncertainty"  # task-loss combination (overrides model's)
+    fixed_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)  # drivable, lanes, depth, ego
+    augment: bool = True  # flip + brightness / contrast jitter on train
+    amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
+    progress: bool = True  # tqdm bars
+    max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
+    model: HydraNetConfig = field(default_factory=HydraNetConfig)  # architecture
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch"):
+            check_range(name, getattr(self, name), 1)
+        check_range("workers", self.workers, 0)
+        check_range("max_train_batches", self.max_train_batches, 0)
+        check_range("lr", self.lr, 0.0, lo_open=True)
+        check_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
+        check_range("weight_decay", self.weight_decay, 0.0)
+        check_range("seed", self.seed, 0)
+        # one source of truth: the train config's weighting is written into the model config
+        object.__setattr__(self, "model", replace(self.model, loss_weighting=self.loss_weighting))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# --- metrics -------------------------------------------------------------------------------------------
+class HydraMetrics:
+    """Accumulates the val metrics over batches (see the module docstring for definitions)."""
+
+    def __init__(self, max_depth_m: float) -> None:
+        self.max_depth_m = max_depth_m
+        self.inter = self.union = 0
+        n = len(LANE_CLASSES)
+        self.tp_p = np.zeros(n)  # predicted pixels confirmed by ground truth nearby
+        self.n_p = np.zeros(n)
+        self.tp_r = np.zeros(n)  # ground-truth pixels found by the prediction nearby
+        self.n_g = np.zeros(n)
+        self.absrel_sum = 0.0
+        self.absrel_n = 0
+        self.absrel_hist = torch.zeros(ABSREL_BINS, dtype=torch.float64)
+        self.ego_err: list[np.ndarray] = []
+
+    @torch.no_grad()
+    def update(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], net: HydraNet) -> None:
+        pred_d = out["drivable"][:, 0] > 0
+        gt_d = batch["drivable"] > 0.5
+        self.inter += int((pred_d & gt_d).sum())
+        self.union += int((pred_d | gt_d).sum())
+
+        n = len(LANE_CLASSES)
+        pred_l = F.one_hot(out["lanes"].argmax(1), n).permute(0, 3, 1, 2).float()
+        gt_l = F.one_hot(batch["lanes"], n).permute(0, 3, 1, 2).float()
+        near = lambda m: F.max_pool2d(m, 3, 1, 1)  # noqa: E731  (1-px tolerance)
+        self.tp_p += (pred_l * near(gt_l)).sum((0, 2, 3)).cpu().numpy()
+        self.n_p += pred_l.sum((0, 2, 3)).cpu().numpy()
+        self.tp_r += (gt_l * near(pred_l)).sum((0, 2, 3)).cpu().numpy()
+        self.n_g += gt_l.sum((0, 2, 3)).cpu().numpy()
+
+        gt = batch["depth_m"]
+        valid = (gt > 0) & (gt <= self.max_depth_m)
+        if valid.any():
+            rel = ((out["log_depth"][:, 0].float().exp() - gt).abs() / gt)[valid]
+            self.absrel_sum += float(rel.sum())
+            self.absrel_n += int(rel.numel())
+            self.absrel_hist += torch.histc(rel.clamp(max=ABSREL_MAX).double().cpu(), ABSREL_BINS, 0.0, ABSREL_MAX)
+
+        pred_e = net.ego_values(out["ego"].float())
+        self.ego_err.append((pred_e - batch["ego"]).abs().cpu().numpy())
+
+    def compute(self) -> dict[str, float]:
+        m: dict[str, float] = {"drivable_iou": self.inter / self.union if self.union else float("nan")}
+        f1s = []
+        for c, name in enumerate(LANE_CLASSES):
+            if c == 0:
+                continue
+            p = self.tp_p[c] / self.n_p[c] if self.n_p[c] else 0.0
+            r = self.tp_r[c] / self.n_g[c] if self.n_g[c] else 0.0
+            f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
+            m[f"lane_f1_{name}"] = float(f1)
+            f1s.append(f1)
+        m["lane_f1_mean"] = float(np.mean(f1s))
+        if self.absrel_n:
+            m["depth_absrel_mean"] = self.absrel_sum / self.absrel_n
+            cdf = torch.cumsum(self.absrel_hist, 0) / self.absrel_hist.sum()
+            k = int(torch.searchsorted(cdf, torch.tensor([0.5], dtype=torch.float64))[0])
+            m["depth_absrel_median"] = (k + 0.5) * ABSREL_MAX / ABSREL_BINS
+        else:
+            m["depth_absrel_mean"] = m["depth_absrel_median"] = float("nan")
+        err = np.concatenate(self.ego_err) if self.ego_err else np.full((1, 6), np.nan)
+        m["offset_abs_err_median_m"] = float(np.median(err[:, 0]))
+        m["heading_abs_err_median_rad"] = float(np.median(err[:, 1]))
+        m["curvature_abs_err_median_1_m"] = float(np.median(err[:, 2]))
+        m["lane_width_abs_err_median_m"] = float(np.median(err[:, 5]))
+        absrel = m["depth_absrel_mean"] if math.isfinite(m["depth_absrel_mean"]) else 1.0
+        m["val_score"] = float(np.mean([np.nan_to_num(m["drivable_iou"]), m["lane_f1_mean"], max(0.0, 1 - absrel),
+                                        max(0.0, 1 - m["offset_abs_err_median_m"] / OFFSET_SCORE_M)]))
+        return m
+
+
+def evaluate(net: HydraNet, loader: DataLoader, device: torch.device, amp: bool = False,
+             progress: bool = False) -> dict[str, float]:
+    """Val metrics of ``net`` over ``loader`` (eval mode, no_grad)."""
+    net.eval()
+    metrics = HydraMetrics(net.config.max_depth_m)
+    with torch.no_grad():
+        for batch in _bar(loader, progress, "val"):
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            with _autocast(device, amp):
+                out = net(batch["image"])
+            metrics.update(out, batch, net)
+    return metrics.compute()
+
+
+# --- training ------------------------------------------------------------------------------------------
+def _autocast(device: torch.device, amp: bool):
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def _bar(iterable, enabled: bool, desc: str):
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
+
+
+def _val_split(root: Path) -> str:
+    for split in ("val", "test", "train"):
+        if any((root / "gt" / split).glob("*.jsonl")):
+            return split
+    raise ConfigError(f"data_dir {str(root)!r} holds no frames (no gt/*/*.jsonl); export a dataset first")
+
+
+def _param_groups(net: HydraNet, loss_fn: MultiTaskLoss, weight_decay: float) -> list[dict]:
+    decay, no_decay = [], []
+    for name, p in net.named_parameters():
+        (no_decay if p.ndim <= 1 else decay).append(p)
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    if loss_fn.weighting == "uncertainty":
+        groups.append({"params": [loss_fn.log_vars], "weight_decay": 0.0})
+    return groups
+
+
+def _loader(ds: HydraDataset, cfg: HydraTrainConfig, shuffle: bool, epoch: int, device: torch.device) -> DataLoader:
+    gen = torch.Generator().manual_seed(cfg.seed * 1000003 + epoch)  # the epoch's order, same after a resume
+    return DataLoader(ds, batch_size=cfg.batch, shuffle=shuffle, num_workers=cfg.workers, generator=gen,
+                      drop_last=shuffle and len(ds) > cfg.batch, pin_memory=device.type == "cuda",
+                      persistent_workers=False)
+
+
+def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
+    """Train (or resume) and return the best epoch's val metrics plus run facts."""
+    root = Path(cfg.data_dir)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+
+    train_ds = HydraDataset(root, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size)
+    if not len(train_ds):
+        raise ConfigError(f"data_dir {str(root)!r} has no train frames; export more scenes")
+    val_split = _val_split(root)
+    val_ds = HydraDataset(root, val_split, augment=False, input_size=cfg.model.input_size)
+    val_loader = _loader(val_ds, cfg, False, 0, device)
+
+    net = HydraNet(cfg.model).to(device)
+    loss_fn = MultiTaskLoss(cfg.loss_weighting, cfg.fixed_weights).to(device)
+    opt = torch.optim.AdamW(_param_groups(net, loss_fn, cfg.weight_decay), lr=cfg.lr)
+    steps_per_epoch = len(_loader(train_ds, cfg, True, 0, device))
+    if cfg.max_train_batches:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_train_batches)
+    total = max(1, cfg.epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+    start_epoch, best_score, best_metrics, history = 0, -math.inf, {}, []
+    last = out / "last.pt"
+    if last.is_file():
+        ckpt = HydraNet.read_checkpoint(last)
+        state = ckpt.get("train_state")
+        if state is None:
+            raise ValueError(f"{str(last)!r} holds no training state; move it away to start a new run")
+        if ckpt["config"] != to_dict(cfg.model):
+            raise ConfigError(f"{str(last)!r} was trained with model config {ckpt['config']}, this run asks "
+                              f"{to_dict(cfg.model)}; use another out_dir")
+        net.load_state_dict(ckpt["state_dict"])
+        loss_fn.load_state_dict(state["loss"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        start_epoch, best_score = state["epoch"] + 1, state["best_score"]
+        best_metrics, history = state["best_metrics"], state["history"]
+        torch.set_rng_state(state["torch_rng"])
+    save_yaml(cfg, out / "config.yaml")
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(out / "tb"))
+    step = start_epoch * steps_per_epoch
+    t0 = time.perf_counter()
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            net.train()
+            train_ds.set_epoch(epoch)
+            sums = {t: 0.0 for t in (*TASKS, "total")}
+            n = 0
+            batches = _bar(_loader(train_ds, cfg, True, epoch, device), cfg.progress, f"epoch {epoch + 1}/{cfg.epochs}")
+            for i, batch in enumerate(batches):
+                if cfg.max_train_batches and i >= cfg.max_train_batches:
+                    break
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                with _autocast(device, cfg.amp):
+                    outputs = net(batch["image"])
+                losses = task_losses(outputs, batch, cfg.model)
+                total_loss = loss_fn(losses)
+                if not torch.isfinite(total_loss):
+                    raise FloatingPointError(f"epoch {epoch}, step {step}: loss is {float(total_loss)} "
+                                             f"({ {k: float(v) for k, v in losses.items()} }); lower lr")
+                opt.zero_grad(set_to_none=True)
+                total_loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+                opt.step()
+                sched.step()
+                step += 1
+                n += 1
+                for k, v in losses.items():
+                    sums[k] += float(v.detach())
+                sums["total"] += float(total_loss.detach())
+                if hasattr(batches, "set_postfix"):
+                    batches.set_postfix(loss=f"{float(total_loss):.3f}")
+                if step % 10 == 0:
+                    for k, v in losses.items():
+                        writer.add_scalar(f"train_step/{k}", float(v.detach()), step)
+                    writer.add_scalar("train_step/total", float(total_loss.detach()), step)
+            for k, v in sums.items():
+                writer.add_scalar(f"train/{k}_loss", v / max(n, 1), epoch)
+            writer.add_scalar("train/lr", opt.param_groups[0]["lr"], epoch)
+            for k, v in loss_fn.effective_weights().items():
+                writer.add_scalar(f"task_weight/{k}", v, epoch)
+
+            metrics = evaluate(net, val_loader, device, cfg.amp, cfg.progress)
+            for k, v in metrics.items():
+                writer.add_scalar(f"val/{k}", v, epoch)
+            writer.flush()
+            record = {"epoch": epoch, **{f"train_{k}_loss": v / max(n, 1) for k, v in sums.items()}, **metrics}
+            history.append(record)
+            if metrics["val_score"] > best_score:
+                best_score, best_metrics = metrics["val_score"], {"epoch": epoch, **metrics}
+                net.save(out / "best.pt", metrics=best_metrics, task_weights=loss_fn.effective_weights())
+            net.save(last, metrics=record, train_state={
+                "epoch": epoch, "best_score": best_score, "best_metrics": best_metrics, "history": history,
+                "loss": loss_fn.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                "torch_rng": torch.get_rng_state()})
+    finally:
+        writer.close()
+
+    result = {**best_metrics, "best_epoch": best_metrics.get("epoch", -1), "epochs_done": len(history),
+              "val_split": val_split, "train_frames": len(train_ds), "val_frames": len(val_ds),
+              "device": str(device), "train_seconds_this_call": time.perf_counter() - t0,
+              "task_weights": loss_fn.effective_weights(), "last": history[-1] if history else {}}
+    result.pop("epoch", None)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Train HydraNet.
+
+    Usage: ``python -m perception.train_hydranet --data DIR --out DIR [--config preset.yaml] [--set key=value ...]``
+    """
+    import argparse
+
+    from drivestack.config import from_dict, load_yaml, merge, parse_override
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--data")
+    p.add_argument("--out")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--config", help="YAML preset of HydraTrainConfig fields")
+    p.add_argument("--set", action="append", default=[], help="field override, e.g. model.backbone=resnet18")
+    a = p.parse_args(argv)
+    data = load_yaml(a.config) if a.config else {}
+    for text in a.set:
+        data = merge(data, parse_override(text))
+    for key, value in (("data_dir", a.data), ("out_dir", a.out), ("epochs", a.epochs)):
+        if value is not None:
+            data[key] = value
+    cfg = from_dict(HydraTrainConfig, data)
+    print(json.dumps(to_dict(cfg), indent=2))
+    print(json.dumps(train_hydranet(cfg), indent=2))
+
+
+if __name__ == "__main__":
+    main()
