@@ -29,6 +29,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-randomize", action="store_true", help="turn visual randomisation off")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="env config override, e.g. camera.width_px=640 (repeatable)")
+    p.add_argument("--weave", type=float, default=0.6,
+                   help="std of the driver's wandering offset from the lane centre [m] (default 0.6; 0 = centred)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.dataset import export_dataset  # heavy (numba, the simulator): only once the input is valid
 
     summary = export_dataset(args.out, scenes=args.scenes, frames_per_scene=args.frames_per_scene, seed=args.seed,
+                             weave_m=args.weave,
                              scenario_kinds=kinds, every_n_steps=args.every, randomize=not args.no_randomize,
                              overrides=overrides or None, progress=not args.quiet)
     counts = summary["counts"]

@@ -37,16 +37,17 @@ class Autopilot:
         self.vehicle = vehicle
         self.idm = IDMParams(T_s=1.2, s0_m=3.0, a_m_s2=2.0, b_m_s2=3.0)
 
-    def act(self, gt: GroundTruth, speed_m_s: float) -> np.ndarray:
-        """[steer, accel] in [-1, 1] for the current labels and the ego's speed [m/s]."""
-        return np.array([self._steer(gt, speed_m_s), self._accel(gt, speed_m_s)], np.float32)
+    def act(self, gt: GroundTruth, speed_m_s: float, lateral_target_m: float = 0.0) -> np.ndarray:
+        """[steer, accel] in [-1, 1] for the current labels and the ego's speed [m/s]; the car
+        tracks a line ``lateral_target_m`` left of the lane centre (0: the centre)."""
+        return np.array([self._steer(gt, speed_m_s, lateral_target_m), self._accel(gt, speed_m_s)], np.float32)
 
-    def _steer(self, gt: GroundTruth, v: float) -> float:
+    def _steer(self, gt: GroundTruth, v: float, lateral_target_m: float = 0.0) -> float:
         e = gt.ego
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * v)
         kappa = e.curvature_ahead_1_m[0] if look < 15 else e.curvature_ahead_1_m[1]
         # lane-centre point ``look`` metres ahead, in the ego frame (small-angle Frenet approximation)
-        y_target = -e.lane_offset_m * np.cos(e.heading_error_rad) - look * np.sin(e.heading_error_rad) + 0.5 * kappa * look**2
+        y_target = (lateral_target_m - e.lane_offset_m) * np.cos(e.heading_error_rad) - look * np.sin(e.heading_error_rad) + 0.5 * kappa * look**2
         curvature = 2.0 * y_target / look**2
         delta = np.arctan(curvature * self.vehicle.wheelbase_m)
         return float(np.clip(delta / self.vehicle.max_steer_rad, -1.0, 1.0))

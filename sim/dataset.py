@@ -64,6 +64,7 @@ class ExportArgs:
     every_n_steps: int = 5  # save one frame every this many control steps
     randomize: bool = True  # visual randomisation (colours, light, fog, noise, camera jitter)
     overrides: dict | None = None  # EnvConfig fields as a nested dict (e.g. camera size, route length)
+    weave_m: float = 0.6  # std of the driver's wandering lateral target [m]: frames off the lane centre teach lane offset
 
     def __post_init__(self) -> None:
         for name in ("scenes", "frames_per_scene", "every_n_steps"):
@@ -77,6 +78,8 @@ class ExportArgs:
         for kind in self.scenario_kinds:
             if kind not in ENV_IDS:
                 raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(ENV_IDS)}")
+        if not 0.0 <= self.weave_m <= 2.0:
+            raise ConfigError(f"weave_m={self.weave_m!r} is not allowed; use 0 to 2 metres")
         if self.overrides is not None and not isinstance(self.overrides, dict):
             raise ConfigError(f"overrides={self.overrides!r} is not allowed; use a nested dict of EnvConfig fields")
         if "kind" in ((self.overrides or {}).get("scenario") or {}):
@@ -85,7 +88,7 @@ class ExportArgs:
     def as_json(self) -> dict:
         return {"scenes": self.scenes, "frames_per_scene": self.frames_per_scene, "seed": self.seed,
                 "scenario_kinds": list(self.scenario_kinds), "every_n_steps": self.every_n_steps,
-                "randomize": self.randomize, "overrides": self.overrides or {}}
+                "randomize": self.randomize, "overrides": self.overrides or {}, "weave_m": self.weave_m}
 
     def env_config(self, kind: str) -> dict:
         """The env config of one scenario kind, as the nested dict ``gym.make(config=...)`` takes."""
@@ -193,11 +196,11 @@ def _clear_scene(out: Path, split: str, name: str) -> None:
 
 
 # --- driving -------------------------------------------------------------------------------------
-def lane_keeper(gt: GroundTruth, speed_m_s: float) -> np.ndarray:
+def lane_keeper(gt: GroundTruth, speed_m_s: float, lateral_target_m: float = 0.0) -> np.ndarray:
     """Fallback driver (used only without ``sim.autopilot``): PD lane keeping, cruise at 80 % of
     the limit, brake for a red light or something close ahead in the lane."""
     e = gt.ego
-    steer = -0.35 * e.lane_offset_m - 1.2 * e.heading_error_rad + 3.0 * e.curvature_ahead_1_m[0]
+    steer = -0.35 * (e.lane_offset_m - lateral_target_m) - 1.2 * e.heading_error_rad + 3.0 * e.curvature_ahead_1_m[0]
     target = 0.8 * e.speed_limit_m_s
     blocked = any(not ob.class_name.startswith("traffic_light") and 0 < ob.x_m < 8 + 1.5 * speed_m_s
                   and abs(ob.y_m) < 0.5 * e.lane_width_m + 0.5 for ob in gt.objects)
@@ -220,14 +223,15 @@ def make_driver() -> tuple[str, Callable[[GroundTruth, float], np.ndarray]]:
 # --- export --------------------------------------------------------------------------------------
 def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: int, seed: int,
                    scenario_kinds: Iterable[str] = ("town", "highway"), every_n_steps: int = 5,
-                   randomize: bool = True, overrides: dict | None = None, progress: bool = True) -> dict:
+                   randomize: bool = True, overrides: dict | None = None, progress: bool = True,
+                   weave_m: float = 0.6) -> dict:
     """Export (or finish exporting) a dataset; returns the summary also stored in ``dataset.json``.
 
     Raises ``ConfigError`` for bad arguments, a folder holding another dataset or unrelated
     files, or an unwritable folder; nothing is written in those cases.
     """
     args = ExportArgs(scenes, frames_per_scene, seed, tuple(scenario_kinds), every_n_steps, randomize,
-                      dict(overrides) if overrides else None)
+                      dict(overrides) if overrides else None, weave_m)
     configs = {kind: from_dict(EnvConfig, args.env_config(kind), "config") for kind in set(args.scenario_kinds)}
     out = Path(out_dir).expanduser().absolute()
     _prepare_folder(out, args)
@@ -292,6 +296,7 @@ def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_s
         w_seed = s_seed if world == 0 else scene_seed(args.seed, index, world)
         obs, info = env.reset(seed=w_seed)
         step, done = 0, False
+        weave = _Weave(args.weave_m, env.dt_s, w_seed)
         while frame < args.frames_per_scene and not done:
             if step % args.every_n_steps == 0:
                 stem = f"{name}_f{frame:04d}"
@@ -301,7 +306,8 @@ def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_s
                 frame += 1
                 bar.update(1)
             if frame < args.frames_per_scene:
-                action = driver(info["ground_truth"], float(obs["state"][0]))
+                gt = info["ground_truth"]
+                action = driver(gt, float(obs["state"][0]), weave.next(gt.ego.lane_width_m))
                 obs, _, terminated, truncated, info = env.step(action)
                 step += 1
                 done = terminated or truncated
@@ -310,6 +316,27 @@ def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_s
     kind = env.config.scenario.kind
     return {"scene": name, "index": index, "seed": s_seed, "kind": kind, "split": split,
             "frames": frame, "boxes": boxes, "worlds": world}
+
+
+class _Weave:
+    """A slowly wandering lateral target (Ornstein-Uhlenbeck, 3 s time constant), so exported
+    frames show the ego off its lane centre and at small heading errors, not only centred."""
+
+    TAU_S = 3.0
+
+    def __init__(self, std_m: float, dt_s: float, seed: int):
+        self.std = std_m
+        self.keep = float(np.exp(-dt_s / self.TAU_S))
+        self.rng = np.random.default_rng([seed, 0x3EA7E])
+        self.value = 0.0
+
+    def next(self, lane_width_m: float) -> float:
+        if self.std <= 0:
+            return 0.0
+        noise = self.rng.normal(0.0, self.std * np.sqrt(1 - self.keep**2))
+        limit = max(lane_width_m / 2 - 1.0, 0.0)  # keep the wheels inside the lane
+        self.value = float(np.clip(self.keep * self.value + noise, -limit, limit))
+        return self.value
 
 
 def _write_frame(out: Path, split: str, stem: str, rgb: np.ndarray, gt: GroundTruth) -> int:

@@ -224,3 +224,21 @@ def test_cli_exports_and_rejects_bad_values(tmp_path, capsys, monkeypatch):
     assert main(["dataset", "--out", str(out), "--scenes", "2", "--frames-per-scene", "1", "--seed", "3", "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(out) in err and "different dataset" in err
+
+
+def test_weave_puts_the_ego_off_centre(tmp_path):
+    """With weave the exported frames show lane offsets a lane-offset regressor can learn from."""
+    import json as _json
+
+    from sim.dataset import export_dataset as _export
+
+    def offsets(folder, weave):
+        _export(folder, scenes=2, frames_per_scene=8, seed=3, every_n_steps=8, progress=False, weave_m=weave,
+                overrides={"scenario": {"route_length_m": 200}})
+        values = []
+        for f in (folder / "gt").rglob("*.jsonl"):
+            values += [_json.loads(line)["ground_truth"]["ego"]["lane_offset_m"] for line in f.read_text().splitlines()]
+        return np.abs(values)
+
+    assert offsets(tmp_path / "woven", 0.8).max() > 0.15
+    assert offsets(tmp_path / "centred", 0.0).max() < 0.1
