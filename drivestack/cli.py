@@ -26,6 +26,7 @@ COMMANDS = {
     "snapshot": "drivestack.snapshot",
     "train": "drivestack.train",
     "replay": "drivestack.replay",
+    "eval": "drivestack.evaluate",
 }
 
 

@@ -1,0 +1,50 @@
+"""Perception evaluation: the metrics' arithmetic on known cases, and the command at toy size."""
+
+import json
+
+import numpy as np
+import pytest
+
+from drivestack.cli import main
+from perception.evaluate import _ap
+from perception.scoring import iou_matrix
+
+
+def test_iou_and_ap_by_hand():
+    a = np.array([[0, 0, 10, 10]], float)
+    b = np.array([[5, 0, 15, 10], [0, 0, 10, 10], [20, 20, 30, 30]], float)
+    assert iou_matrix(a, b)[0] == pytest.approx([50 / 150, 1.0, 0.0])
+    # perfect ranking: precision 1 at every recall -> AP 1; half the detections wrong first -> lower
+    assert _ap(np.array([0.5, 1.0]), np.array([1.0, 1.0])) == pytest.approx(1.0)
+    assert _ap(np.array([0.0, 0.5, 1.0]), np.array([0.0, 0.5, 0.667])) < 0.75
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    from perception.hydranet import HydraNet, HydraNetConfig
+    from perception.yolo import DetectorConfig, YoloDetector
+
+    out = tmp_path_factory.mktemp("models")
+    YoloDetector.from_yaml(DetectorConfig(device="cpu")).model.save(str(out / "det.pt"))
+    HydraNet(HydraNetConfig()).save(out / "hyd.pt")
+    return ["--detector", str(out / "det.pt"), "--hydranet", str(out / "hyd.pt"), "--device", "cpu"]
+
+
+def test_eval_command_toy_size(models, tmp_path, capsys):
+    rc = main(["eval", "perception", "--seeds", "5", "--kinds", "highway", "--frames-per-seed", "2", "--json",
+               "--out", str(tmp_path / "ev"), *models])
+    assert rc == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["frames"] == 2 and set(report["detection"]) == {"ap50", "ap50_95"}
+    assert 0.0 <= report["drivable_iou"] <= 1.0 and set(report["lane_f1"]) == {"ego_left", "ego_right", "other"}
+    assert (tmp_path / "ev" / "pr_curves.png").is_file() and (tmp_path / "ev" / "report.json").is_file()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["eval", "policy"], "eval target 'policy'"),
+    (["eval", "perception", "--seeds", "a-b"], "--seeds 'a-b'"),
+    (["eval", "perception", "--kinds", "moon"], "--kinds 'moon'"),
+])
+def test_eval_bad_input(argv, needle, capsys):
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
