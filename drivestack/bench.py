@@ -483,6 +483,8 @@ def _run_sim(args) -> int:
 #: join here when their layers exist.
 TARGETS: dict[str, tuple[str, Callable[[Any], int]]] = {
     "sim": ("simulator steps/s (camera on and off), dataset export, parallel processes, peers", _run_sim),
+    "perception": ("per-stage latency and frames/s of the perception stack, 720p replay, ONNX Runtime",
+                   lambda args: __import__("drivestack.bench_perception", fromlist=["run"]).run(args)),
 }
 
 
@@ -495,6 +497,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--processes", default=DEFAULT_PROCESSES, help=f"process counts to run in parallel, comma-separated (default {DEFAULT_PROCESSES})")
     p.add_argument("--no-peers", action="store_true", help="skip the peer simulators (highway-env, CarRacing)")
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes and the random actions (default 0)")
+    p.add_argument("--detector", default=None, help="perception: detector weights (default: shipped)")
+    p.add_argument("--hydranet", default=None, help="perception: multi-task weights (default: shipped)")
+    p.add_argument("--device", default="auto", help="perception: auto (default), cpu, cuda")
     p.set_defaults(func=run)
     return p
 
