@@ -14,6 +14,13 @@ import numpy as np
 
 from .config import RandomizationConfig
 from .meshes import Palette
+from .render_kernels import finish_pass
+
+# Stand-ins for the optional inputs of ``finish_pass`` (fixed dtypes: one compiled signature).
+_NO_LAMPS = np.zeros((1, 1), np.bool_)
+_NO_HAZE = np.zeros((1, 1), np.float32)
+_NO_FOG_COLOUR = np.zeros(3, np.float32)
+_NO_NOISE = np.zeros((1, 1, 1), np.float32)
 
 
 @dataclass
@@ -72,22 +79,25 @@ class Appearance:
         return tuple(float(v) for v in self.rng.normal(0.0, self.pose_jitter_rad, 3))
 
     def finish(self, rgb: np.ndarray, depth_m: np.ndarray, lamp_mask: np.ndarray | None) -> np.ndarray:
-        """Apply lighting, fog, noise and blur to a rendered frame (in place where possible)."""
+        """Apply lighting, fog, noise and blur to a rendered frame (a new array unless nothing applies)."""
         if self.brightness == 1.0 and self.fog_range_m is None and self.noise_std == 0.0 and self.blur_prob == 0.0:
             return rgb
-        img = rgb.astype(np.float32)
-        if self.brightness != 1.0:
-            keep = img.copy() if (self.night and lamp_mask is not None and lamp_mask.any()) else None
-            img *= self.brightness
-            if keep is not None:
-                img[lamp_mask] = keep[lamp_mask]  # lit lamps stay bright at night
+        # Per-image inputs in numpy (np.exp and the generator keep their exact values and draw
+        # order); the per-pixel float32 arithmetic runs in one fused pass.
+        h, w, _ = rgb.shape
+        use_lamps = self.night and lamp_mask is not None
+        haze = _NO_HAZE
+        fog_colour = _NO_FOG_COLOUR
         if self.fog_range_m is not None:
             haze = 1.0 - np.exp(-np.minimum(depth_m, 1e3) / self.fog_range_m)
             fog_colour = np.array([170, 172, 178], np.float32) * (0.35 if self.night else 1.0)
-            img += (fog_colour - img) * haze[..., None]
+        noise = _NO_NOISE
         if self.noise_std > 0:
-            img += self.rng.normal(0.0, self.noise_std, img.shape).astype(np.float32)
-        out = np.clip(img, 0, 255).astype(np.uint8)
+            noise = self.rng.normal(0.0, self.noise_std, (h, w, 3)).astype(np.float32)
+        out = finish_pass(np.ascontiguousarray(rgb), np.float32(self.brightness),
+                          lamp_mask if use_lamps else _NO_LAMPS, use_lamps,
+                          np.ascontiguousarray(haze, np.float32), fog_colour, self.fog_range_m is not None,
+                          noise, self.noise_std > 0)
         if self.blur_prob > 0 and self.rng.random() < self.blur_prob:
             k = int(self.rng.choice([3, 5]))
             out = cv2.GaussianBlur(out, (k, k), 0)

@@ -16,6 +16,7 @@ import numpy as np
 from .config import CameraConfig
 from .meshes import CHUNK_M, LAYER_PAINT, OFFROAD, SKY, Mesh
 from .raster import rasterize
+from .render_kernels import backdrop_pass, ground_pass
 
 Z_NEAR_M = 0.15
 SKY_DEPTH_M = 1.0e4  # depth-buffer value of the sky; exported as "no depth"
@@ -63,7 +64,9 @@ class Camera:
         roll = jitter_rad[2]
         fwd = np.array([np.cos(yaw) * np.cos(pitch), np.sin(yaw) * np.cos(pitch), np.sin(pitch)])
         right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
-        down = np.cross(fwd, right)
+        # cross(fwd, right), written out: np.cross costs more than the rest of the pose (same float64 ops)
+        down = np.array([fwd[1] * right[2] - fwd[2] * right[1], fwd[2] * right[0] - fwd[0] * right[2],
+                         fwd[0] * right[1] - fwd[1] * right[0]])
         if roll:
             right, down = np.cos(roll) * right + np.sin(roll) * down, -np.sin(roll) * right + np.cos(roll) * down
         rot = np.stack([right, down, fwd])
@@ -85,11 +88,8 @@ class Camera:
         if key != self._cached_key:
             up_cam = rot @ np.array([0.0, 0.0, 1.0])  # world up in camera coordinates
             rise = self._rays @ up_cam  # metres of height gained per metre of depth along each ray
-            with np.errstate(divide="ignore"):
-                depth = np.where(rise < -1e-6, height_m / -rise, SKY_DEPTH_M)
-            depth = np.minimum(depth, SKY_DEPTH_M).astype(np.float32)
-            label = np.where(depth < SKY_DEPTH_M, OFFROAD, SKY).astype(np.uint8)
-            self._ground_cache = (depth, label)
+            # recomputed every frame when the pose jitters (visual randomisation): one fused pass
+            self._ground_cache = ground_pass(rise, float(height_m), SKY_DEPTH_M, OFFROAD, SKY)
             self._cached_key = key
         return self._ground_cache
 
@@ -119,10 +119,8 @@ class Camera:
         depth0, label0 = self._ground(rot, height_m)
         key = (id(depth0), sky.tobytes(), grass.tobytes())
         if self._backdrop_key != key:
-            rgb = np.empty((self.height, self.width, 3), np.uint8)
-            rgb[:] = sky[:, None, :]
-            rgb[label0 == OFFROAD] = grass
-            self._backdrop_rgb = rgb
+            self._backdrop_rgb = backdrop_pass(label0, np.ascontiguousarray(sky, np.uint8),
+                                               np.ascontiguousarray(grass, np.uint8), OFFROAD)
             self._backdrop_key = key
         return self._backdrop_rgb, depth0, label0
 

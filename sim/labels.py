@@ -15,6 +15,7 @@ import numpy as np
 from .camera import SKY_DEPTH_M, CameraFrame
 from .meshes import CROSSWALK, LINE_BASE, OTHER_LINE, ROAD, STOP_LINE
 from .raster import instance_boxes
+from .render_kernels import dense_label_pass
 from .traffic import VEHICLE_KINDS
 from .world import World
 
@@ -240,23 +241,19 @@ _LIGHT_CLASS_OF_STATE = np.array([LIGHT_CLASS[name] for name in ("green", "yello
 
 
 def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Visible drivable mask, lane-marking classes, depth [m] (0 = sky / no return)."""
-    label, inst = frame.label, frame.instance
-    free = inst == 0
-    drivable = free & ((label == ROAD) | (label == CROSSWALK) | (label == STOP_LINE) | (label == OTHER_LINE) | (label >= LINE_BASE))
+    """Visible drivable mask, lane-marking classes, depth [m] (0 = sky / no return).
+
+    Drivable: road, crosswalk, stop line or any painted line, where no object covers it. Lanes:
+    the ego's own left/right lane line, else any other painted marking. One fused pass
+    (``sim.render_kernels.dense_label_pass``); fresh arrays every call, since the caller keeps them.
+    """
     f = world.frenet
-    w = world.net.main.lane_width_m
     # the ego's lane k (forward) lies between lines at d = -(k+1) w (right) and -k w (left)
     left_code = LINE_BASE + int(round(-f.lane)) + 8
     right_code = LINE_BASE + int(round(-(f.lane + 1))) + 8
-    lanes = np.zeros(label.shape, np.uint8)
-    paint = free & ((label >= LINE_BASE) | (label == OTHER_LINE) | (label == CROSSWALK) | (label == STOP_LINE))
-    lanes[paint] = LANE_OTHER
-    lanes[free & (label == left_code)] = LANE_EGO_LEFT
-    lanes[free & (label == right_code)] = LANE_EGO_RIGHT
-    depth = np.where(frame.depth_m >= SKY_DEPTH_M, 0.0, frame.depth_m).astype(np.float32)
-    del w
-    return drivable, lanes, depth
+    return dense_label_pass(frame.label, frame.instance, frame.depth_m, np.float32(SKY_DEPTH_M), left_code, right_code,
+                            ROAD, CROSSWALK, STOP_LINE, OTHER_LINE, LINE_BASE,
+                            LANE_OTHER, LANE_EGO_LEFT, LANE_EGO_RIGHT)
 
 
 def ground_truth(world: World, frame: CameraFrame | None, dense: bool = True) -> GroundTruth:

@@ -8,6 +8,7 @@ from .appearance import Appearance
 from .camera import Camera, CameraFrame
 from .config import CameraConfig, RandomizationConfig
 from .meshes import Mesh, boxes_mesh_of, build_ground, build_props, light_head_boxes, pedestrian_boxes, vehicle_boxes
+from .render_kernels import lit_lamp_mask
 from .world import World
 
 OBJECT_REACH_BEHIND_M = 12.0  # moving objects this far behind the camera can still reach into view [m]
@@ -73,7 +74,7 @@ class WorldView:
                                    self.sky, self.look.grass)
         lamps = None
         if self.look.night:
-            lamps = (frame.instance >= w.ids.light0) & (frame.instance < w.ids.prop0) & (frame.rgb.max(-1) > 200)
+            lamps = lit_lamp_mask(frame.instance, frame.rgb, w.ids.light0, w.ids.prop0, 200)  # light heads' lit lamps
         frame.rgb = self.look.finish(frame.rgb, frame.depth_m, lamps)
         self.last = frame
         return frame
