@@ -15,7 +15,7 @@ import numpy as np
 
 from .kernels import boxes_triangles
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M
-from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, Road
+from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, SAMPLE_STEP_M, Road
 from .scenarios import Scenario
 
 CHUNK_M = 20.0  # static mesh bucket length along the main road [m]
@@ -69,10 +69,29 @@ class Mesh:
 
 
 # --- ground ----------------------------------------------------------------------------------
-def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float = 1.5) -> np.ndarray:
-    """Quads covering s in [s0, s1], d in [d0, d1] of ``road``, as (2K, 3, 3) triangles at z = 0."""
+CHORD_TOLERANCE_M = 0.01  # how far a strip's straight edge may stray from the true curve [m]
+MIN_STEP_M, MAX_STEP_M = 1.0, 10.0  # strip quad lengths [m]
+
+
+def _curve_step(road: Road, s0: float, s1: float) -> float:
+    """Quad length that keeps the chord within CHORD_TOLERANCE_M of the arc: sagitta = L^2 kappa / 8.
+
+    Long quads on straight road matter: the rasteriser's cost is per triangle, and most ground
+    triangles far ahead cover less than a pixel."""
+    i0, i1 = int(s0 / SAMPLE_STEP_M), int(np.ceil(s1 / SAMPLE_STEP_M)) + 1
+    kappa = float(np.max(np.abs(road.curvature[max(i0, 0):min(i1, road.n)]), initial=0.0))
+    if kappa < 1e-9:
+        return MAX_STEP_M
+    return float(np.clip(np.sqrt(8 * CHORD_TOLERANCE_M / kappa), MIN_STEP_M, MAX_STEP_M))
+
+
+def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float | None = None) -> np.ndarray:
+    """Quads covering s in [s0, s1], d in [d0, d1] of ``road``, as (2K, 3, 3) triangles at z = 0;
+    ``step_m`` None picks the quad length from the road's curvature."""
     if s1 - s0 < 1e-3:
         return np.zeros((0, 3, 3), np.float32)
+    if step_m is None:
+        step_m = _curve_step(road, s0, s1)
     n = max(1, int(np.ceil((s1 - s0) / step_m - 1e-6)))  # tolerance: a 3 m dash at step 3 m is one quad
     s = np.linspace(s0, s1, n + 1)
     xa, ya, _ = road.pose(s, d0)
