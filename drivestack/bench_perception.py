@@ -42,8 +42,6 @@ def _onnx_figures(perception, frame: np.ndarray, repeats: int, tmp: Path) -> dic
         import onnxruntime as ort
     except ImportError:
         return {"note": "onnxruntime not installed: pip install onnx onnxruntime"}
-    import torch
-
     out = {}
     opts = ort.SessionOptions()
     det_path = perception.detector.export_onnx(tmp / "detector.onnx")
@@ -53,23 +51,13 @@ def _onnx_figures(perception, frame: np.ndarray, repeats: int, tmp: Path) -> dic
     name = sess.get_inputs()[0].name
     out["detector_onnxruntime_ms"] = _median_ms(lambda: sess.run(None, {name: x}), repeats)
 
-    net = perception.hydranet.eval()
+    from perception.hydranet import export_onnx
+
+    net = perception.hydranet
     h, w = net.config.input_size
-    dummy = torch.rand(1, 3, h, w)
-
-    class Flat(torch.nn.Module):  # ONNX wants a tuple of tensors, not a dict
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, images):
-            o = self.inner(images)
-            return o["drivable"], o["lanes"], o["log_depth"], o["ego"]
-
-    path = tmp / "hydranet.onnx"
-    torch.onnx.export(Flat(net).cpu(), dummy, str(path), input_names=["images"], opset_version=17, dynamo=False)
+    path = export_onnx(net, tmp / "hydranet.onnx")
+    xin = np.random.default_rng(1).random((1, 3, h, w), dtype=np.float32)
     sess2 = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    xin = dummy.numpy()
     out["multitask_onnxruntime_ms"] = _median_ms(lambda: sess2.run(None, {"images": xin}), repeats)
     out["onnxruntime"] = ort.__version__
     return out

@@ -358,3 +358,34 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class _FlatOutputs(nn.Module):
+    """ONNX graphs return tuples: (drivable, lanes, log_depth, ego) instead of the dict."""
+
+    def __init__(self, net: HydraNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor):
+        out = self.net(images)
+        return out["drivable"], out["lanes"], out["log_depth"], out["ego"]
+
+
+def export_onnx(net: HydraNet, path: str | Path) -> Path:
+    """Write ``net`` as ONNX (input ``images``: float RGB in [0, 1], (1, 3, H, W)).
+
+    Uses torch's dynamo exporter (the TorchScript one cannot express the ego head's 2x4 pooling
+    of a 5x10 map); it needs the ``onnx`` and ``onnxscript`` packages.
+    """
+    try:
+        import onnxscript  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("ONNX export needs `pip install onnx onnxscript onnxruntime`") from exc
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flat = _FlatOutputs(net.cpu().eval())
+    dummy = torch.rand(1, 3, *net.config.input_size)
+    torch.onnx.export(flat, (dummy,), str(path), input_names=["images"],
+                      output_names=["drivable", "lanes", "log_depth", "ego"], dynamo=True)
+    return path

@@ -52,3 +52,21 @@ def test_shipped_hydranet_scores():
 MIN_DRIVABLE_IOU = 0.97
 MIN_EGO_LANE_RECALL = 0.93
 MAX_OFFSET_ERROR_M = 0.06
+
+
+@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
+def test_hydranet_onnx_matches_torch(tmp_path):
+    pytest.importorskip("onnxscript")
+    ort = pytest.importorskip("onnxruntime")
+    import torch
+
+    from perception.hydranet import HydraNet, export_onnx
+
+    net = HydraNet.load(DEFAULT_HYDRANET, device="cpu")
+    path = export_onnx(net, tmp_path / "hydranet.onnx")
+    x = torch.rand(1, 3, *net.config.input_size, generator=torch.Generator().manual_seed(0))
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"images": x.numpy()})
+    with torch.no_grad():
+        ref = net(x)
+    for name, value in zip(("drivable", "lanes", "log_depth", "ego"), got):
+        assert np.allclose(value, ref[name].numpy(), atol=1e-4), name
