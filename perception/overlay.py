@@ -6,12 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from sim.classes import CLASS_COLOURS
+
 from .geometry import CameraModel
 from .types import CLASS_NAMES, PerceptionFrame
 
-CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
-                 "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
-                 "traffic_light_green": (0, 255, 80)}
 LANE_COLOURS = {1: (255, 60, 60), 2: (60, 160, 255), 3: (235, 235, 235)}
 BEV_RANGE_M = (0.0, 50.0)  # forward range of the inset [m]
 BEV_HALF_WIDTH_M = 12.0  # lateral half range of the inset [m]

@@ -8,3 +8,8 @@ CLASS_NAMES = ("car", "truck", "bus", "motorcycle", "pedestrian", "traffic_light
 VEHICLE_CLASSES = frozenset(range(4))  # car, truck, bus, motorcycle
 PEDESTRIAN_CLASS = 4
 LIGHT_CLASSES = {5: "red", 6: "yellow", 7: "green"}
+
+# RGB each class is drawn in by the label and perception overlays
+CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
+                 "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
+                 "traffic_light_green": (0, 255, 80)}

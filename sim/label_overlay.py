@@ -6,11 +6,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .classes import CLASS_COLOURS
 from .labels import LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_OTHER, GroundTruth
 
-CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
-                 "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
-                 "traffic_light_green": (0, 255, 80)}
 LANE_COLOURS = {LANE_EGO_LEFT: (255, 60, 60), LANE_EGO_RIGHT: (60, 160, 255), LANE_OTHER: (255, 255, 255)}
 
 

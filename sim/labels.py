@@ -13,15 +13,13 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from .camera import SKY_DEPTH_M, CameraFrame
+from .classes import CLASS_NAMES  # re-exported: the detector classes in YOLO index order
 from .meshes import CROSSWALK, LINE_BASE, OTHER_LINE, ROAD, STOP_LINE
 from .raster import instance_boxes
 from .render_kernels import dense_label_pass
 from .traffic import VEHICLE_KINDS
 from .world import World
 
-# Detector classes, in YOLO class-index order.
-CLASS_NAMES = ("car", "truck", "bus", "motorcycle", "pedestrian", "traffic_light_red", "traffic_light_yellow",
-               "traffic_light_green")
 LIGHT_CLASS = {"red": 5, "yellow": 6, "green": 7}
 LANE_NONE, LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_OTHER = 0, 1, 2, 3
 FACING_COS = 0.3  # a light head counts as seen when its lamps face the camera at least this much
