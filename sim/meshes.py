@@ -127,13 +127,10 @@ class _GroundBuilder:
         self.parts: list[Mesh] = []
         self.main = scenario.network.main
 
-    def add(self, tris: np.ndarray, colour, label: int, layer: int, chunk_s: np.ndarray | float | None = None) -> None:
+    def add(self, tris: np.ndarray, colour, label: int, layer: int, chunk_s: np.ndarray | float) -> None:
+        """Queue ground triangles; ``chunk_s`` (per triangle or one value) is the main-road s that buckets them."""
         if len(tris) == 0:
             return
-        if chunk_s is None:  # main-road triangles: chunk from their own centroid's s
-            cx = tris[:, :, 0].mean(1)
-            cy = tris[:, :, 1].mean(1)
-            chunk_s, _ = self.main.project(cx, cy)
         chunk = np.floor(np.broadcast_to(np.asarray(chunk_s, np.float64), (len(tris),)) / CHUNK_M).astype(np.int64)
         self.parts.append(Mesh(tris, np.tile(np.asarray(colour, np.uint8), (len(tris), 1)),
                                np.zeros(len(tris), np.int32), np.full(len(tris), label, np.uint8),
@@ -145,11 +142,10 @@ class _GroundBuilder:
         lo, hi = road.asphalt_d
         main = road.road_id == 0
         s_main = None if main else chunk_s
-        # chunk by main-road s: for the main road derive it from the strip's s directly (cheap)
-        for a, b in _ranges_without(0.0, road.length_m, []):
-            for seg0, seg1 in _segments(a, b, CHUNK_M):
-                cs = 0.5 * (seg0 + seg1) if main else s_main
-                self.add(_strip(road, seg0, seg1, lo, hi), pal.asphalt, ROAD, LAYER_ROAD, cs)
+        # main-road pieces are bucketed by their own s; a side road's by its intersection's
+        for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
+            cs = 0.5 * (seg0 + seg1) if main else s_main
+            self.add(_strip(road, seg0, seg1, lo, hi), pal.asphalt, ROAD, LAYER_ROAD, cs)
         if road.sidewalk_m > 0:
             walk_gaps = self._sidewalk_gaps(road)
             for a, b in _ranges_without(0.0, road.length_m, walk_gaps):

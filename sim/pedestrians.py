@@ -21,8 +21,7 @@ SIZE_M = 0.5  # footprint side [m]
 
 
 class Pedestrians:
-    def __init__(self, network: RoadNetwork, lights: TrafficLights, per_km: float, rng: np.random.Generator,
-                 keep_clear: tuple[float, float]):
+    def __init__(self, network: RoadNetwork, lights: TrafficLights, per_km: float, rng: np.random.Generator):
         self.net = network
         self.lights = lights
         self.rng = rng

@@ -85,7 +85,7 @@ class World:
         self.lights = TrafficLights(self.net, rng)
         self.traffic = Traffic(self.net, self.lights, self.params.kind, self.params.traffic_density_per_km,
                                self.scenario.parked, rng, (start - 15.0, start + 25.0))
-        self.peds = Pedestrians(self.net, self.lights, self.params.pedestrians_per_km, rng, (start - 10, start + 20))
+        self.peds = Pedestrians(self.net, self.lights, self.params.pedestrians_per_km, rng)
         lane = int(rng.integers(0, main.lanes_fwd))
         x, y, h = main.pose(start, main.lane_centre_d(lane, 1))
         self.bicycle = BicycleParams()
