@@ -59,6 +59,7 @@ class DetectorTrainConfig:
     cache: bool = False  # keep decoded training images in RAM
     fraction: float = 1.0  # share of the train split used, (0, 1]
     verbose: bool = True  # ultralytics' per-epoch log lines
+    warmup_epochs: float = 3.0  # learning-rate warm-up [epochs]; shorten it when fine-tuning a trained model
     time_h: float | None = None  # wall-clock budget [h]; overrides epochs (ultralytics re-plans the schedule to fit)
 
     def __post_init__(self) -> None:
@@ -69,6 +70,7 @@ class DetectorTrainConfig:
         check_range("batch", self.batch, 1)
         check_range("workers", self.workers, 0)
         check_range("patience", self.patience, 1)
+        check_range("warmup_epochs", self.warmup_epochs, 0.0)
         if self.time_h is not None:
             check_range("time_h", self.time_h, 0.0, 1000.0, lo_open=True)
         check_range("lr0", self.lr0, 0.0, lo_open=True)
@@ -124,7 +126,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict[str, Any]:
         name=run_dir.name, exist_ok=True, patience=cfg.patience, optimizer=cfg.optimizer, lr0=cfg.lr0,
         close_mosaic=cfg.close_mosaic, cache=cfg.cache, fraction=cfg.fraction, verbose=cfg.verbose,
         amp=False, plots=False, pretrained=False, val=True, save=True,
-        **({"time": cfg.time_h} if cfg.time_h else {}),
+        warmup_epochs=cfg.warmup_epochs, **({"time": cfg.time_h} if cfg.time_h else {}),
     )
     trainer = model.trainer
     box = trainer.validator.metrics.box
