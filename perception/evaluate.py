@@ -246,8 +246,19 @@ def _plot_pr(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
+DISPLAY_SCORE = 0.25  # example overlays show detections at the pipeline's usual threshold, not AP's 0.001
+
+
 def _save_example(path: Path, image: np.ndarray, pf, camera_config) -> None:
+    import dataclasses
+
     import cv2
+
+    from .ground_truth import lead_vehicle
+
+    dets = pf.detections.select(pf.detections.score >= DISPLAY_SCORE)
+    lead, ttc = lead_vehicle(dets, pf.lane)
+    pf = dataclasses.replace(pf, detections=dets, lead_index=lead, lead_ttc_s=ttc)
 
     from .geometry import CameraModel
     from .overlay import draw
