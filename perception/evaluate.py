@@ -68,6 +68,18 @@ class _DetRecords:
             self.scores[c] += score[d][keep].tolist()
             self.matched[c].append(flags[keep])
 
+    def operating_point(self, min_score: float) -> dict:
+        """Precision and recall per class at IoU 0.5 for detections scoring at least ``min_score``."""
+        out = {}
+        for c, name in enumerate(CLASS_NAMES):
+            scores = np.array(self.scores[c])
+            flags = np.concatenate(self.matched[c])[:, 0] if self.matched[c] else np.zeros(0, bool)
+            kept = scores >= min_score
+            tp = int(flags[kept].sum())
+            out[name] = {"precision": round(tp / kept.sum(), 4) if kept.any() else None,
+                         "recall": round(tp / self.n_gt[c], 4) if self.n_gt[c] else None, "n_true": self.n_gt[c]}
+        return out
+
     def average_precision(self) -> tuple[dict, dict]:
         ap50, ap5095, curves = {}, {}, {}
         for c, name in enumerate(CLASS_NAMES):
@@ -128,6 +140,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     lane_true = {1: 0, 2: 0, 3: 0}
     depth_err: list[tuple[np.ndarray, np.ndarray]] = []
     dist_err: list[tuple[float, float]] = []
+    edge_err: list[float] = []  # box edge displacement of matched detections [px]
     offset_err, heading_err = [], []
     examples = 0
     total = len(config.seeds) * len(config.kinds) * config.frames_per_seed
@@ -145,7 +158,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
                 gt = info["ground_truth"]
                 if step % config.every_n_steps == 0:
                     pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"))
-                    _score_frame(pf, gt, records, dist_err)
+                    _score_frame(pf, gt, records, dist_err, edge_err)
                     if pf.drivable is not None:
                         p, t = pf.drivable, gt.drivable
                         inter += int((p & t).sum())
@@ -179,11 +192,14 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         lane_f1[name] = round(2 * prec * rec / max(prec + rec, 1e-9), 4)
     report = {
         "frames": total, "seeds": list(config.seeds), "kinds": list(config.kinds), "randomized": config.randomize,
-        "detection": ap,
+        "detection": {**ap, "at_score_0.25": records.operating_point(DISPLAY_SCORE)},
         "drivable_iou": round(inter / union, 4) if union else None,
         "lane_f1": lane_f1,
         "depth_abs_rel_median_by_range": _depth_by_range(depth_err),
         "distance_median_rel_error_by_range": _dist_by_range(dist_err),
+        "box_edge_error_std_robust_px": round(float(1.4826 * np.median(np.abs(edge_err))), 3) if edge_err else None,
+        "distance_rel_error_std_robust": round(float(1.4826 * np.median(np.abs(np.array(dist_err).reshape(-1, 2)[:, 1]))), 4)
+        if dist_err else None,  # MAD-based std, for GroundTruthPerception's noise model
         "lane_offset_median_abs_error_m": round(float(np.median(offset_err)), 4) if offset_err else None,
         "heading_median_abs_error_rad": round(float(np.median(heading_err)), 4) if heading_err else None,
     }
@@ -193,7 +209,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     return report
 
 
-def _score_frame(pf, gt, records: _DetRecords, dist_err: list) -> None:
+def _score_frame(pf, gt, records: _DetRecords, dist_err: list, edge_err: list) -> None:
     d = pf.detections
     records.add(d.xyxy, d.score, d.class_id, gt.objects)
     big = [o for o in gt.objects if o.box_xyxy is not None and o.visible_px >= MIN_GT_PX]
@@ -201,6 +217,8 @@ def _score_frame(pf, gt, records: _DetRecords, dist_err: list) -> None:
         iou = iou_matrix(d.xyxy, np.array([o.box_xyxy for o in big], np.float64))
         for i in range(len(d)):
             j = int(np.argmax(iou[i]))
+            if iou[i, j] >= 0.5 and big[j].class_id == d.class_id[i] and d.score[i] >= DISPLAY_SCORE:
+                edge_err.extend((d.xyxy[i] - np.array(big[j].box_xyxy, np.float64)).tolist())
             if iou[i, j] >= 0.5 and big[j].class_id == d.class_id[i] and np.isfinite(d.distance_m[i]):
                 dist_err.append((big[j].distance_m, (float(d.distance_m[i]) - big[j].distance_m) / big[j].distance_m))
 

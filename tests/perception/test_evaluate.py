@@ -35,7 +35,7 @@ def test_eval_command_toy_size(models, tmp_path, capsys):
                "--out", str(tmp_path / "ev"), *models])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["frames"] == 2 and set(report["detection"]) == {"ap50", "ap50_95"}
+    assert report["frames"] == 2 and set(report["detection"]) == {"ap50", "ap50_95", "at_score_0.25"}
     assert 0.0 <= report["drivable_iou"] <= 1.0 and set(report["lane_f1"]) == {"ego_left", "ego_right", "other"}
     assert (tmp_path / "ev" / "pr_curves.png").is_file() and (tmp_path / "ev" / "report.json").is_file()
 
