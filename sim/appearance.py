@@ -51,9 +51,17 @@ class Appearance:
         def jitter(c, amount=cfg.colour_jitter):
             return tuple(int(v) for v in np.clip(np.asarray(c) * rng.uniform(1 - amount, 1 + amount, 3), 0, 255))
 
-        pal = replace(pal, asphalt=jitter(pal.asphalt), sidewalk=jitter(pal.sidewalk), white=jitter(pal.white, cfg.colour_jitter / 3),
+        # Road surfaces range from fresh black asphalt to pale worn concrete, and verges from green
+        # grass to dry summer grass and bare earth: real highways look like all of these, and a
+        # network that has only seen dark asphalt does not find the road on light concrete.
+        road_grey = rng.uniform(*cfg.road_grey)
+        asphalt = tuple(int(v) for v in np.clip(road_grey * rng.uniform(0.94, 1.06, 3), 0, 255))
+        walk_grey = float(np.clip(road_grey + rng.choice([-1, 1]) * rng.uniform(25, 60), 60, 230))
+        sidewalk = tuple(int(v) for v in np.clip(walk_grey * rng.uniform(0.95, 1.05, 3), 0, 255))
+        verges = np.array([[78, 118, 58], [96, 122, 66], [150, 135, 92], [128, 110, 80], [110, 112, 70]], np.float64)
+        grass = np.array(jitter(verges[rng.integers(len(verges))]), np.float64)
+        pal = replace(pal, asphalt=asphalt, sidewalk=sidewalk, white=jitter(pal.white, cfg.colour_jitter / 3),
                       yellow=jitter(pal.yellow, cfg.colour_jitter / 2), glass=jitter(pal.glass), cargo=jitter(pal.cargo))
-        grass = np.array(jitter(grass), np.float64)
         sky_top = np.array(jitter(sky_top))
         sky_hor = np.array(jitter(sky_hor))
         night = rng.random() < cfg.night_prob

@@ -44,7 +44,8 @@ class RandomizationConfig:
     """Seeded visual randomisation for training data. Off by default (evaluation)."""
 
     enabled: bool = False  # master switch
-    colour_jitter: float = 0.25  # relative spread of object, road and sky colours
+    colour_jitter: float = 0.25  # relative spread of object, verge and sky colours
+    road_grey: tuple[float, float] = (45.0, 175.0)  # road surface grey level range, dark asphalt .. pale concrete
     brightness: tuple[float, float] = (0.45, 1.25)  # multiplier range; low values look like dusk/night
     night_prob: float = 0.15  # chance of a night scene (dark sky, lit lamps stay bright)
     fog_prob: float = 0.25  # chance of fog in a scene
@@ -61,6 +62,8 @@ class RandomizationConfig:
         for name in ("night_prob", "fog_prob", "blur_prob"):
             check_range(f"randomization.{name}", getattr(self, name), 0.0, 1.0)
         check_range("randomization.colour_jitter", self.colour_jitter, 0.0, 1.0)
+        if not 0.0 <= self.road_grey[0] <= self.road_grey[1] <= 255.0:
+            raise ConfigError(f"randomization.road_grey={self.road_grey} is not allowed; use 0 <= low <= high <= 255")
         check_range("randomization.pose_jitter_deg", self.pose_jitter_deg, 0.0, 10.0)
         check_range("randomization.height_jitter_m", self.height_jitter_m, 0.0, 0.5)
         if not 1.0 <= self.fog_range_m[0] <= self.fog_range_m[1]:
