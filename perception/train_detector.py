@@ -125,7 +125,8 @@ def train_detector(cfg: DetectorTrainConfig) -> dict[str, Any]:
         deterministic=True, device=_ultralytics_device(cfg.device), project=str(run_dir.parent),
         name=run_dir.name, exist_ok=True, patience=cfg.patience, optimizer=cfg.optimizer, lr0=cfg.lr0,
         close_mosaic=cfg.close_mosaic, cache=cfg.cache, fraction=cfg.fraction, verbose=cfg.verbose,
-        amp=False, plots=False, pretrained=False, val=True, save=True,
+        amp=False, plots=False, val=True, save=True,
+        pretrained=cfg.model if cfg.model.endswith(".pt") else False,  # a .pt fine-tunes from its weights
         warmup_epochs=cfg.warmup_epochs, **({"time": cfg.time_h} if cfg.time_h else {}),
     )
     trainer = model.trainer
