@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from perception.overlay import draw
-from perception.pipeline import DEFAULT_DETECTOR, Perception
+from perception.pipeline import DEFAULT_DETECTOR, DEFAULT_HYDRANET, Perception
 from perception.sources import SimSource, open_source
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "udacity"
@@ -21,8 +21,10 @@ TILE = (640, 360)
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--detector", default=str(DEFAULT_DETECTOR))
+    ap.add_argument("--hydranet", default=str(DEFAULT_HYDRANET))
+    ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
-    perception = Perception.from_files(args.detector)
+    perception = Perception.from_files(args.detector, args.hydranet)
     tiles = []
     for spec, index in ((REAL / "videos" / "solidWhiteRight.mp4", 40), (REAL / "videos" / "highway_cars.mp4", 20),
                         (REAL / "images" / "test1.jpg", 0)):
@@ -39,8 +41,8 @@ def main() -> None:
     big = cv2.resize(frame.image, TILE, interpolation=cv2.INTER_LINEAR)
     tiles.append(draw(big, pf, perception.camera_setup.model(*TILE)))
     grid = np.concatenate([np.concatenate(tiles[:2], 1), np.concatenate(tiles[2:], 1)], 0)
-    cv2.imwrite(str(OUT), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
-    print(f"wrote {OUT}")
+    cv2.imwrite(args.out, cv2.cvtColor(grid, cv2.COLOR_RGB2BGR))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
