@@ -31,6 +31,9 @@ machine and prints the device and thread count (timings are never asserted in te
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import math
 import time
 from dataclasses import dataclass, replace
@@ -384,8 +387,9 @@ def export_onnx(net: HydraNet, path: str | Path) -> Path:
         raise ImportError("ONNX export needs `pip install onnx onnxscript onnxruntime`") from exc
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    flat = _FlatOutputs(net.cpu().eval())
+    flat = _FlatOutputs(net.cpu()).eval()
     dummy = torch.rand(1, 3, *net.config.input_size)
-    torch.onnx.export(flat, (dummy,), str(path), input_names=["images"],
-                      output_names=["drivable", "lanes", "log_depth", "ego"], dynamo=True)
+    with contextlib.redirect_stdout(sys.stderr):  # the exporter prints progress; stdout may carry a JSON report
+        torch.onnx.export(flat, (dummy,), str(path), input_names=["images"],
+                          output_names=["drivable", "lanes", "log_depth", "ego"], dynamo=True, verbose=False)
     return path

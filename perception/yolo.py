@@ -382,10 +382,15 @@ class YoloDetector:
         net = self.model.model
         had, old = hasattr(net, "pt_path"), getattr(net, "pt_path", None)
         net.pt_path = str(out.with_suffix(".pt"))  # ultralytics writes beside this (a yaml model: the cwd)
+        from ultralytics.utils import LOGGER
+
+        level = LOGGER.level
+        LOGGER.setLevel(logging.ERROR)  # the exporter logs progress and notices to stdout, where JSON reports go
         try:
             written = Path(self.model.export(format="onnx", imgsz=self.cfg.imgsz, simplify=False, dynamic=dynamic,
                                              half=False, device="cpu", verbose=False))
         finally:
+            LOGGER.setLevel(level)
             if had:
                 net.pt_path = old
             else:
