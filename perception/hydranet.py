@@ -250,13 +250,15 @@ class HydraNet(nn.Module):
             if (h, w) != tuple(self.config.input_size):
                 x = F.interpolate(x, size=self.config.input_size, mode="bilinear", align_corners=False)
             out = self(x)
-            dense = torch.cat([out["drivable"], out["lanes"], out["log_depth"]], 1)
-            if (h, w) != tuple(self.config.input_size):
-                dense = F.interpolate(dense, size=(h, w), mode="bilinear", align_corners=False)
+            drivable, lanes, log_depth = out["drivable"][:, 0], out["lanes"], out["log_depth"][:, 0]
+            if (h, w) != tuple(self.config.input_size):  # one resize for all dense maps
+                dense = F.interpolate(torch.cat([out["drivable"], lanes, out["log_depth"]], 1), size=(h, w),
+                                      mode="bilinear", align_corners=False)
+                drivable, lanes, log_depth = dense[:, 0], dense[:, 1:5], dense[:, 5]
             ego = self.ego_values(out["ego"]).float().cpu().numpy()
-            result = {"drivable": (dense[:, 0] > 0).cpu().numpy(),
-                      "lanes": dense[:, 1:5].argmax(1).to(torch.uint8).cpu().numpy(),
-                      "depth_m": dense[:, 5].exp().float().cpu().numpy(),
+            result = {"drivable": (drivable > 0).cpu().numpy(),
+                      "lanes": lanes.argmax(1).to(torch.uint8).cpu().numpy(),
+                      "depth_m": log_depth.float().exp().cpu().numpy(),
                       "lane_offset_m": ego[:, 0], "heading_error_rad": ego[:, 1], "curvature_1_m": ego[:, 2],
                       "curvature_ahead_1_m": ego[:, 2:5], "lane_width_m": ego[:, 5]}
         finally:
