@@ -68,11 +68,10 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
     import torch
 
     from drivestack.bench import device_info
-    from perception.pipeline import DEFAULT_DETECTOR, DEFAULT_HYDRANET, Perception
+    from perception.pipeline import Perception, model_paths
     from perception.types import Frame
 
-    det_path = Path(detector) if detector else DEFAULT_DETECTOR
-    hyd_path = Path(hydranet) if hydranet else DEFAULT_HYDRANET
+    det_path, hyd_path = model_paths(detector, hydranet)
     perception = Perception.from_files(det_path, hyd_path, device=device)
     frames = _sim_frames(max(repeats, 20))
     img = frames[len(frames) // 2]

@@ -148,6 +148,13 @@ def parse_override(text: str) -> dict[str, Any]:
     return out
 
 
+def apply_overrides(data: dict[str, Any], items: list[str]) -> dict[str, Any]:
+    """``data`` with each ``key.sub_key=value`` of ``items`` (``--set`` options) merged in, in order."""
+    for item in items:
+        data = merge(data, parse_override(item))
+    return data
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML preset as a mapping, with a clear error for a missing or malformed file."""
     path = Path(path)

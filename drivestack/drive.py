@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
 
 def _env_config(args):
     from drivestack.cli import UsageError
-    from drivestack.config import from_dict, load_yaml, merge, parse_override
+    from drivestack.config import apply_overrides, from_dict, load_yaml, merge
     from sim.config import EnvConfig
 
     if args.scenario not in ("town", "highway"):
@@ -56,8 +56,7 @@ def _env_config(args):
     data = merge({"scenario": {"kind": args.scenario, "route_length_m": 500.0}}, data)
     if args.route_length is not None:
         data = merge(data, {"scenario": {"route_length_m": args.route_length}})
-    for item in args.set:
-        data = merge(data, parse_override(item))
+    data = apply_overrides(data, args.set)
     return from_dict(EnvConfig, data)
 
 

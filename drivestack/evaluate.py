@@ -60,17 +60,14 @@ def run(args) -> int:
     if args.frames_per_seed < 1:
         raise UsageError(f"--frames-per-seed {args.frames_per_seed} is not allowed; use 1 or more")
     seeds = parse_seeds(args.seeds)
-    from pathlib import Path
-
     from perception.evaluate import EvalConfig, evaluate
-    from perception.pipeline import DEFAULT_DETECTOR, DEFAULT_HYDRANET, Perception
+    from perception.pipeline import Perception, model_paths
     from perception.yolo import DetectorConfig, YoloDetector
 
-    det_path = Path(args.detector) if args.detector else DEFAULT_DETECTOR
-    hyd_path = Path(args.hydranet) if args.hydranet else DEFAULT_HYDRANET
-    for what, path in (("detector", det_path), ("multi-task network", hyd_path)):
-        if not path.is_file():
-            raise UsageError(f"{what} weights {str(path)!r} do not exist; train one (`drivestack train`) or pass its path")
+    try:
+        det_path, hyd_path = model_paths(args.detector, args.hydranet)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
     try:
         perception = Perception.from_files(None, hyd_path, device=args.device, track=False)
         # AP needs the whole score range: a near-zero confidence threshold

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from drivestack.cli import UsageError
-    from perception.pipeline import DEFAULT_DETECTOR, DEFAULT_HYDRANET, CameraSetup, Perception
+    from perception.pipeline import CameraSetup, Perception, model_paths
     from perception.sources import SourceError, open_source
 
     if args.max_frames is not None and args.max_frames < 1:
@@ -59,11 +59,10 @@ def run(args) -> int:
     out = Path(args.out or time.strftime("runs/replay-%Y%m%d-%H%M%S"))
     if out.exists():
         raise UsageError(f"output folder {str(out)!r} already exists; choose another --out")
-    det_path = Path(args.detector) if args.detector else DEFAULT_DETECTOR
-    hyd_path = Path(args.hydranet) if args.hydranet else DEFAULT_HYDRANET
-    for what, path in (("detector", det_path), ("multi-task network", hyd_path)):
-        if not path.is_file():
-            raise UsageError(f"{what} weights {str(path)!r} do not exist; train one (`drivestack train`) or pass its path")
+    try:
+        det_path, hyd_path = model_paths(args.detector, args.hydranet)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
     setup = CameraSetup()
     if args.hfov is not None or args.camera_height is not None:
         setup = CameraSetup(hfov_deg=args.hfov or setup.hfov_deg, height_m=args.camera_height or setup.height_m)

@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from drivestack.cli import UsageError
-    from drivestack.config import from_dict, merge, parse_override
+    from drivestack.config import apply_overrides, from_dict
 
     if args.scenario not in ("town", "highway"):
         raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
@@ -48,8 +48,7 @@ def run(args) -> int:
     from sim.label_overlay import depth_colour, draw_labels
 
     data = {"scenario": {"kind": args.scenario}, "randomization": {"enabled": bool(args.randomize)}}
-    for item in args.set:
-        data = merge(data, parse_override(item))
+    data = apply_overrides(data, args.set)
     config = from_dict(EnvConfig, data)
     env = gym.make("drivestack/Town-v0", config=config)
     obs, info = env.reset(seed=args.seed)

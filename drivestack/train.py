@@ -32,7 +32,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from drivestack.cli import UsageError
-    from drivestack.config import from_dict, load_yaml, merge, parse_override
+    from drivestack.config import apply_overrides, from_dict, load_yaml, merge
 
     if args.model not in ("detector", "hydranet"):
         raise UsageError(f"train target {args.model!r} is not allowed; choose detector or hydranet")
@@ -44,8 +44,7 @@ def run(args) -> int:
     if not manifest.get("complete"):
         raise UsageError(f"dataset {str(folder)!r} is incomplete; finish it by re-running its `drivestack dataset` command")
     values = load_yaml(args.config) if args.config else {}
-    for item in args.set:
-        values = merge(values, parse_override(item))
+    values = apply_overrides(values, args.set)
     out = args.out or f"runs/{args.model}"
     if args.model == "detector":
         from perception.train_detector import DetectorTrainConfig, train_detector

@@ -43,6 +43,16 @@ class CameraSetup:
         return CameraModel.from_fov(width, height, self.hfov_deg, self.height_m, self.pitch_deg, self.forward_m)
 
 
+def model_paths(detector: str | Path | None = None, hydranet: str | Path | None = None) -> tuple[Path, Path]:
+    """The detector and multi-task weights to use (the shipped ones by default); a missing file is a
+    ``FileNotFoundError`` that says how to get one."""
+    paths = (Path(detector) if detector else DEFAULT_DETECTOR, Path(hydranet) if hydranet else DEFAULT_HYDRANET)
+    for what, path in zip(("detector", "multi-task network"), paths):
+        if not path.is_file():
+            raise FileNotFoundError(f"{what} weights {str(path)!r} do not exist; train one (`drivestack train`) or pass its path")
+    return paths
+
+
 class _TrackHistory:
     """Per track id: last ground position and time, and a smoothed relative velocity."""
 

@@ -31,13 +31,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import cv2
 import numpy as np
 
 from drivestack.config import ConfigError, from_dict, merge
 
+from .autopilot import Autopilot
 from .config import EnvConfig
 from .labels import CLASS_NAMES, GroundTruth
 
@@ -195,31 +196,6 @@ def _clear_scene(out: Path, split: str, name: str) -> None:
             path.unlink()
 
 
-# --- driving -------------------------------------------------------------------------------------
-def lane_keeper(gt: GroundTruth, speed_m_s: float, lateral_target_m: float = 0.0) -> np.ndarray:
-    """Fallback driver (used only without ``sim.autopilot``): PD lane keeping, cruise at 80 % of
-    the limit, brake for a red light or something close ahead in the lane."""
-    e = gt.ego
-    steer = -0.35 * (e.lane_offset_m - lateral_target_m) - 1.2 * e.heading_error_rad + 3.0 * e.curvature_ahead_1_m[0]
-    target = 0.8 * e.speed_limit_m_s
-    blocked = any(not ob.class_name.startswith("traffic_light") and 0 < ob.x_m < 8 + 1.5 * speed_m_s
-                  and abs(ob.y_m) < 0.5 * e.lane_width_m + 0.5 for ob in gt.objects)
-    if e.light_state in ("red", "yellow") and 0 < e.light_stop_distance_m < 5 + speed_m_s * speed_m_s / 4:
-        blocked = True
-    accel = -1.0 if blocked else 0.3 * (target - speed_m_s)
-    return np.clip(np.array([steer, accel], np.float32), -1.0, 1.0)
-
-
-def make_driver() -> tuple[str, Callable[[GroundTruth, float], np.ndarray]]:
-    """The project's autopilot when present, else the small lane keeper above."""
-    try:
-        from .autopilot import Autopilot
-    except ImportError:
-        return "lane_keeper", lane_keeper
-    pilot = Autopilot()
-    return "autopilot", pilot.act
-
-
 # --- export --------------------------------------------------------------------------------------
 def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: int, seed: int,
                    scenario_kinds: Iterable[str] = ("town", "highway"), every_n_steps: int = 5,
@@ -249,7 +225,7 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
     plan = [(i, scene_name(i), scene_seed(seed, i), args.scenario_kinds[i % len(args.scenario_kinds)])
             for i in range(scenes)]
     todo = [p for p in plan if not (out / "scenes" / f"{p[1]}.json").is_file()]
-    driver_name, driver = make_driver()
+    driver_name, driver = "autopilot", Autopilot().act
     bar = _progress_bar(total=scenes * frames_per_scene, initial=(scenes - len(todo)) * frames_per_scene,
                         enabled=progress)
     envs: dict[str, Any] = {}
