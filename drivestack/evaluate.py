@@ -1,11 +1,20 @@
-"""``drivestack eval``: measure the perception stack on held-out simulator seeds.
+"""``drivestack eval``: measure the perception stack or a driving policy on held-out simulator seeds.
 
 Usage::
+
+    drivestack eval policy --json                          # the comparison table on town seeds 900000-900009
+    drivestack eval policy --rows ppo/labels,rule-based/labels --seeds 900000-900049 --scenario highway
 
     drivestack eval perception --json                      # shipped models, default held-out seeds
     drivestack eval perception --seeds 10000-10019 --out runs/eval --detector runs/detector/weights/best.pt
 
-Prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
+``eval policy`` drives the same held-out seeds with each row's policy and perception source
+(ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera) and reports success
+rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
+lights run, mean speed, jerk, supervisor interventions and the CARLA-style driving score, plus
+the perception gap (models minus labels) per policy.
+
+``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
 example overlays.
 """
@@ -18,10 +27,17 @@ import sys
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate perception on held-out simulator seeds",
+    p = sub.add_parser("eval", help="evaluate perception or a driving policy on held-out simulator seeds",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", help="perception")
-    p.add_argument("--seeds", default="10000-10009", help="held-out seeds: 'A-B' or 'A,B,C' (default 10000-10009)")
+    p.add_argument("target", help="perception or policy")
+    p.add_argument("--seeds", default=None, help="held-out seeds: 'A-B' or 'A,B,C' (default perception 10000-10009, policy 900000-900009)")
+    p.add_argument("--rows", default=None, help="policy: comma-separated rows (default: all whose policy files exist)")
+    p.add_argument("--policy", default=None, help="policy: PPO/SAC policy file for the ppo rows (default: shipped)")
+    p.add_argument("--pixels-policy", default=None, help="policy: end-to-end policy file (default: shipped)")
+    p.add_argument("--scenario", default="town", help="policy: town or highway (default town)")
+    p.add_argument("--route-length", type=float, default=500.0, help="policy: route length [m] (default 500)")
+    p.add_argument("--no-supervisor", action="store_true", help="policy: no safety supervisor around the policies")
+    p.add_argument("--workers", type=int, default=1, help="policy: episodes in parallel processes (default 1)")
     p.add_argument("--kinds", default="town,highway", help="scenario kinds (default town,highway)")
     p.add_argument("--frames-per-seed", type=int, default=10)
     p.add_argument("--randomize", action="store_true", help="score on randomised visuals (default: the evaluation look)")
@@ -52,8 +68,11 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 def run(args) -> int:
     from drivestack.cli import UsageError
 
+    if args.target == "policy":
+        return _run_policy(args)
     if args.target != "perception":
-        raise UsageError(f"eval target {args.target!r} is not allowed; choose perception")
+        raise UsageError(f"eval target {args.target!r} is not allowed; choose perception or policy")
+    args.seeds = args.seeds or "10000-10009"
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     if not kinds or any(k not in ("town", "highway") for k in kinds):
         raise UsageError(f"--kinds {args.kinds!r} is not allowed; use town, highway or both")
@@ -81,3 +100,53 @@ def run(args) -> int:
     if not args.json and args.out:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)
     return 0
+
+
+def _run_policy(args) -> int:
+    from pathlib import Path
+
+    from drivestack.cli import UsageError
+
+    from control.evaluate import ROWS, compare
+    from control.pixels import DEFAULT_PIXEL_POLICY
+    from control.policies import DEFAULT_POLICY, PolicyError, load_policy
+
+    if args.scenario not in ("town", "highway"):
+        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
+    if args.workers < 1:
+        raise UsageError(f"--workers {args.workers} is not allowed; use 1 or more")
+    if not 50 <= args.route_length <= 20000:
+        raise UsageError(f"--route-length {args.route_length} is not allowed; use 50..20000 m")
+    seeds = parse_seeds(args.seeds or "900000-900009")
+    policy = Path(args.policy) if args.policy else DEFAULT_POLICY
+    pixels = Path(args.pixels_policy) if args.pixels_policy else DEFAULT_PIXEL_POLICY
+    if args.rows:
+        rows = [r.strip() for r in args.rows.split(",") if r.strip()]
+        bad = [r for r in rows if r not in ROWS]
+        if bad or not rows:
+            raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
+    else:  # every row whose policy exists
+        rows = [r for r, (kind, _) in ROWS.items()
+                if kind == "rule-based" or (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())]
+    try:  # check the files before hours of driving
+        if any(ROWS[r][0] == "ppo" for r in rows):
+            load_policy(policy)
+        if any(ROWS[r][0] == "pixels" for r in rows):
+            load_policy(pixels)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
+                     args.device, args.workers, progress=not args.json)
+    report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
+    print(json.dumps(report, indent=None if args.json else 2))
+    if not args.json:
+        _print_table(report)
+    return 0
+
+
+def _print_table(report: dict) -> None:
+    cols = ("success_rate", "route_completion", "driving_score", "collisions_per_km", "red_lights_run", "mean_speed_kmh",
+            "interventions")
+    print(f"{'row':<20}" + "".join(f"{c[:14]:>16}" for c in cols), file=sys.stderr)
+    for row, s in report["rows"].items():
+        print(f"{row:<20}" + "".join(f"{'-' if s.get(c) is None else s[c]:>16}" for c in cols), file=sys.stderr)

@@ -1,13 +1,15 @@
-"""``drivestack train``: train the perception models on a simulator dataset.
+"""``drivestack train``: train the perception models on a simulator dataset, or the driving policy.
 
 Usage::
 
     drivestack dataset --out data/sim --scenes 300 --frames-per-scene 12 --seed 1
     drivestack train detector --data data/sim --out runs/detector [--set epochs=50 --set imgsz=320]
     drivestack train hydranet --data data/sim --out runs/hydranet [--set epochs=30 --set loss_weighting=fixed]
+    drivestack train policy --out runs/policy [--set total_steps=300000 --set algo=sac]
+    drivestack train policy --resume runs/policy            # continue an interrupted run
 
 Every field of ``perception.train_detector.DetectorTrainConfig`` / ``perception.train_hydranet.
-HydraTrainConfig`` can be set from a YAML preset (``--config``) or ``--set key=value``. Runs use
+HydraTrainConfig`` / ``control.train.PolicyTrainConfig`` can be set from a YAML preset (``--config``) or ``--set key=value``. Runs use
 the GPU when there is one, log to TensorBoard, keep checkpoints and save their resolved config.
 """
 
@@ -19,10 +21,12 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the detector or the multi-task network",
+    p = sub.add_parser("train", help="train the detector, the multi-task network or the driving policy",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="detector or hydranet")
-    p.add_argument("--data", required=True, help="dataset folder written by `drivestack dataset` (or its data.yaml)")
+    p.add_argument("model", help="detector, hydranet or policy")
+    p.add_argument("--data", default=None, help="dataset folder written by `drivestack dataset` (or its data.yaml); detector and hydranet")
+    p.add_argument("--resume", default=None, metavar="RUN", help="policy: continue the interrupted run in this folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default=None, help="run folder (default: runs/<model>)")
     p.add_argument("--config", default=None, help="YAML preset of the training config's fields")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
@@ -34,8 +38,12 @@ def run(args) -> int:
     from drivestack.cli import UsageError
     from drivestack.config import apply_overrides, from_dict, load_yaml, merge
 
-    if args.model not in ("detector", "hydranet"):
-        raise UsageError(f"train target {args.model!r} is not allowed; choose detector or hydranet")
+    if args.model not in ("detector", "hydranet", "policy"):
+        raise UsageError(f"train target {args.model!r} is not allowed; choose detector, hydranet or policy")
+    if args.model == "policy":
+        return _train_policy(args)
+    if args.data is None:
+        raise UsageError(f"train {args.model} needs --data (a dataset folder written by `drivestack dataset`)")
     data = Path(args.data)
     folder = data.parent if data.suffix in (".yaml", ".yml") else data
     if not (folder / "dataset.json").is_file():
@@ -60,5 +68,35 @@ def run(args) -> int:
         if args.device:
             base["device"] = args.device
         result = train_hydranet(from_dict(HydraTrainConfig, merge(base, values)))
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+def _train_policy(args) -> int:
+    from drivestack.cli import UsageError
+    from drivestack.config import apply_overrides, from_dict, load_yaml, merge
+
+    from control.train import PolicyTrainConfig, train_policy
+
+    if args.resume:
+        run_dir = Path(args.resume)
+        if not (run_dir / "config.yaml").is_file():
+            raise UsageError(f"--resume {args.resume!r} is not a policy run folder (no config.yaml there)")
+        if args.config or args.set or args.out:
+            raise UsageError("--resume takes the run's own config.yaml; drop --config/--set/--out")
+        cfg = from_dict(PolicyTrainConfig, load_yaml(run_dir / "config.yaml"))
+        if Path(cfg.out_dir).resolve() != run_dir.resolve():
+            cfg = from_dict(PolicyTrainConfig, merge(load_yaml(run_dir / "config.yaml"), {"out_dir": str(run_dir)}))
+    else:
+        values = load_yaml(args.config) if args.config else {}
+        values = apply_overrides(values, args.set)
+        base = {"out_dir": args.out or "runs/policy"}
+        if args.device:
+            base["device"] = args.device
+        cfg = from_dict(PolicyTrainConfig, merge(base, values))
+    try:
+        result = train_policy(cfg, resume=bool(args.resume), progress=not args.quiet)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
     print(json.dumps(result, indent=2, default=str))
     return 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .geometry import in_lane, time_to_collision
-from .types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, Detections, LaneEstimate, PerceptionFrame
+from .types import NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES, Detections, LaneEstimate, PerceptionFrame
 
 # Errors of the shipped models (robust std = 1.4826 x median absolute error), from
 MEASURED_BY = "drivestack eval perception --seeds 10000-10009 (town + highway, 200 frames), 2026-11-22"
@@ -55,15 +55,35 @@ class PerceptionNoise:
 class GroundTruthPerception:
     """Turns ``sim.labels.GroundTruth`` into ``PerceptionFrame``s (seeded noise)."""
 
-    def __init__(self, noise: PerceptionNoise | None = None, seed: int = 0, camera_forward_m: float = 0.8):
+    def __init__(self, noise: PerceptionNoise | None = None, seed: int = 0, camera_forward_m: float = 0.8,
+                 hfov_deg: float = 80.0, max_range_m: float = 100.0, light_range_m: float = 80.0):
         self.noise = noise if noise is not None else PerceptionNoise.none()  # exact unless noise is asked for
         self.rng = np.random.default_rng(seed)
         self.camera_forward_m = camera_forward_m  # ego reference -> camera foot [m]
+        # without a camera (labels only) the labels list everything around the car; keep what the
+        # camera could see, so a policy trained on labels does not rely on objects behind or beside it
+        self.hfov_deg = hfov_deg  # [deg]
+        self.max_range_m = max_range_m  # [m]
+        self.light_range_m = light_range_m  # the light is reported from this far from its stop line [m]
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start a new episode (reseeds the noise when a seed is given)."""
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def _in_view(self, o) -> bool:
+        if o.box_xyxy is not None:
+            return o.visible_px >= self.noise.min_visible_px
+        x = o.x_m - self.camera_forward_m
+        if o.distance_m > self.max_range_m or x <= 0.5:
+            return False
+        # the footprint's nearest edge may be in view when its centre is not: a few degrees of margin
+        return abs(np.degrees(np.arctan2(o.y_m, x))) <= self.hfov_deg / 2 + 5.0
 
     def process(self, gt, ego_speed_m_s: float, index: int = 0, timestamp_s: float = 0.0,
                 image_size: tuple[int, int] = (0, 0), source: str = "sim") -> PerceptionFrame:
         n = self.noise
-        objs = [o for o in gt.objects if (o.box_xyxy is None or o.visible_px >= n.min_visible_px)]
+        objs = [o for o in gt.objects if self._in_view(o)]
         if n.miss_prob > 0 and objs:
             keep = self.rng.random(len(objs)) >= n.miss_prob
             objs = [o for o, k in zip(objs, keep) if k]
@@ -73,8 +93,10 @@ class GroundTruthPerception:
         heading = e.heading_error_rad + (self.rng.normal(0, n.heading_std_rad) if n.heading_std_rad else 0.0)
         lane = LaneEstimate(offset, heading, float(e.curvature_ahead_1_m[0]), e.lane_width_m, 1.0)
         lead, ttc = lead_vehicle(dets, lane)
-        return PerceptionFrame(index, timestamp_s, source, image_size, dets, lane, e.light_state,
-                               float(e.light_stop_distance_m), lead, ttc, gt.drivable, gt.lanes, gt.depth_m,
+        light, light_dist = e.light_state, float(e.light_stop_distance_m)
+        if light_dist > self.light_range_m:
+            light, light_dist = "none", float("inf")
+        return PerceptionFrame(index, timestamp_s, source, image_size, dets, lane, light, light_dist, lead, ttc, gt.drivable, gt.lanes, gt.depth_m,
                                {"ground_truth": 0.0})
 
     def _detections(self, objs, ego_speed: float) -> Detections:
@@ -85,13 +107,19 @@ class GroundTruthPerception:
         boxes = np.array([o.box_xyxy if o.box_xyxy is not None else (np.nan,) * 4 for o in objs], np.float32)
         if n.box_jitter_px:
             boxes = boxes + self.rng.normal(0, n.box_jitter_px, boxes.shape).astype(np.float32)
-        # positions relative to the camera's foot; the labels give the footprint centre in the ego frame
+        # the reported point is where a detector's box foot lands: the middle of the object's face nearest
+        # the camera (for a car ahead, its rear bumper), relative to the camera's foot; distance is to the
+        # footprint's nearest point
         centre = np.array([(o.x_m - self.camera_forward_m, o.y_m) for o in objs], np.float64)
+        size = np.array([NOMINAL_SIZE_M.get(o.class_id, (0.4, 0.4)) for o in objs], np.float64)
+        yaw = np.array([o.yaw_rad for o in objs], np.float64)
+        half_depth = 0.5 * (size[:, 0] * np.abs(np.cos(yaw)) + size[:, 1] * np.abs(np.sin(yaw)))  # along x [m]
         dist = np.array([o.distance_m for o in objs], np.float64)
-        if n.distance_rel_std:
-            dist = dist * (1.0 + self.rng.normal(0, n.distance_rel_std, m))
-        direction = centre / np.maximum(np.linalg.norm(centre, axis=1, keepdims=True), 1e-6)
-        pos = direction * dist[:, None]
+        face_x = np.where(centre[:, 0] > half_depth, centre[:, 0] - half_depth, centre[:, 0])
+        pos = np.stack([face_x, centre[:, 1]], 1)
+        if n.distance_rel_std:  # one range error per object, shared by its distance and its position
+            scale = 1.0 + self.rng.normal(0, n.distance_rel_std, m)
+            dist, pos = dist * scale, pos * scale[:, None]
         vel = np.array([(o.speed_m_s * np.cos(o.yaw_rad) - ego_speed, o.speed_m_s * np.sin(o.yaw_rad)) for o in objs])
         return Detections(boxes, np.ones(m, np.float32), np.array([o.class_id for o in objs], np.int64),
                           np.array([o.instance_id for o in objs], np.int64), dist.astype(np.float32),

@@ -13,3 +13,7 @@ LIGHT_CLASSES = {5: "red", 6: "yellow", 7: "green"}
 CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
                  "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
                  "traffic_light_green": (0, 255, 80)}
+
+# typical footprint (length, width) [m] per class index: the simulator's vehicle and pedestrian sizes.
+# A detector reports boxes, not sizes; perception and control use these where a size is needed.
+NOMINAL_SIZE_M = {0: (4.5, 1.85), 1: (8.5, 2.5), 2: (11.5, 2.55), 3: (2.1, 0.8), 4: (0.5, 0.5)}

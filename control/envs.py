@@ -1,0 +1,70 @@
+"""Building the envs policies train and are evaluated on, and which seeds belong to which.
+
+Scene seeds are split so training never sees an evaluation world: training draws from
+``[0, VALIDATION_SEED0)``; the best-model selection during training uses ``VALIDATION_SEEDS``;
+``drivestack eval policy`` defaults to seeds from ``TEST_SEED0`` on.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+VALIDATION_SEED0 = 800_000  # training seeds lie below this
+VALIDATION_SEEDS = tuple(range(800_000, 800_006))
+TEST_SEED0 = 900_000
+
+# curriculum stages: scenario overrides (empty road -> traffic -> the full town)
+STAGES: dict[str, dict] = {
+    "empty": {"kind": "town", "traffic_density_per_km": 0.0, "pedestrians_per_km": 0.0, "parked_cars_per_km": 0.0},
+    "traffic": {"kind": "town", "pedestrians_per_km": 0.0},
+    "town": {"kind": "town"},
+    "highway": {"kind": "highway"},
+}
+
+
+# infractions cost more than the sim's default reward (sim.config.RewardConfig) says, so that waiting at a
+# red light (a few seconds of lost speed and progress reward) always pays better than running it
+REWARD = {"collision": -20.0, "off_road": -20.0, "red_light": -20.0}
+
+
+class TrainingSeeds(gym.Wrapper):
+    """Resets without a seed draw the scene seed from the training range (never a held-out one)."""
+
+    def __init__(self, env: gym.Env, seed: int):
+        super().__init__(env)
+        self._rng = np.random.default_rng(seed)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        if seed is None:
+            seed = int(self._rng.integers(0, VALIDATION_SEED0))
+        return self.env.reset(seed=seed, options=options)
+
+
+def env_config(stage: str, route_length_m: float, render_camera: bool = False, **scenario) -> dict:
+    if stage not in STAGES:
+        raise ValueError(f"stage {stage!r} is not one of {sorted(STAGES)}")
+    scen = {**STAGES[stage], "route_length_m": float(route_length_m), **scenario}
+    return {"scenario": scen, "render_camera": render_camera, "dense_labels": render_camera, "reward": dict(REWARD)}
+
+
+def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None, render_camera: bool = False,
+             training_seed: int | None = None, noise=None, noise_seed: int = 0, monitor: bool = False,
+             config: dict | None = None) -> gym.Env:
+    """A ``PerceptionObservation`` env: from labels (``GroundTruthPerception`` with ``noise``) unless
+    ``perception`` (the models) is given, which needs ``render_camera``."""
+    import sim  # noqa: F401  (registers the ids)
+    from perception.ground_truth import GroundTruthPerception
+
+    from .observation import PerceptionObservation
+
+    cfg = config or env_config(stage, route_length_m, render_camera or perception is not None)
+    env = gym.make("drivestack/Town-v0", config=cfg)
+    if training_seed is not None:
+        env = TrainingSeeds(env, training_seed)
+    env = PerceptionObservation(env, perception if perception is not None else GroundTruthPerception(noise, noise_seed))
+    if monitor:
+        from stable_baselines3.common.monitor import Monitor
+
+        env = Monitor(env, info_keywords=("route_completion",))
+    return env

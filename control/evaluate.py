@@ -1,0 +1,130 @@
+"""Running a policy through episodes and scoring them (``drivestack eval policy`` and training's
+best-model selection)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .metrics import EpisodeLog, episode_metrics, summarize
+from .policies import Policy
+
+
+def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None) -> tuple[dict, EpisodeLog]:
+    """One episode on scene ``seed``; ``on_step(obs, action, info)`` is called after each step."""
+    obs, info = env.reset(seed=seed)
+    policy.reset()
+    log = EpisodeLog(dt_s=env.unwrapped.dt_s)
+    while True:
+        action = policy.act(obs)
+        obs, _, terminated, truncated, info = env.step(action)
+        log.add(info, float(env.unwrapped.world.ego.speed_m_s), action, terminated, truncated)
+        if on_step is not None:
+            on_step(obs, action, info)
+        if terminated or truncated:
+            break
+    log.interventions = len(getattr(policy, "interventions", ()))
+    m = episode_metrics(log)
+    m["seed"] = seed
+    return m, log
+
+
+def evaluate(env, policy: Policy, seeds, progress: bool = False, desc: str = "") -> dict:
+    """Episodes on each seed; ``{"summary": ..., "episodes": [...]}``."""
+    from tqdm import tqdm
+
+    episodes = []
+    for seed in tqdm(list(seeds), desc=desc or policy.name, unit="episode", disable=not progress, leave=False):
+        m, _ = run_episode(env, policy, int(seed))
+        episodes.append(m)
+    return {"summary": summarize(episodes), "episodes": episodes}
+
+
+# --- the comparison table -------------------------------------------------------------------------
+# row name -> (policy, perception source); "labels" rows read exact labels with the camera off
+ROWS = {
+    "ppo/labels": ("ppo", "labels"),
+    "ppo/models": ("ppo", "models"),
+    "rule-based/labels": ("rule-based", "labels"),
+    "rule-based/models": ("rule-based", "models"),
+    "pixels/camera": ("pixels", "camera"),
+}
+_CACHE: dict = {}  # per process: (row, options) -> (env, policy)
+
+
+def _row_objects(row: str, scenario: str, route_length_m: float, policy_path: str | None, pixels_path: str | None,
+                 supervisor: bool, device: str):
+    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device)
+    if key in _CACHE:
+        return _CACHE[key]
+    from .envs import make_env
+    from .policies import RuleBasedPolicy, load_policy
+    from .supervisor import SafetySupervisor
+
+    kind, source = ROWS[row]
+    if kind == "pixels":
+        from .pixels import make_pixel_env
+
+        policy = load_policy(pixels_path, device=device)
+        env = make_pixel_env(scenario, route_length_m)
+    else:
+        perception = None
+        if source == "models":
+            from perception.pipeline import Perception
+
+            perception = Perception.from_files(device=device)
+        env = make_env(scenario, route_length_m, perception=perception)
+        policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
+    if supervisor:
+        policy = SafetySupervisor(policy)
+    _CACHE[key] = (env, policy)
+    return env, policy
+
+
+def _episode_task(task: tuple) -> dict:
+    row, seed, *options = task
+    env, policy = _row_objects(row, *options)
+    m, _ = run_episode(env, policy, int(seed))
+    m["row"] = row
+    return m
+
+
+def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, policy_path: str | None = None,
+            pixels_path: str | None = None, supervisor: bool = True, device: str = "auto", workers: int = 1,
+            progress: bool = True) -> dict:
+    """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap."""
+    from tqdm import tqdm
+
+    options = (scenario, float(route_length_m), None if policy_path is None else str(policy_path),
+               None if pixels_path is None else str(pixels_path), supervisor, device)
+    tasks = [(row, seed, *options) for row in rows for seed in seeds]
+    bar = tqdm(total=len(tasks), desc=f"eval policy ({scenario})", unit="episode", disable=not progress)
+    episodes = []
+    if workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+            for m in pool.map(_episode_task, tasks):
+                episodes.append(m)
+                bar.update(1)
+    else:
+        for task in tasks:
+            episodes.append(_episode_task(task))
+            bar.update(1)
+    bar.close()
+    table = {row: summarize([e for e in episodes if e["row"] == row]) for row in rows}
+    gap = {}
+    for kind in ("ppo", "rule-based"):
+        a, b = table.get(f"{kind}/labels"), table.get(f"{kind}/models")
+        if a and b:
+            gap[kind] = {k: round(b[k] - a[k], 4) for k in ("success_rate", "route_completion", "driving_score")}
+            gap[kind]["collisions_per_km"] = (round(b["collisions_per_km"] - a["collisions_per_km"], 3)
+                                              if a["collisions_per_km"] is not None and b["collisions_per_km"] is not None else None)
+    return {"scenario": scenario, "seeds": list(seeds), "route_length_m": route_length_m, "supervisor": supervisor,
+            "rows": table, "perception_gap": gap, "episodes": episodes}
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)

@@ -1,0 +1,102 @@
+"""Driving metrics of an episode and of a set of episodes.
+
+The per-episode record follows MetaDrive's success / crash / out-of-road rates and the CARLA
+leaderboard's driving score: route completion times one multiplicative penalty per
+infraction (pedestrian 0.5, vehicle 0.6, static 0.65, red light 0.7). Rates are per km
+driven; comfort is the mean absolute longitudinal jerk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# CARLA leaderboard infraction penalties (multiplicative), per event
+PENALTY = {"pedestrian": 0.5, "vehicle": 0.6, "static": 0.65, "red_light": 0.7}
+COLLISION_KINDS = ("vehicle", "pedestrian", "static")
+
+
+@dataclass
+class EpisodeLog:
+    """What happened each step, appended by the driving loop."""
+
+    dt_s: float
+    events: list[dict] = field(default_factory=list)  # the env's info["events"]
+    speed_m_s: list[float] = field(default_factory=list)
+    actions: list[tuple[float, float]] = field(default_factory=list)
+    interventions: int = 0  # supervisor overrides
+    route_completion: float = 0.0  # fraction of the route done, last step
+    end: str = "running"  # goal | collision (kind) | off road | time limit
+
+    def add(self, info: dict, speed_m_s: float, action, terminated: bool, truncated: bool) -> None:
+        ev = info["events"]
+        self.events.append(ev)
+        self.speed_m_s.append(float(speed_m_s))
+        self.actions.append((float(action[0]), float(action[1])))
+        self.route_completion = float(info.get("route_completion", self.route_completion))
+        if terminated or truncated:
+            if ev.get("collision"):
+                self.end = f"collision ({ev['collision']})"
+            elif ev.get("off_road"):
+                self.end = "off road"
+            elif ev.get("goal"):
+                self.end = "goal"
+            else:
+                self.end = "time limit" if truncated else "stopped"
+
+
+def episode_metrics(log: EpisodeLog) -> dict:
+    ev = log.events
+    collisions = [e["collision"] for e in ev if e.get("collision")]
+    reds = sum(bool(e.get("red_light")) for e in ev)
+    solids = sum(bool(e.get("solid_line")) for e in ev)
+    off = sum(bool(e.get("off_road")) for e in ev)
+    km = max(sum(e.get("progress_m", 0.0) for e in ev), 0.0) / 1000.0
+    penalty = float(np.prod([PENALTY.get(c, 0.65) for c in collisions])) * PENALTY["red_light"] ** reds
+    v = np.asarray(log.speed_m_s) if log.speed_m_s else np.zeros(1)
+    jerk = np.abs(np.diff(v, n=2)) / log.dt_s**2 if len(v) > 2 else np.zeros(1)  # [m/s^3]
+    steer = np.asarray([a[0] for a in log.actions]) if log.actions else np.zeros(1)
+    return {
+        "success": log.end == "goal" and not collisions and not off and reds == 0,
+        "end": log.end,
+        "route_completion": round(log.route_completion, 4),
+        "distance_km": round(km, 4),
+        "collisions": {k: collisions.count(k) for k in COLLISION_KINDS},
+        "off_road": off, "solid_line_crossings": solids, "red_lights_run": reds,
+        "mean_speed_kmh": round(float(v.mean() * 3.6), 2),
+        "mean_abs_jerk_m_s3": round(float(jerk.mean()), 3),
+        "mean_abs_steer_rate_1_s": round(float(np.abs(np.diff(steer)).mean() / log.dt_s), 3) if len(steer) > 1 else 0.0,
+        "interventions": log.interventions,
+        "duration_s": round(len(ev) * log.dt_s, 2), "steps": len(ev),
+        "driving_score": round(log.route_completion * penalty, 4),
+    }
+
+
+def summarize(episodes: list[dict]) -> dict:
+    """Rates over episodes: success, completion, score means; events per km of route driven."""
+    if not episodes:
+        return {"episodes": 0}
+    km = sum(e["distance_km"] for e in episodes)
+
+    def per_km(n: float) -> float | None:
+        return round(n / km, 3) if km > 0 else None
+
+    coll = {k: sum(e["collisions"][k] for e in episodes) for k in COLLISION_KINDS}
+    mean = lambda key: round(float(np.mean([e[key] for e in episodes])), 4)  # noqa: E731
+    return {
+        "episodes": len(episodes),
+        "success_rate": mean("success"),
+        "route_completion": mean("route_completion"),
+        "driving_score": mean("driving_score"),
+        "collisions_per_km": per_km(sum(coll.values())),
+        "collisions_per_km_by_kind": {k: per_km(v) for k, v in coll.items()},
+        "off_road_per_km": per_km(sum(e["off_road"] for e in episodes)),
+        "solid_line_per_km": per_km(sum(e["solid_line_crossings"] for e in episodes)),
+        "red_lights_run": sum(e["red_lights_run"] for e in episodes),
+        "mean_speed_kmh": mean("mean_speed_kmh"),
+        "mean_abs_jerk_m_s3": mean("mean_abs_jerk_m_s3"),
+        "interventions": sum(e["interventions"] for e in episodes),
+        "interventions_per_km": per_km(sum(e["interventions"] for e in episodes)),
+        "distance_km": round(km, 3),
+    }

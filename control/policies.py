@@ -1,0 +1,197 @@
+"""Driving policies behind one interface: observation in, ``[steer, accel]`` out.
+
+- ``RuleBasedPolicy``: the classical baseline. Pure-pursuit steering on the lane estimate, IDM
+  speed control behind whatever is in the path, stopping at red (and comfortably stoppable
+  yellow) lights. It reads the same feature vector as the learned policy (``control.features``).
+- ``SB3Policy``: a stable-baselines3 model (PPO or SAC on features, or the end-to-end CNN on
+  pixels), loaded and checked by ``load_policy``.
+
+Every policy answers a non-finite observation (a perception failure) with a safe stop
+(``SAFE_STOP``: wheel straight, full brake) instead of an exception.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
+
+SAFE_STOP = np.array([0.0, -1.0], np.float32)
+POLICY_KINDS = ("ppo", "sac")
+MODELS_DIR = Path(__file__).parent / "models"
+DEFAULT_POLICY = MODELS_DIR / "policy.zip"
+
+
+class PolicyError(ValueError):
+    """A policy file that cannot be used: the message names the file and why."""
+
+
+class Policy(ABC):
+    name: str = "policy"
+    observation: str = "features"  # what ``act`` takes: "features" (control.features) or "pixels"
+
+    def reset(self) -> None:
+        """Forget per-episode state (called at every episode start)."""
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """[steer, accel] in [-1, 1]; a safe stop when the observation is not finite."""
+        obs = np.asarray(obs)
+        if obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
+            return SAFE_STOP.copy()
+        action = np.asarray(self._act(obs), np.float32).reshape(2)
+        if not np.all(np.isfinite(action)):
+            return SAFE_STOP.copy()
+        return np.clip(action, -1.0, 1.0)
+
+    @abstractmethod
+    def _act(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class RuleBasedConfig:
+    lookahead_s: float = 0.9  # pure-pursuit lookahead time [s]
+    min_lookahead_m: float = 6.0  # [m]
+    speed_factor: float = 0.95  # cruise at this fraction of the speed limit
+    max_lateral_accel_m_s2: float = 2.5  # slows in curves to stay below this [m/s^2]
+    stop_margin_m: float = 1.0  # stop this far before a stop line [m]
+    comfortable_brake_m_s2: float = 3.0  # stops for yellow only if this suffices [m/s^2]
+    camera_to_bumper_m: float = 1.5  # camera foot to the front bumper [m]
+    lost_lane_speed_m_s: float = 3.0  # crawl at this speed while no lane is seen [m/s]
+    # the car (the simulator's defaults, sim.dynamics.BicycleParams)
+    wheelbase_m: float = 2.7
+    max_steer_rad: float = 0.55
+    max_accel_m_s2: float = 3.0
+    max_brake_m_s2: float = 8.0
+    # IDM (Treiber et al.): time headway, jam distance, max accel, comfortable decel
+    idm_headway_s: float = 1.2
+    idm_jam_m: float = 3.0
+    idm_accel_m_s2: float = 2.0
+    idm_decel_m_s2: float = 3.0
+
+
+class RuleBasedPolicy(Policy):
+    name = "rule-based"
+
+    def __init__(self, config: RuleBasedConfig = RuleBasedConfig()):
+        self.cfg = config
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        f = decode(obs)
+        return np.array([self._steer(f), self._accel(f)], np.float32)
+
+    def _steer(self, f) -> float:
+        if not f.lane_known:
+            return 0.0
+        look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
+        # the lane centre ``look`` metres ahead, in the ego frame (small-angle Frenet approximation)
+        y = -f.lane_offset_m * np.cos(f.heading_error_rad) - look * np.sin(f.heading_error_rad) + 0.5 * f.curvature_1_m * look**2
+        delta = np.arctan(2.0 * y / look**2 * self.cfg.wheelbase_m)
+        return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
+
+    def _accel(self, f) -> float:
+        c = self.cfg
+        v = f.speed_m_s
+        cruise = c.speed_factor * f.speed_limit_m_s
+        if abs(f.curvature_1_m) > 1e-4:
+            cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / abs(f.curvature_1_m)))
+        if not f.lane_known:
+            cruise = min(cruise, c.lost_lane_speed_m_s)
+        gap, v_lead = np.inf, 0.0
+        objs = f.objects
+        col = object_column
+        for row in objs[(objs[:, col("present")] > 0.5) & (objs[:, col("in_path")] > 0.5)]:
+            g = row[col("x")] * 50.0 - c.camera_to_bumper_m  # nearest point's distance, already edge to edge
+            if g < gap:
+                gap, v_lead = g, max(0.0, v + row[col("vx")] * 10.0)
+        if f.light_state in ("red", "yellow") and f.light_distance_m > -0.5:
+            d = f.light_distance_m - c.stop_margin_m
+            if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
+                if d < gap:
+                    gap, v_lead = max(d, 0.05), 0.0
+        a = idm_accel(v, cruise, gap, v_lead, c)
+        return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
+
+
+def idm_accel(v: float, v_desired: float, gap_m: float, v_lead: float, c: RuleBasedConfig) -> float:
+    """Intelligent Driver Model acceleration [m/s^2]; ``gap_m`` inf is a free road."""
+    free = 1.0 - (v / max(v_desired, 0.1)) ** 4
+    if not np.isfinite(gap_m):
+        return c.idm_accel_m_s2 * free
+    if gap_m <= 0.0:
+        return -c.max_brake_m_s2
+    s_star = c.idm_jam_m + max(0.0, v * c.idm_headway_s + v * (v - v_lead) / (2 * np.sqrt(c.idm_accel_m_s2 * c.idm_decel_m_s2)))
+    return float(max(c.idm_accel_m_s2 * (free - (s_star / gap_m) ** 2), -c.max_brake_m_s2))
+
+
+class SB3Policy(Policy):
+    """A trained stable-baselines3 model, deterministic actions."""
+
+    def __init__(self, model, name: str, observation: str = "features"):
+        self.model = model
+        self.name = name
+        self.observation = observation
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        action, _ = self.model.predict(obs, deterministic=True)
+        return action
+
+
+def _algorithm_of(path: Path) -> str:
+    """"ppo" or "sac", from the policy class recorded in the SB3 zip."""
+    with zipfile.ZipFile(path) as zf:
+        if "data" not in zf.namelist():
+            raise PolicyError(f"{path} is a zip but not a stable-baselines3 policy (no 'data' entry)")
+        data = json.load(io.TextIOWrapper(zf.open("data"), encoding="utf-8"))
+    module = str(data.get("policy_class", {}).get("__module__", ""))
+    if "sac" in module:
+        return "sac"
+    if "common.policies" in module or "ppo" in module:
+        return "ppo"
+    raise PolicyError(f"{path}: policy class from {module!r} is not one of {POLICY_KINDS}")
+
+
+def load_policy(path: str | Path, device: str = "auto") -> SB3Policy:
+    """Load a policy saved by ``drivestack train policy``; clear errors for anything else."""
+    from .pixels import PIXEL_LAYOUT_ID
+
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyError(f"policy file {str(path)!r} not found")
+    if not zipfile.is_zipfile(path):
+        raise PolicyError(f"{str(path)!r} is not a stable-baselines3 policy (.zip saved by `drivestack train policy`)")
+    try:
+        algo = _algorithm_of(path)
+    except (json.JSONDecodeError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
+        raise PolicyError(f"{str(path)!r} is not a readable stable-baselines3 policy: {exc}") from None
+    from stable_baselines3 import PPO, SAC
+
+    cls = {"ppo": PPO, "sac": SAC}[algo]
+    try:
+        model = cls.load(path, device=device)
+    except Exception as exc:  # SB3 raises many kinds on a corrupt or foreign file
+        raise PolicyError(f"{str(path)!r} could not be loaded as a {algo.upper()} policy: {exc}") from None
+    layout = getattr(model, "drivestack_observation", None)
+    if layout == PIXEL_LAYOUT_ID:
+        return SB3Policy(model, f"{algo}-pixels ({path.name})", observation="pixels")
+    shape = tuple(model.observation_space.shape or ())
+    if layout != LAYOUT_ID or shape != (OBS_SIZE,):
+        raise PolicyError(f"{str(path)!r} expects observations {layout or 'of unknown layout'} with shape {shape}; "
+                          f"this drivestack gives {LAYOUT_ID} with shape ({OBS_SIZE},): retrain it with `drivestack train policy`")
+    return SB3Policy(model, f"{algo} ({path.name})")
+
+
+def save_policy(model, path: str | Path, layout: str = LAYOUT_ID) -> Path:
+    """Save an SB3 model with the observation layout it was trained on (checked by ``load_policy``)."""
+    model.drivestack_observation = layout
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".partial.zip")
+    model.save(tmp)
+    tmp.replace(path if path.suffix == ".zip" else path.with_suffix(".zip"))
+    return path if path.suffix == ".zip" else path.with_suffix(".zip")

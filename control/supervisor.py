@@ -1,0 +1,99 @@
+"""``SafetySupervisor``: emergency braking around any policy, with a record of each intervention.
+
+It reads the same feature vector the policy does. When something in the ego's path (a vehicle
+or pedestrian inside the swept corridor, ``control.features.in_path``) is closing with a
+time-to-collision under ``ttc_brake_s``, or is nearer than ``min_gap_m`` while the car moves,
+it overrides the policy's accel with a full brake (steering is left to the policy). A
+non-finite observation or action is answered with a safe stop. Each step it intervenes is
+recorded in ``interventions`` (step, reason).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import DISTANCE_SCALE_M, decode, object_column
+from .policies import SAFE_STOP, Policy
+
+
+@dataclass(frozen=True)
+class SupervisorConfig:
+    ttc_brake_s: float = 1.2  # brake when the time to collision with something in the path falls under this [s]
+    min_gap_m: float = 1.5  # ... or when it is this close to the front bumper while moving [m]
+    camera_to_bumper_m: float = 1.5  # [m]
+    moving_m_s: float = 0.5  # below this speed the car counts as stopped [m/s]
+
+    def __post_init__(self) -> None:
+        from drivestack.config import check_range
+
+        check_range("supervisor.ttc_brake_s", self.ttc_brake_s, 0.0, 10.0)
+        check_range("supervisor.min_gap_m", self.min_gap_m, 0.0, 20.0)
+
+
+@dataclass(frozen=True)
+class Intervention:
+    step: int
+    reason: str
+
+
+class SafetySupervisor(Policy):
+    def __init__(self, policy: Policy, config: SupervisorConfig = SupervisorConfig()):
+        self.policy = policy
+        self.cfg = config
+        self.name = f"{policy.name} + supervisor"
+        self.observation = policy.observation
+        self.interventions: list[Intervention] = []
+        self.active = False  # whether the last action was overridden
+        self._step = 0
+
+    def reset(self) -> None:
+        self.policy.reset()
+        self.interventions = []
+        self.active = False
+        self._step = 0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        step = self._step
+        self._step += 1
+        obs = np.asarray(obs)
+        if obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
+            return self._override(step, "non-finite observation (perception failure): safe stop", SAFE_STOP.copy())
+        action = self.policy.act(obs)
+        if self.observation != "features":
+            self.active = False
+            return action
+        reason = self._danger(obs)
+        if reason:
+            return self._override(step, reason, np.array([action[0], -1.0], np.float32))
+        self.active = False
+        return action
+
+    def _act(self, obs):  # unused: ``act`` is overridden
+        raise NotImplementedError
+
+    def _danger(self, obs: np.ndarray) -> str | None:
+        f = decode(obs)
+        col = object_column
+        rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
+        if rows.size == 0 or f.speed_m_s < self.cfg.moving_m_s:
+            return None
+        dist = np.maximum(rows[:, col("x")] * DISTANCE_SCALE_M, 0.5)  # from the camera's foot [m]
+        gap = dist - self.cfg.camera_to_bumper_m  # from the front bumper [m]
+        closing = rows[:, col("inv_ttc")] * dist  # [m/s] (the feature is closing speed / distance)
+        ttc = np.where(closing > 1e-3, np.maximum(gap, 0.0) / np.maximum(closing, 1e-3), np.inf)  # bumper to contact [s]
+        k = int(np.argmin(ttc))
+        if ttc[k] < self.cfg.ttc_brake_s:
+            what = "pedestrian" if rows[k, col("pedestrian")] > 0.5 else "vehicle"
+            return f"TTC {ttc[k]:.2f} s to a {what} {gap[k]:.1f} m ahead"
+        j = int(np.argmin(gap))
+        if gap[j] < self.cfg.min_gap_m:
+            what = "pedestrian" if rows[j, col("pedestrian")] > 0.5 else "vehicle"
+            return f"a {what} {gap[j]:.1f} m ahead"
+        return None
+
+    def _override(self, step: int, reason: str, action: np.ndarray) -> np.ndarray:
+        self.active = True
+        self.interventions.append(Intervention(step, reason))
+        return action

@@ -1,0 +1,328 @@
+"""``drivestack train policy``: a stable-baselines3 driving policy on perception features.
+
+The fast path of the issue: the policy trains on ``GroundTruthPerception`` (labels, rendering
+off) degraded by the perception noise the models' evaluation measured, in ``n_envs``
+subprocess envs, through a curriculum (empty road -> traffic -> the full town). Steps:
+
+1. warm start (optional, on by default): behaviour cloning from the rule-based driver. The
+   expert drives with noise added to its commands (so the data holds recoveries, as in
+   DART), the actor's mean learns the expert's command on every visited state and the value
+   head the discounted return. This puts PPO in a driving regime in minutes instead of hours.
+2. PPO (or SAC) through the curriculum stages, each a share of ``total_steps``.
+3. Every ``eval_every_steps``: deterministic episodes on held-out validation seeds; the best
+   by mean driving score is kept as ``best.zip``. Every ``checkpoint_every_steps``:
+   ``checkpoints/latest.zip`` and ``state.json``; ``resume`` continues from there.
+
+Outputs in ``out_dir``: config.yaml, tb/ (TensorBoard), checkpoints/, evaluations.jsonl,
+best.zip, final.zip, result.json.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from drivestack.config import ConfigError, check_range
+
+from .envs import STAGES, VALIDATION_SEEDS, make_env
+from .features import LAYOUT_ID
+
+
+@dataclass(frozen=True)
+class PolicyTrainConfig:
+    out_dir: str = "runs/policy"  # run folder
+    algo: str = "ppo"  # ppo | sac
+    total_steps: int = 300_000  # RL env steps after the warm start
+    n_envs: int = 2  # subprocess envs (one per core)
+    seed: int = 0
+    stages: tuple[str, ...] = ("empty", "traffic", "town")  # curriculum, in order (names from control.envs.STAGES)
+    stage_fractions: tuple[float, ...] = (0.15, 0.25, 0.6)  # share of total_steps per stage
+    route_length_m: float = 300.0  # training routes [m] (shorter episodes, more resets)
+    noise: bool = True  # labels degraded by the measured perception noise (perception.ground_truth.PerceptionNoise)
+    warm_start_steps: int = 40_000  # behaviour-cloning data from the rule-based driver [env steps]; 0 = none
+    warm_start_epochs: int = 20
+    warm_start_action_noise: tuple[float, float] = (0.15, 0.3)  # std added to the expert's (steer, accel) while collecting
+    learning_rate: float = 1e-4
+    n_steps: int = 1024  # PPO rollout per env
+    batch_size: int = 256
+    n_epochs: int = 5
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.1
+    ent_coef: float = 0.0
+    log_std_init: float = -1.6  # initial exploration std = exp(this)
+    net_arch: tuple[int, ...] = (128, 128)
+    eval_every_steps: int = 50_000
+    eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
+    checkpoint_every_steps: int = 20_000
+    device: str = "cpu"  # an MLP policy runs faster on the CPU than on a GPU
+
+    def __post_init__(self) -> None:
+        if self.algo not in ("ppo", "sac"):
+            raise ConfigError(f"algo={self.algo!r} is not allowed; use ppo or sac")
+        for s in self.stages:
+            if s not in STAGES:
+                raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
+        if len(self.stage_fractions) != len(self.stages) or abs(sum(self.stage_fractions) - 1.0) > 1e-6:
+            raise ConfigError(f"stage_fractions={self.stage_fractions} must give one share per stage, summing to 1")
+        check_range("total_steps", self.total_steps, 1, None)
+        check_range("n_envs", self.n_envs, 1, 64)
+        check_range("warm_start_steps", self.warm_start_steps, 0, None)
+        check_range("route_length_m", self.route_length_m, 50.0, 5000.0)
+        if not self.eval_seeds:
+            raise ConfigError("eval_seeds must hold at least one seed")
+
+
+def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
+    def make():
+        from perception.ground_truth import PerceptionNoise
+
+        noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
+        seed = cfg.seed * 1000 + rank
+        return make_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True)
+    return make
+
+
+def _vec_env(cfg: PolicyTrainConfig, stage: str):
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    fns = [_env_fn(cfg, stage, k) for k in range(cfg.n_envs)]
+    return SubprocVecEnv(fns, start_method="spawn") if cfg.n_envs > 1 else DummyVecEnv(fns)
+
+
+def _new_model(cfg: PolicyTrainConfig, env, tb_dir: Path):
+    from stable_baselines3 import PPO, SAC
+
+    arch = list(cfg.net_arch)
+    if cfg.algo == "ppo":
+        return PPO("MlpPolicy", env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+                   n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
+                   ent_coef=cfg.ent_coef, seed=cfg.seed, device=cfg.device, tensorboard_log=str(tb_dir), verbose=0,
+                   policy_kwargs={"net_arch": {"pi": arch, "vf": arch}, "log_std_init": cfg.log_std_init})
+    return SAC("MlpPolicy", env, learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, gamma=cfg.gamma,
+               seed=cfg.seed, device=cfg.device, tensorboard_log=str(tb_dir), verbose=0,
+               policy_kwargs={"net_arch": arch, "log_std_init": cfg.log_std_init})
+
+
+# --- warm start ---------------------------------------------------------------------------------
+def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True) -> dict[str, np.ndarray]:
+    """Rule-based driving with noisy execution; returns obs, the expert's actions and discounted returns."""
+    from tqdm import tqdm
+
+    from perception.ground_truth import PerceptionNoise
+
+    from .policies import RuleBasedPolicy
+
+    rng = np.random.default_rng(cfg.seed)
+    expert = RuleBasedPolicy()
+    noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
+    envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77, noise=noise, noise_seed=cfg.seed)
+            for s in dict.fromkeys(cfg.stages)}
+    obs_l, act_l, ret_l = [], [], []
+    std = np.array(cfg.warm_start_action_noise, np.float32)
+    bar = tqdm(total=steps, desc="warm start: expert driving", unit="step", disable=not progress, leave=False)
+    episode = 0
+    while len(obs_l) < steps:
+        env = envs[cfg.stages[episode % len(cfg.stages)]]
+        episode += 1
+        obs, _ = env.reset()
+        expert.reset()
+        rewards = []
+        while True:
+            target = expert.act(obs)
+            obs_l.append(obs)
+            act_l.append(target)
+            executed = np.clip(target + rng.normal(0, 1, 2).astype(np.float32) * std, -1, 1)
+            obs, r, term, trunc, _ = env.step(executed)
+            rewards.append(r)
+            bar.update(1)
+            if term or trunc or len(obs_l) >= steps:
+                break
+        ret, acc = np.zeros(len(rewards), np.float32), 0.0
+        for k in range(len(rewards) - 1, -1, -1):
+            acc = rewards[k] + cfg.gamma * acc
+            ret[k] = acc
+        ret_l.append(ret)
+    bar.close()
+    for env in envs.values():
+        env.close()
+    return {"obs": np.asarray(obs_l, np.float32), "actions": np.asarray(act_l, np.float32),
+            "returns": np.concatenate(ret_l)[: len(obs_l)]}
+
+
+def behaviour_clone(model, data: dict[str, np.ndarray], epochs: int, seed: int = 0, lr: float = 1e-3) -> dict:
+    """Fit the policy's deterministic action to the expert's (and, for PPO, the value to the returns)."""
+    import torch
+
+    policy = model.policy
+    dev = policy.device
+    obs = torch.as_tensor(data["obs"], device=dev)
+    act = torch.as_tensor(data["actions"], device=dev)
+    ret = torch.as_tensor(data["returns"], device=dev)
+    is_ppo = hasattr(policy, "value_net")
+    params = list(policy.parameters()) if is_ppo else list(policy.actor.parameters())
+    opt = torch.optim.Adam(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    n = len(obs)
+    losses = []
+    policy.set_training_mode(True)
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen).to(dev)
+        total = 0.0
+        for start in range(0, n, 256):
+            idx = perm[start:start + 256]
+            if is_ppo:
+                features = policy.extract_features(obs[idx])
+                latent_pi, latent_vf = policy.mlp_extractor(features)
+                pred = policy.action_net(latent_pi)
+                loss = torch.nn.functional.mse_loss(pred, act[idx])
+                loss = loss + 0.1 * torch.nn.functional.mse_loss(policy.value_net(latent_vf).squeeze(-1), ret[idx])
+            else:
+                pred = policy.actor(obs[idx], deterministic=True)
+                loss = torch.nn.functional.mse_loss(pred, act[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss.detach()) * len(idx)
+        losses.append(total / n)
+    policy.set_training_mode(False)
+    return {"first_epoch_loss": round(losses[0], 5), "last_epoch_loss": round(losses[-1], 5), "samples": n}
+
+
+# --- callbacks --------------------------------------------------------------------------------
+def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from perception.ground_truth import PerceptionNoise
+
+    from .evaluate import evaluate
+    from .policies import SB3Policy, save_policy
+
+    class Progress(BaseCallback):
+        def _on_step(self) -> bool:
+            bar.update(min(self.num_timesteps, bar.total) - bar.n)  # tqdm redraws at most every mininterval
+            return True
+
+    class EvalAndCheckpoint(BaseCallback):
+        """Held-out evaluation (best model kept) and resumable checkpoints."""
+
+        def __init__(self):
+            super().__init__()
+            noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
+            self.eval_env = make_env("town", cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99)
+
+        def _on_step(self) -> bool:
+            t = self.num_timesteps
+            if t - state["last_eval"] >= cfg.eval_every_steps:
+                state["last_eval"] = t
+                self.evaluate_now()
+            if t - state["last_checkpoint"] >= cfg.checkpoint_every_steps:
+                state["last_checkpoint"] = t
+                self.checkpoint()
+            return True
+
+        def evaluate_now(self, record: bool = True) -> dict:
+            report = evaluate(self.eval_env, SB3Policy(self.model, cfg.algo), cfg.eval_seeds)
+            s = report["summary"]
+            for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
+                if record and s.get(key) is not None:
+                    self.logger.record(f"eval/{key}", s[key])
+            line = {"steps": self.num_timesteps, "stage": state["stage"], **{k: s[k] for k in
+                    ("driving_score", "success_rate", "route_completion", "collisions_per_km", "red_lights_run")}}
+            with open(out / "evaluations.jsonl", "a") as fh:
+                fh.write(json.dumps(line) + "\n")
+            score = (s["driving_score"], s["success_rate"])
+            if state["best"] is None or score > tuple(state["best"]):
+                state["best"] = list(score)
+                state["best_steps"] = self.num_timesteps
+                save_policy(self.model, out / "best.zip")
+            bar.set_postfix(score=f"{s['driving_score']:.2f}", best=f"{state['best'][0]:.2f}")
+            return s
+
+        def checkpoint(self) -> None:
+            (out / "checkpoints").mkdir(exist_ok=True)
+            save_policy(self.model, out / "checkpoints" / "latest.zip")
+            state["num_timesteps"] = self.num_timesteps
+            _write_json(out / "state.json", state)
+
+    return Progress(), EvalAndCheckpoint()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".partial")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or, with ``resume``, continue) a policy run in ``cfg.out_dir``; returns the result summary."""
+    import torch
+    from tqdm import tqdm
+
+    from drivestack.config import save_yaml
+
+    from .policies import save_policy
+
+    torch.set_num_threads(1)  # the envs own the other cores; a small MLP gains nothing from threads
+    out = Path(cfg.out_dir)
+    state_path = out / "state.json"
+    if resume:
+        if not state_path.is_file() or not (out / "checkpoints" / "latest.zip").is_file():
+            raise FileNotFoundError(f"no checkpoint to resume in {str(out)!r} (state.json and checkpoints/latest.zip)")
+        state = json.loads(state_path.read_text())
+    else:
+        if out.exists() and any(out.iterdir()):
+            raise FileExistsError(f"run folder {str(out)!r} exists and is not empty; choose another out_dir or resume it")
+        out.mkdir(parents=True, exist_ok=True)
+        save_yaml(cfg, out / "config.yaml")
+        state = {"num_timesteps": 0, "last_eval": 0, "last_checkpoint": 0, "best": None, "best_steps": None,
+                 "stage": cfg.stages[0], "warm_start": None, "layout": LAYOUT_ID}
+    t0 = time.perf_counter()
+    bounds = np.cumsum([round(f * cfg.total_steps) for f in cfg.stage_fractions])
+    bar = tqdm(total=int(bounds[-1]), initial=int(state["num_timesteps"]), desc=f"train {cfg.algo}", unit="step",
+               disable=not progress, mininterval=2.0)
+    model = None
+    progress_cb = eval_cb = None
+    for i, stage in enumerate(cfg.stages):
+        if state["num_timesteps"] >= bounds[i]:
+            continue
+        state["stage"] = stage
+        env = _vec_env(cfg, stage)
+        if model is None:
+            if resume:
+                from stable_baselines3 import PPO, SAC
+
+                model = {"ppo": PPO, "sac": SAC}[cfg.algo].load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
+                model.tensorboard_log = str(out / "tb")
+            else:
+                model = _new_model(cfg, env, out / "tb")
+                if cfg.warm_start_steps:
+                    data = collect_expert(cfg, cfg.warm_start_steps, progress)
+                    state["warm_start"] = behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed)
+                    save_policy(model, out / "warm_start.zip")
+            progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
+            if not resume and cfg.warm_start_steps:
+                eval_cb.model = model  # score the cloned policy before any RL, as the first best
+                eval_cb.evaluate_now(record=False)
+        else:
+            model.set_env(env)
+        model.learn(int(bounds[i] - model.num_timesteps), callback=[progress_cb, eval_cb], reset_num_timesteps=False,
+                    tb_log_name=cfg.algo)
+        state["num_timesteps"] = int(model.num_timesteps)
+        env.close()
+    bar.close()
+    if model is None:
+        raise ValueError(f"run {str(out)!r} had already finished all {int(bounds[-1])} steps")
+    eval_cb.evaluate_now(record=False)
+    eval_cb.checkpoint()
+    save_policy(model, out / "final.zip")
+    result = {"out_dir": str(out), "steps": int(model.num_timesteps), "best_driving_score": state["best"][0],
+              "best_success_rate": state["best"][1], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
+              "wall_s_this_session": round(time.perf_counter() - t0, 1)}
+    _write_json(out / "result.json", result)
+    return result
+

@@ -1,0 +1,79 @@
+"""Rule-based driving, the NaN guard, the supervisor and policy-file checks."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from control.envs import make_env
+from control.evaluate import run_episode
+from control.features import OBS_SIZE, EgoMeasurements, encode
+from control.policies import SAFE_STOP, PolicyError, RuleBasedPolicy, load_policy, save_policy
+from control.supervisor import SafetySupervisor
+from perception.types import Detections, LaneEstimate, PerceptionFrame
+
+
+def test_rule_based_completes_an_empty_route():
+    env = make_env("empty", route_length_m=150.0)
+    m, log = run_episode(env, RuleBasedPolicy(), seed=3)
+    assert m["end"] == "goal" and m["success"]
+    assert m["route_completion"] == pytest.approx(1.0, abs=0.02)
+    assert sum(m["collisions"].values()) == 0 and m["off_road"] == 0
+    assert m["mean_speed_kmh"] > 15.0
+
+
+def test_nan_observation_gives_a_safe_stop():
+    obs = np.zeros(OBS_SIZE, np.float32)
+    obs[7] = np.nan
+    np.testing.assert_array_equal(RuleBasedPolicy().act(obs), SAFE_STOP)
+    sup = SafetySupervisor(RuleBasedPolicy())
+    np.testing.assert_array_equal(sup.act(obs), SAFE_STOP)
+    assert sup.active and "non-finite" in sup.interventions[0].reason
+
+
+def _obs_with_object(forward_m, closing_m_s, speed_m_s=10.0):
+    pos = np.array([[forward_m, 0.0]], np.float32)
+    dets = Detections(np.zeros((1, 4), np.float32), np.ones(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                      np.array([forward_m], np.float32), pos, np.array([[-closing_m_s, 0.0]], np.float32))
+    pf = PerceptionFrame(0, 0.0, "t", (160, 320), dets, LaneEstimate(0.0, 0.0, 0.0, 3.5, 1.0))
+    return encode(pf, EgoMeasurements(speed_m_s, 0.0, 13.9, 0.0, 0.5))
+
+
+class _Gas(RuleBasedPolicy):
+    name = "gas"
+
+    def _act(self, obs):
+        return np.array([0.1, 1.0], np.float32)
+
+
+def test_supervisor_brakes_for_a_short_ttc_and_reports_it():
+    sup = SafetySupervisor(_Gas())
+    far = sup.act(_obs_with_object(40.0, 2.0))  # TTC ~19 s: leave the policy alone
+    assert far[1] == 1.0 and not sup.active
+    near = sup.act(_obs_with_object(8.0, 10.0))  # TTC ~0.65 s: brake, keep the steering
+    assert near[1] == -1.0 and near[0] == pytest.approx(0.1) and sup.active
+    assert len(sup.interventions) == 1 and sup.interventions[0].step == 1 and "TTC" in sup.interventions[0].reason
+
+
+def test_load_policy_errors(tmp_path):
+    with pytest.raises(PolicyError, match="not found"):
+        load_policy(tmp_path / "none.zip")
+    text = tmp_path / "notes.zip"
+    text.write_text("hello")
+    with pytest.raises(PolicyError, match="not a stable-baselines3 policy"):
+        load_policy(text)
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as zf:
+        zf.writestr("readme.txt", "x")
+    with pytest.raises(PolicyError, match="no 'data'"):
+        load_policy(other)
+
+
+def test_load_policy_rejects_a_different_observation_layout(tmp_path):
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+
+    model = PPO("MlpPolicy", gym.make("Pendulum-v1"), n_steps=64, device="cpu")
+    path = save_policy(model, tmp_path / "pendulum.zip", layout="pendulum")
+    with pytest.raises(PolicyError, match="expects observations pendulum"):
+        load_policy(path)
