@@ -42,8 +42,7 @@ class Policy(ABC):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """[steer, accel] in [-1, 1]; a safe stop when the observation is not finite."""
-        obs = np.asarray(obs)
-        if obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
+        if not observation_finite(obs):
             return SAFE_STOP.copy()
         action = np.asarray(self._act(obs), np.float32).reshape(2)
         if not np.all(np.isfinite(action)):
@@ -52,6 +51,16 @@ class Policy(ABC):
 
     @abstractmethod
     def _act(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+def observation_finite(obs) -> bool:
+    """Whether every float in an observation (a vector, or a dict of arrays for pixel policies) is finite."""
+    parts = obs.values() if isinstance(obs, dict) else (obs,)
+    for part in parts:
+        a = np.asarray(part)
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            return False
+    return True
 
 
 @dataclass(frozen=True)

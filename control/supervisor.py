@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .features import DISTANCE_SCALE_M, decode, object_column
-from .policies import SAFE_STOP, Policy
+from .policies import SAFE_STOP, Policy, observation_finite
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,7 @@ class SafetySupervisor(Policy):
     def act(self, obs: np.ndarray) -> np.ndarray:
         step = self._step
         self._step += 1
-        obs = np.asarray(obs)
-        if obs.dtype.kind == "f" and not np.all(np.isfinite(obs)):
+        if not observation_finite(obs):
             return self._override(step, "non-finite observation (perception failure): safe stop", SAFE_STOP.copy())
         action = self.policy.act(obs)
         if self.observation != "features":

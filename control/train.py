@@ -36,6 +36,7 @@ from .features import LAYOUT_ID
 class PolicyTrainConfig:
     out_dir: str = "runs/policy"  # run folder
     algo: str = "ppo"  # ppo | sac
+    observation: str = "features"  # features (perception's vector) | pixels (end-to-end baseline: camera image + odometry)
     total_steps: int = 300_000  # RL env steps after the warm start
     n_envs: int = 2  # subprocess envs (one per core)
     seed: int = 0
@@ -64,6 +65,8 @@ class PolicyTrainConfig:
     def __post_init__(self) -> None:
         if self.algo not in ("ppo", "sac"):
             raise ConfigError(f"algo={self.algo!r} is not allowed; use ppo or sac")
+        if self.observation not in ("features", "pixels"):
+            raise ConfigError(f"observation={self.observation!r} is not allowed; use features or pixels")
         for s in self.stages:
             if s not in STAGES:
                 raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
@@ -83,6 +86,10 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
 
         noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
         seed = cfg.seed * 1000 + rank
+        if cfg.observation == "pixels":
+            from .pixels import make_pixel_env
+
+            return make_pixel_env(stage, cfg.route_length_m, training_seed=seed, monitor=True)
         return make_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True)
     return make
 
@@ -98,12 +105,13 @@ def _new_model(cfg: PolicyTrainConfig, env, tb_dir: Path):
     from stable_baselines3 import PPO, SAC
 
     arch = list(cfg.net_arch)
+    net = "MultiInputPolicy" if cfg.observation == "pixels" else "MlpPolicy"
     if cfg.algo == "ppo":
-        return PPO("MlpPolicy", env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
+        return PPO(net, env, learning_rate=cfg.learning_rate, n_steps=cfg.n_steps, batch_size=cfg.batch_size,
                    n_epochs=cfg.n_epochs, gamma=cfg.gamma, gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range,
                    ent_coef=cfg.ent_coef, seed=cfg.seed, device=cfg.device, tensorboard_log=str(tb_dir), verbose=0,
                    policy_kwargs={"net_arch": {"pi": arch, "vf": arch}, "log_std_init": cfg.log_std_init})
-    return SAC("MlpPolicy", env, learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, gamma=cfg.gamma,
+    return SAC(net, env, learning_rate=cfg.learning_rate, batch_size=cfg.batch_size, gamma=cfg.gamma,
                seed=cfg.seed, device=cfg.device, tensorboard_log=str(tb_dir), verbose=0,
                policy_kwargs={"net_arch": arch, "log_std_init": cfg.log_std_init})
 
@@ -120,8 +128,13 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True) ->
     rng = np.random.default_rng(cfg.seed)
     expert = RuleBasedPolicy()
     noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
-    envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77, noise=noise, noise_seed=cfg.seed)
-            for s in dict.fromkeys(cfg.stages)}
+    if cfg.observation == "pixels":
+        from .pixels import make_pixel_env
+
+        envs = {s: make_pixel_env(s, cfg.route_length_m, training_seed=cfg.seed + 77) for s in dict.fromkeys(cfg.stages)}
+    else:
+        envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77, noise=noise, noise_seed=cfg.seed)
+                for s in dict.fromkeys(cfg.stages)}
     obs_l, act_l, ret_l = [], [], []
     std = np.array(cfg.warm_start_action_noise, np.float32)
     bar = tqdm(total=steps, desc="warm start: expert driving", unit="step", disable=not progress, leave=False)
@@ -129,15 +142,15 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True) ->
     while len(obs_l) < steps:
         env = envs[cfg.stages[episode % len(cfg.stages)]]
         episode += 1
-        obs, _ = env.reset()
+        obs, info = env.reset()
         expert.reset()
         rewards = []
         while True:
-            target = expert.act(obs)
+            target = expert.act(info.get("features", obs))  # pixel envs carry the label features for the expert
             obs_l.append(obs)
             act_l.append(target)
             executed = np.clip(target + rng.normal(0, 1, 2).astype(np.float32) * std, -1, 1)
-            obs, r, term, trunc, _ = env.step(executed)
+            obs, r, term, trunc, info = env.step(executed)
             rewards.append(r)
             bar.update(1)
             if term or trunc or len(obs_l) >= steps:
@@ -150,7 +163,12 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True) ->
     bar.close()
     for env in envs.values():
         env.close()
-    return {"obs": np.asarray(obs_l, np.float32), "actions": np.asarray(act_l, np.float32),
+    if isinstance(obs_l[0], dict):  # images channel-first, as SB3 stores image observations
+        observations = {"image": np.stack([o["image"].transpose(2, 0, 1) for o in obs_l]),
+                        "state": np.stack([o["state"] for o in obs_l]).astype(np.float32)}
+    else:
+        observations = np.asarray(obs_l, np.float32)
+    return {"obs": observations, "actions": np.asarray(act_l, np.float32),
             "returns": np.concatenate(ret_l)[: len(obs_l)]}
 
 
@@ -160,14 +178,17 @@ def behaviour_clone(model, data: dict[str, np.ndarray], epochs: int, seed: int =
 
     policy = model.policy
     dev = policy.device
-    obs = torch.as_tensor(data["obs"], device=dev)
+    raw = data["obs"]
+    as_t = lambda a: torch.as_tensor(a, device=dev)  # noqa: E731
+    obs = {k: as_t(v) for k, v in raw.items()} if isinstance(raw, dict) else as_t(raw)
+    take = (lambda idx: {k: v[idx] for k, v in obs.items()}) if isinstance(obs, dict) else (lambda idx: obs[idx])
+    n = len(data["actions"])
     act = torch.as_tensor(data["actions"], device=dev)
     ret = torch.as_tensor(data["returns"], device=dev)
     is_ppo = hasattr(policy, "value_net")
     params = list(policy.parameters()) if is_ppo else list(policy.actor.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    n = len(obs)
     losses = []
     policy.set_training_mode(True)
     for _ in range(epochs):
@@ -176,13 +197,13 @@ def behaviour_clone(model, data: dict[str, np.ndarray], epochs: int, seed: int =
         for start in range(0, n, 256):
             idx = perm[start:start + 256]
             if is_ppo:
-                features = policy.extract_features(obs[idx])
+                features = policy.extract_features(take(idx))
                 latent_pi, latent_vf = policy.mlp_extractor(features)
                 pred = policy.action_net(latent_pi)
                 loss = torch.nn.functional.mse_loss(pred, act[idx])
                 loss = loss + 0.1 * torch.nn.functional.mse_loss(policy.value_net(latent_vf).squeeze(-1), ret[idx])
             else:
-                pred = policy.actor(obs[idx], deterministic=True)
+                pred = policy.actor(take(idx), deterministic=True)
                 loss = torch.nn.functional.mse_loss(pred, act[idx])
             opt.zero_grad()
             loss.backward()
@@ -202,6 +223,8 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
     from .evaluate import evaluate
     from .policies import SB3Policy, save_policy
 
+    layout = _layout(cfg)
+
     class Progress(BaseCallback):
         def _on_step(self) -> bool:
             bar.update(min(self.num_timesteps, bar.total) - bar.n)  # tqdm redraws at most every mininterval
@@ -213,7 +236,12 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
         def __init__(self):
             super().__init__()
             noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
-            self.eval_env = make_env("town", cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99)
+            if cfg.observation == "pixels":
+                from .pixels import make_pixel_env
+
+                self.eval_env = make_pixel_env("town", cfg.route_length_m)
+            else:
+                self.eval_env = make_env("town", cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99)
 
         def _on_step(self) -> bool:
             t = self.num_timesteps
@@ -226,7 +254,7 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             return True
 
         def evaluate_now(self, record: bool = True) -> dict:
-            report = evaluate(self.eval_env, SB3Policy(self.model, cfg.algo), cfg.eval_seeds)
+            report = evaluate(self.eval_env, SB3Policy(self.model, cfg.algo, cfg.observation), cfg.eval_seeds)
             s = report["summary"]
             for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
                 if record and s.get(key) is not None:
@@ -239,17 +267,23 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             if state["best"] is None or score > tuple(state["best"]):
                 state["best"] = list(score)
                 state["best_steps"] = self.num_timesteps
-                save_policy(self.model, out / "best.zip")
+                save_policy(self.model, out / "best.zip", layout)
             bar.set_postfix(score=f"{s['driving_score']:.2f}", best=f"{state['best'][0]:.2f}")
             return s
 
         def checkpoint(self) -> None:
             (out / "checkpoints").mkdir(exist_ok=True)
-            save_policy(self.model, out / "checkpoints" / "latest.zip")
+            save_policy(self.model, out / "checkpoints" / "latest.zip", layout)
             state["num_timesteps"] = self.num_timesteps
             _write_json(out / "state.json", state)
 
     return Progress(), EvalAndCheckpoint()
+
+
+def _layout(cfg: PolicyTrainConfig) -> str:
+    from .pixels import PIXEL_LAYOUT_ID
+
+    return PIXEL_LAYOUT_ID if cfg.observation == "pixels" else LAYOUT_ID
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -280,7 +314,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
         out.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, out / "config.yaml")
         state = {"num_timesteps": 0, "last_eval": 0, "last_checkpoint": 0, "best": None, "best_steps": None,
-                 "stage": cfg.stages[0], "warm_start": None, "layout": LAYOUT_ID}
+                 "stage": cfg.stages[0], "warm_start": None, "layout": _layout(cfg)}
     t0 = time.perf_counter()
     bounds = np.cumsum([round(f * cfg.total_steps) for f in cfg.stage_fractions])
     bar = tqdm(total=int(bounds[-1]), initial=int(state["num_timesteps"]), desc=f"train {cfg.algo}", unit="step",
@@ -303,7 +337,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
                 if cfg.warm_start_steps:
                     data = collect_expert(cfg, cfg.warm_start_steps, progress)
                     state["warm_start"] = behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed)
-                    save_policy(model, out / "warm_start.zip")
+                    save_policy(model, out / "warm_start.zip", _layout(cfg))
             progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
             if not resume and cfg.warm_start_steps:
                 eval_cb.model = model  # score the cloned policy before any RL, as the first best
@@ -319,7 +353,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
         raise ValueError(f"run {str(out)!r} had already finished all {int(bounds[-1])} steps")
     eval_cb.evaluate_now(record=False)
     eval_cb.checkpoint()
-    save_policy(model, out / "final.zip")
+    save_policy(model, out / "final.zip", _layout(cfg))
     result = {"out_dir": str(out), "steps": int(model.num_timesteps), "best_driving_score": state["best"][0],
               "best_success_rate": state["best"][1], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
               "wall_s_this_session": round(time.perf_counter() - t0, 1)}

@@ -47,3 +47,18 @@ def test_resume_after_an_interruption(tmp_path, monkeypatch):
     result = train_policy(cfg, resume=True, progress=False)
     assert result["steps"] >= 512
     assert json.loads((tmp_path / "run" / "state.json").read_text())["num_timesteps"] >= 512
+
+
+def test_pixels_baseline_trains_and_loads(tmp_path):
+    cfg = PolicyTrainConfig(out_dir=str(tmp_path / "pix"), observation="pixels", **{**TINY, "total_steps": 256,
+                            "stages": ("empty",), "stage_fractions": (1.0,), "eval_every_steps": 10_000})
+    result = train_policy(cfg, progress=False)
+    assert result["steps"] >= 256
+    policy = load_policy(tmp_path / "pix" / "final.zip")
+    assert policy.observation == "pixels"
+    from control.evaluate import run_episode
+    from control.pixels import make_pixel_env
+
+    env = make_pixel_env("empty", 60.0)
+    m, _ = run_episode(env, policy, seed=5)
+    assert m["steps"] > 0 and 0.0 <= m["route_completion"] <= 1.0
