@@ -220,7 +220,9 @@ class Traffic:
             rel = (obs.s[None, :] - self.s[c, None]) * self.dir[c, None]
             same_dir = np.sign(obs.v_s[None, :] + 1e-3) == self.dir[c, None]
             in_lane = np.abs(obs.d[None, :] - d_new[:, None]) < 1.0
-            behind = (rel < 0) & in_lane & same_dir & (obs.vehicle[None, :] >= 0)
+            # every obstacle counts as a possible new follower, the ego included (it is not in the vehicle
+            # arrays: obs.vehicle == -1), so nobody merges into the ego's side or just ahead of its bumper
+            behind = (rel < 0) & in_lane & same_dir
             back_gap = np.where(behind, -rel - obs.half_len[None, :] - self.dims[c, 0, None] / 2, np.inf)
             f = np.argmin(back_gap, axis=1)
             fg = back_gap[np.arange(len(c)), f]
