@@ -3,6 +3,8 @@
 Usage::
 
     drivestack bench sim [--json] [--seconds S] [--processes 1,2] [--no-peers] [--seed N]
+    drivestack bench perception [--json] [--device auto|cpu|cuda]     (drivestack.bench_perception)
+    drivestack bench loop [--json] [--seconds S] [--processes 1,2] [--train-steps N]   (drivestack.bench_loop)
 
 ``sim`` measures, each for about ``S`` seconds after a warm-up:
 
@@ -479,12 +481,13 @@ def _run_sim(args) -> int:
     return 0
 
 
-#: Bench targets: name -> (help, function taking the parsed args). ``perception`` and ``loop``
-#: join here when their layers exist.
+#: Bench targets: name -> (help, function taking the parsed args); each lives in its own module.
 TARGETS: dict[str, tuple[str, Callable[[Any], int]]] = {
     "sim": ("simulator steps/s (camera on and off), dataset export, parallel processes, peers", _run_sim),
     "perception": ("per-stage latency and frames/s of the perception stack, 720p replay, ONNX Runtime",
                    lambda args: __import__("drivestack.bench_perception", fromlist=["run"]).run(args)),
+    "loop": ("closed-loop steps/s from pixels (models) and from labels, per stage; PPO training env-steps/s with 1..N envs",
+             lambda args: __import__("drivestack.bench_loop", fromlist=["run"]).run(args)),
 }
 
 
@@ -499,7 +502,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes and the random actions (default 0)")
     p.add_argument("--detector", default=None, help="perception: detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="perception: multi-task weights (default: shipped)")
-    p.add_argument("--device", default="auto", help="perception: auto (default), cpu, cuda")
+    p.add_argument("--device", default="auto", help="perception, loop: auto (default; loop: cpu), cpu, cuda")
+    p.add_argument("--train-steps", type=int, default=3000, help="loop: PPO env steps per training figure (default 3000)")
     p.set_defaults(func=run)
     return p
 

@@ -26,7 +26,7 @@ def test_override_parsing_and_typo():
 
 def test_drive_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["drive", "--route-length", "80", "--seed", "2", "--out", str(out), "--quiet"])
+    rc = main(["drive", "--route-length", "80", "--seed", "2", "--perception", "labels", "--out", str(out), "--quiet"])
     assert rc == 0
     metrics = json.loads((out / "metrics.json").read_text())
     ep = metrics["episodes"][0]
@@ -45,6 +45,9 @@ def test_drive_end_to_end(tmp_path, capsys):
     (["drive", "--episodes", "0"], "--episodes 0"),
     (["drive", "--set", "camera.width_px=-5"], "camera.width_px=-5"),
     (["drive", "--set", "camera.fov=90"], "unknown config key camera.fov"),
+    (["drive", "--perception", "pixels"], "--perception 'pixels' is not allowed"),
+    (["drive", "--policy", "no-such-policy"], "--policy 'no-such-policy'"),
+    (["drive", "--device", "tpu"], "--device 'tpu' is not allowed"),
     (["snapshot", "--out", "x.jpg"], "must end in .png"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, needle, tmp_path, capsys):

@@ -1,0 +1,258 @@
+"""``drivestack bench loop``: how fast the closed loop drives, and how fast a policy trains.
+
+Usage::
+
+    drivestack bench loop [--json] [--seconds S] [--processes 1,2] [--train-steps N] [--device cpu]
+
+Measures, on this machine:
+
+- closed-loop steps/s of ``drivestack drive``'s loop without its video: the town env renders the
+  camera, perception turns it into a ``PerceptionFrame``, ``control.features`` encodes it, the
+  policy (the shipped one when control/models/policy.zip exists, else the rule-based driver)
+  acts inside the ``SafetySupervisor``, the env steps. Once with the perception models
+  (``models``, on ``--device``, CPU by default) and once with the simulator's labels
+  (``labels``, ``GroundTruthPerception``, camera still rendered): the peer measured in the same
+  run. Per stage, mean ms per step: env step + render, perception, features (encoding), policy
+  (+ supervisor). Episode resets inside the timed window count in the time.
+- training throughput, env-steps/s, on the fast path training uses (labels with perception
+  noise, camera off; ``control.envs.make_env``): stable-baselines3 PPO ``MlpPolicy`` learning
+  for ``--train-steps`` env steps with each count of ``--processes`` envs (one: in process, as
+  ``control.train`` does; more: ``SubprocVecEnv``), rollouts and gradient updates both counted,
+  after one warm-up rollout and update.
+
+The device (CPU model, cores, accelerator) and the load average are reported with the figures.
+Timings are reported, never judged: nothing here fails on speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+
+TARGET_STEPS_PER_S = 60.0  # closed-loop aim on the CPU (3x the 20 Hz control rate)
+ROUTE_M = 500.0  # closed-loop route [m]
+TRAIN_ROUTE_M = 300.0  # training route, as control.train [m]
+DEFAULT_TRAIN_STEPS = 3000
+
+
+def _log(msg: str) -> None:
+    print(f"[bench loop] {msg}", file=sys.stderr, flush=True)
+
+
+class _EnvTimer(gym.Wrapper):
+    """Times the simulator's own step (physics, traffic, camera render, labels) [s]."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.last_s = 0.0
+
+    def step(self, action):
+        t = time.perf_counter()
+        out = self.env.step(action)
+        self.last_s = time.perf_counter() - t
+        return out
+
+
+def _timed(process):
+    """Wraps a perception object's ``process`` so each call's duration is kept in ``.last_s``."""
+
+    @functools.wraps(process)
+    def wrapper(*args, **kwargs):
+        t = time.perf_counter()
+        out = process(*args, **kwargs)
+        wrapper.last_s = time.perf_counter() - t
+        return out
+
+    wrapper.last_s = 0.0
+    return wrapper
+
+
+def _driver():
+    """The shipped policy when it exists, else the rule-based one; inside the supervisor."""
+    from control.policies import DEFAULT_POLICY, RuleBasedPolicy, load_policy
+    from control.supervisor import SafetySupervisor
+
+    policy = load_policy(DEFAULT_POLICY, device="cpu") if DEFAULT_POLICY.is_file() else RuleBasedPolicy()
+    return SafetySupervisor(policy)
+
+
+def closed_loop(perception, seconds: float, warmup_s: float, seed: int) -> dict:
+    """Steps/s and per-stage ms of the loop; ``perception`` None means the simulator's labels."""
+    from control.envs import env_config
+    from control.observation import PerceptionObservation
+    from perception.ground_truth import GroundTruthPerception
+
+    import sim  # noqa: F401  (registers the env ids)
+
+    timer = _EnvTimer(gym.make("drivestack/Town-v0", config=env_config("town", ROUTE_M, render_camera=True)))
+    perception = perception if perception is not None else GroundTruthPerception()
+    perception.process = _timed(perception.process)  # instance attribute: the object's type is unchanged
+    env = PerceptionObservation(timer, perception)
+    policy = _driver()
+    episode = 0
+    obs, _ = env.reset(seed=seed)
+    policy.reset()
+    parts = {"env_step_render": [], "perception": [], "features": [], "policy": []}
+    steps = resets = 0
+    t_end_warmup = time.perf_counter() + warmup_s
+    timing = False
+    start = 0.0
+    while True:
+        now = time.perf_counter()
+        if not timing and now >= t_end_warmup:
+            timing, start, steps, resets = True, now, 0, 0
+            parts = {k: [] for k in parts}
+        elif timing and now - start >= seconds:
+            break
+        t0 = time.perf_counter()
+        action = policy.act(obs)
+        t1 = time.perf_counter()
+        obs, _, terminated, truncated, _ = env.step(action)
+        t2 = time.perf_counter()
+        parts["policy"].append(t1 - t0)
+        parts["env_step_render"].append(timer.last_s)
+        parts["perception"].append(perception.process.last_s)
+        parts["features"].append(max(t2 - t1 - timer.last_s - perception.process.last_s, 0.0))
+        steps += 1
+        if terminated or truncated:
+            episode += 1
+            obs, _ = env.reset(seed=seed + episode)
+            policy.reset()
+            resets += 1
+    elapsed = time.perf_counter() - start
+    env.close()
+    ms = {k: round(1e3 * float(np.mean(v)), 3) for k, v in parts.items()}
+    ms["features_policy"] = round(ms["features"] + ms["policy"], 3)
+    rate = steps / elapsed
+    return {"unit": "steps/s", "steps_per_s": round(rate, 2), "steps": steps, "resets": resets, "seconds": round(elapsed, 3),
+            "stages_ms": ms, "policy": policy.name, "target_steps_per_s": TARGET_STEPS_PER_S,
+            "meets_target": bool(rate >= TARGET_STEPS_PER_S)}
+
+
+def _training_env(rank: int, seed: int):
+    """One training env (module level, so ``SubprocVecEnv`` can pickle it under spawn)."""
+    from control.envs import make_env
+    from perception.ground_truth import PerceptionNoise
+
+    s = seed * 1000 + rank
+    return make_env("town", TRAIN_ROUTE_M, training_seed=s, noise=PerceptionNoise(), noise_seed=s, monitor=True)
+
+
+def training_throughput(n_envs: int, train_steps: int, seed: int) -> dict:
+    """Env-steps/s of PPO learning ``train_steps`` steps with ``n_envs`` envs (rollouts + updates)."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
+
+    fns = [functools.partial(_training_env, k, seed) for k in range(n_envs)]
+    venv = SubprocVecEnv(fns, start_method="spawn") if n_envs > 1 else DummyVecEnv(fns)
+    n_steps = int(min(1024, max(16, train_steps // n_envs)))  # one rollout per env at toy sizes, control.train's 1024 otherwise
+    batch = int(min(256, n_steps * n_envs))
+    try:
+        model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=batch, n_epochs=5, seed=seed, device="cpu", verbose=0,
+                    policy_kwargs={"net_arch": {"pi": [128, 128], "vf": [128, 128]}})
+        model.learn(total_timesteps=1)  # warm-up: one rollout and update (first resets, torch's first calls)
+        before = int(model.num_timesteps)
+        t = time.perf_counter()
+        model.learn(total_timesteps=train_steps, reset_num_timesteps=False)
+        elapsed = time.perf_counter() - t
+        done = int(model.num_timesteps) - before
+    finally:
+        venv.close()
+    return {"envs": n_envs, "vec_env": type(venv).__name__, "env_steps_per_s": round(done / elapsed, 1), "env_steps": done,
+            "seconds": round(elapsed, 3), "n_steps_per_env": n_steps, "batch_size": batch, "n_epochs": 5}
+
+
+def bench_loop(seconds: float, processes: list[int], train_steps: int, device: str, seed: int) -> dict:
+    import torch
+
+    from drivestack.bench import _load_average, _warmup_s, device_info
+    from perception.pipeline import Perception, model_paths
+    from sim.raster import warmup
+
+    dev = device_info()
+    dev["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
+    dev["torch"] = torch.__version__
+    dev["torch_threads"] = torch.get_num_threads()
+    report: dict = {"device": dev, "settings": {}, "closed_loop": {}, "training": {}, "notes": []}
+    load_before = _load_average()
+    _log("warming up the numba kernels")
+    warmup()
+    perception = Perception.from_files(*model_paths(), device=device)
+    report["settings"] = {
+        "seconds_per_figure": seconds, "warmup_s_per_figure": _warmup_s(seconds), "seed": seed, "route_length_m": ROUTE_M,
+        "scenario": "town", "perception_device": device, "perception_backend": perception.backend,
+        "train_steps": train_steps, "train_route_length_m": TRAIN_ROUTE_M, "processes": processes,
+        "timing": "wall clock over the timed window, after warm-up; episode resets inside it are counted",
+    }
+    for name, p in (("models", perception), ("labels", None)):
+        _log(f"closed loop from {name}, {seconds:g} s")
+        report["closed_loop"][name] = closed_loop(p, seconds, _warmup_s(seconds), seed)
+    report["closed_loop"]["models"]["perception_backend"] = perception.backend
+    report["training"] = {"unit": "env-steps/s", "algo": "PPO MlpPolicy (stable-baselines3), 128x128",
+                          "env": "control.envs.make_env: town, labels + PerceptionNoise, camera off", "runs": []}
+    for n in processes:
+        _log(f"training: PPO, {train_steps} env steps, {n} env(s)")
+        report["training"]["runs"].append(training_throughput(n, train_steps, seed))
+    load_after = _load_average()
+    report["settings"]["load_average_1min"] = {"before": load_before, "after": load_after}
+    if load_before is not None and load_before > 0.5:
+        report["notes"].append(f"the 1-minute load average was {load_before:.2f} before the run: other processes were "
+                               "using the CPU, so the figures may read low")
+    if max(processes) > dev["usable_cores"]:
+        report["notes"].append(f"{max(processes)} envs on {dev['usable_cores']} usable cores: they share cores")
+    return report
+
+
+def format_table(r: dict) -> str:
+    d = r["device"]
+    lines = [f"drivestack bench loop on {d['cpu']} ({d['usable_cores']} usable of {d['cores']} cores), accelerator "
+             f"{d['accelerator']}, perception on {r['settings']['perception_device']} ({r['settings']['perception_backend']})", "",
+             f"{'closed loop':<14}{'steps/s':>9}{'env+render':>12}{'perception':>12}{'features':>10}{'policy':>9}   (ms per step)"]
+    for name, f in r["closed_loop"].items():
+        s = f["stages_ms"]
+        lines.append(f"{name:<14}{f['steps_per_s']:>9.1f}{s['env_step_render']:>12.2f}{s['perception']:>12.2f}"
+                     f"{s['features']:>10.2f}{s['policy']:>9.2f}")
+    lines.append(f"(target {TARGET_STEPS_PER_S:g} steps/s from pixels; policy {r['closed_loop']['models']['policy']})")
+    lines += ["", f"training, {r['training']['algo']}, {r['training']['env']}"]
+    for run in r["training"]["runs"]:
+        lines.append(f"  {run['envs']} env(s) ({run['vec_env']}): {run['env_steps_per_s']:.0f} env-steps/s "
+                     f"({run['env_steps']} steps in {run['seconds']:.1f} s)")
+    if r["notes"]:
+        lines += ["", "notes:"] + [f"  - {n}" for n in r["notes"]]
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    import math
+
+    from drivestack.cli import UsageError
+
+    seconds = getattr(args, "seconds", 5.0)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--seconds {seconds:g}: must be a positive number of seconds")
+    try:
+        processes = sorted({int(p) for p in str(getattr(args, "processes", "1,2")).split(",") if p.strip()})
+    except ValueError:
+        raise UsageError(f"--processes {args.processes!r}: expected env counts like 1,2") from None
+    if not processes or processes[0] < 1 or processes[-1] > 64:
+        raise UsageError(f"--processes {args.processes!r}: each count must be between 1 and 64")
+    train_steps = getattr(args, "train_steps", DEFAULT_TRAIN_STEPS)
+    if train_steps < 1:
+        raise UsageError(f"--train-steps {train_steps}: use 1 or more")
+    device = getattr(args, "device", "auto")
+    device = "cpu" if device == "auto" else device
+    if device not in ("cpu", "cuda"):
+        raise UsageError(f"--device {device!r} is not allowed; choose auto, cpu or cuda")
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # libraries' chatter (ultralytics' first-run notes) off the report
+            report = bench_loop(seconds, processes, train_steps, device, getattr(args, "seed", 0))
+    except FileNotFoundError as exc:
+        raise UsageError(f"{exc}; train the models (`drivestack train`)") from None
+    print(json.dumps(report, indent=2) if args.json else format_table(report))
+    return 0

@@ -1,0 +1,95 @@
+"""The closed loop of ``drivestack drive``: camera -> perception -> features -> policy (+ supervisor) -> car.
+
+``DriveTap`` is the outermost wrapper around a ``control.envs.make_env`` env: after each reset
+and step it draws the drive view (``drivestack.hud``) and hands the step to the episode's
+``EpisodeOutput``, the window and the progress bar. ``drive_episode`` runs one episode through
+it with ``control.evaluate.run_episode`` and returns the episode's metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import gymnasium as gym
+import numpy as np
+
+
+class DriveTap(gym.Wrapper):
+    """Outermost wrapper: after each reset and step it draws the drive view and hands the step to
+    the episode's ``EpisodeOutput``, the window and the progress bar."""
+
+    def __init__(self, env: gym.Env, policy, source: str, show: bool):
+        super().__init__(env)
+        self.policy, self.source, self.show = policy, source, show
+        self.output = None  # EpisodeOutput of the episode being driven
+        self.bar = None
+        self.perception_ms: list[float] = []
+
+    def begin(self, output, bar) -> None:
+        self.output, self.bar, self.perception_ms = output, bar, []
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        if self.bar is not None:
+            self.bar.reset(total=self.env.unwrapped.max_steps)
+        self._emit(info, None)
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._emit(info, action)
+        if self.bar is not None:
+            self.bar.update(1)
+        return obs, reward, terminated, truncated, info
+
+    def _emit(self, info: dict, action) -> None:
+        from drivestack.hud import HudState, compose
+
+        u = self.env.unwrapped
+        pf = info.get("perception")
+        if pf is not None and "total" in pf.timings_ms:
+            self.perception_ms.append(pf.timings_ms["total"])
+        w = u.world
+        camera = u.view.last.rgb if u.view is not None and u.view.last is not None else None
+        recording = self.output is not None and self.output.recorder is not None
+        view = None
+        if camera is not None and (recording or self.show):
+            a = np.asarray(action if action is not None else w.prev_action, np.float64)
+            gt = info.get("ground_truth")
+            hud = HudState(speed_m_s=float(w.ego.speed_m_s), speed_limit_m_s=float(gt.ego.speed_limit_m_s) if gt else math.nan,
+                           steer=float(a[0]), accel=float(a[1]), supervisor_active=bool(getattr(self.policy, "active", False)),
+                           supervised=hasattr(self.policy, "interventions"), route_completion=float(info.get("route_completion", 0.0)),
+                           time_s=float(w.time_s), policy=self.policy.name, source=self.source)
+            view = compose(camera, pf, hud)
+        if self.output is not None:
+            state = np.array([w.ego.speed_m_s, w.ego.yaw_rate_rad_s, *w.prev_action], np.float32)
+            self.output.add(pf, info, action, camera_rgb=camera, view_rgb=view, state=state)
+        if self.show and view is not None:
+            import cv2
+
+            cv2.imshow("drivestack drive", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
+            cv2.waitKey(1)
+
+
+def drive_episode(tap: DriveTap, policy, seed: int, output, bar=None) -> dict:
+    """One episode on scene ``seed`` through ``tap``; its metrics (``control.metrics.episode_metrics``
+    plus the supervisor's interventions, speed and perception timing)."""
+    from control.evaluate import run_episode
+
+    tap.begin(output, bar)
+    policy.reset()  # before the reset frame is drawn (run_episode resets it again)
+    start = time.perf_counter()
+    try:
+        m, _ = run_episode(tap, policy, seed)
+    except BaseException:
+        if output is not None:
+            output.abort()
+        raise
+    wall = time.perf_counter() - start
+    if output is not None:
+        output.close()
+    m["interventions_list"] = [{"step": i.step, "reason": i.reason} for i in getattr(policy, "interventions", ())]
+    m["steps_per_s"] = round(m["steps"] / max(wall, 1e-9), 2)
+    m["perception_ms_mean"] = round(float(np.mean(tap.perception_ms)), 2) if tap.perception_ms else None
+    return m

@@ -1,0 +1,33 @@
+"""``drivestack bench loop`` at toy size through the real entry point: the report's shape, never its speed."""
+import contextlib
+import io
+import json
+
+from drivestack.cli import main
+
+
+def test_bench_loop_json_reports_loop_stages_and_training():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        rc = main(["bench", "loop", "--json", "--seconds", "0.3", "--processes", "1,2", "--train-steps", "32"])
+    assert rc == 0
+    report = json.loads(out.getvalue())  # stdout holds the JSON object and nothing else
+
+    assert {"device", "settings", "closed_loop", "training", "notes"} <= set(report)
+    assert report["device"]["cpu"] and report["device"]["accelerator"]
+    assert report["settings"]["perception_device"] == "cpu" and report["settings"]["processes"] == [1, 2]
+    assert set(report["closed_loop"]) == {"models", "labels"}
+    for fig in report["closed_loop"].values():
+        assert fig["unit"] == "steps/s" and fig["steps"] > 0 and fig["steps_per_s"] > 0
+        assert set(fig["stages_ms"]) == {"env_step_render", "perception", "features", "policy", "features_policy"}
+        assert all(v >= 0 for v in fig["stages_ms"].values()) and "supervisor" in fig["policy"]
+    train = report["training"]
+    assert train["unit"] == "env-steps/s"
+    assert [r["envs"] for r in train["runs"]] == [1, 2]
+    assert [r["vec_env"] for r in train["runs"]] == ["DummyVecEnv", "SubprocVecEnv"]
+    assert all(r["env_steps"] >= 32 and r["env_steps_per_s"] > 0 for r in train["runs"])
+
+
+def test_bench_loop_rejects_bad_train_steps(capsys):
+    assert main(["bench", "loop", "--train-steps", "0"]) == 2
+    assert "--train-steps" in capsys.readouterr().err
