@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .scoring import MIN_GT_PX, iou_matrix
-from .types import CLASS_NAMES, Frame
+from .types import CLASS_NAMES, PEDESTRIAN_CLASS, VEHICLE_CLASSES, Frame
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RANGES_M = ((0.0, 20.0), (20.0, 40.0), (40.0, 80.0))
@@ -142,6 +142,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     dist_err: list[tuple[float, float]] = []
     edge_err: list[float] = []  # box edge displacement of matched detections [px]
     offset_err, heading_err = [], []
+    found_by_range = np.zeros((len(RANGES_M), 2), np.int64)  # road users: [found, visible] per range
     examples = 0
     total = len(config.seeds) * len(config.kinds) * config.frames_per_seed
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="eval perception")
@@ -159,6 +160,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
                 if step % config.every_n_steps == 0:
                     pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"))
                     _score_frame(pf, gt, records, dist_err, edge_err)
+                    _tally_recall(pf, gt, found_by_range)
                     if pf.drivable is not None:
                         p, t = pf.drivable, gt.drivable
                         inter += int((p & t).sum())
@@ -200,6 +202,10 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         "box_edge_error_std_robust_px": round(float(1.4826 * np.median(np.abs(edge_err))), 3) if edge_err else None,
         "distance_rel_error_std_robust": round(float(1.4826 * np.median(np.abs(np.array(dist_err).reshape(-1, 2)[:, 1]))), 4)
         if dist_err else None,  # MAD-based std, for GroundTruthPerception's noise model
+        # class-agnostic: is a vehicle or pedestrian found at all (any road-user class, IoU >= 0.5, score >= 0.25)
+        "road_user_recall_by_range": {f"{lo:.0f}-{hi:.0f}m": (round(float(f / t), 4) if t else None)
+                                      for (lo, hi), (f, t) in zip(RANGES_M, found_by_range)},
+        "road_user_counts_by_range": {f"{lo:.0f}-{hi:.0f}m": int(t) for (lo, hi), (_, t) in zip(RANGES_M, found_by_range)},
         "lane_offset_median_abs_error_m": round(float(np.median(offset_err)), 4) if offset_err else None,
         "heading_median_abs_error_rad": round(float(np.median(heading_err)), 4) if heading_err else None,
     }
@@ -207,6 +213,22 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         _plot_pr(curves, out / "pr_curves.png")
     return report
+
+
+def _tally_recall(pf, gt, found_by_range: np.ndarray) -> None:
+    """Per distance range: visible vehicles and pedestrians, and how many any road-user detection found."""
+    users = [o for o in gt.objects if o.box_xyxy is not None and o.visible_px >= MIN_GT_PX
+             and (o.class_id in VEHICLE_CLASSES or o.class_id == PEDESTRIAN_CLASS)]
+    if not users:
+        return
+    d = pf.detections
+    keep = (d.score >= DISPLAY_SCORE) & np.isin(d.class_id, list(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS])
+    boxes = np.array([o.box_xyxy for o in users], np.float64)
+    hit = (iou_matrix(d.xyxy[keep], boxes).max(axis=0) >= 0.5) if keep.any() else np.zeros(len(users), bool)
+    for o, h in zip(users, hit):
+        for r, (lo, hi) in enumerate(RANGES_M):
+            if lo <= o.distance_m < hi:
+                found_by_range[r] += (int(h), 1)
 
 
 def _score_frame(pf, gt, records: _DetRecords, dist_err: list, edge_err: list) -> None:
