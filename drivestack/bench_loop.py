@@ -18,7 +18,9 @@ Measures, on this machine:
   noise, camera off; ``control.envs.make_env``): stable-baselines3 PPO ``MlpPolicy`` learning
   for ``--train-steps`` env steps with each count of ``--processes`` envs (one: in process, as
   ``control.train`` does; more: ``SubprocVecEnv``), rollouts and gradient updates both counted,
-  after one warm-up rollout and update.
+  after one warm-up rollout and update. Measured with torch on one thread in the learner process
+  and, as the peer, with torch's default thread count (what ``control.train`` runs with): on a
+  busy 2-core machine the default (2 threads) was about 8x slower for this tiny MLP.
 
 The device (CPU model, cores, accelerator) and the load average are reported with the figures.
 Timings are reported, never judged: nothing here fails on speed.
@@ -144,8 +146,10 @@ def _training_env(rank: int, seed: int):
     return make_env("town", TRAIN_ROUTE_M, training_seed=s, noise=PerceptionNoise(), noise_seed=s, monitor=True)
 
 
-def training_throughput(n_envs: int, train_steps: int, seed: int) -> dict:
-    """Env-steps/s of PPO learning ``train_steps`` steps with ``n_envs`` envs (rollouts + updates)."""
+def training_throughput(n_envs: int, train_steps: int, seed: int, torch_threads: int | None = None) -> dict:
+    """Env-steps/s of PPO learning ``train_steps`` steps with ``n_envs`` envs (rollouts + updates);
+    ``torch_threads``: torch's intra-op threads in this process meanwhile (None: torch's default)."""
+    import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
@@ -153,6 +157,8 @@ def training_throughput(n_envs: int, train_steps: int, seed: int) -> dict:
     venv = SubprocVecEnv(fns, start_method="spawn") if n_envs > 1 else DummyVecEnv(fns)
     n_steps = int(min(1024, max(16, train_steps // n_envs)))  # one rollout per env at toy sizes, control.train's 1024 otherwise
     batch = int(min(256, n_steps * n_envs))
+    default_threads = torch.get_num_threads()
+    torch.set_num_threads(torch_threads or default_threads)
     try:
         model = PPO("MlpPolicy", venv, n_steps=n_steps, batch_size=batch, n_epochs=5, seed=seed, device="cpu", verbose=0,
                     policy_kwargs={"net_arch": {"pi": [128, 128], "vf": [128, 128]}})
@@ -162,10 +168,12 @@ def training_throughput(n_envs: int, train_steps: int, seed: int) -> dict:
         model.learn(total_timesteps=train_steps, reset_num_timesteps=False)
         elapsed = time.perf_counter() - t
         done = int(model.num_timesteps) - before
+        threads = torch.get_num_threads()
     finally:
+        torch.set_num_threads(default_threads)
         venv.close()
-    return {"envs": n_envs, "vec_env": type(venv).__name__, "env_steps_per_s": round(done / elapsed, 1), "env_steps": done,
-            "seconds": round(elapsed, 3), "n_steps_per_env": n_steps, "batch_size": batch, "n_epochs": 5}
+    return {"envs": n_envs, "vec_env": type(venv).__name__, "torch_threads": threads, "env_steps_per_s": round(done / elapsed, 1),
+            "env_steps": done, "seconds": round(elapsed, 3), "n_steps_per_env": n_steps, "batch_size": batch, "n_epochs": 5}
 
 
 def bench_loop(seconds: float, processes: list[int], train_steps: int, device: str, seed: int) -> dict:
@@ -197,8 +205,11 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
     report["training"] = {"unit": "env-steps/s", "algo": "PPO MlpPolicy (stable-baselines3), 128x128",
                           "env": "control.envs.make_env: town, labels + PerceptionNoise, camera off", "runs": []}
     for n in processes:
-        _log(f"training: PPO, {train_steps} env steps, {n} env(s)")
-        report["training"]["runs"].append(training_throughput(n, train_steps, seed))
+        _log(f"training: PPO, {train_steps} env steps, {n} env(s), torch 1 thread")
+        report["training"]["runs"].append(training_throughput(n, train_steps, seed, torch_threads=1))
+    if dev["torch_threads"] > 1:  # the peer: what control.train gets with torch's default threads
+        _log(f"training: PPO, {train_steps} env steps, 1 env, torch {dev['torch_threads']} threads (default)")
+        report["training"]["runs"].append(training_throughput(1, train_steps, seed))
     load_after = _load_average()
     report["settings"]["load_average_1min"] = {"before": load_before, "after": load_after}
     if load_before is not None and load_before > 0.5:
@@ -221,7 +232,8 @@ def format_table(r: dict) -> str:
     lines.append(f"(target {TARGET_STEPS_PER_S:g} steps/s from pixels; policy {r['closed_loop']['models']['policy']})")
     lines += ["", f"training, {r['training']['algo']}, {r['training']['env']}"]
     for run in r["training"]["runs"]:
-        lines.append(f"  {run['envs']} env(s) ({run['vec_env']}): {run['env_steps_per_s']:.0f} env-steps/s "
+        lines.append(f"  {run['envs']} env(s) ({run['vec_env']}, torch {run['torch_threads']} thread(s)): "
+                     f"{run['env_steps_per_s']:.0f} env-steps/s "
                      f"({run['env_steps']} steps in {run['seconds']:.1f} s)")
     if r["notes"]:
         lines += ["", "notes:"] + [f"  - {n}" for n in r["notes"]]
