@@ -2,9 +2,11 @@
 
 Measures, batch 1 at the simulator's 320x160 unless said otherwise: the detector, the multi-task
 network, the geometry stage, the whole stack (``Perception.process`` with tracking), and replay of
-1280x720 footage (perception, overlay drawing and mp4 encoding). Both networks are also exported
-to ONNX and timed in ONNX Runtime when ``onnx`` and ``onnxruntime`` are installed. On a GPU it
-adds batched (8) and half-precision figures. Medians over repeated calls after warm-up.
+1280x720 footage (perception, overlay drawing and mp4 encoding, each also on its own). Every
+backend the default ("auto") could pick is measured in the same run: PyTorch always, and ONNX
+Runtime on the CPU when it is installed (``perception.onnx_backend``; the first run exports the
+networks into its cache). On a GPU it adds batched (8) and half-precision figures (PyTorch).
+Medians over repeated calls after warm-up.
 """
 
 from __future__ import annotations
@@ -20,14 +22,22 @@ REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "udaci
 
 
 def _median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    return _median_ms_each({"": fn}, repeats, warmup)[""]
+
+
+def _median_ms_each(fns: dict, repeats: int, warmup: int = 3) -> dict[str, float]:
+    """Median time [ms] of each function, called in turn (round robin) so that a machine whose load
+    changes during the run (a shared CPU) weighs on every peer alike."""
     for _ in range(warmup):
-        fn()
-    times = []
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return round(float(np.median(times)), 3)
+        for k, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[k].append((time.perf_counter() - t) * 1e3)
+    return {k: round(float(np.median(v)), 3) for k, v in times.items()}
 
 
 def _sim_frames(n: int) -> list[np.ndarray]:
@@ -37,78 +47,111 @@ def _sim_frames(n: int) -> list[np.ndarray]:
         return [f.image for f in src]
 
 
-def _onnx_figures(perception, frame: np.ndarray, repeats: int, tmp: Path) -> dict:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return {"note": "onnxruntime not installed: pip install onnx onnxruntime"}
-    out = {}
-    opts = ort.SessionOptions()
-    det_path = perception.detector.export_onnx(tmp / "detector.onnx")
-    sess = ort.InferenceSession(str(det_path), opts, providers=["CPUExecutionProvider"])
-    size = perception.detector.cfg.imgsz
-    x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
-    name = sess.get_inputs()[0].name
-    out["detector_onnxruntime_ms"] = _median_ms(lambda: sess.run(None, {name: x}), repeats)
+class _Replay:
+    """Replay of 1280x720 footage by one stack: perception, overlay drawing and mp4 encoding per
+    frame (decode excluded), each part timed too."""
 
-    from perception.hydranet import export_onnx
+    def __init__(self, perception, hd: list, folder: Path):
+        import cv2
 
-    net = perception.hydranet
-    h, w = net.config.input_size
-    path = export_onnx(net, tmp / "hydranet.onnx")
-    xin = np.random.default_rng(1).random((1, 3, h, w), dtype=np.float32)
-    sess2 = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    out["multitask_onnxruntime_ms"] = _median_ms(lambda: sess2.run(None, {"images": xin}), repeats)
-    out["onnxruntime"] = ort.__version__
+        self.perception, self.hd, self.i = perception, hd, 0
+        perception.reset()
+        self.writer = cv2.VideoWriter(str(folder / f"{id(self)}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
+        self.cam = perception.camera_setup.model(1280, 720)
+        self.parts: dict[str, list[float]] = {"perception_ms": [], "overlay_ms": [], "encode_ms": []}
+
+    def __call__(self) -> None:
+        import cv2
+
+        from perception.overlay import draw
+
+        f = self.hd[self.i % len(self.hd)]
+        self.i += 1
+        t0 = time.perf_counter()
+        pf = self.perception.process(f)
+        t1 = time.perf_counter()
+        annotated = draw(f.image, pf, self.cam)
+        t2 = time.perf_counter()
+        self.writer.write(cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+        t3 = time.perf_counter()
+        for k, a, b in (("perception_ms", t0, t1), ("overlay_ms", t1, t2), ("encode_ms", t2, t3)):
+            self.parts[k].append((b - a) * 1e3)
+
+    def figures(self, ms: float, timed: int) -> dict:
+        self.writer.release()
+        out = {"ms_per_frame": ms, "fps": round(1000.0 / ms, 1)}
+        out.update({k: round(float(np.median(v[-timed:])), 3) for k, v in self.parts.items()})
+        out["includes"] = "decode excluded; perception + overlay + mp4 encode"
+        return out
+
+
+def _backend_figures(stacks: dict, frames: list[np.ndarray], hd: list | None, repeats: int) -> dict:
+    """Per backend: stage latencies, whole stack and 720p replay, every figure measured round robin."""
+    from perception.types import Frame
+
+    img = frames[len(frames) // 2]
+    out = {name: {"stages": {}} for name in stacks}
+    for stage, call in (("detector_ms", lambda p: p.detector.detect(img)), ("multitask_ms", lambda p: p.hydranet.predict(img))):
+        for name, ms in _median_ms_each({n: (lambda p=p: call(p)) for n, p in stacks.items()}, repeats).items():
+            out[name]["stages"][stage] = ms
+    for name, p in stacks.items():
+        p.reset()
+        out[name]["stages"]["geometry_ms"] = round(p.process(Frame(img, 0.0, 0, "bench")).timings_ms["geometry"], 3)
+
+    def whole(p, k=None):
+        k = k if k is not None else iter(range(10**9))
+        return lambda: p.process(Frame(frames[(i := next(k)) % len(frames)], 0.05 * i, i, "bench"))
+
+    for name, ms in _median_ms_each({n: whole(p) for n, p in stacks.items()}, repeats).items():
+        out[name]["stages"]["whole_stack_ms"] = ms
+        out[name]["stages"]["whole_stack_fps"] = round(1000.0 / ms, 1)
+    if hd:
+        timed = min(repeats, len(hd))
+        with tempfile.TemporaryDirectory() as tmp:
+            replays = {n: _Replay(p, hd, Path(tmp)) for n, p in stacks.items()}
+            for name, ms in _median_ms_each(replays, timed).items():
+                out[name]["replay_1280x720"] = replays[name].figures(ms, timed)
     return out
 
 
 def bench_perception(detector: str | None, hydranet: str | None, device: str, repeats: int) -> dict:
-    import cv2
     import torch
 
     from drivestack.bench import device_info
-    from perception.pipeline import Perception, model_paths
-    from perception.types import Frame
+    from perception.onnx_backend import onnxruntime_available
+    from perception.pipeline import Perception, model_paths, resolve_backend
 
     det_path, hyd_path = model_paths(detector, hydranet)
-    perception = Perception.from_files(det_path, hyd_path, device=device)
     frames = _sim_frames(max(repeats, 20))
-    img = frames[len(frames) // 2]
-    report: dict = {"device": device_info(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                    "models": {"detector": str(det_path), "hydranet": str(hyd_path)},
-                    "resolution_px": [img.shape[1], img.shape[0]], "repeats": repeats}
-    report["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
-    stages = {
-        "detector_ms": _median_ms(lambda: perception.detector.detect(img), repeats),
-        "multitask_ms": _median_ms(lambda: perception.hydranet.predict(img), repeats),
-    }
-    pf = perception.process(Frame(img, 0.0, 0, "bench"))
-    stages["geometry_ms"] = round(pf.timings_ms["geometry"], 3)
-    k = iter(range(10**9))
-    stages["whole_stack_ms"] = _median_ms(lambda: perception.process(Frame(frames[next(k) % len(frames)], 0.05 * next(k), 0, "bench")), repeats)
-    stages["whole_stack_fps"] = round(1000.0 / stages["whole_stack_ms"], 1)
-    report["stages"] = stages
+    hd = None
     if REAL_CLIP.is_file():
-        from perception.overlay import draw
         from perception.sources import open_source
 
         with open_source(str(REAL_CLIP)) as src:
             hd = [f for f in src]
-        perception.reset()
-        with tempfile.TemporaryDirectory() as tmp:
-            writer = cv2.VideoWriter(str(Path(tmp) / "r.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (1280, 720))
-            cam = perception.camera_setup.model(1280, 720)
+    report: dict = {"device": device_info(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                    "models": {"detector": str(det_path), "hydranet": str(hyd_path)},
+                    "resolution_px": [frames[0].shape[1], frames[0].shape[0]], "repeats": repeats}
+    report["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
+    report["default_backend"] = resolve_backend("auto", device)
+    backends = ["torch"]
+    if onnxruntime_available() and report["default_backend"] == "onnxruntime":
+        import onnxruntime
 
-            def replay_one(i=iter(range(10**9))):
-                f = hd[next(i) % len(hd)]
-                writer.write(cv2.cvtColor(draw(f.image, perception.process(f), cam), cv2.COLOR_RGB2BGR))
-
-            ms = _median_ms(replay_one, min(repeats, len(hd)))
-            writer.release()
-        report["replay_1280x720"] = {"ms_per_frame": ms, "fps": round(1000.0 / ms, 1),
-                                     "includes": "decode excluded; perception + overlay + mp4 encode"}
-    if torch.cuda.is_available():
+        report["onnxruntime"] = onnxruntime.__version__
+        backends.append("onnxruntime")
+    elif not onnxruntime_available():
+        report["onnxruntime"] = "not installed: pip install onnx onnxscript onnxruntime"
+    report["backends"], stacks = {}, {}
+    for name in backends:  # the peers, measured in the same run, round robin
+        try:
+            stacks[name] = Perception.from_files(det_path, hyd_path, device=device, backend=name)
+        except Exception as exc:  # an exporter gap must not hide the PyTorch figures
+            report["backends"][name] = {"note": f"could not load: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+    report["backends"].update(_backend_figures(stacks, frames, hd, repeats))
+    torch_stack = stacks.get("torch")
+    if torch.cuda.is_available() and torch_stack is not None:
+        perception = torch_stack
         batch = np.stack([frames[i % len(frames)] for i in range(8)])
         report["gpu"] = {"multitask_batch8_ms_per_image": round(_median_ms(lambda: perception.hydranet.predict(batch), repeats) / 8, 3),
                          "detector_batch8_ms_per_image": round(_median_ms(lambda: perception.detector.detect_batch(list(batch)), repeats) / 8, 3)}
@@ -117,11 +160,6 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
         with torch.no_grad():
             report["gpu"]["multitask_fp16_forward_ms"] = _median_ms(lambda: (half(x), torch.cuda.synchronize()), repeats)
         perception.hydranet.float()
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            report["onnx"] = _onnx_figures(perception, img, repeats, Path(tmp))
-        except Exception as exc:  # an exporter gap must not hide the PyTorch figures
-            report["onnx"] = {"note": f"ONNX export failed: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
     return report
 
 

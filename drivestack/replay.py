@@ -32,6 +32,8 @@ def add_parser(sub) -> None:
     p.add_argument("--detector", default=None, help="detector weights (default: the shipped model)")
     p.add_argument("--hydranet", default=None, help="multi-task network weights (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
+    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                   help="network runtime: auto (default: ONNX Runtime on the CPU when installed), torch, onnxruntime")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of an image folder (default 10)")
     p.add_argument("--hfov", type=float, default=None, help="camera horizontal field of view [deg] (default: the simulator's 80)")
@@ -72,8 +74,8 @@ def run(args) -> int:
     except SourceError as exc:
         raise UsageError(str(exc)) from None
     try:
-        perception = Perception.from_files(det_path, hyd_path, device=args.device, camera=setup)
-    except (ValueError, FileNotFoundError) as exc:
+        perception = Perception.from_files(det_path, hyd_path, device=args.device, camera=setup, backend=args.backend)
+    except (ValueError, FileNotFoundError, ImportError) as exc:
         raise UsageError(str(exc)) from None
     out.mkdir(parents=True)
     with source:
@@ -134,7 +136,7 @@ def _replay(source, perception, out: Path, labels, args) -> dict:
             writer.release()  # finalises the mp4 index, so what was written stays playable
     wall = time.perf_counter() - start
     summary = {
-        "source": source.name, "frames": frames, "wall_s": round(wall, 2), "fps_processed": round(frames / max(wall, 1e-9), 2),
+        "source": source.name, "backend": perception.backend, "frames": frames, "wall_s": round(wall, 2), "fps_processed": round(frames / max(wall, 1e-9), 2),
         "detections_per_class": dict(counts), "timings_ms_mean": {k: round(float(np.mean(v)), 2) for k, v in timings.items()},
         "error": error,
     }

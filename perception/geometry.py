@@ -69,12 +69,18 @@ class CameraModel:
 
     def pixel_to_ground(self, uv: np.ndarray) -> np.ndarray:
         """Ground points (N, 2) [m] seen at pixels (N, 2); NaN for pixels at or above the horizon."""
+        return self.pixel_to_height(uv, 0.0)
+
+    def pixel_to_height(self, uv: np.ndarray, z_m: float) -> np.ndarray:
+        """Ground-frame (x, y) (N, 2) [m] where the rays through pixels (N, 2) reach ``z_m`` above
+        the road (0 = the road itself); NaN where a ray never gets there (or only behind the camera)."""
         uv = np.asarray(uv, np.float64).reshape(-1, 2)
         rays = np.stack([(uv[:, 0] - self.cx) / self.fx, (uv[:, 1] - self.cy) / self.fy, np.ones(len(uv))], 1)
         world = rays @ self._rot  # ray directions in the ground frame
-        down = -world[:, 2]
+        rise = z_m - self.height_m  # [m], negative below the camera
         with np.errstate(divide="ignore", invalid="ignore"):
-            t = np.where(down > 1e-6, self.height_m / down, np.nan)
+            t = rise / world[:, 2]
+            t = np.where((np.abs(world[:, 2]) > 1e-6) & (t > 0), t, np.nan)
         return world[:, :2] * t[:, None]
 
     def horizon_row(self) -> float:

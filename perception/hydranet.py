@@ -393,5 +393,6 @@ def export_onnx(net: HydraNet, path: str | Path) -> Path:
     dummy = torch.rand(1, 3, *net.config.input_size)
     with contextlib.redirect_stdout(sys.stderr):  # the exporter prints progress; stdout may carry a JSON report
         torch.onnx.export(flat, (dummy,), str(path), input_names=["images"],
-                          output_names=["drivable", "lanes", "log_depth", "ego"], dynamo=True, verbose=False)
+                          output_names=["drivable", "lanes", "log_depth", "ego"], dynamo=True, verbose=False,
+                          external_data=False)  # one self-contained file (the weights are a few MB)
     return path

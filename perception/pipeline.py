@@ -7,11 +7,15 @@ Stages (each timed into ``PerceptionFrame.timings_ms``):
    the depth head where the foot is not visible; velocities from each track's history; the
    ego lane fitted in bird's-eye view from the lane-marking mask (the regression head is the
    fallback when too few marking pixels are seen); the lead vehicle and its time to collision;
-   the relevant traffic light.
+   the relevant traffic light and the distance to its stop line (``perception.lights``).
+
+Both networks run in PyTorch or, on the CPU by default, in ONNX Runtime (``perception.onnx_backend``):
+the same outputs in about half the time.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +25,17 @@ import numpy as np
 
 from .geometry import CameraModel, box_ground_points, fit_lane
 from .ground_truth import lead_vehicle
+from .lights import TYPICAL_LANE_WIDTH_M, stop_line_distance_m
 from .types import LIGHT_CLASSES, Detections, Frame, LaneEstimate, PerceptionFrame
+
+log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
+LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
+BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
 VELOCITY_SMOOTHING = 0.5  # weight of the newest finite-difference velocity in the running estimate
 
 
@@ -38,6 +47,7 @@ class CameraSetup:
     height_m: float = 1.4  # above the road [m]
     pitch_deg: float = -3.0  # negative looks down [deg]
     forward_m: float = 0.8  # ahead of the ego's reference point [m]
+    front_ahead_m: float = 1.5  # the vehicle's front bumper ahead of the camera [m] (sim: 4.6 m car, camera 0.8 m ahead of its centre)
 
     def model(self, width: int, height: int) -> CameraModel:
         return CameraModel.from_fov(width, height, self.hfov_deg, self.height_m, self.pitch_deg, self.forward_m)
@@ -86,19 +96,53 @@ class Perception:
         self.track = track
         self._history = _TrackHistory()
 
+    @property
+    def backend(self) -> str:
+        """Which runtime runs the networks: "torch", "onnxruntime", "none" or a mix ("onnxruntime+torch")."""
+        used = sorted({getattr(m, "backend", "torch") for m in (self.detector, self.hydranet) if m is not None})
+        return "+".join(used) or "none"
+
     @classmethod
     def from_files(cls, detector: str | Path | None = DEFAULT_DETECTOR, hydranet: str | Path | None = DEFAULT_HYDRANET,
-                   device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True) -> "Perception":
-        """Load models (the shipped ones by default); a missing default model is an error naming the file."""
+                   device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True,
+                   backend: str = "auto", onnx_cache: str | Path | None = None) -> "Perception":
+        """Load models (the shipped ones by default); a missing default model is an error naming the file.
+
+        ``backend``: "torch", "onnxruntime" (CPU only; both networks exported once into
+        ``onnx_cache``, see ``perception.onnx_backend``) or "auto": ONNX Runtime when it is
+        installed and the device is the CPU, else PyTorch; under "auto" a failed export falls
+        back to PyTorch with a warning. ``self.backend`` says which one runs.
+        """
+        if resolve_backend(backend, device) == "onnxruntime":
+            try:
+                return cls._load(detector, hydranet, device, camera, track, "onnxruntime", onnx_cache)
+            except (FileNotFoundError, ValueError):
+                raise  # the weights themselves are wrong: the same under PyTorch
+            except Exception as exc:  # noqa: BLE001 - any exporter or runtime gap: "auto" still gets a working stack
+                if backend != "auto":
+                    raise
+                log.warning("ONNX Runtime backend unavailable (%s: %s); using PyTorch", type(exc).__name__, exc)
+        return cls._load(detector, hydranet, device, camera, track, "torch", None)
+
+    @classmethod
+    def _load(cls, detector, hydranet, device, camera, track, backend: str, onnx_cache) -> "Perception":
         det = hyd = None
         if detector is not None:
             from .yolo import DetectorConfig, YoloDetector
 
-            det = YoloDetector.load(detector, cfg=DetectorConfig(device=device))
+            if backend == "onnxruntime":
+                det = YoloDetector.load_onnxruntime(detector, cfg=DetectorConfig(device="cpu"), cache=onnx_cache)
+            else:
+                det = YoloDetector.load(detector, cfg=DetectorConfig(device=device))
         if hydranet is not None:
-            from .hydranet import HydraNet
+            if backend == "onnxruntime":
+                from .onnx_backend import OnnxHydraNet
 
-            hyd = HydraNet.load(hydranet, device=_torch_device(device))
+                hyd = OnnxHydraNet.load(hydranet, cache=onnx_cache)
+            else:
+                from .hydranet import HydraNet
+
+                hyd = HydraNet.load(hydranet, device=_torch_device(device))
         return cls(det, hyd, camera, track)
 
     def reset(self) -> None:
@@ -129,7 +173,7 @@ class Perception:
         dets = self._place(dets, cam, heads, frame.timestamp_s)
         lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
         lead, ttc = lead_vehicle(dets, lane)
-        light, light_dist = _relevant_light(dets, w)
+        light, light_dist = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m)
         t3 = time.perf_counter()
         timings["geometry"] = (t3 - t2) * 1e3
         timings["total"] = (t3 - t0) * 1e3
@@ -171,18 +215,42 @@ class Perception:
                             float(heads["lane_width_m"]), MIN_LANE_CONFIDENCE / 2)
 
 
-def _relevant_light(dets: Detections, width: int) -> tuple[str, float]:
-    """The traffic light the ego obeys: among detected lights, the one nearest the image centre
-    weighted by size (the ego's own signal stands ahead, not to the side)."""
+def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float) -> tuple[str, float]:
+    """The traffic light the ego obeys and the distance from the vehicle's front to its stop line [m].
+
+    Among detected lights, the one nearest the image centre weighted by size (the ego's own signal
+    stands ahead, not to the side); its distance from the box's rows and the housing's known
+    mounting height (``perception.lights``), with the crossing road's width taken from our lane's
+    when the lane was seen."""
     lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)))
     if lights.size == 0:
         return "none", float("inf")
     boxes = dets.xyxy[lights]
     centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
     size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
-    score = size * dets.score[lights] / (1.0 + np.abs(centre_x - width / 2) / (width / 4))
+    score = size * dets.score[lights] / (1.0 + np.abs(centre_x - cam.width / 2) / (cam.width / 4))
     k = lights[int(np.argmax(score))]
-    return LIGHT_CLASSES[int(dets.class_id[k])], float("inf")
+    seen = lane.confidence >= MIN_LANE_CONFIDENCE and LANE_WIDTH_RANGE_M[0] <= lane.width_m <= LANE_WIDTH_RANGE_M[1]
+    width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
+    return LIGHT_CLASSES[int(dets.class_id[k])], stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width)
+
+
+def resolve_backend(backend: str, device: str = "auto") -> str:
+    """"torch" or "onnxruntime" for a requested ``backend`` (see ``Perception.from_files``).
+
+    ``ValueError`` for an unknown name or ONNX Runtime on a non-CPU device; ``ImportError`` naming
+    the packages when "onnxruntime" is asked for and not installed."""
+    from .onnx_backend import onnxruntime_available, require_onnxruntime
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
+    if backend == "auto":
+        return "onnxruntime" if onnxruntime_available() and _torch_device(device) == "cpu" else "torch"
+    if backend == "onnxruntime":
+        if _torch_device(device) != "cpu":
+            raise ValueError(f"backend 'onnxruntime' runs on the CPU; device {device!r} needs backend 'torch'")
+        require_onnxruntime()
+    return backend
 
 
 def _torch_device(device: str) -> str:

@@ -11,6 +11,7 @@ Usage::
 
     det = YoloDetector.from_yaml(DetectorConfig())            # random weights, our classes
     det = YoloDetector.load("runs/detector/weights/best.pt")  # any ultralytics detection .pt
+    det = YoloDetector.load_onnxruntime("perception/models/detector.pt")  # same, run in ONNX Runtime
     dets = det.detect(frame.image)                             # RGB uint8 (H, W, 3) -> Detections
     dets = det.track(frame.image)                              # + persistent track ids
     det.export_onnx("detector.onnx")
@@ -23,7 +24,7 @@ import os
 import pickle
 import shutil
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from perception.types import CLASS_NAMES, Detections
 
-__all__ = ["DetectorConfig", "YoloDetector", "DEFAULT_NAME_MAP", "ultralytics_offline", "resolve_device",
+__all__ = ["DetectorConfig", "YoloDetector", "OnnxYoloDetector", "DEFAULT_NAME_MAP", "ultralytics_offline", "resolve_device",
            "map_class_names"]
 
 log = logging.getLogger(__name__)
@@ -292,6 +293,29 @@ class YoloDetector:
                         path.name, len(dropped), ", ".join(map(str, dropped)))
         return cls(yolo, cfg, lut, source=str(path))
 
+    @classmethod
+    def load_onnxruntime(cls, weights_path: str | os.PathLike, class_map: Mapping[str, str | None] | None = None,
+                         cfg: DetectorConfig = DetectorConfig(), cache: str | os.PathLike | None = None) -> "OnnxYoloDetector":
+        """:meth:`load`, then run the network in ONNX Runtime on the CPU (see :class:`OnnxYoloDetector`).
+
+        The checkpoint is exported once (dynamic input size, so each frame keeps the same minimal
+        letterbox as in PyTorch) into the cache of :mod:`perception.onnx_backend`. ``cfg.device``
+        must be "auto" or "cpu" and ``cfg.half`` False (else ``ValueError``)."""
+        from .onnx_backend import cached_export, require_onnxruntime
+
+        require_onnxruntime()
+        if cfg.device not in ("auto", "cpu") or cfg.half:
+            raise ValueError(f"the ONNX Runtime detector runs on the CPU in FP32; got device={cfg.device!r} "
+                             f"half={cfg.half}")
+        cfg = replace(cfg, device="cpu")
+        torch_det = cls.load(weights_path, class_map, cfg)
+        ul = ultralytics_offline()
+        onnx_path = cached_export(weights_path, f"yolo-{cfg.imgsz}-dynamic-ul{ul.__version__}",
+                                  lambda p: torch_det.export_onnx(p, dynamic=True), cache)
+        return OnnxYoloDetector(onnx_path, cfg, torch_det.class_lut, dict(torch_det.model.names))
+
+    backend = "torch"
+
     # -- inference ------------------------------------------------------------------------------------------
     def _kwargs(self) -> dict[str, Any]:
         c = self.cfg
@@ -403,3 +427,110 @@ class YoloDetector:
     def names(self) -> dict[int, str]:
         """The model's own class names (its index space, before mapping onto ours)."""
         return dict(self.model.names)
+
+
+class OnnxYoloDetector:
+    """A YOLO detector exported to ONNX and run by ONNX Runtime on the CPU, behind the same methods as
+    :class:`YoloDetector` (build it with :meth:`YoloDetector.load_onnxruntime`).
+
+    Only the network forward changes: the letterbox, NMS, box rescaling and class mapping are
+    ultralytics' own functions with :class:`YoloDetector`'s settings, and :meth:`track` feeds the
+    detections to ultralytics' tracker (ByteTrack by default) exactly as its predictor's tracking
+    callback does, so boxes, scores and track ids match the PyTorch detector's. Calling the session
+    directly (not through ultralytics' predictor) skips the predictor's per-call overhead and lets
+    the session's idle threads sleep instead of spinning (see ``perception.onnx_backend.cpu_session``).
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, onnx_path: str | os.PathLike, cfg: DetectorConfig, class_lut: np.ndarray,
+                 names: Mapping[int, str]):
+        from .onnx_backend import cpu_session
+
+        ultralytics_offline()
+        from ultralytics.data.augment import LetterBox
+
+        self.cfg = cfg
+        self.class_lut = class_lut  # (model classes,) int64: model class id -> our id, -1 dropped
+        self.source = str(onnx_path)
+        self._names = dict(names)
+        self.session = cpu_session(onnx_path)
+        self._input = self.session.get_inputs()[0].name
+        self._letterbox = LetterBox((cfg.imgsz, cfg.imgsz), auto=True, stride=32)  # as the predictor, dynamic model
+        kept = np.flatnonzero(class_lut >= 0)
+        self._classes = None if len(kept) == len(class_lut) else [int(i) for i in kept]
+        self._tracker = None
+
+    @property
+    def names(self) -> dict[int, str]:
+        """The model's own class names (its index space, before mapping onto ours)."""
+        return dict(self._names)
+
+    def _raw(self, image_rgb: np.ndarray, conf: float) -> np.ndarray:
+        """(N, 6) float32 rows ``x0, y0, x1, y1, score, model class`` in ``image_rgb``'s pixels."""
+        import torch
+        from ultralytics.utils import nms, ops
+
+        YoloDetector._bgr(image_rgb)  # the same input check
+        img = self._letterbox(image=image_rgb)  # grey padding: the same for RGB and BGR
+        x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], np.float32) * np.float32(1 / 255)
+        pred = self.session.run(None, {self._input: x})[0]
+        det = nms.non_max_suppression(torch.from_numpy(pred), conf, self.cfg.iou, self._classes, False,
+                                      max_det=self.cfg.max_det, nc=0)[0]
+        det[:, :4] = ops.scale_boxes(img.shape[:2], det[:, :4], image_rgb.shape[:2])
+        return det.numpy()
+
+    def _convert(self, rows: np.ndarray, track: np.ndarray | None = None) -> Detections:
+        cls = rows[:, 5].astype(np.int64)
+        ours = self.class_lut[cls]
+        track = np.full(len(rows), -1, np.int64) if track is None else track.astype(np.int64)
+        keep = ours >= 0
+        n = int(keep.sum())
+        return Detections(rows[keep, :4].astype(np.float32), rows[keep, 4].astype(np.float32), ours[keep], track[keep],
+                          _nan(n), _nan(n, 2), _nan(n, 2))
+
+    def detect(self, image_rgb: np.ndarray) -> Detections:
+        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1."""
+        return self._convert(self._raw(image_rgb, self.cfg.conf))
+
+    def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:
+        """:meth:`detect` on each image (the CPU gains nothing from batching here)."""
+        return [self.detect(im) for im in images_rgb]
+
+    def track(self, image_rgb: np.ndarray) -> Detections:
+        """As :meth:`YoloDetector.track`: ids that persist across calls, from the same tracker."""
+        from ultralytics.engine.results import Boxes
+
+        if self._tracker is None:
+            self._tracker = self._make_tracker()
+        rows = self._raw(image_rgb, min(self.cfg.conf, 0.1))
+        tracks = self._tracker.update(Boxes(rows, image_rgb.shape[:2]), image_rgb)  # ByteTrack never reads the pixels
+        if len(tracks) == 0:  # what ultralytics' tracking callback does with a frame without tracks
+            if any(not t.is_activated for t in self._tracker.tracked_stracks):
+                rows = rows[:0]
+            dets = self._convert(rows)
+        else:  # rows x0, y0, x1, y1, id, score, class, detection index; boxes clipped as Results.update does
+            h, w = image_rgb.shape[:2]
+            rows = tracks[:, [0, 1, 2, 3, 5, 6]].astype(np.float32)
+            rows[:, [0, 2]] = rows[:, [0, 2]].clip(0, w)
+            rows[:, [1, 3]] = rows[:, [1, 3]].clip(0, h)
+            dets = self._convert(rows, tracks[:, 4])
+        return dets.select((dets.track_id >= 0) | (dets.score >= self.cfg.conf))
+
+    def _make_tracker(self):
+        from ultralytics.trackers.track import TRACKER_MAP
+        from ultralytics.utils import YAML, IterableSimpleNamespace
+        from ultralytics.utils.checks import check_yaml
+
+        _ensure_lap()
+        cfg = IterableSimpleNamespace(**YAML.load(check_yaml(self.cfg.tracker)))
+        if cfg.tracker_type != "bytetrack":
+            raise ValueError(f"the ONNX Runtime detector tracks with ByteTrack only; tracker {self.cfg.tracker!r} is "
+                             f"{cfg.tracker_type!r} (use backend='torch' for it)")
+        cfg.device = "cpu"
+        return TRACKER_MAP[cfg.tracker_type](args=cfg)
+
+    def reset_tracker(self) -> None:
+        """Forget every track (ids keep counting up, as with :meth:`YoloDetector.reset_tracker`)."""
+        if self._tracker is not None:
+            self._tracker.reset()

@@ -41,7 +41,7 @@ def test_eval_command_toy_size(models, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["eval", "policy"], "eval target 'policy'"),
+    (["eval", "moon"], "eval target 'moon'"),
     (["eval", "perception", "--seeds", "a-b"], "--seeds 'a-b'"),
     (["eval", "perception", "--kinds", "moon"], "--kinds 'moon'"),
 ])

@@ -1,0 +1,164 @@
+"""ONNX Runtime backend for the perception networks: an on-disk export cache and the multi-task
+network behind an ONNX Runtime session.
+
+On this project's 2-core CPU, ONNX Runtime runs both networks in about half PyTorch's time (see
+docs/benchmarks.md), so ``Perception.from_files(backend="auto")`` uses it on the CPU whenever
+``onnxruntime`` (and ``onnx`` / ``onnxscript``, needed to export) are installed.
+
+Exports are made once per weights file and input size and kept in :func:`cache_dir`
+(``$DRIVESTACK_ONNX_CACHE`` or ``~/.cache/drivestack/onnx``), named by the weights' SHA-256, the
+input size and the exporter's version, so later runs load them directly. A file is exported into a
+temporary folder beside its final name and renamed into place: a crash never leaves half a file
+under the final name, and two processes exporting at once each rename a whole file.
+
+Usage::
+
+    from perception.onnx_backend import OnnxHydraNet
+    net = OnnxHydraNet.load("perception/models/hydranet.pt")   # exports on first use
+    out = net.predict(image_uint8)                              # same contract as HydraNet.predict
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+DEFAULT_CACHE_DIR = Path("~/.cache/drivestack/onnx")
+CACHE_ENV = "DRIVESTACK_ONNX_CACHE"  # environment variable overriding the cache folder
+_HASH_CHUNK_BYTES = 1 << 20
+
+
+def onnxruntime_available() -> bool:
+    """Whether ONNX Runtime and the exporters' packages (onnx, onnxscript) can be imported."""
+    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx", "onnxscript"))
+
+
+def require_onnxruntime() -> None:
+    """ImportError naming the missing packages and the pip command, when any is missing."""
+    missing = [m for m in ("onnxruntime", "onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"the onnxruntime backend needs {', '.join(missing)}: pip install onnx onnxscript onnxruntime")
+
+
+def cache_dir(override: str | os.PathLike | None = None) -> Path:
+    """The export cache folder: ``override``, else ``$DRIVESTACK_ONNX_CACHE``, else ``~/.cache/drivestack/onnx``."""
+    return Path(override or os.environ.get(CACHE_ENV) or DEFAULT_CACHE_DIR).expanduser()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(_HASH_CHUNK_BYTES), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_export(weights: str | os.PathLike, tag: str, export: Callable[[Path], Path],
+                  cache: str | os.PathLike | None = None) -> Path:
+    """The ONNX file for ``weights`` under ``tag`` (input size, exporter version), exported once.
+
+    ``export(path)`` writes an ONNX file at ``path`` (or returns where it wrote one). Returns the
+    cached file's path; raises whatever the exporter raises, leaving nothing behind.
+    """
+    weights = Path(weights)
+    folder = cache_dir(cache)
+    final = folder / f"{weights.stem}-{file_sha256(weights)[:16]}-{tag}.onnx"
+    if final.is_file():
+        return final
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.stem}-", dir=folder))
+    try:
+        written = Path(export(tmp / final.name))
+        if list(tmp.glob("*.data")):  # external weights would not survive the rename
+            raise RuntimeError(f"the exporter wrote external data beside {written.name}; export with external_data=False")
+        os.replace(written, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def cpu_session(path: str | os.PathLike):
+    """An ONNX Runtime inference session on the CPU (all optimisations on, idle threads sleep)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # spinning worker threads burn the cores the simulator and the policy share with us in a closed
+    # loop; without spinning the multi-task net ran as fast alone and faster beside a busy process
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+class OnnxHydraNet:
+    """A :class:`~perception.hydranet.HydraNet` exported to ONNX, run by ONNX Runtime on the CPU.
+
+    ``predict`` keeps ``HydraNet.predict``'s contract (inputs, output names, shapes, dtypes); images
+    at another size than ``config.input_size`` are resized with OpenCV (bilinear) rather than
+    torch, so those outputs differ from PyTorch's by resampling detail only.
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, session, config, reg_scale: np.ndarray, reg_bias: np.ndarray, path: Path):
+        self.session = session
+        self.config = config  # HydraNetConfig
+        self.reg_scale = reg_scale  # (6,) float32
+        self.reg_bias = reg_bias  # (6,) float32
+        self.path = path  # the ONNX file
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike, cache: str | os.PathLike | None = None) -> "OnnxHydraNet":
+        """Export ``weights`` (a HydraNet checkpoint) once into the cache and open it."""
+        import torch
+
+        from .hydranet import REG_BIAS, REG_SCALE, HydraNet, export_onnx
+
+        require_onnxruntime()
+        net = HydraNet.load(weights, device="cpu")
+        h, w = net.config.input_size
+        path = cached_export(weights, f"hydranet-{h}x{w}-torch{torch.__version__.split('+')[0]}",
+                             lambda p: export_onnx(net, p), cache)
+        return cls(cpu_session(path), net.config, np.asarray(REG_SCALE, np.float32), np.asarray(REG_BIAS, np.float32),
+                   path)
+
+    def predict(self, images_rgb: np.ndarray) -> dict[str, np.ndarray]:
+        """As ``HydraNet.predict``: uint8 RGB (B, H, W, 3) or (H, W, 3) -> dict of numpy arrays."""
+        arr = np.asarray(images_rgb)
+        single = arr.ndim == 3
+        if single:
+            arr = arr[None]
+        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+            raise ValueError(f"predict expects uint8 RGB images (B, H, W, 3), got {arr.dtype} {arr.shape}")
+        h, w = arr.shape[1:3]
+        net_h, net_w = self.config.input_size
+        resize = (h, w) != (net_h, net_w)
+        outs = {k: [] for k in ("drivable", "lanes", "log_depth", "ego")}
+        for img in arr:  # exported for batch 1
+            if resize:
+                img = cv2.resize(img, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
+            x = (img.transpose(2, 0, 1)[None].astype(np.float32)) * np.float32(1 / 255)
+            drivable, lanes, log_depth, ego = self.session.run(None, {"images": x})
+            dense = np.concatenate([drivable[0], lanes[0], log_depth[0]], 0)  # (6, net_h, net_w)
+            if resize:
+                dense = cv2.resize(dense.transpose(1, 2, 0), (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
+            outs["drivable"].append(dense[0])
+            outs["lanes"].append(dense[1:5])
+            outs["log_depth"].append(dense[5])
+            outs["ego"].append(ego[0])
+        lanes = np.stack(outs["lanes"])
+        ego = np.stack(outs["ego"]) * self.reg_scale + self.reg_bias
+        result = {"drivable": np.stack(outs["drivable"]) > 0, "lanes": lanes.argmax(1).astype(np.uint8),
+                  "depth_m": np.exp(np.stack(outs["log_depth"])).astype(np.float32),
+                  "lane_offset_m": ego[:, 0], "heading_error_rad": ego[:, 1], "curvature_1_m": ego[:, 2],
+                  "curvature_ahead_1_m": ego[:, 2:5], "lane_width_m": ego[:, 5]}
+        if single:
+            result = {k: v[0] for k, v in result.items()}
+        return result

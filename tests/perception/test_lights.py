@@ -1,0 +1,99 @@
+"""Stop-line distance of a traffic light from its box: constants agree with the simulator, and the
+estimate from labelled boxes matches the simulator's truth on fixed seeds."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import sim  # noqa: F401
+import sim.lights
+from perception.geometry import CameraModel
+from perception.lights import (HEAD_BEYOND_BOX_M, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, light_range_m,
+                               light_to_stop_line_m, stop_line_distance_m)
+from perception.pipeline import CameraSetup
+from sim.autopilot import Autopilot
+
+
+def test_constants_match_the_simulator():
+    assert HOUSING_BOTTOM_M == sim.lights.HOUSING_BOTTOM_M
+    assert (HOUSING_DEPTH_M, HOUSING_HEIGHT_M) == (sim.lights.HOUSING_SIZE_M[0], sim.lights.HOUSING_SIZE_M[2])
+    env = gym.make("drivestack/Town-v0")
+    env.reset(seed=3)
+    world = env.unwrapped.world
+    assert world.net.intersections
+    for inter in world.net.intersections:  # head beyond the box, stop line before the crosswalk
+        head_s = inter.main_s + inter.half_main_m + HEAD_BEYOND_BOX_M
+        assert head_s - inter.stop_s[(0, 1)] == pytest.approx(light_to_stop_line_m(world.net.main.lane_width_m))
+
+
+def test_pixel_to_height_inverts_a_projection():
+    cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0)
+    pts = np.array([[12.0, -4.0, 4.2], [35.0, -6.5, 3.2], [8.0, 2.0, 0.0]])  # ground frame (x fwd, y left, z up) [m]
+    rel = pts - [0.0, 0.0, cam.height_m]
+    c = rel @ cam._rot.T
+    uv = np.stack([cam.fx * c[:, 0] / c[:, 2] + cam.cx, cam.fy * c[:, 1] / c[:, 2] + cam.cy], 1)
+    for p, px in zip(pts, uv):
+        assert cam.pixel_to_height(px[None], p[2])[0] == pytest.approx(p[:2], abs=1e-9)
+    assert np.isnan(cam.pixel_to_height(np.array([[160.0, 150.0]]), 4.0)).all()  # looks down: never 4 m up
+
+
+def test_a_box_cut_by_the_top_uses_its_bottom_edge():
+    cam = CameraSetup().model(320, 160)
+    full = light_range_m(cam, np.array([250.0, 10.0, 256.0, 40.0]))
+    cut = light_range_m(cam, np.array([250.0, 0.0, 256.0, 40.0]))
+    assert np.isfinite(full) and np.isfinite(cut) and cut == pytest.approx(full, rel=0.2)
+    assert stop_line_distance_m(cam, np.array([0.0, 0.0, 320.0, 160.0]), 1.5) == float("inf")
+
+
+def _labelled_light_frames(seed: int, steps: int, every: int):
+    """(true stop distance [m], labelled box, lane width [m], image size) of the ego's own light head,
+    seen whole and red or green, under the autopilot."""
+    env = gym.make("drivestack/Town-v0")
+    obs, info = env.reset(seed=seed)
+    pilot = Autopilot()
+    out = []
+    for t in range(steps):
+        gt = info["ground_truth"]
+        ego = gt.ego
+        if t % every == 0 and ego.light_state in ("red", "green") and 0.0 <= ego.light_stop_distance_m <= 40.0:
+            world = env.unwrapped.world
+            inst = world.ids.light0 + world.relevant_light()[2]
+            for o in gt.objects:
+                if o.instance_id == inst and o.box_xyxy is not None and o.visible_fraction >= 0.9:
+                    out.append((ego.light_stop_distance_m, np.array(o.box_xyxy, float), ego.lane_width_m,
+                                obs["image"].shape[:2]))
+        obs, _, term, trunc, info = env.step(pilot.act(gt, float(obs["state"][0])))
+        if term or trunc:
+            break
+    return out
+
+
+def test_stop_line_distance_from_labelled_boxes():
+    frames = _labelled_light_frames(seed=1, steps=700, every=10) + _labelled_light_frames(seed=2, steps=700, every=10)
+    assert len(frames) >= 8, "the fixed seeds should pass several lit intersections"
+    errors, ranges = [], []
+    for true_m, box, lane_width_m, (h, w) in frames:
+        cam = CameraSetup().model(w, h)
+        est = stop_line_distance_m(cam, box, CameraSetup().front_ahead_m, lane_width_m)
+        errors.append(est - true_m)
+        ranges.append(true_m + light_to_stop_line_m(lane_width_m))
+    errors, ranges = np.abs(errors), np.array(ranges)
+    # a 1-px row error is ~0.4 m at 20 m to the light and ~2.5 m at 55 m (320x160 image)
+    assert np.all(errors <= 1.0 + 0.06 * ranges), list(zip(ranges.round(1), errors.round(2)))
+    assert np.median(errors / ranges) < 0.04
+
+
+def test_pipeline_reports_the_light_and_its_distance():
+    from perception.pipeline import _relevant_light
+    from perception.types import CLASS_NAMES, Detections, LaneEstimate
+
+    true_m, box, lane_width_m, (h, w) = _labelled_light_frames(seed=1, steps=400, every=10)[0]
+    red = CLASS_NAMES.index("traffic_light_red")
+    far = np.array([[10.0, 20.0, 11.0, 22.0]], np.float32)  # a small light off to the side: not ours
+    dets = Detections(np.concatenate([far, box[None].astype(np.float32)]), np.array([0.9, 0.8], np.float32),
+                      np.array([red, red]), np.array([-1, -1]), *(np.full((2, *s), np.nan, np.float32) for s in ((), (2,), (2,))))
+    lane = LaneEstimate(0.0, 0.0, 0.0, lane_width_m, 1.0)
+    state, dist = _relevant_light(dets, CameraSetup().model(w, h), lane, CameraSetup().front_ahead_m)
+    assert state == "red" and dist == pytest.approx(true_m, abs=1.0 + 0.06 * (true_m + 17.0))
+    unseen = LaneEstimate.unknown()  # no lane: the typical width
+    assert _relevant_light(dets, CameraSetup().model(w, h), unseen, 1.5)[1] == pytest.approx(dist, abs=1.0)

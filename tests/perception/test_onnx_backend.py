@@ -1,0 +1,71 @@
+"""ONNX Runtime backend: the export cache, and the same outputs as PyTorch on fixed sim frames."""
+
+import numpy as np
+import pytest
+
+from perception.onnx_backend import cached_export, onnxruntime_available
+from perception.pipeline import DEFAULT_DETECTOR, DEFAULT_HYDRANET, Perception, resolve_backend
+
+
+def test_cached_export_exports_once_and_never_leaves_half_files(tmp_path):
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    calls = []
+
+    def export(path):
+        calls.append(path)
+        path.write_bytes(b"onnx")
+        return path
+
+    a = cached_export(weights, "t-160x320", export, tmp_path / "cache")
+    b = cached_export(weights, "t-160x320", export, tmp_path / "cache")
+    assert a == b and a.read_bytes() == b"onnx" and len(calls) == 1
+    assert cached_export(weights, "t-192x320", export, tmp_path / "cache") != a and len(calls) == 2  # size is in the key
+    weights.write_bytes(b"retrained")
+    assert cached_export(weights, "t-160x320", export, tmp_path / "cache") != a  # so are the weights
+
+    def broken(path):
+        path.write_bytes(b"half")
+        raise RuntimeError("exporter died")
+
+    with pytest.raises(RuntimeError):
+        cached_export(weights, "t-broken", broken, tmp_path / "cache")
+    left = list((tmp_path / "cache").iterdir())
+    assert len(left) == 3 and all(p.is_file() and p.suffix == ".onnx" for p in left)  # no temp folder, no half file
+    assert not any("broken" in p.name for p in left)
+
+
+def test_resolve_backend():
+    assert resolve_backend("torch", "cpu") == "torch"
+    assert resolve_backend("auto", "cpu") == ("onnxruntime" if onnxruntime_available() else "torch")
+    with pytest.raises(ValueError, match="backend"):
+        resolve_backend("tensorrt", "cpu")
+    with pytest.raises(ValueError, match="CPU"):
+        resolve_backend("onnxruntime", "cuda:0")
+
+
+@pytest.mark.skipif(not onnxruntime_available(), reason="onnxruntime / onnx / onnxscript not installed")
+@pytest.mark.skipif(not (DEFAULT_DETECTOR.is_file() and DEFAULT_HYDRANET.is_file()), reason="no shipped models")
+def test_onnxruntime_matches_torch_on_sim_frames(tmp_path):
+    from perception.sources import SimSource
+
+    with SimSource("drivestack/Town-v0", seed=1, steps=12) as src:
+        frames = list(src)
+    torch_stack = Perception.from_files(device="cpu", backend="torch")
+    ort_stack = Perception.from_files(device="cpu", backend="onnxruntime", onnx_cache=tmp_path)
+    assert (torch_stack.backend, ort_stack.backend) == ("torch", "onnxruntime")
+    assert len(list(tmp_path.glob("*.onnx"))) == 2
+    tracked = 0
+    for f in frames:
+        a, b = torch_stack.process(f), ort_stack.process(f)
+        da, db = a.detections, b.detections
+        assert np.array_equal(da.class_id, db.class_id) and np.array_equal(da.track_id, db.track_id)
+        np.testing.assert_allclose(db.xyxy, da.xyxy, atol=0.5)  # [px]
+        np.testing.assert_allclose(db.score, da.score, atol=2e-3)
+        tracked += int((db.track_id >= 0).sum())
+        assert (a.drivable != b.drivable).mean() < 1e-3 and (a.lane_mask != b.lane_mask).mean() < 1e-3
+        np.testing.assert_allclose(b.depth_m, a.depth_m, rtol=1e-3)
+        assert b.lane.offset_m == pytest.approx(a.lane.offset_m, abs=0.01)
+    assert tracked > 0  # ONNX detections go through the same tracker and keep ids
+    again = Perception.from_files(device="cpu", backend="onnxruntime", onnx_cache=tmp_path)  # from the cache
+    assert again.hydranet.path == ort_stack.hydranet.path
