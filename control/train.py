@@ -7,7 +7,9 @@ subprocess envs, through a curriculum (empty road -> traffic -> the full town). 
 1. warm start (optional, on by default): behaviour cloning from the rule-based driver. The
    expert drives with noise added to its commands (so the data holds recoveries, as in
    DART), the actor's mean learns the expert's command on every visited state and the value
-   head the discounted return. This puts PPO in a driving regime in minutes instead of hours.
+   head the discounted return; then ``dagger_rounds`` of DAgger (the learner drives, the
+   expert labels, refit on everything). This puts PPO in a driving regime in minutes instead
+   of hours.
 2. PPO (or SAC) through the curriculum stages, each a share of ``total_steps``.
 3. Every ``eval_every_steps``: deterministic episodes on held-out validation seeds; the best
    by mean driving score is kept as ``best.zip``. Every ``checkpoint_every_steps``:
@@ -46,6 +48,7 @@ class PolicyTrainConfig:
     noise: bool = True  # labels degraded by the measured perception noise (perception.ground_truth.PerceptionNoise)
     warm_start_steps: int = 40_000  # behaviour-cloning data from the rule-based driver [env steps]; 0 = none
     warm_start_epochs: int = 20
+    dagger_rounds: int = 2  # after cloning the expert: drive with the learner, label its states with the expert, refit
     warm_start_action_noise: tuple[float, float] = (0.15, 0.3)  # std added to the expert's (steer, accel) while collecting
     learning_rate: float = 1e-4
     n_steps: int = 1024  # PPO rollout per env
@@ -56,7 +59,7 @@ class PolicyTrainConfig:
     clip_range: float = 0.1
     ent_coef: float = 0.0
     log_std_init: float = -1.6  # initial exploration std = exp(this)
-    net_arch: tuple[int, ...] = (128, 128)
+    net_arch: tuple[int, ...] = (256, 256)
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     checkpoint_every_steps: int = 20_000
@@ -117,27 +120,33 @@ def _new_model(cfg: PolicyTrainConfig, env, tb_dir: Path):
 
 
 # --- warm start ---------------------------------------------------------------------------------
-def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True) -> dict[str, np.ndarray]:
-    """Rule-based driving with noisy execution; returns obs, the expert's actions and discounted returns."""
+def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True, driver=None,
+                   round_seed: int = 0) -> dict[str, np.ndarray]:
+    """States labelled with the rule-based expert's commands, and discounted returns.
+
+    Without ``driver`` the expert drives, with noise added to its commands (DART); with a
+    ``driver`` (the learner, DAgger) the driver's commands are executed and the expert only labels."""
     from tqdm import tqdm
 
     from perception.ground_truth import PerceptionNoise
 
     from .policies import RuleBasedPolicy
 
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng([cfg.seed, round_seed])
     expert = RuleBasedPolicy()
     noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
     if cfg.observation == "pixels":
         from .pixels import make_pixel_env
 
-        envs = {s: make_pixel_env(s, cfg.route_length_m, training_seed=cfg.seed + 77) for s in dict.fromkeys(cfg.stages)}
-    else:
-        envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77, noise=noise, noise_seed=cfg.seed)
+        envs = {s: make_pixel_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed)
                 for s in dict.fromkeys(cfg.stages)}
+    else:
+        envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed, noise=noise,
+                            noise_seed=cfg.seed + round_seed) for s in dict.fromkeys(cfg.stages)}
     obs_l, act_l, ret_l = [], [], []
     std = np.array(cfg.warm_start_action_noise, np.float32)
-    bar = tqdm(total=steps, desc="warm start: expert driving", unit="step", disable=not progress, leave=False)
+    who = "expert" if driver is None else f"learner (DAgger round {round_seed})"
+    bar = tqdm(total=steps, desc=f"warm start: {who} driving", unit="step", disable=not progress, leave=False)
     episode = 0
     while len(obs_l) < steps:
         env = envs[cfg.stages[episode % len(cfg.stages)]]
@@ -149,7 +158,10 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True) ->
             target = expert.act(info.get("features", obs))  # pixel envs carry the label features for the expert
             obs_l.append(obs)
             act_l.append(target)
-            executed = np.clip(target + rng.normal(0, 1, 2).astype(np.float32) * std, -1, 1)
+            if driver is None:
+                executed = np.clip(target + rng.normal(0, 1, 2).astype(np.float32) * std, -1, 1)
+            else:
+                executed = driver.act(obs)
             obs, r, term, trunc, info = env.step(executed)
             rewards.append(r)
             bar.update(1)
@@ -189,29 +201,51 @@ def behaviour_clone(model, data: dict[str, np.ndarray], epochs: int, seed: int =
     params = list(policy.parameters()) if is_ppo else list(policy.actor.parameters())
     opt = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    losses = []
+    losses, action_losses = [], []
     policy.set_training_mode(True)
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen).to(dev)
-        total = 0.0
+        total = total_action = 0.0
         for start in range(0, n, 256):
             idx = perm[start:start + 256]
             if is_ppo:
                 features = policy.extract_features(take(idx))
                 latent_pi, latent_vf = policy.mlp_extractor(features)
                 pred = policy.action_net(latent_pi)
-                loss = torch.nn.functional.mse_loss(pred, act[idx])
-                loss = loss + 0.1 * torch.nn.functional.mse_loss(policy.value_net(latent_vf).squeeze(-1), ret[idx])
+                action_loss = torch.nn.functional.mse_loss(pred, act[idx])
+                loss = action_loss + 0.1 * torch.nn.functional.mse_loss(policy.value_net(latent_vf).squeeze(-1), ret[idx])
             else:
                 pred = policy.actor(take(idx), deterministic=True)
-                loss = torch.nn.functional.mse_loss(pred, act[idx])
+                action_loss = loss = torch.nn.functional.mse_loss(pred, act[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             total += float(loss.detach()) * len(idx)
+            total_action += float(action_loss.detach()) * len(idx)
         losses.append(total / n)
+        action_losses.append(total_action / n)
     policy.set_training_mode(False)
-    return {"first_epoch_loss": round(losses[0], 5), "last_epoch_loss": round(losses[-1], 5), "samples": n}
+    return {"first_epoch_loss": round(losses[0], 5), "last_epoch_loss": round(losses[-1], 5),
+            "last_epoch_action_mse": round(action_losses[-1], 5), "samples": n}
+
+
+def _concat(a: dict, b: dict) -> dict:
+    def cat(x, y):
+        return {k: np.concatenate([x[k], y[k]]) for k in x} if isinstance(x, dict) else np.concatenate([x, y])
+    return {k: cat(a[k], b[k]) for k in a}
+
+
+def warm_start(cfg: PolicyTrainConfig, model, progress: bool = True) -> dict:
+    """Behaviour cloning from the rule-based expert, then ``dagger_rounds`` of DAgger; per-round stats."""
+    from .policies import SB3Policy
+
+    data = collect_expert(cfg, cfg.warm_start_steps, progress)
+    rounds = [behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed)]
+    for r in range(1, cfg.dagger_rounds + 1):
+        learner = SB3Policy(model, "learner", cfg.observation)
+        data = _concat(data, collect_expert(cfg, cfg.warm_start_steps, progress, driver=learner, round_seed=r))
+        rounds.append(behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed + r))
+    return {"rounds": rounds, "samples": len(data["actions"])}
 
 
 # --- callbacks --------------------------------------------------------------------------------
@@ -335,8 +369,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
             else:
                 model = _new_model(cfg, env, out / "tb")
                 if cfg.warm_start_steps:
-                    data = collect_expert(cfg, cfg.warm_start_steps, progress)
-                    state["warm_start"] = behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed)
+                    state["warm_start"] = warm_start(cfg, model, progress)
                     save_policy(model, out / "warm_start.zip", _layout(cfg))
             progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
             if not resume and cfg.warm_start_steps:
