@@ -24,6 +24,7 @@ class SupervisorConfig:
     min_gap_m: float = 1.5  # ... or when it is this close to the front bumper while moving [m]
     camera_to_bumper_m: float = 1.5  # [m]
     moving_m_s: float = 0.5  # below this speed the car counts as stopped [m/s]
+    max_oncoming_m_s: float = 5.0  # closing speeds are capped at the ego's speed plus this [m/s]
 
     def __post_init__(self) -> None:
         from drivestack.config import check_range
@@ -81,6 +82,9 @@ class SafetySupervisor(Policy):
         dist = np.maximum(rows[:, col("x")] * DISTANCE_SCALE_M, 0.5)  # from the camera's foot [m]
         gap = dist - self.cfg.camera_to_bumper_m  # from the front bumper [m]
         closing = rows[:, col("inv_ttc")] * dist  # [m/s] (the feature is closing speed / distance)
+        # something in our path rarely comes toward us: a closing speed far above our own is a tracking
+        # glitch (a jumped track, a jittery box foot), not a threat to brake for
+        closing = np.minimum(closing, f.speed_m_s + self.cfg.max_oncoming_m_s)
         ttc = np.where(closing > 1e-3, np.maximum(gap, 0.0) / np.maximum(closing, 1e-3), np.inf)  # bumper to contact [s]
         k = int(np.argmin(ttc))
         if ttc[k] < self.cfg.ttc_brake_s:

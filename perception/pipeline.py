@@ -26,7 +26,7 @@ import numpy as np
 from .geometry import CameraModel, box_ground_points, fit_lane
 from .ground_truth import lead_vehicle
 from .lights import TYPICAL_LANE_WIDTH_M, stop_line_distance_m
-from .types import LIGHT_CLASSES, Detections, Frame, LaneEstimate, PerceptionFrame
+from .types import LIGHT_CLASSES, NOMINAL_SIZE_M, Detections, Frame, LaneEstimate, PerceptionFrame
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
-VELOCITY_SMOOTHING = 0.5  # weight of the newest finite-difference velocity in the running estimate
+VELOCITY_WINDOW_S = 0.5  # track velocities are fitted over this much history [s]
+MAX_RELATIVE_SPEED_M_S = 60.0  # a fitted relative velocity beyond this is a track switch, not motion
 
 
 @dataclass(frozen=True)
@@ -64,10 +65,15 @@ def model_paths(detector: str | Path | None = None, hydranet: str | Path | None 
 
 
 class _TrackHistory:
-    """Per track id: last ground position and time, and a smoothed relative velocity."""
+    """Per track id: its recent ground positions, and a velocity fitted through them.
+
+    Box-foot distances jitter by a few per cent frame to frame; a finite difference over one
+    frame (50 ms) turns a 1 m jitter at 30 m into 20 m/s. A least-squares slope over the last
+    ``VELOCITY_WINDOW_S`` averages that out; implausible results (a track that jumped to another
+    object) are reported as unknown."""
 
     def __init__(self):
-        self.state: dict[int, tuple[float, np.ndarray, np.ndarray]] = {}
+        self.state: dict[int, list[tuple[float, np.ndarray]]] = {}
 
     def update(self, t_s: float, track_id: np.ndarray, position_m: np.ndarray) -> np.ndarray:
         vel = np.full((len(track_id), 2), np.nan, np.float32)
@@ -75,13 +81,19 @@ class _TrackHistory:
         for k, tid in enumerate(track_id.tolist()):
             if tid < 0 or not np.all(np.isfinite(position_m[k])):
                 continue
-            prev = self.state.get(tid)
-            v = np.full(2, np.nan)
-            if prev is not None and t_s > prev[0]:
-                raw = (position_m[k] - prev[1]) / (t_s - prev[0])
-                v = raw if not np.all(np.isfinite(prev[2])) else VELOCITY_SMOOTHING * raw + (1 - VELOCITY_SMOOTHING) * prev[2]
-            vel[k] = v
-            seen[tid] = (t_s, position_m[k].astype(np.float64), v)
+            p_now = position_m[k].astype(np.float64)
+            hist = [h for h in self.state.get(tid, []) if t_s - h[0] <= VELOCITY_WINDOW_S and h[0] < t_s]
+            if hist and np.hypot(*(p_now - hist[-1][1])) > MAX_RELATIVE_SPEED_M_S * (t_s - hist[-1][0]) + 2.0:
+                hist = []  # the track jumped to another object: start its history again
+            hist.append((t_s, p_now))
+            if len(hist) >= 3:
+                t = np.array([h[0] for h in hist])
+                p = np.array([h[1] for h in hist])
+                tc = t - t.mean()
+                v = (tc[:, None] * (p - p.mean(axis=0))).sum(axis=0) / max(float((tc**2).sum()), 1e-9)
+                if np.all(np.abs(v) < MAX_RELATIVE_SPEED_M_S):
+                    vel[k] = v
+            seen[tid] = hist
         self.state = seen  # tracks not seen this frame are dropped
         return vel
 
@@ -201,6 +213,7 @@ class Perception:
                     lateral = -(u - cam.cx) / cam.fx * z
                     pos[k] = (z, lateral)
                     dist[k] = float(np.hypot(z, lateral))
+        pos = _side_cut_lateral(dets, cam, pos, None if heads is None else heads["depth_m"])
         vel = self._history.update(t_s, dets.track_id, pos) if self.track else np.full((len(dets), 2), np.nan, np.float32)
         return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
@@ -213,6 +226,38 @@ class Perception:
             return fitted
         return LaneEstimate(float(heads["lane_offset_m"]), float(heads["heading_error_rad"]), float(heads["curvature_1_m"]),
                             float(heads["lane_width_m"]), MIN_LANE_CONFIDENCE / 2)
+
+
+def _side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_m: np.ndarray | None) -> np.ndarray:
+    """Lateral position of boxes cut by the image's left or right edge.
+
+    The middle of a cut box is not the middle of the object: a car passing beside the ego fills
+    a corner of the image and its box centre sits well inside the frame, which would put it in
+    the ego's path. The inner edge is a true edge of the object (its far corner, usually), so
+    range that edge with the depth head and place the centre half a nominal width beyond it."""
+    x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
+    left_cut, right_cut = x0 <= 1.0, x1 >= cam.width - 1.0
+    one_side = left_cut ^ right_cut
+    if not one_side.any():
+        return pos
+    pos = pos.copy()
+    for k in np.flatnonzero(one_side & np.isfinite(pos[:, 0])):
+        half_w = NOMINAL_SIZE_M.get(int(dets.class_id[k]), (1.0, 1.0))[1] / 2
+        inner_u = float(x1[k] if left_cut[k] else x0[k])
+        z = float(pos[k, 0])
+        if depth_m is not None:  # depth along the inner edge's column, inside the box
+            sx, sy = depth_m.shape[1] / cam.width, depth_m.shape[0] / cam.height
+            col = int(np.clip(inner_u * sx - (1 if left_cut[k] else -1), 0, depth_m.shape[1] - 1))
+            r0, r1 = (np.clip(dets.xyxy[k, [1, 3]] * sy, 0, depth_m.shape[0] - 1)).astype(int)
+            column = depth_m[r0:r1 + 1, col]
+            column = column[column > 0]
+            if column.size:
+                z = max(z, float(np.median(column)))
+        edge_y = -(inner_u - cam.cx) / cam.fx * z  # [m], left positive
+        centre_y = edge_y + half_w if left_cut[k] else edge_y - half_w
+        # only ever move the point outward: a cut box never lies nearer the middle than its inner edge says
+        pos[k, 1] = max(pos[k, 1], centre_y) if left_cut[k] else min(pos[k, 1], centre_y)
+    return pos
 
 
 def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float) -> tuple[str, float]:

@@ -14,10 +14,23 @@ def test_track_history_velocity():
     ids = np.array([7, 9])
     v0 = h.update(0.0, ids, np.array([[20.0, 0.0], [10.0, 2.0]]))
     assert np.isnan(v0).all()  # first sighting: no velocity yet
-    v1 = h.update(0.5, ids, np.array([[19.0, 0.0], [10.0, 2.5]]))
-    assert v1 == pytest.approx(np.array([[-2.0, 0.0], [0.0, 1.0]]))
-    v2 = h.update(1.0, np.array([9, -1]), np.array([[10.0, 3.0], [5.0, 5.0]]))
-    assert v2[0] == pytest.approx([0.0, 1.0]) and np.isnan(v2[1]).all()  # untracked rows get NaN
+    h.update(0.05, ids, np.array([[19.9, 0.0], [10.0, 2.05]]))
+    v2 = h.update(0.10, ids, np.array([[19.8, 0.0], [10.0, 2.10]]))
+    assert v2 == pytest.approx(np.array([[-2.0, 0.0], [0.0, 1.0]]))  # slope through three sightings
+    v3 = h.update(0.15, np.array([9, -1]), np.array([[10.0, 2.15], [5.0, 5.0]]))
+    assert v3[0] == pytest.approx([0.0, 1.0]) and np.isnan(v3[1]).all()  # untracked rows get NaN
+
+
+def test_track_velocity_averages_out_distance_jitter_and_drops_jumps():
+    rng = np.random.default_rng(0)
+    h = _TrackHistory()
+    t = np.arange(20) * 0.05
+    true = 30.0 - 5.0 * t  # closing at 5 m/s, +-3 % range jitter per frame
+    for k in range(20):
+        v = h.update(float(t[k]), np.array([1]), np.array([[true[k] * (1 + rng.normal(0, 0.03)), 0.0]]))
+    assert abs(v[0, 0] + 5.0) < 3.0  # a one-frame difference would be off by ~25 m/s
+    jumped = h.update(1.0, np.array([1]), np.array([[80.0, 0.0]]))  # the track jumped to a far object
+    assert np.isnan(jumped).all()
 
 
 @pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
