@@ -2,8 +2,14 @@
 
 Reports per-class AP50 and AP50-95 (COCO-style, 101-point interpolated precision), drivable-area
 IoU, lane-marking F1 (ego-left / ego-right / other, pixel level with a 1-pixel tolerance),
-depth abs-rel by range, object distance error by range, and lane offset / heading errors; writes
-PR curves and example overlays as PNGs.
+depth abs-rel by range, object distance error by range, lane offset / heading errors, and the
+relevant traffic light (``light``: state accuracy and per-state recall on frames whose light's stop
+line is within ``LIGHT_RANGE_M``, the "none" false-alarm rate on frames without one, and the
+stop-line distance error by range); writes PR curves and example overlays as PNGs.
+
+Light frames: every scored frame, plus in the town (the only kind with lights)
+``light_frames_per_seed`` more frames farther along the drive (the regular frames stop about 15 m
+short of the first stop line), scored for the light only.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from .types import CLASS_NAMES, PEDESTRIAN_CLASS, VEHICLE_CLASSES, Frame
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RANGES_M = ((0.0, 20.0), (20.0, 40.0), (40.0, 80.0))
+LIGHT_DIST_RANGES_M = ((-3.0, 15.0), (15.0, 30.0), (30.0, 50.0))  # stop-line distance bins [m]
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,51 @@ class EvalConfig:
     randomize: bool = False  # evaluation look by default (the issue's convention)
     route_length_m: float = 400.0
     examples: int = 4  # overlay PNGs written
+    light_frames_per_seed: int = 12  # extra town frames per seed after the regular ones, scored for the light only
+    light_every_n_steps: int = 16  # control steps between those frames
+
+
+class _LightTally:
+    """Relevant-light results: a confusion matrix over ``LIGHT_STATES`` (truth "none" beyond
+    ``LIGHT_RANGE_M`` or passed, as the light head is trained) and distance errors where both the
+    truth and the prediction have a light."""
+
+    def __init__(self) -> None:
+        from .hydranet import LIGHT_STATES
+
+        self.states = LIGHT_STATES
+        self.conf = np.zeros((len(LIGHT_STATES), len(LIGHT_STATES)), np.int64)  # [true, predicted]
+        self.dist: list[tuple[float, float]] = []  # (true, predicted) stop-line distance [m]
+
+    def add(self, pf, gt) -> None:
+        from .hydranet import light_target
+
+        t, d_true = light_target(gt.ego.light_state, gt.ego.light_stop_distance_m)
+        p = self.states.index(pf.light_state) if pf.light_state in self.states else 0
+        self.conf[t, p] += 1
+        if t and p and np.isfinite(pf.light_distance_m):
+            self.dist.append((d_true, float(pf.light_distance_m)))
+
+    def report(self) -> dict:
+        conf, names = self.conf, self.states
+        lit = conf[1:].sum()
+        out = {"frames_with_light": int(lit), "frames_without": int(conf[0].sum()),
+               "state_accuracy": round(float(np.trace(conf[1:, 1:]) / lit), 4) if lit else None,
+               "recall": {n: (round(float(conf[c, c] / conf[c].sum()), 4) if conf[c].sum() else None)
+                          for c, n in enumerate(names) if c},
+               "precision": {n: (round(float(conf[c, c] / conf[:, c].sum()), 4) if conf[:, c].sum() else None)
+                             for c, n in enumerate(names) if c},
+               "missed_as_none": round(float(conf[1:, 0].sum() / lit), 4) if lit else None,
+               "none_false_alarm_rate": round(float(conf[0, 1:].sum() / conf[0].sum()), 4) if conf[0].sum() else None,
+               "confusion_true_by_predicted": {n: conf[c].tolist() for c, n in enumerate(names)}}
+        a = np.array(self.dist, np.float64).reshape(-1, 2)
+        err = np.abs(a[:, 1] - a[:, 0])
+        out["distance_median_abs_error_m_by_range"] = {
+            f"{lo:g}-{hi:g}m": (round(float(np.median(err[m])), 2) if m.any() else None)
+            for lo, hi in LIGHT_DIST_RANGES_M for m in [(a[:, 0] >= lo) & (a[:, 0] < hi)]}
+        out["distance_counts_by_range"] = {f"{lo:g}-{hi:g}m": int(((a[:, 0] >= lo) & (a[:, 0] < hi)).sum())
+                                           for lo, hi in LIGHT_DIST_RANGES_M}
+        return out
 
 
 @dataclass
@@ -143,8 +195,10 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     edge_err: list[float] = []  # box edge displacement of matched detections [px]
     offset_err, heading_err = [], []
     found_by_range = np.zeros((len(RANGES_M), 2), np.int64)  # road users: [found, visible] per range
+    lights = _LightTally()
     examples = 0
-    total = len(config.seeds) * len(config.kinds) * config.frames_per_seed
+    extra = {kind: config.light_frames_per_seed if kind == "town" else 0 for kind in config.kinds}
+    total = sum(len(config.seeds) * (config.frames_per_seed + extra[kind]) for kind in config.kinds)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="eval perception")
     for kind in config.kinds:
         env = gym.make(f"drivestack/{kind.capitalize()}-v0",
@@ -154,13 +208,21 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
             obs, info = env.reset(seed=seed)
             pilot = Autopilot()
             perception.reset()
-            frames, step = 0, 0
-            while frames < config.frames_per_seed:
+            frames, step, light_frames, regular_end = 0, 0, 0, None
+            while frames < config.frames_per_seed or light_frames < extra[kind]:
                 gt = info["ground_truth"]
-                if step % config.every_n_steps == 0:
+                if frames >= config.frames_per_seed:  # light-only frames, farther along the drive
+                    regular_end = step if regular_end is None else regular_end
+                    if (step - regular_end) % config.light_every_n_steps == 0:
+                        pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"))
+                        lights.add(pf, gt)
+                        light_frames += 1
+                        bar.update(1)
+                elif step % config.every_n_steps == 0:
                     pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"))
                     _score_frame(pf, gt, records, dist_err, edge_err)
                     _tally_recall(pf, gt, found_by_range)
+                    lights.add(pf, gt)
                     if pf.drivable is not None:
                         p, t = pf.drivable, gt.drivable
                         inter += int((p & t).sum())
@@ -193,7 +255,8 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         rec = min(lane_tp[code] / max(lane_true[code], 1), 1.0)
         lane_f1[name] = round(2 * prec * rec / max(prec + rec, 1e-9), 4)
     report = {
-        "frames": total, "seeds": list(config.seeds), "kinds": list(config.kinds), "randomized": config.randomize,
+        "frames": len(config.seeds) * len(config.kinds) * config.frames_per_seed,
+        "light_only_frames": total - len(config.seeds) * len(config.kinds) * config.frames_per_seed, "seeds": list(config.seeds), "kinds": list(config.kinds), "randomized": config.randomize,
         "detection": {**ap, "at_score_0.25": records.operating_point(DISPLAY_SCORE)},
         "drivable_iou": round(inter / union, 4) if union else None,
         "lane_f1": lane_f1,
@@ -208,6 +271,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         "road_user_counts_by_range": {f"{lo:.0f}-{hi:.0f}m": int(t) for (lo, hi), (_, t) in zip(RANGES_M, found_by_range)},
         "lane_offset_median_abs_error_m": round(float(np.median(offset_err)), 4) if offset_err else None,
         "heading_median_abs_error_rad": round(float(np.median(heading_err)), 4) if heading_err else None,
+        "light": {"source": getattr(perception, "light_source", None), **lights.report()},
     }
     if out is not None:
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

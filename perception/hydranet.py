@@ -1,4 +1,4 @@
-"""HydraNet: one shared backbone, one FPN-style neck, four heads (drivable, lanes, depth, ego lane).
+"""HydraNet: one shared backbone, one FPN-style neck, five heads (drivable, lanes, depth, ego lane, light).
 
 Heads and what they predict (all dense outputs at the input resolution, bilinear-upsampled
 from stride 4):
@@ -12,6 +12,14 @@ from stride 4):
 - ``ego``: a small regression head on the coarsest features (pooled to a 2x4 grid so it keeps
   left/right layout) giving ``REG_NAMES`` in scaled units: ``value = raw * scale + bias``
   with ``REG_SCALE``/``REG_BIAS`` (offset 1 m, heading 0.1 rad, curvature 0.01 1/m).
+- ``light`` (``config.light_head``): the ego's relevant traffic light, 5 numbers per image: 4
+  logits over ``LIGHT_STATES`` (none, red, yellow, green) and the stop-line distance as
+  ``log(d + LIGHT_DIST_OFFSET_M)`` [log m]. "none" means no light whose stop line lies within
+  ``LIGHT_RANGE_M`` ahead (or was passed by at most ``LIGHT_PASSED_M``); see ``light_target``.
+  It pools the neck's stride-4 features by max after two strided convs (a lamp is 1-3 px at
+  these ranges, an average would wash it out) into a 2x4 grid (our light stands ahead-right),
+  beside the coarse features average-pooled as in the ego head. Checkpoints saved before the
+  head existed load with ``light_head=False``; their ``predict`` reports no light.
 
 Input: ``forward`` takes float RGB in [0, 1], (B, 3, H, W), at ``config.input_size``;
 normalisation happens inside. ``predict`` takes uint8 RGB images (B, H, W, 3) of any size,
@@ -55,7 +63,15 @@ REG_NAMES = ("lane_offset_m", "heading_error_rad", "curvature_0_1_m", "curvature
 REG_SCALE = (1.0, 0.1, 0.01, 0.01, 0.01, 0.5)  # raw head output * scale + bias = value in the unit of the name
 REG_BIAS = (0.0, 0.0, 0.0, 0.0, 0.0, 3.5)
 REG_MIRROR = (-1.0, -1.0, -1.0, -1.0, -1.0, 1.0)  # sign of each value in a horizontally flipped image
-TASKS = ("drivable", "lanes", "depth", "ego")
+LIGHT_STATES = ("none", "red", "yellow", "green")  # index = class of the light head
+# A light counts (is not "none") while its stop line is at most LIGHT_RANGE_M ahead of the front bumper:
+# the head then stands about 16 m farther (``perception.lights``), ~66 m from the camera, where its
+# 1 m housing is ~3 px tall at 320x160 and the lit lamp 1-2 px; farther, the colour is not resolvable.
+# 50 m is also more than a car at 50 km/h needs to stop at 3 m/s^2 (32 m).
+LIGHT_RANGE_M = 50.0  # [m]
+LIGHT_PASSED_M = 3.0  # a stop line passed by more than this no longer governs the ego ("none") [m]
+LIGHT_DIST_OFFSET_M = 5.0  # the head regresses log(d + this): d >= -LIGHT_PASSED_M stays positive [m]
+TASKS = ("drivable", "lanes", "depth", "ego", "light", "light_dist")
 BACKBONES = ("resnet18", "mobilenet_v3_small", "tiny")
 _MEAN = (0.485, 0.456, 0.406)  # input normalisation (ImageNet statistics; any fixed pair works from scratch)
 _STD = (0.229, 0.224, 0.225)
@@ -72,6 +88,7 @@ class HydraNetConfig:
     min_depth_m: float = 0.5  # smallest depth the head can output [m]
     max_depth_m: float = 80.0  # largest depth the head can output; farther targets are clipped [m]
     loss_weighting: Literal["fixed", "uncertainty"] = "uncertainty"  # how the task losses are combined
+    light_head: bool = True  # traffic-light state + stop-line distance head (False: checkpoints from before it)
 
     def __post_init__(self) -> None:
         check_range("width", self.width, 0.0, 4.0, lo_open=True)
@@ -180,6 +197,57 @@ class EgoHead(nn.Module):
         return self.mlp(self.pool(self.reduce(x)))
 
 
+class LightHead(nn.Module):
+    """Relevant traffic light: (B, 5) = 4 state logits + log(stop-line distance + offset).
+
+    Fine path: two strided 3x3 convs on the stride-4 neck, max-pooled to 2x4 (a lamp is a few
+    pixels; max keeps it). Coarse path: the stride-32 features average-pooled to 2x4 (context:
+    is there an intersection ahead, how far). Both feed a 2-layer MLP."""
+
+    def __init__(self, neck_channels: int, coarse_channels: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.fine = nn.Sequential(_conv_bn(neck_channels, 32, 2), _conv_bn(32, 32, 2), nn.AdaptiveMaxPool2d((2, 4)))
+        self.coarse = nn.Sequential(nn.Conv2d(coarse_channels, 32, 1, bias=False), nn.BatchNorm2d(32),
+                                    nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((2, 4)))
+        self.mlp = nn.Sequential(nn.Linear(2 * 32 * 8, hidden), nn.ReLU(inplace=True),
+                                 nn.Linear(hidden, len(LIGHT_STATES) + 1))
+
+    def forward(self, neck: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        return self.mlp(torch.cat([self.fine(neck).flatten(1), self.coarse(coarse).flatten(1)], 1))
+
+
+def light_target(light_state: str, stop_distance_m: float | None) -> tuple[int, float]:
+    """Ground truth (``EgoTruth.light_state``, ``light_stop_distance_m``) → (class in ``LIGHT_STATES``,
+    distance [m]); (0, nan) when the stop line is beyond ``LIGHT_RANGE_M`` or passed by more than
+    ``LIGHT_PASSED_M``. A distance of None (how the exporter's JSON writes inf) means no light."""
+    d = float("inf") if stop_distance_m is None else float(stop_distance_m)
+    if light_state not in LIGHT_STATES[1:] or not math.isfinite(d) or not -LIGHT_PASSED_M <= d <= LIGHT_RANGE_M:
+        return 0, float("nan")
+    return LIGHT_STATES.index(light_state), d
+
+
+def light_outputs(raw: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw light-head output (B, 5) → ``light_state`` (B,) str, ``light_probs`` (B, 4) float32 and
+    ``light_distance_m`` (B,) float32 [m] (inf where the state is "none"). Shared by the PyTorch
+    and ONNX Runtime paths so they cannot drift apart."""
+    raw = np.asarray(raw, np.float32)
+    logits = raw[:, :len(LIGHT_STATES)]
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    probs = (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+    cls = probs.argmax(axis=1)
+    dist = (np.exp(raw[:, len(LIGHT_STATES)]) - LIGHT_DIST_OFFSET_M).astype(np.float32)
+    return {"light_state": np.array(LIGHT_STATES)[cls], "light_probs": probs,
+            "light_distance_m": np.where(cls == 0, np.float32(np.inf), dist).astype(np.float32)}
+
+
+def no_light_outputs(batch: int) -> dict[str, np.ndarray]:
+    """What ``predict`` reports for a net without the light head: no light in any image."""
+    probs = np.zeros((batch, len(LIGHT_STATES)), np.float32)
+    probs[:, 0] = 1.0
+    return {"light_state": np.array([LIGHT_STATES[0]] * batch), "light_probs": probs,
+            "light_distance_m": np.full(batch, np.inf, np.float32)}
+
+
 class HydraNet(nn.Module):
     """Multi-task CNN; see the module docstring for the heads and their output spaces."""
 
@@ -198,6 +266,7 @@ class HydraNet(nn.Module):
         self.lanes_head = _dense_head(cfg.neck_channels, len(LANE_CLASSES))
         self.depth_head = _dense_head(cfg.neck_channels, 1)
         self.ego_head = EgoHead(chans[-1], len(REG_NAMES))
+        self.light_head = LightHead(cfg.neck_channels, chans[-1]) if cfg.light_head else None
         self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("reg_scale", torch.tensor(REG_SCALE), persistent=False)
@@ -213,15 +282,19 @@ class HydraNet(nn.Module):
         """``images``: (B, 3, H, W) float RGB in [0, 1]. Returns raw head outputs at (H, W):
 
         ``drivable`` (B, 1, H, W) logits, ``lanes`` (B, 4, H, W) logits, ``log_depth`` (B, 1, H, W)
-        [log m], ``ego`` (B, 6) scaled regression (see ``REG_NAMES`` / ``REG_SCALE``).
+        [log m], ``ego`` (B, 6) scaled regression (see ``REG_NAMES`` / ``REG_SCALE``), and with the
+        light head ``light`` (B, 5): 4 logits over ``LIGHT_STATES``, log(distance + ``LIGHT_DIST_OFFSET_M``).
         """
         size = images.shape[-2:]
         feats = self.backbone((images - self.mean) / self.std)
         neck = self.neck(feats)
         up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
         log_depth = self.log_min_depth + torch.sigmoid(self.depth_head(neck)) * self.log_depth_span
-        return {"drivable": up(self.drivable_head(neck)), "lanes": up(self.lanes_head(neck)),
-                "log_depth": up(log_depth), "ego": self.ego_head(feats[-1])}
+        out = {"drivable": up(self.drivable_head(neck)), "lanes": up(self.lanes_head(neck)),
+               "log_depth": up(log_depth), "ego": self.ego_head(feats[-1])}
+        if self.light_head is not None:
+            out["light"] = self.light_head(neck, feats[-1])
+        return out
 
     def ego_values(self, ego: torch.Tensor) -> torch.Tensor:
         """Scaled head output (B, 6) → values in the units of ``REG_NAMES``."""
@@ -234,7 +307,9 @@ class HydraNet(nn.Module):
         Returns ``drivable`` (B, H, W) bool, ``lanes`` (B, H, W) uint8 (``LANE_CLASSES``),
         ``depth_m`` (B, H, W) float32 [m], ``lane_offset_m`` (B,), ``heading_error_rad`` (B,),
         ``curvature_1_m`` (B,) (the nearest of the three), ``curvature_ahead_1_m`` (B, 3),
-        ``lane_width_m`` (B,), all float32.
+        ``lane_width_m`` (B,), all float32; ``light_state`` (B,) str in ``LIGHT_STATES``,
+        ``light_probs`` (B, 4) float32 and ``light_distance_m`` (B,) float32 [m] to the stop line,
+        inf when "none" (always "none" for a net without the light head).
         """
         arr = np.asarray(images_rgb)
         single = arr.ndim == 3
@@ -261,6 +336,8 @@ class HydraNet(nn.Module):
                       "depth_m": log_depth.float().exp().cpu().numpy(),
                       "lane_offset_m": ego[:, 0], "heading_error_rad": ego[:, 1], "curvature_1_m": ego[:, 2],
                       "curvature_ahead_1_m": ego[:, 2:5], "lane_width_m": ego[:, 5]}
+            result.update(light_outputs(out["light"].float().cpu().numpy()) if "light" in out
+                          else no_light_outputs(len(arr)))
         finally:
             self.train(was_training)
         if single:
@@ -273,6 +350,8 @@ class HydraNet(nn.Module):
         return {"format": FORMAT, "format_version": FORMAT_VERSION, "config": to_dict(self.config),
                 "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
                 "meta": {"tasks": list(TASKS), "lane_classes": list(LANE_CLASSES), "reg_names": list(REG_NAMES),
+                         "light_states": list(LIGHT_STATES), "light_range_m": LIGHT_RANGE_M,
+                         "light_passed_m": LIGHT_PASSED_M, "light_dist_offset_m": LIGHT_DIST_OFFSET_M,
                          "reg_scale": list(REG_SCALE), "reg_bias": list(REG_BIAS),
                          "depth_space": "log-depth [log m], sigmoid-bounded to [min_depth_m, max_depth_m]",
                          "input": "RGB float in [0, 1], (B, 3, H, W) at config.input_size"},
@@ -308,12 +387,19 @@ class HydraNet(nn.Module):
         """Rebuild a saved HydraNet in eval mode on ``device`` ("auto" = CUDA when available)."""
         ckpt = cls.read_checkpoint(path)
         try:
-            config = from_dict(HydraNetConfig, ckpt["config"], "config")
+            config = from_dict(HydraNetConfig, upgrade_config(ckpt["config"]), "config")
             net = cls(config)
             net.load_state_dict(ckpt["state_dict"])
         except (ConfigError, RuntimeError, KeyError) as exc:
             raise ValueError(f"{str(path)!r} is a HydraNet checkpoint that does not fit this code: {exc}") from exc
         return net.to(resolve_device(device)).eval()
+
+
+def upgrade_config(config: dict) -> dict:
+    """A saved config dict in today's fields: checkpoints from before the light head had none."""
+    config = dict(config)
+    config.setdefault("light_head", False)
+    return config
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -365,8 +451,11 @@ if __name__ == "__main__":
     main()
 
 
+ONNX_OUTPUTS = ("drivable", "lanes", "log_depth", "ego", "light")  # "light" only when the net has the head
+
+
 class _FlatOutputs(nn.Module):
-    """ONNX graphs return tuples: (drivable, lanes, log_depth, ego) instead of the dict."""
+    """ONNX graphs return tuples: (drivable, lanes, log_depth, ego[, light]) instead of the dict."""
 
     def __init__(self, net: HydraNet) -> None:
         super().__init__()
@@ -374,11 +463,12 @@ class _FlatOutputs(nn.Module):
 
     def forward(self, images: torch.Tensor):
         out = self.net(images)
-        return out["drivable"], out["lanes"], out["log_depth"], out["ego"]
+        return tuple(out[k] for k in ONNX_OUTPUTS if k in out)
 
 
 def export_onnx(net: HydraNet, path: str | Path) -> Path:
-    """Write ``net`` as ONNX (input ``images``: float RGB in [0, 1], (1, 3, H, W)).
+    """Write ``net`` as ONNX (input ``images``: float RGB in [0, 1], (1, 3, H, W); outputs named as
+    ``ONNX_OUTPUTS``, ``light`` only when ``net.config.light_head``).
 
     Uses torch's dynamo exporter (the TorchScript one cannot express the ego head's 2x4 pooling
     of a 5x10 map); it needs the ``onnx`` and ``onnxscript`` packages.
@@ -393,6 +483,6 @@ def export_onnx(net: HydraNet, path: str | Path) -> Path:
     dummy = torch.rand(1, 3, *net.config.input_size)
     with contextlib.redirect_stdout(sys.stderr):  # the exporter prints progress; stdout may carry a JSON report
         torch.onnx.export(flat, (dummy,), str(path), input_names=["images"],
-                          output_names=["drivable", "lanes", "log_depth", "ego"], dynamo=True, verbose=False,
+                          output_names=[k for k in ONNX_OUTPUTS if k != "light" or net.config.light_head], dynamo=True, verbose=False,
                           external_data=False)  # one self-contained file (the weights are a few MB)
     return path

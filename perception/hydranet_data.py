@@ -7,15 +7,20 @@ Each item is a dict of tensors::
     lanes     (H, W) int64, 0 none, 1 ego-left, 2 ego-right, 3 other marking
     depth_m   (H, W) float32 [m], 0 = no depth (sky): ignored by the loss and the metrics
     ego       (6,) float32, ``REG_NAMES`` in their own units (offset m, heading rad, curvature 1/m x3, width m)
+    light     () int64, the relevant light's class in ``LIGHT_STATES`` (``light_target``: 0 = none)
+    light_dist_m  () float32, its stop-line distance [m]; NaN when none (ignored by the loss)
 
 Augmentation (``augment=True``), drawn from a generator seeded by (seed, epoch, index) so a
 run is reproducible with any number of workers: a horizontal flip (p = 0.5) that swaps the
-ego-left / ego-right lane classes and negates offset, heading and curvatures (``REG_MIRROR``),
-and a brightness / contrast jitter of the image only.
+ego-left / ego-right lane classes and negates offset, heading and curvatures (``REG_MIRROR``)
+(the light's state and distance do not change), and a brightness / contrast jitter of the image only.
 
 Losses (``task_losses``): drivable BCE; lanes class-weighted cross-entropy
 (``LANE_CLASS_WEIGHTS``, markings are ~1 % of pixels); depth L1 on log-depth over pixels with
-depth (targets clipped to the head's range); ego smooth-L1 on the scaled targets.
+depth (targets clipped to the head's range); ego smooth-L1 on the scaled targets; light
+class-weighted cross-entropy (``LIGHT_CLASS_WEIGHTS``: "none" is half the frames and yellow a few
+per cent); light_dist smooth-L1 on log(d + ``LIGHT_DIST_OFFSET_M``) over frames with a light.
+A net without the light head (``out`` has no ``light``) gets no light losses.
 ``MultiTaskLoss`` combines them with fixed weights or learned homoscedastic uncertainty
 (Kendall, Gal & Cipolla 2018).
 """
@@ -32,7 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from .hydranet import REG_BIAS, REG_MIRROR, REG_NAMES, REG_SCALE, TASKS, HydraNetConfig
+from .hydranet import (LIGHT_DIST_OFFSET_M, REG_BIAS, REG_MIRROR, REG_NAMES, REG_SCALE, TASKS, HydraNetConfig,
+                       light_target)
 
 DEPTH_SCALE = 256.0  # the exporter's uint16 depth PNG: metres * 256
 LANE_FLIP = np.array([0, 2, 1, 3], np.uint8)  # lane class after a horizontal flip
@@ -40,7 +46,10 @@ LANE_CLASS_WEIGHTS = (1.0, 10.0, 10.0, 10.0)  # cross-entropy weight of none / e
 BRIGHTNESS = (0.7, 1.3)  # multiplicative brightness jitter range
 CONTRAST = (0.8, 1.2)  # contrast jitter range (about the image mean)
 # Kendall et al.: a regression loss gets 1/(2 sigma^2), a classification loss 1/sigma^2
-UNCERTAINTY_FACTOR = {"drivable": 1.0, "lanes": 1.0, "depth": 0.5, "ego": 0.5}
+UNCERTAINTY_FACTOR = {"drivable": 1.0, "lanes": 1.0, "depth": 0.5, "ego": 0.5, "light": 1.0, "light_dist": 0.5}
+# cross-entropy weight of none / red / yellow / green: 1/sqrt(frequency) on data/sim-v4's train
+# split (none 0.60, red 0.22, yellow 0.04, green 0.15), normalised to none = 1
+LIGHT_CLASS_WEIGHTS = (1.0, 1.65, 3.9, 2.0)
 
 
 def ego_vector(ego: dict) -> np.ndarray:
@@ -66,12 +75,16 @@ class HydraDataset(Dataset):
             raise FileNotFoundError(f"{str(gt_dir)!r} does not exist; is {str(self.root)!r} a sim.dataset export?")
         self.stems: list[str] = []
         self.ego: list[np.ndarray] = []
+        self.light: list[tuple[int, float]] = []  # (class in LIGHT_STATES, stop-line distance [m] or NaN)
         for path in sorted(gt_dir.glob("*.jsonl")):
             for line in path.read_text().splitlines():
                 if line.strip():
                     rec = json.loads(line)
                     self.stems.append(rec["stem"])
-                    self.ego.append(ego_vector(rec["ground_truth"]["ego"]))
+                    ego = rec["ground_truth"]["ego"]
+                    self.ego.append(ego_vector(ego))
+                    self.light.append(light_target(ego.get("light_state", "none"),
+                                                   ego.get("light_stop_distance_m", float("inf"))))
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -99,7 +112,8 @@ class HydraDataset(Dataset):
             lanes = cv2.resize(lanes, (w, h), interpolation=cv2.INTER_NEAREST)
             depth_m = cv2.resize(depth_m, (w, h), interpolation=cv2.INTER_NEAREST)
         return {"image": image, "drivable": drivable > 127, "lanes": lanes, "depth_m": depth_m,
-                "ego": self.ego[i].copy()}
+                "ego": self.ego[i].copy(), "light": np.int64(self.light[i][0]),
+                "light_dist_m": np.float32(self.light[i][1])}
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         item = self.read(i)
@@ -111,7 +125,7 @@ class HydraDataset(Dataset):
 
 def hflip(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Mirror left-right: swap ego-left / ego-right lane classes, negate offset, heading, curvatures."""
-    return {"image": item["image"][:, ::-1], "drivable": item["drivable"][:, ::-1],
+    return {**item, "image": item["image"][:, ::-1], "drivable": item["drivable"][:, ::-1],
             "lanes": LANE_FLIP[item["lanes"][:, ::-1]], "depth_m": item["depth_m"][:, ::-1],
             "ego": item["ego"] * np.asarray(REG_MIRROR, np.float32)}
 
@@ -127,7 +141,9 @@ def augment(item: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, 
 
 
 def to_tensors(item: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-    return {"image": torch.from_numpy(np.ascontiguousarray(item["image"])).permute(2, 0, 1).float().div_(255.0),
+    extra = {"light": torch.tensor(int(item["light"]), dtype=torch.long),
+             "light_dist_m": torch.tensor(float(item["light_dist_m"]), dtype=torch.float32)} if "light" in item else {}
+    return {**extra, "image": torch.from_numpy(np.ascontiguousarray(item["image"])).permute(2, 0, 1).float().div_(255.0),
             "drivable": torch.from_numpy(np.ascontiguousarray(item["drivable"])).float(),
             "lanes": torch.from_numpy(np.ascontiguousarray(item["lanes"])).long(),
             "depth_m": torch.from_numpy(np.ascontiguousarray(item["depth_m"])),
@@ -156,7 +172,25 @@ def task_losses(out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor],
     else:  # keep the graph (and DDP/grad bookkeeping) intact on an all-sky batch
         depth_loss = out["log_depth"].float().sum() * 0.0
     ego = F.smooth_l1_loss(out["ego"].float(), scaled_ego(batch["ego"]))
-    return {"drivable": drivable, "lanes": lanes, "depth": depth_loss, "ego": ego}
+    losses = {"drivable": drivable, "lanes": lanes, "depth": depth_loss, "ego": ego}
+    if "light" in out and "light" in batch:
+        losses.update(light_losses(out["light"].float(), batch["light"], batch["light_dist_m"]))
+    return losses
+
+
+def light_losses(raw: torch.Tensor, state: torch.Tensor, dist_m: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``light``: weighted cross-entropy of the 4 state logits; ``light_dist``: smooth-L1 on
+    log(d + offset) over items with a light (0, graph kept, when the batch has none)."""
+    n = raw.shape[1] - 1
+    weights = torch.tensor(LIGHT_CLASS_WEIGHTS, device=raw.device)
+    ce = F.cross_entropy(raw[:, :n], state, weight=weights)
+    present = (state > 0) & torch.isfinite(dist_m)
+    if present.any():
+        target = (dist_m[present] + LIGHT_DIST_OFFSET_M).clamp(min=0.5).log()
+        dist = F.smooth_l1_loss(raw[present, n], target)
+    else:
+        dist = raw[:, n].sum() * 0.0
+    return {"light": ce, "light_dist": dist}
 
 
 class MultiTaskLoss(nn.Module):
@@ -168,7 +202,7 @@ class MultiTaskLoss(nn.Module):
     module's parameters together with the network's (no weight decay on them).
     """
 
-    def __init__(self, weighting: str = "uncertainty", weights: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0)) -> None:
+    def __init__(self, weighting: str = "uncertainty", weights: tuple[float, ...] = (1.0,) * len(TASKS)) -> None:
         super().__init__()
         if weighting not in ("fixed", "uncertainty"):
             raise ValueError(f"loss weighting {weighting!r} is not allowed; choose 'fixed' or 'uncertainty'")
@@ -180,10 +214,13 @@ class MultiTaskLoss(nn.Module):
         self.register_buffer("factors", torch.tensor([UNCERTAINTY_FACTOR[t] for t in TASKS]))
 
     def forward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
-        stacked = torch.stack([losses[t] for t in TASKS])
+        """Sum over the tasks in ``losses`` (a net without the light head has no light terms)."""
+        idx = [i for i, t in enumerate(TASKS) if t in losses]
+        stacked = torch.stack([losses[TASKS[i]] for i in idx])
         if self.weighting == "fixed":
-            return (self.weights * stacked).sum()
-        return (self.factors * torch.exp(-self.log_vars) * stacked + 0.5 * self.log_vars).sum()
+            return (self.weights[idx] * stacked).sum()
+        s = self.log_vars[idx]
+        return (self.factors[idx] * torch.exp(-s) * stacked + 0.5 * s).sum()
 
     def effective_weights(self) -> dict[str, float]:
         """The weight each task loss gets now (for logging)."""
@@ -194,5 +231,6 @@ class MultiTaskLoss(nn.Module):
         return {t: float(v) for t, v in zip(TASKS, w)}
 
 
-__all__ = ["HydraDataset", "MultiTaskLoss", "task_losses", "hflip", "augment", "ego_vector", "scaled_ego",
-           "REG_NAMES", "LANE_FLIP", "LANE_CLASS_WEIGHTS"]
+__all__ = ["HydraDataset", "MultiTaskLoss", "task_losses", "light_losses", "hflip", "augment", "ego_vector", "scaled_ego",
+           "REG_NAMES", "LANE_FLIP", "LANE_CLASS_WEIGHTS",
+           "LIGHT_CLASS_WEIGHTS"]

@@ -140,12 +140,16 @@ class OnnxHydraNet:
         h, w = arr.shape[1:3]
         net_h, net_w = self.config.input_size
         resize = (h, w) != (net_h, net_w)
-        outs = {k: [] for k in ("drivable", "lanes", "log_depth", "ego")}
+        from .hydranet import light_outputs, no_light_outputs
+
+        outs = {k: [] for k in ("drivable", "lanes", "log_depth", "ego", "light")}
         for img in arr:  # exported for batch 1
             if resize:
                 img = cv2.resize(img, (net_w, net_h), interpolation=cv2.INTER_LINEAR)
             x = (img.transpose(2, 0, 1)[None].astype(np.float32)) * np.float32(1 / 255)
-            drivable, lanes, log_depth, ego = self.session.run(None, {"images": x})
+            drivable, lanes, log_depth, ego, *light = self.session.run(None, {"images": x})  # light: newer nets only
+            if light:
+                outs["light"].append(light[0][0])
             dense = np.concatenate([drivable[0], lanes[0], log_depth[0]], 0)  # (6, net_h, net_w)
             if resize:
                 dense = cv2.resize(dense.transpose(1, 2, 0), (w, h), interpolation=cv2.INTER_LINEAR).transpose(2, 0, 1)
@@ -159,6 +163,7 @@ class OnnxHydraNet:
                   "depth_m": np.exp(np.stack(outs["log_depth"])).astype(np.float32),
                   "lane_offset_m": ego[:, 0], "heading_error_rad": ego[:, 1], "curvature_1_m": ego[:, 2],
                   "curvature_ahead_1_m": ego[:, 2:5], "lane_width_m": ego[:, 5]}
+        result.update(light_outputs(np.stack(outs["light"])) if outs["light"] else no_light_outputs(len(arr)))
         if single:
             result = {k: v[0] for k, v in result.items()}
         return result

@@ -7,7 +7,8 @@ Stages (each timed into ``PerceptionFrame.timings_ms``):
    the depth head where the foot is not visible; velocities from each track's history; the
    ego lane fitted in bird's-eye view from the lane-marking mask (the regression head is the
    fallback when too few marking pixels are seen); the lead vehicle and its time to collision;
-   the relevant traffic light and the distance to its stop line (``perception.lights``).
+   the relevant traffic light and the distance to its stop line: from the detector's light boxes
+   (``perception.lights``) and/or the multi-task net's light head, per ``light_source``.
 
 Both networks run in PyTorch or, on the CPU by default, in ONNX Runtime (``perception.onnx_backend``):
 the same outputs in about half the time.
@@ -38,6 +39,10 @@ LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not tru
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
 VELOCITY_WINDOW_S = 0.5  # track velocities are fitted over this much history [s]
 MAX_RELATIVE_SPEED_M_S = 60.0  # a fitted relative velocity beyond this is a track switch, not motion
+# where PerceptionFrame.light_state / light_distance_m come from: "detector" (its light boxes, range from
+# the box rows), "multitask" (HydraNet's light head), or "auto": the detector's light when it reports one,
+# else the light head (see ``Perception._light``)
+LIGHT_SOURCES = ("auto", "detector", "multitask")
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,15 @@ class _TrackHistory:
 class Perception:
     """The trained perception stack. Either model may be None (that part is then not reported)."""
 
-    def __init__(self, detector=None, hydranet=None, camera: CameraSetup = CameraSetup(), track: bool = True):
+    def __init__(self, detector=None, hydranet=None, camera: CameraSetup = CameraSetup(), track: bool = True,
+                 light_source: str = "auto"):
+        if light_source not in LIGHT_SOURCES:
+            raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
         self.detector = detector
         self.hydranet = hydranet
         self.camera_setup = camera
         self.track = track
+        self.light_source = light_source
         self._history = _TrackHistory()
 
     @property
@@ -117,27 +126,32 @@ class Perception:
     @classmethod
     def from_files(cls, detector: str | Path | None = DEFAULT_DETECTOR, hydranet: str | Path | None = DEFAULT_HYDRANET,
                    device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True,
-                   backend: str = "auto", onnx_cache: str | Path | None = None) -> "Perception":
+                   backend: str = "auto", onnx_cache: str | Path | None = None,
+                   light_source: str = "auto") -> "Perception":
         """Load models (the shipped ones by default); a missing default model is an error naming the file.
 
         ``backend``: "torch", "onnxruntime" (CPU only; both networks exported once into
         ``onnx_cache``, see ``perception.onnx_backend``) or "auto": ONNX Runtime when it is
         installed and the device is the CPU, else PyTorch; under "auto" a failed export falls
-        back to PyTorch with a warning. ``self.backend`` says which one runs.
+        back to PyTorch with a warning. ``self.backend`` says which one runs. ``light_source``: see
+        ``LIGHT_SOURCES``.
         """
+        if light_source not in LIGHT_SOURCES:
+            raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
         if resolve_backend(backend, device) == "onnxruntime":
             try:
-                return cls._load(detector, hydranet, device, camera, track, "onnxruntime", onnx_cache)
+                return cls._load(detector, hydranet, device, camera, track, "onnxruntime", onnx_cache, light_source)
             except (FileNotFoundError, ValueError):
                 raise  # the weights themselves are wrong: the same under PyTorch
             except Exception as exc:  # noqa: BLE001 - any exporter or runtime gap: "auto" still gets a working stack
                 if backend != "auto":
                     raise
                 log.warning("ONNX Runtime backend unavailable (%s: %s); using PyTorch", type(exc).__name__, exc)
-        return cls._load(detector, hydranet, device, camera, track, "torch", None)
+        return cls._load(detector, hydranet, device, camera, track, "torch", None, light_source)
 
     @classmethod
-    def _load(cls, detector, hydranet, device, camera, track, backend: str, onnx_cache) -> "Perception":
+    def _load(cls, detector, hydranet, device, camera, track, backend: str, onnx_cache,
+              light_source: str = "auto") -> "Perception":
         det = hyd = None
         if detector is not None:
             from .yolo import DetectorConfig, YoloDetector
@@ -155,7 +169,7 @@ class Perception:
                 from .hydranet import HydraNet
 
                 hyd = HydraNet.load(hydranet, device=_torch_device(device))
-        return cls(det, hyd, camera, track)
+        return cls(det, hyd, camera, track, light_source)
 
     def reset(self) -> None:
         """Forget tracks (call between unrelated videos or episodes)."""
@@ -185,7 +199,7 @@ class Perception:
         dets = self._place(dets, cam, heads, frame.timestamp_s)
         lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
         lead, ttc = lead_vehicle(dets, lane)
-        light, light_dist = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m)
+        light, light_dist = self._light(dets, cam, lane, heads)
         t3 = time.perf_counter()
         timings["geometry"] = (t3 - t2) * 1e3
         timings["total"] = (t3 - t0) * 1e3
@@ -217,6 +231,16 @@ class Perception:
         vel = self._history.update(t_s, dets.track_id, pos) if self.track else np.full((len(dets), 2), np.nan, np.float32)
         return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
+
+    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads) -> tuple[str, float]:
+        """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
+        if self.light_source != "multitask":
+            seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m)
+            if seen[0] != "none" or self.light_source == "detector":
+                return seen
+        if heads is None or "light_state" not in heads:
+            return "none", float("inf")
+        return str(heads["light_state"]), float(heads["light_distance_m"])
 
     def _lane(self, cam: CameraModel, heads) -> LaneEstimate:
         if heads is None:

@@ -17,8 +17,17 @@ flagged in ``val_split``):
 - ``depth_absrel_mean`` / ``depth_absrel_median``: |d - d*| / d* over pixels with depth
   0 < d* <= max_depth_m (the median from a 0.001-wide histogram on [0, 10]).
 - ``offset_abs_err_median_m``, ``heading_abs_err_median_rad``, ``curvature_abs_err_median_1_m``.
+- with the light head: ``light_acc`` (all frames), ``light_recall_{none,red,yellow,green}`` and
+  ``light_precision_{...}`` (NaN for a state with no frames / no predictions),
+  ``light_balanced_acc`` (mean recall over the states present), and the stop-line distance error
+  ``light_dist_abs_err_median_m`` with ``light_dist_abs_err_median_m_{lo}-{hi}m`` per
+  ``LIGHT_DIST_RANGES_M`` on frames with a light (the head's distance, whatever state it says).
 - ``val_score`` = mean(drivable_iou, lane_f1_mean, max(0, 1 - depth_absrel_mean),
-  max(0, 1 - offset_abs_err_median_m / 0.5 m)): higher is better; picks ``best.pt``.
+  max(0, 1 - offset_abs_err_median_m / 0.5 m)[, light_balanced_acc]): higher is better; picks
+  ``best.pt``. The light term is there only for a net with the light head.
+
+Warm start: ``init_from`` names a HydraNet checkpoint (e.g. the shipped one) whose weights start
+the run; heads it lacks (the light head of an older file) start from random init.
 
 Usage::
 
@@ -44,12 +53,13 @@ from torch.utils.data import DataLoader
 
 from drivestack.config import ConfigError, check_range, save_yaml, to_dict
 
-from .hydranet import LANE_CLASSES, TASKS, HydraNet, HydraNetConfig, resolve_device
+from .hydranet import LANE_CLASSES, LIGHT_STATES, TASKS, HydraNet, HydraNetConfig, resolve_device, upgrade_config
 from .hydranet_data import HydraDataset, MultiTaskLoss, task_losses
 
 ABSREL_BINS = 10000  # depth abs-rel histogram on [0, ABSREL_MAX]: median resolution 0.001
 ABSREL_MAX = 10.0
 OFFSET_SCORE_M = 0.5  # offset error at which the offset term of val_score reaches 0 [m]
+LIGHT_DIST_RANGES_M = ((-3.0, 15.0), (15.0, 30.0), (30.0, 50.0))  # stop-line distance bins of the light metrics [m]
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,12 @@ class HydraTrainConfig:
     device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:1" ...
     workers: int = 0  # DataLoader worker processes
     loss_weighting: Literal["fixed", "uncertainty"] = "uncertainty"  # task-loss combination (overrides model's)
-    fixed_weights: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)  # drivable, lanes, depth, ego
+    fixed_weights: tuple[float, float, float, float, float, float] = (1.0,) * 6  # drivable, lanes, depth, ego, light, light_dist
     augment: bool = True  # flip + brightness / contrast jitter on train
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     progress: bool = True  # tqdm bars
     max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
+    init_from: str = ""  # HydraNet checkpoint to start from (warm start; heads it lacks start random); "" = none
     model: HydraNetConfig = field(default_factory=HydraNetConfig)  # architecture
 
     def __post_init__(self) -> None:
@@ -109,6 +120,8 @@ class HydraMetrics:
         self.absrel_n = 0
         self.absrel_hist = torch.zeros(ABSREL_BINS, dtype=torch.float64)
         self.ego_err: list[np.ndarray] = []
+        self.light_conf = np.zeros((len(LIGHT_STATES), len(LIGHT_STATES)), np.int64)  # [true, predicted]
+        self.light_dist: list[np.ndarray] = []  # (N, 2): true distance [m], abs error [m]
 
     @torch.no_grad()
     def update(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], net: HydraNet) -> None:
@@ -137,6 +150,19 @@ class HydraMetrics:
         pred_e = net.ego_values(out["ego"].float())
         self.ego_err.append((pred_e - batch["ego"]).abs().cpu().numpy())
 
+        if "light" in out and "light" in batch:
+            from .hydranet import LIGHT_DIST_OFFSET_M
+
+            raw = out["light"].float()
+            n = len(LIGHT_STATES)
+            pred = raw[:, :n].argmax(1).cpu().numpy()
+            true = batch["light"].cpu().numpy()
+            np.add.at(self.light_conf, (true, pred), 1)
+            d_true = batch["light_dist_m"].cpu().numpy()
+            d_pred = (raw[:, n].exp() - LIGHT_DIST_OFFSET_M).cpu().numpy()
+            has = true > 0
+            self.light_dist.append(np.stack([d_true[has], np.abs(d_pred[has] - d_true[has])], 1))
+
     def compute(self) -> dict[str, float]:
         m: dict[str, float] = {"drivable_iou": self.inter / self.union if self.union else float("nan")}
         f1s = []
@@ -162,8 +188,30 @@ class HydraMetrics:
         m["curvature_abs_err_median_1_m"] = float(np.median(err[:, 2]))
         m["lane_width_abs_err_median_m"] = float(np.median(err[:, 5]))
         absrel = m["depth_absrel_mean"] if math.isfinite(m["depth_absrel_mean"]) else 1.0
-        m["val_score"] = float(np.mean([np.nan_to_num(m["drivable_iou"]), m["lane_f1_mean"], max(0.0, 1 - absrel),
-                                        max(0.0, 1 - m["offset_abs_err_median_m"] / OFFSET_SCORE_M)]))
+        terms = [np.nan_to_num(m["drivable_iou"]), m["lane_f1_mean"], max(0.0, 1 - absrel),
+                 max(0.0, 1 - m["offset_abs_err_median_m"] / OFFSET_SCORE_M)]
+        if self.light_conf.sum():
+            m.update(self._light_metrics())
+            terms.append(np.nan_to_num(m["light_balanced_acc"]))
+        m["val_score"] = float(np.mean(terms))
+        return m
+
+    def _light_metrics(self) -> dict[str, float]:
+        conf = self.light_conf
+        m = {"light_acc": float(np.trace(conf) / conf.sum())}
+        recalls = []
+        for c, name in enumerate(LIGHT_STATES):
+            n_true, n_pred = conf[c].sum(), conf[:, c].sum()
+            m[f"light_recall_{name}"] = float(conf[c, c] / n_true) if n_true else float("nan")
+            m[f"light_precision_{name}"] = float(conf[c, c] / n_pred) if n_pred else float("nan")
+            if n_true:
+                recalls.append(m[f"light_recall_{name}"])
+        m["light_balanced_acc"] = float(np.mean(recalls))
+        d = np.concatenate(self.light_dist) if self.light_dist else np.zeros((0, 2))
+        m["light_dist_abs_err_median_m"] = float(np.median(d[:, 1])) if len(d) else float("nan")
+        for lo, hi in LIGHT_DIST_RANGES_M:
+            sel = (d[:, 0] >= lo) & (d[:, 0] < hi)
+            m[f"light_dist_abs_err_median_m_{lo:g}-{hi:g}m"] = float(np.median(d[sel, 1])) if sel.any() else float("nan")
         return m
 
 
@@ -201,6 +249,22 @@ def _val_split(root: Path) -> str:
     raise ConfigError(f"data_dir {str(root)!r} holds no frames (no gt/*/*.jsonl); export a dataset first")
 
 
+def warm_start(net: HydraNet, path: str | Path) -> list[str]:
+    """Copy a checkpoint's weights into ``net``; returns the parameter names it lacked (a head added
+    since, left at random init). ``ValueError`` when the architectures differ otherwise."""
+    ckpt = HydraNet.read_checkpoint(path)
+    theirs = upgrade_config(ckpt["config"])
+    ours = to_dict(net.config)
+    differ = {k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k)} - {"light_head", "loss_weighting"}
+    if differ:
+        raise ValueError(f"init_from {str(path)!r} has another architecture ({', '.join(sorted(differ))} differ)")
+    result = net.load_state_dict(ckpt["state_dict"], strict=False)
+    if result.unexpected_keys or any(not k.startswith("light_head.") for k in result.missing_keys):
+        raise ValueError(f"init_from {str(path)!r} does not fit: missing {result.missing_keys}, "
+                         f"unexpected {result.unexpected_keys}")
+    return list(result.missing_keys)
+
+
 def _param_groups(net: HydraNet, loss_fn: MultiTaskLoss, weight_decay: float) -> list[dict]:
     decay, no_decay = [], []
     for name, p in net.named_parameters():
@@ -234,6 +298,8 @@ def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
     val_loader = _loader(val_ds, cfg, False, 0, device)
 
     net = HydraNet(cfg.model).to(device)
+    if cfg.init_from:
+        warm_start(net, cfg.init_from)
     loss_fn = MultiTaskLoss(cfg.loss_weighting, cfg.fixed_weights).to(device)
     opt = torch.optim.AdamW(_param_groups(net, loss_fn, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = len(_loader(train_ds, cfg, True, 0, device))

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from perception.hydranet import BACKBONES, LANE_CLASSES, REG_NAMES, HydraNet, HydraNetConfig
-from perception.hydranet_data import HydraDataset, MultiTaskLoss, hflip, task_losses
-from perception.train_hydranet import HydraTrainConfig, train_hydranet
+from perception.hydranet import (BACKBONES, LANE_CLASSES, LIGHT_PASSED_M, LIGHT_RANGE_M, LIGHT_STATES, REG_NAMES,
+                                  HydraNet, HydraNetConfig, light_outputs, light_target)
+from perception.hydranet_data import HydraDataset, MultiTaskLoss, hflip, light_losses, task_losses
+from perception.train_hydranet import HydraTrainConfig, train_hydranet, warm_start
 
 TINY_EXPORT = dict(scenes=3, frames_per_scene=2, seed=0, progress=False)
 
@@ -40,6 +41,7 @@ def test_forward_shapes(backbone):
     assert out["lanes"].shape == (2, len(LANE_CLASSES), 160, 320)
     assert out["log_depth"].shape == (2, 1, 160, 320)
     assert out["ego"].shape == (2, len(REG_NAMES))
+    assert out["light"].shape == (2, len(LIGHT_STATES) + 1)
     depth = out["log_depth"].exp()
     assert float(depth.min()) >= net.config.min_depth_m * 0.999
     assert float(depth.max()) <= net.config.max_depth_m * 1.001
@@ -55,6 +57,9 @@ def test_predict_types_and_other_image_size():
     for key in ("lane_offset_m", "heading_error_rad", "curvature_1_m", "lane_width_m"):
         assert out[key].shape == (2,)
     assert out["curvature_ahead_1_m"].shape == (2, 3)
+    assert out["light_state"].shape == (2,) and set(out["light_state"]) <= set(LIGHT_STATES)
+    assert out["light_probs"].shape == (2, 4) and np.allclose(out["light_probs"].sum(1), 1.0, atol=1e-5)
+    assert out["light_distance_m"].shape == (2,) and out["light_distance_m"].dtype == np.float32
     assert net.predict(images[0])["lanes"].shape == (120, 240)
     with pytest.raises(ValueError, match="uint8"):
         net.predict(images.astype(np.float32))
@@ -155,3 +160,49 @@ def test_load_rejects_non_model_files(tmp_path):
         HydraNet.load(other)
     with pytest.raises(ValueError, match="missing.pt"):
         HydraNet.load(tmp_path / "missing.pt")
+
+
+def test_light_target_range_and_outputs():
+    assert light_target("red", 12.0) == (1, 12.0)
+    assert light_target("green", -LIGHT_PASSED_M + 0.5) == (3, -LIGHT_PASSED_M + 0.5)
+    for state, dist in (("red", LIGHT_RANGE_M + 1), ("yellow", -LIGHT_PASSED_M - 1), ("none", 10.0), ("red", None)):
+        cls, d = light_target(state, dist)
+        assert cls == 0 and np.isnan(d)
+    raw = np.array([[0.0, 5.0, 0.0, 0.0, np.log(20.0 + 5.0)], [9.0, 0.0, 0.0, 0.0, 1.0]], np.float32)
+    out = light_outputs(raw)
+    assert list(out["light_state"]) == ["red", "none"]
+    assert out["light_distance_m"][0] == pytest.approx(20.0, rel=1e-5) and np.isinf(out["light_distance_m"][1])
+
+
+def test_light_losses_ignore_distance_without_light():
+    raw = torch.zeros(2, 5, requires_grad=True)
+    losses = light_losses(raw, torch.tensor([0, 0]), torch.tensor([float("nan"), float("nan")]))
+    assert float(losses["light_dist"].detach()) == 0.0 and torch.isfinite(losses["light"])
+    losses = light_losses(raw, torch.tensor([1, 0]), torch.tensor([20.0, float("nan")]))
+    assert float(losses["light_dist"].detach()) > 0  # log(25) away from 0
+    (losses["light"] + losses["light_dist"]).backward()
+    assert torch.isfinite(raw.grad).all()
+
+
+def test_old_checkpoint_without_light_head_loads_and_reports_no_light(tmp_path):
+    """A file saved before the light head (no ``light_head`` in its config, no head weights)."""
+    torch.manual_seed(0)
+    old = HydraNet(HydraNetConfig(width=0.5, neck_channels=16, light_head=False))
+    ckpt = old.checkpoint()
+    del ckpt["config"]["light_head"]
+    torch.save(ckpt, tmp_path / "old.pt")
+    net = HydraNet.load(tmp_path / "old.pt")
+    assert not net.config.light_head and net.light_head is None
+    out = net.predict(np.zeros((2, 160, 320, 3), np.uint8))
+    assert list(out["light_state"]) == ["none", "none"] and np.isinf(out["light_distance_m"]).all()
+    # warm start: the old weights go into a net with the head, which starts from random init
+    new = HydraNet(HydraNetConfig(width=0.5, neck_channels=16))
+    missing = warm_start(new, tmp_path / "old.pt")
+    assert missing and all(k.startswith("light_head.") for k in missing)
+    assert torch.equal(new.ego_head.mlp[1].weight, old.ego_head.mlp[1].weight)
+
+
+def test_train_reports_light_metrics(export, tmp_path):
+    metrics = train_hydranet(_train_cfg(export, tmp_path / "run"))
+    assert 0.0 <= metrics["light_acc"] <= 1.0 and 0.0 <= metrics["light_balanced_acc"] <= 1.0
+    assert "light_recall_red" in metrics and "light_dist_abs_err_median_m" in metrics
