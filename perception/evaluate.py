@@ -52,6 +52,7 @@ class _LightTally:
         self.states = LIGHT_STATES
         self.conf = np.zeros((len(LIGHT_STATES), len(LIGHT_STATES)), np.int64)  # [true, predicted]
         self.dist: list[tuple[float, float]] = []  # (true, predicted) stop-line distance [m]
+        self.hits: list[tuple[float, bool]] = []  # per frame with a light: (true distance [m], state right)
 
     def add(self, pf, gt) -> None:
         from .hydranet import light_target
@@ -59,6 +60,8 @@ class _LightTally:
         t, d_true = light_target(gt.ego.light_state, gt.ego.light_stop_distance_m)
         p = self.states.index(pf.light_state) if pf.light_state in self.states else 0
         self.conf[t, p] += 1
+        if t:
+            self.hits.append((d_true, t == p))
         if t and p and np.isfinite(pf.light_distance_m):
             self.dist.append((d_true, float(pf.light_distance_m)))
 
@@ -74,6 +77,10 @@ class _LightTally:
                "missed_as_none": round(float(conf[1:, 0].sum() / lit), 4) if lit else None,
                "none_false_alarm_rate": round(float(conf[0, 1:].sum() / conf[0].sum()), 4) if conf[0].sum() else None,
                "confusion_true_by_predicted": {n: conf[c].tolist() for c, n in enumerate(names)}}
+        h = np.array(self.hits, np.float64).reshape(-1, 2)
+        out["state_accuracy_by_range"] = {
+            f"{lo:g}-{hi:g}m": (round(float(h[m, 1].mean()), 4) if m.any() else None)
+            for lo, hi in LIGHT_DIST_RANGES_M for m in [(h[:, 0] >= lo) & (h[:, 0] < hi)]}
         a = np.array(self.dist, np.float64).reshape(-1, 2)
         err = np.abs(a[:, 1] - a[:, 0])
         out["distance_median_abs_error_m_by_range"] = {

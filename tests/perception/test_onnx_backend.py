@@ -69,3 +69,22 @@ def test_onnxruntime_matches_torch_on_sim_frames(tmp_path):
     assert tracked > 0  # ONNX detections go through the same tracker and keep ids
     again = Perception.from_files(device="cpu", backend="onnxruntime", onnx_cache=tmp_path)  # from the cache
     assert again.hydranet.path == ort_stack.hydranet.path
+
+
+@pytest.mark.skipif(not onnxruntime_available(), reason="onnxruntime / onnx / onnxscript not installed")
+def test_onnx_light_head_matches_torch(tmp_path):
+    """The light head's outputs come through the ONNX export and the same post-processing."""
+    import torch
+
+    from perception.hydranet import HydraNet, HydraNetConfig
+    from perception.onnx_backend import OnnxHydraNet
+
+    torch.manual_seed(0)
+    HydraNet(HydraNetConfig(width=0.5, neck_channels=16)).save(tmp_path / "h.pt")
+    net = HydraNet.load(tmp_path / "h.pt")
+    onnx_net = OnnxHydraNet.load(tmp_path / "h.pt", cache=tmp_path / "cache")
+    images = np.random.default_rng(0).integers(0, 255, (2, 160, 320, 3), dtype=np.uint8)
+    a, b = net.predict(images), onnx_net.predict(images)
+    assert list(a["light_state"]) == list(b["light_state"])
+    np.testing.assert_allclose(b["light_probs"], a["light_probs"], atol=1e-4)
+    np.testing.assert_allclose(b["light_distance_m"], a["light_distance_m"], rtol=1e-4)

@@ -68,8 +68,54 @@ def test_hydranet_onnx_matches_torch(tmp_path):
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"images": x.numpy()})
     with torch.no_grad():
         ref = net(x)
-    for name, value in zip(("drivable", "lanes", "log_depth", "ego"), got):
+    names = ("drivable", "lanes", "log_depth", "ego", "light")
+    assert len(got) == len(ref) == (5 if net.config.light_head else 4)
+    for name, value in zip(names, got):
         assert np.allclose(value, ref[name].numpy(), atol=1e-4), name
+
+
+# seed -> autopilot steps at which the ego's own light is red, 4-43 m to its stop line (evaluation look)
+RED_LIGHT_FRAMES = {10_004: (180, 220, 260), 10_005: (60, 100, 140), 10_012: (120, 160, 200)}
+
+
+def _red_light_frames():
+    from sim.autopilot import Autopilot
+
+    out = []
+    env = gym.make("drivestack/Town-v0", config={"scenario": {"route_length_m": 300}})
+    for seed, steps in RED_LIGHT_FRAMES.items():
+        obs, info = env.reset(seed=seed)
+        pilot = Autopilot()
+        for step in range(max(steps) + 1):
+            gt = info["ground_truth"]
+            if step in steps:
+                out.append((obs["image"], gt))
+            obs, _, _, _, info = env.step(pilot.act(gt, float(obs["state"][0])))
+    env.close()
+    return out
+
+
+@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
+def test_shipped_hydranet_sees_red_lights():
+    from perception.hydranet import HydraNet
+
+    net = HydraNet.load(DEFAULT_HYDRANET, device="cpu")
+    if not net.config.light_head:
+        pytest.skip("the shipped multi-task model predates the light head")
+    frames = _red_light_frames()
+    assert all(gt.ego.light_state == "red" and 0 < gt.ego.light_stop_distance_m < 50 for _, gt in frames)
+    pred = net.predict(np.stack([image for image, _ in frames]))
+    red = pred["light_state"] == "red"
+    truth = np.array([gt.ego.light_stop_distance_m for _, gt in frames])
+    assert red.mean() >= MIN_RED_LIGHT_RECALL, list(pred["light_state"])
+    assert np.median(np.abs(pred["light_distance_m"][red] - truth[red])) <= MAX_LIGHT_DISTANCE_ERROR_M
+
+
+# measured on these 9 frames with the light-head candidate (not shipped: its state is biased to red; see
+# hydranet_card.md): 9 of 9 red, stop-line distance error 0.7-9.2 m (median 2.4 m). Skips until a model with
+# the head ships; re-measure then.
+MIN_RED_LIGHT_RECALL = 0.75
+MAX_LIGHT_DISTANCE_ERROR_M = 4.0
 
 
 @pytest.mark.skipif(not DEFAULT_DETECTOR.is_file(), reason="no shipped detector")
