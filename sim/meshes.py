@@ -347,8 +347,9 @@ def pedestrian_boxes(x, y, yaw, height, clothes, skin, inst) -> Boxes:
     return centre, yaw[p], size, col, inst[p]
 
 
-LAMP_LIT = np.array([[255, 40, 30], [255, 190, 20], [40, 255, 120]], np.uint8)
-LAMP_DARK = np.array([[70, 22, 20], [70, 55, 15], [18, 60, 32]], np.uint8)
+# lamp colours indexed by light state (sim.lights: 0 green, 1 yellow, 2 red), like ``states`` and ``LAMPS``
+LAMP_LIT = np.array([[40, 255, 120], [255, 190, 20], [255, 40, 30]], np.uint8)
+LAMP_DARK = np.array([[18, 60, 32], [70, 55, 15], [70, 22, 20]], np.uint8)
 LAMPS = ((2, 0.70), (1, 0.38), (0, 0.06))  # lamp state, bottom as a fraction of the housing height: red on top
 
 
