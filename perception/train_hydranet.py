@@ -83,6 +83,7 @@ class HydraTrainConfig:
     progress: bool = True  # tqdm bars
     max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
     init_from: str = ""  # HydraNet checkpoint to start from (warm start; heads it lacks start random); "" = none
+    train_only: str = ""  # e.g. "light_head": train only that module, the rest frozen (weights and BatchNorm stats); "" = all
     model: HydraNetConfig = field(default_factory=HydraNetConfig)  # architecture
 
     def __post_init__(self) -> None:
@@ -300,6 +301,12 @@ def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
     net = HydraNet(cfg.model).to(device)
     if cfg.init_from:
         warm_start(net, cfg.init_from)
+    if cfg.train_only:
+        if getattr(net, cfg.train_only, None) is None:
+            raise ConfigError(f"train_only={cfg.train_only!r} is not a module of this HydraNet")
+        for name, p in net.named_parameters():
+            # a head added on top of frozen, already-good features leaves the other tasks exactly as they were
+            p.requires_grad_(name.startswith(cfg.train_only + "."))
     loss_fn = MultiTaskLoss(cfg.loss_weighting, cfg.fixed_weights).to(device)
     opt = torch.optim.AdamW(_param_groups(net, loss_fn, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = len(_loader(train_ds, cfg, True, 0, device))
@@ -336,6 +343,9 @@ def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
     try:
         for epoch in range(start_epoch, cfg.epochs):
             net.train()
+            if cfg.train_only:  # frozen parts keep their BatchNorm statistics
+                net.eval()
+                getattr(net, cfg.train_only).train()
             train_ds.set_epoch(epoch)
             sums = {t: 0.0 for t in (*TASKS, "total")}
             n = 0

@@ -318,8 +318,9 @@ class _Weave:
 def _write_frame(out: Path, split: str, stem: str, rgb: np.ndarray, gt: GroundTruth) -> int:
     h, w = rgb.shape[:2]
     lines = yolo_lines(gt, w, h)
+    # full-resolution chroma (4:4:4): with the default 4:2:0 a traffic light's 1-2 px lit lamp loses its colour
     _write_image(out / "images" / split / f"{stem}.jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
-                 (cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY))
+                 (cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY, cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444))
     _write_bytes(out / "labels" / split / f"{stem}.txt", "".join(line + "\n" for line in lines).encode())
     _write_image(out / "masks" / split / f"{stem}_drivable.png", gt.drivable.astype(np.uint8) * 255)
     _write_image(out / "masks" / split / f"{stem}_lanes.png", gt.lanes.astype(np.uint8))

@@ -206,3 +206,22 @@ def test_train_reports_light_metrics(export, tmp_path):
     metrics = train_hydranet(_train_cfg(export, tmp_path / "run"))
     assert 0.0 <= metrics["light_acc"] <= 1.0 and 0.0 <= metrics["light_balanced_acc"] <= 1.0
     assert "light_recall_red" in metrics and "light_dist_abs_err_median_m" in metrics
+
+
+def test_train_only_the_light_head_leaves_the_rest_untouched(export, tmp_path):
+    torch.manual_seed(0)
+    base = HydraNet(HydraNetConfig(width=0.5, neck_channels=16, light_head=False))
+    base.save(tmp_path / "base.pt")
+    train_hydranet(_train_cfg(export, tmp_path / "run", init_from=str(tmp_path / "base.pt"), train_only="light_head"))
+    trained = HydraNet.load(tmp_path / "run" / "last.pt")
+    before, after = base.state_dict(), trained.state_dict()
+    for name, value in before.items():  # weights and BatchNorm statistics of every other module
+        assert torch.equal(value, after[name]), name
+    assert any(k.startswith("light_head.") for k in after)
+
+
+def test_train_only_names_a_module(export, tmp_path):
+    from drivestack.config import ConfigError
+
+    with pytest.raises(ConfigError, match="train_only"):
+        train_hydranet(_train_cfg(export, tmp_path / "run", train_only="no_such_head"))
