@@ -248,6 +248,17 @@ def no_light_outputs(batch: int) -> dict[str, np.ndarray]:
             "light_distance_m": np.full(batch, np.inf, np.float32)}
 
 
+def image_batch(images_rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``predict``'s input as a (B, H, W, 3) uint8 batch, and whether one image (H, W, 3) was given."""
+    arr = np.asarray(images_rgb)
+    single = arr.ndim == 3
+    if single:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"predict expects uint8 RGB images (B, H, W, 3), got {arr.dtype} {arr.shape}")
+    return arr, single
+
+
 class HydraNet(nn.Module):
     """Multi-task CNN; see the module docstring for the heads and their output spaces."""
 
@@ -311,12 +322,7 @@ class HydraNet(nn.Module):
         ``light_probs`` (B, 4) float32 and ``light_distance_m`` (B,) float32 [m] to the stop line,
         inf when "none" (always "none" for a net without the light head).
         """
-        arr = np.asarray(images_rgb)
-        single = arr.ndim == 3
-        if single:
-            arr = arr[None]
-        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
-            raise ValueError(f"predict expects uint8 RGB images (B, H, W, 3), got {arr.dtype} {arr.shape}")
+        arr, single = image_batch(images_rgb)
         was_training = self.training
         self.eval()
         try:

@@ -131,12 +131,9 @@ class OnnxHydraNet:
 
     def predict(self, images_rgb: np.ndarray) -> dict[str, np.ndarray]:
         """As ``HydraNet.predict``: uint8 RGB (B, H, W, 3) or (H, W, 3) -> dict of numpy arrays."""
-        arr = np.asarray(images_rgb)
-        single = arr.ndim == 3
-        if single:
-            arr = arr[None]
-        if arr.ndim != 4 or arr.shape[-1] != 3 or arr.dtype != np.uint8:
-            raise ValueError(f"predict expects uint8 RGB images (B, H, W, 3), got {arr.dtype} {arr.shape}")
+        from .hydranet import image_batch
+
+        arr, single = image_batch(images_rgb)
         h, w = arr.shape[1:3]
         net_h, net_w = self.config.input_size
         resize = (h, w) != (net_h, net_w)
