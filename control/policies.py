@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.idm import IDMParams, idm_accel
+
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -90,6 +92,8 @@ class RuleBasedPolicy(Policy):
 
     def __init__(self, config: RuleBasedConfig = RuleBasedConfig()):
         self.cfg = config
+        self.idm = IDMParams(T_s=config.idm_headway_s, s0_m=config.idm_jam_m, a_m_s2=config.idm_accel_m_s2,
+                             b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         f = decode(obs)
@@ -124,19 +128,8 @@ class RuleBasedPolicy(Policy):
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
                 if d < gap:
                     gap, v_lead = max(d, 0.05), 0.0
-        a = idm_accel(v, cruise, gap, v_lead, c)
+        a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
-
-
-def idm_accel(v: float, v_desired: float, gap_m: float, v_lead: float, c: RuleBasedConfig) -> float:
-    """Intelligent Driver Model acceleration [m/s^2]; ``gap_m`` inf is a free road."""
-    free = 1.0 - (v / max(v_desired, 0.1)) ** 4
-    if not np.isfinite(gap_m):
-        return c.idm_accel_m_s2 * free
-    if gap_m <= 0.0:
-        return -c.max_brake_m_s2
-    s_star = c.idm_jam_m + max(0.0, v * c.idm_headway_s + v * (v - v_lead) / (2 * np.sqrt(c.idm_accel_m_s2 * c.idm_decel_m_s2)))
-    return float(max(c.idm_accel_m_s2 * (free - (s_star / gap_m) ** 2), -c.max_brake_m_s2))
 
 
 class SB3Policy(Policy):
