@@ -4,6 +4,7 @@ Usage::
 
     drivestack dataset --out data/sim --scenes 300 --frames-per-scene 12 --seed 1
     drivestack train detector --data data/sim --out runs/detector [--set epochs=50 --set imgsz=320]
+    drivestack train detector --data data/a,data/b --out runs/detector   # several exports, one detector
     drivestack train hydranet --data data/sim --out runs/hydranet [--set epochs=30 --set loss_weighting=fixed]
     drivestack train policy --out runs/policy [--set total_steps=300000 --set algo=sac]
     drivestack train policy --resume runs/policy            # continue an interrupted run
@@ -24,7 +25,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train the detector, the multi-task network or the driving policy",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="detector, hydranet or policy")
-    p.add_argument("--data", default=None, help="dataset folder written by `drivestack dataset` (or its data.yaml); detector and hydranet")
+    p.add_argument("--data", default=None, help="dataset folder written by `drivestack dataset` (or its data.yaml); detector and hydranet. "
+                   "The detector takes several, comma-separated")
     p.add_argument("--resume", default=None, metavar="RUN", help="policy: continue the interrupted run in this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default=None, help="run folder (default: runs/<model>)")
@@ -44,20 +46,22 @@ def run(args) -> int:
         return _train_policy(args)
     if args.data is None:
         raise UsageError(f"train {args.model} needs --data (a dataset folder written by `drivestack dataset`)")
-    data = Path(args.data)
-    folder = data.parent if data.suffix in (".yaml", ".yml") else data
-    if not (folder / "dataset.json").is_file():
-        raise UsageError(f"--data {args.data!r} is not a dataset written by `drivestack dataset` (no dataset.json there)")
-    manifest = json.loads((folder / "dataset.json").read_text())
-    if not manifest.get("complete"):
-        raise UsageError(f"dataset {str(folder)!r} is incomplete; finish it by re-running its `drivestack dataset` command")
+    folders = [_dataset_folder(d) for d in str(args.data).split(",") if d.strip()]
+    if not folders:
+        raise UsageError(f"--data {args.data!r} names no dataset folder")
+    if len(folders) > 1 and args.model != "detector":
+        raise UsageError(f"train {args.model} takes one dataset folder, got {len(folders)} in --data {args.data!r}")
+    folder = folders[0]
     values = load_yaml(args.config) if args.config else {}
     values = apply_overrides(values, args.set)
     out = args.out or f"runs/{args.model}"
     if args.model == "detector":
         from perception.train_detector import DetectorTrainConfig, train_detector
 
-        base = {"data": str((folder / "data.yaml").resolve()), "out_dir": out}
+        if len(folders) > 1 and (Path(out) / "weights").exists() and not values.get("exist_ok"):
+            raise UsageError(f"{out!r} already holds a training run; pick another --out or --set exist_ok=true")
+        data_yaml = folder / "data.yaml" if len(folders) == 1 else _combined_data_yaml(folders, Path(out))
+        base = {"data": str(data_yaml.resolve()), "out_dir": out}
         if args.device:
             base["device"] = args.device
         result = train_detector(from_dict(DetectorTrainConfig, merge(base, values)))
@@ -70,6 +74,48 @@ def run(args) -> int:
         result = train_hydranet(from_dict(HydraTrainConfig, merge(base, values)))
     print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+def _dataset_folder(data: str) -> Path:
+    """The folder of one complete `drivestack dataset` export, from its path or its data.yaml."""
+    from drivestack.cli import UsageError
+
+    path = Path(data.strip())
+    folder = path.parent if path.suffix in (".yaml", ".yml") else path
+    if not (folder / "dataset.json").is_file():
+        raise UsageError(f"--data {data!r} is not a dataset written by `drivestack dataset` (no dataset.json there)")
+    manifest = json.loads((folder / "dataset.json").read_text())
+    if not manifest.get("complete"):
+        raise UsageError(f"dataset {str(folder)!r} is incomplete; finish it by re-running its `drivestack dataset` command")
+    return folder
+
+
+def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
+    """One ultralytics data.yaml over several exports (their train and val splits listed), in the run dir.
+
+    Several exports made in parallel (one process each, different seeds) train one detector.
+    Written beside the run's outputs so the run stays reproducible from its folder.
+    """
+    import yaml
+
+    from drivestack.cli import UsageError
+
+    names = None
+    for f in folders:
+        these = yaml.safe_load((f / "data.yaml").read_text())["names"]
+        if names is not None and these != names:
+            raise UsageError(f"dataset {str(f)!r} has classes {these}, the first has {names}: they must match")
+        names = these
+    root = [f.resolve() for f in folders]
+    combined = {"path": "/", "train": [str(f / "images" / "train") for f in root],
+                "val": [str(f / "images" / "val") for f in root if any((f / "images" / "val").glob("*.jpg"))],
+                "nc": len(names), "names": names}
+    if not combined["val"]:
+        raise UsageError("none of the --data datasets has a val split; export more scenes")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "data.yaml"
+    path.write_text(yaml.safe_dump(combined, sort_keys=False))
+    return path
 
 
 def _train_policy(args) -> int:

@@ -1,0 +1,31 @@
+"""`drivestack train` argument handling: several dataset exports for one detector, and bad --data."""
+
+import yaml
+
+from drivestack.cli import main
+from drivestack.train import _combined_data_yaml
+from sim.dataset import export_dataset
+
+
+def _export(path, seed):
+    export_dataset(path, scenes=3, frames_per_scene=2, seed=seed, progress=False)
+    return path
+
+
+def test_several_exports_make_one_data_yaml(tmp_path):
+    a, b = _export(tmp_path / "a", 0), _export(tmp_path / "b", 1)
+    written = _combined_data_yaml([a, b], tmp_path / "run")
+    data = yaml.safe_load(written.read_text())
+    assert written == tmp_path / "run" / "data.yaml"
+    assert data["train"] == [str((a / "images" / "train").resolve()), str((b / "images" / "train").resolve())]
+    assert all(p.endswith("images/val") for p in data["val"]) and data["val"]
+    assert data["names"] == yaml.safe_load((a / "data.yaml").read_text())["names"] and data["nc"] == 8
+
+
+def test_hydranet_takes_one_dataset_and_bad_folders_are_named(tmp_path, capsys):
+    a = _export(tmp_path / "a", 0)
+    assert main(["train", "hydranet", "--data", f"{a},{a}", "--out", str(tmp_path / "r")]) == 2
+    assert "takes one dataset folder, got 2" in capsys.readouterr().err
+    assert main(["train", "detector", "--data", f"{a},{tmp_path / 'nope'}", "--out", str(tmp_path / "r")]) == 2
+    assert "'" + str(tmp_path / "nope") + "' is not a dataset" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # nothing written for a refused run
