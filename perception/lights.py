@@ -73,3 +73,69 @@ def stop_line_distance_m(camera: CameraModel, xyxy: np.ndarray, front_ahead_m: f
     if not np.isfinite(r):
         return float("inf")
     return r - front_ahead_m - light_to_stop_line_m(lane_width_m)
+
+
+# lamp colours as hue bands [deg] (OpenCV-free, 0-360): a lit lamp is bright and saturated; a dark
+# lamp, the housing and a grey sky are not. Amber sits between red and green on the hue circle.
+LAMP_HUE_BANDS_DEG = {"red": ((340.0, 360.0), (0.0, 28.0)), "yellow": ((28.0, 68.0),), "green": ((90.0, 200.0),)}
+LAMP_MIN_SATURATION = 0.25  # (max - min) / max of a lamp's pixel; a 1-2 px lamp blends with the sky or housing around it
+LAMP_MIN_VALUE = 24  # a lit pixel's brightest channel, 0-255: lamps are shaded with the scene (dusk scenes dim a lit red to ~60)
+LAMP_REL_VALUE = 0.55  # ... and at least this share of the brightest saturated pixel in the box
+
+
+def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
+    """Which lamp of the traffic light in box ``xyxy`` [px] of RGB ``image`` is lit, from its colour.
+
+    Returns ``(state, share, offset)``: "red" / "yellow" / "green", or "none" when no pixel in the
+    box is bright and saturated enough to be a lit lamp; ``share`` is the winning colour's part of
+    the lit pixels' weight (1.0 = unanimous); ``offset`` is where the lit pixels sit across the box,
+    as a fraction of its width from its centre (-0.5 left edge .. 0.5 right edge; NaN for "none").
+    A head that faces the camera shows its lamps in the middle of its face; one seen from the side
+    (the crossing road's) shows them at an edge, where they protrude. Reading the colour straight off the pixels needs no training and
+    holds at ranges where the lamp is 1-2 px, where the detector's class (learned from a few thousand
+    boxes) confuses the states; the detector still finds the housing."""
+    h, w = image.shape[:2]
+    x0, y0, x1, y1 = np.asarray(xyxy, np.float64).reshape(4)
+    # one pixel of margin: a box edge that cuts a lamp must not lose it
+    c0, r0 = max(int(np.floor(x0)) - 1, 0), max(int(np.floor(y0)) - 1, 0)
+    c1, r1 = min(int(np.ceil(x1)) + 1, w), min(int(np.ceil(y1)) + 1, h)
+    if c1 <= c0 or r1 <= r0:
+        return "none", 0.0, float("nan")
+    px = image[r0:r1, c0:c1].reshape(-1, image.shape[2])[:, :3].astype(np.float32)
+    hi, lo = px.max(axis=1), px.min(axis=1)
+    sat = (hi - lo) / np.maximum(hi, 1.0)
+    hue = _hue_deg(px, hi, lo)
+    band = {state: np.any([(hue >= a) & (hue < b) for a, b in bands], axis=0) for state, bands in LAMP_HUE_BANDS_DEG.items()}
+    # a lamp's hue and saturated: a blue sky or a grey housing is neither
+    coloured = (sat >= LAMP_MIN_SATURATION) & np.any(list(band.values()), axis=0)
+    if not coloured.any():
+        return "none", 0.0, float("nan")
+    lit = coloured & (hi >= max(LAMP_MIN_VALUE, LAMP_REL_VALUE * float(hi[coloured].max())))
+    weight = np.where(lit, hi * sat, 0.0)
+    scores = {state: float(weight[m].sum()) for state, m in band.items()}
+    best = max(scores, key=scores.get)
+    total = sum(scores.values())
+    if total <= 0:
+        return "none", 0.0, float("nan")
+    cols = np.tile(np.arange(c0, c1) + 0.5, r1 - r0)  # pixel-centre column of each crop pixel
+    w_best = np.where(band[best], weight, 0.0)
+    offset = (float(np.sum(cols * w_best) / np.sum(w_best)) - (x0 + x1) / 2) / max(x1 - x0, 1.0)
+    return best, scores[best] / total, float(np.clip(offset, -0.5, 0.5))
+
+
+def _hue_deg(rgb: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Hue [deg, 0-360) of (N, 3) RGB pixels whose max and min channels are ``hi`` and ``lo``."""
+    r, g, b = rgb.T
+    span = np.maximum(hi - lo, 1e-6)
+    hue = np.where(hi == r, (g - b) / span % 6, np.where(hi == g, (b - r) / span + 2, (r - g) / span + 4))
+    return hue * 60.0
+
+
+SIDE_LAMP_OFFSET = 0.22  # lit lamp farther than this share of the box width from its centre ...
+SIDE_LAMP_MIN_PX = 1.0  # ... and by at least this many pixels (a 2-4 px box quantises the offset)
+
+
+def seen_from_side(offset: float, box_width_px: float) -> bool:
+    """Whether a head whose lit lamp sits ``offset`` (from ``lamp_state``) across a box
+    ``box_width_px`` wide shows its lamps edge-on: a head of the crossing road, not one facing us."""
+    return bool(np.isfinite(offset) and abs(offset) > SIDE_LAMP_OFFSET and abs(offset) * box_width_px >= SIDE_LAMP_MIN_PX)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .geometry import CameraModel, box_ground_points, fit_lane
 from .ground_truth import lead_vehicle
-from .lights import TYPICAL_LANE_WIDTH_M, stop_line_distance_m
+from .lights import TYPICAL_LANE_WIDTH_M, lamp_state, seen_from_side, stop_line_distance_m
 from .types import LIGHT_CLASSES, NOMINAL_SIZE_M, Detections, Frame, LaneEstimate, PerceptionFrame
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
+SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
 VELOCITY_WINDOW_S = 0.5  # track velocities are fitted over this much history [s]
@@ -199,7 +200,7 @@ class Perception:
         dets = self._place(dets, cam, heads, frame.timestamp_s)
         lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
         lead, ttc = lead_vehicle(dets, lane)
-        light, light_dist = self._light(dets, cam, lane, heads)
+        light, light_dist = self._light(dets, cam, lane, heads, img)
         t3 = time.perf_counter()
         timings["geometry"] = (t3 - t2) * 1e3
         timings["total"] = (t3 - t0) * 1e3
@@ -232,10 +233,10 @@ class Perception:
         return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
 
-    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads) -> tuple[str, float]:
+    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads, image: np.ndarray) -> tuple[str, float]:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
-            seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m)
+            seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
             if seen[0] != "none" or self.light_source == "detector":
                 return seen
         if heads is None or "light_state" not in heads:
@@ -284,13 +285,16 @@ def _side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth
     return pos
 
 
-def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float) -> tuple[str, float]:
+def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,
+                    image: np.ndarray | None = None) -> tuple[str, float]:
     """The traffic light the ego obeys and the distance from the vehicle's front to its stop line [m].
 
     Among detected lights, the one nearest the image centre weighted by size (the ego's own signal
     stands ahead, not to the side); its distance from the box's rows and the housing's known
     mounting height (``perception.lights``), with the crossing road's width taken from our lane's
-    when the lane was seen."""
+    when the lane was seen. Its state is the lit lamp's colour read from ``image``
+    (``perception.lights.lamp_state``) where a lamp is visible, else the detector's class: the
+    detector finds housings well but confuses the states of lamps 1-2 px across."""
     lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)))
     if lights.size == 0:
         return "none", float("inf")
@@ -298,10 +302,20 @@ def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, fron
     centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
     size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     score = size * dets.score[lights] / (1.0 + np.abs(centre_x - cam.width / 2) / (cam.width / 4))
-    k = lights[int(np.argmax(score))]
+    states = [LIGHT_CLASSES[int(c)] for c in dets.class_id[lights]]
+    if image is not None:
+        for i, k in enumerate(lights):
+            lamp, _, offset = lamp_state(image, dets.xyxy[k])
+            if lamp == "none":
+                continue
+            states[i] = lamp
+            if seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0])):  # the crossing road's head
+                score[i] *= SIDE_HEAD_WEIGHT
+    i = int(np.argmax(score))
+    k = lights[i]
     seen = lane.confidence >= MIN_LANE_CONFIDENCE and LANE_WIDTH_RANGE_M[0] <= lane.width_m <= LANE_WIDTH_RANGE_M[1]
     width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
-    return LIGHT_CLASSES[int(dets.class_id[k])], stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width)
+    return states[i], stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width)
 
 
 def resolve_backend(backend: str, device: str = "auto") -> str:

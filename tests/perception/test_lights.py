@@ -8,7 +8,7 @@ import pytest
 import sim  # noqa: F401
 import sim.lights
 from perception.geometry import CameraModel
-from perception.lights import (HEAD_BEYOND_BOX_M, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, light_range_m,
+from perception.lights import (HEAD_BEYOND_BOX_M, lamp_state, seen_from_side, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, light_range_m,
                                light_to_stop_line_m, stop_line_distance_m)
 from perception.pipeline import CameraSetup
 from sim.autopilot import Autopilot
@@ -61,7 +61,7 @@ def _labelled_light_frames(seed: int, steps: int, every: int):
             for o in gt.objects:
                 if o.instance_id == inst and o.box_xyxy is not None and o.visible_fraction >= 0.9:
                     out.append((ego.light_stop_distance_m, np.array(o.box_xyxy, float), ego.lane_width_m,
-                                obs["image"].shape[:2]))
+                                obs["image"].shape[:2], ego.light_state, obs["image"]))
         obs, _, term, trunc, info = env.step(pilot.act(gt, float(obs["state"][0])))
         if term or trunc:
             break
@@ -72,7 +72,7 @@ def test_stop_line_distance_from_labelled_boxes():
     frames = _labelled_light_frames(seed=1, steps=700, every=10) + _labelled_light_frames(seed=2, steps=700, every=10)
     assert len(frames) >= 8, "the fixed seeds should pass several lit intersections"
     errors, ranges = [], []
-    for true_m, box, lane_width_m, (h, w) in frames:
+    for true_m, box, lane_width_m, (h, w), *_ in frames:
         cam = CameraSetup().model(w, h)
         est = stop_line_distance_m(cam, box, CameraSetup().front_ahead_m, lane_width_m)
         errors.append(est - true_m)
@@ -87,7 +87,7 @@ def test_pipeline_reports_the_light_and_its_distance():
     from perception.pipeline import _relevant_light
     from perception.types import CLASS_NAMES, Detections, LaneEstimate
 
-    true_m, box, lane_width_m, (h, w) = _labelled_light_frames(seed=1, steps=400, every=10)[0]
+    true_m, box, lane_width_m, (h, w), *_ = _labelled_light_frames(seed=1, steps=400, every=10)[0]
     red = CLASS_NAMES.index("traffic_light_red")
     far = np.array([[10.0, 20.0, 11.0, 22.0]], np.float32)  # a small light off to the side: not ours
     dets = Detections(np.concatenate([far, box[None].astype(np.float32)]), np.array([0.9, 0.8], np.float32),
@@ -97,3 +97,31 @@ def test_pipeline_reports_the_light_and_its_distance():
     assert state == "red" and dist == pytest.approx(true_m, abs=1.0 + 0.06 * (true_m + 17.0))
     unseen = LaneEstimate.unknown()  # no lane: the typical width
     assert _relevant_light(dets, CameraSetup().model(w, h), unseen, 1.5)[1] == pytest.approx(dist, abs=1.0)
+
+
+def test_lamp_state_reads_the_lit_lamp_of_the_egos_head():
+    frames = _labelled_light_frames(seed=1, steps=700, every=10) + _labelled_light_frames(seed=2, steps=700, every=10)
+    states = [s for *_, s, _ in frames]
+    assert {"red", "green"} <= set(states), "the fixed seeds should show both states"
+    read = [lamp_state(image, box) for _, box, _, _, _, image in frames]
+    right = [r[0] == s for r, s in zip(read, states)]
+    assert np.mean(right) >= 0.9, list(zip(states, read))
+    # the ego's own head faces the camera: its lit lamp sits mid-box
+    assert not any(seen_from_side(r[2], box[2] - box[0]) for r, (_, box, *_) in zip(read, frames)), read
+
+
+def test_lamp_state_on_drawn_heads():
+    img = np.full((40, 60, 3), (150, 170, 200), np.uint8)  # sky
+    img[5:35, 20:30] = (30, 30, 32)  # housing
+    img[8:14, 22:28] = (70, 22, 20)  # dark red lamp
+    img[17:23, 22:28] = (255, 190, 20)  # lit amber lamp
+    img[26:32, 22:28] = (18, 60, 32)  # dark green lamp
+    state, share, offset = lamp_state(img, np.array([20, 5, 30, 35]))
+    assert state == "yellow" and share > 0.9 and abs(offset) < 0.05
+    img[17:23, 22:28] = (70, 55, 15)  # now green lit, at the box's right edge (a head seen from the side)
+    img[26:32, 27:30] = (40, 255, 120)
+    state, _, offset = lamp_state(img, np.array([20, 5, 30, 35]))
+    assert state == "green" and offset > 0.22 and seen_from_side(offset, 10.0)
+    grey = np.full((40, 60, 3), 90, np.uint8)
+    assert lamp_state(grey, np.array([20, 5, 30, 35]))[0] == "none"
+    assert lamp_state(grey, np.array([70, 5, 80, 35]))[0] == "none"  # box outside the image
