@@ -52,8 +52,8 @@ _CACHE: dict = {}  # per process: (row, options) -> (env, policy)
 
 
 def _row_objects(row: str, scenario: str, route_length_m: float, policy_path: str | None, pixels_path: str | None,
-                 supervisor: bool, device: str):
-    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device)
+                 supervisor: bool, device: str, interleave: bool = False):
+    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave)
     if key in _CACHE:
         return _CACHE[key]
     from .envs import make_env
@@ -71,7 +71,7 @@ def _row_objects(row: str, scenario: str, route_length_m: float, policy_path: st
         if source == "models":
             from perception.pipeline import Perception
 
-            perception = Perception.from_files(device=device)
+            perception = Perception.from_files(device=device, interleave=interleave)
         env = make_env(scenario, route_length_m, perception=perception)
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
     if supervisor:
@@ -90,12 +90,13 @@ def _episode_task(task: tuple) -> dict:
 
 def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, policy_path: str | None = None,
             pixels_path: str | None = None, supervisor: bool = True, device: str = "auto", workers: int = 1,
-            progress: bool = True) -> dict:
-    """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap."""
+            progress: bool = True, interleave: bool = False) -> dict:
+    """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap.
+    ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``)."""
     from tqdm import tqdm
 
     options = (scenario, float(route_length_m), None if policy_path is None else str(policy_path),
-               None if pixels_path is None else str(pixels_path), supervisor, device)
+               None if pixels_path is None else str(pixels_path), supervisor, device, interleave)
     tasks = [(row, seed, *options) for row in rows for seed in seeds]
     bar = tqdm(total=len(tasks), desc=f"eval policy ({scenario})", unit="episode", disable=not progress)
     episodes = []
@@ -121,7 +122,7 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, 
             gap[kind]["collisions_per_km"] = (round(b["collisions_per_km"] - a["collisions_per_km"], 3)
                                               if a["collisions_per_km"] is not None and b["collisions_per_km"] is not None else None)
     return {"scenario": scenario, "seeds": list(seeds), "route_length_m": route_length_m, "supervisor": supervisor,
-            "rows": table, "perception_gap": gap, "episodes": episodes}
+            "interleave": interleave, "rows": table, "perception_gap": gap, "episodes": episodes}
 
 
 def _worker_init() -> None:

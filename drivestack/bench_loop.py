@@ -10,7 +10,9 @@ Measures, on this machine:
   camera, perception turns it into a ``PerceptionFrame``, ``control.features`` encodes it, the
   policy (the shipped one when control/models/policy.zip exists, else the rule-based driver)
   acts inside the ``SafetySupervisor``, the env steps. Once with the perception models
-  (``models``, on ``--device``, CPU by default) and once with the simulator's labels
+  (``models``, on ``--device``, CPU by default), once with the two networks taking turns
+  (``models-interleaved``: each runs on every other frame, ``Perception(interleave=True)``),
+  and once with the simulator's labels
   (``labels``, ``GroundTruthPerception``, camera still rendered): the peer measured in the same
   run. Per stage, mean ms per step: env step + render, perception, features (encoding), policy
   (+ supervisor). Episode resets inside the timed window count in the time.
@@ -198,10 +200,14 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
         "train_steps": train_steps, "train_route_length_m": TRAIN_ROUTE_M, "processes": processes,
         "timing": "wall clock over the timed window, after warm-up; episode resets inside it are counted",
     }
-    for name, p in (("models", perception), ("labels", None)):
+    interleaved = Perception.from_files(*model_paths(), device=device, interleave=True)
+    for name, p in (("models", perception), ("models-interleaved", interleaved), ("labels", None)):
         _log(f"closed loop from {name}, {seconds:g} s")
         report["closed_loop"][name] = closed_loop(p, seconds, _warmup_s(seconds), seed)
     report["closed_loop"]["models"]["perception_backend"] = perception.backend
+    report["closed_loop"]["models-interleaved"]["perception_backend"] = interleaved.backend
+    report["closed_loop"]["models-interleaved"]["note"] = ("the detector and the multi-task network take turns, each on "
+                                                           "every other frame (Perception(interleave=True))")
     report["training"] = {"unit": "env-steps/s", "algo": "PPO MlpPolicy (stable-baselines3), 128x128",
                           "env": "control.envs.make_env: town, labels + PerceptionNoise, camera off", "runs": []}
     for n in processes:
@@ -224,10 +230,10 @@ def format_table(r: dict) -> str:
     d = r["device"]
     lines = [f"drivestack bench loop on {d['cpu']} ({d['usable_cores']} usable of {d['cores']} cores), accelerator "
              f"{d['accelerator']}, perception on {r['settings']['perception_device']} ({r['settings']['perception_backend']})", "",
-             f"{'closed loop':<14}{'steps/s':>9}{'env+render':>12}{'perception':>12}{'features':>10}{'policy':>9}   (ms per step)"]
+             f"{'closed loop':<20}{'steps/s':>9}{'env+render':>12}{'perception':>12}{'features':>10}{'policy':>9}   (ms per step)"]
     for name, f in r["closed_loop"].items():
         s = f["stages_ms"]
-        lines.append(f"{name:<14}{f['steps_per_s']:>9.1f}{s['env_step_render']:>12.2f}{s['perception']:>12.2f}"
+        lines.append(f"{name:<20}{f['steps_per_s']:>9.1f}{s['env_step_render']:>12.2f}{s['perception']:>12.2f}"
                      f"{s['features']:>10.2f}{s['policy']:>9.2f}")
     lines.append(f"(target {TARGET_STEPS_PER_S:g} steps/s from pixels; policy {r['closed_loop']['models']['policy']})")
     lines += ["", f"training, {r['training']['algo']}, {r['training']['env']}"]

@@ -53,6 +53,7 @@ class DriveSettings:
     policy_name: str = ""  # what actually drove
     supervisor: bool = True  # SafetySupervisor around the policy
     device: str = "auto"  # perception device: auto | cpu | cuda
+    interleave: bool = False  # the two networks in turns, each on every other frame
     video: bool = True  # camera.mp4 / hud.mp4 (and the replayable recording)
 
 
@@ -66,6 +67,9 @@ def add_parser(sub) -> None:
     p.add_argument("--perception", default="models", help="models (from the camera, default) or labels (the simulator's exact labels)")
     p.add_argument("--policy", default="shipped", help="shipped (default), rule-based, or the path of a policy .zip")
     p.add_argument("--no-supervisor", action="store_true", help="drive without the safety supervisor")
+    p.add_argument("--interleave", action="store_true",
+                   help="run the detector and the multi-task network in turns, each on every other frame (faster; objects "
+                        "are predicted from their tracks in between)")
     p.add_argument("--device", default="auto", help="perception device: auto (default), cpu, cuda")
     p.add_argument("--out", default=None, help="run folder (default: runs/drive-<date>-<time>); must not exist")
     p.add_argument("--config", default=None, help="YAML preset of EnvConfig fields, or a drive run's config.yaml")
@@ -132,7 +136,7 @@ def _policy(spec: str, supervised: bool):
     return SafetySupervisor(policy) if supervised else policy
 
 
-def _perception(source: str, device: str):
+def _perception(source: str, device: str, interleave: bool = False):
     """The models (``Perception.from_files``) or None for the simulator's labels."""
     from drivestack.cli import UsageError
 
@@ -146,7 +150,7 @@ def _perception(source: str, device: str):
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available here; use auto or cpu")
     try:
-        return Perception.from_files(*model_paths(), device=device)
+        return Perception.from_files(*model_paths(), device=device, interleave=interleave)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -159,7 +163,7 @@ def run(args) -> int:
     if out.exists():
         raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)")
     policy = _policy(args.policy, not args.no_supervisor)
-    perception = _perception(args.perception, args.device)
+    perception = _perception(args.perception, args.device, args.interleave)
     show = args.show and _can_show()
     try:
         out.mkdir(parents=True)
@@ -179,7 +183,7 @@ def run(args) -> int:
 
     settings = DriveSettings(scenario=config.scenario.kind, seed=args.seed, episodes=args.episodes, perception=args.perception,
                              policy=args.policy, policy_name=policy.name, supervisor=not args.no_supervisor,
-                             device=args.device, video=not args.no_video)
+                             device=args.device, interleave=args.interleave, video=not args.no_video)
     (out / "config.yaml").write_text(yaml.safe_dump({"drive": asdict(settings), "env": to_dict(config)}, sort_keys=False))
     env = make_env(config.scenario.kind, config.scenario.route_length_m, perception=perception, render_camera=True,
                    config=to_dict(config))

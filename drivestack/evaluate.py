@@ -37,6 +37,8 @@ def add_parser(sub) -> None:
     p.add_argument("--scenario", default="town", help="policy: town or highway (default town)")
     p.add_argument("--route-length", type=float, default=500.0, help="policy: route length [m] (default 500)")
     p.add_argument("--no-supervisor", action="store_true", help="policy: no safety supervisor around the policies")
+    p.add_argument("--interleave", action="store_true",
+                   help="policy: the models rows run the detector and the multi-task network in turns, each every other frame")
     p.add_argument("--workers", type=int, default=1, help="policy: episodes in parallel processes (default 1)")
     p.add_argument("--kinds", default="town,highway", help="scenario kinds (default town,highway)")
     p.add_argument("--frames-per-seed", type=int, default=10)
@@ -136,7 +138,7 @@ def _run_policy(args) -> int:
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
-                     args.device, args.workers, progress=not args.json)
+                     args.device, args.workers, progress=not args.json, interleave=args.interleave)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:

@@ -108,7 +108,7 @@ class Perception:
     """The trained perception stack. Either model may be None (that part is then not reported)."""
 
     def __init__(self, detector=None, hydranet=None, camera: CameraSetup = CameraSetup(), track: bool = True,
-                 light_source: str = "auto"):
+                 light_source: str = "auto", interleave: bool = False):
         if light_source not in LIGHT_SOURCES:
             raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
         self.detector = detector
@@ -116,7 +116,13 @@ class Perception:
         self.camera_setup = camera
         self.track = track
         self.light_source = light_source
+        # interleave: the two networks take turns, each on every other frame, so a frame costs one
+        # network instead of two; in between, the last detections are moved by their tracks' fitted
+        # relative velocities and the last dense outputs (lanes, drivable area, depth) are reused
+        self.interleave = interleave
         self._history = _TrackHistory()
+        self._carried: tuple[Detections, dict | None, float] | None = None  # last detections, heads, their time [s]
+        self._turn = 0
 
     @property
     def backend(self) -> str:
@@ -128,15 +134,21 @@ class Perception:
     def from_files(cls, detector: str | Path | None = DEFAULT_DETECTOR, hydranet: str | Path | None = DEFAULT_HYDRANET,
                    device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True,
                    backend: str = "auto", onnx_cache: str | Path | None = None,
-                   light_source: str = "auto") -> "Perception":
+                   light_source: str = "auto", interleave: bool = False) -> "Perception":
         """Load models (the shipped ones by default); a missing default model is an error naming the file.
 
         ``backend``: "torch", "onnxruntime" (CPU only; both networks exported once into
         ``onnx_cache``, see ``perception.onnx_backend``) or "auto": ONNX Runtime when it is
         installed and the device is the CPU, else PyTorch; under "auto" a failed export falls
         back to PyTorch with a warning. ``self.backend`` says which one runs. ``light_source``: see
-        ``LIGHT_SOURCES``.
+        ``LIGHT_SOURCES``; ``interleave``: see ``__init__``.
         """
+        stack = cls._from_files(detector, hydranet, device, camera, track, backend, onnx_cache, light_source)
+        stack.interleave = interleave
+        return stack
+
+    @classmethod
+    def _from_files(cls, detector, hydranet, device, camera, track, backend, onnx_cache, light_source) -> "Perception":
         if light_source not in LIGHT_SOURCES:
             raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
         if resolve_backend(backend, device) == "onnxruntime":
@@ -175,6 +187,7 @@ class Perception:
     def reset(self) -> None:
         """Forget tracks (call between unrelated videos or episodes)."""
         self._history = _TrackHistory()
+        self._carried, self._turn = None, 0
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
 
@@ -183,21 +196,28 @@ class Perception:
         h, w = img.shape[:2]
         cam = self.camera_setup.model(w, h)
         timings: dict[str, float] = {}
+        run_det, run_hyd = self._schedule(img.shape)
         t0 = time.perf_counter()
         dets = Detections.empty()
-        if self.detector is not None:
+        if run_det:
             dets = self.detector.track(img) if self.track else self.detector.detect(img)
         t1 = time.perf_counter()
         timings["detector"] = (t1 - t0) * 1e3
-        heads = None
-        if self.hydranet is not None:
+        heads = None if run_hyd or self._carried is None else self._carried[1]
+        if run_hyd:
             # run at the network's own size: upsampling dense outputs to 1280x720 would cost more than the network
             net_h, net_w = self.hydranet.config.input_size
             small = img if (h, w) == (net_h, net_w) else cv2.resize(img, (net_w, net_h), interpolation=cv2.INTER_AREA)
             heads = self.hydranet.predict(small)
         t2 = time.perf_counter()
         timings["multitask"] = (t2 - t1) * 1e3
-        dets = self._place(dets, cam, heads, frame.timestamp_s)
+        if run_det or self.detector is None:
+            dets = self._place(dets, cam, heads, frame.timestamp_s)
+        else:
+            dets = self._carried_detections(frame.timestamp_s)
+        if self.interleave:
+            t_dets = frame.timestamp_s if run_det or self._carried is None else self._carried[2]
+            self._carried = (dets if run_det or self._carried is None else self._carried[0], heads, t_dets)
         lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
         lead, ttc = lead_vehicle(dets, lane)
         light, light_dist = self._light(dets, cam, lane, heads, img)
@@ -207,6 +227,29 @@ class Perception:
         return PerceptionFrame(frame.index, frame.timestamp_s, frame.source, (h, w), dets, lane, light, light_dist, lead, ttc,
                                None if heads is None else heads["drivable"], None if heads is None else heads["lanes"],
                                None if heads is None else heads["depth_m"], timings)
+
+    def _schedule(self, shape: tuple[int, ...]) -> tuple[bool, bool]:
+        """Whether the detector and the multi-task network run on this frame."""
+        has_det, has_hyd = self.detector is not None, self.hydranet is not None
+        if not self.interleave or not (has_det and has_hyd):
+            return has_det, has_hyd
+        if self._carried is None or self._carried[1] is None or getattr(self, "_shape", None) != shape:
+            self._shape, self._turn = shape, 1
+            return True, True  # the first frame (or a new size): both, so the next can reuse either
+        self._turn ^= 1
+        return self._turn == 0, self._turn == 1
+
+    def _carried_detections(self, t_s: float) -> Detections:
+        """The last detected objects, moved by their tracks' relative velocities to time ``t_s``.
+        Boxes stay where they were seen; positions and distances are predicted."""
+        dets, _, t_seen = self._carried
+        if len(dets) == 0:
+            return dets
+        dt = max(t_s - t_seen, 0.0)
+        step = np.where(np.isfinite(dets.velocity_m_s), dets.velocity_m_s, 0.0) * dt
+        pos = dets.position_m + step.astype(np.float32)
+        dist = np.where(np.isfinite(dets.distance_m), np.hypot(pos[:, 0], pos[:, 1]), dets.distance_m)
+        return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32), pos, dets.velocity_m_s)
 
     def _place(self, dets: Detections, cam: CameraModel, heads, t_s: float) -> Detections:
         """Ground position and distance of every box; velocity from its track."""

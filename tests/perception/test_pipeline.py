@@ -49,3 +49,53 @@ def test_pipeline_lane_from_the_shipped_network():
             assert pf.drivable.shape == obs["image"].shape[:2] and len(pf.detections) == 0
             errors.append(abs(pf.lane.offset_m - info["ground_truth"].ego.lane_offset_m))
     assert np.median(errors) < 0.1
+
+
+class _CountingDetector:
+    """One car ahead whose box foot moves down the image (it comes closer); counts its calls."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def track(self, image):
+        from perception.types import Detections
+
+        self.calls += 1
+        foot = 100.0 + 2.0 * self.calls
+        n = np.full((1,), np.nan, np.float32)
+        return Detections(np.array([[150.0, foot - 20.0, 170.0, foot]], np.float32), np.array([0.9], np.float32),
+                          np.array([0]), np.array([1]), n, np.full((1, 2), np.nan, np.float32), np.full((1, 2), np.nan, np.float32))
+
+    detect = track
+
+    def reset_tracker(self):
+        pass
+
+
+@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
+def test_interleave_runs_one_network_per_frame_and_predicts_objects_between():
+    from perception.hydranet import HydraNet
+
+    hyd = HydraNet.load(DEFAULT_HYDRANET, device="cpu")
+    real_predict, hyd_calls = hyd.predict, []
+    hyd.predict = lambda img: (hyd_calls.append(1), real_predict(img))[1]
+    det = _CountingDetector()
+    perception = Perception(det, hyd, interleave=True)
+    image = np.full((160, 320, 3), 90, np.uint8)
+    frames, ran = [], []
+    for k in range(9):
+        before = (det.calls, len(hyd_calls))
+        frames.append(perception.process(Frame(image, 0.05 * k, k, "test")))
+        ran.append((det.calls - before[0], len(hyd_calls) - before[1]))
+    # both on the first frame, then one network per frame, in turns
+    assert ran == [(1, 1)] + [(1, 0), (0, 1)] * 4
+    # on a frame without the detector the car is where its fitted velocity puts it, not where it was
+    last, carried = frames[7].detections, frames[8].detections
+    assert np.isfinite(last.velocity_m_s[0]).all() and last.velocity_m_s[0, 0] < 0  # closing in
+    expected = last.position_m[0] + 0.05 * last.velocity_m_s[0]
+    assert carried.position_m[0] == pytest.approx(expected, abs=1e-4)
+    assert carried.distance_m[0] == pytest.approx(np.hypot(*expected), abs=1e-4)
+    assert frames[7].drivable is frames[6].drivable  # dense outputs reused on a detector frame
+    perception.reset()
+    perception.process(Frame(image, 0.0, 0, "test"))
+    assert det.calls == 6 and len(hyd_calls) == 6  # after a reset both run again
