@@ -6,6 +6,9 @@ distance); on a flat road this is about three times more sensitive than the hous
 height. The stop line is then a fixed distance before the light: the world puts each head on the
 far-right corner of the intersection, beyond the crossing road and its crosswalks.
 
+The light's state is read off the lit lamp's colour inside the box (``lamp_state``), and where the
+lit lamp sits across the box tells a head facing us from one seen from the side (``seen_from_side``).
+
 The constants below describe the world the stack drives in (the simulator; ``sim/lights.py``,
 ``sim/scenarios.py``); tests check they agree with it. Footage of another city needs its own.
 """
@@ -81,6 +84,8 @@ LAMP_HUE_BANDS_DEG = {"red": ((340.0, 360.0), (0.0, 28.0)), "yellow": ((28.0, 68
 LAMP_MIN_SATURATION = 0.25  # (max - min) / max of a lamp's pixel; a 1-2 px lamp blends with the sky or housing around it
 LAMP_MIN_VALUE = 24  # a lit pixel's brightest channel, 0-255: lamps are shaded with the scene (dusk scenes dim a lit red to ~60)
 LAMP_REL_VALUE = 0.55  # ... and at least this share of the brightest saturated pixel in the box
+SIDE_LAMP_OFFSET = 0.22  # a lit lamp farther than this share of the box width from its centre ...
+SIDE_LAMP_MIN_PX = 1.0  # ... and by at least this many pixels (a 2-4 px box quantises the offset): seen from the side
 
 
 def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
@@ -91,9 +96,11 @@ def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
     the lit pixels' weight (1.0 = unanimous); ``offset`` is where the lit pixels sit across the box,
     as a fraction of its width from its centre (-0.5 left edge .. 0.5 right edge; NaN for "none").
     A head that faces the camera shows its lamps in the middle of its face; one seen from the side
-    (the crossing road's) shows them at an edge, where they protrude. Reading the colour straight off the pixels needs no training and
-    holds at ranges where the lamp is 1-2 px, where the detector's class (learned from a few thousand
-    boxes) confuses the states; the detector still finds the housing."""
+    (the crossing road's) shows them at an edge, where they protrude.
+
+    Reading the colour straight off the pixels needs no training and holds where the lamp is 1-2 px
+    across, where the detector's class (learned from a few thousand boxes) confuses the states; the
+    detector still finds the housing."""
     h, w = image.shape[:2]
     x0, y0, x1, y1 = np.asarray(xyxy, np.float64).reshape(4)
     # one pixel of margin: a box edge that cuts a lamp must not lose it
@@ -130,9 +137,6 @@ def _hue_deg(rgb: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
     hue = np.where(hi == r, (g - b) / span % 6, np.where(hi == g, (b - r) / span + 2, (r - g) / span + 4))
     return hue * 60.0
 
-
-SIDE_LAMP_OFFSET = 0.22  # lit lamp farther than this share of the box width from its centre ...
-SIDE_LAMP_MIN_PX = 1.0  # ... and by at least this many pixels (a 2-4 px box quantises the offset)
 
 
 def seen_from_side(offset: float, box_width_px: float) -> bool:
