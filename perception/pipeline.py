@@ -35,6 +35,7 @@ MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
+LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
@@ -108,7 +109,7 @@ class Perception:
     """The trained perception stack. Either model may be None (that part is then not reported)."""
 
     def __init__(self, detector=None, hydranet=None, camera: CameraSetup = CameraSetup(), track: bool = True,
-                 light_source: str = "auto", interleave: bool = False):
+                 light_source: str = "auto", interleave: bool = False, light_zoom: bool = True):
         if light_source not in LIGHT_SOURCES:
             raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
         self.detector = detector
@@ -120,6 +121,12 @@ class Perception:
         # network instead of two; in between, the last detections are moved by their tracks' fitted
         # relative velocities and the last dense outputs (lanes, drivable area, depth) are reused
         self.interleave = interleave
+        # light_zoom: every other frame the detector also looks at the upper middle of the image
+        # (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is 5 px
+        # tall at 40 m, below what the detector finds at 320 px; its lights are kept for the next frame
+        self.light_zoom = light_zoom
+        self._zoom_lights = Detections.empty()
+        self._count = 0
         self._history = _TrackHistory()
         self._carried: tuple[Detections, dict | None, float] | None = None  # last detections, heads, their time [s]
         self._turn = 0
@@ -134,17 +141,17 @@ class Perception:
     def from_files(cls, detector: str | Path | None = DEFAULT_DETECTOR, hydranet: str | Path | None = DEFAULT_HYDRANET,
                    device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True,
                    backend: str = "auto", onnx_cache: str | Path | None = None,
-                   light_source: str = "auto", interleave: bool = False) -> "Perception":
+                   light_source: str = "auto", interleave: bool = False, light_zoom: bool = True) -> "Perception":
         """Load models (the shipped ones by default); a missing default model is an error naming the file.
 
         ``backend``: "torch", "onnxruntime" (CPU only; both networks exported once into
         ``onnx_cache``, see ``perception.onnx_backend``) or "auto": ONNX Runtime when it is
         installed and the device is the CPU, else PyTorch; under "auto" a failed export falls
         back to PyTorch with a warning. ``self.backend`` says which one runs. ``light_source``: see
-        ``LIGHT_SOURCES``; ``interleave``: see ``__init__``.
+        ``LIGHT_SOURCES``; ``interleave``, ``light_zoom``: see ``__init__``.
         """
         stack = cls._from_files(detector, hydranet, device, camera, track, backend, onnx_cache, light_source)
-        stack.interleave = interleave
+        stack.interleave, stack.light_zoom = interleave, light_zoom
         return stack
 
     @classmethod
@@ -188,6 +195,7 @@ class Perception:
         """Forget tracks (call between unrelated videos or episodes)."""
         self._history = _TrackHistory()
         self._carried, self._turn = None, 0
+        self._zoom_lights, self._count = Detections.empty(), 0
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
 
@@ -201,6 +209,9 @@ class Perception:
         dets = Detections.empty()
         if run_det:
             dets = self.detector.track(img) if self.track else self.detector.detect(img)
+        if self.light_zoom and self.detector is not None and self._count % 2 == 0:
+            self._zoom_lights = _zoomed_lights(self.detector, img)
+        self._count += 1
         t1 = time.perf_counter()
         timings["detector"] = (t1 - t0) * 1e3
         heads = None if run_hyd or self._carried is None else self._carried[1]
@@ -280,6 +291,8 @@ class Perception:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
             seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
+            if seen[0] == "none" and len(self._zoom_lights):  # none in the full frame: a far one in the zoomed view?
+                seen = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
             if seen[0] != "none" or self.light_source == "detector":
                 return seen
         if heads is None or "light_state" not in heads:
@@ -326,6 +339,20 @@ def _side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth
         # only ever move the point outward: a cut box never lies nearer the middle than its inner edge says
         pos[k, 1] = max(pos[k, 1], centre_y) if left_cut[k] else min(pos[k, 1], centre_y)
     return pos
+
+
+def _zoomed_lights(detector, image: np.ndarray) -> Detections:
+    """Traffic lights the detector finds in ``LIGHT_ZOOM_REGION`` of ``image``, which its letterbox
+    scales up to the detector's input size; boxes in ``image``'s pixels. Untracked: the tracker
+    follows the full frames."""
+    h, w = image.shape[:2]
+    (fx0, fy0), (fx1, fy1) = LIGHT_ZOOM_REGION
+    x0, y0, x1, y1 = int(fx0 * w), int(fy0 * h), int(fx1 * w), int(fy1 * h)
+    found = detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    lights = found.select(np.isin(found.class_id, list(LIGHT_CLASSES)))
+    xyxy = lights.xyxy + np.array([x0, y0, x0, y0], np.float32)
+    return Detections(xyxy, lights.score, lights.class_id, np.full(len(lights), -1), *(
+        np.full(a.shape, np.nan, np.float32) for a in (lights.distance_m, lights.position_m, lights.velocity_m_s)))
 
 
 def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,

@@ -80,7 +80,7 @@ def test_interleave_runs_one_network_per_frame_and_predicts_objects_between():
     real_predict, hyd_calls = hyd.predict, []
     hyd.predict = lambda img: (hyd_calls.append(1), real_predict(img))[1]
     det = _CountingDetector()
-    perception = Perception(det, hyd, interleave=True)
+    perception = Perception(det, hyd, interleave=True, light_zoom=False)
     image = np.full((160, 320, 3), 90, np.uint8)
     frames, ran = [], []
     for k in range(9):
@@ -99,3 +99,23 @@ def test_interleave_runs_one_network_per_frame_and_predicts_objects_between():
     perception.reset()
     perception.process(Frame(image, 0.0, 0, "test"))
     assert det.calls == 6 and len(hyd_calls) == 6  # after a reset both run again
+
+
+def test_zoomed_lights_come_back_in_image_pixels_and_only_lights():
+    from perception.pipeline import LIGHT_ZOOM_REGION, _zoomed_lights
+    from perception.types import CLASS_NAMES, Detections
+
+    class CropDetector:
+        def detect(self, image):
+            self.shape = image.shape
+            n = np.full(2, np.nan, np.float32)
+            return Detections(np.array([[10, 5, 14, 15], [30, 30, 60, 50]], np.float32), np.array([0.6, 0.9], np.float32),
+                              np.array([CLASS_NAMES.index("traffic_light_red"), CLASS_NAMES.index("car")]),
+                              np.array([-1, -1]), n, np.full((2, 2), np.nan, np.float32), np.full((2, 2), np.nan, np.float32))
+
+    det = CropDetector()
+    lights = _zoomed_lights(det, np.zeros((160, 320, 3), np.uint8))
+    (fx0, fy0), (fx1, fy1) = LIGHT_ZOOM_REGION
+    assert det.shape == (int(fy1 * 160) - int(fy0 * 160), int(fx1 * 320) - int(fx0 * 320), 3)  # the crop, not the frame
+    assert len(lights) == 1 and lights.names() == ["traffic_light_red"]  # the car is dropped
+    assert lights.xyxy[0].tolist() == [10 + fx0 * 320, 5 + fy0 * 160, 14 + fx0 * 320, 15 + fy0 * 160]
