@@ -130,6 +130,7 @@ class Perception:
         self._history = _TrackHistory()
         self._carried: tuple[Detections, dict | None, float] | None = None  # last detections, heads, their time [s]
         self._turn = 0
+        self._shape: tuple[int, ...] | None = None  # image shape the carried outputs belong to
 
     @property
     def backend(self) -> str:
@@ -244,7 +245,7 @@ class Perception:
         has_det, has_hyd = self.detector is not None, self.hydranet is not None
         if not self.interleave or not (has_det and has_hyd):
             return has_det, has_hyd
-        if self._carried is None or self._carried[1] is None or getattr(self, "_shape", None) != shape:
+        if self._carried is None or self._carried[1] is None or self._shape != shape:
             self._shape, self._turn = shape, 1
             return True, True  # the first frame (or a new size): both, so the next can reuse either
         self._turn ^= 1
