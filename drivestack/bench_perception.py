@@ -105,6 +105,21 @@ def _backend_figures(stacks: dict, frames: list[np.ndarray], hd: list | None, re
     for name, ms in _median_ms_each({n: whole(p) for n, p in stacks.items()}, repeats).items():
         out[name]["stages"]["whole_stack_ms"] = ms
         out[name]["stages"]["whole_stack_fps"] = round(1000.0 / ms, 1)
+    # the pipeline's switches, each measured against the default above: without the zoomed light
+    # pass, and with the two networks taking turns (Perception's light_zoom / interleave)
+    for label, switch in (("no_light_zoom", {"light_zoom": False}), ("interleaved", {"interleave": True})):
+        saved = {n: {a: getattr(p, a) for a in switch} for n, p in stacks.items()}
+        for p in stacks.values():
+            p.reset()
+            for a, v in switch.items():
+                setattr(p, a, v)
+        for name, ms in _median_ms_each({n: whole(p) for n, p in stacks.items()}, repeats).items():
+            out[name]["stages"][f"whole_stack_{label}_ms"] = ms
+            out[name]["stages"][f"whole_stack_{label}_fps"] = round(1000.0 / ms, 1)
+        for n, p in stacks.items():
+            p.reset()
+            for a, v in saved[n].items():
+                setattr(p, a, v)
     if hd:
         timed = min(repeats, len(hd))
         with tempfile.TemporaryDirectory() as tmp:
