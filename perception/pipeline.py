@@ -36,6 +36,7 @@ DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
+PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
 SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
@@ -292,8 +293,10 @@ class Perception:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
             seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
-            if seen[0] == "none" and len(self._zoom_lights):  # none in the full frame: a far one in the zoomed view?
-                seen = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
+            if (seen[0] == "none" or seen[1] < PASSED_LINE_M) and len(self._zoom_lights):
+                # none ahead in the full frame: a far one in the zoomed view?
+                zoomed = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
+                seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
             if seen[0] != "none" or self.light_source == "detector":
                 return seen
         if heads is None or "light_state" not in heads:
@@ -382,11 +385,14 @@ def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, fron
             states[i] = lamp
             if seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0])):  # the crossing road's head
                 score[i] *= SIDE_HEAD_WEIGHT
-    i = int(np.argmax(score))
-    k = lights[i]
     seen = lane.confidence >= MIN_LANE_CONFIDENCE and LANE_WIDTH_RANGE_M[0] <= lane.width_m <= LANE_WIDTH_RANGE_M[1]
     width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
-    return states[i], stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width)
+    dist = np.array([stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width) for k in lights])
+    # a head whose stop line would already be behind us is a crossing road's near-corner head (or ours,
+    # just passed): one still ahead is preferred, as the light that governs the next stop line
+    ahead = dist >= PASSED_LINE_M
+    i = int(np.argmax(np.where(ahead, score, -np.inf))) if ahead.any() else int(np.argmax(score))
+    return states[i], float(dist[i])
 
 
 def resolve_backend(backend: str, device: str = "auto") -> str:
