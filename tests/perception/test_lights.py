@@ -8,8 +8,8 @@ import pytest
 import sim  # noqa: F401
 import sim.lights
 from perception.geometry import CameraModel
-from perception.lights import (HEAD_BEYOND_BOX_M, lamp_state, seen_from_side, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, light_range_m,
-                               light_to_stop_line_m, stop_line_distance_m)
+from perception.lights import (HEAD_BEYOND_BOX_M, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, lamp_state, light_range_m,
+                               light_to_stop_line_m, seen_from_side, stop_line_distance_m)
 from perception.pipeline import CameraSetup
 from sim.autopilot import Autopilot
 
@@ -125,3 +125,23 @@ def test_lamp_state_on_drawn_heads():
     grey = np.full((40, 60, 3), 90, np.uint8)
     assert lamp_state(grey, np.array([20, 5, 30, 35]))[0] == "none"
     assert lamp_state(grey, np.array([70, 5, 80, 35]))[0] == "none"  # box outside the image
+
+
+def test_a_head_whose_stop_line_is_behind_yields_to_one_ahead():
+    from perception.pipeline import _relevant_light
+    from perception.types import CLASS_NAMES, Detections, LaneEstimate
+
+    true_m, box, lane_width_m, (h, w), *_ = _labelled_light_frames(seed=1, steps=400, every=10)[0]
+    setup = CameraSetup()
+    cam = setup.model(w, h)
+    # a big head close by, up and to the right: read as ours, its stop line would be far behind us
+    near = np.array([258.0, 4.0, 271.0, 30.0], np.float32)
+    assert stop_line_distance_m(cam, near, setup.front_ahead_m) < -1.0
+    red, green = CLASS_NAMES.index("traffic_light_red"), CLASS_NAMES.index("traffic_light_green")
+    dets = Detections(np.stack([near, box.astype(np.float32)]), np.array([0.9, 0.5], np.float32), np.array([green, red]),
+                      np.array([-1, -1]), *(np.full((2, *s), np.nan, np.float32) for s in ((), (2,), (2,))))
+    lane = LaneEstimate(0.0, 0.0, 0.0, lane_width_m, 1.0)
+    state, dist = _relevant_light(dets, cam, lane, setup.front_ahead_m)
+    assert state == "red" and dist == pytest.approx(true_m, abs=1.0 + 0.06 * (true_m + 17.0))
+    only_near = dets.select(np.array([True, False]))  # nothing ahead: the passed one is still reported
+    assert _relevant_light(only_near, cam, lane, setup.front_ahead_m)[1] < -1.0
