@@ -38,7 +38,6 @@ MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regre
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 LIGHT_SWITCH_S = 1.5  # a light state that comes with a jump to another head must last this long [s]
 LIGHT_MEMORY_S = 2.0  # ... and the held state is forgotten after this long without its head [s]
-_RESTRICTION = {"none": 0, "green": 1, "yellow": 2, "red": 3}  # a switch to a higher one is never held back
 LIGHT_JUMP_PX = 6.0  # the chosen head's box centre moving farther than this (or 0.6 box heights) is a jump [px]
 PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
 SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
@@ -315,10 +314,9 @@ class Perception:
         """The light to report, given the one chosen in this frame.
 
         A change of state on the same head (its box where the last one was) is a real change and is
-        reported at once, as is any change to a more restrictive state (green -> yellow -> red). A
-        change to a less restrictive one that comes with a jump to another head, or to no head at
-        all, is more often the selection losing the ego's head (occluded, or out-competed by a
-        crossing road's) than a new light: the last state is held until the new choice has lasted
+        reported at once. A change that comes with a jump to another head, or to no head at all, is
+        more often the selection losing the ego's head (occluded, or out-competed by a crossing
+        road's) than a new light: the last state is held until the new choice has lasted
         ``LIGHT_SWITCH_S``, or until the last sighting is ``LIGHT_MEMORY_S`` old."""
         state, dist, box = seen
         last = self._light_memory
@@ -327,7 +325,7 @@ class Perception:
         same_head = (box is not None and last is not None and last["box"] is not None and
                      np.hypot(*((box[:2] + box[2:]) / 2 - (last["box"][:2] + last["box"][2:]) / 2))
                      <= max(LIGHT_JUMP_PX, 0.6 * float(last["box"][3] - last["box"][1])))
-        if last is None or state == last["state"] or same_head or _RESTRICTION[state] > _RESTRICTION[last["state"]]:
+        if last is None or state == last["state"] or same_head:
             self._light_memory = {"state": state, "dist": dist, "box": box, "t": t_s, "new": None}
             return state, dist
         pending = last["new"]
