@@ -36,9 +36,6 @@ DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
-LIGHT_SWITCH_S = 1.5  # a light state that comes with a jump to another head must last this long [s]
-LIGHT_MEMORY_S = 2.0  # ... and the held state is forgotten after this long without its head [s]
-LIGHT_JUMP_PX = 6.0  # the chosen head's box centre moving farther than this (or 0.6 box heights) is a jump [px]
 PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
 SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
@@ -135,7 +132,6 @@ class Perception:
         self._carried: tuple[Detections, dict | None, float] | None = None  # last detections, heads, their time [s]
         self._turn = 0
         self._shape: tuple[int, ...] | None = None  # image shape the carried outputs belong to
-        self._light_memory: dict | None = None  # the reported light: state, distance, box, time, a pending switch
 
     @property
     def backend(self) -> str:
@@ -202,7 +198,6 @@ class Perception:
         self._history = _TrackHistory()
         self._carried, self._turn = None, 0
         self._zoom_lights, self._count = Detections.empty(), 0
-        self._light_memory = None
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
 
@@ -238,7 +233,7 @@ class Perception:
             self._carried = (dets if run_det or self._carried is None else self._carried[0], heads, t_dets)
         lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
         lead, ttc = lead_vehicle(dets, lane)
-        light, light_dist = self._light(dets, cam, lane, heads, img, frame.timestamp_s)
+        light, light_dist = self._light(dets, cam, lane, heads, img)
         t3 = time.perf_counter()
         timings["geometry"] = (t3 - t2) * 1e3
         timings["total"] = (t3 - t0) * 1e3
@@ -294,47 +289,19 @@ class Perception:
         return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
 
-    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads, image: np.ndarray,
-               t_s: float) -> tuple[str, float]:
+    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads, image: np.ndarray) -> tuple[str, float]:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
-            seen = _relevant_light_box(dets, cam, lane, self.camera_setup.front_ahead_m, image)
+            seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
             if (seen[0] == "none" or seen[1] < PASSED_LINE_M) and len(self._zoom_lights):
                 # none ahead in the full frame: a far one in the zoomed view?
-                zoomed = _relevant_light_box(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
+                zoomed = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
                 seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
-            state, dist = self._steady_light(seen, t_s)
-            if state != "none" or self.light_source == "detector":
-                return state, dist
+            if seen[0] != "none" or self.light_source == "detector":
+                return seen
         if heads is None or "light_state" not in heads:
             return "none", float("inf")
         return str(heads["light_state"]), float(heads["light_distance_m"])
-
-    def _steady_light(self, seen: tuple[str, float, np.ndarray | None], t_s: float) -> tuple[str, float]:
-        """The light to report, given the one chosen in this frame.
-
-        A change of state on the same head (its box where the last one was) is a real change and is
-        reported at once. A change that comes with a jump to another head, or to no head at all, is
-        more often the selection losing the ego's head (occluded, or out-competed by a crossing
-        road's) than a new light: the last state is held until the new choice has lasted
-        ``LIGHT_SWITCH_S``, or until the last sighting is ``LIGHT_MEMORY_S`` old."""
-        state, dist, box = seen
-        last = self._light_memory
-        if last is not None and t_s - last["t"] > LIGHT_MEMORY_S:
-            last = None
-        same_head = (box is not None and last is not None and last["box"] is not None and
-                     np.hypot(*((box[:2] + box[2:]) / 2 - (last["box"][:2] + last["box"][2:]) / 2))
-                     <= max(LIGHT_JUMP_PX, 0.6 * float(last["box"][3] - last["box"][1])))
-        if last is None or state == last["state"] or same_head:
-            self._light_memory = {"state": state, "dist": dist, "box": box, "t": t_s, "new": None}
-            return state, dist
-        pending = last["new"]
-        if pending is None or pending[0] != state:
-            last["new"] = (state, t_s)
-        elif t_s - pending[1] >= LIGHT_SWITCH_S:
-            self._light_memory = {"state": state, "dist": dist, "box": box, "t": t_s, "new": None}
-            return state, dist
-        return last["state"], last["dist"]
 
     def _lane(self, cam: CameraModel, heads) -> LaneEstimate:
         if heads is None:
@@ -394,12 +361,6 @@ def _zoomed_lights(detector, image: np.ndarray) -> Detections:
 
 def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,
                     image: np.ndarray | None = None) -> tuple[str, float]:
-    """See ``_relevant_light_box``: its state and stop-line distance [m]."""
-    return _relevant_light_box(dets, cam, lane, front_ahead_m, image)[:2]
-
-
-def _relevant_light_box(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,
-                        image: np.ndarray | None = None) -> tuple[str, float, np.ndarray | None]:
     """The traffic light the ego obeys and the distance from the vehicle's front to its stop line [m].
 
     Among detected lights, the one nearest the image centre weighted by size (the ego's own signal
@@ -410,7 +371,7 @@ def _relevant_light_box(dets: Detections, cam: CameraModel, lane: LaneEstimate, 
     detector finds housings well but confuses the states of lamps 1-2 px across."""
     lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)))
     if lights.size == 0:
-        return "none", float("inf"), None
+        return "none", float("inf")
     boxes = dets.xyxy[lights]
     centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
     size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
@@ -431,7 +392,7 @@ def _relevant_light_box(dets: Detections, cam: CameraModel, lane: LaneEstimate, 
     # just passed): one still ahead is preferred, as the light that governs the next stop line
     ahead = dist >= PASSED_LINE_M
     i = int(np.argmax(np.where(ahead, score, -np.inf))) if ahead.any() else int(np.argmax(score))
-    return states[i], float(dist[i]), dets.xyxy[lights[i]]
+    return states[i], float(dist[i])
 
 
 def resolve_backend(backend: str, device: str = "auto") -> str:

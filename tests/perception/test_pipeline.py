@@ -119,20 +119,3 @@ def test_zoomed_lights_come_back_in_image_pixels_and_only_lights():
     assert det.shape == (int(fy1 * 160) - int(fy0 * 160), int(fx1 * 320) - int(fx0 * 320), 3)  # the crop, not the frame
     assert len(lights) == 1 and lights.names() == ["traffic_light_red"]  # the car is dropped
     assert lights.xyxy[0].tolist() == [10 + fx0 * 320, 5 + fy0 * 160, 14 + fx0 * 320, 15 + fy0 * 160]
-
-
-def test_light_state_holds_through_a_jump_to_another_head_but_not_a_change_on_the_same_head():
-    p = Perception()
-    ours, other = np.array([200.0, 44.0, 204.0, 54.0]), np.array([26.0, 44.0, 31.0, 54.0])
-    assert p._steady_light(("red", 4.0, ours), 0.0) == ("red", 4.0)
-    assert p._steady_light(("green", 4.0, ours + 1.0), 0.05) == ("green", 4.0)  # same head: at once
-    assert p._steady_light(("red", 4.0, ours), 0.10) == ("red", 4.0)
-    # another head, another state: held until it has lasted LIGHT_SWITCH_S
-    from perception.pipeline import LIGHT_SWITCH_S
-
-    assert p._steady_light(("green", 6.0, other), 0.15) == ("red", 4.0)
-    assert p._steady_light(("none", float("inf"), None), 0.20) == ("red", 4.0)  # the head lost for a moment
-    assert p._steady_light(("green", 6.0, other), 0.25) == ("red", 4.0)
-    assert p._steady_light(("green", 6.0, other), 0.25 + LIGHT_SWITCH_S) == ("green", 6.0)
-    p.reset()
-    assert p._steady_light(("green", 6.0, other), 0.0) == ("green", 6.0)  # nothing held after a reset
