@@ -129,7 +129,9 @@ class Perception:
         self._zoom_lights = Detections.empty()
         self._count = 0
         self._history = _TrackHistory()
-        self._carried: tuple[Detections, dict | None, float] | None = None  # last detections, heads, their time [s]
+        self._last_dets: Detections | None = None  # interleave: the last detector frame's objects ...
+        self._last_dets_t = 0.0  # ... and its time [s]
+        self._last_heads: dict | None = None  # ... and the last multi-task outputs
         self._turn = 0
         self._shape: tuple[int, ...] | None = None  # image shape the carried outputs belong to
 
@@ -196,7 +198,7 @@ class Perception:
     def reset(self) -> None:
         """Forget tracks (call between unrelated videos or episodes)."""
         self._history = _TrackHistory()
-        self._carried, self._turn = None, 0
+        self._last_dets, self._last_heads, self._turn = None, None, 0
         self._zoom_lights, self._count = Detections.empty(), 0
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
@@ -216,7 +218,7 @@ class Perception:
         self._count += 1
         t1 = time.perf_counter()
         timings["detector"] = (t1 - t0) * 1e3
-        heads = None if run_hyd or self._carried is None else self._carried[1]
+        heads = self._last_heads if not run_hyd else None
         if run_hyd:
             # run at the network's own size: upsampling dense outputs to 1280x720 would cost more than the network
             net_h, net_w = self.hydranet.config.input_size
@@ -229,8 +231,9 @@ class Perception:
         else:
             dets = self._carried_detections(frame.timestamp_s)
         if self.interleave:
-            t_dets = frame.timestamp_s if run_det or self._carried is None else self._carried[2]
-            self._carried = (dets if run_det or self._carried is None else self._carried[0], heads, t_dets)
+            self._last_heads = heads
+            if run_det:
+                self._last_dets, self._last_dets_t = dets, frame.timestamp_s
         lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
         lead, ttc = lead_vehicle(dets, lane)
         light, light_dist = self._light(dets, cam, lane, heads, img)
@@ -246,7 +249,7 @@ class Perception:
         has_det, has_hyd = self.detector is not None, self.hydranet is not None
         if not self.interleave or not (has_det and has_hyd):
             return has_det, has_hyd
-        if self._carried is None or self._carried[1] is None or self._shape != shape:
+        if self._last_dets is None or self._last_heads is None or self._shape != shape:
             self._shape, self._turn = shape, 1
             return True, True  # the first frame (or a new size): both, so the next can reuse either
         self._turn ^= 1
@@ -255,10 +258,10 @@ class Perception:
     def _carried_detections(self, t_s: float) -> Detections:
         """The last detected objects, moved by their tracks' relative velocities to time ``t_s``.
         Boxes stay where they were seen; positions and distances are predicted."""
-        dets, _, t_seen = self._carried
+        dets = self._last_dets
         if len(dets) == 0:
             return dets
-        dt = max(t_s - t_seen, 0.0)
+        dt = max(t_s - self._last_dets_t, 0.0)
         step = np.where(np.isfinite(dets.velocity_m_s), dets.velocity_m_s, 0.0) * dt
         pos = dets.position_m + step.astype(np.float32)
         dist = np.where(np.isfinite(dets.distance_m), np.hypot(pos[:, 0], pos[:, 1]), dets.distance_m)
