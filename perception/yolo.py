@@ -439,8 +439,9 @@ class OnnxYoloDetector:
     """A YOLO detector exported to ONNX and run by ONNX Runtime on the CPU, behind the same methods as
     :class:`YoloDetector` (build it with :meth:`YoloDetector.load_onnxruntime`).
 
-    Only the network forward changes: the letterbox, NMS, box rescaling and class mapping are
-    ultralytics' own functions with :class:`YoloDetector`'s settings, and :meth:`track` feeds the
+    Only the network forward changes: the letterbox, box rescaling and class mapping are
+    ultralytics' own functions with :class:`YoloDetector`'s settings, NMS is a NumPy copy of
+    ultralytics' (``perception.nms``, tested equal), and :meth:`track` feeds the
     detections to ultralytics' tracker (ByteTrack by default) exactly as its predictor's tracking
     callback does, so boxes, scores and track ids match the PyTorch detector's. Calling the session
     directly (not through ultralytics' predictor) skips the predictor's per-call overhead and lets
@@ -474,17 +475,18 @@ class OnnxYoloDetector:
 
     def _raw(self, image_rgb: np.ndarray, conf: float) -> np.ndarray:
         """(N, 6) float32 rows ``x0, y0, x1, y1, score, model class`` in ``image_rgb``'s pixels."""
-        import torch
-        from ultralytics.utils import nms, ops
+        from ultralytics.utils import ops
+
+        from .nms import non_max_suppression
 
         _check_rgb(image_rgb)
         img = self._letterbox(image=image_rgb)  # grey padding: the same for RGB and BGR
         x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], np.float32) * np.float32(1 / 255)
         pred = self.session.run(None, {self._input: x})[0]
-        det = nms.non_max_suppression(torch.from_numpy(pred), conf, self.cfg.iou, self._classes, False,
-                                      max_det=self.cfg.max_det, nc=0)[0]
+        # ultralytics' NMS, in NumPy (perception.nms): the same rows, without a trip through torch
+        det = non_max_suppression(pred[0], conf, self.cfg.iou, self._classes, self.cfg.max_det)
         det[:, :4] = ops.scale_boxes(img.shape[:2], det[:, :4], image_rgb.shape[:2])
-        return det.numpy()
+        return det
 
     def _convert(self, rows: np.ndarray, track: np.ndarray | None = None) -> Detections:
         cls = rows[:, 5].astype(np.int64)
