@@ -22,7 +22,9 @@ def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None)
             on_step(obs, action, info)
         if terminated or truncated:
             break
-    log.interventions = len(getattr(policy, "interventions", ()))
+    interventions = getattr(policy, "interventions", ())
+    log.interventions = len(interventions)
+    log.red_light_holds = sum(i.reason.startswith("red light") for i in interventions)
     m = episode_metrics(log)
     m["seed"] = seed
     return m, log

@@ -25,7 +25,8 @@ class EpisodeLog:
     events: list[dict] = field(default_factory=list)  # the env's info["events"]
     speed_m_s: list[float] = field(default_factory=list)
     actions: list[tuple[float, float]] = field(default_factory=list)
-    interventions: int = 0  # supervisor overrides
+    interventions: int = 0  # supervisor overrides (steps)
+    red_light_holds: int = 0  # ... of them, steps it kept the car behind a red light's line
     route_completion: float = 0.0  # fraction of the route done, last step
     end: str = "running"  # goal | collision (kind) | off road | time limit
 
@@ -68,6 +69,7 @@ def episode_metrics(log: EpisodeLog) -> dict:
         "mean_abs_jerk_m_s3": round(float(jerk.mean()), 3),
         "mean_abs_steer_rate_1_s": round(float(np.abs(np.diff(steer)).mean() / log.dt_s), 3) if len(steer) > 1 else 0.0,
         "interventions": log.interventions,
+        "interventions_red_light": log.red_light_holds,
         "duration_s": round(len(ev) * log.dt_s, 2), "steps": len(ev),
         "driving_score": round(log.route_completion * penalty, 4),
     }
@@ -98,5 +100,6 @@ def summarize(episodes: list[dict]) -> dict:
         "mean_abs_jerk_m_s3": mean("mean_abs_jerk_m_s3"),
         "interventions": sum(e["interventions"] for e in episodes),
         "interventions_per_km": per_km(sum(e["interventions"] for e in episodes)),
+        "interventions_red_light": sum(e.get("interventions_red_light", 0) for e in episodes),
         "distance_km": round(km, 3),
     }

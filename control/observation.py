@@ -7,9 +7,15 @@ Each step the wrapped env's frame (or, for ``GroundTruthPerception``, its labels
 the perception object; the ``PerceptionFrame`` and the ego's own measurements become the
 ``control.features`` vector, an ordinary ``Box`` observation, so stable-baselines3 needs
 nothing special. ``info["perception"]`` carries the ``PerceptionFrame`` of the step.
+
+The light goes through a ``LightMemory`` first: a light hidden for a moment (a bus crossing in
+front of the car waiting at red) is still reported, from memory; ``info["light_remembered"]``
+says when, and the ``PerceptionFrame`` in ``info`` carries the light the driver was given.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import gymnasium as gym
 import numpy as np
@@ -19,6 +25,7 @@ from perception.ground_truth import GroundTruthPerception
 from perception.types import Frame, PerceptionFrame
 
 from .features import OBS_SIZE, EgoMeasurements, encode
+from .light_memory import LightMemory
 
 OBS_BOUND = 5.0  # every feature is clipped well inside this
 
@@ -32,6 +39,7 @@ class PerceptionObservation(gym.Wrapper):
             raise ValueError("perception from the models needs the camera: make the env with render_camera=True")
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_SIZE,), np.float32)
         self.frame: PerceptionFrame | None = None
+        self.light_memory = LightMemory()
         self._index = 0
 
     @property
@@ -46,6 +54,7 @@ class PerceptionObservation(gym.Wrapper):
         elif hasattr(self.perception, "reset"):
             self.perception.reset()
         self._index = 0
+        self.light_memory.reset()
         return self._observe(obs, info), info
 
     def step(self, action):
@@ -63,6 +72,11 @@ class PerceptionObservation(gym.Wrapper):
             pf = self.perception.process(gt, float(state[0]), self._index, t_s, size, source)
         else:
             pf = self.perception.process(Frame(obs["image"], t_s, self._index, source))
+        # speed over the last step for the memory's odometry: this step's (the simulator's control period is short)
+        light = self.light_memory.update(pf.light_state, pf.light_distance_m, float(state[0]), self.env.unwrapped.dt_s)
+        if self.light_memory.remembered:
+            pf = dataclasses.replace(pf, light_state=light[0], light_distance_m=light[1])
+        info["light_remembered"] = self.light_memory.remembered
         self.frame = pf
         info["perception"] = pf
         ego = EgoMeasurements(float(state[0]), float(state[1]), gt.ego.speed_limit_m_s, float(state[2]), float(state[3]))

@@ -72,6 +72,9 @@ class RuleBasedConfig:
     speed_factor: float = 0.95  # cruise at this fraction of the speed limit
     max_lateral_accel_m_s2: float = 2.5  # slows in curves to stay below this [m/s^2]
     stop_margin_m: float = 1.0  # stop this far before a stop line [m]
+    # at red, a car whose front is over the line by less than this (the simulator counts a red run once the
+    # car's centre, 2.3 m behind the front, crosses) still stops rather than going on [m]
+    red_line_overrun_m: float = 1.5
     comfortable_brake_m_s2: float = 3.0  # stops for yellow only if this suffices [m/s^2]
     camera_to_bumper_m: float = 1.5  # camera foot to the front bumper [m]
     lost_lane_speed_m_s: float = 3.0  # crawl at this speed while no lane is seen [m/s]
@@ -123,7 +126,11 @@ class RuleBasedPolicy(Policy):
             g = row[col("x")] * 50.0 - c.camera_to_bumper_m  # nearest point's distance, already edge to edge
             if g < gap:
                 gap, v_lead = g, max(0.0, v + row[col("vx")] * 10.0)
-        if f.light_state in ("red", "yellow") and f.light_distance_m > -0.5:
+        # a light's line counts until the front is past it; at red, also while the car can still stop with
+        # its front less than red_line_overrun_m over it (stopped a little over the line, it stays put)
+        overrun = f.light_distance_m - v * v / (2 * c.max_brake_m_s2)
+        if f.light_state in ("red", "yellow") and (f.light_distance_m > -0.5 or (
+                f.light_state == "red" and overrun > -c.red_line_overrun_m)):
             d = f.light_distance_m - c.stop_margin_m
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
                 if d < gap:
@@ -136,11 +143,17 @@ class SB3Policy(Policy):
     """A trained stable-baselines3 model, deterministic actions."""
 
     def __init__(self, model, name: str, observation: str = "features"):
+        from .numpy_actor import NumpyActor
+
         self.model = model
         self.name = name
         self.observation = observation
+        # the same deterministic action without torch's per-call overhead (checked equal at load; None: predict)
+        self.fast = NumpyActor.from_sb3(model) if observation == "features" else None
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
+        if self.fast is not None:
+            return self.fast(obs)
         action, _ = self.model.predict(obs, deterministic=True)
         return action
 

@@ -36,9 +36,17 @@ DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
+# the zoomed light pass runs at most every this many frames, and its lights are used for as many: a light
+# 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a frame without one
+LIGHT_ZOOM_EVERY = 4
 PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
+# heads whose stop lines lie within this of the farthest one seen are taken as one stop line's heads (the
+# estimate errs by ~0.5 m at the line, so two heads of our own straddle PASSED_LINE_M as we stand on it) [m]
+SAME_LINE_M = 3.0
 SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
+SIDE_BODY_HEIGHT_M = (0.3, 3.0)  # depth pixels this high above the road belong to a cut box's object body [m]
+SIDE_BODY_MIN_PX = 20  # ... and at least this many are needed to place it from them
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
 VELOCITY_WINDOW_S = 0.5  # track velocities are fitted over this much history [s]
 MAX_RELATIVE_SPEED_M_S = 60.0  # a fitted relative velocity beyond this is a track switch, not motion
@@ -122,12 +130,15 @@ class Perception:
         # network instead of two; in between, the last detections are moved by their tracks' fitted
         # relative velocities and the last dense outputs (lanes, drivable area, depth) are reused
         self.interleave = interleave
-        # light_zoom: every other frame the detector also looks at the upper middle of the image
-        # (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is 5 px
-        # tall at 40 m, below what the detector finds at 320 px; its lights are kept for the next frame
+        # light_zoom: when the full frame shows no light ahead, the detector also looks at the upper middle
+        # of the image (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is
+        # 5 px tall at 40 m, below what the detector finds at 320 px. At most every LIGHT_ZOOM_EVERY frames;
+        # its lights are used until the next zoom is due
         self.light_zoom = light_zoom
         self._zoom_lights = Detections.empty()
+        self._zoom_frame = -LIGHT_ZOOM_EVERY  # frame count of the last zoomed pass
         self._count = 0
+        self._zoom_ms = 0.0  # this frame's zoomed pass [ms], counted in the detector's time
         self._history = _TrackHistory()
         self._last_dets: Detections | None = None  # interleave: the last detector frame's objects ...
         self._last_dets_t = 0.0  # ... and its time [s]
@@ -199,7 +210,7 @@ class Perception:
         """Forget tracks (call between unrelated videos or episodes)."""
         self._history = _TrackHistory()
         self._last_dets, self._last_heads, self._turn = None, None, 0
-        self._zoom_lights, self._count = Detections.empty(), 0
+        self._zoom_lights, self._count, self._zoom_frame = Detections.empty(), 0, -LIGHT_ZOOM_EVERY
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
 
@@ -213,9 +224,8 @@ class Perception:
         dets = Detections.empty()
         if run_det:
             dets = self.detector.track(img) if self.track else self.detector.detect(img)
-        if self.light_zoom and self.detector is not None and self._count % 2 == 0:
-            self._zoom_lights = _zoomed_lights(self.detector, img)
         self._count += 1
+        self._zoom_ms = 0.0
         t1 = time.perf_counter()
         timings["detector"] = (t1 - t0) * 1e3
         heads = self._last_heads if not run_hyd else None
@@ -238,7 +248,8 @@ class Perception:
         lead, ttc = lead_vehicle(dets, lane)
         light, light_dist = self._light(dets, cam, lane, heads, img)
         t3 = time.perf_counter()
-        timings["geometry"] = (t3 - t2) * 1e3
+        timings["detector"] += self._zoom_ms
+        timings["geometry"] = (t3 - t2) * 1e3 - self._zoom_ms
         timings["total"] = (t3 - t0) * 1e3
         return PerceptionFrame(frame.index, frame.timestamp_s, frame.source, (h, w), dets, lane, light, light_dist, lead, ttc,
                                None if heads is None else heads["drivable"], None if heads is None else heads["lanes"],
@@ -296,8 +307,8 @@ class Perception:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
             seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
-            if (seen[0] == "none" or seen[1] < PASSED_LINE_M) and len(self._zoom_lights):
-                # none ahead in the full frame: a far one in the zoomed view?
+            if seen[0] == "none" or seen[1] < PASSED_LINE_M:  # none ahead in the full frame: a far one, zoomed?
+                self._zoom(image)
                 zoomed = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
                 seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
             if seen[0] != "none" or self.light_source == "detector":
@@ -305,6 +316,15 @@ class Perception:
         if heads is None or "light_state" not in heads:
             return "none", float("inf")
         return str(heads["light_state"]), float(heads["light_distance_m"])
+
+    def _zoom(self, image: np.ndarray) -> None:
+        """The zoomed light pass, when due (else its last lights, fewer than LIGHT_ZOOM_EVERY frames old, stand)."""
+        if not self.light_zoom or self.detector is None:
+            return
+        if self._count - self._zoom_frame >= LIGHT_ZOOM_EVERY:
+            t = time.perf_counter()
+            self._zoom_lights, self._zoom_frame = _zoomed_lights(self.detector, image), self._count
+            self._zoom_ms = (time.perf_counter() - t) * 1e3
 
     def _lane(self, cam: CameraModel, heads) -> LaneEstimate:
         if heads is None:
@@ -321,8 +341,11 @@ def _side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth
 
     The middle of a cut box is not the middle of the object: a car passing beside the ego fills
     a corner of the image and its box centre sits well inside the frame, which would put it in
-    the ego's path. The inner edge is a true edge of the object (its far corner, usually), so
-    range that edge with the depth head and place the centre half a nominal width beyond it."""
+    the ego's path. With the depth head, every pixel of the box is lifted into 3D; those standing
+    above the road (SIDE_BODY_HEIGHT_M) are the object's body, and the one nearest our path among
+    them (a low percentile, against stray pixels) is its near side: the centre lies half a nominal
+    width beyond. The box's inner edge alone misleads here: detector boxes of cut objects run past
+    the body onto the road. Without depth, the inner edge, ranged by the box, is the estimate."""
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
     left_cut, right_cut = x0 <= 1.0, x1 >= cam.width - 1.0
     one_side = left_cut ^ right_cut
@@ -331,21 +354,36 @@ def _side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth
     pos = pos.copy()
     for k in np.flatnonzero(one_side & np.isfinite(pos[:, 0])):
         half_w = NOMINAL_SIZE_M.get(int(dets.class_id[k]), (1.0, 1.0))[1] / 2
-        inner_u = float(x1[k] if left_cut[k] else x0[k])
-        z = float(pos[k, 0])
-        if depth_m is not None:  # depth along the inner edge's column, inside the box
-            sx, sy = depth_m.shape[1] / cam.width, depth_m.shape[0] / cam.height
-            col = int(np.clip(inner_u * sx - (1 if left_cut[k] else -1), 0, depth_m.shape[1] - 1))
-            r0, r1 = (np.clip(dets.xyxy[k, [1, 3]] * sy, 0, depth_m.shape[0] - 1)).astype(int)
-            column = depth_m[r0:r1 + 1, col]
-            column = column[column > 0]
-            if column.size:
-                z = max(z, float(np.median(column)))
-        edge_y = -(inner_u - cam.cx) / cam.fx * z  # [m], left positive
-        centre_y = edge_y + half_w if left_cut[k] else edge_y - half_w
-        # only ever move the point outward: a cut box never lies nearer the middle than its inner edge says
+        near_y = _near_side_from_depth(cam, dets.xyxy[k], depth_m, bool(left_cut[k])) if depth_m is not None else None
+        if near_y is None:
+            inner_u = float(x1[k] if left_cut[k] else x0[k])
+            near_y = -(inner_u - cam.cx) / cam.fx * float(pos[k, 0])  # [m], left positive
+        centre_y = near_y + half_w if left_cut[k] else near_y - half_w
+        # only ever move the point outward: a cut box never lies nearer the middle than its body says
         pos[k, 1] = max(pos[k, 1], centre_y) if left_cut[k] else min(pos[k, 1], centre_y)
     return pos
+
+
+def _near_side_from_depth(cam: CameraModel, xyxy: np.ndarray, depth_m: np.ndarray, left: bool) -> float | None:
+    """Lateral [m] of the side nearest our path of the body inside box ``xyxy`` (see ``_side_cut_lateral``);
+    None when too few of its pixels stand above the road."""
+    h, w = depth_m.shape
+    sx, sy = w / cam.width, h / cam.height
+    c0, r0, c1, r1 = np.clip(np.round(xyxy * np.array([sx, sy, sx, sy])), 0, [w, h, w, h]).astype(int)
+    z = depth_m[r0:r1, c0:c1]
+    if z.size == 0:
+        return None
+    small = cam.scaled(w, h)
+    u = (np.arange(c0, c1) + 0.5 - small.cx) / small.fx
+    v = (np.arange(r0, r1) + 0.5 - small.cy) / small.fy
+    rot = small._rot  # ground-frame rows: (x fwd, y left, z up) = camera (right, down, fwd) @ rot
+    lateral = z * (u[None, :] * rot[0, 1] + v[:, None] * rot[1, 1] + rot[2, 1])
+    height = small.height_m + z * (u[None, :] * rot[0, 2] + v[:, None] * rot[1, 2] + rot[2, 2])
+    body = (z > 0) & (height > SIDE_BODY_HEIGHT_M[0]) & (height < SIDE_BODY_HEIGHT_M[1])
+    if body.sum() < SIDE_BODY_MIN_PX:
+        return None
+    lat = lateral[body]
+    return float(np.percentile(lat, 10) if left else np.percentile(lat, 90))
 
 
 def _zoomed_lights(detector, image: np.ndarray) -> Detections:
@@ -392,8 +430,10 @@ def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, fron
     width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
     dist = np.array([stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width) for k in lights])
     # a head whose stop line would already be behind us is a crossing road's near-corner head (or ours,
-    # just passed): one still ahead is preferred, as the light that governs the next stop line
-    ahead = dist >= PASSED_LINE_M
+    # just passed): one still ahead is preferred, as the light that governs the next stop line. Heads
+    # within SAME_LINE_M of the farthest count as ahead too: standing on the line, our own heads compute
+    # at -0.5 to -1.3 m, and a side-on head that happened to compute 0.3 m farther must not win on that
+    ahead = dist >= min(PASSED_LINE_M, float(np.max(dist)) - SAME_LINE_M)
     i = int(np.argmax(np.where(ahead, score, -np.inf))) if ahead.any() else int(np.argmax(score))
     return states[i], float(dist[i])
 

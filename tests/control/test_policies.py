@@ -77,3 +77,55 @@ def test_load_policy_rejects_a_different_observation_layout(tmp_path):
     path = save_policy(model, tmp_path / "pendulum.zip", layout="pendulum")
     with pytest.raises(PolicyError, match="expects observations pendulum"):
         load_policy(path)
+
+
+def _obs_at_light(state, distance_m, speed_m_s):
+    pf = PerceptionFrame(0, 0.0, "t", (160, 320), Detections.empty(), LaneEstimate(0.0, 0.0, 0.0, 3.5, 1.0),
+                         light_state=state, light_distance_m=distance_m)
+    return encode(pf, EgoMeasurements(speed_m_s, 0.0, 13.9, 0.0, 0.0))
+
+
+def test_supervisor_keeps_the_car_behind_a_red_line():
+    sup = SafetySupervisor(_Gas())
+    assert sup.act(_obs_at_light("red", 40.0, 10.0))[1] == 1.0 and not sup.active  # room to stop comfortably
+    assert sup.act(_obs_at_light("green", 3.0, 10.0))[1] == 1.0 and not sup.active
+    assert sup.act(_obs_at_light("red", 12.0, 10.0))[1] == -1.0 and "red light" in sup.interventions[-1].reason
+    assert sup.act(_obs_at_light("red", -1.2, 0.0))[1] == -1.0  # standing a little over the line: held there
+    assert sup.act(_obs_at_light("red", -0.5, 12.0))[1] == 1.0  # too fast to stop short of the crossing: go on
+    braking = SafetySupervisor(RuleBasedPolicy())
+    braking.act(_obs_at_light("red", 25.0, 8.0))  # the rule-based driver brakes in time by itself
+    assert not braking.active and braking.interventions == []
+
+
+def test_light_memory_carries_a_hidden_light_and_forgets_it_past_the_line():
+    from control.light_memory import LightMemory
+
+    mem = LightMemory()
+    assert mem.update("red", 10.0, 5.0, 0.05) == ("red", 10.0) and not mem.remembered
+    state, dist = mem.update("none", float("inf"), 5.0, 0.1)  # hidden: remembered, 0.5 m nearer
+    assert mem.remembered and state == "red" and dist == pytest.approx(9.5)
+    assert mem.update("green", 9.0, 5.0, 0.05) == ("green", 9.0)  # seen again: what is seen wins
+    for _ in range(20):  # 10 m driven while hidden: 1 m past the line, still remembered
+        state, dist = mem.update("none", float("inf"), 10.0, 0.05)
+    assert state == "green" and dist == pytest.approx(-1.0)
+    for _ in range(5):  # 2.5 m more: past PAST_LINE_M, forgotten
+        state, dist = mem.update("none", float("inf"), 10.0, 0.05)
+    assert state == "none" and not mem.remembered
+    mem.update("red", 5.0, 0.0, 0.05)
+    standing = [mem.update("none", float("inf"), 0.0, 1.0)[0] for _ in range(25)]  # hidden while standing
+    assert standing[:20] == ["red"] * 20 and standing[-1] == "none"  # held through a red phase, not forever
+
+
+def test_numpy_actor_gives_predicts_actions_and_declines_what_it_cannot_copy():
+    import gymnasium as gym
+    from stable_baselines3 import PPO, SAC
+
+    from control.numpy_actor import NumpyActor
+
+    env = gym.make("Pendulum-v1")
+    model = PPO("MlpPolicy", env, n_steps=64, device="cpu", policy_kwargs={"net_arch": [16, 16]}, seed=0)
+    actor = NumpyActor.from_sb3(model)
+    obs = np.random.default_rng(0).uniform(-3, 3, (32, 3)).astype(np.float32)
+    np.testing.assert_allclose(actor(obs), model.predict(obs, deterministic=True)[0], atol=1e-5)
+    assert actor(obs[0]).shape == (1,) and np.all(np.abs(actor(obs * 100)) <= 2.0)  # clipped to the action space
+    assert NumpyActor.from_sb3(SAC("MlpPolicy", env, device="cpu", learning_starts=0)) is None

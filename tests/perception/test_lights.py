@@ -145,3 +145,23 @@ def test_a_head_whose_stop_line_is_behind_yields_to_one_ahead():
     assert state == "red" and dist == pytest.approx(true_m, abs=1.0 + 0.06 * (true_m + 17.0))
     only_near = dets.select(np.array([True, False]))  # nothing ahead: the passed one is still reported
     assert _relevant_light(only_near, cam, lane, setup.front_ahead_m)[1] < -1.0
+
+
+def test_heads_of_one_stop_line_compete_on_their_score_not_on_a_few_tenths_of_distance():
+    """Standing on the line, our own head (ahead, facing) computes at -1.3 m and a crossing road's head
+    off to the left at -0.9 m: the 0.4 m is estimation noise, so the head ahead wins on its score."""
+    from perception.lights import TYPICAL_LANE_WIDTH_M
+    from perception.pipeline import _relevant_light
+    from perception.types import CLASS_NAMES, Detections, LaneEstimate
+
+    setup = CameraSetup()
+    cam = setup.model(320, 160)
+    ours = np.array([214.0, 36.25, 220.0, 48.75], np.float32)
+    other = np.array([68.0, 37.0, 74.0, 49.5], np.float32)
+    assert stop_line_distance_m(cam, ours, setup.front_ahead_m) < -1.0 <= stop_line_distance_m(cam, other, setup.front_ahead_m)
+    red, green = CLASS_NAMES.index("traffic_light_red"), CLASS_NAMES.index("traffic_light_green")
+    dets = Detections(np.stack([ours, other]), np.array([0.6, 0.3], np.float32), np.array([red, green]),
+                      np.array([-1, -1]), *(np.full((2, *s), np.nan, np.float32) for s in ((), (2,), (2,))))
+    lane = LaneEstimate(0.0, 0.0, 0.0, TYPICAL_LANE_WIDTH_M, 1.0)
+    state, dist = _relevant_light(dets, cam, lane, setup.front_ahead_m)
+    assert state == "red" and dist == pytest.approx(-1.3, abs=0.1)

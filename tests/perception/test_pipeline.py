@@ -119,3 +119,37 @@ def test_zoomed_lights_come_back_in_image_pixels_and_only_lights():
     assert det.shape == (int(fy1 * 160) - int(fy0 * 160), int(fx1 * 320) - int(fx0 * 320), 3)  # the crop, not the frame
     assert len(lights) == 1 and lights.names() == ["traffic_light_red"]  # the car is dropped
     assert lights.xyxy[0].tolist() == [10 + fx0 * 320, 5 + fy0 * 160, 14 + fx0 * 320, 15 + fy0 * 160]
+
+
+def test_a_car_cut_by_the_image_side_is_placed_by_its_body_not_by_its_box():
+    """A parked car beside the ego, its box cut by the right edge and (as detector boxes of cut cars
+    are) 25 px too wide toward the middle: placed from the depth of its body pixels, it stays out of
+    the ego's path; placed by the box's inner edge, it came to lie in it."""
+    from control.envs import make_env
+    from control.features import EGO_HALF_WIDTH_M, PATH_MARGIN_M
+    from control.policies import RuleBasedPolicy
+    from perception.geometry import box_ground_points
+    from perception.pipeline import CameraSetup, _side_cut_lateral
+    from perception.types import NOMINAL_SIZE_M, Detections
+
+    env = make_env("town", 300.0, render_camera=True)
+    policy = RuleBasedPolicy()
+    obs, info = env.reset(seed=900004)
+    for _ in range(80):  # town seed 900004: a parked car on the right beside the ego at step 80
+        obs, *_, info = env.step(policy.act(obs))
+    gt = info["ground_truth"]
+    pf = info["perception"]
+    d = pf.detections
+    k = int(np.argmax((d.xyxy[:, 2] >= 319) & (d.class_id == 0) & (d.position_m[:, 0] < 4)))
+    true_y = float(d.position_m[k, 1])
+    assert d.xyxy[k, 2] >= 319 and true_y < -2.5
+    box = d.xyxy[k:k + 1].copy()
+    box[0, 0] -= 25.0  # the detector's box runs onto the road
+    cam = CameraSetup().model(320, 160)
+    pos, dist = box_ground_points(cam, box)
+    pos[0, 0] = d.position_m[k, 0]  # the foot is below the frame: ranged by the depth head in the pipeline
+    one = Detections(box, np.ones(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64), dist.astype(np.float32),
+                     pos.astype(np.float32), np.full((1, 2), np.nan, np.float32))
+    placed = _side_cut_lateral(one, cam, pos, gt.depth_m)
+    corridor = EGO_HALF_WIDTH_M + NOMINAL_SIZE_M[0][1] / 2 + PATH_MARGIN_M
+    assert placed[0, 1] == pytest.approx(true_y, abs=0.5) and abs(placed[0, 1]) > corridor
