@@ -104,13 +104,15 @@ def _fit_line(xy: np.ndarray) -> tuple[np.ndarray, float] | None:
         return None
     x, y = xy[:, 0], xy[:, 1]
     deg = 2 if np.ptp(x) > 12.0 else 1  # short spans cannot support a curvature term
+    basis = np.vander(x, deg + 1, increasing=True)  # 1, x (, x^2)
     w = np.ones_like(x)
     for _ in range(3):  # reweight: far-off pixels (stray paint, misclassified) lose their say
-        coef = np.polyfit(x, y, deg, w=np.sqrt(w))
-        r = y - np.polyval(coef, x)
+        # weighted least squares by its normal equations: a (deg+1)^2 solve, a fraction of polyfit's SVD cost
+        weighted = basis * w[:, None]
+        coef = np.linalg.solve(weighted.T @ basis, weighted.T @ y)
+        r = y - basis @ coef
         scale = max(np.median(np.abs(r)) * 1.5, 0.05)
         w = 1.0 / (1.0 + (r / scale) ** 2)
-    coef = coef[::-1]
     coef = np.pad(coef, (0, 3 - len(coef)))
     return coef, float(np.sqrt(np.average(r**2, weights=w)))
 

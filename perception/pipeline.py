@@ -145,6 +145,8 @@ class Perception:
         self._last_heads: dict | None = None  # ... and the last multi-task outputs
         self._turn = 0
         self._shape: tuple[int, ...] | None = None  # image shape the carried outputs belong to
+        self._lane_of: dict | None = None  # the multi-task outputs ``_lane_fit`` was fitted to
+        self._lane_fit = LaneEstimate.unknown()
 
     @property
     def backend(self) -> str:
@@ -210,6 +212,7 @@ class Perception:
         """Forget tracks (call between unrelated videos or episodes)."""
         self._history = _TrackHistory()
         self._last_dets, self._last_heads, self._turn = None, None, 0
+        self._lane_of = None
         self._zoom_lights, self._count, self._zoom_frame = Detections.empty(), 0, -LIGHT_ZOOM_EVERY
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
@@ -244,7 +247,10 @@ class Perception:
             self._last_heads = heads
             if run_det:
                 self._last_dets, self._last_dets_t = dets, frame.timestamp_s
-        lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
+        if heads is None or heads is not self._lane_of:  # interleave reuses the heads: the fit would be the same
+            self._lane_fit = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
+            self._lane_of = heads
+        lane = self._lane_fit
         lead, ttc = lead_vehicle(dets, lane)
         light, light_dist = self._light(dets, cam, lane, heads, img)
         t3 = time.perf_counter()

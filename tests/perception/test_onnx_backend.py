@@ -88,3 +88,13 @@ def test_onnx_light_head_matches_torch(tmp_path):
     assert list(a["light_state"]) == list(b["light_state"])
     np.testing.assert_allclose(b["light_probs"], a["light_probs"], atol=1e-4)
     np.testing.assert_allclose(b["light_distance_m"], a["light_distance_m"], rtol=1e-4)
+
+
+def test_class_argmax_matches_numpy_including_ties():
+    from perception.onnx_backend import _argmax_classes
+
+    scores = np.random.default_rng(0).normal(size=(2, 4, 16, 32)).astype(np.float32)
+    scores[0, 2] = scores[0, 1]  # ties go to the lower class
+    scores[1, 3, :4] = scores[1, 0, :4]
+    got = _argmax_classes(scores)
+    assert got.dtype == np.uint8 and np.array_equal(got, scores.argmax(1))
