@@ -6,7 +6,9 @@ that reads "no light" as "go" runs the red (town seed 900004 did, from the model
 remembers the light; so does this. When perception reports no light, the last one seen is
 reported again, its stop-line distance shortened by the distance driven since (odometry from the
 ego's own speed), until the car is well past that line or the light has been hidden longer than
-a red phase lasts. Whatever perception does report passes through unchanged.
+a red phase lasts. Whatever perception does report passes through unchanged, except a light whose
+line is already well behind the car while the remembered line is still ahead: that one is not the
+next light to obey.
 
 With exact labels the light is never lost before the intersection, so this changes nothing there:
 the observation means the same from the labels and from the models.
@@ -41,6 +43,12 @@ class LightMemory:
         """This step's light: ``(state, distance_m)`` as perceived, or the remembered one when perception
         reports none. ``speed_m_s`` is the ego's speed over the ``dt_s`` since the previous call."""
         self.remembered = False
+        if state != "none" and distance_m < self.past_line_m and self.state != "none" \
+                and self.distance_m - max(float(speed_m_s), 0.0) * dt_s >= self.past_line_m:
+            # a light whose line is already well behind us cannot be the next one to obey while the
+            # remembered line is still ahead by odometry: a crossing road's near-corner head, cut by the
+            # image top, computes so. The remembered light stands
+            state, distance_m = "none", math.inf
         if state != "none" and math.isfinite(distance_m):
             self.state, self.distance_m, self.hidden_s = state, float(distance_m), 0.0
             return state, distance_m

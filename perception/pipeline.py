@@ -43,7 +43,6 @@ PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the 
 # heads whose stop lines lie within this of the farthest one seen are taken as one stop line's heads (the
 # estimate errs by ~0.5 m at the line, so two heads of our own straddle PASSED_LINE_M as we stand on it) [m]
 SAME_LINE_M = 3.0
-SIDE_HEAD_WEIGHT = 0.15  # a light head seen from the side is rarely the ego's own: its selection score is scaled by this
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
 SIDE_BODY_HEIGHT_M = (0.3, 3.0)  # depth pixels this high above the road belong to a cut box's object body [m]
 SIDE_BODY_MIN_PX = 20  # ... and at least this many are needed to place it from them
@@ -424,23 +423,29 @@ def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, fron
     size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
     score = size * dets.score[lights] / (1.0 + np.abs(centre_x - cam.width / 2) / (cam.width / 4))
     states = [LIGHT_CLASSES[int(c)] for c in dets.class_id[lights]]
+    # a head seen from the side (its lit lamp at the box's edge) faces the crossing road and shows that
+    # road's state, the opposite of ours: never reported as ours. When only such heads are in view (a
+    # truck crossing in front hides ours) the answer is "none", and control.light_memory carries the
+    # light last seen; ranking them down instead let their green stand for our red (seed 900002)
+    usable = np.ones(len(lights), bool)
     if image is not None:
         for i, k in enumerate(lights):
             lamp, _, offset = lamp_state(image, dets.xyxy[k])
             if lamp == "none":
                 continue
             states[i] = lamp
-            if seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0])):  # the crossing road's head
-                score[i] *= SIDE_HEAD_WEIGHT
+            usable[i] = not seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0]))
+    if not usable.any():
+        return "none", float("inf")
     seen = lane.confidence >= MIN_LANE_CONFIDENCE and LANE_WIDTH_RANGE_M[0] <= lane.width_m <= LANE_WIDTH_RANGE_M[1]
     width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
     dist = np.array([stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width) for k in lights])
     # a head whose stop line would already be behind us is a crossing road's near-corner head (or ours,
     # just passed): one still ahead is preferred, as the light that governs the next stop line. Heads
     # within SAME_LINE_M of the farthest count as ahead too: standing on the line, our own heads compute
-    # at -0.5 to -1.3 m, and a side-on head that happened to compute 0.3 m farther must not win on that
-    ahead = dist >= min(PASSED_LINE_M, float(np.max(dist)) - SAME_LINE_M)
-    i = int(np.argmax(np.where(ahead, score, -np.inf))) if ahead.any() else int(np.argmax(score))
+    # at -0.5 to -1.3 m, and another that happened to compute 0.3 m farther must not win on that
+    ahead = usable & (dist >= min(PASSED_LINE_M, float(np.max(dist[usable])) - SAME_LINE_M))
+    i = int(np.argmax(np.where(ahead if ahead.any() else usable, score, -np.inf)))
     return states[i], float(dist[i])
 
 

@@ -129,3 +129,15 @@ def test_numpy_actor_gives_predicts_actions_and_declines_what_it_cannot_copy():
     np.testing.assert_allclose(actor(obs), model.predict(obs, deterministic=True)[0], atol=1e-5)
     assert actor(obs[0]).shape == (1,) and np.all(np.abs(actor(obs * 100)) <= 2.0)  # clipped to the action space
     assert NumpyActor.from_sb3(SAC("MlpPolicy", env, device="cpu", learning_starts=0)) is None
+
+
+def test_light_memory_keeps_a_line_ahead_over_a_light_already_passed():
+    from control.light_memory import LightMemory
+
+    mem = LightMemory()
+    mem.update("red", 3.0, 1.0, 0.05)
+    assert mem.update("green", -8.0, 1.0, 0.05) == ("red", pytest.approx(2.95))  # a near-corner head, not ours
+    assert mem.remembered
+    assert mem.update("green", 2.5, 1.0, 0.05) == ("green", 2.5)  # one ahead is taken as seen
+    mem.reset()
+    assert mem.update("green", -8.0, 1.0, 0.05) == ("green", -8.0)  # nothing remembered: reported as it is
