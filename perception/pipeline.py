@@ -36,9 +36,9 @@ DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
-# the zoomed light pass runs at most every this many frames, and its lights are used for as many: a light
-# 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a frame without one
-LIGHT_ZOOM_EVERY = 4
+# the zoomed light pass runs at most this often, and its lights are used until the next is due (4 frames
+# at 20 Hz): a light 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a gap [s]
+LIGHT_ZOOM_PERIOD_S = 0.2
 PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
 # heads whose stop lines lie within this of the farthest one seen are taken as one stop line's heads (the
 # estimate errs by ~0.5 m at the line, so two heads of our own straddle PASSED_LINE_M as we stand on it) [m]
@@ -131,12 +131,11 @@ class Perception:
         self.interleave = interleave
         # light_zoom: when the full frame shows no light ahead, the detector also looks at the upper middle
         # of the image (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is
-        # 5 px tall at 40 m, below what the detector finds at 320 px. At most every LIGHT_ZOOM_EVERY frames;
+        # 5 px tall at 40 m, below what the detector finds at 320 px. At most every LIGHT_ZOOM_PERIOD_S;
         # its lights are used until the next zoom is due
         self.light_zoom = light_zoom
         self._zoom_lights = Detections.empty()
-        self._zoom_frame = -LIGHT_ZOOM_EVERY  # frame count of the last zoomed pass
-        self._count = 0
+        self._zoom_t = -np.inf  # frame time of the last zoomed pass [s]
         self._zoom_ms = 0.0  # this frame's zoomed pass [ms], counted in the detector's time
         self._history = _TrackHistory()
         self._last_dets: Detections | None = None  # interleave: the last detector frame's objects ...
@@ -212,7 +211,7 @@ class Perception:
         self._history = _TrackHistory()
         self._last_dets, self._last_heads, self._turn = None, None, 0
         self._lane_of = None
-        self._zoom_lights, self._count, self._zoom_frame = Detections.empty(), 0, -LIGHT_ZOOM_EVERY
+        self._zoom_lights, self._zoom_t = Detections.empty(), -np.inf
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
 
@@ -226,7 +225,6 @@ class Perception:
         dets = Detections.empty()
         if run_det:
             dets = self.detector.track(img) if self.track else self.detector.detect(img)
-        self._count += 1
         self._zoom_ms = 0.0
         t1 = time.perf_counter()
         timings["detector"] = (t1 - t0) * 1e3
@@ -251,7 +249,7 @@ class Perception:
             self._lane_of = heads
         lane = self._lane_fit
         lead, ttc = lead_vehicle(dets, lane)
-        light, light_dist = self._light(dets, cam, lane, heads, img)
+        light, light_dist = self._light(dets, cam, lane, heads, img, frame.timestamp_s)
         t3 = time.perf_counter()
         timings["detector"] += self._zoom_ms
         timings["geometry"] = (t3 - t2) * 1e3 - self._zoom_ms
@@ -308,12 +306,13 @@ class Perception:
         return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
 
-    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads, image: np.ndarray) -> tuple[str, float]:
+    def _light(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, heads, image: np.ndarray,
+               t_s: float) -> tuple[str, float]:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
             seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
             if seen[0] == "none" or seen[1] < PASSED_LINE_M:  # none ahead in the full frame: a far one, zoomed?
-                self._zoom(image)
+                self._zoom(image, t_s)
                 zoomed = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
                 seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
             if seen[0] != "none" or self.light_source == "detector":
@@ -322,13 +321,16 @@ class Perception:
             return "none", float("inf")
         return str(heads["light_state"]), float(heads["light_distance_m"])
 
-    def _zoom(self, image: np.ndarray) -> None:
-        """The zoomed light pass, when due (else its last lights, fewer than LIGHT_ZOOM_EVERY frames old, stand)."""
+    def _zoom(self, image: np.ndarray, t_s: float) -> None:
+        """The zoomed light pass on the frame at ``t_s`` [s], when due (else its last lights, younger than
+        LIGHT_ZOOM_PERIOD_S, stand). Time, not frame count: sparse frames (an evaluation, a slow video)
+        each get their own pass."""
         if not self.light_zoom or self.detector is None:
             return
-        if self._count - self._zoom_frame >= LIGHT_ZOOM_EVERY:
+        age = t_s - self._zoom_t
+        if not 0.0 <= age < LIGHT_ZOOM_PERIOD_S - 1e-6:  # due (or time went backwards: a new video)
             t = time.perf_counter()
-            self._zoom_lights, self._zoom_frame = _zoomed_lights(self.detector, image), self._count
+            self._zoom_lights, self._zoom_t = _zoomed_lights(self.detector, image), t_s
             self._zoom_ms = (time.perf_counter() - t) * 1e3
 
     def _lane(self, cam: CameraModel, heads) -> LaneEstimate:

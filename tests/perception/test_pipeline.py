@@ -153,3 +153,28 @@ def test_a_car_cut_by_the_image_side_is_placed_by_its_body_not_by_its_box():
     placed = _side_cut_lateral(one, cam, pos, gt.depth_m)
     corridor = EGO_HALF_WIDTH_M + NOMINAL_SIZE_M[0][1] / 2 + PATH_MARGIN_M
     assert placed[0, 1] == pytest.approx(true_y, abs=0.5) and abs(placed[0, 1]) > corridor
+
+
+def test_zoomed_light_pass_runs_by_time_only_while_no_light_is_seen():
+    from perception.pipeline import LIGHT_ZOOM_PERIOD_S
+    from perception.types import Detections
+
+    class _NoLights:  # a detector that finds nothing and counts its zoomed calls
+        zoomed = 0
+
+        def track(self, image):
+            return Detections.empty()
+
+        def detect(self, image):
+            _NoLights.zoomed += 1
+            return Detections.empty()
+
+    stack = Perception(_NoLights(), None)
+    img = np.zeros((160, 320, 3), np.uint8)
+    for i in range(20):  # 20 Hz: one zoomed pass per LIGHT_ZOOM_PERIOD_S
+        stack.process(Frame(img, i * 0.05, i, "t"))
+    assert _NoLights.zoomed == int(round(20 * 0.05 / LIGHT_ZOOM_PERIOD_S))
+    _NoLights.zoomed = 0
+    for i in range(5):  # sparse frames (an evaluation every 8 steps): each gets its own pass
+        stack.process(Frame(img, 10.0 + i * 0.4, i, "t"))
+    assert _NoLights.zoomed == 5
