@@ -109,7 +109,8 @@ def _fit_line(xy: np.ndarray) -> tuple[np.ndarray, float] | None:
     for _ in range(3):  # reweight: far-off pixels (stray paint, misclassified) lose their say
         # weighted least squares by its normal equations: a (deg+1)^2 solve, a fraction of polyfit's SVD cost
         weighted = basis * w[:, None]
-        coef = np.linalg.solve(weighted.T @ basis, weighted.T @ y)
+        # lstsq, not solve: pixels all on one ground row give a singular system (polyfit's rank-deficient case)
+        coef = np.linalg.lstsq(weighted.T @ basis, weighted.T @ y, rcond=None)[0]
         r = y - basis @ coef
         scale = max(np.median(np.abs(r)) * 1.5, 0.05)
         w = 1.0 / (1.0 + (r / scale) ** 2)

@@ -105,3 +105,14 @@ def test_overlay_draws_on_any_size():
     big = draw(np.zeros((720, 1280, 3), np.uint8), pf, cam)
     assert small.shape == obs["image"].shape and big.shape == (720, 1280, 3)
     assert not np.array_equal(small, obs["image"]) and big.any()
+
+
+def test_lane_line_fit_survives_degenerate_and_fits_a_parabola():
+    from perception.geometry import _fit_line
+
+    x = np.linspace(3.0, 30.0, 60)
+    coef, rms = _fit_line(np.stack([x, 1.6 + 0.02 * x - 0.004 * x**2], 1))
+    assert coef == pytest.approx([1.6, 0.02, -0.004], abs=1e-6) and rms < 1e-6
+    one_row = np.stack([np.full(20, 8.0), np.linspace(1.0, 2.0, 20)], 1)  # every pixel at one distance
+    coef, rms = _fit_line(one_row)  # singular for a line in x: no exception, a finite answer
+    assert np.all(np.isfinite(coef)) and np.isfinite(rms)
