@@ -35,6 +35,12 @@ MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
+# a lane estimate that moves more than this from the last one (the car moves a few cm sideways between
+# frames; the fit sometimes locks onto the wrong paint for a frame: 3 m and 0.6 rad off, town seed 900001)
+# is held back until it has lasted LANE_JUMP_FRAMES estimates
+LANE_JUMP_M = 0.75  # [m]
+LANE_JUMP_RAD = 0.15  # [rad]
+LANE_JUMP_FRAMES = 3
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 # the zoomed light pass runs at most this often, and its lights are used until the next is due (4 frames
 # at 20 Hz): a light 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a gap [s]
@@ -145,6 +151,8 @@ class Perception:
         self._shape: tuple[int, ...] | None = None  # image shape the carried outputs belong to
         self._lane_of: dict | None = None  # the multi-task outputs ``_lane_fit`` was fitted to
         self._lane_fit = LaneEstimate.unknown()
+        self._lane_last: LaneEstimate | None = None  # the last lane estimate that passed the jump gate ...
+        self._lane_jumps = 0  # ... and how many estimates in a row have jumped away from it
 
     @property
     def backend(self) -> str:
@@ -210,7 +218,7 @@ class Perception:
         """Forget tracks (call between unrelated videos or episodes)."""
         self._history = _TrackHistory()
         self._last_dets, self._last_heads, self._turn = None, None, 0
-        self._lane_of = None
+        self._lane_of, self._lane_last, self._lane_jumps = None, None, 0
         self._zoom_lights, self._zoom_t = Detections.empty(), -np.inf
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
@@ -245,7 +253,8 @@ class Perception:
             if run_det:
                 self._last_dets, self._last_dets_t = dets, frame.timestamp_s
         if heads is None or heads is not self._lane_of:  # interleave reuses the heads: the fit would be the same
-            self._lane_fit = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
+            lane = self._lane(cam.scaled(*heads["lanes"].shape[::-1]) if heads is not None else cam, heads)
+            self._lane_fit = self._lane_gate(lane)
             self._lane_of = heads
         lane = self._lane_fit
         lead, ttc = lead_vehicle(dets, lane)
@@ -332,6 +341,22 @@ class Perception:
             t = time.perf_counter()
             self._zoom_lights, self._zoom_t = _zoomed_lights(self.detector, image), t_s
             self._zoom_ms = (time.perf_counter() - t) * 1e3
+
+    def _lane_gate(self, lane: LaneEstimate) -> LaneEstimate:
+        """``lane``, unless it jumped from the last estimate by more than the car can move between two
+        frames (LANE_JUMP_M, LANE_JUMP_RAD): then the last estimate stands, until the new reading has
+        held for LANE_JUMP_FRAMES estimates (a real change: the car crossed into the next lane)."""
+        last = self._lane_last
+        known = np.isfinite(lane.offset_m) and np.isfinite(lane.heading_error_rad)
+        if last is None or not known:
+            self._lane_last, self._lane_jumps = (lane if known else last), 0
+            return lane
+        if (abs(lane.offset_m - last.offset_m) > LANE_JUMP_M or abs(lane.heading_error_rad - last.heading_error_rad)
+                > LANE_JUMP_RAD) and self._lane_jumps + 1 < LANE_JUMP_FRAMES:
+            self._lane_jumps += 1
+            return last
+        self._lane_last, self._lane_jumps = lane, 0
+        return lane
 
     def _lane(self, cam: CameraModel, heads) -> LaneEstimate:
         if heads is None:

@@ -178,3 +178,19 @@ def test_zoomed_light_pass_runs_by_time_only_while_no_light_is_seen():
     for i in range(5):  # sparse frames (an evaluation every 8 steps): each gets its own pass
         stack.process(Frame(img, 10.0 + i * 0.4, i, "t"))
     assert _NoLights.zoomed == 5
+
+
+def test_a_one_frame_jump_of_the_lane_is_held_back_and_a_lasting_one_accepted():
+    from perception.pipeline import LANE_JUMP_FRAMES
+    from perception.types import LaneEstimate
+
+    stack = Perception(None, None)
+    lane = lambda offset, heading=0.0: LaneEstimate(offset, heading, 0.0, 3.4, 0.8)  # noqa: E731
+    assert stack._lane_gate(lane(0.05)).offset_m == 0.05
+    assert stack._lane_gate(lane(2.95, -0.2)).offset_m == 0.05  # locked onto the wrong paint for a frame
+    assert stack._lane_gate(lane(0.08)).offset_m == 0.08  # and back
+    assert stack._lane_gate(lane(0.1, 0.4)).offset_m == 0.08  # a heading jump counts too
+    stack._lane_gate(lane(0.1))
+    crossed = [stack._lane_gate(lane(-1.6)).offset_m for _ in range(LANE_JUMP_FRAMES)]  # now in the next lane
+    assert crossed[:-1] == [0.1] * (LANE_JUMP_FRAMES - 1) and crossed[-1] == -1.6
+    assert np.isnan(stack._lane_gate(LaneEstimate.unknown()).offset_m)  # unknown passes through
