@@ -41,8 +41,6 @@ MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regre
 LANE_JUMP_M = 0.75  # [m]
 LANE_JUMP_RAD = 0.15  # [rad]
 LANE_JUMP_FRAMES = 3
-LANE_MAX_OFFSET_M = 2.0  # a fitted ego-lane offset beyond this (more than half a lane) is the wrong paint [m]
-LANE_MAX_HEADING_RAD = 0.35  # ... as is a heading error beyond this [rad]
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 # the zoomed light pass runs at most this often, and its lights are used until the next is due (4 frames
 # at 20 Hz): a light 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a gap [s]
@@ -364,11 +362,7 @@ class Perception:
         if heads is None:
             return LaneEstimate.unknown()
         fitted = fit_lane(cam, heads["lanes"])
-        # an ego-lane offset beyond LANE_MAX_OFFSET_M or a heading error beyond LANE_MAX_HEADING_RAD is not a
-        # lane we are driving in: the fit has taken an intersection's crosswalk or the crossing road's paint
-        # (4 m and 0.6 rad off, town seed 900000), and the regression head answers instead
-        if fitted.confidence >= MIN_LANE_CONFIDENCE and abs(fitted.offset_m) <= LANE_MAX_OFFSET_M \
-                and abs(fitted.heading_error_rad) <= LANE_MAX_HEADING_RAD:
+        if fitted.confidence >= MIN_LANE_CONFIDENCE:
             return fitted
         return LaneEstimate(float(heads["lane_offset_m"]), float(heads["heading_error_rad"]), float(heads["curvature_1_m"]),
                             float(heads["lane_width_m"]), MIN_LANE_CONFIDENCE / 2)

@@ -194,30 +194,3 @@ def test_a_one_frame_jump_of_the_lane_is_held_back_and_a_lasting_one_accepted():
     crossed = [stack._lane_gate(lane(-1.6)).offset_m for _ in range(LANE_JUMP_FRAMES)]  # now in the next lane
     assert crossed[:-1] == [0.1] * (LANE_JUMP_FRAMES - 1) and crossed[-1] == -1.6
     assert np.isnan(stack._lane_gate(LaneEstimate.unknown()).offset_m)  # unknown passes through
-
-
-def test_an_implausible_lane_fit_yields_to_the_regression_head():
-    from perception.pipeline import CameraSetup
-
-    cam = CameraSetup().model(320, 160)
-    far_off = Perception(None, None)._lane(cam, _lane_heads(2.6, -0.1))  # the fit says 2.6 m off the lane centre
-    assert far_off.offset_m == pytest.approx(-0.1) and far_off.confidence < 0.3
-    near = Perception(None, None)._lane(cam, _lane_heads(0.3, -0.1))
-    assert near.offset_m == pytest.approx(-0.3, abs=0.05) and near.confidence > 0.5
-
-
-def _lane_heads(shift_m: float, reg_offset_m: float) -> dict:
-    """Multi-task outputs whose marking mask shows a lane centred ``shift_m`` left of the ego, and whose
-    regression head says ``reg_offset_m``."""
-    from perception.pipeline import CameraSetup
-
-    cam = CameraSetup().model(320, 160)
-    lanes = np.zeros((160, 320), np.uint8)
-    x = np.linspace(3.0, 35.0, 400)
-    for code, y in ((1, shift_m + 1.7), (2, shift_m - 1.7)):
-        uv, _ = cam.ground_to_pixel(np.stack([x, np.full_like(x, y)], 1))
-        for u, v in uv.astype(int):
-            if 0 <= u < 319 and 0 <= v < 160:
-                lanes[v, u:u + 2] = code
-    return {"lanes": lanes, "lane_offset_m": reg_offset_m, "heading_error_rad": 0.0, "curvature_1_m": 0.0,
-            "lane_width_m": 3.4}
