@@ -15,6 +15,7 @@ from .types import LaneEstimate
 
 LANE_FIT_RANGE_M = (3.0, 35.0)  # ground x range used for lane fitting [m]
 MIN_LINE_POINTS = 12  # pixels a lane line needs before it is fitted
+MIN_LANE_CONFIDENCE = 0.3  # a fitted lane below this yields to the multi-task net's regression (perception.pipeline)
 
 
 @dataclass(frozen=True)

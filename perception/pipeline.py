@@ -6,9 +6,10 @@ Stages (each timed into ``PerceptionFrame.timings_ms``):
 3. geometry: each box's ground distance from its foot pixel on the flat road, cross-checked with
    the depth head where the foot is not visible; velocities from each track's history; the
    ego lane fitted in bird's-eye view from the lane-marking mask (the regression head is the
-   fallback when too few marking pixels are seen); the lead vehicle and its time to collision;
-   the relevant traffic light and the distance to its stop line: from the detector's light boxes
-   (``perception.lights``) and/or the multi-task net's light head, per ``light_source``.
+   fallback when too few marking pixels are seen; a one-frame jump is held back); the lead
+   vehicle and its time to collision; the relevant traffic light and the distance to its stop
+   line: from the detector's light boxes (``perception.light_selection``, ``perception.lights``)
+   and/or the multi-task net's light head, per ``light_source``.
 
 Both networks run in PyTorch or, on the CPU by default, in ONNX Runtime (``perception.onnx_backend``):
 the same outputs in about half the time.
@@ -24,32 +25,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .geometry import CameraModel, box_ground_points, fit_lane
+from .geometry import MIN_LANE_CONFIDENCE, CameraModel, box_ground_points, fit_lane
 from .ground_truth import lead_vehicle
-from .lights import TYPICAL_LANE_WIDTH_M, lamp_state, seen_from_side, stop_line_distance_m
-from .types import LIGHT_CLASSES, NOMINAL_SIZE_M, Detections, Frame, LaneEstimate, PerceptionFrame
+from .light_selection import PASSED_LINE_M, relevant_light, zoomed_lights
+from .types import NOMINAL_SIZE_M, Detections, Frame, LaneEstimate, PerceptionFrame
 
 log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
-MIN_LANE_CONFIDENCE = 0.3  # below this the mask-fitted lane yields to the regression head
 # a lane estimate that moves more than this from the last one (the car moves a few cm sideways between
 # frames; the fit sometimes locks onto the wrong paint for a frame: 3 m and 0.6 rad off, town seed 900001)
 # is held back until it has lasted LANE_JUMP_FRAMES estimates
 LANE_JUMP_M = 0.75  # [m]
 LANE_JUMP_RAD = 0.15  # [rad]
 LANE_JUMP_FRAMES = 3
-LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 # the zoomed light pass runs at most this often, and its lights are used until the next is due (4 frames
 # at 20 Hz): a light 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a gap [s]
 LIGHT_ZOOM_PERIOD_S = 0.2
-PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
-# heads whose stop lines lie within this of the farthest one seen are taken as one stop line's heads (the
-# estimate errs by ~0.5 m at the line, so two heads of our own straddle PASSED_LINE_M as we stand on it) [m]
-SAME_LINE_M = 3.0
-LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
 SIDE_BODY_HEIGHT_M = (0.3, 3.0)  # depth pixels this high above the road belong to a cut box's object body [m]
 SIDE_BODY_MIN_PX = 20  # ... and at least this many are needed to place it from them
 BACKENDS = ("auto", "torch", "onnxruntime")  # see Perception.from_files
@@ -136,7 +130,7 @@ class Perception:
         # relative velocities and the last dense outputs (lanes, drivable area, depth) are reused
         self.interleave = interleave
         # light_zoom: when the full frame shows no light ahead, the detector also looks at the upper middle
-        # of the image (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is
+        # of the image (light_selection.LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is
         # 5 px tall at 40 m, below what the detector finds at 320 px. At most every LIGHT_ZOOM_PERIOD_S;
         # its lights are used until the next zoom is due
         self.light_zoom = light_zoom
@@ -319,10 +313,10 @@ class Perception:
                t_s: float) -> tuple[str, float]:
         """The relevant light's state and stop-line distance [m] from the sources ``light_source`` allows."""
         if self.light_source != "multitask":
-            seen = _relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
+            seen = relevant_light(dets, cam, lane, self.camera_setup.front_ahead_m, image)
             if seen[0] == "none" or seen[1] < PASSED_LINE_M:  # none ahead in the full frame: a far one, zoomed?
                 self._zoom(image, t_s)
-                zoomed = _relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
+                zoomed = relevant_light(self._zoom_lights, cam, lane, self.camera_setup.front_ahead_m, image)
                 seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
             if seen[0] != "none" or self.light_source == "detector":
                 return seen
@@ -339,7 +333,7 @@ class Perception:
         age = t_s - self._zoom_t
         if not 0.0 <= age < LIGHT_ZOOM_PERIOD_S - 1e-6:  # due (or time went backwards: a new video)
             t = time.perf_counter()
-            self._zoom_lights, self._zoom_t = _zoomed_lights(self.detector, image), t_s
+            self._zoom_lights, self._zoom_t = zoomed_lights(self.detector, image), t_s
             self._zoom_ms = (time.perf_counter() - t) * 1e3
 
     def _lane_gate(self, lane: LaneEstimate) -> LaneEstimate:
@@ -416,64 +410,6 @@ def _near_side_from_depth(cam: CameraModel, xyxy: np.ndarray, depth_m: np.ndarra
         return None
     lat = lateral[body]
     return float(np.percentile(lat, 10) if left else np.percentile(lat, 90))
-
-
-def _zoomed_lights(detector, image: np.ndarray) -> Detections:
-    """Traffic lights the detector finds in ``LIGHT_ZOOM_REGION`` of ``image``, which its letterbox
-    scales up to the detector's input size; boxes in ``image``'s pixels. Untracked: the tracker
-    follows the full frames."""
-    h, w = image.shape[:2]
-    (fx0, fy0), (fx1, fy1) = LIGHT_ZOOM_REGION
-    x0, y0, x1, y1 = int(fx0 * w), int(fy0 * h), int(fx1 * w), int(fy1 * h)
-    found = detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
-    lights = found.select(np.isin(found.class_id, list(LIGHT_CLASSES)))
-    xyxy = lights.xyxy + np.array([x0, y0, x0, y0], np.float32)
-    return Detections(xyxy, lights.score, lights.class_id, np.full(len(lights), -1), *(
-        np.full(a.shape, np.nan, np.float32) for a in (lights.distance_m, lights.position_m, lights.velocity_m_s)))
-
-
-def _relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,
-                    image: np.ndarray | None = None) -> tuple[str, float]:
-    """The traffic light the ego obeys and the distance from the vehicle's front to its stop line [m].
-
-    Among detected lights, the one nearest the image centre weighted by size (the ego's own signal
-    stands ahead, not to the side); its distance from the box's rows and the housing's known
-    mounting height (``perception.lights``), with the crossing road's width taken from our lane's
-    when the lane was seen. Its state is the lit lamp's colour read from ``image``
-    (``perception.lights.lamp_state``) where a lamp is visible, else the detector's class: the
-    detector finds housings well but confuses the states of lamps 1-2 px across."""
-    lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)))
-    if lights.size == 0:
-        return "none", float("inf")
-    boxes = dets.xyxy[lights]
-    centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
-    size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
-    score = size * dets.score[lights] / (1.0 + np.abs(centre_x - cam.width / 2) / (cam.width / 4))
-    states = [LIGHT_CLASSES[int(c)] for c in dets.class_id[lights]]
-    # a head seen from the side (its lit lamp at the box's edge) faces the crossing road and shows that
-    # road's state, the opposite of ours: never reported as ours. When only such heads are in view (a
-    # truck crossing in front hides ours) the answer is "none", and control.light_memory carries the
-    # light last seen; ranking them down instead let their green stand for our red (seed 900002)
-    usable = np.ones(len(lights), bool)
-    if image is not None:
-        for i, k in enumerate(lights):
-            lamp, _, offset = lamp_state(image, dets.xyxy[k])
-            if lamp == "none":
-                continue
-            states[i] = lamp
-            usable[i] = not seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0]))
-    if not usable.any():
-        return "none", float("inf")
-    seen = lane.confidence >= MIN_LANE_CONFIDENCE and LANE_WIDTH_RANGE_M[0] <= lane.width_m <= LANE_WIDTH_RANGE_M[1]
-    width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
-    dist = np.array([stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width) for k in lights])
-    # a head whose stop line would already be behind us is a crossing road's near-corner head (or ours,
-    # just passed): one still ahead is preferred, as the light that governs the next stop line. Heads
-    # within SAME_LINE_M of the farthest count as ahead too: standing on the line, our own heads compute
-    # at -0.5 to -1.3 m, and another that happened to compute 0.3 m farther must not win on that
-    ahead = usable & (dist >= min(PASSED_LINE_M, float(np.max(dist[usable])) - SAME_LINE_M))
-    i = int(np.argmax(np.where(ahead if ahead.any() else usable, score, -np.inf)))
-    return states[i], float(dist[i])
 
 
 def resolve_backend(backend: str, device: str = "auto") -> str:

@@ -84,7 +84,7 @@ def test_stop_line_distance_from_labelled_boxes():
 
 
 def test_pipeline_reports_the_light_and_its_distance():
-    from perception.pipeline import _relevant_light
+    from perception.light_selection import relevant_light as _relevant_light
     from perception.types import CLASS_NAMES, Detections, LaneEstimate
 
     true_m, box, lane_width_m, (h, w), *_ = _labelled_light_frames(seed=1, steps=400, every=10)[0]
@@ -128,7 +128,7 @@ def test_lamp_state_on_drawn_heads():
 
 
 def test_a_head_whose_stop_line_is_behind_yields_to_one_ahead():
-    from perception.pipeline import _relevant_light
+    from perception.light_selection import relevant_light as _relevant_light
     from perception.types import CLASS_NAMES, Detections, LaneEstimate
 
     true_m, box, lane_width_m, (h, w), *_ = _labelled_light_frames(seed=1, steps=400, every=10)[0]
@@ -151,7 +151,7 @@ def test_heads_of_one_stop_line_compete_on_their_score_not_on_a_few_tenths_of_di
     """Standing on the line, our own head (ahead, facing) computes at -1.3 m and a crossing road's head
     off to the left at -0.9 m: the 0.4 m is estimation noise, so the head ahead wins on its score."""
     from perception.lights import TYPICAL_LANE_WIDTH_M
-    from perception.pipeline import _relevant_light
+    from perception.light_selection import relevant_light as _relevant_light
     from perception.types import CLASS_NAMES, Detections, LaneEstimate
 
     setup = CameraSetup()

@@ -102,7 +102,7 @@ def test_interleave_runs_one_network_per_frame_and_predicts_objects_between():
 
 
 def test_zoomed_lights_come_back_in_image_pixels_and_only_lights():
-    from perception.pipeline import LIGHT_ZOOM_REGION, _zoomed_lights
+    from perception.light_selection import LIGHT_ZOOM_REGION, zoomed_lights as _zoomed_lights
     from perception.types import CLASS_NAMES, Detections
 
     class CropDetector:
