@@ -148,7 +148,8 @@ def _run_policy(args) -> int:
 
 def _print_table(report: dict) -> None:
     cols = ("success_rate", "route_completion", "driving_score", "collisions_per_km", "red_lights_run", "mean_speed_kmh",
-            "interventions")
-    print(f"{'row':<20}" + "".join(f"{c[:14]:>16}" for c in cols), file=sys.stderr)
+            "interventions", "interventions_red_light")
+    heads = ("success", "completion", "score", "collisions/km", "red lights", "km/h", "interventions", "of them red hold")
+    print(f"{'row':<20}" + "".join(f"{h:>17}" for h in heads), file=sys.stderr)
     for row, s in report["rows"].items():
-        print(f"{row:<20}" + "".join(f"{'-' if s.get(c) is None else s[c]:>16}" for c in cols), file=sys.stderr)
+        print(f"{row:<20}" + "".join(f"{'-' if s.get(c) is None else s[c]:>17}" for c in cols), file=sys.stderr)
