@@ -43,8 +43,9 @@ class LightMemory:
         """This step's light: ``(state, distance_m)`` as perceived, or the remembered one when perception
         reports none. ``speed_m_s`` is the ego's speed over the ``dt_s`` since the previous call."""
         self.remembered = False
+        driven_m = max(float(speed_m_s), 0.0) * dt_s
         if state != "none" and distance_m < self.past_line_m and self.state != "none" \
-                and self.distance_m - max(float(speed_m_s), 0.0) * dt_s >= self.past_line_m:
+                and self.distance_m - driven_m >= self.past_line_m:
             # a light whose line is already well behind us cannot be the next one to obey while the
             # remembered line is still ahead by odometry: a crossing road's near-corner head, cut by the
             # image top, computes so. The remembered light stands
@@ -56,7 +57,7 @@ class LightMemory:
             return state, distance_m
         if self.state == "none":
             return state, distance_m
-        self.distance_m -= max(float(speed_m_s), 0.0) * dt_s
+        self.distance_m -= driven_m
         self.hidden_s += dt_s
         if self.distance_m < self.past_line_m or self.hidden_s > self.max_hidden_s:
             self.state, self.distance_m = "none", math.inf

@@ -53,7 +53,7 @@ class NumpyActor:
         return actor
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        x = np.asarray(obs, np.float64).reshape(-1, self.layers[0][1].shape[0]) if self.layers else np.asarray(obs)
+        x = np.asarray(obs, np.float64).reshape(-1, self.layers[0][1].shape[0])  # the first layer is linear
         for layer in self.layers:
             x = x @ layer[1] + layer[2] if layer[0] == "linear" else layer[1](x)
         out = np.clip(x, self.low, self.high).astype(np.float32)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import DISTANCE_SCALE_M, decode, object_column
+from .features import DISTANCE_SCALE_M, Decoded, decode, object_column
 from .policies import SAFE_STOP, Policy, observation_finite
 
 
@@ -75,7 +75,8 @@ class SafetySupervisor(Policy):
         if self.observation != "features":
             self.active = False
             return action
-        reason = self._danger(obs) or self._red_light(obs, float(action[1]))
+        f = decode(obs)  # once, for both checks
+        reason = self._danger(f) or self._red_light(f, float(action[1]))
         if reason:
             return self._override(step, reason, np.array([action[0], -1.0], np.float32))
         self.active = False
@@ -84,8 +85,7 @@ class SafetySupervisor(Policy):
     def _act(self, obs):  # unused: ``act`` is overridden
         raise NotImplementedError
 
-    def _danger(self, obs: np.ndarray) -> str | None:
-        f = decode(obs)
+    def _danger(self, f: Decoded) -> str | None:
         col = object_column
         rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
         if rows.size == 0 or f.speed_m_s < self.cfg.moving_m_s:
@@ -107,8 +107,7 @@ class SafetySupervisor(Policy):
             return f"a {what} {gap[j]:.1f} m ahead"
         return None
 
-    def _red_light(self, obs: np.ndarray, accel: float) -> str | None:
-        f = decode(obs)
+    def _red_light(self, f: Decoded, accel: float) -> str | None:
         if f.light_state != "red" or not np.isfinite(f.light_distance_m):
             return None
         c, v, d = self.cfg, max(f.speed_m_s, 0.0), f.light_distance_m
