@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, PerceptionFrame
+from common.vocab import EGO_WIDTH_M, LIGHT_STATES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
+from perception.types import PerceptionFrame
 
 LAYOUT_ID = "drivestack-features-v1"
 K_OBJECTS = 6
@@ -53,11 +54,10 @@ FAR = 2.0  # the value of a distance feature when there is nothing there (100 m 
 MAX_INV_TTC_1_S = 2.0  # 1/TTC saturates here (TTC 0.5 s)
 LATERAL_SCALE_M = 10.0
 REL_SPEED_SCALE_M_S = (10.0, 5.0)  # forward, left
-# nominal footprint per class (length, width) [m]: the detector gives boxes, not sizes; the sim's mean sizes
-CLASS_SIZE_M = {0: (4.6, 1.9), 1: (8.6, 2.6), 2: (11.6, 2.6), 3: (2.2, 0.9), PEDESTRIAN_CLASS: (0.6, 0.6)}
-LIGHT_STATES = ("red", "yellow", "green", "none")
+# the light block's one-hot slots: red, yellow, green, none (the v1 layout's order: a trained policy reads these positions)
+LIGHT_SLOTS = (*LIGHT_STATES[1:], LIGHT_STATES[0])
 PATH_MARGIN_M = 0.3  # an object counts as in the path when it reaches this close to the ego's corridor [m]
-EGO_HALF_WIDTH_M = 0.93
+EGO_HALF_WIDTH_M = EGO_WIDTH_M / 2  # [m]
 
 
 def _slices() -> dict[str, slice]:
@@ -106,9 +106,9 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
                                _finite(lane.width_m, WIDTH_SCALE_M) / WIDTH_SCALE_M, np.clip(lane.confidence, 0, 1), 1.0)
     else:
         obs[SLICES["lane"]] = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
-    state = pf.light_state if pf.light_state in LIGHT_STATES else "none"
+    state = pf.light_state if pf.light_state in LIGHT_SLOTS else "none"
     light = np.zeros(6, np.float32)
-    light[LIGHT_STATES.index(state)] = 1.0
+    light[LIGHT_SLOTS.index(state)] = 1.0
     dist_known = state != "none" and np.isfinite(pf.light_distance_m)
     light[4] = _distance_feature(pf.light_distance_m) if dist_known else FAR
     light[5] = float(dist_known)
@@ -122,7 +122,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         vel = np.nan_to_num(d.velocity_m_s[relevant].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         dist = np.where(np.isfinite(d.distance_m[relevant]), d.distance_m[relevant], np.hypot(pos[:, 0], pos[:, 1]))
         cls = d.class_id[relevant]
-        half_w = np.array([CLASS_SIZE_M.get(int(c), (4.6, 1.9))[1] / 2 for c in cls])
+        half_w = np.array([NOMINAL_SIZE_M[int(c)][1] / 2 for c in cls])
         path = in_path(pos, half_w, lane)
         closing = np.maximum(-vel[:, 0], 0.0)
         inv_ttc = np.clip(closing / np.maximum(dist, 0.5), 0.0, MAX_INV_TTC_1_S)
@@ -130,7 +130,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         rows = np.zeros((K_OBJECTS, len(OBJECT_FIELDS)), np.float32)
         for r, k in enumerate(order):
             c = int(cls[k])
-            length, width = CLASS_SIZE_M.get(c, (4.6, 1.9))
+            length, width = NOMINAL_SIZE_M[c]
             rows[r] = (1.0, float(c in VEHICLE_CLASSES), float(c == PEDESTRIAN_CLASS),
                        np.clip(pos[k, 0] / DISTANCE_SCALE_M, -0.5, FAR), np.clip(pos[k, 1] / LATERAL_SCALE_M, -2, 2),
                        np.clip(vel[k, 0] / REL_SPEED_SCALE_M_S[0], -3, 3), np.clip(vel[k, 1] / REL_SPEED_SCALE_M_S[1], -3, 3),
@@ -181,7 +181,7 @@ def decode(obs: np.ndarray) -> Decoded:
     if o.shape != (OBS_SIZE,):
         raise ValueError(f"observation has {o.size} values; the {LAYOUT_ID} layout has {OBS_SIZE}")
     ego, lane, light = o[SLICES["ego"]], o[SLICES["lane"]], o[SLICES["light"]]
-    state = LIGHT_STATES[int(np.argmax(light[:4]))] if light[:4].max() > 0.5 else "none"
+    state = LIGHT_SLOTS[int(np.argmax(light[:4]))] if light[:4].max() > 0.5 else "none"
     dist = light[4] * DISTANCE_SCALE_M if light[5] > 0.5 else float("inf")
     return Decoded(ego[0] * SPEED_SCALE_M_S, ego[1] * YAW_RATE_SCALE_RAD_S, ego[2] * SPEED_SCALE_M_S, ego[3:5].copy(),
                    bool(lane[5] > 0.5), lane[0] * OFFSET_SCALE_M, lane[1] * HEADING_SCALE_RAD, lane[2] / CURVATURE_GAIN_M,

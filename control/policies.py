@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MAX_BRAKE_M_S2, MAX_STEER_RAD
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
@@ -76,13 +77,13 @@ class RuleBasedConfig:
     # car's centre, 2.3 m behind the front, crosses) still stops rather than going on [m]
     red_line_overrun_m: float = 1.5
     comfortable_brake_m_s2: float = 3.0  # stops for yellow only if this suffices [m/s^2]
-    camera_to_bumper_m: float = 1.5  # camera foot to the front bumper [m]
+    camera_to_bumper_m: float = CAMERA_TO_BUMPER_M  # camera foot to the front bumper [m]
     lost_lane_speed_m_s: float = 3.0  # crawl at this speed while no lane is seen [m/s]
-    # the car (the simulator's defaults, sim.dynamics.BicycleParams)
-    wheelbase_m: float = 2.7
-    max_steer_rad: float = 0.55
-    max_accel_m_s2: float = 3.0
-    max_brake_m_s2: float = 8.0
+    # the car (common.vocab: the simulator's ego)
+    wheelbase_m: float = EGO_WHEELBASE_M  # [m]
+    max_steer_rad: float = MAX_STEER_RAD  # [rad]
+    max_accel_m_s2: float = MAX_ACCEL_M_S2  # [m/s^2]
+    max_brake_m_s2: float = MAX_BRAKE_M_S2  # [m/s^2]
     # IDM (Treiber et al.): time headway, jam distance, max accel, comfortable decel
     idm_headway_s: float = 1.2
     idm_jam_m: float = 3.0

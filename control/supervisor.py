@@ -18,6 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.config import check_range
+from common.vocab import MAX_BRAKE_M_S2
+
 from .features import DISTANCE_SCALE_M, Decoded, decode, object_column
 from .policies import SAFE_STOP, Policy, observation_finite
 
@@ -35,11 +38,9 @@ class SupervisorConfig:
     red_overrun_m: float = 2.0  # [m]
     red_stop_margin_m: float = 0.5  # ... once a comfortable stop would end less than this before the line [m]
     comfortable_brake_m_s2: float = 3.0  # [m/s^2]
-    max_brake_m_s2: float = 8.0  # the car's (sim.dynamics.BicycleParams) [m/s^2]
+    max_brake_m_s2: float = MAX_BRAKE_M_S2  # the car's (common.vocab) [m/s^2]
 
     def __post_init__(self) -> None:
-        from drivestack.config import check_range
-
         check_range("supervisor.ttc_brake_s", self.ttc_brake_s, 0.0, 10.0)
         check_range("supervisor.min_gap_m", self.min_gap_m, 0.0, 20.0)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from drivestack.config import ConfigError, check_range
+from common.config import ConfigError, check_range, save_yaml
 
 from .envs import STAGES, VALIDATION_SEEDS, make_env
 from .features import LAYOUT_ID
@@ -331,7 +331,6 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     import torch
     from tqdm import tqdm
 
-    from drivestack.config import save_yaml
 
     from .policies import save_policy
 

@@ -47,6 +47,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from common.errors import UsageError
+
 #: Our step figures: name -> (gymnasium id, camera on).
 SIM_FIGURES: dict[str, tuple[str, bool]] = {
     "town_camera": ("drivestack/Town-v0", True),
@@ -463,8 +465,6 @@ def format_table(report: SimReport) -> str:
 
 
 def _run_sim(args) -> int:
-    from drivestack.cli import UsageError
-
     if not (math.isfinite(args.seconds) and args.seconds > 0):
         raise UsageError(f"--seconds {args.seconds:g}: must be a positive number of seconds")
     try:

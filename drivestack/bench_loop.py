@@ -39,6 +39,8 @@ import time
 import gymnasium as gym
 import numpy as np
 
+from common.errors import UsageError
+
 TARGET_STEPS_PER_S = 60.0  # closed-loop aim on the CPU (3x the 20 Hz control rate)
 ROUTE_M = 500.0  # closed-loop route [m]
 TRAIN_ROUTE_M = 300.0  # training route, as control.train [m]
@@ -249,7 +251,6 @@ def format_table(r: dict) -> str:
 def run(args) -> int:
     import math
 
-    from drivestack.cli import UsageError
 
     seconds = getattr(args, "seconds", 5.0)
     if not (math.isfinite(seconds) and seconds > 0):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UsageError
+
 REAL_CLIP = Path(__file__).resolve().parents[2] / "shared" / "realdata" / "udacity" / "videos" / "highway_cars.mp4"
 
 
@@ -179,8 +181,6 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
 
 
 def run(args) -> int:
-    from drivestack.cli import UsageError
-
     repeats = max(5, int(args.seconds * 10)) if hasattr(args, "seconds") else 30
     try:
         report = bench_perception(getattr(args, "detector", None), getattr(args, "hydranet", None),

@@ -17,7 +17,7 @@ import argparse
 import importlib
 import sys
 
-from drivestack.config import ConfigError
+from common.errors import ConfigError, UsageError
 
 COMMANDS = {
     "drive": "drivestack.drive",
@@ -28,10 +28,6 @@ COMMANDS = {
     "replay": "drivestack.replay",
     "eval": "drivestack.evaluate",
 }
-
-
-class UsageError(Exception):
-    """A bad command-line value; the message names it and what is allowed."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 
+from common.config import merge, parse_override
+from common.errors import UsageError
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("dataset", help="export labelled frames (YOLO layout + masks + depth)",
@@ -36,9 +39,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from drivestack.cli import UsageError
-    from drivestack.config import merge, parse_override
-
     for flag, value in (("--scenes", args.scenes), ("--frames-per-scene", args.frames_per_scene), ("--every", args.every)):
         if value < 1:
             raise UsageError(f"{flag} {value} is not allowed; use an integer >= 1")

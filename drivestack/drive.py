@@ -35,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.config import apply_overrides, from_dict, load_yaml, merge, to_dict
+from common.errors import UsageError
+
 PERCEPTION_SOURCES = ("models", "labels")
 SCENARIOS = ("town", "highway")
 DEVICES = ("auto", "cpu", "cuda")
@@ -86,8 +89,6 @@ def add_parser(sub) -> None:
 def _env_config(args):
     """The resolved env config; also checks the drive's plain option values (before anything loads)."""
     from control.envs import env_config
-    from drivestack.cli import UsageError
-    from drivestack.config import apply_overrides, from_dict, load_yaml, merge
     from sim.config import EnvConfig
 
     if args.scenario not in SCENARIOS:
@@ -117,7 +118,6 @@ def _policy(spec: str, supervised: bool):
     """The driver: the shipped policy (rule-based until it exists), rule-based, or a policy file."""
     from control.policies import DEFAULT_POLICY, PolicyError, RuleBasedPolicy, load_policy
     from control.supervisor import SafetySupervisor
-    from drivestack.cli import UsageError
 
     if spec == "rule-based":
         policy = RuleBasedPolicy()
@@ -138,7 +138,6 @@ def _policy(spec: str, supervised: bool):
 
 def _perception(source: str, device: str, interleave: bool = False):
     """The models (``Perception.from_files``) or None for the simulator's labels."""
-    from drivestack.cli import UsageError
 
     if source == "labels":
         return None
@@ -156,8 +155,6 @@ def _perception(source: str, device: str, interleave: bool = False):
 
 
 def run(args) -> int:
-    from drivestack.cli import UsageError
-
     config = _env_config(args)
     out = Path(args.out or time.strftime("runs/drive-%Y%m%d-%H%M%S"))
     if out.exists():
@@ -177,7 +174,6 @@ def run(args) -> int:
 
     from control.envs import make_env
     from control.metrics import summarize
-    from drivestack.config import to_dict
     from drivestack.drive_loop import DriveTap, drive_episode
     from drivestack.drive_output import EpisodeOutput
 

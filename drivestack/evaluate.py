@@ -25,6 +25,8 @@ import argparse
 import json
 import sys
 
+from common.errors import UsageError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate perception or a driving policy on held-out simulator seeds",
@@ -52,8 +54,6 @@ def add_parser(sub) -> None:
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
-    from drivestack.cli import UsageError
-
     try:
         if "-" in text.strip("-"):
             lo, hi = (int(v) for v in text.split("-", 1))
@@ -68,8 +68,6 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def run(args) -> int:
-    from drivestack.cli import UsageError
-
     if args.target == "policy":
         return _run_policy(args)
     if args.target != "perception":
@@ -107,7 +105,6 @@ def run(args) -> int:
 def _run_policy(args) -> int:
     from pathlib import Path
 
-    from drivestack.cli import UsageError
 
     from control.evaluate import ROWS, compare
     from control.pixels import DEFAULT_PIXEL_POLICY

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UsageError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("replay", help="run perception over a video, image folder, webcam, stream or sim recording",
@@ -44,7 +46,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from drivestack.cli import UsageError
     from perception.pipeline import CameraSetup, Perception, model_paths
     from perception.sources import SourceError, open_source
 

@@ -14,6 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from common.config import apply_overrides, from_dict
+from common.errors import UsageError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("snapshot", help="save a simulated frame with its ground truth drawn",
@@ -28,9 +31,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from drivestack.cli import UsageError
-    from drivestack.config import apply_overrides, from_dict
-
     if args.scenario not in ("town", "highway"):
         raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
     if args.steps < 0:

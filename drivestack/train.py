@@ -20,6 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
+from common.config import apply_overrides, from_dict, load_yaml, merge
+from common.errors import UsageError
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train the detector, the multi-task network or the driving policy",
@@ -37,9 +40,6 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from drivestack.cli import UsageError
-    from drivestack.config import apply_overrides, from_dict, load_yaml, merge
-
     if args.model not in ("detector", "hydranet", "policy"):
         raise UsageError(f"train target {args.model!r} is not allowed; choose detector, hydranet or policy")
     if args.model == "policy":
@@ -78,7 +78,6 @@ def run(args) -> int:
 
 def _dataset_folder(data: str) -> Path:
     """The folder of one complete `drivestack dataset` export, from its path or its data.yaml."""
-    from drivestack.cli import UsageError
 
     path = Path(data.strip())
     folder = path.parent if path.suffix in (".yaml", ".yml") else path
@@ -98,7 +97,6 @@ def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
     """
     import yaml
 
-    from drivestack.cli import UsageError
 
     names = None
     for f in folders:
@@ -119,9 +117,6 @@ def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
 
 
 def _train_policy(args) -> int:
-    from drivestack.cli import UsageError
-    from drivestack.config import apply_overrides, from_dict, load_yaml, merge
-
     from control.train import PolicyTrainConfig, train_policy
 
     if args.resume:

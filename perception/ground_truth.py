@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.config import ConfigError, check_range
+from common.vocab import CAMERA_MOUNT
+
 from .geometry import in_lane, time_to_collision
 from .types import NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES, Detections, LaneEstimate, PerceptionFrame
 
@@ -50,12 +53,8 @@ class PerceptionNoise:
         return PerceptionNoise(0.0, 0.0, 0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
-        from drivestack.config import check_range
-
         probs = (self.miss_prob,) * 3 if np.isscalar(self.miss_prob) else tuple(self.miss_prob)
         if len(probs) != 3:
-            from drivestack.config import ConfigError
-
             raise ConfigError(f"noise.miss_prob={self.miss_prob!r} is not allowed; give one probability or three (near, middle, far)")
         for p in probs:
             check_range("noise.miss_prob", p, 0.0, 1.0)
@@ -67,8 +66,8 @@ class PerceptionNoise:
 class GroundTruthPerception:
     """Turns ``sim.labels.GroundTruth`` into ``PerceptionFrame``s (seeded noise)."""
 
-    def __init__(self, noise: PerceptionNoise | None = None, seed: int = 0, camera_forward_m: float = 0.8,
-                 hfov_deg: float = 80.0, max_range_m: float = 100.0, light_range_m: float = 80.0):
+    def __init__(self, noise: PerceptionNoise | None = None, seed: int = 0, camera_forward_m: float = CAMERA_MOUNT.forward_m,
+                 hfov_deg: float = CAMERA_MOUNT.hfov_deg, max_range_m: float = 100.0, light_range_m: float = 80.0):
         self.noise = noise if noise is not None else PerceptionNoise.none()  # exact unless noise is asked for
         self.rng = np.random.default_rng(seed)
         self.camera_forward_m = camera_forward_m  # ego reference -> camera foot [m]

@@ -53,17 +53,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from drivestack.config import ConfigError, check_range, from_dict, to_dict
+from common.config import ConfigError, check_range, from_dict, to_dict
+from common.device import resolve_device
+from common.vocab import LANE_CLASSES, LIGHT_STATES  # index = lanes-mask code / class of the light head
 
 FORMAT = "drivestack-hydranet"
 FORMAT_VERSION = 1
-LANE_CLASSES = ("none", "ego_left", "ego_right", "other")  # index = value in the lanes mask
 REG_NAMES = ("lane_offset_m", "heading_error_rad", "curvature_0_1_m", "curvature_1_1_m", "curvature_2_1_m",
              "lane_width_m")
 REG_SCALE = (1.0, 0.1, 0.01, 0.01, 0.01, 0.5)  # raw head output * scale + bias = value in the unit of the name
 REG_BIAS = (0.0, 0.0, 0.0, 0.0, 0.0, 3.5)
 REG_MIRROR = (-1.0, -1.0, -1.0, -1.0, -1.0, 1.0)  # sign of each value in a horizontally flipped image
-LIGHT_STATES = ("none", "red", "yellow", "green")  # index = class of the light head
 # A light counts (is not "none") while its stop line is at most LIGHT_RANGE_M ahead of the front bumper:
 # the head then stands about 16 m farther (``perception.lights``), ~66 m from the camera, where its
 # 1 m housing is ~3 px tall at 320x160 and the lit lamp 1-2 px; farther, the colour is not resolvable.
@@ -398,7 +398,7 @@ class HydraNet(nn.Module):
             net.load_state_dict(ckpt["state_dict"])
         except (ConfigError, RuntimeError, KeyError) as exc:
             raise ValueError(f"{str(path)!r} is a HydraNet checkpoint that does not fit this code: {exc}") from exc
-        return net.to(resolve_device(device)).eval()
+        return net.to(torch.device(resolve_device(str(device)))).eval()
 
 
 def upgrade_config(config: dict) -> dict:
@@ -406,13 +406,6 @@ def upgrade_config(config: dict) -> dict:
     config = dict(config)
     config.setdefault("light_head", False)
     return config
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """"auto" → CUDA when available, else CPU; anything else as torch understands it."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def measure_latency(net: HydraNet, repeats: int = 30, batch: int = 1) -> float:
@@ -445,7 +438,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--width", type=float, default=1.0)
     p.add_argument("--repeats", type=int, default=30)
     a = p.parse_args(argv)
-    dev = resolve_device(a.device)
+    dev = torch.device(resolve_device(a.device))
     print(f"device={dev} torch_threads={torch.get_num_threads()} input=320x160 batch=1")
     for name in BACKBONES:
         net = HydraNet(replace(HydraNetConfig(), backbone=name, width=a.width)).to(dev)

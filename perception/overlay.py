@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from sim.classes import CLASS_COLOURS
+from common.vocab import CLASS_COLOURS
 
 from .geometry import CameraModel
 from .types import CLASS_NAMES, PerceptionFrame

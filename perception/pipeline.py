@@ -25,6 +25,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from common.device import resolve_device
+from common.vocab import CAMERA_MOUNT, CAMERA_TO_BUMPER_M
+
 from .geometry import MIN_LANE_CONFIDENCE, CameraModel, box_ground_points, fit_lane
 from .ground_truth import lead_vehicle
 from .light_selection import PASSED_LINE_M, relevant_light, zoomed_lights
@@ -59,11 +62,11 @@ LIGHT_SOURCES = ("auto", "detector", "multitask")
 class CameraSetup:
     """How the camera that took the frames is mounted; defaults are the simulator's."""
 
-    hfov_deg: float = 80.0  # horizontal field of view [deg]
-    height_m: float = 1.4  # above the road [m]
-    pitch_deg: float = -3.0  # negative looks down [deg]
-    forward_m: float = 0.8  # ahead of the ego's reference point [m]
-    front_ahead_m: float = 1.5  # the vehicle's front bumper ahead of the camera [m] (sim: 4.6 m car, camera 0.8 m ahead of its centre)
+    hfov_deg: float = CAMERA_MOUNT.hfov_deg  # horizontal field of view [deg]
+    height_m: float = CAMERA_MOUNT.height_m  # above the road [m]
+    pitch_deg: float = CAMERA_MOUNT.pitch_deg  # negative looks down [deg]
+    forward_m: float = CAMERA_MOUNT.forward_m  # ahead of the ego's reference point [m]
+    front_ahead_m: float = CAMERA_TO_BUMPER_M  # the vehicle's front bumper ahead of the camera [m]
 
     def model(self, width: int, height: int) -> CameraModel:
         return CameraModel.from_fov(width, height, self.hfov_deg, self.height_m, self.pitch_deg, self.forward_m)
@@ -205,7 +208,7 @@ class Perception:
             else:
                 from .hydranet import HydraNet
 
-                hyd = HydraNet.load(hydranet, device=_torch_device(device))
+                hyd = HydraNet.load(hydranet, device=resolve_device(device))
         return cls(det, hyd, camera, track, light_source)
 
     def reset(self) -> None:
@@ -422,17 +425,10 @@ def resolve_backend(backend: str, device: str = "auto") -> str:
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
     if backend == "auto":
-        return "onnxruntime" if onnxruntime_available() and _torch_device(device) == "cpu" else "torch"
+        return "onnxruntime" if onnxruntime_available() and resolve_device(device) == "cpu" else "torch"
     if backend == "onnxruntime":
-        if _torch_device(device) != "cpu":
+        if str(device).lower() not in ("auto", "cpu") or resolve_device(device) != "cpu":
             raise ValueError(f"backend 'onnxruntime' runs on the CPU; device {device!r} needs backend 'torch'")
         require_onnxruntime()
     return backend
 
-
-def _torch_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"

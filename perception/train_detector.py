@@ -31,9 +31,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from drivestack.config import ConfigError, check_range, save_yaml
+from common.config import ConfigError, check_range, save_yaml
+from common.device import resolve_device
 from perception.types import CLASS_NAMES
-from perception.yolo import resolve_device, ultralytics_offline
+from perception.yolo import ultralytics_offline
 
 __all__ = ["DetectorTrainConfig", "train_detector", "main"]
 

@@ -51,9 +51,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from drivestack.config import ConfigError, check_range, save_yaml, to_dict
+from common.config import ConfigError, check_range, from_dict, load_yaml, merge, parse_override, save_yaml, to_dict
+from common.device import resolve_device
 
-from .hydranet import LANE_CLASSES, LIGHT_STATES, TASKS, HydraNet, HydraNetConfig, resolve_device, upgrade_config
+from .hydranet import LANE_CLASSES, LIGHT_STATES, TASKS, HydraNet, HydraNetConfig, upgrade_config
 from .hydranet_data import HydraDataset, MultiTaskLoss, task_losses
 
 ABSREL_BINS = 10000  # depth abs-rel histogram on [0, ABSREL_MAX]: median resolution 0.001
@@ -288,7 +289,7 @@ def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
     root = Path(cfg.data_dir)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    device = resolve_device(cfg.device)
+    device = torch.device(resolve_device(cfg.device))
     seed_everything(cfg.seed)
 
     train_ds = HydraDataset(root, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size)
@@ -415,7 +416,6 @@ def main(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-    from drivestack.config import from_dict, load_yaml, merge, parse_override
 
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--data")

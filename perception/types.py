@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.classes import CLASS_NAMES, LIGHT_CLASSES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
+from common.vocab import CLASS_NAMES, LIGHT_CLASSES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
 
 __all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "PEDESTRIAN_CLASS", "VEHICLE_CLASSES", "Frame", "Detections",
            "LaneEstimate", "PerceptionFrame"]

@@ -30,10 +30,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from common.device import resolve_device
 from perception.types import CLASS_NAMES, Detections
 
-__all__ = ["DetectorConfig", "YoloDetector", "OnnxYoloDetector", "DEFAULT_NAME_MAP", "ultralytics_offline", "resolve_device",
-           "map_class_names"]
+__all__ = ["DetectorConfig", "YoloDetector", "OnnxYoloDetector", "DEFAULT_NAME_MAP", "ultralytics_offline", "map_class_names"]
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +96,6 @@ def _place_fallback_fonts(config_dir: Path) -> None:
                 shutil.copyfile(src, dst)
             except OSError as exc:  # a read-only config dir: ultralytics' own check then fails offline, harmlessly
                 log.debug("could not place %s: %s", dst, exc)
-
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda:0"`` when CUDA is available, else ``"cpu"``; anything else unchanged."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda:0" if torch.cuda.is_available() else "cpu"
 
 
 def _norm(name: str) -> str:

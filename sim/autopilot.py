@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.vocab import CLASS_NAMES, EGO_LENGTH_M, EGO_WIDTH_M, NOMINAL_SIZE_M
+
 from .dynamics import BicycleParams
 from .idm import IDMParams, idm_accel
 from .labels import GroundTruth
 
-HALF_LENGTH_M = {"car": 2.3, "truck": 4.3, "bus": 5.8, "motorcycle": 1.1, "pedestrian": 0.3}
-HALF_WIDTH_M = {"car": 0.95, "truck": 1.3, "bus": 1.3, "motorcycle": 0.45, "pedestrian": 0.3}
-EGO_HALF_WIDTH_M = 0.93
+HALF_LENGTH_M = {CLASS_NAMES[c]: size[0] / 2 for c, size in NOMINAL_SIZE_M.items()}  # [m]
+HALF_WIDTH_M = {CLASS_NAMES[c]: size[1] / 2 for c, size in NOMINAL_SIZE_M.items()}  # [m]
+EGO_HALF_WIDTH_M = EGO_WIDTH_M / 2  # [m]
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Autopilot:
             path_y = 0.5 * e.curvature_ahead_1_m[0] * ob.x_m**2
             if abs(ob.y_m - path_y) > EGO_HALF_WIDTH_M + HALF_WIDTH_M.get(ob.class_name, 1.0) + self.cfg.clearance_m:
                 continue
-            g = ob.x_m - HALF_LENGTH_M.get(ob.class_name, 2.3) - 2.3
+            g = ob.x_m - HALF_LENGTH_M.get(ob.class_name, 2.3) - EGO_LENGTH_M / 2
             if g < gap:
                 gap, v_lead = g, max(0.0, ob.speed_m_s * np.cos(ob.yaw_rad))
         if e.light_state in ("red", "yellow") and e.light_stop_distance_m > -0.5:

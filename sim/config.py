@@ -1,7 +1,7 @@
 """Configuration of the simulated world, its camera and the gymnasium env.
 
 Frozen dataclasses with defaults; YAML presets in ``configs/`` override fields by name
-(see ``drivestack.config``). Each field says its unit. ``__post_init__`` rejects impossible
+(see ``common.config``). Each field says its unit. ``__post_init__`` rejects impossible
 values with a message that names the field and what is allowed.
 """
 
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from drivestack.config import ConfigError, check_range
+from common.config import ConfigError, check_range
+from common.vocab import CAMERA_MOUNT
 
 ScenarioKind = Literal["town", "highway"]
 
@@ -21,10 +22,10 @@ class CameraConfig:
 
     width_px: int = 320  # image width; a multiple of 32 (YOLO strides)
     height_px: int = 160  # image height; a multiple of 32
-    hfov_deg: float = 80.0  # horizontal field of view [deg]
-    mount_height_m: float = 1.4  # camera height above the road [m]
-    mount_forward_m: float = 0.8  # camera ahead of the ego's centre [m]
-    pitch_deg: float = -3.0  # camera pitch; negative looks down [deg]
+    hfov_deg: float = CAMERA_MOUNT.hfov_deg  # horizontal field of view [deg]
+    mount_height_m: float = CAMERA_MOUNT.height_m  # camera height above the road [m]
+    mount_forward_m: float = CAMERA_MOUNT.forward_m  # camera ahead of the ego's centre [m]
+    pitch_deg: float = CAMERA_MOUNT.pitch_deg  # camera pitch; negative looks down [deg]
     max_range_m: float = 140.0  # nothing farther than this is drawn [m]
 
     def __post_init__(self) -> None:

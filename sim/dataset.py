@@ -36,7 +36,7 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from drivestack.config import ConfigError, from_dict, merge
+from common.config import ConfigError, from_dict, merge
 
 from .autopilot import Autopilot
 from .config import EnvConfig

@@ -28,16 +28,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 
+from common.vocab import EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MAX_BRAKE_M_S2, MAX_STEER_RAD
+
 
 @dataclass(frozen=True)
 class BicycleParams:
     """Ego vehicle geometry and actuator limits."""
 
-    wheelbase_m: float = 2.7  # axle-to-axle distance L [m]
-    max_steer_rad: float = 0.55  # wheel angle at steer_cmd = +/-1 [rad], must be < pi/2
+    wheelbase_m: float = EGO_WHEELBASE_M  # axle-to-axle distance L [m]
+    max_steer_rad: float = MAX_STEER_RAD  # wheel angle at steer_cmd = +/-1 [rad], must be < pi/2
     max_steer_rate_rad_s: float = 1.2  # steering actuator slew limit [rad/s]
-    max_accel_m_s2: float = 3.0  # longitudinal accel at accel_cmd = +1 [m/s^2]
-    max_brake_m_s2: float = 8.0  # deceleration at accel_cmd = -1 [m/s^2]
+    max_accel_m_s2: float = MAX_ACCEL_M_S2  # longitudinal accel at accel_cmd = +1 [m/s^2]
+    max_brake_m_s2: float = MAX_BRAKE_M_S2  # deceleration at accel_cmd = -1 [m/s^2]
     max_speed_m_s: float = 45.0  # speed cap [m/s]
     drag_1_m: float = 0.0  # quadratic drag, decel = drag_1_m * v^2 [1/m]; 0 keeps closed form
 

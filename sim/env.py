@@ -18,7 +18,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from drivestack.config import from_dict, merge
+from common.config import from_dict, merge
 
 from .config import EnvConfig
 from .labels import GroundTruth, ground_truth

@@ -15,6 +15,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from common.vocab import MAX_BRAKE_M_S2
+
 _MIN_GAP_M = 1e-6  # floor for positive gaps so (s*/s)^2 cannot overflow [m]
 _MAX_SPEED_RATIO = 1e3  # cap on v / v_desired before the power, avoids overflow [-]
 
@@ -37,7 +39,7 @@ class IDMParams:
     a_m_s2: float = 1.5  # maximum acceleration [m/s^2]
     b_m_s2: float = 2.0  # comfortable deceleration [m/s^2]
     delta: float = 4.0  # free-road acceleration exponent [-]
-    max_brake_m_s2: float = 8.0  # physical braking limit; output clipped to >= -this [m/s^2]
+    max_brake_m_s2: float = MAX_BRAKE_M_S2  # physical braking limit; output clipped to >= -this [m/s^2]
 
     def __post_init__(self) -> None:
         _check_positive(self)

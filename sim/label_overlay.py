@@ -6,7 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .classes import CLASS_COLOURS
+from common.vocab import CLASS_COLOURS
 from .labels import LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_OTHER, GroundTruth
 
 LANE_COLOURS = {LANE_EGO_LEFT: (255, 60, 60), LANE_EGO_RIGHT: (60, 160, 255), LANE_OTHER: (255, 255, 255)}

@@ -12,16 +12,16 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from common.vocab import CLASS_NAMES, LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_NONE, LANE_OTHER, LIGHT_CLASSES  # noqa: F401 (re-exported)
+
 from .camera import SKY_DEPTH_M, CameraFrame
-from .classes import CLASS_NAMES  # re-exported: the detector classes in YOLO index order
 from .meshes import CROSSWALK, LINE_BASE, OTHER_LINE, ROAD, STOP_LINE
 from .raster import instance_boxes
 from .render_kernels import dense_label_pass
 from .traffic import VEHICLE_KINDS
 from .world import World
 
-LIGHT_CLASS = {"red": 5, "yellow": 6, "green": 7}
-LANE_NONE, LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_OTHER = 0, 1, 2, 3
+LIGHT_CLASS = {state: c for c, state in LIGHT_CLASSES.items()}  # light state -> class index
 FACING_COS = 0.3  # a light head counts as seen when its lamps face the camera at least this much
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.vocab import PEDESTRIAN_SIZE_M
+
 from .lights import RED, TrafficLights
 from .kernels import pedestrians_step
 from .road import RoadNetwork
@@ -17,7 +19,7 @@ from .road import RoadNetwork
 WALK, CROSS, WAIT = 0, 1, 2
 JAYWALK_RATE_PER_S = 0.004  # chance per second that a walker starts crossing mid-block
 CROSS_AT_CROSSWALK_P = 0.5  # chance a walker crosses the main road at a crosswalk it reaches
-SIZE_M = 0.5  # footprint side [m]
+SIZE_M = PEDESTRIAN_SIZE_M  # footprint side [m]
 
 
 class Pedestrians:

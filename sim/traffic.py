@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.vocab import VEHICLE_DIMS_M
+
 from .idm import IDMParams, MOBILParams, idm_accel, idm_free_term, mobil_gain
 from .kernels import leader_search, traffic_accel
 from .lights import RED, YELLOW, TrafficLights
@@ -20,7 +22,7 @@ from .road import RoadNetwork
 
 # kind: (length, width, height) [m], share of spawned vehicles in town / highway
 VEHICLE_KINDS = ("car", "truck", "bus", "motorcycle")
-KIND_DIMS_M = np.array([[4.5, 1.85, 1.5], [8.5, 2.5, 3.4], [11.5, 2.55, 3.1], [2.1, 0.8, 1.5]])
+KIND_DIMS_M = np.array([VEHICLE_DIMS_M[k] for k in range(len(VEHICLE_KINDS))])  # kind = vehicle class index
 KIND_SHARE = {"town": [0.75, 0.07, 0.08, 0.10], "highway": [0.72, 0.18, 0.04, 0.06]}
 LANE_CHANGE_SPEED_M_S = 1.0  # lateral speed during a lane change [m/s]
 LANE_CHANGE_PERIOD_S = 1.0  # how often a vehicle reconsiders its lane [s]

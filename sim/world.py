@@ -11,16 +11,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M, PEDESTRIAN_SIZE_M
+
 from .collision import box_corners
 from .dynamics import BicycleParams, EgoState, bicycle_step
 from .kernels import first_box_overlap, gather_obstacles
 from .lights import RED, TrafficLights
-from .pedestrians import SIZE_M as PED_SIZE_M
 from .pedestrians import Pedestrians
 from .scenarios import Scenario, ScenarioConfig, generate
 from .traffic import Obstacles, Traffic
 
-EGO_LENGTH_M, EGO_WIDTH_M, EGO_HEIGHT_M = 4.6, 1.85, 1.5
 
 
 @dataclass
@@ -169,7 +169,7 @@ class World:
             tr.s, tr.d, tr.dims[:, 0], tr.dims[:, 1], tr.v, tr.dir, tr.road,
             # the ego near a crossing blocks it, widened by 1 m to keep cross traffic back
             f.s_m, f.d_m, EGO_LENGTH_M / 2, EGO_WIDTH_M / 2, float(v_s), EGO_WIDTH_M / 2 + 1.0, EGO_LENGTH_M / 2,
-            peds.s, peds.d, PED_SIZE_M / 2, lo - 0.3, hi + 0.3,
+            peds.s, peds.d, PEDESTRIAN_SIZE_M / 2, lo - 0.3, hi + 0.3,
             inter_main_s, inter_half_main, inter_side_s, inter_side_road)
         return Obstacles(s, d, half_len, half_wid, v, vehicle), road
 

@@ -7,7 +7,7 @@ import cv2
 import pytest
 
 from drivestack.cli import main
-from drivestack.config import ConfigError, from_dict, load_yaml, parse_override
+from common.config import ConfigError, from_dict, load_yaml, parse_override
 from sim.config import EnvConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -221,7 +221,7 @@ def test_train_only_the_light_head_leaves_the_rest_untouched(export, tmp_path):
 
 
 def test_train_only_names_a_module(export, tmp_path):
-    from drivestack.config import ConfigError
+    from common.config import ConfigError
 
     with pytest.raises(ConfigError, match="train_only"):
         train_hydranet(_train_cfg(export, tmp_path / "run", train_only="no_such_head"))

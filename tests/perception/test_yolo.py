@@ -147,7 +147,7 @@ def trained(tmp_path_factory):
 
 
 def test_train_one_epoch(trained):
-    from drivestack.config import from_dict, load_yaml
+    from common.config import from_dict, load_yaml
     from perception.train_detector import DetectorTrainConfig
 
     cfg, result = trained
@@ -163,7 +163,7 @@ def test_train_one_epoch(trained):
 
 
 def test_train_refuses_an_occupied_run_dir(trained):
-    from drivestack.config import ConfigError
+    from common.config import ConfigError
     from perception.train_detector import train_detector
 
     with pytest.raises(ConfigError, match="already holds"):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from drivestack.config import ConfigError
+from common.config import ConfigError
 from sim import dataset as ds
 from sim.labels import CLASS_NAMES
 

@@ -6,7 +6,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import sim
-from drivestack.config import ConfigError
+from common.config import ConfigError
 
 SHORT = {"scenario": {"route_length_m": 200}}
 

@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 import yaml
 
+from .errors import ConfigError
+
+__all__ = ["ConfigError", "apply_overrides", "check_range", "from_dict", "load_yaml", "merge", "parse_override",
+           "save_yaml", "to_dict"]
+
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A config value or key that is not allowed; the message names it and what is allowed."""
 
 
 def _type_name(tp: Any) -> str:

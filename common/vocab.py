@@ -1,0 +1,60 @@
+"""The shared vocabulary: what every layer means by a class, a light, a lane code, a size, the camera.
+
+One definition of each; the simulator draws and labels with these values, perception learns
+and reports them, control reasons with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---- object classes, in YOLO class-index order (the detector's weights depend on this order)
+CLASS_NAMES = ("car", "truck", "bus", "motorcycle", "pedestrian", "traffic_light_red", "traffic_light_yellow",
+               "traffic_light_green")
+VEHICLE_CLASSES = frozenset(range(4))  # car, truck, bus, motorcycle
+PEDESTRIAN_CLASS = 4
+LIGHT_CLASSES = {5: "red", 6: "yellow", 7: "green"}  # class index -> light state
+
+# RGB each class is drawn in by the label and perception overlays
+CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
+                 "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
+                 "traffic_light_green": (0, 255, 80)}
+
+# ---- sizes: the simulator's vehicle bodies (length, width, height) [m] per vehicle class index
+VEHICLE_DIMS_M = {0: (4.5, 1.85, 1.5), 1: (8.5, 2.5, 3.4), 2: (11.5, 2.55, 3.1), 3: (2.1, 0.8, 1.5)}
+PEDESTRIAN_SIZE_M = 0.5  # a pedestrian's square footprint side [m]
+# typical footprint (length, width) [m] per class index. A detector reports boxes, not sizes;
+# perception and control use these where a size is needed
+NOMINAL_SIZE_M = {**{c: dims[:2] for c, dims in VEHICLE_DIMS_M.items()},
+                  PEDESTRIAN_CLASS: (PEDESTRIAN_SIZE_M, PEDESTRIAN_SIZE_M)}
+
+# ---- traffic lights: the relevant light's state as perception reports it and the labels give it.
+# "none" first: the multi-task network's light head uses these indices as its classes
+LIGHT_STATES = ("none", "red", "yellow", "green")
+
+# ---- lane-marking mask codes (labels, the multi-task network's lane classes, overlays)
+LANE_NONE, LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_OTHER = 0, 1, 2, 3
+LANE_CLASSES = ("none", "ego_left", "ego_right", "other")  # index = code in a lane mask
+
+
+# ---- the camera
+@dataclass(frozen=True)
+class CameraMount:
+    """Where the forward camera sits on the car and how wide it sees: the simulator's camera, and
+    what perception assumes of footage unless told otherwise."""
+
+    hfov_deg: float = 80.0  # horizontal field of view [deg]
+    height_m: float = 1.4  # above the road [m]
+    pitch_deg: float = -3.0  # negative looks down [deg]
+    forward_m: float = 0.8  # ahead of the ego's centre (its reference point) [m]
+
+
+CAMERA_MOUNT = CameraMount()
+
+# ---- the ego vehicle
+EGO_LENGTH_M, EGO_WIDTH_M = 4.6, 1.85  # the ego's body [m]
+EGO_WHEELBASE_M = 2.7  # axle to axle [m]
+MAX_ACCEL_M_S2 = 3.0  # the ego's acceleration at a full accelerator command [m/s^2]
+MAX_BRAKE_M_S2 = 8.0  # the ego's deceleration at a full brake command, and any car's physical braking limit [m/s^2]
+MAX_STEER_RAD = 0.55  # the ego's wheel angle at a full steering command [rad]
+CAMERA_TO_BUMPER_M = round(EGO_LENGTH_M / 2 - CAMERA_MOUNT.forward_m, 6)  # the ego's front bumper ahead of the camera [m]
