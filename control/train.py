@@ -128,6 +128,7 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True, dr
     ``driver`` (the learner, DAgger) the driver's commands are executed and the expert only labels."""
     from tqdm import tqdm
 
+
     from perception.ground_truth import PerceptionNoise
 
     from .policies import RuleBasedPolicy
@@ -330,8 +331,6 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     """Train (or, with ``resume``, continue) a policy run in ``cfg.out_dir``; returns the result summary."""
     import torch
     from tqdm import tqdm
-
-
     from .policies import save_policy
 
     torch.set_num_threads(1)  # the envs own the other cores; a small MLP gains nothing from threads

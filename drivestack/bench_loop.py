@@ -251,7 +251,6 @@ def format_table(r: dict) -> str:
 def run(args) -> int:
     import math
 
-
     seconds = getattr(args, "seconds", 5.0)
     if not (math.isfinite(seconds) and seconds > 0):
         raise UsageError(f"--seconds {seconds:g}: must be a positive number of seconds")

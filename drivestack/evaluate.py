@@ -105,7 +105,6 @@ def run(args) -> int:
 def _run_policy(args) -> int:
     from pathlib import Path
 
-
     from control.evaluate import ROWS, compare
     from control.pixels import DEFAULT_PIXEL_POLICY
     from control.policies import DEFAULT_POLICY, PolicyError, load_policy

@@ -97,7 +97,6 @@ def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
     """
     import yaml
 
-
     names = None
     for f in folders:
         these = yaml.safe_load((f / "data.yaml").read_text())["names"]

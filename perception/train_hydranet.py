@@ -416,7 +416,6 @@ def main(argv: list[str] | None = None) -> None:
     """
     import argparse
 
-
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("--data")
     p.add_argument("--out")
