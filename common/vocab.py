@@ -27,6 +27,10 @@ PEDESTRIAN_SIZE_M = 0.5  # a pedestrian's square footprint side [m]
 # perception and control use these where a size is needed
 NOMINAL_SIZE_M = {**{c: dims[:2] for c, dims in VEHICLE_DIMS_M.items()},
                   PEDESTRIAN_CLASS: (PEDESTRIAN_SIZE_M, PEDESTRIAN_SIZE_M)}
+# the footprint drivers keep clear of (the rule-based drivers' in-path test, the policy's object features):
+# each nominal size with at least 5 cm to spare, rounded up to 10 cm (length, width) [m]. Spawned vehicles
+# vary by +-8 % around the nominal size; the drivers add their own clearance margins on top
+CLEARANCE_SIZE_M = {0: (4.6, 1.9), 1: (8.6, 2.6), 2: (11.6, 2.6), 3: (2.2, 0.9), PEDESTRIAN_CLASS: (0.6, 0.6)}
 
 # ---- traffic lights: the relevant light's state as perception reports it and the labels give it.
 # "none" first: the multi-task network's light head uses these indices as its classes
@@ -53,6 +57,7 @@ CAMERA_MOUNT = CameraMount()
 
 # ---- the ego vehicle
 EGO_LENGTH_M, EGO_WIDTH_M = 4.6, 1.85  # the ego's body [m]
+EGO_CLEARANCE_HALF_WIDTH_M = 0.93  # half the ego's width, rounded up to the centimetre: the drivers' corridor [m]
 EGO_WHEELBASE_M = 2.7  # axle to axle [m]
 MAX_ACCEL_M_S2 = 3.0  # the ego's acceleration at a full accelerator command [m/s^2]
 MAX_BRAKE_M_S2 = 8.0  # the ego's deceleration at a full brake command, and any car's physical braking limit [m/s^2]

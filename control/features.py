@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import EGO_WIDTH_M, LIGHT_STATES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
+from common.vocab import CLEARANCE_SIZE_M, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, PEDESTRIAN_CLASS, VEHICLE_CLASSES
 from perception.types import PerceptionFrame
 
 LAYOUT_ID = "drivestack-features-v1"
@@ -57,7 +57,7 @@ REL_SPEED_SCALE_M_S = (10.0, 5.0)  # forward, left
 # the light block's one-hot slots: red, yellow, green, none (the v1 layout's order: a trained policy reads these positions)
 LIGHT_SLOTS = (*LIGHT_STATES[1:], LIGHT_STATES[0])
 PATH_MARGIN_M = 0.3  # an object counts as in the path when it reaches this close to the ego's corridor [m]
-EGO_HALF_WIDTH_M = EGO_WIDTH_M / 2  # [m]
+EGO_HALF_WIDTH_M = EGO_CLEARANCE_HALF_WIDTH_M  # [m]
 
 
 def _slices() -> dict[str, slice]:
@@ -122,7 +122,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         vel = np.nan_to_num(d.velocity_m_s[relevant].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
         dist = np.where(np.isfinite(d.distance_m[relevant]), d.distance_m[relevant], np.hypot(pos[:, 0], pos[:, 1]))
         cls = d.class_id[relevant]
-        half_w = np.array([NOMINAL_SIZE_M[int(c)][1] / 2 for c in cls])
+        half_w = np.array([CLEARANCE_SIZE_M[int(c)][1] / 2 for c in cls])
         path = in_path(pos, half_w, lane)
         closing = np.maximum(-vel[:, 0], 0.0)
         inv_ttc = np.clip(closing / np.maximum(dist, 0.5), 0.0, MAX_INV_TTC_1_S)
@@ -130,7 +130,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         rows = np.zeros((K_OBJECTS, len(OBJECT_FIELDS)), np.float32)
         for r, k in enumerate(order):
             c = int(cls[k])
-            length, width = NOMINAL_SIZE_M[c]
+            length, width = CLEARANCE_SIZE_M[c]
             rows[r] = (1.0, float(c in VEHICLE_CLASSES), float(c == PEDESTRIAN_CLASS),
                        np.clip(pos[k, 0] / DISTANCE_SCALE_M, -0.5, FAR), np.clip(pos[k, 1] / LATERAL_SCALE_M, -2, 2),
                        np.clip(vel[k, 0] / REL_SPEED_SCALE_M_S[0], -3, 3), np.clip(vel[k, 1] / REL_SPEED_SCALE_M_S[1], -3, 3),

@@ -12,15 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import CLASS_NAMES, EGO_LENGTH_M, EGO_WIDTH_M, NOMINAL_SIZE_M
+from common.vocab import CLASS_NAMES, CLEARANCE_SIZE_M, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
 from .dynamics import BicycleParams
 from .idm import IDMParams, idm_accel
 from .labels import GroundTruth
 
-HALF_LENGTH_M = {CLASS_NAMES[c]: size[0] / 2 for c, size in NOMINAL_SIZE_M.items()}  # [m]
-HALF_WIDTH_M = {CLASS_NAMES[c]: size[1] / 2 for c, size in NOMINAL_SIZE_M.items()}  # [m]
-EGO_HALF_WIDTH_M = EGO_WIDTH_M / 2  # [m]
+HALF_LENGTH_M = {CLASS_NAMES[c]: size[0] / 2 for c, size in CLEARANCE_SIZE_M.items()}  # [m]
+HALF_WIDTH_M = {CLASS_NAMES[c]: size[1] / 2 for c, size in CLEARANCE_SIZE_M.items()}  # [m]
+EGO_HALF_WIDTH_M = EGO_CLEARANCE_HALF_WIDTH_M  # [m]
 
 
 @dataclass(frozen=True)
