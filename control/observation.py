@@ -3,8 +3,9 @@
     env = PerceptionObservation(gym.make("drivestack/Town-v0", render_camera=False))      # labels
     env = PerceptionObservation(gym.make("drivestack/Town-v0"), Perception.from_files())  # models
 
-Each step the wrapped env's frame (or, for ``GroundTruthPerception``, its labels) goes through
-the perception object; the ``PerceptionFrame`` and the ego's own measurements become the
+Each step the wrapped env's frame (``NO_PIXELS`` when the camera is off) and its labels go to the
+perception producer (``perception.types.PerceptionProducer``: the models read the pixels,
+``GroundTruthPerception`` the labels); the ``PerceptionFrame`` and the ego's own measurements become the
 ``control.features`` vector, an ordinary ``Box`` observation, so stable-baselines3 needs
 nothing special. ``info["perception"]`` carries the ``PerceptionFrame`` of the step.
 
@@ -22,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from perception.ground_truth import GroundTruthPerception
-from perception.types import Frame, PerceptionFrame
+from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer
 
 from .features import OBS_SIZE, EgoMeasurements, encode
 from .light_memory import LightMemory
@@ -31,12 +32,11 @@ OBS_BOUND = 5.0  # every feature is clipped well inside this
 
 
 class PerceptionObservation(gym.Wrapper):
-    def __init__(self, env: gym.Env, perception=None):
+    def __init__(self, env: gym.Env, perception: PerceptionProducer | None = None):
         super().__init__(env)
         self.perception = perception if perception is not None else GroundTruthPerception()
-        self.from_labels = isinstance(self.perception, GroundTruthPerception)
-        if not self.from_labels and "image" not in env.observation_space.spaces:
-            raise ValueError("perception from the models needs the camera: make the env with render_camera=True")
+        if self.perception.needs_camera and "image" not in env.observation_space.spaces:
+            raise ValueError(f"perception from the {self.perception.kind} needs the camera: make the env with render_camera=True")
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_SIZE,), np.float32)
         self.frame: PerceptionFrame | None = None
         self.light_memory = LightMemory()
@@ -45,14 +45,11 @@ class PerceptionObservation(gym.Wrapper):
     @property
     def source(self) -> str:
         """"labels" or "models": where the observation comes from."""
-        return "labels" if self.from_labels else "models"
+        return self.perception.kind
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
-        if self.from_labels:
-            self.perception.reset(info.get("scene_seed"))
-        elif hasattr(self.perception, "reset"):
-            self.perception.reset()
+        self.perception.reset(info.get("scene_seed"))
         self._index = 0
         self.light_memory.reset()
         return self._observe(obs, info), info
@@ -67,11 +64,7 @@ class PerceptionObservation(gym.Wrapper):
         state = obs["state"]
         t_s = self._index * self.env.unwrapped.dt_s
         source = f"sim:{self.env.unwrapped.config.scenario.kind}:{self.env.unwrapped.seed_used}"
-        if self.from_labels:
-            size = obs["image"].shape[:2] if "image" in obs else (0, 0)
-            pf = self.perception.process(gt, float(state[0]), self._index, t_s, size, source)
-        else:
-            pf = self.perception.process(Frame(obs["image"], t_s, self._index, source))
+        pf = self.perception.process(Frame(obs.get("image", NO_PIXELS), t_s, self._index, source), gt)
         # speed over the last step for the memory's odometry: this step's (the simulator's control period is short)
         light = self.light_memory.update(pf.light_state, pf.light_distance_m, float(state[0]), self.env.unwrapped.dt_s)
         if self.light_memory.remembered:

@@ -365,7 +365,7 @@ def _save_example(path: Path, image: np.ndarray, pf, camera_config) -> None:
 
     import cv2
 
-    from .ground_truth import lead_vehicle
+    from .geometry import lead_vehicle
 
     dets = pf.detections.select(pf.detections.score >= DISPLAY_SCORE)
     lead, ttc = lead_vehicle(dets, pf.lane)

@@ -1,5 +1,5 @@
 """Monocular geometry on a flat road: pixels <-> ground points, lane fitting in bird's-eye view,
-object distances and time to collision.
+object distances, the ego-lane corridor, the lead vehicle in it and time to collision.
 
 Ground frame: origin on the road under the camera, x forward, y left, metres. The camera
 looks along x, ``height_m`` above the road, pitched by ``pitch_rad`` (negative looks down).
@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .types import LaneEstimate
+from .types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, Detections, LaneEstimate
 
 LANE_FIT_RANGE_M = (3.0, 35.0)  # ground x range used for lane fitting [m]
 MIN_LINE_POINTS = 12  # pixels a lane line needs before it is fitted
-MIN_LANE_CONFIDENCE = 0.3  # a fitted lane below this yields to the multi-task net's regression (perception.pipeline)
+MIN_LANE_CONFIDENCE = 0.3  # a fitted lane below this yields to the multi-task net's regression (perception.ego_lane)
 
 
 @dataclass(frozen=True)
@@ -177,3 +177,17 @@ def in_lane(position_m: np.ndarray, lane: LaneEstimate, half_width_m: float | No
     kappa = lane.curvature_1_m if np.isfinite(lane.curvature_1_m) else 0.0
     centre_y = -offset - np.tan(heading) * p[:, 0] + 0.5 * kappa * p[:, 0] ** 2
     return (p[:, 0] > 0) & (np.abs(p[:, 1] - centre_y) < half)
+
+
+def lead_vehicle(dets: Detections, lane: LaneEstimate) -> tuple[int, float]:
+    """Index of the nearest vehicle or pedestrian in the ego's lane ahead (-1 if none) and its TTC [s]."""
+    if len(dets) == 0:
+        return -1, float("inf")
+    relevant = np.isin(dets.class_id, list(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS]) & np.isfinite(dets.distance_m)
+    ahead = relevant & in_lane(dets.position_m, lane)
+    if not ahead.any():
+        return -1, float("inf")
+    idx = np.flatnonzero(ahead)
+    k = int(idx[np.argmin(dets.distance_m[idx])])
+    closing = -float(dets.velocity_m_s[k, 0]) if np.isfinite(dets.velocity_m_s[k, 0]) else 0.0
+    return k, time_to_collision(float(dets.distance_m[k]), closing)

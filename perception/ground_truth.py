@@ -15,8 +15,8 @@ import numpy as np
 from common.config import ConfigError, check_range
 from common.vocab import CAMERA_MOUNT
 
-from .geometry import in_lane, time_to_collision
-from .types import NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES, Detections, LaneEstimate, PerceptionFrame
+from .geometry import lead_vehicle
+from .types import NOMINAL_SIZE_M, Detections, Frame, LaneEstimate, PerceptionFrame
 
 # Errors of the shipped models (robust std = 1.4826 x median absolute error), from
 MEASURED_BY = "drivestack eval perception --seeds 10000-10009 (town + highway, 200 frames), 2026-11-23"
@@ -64,7 +64,12 @@ class PerceptionNoise:
 
 
 class GroundTruthPerception:
-    """Turns ``sim.labels.GroundTruth`` into ``PerceptionFrame``s (seeded noise)."""
+    """Turns ``sim.labels.GroundTruth`` into ``PerceptionFrame``s (seeded noise): a
+    ``perception.types.PerceptionProducer`` that reads the labels travelling with each frame, never
+    its pixels (so a camera-less env can feed it ``NO_PIXELS``)."""
+
+    kind = "labels"
+    needs_camera = False
 
     def __init__(self, noise: PerceptionNoise | None = None, seed: int = 0, camera_forward_m: float = CAMERA_MOUNT.forward_m,
                  hfov_deg: float = CAMERA_MOUNT.hfov_deg, max_range_m: float = 100.0, light_range_m: float = 80.0):
@@ -91,16 +96,19 @@ class GroundTruthPerception:
         # the footprint's nearest edge may be in view when its centre is not: a few degrees of margin
         return abs(np.degrees(np.arctan2(o.y_m, x))) <= self.hfov_deg / 2 + 5.0
 
-    def process(self, gt, ego_speed_m_s: float, index: int = 0, timestamp_s: float = 0.0,
-                image_size: tuple[int, int] = (0, 0), source: str = "sim") -> PerceptionFrame:
-        n = self.noise
+    def process(self, frame: Frame, truth=None) -> PerceptionFrame:
+        """``truth`` (``sim.labels.GroundTruth``, required) as seen by the camera that took ``frame``;
+        ``frame`` gives the record's index, time, source and image size."""
+        if truth is None:
+            raise ValueError("GroundTruthPerception reads the simulator's labels: pass them as process(frame, truth)")
+        gt, n = truth, self.noise
         objs = [o for o in gt.objects if self._in_view(o)]
         if max(n.miss_prob) > 0 and objs:
             dist = np.array([o.distance_m for o in objs])
             p_miss = np.asarray(n.miss_prob)[np.searchsorted(MISS_RANGE_EDGES_M, dist, side="right")]
             keep = self.rng.random(len(objs)) >= p_miss
             objs = [o for o, k in zip(objs, keep) if k]
-        dets = self._detections(objs, ego_speed_m_s)
+        dets = self._detections(objs, gt.ego.speed_m_s)
         e = gt.ego
         offset = e.lane_offset_m + (self.rng.normal(0, n.lane_offset_std_m) if n.lane_offset_std_m else 0.0)
         heading = e.heading_error_rad + (self.rng.normal(0, n.heading_std_rad) if n.heading_std_rad else 0.0)
@@ -109,8 +117,10 @@ class GroundTruthPerception:
         light, light_dist = e.light_state, float(e.light_stop_distance_m)
         if light_dist > self.light_range_m:
             light, light_dist = "none", float("inf")
-        return PerceptionFrame(index, timestamp_s, source, image_size, dets, lane, light, light_dist, lead, ttc, gt.drivable, gt.lanes, gt.depth_m,
-                               {"ground_truth": 0.0})
+        return PerceptionFrame(index=frame.index, timestamp_s=frame.timestamp_s, source=frame.source,
+                               image_size=frame.image.shape[:2], detections=dets, lane=lane, light_state=light,
+                               light_distance_m=light_dist, lead_index=lead, lead_ttc_s=ttc, drivable=gt.drivable,
+                               lane_mask=gt.lanes, depth_m=gt.depth_m, timings_ms={"ground_truth": 0.0})
 
     def _detections(self, objs, ego_speed: float) -> Detections:
         if not objs:
@@ -138,16 +148,3 @@ class GroundTruthPerception:
                           np.array([o.instance_id for o in objs], np.int64), dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
 
-
-def lead_vehicle(dets: Detections, lane: LaneEstimate) -> tuple[int, float]:
-    """Index of the nearest vehicle or pedestrian in the ego's lane ahead (-1 if none) and its TTC [s]."""
-    if len(dets) == 0:
-        return -1, float("inf")
-    relevant = np.isin(dets.class_id, list(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS]) & np.isfinite(dets.distance_m)
-    ahead = relevant & in_lane(dets.position_m, lane)
-    if not ahead.any():
-        return -1, float("inf")
-    idx = np.flatnonzero(ahead)
-    k = int(idx[np.argmin(dets.distance_m[idx])])
-    closing = -float(dets.velocity_m_s[k, 0]) if np.isfinite(dets.velocity_m_s[k, 0]) else 0.0
-    return k, time_to_collision(float(dets.distance_m[k]), closing)

@@ -29,7 +29,7 @@ Usage::
 
     from perception.hydranet import HydraNet, HydraNetConfig
     net = HydraNet(HydraNetConfig(backbone="mobilenet_v3_small"))
-    out = net.predict(images_uint8)            # dict of numpy arrays
+    out = net.predict(images_uint8)            # a MultitaskOutputs: out.lanes, out.depth_m, ...
     net.save("runs/hydra/best.pt")
     net = HydraNet.load("runs/hydra/best.pt", device="cpu")
 
@@ -56,6 +56,8 @@ from torch import nn
 from common.config import ConfigError, check_range, from_dict, to_dict
 from common.device import resolve_device
 from common.vocab import LANE_CLASSES, LIGHT_STATES  # index = lanes-mask code / class of the light head
+
+from .types import MultitaskOutputs
 
 FORMAT = "drivestack-hydranet"
 FORMAT_VERSION = 1
@@ -228,8 +230,7 @@ def light_target(light_state: str, stop_distance_m: float | None) -> tuple[int, 
 
 def light_outputs(raw: np.ndarray) -> dict[str, np.ndarray]:
     """Raw light-head output (B, 5) → ``light_state`` (B,) str, ``light_probs`` (B, 4) float32 and
-    ``light_distance_m`` (B,) float32 [m] (inf where the state is "none"). Shared by the PyTorch
-    and ONNX Runtime paths so they cannot drift apart."""
+    ``light_distance_m`` (B,) float32 [m] (inf where the state is "none"): ``MultitaskOutputs``'s light fields."""
     raw = np.asarray(raw, np.float32)
     logits = raw[:, :len(LIGHT_STATES)]
     z = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -246,6 +247,17 @@ def no_light_outputs(batch: int) -> dict[str, np.ndarray]:
     probs[:, 0] = 1.0
     return {"light_state": np.array([LIGHT_STATES[0]] * batch), "light_probs": probs,
             "light_distance_m": np.full(batch, np.inf, np.float32)}
+
+
+def multitask_outputs(drivable: np.ndarray, lanes: np.ndarray, depth_m: np.ndarray, ego: np.ndarray,
+                      light_raw: np.ndarray | None) -> MultitaskOutputs:
+    """A batch's ``MultitaskOutputs`` from the heads' numpy outputs: ``drivable`` (B, H, W) bool, ``lanes``
+    (B, H, W) uint8, ``depth_m`` (B, H, W) float32 [m], ``ego`` (B, 6) values in ``REG_NAMES`` order and
+    ``light_raw`` (B, 5), the light head's raw output (None for a net without it). Shared by the
+    PyTorch and ONNX Runtime paths so they cannot drift apart."""
+    light = light_outputs(light_raw) if light_raw is not None else no_light_outputs(len(ego))
+    return MultitaskOutputs(drivable, lanes, depth_m, lane_offset_m=ego[:, 0], heading_error_rad=ego[:, 1],
+                            curvature_1_m=ego[:, 2], curvature_ahead_1_m=ego[:, 2:5], lane_width_m=ego[:, 5], **light)
 
 
 def image_batch(images_rgb: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -312,15 +324,12 @@ class HydraNet(nn.Module):
         return ego * self.reg_scale + self.reg_bias
 
     @torch.no_grad()
-    def predict(self, images_rgb: np.ndarray) -> dict[str, np.ndarray]:
+    def predict(self, images_rgb: np.ndarray) -> MultitaskOutputs:
         """Run on uint8 RGB images (B, H, W, 3) (or one (H, W, 3)); outputs at the images' (H, W).
 
-        Returns ``drivable`` (B, H, W) bool, ``lanes`` (B, H, W) uint8 (``LANE_CLASSES``),
-        ``depth_m`` (B, H, W) float32 [m], ``lane_offset_m`` (B,), ``heading_error_rad`` (B,),
-        ``curvature_1_m`` (B,) (the nearest of the three), ``curvature_ahead_1_m`` (B, 3),
-        ``lane_width_m`` (B,), all float32; ``light_state`` (B,) str in ``LIGHT_STATES``,
-        ``light_probs`` (B, 4) float32 and ``light_distance_m`` (B,) float32 [m] to the stop line,
-        inf when "none" (always "none" for a net without the light head).
+        Returns a ``perception.types.MultitaskOutputs`` with a leading batch axis (none for one
+        image): the dense maps, the regressed ego lane and the light head's state and stop-line
+        distance (always "none" for a net without the light head).
         """
         arr, single = image_batch(images_rgb)
         was_training = self.training
@@ -336,19 +345,12 @@ class HydraNet(nn.Module):
                 dense = F.interpolate(torch.cat([out["drivable"], lanes, out["log_depth"]], 1), size=(h, w),
                                       mode="bilinear", align_corners=False)
                 drivable, lanes, log_depth = dense[:, 0], dense[:, 1:5], dense[:, 5]
-            ego = self.ego_values(out["ego"]).float().cpu().numpy()
-            result = {"drivable": (drivable > 0).cpu().numpy(),
-                      "lanes": lanes.argmax(1).to(torch.uint8).cpu().numpy(),
-                      "depth_m": log_depth.float().exp().cpu().numpy(),
-                      "lane_offset_m": ego[:, 0], "heading_error_rad": ego[:, 1], "curvature_1_m": ego[:, 2],
-                      "curvature_ahead_1_m": ego[:, 2:5], "lane_width_m": ego[:, 5]}
-            result.update(light_outputs(out["light"].float().cpu().numpy()) if "light" in out
-                          else no_light_outputs(len(arr)))
+            result = multitask_outputs((drivable > 0).cpu().numpy(), lanes.argmax(1).to(torch.uint8).cpu().numpy(),
+                                       log_depth.float().exp().cpu().numpy(), self.ego_values(out["ego"]).float().cpu().numpy(),
+                                       out["light"].float().cpu().numpy() if "light" in out else None)
         finally:
             self.train(was_training)
-        if single:
-            result = {k: v[0] for k, v in result.items()}
-        return result
+        return result.image(0) if single else result
 
     # --- files ---------------------------------------------------------------------------------------
     def checkpoint(self, **extra: Any) -> dict[str, Any]:

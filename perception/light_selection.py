@@ -3,16 +3,19 @@
 ``relevant_light`` ranks the detected heads (near the image centre, big, facing us, stop line not
 behind us), reads the chosen one's state off its lit lamp and ranges its stop line
 (``perception.lights``); ``zoomed_lights`` is the second detector pass on the upper middle of the
-image that finds far heads. ``perception.pipeline.Perception`` calls both.
+image that finds far heads. ``LightSelector``, the pipeline's stage, uses both on a schedule and
+falls back to the multi-task network's light head, per its ``light_source``.
 """
 
 from __future__ import annotations
+
+import time
 
 import numpy as np
 
 from .geometry import MIN_LANE_CONFIDENCE, CameraModel
 from .lights import TYPICAL_LANE_WIDTH_M, lamp_state, seen_from_side, stop_line_distance_m
-from .types import LIGHT_CLASSES, Detections, LaneEstimate
+from .types import LIGHT_CLASSES, Detections, LaneEstimate, MultitaskOutputs
 
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
@@ -20,6 +23,63 @@ PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the 
 # estimate errs by ~0.5 m at the line, so two heads of our own straddle PASSED_LINE_M as we stand on it) [m]
 SAME_LINE_M = 3.0
 LANE_WIDTH_RANGE_M = (2.5, 4.5)  # a measured lane width outside this is not trusted for the light's stop line [m]
+# the zoomed light pass runs at most this often, and its lights are used until the next is due (4 frames
+# at 20 Hz): a light 30-50 m ahead moves a pixel or two in 0.2 s, and control.light_memory bridges a gap [s]
+LIGHT_ZOOM_PERIOD_S = 0.2
+# where the relevant light comes from: "detector" (its light boxes, range from the box rows), "multitask"
+# (the multi-task net's light head), or "auto": the detector's light when it reports one, else the light head
+LIGHT_SOURCES = ("auto", "detector", "multitask")
+
+
+class LightSelector:
+    """The relevant light's state and stop-line distance; owns the zoomed pass's schedule and its last lights.
+
+    ``light_zoom``: when the full frame shows no light ahead, the detector also looks at the upper middle
+    of the image (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is
+    5 px tall at 40 m, below what the detector finds at 320 px. At most every LIGHT_ZOOM_PERIOD_S; its
+    lights are used until the next zoom is due."""
+
+    def __init__(self, light_source: str = "auto", light_zoom: bool = True, front_ahead_m: float = 0.0):
+        if light_source not in LIGHT_SOURCES:
+            raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
+        self.light_source = light_source
+        self.light_zoom = light_zoom
+        self.front_ahead_m = front_ahead_m  # the vehicle's front bumper ahead of the camera [m]
+        self.zoom_ms = 0.0  # the last call's zoomed pass [ms] (0 when none ran): detector time, not geometry
+        self.reset()
+
+    def reset(self) -> None:
+        self._zoom_lights = Detections.empty()
+        self._zoom_t = -np.inf  # frame time of the last zoomed pass [s]
+
+    def __call__(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, outputs: MultitaskOutputs | None,
+                 image: np.ndarray, t_s: float, detector=None) -> tuple[str, float]:
+        """State and stop-line distance [m] of the light the ego obeys in ``image`` (the frame at ``t_s`` [s]):
+        among the detected ``dets`` (and the zoomed pass's, by ``detector``), else ``outputs``' light head."""
+        self.zoom_ms = 0.0
+        if self.light_source != "multitask":
+            seen = relevant_light(dets, cam, lane, self.front_ahead_m, image)
+            if seen[0] == "none" or seen[1] < PASSED_LINE_M:  # none ahead in the full frame: a far one, zoomed?
+                self._zoom(detector, image, t_s)
+                zoomed = relevant_light(self._zoom_lights, cam, lane, self.front_ahead_m, image)
+                seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
+            if seen[0] != "none" or self.light_source == "detector":
+                return seen
+        if outputs is None:
+            return "none", float("inf")
+        return str(outputs.light_state), float(outputs.light_distance_m)
+
+    def _zoom(self, detector, image: np.ndarray, t_s: float) -> None:
+        """The zoomed light pass on the frame at ``t_s`` [s], when due (else its last lights, younger than
+        LIGHT_ZOOM_PERIOD_S, stand). Time, not frame count: sparse frames (an evaluation, a slow video)
+        each get their own pass."""
+        if not self.light_zoom or detector is None:
+            return
+        age = t_s - self._zoom_t
+        if not 0.0 <= age < LIGHT_ZOOM_PERIOD_S - 1e-6:  # due (or time went backwards: a new video)
+            t = time.perf_counter()
+            self._zoom_lights, self._zoom_t = zoomed_lights(detector, image), t_s
+            self.zoom_ms = (time.perf_counter() - t) * 1e3
 
 
 def zoomed_lights(detector, image: np.ndarray) -> Detections:

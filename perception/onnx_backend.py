@@ -31,6 +31,8 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .types import MultitaskOutputs
+
 DEFAULT_CACHE_DIR = Path("~/.cache/drivestack/onnx")
 CACHE_ENV = "DRIVESTACK_ONNX_CACHE"  # environment variable overriding the cache folder
 _HASH_CHUNK_BYTES = 1 << 20
@@ -129,16 +131,14 @@ class OnnxHydraNet:
         return cls(cpu_session(path), net.config, np.asarray(REG_SCALE, np.float32), np.asarray(REG_BIAS, np.float32),
                    path)
 
-    def predict(self, images_rgb: np.ndarray) -> dict[str, np.ndarray]:
-        """As ``HydraNet.predict``: uint8 RGB (B, H, W, 3) or (H, W, 3) -> dict of numpy arrays."""
-        from .hydranet import image_batch
+    def predict(self, images_rgb: np.ndarray) -> MultitaskOutputs:
+        """As ``HydraNet.predict``: uint8 RGB (B, H, W, 3) or (H, W, 3) -> ``MultitaskOutputs``."""
+        from .hydranet import image_batch, multitask_outputs
 
         arr, single = image_batch(images_rgb)
         h, w = arr.shape[1:3]
         net_h, net_w = self.config.input_size
         resize = (h, w) != (net_h, net_w)
-        from .hydranet import light_outputs, no_light_outputs
-
         outs = {k: [] for k in ("drivable", "lanes", "log_depth", "ego", "light")}
         for img in arr:  # exported for batch 1
             if resize:
@@ -154,16 +154,11 @@ class OnnxHydraNet:
             outs["lanes"].append(dense[1:5])
             outs["log_depth"].append(dense[5])
             outs["ego"].append(ego[0])
-        lanes = np.stack(outs["lanes"])
-        ego = np.stack(outs["ego"]) * self.reg_scale + self.reg_bias
-        result = {"drivable": np.stack(outs["drivable"]) > 0, "lanes": _argmax_classes(lanes),
-                  "depth_m": np.exp(np.stack(outs["log_depth"])).astype(np.float32),
-                  "lane_offset_m": ego[:, 0], "heading_error_rad": ego[:, 1], "curvature_1_m": ego[:, 2],
-                  "curvature_ahead_1_m": ego[:, 2:5], "lane_width_m": ego[:, 5]}
-        result.update(light_outputs(np.stack(outs["light"])) if outs["light"] else no_light_outputs(len(arr)))
-        if single:
-            result = {k: v[0] for k, v in result.items()}
-        return result
+        result = multitask_outputs(np.stack(outs["drivable"]) > 0, _argmax_classes(np.stack(outs["lanes"])),
+                                   np.exp(np.stack(outs["log_depth"])).astype(np.float32),
+                                   np.stack(outs["ego"]) * self.reg_scale + self.reg_bias,
+                                   np.stack(outs["light"]) if outs["light"] else None)
+        return result.image(0) if single else result
 
 
 def _argmax_classes(scores: np.ndarray) -> np.ndarray:

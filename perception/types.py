@@ -3,7 +3,9 @@
 Every source of images (the simulator's camera, a video file, an image folder, a webcam, a
 stream) yields ``Frame``s. The perception stack (models from pixels) and
 ``GroundTruthPerception`` (the simulator's labels, optionally degraded) both produce
-``PerceptionFrame``s; control code reads only these and never knows which made them.
+``PerceptionFrame``s through one interface, ``PerceptionProducer``; control code reads only these
+and never knows which made them. ``MultitaskOutputs`` is the multi-task network's record, handed
+from ``perception.hydranet`` (or its ONNX Runtime twin) to the pipeline's stages.
 
 Coordinates: image pixels (x right, y down); the ego/ground frame is x forward, y left [m],
 origin at the camera's foot on the road.
@@ -11,19 +13,28 @@ origin at the camera's foot on the road.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from common.vocab import CLASS_NAMES, LIGHT_CLASSES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
 
-__all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "PEDESTRIAN_CLASS", "VEHICLE_CLASSES", "Frame", "Detections",
-           "LaneEstimate", "PerceptionFrame"]
+if TYPE_CHECKING:  # perception may import sim (it is below); only the annotation needs it
+    from sim.labels import GroundTruth
+
+__all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "PEDESTRIAN_CLASS", "VEHICLE_CLASSES", "Frame", "NO_PIXELS",
+           "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs"]
+
+# the image of a frame from a source without a camera (the simulator with render_camera=False): (0, 0, 3)
+# uint8, so ``image.shape[:2]`` is the (0, 0) image size and only producers with ``needs_camera`` False accept it
+NO_PIXELS = np.zeros((0, 0, 3), np.uint8)
+NO_PIXELS.flags.writeable = False
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One image from any source."""
+    """One image from any source (``NO_PIXELS`` where the source has no camera)."""
 
     image: np.ndarray  # (H, W, 3) uint8, RGB
     timestamp_s: float  # seconds since the source started (video time for files)
@@ -31,9 +42,26 @@ class Frame:
     source: str  # where it came from (path, URL, "webcam:0", "sim:town:seed")
 
 
-@dataclass(frozen=True)
+def _same(a, b) -> bool:
+    """Equality for the records' fields: arrays by shape and value, NaN equal to NaN (an unknown value
+    is the same unknown), None only to None."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape
+                and np.array_equal(a, b, equal_nan=a.dtype.kind == "f" and b.dtype.kind == "f"))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (a != a and b != b)
+    return a == b
+
+
+def _same_fields(a, b, names) -> bool:
+    return type(a) is type(b) and all(_same(getattr(a, n), getattr(b, n)) for n in names)
+
+
+@dataclass(frozen=True, eq=False)
 class Detections:
-    """N detected objects, column-wise. Unknown values are NaN (floats) or -1 (ids)."""
+    """N detected objects, column-wise. Unknown values are NaN (floats) or -1 (ids).
+
+    Equal when every column holds the same values (NaN equal to NaN)."""
 
     xyxy: np.ndarray  # (N, 4) float32, box corners [px]
     score: np.ndarray  # (N,) float32, confidence in [0, 1]
@@ -59,10 +87,13 @@ class Detections:
         """The rows where ``mask`` is true (or the given indices)."""
         return Detections(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
 
+    def __eq__(self, other) -> bool:
+        return _same_fields(self, other, self.__dataclass_fields__)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class LaneEstimate:
-    """The ego's lane, as a driver needs it."""
+    """The ego's lane, as a driver needs it. Equal when every value is (an unknown lane equals an unknown lane)."""
 
     offset_m: float  # ego left of the lane centre [m]
     heading_error_rad: float  # ego heading minus lane direction, positive = pointing left [rad]
@@ -74,10 +105,16 @@ class LaneEstimate:
     def unknown() -> "LaneEstimate":
         return LaneEstimate(float("nan"), float("nan"), float("nan"), float("nan"), 0.0)
 
+    def __eq__(self, other) -> bool:
+        return _same_fields(self, other, self.__dataclass_fields__)
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, eq=False)
 class PerceptionFrame:
-    """Everything perception reports about one frame."""
+    """Everything perception reports about one frame.
+
+    Two frames are equal when they report the same things (``timings_ms``, how long it took, aside):
+    what gymnasium's determinism check compares in ``PerceptionObservation``'s ``info``."""
 
     index: int
     timestamp_s: float
@@ -95,6 +132,52 @@ class PerceptionFrame:
     lane_mask: np.ndarray | None = field(default=None, repr=False)  # (h, w) uint8: 0 none, 1 ego-left, 2 ego-right, 3 other
     depth_m: np.ndarray | None = field(default=None, repr=False)  # (h, w) float32 [m], 0 = unknown
     timings_ms: dict[str, float] = field(default_factory=dict)  # per stage, e.g. {"detector": 21.3, ...}
+
+    def __eq__(self, other) -> bool:
+        return _same_fields(self, other, [n for n in self.__dataclass_fields__ if n != "timings_ms"])
+
+
+class PerceptionProducer(Protocol):
+    """What turns frames into ``PerceptionFrame``s: the models (``perception.pipeline.Perception``)
+    or the simulator's labels (``perception.ground_truth.GroundTruthPerception``). Callers such as
+    ``control.observation.PerceptionObservation`` call both the same way."""
+
+    kind: str  # "models" (from the frame's pixels) or "labels" (from ``truth``)
+    needs_camera: bool  # True when ``process`` reads ``frame.image``: a camera-less source cannot feed it
+
+    def reset(self, seed: int | None = None) -> None:
+        """Start a new episode or video: forget what earlier frames left behind (tracks, carried
+        outputs); ``seed`` reseeds whatever randomness the producer draws (the labels' noise)."""
+
+    def process(self, frame: Frame, truth: GroundTruth | None = None) -> PerceptionFrame:
+        """What is seen in ``frame``; ``truth`` is the simulator's labels of the same step, which
+        the label producer reads and the models ignore."""
+
+
+@dataclass(frozen=True)
+class MultitaskOutputs:
+    """The multi-task network's outputs (``perception.hydranet``) for one image, at the image's (H, W).
+
+    ``predict`` on a batch returns the same record with a leading batch axis (B, ...) on every
+    field; ``image(i)`` takes one image's outputs from it."""
+
+    drivable: np.ndarray  # (H, W) bool
+    lanes: np.ndarray  # (H, W) uint8, lane-marking class: 0 none, 1 ego-left, 2 ego-right, 3 other (LANE_CLASSES)
+    depth_m: np.ndarray  # (H, W) float32 [m]
+    # the ego lane regressed directly from the image (the fallback when too few marking pixels are seen):
+    lane_offset_m: np.ndarray  # () float32, ego left of the lane centre [m]
+    heading_error_rad: np.ndarray  # () float32, positive = pointing left [rad]
+    curvature_1_m: np.ndarray  # () float32, the nearest of ``curvature_ahead_1_m`` [1/m], positive turning left
+    curvature_ahead_1_m: np.ndarray  # (3,) float32, road curvature 10/20/30 m ahead [1/m]
+    lane_width_m: np.ndarray  # () float32 [m]
+    # the light head: the ego's relevant light ("none" always, for a net without the head)
+    light_state: np.ndarray  # () str, one of LIGHT_STATES
+    light_probs: np.ndarray  # (4,) float32, over LIGHT_STATES
+    light_distance_m: np.ndarray  # () float32, to the light's stop line [m]; inf when "none"
+
+    def image(self, i: int) -> "MultitaskOutputs":
+        """Image ``i``'s outputs, from a batch's record."""
+        return MultitaskOutputs(*(getattr(self, f.name)[i] for f in fields(self)))
 
 
 def _num(v: float) -> float | None:

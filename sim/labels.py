@@ -58,6 +58,9 @@ class EgoTruth:
     light_stop_distance_m: float  # front bumper to its stop line [m]; inf when none
     route_progress_m: float
     route_length_m: float
+    # [m/s], as the speedometer reads it: rounded to float32 like the env's state vector, so relative
+    # velocities computed from the labels use the very speed the policy observes
+    speed_m_s: float
 
 
 class GroundTruth:
@@ -128,7 +131,7 @@ def ego_truth(world: World) -> EgoTruth:
     state, dist, _ = world.relevant_light()
     return EgoTruth(f.lane_offset_m, f.heading_error_rad, tuple(float(c) for c in world.curvature_ahead()), f.lane,
                     main.lanes_fwd, main.lane_width_m, main.speed_limit_m_s, state, dist,
-                    f.s_m - world.start_s, world.goal_s - world.start_s)
+                    f.s_m - world.start_s, world.goal_s - world.start_s, float(np.float32(world.ego.speed_m_s)))
 
 
 def _ego_frame(ego_xy_yaw: tuple[float, float, float], x, y, yaw):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 import sim  # noqa: F401
-from perception.geometry import CameraModel, box_ground_points, fit_lane, in_lane, time_to_collision
+from perception.geometry import CameraModel, box_ground_points, fit_lane, in_lane, lead_vehicle, time_to_collision
 from perception.ground_truth import GroundTruthPerception, PerceptionNoise
-from perception.types import LaneEstimate
+from perception.types import CLASS_NAMES, NO_PIXELS, Detections, Frame, LaneEstimate
 
 LEVEL = CameraModel(fx=100.0, fy=100.0, cx=160.0, cy=80.0, width=320, height=160, height_m=1.5, pitch_rad=0.0)
 
@@ -80,14 +80,14 @@ def test_ground_truth_perception_matches_labels_and_noise_is_seeded():
     for _ in range(30):
         obs, _, _, _, info = env.step([0.0, 0.4])
     gt = info["ground_truth"]
-    frame = GroundTruthPerception().process(gt, float(obs["state"][0]), image_size=obs["image"].shape[:2])
+    frame = GroundTruthPerception().process(Frame(obs["image"], 1.5, 30, "sim"), gt)
     big = [o for o in gt.objects if o.visible_px >= 10]
     assert len(frame.detections) == len(big) > 0
     assert frame.lane.offset_m == gt.ego.lane_offset_m and frame.light_state == gt.ego.light_state
     assert np.allclose(frame.detections.distance_m, [o.distance_m for o in big], rtol=1e-5)
     noisy = PerceptionNoise(miss_prob=0.3, box_jitter_px=2.0, distance_rel_std=0.1, lane_offset_std_m=0.1)
-    a = GroundTruthPerception(noisy, seed=1).process(gt, 5.0)
-    b = GroundTruthPerception(noisy, seed=1).process(gt, 5.0)
+    a = GroundTruthPerception(noisy, seed=1).process(Frame(NO_PIXELS, 1.5, 30, "sim"), gt)
+    b = GroundTruthPerception(noisy, seed=1).process(Frame(NO_PIXELS, 1.5, 30, "sim"), gt)
     assert np.array_equal(a.detections.xyxy, b.detections.xyxy) and a.lane == b.lane
     assert a.lane.offset_m != gt.ego.lane_offset_m
 
@@ -100,7 +100,7 @@ def test_overlay_draws_on_any_size():
     for _ in range(20):
         obs, _, _, _, info = env.step([0.0, 0.3])
     cam = CameraModel.from_sim(env.unwrapped.config.camera)
-    pf = GroundTruthPerception().process(info["ground_truth"], float(obs["state"][0]), image_size=obs["image"].shape[:2])
+    pf = GroundTruthPerception().process(Frame(obs["image"], 1.0, 20, "sim"), info["ground_truth"])
     small = draw(obs["image"], pf, cam)
     big = draw(np.zeros((720, 1280, 3), np.uint8), pf, cam)
     assert small.shape == obs["image"].shape and big.shape == (720, 1280, 3)
@@ -116,3 +116,22 @@ def test_lane_line_fit_survives_degenerate_and_fits_a_parabola():
     one_row = np.stack([np.full(20, 8.0), np.linspace(1.0, 2.0, 20)], 1)  # every pixel at one distance
     coef, rms = _fit_line(one_row)  # singular for a line in x: no exception, a finite answer
     assert np.all(np.isfinite(coef)) and np.isfinite(rms)
+
+
+def test_lead_vehicle_is_the_nearest_road_user_in_the_lane_ahead():
+    lane = LaneEstimate(0.0, 0.0, 0.0, 3.5, 1.0)
+    car, light = CLASS_NAMES.index("car"), CLASS_NAMES.index("traffic_light_red")
+    pos = np.array([[30.0, 0.5], [10.0, 4.0], [20.0, -1.0], [5.0, 0.0]], np.float32)  # the 10 m car is a lane over
+    vel = np.array([[-1.0, 0.0], [-9.0, 0.0], [-4.0, 0.0], [0.0, 0.0]], np.float32)
+    n = len(pos)
+    dets = Detections(np.zeros((n, 4), np.float32), np.ones(n, np.float32), np.array([car, car, car, light]),
+                      np.arange(n), np.hypot(pos[:, 0], pos[:, 1]), pos, vel)
+    k, ttc = lead_vehicle(dets, lane)
+    assert k == 2 and ttc == pytest.approx(np.hypot(20.0, 1.0) / 4.0)  # the light at 5 m is no road user
+    assert lead_vehicle(dets.select(np.array([1, 3])), lane) == (-1, float("inf"))
+    assert lead_vehicle(Detections.empty(), lane) == (-1, float("inf"))
+
+
+def test_ground_truth_perception_needs_the_labels():
+    with pytest.raises(ValueError, match="labels"):
+        GroundTruthPerception().process(Frame(NO_PIXELS, 0.0, 0, "sim"))

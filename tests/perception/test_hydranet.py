@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -51,16 +51,18 @@ def test_predict_types_and_other_image_size():
     net = HydraNet(HydraNetConfig(backbone="tiny"))
     images = np.random.default_rng(0).integers(0, 255, (2, 120, 240, 3), dtype=np.uint8)
     out = net.predict(images)
-    assert out["drivable"].shape == (2, 120, 240) and out["drivable"].dtype == bool
-    assert out["lanes"].dtype == np.uint8 and out["lanes"].max() < len(LANE_CLASSES)
-    assert out["depth_m"].shape == (2, 120, 240) and out["depth_m"].dtype == np.float32
+    assert out.drivable.shape == (2, 120, 240) and out.drivable.dtype == bool
+    assert out.lanes.dtype == np.uint8 and out.lanes.max() < len(LANE_CLASSES)
+    assert out.depth_m.shape == (2, 120, 240) and out.depth_m.dtype == np.float32
     for key in ("lane_offset_m", "heading_error_rad", "curvature_1_m", "lane_width_m"):
-        assert out[key].shape == (2,)
-    assert out["curvature_ahead_1_m"].shape == (2, 3)
-    assert out["light_state"].shape == (2,) and set(out["light_state"]) <= set(LIGHT_STATES)
-    assert out["light_probs"].shape == (2, 4) and np.allclose(out["light_probs"].sum(1), 1.0, atol=1e-5)
-    assert out["light_distance_m"].shape == (2,) and out["light_distance_m"].dtype == np.float32
-    assert net.predict(images[0])["lanes"].shape == (120, 240)
+        assert getattr(out, key).shape == (2,)
+    assert out.curvature_ahead_1_m.shape == (2, 3)
+    assert out.light_state.shape == (2,) and set(out.light_state) <= set(LIGHT_STATES)
+    assert out.light_probs.shape == (2, 4) and np.allclose(out.light_probs.sum(1), 1.0, atol=1e-5)
+    assert out.light_distance_m.shape == (2,) and out.light_distance_m.dtype == np.float32
+    one = net.predict(images[0])  # one image: the same record without the batch axis
+    assert one.lanes.shape == (120, 240) and one.curvature_ahead_1_m.shape == (3,) and one.light_state in LIGHT_STATES
+    np.testing.assert_allclose(one.depth_m, out.image(0).depth_m, rtol=1e-4)  # batch numerics differ in the last bits
     with pytest.raises(ValueError, match="uint8"):
         net.predict(images.astype(np.float32))
 
@@ -134,8 +136,8 @@ def test_save_load_round_trip(tmp_path):
     assert again.config == net.config
     images = np.random.default_rng(1).integers(0, 255, (2, 160, 320, 3), dtype=np.uint8)
     a, b = net.predict(images), again.predict(images)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    for key in (f.name for f in fields(a)):
+        np.testing.assert_array_equal(getattr(a, key), getattr(b, key), err_msg=key)
 
 
 def test_resume_continues_from_last(export, tmp_path):
@@ -194,7 +196,7 @@ def test_old_checkpoint_without_light_head_loads_and_reports_no_light(tmp_path):
     net = HydraNet.load(tmp_path / "old.pt")
     assert not net.config.light_head and net.light_head is None
     out = net.predict(np.zeros((2, 160, 320, 3), np.uint8))
-    assert list(out["light_state"]) == ["none", "none"] and np.isinf(out["light_distance_m"]).all()
+    assert list(out.light_state) == ["none", "none"] and np.isinf(out.light_distance_m).all()
     # warm start: the old weights go into a net with the head, which starts from random init
     new = HydraNet(HydraNetConfig(width=0.5, neck_channels=16))
     missing = warm_start(new, tmp_path / "old.pt")

@@ -85,9 +85,9 @@ def test_onnx_light_head_matches_torch(tmp_path):
     onnx_net = OnnxHydraNet.load(tmp_path / "h.pt", cache=tmp_path / "cache")
     images = np.random.default_rng(0).integers(0, 255, (2, 160, 320, 3), dtype=np.uint8)
     a, b = net.predict(images), onnx_net.predict(images)
-    assert list(a["light_state"]) == list(b["light_state"])
-    np.testing.assert_allclose(b["light_probs"], a["light_probs"], atol=1e-4)
-    np.testing.assert_allclose(b["light_distance_m"], a["light_distance_m"], rtol=1e-4)
+    assert list(a.light_state) == list(b.light_state)
+    np.testing.assert_allclose(b.light_probs, a.light_probs, atol=1e-4)
+    np.testing.assert_allclose(b.light_distance_m, a.light_distance_m, rtol=1e-4)
 
 
 def test_class_argmax_matches_numpy_including_ties():

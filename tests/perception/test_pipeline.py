@@ -1,16 +1,17 @@
-"""The perception pipeline: stage wiring, lane from the multi-task net, track velocities."""
+"""The perception pipeline and its stages: wiring, lane from the multi-task net, track velocities, lane gate, light zoom."""
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import sim  # noqa: F401
-from perception.pipeline import DEFAULT_HYDRANET, Perception, _TrackHistory
+from perception.pipeline import DEFAULT_HYDRANET, Perception
+from perception.placement import TrackHistory
 from perception.types import Frame
 
 
 def test_track_history_velocity():
-    h = _TrackHistory()
+    h = TrackHistory()
     ids = np.array([7, 9])
     v0 = h.update(0.0, ids, np.array([[20.0, 0.0], [10.0, 2.0]]))
     assert np.isnan(v0).all()  # first sighting: no velocity yet
@@ -23,7 +24,7 @@ def test_track_history_velocity():
 
 def test_track_velocity_averages_out_distance_jitter_and_drops_jumps():
     rng = np.random.default_rng(0)
-    h = _TrackHistory()
+    h = TrackHistory()
     t = np.arange(20) * 0.05
     true = 30.0 - 5.0 * t  # closing at 5 m/s, +-3 % range jitter per frame
     for k in range(20):
@@ -129,7 +130,8 @@ def test_a_car_cut_by_the_image_side_is_placed_by_its_body_not_by_its_box():
     from control.features import EGO_HALF_WIDTH_M, PATH_MARGIN_M
     from control.policies import RuleBasedPolicy
     from perception.geometry import box_ground_points
-    from perception.pipeline import CameraSetup, _side_cut_lateral
+    from perception.pipeline import CameraSetup
+    from perception.placement import side_cut_lateral
     from perception.types import NOMINAL_SIZE_M, Detections
 
     env = make_env("town", 300.0, render_camera=True)
@@ -150,13 +152,13 @@ def test_a_car_cut_by_the_image_side_is_placed_by_its_body_not_by_its_box():
     pos[0, 0] = d.position_m[k, 0]  # the foot is below the frame: ranged by the depth head in the pipeline
     one = Detections(box, np.ones(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64), dist.astype(np.float32),
                      pos.astype(np.float32), np.full((1, 2), np.nan, np.float32))
-    placed = _side_cut_lateral(one, cam, pos, gt.depth_m)
+    placed = side_cut_lateral(one, cam, pos, gt.depth_m)
     corridor = EGO_HALF_WIDTH_M + NOMINAL_SIZE_M[0][1] / 2 + PATH_MARGIN_M
     assert placed[0, 1] == pytest.approx(true_y, abs=0.5) and abs(placed[0, 1]) > corridor
 
 
 def test_zoomed_light_pass_runs_by_time_only_while_no_light_is_seen():
-    from perception.pipeline import LIGHT_ZOOM_PERIOD_S
+    from perception.light_selection import LIGHT_ZOOM_PERIOD_S
     from perception.types import Detections
 
     class _NoLights:  # a detector that finds nothing and counts its zoomed calls
@@ -181,16 +183,16 @@ def test_zoomed_light_pass_runs_by_time_only_while_no_light_is_seen():
 
 
 def test_a_one_frame_jump_of_the_lane_is_held_back_and_a_lasting_one_accepted():
-    from perception.pipeline import LANE_JUMP_FRAMES
+    from perception.ego_lane import LANE_JUMP_FRAMES, EgoLaneTracker
     from perception.types import LaneEstimate
 
-    stack = Perception(None, None)
+    gate = EgoLaneTracker().gate
     lane = lambda offset, heading=0.0: LaneEstimate(offset, heading, 0.0, 3.4, 0.8)  # noqa: E731
-    assert stack._lane_gate(lane(0.05)).offset_m == 0.05
-    assert stack._lane_gate(lane(2.95, -0.2)).offset_m == 0.05  # locked onto the wrong paint for a frame
-    assert stack._lane_gate(lane(0.08)).offset_m == 0.08  # and back
-    assert stack._lane_gate(lane(0.1, 0.4)).offset_m == 0.08  # a heading jump counts too
-    stack._lane_gate(lane(0.1))
-    crossed = [stack._lane_gate(lane(-1.6)).offset_m for _ in range(LANE_JUMP_FRAMES)]  # now in the next lane
+    assert gate(lane(0.05)).offset_m == 0.05
+    assert gate(lane(2.95, -0.2)).offset_m == 0.05  # locked onto the wrong paint for a frame
+    assert gate(lane(0.08)).offset_m == 0.08  # and back
+    assert gate(lane(0.1, 0.4)).offset_m == 0.08  # a heading jump counts too
+    gate(lane(0.1))
+    crossed = [gate(lane(-1.6)).offset_m for _ in range(LANE_JUMP_FRAMES)]  # now in the next lane
     assert crossed[:-1] == [0.1] * (LANE_JUMP_FRAMES - 1) and crossed[-1] == -1.6
-    assert np.isnan(stack._lane_gate(LaneEstimate.unknown()).offset_m)  # unknown passes through
+    assert np.isnan(gate(LaneEstimate.unknown()).offset_m)  # unknown passes through

@@ -34,13 +34,13 @@ def test_shipped_hydranet_scores():
     ious, lane_hits, offsets = [], [], []
     for image, gt, cam_cfg in _frames():
         pred = net.predict(image)
-        inter = (pred["drivable"] & gt.drivable).sum()
-        ious.append(inter / max((pred["drivable"] | gt.drivable).sum(), 1))
+        inter = (pred.drivable & gt.drivable).sum()
+        ious.append(inter / max((pred.drivable | gt.drivable).sum(), 1))
         for code in (1, 2):
             truth = gt.lanes == code
             if truth.sum() > 20:
-                lane_hits.append((pred["lanes"][truth] == code).mean())
-        lane = fit_lane(CameraModel.from_sim(cam_cfg), pred["lanes"])
+                lane_hits.append((pred.lanes[truth] == code).mean())
+        lane = fit_lane(CameraModel.from_sim(cam_cfg), pred.lanes)
         offsets.append(abs(lane.offset_m - gt.ego.lane_offset_m))
     assert np.mean(ious) >= MIN_DRIVABLE_IOU
     assert np.mean(lane_hits) >= MIN_EGO_LANE_RECALL
@@ -105,10 +105,10 @@ def test_shipped_hydranet_sees_red_lights():
     frames = _red_light_frames()
     assert all(gt.ego.light_state == "red" and 0 < gt.ego.light_stop_distance_m < 50 for _, gt in frames)
     pred = net.predict(np.stack([image for image, _ in frames]))
-    red = pred["light_state"] == "red"
+    red = pred.light_state == "red"
     truth = np.array([gt.ego.light_stop_distance_m for _, gt in frames])
-    assert red.mean() >= MIN_RED_LIGHT_RECALL, list(pred["light_state"])
-    assert np.median(np.abs(pred["light_distance_m"][red] - truth[red])) <= MAX_LIGHT_DISTANCE_ERROR_M
+    assert red.mean() >= MIN_RED_LIGHT_RECALL, list(pred.light_state)
+    assert np.median(np.abs(pred.light_distance_m[red] - truth[red])) <= MAX_LIGHT_DISTANCE_ERROR_M
 
 
 # measured on these 9 frames with the light-head candidate (not shipped: its state is biased to red; see
