@@ -90,15 +90,14 @@ def _replay(source, perception, out: Path, labels, args) -> dict:
     from tqdm import tqdm
 
     from perception.overlay import draw
-    from perception.scoring import DetectionTally
+    from perception.scoring import RecordingScores
     from perception.sources import SourceError
     from perception.types import perception_frame_json
 
     writer = None
     counts: Counter = Counter()
     timings: dict[str, list[float]] = {}
-    tally = DetectionTally() if labels is not None else None
-    lane_err: list[float] = []
+    scores = RecordingScores() if labels is not None else None
     frames = 0
     error = None
     start = time.perf_counter()
@@ -118,11 +117,8 @@ def _replay(source, perception, out: Path, labels, args) -> dict:
             counts.update(pf.detections.names())
             for k, v in pf.timings_ms.items():
                 timings.setdefault(k, []).append(v)
-            if tally is not None and frame.index < len(labels) and labels[frame.index]:
-                gt = labels[frame.index]
-                tally.add(pf.detections, gt["objects"])
-                if np.isfinite(pf.lane.offset_m):
-                    lane_err.append(abs(pf.lane.offset_m - gt["ego"]["lane_offset_m"]))
+            if scores is not None and frame.index < len(labels) and labels[frame.index]:
+                scores.add(pf, labels[frame.index])
             if args.show:
                 cv2.imshow("drivestack replay", cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
                 cv2.waitKey(1)
@@ -141,9 +137,8 @@ def _replay(source, perception, out: Path, labels, args) -> dict:
         "detections_per_class": dict(counts), "timings_ms_mean": {k: round(float(np.mean(v)), 2) for k, v in timings.items()},
         "error": error,
     }
-    if tally is not None:
-        summary["accuracy"] = {"detection": tally.summary(),
-                               "lane_offset_median_abs_error_m": round(float(np.median(lane_err)), 4) if lane_err else None}
+    if scores is not None:
+        summary["accuracy"] = scores.summary()
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if error:
         print(f"drivestack replay: source stopped early: {error}", file=sys.stderr)

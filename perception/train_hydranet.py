@@ -10,10 +10,8 @@ Val metrics (the ``val`` split; ``test`` when there is no val split; ``train`` a
 flagged in ``val_split``):
 
 - ``drivable_iou``: intersection over union summed over all val pixels.
-- ``lane_f1_{ego_left,ego_right,other}`` and ``lane_f1_mean``: pixel F1 with a 1-px tolerance:
-  a predicted pixel of class c is a true positive when ground truth has c within its 3x3
-  neighbourhood (precision), and a ground-truth pixel counts as found when the prediction has
-  c within its 3x3 neighbourhood (recall).
+- ``lane_f1_{ego_left,ego_right,other}`` and ``lane_f1_mean``: pixel F1 with a 1-px tolerance,
+  ``perception.metrics.LaneF1`` (the definition ``drivestack eval perception`` reports).
 - ``depth_absrel_mean`` / ``depth_absrel_median``: |d - d*| / d* over pixels with depth
   0 < d* <= max_depth_m (the median from a 0.001-wide histogram on [0, 10]).
 - ``offset_abs_err_median_m``, ``heading_abs_err_median_rad``, ``curvature_abs_err_median_1_m``.
@@ -21,7 +19,8 @@ flagged in ``val_split``):
   ``light_precision_{...}`` (NaN for a state with no frames / no predictions),
   ``light_balanced_acc`` (mean recall over the states present), and the stop-line distance error
   ``light_dist_abs_err_median_m`` with ``light_dist_abs_err_median_m_{lo}-{hi}m`` per
-  ``LIGHT_DIST_RANGES_M`` on frames with a light (the head's distance, whatever state it says).
+  ``perception.metrics.STOP_LINE_RANGES_M`` on frames where both the truth and the head say a light
+  (``perception.metrics.LightTally``, as ``drivestack eval perception``).
 - ``val_score`` = mean(drivable_iou, lane_f1_mean, max(0, 1 - depth_absrel_mean),
   max(0, 1 - offset_abs_err_median_m / 0.5 m)[, light_balanced_acc]): higher is better; picks
   ``best.pt``. The light term is there only for a net with the light head.
@@ -48,19 +47,18 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from common.config import ConfigError, check_range, from_dict, load_yaml, merge, parse_override, save_yaml, to_dict
 from common.device import resolve_device
 
-from .hydranet import LANE_CLASSES, LIGHT_STATES, TASKS, HydraNet, HydraNetConfig, upgrade_config
+from .hydranet import LIGHT_STATES, TASKS, HydraNet, HydraNetConfig, upgrade_config
 from .hydranet_data import HydraDataset, MultiTaskLoss, task_losses
+from .metrics import LaneF1, LightTally, MaskIoU
 
 ABSREL_BINS = 10000  # depth abs-rel histogram on [0, ABSREL_MAX]: median resolution 0.001
 ABSREL_MAX = 10.0
 OFFSET_SCORE_M = 0.5  # offset error at which the offset term of val_score reaches 0 [m]
-LIGHT_DIST_RANGES_M = ((-3.0, 15.0), (15.0, 30.0), (30.0, 50.0))  # stop-line distance bins of the light metrics [m]
 
 
 @dataclass(frozen=True)
@@ -112,34 +110,18 @@ class HydraMetrics:
 
     def __init__(self, max_depth_m: float) -> None:
         self.max_depth_m = max_depth_m
-        self.inter = self.union = 0
-        n = len(LANE_CLASSES)
-        self.tp_p = np.zeros(n)  # predicted pixels confirmed by ground truth nearby
-        self.n_p = np.zeros(n)
-        self.tp_r = np.zeros(n)  # ground-truth pixels found by the prediction nearby
-        self.n_g = np.zeros(n)
+        self.drivable = MaskIoU()
+        self.lanes = LaneF1()
         self.absrel_sum = 0.0
         self.absrel_n = 0
         self.absrel_hist = torch.zeros(ABSREL_BINS, dtype=torch.float64)
         self.ego_err: list[np.ndarray] = []
-        self.light_conf = np.zeros((len(LIGHT_STATES), len(LIGHT_STATES)), np.int64)  # [true, predicted]
-        self.light_dist: list[np.ndarray] = []  # (N, 2): true distance [m], abs error [m]
+        self.light = LightTally()
 
     @torch.no_grad()
     def update(self, out: dict[str, torch.Tensor], batch: dict[str, torch.Tensor], net: HydraNet) -> None:
-        pred_d = out["drivable"][:, 0] > 0
-        gt_d = batch["drivable"] > 0.5
-        self.inter += int((pred_d & gt_d).sum())
-        self.union += int((pred_d | gt_d).sum())
-
-        n = len(LANE_CLASSES)
-        pred_l = F.one_hot(out["lanes"].argmax(1), n).permute(0, 3, 1, 2).float()
-        gt_l = F.one_hot(batch["lanes"], n).permute(0, 3, 1, 2).float()
-        near = lambda m: F.max_pool2d(m, 3, 1, 1)  # noqa: E731  (1-px tolerance)
-        self.tp_p += (pred_l * near(gt_l)).sum((0, 2, 3)).cpu().numpy()
-        self.n_p += pred_l.sum((0, 2, 3)).cpu().numpy()
-        self.tp_r += (gt_l * near(pred_l)).sum((0, 2, 3)).cpu().numpy()
-        self.n_g += gt_l.sum((0, 2, 3)).cpu().numpy()
+        self.drivable.add(out["drivable"][:, 0] > 0, batch["drivable"] > 0.5)
+        self.lanes.add(out["lanes"].argmax(1).cpu().numpy(), batch["lanes"].cpu().numpy())
 
         gt = batch["depth_m"]
         valid = (gt > 0) & (gt <= self.max_depth_m)
@@ -157,26 +139,16 @@ class HydraMetrics:
 
             raw = out["light"].float()
             n = len(LIGHT_STATES)
-            pred = raw[:, :n].argmax(1).cpu().numpy()
-            true = batch["light"].cpu().numpy()
-            np.add.at(self.light_conf, (true, pred), 1)
-            d_true = batch["light_dist_m"].cpu().numpy()
             d_pred = (raw[:, n].exp() - LIGHT_DIST_OFFSET_M).cpu().numpy()
-            has = true > 0
-            self.light_dist.append(np.stack([d_true[has], np.abs(d_pred[has] - d_true[has])], 1))
+            self.light.add(batch["light"].cpu().numpy(), batch["light_dist_m"].cpu().numpy(),
+                           raw[:, :n].argmax(1).cpu().numpy(), d_pred)
 
     def compute(self) -> dict[str, float]:
-        m: dict[str, float] = {"drivable_iou": self.inter / self.union if self.union else float("nan")}
-        f1s = []
-        for c, name in enumerate(LANE_CLASSES):
-            if c == 0:
-                continue
-            p = self.tp_p[c] / self.n_p[c] if self.n_p[c] else 0.0
-            r = self.tp_r[c] / self.n_g[c] if self.n_g[c] else 0.0
-            f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
-            m[f"lane_f1_{name}"] = float(f1)
-            f1s.append(f1)
-        m["lane_f1_mean"] = float(np.mean(f1s))
+        iou = self.drivable.value()
+        m: dict[str, float] = {"drivable_iou": float("nan") if iou is None else iou}
+        f1 = self.lanes.f1()
+        m.update({f"lane_f1_{name}": float(v) for name, v in f1.items()})
+        m["lane_f1_mean"] = float(np.mean(list(f1.values())))
         if self.absrel_n:
             m["depth_absrel_mean"] = self.absrel_sum / self.absrel_n
             cdf = torch.cumsum(self.absrel_hist, 0) / self.absrel_hist.sum()
@@ -192,28 +164,24 @@ class HydraMetrics:
         absrel = m["depth_absrel_mean"] if math.isfinite(m["depth_absrel_mean"]) else 1.0
         terms = [np.nan_to_num(m["drivable_iou"]), m["lane_f1_mean"], max(0.0, 1 - absrel),
                  max(0.0, 1 - m["offset_abs_err_median_m"] / OFFSET_SCORE_M)]
-        if self.light_conf.sum():
+        if self.light.confusion.matrix.sum():
             m.update(self._light_metrics())
             terms.append(np.nan_to_num(m["light_balanced_acc"]))
         m["val_score"] = float(np.mean(terms))
         return m
 
     def _light_metrics(self) -> dict[str, float]:
-        conf = self.light_conf
-        m = {"light_acc": float(np.trace(conf) / conf.sum())}
-        recalls = []
-        for c, name in enumerate(LIGHT_STATES):
-            n_true, n_pred = conf[c].sum(), conf[:, c].sum()
-            m[f"light_recall_{name}"] = float(conf[c, c] / n_true) if n_true else float("nan")
-            m[f"light_precision_{name}"] = float(conf[c, c] / n_pred) if n_pred else float("nan")
-            if n_true:
-                recalls.append(m[f"light_recall_{name}"])
-        m["light_balanced_acc"] = float(np.mean(recalls))
-        d = np.concatenate(self.light_dist) if self.light_dist else np.zeros((0, 2))
-        m["light_dist_abs_err_median_m"] = float(np.median(d[:, 1])) if len(d) else float("nan")
-        for lo, hi in LIGHT_DIST_RANGES_M:
-            sel = (d[:, 0] >= lo) & (d[:, 0] < hi)
-            m[f"light_dist_abs_err_median_m_{lo:g}-{hi:g}m"] = float(np.median(d[sel, 1])) if sel.any() else float("nan")
+        nan = lambda v: float("nan") if v is None else v  # noqa: E731
+        c = self.light.confusion
+        m = {"light_acc": nan(c.accuracy())}
+        for s, name in enumerate(LIGHT_STATES):
+            m[f"light_recall_{name}"] = nan(c.recall(s))
+            m[f"light_precision_{name}"] = nan(c.precision(s))
+        m["light_balanced_acc"] = nan(c.balanced_accuracy())
+        _, err = self.light.distance_error.values()
+        m["light_dist_abs_err_median_m"] = float(np.median(np.abs(err))) if err.size else float("nan")
+        for key, v in self.light.distance_error.median_abs(None).items():
+            m[f"light_dist_abs_err_median_m_{key}"] = nan(v)
         return m
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from drivestack.cli import main
-from perception.evaluate import _ap
-from perception.scoring import iou_matrix
+from perception.metrics import average_precision as _ap
+from perception.metrics import iou_matrix
 
 
 def test_iou_and_ap_by_hand():

@@ -120,19 +120,18 @@ MAX_LIGHT_DISTANCE_ERROR_M = 4.0
 
 @pytest.mark.skipif(not DEFAULT_DETECTOR.is_file(), reason="no shipped detector")
 def test_shipped_detector_scores():
-    from perception.scoring import DetectionTally
+    from perception.metrics import DetectionTally, TrueBoxes
     from perception.yolo import DetectorConfig, YoloDetector
 
     det = YoloDetector.load(DEFAULT_DETECTOR, cfg=DetectorConfig(device="cpu"))
     tally = DetectionTally()
     for image, gt, _ in _frames():
-        objs = [{"class_id": o.class_id, "box_xyxy": o.box_xyxy, "visible_px": o.visible_px, "distance_m": o.distance_m}
-                for o in gt.objects if o.class_id < 5]  # vehicles and pedestrians
+        truth = TrueBoxes.from_labels([o for o in gt.objects if o.class_id < 5])  # vehicles and pedestrians
         d = det.detect(image)
-        tally.add(d.select(d.class_id < 5), objs)
-    tp = sum(tally.tp.values())
-    fp = sum(tally.fp.values())
-    fn = sum(tally.fn.values())
+        d = d.select(d.class_id < 5)
+        tally.add(d.xyxy, d.score, d.class_id, truth)
+    counts = tally.counts(0.0).values()
+    tp, fp, fn = (sum(getattr(c, k) for c in counts) for k in ("tp", "fp", "fn"))
     recall, precision = tp / max(tp + fn, 1), tp / max(tp + fp, 1)
     assert recall >= MIN_DETECTOR_RECALL and precision >= MIN_DETECTOR_PRECISION, (recall, precision)
 
