@@ -59,6 +59,9 @@ def test_pixels_baseline_trains_and_loads(tmp_path):
     from control.evaluate import run_episode
     from control.pixels import make_pixel_env
 
-    env = make_pixel_env("empty", 60.0)
-    m, _ = run_episode(env, policy, seed=5)
-    assert m["steps"] > 0 and 0.0 <= m["route_completion"] <= 1.0
+    # the run's last logged evaluation scored the final model: reloaded, it drives the same episode
+    logged = json.loads((tmp_path / "pix" / "evaluations.jsonl").read_text().splitlines()[-1])
+    assert logged["steps"] == result["steps"]
+    [seed] = cfg.eval_seeds
+    m, _ = run_episode(make_pixel_env("town", cfg.route_length_m), policy, seed=seed)
+    assert m["route_completion"] == logged["route_completion"]
