@@ -42,14 +42,20 @@ def test_replay_real_clip(models, tmp_path):
     assert _frames(out / "annotated.mp4") == 6
 
 
-def test_replay_sim_recording_is_scored(models, tmp_path):
+def test_replay_sim_recording_is_scored(tmp_path):
+    """The shipped models, replayed over a recorded drive, score against its labels as they score on fresh frames."""
     run = tmp_path / "drive"
-    assert main(["drive", "--route-length", "60", "--seed", "1", "--out", str(run), "--quiet"]) == 0
+    assert main(["drive", "--route-length", "60", "--seed", "1", "--perception", "labels", "--out", str(run), "--quiet"]) == 0
     out = tmp_path / "r"
-    assert main(["replay", str(run / "episode-000"), "--out", str(out), "--max-frames", "5", *models]) == 0
-    acc = json.loads((out / "summary.json").read_text())["accuracy"]
-    assert set(acc["detection"]["per_class"]) >= {"car", "pedestrian"}
-    assert acc["lane_offset_median_abs_error_m"] is None or acc["lane_offset_median_abs_error_m"] >= 0
+    assert main(["replay", str(run / "episode-000"), "--out", str(out), "--max-frames", "5", "--device", "cpu",
+                 "--backend", "torch", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 5
+    acc = summary["accuracy"]
+    car = acc["detection"]["per_class"]["car"]
+    # measured: lane offset error 0.002 m; cars precision 0.94 (15 of 16), recall 0.60 (15 of 25)
+    assert acc["lane_offset_median_abs_error_m"] <= 0.06
+    assert car["tp"] + car["fn"] >= 10 and car["precision"] >= 0.9 and car["recall"] >= 0.5
 
 
 @pytest.mark.parametrize("make, needle", [
