@@ -42,6 +42,7 @@ def test_replay_real_clip(models, tmp_path):
     assert _frames(out / "annotated.mp4") == 6
 
 
+@pytest.mark.slow
 def test_replay_sim_recording_is_scored(tmp_path):
     """The shipped models, replayed over a recorded drive, score against its labels as they score on fresh frames."""
     run = tmp_path / "drive"

@@ -9,6 +9,8 @@ from control.policies import load_policy
 from control.train import PolicyTrainConfig, train_policy
 from drivestack.cli import main
 
+pytestmark = pytest.mark.slow  # each test here trains a policy (seconds of PPO and DAgger at toy size)
+
 TINY = dict(total_steps=512, n_envs=1, n_steps=128, batch_size=64, n_epochs=1, route_length_m=80.0,
             warm_start_steps=200, warm_start_epochs=2, dagger_rounds=1, eval_every_steps=256, checkpoint_every_steps=128,
             eval_seeds=(800000,), stages=("empty", "town"), stage_fractions=(0.5, 0.5))

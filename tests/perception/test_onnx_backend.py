@@ -49,6 +49,7 @@ def test_resolve_backend(monkeypatch):
     assert not onnxruntime_available() and resolve_backend("auto", "cpu") == "torch"
 
 
+@pytest.mark.slow
 def test_onnxruntime_matches_torch_on_sim_frames(tmp_path):
     from perception.sources import SimSource
 
@@ -74,6 +75,7 @@ def test_onnxruntime_matches_torch_on_sim_frames(tmp_path):
     assert again.hydranet.path == ort_stack.hydranet.path
 
 
+@pytest.mark.slow
 def test_onnx_light_head_matches_torch(tmp_path):
     """The light head's outputs come through the ONNX export and the same post-processing."""
     import torch

@@ -6,6 +6,7 @@ Minimum scores are set a little under what the shipped files measured on these e
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import sim  # noqa: F401
 from perception.geometry import CameraModel, fit_lane
@@ -91,6 +92,7 @@ def _red_light_frames():
     return out
 
 
+@pytest.mark.slow
 def test_shipped_stack_sees_red_lights():
     """The shipped models read the ego's red light and its stop line. The shipped multi-task file has no light
     head (hydranet_card.md), so this is the detector's light boxes placed by geometry."""

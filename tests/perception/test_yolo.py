@@ -158,6 +158,7 @@ def trained(tmp_path_factory):
     return cfg, train_detector(cfg)
 
 
+@pytest.mark.slow
 def test_train_one_epoch(trained):
     from common.config import from_dict, load_yaml
     from perception.train_detector import DetectorTrainConfig
@@ -174,6 +175,7 @@ def test_train_one_epoch(trained):
     assert json.loads((run / "metrics.json").read_text()) == result  # the run's record says what it returned
 
 
+@pytest.mark.slow
 def test_train_refuses_an_occupied_run_dir(trained):
     from common.config import ConfigError
     from perception.train_detector import train_detector
@@ -182,6 +184,7 @@ def test_train_refuses_an_occupied_run_dir(trained):
         train_detector(trained[0])
 
 
+@pytest.mark.slow
 def test_load_round_trip(trained):
     det = YoloDetector.load(trained[1]["best"], cfg=DetectorConfig(imgsz=64, conf=0.0, device="cpu"))
     assert det.names == dict(enumerate(CLASS_NAMES))
