@@ -13,7 +13,6 @@ from control.supervisor import SafetySupervisor
 from perception.types import Detections, LaneEstimate, PerceptionFrame
 
 
-@pytest.mark.slow
 def test_rule_based_completes_an_empty_route():
     env = make_env("empty", route_length_m=150.0)
     m, log = run_episode(env, RuleBasedPolicy(), seed=3)

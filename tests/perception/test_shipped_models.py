@@ -53,6 +53,7 @@ MIN_EGO_LANE_RECALL = 0.93
 MAX_OFFSET_ERROR_M = 0.06
 
 
+@pytest.mark.slow
 def test_hydranet_onnx_matches_torch(tmp_path):
     import onnxruntime as ort  # the test extra installs it, with onnx and onnxscript for the export
     import torch

@@ -226,7 +226,6 @@ def test_cli_exports_and_rejects_bad_values(tmp_path, capsys, monkeypatch):
     assert len(err.splitlines()) == 1 and str(out) in err and "different dataset" in err
 
 
-@pytest.mark.slow
 def test_weave_puts_the_ego_off_centre(tmp_path):
     """With weave the exported frames show lane offsets a lane-offset regressor can learn from."""
     import json as _json
