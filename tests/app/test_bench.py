@@ -3,11 +3,14 @@ import contextlib
 import io
 import json
 
+import pytest
+
 from drivestack.cli import main
 
 FIGURES = ("town_camera", "town_no_camera", "highway_camera", "highway_no_camera")
 
 
+@pytest.mark.slow
 def test_bench_sim_json_reports_every_figure_with_units():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

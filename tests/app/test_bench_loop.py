@@ -3,9 +3,12 @@ import contextlib
 import io
 import json
 
+import pytest
+
 from drivestack.cli import main
 
 
+@pytest.mark.slow
 def test_bench_loop_json_reports_loop_stages_and_training():
     out = io.StringIO()
     with contextlib.redirect_stdout(out):

@@ -42,6 +42,7 @@ def _check_run(out: Path, source: str) -> dict:
     return ep
 
 
+@pytest.mark.slow
 def test_drive_from_labels_writes_a_replayable_run(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["drive", "--route-length", "60", "--seed", "2", "--perception", "labels", "--out", str(out), "--quiet"]) == 0
@@ -66,6 +67,7 @@ def test_drive_from_labels_writes_a_replayable_run(tmp_path, capsys):
     assert ep2["steps"] == ep["steps"] and ep2["driving_score"] == ep["driving_score"]
 
 
+@pytest.mark.slow
 def test_drive_from_the_models(tmp_path):
     out = tmp_path / "run"
     assert main(["drive", "--route-length", "60", "--device", "cpu", "--out", str(out), "--quiet"]) == 0

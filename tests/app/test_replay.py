@@ -20,7 +20,9 @@ def models(tmp_path_factory):
     out = tmp_path_factory.mktemp("models")
     YoloDetector.from_yaml(DetectorConfig(device="cpu")).model.save(str(out / "det.pt"))
     HydraNet(HydraNetConfig()).save(out / "hyd.pt")
-    return ["--detector", str(out / "det.pt"), "--hydranet", str(out / "hyd.pt"), "--device", "cpu", "--quiet"]
+    # torch: an ONNX export of these throwaway weights would be most of the run (the backends agree: test_onnx_backend)
+    return ["--detector", str(out / "det.pt"), "--hydranet", str(out / "hyd.pt"), "--device", "cpu", "--backend", "torch",
+            "--quiet"]
 
 
 def _frames(path):
@@ -42,14 +44,21 @@ def test_replay_real_clip(models, tmp_path):
     assert _frames(out / "annotated.mp4") == 6
 
 
-def test_replay_sim_recording_is_scored(models, tmp_path):
+@pytest.mark.slow
+def test_replay_sim_recording_is_scored(tmp_path):
+    """The shipped models, replayed over a recorded drive, score against its labels as they score on fresh frames."""
     run = tmp_path / "drive"
-    assert main(["drive", "--route-length", "60", "--seed", "1", "--out", str(run), "--quiet"]) == 0
+    assert main(["drive", "--route-length", "60", "--seed", "1", "--perception", "labels", "--out", str(run), "--quiet"]) == 0
     out = tmp_path / "r"
-    assert main(["replay", str(run / "episode-000"), "--out", str(out), "--max-frames", "5", *models]) == 0
-    acc = json.loads((out / "summary.json").read_text())["accuracy"]
-    assert set(acc["detection"]["per_class"]) >= {"car", "pedestrian"}
-    assert acc["lane_offset_median_abs_error_m"] is None or acc["lane_offset_median_abs_error_m"] >= 0
+    assert main(["replay", str(run / "episode-000"), "--out", str(out), "--max-frames", "5", "--device", "cpu",
+                 "--backend", "torch", "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 5
+    acc = summary["accuracy"]
+    car = acc["detection"]["per_class"]["car"]
+    # measured: lane offset error 0.002 m; cars precision 0.94 (15 of 16), recall 0.60 (15 of 25)
+    assert acc["lane_offset_median_abs_error_m"] <= 0.06
+    assert car["tp"] + car["fn"] >= 10 and car["precision"] >= 0.9 and car["recall"] >= 0.5
 
 
 @pytest.mark.parametrize("make, needle", [

@@ -1,13 +1,9 @@
 """The shipped policy: it loads, matches the feature layout, and drives a fixed short route on labels."""
 
-import pytest
-
 from control.envs import make_env
 from control.evaluate import run_episode
 from control.policies import DEFAULT_POLICY, load_policy
 from control.supervisor import SafetySupervisor
-
-pytestmark = pytest.mark.skipif(not DEFAULT_POLICY.is_file(), reason="no shipped policy")
 
 
 def test_shipped_policy_drives_a_town_route_on_labels():

@@ -68,8 +68,15 @@ def _labelled_light_frames(seed: int, steps: int, every: int):
     return out
 
 
-def test_stop_line_distance_from_labelled_boxes():
-    frames = _labelled_light_frames(seed=1, steps=700, every=10) + _labelled_light_frames(seed=2, steps=700, every=10)
+@pytest.fixture(scope="module")
+def two_drives_of_lights():
+    """Lit heads along two 700-step autopilot drives (1,400 steps: the two tests below share them)."""
+    return _labelled_light_frames(seed=1, steps=700, every=10) + _labelled_light_frames(seed=2, steps=700, every=10)
+
+
+@pytest.mark.slow
+def test_stop_line_distance_from_labelled_boxes(two_drives_of_lights):
+    frames = two_drives_of_lights
     assert len(frames) >= 8, "the fixed seeds should pass several lit intersections"
     errors, ranges = [], []
     for true_m, box, lane_width_m, (h, w), *_ in frames:
@@ -99,8 +106,9 @@ def test_pipeline_reports_the_light_and_its_distance():
     assert _relevant_light(dets, CameraSetup().model(w, h), unseen, 1.5)[1] == pytest.approx(dist, abs=1.0)
 
 
-def test_lamp_state_reads_the_lit_lamp_of_the_egos_head():
-    frames = _labelled_light_frames(seed=1, steps=700, every=10) + _labelled_light_frames(seed=2, steps=700, every=10)
+@pytest.mark.slow
+def test_lamp_state_reads_the_lit_lamp_of_the_egos_head(two_drives_of_lights):
+    frames = two_drives_of_lights
     states = [s for *_, s, _ in frames]
     assert {"red", "green"} <= set(states), "the fixed seeds should show both states"
     read = [lamp_state(image, box) for _, box, _, _, _, image in frames]

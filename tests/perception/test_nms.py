@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+import torch
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_numpy_nms_matches_ultralytics(seed):
-    torch = pytest.importorskip("torch")
     from perception.yolo import ultralytics_offline
 
     ultralytics_offline()

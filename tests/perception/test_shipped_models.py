@@ -26,7 +26,6 @@ def _frames():
     return out
 
 
-@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
 def test_shipped_hydranet_scores():
     from perception.hydranet import HydraNet
 
@@ -54,10 +53,9 @@ MIN_EGO_LANE_RECALL = 0.93
 MAX_OFFSET_ERROR_M = 0.06
 
 
-@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
+@pytest.mark.slow
 def test_hydranet_onnx_matches_torch(tmp_path):
-    pytest.importorskip("onnxscript")
-    ort = pytest.importorskip("onnxruntime")
+    import onnxruntime as ort  # the test extra installs it, with onnx and onnxscript for the export
     import torch
 
     from perception.hydranet import HydraNet, export_onnx
@@ -95,30 +93,33 @@ def _red_light_frames():
     return out
 
 
-@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
-def test_shipped_hydranet_sees_red_lights():
-    from perception.hydranet import HydraNet
+@pytest.mark.slow
+def test_shipped_stack_sees_red_lights():
+    """The shipped models read the ego's red light and its stop line. The shipped multi-task file has no light
+    head (hydranet_card.md), so this is the detector's light boxes placed by geometry."""
+    from perception.pipeline import Perception
+    from perception.types import Frame
 
-    net = HydraNet.load(DEFAULT_HYDRANET, device="cpu")
-    if not net.config.light_head:
-        pytest.skip("the shipped multi-task model predates the light head")
     frames = _red_light_frames()
     assert all(gt.ego.light_state == "red" and 0 < gt.ego.light_stop_distance_m < 50 for _, gt in frames)
-    pred = net.predict(np.stack([image for image, _ in frames]))
-    red = pred.light_state == "red"
+    stack = Perception.from_files(device="cpu", backend="torch")
+    seen = []
+    for image, _ in frames:
+        stack.reset()  # each frame on its own: no track or light memory from the frame before
+        seen.append(stack.process(Frame(image=image, timestamp_s=0.0, index=0, source="sim")))
+    red = np.array([pf.light_state == "red" for pf in seen])
     truth = np.array([gt.ego.light_stop_distance_m for _, gt in frames])
-    assert red.mean() >= MIN_RED_LIGHT_RECALL, list(pred.light_state)
-    assert np.median(np.abs(pred.light_distance_m[red] - truth[red])) <= MAX_LIGHT_DISTANCE_ERROR_M
+    dist = np.array([pf.light_distance_m for pf in seen])
+    assert red.mean() >= MIN_RED_LIGHT_RECALL, [pf.light_state for pf in seen]
+    assert np.median(np.abs(dist[red] - truth[red])) <= MAX_LIGHT_DISTANCE_ERROR_M
 
 
-# measured on these 9 frames with the light-head candidate (not shipped: its state is biased to red; see
-# hydranet_card.md): 9 of 9 red, stop-line distance error 0.7-9.2 m (median 2.4 m). Skips until a model with
-# the head ships; re-measure then.
-MIN_RED_LIGHT_RECALL = 0.75
-MAX_LIGHT_DISTANCE_ERROR_M = 4.0
+# measured with the shipped detector.pt + hydranet.pt on these 9 frames (torch, CPU): 7 of 9 red (missed at 43.5 m
+# and 5.8 m to the line), stop-line distance error 0.1-4.9 m (median 0.4 m)
+MIN_RED_LIGHT_RECALL = 0.66
+MAX_LIGHT_DISTANCE_ERROR_M = 1.5
 
 
-@pytest.mark.skipif(not DEFAULT_DETECTOR.is_file(), reason="no shipped detector")
 def test_shipped_detector_scores():
     from perception.metrics import DetectionTally, TrueBoxes
     from perception.yolo import DetectorConfig, YoloDetector

@@ -1,8 +1,15 @@
 """Tests for sim.raster against pinhole-formula and brute-force references."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from sim.raster import instance_boxes, rasterize, warmup
+from sim.raster import instance_boxes, rasterize
+
+REPO = Path(__file__).resolve().parents[2]
 
 H, W = 160, 320
 FX, FY, CX, CY = 120.0, 110.0, 160.0, 80.0
@@ -62,8 +69,33 @@ def pixel_rect(x0, x1, y0, y1, z, fx=FX, fy=FY, cx=CX, cy=CY):
     return rows[:, None] & cols[None, :]
 
 
-def test_warmup_runs():
-    warmup()
+WARMUP_THEN_RENDER = """
+import json, numba, gymnasium as gym
+import sim, sim.raster, sim.render_kernels
+
+def compiled():
+    return {f"{m.__name__}.{n}": sorted(map(str, f.signatures)) for m in (sim.raster, sim.render_kernels)
+            for n, f in vars(m).items() if isinstance(f, numba.core.registry.CPUDispatcher)}
+
+sim.raster.warmup()
+warm = compiled()
+for kind in ("Town", "Highway"):
+    env = gym.make(f"drivestack/{kind}-v0")
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step([0.0, 0.3])
+print(json.dumps({"warm": warm, "after": compiled()}))
+"""
+
+
+def test_warmup_compiles_what_the_camera_calls():
+    """After warmup() the camera's frames compile nothing more: every kernel they call, with the dtypes they pass,
+    is already there. A fresh process, so no other test has compiled anything first."""
+    run = subprocess.run([sys.executable, "-c", WARMUP_THEN_RENDER], cwd=REPO, capture_output=True, text=True,
+                         timeout=300, check=True)
+    report = json.loads(run.stdout.splitlines()[-1])
+    assert report["warm"]["sim.raster.rasterize"] and report["warm"]["sim.render_kernels.ground_pass"]
+    assert report["after"] == report["warm"]
 
 
 def test_ground_decal_fills_rectangle_without_depth():
