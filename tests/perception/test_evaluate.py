@@ -36,8 +36,10 @@ def test_eval_command_toy_size(models, tmp_path, capsys):
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["frames"] == 2 and set(report["detection"]) == {"ap50", "ap50_95", "at_score_0.25"}
-    assert 0.0 <= report["drivable_iou"] <= 1.0 and set(report["lane_f1"]) == {"ego_left", "ego_right", "other"}
-    assert (tmp_path / "ev" / "pr_curves.png").is_file() and (tmp_path / "ev" / "report.json").is_file()
+    assert set(report["lane_f1"]) == {"ego_left", "ego_right", "other"}
+    assert (tmp_path / "ev" / "pr_curves.png").is_file()
+    written = json.loads((tmp_path / "ev" / "report.json").read_text())
+    assert {k: v for k, v in written.items() if k != "models"} == {k: v for k, v in report.items() if k != "models"}
 
 
 @pytest.mark.parametrize("argv, needle", [

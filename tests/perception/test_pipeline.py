@@ -34,7 +34,6 @@ def test_track_velocity_averages_out_distance_jitter_and_drops_jumps():
     assert np.isnan(jumped).all()
 
 
-@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
 def test_pipeline_lane_from_the_shipped_network():
     from perception.hydranet import HydraNet
 
@@ -73,7 +72,6 @@ class _CountingDetector:
         pass
 
 
-@pytest.mark.skipif(not DEFAULT_HYDRANET.is_file(), reason="no shipped multi-task model")
 def test_interleave_runs_one_network_per_frame_and_predicts_objects_between():
     from perception.hydranet import HydraNet
 
