@@ -195,7 +195,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     report = {
         "frames": regular, "light_only_frames": total - regular, "seeds": list(config.seeds), "kinds": list(config.kinds),
         "randomized": config.randomize, **figures,
-        "light": {"source": getattr(perception, "light_source", None), **scores.light.report()},
+        "light": {"source": perception.light.light_source, **scores.light.report()},
     }
     if out is not None:
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
