@@ -22,8 +22,8 @@ import numpy as np
 
 from common.vocab import LIGHT_STATES
 
-from .metrics import (IOU_MATCH, MIN_GT_PX, OBJECT_RANGES_M, ByRange, DetectionTally, LaneF1, LightTally, MaskIoU,
-                      TrueBoxes, iou_matrix, match_greedy)
+from .metrics import (IOU_MATCH, OBJECT_RANGES_M, ByRange, DetectionTally, FrameMatches, LaneF1, LightTally, MaskIoU,
+                      TrueBoxes, distance_errors, iou_matrix, match_greedy)
 from .types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, Frame
 
 DISPLAY_SCORE = 0.25  # the pipeline's usual detection threshold: operating point, box edges, road-user recall, overlays
@@ -62,8 +62,9 @@ class _Scores:
         """A regular frame: everything but the light (``add_light``)."""
         d = pf.detections
         truth = TrueBoxes.from_labels(gt.objects)
-        self.detections.add(d.xyxy, d.score, d.class_id, truth)
-        self._add_box_errors(d, gt)
+        matches = self.detections.add(d.xyxy, d.score, d.class_id, truth)
+        self.distance.add(*distance_errors(matches, truth, d.distance_m))
+        self._add_edge_errors(d, truth, matches)
         self._add_road_users(d, truth)
         if pf.drivable is not None:
             self.drivable.add(pf.drivable, gt.drivable)
@@ -83,24 +84,12 @@ class _Scores:
         p = LIGHT_STATES.index(pf.light_state) if pf.light_state in LIGHT_STATES else 0
         self.light.add(t, d_true, p, float(pf.light_distance_m))
 
-    def _add_box_errors(self, d, gt) -> None:
-        """Distance and box-edge errors as this report has always defined them: each detection (any score)
-        against the demanded true box it overlaps most, when that is at least IOU_MATCH and of the detection's
-        class, so a duplicate detection of one object adds a second sample. Not yet the one-to-one matcher
-        (``perception.metrics.distance_errors``, which ``drivestack replay`` uses): that would move the
-        distance medians, a change of reported figures to make on its own."""
-        big = [o for o in gt.objects if o.box_xyxy is not None and o.visible_px >= MIN_GT_PX]
-        if not (len(d) and big):
-            return
-        iou = iou_matrix(d.xyxy, np.array([o.box_xyxy for o in big], np.float64))
-        for i in range(len(d)):
-            j = int(np.argmax(iou[i]))
-            if iou[i, j] < IOU_MATCH or big[j].class_id != d.class_id[i]:
-                continue
-            if d.score[i] >= DISPLAY_SCORE:
-                self.edge_px.extend((d.xyxy[i] - np.array(big[j].box_xyxy, np.float64)).tolist())
-            if np.isfinite(d.distance_m[i]):
-                self.distance.add(big[j].distance_m, (float(d.distance_m[i]) - big[j].distance_m) / big[j].distance_m)
+    def _add_edge_errors(self, d, truth: TrueBoxes, matches: FrameMatches) -> None:
+        """Box-edge displacement of detections scoring at least DISPLAY_SCORE matched to a demanded object."""
+        i = np.flatnonzero(matches.true_index >= 0)
+        j = matches.true_index[i]
+        ok = truth.demanded[j] & (d.score[i] >= DISPLAY_SCORE)
+        self.edge_px.extend((d.xyxy[i[ok]] - truth.xyxy[j[ok]]).ravel().tolist())
 
     def _add_road_users(self, d, truth: TrueBoxes) -> None:
         """Class-agnostic: is a demanded vehicle or pedestrian found by any road-user detection scoring at

@@ -10,8 +10,8 @@ Val metrics (the ``val`` split; ``test`` when there is no val split; ``train`` a
 flagged in ``val_split``):
 
 - ``drivable_iou``: intersection over union summed over all val pixels.
-- ``lane_f1_{ego_left,ego_right,other}`` and ``lane_f1_mean``: pixel F1 with a 1-px tolerance,
-  ``perception.metrics.LaneF1`` (the definition ``drivestack eval perception`` reports).
+- ``lane_f1_{ego_left,ego_right,other}`` and ``lane_f1_mean``: pixel F1 with a 1-px tolerance on both
+  sides, ``perception.metrics.LaneF1`` (the definition ``drivestack eval perception`` reports).
 - ``depth_absrel_mean`` / ``depth_absrel_median``: |d - d*| / d* over pixels with depth
   0 < d* <= max_depth_m (the median from a 0.001-wide histogram on [0, 10]).
 - ``offset_abs_err_median_m``, ``heading_abs_err_median_rad``, ``curvature_abs_err_median_1_m``.

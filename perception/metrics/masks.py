@@ -35,23 +35,25 @@ class MaskIoU:
 
 
 class LaneF1:
-    """Pixel F1 of each lane-marking class (``LANE_CLASSES`` but "none") with a 1-px tolerance,
-    summed over every pixel added. A predicted pixel of class c is right when the truth has c within
-    1 px (``near``); precision = right / predicted, recall = right / true pixels, capped at 1: a
-    one-sided tolerance, so a marking predicted wider than the truth's counts as fully found."""
+    """Pixel F1 of each lane-marking class (``LANE_CLASSES`` but "none") with a 1-px tolerance on both
+    sides, summed over every pixel added: precision = predicted pixels with the truth's class within
+    1 px (``near``) / predicted pixels; recall = true pixels with the prediction's class within 1 px /
+    true pixels."""
 
     def __init__(self) -> None:
         n = len(LANE_CLASSES)
-        self.right = np.zeros(n, np.int64)  # predicted pixels with the truth's class within 1 px
+        self.confirmed = np.zeros(n, np.int64)  # predicted pixels with the truth's class within 1 px
         self.predicted = np.zeros(n, np.int64)
+        self.found = np.zeros(n, np.int64)  # true pixels with the prediction's class within 1 px
         self.true = np.zeros(n, np.int64)
 
     def add(self, pred: np.ndarray, true: np.ndarray) -> None:
         """Lane-code masks (..., H, W) int, codes index ``LANE_CLASSES``."""
         for code in range(1, len(LANE_CLASSES)):
             pm, tm = pred == code, true == code
-            self.right[code] += int((pm & near(tm)).sum())
+            self.confirmed[code] += int((pm & near(tm)).sum())
             self.predicted[code] += int(pm.sum())
+            self.found[code] += int((tm & near(pm)).sum())
             self.true[code] += int(tm.sum())
 
     def f1(self) -> dict[str, float]:
@@ -60,7 +62,7 @@ class LaneF1:
         for code, name in enumerate(LANE_CLASSES):
             if code == 0:
                 continue
-            precision = int(self.right[code]) / max(int(self.predicted[code]), 1)
-            recall = min(int(self.right[code]) / max(int(self.true[code]), 1), 1.0)
+            precision = int(self.confirmed[code]) / max(int(self.predicted[code]), 1)
+            recall = int(self.found[code]) / max(int(self.true[code]), 1)
             out[name] = 2 * precision * recall / max(precision + recall, 1e-9)
         return out

@@ -117,12 +117,18 @@ def test_lane_f1_on_a_5x5_mask():
     f1.add(pred, true)
     # precision 5/6, recall 5/5 -> 2 * 5/6 / (5/6 + 1) = 10/11
     assert f1.f1() == pytest.approx({"ego_left": 10 / 11, "ego_right": 0.0, "other": 0.0})
-    # one-sided tolerance: a marking predicted three times as wide counts as fully found
+    # a marking predicted three times as wide: every pixel within 1 px of the truth, all of the truth found
     wide = np.zeros((5, 5), int)
     wide[:, 0:3] = 1
     f1 = LaneF1()
     f1.add(wide[None], true[None])  # a batch works the same
     assert f1.f1()["ego_left"] == pytest.approx(1.0)
+    # half the marking missed: precision 1, recall: rows 0-2 found (row 2 by the pixel at row 1), rows 3-4 not
+    half = np.zeros((5, 5), int)
+    half[:2, 1] = 1
+    f1 = LaneF1()
+    f1.add(half, true)
+    assert f1.f1()["ego_left"] == pytest.approx(2 * 1 * 0.6 / 1.6)
 
 
 def test_mask_iou():
