@@ -8,6 +8,7 @@ the object would cover with nothing in front of it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -260,7 +261,7 @@ def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarr
 def ground_truth(world: World, frame: CameraFrame | None, dense: bool = True) -> GroundTruth:
     cam_xy = frame.position_m[:2] if frame is not None else np.array([world.ego.x_m, world.ego.y_m])
     state = _object_state(world, frame, cam_xy)
-    gt = GroundTruth(ego_truth(world), lambda: _labels_of(state))
+    gt = GroundTruth(ego_truth(world), partial(_labels_of, state))  # a partial, not a lambda: the env pickles
     if frame is not None and dense:
         gt.drivable, gt.lanes, gt.depth_m = dense_labels(world, frame)
         gt.instance = frame.instance

@@ -98,3 +98,20 @@ def test_render_has_hud():
     # the HUD panel darkens the top-left corner relative to the plain upscaled camera image
     plain = np.repeat(np.repeat(obs["image"], scale, 0), scale, 1)
     assert not np.array_equal(img[:20, :100], plain[:20, :100])
+
+
+def test_env_pickles_after_reset_and_step_and_steps_on_identically():
+    """Users' own multiprocessing pickles envs: the deferred object list must not be a lambda."""
+    import pickle
+
+    env = gym.make("drivestack/Town-v0", config=SHORT).unwrapped
+    env.reset(seed=5)
+    env.step([0.0, 0.5])
+    clone = pickle.loads(pickle.dumps(env))
+    for action in ([0.1, 0.3], [-0.2, 0.6], [0.0, -0.4]):
+        a, b = env.step(action), clone.step(action)
+        assert np.array_equal(a[0]["image"], b[0]["image"]) and np.array_equal(a[0]["state"], b[0]["state"])
+        assert a[1:4] == b[1:4]
+        assert a[4]["ground_truth"] == b[4]["ground_truth"]  # objects read (built) after the round trip too
+        assert len(a[4]["ground_truth"].objects) == len(b[4]["ground_truth"].objects)
+    pickle.dumps(env)  # and again once the lists have been built
