@@ -2,7 +2,7 @@
 
 Layout under ``out_dir`` (``<stem>`` = ``<scene>_f<frame>``, e.g. ``scene_00003_f0001``)::
 
-    data.yaml                         ultralytics detection dataset (absolute ``path``)
+    data.yaml                         ultralytics detection dataset (absolute ``path``); written last
     dataset.json                      manifest: format, arguments, class names, counts, "complete"
     images/{train,val,test}/<stem>.jpg
     labels/{split}/<stem>.txt         YOLO: ``class cx cy w h``, normalised to [0, 1]
@@ -15,8 +15,9 @@ Layout under ``out_dir`` (``<stem>`` = ``<scene>_f<frame>``, e.g. ``scene_00003_
 A scene is one seeded world driven by the autopilot; its split comes from a hash of its seed,
 so no world ever spans two splits (frames of one drive are near-duplicates: a split by frame
 would leak train frames into val). Every file is written under a temporary name and renamed,
-a scene counts only once its marker exists, and the manifest says ``"complete": true`` only
-after the last scene: an interrupted export is resumed by running the same call again.
+a scene counts only once its marker exists, and the manifest says ``"complete": true`` and
+``data.yaml`` is written only after the last scene (so an interrupted export holds no data.yaml
+for a trainer to pick up): an interrupted export is resumed by running the same call again.
 
 Usage::
 
@@ -220,7 +221,9 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
         for split in SPLITS:  # every split folder exists, even empty, so data.yaml always resolves
             (out / folder / split).mkdir(parents=True, exist_ok=True)
     (out / "scenes").mkdir(exist_ok=True)
-    _write_data_yaml(out)
+    # data.yaml is what training tools pick up, so it exists only beside a complete export: gone while
+    # this (resumed) export runs, written last
+    (out / "data.yaml").unlink(missing_ok=True)
 
     plan = [(i, scene_name(i), scene_seed(seed, i), args.scenario_kinds[i % len(args.scenario_kinds)])
             for i in range(scenes)]
@@ -257,7 +260,8 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
     warnings = [f"split {s!r} has no scenes; export more scenes" for s in SPLITS if not counts[s]["scenes"]]
     manifest.update(complete=True, counts=counts, warnings=warnings,
                     drivers=sorted({r["driver"] for r in records}))
-    _write_json(out / MANIFEST, manifest)  # last: "complete" only once every scene is on disk
+    _write_json(out / MANIFEST, manifest)  # "complete" only once every scene is on disk
+    _write_data_yaml(out)  # last: a folder with a data.yaml is a finished dataset
     return {"out_dir": str(out), **manifest}
 
 

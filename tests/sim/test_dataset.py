@@ -129,6 +129,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
         ds.export_dataset(out, **TINY)
     manifest = json.loads((out / "dataset.json").read_text())
     assert manifest["complete"] is False
+    assert not (out / "data.yaml").exists()  # nothing a trainer would pick up from a torn export
     assert [p.name for p in (out / "scenes").iterdir()] == ["scene_00000.json"]
     assert list(out.glob("images/*/scene_00001_f0000.jpg"))  # a torn scene is on disk, not marked
 
@@ -136,6 +137,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
     first = (next(out.glob("images/*/scene_00000_f0000.jpg"))).stat().st_mtime_ns
     summary = ds.export_dataset(out, **TINY)
     assert summary["complete"] is True and sum(c["frames"] for c in summary["counts"].values()) == 6
+    assert yaml.safe_load((out / "data.yaml").read_text())["path"] == str(out.absolute())
     assert next(out.glob("images/*/scene_00000_f0000.jpg")).stat().st_mtime_ns == first  # skipped, not redone
     assert len(list(out.glob("images/*/*.jpg"))) == 6 and len(list(out.glob("labels/*/*.txt"))) == 6
     # and again: everything is complete, nothing changes
