@@ -5,6 +5,7 @@ Usage::
     drivestack drive [--scenario town|highway] [--seed N] [--episodes N] [--out DIR]
     drivestack dataset --out DIR --scenes N --frames-per-scene M --seed S
     drivestack bench sim [--json]
+    drivestack --version
 
 Each sub-command lives in its own module exposing ``add_parser(subparsers)`` and ``run(args)``;
 they are imported only when used, so ``drivestack --help`` stays fast. Bad input prints one
@@ -30,8 +31,20 @@ COMMANDS = {
 }
 
 
+def version() -> str:
+    """The installed package's version (pyproject.toml), from its metadata."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("drivestack")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed; pip install -e .)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="drivestack", description="Pixels-to-pedals driving stack: simulate, perceive, drive.")
+    parser.add_argument("--version", action="version", version=f"drivestack {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module in COMMANDS.items():
         importlib.import_module(module).add_parser(sub)
