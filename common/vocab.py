@@ -54,6 +54,8 @@ class CameraMount:
 
 
 CAMERA_MOUNT = CameraMount()
+HFOV_RANGE_DEG = (20.0, 150.0)  # horizontal fields of view a pinhole model here is sound for [deg]
+MOUNT_HEIGHT_RANGE_M = (0.3, 5.0)  # camera heights above the road: a low bumper to a truck cab's roof [m]
 
 # ---- the ego vehicle
 EGO_LENGTH_M, EGO_WIDTH_M = 4.6, 1.85  # the ego's body [m]

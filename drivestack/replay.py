@@ -5,17 +5,25 @@ Usage::
     drivestack replay ../shared/realdata/udacity/videos/solidWhiteRight.mp4 --out runs/replay-swr
     drivestack replay runs/drive-x/episode-000          # a simulator recording: also scored against its labels
     drivestack replay frames/ --fps 10                   # a folder of images; also webcam "0" or rtsp:// URLs
+    drivestack replay mixed/ --size 1280x720             # images of any sizes, filmed at 1280x720
 
 Writes ``OUT/annotated.mp4`` (boxes with class, track id and distance; drivable area and lane
 markings; lead time to collision; a bird's-eye inset), ``OUT/frames.jsonl`` (one
 ``PerceptionFrame`` per line, flushed as written) and ``OUT/summary.json`` (frames, fps, counts,
-per-stage timings, and accuracy when labels exist). The output folder must not exist yet.
+per-stage timings, and accuracy when labels exist), written last. The output folder must not
+exist yet; while the replay runs it holds an ``INCOMPLETE`` file, removed at the end (it stays
+when the replay was interrupted or the source stopped early: then the exit status is 1).
+
+Images of different sizes are each processed at their own size; the annotated video is filmed
+at the first frame's size (or ``--size``), other frames fitted into it with black bars.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import sys
 import time
 from collections import Counter
@@ -24,6 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from common.errors import UsageError
+from common.vocab import HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
+from drivestack.run_marker import mark_complete, mark_incomplete, note_incomplete
+
+MAX_FPS = 1000.0  # [Hz] an image folder's frame rate, for timestamps and the video
+MIN_VIDEO_PX, MAX_VIDEO_PX = 16, 8192  # --size bounds, each side [px]
 
 
 def add_parser(sub) -> None:
@@ -40,17 +53,47 @@ def add_parser(sub) -> None:
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of an image folder (default 10)")
     p.add_argument("--hfov", type=float, default=None, help="camera horizontal field of view [deg] (default: the simulator's 80)")
     p.add_argument("--camera-height", type=float, default=None, help="camera height above the road [m] (default 1.4)")
+    p.add_argument("--size", default=None, metavar="WxH", help="annotated video size [px] (default: the first frame's)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _video_size(text: str | None) -> tuple[int, int] | None:
+    """``--size WxH`` -> (W, H) [px], None for the first frame's size."""
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m or not all(MIN_VIDEO_PX <= int(v) <= MAX_VIDEO_PX for v in m.groups()):
+        raise UsageError(f"--size {text!r} is not allowed; use WxH in pixels, each {MIN_VIDEO_PX}..{MAX_VIDEO_PX}, "
+                         "e.g. 1280x720")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _check_options(args) -> None:
+    """Every plain option value, before anything is loaded or written."""
+    from common.device import resolve_device
+
+    if args.max_frames is not None and args.max_frames < 1:
+        raise UsageError(f"--max-frames {args.max_frames} is not allowed; use 1 or more")
+    if not (math.isfinite(args.fps) and 0 < args.fps <= MAX_FPS):
+        raise UsageError(f"--fps {args.fps:g} is not allowed; use a frame rate in (0, {MAX_FPS:g}] Hz")
+    lo, hi = HFOV_RANGE_DEG
+    if args.hfov is not None and not lo <= args.hfov <= hi:  # NaN fails too
+        raise UsageError(f"--hfov {args.hfov:g} is not allowed; use a horizontal field of view in [{lo:g}, {hi:g}] deg")
+    lo, hi = MOUNT_HEIGHT_RANGE_M
+    if args.camera_height is not None and not lo <= args.camera_height <= hi:
+        raise UsageError(f"--camera-height {args.camera_height:g} is not allowed; use a height above the road in "
+                         f"[{lo:g}, {hi:g}] m")
+    resolve_device(args.device)  # a ConfigError naming the value: unknown, or CUDA where there is none
 
 
 def run(args) -> int:
     from perception.pipeline import CameraSetup, Perception, model_paths
     from perception.sources import SourceError, open_source
 
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UsageError(f"--max-frames {args.max_frames} is not allowed; use 1 or more")
+    _check_options(args)
+    video_size = _video_size(args.size)
     spec = args.source
     labels = None
     rec = Path(spec)
@@ -66,9 +109,8 @@ def run(args) -> int:
         det_path, hyd_path = model_paths(args.detector, args.hydranet)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
-    setup = CameraSetup()
-    if args.hfov is not None or args.camera_height is not None:
-        setup = CameraSetup(hfov_deg=args.hfov or setup.hfov_deg, height_m=args.camera_height or setup.height_m)
+    # `is None`, not `or`: 0 is a value (refused above), never "use the default"
+    setup = CameraSetup(**{k: v for k, v in (("hfov_deg", args.hfov), ("height_m", args.camera_height)) if v is not None})
     try:
         source = open_source(spec, **({"fps": args.fps} if Path(spec).is_dir() or any(ch in spec for ch in "*?[") else {}),
                              **({"max_frames": args.max_frames} if args.max_frames else {}))
@@ -78,14 +120,40 @@ def run(args) -> int:
         perception = Perception.from_files(det_path, hyd_path, device=args.device, camera=setup, backend=args.backend)
     except (ValueError, FileNotFoundError, ImportError) as exc:
         raise UsageError(str(exc)) from None
-    out.mkdir(parents=True)
+    try:
+        out.mkdir(parents=True)
+    except FileExistsError:
+        raise UsageError(f"output folder {str(out)!r} already exists; choose another --out") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create output folder {str(out)!r}: {exc.strerror}") from None
+    mark_incomplete(out, "replay")
     with source:
-        summary = _replay(source, perception, out, labels, args)
+        summary = _replay(source, perception, out, labels, args, video_size)
     print(json.dumps({k: summary[k] for k in ("frames", "fps_processed", "detections_per_class", "accuracy") if k in summary}, indent=2))
+    if summary["error"]:
+        note_incomplete(out, summary["error"])
+        return 1
+    mark_complete(out)
     return 0
 
 
-def _replay(source, perception, out: Path, labels, args) -> dict:
+def fit_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` scaled to fit (width, height) [px] with its aspect ratio kept, centred on black bars."""
+    import cv2
+
+    h, w = image.shape[:2]
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    canvas = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    canvas[y0:y0 + new_h, x0:x0 + new_w] = cv2.resize(image, (new_w, new_h), interpolation=interp)
+    return canvas
+
+
+def _replay(source, perception, out: Path, labels, args, video_size: tuple[int, int] | None = None) -> dict:
     import cv2
     from tqdm import tqdm
 
@@ -109,9 +177,9 @@ def _replay(source, perception, out: Path, labels, args) -> dict:
             cam = perception.camera_setup.model(frame.image.shape[1], frame.image.shape[0])
             annotated = draw(frame.image, pf, cam)
             if writer is None:
-                h, w = annotated.shape[:2]
-                writer = cv2.VideoWriter(str(out / "annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), source.fps or 10.0, (w, h))
-            writer.write(cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+                video_size = video_size or (annotated.shape[1], annotated.shape[0])
+                writer = cv2.VideoWriter(str(out / "annotated.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), source.fps or 10.0, video_size)
+            writer.write(cv2.cvtColor(fit_to(annotated, *video_size), cv2.COLOR_RGB2BGR))
             jsonl.write(json.dumps(perception_frame_json(pf)) + "\n")
             jsonl.flush()
             counts.update(pf.detections.names())
@@ -135,7 +203,7 @@ def _replay(source, perception, out: Path, labels, args) -> dict:
     summary = {
         "source": source.name, "backend": perception.backend, "frames": frames, "wall_s": round(wall, 2), "fps_processed": round(frames / max(wall, 1e-9), 2),
         "detections_per_class": dict(counts), "timings_ms_mean": {k: round(float(np.mean(v)), 2) for k, v in timings.items()},
-        "error": error,
+        "video_size_px": list(video_size) if video_size else None, "error": error, "complete": error is None,
     }
     if scores is not None:
         summary["accuracy"] = scores.summary()

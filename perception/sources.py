@@ -45,11 +45,12 @@ Bad input, and what happens:
   ``FileNotFoundError``, naming the path); a file that is not a readable video or image
   (empty files included); a video with no readable frame; a folder or glob with no images
   (the message names the folder and the extensions looked for); a folder whose images are
-  all unreadable (raised at the end of the iteration); an image whose size differs from the
-  first image's (raised when the iteration reaches it, naming the file and both sizes) unless
-  ``resize_to_first=True``; a webcam or stream that does not open; an unsupported spec.
-- logged warnings, iteration continues: an unreadable image inside a folder is skipped;
-  ``resize_to_first=True`` resizes mismatching images (one warning per source).
+  all unreadable (raised at the end of the iteration); a webcam or stream that does not open;
+  an unsupported spec.
+- not an error: images of different sizes in one folder are each yielded at their own size
+  (``Frame.image.shape`` varies, ``size`` follows the last frame); ``resize_to_first=True``
+  resizes them to the first image's size instead (one logged warning per source).
+- logged warnings, iteration continues: an unreadable image inside a folder is skipped.
 - logged warnings, iteration ends cleanly (the frames yielded so far are valid): a video that
   ends before its header's frame count (truncated file: "read N of M expected frames"); a
   webcam or stream that drops and does not come back within ``reconnect_s`` (default 2 s).
@@ -342,9 +343,9 @@ class ImageSource(FrameSource):
     Timestamps are ``index / fps`` (``fps`` default 10 [Hz]). Images are decoded lazily.
 
     Errors (``SourceError``): no images found (naming the folder / pattern and the extensions
-    looked for); every file unreadable (at the end of the iteration); an image whose size
-    differs from the first one (naming the file and both sizes) unless ``resize_to_first``, in
-    which case it is resized and one warning is logged per source.
+    looked for); every file unreadable (at the end of the iteration).
+    Images of different sizes: each yielded at its own size, or with ``resize_to_first``
+    resized to the first one's (one warning logged per source).
     Logged skip: an unreadable file among readable ones (a warning naming it).
     """
 
@@ -397,10 +398,7 @@ class ImageSource(FrameSource):
             hw = (int(img.shape[0]), int(img.shape[1]))
             if first_size is None:
                 first_size, first_path = hw, path
-            elif hw != first_size:
-                if not self.resize_to_first:
-                    raise SourceError(f"{path} is {hw[1]}x{hw[0]} (WxH) but the first image {first_path} is "
-                                      f"{first_size[1]}x{first_size[0]}; pass resize_to_first=True to resize")
+            elif hw != first_size and self.resize_to_first:
                 if not warned_resize:
                     log.warning("%s: images differ in size (first %s is %dx%d, %s is %dx%d); resizing to the first",
                                 self.name, first_path, first_size[1], first_size[0], path, hw[1], hw[0])

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from common.config import ConfigError, check_range
-from common.vocab import CAMERA_MOUNT
+from common.vocab import CAMERA_MOUNT, HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
 
 ScenarioKind = Literal["town", "highway"]
 
@@ -33,8 +33,8 @@ class CameraConfig:
             value = getattr(self, name)
             if value <= 0 or value % 32 or value > 2048:
                 raise ConfigError(f"camera.{name}={value} is not allowed; use a positive multiple of 32 up to 2048")
-        check_range("camera.hfov_deg", self.hfov_deg, 20.0, 150.0)
-        check_range("camera.mount_height_m", self.mount_height_m, 0.3, 5.0)
+        check_range("camera.hfov_deg", self.hfov_deg, *HFOV_RANGE_DEG)
+        check_range("camera.mount_height_m", self.mount_height_m, *MOUNT_HEIGHT_RANGE_M)
         check_range("camera.mount_forward_m", self.mount_forward_m, -3.0, 3.0)
         check_range("camera.pitch_deg", self.pitch_deg, -30.0, 30.0)
         check_range("camera.max_range_m", self.max_range_m, 20.0, 500.0)

@@ -80,3 +80,42 @@ def test_replay_refuses_existing_output_and_missing_weights(models, tmp_path, ca
     assert "already exists" in capsys.readouterr().err
     assert main(["replay", "x.mp4", "--out", str(tmp_path / "q"), "--detector", str(tmp_path / "nope.pt")]) == 2
     assert "do not exist" in capsys.readouterr().err
+
+
+def _video_shape(path):
+    cap = cv2.VideoCapture(str(path))
+    return _frames(path), (int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)))
+
+
+def test_replay_folder_of_mixed_sizes(models, tmp_path):
+    """Each image is processed at its own size; the video is filmed at the first one's size, or --size."""
+    import numpy as np
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    sizes = [(160, 320), (360, 640), (100, 100)]  # (H, W)
+    for k, (h, w) in enumerate(sizes):
+        cv2.imwrite(str(folder / f"f{k}.png"), np.random.default_rng(k).integers(0, 255, (h, w, 3), dtype=np.uint8))
+    out = tmp_path / "r"
+    assert main(["replay", str(folder), "--out", str(out), *models]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 3 and summary["error"] is None and summary["complete"] is True
+    assert [json.loads(line)["image_size"] for line in (out / "frames.jsonl").read_text().splitlines()] == [list(s) for s in sizes]
+    assert _video_shape(out / "annotated.mp4") == (3, sizes[0])
+    assert not (out / "INCOMPLETE").exists()
+
+    sized = tmp_path / "sized"
+    assert main(["replay", str(folder), "--out", str(sized), "--size", "200x120", *models]) == 0
+    assert _video_shape(sized / "annotated.mp4") == (3, (120, 200))
+    assert json.loads((sized / "summary.json").read_text())["video_size_px"] == [200, 120]
+
+
+def test_fit_to_keeps_the_aspect_ratio_on_black_bars():
+    import numpy as np
+
+    from drivestack.replay import fit_to
+
+    tall = np.full((100, 50, 3), 200, np.uint8)
+    fitted = fit_to(tall, 200, 100)
+    assert fitted.shape == (100, 200, 3)
+    assert (fitted[:, 75:125] == 200).all() and not fitted[:, :75].any() and not fitted[:, 125:].any()

@@ -375,12 +375,15 @@ def test_unsupported_specs():
         open_source("sim:town", fps=3)  # a keyword the chosen source does not take
 
 
-def test_mixed_sizes_error_and_resize_to_first(tmp_path, caplog):
+def test_mixed_sizes_each_at_its_own_size_or_resize_to_first(tmp_path, caplog):
     cv2.imwrite(str(tmp_path / "f1.png"), _bgr_frame(1, 48, 64))
     cv2.imwrite(str(tmp_path / "f2.png"), _bgr_frame(2, 30, 40))
     cv2.imwrite(str(tmp_path / "f3.png"), _bgr_frame(3, 20, 20))
-    with pytest.raises(SourceError, match=r"f2\.png is 40x30 .*f1\.png is 64x48"):
-        list(open_source(tmp_path))
+    src = open_source(tmp_path)
+    frames = list(src)
+    assert [f.image.shape for f in frames] == [(48, 64, 3), (30, 40, 3), (20, 20, 3)]
+    assert [f.index for f in frames] == [0, 1, 2] and src.size == (20, 20)
+    assert np.array_equal(frames[1].image, _bgr_frame(2, 30, 40)[:, :, ::-1])  # untouched pixels, RGB
     with caplog.at_level(logging.WARNING, logger="perception.sources"):
         frames = list(open_source(tmp_path, resize_to_first=True))
     assert [f.image.shape for f in frames] == [(48, 64, 3)] * 3
