@@ -12,6 +12,7 @@ Medians over repeated calls after warm-up.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -181,7 +182,13 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
 
 
 def run(args) -> int:
-    repeats = max(5, int(args.seconds * 10)) if hasattr(args, "seconds") else 30
+    from common.device import resolve_device
+
+    resolve_device(getattr(args, "device", "auto"))  # up front: a bad --device is an error before anything is measured
+    seconds = getattr(args, "seconds", 3.0)
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--seconds {seconds:g} is not allowed; use a positive number of seconds")
+    repeats = max(5, int(seconds * 10))
     try:
         report = bench_perception(getattr(args, "detector", None), getattr(args, "hydranet", None),
                                   getattr(args, "device", "auto"), repeats)

@@ -16,7 +16,9 @@ still rendered for the video); ``control.features`` encodes it; the policy (``--
 ``--no-supervisor``.
 
 The run folder (``--out``, default ``runs/drive-<date>-<time>``) must not exist; it is created
-only after every input has been checked. It holds ``config.yaml`` (the drive settings and the
+only after every input has been checked. While the drive runs it holds an ``INCOMPLETE`` file,
+removed once the run's ``metrics.json`` is written (``drivestack.run_marker``): a folder that
+keeps it was interrupted. It holds ``config.yaml`` (the drive settings and the
 resolved env config; ``--config`` reads it back), ``metrics.json`` (``control.metrics.summarize``
 over the episodes, and each episode's metrics) and per episode ``episode-NNN/`` as described in
 ``drivestack.drive_output`` (camera.mp4, hud.mp4, steps.jsonl, recording.json, perception.jsonl,
@@ -37,6 +39,7 @@ import numpy as np
 
 from common.config import apply_overrides, from_dict, load_yaml, merge, to_dict
 from common.errors import UsageError
+from drivestack.run_marker import mark_complete, mark_incomplete
 
 PERCEPTION_SOURCES = ("models", "labels")
 SCENARIOS = ("town", "highway")
@@ -93,6 +96,8 @@ def _env_config(args):
 
     if args.scenario not in SCENARIOS:
         raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     if args.episodes < 1:
         raise UsageError(f"--episodes {args.episodes} is not allowed; use 1 or more")
     if args.perception not in PERCEPTION_SOURCES:
@@ -168,6 +173,7 @@ def run(args) -> int:
         raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)") from None
     except OSError as exc:
         raise UsageError(f"cannot create run folder {str(out)!r}: {exc.strerror}") from None
+    mark_incomplete(out, "drive")  # removed as the last act below: a folder that keeps it was interrupted
 
     import yaml
     from tqdm import tqdm
@@ -200,6 +206,7 @@ def run(args) -> int:
     summary["steps_per_s"] = round(float(np.mean([m["steps_per_s"] for m in episodes])), 2)
     (out / "metrics.json").write_text(json.dumps({"settings": asdict(settings), "summary": summary, "episodes": episodes},
                                                  indent=2) + "\n")
+    mark_complete(out)
     print(format_table(episodes, summary, settings, out))
     return 0
 

@@ -68,6 +68,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def run(args) -> int:
+    from common.device import resolve_device
+
+    resolve_device(args.device)  # up front: an unknown name, or CUDA where there is none, before any loading
     if args.target == "policy":
         return _run_policy(args)
     if args.target != "perception":

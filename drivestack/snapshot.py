@@ -33,6 +33,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     if args.scenario not in ("town", "highway"):
         raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
+    if args.seed < 0:
+        raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     if args.steps < 0:
         raise UsageError(f"--steps {args.steps} is not allowed; use 0 or more")
     out = Path(args.out)
@@ -61,7 +63,10 @@ def run(args) -> int:
     scale = 2
     plain = cv2.resize(obs["image"], None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     panel = np.concatenate([plain, draw_labels(obs["image"], gt, scale), depth_colour(gt.depth_m, scale=scale)], 0)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the folder of --out {args.out!r}: {exc.strerror}") from None
     if not cv2.imwrite(str(out), panel[:, :, ::-1]):
         raise UsageError(f"could not write {str(out)!r}")
     print(f"wrote {out} ({len(gt.objects)} labelled objects)")

@@ -38,6 +38,7 @@ def test_drive_end_to_end(tmp_path, capsys):
     frames = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
     assert frames == ep["steps"] + 1  # the reset frame plus one per step
     assert "success 100%" in capsys.readouterr().out
+    assert not (out / "INCOMPLETE").exists()  # removed once the run finished
     # the run folder is never overwritten
     assert main(["drive", "--out", str(out), "--quiet"]) == 2
     assert "already exists" in capsys.readouterr().err
