@@ -173,3 +173,19 @@ def test_interrupted_drive_keeps_its_incomplete_marker(tmp_path, monkeypatch):
     assert main(argv) == 130
     assert (out / MARKER).is_file() and "drivestack drive started" in (out / MARKER).read_text()
     assert not (out / "metrics.json").exists()
+
+
+def test_the_core_install_brings_what_the_default_backend_needs():
+    """`pip install -e .` (the README's first command) must run the default, ONNX Runtime, not PyTorch."""
+    import re
+    import tomllib
+    from pathlib import Path
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]
+
+    def names(requirements):
+        return {re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in requirements}
+
+    core = names(project["dependencies"])
+    assert {"onnxruntime", "onnx", "onnxscript"} <= core
+    assert names(project["optional-dependencies"]["test"]) == {"pytest"}
