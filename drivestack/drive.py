@@ -159,15 +159,15 @@ def _perception(source: str, device: str, interleave: bool = False):
 
 
 def run(args) -> int:
+    from drivestack.rerun_log import check_target
+
     config = _env_config(args)
+    rerun_target = check_target(args.rerun)
     out = Path(args.out or time.strftime("runs/drive-%Y%m%d-%H%M%S"))
     if out.exists():
         raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)")
     policy = _policy(args.policy, not args.no_supervisor)
     perception = _perception(args.perception, args.device, args.interleave)
-    from drivestack.rerun_log import check_target
-
-    rerun_target = check_target(args.rerun)
     show = args.show and _can_show()
     try:
         out.mkdir(parents=True)
