@@ -28,6 +28,7 @@ COMMANDS = {
     "train": "drivestack.train",
     "replay": "drivestack.replay",
     "eval": "drivestack.evaluate",
+    "view": "drivestack.view",
 }
 
 

@@ -6,6 +6,7 @@ Usage::
     drivestack drive --scenario highway --seed 3 --episodes 2 --out runs/hw3
     drivestack drive --perception labels --policy rule-based --no-video
     drivestack drive --config configs/town.yaml --set scenario.route_length_m=800
+    drivestack drive --rerun                           # also episode-NNN/recording.rrd for the Rerun viewer
     drivestack replay runs/hw3/episode-000             # re-run perception on a drive, scored against its labels
 
 Each step the simulator renders the forward camera; the perception models turn the pixels into
@@ -82,6 +83,9 @@ def add_parser(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one env config field")
     p.add_argument("--no-video", action="store_true", help="skip the mp4 files (perception.jsonl and metrics only)")
     p.add_argument("--show", action="store_true", help="show the drive view in a window (needs a display)")
+    p.add_argument("--rerun", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="record each episode for the Rerun viewer: episode-NNN/recording.rrd, or stream to a viewer at "
+                        "ADDRESS (rerun+http://HOST:PORT/proxy); needs the rerun extra")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -160,7 +164,10 @@ def _perception(source: str, device: str, interleave: bool = False):
 
 
 def run(args) -> int:
+    from drivestack.rerun_log import check_target
+
     config = _env_config(args)
+    rerun_target = check_target(args.rerun)
     out = Path(args.out or time.strftime("runs/drive-%Y%m%d-%H%M%S"))
     if out.exists():
         raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)")
@@ -182,6 +189,7 @@ def run(args) -> int:
     from control.metrics import summarize
     from drivestack.drive_loop import DriveTap, drive_episode
     from drivestack.drive_output import EpisodeOutput
+    from drivestack.rerun_log import RECORDING_FILE, RerunLog
 
     settings = DriveSettings(scenario=config.scenario.kind, seed=args.seed, episodes=args.episodes, perception=args.perception,
                              policy=args.policy, policy_name=policy.name, supervisor=not args.no_supervisor,
@@ -195,8 +203,10 @@ def run(args) -> int:
         for k in range(args.episodes):
             seed = args.seed + k
             output = EpisodeOutput(out / f"episode-{k:03d}", fps=config.control_hz, video=not args.no_video)
+            rerun = None if rerun_target is None else RerunLog(rerun_target or output.folder / RECORDING_FILE,
+                                                               name=f"{out.name} episode {k} (seed {seed})")
             with tqdm(desc=f"episode {k} (seed {seed})", unit="step", disable=args.quiet, file=sys.stderr) as bar:
-                m = drive_episode(tap, policy, seed, output, bar)
+                m = drive_episode(tap, policy, seed, output, bar, rerun)
             m.update({"scenario": config.scenario.kind, "perception": args.perception, "policy": policy.name})
             (output.folder / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
             episodes.append(m)

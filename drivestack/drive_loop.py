@@ -23,11 +23,12 @@ class DriveTap(gym.Wrapper):
         super().__init__(env)
         self.policy, self.source, self.show = policy, source, show
         self.output = None  # EpisodeOutput of the episode being driven
+        self.rerun = None  # drivestack.rerun_log.RerunLog of the episode, with --rerun
         self.bar = None
         self.perception_ms: list[float] = []
 
-    def begin(self, output, bar) -> None:
-        self.output, self.bar, self.perception_ms = output, bar, []
+    def begin(self, output, bar, rerun=None) -> None:
+        self.output, self.bar, self.perception_ms, self.rerun = output, bar, [], rerun
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -65,6 +66,14 @@ class DriveTap(gym.Wrapper):
         if self.output is not None:
             state = np.array([w.ego.speed_m_s, w.ego.yaw_rate_rad_s, *w.prev_action], np.float32)
             self.output.add(pf, info, action, camera_rgb=camera, view_rgb=view, state=state)
+        if self.rerun is not None:
+            from drivestack.rerun_log import step_signals
+
+            gt = info.get("ground_truth")
+            active = bool(self.policy.active) if hasattr(self.policy, "interventions") and action is not None else None
+            reason = self.policy.interventions[-1].reason if active else ""
+            signals = step_signals(gt, action, info.get("reward_terms"), info.get("events"), active, reason)
+            self.rerun.log_step(u.steps, float(w.time_s), camera, pf, gt, signals)
         if self.show and view is not None:
             import cv2
 
@@ -72,12 +81,13 @@ class DriveTap(gym.Wrapper):
             cv2.waitKey(1)
 
 
-def drive_episode(tap: DriveTap, policy, seed: int, output, bar=None) -> dict:
+def drive_episode(tap: DriveTap, policy, seed: int, output, bar=None, rerun=None) -> dict:
     """One episode on scene ``seed`` through ``tap``; its metrics (``control.metrics.episode_metrics``
-    plus the supervisor's interventions, speed and perception timing)."""
+    plus the supervisor's interventions, speed and perception timing). ``rerun``: a
+    ``drivestack.rerun_log.RerunLog`` that gets every step too (closed here)."""
     from control.evaluate import run_episode
 
-    tap.begin(output, bar)
+    tap.begin(output, bar, rerun)
     policy.reset()  # before the reset frame is drawn (run_episode resets it again)
     start = time.perf_counter()
     try:
@@ -86,6 +96,9 @@ def drive_episode(tap: DriveTap, policy, seed: int, output, bar=None) -> dict:
         if output is not None:
             output.abort()
         raise
+    finally:
+        if rerun is not None:
+            rerun.close()  # an interrupted episode's .rrd still holds every step logged so far
     wall = time.perf_counter() - start
     if output is not None:
         output.close()

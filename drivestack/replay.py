@@ -55,6 +55,9 @@ def add_parser(sub) -> None:
     p.add_argument("--camera-height", type=float, default=None, help="camera height above the road [m] (default 1.4)")
     p.add_argument("--size", default=None, metavar="WxH", help="annotated video size [px] (default: the first frame's)")
     p.add_argument("--show", action="store_true", help="show the annotated frames in a window (needs a display)")
+    p.add_argument("--rerun", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="record for the Rerun viewer: OUT/recording.rrd, or stream to a viewer at ADDRESS "
+                        "(rerun+http://HOST:PORT/proxy); needs the rerun extra")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -92,7 +95,10 @@ def run(args) -> int:
     from perception.pipeline import CameraSetup, Perception, model_paths
     from perception.sources import SourceError, open_source
 
+    from drivestack.rerun_log import check_target
+
     _check_options(args)
+    check_target(args.rerun)
     video_size = _video_size(args.size)
     spec = args.source
     labels = None
@@ -153,6 +159,15 @@ def fit_to(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return canvas
 
 
+def _rerun_log(target: str | None, out: Path, name: str):
+    """The replay's ``RerunLog`` (``--rerun``): OUT/recording.rrd, or a stream to the viewer at ``target``."""
+    if target is None:
+        return None
+    from drivestack.rerun_log import RECORDING_FILE, RerunLog
+
+    return RerunLog(target or out / RECORDING_FILE, name=f"replay {name}")
+
+
 def _replay(source, perception, out: Path, labels, args, video_size: tuple[int, int] | None = None) -> dict:
     import cv2
     from tqdm import tqdm
@@ -161,6 +176,7 @@ def _replay(source, perception, out: Path, labels, args, video_size: tuple[int, 
     from perception.scoring import RecordingScores
     from perception.sources import SourceError
     from perception.types import perception_frame_json
+    from sim.labels import GroundTruth
 
     writer = None
     counts: Counter = Counter()
@@ -171,9 +187,13 @@ def _replay(source, perception, out: Path, labels, args, video_size: tuple[int, 
     start = time.perf_counter()
     bar = tqdm(total=source.frame_count, unit="frame", disable=args.quiet, file=sys.stderr, desc="replay")
     jsonl = open(out / "frames.jsonl", "w", encoding="utf-8")
+    rerun = _rerun_log(args.rerun, out, source.name)
     try:
         for frame in source:
             pf = perception.process(frame)
+            if rerun is not None:
+                truth = labels[frame.index] if labels is not None and frame.index < len(labels) else None
+                rerun.log_step(frames, frame.timestamp_s, frame.image, pf, truth and GroundTruth.from_json(truth))
             cam = perception.camera_setup.model(frame.image.shape[1], frame.image.shape[0])
             annotated = draw(frame.image, pf, cam)
             if writer is None:
@@ -197,6 +217,8 @@ def _replay(source, perception, out: Path, labels, args, video_size: tuple[int, 
     finally:
         bar.close()
         jsonl.close()
+        if rerun is not None:
+            rerun.close()
         if writer is not None:
             writer.release()  # finalises the mp4 index, so what was written stays playable
     wall = time.perf_counter() - start

@@ -179,6 +179,16 @@ def in_lane(position_m: np.ndarray, lane: LaneEstimate, half_width_m: float | No
     return (p[:, 0] > 0) & (np.abs(p[:, 1] - centre_y) < half)
 
 
+def lane_lines_m(lane: LaneEstimate, ahead_m: float = 60.0, points: int = 25) -> list[np.ndarray]:
+    """The ego lane's left and right lines over the next ``ahead_m``, each (points, 2) (forward, left) [m]:
+    the constant-curvature lane ``in_lane`` tests against; empty when the lane is unknown."""
+    if not all(np.isfinite(v) for v in (lane.offset_m, lane.heading_error_rad, lane.curvature_1_m, lane.width_m)):
+        return []
+    xs = np.linspace(0.0, ahead_m, points)
+    centre = -lane.offset_m - np.tan(lane.heading_error_rad) * xs + 0.5 * lane.curvature_1_m * xs**2
+    return [np.column_stack([xs, centre + side * lane.width_m]) for side in (0.5, -0.5)]
+
+
 def lead_vehicle(dets: Detections, lane: LaneEstimate) -> tuple[int, float]:
     """Index of the nearest vehicle or pedestrian in the ego's lane ahead (-1 if none) and its TTC [s]."""
     if len(dets) == 0:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # perception may import sim (it is below); only the annotatio
     from sim.labels import GroundTruth
 
 __all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "PEDESTRIAN_CLASS", "VEHICLE_CLASSES", "Frame", "NO_PIXELS",
-           "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs"]
+           "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs",
+           "perception_frame_json", "perception_frame_from_json"]
 
 # the image of a frame from a source without a camera (the simulator with render_camera=False): (0, 0, 3)
 # uint8, so ``image.shape[:2]`` is the (0, 0) image size and only producers with ``needs_camera`` False accept it
@@ -203,3 +204,34 @@ def perception_frame_json(pf: PerceptionFrame) -> dict:
         "lead_index": pf.lead_index, "lead_ttc_s": _num(pf.lead_ttc_s),
         "timings_ms": {k: round(v, 3) for k, v in pf.timings_ms.items()},
     }
+
+
+def _float(v, missing: float = float("nan")) -> float:
+    return missing if v is None else float(v)
+
+
+def perception_frame_from_json(d: dict) -> PerceptionFrame:
+    """The inverse of ``perception_frame_json`` (a line of perception.jsonl / frames.jsonl read back):
+    the same frame, its dense maps absent; null read as NaN, or as inf where the field means
+    "none" (light distance, lead TTC)."""
+    dets = d["detections"]
+    n = len(dets)
+
+    def column(key: str, width: int | None = None) -> np.ndarray:
+        rows = [[_float(v) for v in o[key]] if width else _float(o[key]) for o in dets]
+        return np.array(rows, np.float32).reshape((n, width) if width else (n,))
+
+    detections = Detections(
+        column("xyxy", 4), np.array([o["score"] for o in dets], np.float32).reshape(n),
+        np.array([CLASS_NAMES.index(o["class"]) for o in dets], np.int64).reshape(n),
+        np.array([o["track_id"] for o in dets], np.int64).reshape(n),
+        column("distance_m"), column("position_m", 2), column("velocity_m_s", 2))
+    lane = d["lane"]
+    return PerceptionFrame(
+        index=int(d["index"]), timestamp_s=float(d["timestamp_s"]), source=d["source"], image_size=tuple(d["image_size"]),
+        detections=detections,
+        lane=LaneEstimate(_float(lane["offset_m"]), _float(lane["heading_error_rad"]), _float(lane["curvature_1_m"]),
+                          _float(lane["width_m"]), float(lane["confidence"])),
+        light_state=d["light_state"], light_distance_m=_float(d["light_distance_m"], float("inf")),
+        lead_index=int(d["lead_index"]), lead_ttc_s=_float(d["lead_ttc_s"], float("inf")),
+        timings_ms=dict(d.get("timings_ms", {})))

@@ -7,7 +7,8 @@ the object would cover with nothing in front of it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import math
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -113,6 +114,27 @@ class GroundTruth:
     def to_json(self) -> dict:
         """The non-image parts as plain data (for JSON / JSONL)."""
         return {"ego": _plain(asdict(self.ego)), "objects": [_plain(asdict(o)) for o in self.objects]}
+
+    @staticmethod
+    def from_json(data: dict) -> "GroundTruth":
+        """The inverse of ``to_json`` (a recording's ``ground_truth`` read back), without the dense masks.
+        A null float (written for a non-finite value) reads back as NaN, or inf for the light distance."""
+        ego = dict(data["ego"])
+        ego["curvature_ahead_1_m"] = tuple(_unplain(v) for v in ego["curvature_ahead_1_m"])
+        ego = {k: _unplain(v, math.inf if k == "light_stop_distance_m" else math.nan) if k in _EGO_FLOATS else v
+               for k, v in ego.items()}
+        objects = [ObjectLabel(**{k: _unplain(v) if k in _OBJECT_FLOATS else v for k, v in o.items()}
+                               | {"box_xyxy": tuple(o["box_xyxy"]) if o.get("box_xyxy") is not None else None})
+                   for o in data["objects"]]
+        return GroundTruth(EgoTruth(**ego), objects)
+
+
+_EGO_FLOATS = {f.name for f in fields(EgoTruth) if f.type == "float"}
+_OBJECT_FLOATS = {f.name for f in fields(ObjectLabel) if f.type == "float"}
+
+
+def _unplain(v, missing: float = math.nan):
+    return missing if v is None else v
 
 
 def _plain(d: dict) -> dict:
