@@ -5,6 +5,7 @@ Usage::
     drivestack drive [--scenario town|highway] [--seed N] [--episodes N] [--out DIR]
     drivestack dataset --out DIR --scenes N --frames-per-scene M --seed S
     drivestack bench sim [--json]
+    drivestack report RUN                 # RUN/report.html: a drive's or an evaluation's tables and plots
 
 Each sub-command lives in its own module exposing ``add_parser(subparsers)`` and ``run(args)``;
 they are imported only when used, so ``drivestack --help`` stays fast. Bad input prints one
@@ -27,6 +28,7 @@ COMMANDS = {
     "train": "drivestack.train",
     "replay": "drivestack.replay",
     "eval": "drivestack.evaluate",
+    "report": "drivestack.report",
 }
 
 
