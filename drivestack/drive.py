@@ -20,7 +20,8 @@ only after every input has been checked. It holds ``config.yaml`` (the drive set
 resolved env config; ``--config`` reads it back), ``metrics.json`` (``control.metrics.summarize``
 over the episodes, and each episode's metrics) and per episode ``episode-NNN/`` as described in
 ``drivestack.drive_output`` (camera.mp4, hud.mp4, steps.jsonl, recording.json, perception.jsonl,
-metrics.json with the supervisor's interventions).
+metrics.json with the supervisor's interventions), and ``report.html`` (``drivestack report``; needs the
+report extra).
 """
 
 from __future__ import annotations
@@ -201,6 +202,9 @@ def run(args) -> int:
     (out / "metrics.json").write_text(json.dumps({"settings": asdict(settings), "summary": summary, "episodes": episodes},
                                                  indent=2) + "\n")
     print(format_table(episodes, summary, settings, out))
+    from drivestack.report import report_after_run
+
+    report_after_run(out, "drive")  # out/report.html, or a note naming the extra when plotly is missing
     return 0
 
 

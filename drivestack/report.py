@@ -4,6 +4,7 @@ Usage::
 
     drivestack report runs/drive-20260101-120000        # -> runs/drive-20260101-120000/report.html
     drivestack report runs/eval-perception --out /tmp/perception.html
+    drivestack report runs/drive-20260101-120000 --screenshot report.png   # checked in headless Chromium
 
 A drive's page: the summary table, one row per episode (pass / fail), and per episode its
 signals over time (speed against the limit, steering and throttle / brake, the lead vehicle's
@@ -51,12 +52,25 @@ def add_parser(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run", help="a drive run folder or an eval --out folder")
     p.add_argument("--out", default=None, help=f"the HTML file to write (default: RUN/{REPORT})")
+    p.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="also open the page in headless Chromium, check it and save a full-page screenshot "
+                        "(needs playwright and a Chromium)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     path = write_report(Path(args.run), Path(args.out) if args.out else None)
     print(f"wrote {path}")
+    if args.screenshot:
+        from .report_browser import check_page
+
+        check = check_page(path, Path(args.screenshot))
+        print(f"wrote {args.screenshot}: {check.plots_drawn} of {check.plots} plots drawn, "
+              f"{len(check.console_errors)} console errors, {len(check.blocked_requests)} outside requests")
+        if check.console_errors or check.blocked_requests or check.plots_drawn < check.plots:
+            for line in (*check.console_errors, *check.blocked_requests):
+                print(f"  {line}", file=sys.stderr)
+            return 1
     return 0
 
 
@@ -309,7 +323,8 @@ def policy_page(folder: Path, r: dict) -> Page:
                 f"{r['scenario']}, {len(r['seeds'])} seeds ({_seed_span(r['seeds'])}), route {r['route_length_m']:g} m, "
                 f"supervisor {'on' if r['supervisor'] else 'off'}")
     page.heading("Comparison")
-    page.add(table(["row", *ROW_COLUMNS], [[row, *(s.get(c) for c in ROW_COLUMNS)] for row, s in r["rows"].items()]))
+    page.add(table(["row", *(c.replace("_", " ") for c in ROW_COLUMNS)],
+                   [[row, *(s.get(c) for c in ROW_COLUMNS)] for row, s in r["rows"].items()]))
     if r.get("perception_gap"):
         page.heading("Perception gap (models minus labels)", 3)
         page.add(table(["policy", *next(iter(r["perception_gap"].values()))],
@@ -346,12 +361,15 @@ def _pass_fail_figure(r: dict):
     rows, seeds = list(r["rows"]), [int(s) for s in r["seeds"]]
     z = np.full((len(rows), len(seeds)), np.nan)
     text = [["" for _ in seeds] for _ in rows]
+    hover = [["" for _ in seeds] for _ in rows]
     for e in r["episodes"]:
         i, j = rows.index(e["row"]), seeds.index(int(e["seed"]))
         z[i, j] = 1.0 if e["success"] else 0.0
-        text[i][j] = f"{e['end']}, score {e['driving_score']}"
-    fig = go.Figure(go.Heatmap(z=z, x=[str(s) for s in seeds], y=rows, text=text, hoverinfo="x+y+text", zmin=0, zmax=1,
-                               colorscale=[[0, "#e45756"], [1, "#54a24b"]], showscale=False, xgap=2, ygap=2))
-    fig.update_layout(height=120 + 40 * len(rows), xaxis=dict(title="seed", type="category"), template="plotly_white",
-                      margin=dict(l=130, r=20, t=20, b=50))
+        text[i][j] = "pass" if e["success"] else "fail"
+        hover[i][j] = f"{e['row']}, seed {e['seed']}: {e['end']}, score {e['driving_score']}"
+    fig = go.Figure(go.Heatmap(z=z, x=[str(s) for s in seeds], y=rows, text=text, texttemplate="%{text}", hovertext=hover,
+                               hoverinfo="text", zmin=0, zmax=1, colorscale=[[0, "#e45756"], [1, "#54a24b"]],
+                               showscale=False, xgap=2, ygap=2))
+    fig.update_layout(height=120 + 40 * len(rows), xaxis=dict(title="seed", type="category"),
+                      yaxis=dict(autorange="reversed"), template="plotly_white", margin=dict(l=130, r=20, t=20, b=50))
     return fig
