@@ -33,7 +33,7 @@ import numpy as np
 from common.errors import UsageError
 
 from .report_data import DriveRun, EpisodeSeries, clip_frames, load_drive, load_eval, run_kind
-from .report_page import Page, jpeg_img, key_value_table, table
+from .report_page import Page, jpeg_img, key_values, table
 
 REPORT = "report.html"
 MISSING = 'the HTML report needs plotly: pip install -e ".[report]"'
@@ -136,7 +136,7 @@ def drive_page(run: DriveRun) -> Page:
         page.note("This run did not finish (no metrics.json at its top): the episodes below are those that did.")
     if run.summary:
         page.heading("Summary")
-        page.add(key_value_table(run.summary))
+        page.add(key_values(run.summary))
     page.heading("Episodes")
     rows, classes = [], []
     for k, m in enumerate(run.episodes):
@@ -158,20 +158,20 @@ def drive_page(run: DriveRun) -> Page:
         if not series.time_s.size:
             page.note("no steps.jsonl (a --no-video drive): speed, steering and events are not recorded; "
                       "TTC and interventions only")
-        page.add(_figure_html(episode_figure(series)))
+        page.add(_figure_html(episode_figure(series, supervised=s.get("supervisor", True))))
         if m is not None and not m["success"]:
             _failure_clip(page, run.folder / series.name, m, fps)
     return page
 
 
-def episode_figure(e: EpisodeSeries):
+def episode_figure(e: EpisodeSeries, supervised: bool = True):
     """Four rows on one time axis: speed vs limit (events marked), steer / accel, lead TTC, interventions."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.04, row_heights=[0.34, 0.26, 0.24, 0.16],
                         subplot_titles=("speed [km/h]", "steering and throttle (+) / brake (-) commands", "lead TTC [s]",
-                                        "supervisor interventions"))
+                                        "supervisor interventions" if supervised else "no supervisor (--no-supervisor)"))
     line = dict(width=1.4)
     if e.time_s.size:
         fig.add_trace(go.Scatter(x=e.time_s, y=e.speed_kmh, name="speed", line=line), 1, 1)
@@ -256,7 +256,7 @@ def perception_page(folder: Path, r: dict, curves: dict) -> Page:
     page.heading("Errors by distance range")
     page.add(_figure_html(_range_figure(r)))
     page.heading("All figures")
-    page.add(key_value_table({k: v for k, v in r.items() if k not in ("detection", "seeds")}))
+    page.add(key_values({k: v for k, v in r.items() if k not in ("detection", "seeds")}))
     examples = sorted(folder.glob("example_*.png"))
     if examples:
         import cv2

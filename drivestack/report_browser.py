@@ -42,6 +42,11 @@ def find_chromium() -> str | None:
 
 def check_page(page_path: Path, screenshot: Path | None = None, width_px: int = 1200) -> BrowserCheck:
     """Load ``page_path`` (a local HTML file), wait for it, and report; ``screenshot``: a full-page PNG."""
+    return check_pages([(page_path, screenshot)], width_px)[0]
+
+
+def check_pages(pages: list[tuple[Path, Path | None]], width_px: int = 1200) -> list[BrowserCheck]:
+    """``check_page`` for each (page, screenshot or None), in one browser (a launch costs seconds)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -50,28 +55,33 @@ def check_page(page_path: Path, screenshot: Path | None = None, width_px: int = 
     if chromium is None:
         raise UsageError(f"no Chromium found (tried {', '.join(CHROMIUM_NAMES)} and ${CHROMIUM_ENV}); "
                          "install one: apt-get install chromium")
-    url = Path(page_path).resolve().as_uri()
-    errors, blocked = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width_px, "height": 900})
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-
-            def route(r):
-                if r.request.url == url:
-                    r.continue_()
-                else:
-                    blocked.append(r.request.url)
-                    r.abort()
-
-            page.route("**/*", route)
-            page.goto(url, wait_until="load")
-            drawn = page.evaluate(PLOTS_JS)
-            if screenshot is not None:
-                page.screenshot(path=str(screenshot), full_page=True)
-            title = page.title()
+            return [_check(browser, Path(path), shot, width_px) for path, shot in pages]
         finally:
             browser.close()
+
+
+def _check(browser, path: Path, screenshot: Path | None, width_px: int) -> BrowserCheck:
+    url = path.resolve().as_uri()
+    errors, blocked = [], []
+    page = browser.new_page(viewport={"width": width_px, "height": 900})
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
+
+    def route(r):
+        if r.request.url == url:
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(url, wait_until="load")
+    drawn = page.evaluate(PLOTS_JS)
+    if screenshot is not None:
+        page.screenshot(path=str(screenshot), full_page=True)
+    title = page.title()
+    page.close()
     return BrowserCheck(tuple(errors), tuple(blocked), len(drawn), sum(drawn), title)

@@ -24,7 +24,11 @@ th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 th { background: #f4f4f6; } td:first-child, th:first-child { text-align: left; }
 td.pass { background: #dff3e3; } td.fail { background: #fbe0e0; }
 .note { color: #8a5a00; background: #fff6e0; padding: 6px 10px; border-radius: 4px; display: inline-block; }
-.strip { display: flex; gap: 4px; flex-wrap: wrap; } .strip img { width: 190px; border: 1px solid #ccc; }
+.strip { display: grid; grid-template-columns: repeat(6, 1fr); gap: 4px; } .strip img { width: 100%; border: 1px solid #ccc; }
+.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 0 18px; margin: 6px 0 12px;
+      font-variant-numeric: tabular-nums; }
+.kv div { display: flex; justify-content: space-between; border-bottom: 1px solid #eee; padding: 2px 0; }
+.kv span:first-child { color: #444; margin-right: 12px; }
 .examples img { max-width: 48%; margin: 2px; border: 1px solid #ccc; }
 """
 
@@ -70,9 +74,12 @@ def table(headers: list[str], rows: list[list], classes: list[list[str]] | None 
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def key_value_table(data: dict, prefix: str = "") -> str:
-    """A flat two-column table of a (nested) dict: nested keys joined with '.'."""
-    return table(["figure", "value"], [[k, v] for k, v in flatten(data, prefix).items()])
+def key_values(data: dict, prefix: str = "") -> str:
+    """A (nested) dict as name / value pairs in as many columns as the page is wide; nested keys joined with '.'."""
+    items = "".join(f"<div><span>{html.escape(k)}</span><span>{html.escape(cell(v))}</span></div>"
+                    for k, v in flatten(data, prefix).items())
+    return f'<div class="kv">{items}</div>'
+
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
