@@ -25,7 +25,7 @@ th { background: #f4f4f6; } td:first-child, th:first-child { text-align: left; }
 td.pass { background: #dff3e3; } td.fail { background: #fbe0e0; }
 .note { color: #8a5a00; background: #fff6e0; padding: 6px 10px; border-radius: 4px; display: inline-block; }
 .strip { display: grid; grid-template-columns: repeat(6, 1fr); gap: 4px; } .strip img { width: 100%; border: 1px solid #ccc; }
-.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(270px, 1fr)); gap: 0 18px; margin: 6px 0 12px;
+.kv { display: grid; grid-template-columns: repeat(auto-fill, minmax(330px, 1fr)); gap: 0 28px; margin: 6px 0 12px;
       font-variant-numeric: tabular-nums; }
 .kv div { display: flex; justify-content: space-between; border-bottom: 1px solid #eee; padding: 2px 0; }
 .kv span:first-child { color: #444; margin-right: 12px; }
