@@ -274,3 +274,15 @@ def test_the_browser_check_catches_a_broken_page(tmp_path):
     check = check_page(page)
     assert check.blocked_requests == ("https://cdn.plot.ly/plotly-2.0.0.min.js",)
     assert any("Plotly is not defined" in e for e in check.console_errors) and check.plots == 0
+
+
+def test_a_no_video_drive_plots_what_it_has(tmp_path):
+    """--no-video leaves perception.jsonl and metrics.json only: TTC and interventions, and a note for the rest."""
+    run = _drive_run(tmp_path)
+    for ep in run.glob("episode-*"):
+        for name in ("steps.jsonl", "recording.json", "camera.mp4", "hud.mp4"):
+            (ep / name).unlink()
+    html = write_report(run).read_text()
+    assert html.count("no steps.jsonl (a --no-video drive)") == 2 and "data:image/jpeg" not in html
+    failed = {t.get("name"): t for t in _figures(html)[2][0]}
+    assert set(failed) == {"lead TTC", "interventions (2)"}
