@@ -6,6 +6,7 @@ Usage::
     drivestack dataset --out DIR --scenes N --frames-per-scene M --seed S
     drivestack bench sim [--json]
     drivestack --version
+    drivestack report RUN                 # RUN/report.html: a drive's or an evaluation's tables and plots
 
 Each sub-command lives in its own module exposing ``add_parser(subparsers)`` and ``run(args)``;
 they are imported only when used, so ``drivestack --help`` stays fast. Bad input prints one
@@ -29,6 +30,7 @@ COMMANDS = {
     "replay": "drivestack.replay",
     "eval": "drivestack.evaluate",
     "view": "drivestack.view",
+    "report": "drivestack.report",
 }
 
 

@@ -23,7 +23,8 @@ keeps it was interrupted. It holds ``config.yaml`` (the drive settings and the
 resolved env config; ``--config`` reads it back), ``metrics.json`` (``control.metrics.summarize``
 over the episodes, and each episode's metrics) and per episode ``episode-NNN/`` as described in
 ``drivestack.drive_output`` (camera.mp4, hud.mp4, steps.jsonl, recording.json, perception.jsonl,
-metrics.json with the supervisor's interventions).
+metrics.json with the supervisor's interventions), and ``report.html`` (``drivestack report``; needs the
+report extra).
 """
 
 from __future__ import annotations
@@ -216,7 +217,10 @@ def run(args) -> int:
     summary["steps_per_s"] = round(float(np.mean([m["steps_per_s"] for m in episodes])), 2)
     (out / "metrics.json").write_text(json.dumps({"settings": asdict(settings), "summary": summary, "episodes": episodes},
                                                  indent=2) + "\n")
-    mark_complete(out)
+    from drivestack.report import report_after_run
+
+    report_after_run(out, "drive")  # out/report.html, or a note naming the extra when plotly is missing
+    mark_complete(out)  # the last act: a run without it is incomplete
     print(format_table(episodes, summary, settings, out))
     return 0
 

@@ -16,7 +16,7 @@ the perception gap (models minus labels) per policy.
 
 ``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
-example overlays.
+example overlays. With ``--out`` both also write ``report.json`` and ``report.html`` (``drivestack report``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def add_parser(sub) -> None:
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", default=None, help="folder for report.json, PR curves and overlays")
+    p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     p.set_defaults(func=run)
 
@@ -102,6 +102,8 @@ def run(args) -> int:
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json and args.out:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)
+    if args.out:
+        _write_html(args.out)
     return 0
 
 
@@ -136,13 +138,30 @@ def _run_policy(args) -> int:
             load_policy(pixels)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
+    if args.out:  # before hours of driving, not after
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {args.out!r}: cannot create the folder: {exc.strerror}") from None
     report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
                      args.device, args.workers, progress=not args.json, interleave=args.interleave)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:
         _print_table(report)
+    if args.out:
+        (Path(args.out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+        _write_html(args.out)
     return 0
+
+
+def _write_html(out) -> None:
+    """OUT/report.html beside report.json (a note instead when plotly is not installed)."""
+    from pathlib import Path
+
+    from drivestack.report import report_after_run
+
+    report_after_run(Path(out), "eval")
 
 
 def _print_table(report: dict) -> None:

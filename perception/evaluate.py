@@ -28,6 +28,7 @@ from .types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, Frame
 
 DISPLAY_SCORE = 0.25  # the pipeline's usual detection threshold: operating point, box edges, road-user recall, overlays
 ROAD_USERS = sorted(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS]
+PR_POINTS = 200  # points kept per class in pr_curves.json
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,18 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     if out is not None:
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         _plot_pr(curves, out / "pr_curves.png")
+        (out / "pr_curves.json").write_text(json.dumps(pr_curves_json(curves)) + "\n")  # for the HTML report
     return report
+
+
+def pr_curves_json(curves: dict, points: int = PR_POINTS) -> dict:
+    """PR curves as plain data, ``{class: {"recall": [...], "precision": [...]}}``, each thinned to at most
+    ``points`` points evenly along the curve (the last kept) so the report stays small."""
+    out = {}
+    for name, (r, p) in curves.items():
+        keep = np.unique(np.linspace(0, len(r) - 1, min(points, len(r))).round().astype(int)) if len(r) else []
+        out[name] = {"recall": [round(float(r[k]), 4) for k in keep], "precision": [round(float(p[k]), 4) for k in keep]}
+    return out
 
 
 def _plot_pr(curves: dict, path: Path) -> None:

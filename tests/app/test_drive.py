@@ -22,7 +22,7 @@ def _frames(path: Path) -> tuple[int, int, int]:
 
 
 def _check_run(out: Path, source: str) -> dict:
-    assert {p.name for p in out.iterdir()} == {"config.yaml", "metrics.json", "episode-000"}
+    assert {p.name for p in out.iterdir()} == {"config.yaml", "metrics.json", "episode-000", "report.html"}
     ep_dir = out / "episode-000"
     assert {p.name for p in ep_dir.iterdir()} == EPISODE_FILES
     run = json.loads((out / "metrics.json").read_text())
@@ -39,6 +39,8 @@ def _check_run(out: Path, source: str) -> dict:
     assert len(lines) == n and [d["index"] for d in lines[:3]] == [0, 1, 2]
     assert len((ep_dir / "steps.jsonl").read_text().splitlines()) == n
     assert json.loads((ep_dir / "recording.json").read_text())["complete"]
+    page = (out / "report.html").read_text()  # the HTML report, from this run's own files
+    assert 'id="episode-000"' in page and page.count('class="plotly-graph-div"') == 1
     return ep
 
 

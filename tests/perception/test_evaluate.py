@@ -38,6 +38,10 @@ def test_eval_command_toy_size(models, tmp_path, capsys):
     assert report["frames"] == 2 and set(report["detection"]) == {"ap50", "ap50_95", "at_score_0.25"}
     assert set(report["lane_f1"]) == {"ego_left", "ego_right", "other"}
     assert (tmp_path / "ev" / "pr_curves.png").is_file()
+    curves = json.loads((tmp_path / "ev" / "pr_curves.json").read_text())  # the HTML report's PR plot
+    assert set(curves) == {c for c, ap in report["detection"]["ap50"].items() if ap is not None}
+    assert all(len(c["recall"]) == len(c["precision"]) <= 200 for c in curves.values())
+    assert "PR curves at IoU 0.5" in (tmp_path / "ev" / "report.html").read_text()
     written = json.loads((tmp_path / "ev" / "report.json").read_text())
     assert {k: v for k, v in written.items() if k != "models"} == {k: v for k, v in report.items() if k != "models"}
 
