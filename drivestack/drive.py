@@ -41,7 +41,7 @@ import numpy as np
 
 from common.config import apply_overrides, from_dict, load_yaml, merge, to_dict
 from common.errors import UsageError
-from drivestack.run_marker import mark_complete, mark_incomplete
+from drivestack.run_marker import mark_complete, start_run_folder
 
 PERCEPTION_SOURCES = ("models", "labels")
 SCENARIOS = ("town", "highway")
@@ -175,13 +175,7 @@ def run(args) -> int:
     policy = _policy(args.policy, not args.no_supervisor)
     perception = _perception(args.perception, args.device, args.interleave)
     show = args.show and _can_show()
-    try:
-        out.mkdir(parents=True)
-    except FileExistsError:
-        raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)") from None
-    except OSError as exc:
-        raise UsageError(f"cannot create run folder {str(out)!r}: {exc.strerror}") from None
-    mark_incomplete(out, "drive")  # removed as the last act below: a folder that keeps it was interrupted
+    start_run_folder(out, "drive", "run folder")  # INCOMPLETE until the last act below: a folder that keeps it was interrupted
 
     import yaml
     from tqdm import tqdm

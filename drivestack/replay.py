@@ -33,7 +33,7 @@ import numpy as np
 
 from common.errors import UsageError
 from common.vocab import HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
-from drivestack.run_marker import mark_complete, mark_incomplete, note_incomplete
+from drivestack.run_marker import mark_complete, note_incomplete, start_run_folder
 
 MAX_FPS = 1000.0  # [Hz] an image folder's frame rate, for timestamps and the video
 MIN_VIDEO_PX, MAX_VIDEO_PX = 16, 8192  # --size bounds, each side [px]
@@ -126,13 +126,7 @@ def run(args) -> int:
         perception = Perception.from_files(det_path, hyd_path, device=args.device, camera=setup, backend=args.backend)
     except (ValueError, FileNotFoundError, ImportError) as exc:
         raise UsageError(str(exc)) from None
-    try:
-        out.mkdir(parents=True)
-    except FileExistsError:
-        raise UsageError(f"output folder {str(out)!r} already exists; choose another --out") from None
-    except OSError as exc:
-        raise UsageError(f"cannot create output folder {str(out)!r}: {exc.strerror}") from None
-    mark_incomplete(out, "replay")
+    start_run_folder(out, "replay")
     with source:
         summary = _replay(source, perception, out, labels, args, video_size)
     print(json.dumps({k: summary[k] for k in ("frames", "fps_processed", "detections_per_class", "accuracy") if k in summary}, indent=2))

@@ -13,7 +13,22 @@ import os
 import time
 from pathlib import Path
 
+from common.errors import UsageError
+
 MARKER = "INCOMPLETE"
+
+
+def start_run_folder(folder: Path, command: str, what: str = "output folder") -> None:
+    """Create ``folder`` (never an existing one) and mark it incomplete; a folder that exists or cannot
+    be created is a one-line ``UsageError`` naming it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        raise UsageError(f"{what} {str(folder)!r} already exists; choose another --out (runs are never overwritten)") from None
+    except OSError as exc:
+        raise UsageError(f"cannot create {what} {str(folder)!r}: {exc.strerror}") from None
+    mark_incomplete(folder, command)
 
 
 def mark_incomplete(folder: Path, command: str) -> Path:
