@@ -64,9 +64,9 @@ def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def _boxes(out: np.ndarray, pf: PerceptionFrame, unit: float) -> None:
+def _boxes(out: np.ndarray, pf: PerceptionFrame, unit: float) -> list[tuple[int, int, int, int]]:
     """Boxes, then their labels nearest first: a label that would cover one already placed moves up
-    (or, at the top of the image, down) until it is clear."""
+    (or, at the top of the image, down) until it is clear. Returns the labels' boxes (x0, y0, x1, y1)."""
     h, w = out.shape[:2]
     sx, sy = w / max(pf.image_size[1], 1), h / max(pf.image_size[0], 1)
     thick = max(1, round(unit))
@@ -102,6 +102,7 @@ def _boxes(out: np.ndarray, pf: PerceptionFrame, unit: float) -> None:
             if bottom - tag_h < 0 or bottom > h:
                 step, bottom = -step, bottom - 2 * step
         placed.append(_tag(out, label, x, int(np.clip(bottom, tag_h, h)), colour, scale))
+    return placed
 
 
 def _status(out: np.ndarray, pf: PerceptionFrame, unit: float) -> None:
@@ -156,30 +157,44 @@ def _dense_overlay(image_rgb: np.ndarray, drivable: np.ndarray | None, lane_mask
     return out
 
 
-def lane_segments(lane_mask: np.ndarray, code: int) -> np.ndarray:
-    """The centre lines of lane-mask class ``code``, as segments (N, 2, 2) (x, y) at the mask's pixels.
+def lane_segments(lane_mask: np.ndarray) -> dict[int, np.ndarray]:
+    """The centre lines of each lane-marking class (1-3) in ``lane_mask``, as segments (N, 2, 2) (x, y)
+    at the mask's pixels, by class code.
 
-    Each row's runs of the class are reduced to their centres; a centre is joined to the centre of
-    each run in the next row that touches its run (8-connected): a marking of any width becomes
-    one thin line along its middle, and separate markings stay separate."""
-    m = (lane_mask == code).astype(np.int8)
-    edges = np.diff(m, axis=1, prepend=0, append=0)  # +1 where a run starts, -1 one past its end
-    r, x0 = np.nonzero(edges == 1)
-    _, x1 = np.nonzero(edges == -1)  # row-major order: ends pair with starts
-    if len(r) < 2:
-        return np.zeros((0, 2, 2), np.float32)
+    Each row's runs of one class are reduced to their centres; a centre is joined to the centre of
+    each run of the same class in the next row that touches its run (8-connected): a marking of any
+    width becomes one thin line along its middle, and separate markings stay separate. All rows at
+    once: runs from one diff of the mask, neighbours by binary search, no loop over pixels or rows."""
+    h, w = lane_mask.shape
+    codes = np.where((lane_mask >= 1) & (lane_mask <= 3), lane_mask, 0).astype(np.int16)
+    padded = np.zeros((h, w + 2), np.int16)
+    padded[:, 1:-1] = codes
+    r, x = np.nonzero(padded[:, 1:] != padded[:, :-1])  # boundaries: a run [x, next x) starts at each
+    same_row = r[:-1] == r[1:]
+    k = np.flatnonzero(same_row & (codes[r[:-1], np.minimum(x[:-1], w - 1)] > 0))
+    r, x0, x1 = r[k], x[k], x[k + 1]  # runs, row-major; x1 one past the end
+    c = codes[r, x0]
+    span = w + 2  # row stride of the sort keys below
+    starts, ends = r * span + x0, r * span + x1
+    # runs of row r+1 touching [x0, x1): start <= x1 and end >= x0 (equality: diagonal neighbours)
+    lo = np.searchsorted(ends, (r + 1) * span + x0, "left")
+    hi = np.searchsorted(starts, (r + 1) * span + x1, "right")
     cx = (x0 + x1 - 1) / 2.0
-    lo = np.searchsorted(r, r + 1, "left")  # runs of the next row: [lo, hi)
-    hi = np.searchsorted(r, r + 1, "right")
-    segs = []
-    for k in range(int((hi - lo).max(initial=0))):
-        j = lo + k
-        ok = j < hi
-        i, j = np.flatnonzero(ok), j[ok]
-        touch = (x0[j] <= x1[i]) & (x0[i] <= x1[j])  # half-open runs; equality = diagonal neighbours
-        i, j = i[touch], j[touch]
-        segs.append(np.stack([np.stack([cx[i], r[i]], 1), np.stack([cx[j], r[j]], 1)], 1))
-    return np.concatenate(segs).astype(np.float32) if segs else np.zeros((0, 2, 2), np.float32)
+    i_all, j_all = [], []
+    for step in range(int((hi - lo).max(initial=0))):
+        j = lo + step
+        i = np.flatnonzero(j < hi)
+        i_all.append(i)
+        j_all.append(j[i])
+    out = {}
+    i = np.concatenate(i_all) if i_all else np.zeros(0, np.int64)
+    j = np.concatenate(j_all) if j_all else np.zeros(0, np.int64)
+    keep = c[i] == c[j]
+    i, j = i[keep], j[keep]
+    segs = np.stack([np.stack([cx[i], r[i]], 1), np.stack([cx[j], r[j]], 1)], 1).astype(np.float32)
+    for code in LANE_COLOURS:
+        out[code] = segs[c[i] == code]
+    return out
 
 
 def _lane_lines(out: np.ndarray, lane_mask: np.ndarray | None, thickness: int) -> None:
@@ -188,11 +203,10 @@ def _lane_lines(out: np.ndarray, lane_mask: np.ndarray | None, thickness: int) -
         return
     h, w = out.shape[:2]
     k = np.array([w / lane_mask.shape[1], h / lane_mask.shape[0]], np.float32)
-    for code, colour in LANE_COLOURS.items():
-        segs = lane_segments(lane_mask, code)
+    for code, segs in lane_segments(lane_mask).items():
         if len(segs):
             pts = np.round((segs + 0.5) * k).astype(np.int32)
-            cv2.polylines(out, list(pts), False, colour, thickness, cv2.LINE_AA)
+            cv2.polylines(out, list(pts), False, LANE_COLOURS[code], thickness, cv2.LINE_AA)
 
 
 def _inset_size(w: int, h: int) -> tuple[int, int]:

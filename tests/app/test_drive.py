@@ -147,4 +147,4 @@ def test_hud_draws_non_finite_values():
     pf = PerceptionFrame(0, 0.0, "test", (160, 320), Detections.empty(), LaneEstimate(np.nan, np.nan, np.nan, np.nan, 0.0))
     hud = HudState(np.nan, np.nan, np.nan, np.inf, supervisor_active=True)
     view = compose(np.zeros((160, 320, 3), np.uint8), pf, hud)
-    assert view.shape == (320, 640, 3) and view.dtype == np.uint8
+    assert view.shape == (320, 928, 3) and view.dtype == np.uint8  # 2x the camera + the side panel
