@@ -3,8 +3,8 @@
 ``EPISODE/``::
 
     camera.mp4        the forward camera as the car saw it          (sim.recording.Recorder)
-    hud.mp4           the drive view: camera x2 with detections, lanes, drivable area, the
-                      bird's-eye inset and the HUD                  (drivestack.hud.compose)
+    hud.mp4           the drive view: camera x2 with detections, lanes, drivable area, and a
+                      side panel with gauges and a bird's-eye view  (drivestack.hud.compose)
     steps.jsonl       per step: action, state, events, reward terms, ground truth (Recorder)
     recording.json    written last: the recording is complete        (Recorder)
     perception.jsonl  per step: ``perception.types.perception_frame_json`` of what the policy saw

@@ -34,7 +34,7 @@ def _check_run(out: Path, source: str) -> dict:
     assert isinstance(ep["interventions_list"], list) and len(ep["interventions_list"]) == ep["interventions"]
     n = ep["steps"] + 1  # the reset frame plus one per step
     assert _frames(ep_dir / "camera.mp4") == (n, 320, 160)
-    assert _frames(ep_dir / "hud.mp4") == (n, 640, 320)  # the drive view, camera x2
+    assert _frames(ep_dir / "hud.mp4") == (n, 928, 320)  # the drive view: camera x2 + the side panel
     lines = [json.loads(t) for t in (ep_dir / "perception.jsonl").read_text().splitlines()]
     assert len(lines) == n and [d["index"] for d in lines[:3]] == [0, 1, 2]
     assert len((ep_dir / "steps.jsonl").read_text().splitlines()) == n
@@ -147,4 +147,4 @@ def test_hud_draws_non_finite_values():
     pf = PerceptionFrame(0, 0.0, "test", (160, 320), Detections.empty(), LaneEstimate(np.nan, np.nan, np.nan, np.nan, 0.0))
     hud = HudState(np.nan, np.nan, np.nan, np.inf, supervisor_active=True)
     view = compose(np.zeros((160, 320, 3), np.uint8), pf, hud)
-    assert view.shape == (320, 640, 3) and view.dtype == np.uint8
+    assert view.shape == (320, 928, 3) and view.dtype == np.uint8  # 2x the camera + the side panel
