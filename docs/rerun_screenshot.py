@@ -36,6 +36,7 @@ CHROMIUM = "/usr/bin/chromium"
 # WebGL through ANGLE on SwiftShader: no GPU and no display here. The viewer picks WebGL by itself
 # when WebGPU has no adapter.
 CHROMIUM_FLAGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
+TIME_FIELD = (0.27, 210)  # the time cursor's text field: x as a share of the width, y [px] up from the bottom
 SETTLE_EVERY_S = 8.0  # between captures compared to decide that the viewer has finished drawing
 
 
@@ -103,21 +104,36 @@ def capture(url: str, step: int, size: tuple[int, int], timeout_s: float, out: P
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": size[0], "height": size[1]})
-            page.goto(url + urllib.parse.quote(f"#when=step@{step}", safe=""), timeout=60_000)
+            page.goto(url, timeout=60_000)
             # CDP's capture, not page.screenshot: the latter waits for web fonts the offline page never gets
             cdp = page.context.new_cdp_session(page)
-            last = None
-            while True:
-                time.sleep(SETTLE_EVERY_S)
-                png = base64.b64decode(cdp.send("Page.captureScreenshot", {"format": "png"})["data"])
-                if png == last:
-                    out.write_bytes(png)
-                    return time.monotonic() - start
-                last = png
-                if time.monotonic() - start > timeout_s:
-                    raise SystemExit(f"the viewer was still changing after {timeout_s:.0f} s; raise --timeout")
+            settle(cdp, out, start, timeout_s)
+            # the time panel's cursor field (the viewer is one canvas: no element to find): type the step there.
+            # A #when= fragment in the page's url parameter did not move the cursor of a proxied recording.
+            page.mouse.click(TIME_FIELD[0] * size[0], size[1] - TIME_FIELD[1])
+            page.keyboard.press("Control+A")
+            page.keyboard.type(str(step))
+            page.keyboard.press("Enter")
+            page.mouse.move(size[0] / 2, 5)  # away from the views: no hover highlight in the picture
+            settle(cdp, out, start, timeout_s)
+            return time.monotonic() - start
         finally:
             browser.close()
+
+
+def settle(cdp, out: Path, start: float, timeout_s: float) -> None:
+    """Captures until two pictures in a row are the same (everything loaded and drawn)."""
+    last = None
+    while True:
+        time.sleep(SETTLE_EVERY_S)
+        png = base64.b64decode(cdp.send("Page.captureScreenshot", {"format": "png"})["data"])
+        out.write_bytes(png)  # the latest picture stays, for a look, even if it never settles
+        if png == last:
+            return
+        last = png
+        if time.monotonic() - start > timeout_s:
+            raise SystemExit(f"the viewer was still changing after {timeout_s:.0f} s (its latest picture is in "
+                             f"{out}); raise --timeout")
 
 
 def main() -> None:
@@ -130,6 +146,7 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=420.0, help="[s] to load and draw the recording")
     p.add_argument("--out", type=Path, default=Path("docs/img/rerun.png"))
     args = p.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a plain kill still stops the servers (finally blocks)
     width, height = (int(v) for v in args.size.lower().split("x"))
     if not Path(CHROMIUM).exists():
         raise SystemExit(f"no browser at {CHROMIUM}: apt-get install -y chromium")
