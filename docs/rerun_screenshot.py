@@ -36,7 +36,7 @@ CHROMIUM = "/usr/bin/chromium"
 # WebGL through ANGLE on SwiftShader: no GPU and no display here. The viewer picks WebGL by itself
 # when WebGPU has no adapter.
 CHROMIUM_FLAGS = ["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist"]
-TIME_FIELD = (0.27, 210)  # the time cursor's text field: x as a share of the width, y [px] up from the bottom
+TIME_FIELD = (0.27, 135)  # the time cursor's text field: x as a share of the width, y [px] up from the bottom
 SETTLE_EVERY_S = 8.0  # between captures compared to decide that the viewer has finished drawing
 
 
