@@ -93,6 +93,27 @@ def step_signals(truth, action, reward_terms: dict | None, events: dict | None, 
                        reward_terms=dict(reward_terms or {}), events=dict(events or {}))
 
 
+TTC_SHOWN_MAX_S = 20.0  # a lead this far off in time is no threat; its TTC (up to 10^4 s) would flatten every other signal
+
+
+def default_layout():
+    """The viewer layout each recording carries: perception and ground truth over the camera, the
+    bird's-eye scene, the time series. Depth starts hidden (its colour map would cover the camera);
+    its eye icon in the view's entity list shows it."""
+    import rerun.blueprint as rrb
+
+    def camera(name: str, who: str):
+        return rrb.Spatial2DView(name=name, origin="camera", contents=["$origin/image", f"$origin/{who}/**"],
+                                 overrides={f"camera/{who}/depth": rrb.EntityBehavior(visible=False)})
+
+    return rrb.Horizontal(
+        rrb.Vertical(camera("perception", "perception"), camera("ground truth", "truth")),
+        rrb.Spatial3DView(name="bird's-eye", origin="bev"),
+        rrb.Vertical(rrb.TimeSeriesView(name="signals", origin="signals"), rrb.TimeSeriesView(name="reward terms", origin="reward"),
+                     rrb.TextLogView(name="events", origin="events")),
+        column_shares=[2, 2, 1])
+
+
 class RerunLog:
     """One recording, step by step; ``target`` is an ``.rrd`` path or a viewer address (``rerun+http://...``)."""
 
@@ -103,13 +124,7 @@ class RerunLog:
         self.rr = rr
         self.rec = rr.RecordingStream(APPLICATION_ID, recording_id=uuid.uuid4())
         self.rec.set_log_time_enabled(False)  # the step / time timelines only: the same run gives the same recording
-        blueprint = rrb.Blueprint(rrb.Horizontal(
-            rrb.Vertical(rrb.Spatial2DView(name="perception", origin="camera", contents=["$origin/image", "$origin/perception/**"]),
-                         rrb.Spatial2DView(name="ground truth", origin="camera", contents=["$origin/image", "$origin/truth/**"])),
-            rrb.Spatial3DView(name="bird's-eye", origin="bev"),
-            rrb.Vertical(rrb.TimeSeriesView(name="signals", origin="signals"), rrb.TimeSeriesView(name="reward terms", origin="reward"),
-                         rrb.TextLogView(name="events", origin="events")),
-            column_shares=[2, 2, 1]))
+        blueprint = rrb.Blueprint(default_layout())
         target = str(target)
         if target.startswith(ADDRESS_PREFIXES):
             self.rec.connect_grpc(target, default_blueprint=blueprint)
@@ -221,7 +236,8 @@ class RerunLog:
         if s.supervisor_active is not None:
             values["supervisor_active"] = float(s.supervisor_active)
         if pf is not None:
-            values["lead_ttc_s"] = pf.lead_ttc_s
+            if pf.lead_ttc_s <= TTC_SHOWN_MAX_S:
+                values["lead_ttc_s"] = pf.lead_ttc_s
             if "total" in pf.timings_ms:
                 values["perception_ms"] = pf.timings_ms["total"]
         for name, v in values.items():

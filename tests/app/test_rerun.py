@@ -2,6 +2,7 @@
 opens, with the expected entity paths at every step; ``drivestack view`` writes the same from a
 finished run's files; a missing rerun-sdk is a one-line error naming the extra."""
 
+import dataclasses
 import math
 import sys
 from pathlib import Path
@@ -101,6 +102,8 @@ def test_rerun_log_writes_what_it_is_given(tmp_path):
     log = RerunLog(tmp_path / "x.rrd", name="test")
     for k in range(4):
         pf, gt = _frame(k)
+        if k == 1:  # a lead closing at walking pace 2 km away: no threat, and a spike that would flatten the plot
+            pf = dataclasses.replace(pf, lead_ttc_s=5000.0)
         action = None if k == 0 else np.array([0.1, -0.5], np.float32)
         signals = step_signals(gt, action, {"progress": 0.1} if k else {}, {"collision": "car" if k == 2 else None,
                                                                            "collision_id": -1, "goal": False, "progress_m": 0.3},
@@ -109,7 +112,7 @@ def test_rerun_log_writes_what_it_is_given(tmp_path):
     log.close()
     c = read_rrd(tmp_path / "x.rrd")
     _check(c, 4, EVERY_STEP | {"/signals/steer", "/signals/brake", "/reward/progress"})
-    assert c["/signals/lead_ttc_s"] == set(range(4)) and c["/signals/perception_ms"] == set(range(4))
+    assert c["/signals/lead_ttc_s"] == {0, 2, 3} and c["/signals/perception_ms"] == set(range(4))
     assert c["/events"] == {2, 3}  # the collision, the supervisor's override; numbers and ids are not events
     assert c["/signals/supervisor_active"] == {3}
 
