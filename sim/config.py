@@ -13,7 +13,7 @@ from typing import Literal
 from common.config import ConfigError, check_range
 from common.vocab import CAMERA_MOUNT, HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
 
-ScenarioKind = Literal["town", "highway"]
+ScenarioKind = Literal["town", "highway", "townnav"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class ScenarioConfig:
     pedestrians_per_km: float | None = None  # None: town 40, highway 0
     parked_cars_per_km: float | None = None  # None: town 20, highway 0
     intersection_spacing_m: tuple[float, float] = (120.0, 220.0)  # town: distance between intersections [m]
+    town_grid: int | None = None  # townnav: junctions per side of the street grid; None: sized to the route (4-12)
 
     def __post_init__(self) -> None:
         check_range("scenario.route_length_m", self.route_length_m, 50.0, 20000.0)
@@ -102,6 +103,8 @@ class ScenarioConfig:
             value = getattr(self, name)
             if value is not None:
                 check_range(f"scenario.{name}", value, 0.0, 200.0)
+        if self.town_grid is not None and not 2 <= self.town_grid <= 12:
+            raise ConfigError(f"scenario.town_grid={self.town_grid} junctions per side is not allowed; use 2..12")
         lo, hi = self.intersection_spacing_m
         if not 60.0 <= lo <= hi:
             raise ConfigError(f"scenario.intersection_spacing_m={self.intersection_spacing_m} is not allowed; use 60 <= low <= high")

@@ -84,6 +84,8 @@ class Road:
         w = self.lane_width_m
         lines = [LaneLine(self.right_edge_d, "solid", "white")]
         lines += [LaneLine(-k * w, "dashed", "white") for k in range(self.lanes_fwd - 1, 0, -1)]
+        if self.lanes_bwd == 0:  # one-way: the left edge line is the last line
+            return lines + [LaneLine(0.0, "solid", "white")]
         if self.centre_style == "double_solid":
             lines.append(LaneLine(0.0, "double_solid", "yellow"))
         else:

@@ -1,0 +1,93 @@
+"""A planned route: the chain of lanes and connectors, its reference line and its commands.
+
+The route is what a car's navigation gives: a line to follow (``path``, a ``Road`` whose s is
+the distance along the route and whose d = 0 is the centre of the lane the route uses, lane
+changes blended in), and CARLA-style high-level commands (``RoadOption``: follow lane, left,
+right, straight, change lane left / right) at the places they apply. Both are map-derived,
+not perceived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..road import Road
+from .graph import LaneRef
+
+# CARLA's RoadOption names, in the order of the policy's one-hot command block
+COMMANDS = ("follow_lane", "left", "right", "straight", "change_lane_left", "change_lane_right")
+LANE_CHANGE_M = 30.0  # length of a lane change's lateral blend on the route line [m]
+
+
+@dataclass(frozen=True)
+class RouteLeg:
+    """Travel along one lane from ``s_from`` to ``s_to`` (on ``lane.road``; s_to < s_from when
+    the lane runs toward -s), starting ``route_s0`` metres into the route."""
+
+    lane: LaneRef
+    s_from: float  # [m]
+    s_to: float  # [m]
+    route_s0: float  # [m]
+    connector: bool  # a path through a junction
+    junction: int  # the connector's junction, -1 on a street
+
+    @property
+    def length_m(self) -> float:
+        return abs(self.s_to - self.s_from)
+
+
+@dataclass(frozen=True)
+class Maneuver:
+    """A command and the stretch of route it applies to [m from the route start]."""
+
+    command: str  # one of COMMANDS (never "follow_lane")
+    start_m: float
+    end_m: float
+    junction: int  # -1 for a lane change
+
+
+@dataclass(frozen=True)
+class RouteCommand:
+    """What the navigation says now: the next manoeuvre and how far ahead it starts [m]
+    (0 while in it); "follow_lane" with the distance to the goal once none is left."""
+
+    command: str
+    distance_m: float
+
+    @property
+    def index(self) -> int:
+        return COMMANDS.index(self.command)
+
+
+@dataclass
+class Route:
+    legs: list[RouteLeg]
+    maneuvers: list[Maneuver]
+    path: Road  # the route line: s = distance along the route [m], d = 0 on the followed lane's centre
+    speed_limit_m_s: np.ndarray  # (legs,) per leg [m/s]
+
+    @property
+    def length_m(self) -> float:
+        return self.path.length_m
+
+    def leg_index(self, route_s: float) -> int:
+        starts = [leg.route_s0 for leg in self.legs]
+        return int(np.clip(np.searchsorted(starts, route_s, side="right") - 1, 0, len(self.legs) - 1))
+
+    def command(self, route_s: float) -> RouteCommand:
+        for m in self.maneuvers:
+            if route_s < m.end_m:
+                return RouteCommand(m.command, max(0.0, m.start_m - route_s))
+        return RouteCommand("follow_lane", max(0.0, self.length_m - route_s))
+
+    def waypoints_ego(self, route_s: float, x_m: float, y_m: float, yaw_rad: float,
+                      spacing_m: float = 5.0, count: int = 8) -> np.ndarray:
+        """(count, 2) points of the route line ``spacing_m``, 2 ``spacing_m``, ... ahead of
+        ``route_s``, in the ego frame (x forward, y left) [m]. Past the goal they stay on it."""
+        s = np.minimum(route_s + spacing_m * np.arange(1, count + 1), self.length_m)
+        px, py, _ = self.path.pose(s, np.zeros_like(s))
+        dx, dy = px - x_m, py - y_m
+        c, sn = np.cos(yaw_rad), np.sin(yaw_rad)
+        return np.stack([dx * c + dy * sn, -dx * sn + dy * c], 1)

@@ -1,0 +1,193 @@
+"""Who may enter each junction: signal phases with protected or permitted lefts, and stop signs.
+
+A signalised junction splits its arms into two groups, the arms of one through street and the
+rest, and cycles: [lefts of group 1 on a green arrow], group 1 green (lefts permitted: they
+yield to oncoming traffic), yellow, all red, then the same for group 2. Each approach has a
+ball head at the far-right corner showing its through/right state, and at protected-left
+junctions an arrow head above the leftmost lane for the lefts. Stop-controlled approaches have
+a stop sign instead (all approaches at an all-way stop, the minor street's at a two-way stop).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..lights import ALL_RED_S, GREEN, RED, YELLOW, YELLOW_S
+from .generator import movement_of
+from .graph import Junction, RoadGraph
+
+ARROW_S = 6.0  # protected-left green arrow [s]
+HEAD_SETBACK_M = 0.8  # heads stand this far beyond the street's end and paving [m]
+
+
+@dataclass(frozen=True)
+class SignalHead:
+    """One light head: where it stands and which movements of which approach it governs."""
+
+    junction: int
+    street: int  # approach street
+    direction: int  # approach direction of travel on it
+    left_arrow: bool  # True: governs the approach's lefts (protected phase); False: its ball
+    x_m: float
+    y_m: float
+    yaw_rad: float  # the way its lamps face [rad]
+    stop_s: float  # the approach's stop line [m]
+
+
+@dataclass(frozen=True)
+class StopSign:
+    """A stop sign on one approach: at the right edge beside the stop line."""
+
+    junction: int
+    street: int
+    direction: int
+    x_m: float
+    y_m: float
+    yaw_rad: float  # the way its face looks [rad]
+    stop_s: float
+
+
+def _groups(j: Junction) -> list[list[int]]:
+    """Arm indices of the two signal groups: a straight pair first, the rest second."""
+    arms = j.arms
+    pairs = [(a, b) for a in range(len(arms)) for b in range(a + 1, len(arms))
+             if movement_of(float(np.angle(np.exp(1j * (arms[b].heading_out_rad - arms[a].heading_out_rad - np.pi)))))
+             == "straight"]
+    first = list(pairs[0]) if pairs else [0]
+    return [first, [k for k in range(len(arms)) if k not in first]]
+
+
+class JunctionSignals:
+    """Light heads, stop signs and signal timing of every junction of a graph."""
+
+    def __init__(self, graph: RoadGraph, rng: np.random.Generator):
+        self.graph = graph
+        self.heads: list[SignalHead] = []
+        self.stop_signs: list[StopSign] = []
+        self.time_s = 0.0
+        n = len(graph.junctions)
+        self.green_s = rng.uniform(9.0, 16.0, (n, 2))
+        self.arrow_s = np.array([ARROW_S if j.protected_left else 0.0 for j in graph.junctions])
+        phase = self.arrow_s[:, None] + self.green_s + YELLOW_S + ALL_RED_S  # per junction and group [s]
+        self.cycle_s = phase.sum(axis=1)
+        self.offset_s = rng.uniform(0.0, 1.0, n) * self.cycle_s
+        self._group_of: dict[tuple[int, int], int] = {}  # (street, in direction) -> signal group
+        for j in graph.junctions:
+            groups = _groups(j)
+            for g, members in enumerate(groups):
+                for k in members:
+                    arm = j.arms[k]
+                    self._group_of[(arm.street, arm.in_direction)] = g
+            for k, arm in enumerate(j.arms):
+                if (arm.street, arm.in_direction) not in j.stop_s:
+                    continue  # a one-way street leaving the junction
+                if j.control == "signal":
+                    self._add_heads(j, arm)
+                elif j.control == "all_way_stop" or k not in j.priority_arms:
+                    self._add_stop_sign(j, arm)
+        self._head_junction = np.array([h.junction for h in self.heads], np.int64)
+        self._head_group = np.array([self._group_of[(h.street, h.direction)] for h in self.heads], np.int64)
+        self._head_arrow = np.array([h.left_arrow for h in self.heads], bool)
+        self.head_x_m, self.head_y_m, self.head_yaw_rad = (
+            np.array([getattr(h, a) for h in self.heads], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
+        self._states_time_s = None
+        self._states = None
+
+    def _approach_pose(self, arm, d_extra: float):
+        road = self.graph.roads[arm.street]
+        s = road.length_m if arm.at_end else 0.0
+        s += HEAD_SETBACK_M if arm.at_end else -HEAD_SETBACK_M
+        lo, hi = road.asphalt_d
+        d = (lo - d_extra) if arm.in_direction > 0 else (hi + d_extra)
+        x, y, h = road.pose(s, d)
+        facing = float(h) + (np.pi if arm.in_direction > 0 else 0.0)  # toward the approaching traffic
+        return float(x), float(y), facing
+
+    def _add_heads(self, j: Junction, arm) -> None:
+        stop = j.stop_s[(arm.street, arm.in_direction)]
+        # the ball head on the far-right corner, beyond the junction, like ``sim.lights``
+        road = self.graph.roads[arm.street]
+        x, y, yaw = self._far_corner(j, arm)
+        self.heads.append(SignalHead(j.index, arm.street, arm.in_direction, False, x, y, yaw, stop))
+        if j.protected_left:
+            # the arrow head above the leftmost approach lane, on a mast arm at the near side
+            s = road.length_m - 0.5 if arm.at_end else 0.5
+            d = float(road.lane_centre_d(0, arm.in_direction))
+            hx, hy, h = road.pose(s, d)
+            yaw = float(h) + (np.pi if arm.in_direction > 0 else 0.0)
+            self.heads.append(SignalHead(j.index, arm.street, arm.in_direction, True, float(hx), float(hy), yaw, stop))
+
+    def _far_corner(self, j: Junction, arm):
+        """Beyond the junction, right of the approach's line of travel, facing it."""
+        road = self.graph.roads[arm.street]
+        s_end = road.length_m if arm.at_end else 0.0
+        x, y, h = road.pose(s_end, float(road.lane_centre_d(0, arm.in_direction)))
+        travel = float(h) + (0.0 if arm.in_direction > 0 else np.pi)
+        ahead = 2 * j.radius_m
+        right = road.asphalt_d[1] - road.asphalt_d[0]
+        hx = float(x) + ahead * np.cos(travel) + 0.5 * right * np.sin(travel)
+        hy = float(y) + ahead * np.sin(travel) - 0.5 * right * np.cos(travel)
+        return hx, hy, travel + np.pi
+
+    def _add_stop_sign(self, j: Junction, arm) -> None:
+        x, y, facing = self._approach_pose(arm, 0.6)
+        road = self.graph.roads[arm.street]
+        stop = j.stop_s[(arm.street, arm.in_direction)]
+        sx, sy, _ = road.pose(stop, road.asphalt_d[0] - 0.6 if arm.in_direction > 0 else road.asphalt_d[1] + 0.6)
+        self.stop_signs.append(StopSign(j.index, arm.street, arm.in_direction, float(sx), float(sy), facing, stop))
+
+    # --- timing ---------------------------------------------------------------------------
+    def step(self, dt_s: float) -> None:
+        self.time_s += dt_s
+
+    def group_states(self) -> tuple[np.ndarray, np.ndarray]:
+        """(junctions, 2) states of each group's ball and of its left arrow (GREEN/YELLOW/RED).
+        Without a protected phase the arrow follows the ball (a permitted left)."""
+        t = np.mod(self.time_s + self.offset_s, self.cycle_s)
+        ball = np.full((len(t), 2), RED, np.int64)
+        arrow = np.full((len(t), 2), RED, np.int64)
+        start = np.zeros(len(t))
+        for g in range(2):
+            a_end = start + self.arrow_s
+            g_end = a_end + self.green_s[:, g]
+            y_end = g_end + YELLOW_S
+            in_arrow = (t >= start) & (t < a_end)
+            arrow[in_arrow, g] = GREEN
+            ball[(t >= a_end) & (t < g_end), g] = GREEN
+            ball[(t >= g_end) & (t < y_end), g] = YELLOW
+            permitted = self.arrow_s == 0
+            arrow[permitted, g] = ball[permitted, g]
+            # protected junctions: after the arrow phase lefts go on with the ball as permitted lefts (they yield)
+            arrow[~permitted & (t >= a_end) & (t < g_end), g] = GREEN
+            arrow[~permitted & (t >= g_end) & (t < y_end), g] = YELLOW
+            start = y_end + ALL_RED_S
+        return ball, arrow
+
+    def head_states(self) -> np.ndarray:
+        """State of every head (H,) int64, read-only, cached per time."""
+        if self._states_time_s != self.time_s:
+            ball, arrow = self.group_states()
+            states = np.where(self._head_arrow, arrow[self._head_junction, self._head_group],
+                              ball[self._head_junction, self._head_group]) if self.heads else np.zeros(0, np.int64)
+            states.flags.writeable = False
+            self._states, self._states_time_s = states, self.time_s
+        return self._states
+
+    def movement_state(self, junction: int, street: int, direction: int, movement: str) -> int:
+        """GREEN/YELLOW/RED for a movement from an approach of a signalised junction."""
+        ball, arrow = self.group_states()
+        g = self._group_of[(street, direction)]
+        return int((arrow if movement == "left" else ball)[junction, g])
+
+    def left_is_protected(self, junction: int, street: int, direction: int) -> bool:
+        """Whether a left from this approach has the green arrow now (it need not yield)."""
+        if not self.graph.junctions[junction].protected_left:
+            return False
+        ball, arrow = self.group_states()
+        g = self._group_of[(street, direction)]
+        return bool(arrow[junction, g] == GREEN and ball[junction, g] == RED)
+
+    def has_stop_sign(self, street: int, direction: int) -> bool:
+        return any(s.street == street and s.direction == direction for s in self.stop_signs)
