@@ -122,6 +122,9 @@ class RewardConfig:
     solid_line: float = -1.0  # per crossing of a solid line
     red_light: float = -5.0  # per red light run
     goal: float = 10.0  # once, on reaching the goal
+    stop_sign: float = -5.0  # per stop sign run (navigation towns)
+    wrong_lane: float = -2.0  # per entry into a lane of the opposite direction (navigation towns)
+    off_route: float = -10.0  # once, on leaving the route (navigation towns; ends the episode)
     comfort: float = -0.01  # per step, times the squared change of action
 
 

@@ -5,7 +5,12 @@ previous accel]}`` (``"image"`` only with ``render_camera``). Action: ``[steer, 
 component is clipped to [-1, 1] (documented, not an error), NaN or inf raises ``ValueError``.
 Positive steer turns left; positive accel is throttle, negative is brake.
 ``info`` carries ``events``, the named ``reward_terms`` and ``ground_truth`` (``sim.labels``).
-``terminated`` on collision, leaving the road or reaching the goal; ``truncated`` on the time limit.
+``terminated`` on collision, leaving the road, leaving the route (navigation towns) or reaching the
+goal; ``truncated`` on the time limit.
+
+Kind ``townnav`` (``drivestack/TownNav-v0``) drives a planned route through a road-graph town
+(``sim.nav_world.NavWorld``); its labels carry the route block and its reward the terms of the
+navigation events (stop sign, wrong lane, off route).
 """
 
 from __future__ import annotations
@@ -22,8 +27,11 @@ from common.config import from_dict, merge
 
 from .config import EnvConfig
 from .labels import GroundTruth, ground_truth
+from .nav_world import NavWorld
 from .view import WorldView
 from .world import StepEvents, World
+
+WORLDS = {"town": World, "highway": World, "townnav": NavWorld}  # scenario kind -> world class
 
 STATE_LOW = np.array([0.0, -5.0, -1.0, -1.0], np.float32)
 STATE_HIGH = np.array([60.0, 5.0, 1.0, 1.0], np.float32)
@@ -59,10 +67,11 @@ class DriveEnv(gym.Env):
         super().reset(seed=seed)
         scene_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.seed_used = scene_seed
-        self.world = World(self.config.scenario, scene_seed, self.dt_s, self.config.physics_substeps)
+        world_class = WORLDS[self.config.scenario.kind]
+        self.world = world_class(self.config.scenario, scene_seed, self.dt_s, self.config.physics_substeps)
         self.view = None
         if self.config.render_camera:
-            self.view = WorldView(self.world, self.config.camera, self.config.randomization, scene_seed)
+            self.view = make_view(self.world, self.config, scene_seed)
         self.steps = 0
         limit = self.config.max_episode_s
         if limit is None:
@@ -85,7 +94,7 @@ class DriveEnv(gym.Env):
         self.steps += 1
         obs, gt = self._observe()
         terms = self._reward_terms(ev, a, prev, gt)
-        terminated = bool(ev.collision or ev.off_road or ev.goal)
+        terminated = bool(ev.collision or ev.off_road or ev.off_route or ev.goal)
         truncated = bool(not terminated and self.steps >= self.max_steps)
         info = {"events": ev.as_dict(), "reward_terms": terms, "ground_truth": gt,
                 "route_completion": float(min(max(gt.ego.route_progress_m / gt.ego.route_length_m, 0.0), 1.0))}
@@ -95,7 +104,7 @@ class DriveEnv(gym.Env):
         if self.world is None:
             return None
         if self.view is None:  # camera off for speed: build a view only when a picture is asked for
-            self.view = WorldView(self.world, self.config.camera, self.config.randomization, self.seed_used)
+            self.view = make_view(self.world, self.config, self.seed_used)
         frame = self.view.last if (self.view.last is not None and self.config.render_camera) else self.view.render()
         return draw_hud(frame.rgb, self.world, self.config.hud_scale)
 
@@ -116,7 +125,7 @@ class DriveEnv(gym.Env):
         r = self.config.reward
         limit = gt.ego.speed_limit_m_s
         speed = self.world.ego.speed_m_s
-        return {
+        terms = {
             "progress": r.progress_per_m * ev.progress_m,
             "speed": r.speed * float(max(0.0, 1.0 - abs(speed - limit) / limit)),
             "lane_centre": r.lane_centre * float(max(0.0, 1.0 - abs(gt.ego.lane_offset_m) / (gt.ego.lane_width_m / 2))),
@@ -127,6 +136,18 @@ class DriveEnv(gym.Env):
             "goal": r.goal if ev.goal else 0.0,
             "comfort": r.comfort * float(np.sum((a - prev) ** 2)),
         }
+        if gt.ego.route_command is not None:  # navigation towns: the route's own events
+            terms.update({"stop_sign": r.stop_sign if ev.stop_sign else 0.0,
+                          "wrong_lane": r.wrong_lane if ev.wrong_lane else 0.0,
+                          "off_route": r.off_route if ev.off_route else 0.0})
+        return terms
+
+
+def make_view(world, config: EnvConfig, seed: int) -> WorldView:
+    """The camera's view of a world (the one place that knows which worlds can be drawn)."""
+    if isinstance(world, NavWorld):
+        raise NotImplementedError("camera for townnav needs sim.roadgraph.ground")
+    return WorldView(world, config.camera, config.randomization, seed)
 
 
 def draw_hud(rgb: np.ndarray, world: World, scale: int) -> np.ndarray:

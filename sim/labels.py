@@ -8,7 +8,7 @@ the object would cover with nothing in front of it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -63,6 +63,21 @@ class EgoTruth:
     # [m/s], as the speedometer reads it: rounded to float32 like the env's state vector, so relative
     # velocities computed from the labels use the very speed the policy observes
     speed_m_s: float
+    # the route block, map-derived (what navigation and a map give, not perceived); navigation towns
+    # only (``sim.nav_world.RouteTruth``): these defaults mean "no route block" and stay out of the JSON
+    route_command: str | None = None  # one of sim.roadgraph.route.COMMANDS; None: no route block
+    route_command_distance_m: float = math.inf  # to where the command applies, 0 while in it [m]
+    route_waypoints_m: tuple[tuple[float, float], ...] = ()  # next route points every 5 m, ego frame (x fwd, y left) [m]
+    stop_sign_distance_m: float = math.inf  # front bumper to the next stop-sign line on the route [m]; inf: none
+    junction_x_m: float = math.nan  # next junction's centre on the route, ego frame [m]; nan: none
+    junction_y_m: float = math.nan
+    junction_radius_m: float = 0.0  # its box reaches this far from the centre [m]
+    left_must_yield: bool = False  # the next movement is a left without a protected arrow: yield to oncoming
+
+
+ROUTE_FIELDS = ("route_command", "route_command_distance_m", "route_waypoints_m", "stop_sign_distance_m",
+                "junction_x_m", "junction_y_m", "junction_radius_m", "left_must_yield")
+_INF_WHEN_MISSING = {"light_stop_distance_m", "route_command_distance_m", "stop_sign_distance_m"}
 
 
 class GroundTruth:
@@ -113,7 +128,11 @@ class GroundTruth:
 
     def to_json(self) -> dict:
         """The non-image parts as plain data (for JSON / JSONL)."""
-        return {"ego": _plain(asdict(self.ego)), "objects": [_plain(asdict(o)) for o in self.objects]}
+        ego = asdict(self.ego)
+        if self.ego.route_command is None:  # no route block: the straight-road worlds' JSON as before
+            for name in ROUTE_FIELDS:
+                del ego[name]
+        return {"ego": _plain(ego), "objects": [_plain(asdict(o)) for o in self.objects]}
 
     @staticmethod
     def from_json(data: dict) -> "GroundTruth":
@@ -121,8 +140,10 @@ class GroundTruth:
         A null float (written for a non-finite value) reads back as NaN, or inf for the light distance."""
         ego = dict(data["ego"])
         ego["curvature_ahead_1_m"] = tuple(_unplain(v) for v in ego["curvature_ahead_1_m"])
-        ego = {k: _unplain(v, math.inf if k == "light_stop_distance_m" else math.nan) if k in _EGO_FLOATS else v
+        ego = {k: _unplain(v, math.inf if k in _INF_WHEN_MISSING else math.nan) if k in _EGO_FLOATS else v
                for k, v in ego.items()}
+        if "route_waypoints_m" in ego:
+            ego["route_waypoints_m"] = tuple(tuple(p) for p in ego["route_waypoints_m"])
         objects = [ObjectLabel(**{k: _unplain(v) if k in _OBJECT_FLOATS else v for k, v in o.items()}
                                | {"box_xyxy": tuple(o["box_xyxy"]) if o.get("box_xyxy") is not None else None})
                    for o in data["objects"]]
@@ -143,18 +164,26 @@ def _plain(d: dict) -> dict:
         if isinstance(v, float) and not np.isfinite(v):
             v = None
         elif isinstance(v, tuple):
-            v = list(v)
+            v = [list(x) if isinstance(x, tuple) else x for x in v]
         out[k] = v
     return out
 
 
 def ego_truth(world: World) -> EgoTruth:
+    """The ego's labels from a ``World`` or a ``sim.nav_world.NavWorld`` (which adds the route block)."""
     f = world.frenet
-    main = world.net.main
+    lanes, lane_width_m, speed_limit_m_s = world.ego_lane()
     state, dist, _ = world.relevant_light()
-    return EgoTruth(f.lane_offset_m, f.heading_error_rad, tuple(float(c) for c in world.curvature_ahead()), f.lane,
-                    main.lanes_fwd, main.lane_width_m, main.speed_limit_m_s, state, dist,
-                    f.s_m - world.start_s, world.goal_s - world.start_s, float(np.float32(world.ego.speed_m_s)))
+    ego = EgoTruth(f.lane_offset_m, f.heading_error_rad, tuple(float(c) for c in world.curvature_ahead()), f.lane,
+                   lanes, lane_width_m, speed_limit_m_s, state, dist,
+                   f.s_m - world.start_s, world.goal_s - world.start_s, float(np.float32(world.ego.speed_m_s)))
+    route = world.route_truth()
+    if route is None:
+        return ego
+    return replace(ego, route_command=route.command, route_command_distance_m=route.command_distance_m,
+                   route_waypoints_m=route.waypoints_m, stop_sign_distance_m=route.stop_sign_distance_m,
+                   junction_x_m=route.junction_x_m, junction_y_m=route.junction_y_m,
+                   junction_radius_m=route.junction_radius_m, left_must_yield=route.left_must_yield)
 
 
 def _ego_frame(ego_xy_yaw: tuple[float, float, float], x, y, yaw):

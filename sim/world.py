@@ -34,6 +34,10 @@ class StepEvents:
     red_light: bool = False  # passed a stop line showing red this step
     progress_m: float = 0.0  # route progress this step [m]
     goal: bool = False
+    # navigation towns only (``sim.nav_world``); always False on the straight-road town and highway
+    stop_sign: bool = False  # crossed a stop sign's stop line without a full stop before it this step
+    wrong_lane: bool = False  # started driving in a lane of the opposite direction this step
+    off_route: bool = False  # left the route (a wrong turn, or too far from the route line too long)
 
     def as_dict(self) -> dict:
         """The fields as a plain dict (what ``dataclasses.asdict`` gives, without its deep copy)."""
@@ -51,13 +55,15 @@ class EgoFrenet:
 
 @dataclass
 class InstanceTable:
-    """Instance ids of everything drawn: vehicles, then pedestrians, then light heads, then props."""
+    """Instance ids of everything drawn: vehicles, then pedestrians, then light heads, then props
+    (and, in navigation towns, after the props and light poles, the stop signs)."""
 
     vehicle0: int
     ped0: int
     light0: int
     prop0: int
     total: int  # one more than the largest id
+    stop_sign0: int = -1  # first stop sign's id; -1 where there are none (straight-road worlds)
 
     def kind_of(self, inst_id: int) -> str:
         if inst_id < self.ped0:
@@ -127,6 +133,15 @@ class World:
         h = main.heading_at(s)
         err = float(np.angle(np.exp(1j * (self.ego.yaw_rad - h))))
         return EgoFrenet(s, d, lane, d - float(centres[lane]), err)
+
+    def ego_lane(self) -> tuple[int, float, float]:
+        """Lanes in the ego's direction, their width [m] and the speed limit there [m/s]."""
+        main = self.net.main
+        return main.lanes_fwd, main.lane_width_m, main.speed_limit_m_s
+
+    def route_truth(self) -> None:
+        """The route block of the labels: none here (the route is the main road)."""
+        return None
 
     def in_intersection(self, s: float, margin_m: float = 0.0) -> bool:
         return any(abs(s - i.main_s) < i.half_main_m + margin_m for i in self.net.intersections)

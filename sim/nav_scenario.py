@@ -1,0 +1,167 @@
+"""Navigation towns (``kind: townnav``): a road graph, its signals, a route, parked cars and buildings.
+
+``generate_nav(config, seed)`` resolves a ``ScenarioConfig`` into a ``TownSpec`` (the grid from
+``town_grid``, else sized to the route), draws the town (``sim.roadgraph.generator``), its
+junction control (``sim.roadgraph.signals``), a route of ``route_length_m`` (``random_route``),
+parked cars on street shoulders away from junctions and buildings along the streets. The same
+config and seed always give the same town, route and props.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.config import ConfigError
+
+from .config import ScenarioConfig
+from .paved import PavedMap
+from .roadgraph.generator import TownSpec, generate_graph
+from .roadgraph.graph import RoadGraph
+from .roadgraph.planner import random_route
+from .roadgraph.route import Route
+from .roadgraph.signals import JunctionSignals
+from .scenarios import Prop, ScenarioParams
+
+ROUTE_M_PER_GRID = 280.0  # route metres per extra junction per side of the grid [m]
+GRID_RANGE = (4, 12)  # the sized grid stays within this [junctions per side]
+MIN_NAV_GRID = 3  # a 2 x 2 grid is one ring of curved corners: no junction to navigate
+ROUTE_SHORTFALL = 0.9  # a drawn route shorter than this share of the asked length is an error
+END_CLEAR_M = 18.0  # no parked cars or buildings this close to a street end (the junction) [m]
+START_CLEAR_M = 25.0  # no parked car this close to the ego's start on its street [m]
+PARKED_GAP_M = 6.5  # parked cars' centres at least this far apart on one side [m]
+MAX_PARK_CURVATURE_1_M = 1 / 80.0  # no parking in tighter curves [1/m]
+MAX_BUILD_CURVATURE_1_M = 1 / 60.0  # no buildings along tighter curves [1/m]
+
+
+@dataclass(frozen=True)
+class ParkedCar:
+    """A parked car on a street shoulder, facing its side's direction of travel."""
+
+    road: int  # street id
+    direction: int  # +1 faces +s, -1 faces -s
+    s_m: float
+    d_m: float
+
+
+@dataclass
+class NavScenario:
+    params: ScenarioParams  # kind "townnav"; ``speed_limit_m_s`` is the residential (lowest) limit
+    spec: TownSpec
+    graph: RoadGraph
+    signals: JunctionSignals  # geometry fixed; its clock is stepped by the world
+    route: Route
+    paved: PavedMap
+    props: list[Prop]
+    parked: list[ParkedCar]
+    seed: int
+
+
+def grid_for(config: ScenarioConfig) -> int:
+    """Junctions per side: ``town_grid``, else clamp(ceil(route / 280 m) + 2, 4, 12)."""
+    if config.town_grid is not None:
+        if config.town_grid < MIN_NAV_GRID:
+            raise ConfigError(f"scenario.town_grid={config.town_grid} has no junction to navigate; "
+                              f"use {MIN_NAV_GRID}..12")
+        return config.town_grid
+    lo, hi = GRID_RANGE
+    return int(min(max(math.ceil(config.route_length_m / ROUTE_M_PER_GRID) + 2, lo), hi))
+
+
+def resolve_nav(config: ScenarioConfig, rng: np.random.Generator) -> tuple[ScenarioParams, TownSpec]:
+    def pick(value, sampler):
+        return sampler() if value is None else value
+
+    lanes = pick(config.lanes_per_direction, lambda: int(rng.choice([2, 3], p=[0.7, 0.3])))
+    width = pick(config.lane_width_m, lambda: float(rng.uniform(3.2, 3.75)))
+    arterial_kmh = pick(config.speed_limit_kmh, lambda: float(rng.choice([40, 50, 60])))
+    residential_kmh = min(30.0, arterial_kmh)
+    spec = TownSpec(grid=grid_for(config), lane_width_m=width, arterial_lanes=lanes,
+                    arterial_speed_m_s=arterial_kmh / 3.6, residential_speed_m_s=residential_kmh / 3.6)
+    params = ScenarioParams(
+        kind="townnav", route_length_m=config.route_length_m, lanes_per_direction=lanes, lane_width_m=width,
+        speed_limit_m_s=residential_kmh / 3.6,
+        min_curve_radius_m=pick(config.min_curve_radius_m, lambda: 25.0),
+        traffic_density_per_km=pick(config.traffic_density_per_km, lambda: 10.0),
+        pedestrians_per_km=0.0,  # no pedestrians in navigation towns yet
+        parked_cars_per_km=pick(config.parked_cars_per_km, lambda: 12.0),
+        intersection_spacing_m=config.intersection_spacing_m)
+    return params, spec
+
+
+def generate_nav(config: ScenarioConfig, seed: int) -> NavScenario:
+    """The navigation town for ``seed``; raises ``ConfigError`` (one line, naming the value) for
+    settings no town can satisfy."""
+    rng = np.random.default_rng([seed, 0x7A11])
+    params, spec = resolve_nav(config, rng)
+    graph = generate_graph(spec, rng)
+    signals = JunctionSignals(graph, rng)
+    route = random_route(graph, rng, config.route_length_m)
+    if route.length_m < ROUTE_SHORTFALL * config.route_length_m:
+        raise ConfigError(f"scenario.route_length_m={config.route_length_m:g} does not fit a town of "
+                          f"{spec.grid} x {spec.grid} junctions (longest route found {route.length_m:.0f} m); "
+                          f"use a larger scenario.town_grid or a shorter route")
+    paved = PavedMap.build(graph)
+    start = route.legs[0]
+    parked = _parked(graph, params, rng, (start.lane.road, start.s_from))
+    props = _buildings(graph, paved, rng)
+    return NavScenario(params, spec, graph, signals, route, paved, props, parked, seed)
+
+
+def _parked(graph: RoadGraph, p: ScenarioParams, rng, keep_clear: tuple[int, float]) -> list[ParkedCar]:
+    """Parked cars on both shoulders of every street, clear of junctions, curves and the ego's start."""
+    out: list[ParkedCar] = []
+    if p.parked_cars_per_km <= 0:
+        return out
+    for k in range(graph.n_streets):
+        road = graph.roads[k]
+        if road.length_m < 2 * END_CLEAR_M + 5:
+            continue
+        count = rng.poisson(p.parked_cars_per_km * road.length_m / 1000.0 * 2)
+        s_all = rng.uniform(END_CLEAR_M, road.length_m - END_CLEAR_M, count)
+        side_all = rng.choice([-1, 1], count)
+        taken: dict[int, list[float]] = {-1: [], 1: []}
+        for s, side in zip(s_all.tolist(), side_all.tolist()):
+            if k == keep_clear[0] and abs(s - keep_clear[1]) < START_CLEAR_M:
+                continue
+            if abs(float(road.curvature_at(s))) > MAX_PARK_CURVATURE_1_M:
+                continue
+            if any(abs(s - t) < PARKED_GAP_M for t in taken[side]):
+                continue
+            taken[side].append(s)
+            # right shoulder (side -1) beyond the right edge line, left shoulder beyond the left one
+            edge = road.right_edge_d if side < 0 else road.left_edge_d
+            direction = 1 if side < 0 or road.lanes_bwd == 0 else -1
+            out.append(ParkedCar(k, direction, s, float(edge + side * road.shoulder_m / 2)))
+    return out
+
+
+def _buildings(graph: RoadGraph, paved: "PavedMap", rng) -> list[Prop]:
+    """Buildings behind the sidewalks of every street, none on any paving (another street, a junction)."""
+    props: list[Prop] = []
+    for k in range(graph.n_streets):
+        road = graph.roads[k]
+        lo, hi = road.asphalt_d
+        s = END_CLEAR_M * 0.5
+        while s < road.length_m - END_CLEAR_M * 0.5:
+            length = float(rng.uniform(8, 22))
+            curvy = max(abs(float(road.curvature_at(s))), abs(float(road.curvature_at(s + length)))) > MAX_BUILD_CURVATURE_1_M
+            for side in (-1, 1):
+                depth, setback = float(rng.uniform(8, 16)), float(rng.uniform(0.5, 4.0))
+                grey = int(rng.integers(90, 200))
+                tint = rng.integers(-25, 25, size=3)
+                height = float(rng.uniform(5, 22))
+                if curvy or s + length > road.length_m - END_CLEAR_M * 0.5:
+                    continue
+                edge = (lo - road.sidewalk_m) if side < 0 else (hi + road.sidewalk_m)
+                d = edge + side * (setback + depth / 2)
+                x, y, h = road.pose(s + length / 2, d)
+                box = (float(x), float(y), float(h), length * 0.92, depth)
+                if paved.box_touches(box, margin_m=road.sidewalk_m):
+                    continue
+                colour = tuple(int(np.clip(grey + t, 40, 230)) for t in tint)
+                props.append(Prop(*box, 0.0, height, colour, "building"))
+            s += length + float(rng.uniform(2, 6))
+    return props

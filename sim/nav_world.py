@@ -1,0 +1,298 @@
+"""The navigation world: the ego drives a planned route through a road-graph town.
+
+``NavWorld`` offers the env, the labels and the view what ``sim.world.World`` offers (``ego``,
+``step``, ``traffic``, ``peds``, ``lights``, ``ids``, ``frenet``, ``relevant_light``, ...), but
+its frame follows the route: ``ego_s`` is the distance along the route line (``route.path``),
+lane index, lanes, width and speed limit come from the street lane (or junction connector) of
+the route leg the ego is on.
+
+Events (``StepEvents``), and whether the env ends the episode on them:
+
+- collision with a vehicle, a building, a light pole or a stop-sign post: terminates;
+- off_road (a corner outside every street's asphalt and every junction box): terminates;
+- off_route (farther than ``OFF_ROUTE_M`` from the route line for over ``OFF_ROUTE_S``, which a
+  wrong turn does within a few metres): terminates, the route is lost;
+- solid_line (a corner crosses the centre or an edge line of the street it is on), wrong_lane
+  (its centre in a lane of the opposite direction), red_light (the front bumper crosses the
+  stop line while its movement shows red), stop_sign (the bumper crosses a stop-sign line with
+  no full stop, speed < ``STOPPED_M_S``, within ``STOP_WINDOW_M`` before it): penalised, the
+  drive goes on;
+- goal: the end of the route, terminates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
+
+from .collision import box_corners
+from .config import ScenarioConfig
+from .dynamics import BicycleParams, EgoState, bicycle_step
+from .kernels import first_box_overlap
+from .lights import RED
+from .nav_actors import NoPedestrians, ParkedTraffic
+from .nav_scenario import NavScenario, generate_nav
+from .roadgraph.graph import CROSSWALK_M, LaneRef
+from .world import EgoFrenet, InstanceTable, StepEvents
+
+OFF_ROUTE_M = 4.5  # farther than this from the route line ... [m]
+OFF_ROUTE_S = 1.0  # ... for longer than this is off route [s]
+STOPPED_M_S = 0.3  # a full stop: slower than this [m/s]
+STOP_WINDOW_M = 3.0  # a full stop counts within this distance before a stop-sign line [m]
+GOAL_TOLERANCE_M = 1.0  # the route line ends at the goal; projections clamp there [m]
+POLE_SIZE_M = 0.25  # light pole and stop-sign post footprint side [m]
+WAYPOINTS = (5.0, 8)  # route waypoints in the labels: spacing [m], count
+
+
+@dataclass(frozen=True)
+class Approach:
+    """A junction the route drives through: the stop line before it and the movement taken."""
+
+    junction: int
+    street: int  # approach street ...
+    direction: int  # ... and direction of travel on it
+    movement: str  # "left" | "straight" | "right"
+    control: str  # "signal" | "stop" (a stop sign on this approach) | "priority" (the through road of a two-way stop)
+    stop_route_s: float  # the stop line's distance along the route [m]
+    exit_route_s: float  # where the route leaves the junction's connector [m]
+    head: int  # index into ``signals.heads`` of the head governing the movement; -1 without lights
+
+
+@dataclass(frozen=True)
+class RouteTruth:
+    """The map-derived route block of the labels (what navigation and a map give, not perceived)."""
+
+    command: str  # one of ``sim.roadgraph.route.COMMANDS``
+    command_distance_m: float  # to where the command applies, 0 while in it [m]
+    waypoints_m: tuple[tuple[float, float], ...]  # next route points in the ego frame (x forward, y left) [m]
+    stop_sign_distance_m: float  # front bumper to the next stop-sign line on the route [m]; inf when none
+    junction_x_m: float  # next junction's centre in the ego frame [m]; nan when none is left
+    junction_y_m: float
+    junction_radius_m: float  # its box reaches this far from the centre [m]; 0 when none
+    left_must_yield: bool  # the next movement is a left without a protected arrow now: yield to oncoming
+
+
+class NavWorld:
+    def __init__(self, config: ScenarioConfig, seed: int, dt_s: float, substeps: int = 2):
+        self.config = config
+        self.scenario: NavScenario = generate_nav(config, seed)
+        sc = self.scenario
+        self.graph, self.route, self.params = sc.graph, sc.route, sc.params
+        self.lights = sc.signals  # the light heads, their states and the stop signs
+        self.dt_s, self.substeps, self.time_s = dt_s, substeps, 0.0
+        rng = np.random.default_rng([seed, 1])
+        self.rng = rng
+        self.traffic = ParkedTraffic(self.graph, sc.parked, rng)  # moving traffic: GraphTraffic, once merged
+        self.peds = NoPedestrians()
+        first = self.route.legs[0]
+        road = self.graph.roads[first.lane.road]
+        x, y, h = road.pose(first.s_from, road.lane_centre_d(first.lane.lane, first.lane.direction))
+        heading = float(h) + (0.0 if first.lane.direction > 0 else math.pi)
+        self.bicycle = BicycleParams()
+        self.ego = EgoState(float(x), float(y), heading, 0.5 * road.speed_limit_m_s, 0.0, 0.0, 0.0)
+        self.prev_action = np.zeros(2, dtype=np.float32)
+        self.start_s, self.goal_s = 0.0, self.route.length_m
+        self.ego_s, self.route_d_m = 0.0, 0.0
+        self._approaches = self._route_approaches()
+        self._stopped: set[int] = set()  # approaches (indices) where the ego made a full stop
+        self._off_route_s = 0.0
+        self.over_solid = self.in_wrong_lane = False
+        self._ids_and_static_boxes(sc)
+        self._locate()
+
+    def _ids_and_static_boxes(self, sc: NavScenario) -> None:
+        """Instance ids (vehicles, pedestrians, light heads, props, light poles, stop signs) and the
+        static collision boxes: props, the ball heads' poles, the stop-sign posts."""
+        heads, signs = self.lights.heads, self.lights.stop_signs
+        n_veh, n_heads, n_props = self.traffic.n, len(heads), len(sc.props)
+        light0 = 1 + n_veh + self.peds.n
+        prop0 = light0 + n_heads
+        sign0 = prop0 + n_props + n_heads
+        self.ids = InstanceTable(1, 1 + n_veh, light0, prop0, sign0 + len(signs), sign0)
+        poles = [k for k, hd in enumerate(heads) if not hd.left_arrow]  # arrow heads hang over the lane on a mast
+        boxes = ([(p.x_m, p.y_m, p.yaw_rad, p.length_m, p.width_m) for p in sc.props]
+                 + [(heads[k].x_m, heads[k].y_m, heads[k].yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for k in poles]
+                 + [(s.x_m, s.y_m, s.yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for s in signs])
+        self.static_boxes = np.array(boxes, np.float64).reshape(-1, 5)
+        self._static_ids = np.array([prop0 + k for k in range(n_props)] + [prop0 + n_props + k for k in poles]
+                                    + [sign0 + k for k in range(len(signs))], np.int64)
+
+    def _route_approaches(self) -> list[Approach]:
+        legs, graph, sig = self.route.legs, self.graph, self.lights
+        head_of = {(h.junction, h.street, h.direction, h.left_arrow): k for k, h in enumerate(sig.heads)}
+        out = []
+        for k in range(1, len(legs)):
+            leg, before = legs[k], legs[k - 1]
+            if not leg.connector:
+                continue
+            c = graph.connector_of(leg.lane.road)
+            street, direction = c.src.road, c.src.direction
+            junction = graph.junctions[c.junction]
+            stop_s = junction.stop_s[(street, direction)]
+            stop_route_s = before.route_s0 + abs(stop_s - before.s_from)
+            head = -1
+            if junction.control == "signal":
+                control = "signal"
+                arrow = c.movement == "left" and junction.protected_left
+                head = head_of[(c.junction, street, direction, arrow)]
+            else:
+                control = "stop" if sig.has_stop_sign(street, direction) else "priority"
+            out.append(Approach(c.junction, street, direction, c.movement, control, stop_route_s,
+                                leg.route_s0 + leg.length_m, head))
+        return out
+
+    # --- where the ego is -------------------------------------------------------------------
+    def _locate(self) -> None:
+        """Route distance and offset, and the ego's lane on the road of its route leg."""
+        e = self.ego
+        s, d = self.route.path.project(e.x_m, e.y_m, hint_s=self.ego_s)
+        self.ego_s, self.route_d_m = float(s), float(d)
+        leg = self.route.legs[self.route.leg_index(self.ego_s)]
+        self.leg = leg
+        road = self.graph.roads[leg.lane.road]
+        direction = leg.lane.direction
+        hint = leg.s_from + direction * (self.ego_s - leg.route_s0)
+        rs, rd = road.project(e.x_m, e.y_m, hint_s=hint)
+        rs, rd = float(rs), float(rd)
+        left = direction * rd  # left of the direction of travel [m]
+        lanes = road.lanes_fwd if direction > 0 else road.lanes_bwd
+        w = road.lane_width_m
+        lane = int(min(max(math.floor(-left / w), 0), lanes - 1))
+        heading = road.heading_at(rs) + (0.0 if direction > 0 else math.pi)
+        err = float(np.angle(np.exp(1j * (e.yaw_rad - heading))))
+        self.road_s_m, self.road_left_m = rs, left
+        self.lane_ref = LaneRef(leg.lane.road, direction, lane)
+        self.frenet = EgoFrenet(self.ego_s, rd, lane, left + (lane + 0.5) * w, err)
+
+    def ego_box(self) -> np.ndarray:
+        e = self.ego
+        return np.array([e.x_m, e.y_m, e.yaw_rad, EGO_LENGTH_M, EGO_WIDTH_M])
+
+    def ego_lane(self) -> tuple[int, float, float]:
+        """Lanes in the ego's direction, their width [m] and the speed limit there [m/s]."""
+        road = self.graph.roads[self.lane_ref.road]
+        lanes = road.lanes_fwd if self.lane_ref.direction > 0 else road.lanes_bwd
+        return lanes, road.lane_width_m, road.speed_limit_m_s
+
+    # --- stepping -----------------------------------------------------------------------------
+    def step(self, steer: float, accel: float) -> StepEvents:
+        ev = StepEvents()
+        prev_s = self.ego_s
+        self.ego = bicycle_step(self.ego, steer, accel, self.dt_s, self.bicycle, self.substeps)
+        self.time_s += self.dt_s
+        self.lights.step(self.dt_s)
+        self._locate()
+        e = self.ego
+        self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s)
+        self.peds.step(self.dt_s, self.ego_s)
+        self.prev_action = np.array([steer, accel], dtype=np.float32)
+
+        ev.progress_m = self.ego_s - prev_s
+        ev.goal = self.ego_s >= self.goal_s - GOAL_TOLERANCE_M
+        self._check_collision(ev)
+        corners = box_corners(self.ego_box())
+        ev.off_road = not bool(self.scenario.paved.on_paved(corners[:, 0], corners[:, 1]).all())
+        ev.solid_line, ev.wrong_lane = self._check_lines(corners)
+        ev.red_light, ev.stop_sign = self._check_stop_lines(prev_s)
+        self._off_route_s = self._off_route_s + self.dt_s if abs(self.route_d_m) > OFF_ROUTE_M else 0.0
+        ev.off_route = self._off_route_s > OFF_ROUTE_S
+        return ev
+
+    def _check_collision(self, ev: StepEvents) -> None:
+        """First overlap with a vehicle, else a pedestrian, else a static box."""
+        e = self.ego
+        boxes = np.concatenate([self.traffic.boxes(), self.peds.boxes(), self.static_boxes])
+        yaw = boxes[:, 2]
+        k = first_box_overlap(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
+                              0.5 * EGO_WIDTH_M, boxes, np.cos(yaw), np.sin(yaw), 15.0)
+        if k < 0:
+            return
+        n_veh, n_ped = self.traffic.n, self.peds.n
+        if k < n_veh:
+            ev.collision, ev.collision_id = "vehicle", int(self.ids.vehicle0 + k)
+        elif k < n_veh + n_ped:
+            ev.collision, ev.collision_id = "pedestrian", int(self.ids.ped0 + k - n_veh)
+        else:
+            ev.collision, ev.collision_id = "static", int(self._static_ids[k - n_veh - n_ped])
+
+    def _check_lines(self, corners: np.ndarray) -> tuple[bool, bool]:
+        """(started crossing a solid line, started driving in an opposing lane) on the street of
+        the route leg; junction boxes and crosswalks have no lines."""
+        leg = self.leg
+        if leg.connector:
+            self.over_solid = self.in_wrong_lane = False
+            return False, False
+        road = self.graph.roads[leg.lane.road]
+        direction = leg.lane.direction
+        s, d = road.project(corners[:, 0], corners[:, 1], hint_s=self.road_s_m)
+        painted = (s > CROSSWALK_M) & (s < road.length_m - CROSSWALK_M)
+        left = direction * d
+        lanes = road.lanes_fwd if direction > 0 else road.lanes_bwd
+        over = bool(np.any(painted & ((left > 0.1) | (left < -lanes * road.lane_width_m - 0.1))))
+        two_way = road.lanes_fwd > 0 and road.lanes_bwd > 0
+        wrong = two_way and self.road_left_m > 0.0 and CROSSWALK_M < self.road_s_m < road.length_m - CROSSWALK_M
+        started = (over and not self.over_solid, wrong and not self.in_wrong_lane)
+        self.over_solid, self.in_wrong_lane = over, wrong
+        return started
+
+    def _check_stop_lines(self, prev_s: float) -> tuple[bool, bool]:
+        """(ran a red light, ran a stop sign) this step: the front bumper crossed a stop line."""
+        half = EGO_LENGTH_M / 2
+        front, prev_front = self.ego_s + half, prev_s + half
+        red = stop = False
+        states = self.lights.head_states()
+        for k, a in enumerate(self._approaches):
+            if a.stop_route_s > front + STOP_WINDOW_M:
+                break  # sorted along the route
+            if a.control == "stop" and self.ego.speed_m_s < STOPPED_M_S and -0.5 <= a.stop_route_s - front <= STOP_WINDOW_M:
+                self._stopped.add(k)
+            if prev_front < a.stop_route_s <= front:
+                red |= a.control == "signal" and int(states[a.head]) == RED
+                stop |= a.control == "stop" and k not in self._stopped
+        return red, stop
+
+    # --- what the ego faces -------------------------------------------------------------------
+    def _next_approach(self, control: str | None = None) -> Approach | None:
+        """The first junction on the route the ego has not driven out of (of ``control`` if given)."""
+        for a in self._approaches:
+            if a.exit_route_s > self.ego_s and (control is None or a.control == control):
+                return a
+        return None
+
+    def relevant_light(self) -> tuple[str, float, int]:
+        """The next light on the route: state name, distance from the front bumper to its stop
+        line [m] (negative once past it, while still in the junction), head index; the arrow head
+        for a left at a protected-left junction. ("none", inf, -1) when no light is ahead."""
+        a = self._next_approach("signal")
+        if a is None:
+            return "none", float("inf"), -1
+        state = int(self.lights.head_states()[a.head])
+        return ("green", "yellow", "red")[state], float(a.stop_route_s - self.ego_s - EGO_LENGTH_M / 2), a.head
+
+    def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> np.ndarray:
+        """Route-line curvature at distances ahead of the ego [1/m], positive turning left."""
+        return self.route.path.curvature_at(self.ego_s + np.asarray(distances_m))
+
+    def route_truth(self) -> RouteTruth:
+        e = self.ego
+        command = self.route.command(self.ego_s)
+        spacing, count = WAYPOINTS
+        wp = self.route.waypoints_ego(self.ego_s, e.x_m, e.y_m, e.yaw_rad, spacing, count)
+        front = self.ego_s + EGO_LENGTH_M / 2
+        stop = next((a for a in self._approaches if a.control == "stop" and a.stop_route_s > front - 0.5), None)
+        nxt = self._next_approach()
+        jx = jy = math.nan
+        radius, must_yield = 0.0, False
+        if nxt is not None:
+            j = self.graph.junctions[nxt.junction]
+            dx, dy = j.centre_xy[0] - e.x_m, j.centre_xy[1] - e.y_m
+            c, s = math.cos(e.yaw_rad), math.sin(e.yaw_rad)
+            jx, jy, radius = dx * c + dy * s, -dx * s + dy * c, j.radius_m
+            must_yield = (nxt.movement == "left" and nxt.control == "signal"
+                          and not self.lights.left_is_protected(nxt.junction, nxt.street, nxt.direction))
+        return RouteTruth(command.command, float(command.distance_m), tuple(map(tuple, wp.tolist())),
+                          float(stop.stop_route_s - front) if stop else math.inf, jx, jy, radius, must_yield)
