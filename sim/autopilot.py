@@ -1,5 +1,7 @@
 """A rule-based driver on ground-truth labels: pure pursuit on the lane, IDM speed control,
-stopping for red lights and for anything in its path.
+stopping for red lights and for anything in its path. Where the labels carry a route block
+(navigation towns) it follows the route instead (``sim.route_pilot``): waypoints through
+junctions, stop signs, permitted lefts; without one it drives exactly as it always has.
 
 It is the stand-in driver of ``drivestack drive`` until a learned policy exists, and the
 driver that collects dataset frames. It reads only ``GroundTruth`` (what a perfect perception
@@ -17,6 +19,7 @@ from common.vocab import CLASS_NAMES, CLEARANCE_SIZE_M, EGO_CLEARANCE_HALF_WIDTH
 from .dynamics import BicycleParams
 from .idm import IDMParams, idm_accel
 from .labels import GroundTruth
+from .route_pilot import RoutePilot
 
 HALF_LENGTH_M = {CLASS_NAMES[c]: size[0] / 2 for c, size in CLEARANCE_SIZE_M.items()}  # [m]
 HALF_WIDTH_M = {CLASS_NAMES[c]: size[1] / 2 for c, size in CLEARANCE_SIZE_M.items()}  # [m]
@@ -38,10 +41,15 @@ class Autopilot:
         self.cfg = config
         self.vehicle = vehicle
         self.idm = IDMParams(T_s=1.2, s0_m=3.0, a_m_s2=2.0, b_m_s2=3.0)
+        self.route = RoutePilot(config, vehicle, self.idm, HALF_LENGTH_M, HALF_WIDTH_M, EGO_HALF_WIDTH_M)
 
     def act(self, gt: GroundTruth, speed_m_s: float, lateral_target_m: float = 0.0) -> np.ndarray:
         """[steer, accel] in [-1, 1] for the current labels and the ego's speed [m/s]; the car
-        tracks a line ``lateral_target_m`` left of the lane centre (0: the centre)."""
+        tracks a line ``lateral_target_m`` left of the lane centre (0: the centre), or of the
+        route line when the labels carry a route."""
+        if gt.ego.route_command is not None:
+            return np.array([self.route.steer(gt, speed_m_s, lateral_target_m), self.route.accel(gt, speed_m_s)],
+                            np.float32)
         return np.array([self._steer(gt, speed_m_s, lateral_target_m), self._accel(gt, speed_m_s)], np.float32)
 
     def _steer(self, gt: GroundTruth, v: float, lateral_target_m: float = 0.0) -> float:
