@@ -103,6 +103,8 @@ class DriveEnv(gym.Env):
     def render(self):
         if self.world is None:
             return None
+        if isinstance(self.world, NavWorld) and not self.config.render_camera:
+            return self.world.top_down()  # until navigation towns have a camera: the map around the car
         if self.view is None:  # camera off for speed: build a view only when a picture is asked for
             self.view = make_view(self.world, self.config, self.seed_used)
         frame = self.view.last if (self.view.last is not None and self.config.render_camera) else self.view.render()

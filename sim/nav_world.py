@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
@@ -37,6 +38,7 @@ from .lights import RED
 from .nav_actors import NoPedestrians, ParkedTraffic
 from .nav_scenario import NavScenario, generate_nav
 from .roadgraph.graph import CROSSWALK_M, LaneRef
+from .roadgraph.topdown import draw_map
 from .world import EgoFrenet, InstanceTable, StepEvents
 
 OFF_ROUTE_M = 4.5  # farther than this from the route line ... [m]
@@ -101,6 +103,7 @@ class NavWorld:
         self._stopped: set[int] = set()  # approaches (indices) where the ego made a full stop
         self._off_route_s = 0.0
         self.over_solid = self.in_wrong_lane = False
+        self._map = None  # top_down's picture of the town, drawn on first use
         self._ids_and_static_boxes(sc)
         self._locate()
 
@@ -272,6 +275,23 @@ class NavWorld:
             return "none", float("inf"), -1
         state = int(self.lights.head_states()[a.head])
         return ("green", "yellow", "red")[state], float(a.stop_route_s - self.ego_s - EGO_LENGTH_M / 2), a.head
+
+    def top_down(self, px_per_m: float = 2.0, half_m: float = 60.0) -> np.ndarray:
+        """(H, W, 3) uint8 map around the ego, north up: streets, the route, the ego's box."""
+        if self._map is None:
+            self._map = draw_map(self.graph, px_per_m, self.route.path.xy)
+        x0, _, _, y1 = self.graph.bounds()
+        def px(x, y):  # draw_map's pixel of a world point (its default 20 m margin)
+            return (x - x0 + 20.0) * px_per_m, (y1 + 20.0 - y) * px_per_m
+        cx, cy = px(self.ego.x_m, self.ego.y_m)
+        half = int(half_m * px_per_m)
+        pad = np.pad(self._map, ((half, half), (half, half), (0, 0)))
+        r, c = int(round(cy)) + half, int(round(cx)) + half
+        img = np.ascontiguousarray(pad[r - half:r + half, c - half:c + half])
+        corners = box_corners(self.ego_box())
+        pts = np.array([px(x, y) for x, y in corners]) - (cx - half, cy - half)
+        cv2.fillPoly(img, [np.round(pts).astype(np.int32)], (250, 250, 60))
+        return img
 
     def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> np.ndarray:
         """Route-line curvature at distances ahead of the ego [1/m], positive turning left."""
