@@ -111,12 +111,16 @@ class NavWorld:
         """Instance ids (vehicles, pedestrians, light heads, props, light poles, stop signs) and the
         static collision boxes: props, the ball heads' poles, the stop-sign posts."""
         heads, signs = self.lights.heads, self.lights.stop_signs
+        sig_xy = np.array([(h.x_m, h.y_m) for h in heads]).reshape(-1, 2)
         n_veh, n_heads, n_props = self.traffic.n, len(heads), len(sc.props)
         light0 = 1 + n_veh + self.peds.n
         prop0 = light0 + n_heads
         sign0 = prop0 + n_props + n_heads
         self.ids = InstanceTable(1, 1 + n_veh, light0, prop0, sign0 + len(signs), sign0)
-        poles = [k for k, hd in enumerate(heads) if not hd.left_arrow]  # arrow heads hang over the lane on a mast
+        # arrow heads hang over the lane on a mast; a ball head that ``signals`` placed on paving (where a
+        # wider street leaves the junction) gets no pole box, so no lane holds an obstacle nobody can see coming
+        on_paving = sc.paved.on_paved(sig_xy[:, 0], sig_xy[:, 1]) if len(heads) else np.zeros(0, bool)
+        poles = [k for k, hd in enumerate(heads) if not hd.left_arrow and not on_paving[k]]
         boxes = ([(p.x_m, p.y_m, p.yaw_rad, p.length_m, p.width_m) for p in sc.props]
                  + [(heads[k].x_m, heads[k].y_m, heads[k].yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for k in poles]
                  + [(s.x_m, s.y_m, s.yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for s in signs])
