@@ -10,6 +10,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
+from .features import LAYOUT_ID
+from .route_features import LAYOUT_V2_ID
+
 VALIDATION_SEED0 = 800_000  # training seeds lie below this
 VALIDATION_SEEDS = tuple(range(800_000, 800_010))
 TEST_SEED0 = 900_000
@@ -20,6 +23,7 @@ STAGES: dict[str, dict] = {
     "traffic": {"kind": "town", "pedestrians_per_km": 0.0},
     "town": {"kind": "town"},
     "highway": {"kind": "highway"},
+    "townnav": {"kind": "townnav"},  # a street grid with junctions; routes turn (sim.roadgraph)
 }
 
 
@@ -50,9 +54,11 @@ def env_config(stage: str, route_length_m: float, render_camera: bool = False, *
 
 def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None, render_camera: bool = False,
              training_seed: int | None = None, noise=None, noise_seed: int = 0, monitor: bool = False,
-             config: dict | None = None) -> gym.Env:
+             config: dict | None = None, layout: str | None = None) -> gym.Env:
     """A ``PerceptionObservation`` env: from labels (``GroundTruthPerception`` with ``noise``) unless
-    ``perception`` (the models) is given, which needs ``render_camera``."""
+    ``perception`` (the models) is given, which needs ``render_camera``. ``layout``: the observation
+    layout (``control.observation.LAYOUTS``); None gives v1, or v2 (with the route block) in a
+    navigation town."""
     import sim  # noqa: F401  (registers the ids)
     from perception.ground_truth import GroundTruthPerception
 
@@ -62,7 +68,10 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
     env = gym.make("drivestack/Town-v0", config=cfg)
     if training_seed is not None:
         env = TrainingSeeds(env, training_seed)
-    env = PerceptionObservation(env, perception if perception is not None else GroundTruthPerception(noise, noise_seed))
+    if layout is None:
+        layout = LAYOUT_V2_ID if env.unwrapped.config.scenario.kind == "townnav" else LAYOUT_ID
+    env = PerceptionObservation(env, perception if perception is not None else GroundTruthPerception(noise, noise_seed),
+                                layout)
     if monitor:
         from stable_baselines3.common.monitor import Monitor
 

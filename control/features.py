@@ -17,7 +17,7 @@ lane           6  offset left of centre (/1.75 m), heading error (/0.3 rad), cur
 light          6  one-hot red / yellow / green / none, stop-line distance (/50 m, clipped to
                   [-0.5, 2], 2 = none or unknown), distance-known flag
 lead           4  present, gap (/50 m, 2 when none), closing speed (/10 m/s), 1/TTC (1/s, <= 2)
-objects     6x11  the K=6 most relevant vehicles and pedestrians, in-path ones first, then by
+objects     6x11  the K=6 most relevant road users (vehicles, cyclists, pedestrians), in-path first, then by
                   distance; per object: present, is-vehicle, is-pedestrian, forward (/50 m),
                   left (/10 m), relative velocity forward (/10 m/s) and left (/5 m/s), nominal
                   length (/10 m) and width (/3 m) of its class, 1/TTC (1/s, <= 2), in-path flag
@@ -33,7 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import CLEARANCE_SIZE_M, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, PEDESTRIAN_CLASS, VEHICLE_CLASSES
+from common.vocab import (CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, PEDESTRIAN_CLASS,
+                          ROAD_USER_CLASSES, VEHICLE_CLASSES)
 from perception.types import PerceptionFrame
 
 LAYOUT_ID = "drivestack-features-v1"
@@ -115,7 +116,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
     obs[SLICES["light"]] = light
 
     d = pf.detections
-    relevant = np.flatnonzero(np.isin(d.class_id, list(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS])
+    relevant = np.flatnonzero(np.isin(d.class_id, list(ROAD_USER_CLASSES))
                               & np.all(np.isfinite(d.position_m), axis=1)) if len(d) else np.zeros(0, int)
     if relevant.size:
         pos = d.position_m[relevant].astype(np.float64)
@@ -131,7 +132,8 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         for r, k in enumerate(order):
             c = int(cls[k])
             length, width = CLEARANCE_SIZE_M[c]
-            rows[r] = (1.0, float(c in VEHICLE_CLASSES), float(c == PEDESTRIAN_CLASS),
+            # a cyclist rides a vehicle (traffic law): the v1 layout flags it so, a trained policy knows the flag
+            rows[r] = (1.0, float(c in VEHICLE_CLASSES or c == CYCLIST_CLASS), float(c == PEDESTRIAN_CLASS),
                        np.clip(pos[k, 0] / DISTANCE_SCALE_M, -0.5, FAR), np.clip(pos[k, 1] / LATERAL_SCALE_M, -2, 2),
                        np.clip(vel[k, 0] / REL_SPEED_SCALE_M_S[0], -3, 3), np.clip(vel[k, 1] / REL_SPEED_SCALE_M_S[1], -3, 3),
                        length / 10.0, width / 3.0, inv_ttc[k], float(path[k]))

@@ -25,19 +25,26 @@ from gymnasium import spaces
 from perception.ground_truth import GroundTruthPerception
 from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer
 
-from .features import OBS_SIZE, EgoMeasurements, encode
+from .features import LAYOUT_ID, OBS_SIZE, EgoMeasurements, encode
 from .light_memory import LightMemory
+from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, encode_route
+
+LAYOUTS = {LAYOUT_ID: OBS_SIZE, LAYOUT_V2_ID: OBS_SIZE_V2}  # observation layouts the wrapper produces
 
 OBS_BOUND = 5.0  # every feature is clipped well inside this
 
 
 class PerceptionObservation(gym.Wrapper):
-    def __init__(self, env: gym.Env, perception: PerceptionProducer | None = None):
+    def __init__(self, env: gym.Env, perception: PerceptionProducer | None = None, layout: str = LAYOUT_ID):
         super().__init__(env)
+        if layout not in LAYOUTS:
+            raise ValueError(f"observation layout {layout!r} is not one of {sorted(LAYOUTS)}")
+        # v2 appends the route block (control.route_features), which only navigation worlds have
+        self.layout = layout
         self.perception = perception if perception is not None else GroundTruthPerception()
         if self.perception.needs_camera and "image" not in env.observation_space.spaces:
             raise ValueError(f"perception from the {self.perception.kind} needs the camera: make the env with render_camera=True")
-        self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (OBS_SIZE,), np.float32)
+        self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (LAYOUTS[layout],), np.float32)
         self.frame: PerceptionFrame | None = None
         self.light_memory = LightMemory()
         self._index = 0
@@ -73,4 +80,7 @@ class PerceptionObservation(gym.Wrapper):
         self.frame = pf
         info["perception"] = pf
         ego = EgoMeasurements(float(state[0]), float(state[1]), gt.ego.speed_limit_m_s, float(state[2]), float(state[3]))
-        return np.clip(encode(pf, ego), -OBS_BOUND, OBS_BOUND)
+        obs = encode(pf, ego)
+        if self.layout == LAYOUT_V2_ID:
+            obs = np.concatenate([obs, encode_route(RouteGuidance.from_labels(gt.ego))])
+        return np.clip(obs, -OBS_BOUND, OBS_BOUND)

@@ -25,6 +25,7 @@ from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MA
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
+from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
 POLICY_KINDS = ("ppo", "sac")
@@ -89,6 +90,9 @@ class RuleBasedConfig:
     idm_jam_m: float = 3.0
     idm_accel_m_s2: float = 2.0
     idm_decel_m_s2: float = 3.0
+    # with a route (layout v2): the route line takes over the steering this far before a junction
+    # manoeuvre and through it, where there is no paint to see [m]
+    route_handover_m: float = 8.0
 
 
 class RuleBasedPolicy(Policy):
@@ -100,8 +104,29 @@ class RuleBasedPolicy(Policy):
                              b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
-        f = decode(obs)
-        return np.array([self._steer(f), self._accel(f)], np.float32)
+        obs = np.asarray(obs).reshape(-1)
+        f = decode(obs[:OBS_SIZE])
+        route = decode_route(obs) if obs.size == OBS_SIZE_V2 else None
+        look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
+        steer = self._steer_route(route, look) if self._route_steers(f, route) else self._steer(f)
+        return np.array([steer, self._accel(f, route)], np.float32)
+
+    def _route_steers(self, f, route: RouteGuidance | None) -> bool:
+        """The route line steers inside junctions and lane changes and wherever the lane is lost;
+        the seen lane steers elsewhere (it is what the camera checks the map against)."""
+        if route is None:
+            return False
+        near = route.distance_m < self.cfg.route_handover_m
+        return not f.lane_known or (route.command != "follow_lane" and near)
+
+    def _steer_route(self, route: RouteGuidance, look: float) -> float:
+        """Pure pursuit on the route point ``look`` metres along the waypoints."""
+        wp = route.waypoints_m
+        arc = 5.0 + np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(wp, axis=0).T))])  # first point 5 m ahead
+        x, y = np.interp(look, arc, wp[:, 0]), np.interp(look, arc, wp[:, 1])
+        curvature = 2.0 * y / max(x * x + y * y, 1.0)
+        delta = np.arctan(curvature * self.cfg.wheelbase_m)
+        return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
 
     def _steer(self, f) -> float:
         if not f.lane_known:
@@ -112,13 +137,14 @@ class RuleBasedPolicy(Policy):
         delta = np.arctan(2.0 * y / look**2 * self.cfg.wheelbase_m)
         return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
 
-    def _accel(self, f) -> float:
+    def _accel(self, f, route: RouteGuidance | None = None) -> float:
         c = self.cfg
         v = f.speed_m_s
         cruise = c.speed_factor * f.speed_limit_m_s
-        if abs(f.curvature_1_m) > 1e-4:
-            cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / abs(f.curvature_1_m)))
-        if not f.lane_known:
+        kappa = abs(f.curvature_1_m) if route is None else max(abs(f.curvature_1_m), route_curvature(route))
+        if kappa > 1e-4:
+            cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
+        if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
         gap, v_lead = np.inf, 0.0
         objs = f.objects
@@ -138,6 +164,17 @@ class RuleBasedPolicy(Policy):
                     gap, v_lead = max(d, 0.05), 0.0
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
+
+
+def route_curvature(route: RouteGuidance) -> float:
+    """The sharpest curvature of the route over its next waypoints (circles through consecutive
+    triples) [1/m]: a turn ahead slows the car before it gets there."""
+    p = np.vstack([[0.0, 0.0], route.waypoints_m])
+    a, b, c = p[:-2], p[1:-1], p[2:]
+    cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
+    sides = np.hypot(*(b - a).T) * np.hypot(*(c - b).T) * np.hypot(*(c - a).T)
+    kappa = 2.0 * np.abs(cross) / np.maximum(sides, 1e-6)
+    return float(kappa.max()) if len(kappa) else 0.0
 
 
 class SB3Policy(Policy):

@@ -21,7 +21,7 @@ import numpy as np
 from common.config import check_range
 from common.vocab import MAX_BRAKE_M_S2
 
-from .features import DISTANCE_SCALE_M, Decoded, decode, object_column
+from .features import DISTANCE_SCALE_M, OBS_SIZE, Decoded, decode, object_column
 from .policies import SAFE_STOP, Policy, observation_finite
 
 
@@ -76,7 +76,7 @@ class SafetySupervisor(Policy):
         if self.observation != "features":
             self.active = False
             return action
-        f = decode(obs)  # once, for both checks
+        f = decode(np.asarray(obs).reshape(-1)[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
         reason = self._danger(f) or self._red_light(f, float(action[1]))
         if reason:
             return self._override(step, reason, np.array([action[0], -1.0], np.float32))

@@ -4,6 +4,7 @@ Usage::
 
     drivestack drive                                   # shipped models + shipped policy + supervisor, one town route
     drivestack drive --scenario highway --seed 3 --episodes 2 --out runs/hw3
+    drivestack drive --scenario townnav --route-length 1000     # a street grid: the route turns at junctions
     drivestack drive --perception labels --policy rule-based --no-video
     drivestack drive --config configs/town.yaml --set scenario.route_length_m=800
     drivestack drive --rerun                           # also episode-NNN/recording.rrd for the Rerun viewer
@@ -44,7 +45,7 @@ from common.errors import UsageError
 from drivestack.run_marker import mark_complete, start_run_folder
 
 PERCEPTION_SOURCES = ("models", "labels")
-SCENARIOS = ("town", "highway")
+SCENARIOS = ("town", "highway", "townnav")
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_ROUTE_M = 500.0
 
@@ -53,7 +54,7 @@ DEFAULT_ROUTE_M = 500.0
 class DriveSettings:
     """The drive's own choices (the world's are the env config beside them in config.yaml)."""
 
-    scenario: str = "town"  # town | highway
+    scenario: str = "town"  # town | highway | townnav
     seed: int = 0  # scene seed of the first episode; episode k uses seed + k
     episodes: int = 1
     perception: str = "models"  # models (from pixels) | labels (GroundTruthPerception, exact)
@@ -68,7 +69,7 @@ class DriveSettings:
 def add_parser(sub) -> None:
     p = sub.add_parser("drive", help="drive simulated routes from the camera and record them (the main job)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", default="town", help="town or highway (default: town)")
+    p.add_argument("--scenario", default="town", help="town, highway or townnav (a street grid whose routes turn) (default: town)")
     p.add_argument("--seed", type=int, default=0, help="first episode's scene seed (default: 0)")
     p.add_argument("--episodes", type=int, default=1, help="number of episodes, seeds seed..seed+N-1 (default: 1)")
     p.add_argument("--route-length", type=float, default=None, help=f"route length [m] (default: {DEFAULT_ROUTE_M:g})")
@@ -100,7 +101,7 @@ def _env_config(args):
     from sim.config import EnvConfig
 
     if args.scenario not in SCENARIOS:
-        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
+        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town, highway or townnav")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     if args.episodes < 1:
@@ -124,12 +125,20 @@ def _env_config(args):
     return config
 
 
-def _policy(spec: str, supervised: bool):
-    """The driver: the shipped policy (rule-based until it exists), rule-based, or a policy file."""
+def _policy(spec: str, supervised: bool, scenario: str = "town"):
+    """The driver: the shipped policy (rule-based until it exists), rule-based, or a policy file.
+
+    Navigation towns need a driver that reads the route block (layout v2): the shipped policy
+    reads v1 (it was trained on the straight town), so there "shipped" means the rule-based
+    driver until a route-following policy is trained."""
     from control.policies import DEFAULT_POLICY, PolicyError, RuleBasedPolicy, load_policy
     from control.supervisor import SafetySupervisor
 
     if spec == "rule-based":
+        policy = RuleBasedPolicy()
+    elif spec == "shipped" and scenario == "townnav":
+        print("drivestack drive: note: the shipped policy does not read routes (observation layout v1); "
+              "driving the navigation town with the rule-based policy", file=sys.stderr)
         policy = RuleBasedPolicy()
     elif spec == "shipped" and not DEFAULT_POLICY.is_file():
         print(f"drivestack drive: note: no shipped policy at {DEFAULT_POLICY} yet; driving with the rule-based policy",
@@ -143,6 +152,9 @@ def _policy(spec: str, supervised: bool):
             raise UsageError(f"--policy {spec!r}: {exc} (use shipped, rule-based or a policy .zip)") from None
         if policy.observation != "features":
             raise UsageError(f"--policy {spec!r}: a {policy.observation} policy; drive runs policies on perception features")
+        if scenario == "townnav":
+            raise UsageError(f"--policy {spec!r} reads observation layout v1, without the route: it cannot follow a "
+                             "navigation town's route; use --policy rule-based")
     return SafetySupervisor(policy) if supervised else policy
 
 
@@ -172,7 +184,7 @@ def run(args) -> int:
     out = Path(args.out or time.strftime("runs/drive-%Y%m%d-%H%M%S"))
     if out.exists():
         raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)")
-    policy = _policy(args.policy, not args.no_supervisor)
+    policy = _policy(args.policy, not args.no_supervisor, config.scenario.kind)
     perception = _perception(args.perception, args.device, args.interleave)
     show = args.show and _can_show()
     start_run_folder(out, "drive", "run folder")  # INCOMPLETE until the last act below: a folder that keeps it was interrupted

@@ -24,10 +24,10 @@ from common.vocab import LIGHT_STATES
 
 from .metrics import (IOU_MATCH, OBJECT_RANGES_M, ByRange, DetectionTally, FrameMatches, LaneF1, LightTally, MaskIoU,
                       TrueBoxes, distance_errors, iou_matrix, match_greedy)
-from .types import PEDESTRIAN_CLASS, VEHICLE_CLASSES, Frame
+from .types import ROAD_USER_CLASSES, Frame
 
 DISPLAY_SCORE = 0.25  # the pipeline's usual detection threshold: operating point, box edges, road-user recall, overlays
-ROAD_USERS = sorted(VEHICLE_CLASSES) + [PEDESTRIAN_CLASS]
+ROAD_USERS = sorted(ROAD_USER_CLASSES)
 PR_POINTS = 200  # points kept per class in pr_curves.json
 
 

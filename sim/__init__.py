@@ -17,3 +17,6 @@ ENV_IDS = {"drivestack/Town-v0": "town", "drivestack/Highway-v0": "highway", "dr
 for _env_id, _kind in ENV_IDS.items():
     if _env_id not in registry:
         register(id=_env_id, entry_point="sim.env:DriveEnv", kwargs={"scenario_kind": _kind})
+
+SCENARIO_KINDS = tuple(dict.fromkeys(ENV_IDS.values()))  # every scenario family, once: what --scenario / --kinds accept
+ENV_ID_OF_KIND = {kind: env_id for env_id, kind in ENV_IDS.items()}

@@ -41,12 +41,12 @@ from common.config import ConfigError, from_dict, merge
 
 from .autopilot import Autopilot
 from .config import EnvConfig
+from . import ENV_ID_OF_KIND
 from .labels import CLASS_NAMES, GroundTruth
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 SPLIT_PERCENT = (80, 10, 10)  # share of scenes per split [%], decided by the scene seed's hash
-ENV_IDS = {"town": "drivestack/Town-v0", "highway": "drivestack/Highway-v0"}
 MIN_VISIBLE_PX = 10  # objects with fewer visible pixels get no YOLO box (not learnable)
 MIN_BOX_HEIGHT_PX = 4  # nor do boxes lower than this
 DEPTH_SCALE = 256.0  # KITTI depth PNG: uint16 = metres * 256, so the range is < 256 m
@@ -76,10 +76,10 @@ class ExportArgs:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} is not allowed; use an integer >= 0")
         if not self.scenario_kinds:
-            raise ConfigError(f"scenario_kinds is empty; choose from {', '.join(ENV_IDS)}")
+            raise ConfigError(f"scenario_kinds is empty; choose from {', '.join(ENV_ID_OF_KIND)}")
         for kind in self.scenario_kinds:
-            if kind not in ENV_IDS:
-                raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(ENV_IDS)}")
+            if kind not in ENV_ID_OF_KIND:
+                raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(ENV_ID_OF_KIND)}")
         if not 0.0 <= self.weave_m <= 2.0:
             raise ConfigError(f"weave_m={self.weave_m!r} is not allowed; use 0 to 2 metres")
         if self.overrides is not None and not isinstance(self.overrides, dict):
@@ -241,7 +241,7 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
 
                 import sim  # noqa: F401  (registers the env ids)
 
-                envs[kind] = gym.make(ENV_IDS[kind], config=configs[kind]).unwrapped
+                envs[kind] = gym.make(ENV_ID_OF_KIND[kind], config=configs[kind]).unwrapped
             record = _export_scene(envs[kind], driver, out, split, name, index, s_seed, args, bar)
             record["driver"] = driver_name
             _write_json(out / "scenes" / f"{name}.json", record)

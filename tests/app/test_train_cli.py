@@ -2,6 +2,7 @@
 
 import yaml
 
+from common.vocab import CLASS_NAMES
 from drivestack.cli import main
 from drivestack.train import _combined_data_yaml
 from sim.dataset import export_dataset
@@ -19,7 +20,7 @@ def test_several_exports_make_one_data_yaml(tmp_path):
     assert written == tmp_path / "run" / "data.yaml"
     assert data["train"] == [str((a / "images" / "train").resolve()), str((b / "images" / "train").resolve())]
     assert all(p.endswith("images/val") for p in data["val"]) and data["val"]
-    assert data["names"] == yaml.safe_load((a / "data.yaml").read_text())["names"] and data["nc"] == 8
+    assert data["names"] == yaml.safe_load((a / "data.yaml").read_text())["names"] and data["nc"] == len(CLASS_NAMES)
 
 
 def test_hydranet_takes_one_dataset_and_bad_folders_are_named(tmp_path, capsys):

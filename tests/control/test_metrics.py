@@ -110,3 +110,34 @@ def test_summarize_edge_cases():
     standing = episode_metrics(_log([StepEvents()] * 3, 0.0, end="truncated"))
     s = summarize([standing])
     assert s["distance_km"] == 0.0 and s["collisions_per_km"] is None and s["driving_score"] == 0.0
+
+
+def _dict_log(events: list[dict], route_completion: float, end: str = "terminated") -> EpisodeLog:
+    """Like ``_log`` with plain event dicts: the navigation towns' events (stop signs, wrong lane,
+    off route) and the scenario suite's (min speed) beside the straight town's."""
+    log = EpisodeLog(dt_s=0.1)
+    for k, ev in enumerate(events):
+        last = k == len(events) - 1
+        info = {"events": {"progress_m": 25.0, **ev}, "route_completion": route_completion * (k + 1) / len(events)}
+        log.add(info, 10.0, (0.0, 0.5), terminated=last and end == "terminated", truncated=False)
+    return log
+
+
+def test_a_stop_sign_run_and_a_slow_section_take_carlas_factors():
+    m = episode_metrics(_dict_log([{"stop_sign": True}, {"min_speed_ratio": 0.5}, {}, {"goal": True}], 1.0))
+    assert not m["success"] and m["end"] == "goal" and m["stop_signs_run"] == 1
+    assert m["driving_score"] == pytest.approx(0.8 * (0.7 + 0.3 * 0.5))  # 0.68
+
+
+def test_driving_against_the_traffic_shrinks_the_completion_it_is_scored_on():
+    m = episode_metrics(_dict_log([{"wrong_lane": True}, {}, {}, {"goal": True}], 1.0))
+    assert m["wrong_lane_m"] == 25.0 and m["route_completion"] == 1.0
+    assert m["driving_score"] == pytest.approx(0.75)  # a quarter of the 100 m against the traffic
+
+
+def test_a_wrong_turn_ends_the_route_with_the_completion_so_far():
+    m = episode_metrics(_dict_log([{}, {"off_route": True}], 0.4))
+    assert not m["success"] and m["end"] == "off route" and m["off_route"] == 1
+    assert m["driving_score"] == pytest.approx(0.4)
+    s = summarize([m, episode_metrics(clean_success())])
+    assert s["off_route_per_km"] == pytest.approx(1 / 0.15, abs=1e-3) and s["stop_signs_run_per_km"] == 0.0

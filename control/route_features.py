@@ -1,0 +1,75 @@
+"""The route block: what a car's navigation tells the driver, appended to the v1 features.
+
+A navigation world (``drivestack/TownNav-v0``) gives, from the map and the planned route (not
+from the camera): the next high-level command (CARLA's ``RoadOption``: follow lane, left,
+right, straight, change lane left / right), the distance to where it starts, and the next route
+points in the ego frame. Layout ``drivestack-features-v2`` is the v1 vector (``control.features``,
+unchanged, so its slices keep their meaning) followed by this block:
+
+=========  ====  ==============================================================================
+block      size  values (scale)
+=========  ====  ==============================================================================
+command       6  one-hot over ``COMMANDS`` (follow_lane, left, right, straight, change_lane_left,
+                 change_lane_right)
+distance      1  to the command's start (/50 m, clipped to [0, 2]; 0 while in it)
+waypoints    16  the next 8 route points every 5 m, x forward (/40 m) and y left (/10 m) each,
+                 clipped to [-2, 2]
+=========  ====  ==============================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .features import DISTANCE_SCALE_M, FAR, OBS_SIZE
+
+LAYOUT_V2_ID = "drivestack-features-v2"
+COMMANDS = ("follow_lane", "left", "right", "straight", "change_lane_left", "change_lane_right")  # sim.roadgraph.route
+N_WAYPOINTS = 8
+WAYPOINT_SCALE_M = (40.0, 10.0)  # forward, left
+ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS
+OBS_SIZE_V2 = OBS_SIZE + ROUTE_SIZE
+
+
+@dataclass(frozen=True)
+class RouteGuidance:
+    """The navigation's advice for one step (map-derived)."""
+
+    command: str  # one of COMMANDS
+    distance_m: float  # to where the command starts, 0 while in it [m]
+    waypoints_m: np.ndarray  # (N_WAYPOINTS, 2) next route points, ego frame x forward, y left [m]
+
+    @staticmethod
+    def from_labels(ego) -> "RouteGuidance":
+        """From ``sim.labels.EgoTruth``'s route fields (a navigation world's map and route)."""
+        return RouteGuidance(ego.route_command, float(ego.route_command_distance_m),
+                             np.asarray(ego.route_waypoints_m, np.float64).reshape(-1, 2))
+
+
+def encode_route(g: RouteGuidance) -> np.ndarray:
+    """The ``ROUTE_SIZE`` values of the route block (all finite)."""
+    if g.command not in COMMANDS:
+        raise ValueError(f"route command {g.command!r} is not one of {COMMANDS}")
+    out = np.zeros(ROUTE_SIZE, np.float32)
+    out[COMMANDS.index(g.command)] = 1.0
+    d = float(g.distance_m)
+    out[len(COMMANDS)] = float(np.clip(d / DISTANCE_SCALE_M, 0.0, FAR)) if np.isfinite(d) else FAR
+    wp = np.zeros((N_WAYPOINTS, 2))
+    k = min(N_WAYPOINTS, len(g.waypoints_m))
+    wp[:k] = np.nan_to_num(g.waypoints_m[:k], nan=0.0, posinf=0.0, neginf=0.0)
+    wp[k:] = wp[k - 1] if k else 0.0  # fewer points (the goal is near): repeat the last
+    out[len(COMMANDS) + 1:] = np.clip(wp / np.array(WAYPOINT_SCALE_M), -2.0, 2.0).reshape(-1)
+    return out
+
+
+def decode_route(obs: np.ndarray) -> RouteGuidance:
+    """The route block of a v2 observation, in physical units again (distance clipped at 100 m)."""
+    o = np.asarray(obs, np.float64).reshape(-1)
+    if o.shape != (OBS_SIZE_V2,):
+        raise ValueError(f"observation has {o.size} values; the {LAYOUT_V2_ID} layout has {OBS_SIZE_V2}")
+    r = o[OBS_SIZE:]
+    command = COMMANDS[int(np.argmax(r[:len(COMMANDS)]))]
+    wp = r[len(COMMANDS) + 1:].reshape(N_WAYPOINTS, 2) * np.array(WAYPOINT_SCALE_M)
+    return RouteGuidance(command, float(r[len(COMMANDS)] * DISTANCE_SCALE_M), wp)
