@@ -156,3 +156,17 @@ def test_scenario_is_deterministic_per_seed():
     a, b, c = generate_nav(cfg, 7), generate_nav(cfg, 7), generate_nav(cfg, 8)
     assert a.props == b.props and a.parked == b.parked and np.array_equal(a.route.path.xy, b.route.path.xy)
     assert not np.array_equal(a.paved.bits, c.paved.bits) or a.props != c.props
+
+
+def test_wrong_lane_and_solid_line_when_driving_in_the_opposing_lane():
+    env = make()
+    obs, info = env.reset(seed=2)  # starts in the only lane of its direction on a two-way street
+    pilot, counts = Autopilot(), dict.fromkeys(EVENTS, 0)
+    for _ in range(100):
+        gt = info["ground_truth"]
+        obs, _, terminated, _, info = env.step(pilot.act(gt, float(obs["state"][0]), gt.ego.lane_width_m))
+        for k in EVENTS:
+            counts[k] += bool(info["events"][k])
+        assert not terminated
+    assert counts["wrong_lane"] == 1 and counts["solid_line"] == 1  # each fires once, on entering
+    assert info["ground_truth"].ego.lane_offset_m > 0
