@@ -103,8 +103,8 @@ class ScenarioConfig:
             value = getattr(self, name)
             if value is not None:
                 check_range(f"scenario.{name}", value, 0.0, 200.0)
-        if self.town_grid is not None and not 2 <= self.town_grid <= 12:
-            raise ConfigError(f"scenario.town_grid={self.town_grid} junctions per side is not allowed; use 2..12")
+        if self.town_grid is not None and not 3 <= self.town_grid <= 12:  # as sim.roadgraph.generator draws
+            raise ConfigError(f"scenario.town_grid={self.town_grid} junctions per side is not allowed; use 3..12")
         lo, hi = self.intersection_spacing_m
         if not 60.0 <= lo <= hi:
             raise ConfigError(f"scenario.intersection_spacing_m={self.intersection_spacing_m} is not allowed; use 60 <= low <= high")

@@ -27,7 +27,6 @@ from .scenarios import Prop, ScenarioParams
 
 ROUTE_M_PER_GRID = 280.0  # route metres per extra junction per side of the grid [m]
 GRID_RANGE = (4, 12)  # the sized grid stays within this [junctions per side]
-MIN_NAV_GRID = 3  # a 2 x 2 grid is one ring of curved corners: no junction to navigate
 ROUTE_SHORTFALL = 0.9  # a drawn route shorter than this share of the asked length is an error
 END_CLEAR_M = 18.0  # no parked cars or buildings this close to a street end (the junction) [m]
 START_CLEAR_M = 25.0  # no parked car this close to the ego's start on its street [m]
@@ -61,10 +60,7 @@ class NavScenario:
 
 def grid_for(config: ScenarioConfig) -> int:
     """Junctions per side: ``town_grid``, else clamp(ceil(route / 280 m) + 2, 4, 12)."""
-    if config.town_grid is not None:
-        if config.town_grid < MIN_NAV_GRID:
-            raise ConfigError(f"scenario.town_grid={config.town_grid} has no junction to navigate; "
-                              f"use {MIN_NAV_GRID}..12")
+    if config.town_grid is not None:  # ScenarioConfig has checked it
         return config.town_grid
     lo, hi = GRID_RANGE
     return int(min(max(math.ceil(config.route_length_m / ROUTE_M_PER_GRID) + 2, lo), hi))

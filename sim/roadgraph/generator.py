@@ -29,7 +29,7 @@ CORNER_RADIUS_M = 30.0  # the outer ring's curved corners [m]
 BOW_RADIUS_M = 90.0  # fillet radius of a bowed street's bends [m]
 JUNCTION_MARGIN_M = 1.5  # streets start this far beyond where their paving would meet [m]
 STRAIGHT_WITHIN_RAD = np.deg2rad(45.0)  # a movement turning less than this is "straight"
-MIN_GRID, MAX_GRID = 2, 12
+MIN_GRID, MAX_GRID = 3, 12  # a 2 x 2 grid is one ring of curves: no junction to navigate
 
 
 @dataclass(frozen=True)

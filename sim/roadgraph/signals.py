@@ -120,16 +120,26 @@ class JunctionSignals:
             self.heads.append(SignalHead(j.index, arm.street, arm.in_direction, True, float(hx), float(hy), yaw, stop))
 
     def _far_corner(self, j: Junction, arm):
-        """Beyond the junction, right of the approach's line of travel, facing it."""
-        road = self.graph.roads[arm.street]
-        s_end = road.length_m if arm.at_end else 0.0
-        x, y, h = road.pose(s_end, float(road.lane_centre_d(0, arm.in_direction)))
-        travel = float(h) + (0.0 if arm.in_direction > 0 else np.pi)
-        ahead = 2 * j.radius_m
-        right = road.asphalt_d[1] - road.asphalt_d[0]
-        hx = float(x) + ahead * np.cos(travel) + 0.5 * right * np.sin(travel)
-        hy = float(y) + ahead * np.sin(travel) - 0.5 * right * np.cos(travel)
-        return hx, hy, travel + np.pi
+        """Beyond the junction on the right, facing the approach: on the far side of the exit
+        straight ahead, just past its end and off its paving (measured on that street, which may
+        not lie exactly on the approach's line). A stem of a T has no exit ahead: its head stands
+        across the through street, beyond the widest arm's paving."""
+        travel = arm.heading_out_rad + np.pi
+        turns = [(abs(float(np.angle(np.exp(1j * (a.heading_out_rad - travel))))), a) for a in j.arms if a is not arm]
+        turn, ahead = min(turns, key=lambda t: t[0])
+        if movement_of(turn) == "straight":
+            road = self.graph.roads[ahead.street]
+            out_dir = -1 if ahead.at_end else 1  # travel on the exit street, away from the junction
+            s = road.length_m - HEAD_SETBACK_M if ahead.at_end else HEAD_SETBACK_M
+            lo, hi = road.asphalt_d
+            d = lo - HEAD_SETBACK_M if out_dir > 0 else hi + HEAD_SETBACK_M  # the right side of travel
+            x, y, _ = road.pose(s, d)
+            return float(x), float(y), float(travel + np.pi)
+        widest = max(max(-self.graph.roads[a.street].asphalt_d[0], self.graph.roads[a.street].asphalt_d[1])
+                     for a in j.arms)
+        cx, cy = j.centre_xy
+        reach = widest + 1.5
+        return float(cx + reach * np.cos(travel)), float(cy + reach * np.sin(travel)), float(travel + np.pi)
 
     def _add_stop_sign(self, j: Junction, arm) -> None:
         x, y, facing = self._approach_pose(arm, 0.6)

@@ -183,3 +183,15 @@ def test_unplannable_routes_and_impossible_towns_are_one_line_errors(graphs):
         TownSpec(grid=5, arterial_lanes=4)
     with pytest.raises(ConfigError, match="town_grid=0"):
         ScenarioConfig(kind="townnav", town_grid=0)
+
+
+def test_light_heads_and_stop_signs_stand_off_the_paving(graphs):
+    from sim.paved import PavedMap
+
+    for seed, g in enumerate(graphs):
+        sig = JunctionSignals(g, np.random.default_rng(seed))
+        paved = PavedMap.build(g)
+        balls = [h for h in sig.heads if not h.left_arrow]  # arrow heads hang over their lane on a mast arm
+        for things in (balls, sig.stop_signs):
+            xy = np.array([(t.x_m, t.y_m) for t in things]).reshape(-1, 2)
+            assert not paved.on_paved(xy[:, 0], xy[:, 1]).any()
