@@ -75,7 +75,7 @@ class RouteTruth:
     junction_x_m: float  # next junction's centre in the ego frame [m]; nan when none is left
     junction_y_m: float
     junction_radius_m: float  # its box reaches this far from the centre [m]; 0 when none
-    left_must_yield: bool  # the next movement is a left without a protected arrow now: yield to oncoming
+    left_must_yield: bool  # the next movement is a permitted left (the junction has no arrow phase): yield to oncoming
 
 
 class NavWorld:

@@ -82,7 +82,7 @@ class Junction:
     polygon: np.ndarray  # (P, 2) convex outline of the paved box, counter-clockwise [m]
     control: JunctionControl
     priority_arms: tuple[int, ...] = ()  # two-way stop: arms (indices into ``arms``) that do not stop
-    protected_left: bool = False  # signal: lefts get their own green arrow phase before the through phase
+    protected_left: bool = False  # signal: lefts go only on their own arrow phase (else permitted on the ball, yielding)
     connectors: list[int] = field(default_factory=list)  # indices into ``RoadGraph.connectors``
     stop_s: dict[tuple[int, int], float] = field(default_factory=dict)  # (street, in direction) -> stop line s [m]
 

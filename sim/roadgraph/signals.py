@@ -1,10 +1,15 @@
 """Who may enter each junction: signal phases with protected or permitted lefts, and stop signs.
 
 A signalised junction splits its arms into two groups, the arms of one through street and the
-rest, and cycles: [lefts of group 1 on a green arrow], group 1 green (lefts permitted: they
-yield to oncoming traffic), yellow, all red, then the same for group 2. Each approach has a
-ball head at the far-right corner showing its through/right state, and at protected-left
-junctions an arrow head above the leftmost lane for the lefts. Stop-controlled approaches have
+rest, and cycles per group: [left arrow green, arrow yellow], ball green, ball yellow, all red,
+then the other group. Two left-turn plans, as traffic engineers use them:
+
+- **permitted** (no arrow phase): lefts go on the ball's green and yield to oncoming traffic;
+- **protected** (``Junction.protected_left``): lefts go only on their own green arrow, while the
+  opposing through traffic has red; the arrow is red for the rest of the cycle ("protected-only").
+
+Each approach has a ball head at the far-right corner showing its through/right state, and at
+protected-left junctions an arrow head above the leftmost lane for the lefts. Stop-controlled approaches have
 a stop sign instead (all approaches at an all-way stop, the minor street's at a two-way stop).
 """
 
@@ -70,7 +75,8 @@ class JunctionSignals:
         n = len(graph.junctions)
         self.green_s = rng.uniform(9.0, 16.0, (n, 2))
         self.arrow_s = np.array([ARROW_S if j.protected_left else 0.0 for j in graph.junctions])
-        phase = self.arrow_s[:, None] + self.green_s + YELLOW_S + ALL_RED_S  # per junction and group [s]
+        arrow_yellow = np.where(self.arrow_s > 0, YELLOW_S, 0.0)
+        phase = (self.arrow_s + arrow_yellow)[:, None] + self.green_s + YELLOW_S + ALL_RED_S  # per junction, group [s]
         self.cycle_s = phase.sum(axis=1)
         self.offset_s = rng.uniform(0.0, 1.0, n) * self.cycle_s
         self._group_of: dict[tuple[int, int], int] = {}  # (street, in direction) -> signal group
@@ -153,25 +159,23 @@ class JunctionSignals:
         self.time_s += dt_s
 
     def group_states(self) -> tuple[np.ndarray, np.ndarray]:
-        """(junctions, 2) states of each group's ball and of its left arrow (GREEN/YELLOW/RED).
-        Without a protected phase the arrow follows the ball (a permitted left)."""
+        """(junctions, 2) states of each group's ball and of its lefts (GREEN/YELLOW/RED): the
+        arrow at protected junctions, the ball itself where lefts are permitted."""
         t = np.mod(self.time_s + self.offset_s, self.cycle_s)
         ball = np.full((len(t), 2), RED, np.int64)
         arrow = np.full((len(t), 2), RED, np.int64)
+        protected = self.arrow_s > 0
         start = np.zeros(len(t))
         for g in range(2):
             a_end = start + self.arrow_s
-            g_end = a_end + self.green_s[:, g]
+            ay_end = a_end + np.where(protected, YELLOW_S, 0.0)
+            g_end = ay_end + self.green_s[:, g]
             y_end = g_end + YELLOW_S
-            in_arrow = (t >= start) & (t < a_end)
-            arrow[in_arrow, g] = GREEN
-            ball[(t >= a_end) & (t < g_end), g] = GREEN
+            arrow[(t >= start) & (t < a_end), g] = GREEN
+            arrow[(t >= a_end) & (t < ay_end), g] = YELLOW
+            ball[(t >= ay_end) & (t < g_end), g] = GREEN
             ball[(t >= g_end) & (t < y_end), g] = YELLOW
-            permitted = self.arrow_s == 0
-            arrow[permitted, g] = ball[permitted, g]
-            # protected junctions: after the arrow phase lefts go on with the ball as permitted lefts (they yield)
-            arrow[~permitted & (t >= a_end) & (t < g_end), g] = GREEN
-            arrow[~permitted & (t >= g_end) & (t < y_end), g] = YELLOW
+            arrow[~protected, g] = ball[~protected, g]
             start = y_end + ALL_RED_S
         return ball, arrow
 
@@ -192,12 +196,9 @@ class JunctionSignals:
         return int((arrow if movement == "left" else ball)[junction, g])
 
     def left_is_protected(self, junction: int, street: int, direction: int) -> bool:
-        """Whether a left from this approach has the green arrow now (it need not yield)."""
-        if not self.graph.junctions[junction].protected_left:
-            return False
-        ball, arrow = self.group_states()
-        g = self._group_of[(street, direction)]
-        return bool(arrow[junction, g] == GREEN and ball[junction, g] == RED)
+        """Whether lefts from this approach go on their own arrow (they never meet oncoming traffic
+        then) rather than on the ball, yielding. A property of the junction's plan, not of the time."""
+        return bool(self.graph.junctions[junction].protected_left)
 
     def has_stop_sign(self, street: int, direction: int) -> bool:
         return any(s.street == street and s.direction == direction for s in self.stop_signs)

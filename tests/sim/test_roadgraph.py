@@ -121,9 +121,11 @@ def test_signal_groups_never_both_green_and_protected_lefts_go_first(graphs):
             ball, arrow = sig.group_states()
             assert not np.any((ball[:, 0] != RED) & (ball[:, 1] != RED))
             assert not np.any((arrow[:, 0] != RED) & (ball[:, 1] != RED))
-            for j in protected:
-                if np.any((arrow[j] == GREEN) & (ball[j] == RED)):
-                    seen_protected = True
+            for j in protected:  # protected-only: the arrow never shows with its own group's ball
+                assert not np.any((arrow[j] != RED) & (ball[j] != RED))
+                seen_protected |= bool(np.any(arrow[j] == GREEN))
+            permitted = [j.index for j in g.junctions if not j.protected_left]
+            assert np.array_equal(arrow[permitted], ball[permitted])
         assert seen_protected or not protected
         for j in g.junctions:
             approaches = {(a.street, a.in_direction) for a in j.arms if (a.street, a.in_direction) in j.stop_s}
