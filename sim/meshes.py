@@ -105,6 +105,24 @@ def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float
     return np.concatenate([t1, t2]).astype(np.float32)
 
 
+def _quads(road: Road, s0: np.ndarray, s1: np.ndarray, d0, d1) -> np.ndarray:
+    """One quad per element: s in [s0, s1], d in [d0, d1] (arrays or scalars), as (2K, 3, 3)
+    triangles, each quad's two in a row: exactly what ``_strip`` with one step per quad gives,
+    in one pass (a dash or a zebra bar is one quad)."""
+    s0, s1 = np.asarray(s0, np.float64), np.asarray(s1, np.float64)
+    if len(s0) == 0:
+        return np.zeros((0, 3, 3), np.float32)
+    d0, d1 = np.broadcast_to(np.asarray(d0, np.float64), s0.shape), np.broadcast_to(np.asarray(d1, np.float64), s0.shape)
+    s = np.stack([s0, s1], 1)
+    xa, ya, _ = road.pose(s, np.stack([d0, d0], 1))
+    xb, yb, _ = road.pose(s, np.stack([d1, d1], 1))
+    a = np.stack([xa, ya, np.zeros_like(xa)], 2)  # (K, 2, 3)
+    b = np.stack([xb, yb, np.zeros_like(xb)], 2)
+    t1 = np.stack([a[:, 0], a[:, 1], b[:, 1]], 1)
+    t2 = np.stack([a[:, 0], b[:, 1], b[:, 0]], 1)
+    return np.stack([t1, t2], 1).reshape(-1, 3, 3).astype(np.float32)
+
+
 def _ranges_without(s0: float, s1: float, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """[s0, s1] minus the gaps, as a list of intervals."""
     out = [(s0, s1)]
@@ -156,7 +174,7 @@ def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, flo
                 starts = np.arange(a, b - DASH_ON_M, DASH_ON_M + DASH_OFF_M)
                 if len(starts) == 0:
                     continue
-                tris = np.concatenate([_strip(road, s, s + DASH_ON_M, line.d_m - half, line.d_m + half, DASH_ON_M) for s in starts])
+                tris = _quads(road, starts, starts + DASH_ON_M, line.d_m - half, line.d_m + half)
                 # one quad (2 triangles) per dash
                 yield GroundPiece(tris, colour, LAYER_LINES, None, line, np.repeat(starts + DASH_ON_M / 2, 2))
             else:
@@ -181,7 +199,7 @@ def crosswalk_tris(road: Road, s0: float, s1: float) -> np.ndarray:
     wide every 1.1 m across it."""
     lo, hi = road.asphalt_d
     bars = np.arange(lo + 0.3, hi - 0.5, 1.1)
-    return np.concatenate([_strip(road, s0, s1, d, d + 0.5, s1 - s0) for d in bars])
+    return _quads(road, np.full(len(bars), s0), np.full(len(bars), s1), bars, bars + 0.5)
 
 
 class _GroundBuilder:
