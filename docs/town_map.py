@@ -24,7 +24,7 @@ from sim.appearance import Appearance  # noqa: E402
 from sim.camera import SKY_DEPTH_M, Camera  # noqa: E402
 from sim.config import CameraConfig, RandomizationConfig  # noqa: E402
 from sim.label_overlay import draw_labels  # noqa: E402
-from sim.labels import EgoTruth, GroundTruth  # noqa: E402,F401
+from sim.labels import GroundTruth  # noqa: E402
 from sim.meshes import CROSSWALK, LINE_BASE, OTHER_LINE, ROAD, STOP_LINE, boxes_mesh_of, light_head_boxes  # noqa: E402
 from sim.render_kernels import dense_label_pass  # noqa: E402
 from sim.roadgraph.generator import TownSpec, generate_graph  # noqa: E402

@@ -17,9 +17,10 @@ in which streets that share a junction never share a group and each street takes
 nearest other member is farthest away. ``ego_line_codes`` gives the codes of a lane's own left
 and right lines. A far street in the ego street's group has its lines at the same slots coded
 alike, so ``sim.labels.dense_labels`` would call them the ego's lines; the colouring keeps such
-streets ``min_group_separation_m`` apart (over 400 m in the generated towns, see
-tests/sim/test_nav_ground.py), beyond the camera's 140 m range and the cells it gathers, so they
-are never drawn in the same frame. All codes are >= ``LINE_BASE``, so they count as paint
+streets ``min_group_separation_m`` apart (about 300 m in the generated towns: 305-330 m for
+grids 7 and 12; tests/sim/test_nav_ground.py asserts > range + 100 m), beyond the camera's 140 m
+range and the cells it gathers (range plus a cell's reach, about 170 m), so they are never drawn
+in the same frame. Were one drawn, its matching lines would be labelled as the ego's. All codes are >= ``LINE_BASE``, so they count as paint
 (drivable) wherever ``dense_labels`` looks.
 """
 

@@ -121,6 +121,8 @@ def test_ego_lane_lines_carry_the_ego_codes_at_the_lines_offsets(town):
         w = road.lane_width_m
         left_d = -leg.lane.direction * leg.lane.lane * w
         right_d = -leg.lane.direction * (leg.lane.lane + 1) * w
+        if not street_line_ranges(road):
+            continue
         (a, b), = street_line_ranges(road)
         for frac in (0.3, 0.6):
             s_street = leg.s_from + frac * (leg.s_to - leg.s_from)
