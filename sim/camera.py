@@ -1,7 +1,7 @@
 """The ego's forward pinhole camera: intrinsics, mounting, and the renderer behind it.
 
 Camera frame (OpenCV): x right, y down, z forward [m]. ``Camera.render`` picks the triangles
-near the ego (static meshes by chunk slices, moving objects by distance), moves them into the
+near the ego (static meshes by a ``sim.chunks`` index, moving objects by distance), moves them into the
 camera frame with one matrix product, and rasterises them in one numba call that writes colour,
 depth, instance ids and ground labels together, so every label is exact and consistent with
 the pixels by construction.
@@ -14,12 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import CameraConfig
-from .meshes import CHUNK_M, LAYER_PAINT, OFFROAD, SKY, Mesh
+from .chunks import ChunkIndex, RoadChunks
+from .meshes import CHUNK_M, OFFROAD, SKY, Mesh
 from .raster import rasterize
 from .render_kernels import backdrop_pass, ground_pass
 
 Z_NEAR_M = 0.15
 SKY_DEPTH_M = 1.0e4  # depth-buffer value of the sky; exported as "no depth"
+STATIC_CACHE_SIZE = 4  # gathered static selections kept per camera
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Camera:
         self._cached_key = None
         self._background = None
         self._stamp = np.zeros((self.height, self.width), np.int32)
-        self._static_key = self._static_cache = None
+        self._static_cache: dict = {}  # selection -> (static mesh, ground count), oldest first
+        self._road_chunks_key = self._road_chunks = None
         self._backdrop_key = self._backdrop_rgb = None
 
     @property
@@ -93,26 +96,29 @@ class Camera:
             self._cached_key = key
         return self._ground_cache
 
-    def _static(self, ground: Mesh, props: Mesh, c0: int, c1: int) -> tuple[Mesh, int]:
-        """Ground triangles of chunks [c0, c1] in layer order, then props of those chunks, and the ground count.
+    def road_chunks(self, ground: Mesh, props: Mesh) -> RoadChunks:
+        """The straight-road towns' chunk index of these meshes (built once per mesh pair)."""
+        if self._road_chunks_key is None or self._road_chunks_key[0] is not ground or self._road_chunks_key[1] is not props:
+            self._road_chunks = RoadChunks(ground.key, props.key, CHUNK_M, self.config.max_range_m)
+            self._road_chunks_key = (ground, props)
+        return self._road_chunks
 
-        The visible chunk range changes only every CHUNK_M metres, so the gathered arrays are cached.
-        """
-        key = (id(ground), id(props), c0, c1)
-        if self._static_key != key:
-            sel = []
-            for layer in range(LAYER_PAINT + 1):
-                lo, hi = np.searchsorted(ground.key, [layer * 1_000_000 + c0, layer * 1_000_000 + c1 + 1])
-                sel.append(slice(lo, hi))
-            plo, phi = np.searchsorted(props.key, [c0, c1 + 1])
-            parts = [Mesh(ground.verts[s], ground.colour[s], ground.inst[s], ground.label[s], ground.key[s]) for s in sel]
-            parts.append(Mesh(props.verts[plo:phi], props.colour[plo:phi], props.inst[plo:phi], props.label[plo:phi],
-                              props.key[plo:phi]))
-            n_ground = sum(s.stop - s.start for s in sel)
-            self._static_cache = (Mesh(*(np.concatenate([getattr(p, f) for p in parts])
-                                         for f in ("verts", "colour", "inst", "label", "key"))), n_ground)
-            self._static_key = key
-        return self._static_cache
+    def _static(self, ground: Mesh, props: Mesh, chunks: ChunkIndex, key) -> tuple[Mesh, int]:
+        """Ground triangles of the selection in layer order, then its props, and the ground count.
+
+        A selection key changes only every few metres, so the gathered arrays are kept for the
+        last few keys (a pose that wavers across a key boundary does not gather again)."""
+        full_key = (id(ground), id(props), id(chunks), key)
+        hit = self._static_cache.pop(full_key, None)
+        if hit is None:
+            g, pr = chunks.rows(key)
+            # the sources ride along so their ids stay theirs while the entry lives
+            hit = (Mesh(*(np.concatenate([getattr(ground, f)[g], getattr(props, f)[pr]])
+                          for f in ("verts", "colour", "inst", "label", "key"))), len(g), (ground, props, chunks))
+            if len(self._static_cache) >= STATIC_CACHE_SIZE:
+                self._static_cache.pop(next(iter(self._static_cache)))
+        self._static_cache[full_key] = hit  # most recent last
+        return hit[0], hit[1]
 
     def _backdrop(self, rot: np.ndarray, height_m: float, sky: np.ndarray, grass: np.ndarray):
         """Sky/grass colour image, ground depth and label before any triangle is drawn (cached per pose key)."""
@@ -125,11 +131,14 @@ class Camera:
         return self._backdrop_rgb, depth0, label0
 
     def render(self, ground: Mesh, props: Mesh, dynamic: Mesh, ego_s: float, rot: np.ndarray, pos: np.ndarray,
-               n_ids: int, sky: np.ndarray, grass: np.ndarray) -> CameraFrame:
-        """Rasterise the scene seen from (rot, pos). ``sky`` (H, 3) per-row colours, ``grass`` (3,)."""
-        c0 = int(np.floor((ego_s - 15.0) / CHUNK_M))
-        c1 = int(np.floor((ego_s + self.config.max_range_m) / CHUNK_M))
-        static, n_ground = self._static(ground, props, c0, c1)
+               n_ids: int, sky: np.ndarray, grass: np.ndarray, chunks: ChunkIndex | None = None) -> CameraFrame:
+        """Rasterise the scene seen from (rot, pos). ``sky`` (H, 3) per-row colours, ``grass`` (3,).
+
+        ``chunks`` picks the static triangles near the camera: by default the main road's chunks
+        around ``ego_s``; a road graph passes its ``sim.chunks.CellChunks`` (``ego_s`` unused)."""
+        if chunks is None:
+            chunks = self.road_chunks(ground, props)
+        static, n_ground = self._static(ground, props, chunks, chunks.key(ego_s, pos, rot[2]))
         verts = np.concatenate([static.verts, dynamic.verts])
         colour = np.concatenate([static.colour, dynamic.colour])
         inst = np.concatenate([static.inst, dynamic.inst])

@@ -10,12 +10,13 @@ so a frame picks the triangles near the ego by slicing, not by testing each one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterator, NamedTuple
 
 import numpy as np
 
 from .kernels import boxes_triangles
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M
-from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, SAMPLE_STEP_M, Road
+from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, SAMPLE_STEP_M, LaneLine, Road
 from .scenarios import Scenario
 
 CHUNK_M = 20.0  # static mesh bucket length along the main road [m]
@@ -24,6 +25,7 @@ CHUNK_M = 20.0  # static mesh bucket length along the main road [m]
 SKY, OFFROAD, SIDEWALK, ROAD, CROSSWALK, STOP_LINE, OTHER_LINE = 0, 1, 2, 3, 4, 5, 6
 LINE_BASE = 16  # main-road lane line at lateral slot k (k = round(d / lane width) + 8) -> 16 + k
 LAYER_SIDEWALK, LAYER_ROAD, LAYER_LINES, LAYER_PAINT = 0, 1, 2, 3
+LAYER_STRIDE = 1_000_000  # ground sort key = layer * LAYER_STRIDE + chunk
 
 SUN = np.array([0.35, 0.25, 0.9]) / np.linalg.norm([0.35, 0.25, 0.9])
 
@@ -103,6 +105,24 @@ def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float
     return np.concatenate([t1, t2]).astype(np.float32)
 
 
+def _quads(road: Road, s0: np.ndarray, s1: np.ndarray, d0, d1) -> np.ndarray:
+    """One quad per element: s in [s0, s1], d in [d0, d1] (arrays or scalars), as (2K, 3, 3)
+    triangles, each quad's two in a row: exactly what ``_strip`` with one step per quad gives,
+    in one pass (a dash or a zebra bar is one quad)."""
+    s0, s1 = np.asarray(s0, np.float64), np.asarray(s1, np.float64)
+    if len(s0) == 0:
+        return np.zeros((0, 3, 3), np.float32)
+    d0, d1 = np.broadcast_to(np.asarray(d0, np.float64), s0.shape), np.broadcast_to(np.asarray(d1, np.float64), s0.shape)
+    s = np.stack([s0, s1], 1)
+    xa, ya, _ = road.pose(s, np.stack([d0, d0], 1))
+    xb, yb, _ = road.pose(s, np.stack([d1, d1], 1))
+    a = np.stack([xa, ya, np.zeros_like(xa)], 2)  # (K, 2, 3)
+    b = np.stack([xb, yb, np.zeros_like(xb)], 2)
+    t1 = np.stack([a[:, 0], a[:, 1], b[:, 1]], 1)
+    t2 = np.stack([a[:, 0], b[:, 1], b[:, 0]], 1)
+    return np.stack([t1, t2], 1).reshape(-1, 3, 3).astype(np.float32)
+
+
 def _ranges_without(s0: float, s1: float, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
     """[s0, s1] minus the gaps, as a list of intervals."""
     out = [(s0, s1)]
@@ -120,6 +140,68 @@ def _ranges_without(s0: float, s1: float, gaps: list[tuple[float, float]]) -> li
     return out
 
 
+class GroundPiece(NamedTuple):
+    """Triangles of one part of a road's surface or paint, before they get a label and a bucket."""
+
+    tris: np.ndarray  # (T, 3, 3) float32
+    colour: tuple
+    layer: int
+    label: int | None  # ROAD / SIDEWALK; None for a painted line (the caller labels ``line``)
+    line: LaneLine | None
+    centre_s: np.ndarray | float  # s of the piece's middle (per triangle for dashes) [m]
+
+
+def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],
+                line_ranges: list[tuple[float, float]]) -> Iterator[GroundPiece]:
+    """Asphalt over the whole road, sidewalks on both sides over ``walk_ranges`` and every lane line
+    over ``line_ranges`` (s intervals [m]), in drawing order, cut into CHUNK_M segments."""
+    lo, hi = road.asphalt_d
+    for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
+        yield GroundPiece(_strip(road, seg0, seg1, lo, hi), palette.asphalt, LAYER_ROAD, ROAD, None, 0.5 * (seg0 + seg1))
+    for a, b in walk_ranges:
+        for seg0, seg1 in _segments(a, b, CHUNK_M):
+            cs = 0.5 * (seg0 + seg1)
+            yield GroundPiece(_strip(road, seg0, seg1, lo - road.sidewalk_m, lo), palette.sidewalk, LAYER_SIDEWALK,
+                              SIDEWALK, None, cs)
+            yield GroundPiece(_strip(road, seg0, seg1, hi, hi + road.sidewalk_m), palette.sidewalk, LAYER_SIDEWALK,
+                              SIDEWALK, None, cs)
+    for line in road.lane_lines():
+        colour = palette.yellow if line.colour == "yellow" else palette.white
+        offsets = (-0.12, 0.12) if line.style == "double_solid" else (0.0,)
+        half = (0.06 if line.style == "double_solid" else LINE_WIDTH_M / 2)
+        for a, b in line_ranges:
+            if line.style == "dashed":
+                starts = np.arange(a, b - DASH_ON_M, DASH_ON_M + DASH_OFF_M)
+                if len(starts) == 0:
+                    continue
+                tris = _quads(road, starts, starts + DASH_ON_M, line.d_m - half, line.d_m + half)
+                # one quad (2 triangles) per dash
+                yield GroundPiece(tris, colour, LAYER_LINES, None, line, np.repeat(starts + DASH_ON_M / 2, 2))
+            else:
+                for off in offsets:
+                    for seg0, seg1 in _segments(a, b, CHUNK_M):
+                        yield GroundPiece(_strip(road, seg0, seg1, line.d_m + off - half, line.d_m + off + half), colour,
+                                          LAYER_LINES, None, line, 0.5 * (seg0 + seg1))
+
+
+STOP_LINE_DEPTH_M = 0.45  # [m]
+
+
+def stop_line_tris(road: Road, stop_s: float, direction: int) -> np.ndarray:
+    """A stop line across the lanes that run in ``direction``, ending at ``stop_s`` [m]."""
+    s0, s1 = (stop_s - STOP_LINE_DEPTH_M, stop_s) if direction > 0 else (stop_s, stop_s + STOP_LINE_DEPTH_M)
+    d0, d1 = (road.right_edge_d, -0.05) if direction > 0 else (0.05, road.left_edge_d)
+    return _strip(road, s0, s1, d0, d1, 1.0)
+
+
+def crosswalk_tris(road: Road, s0: float, s1: float) -> np.ndarray:
+    """Zebra bars over s in [s0, s1] across the whole paved width: they run along the road, 0.5 m
+    wide every 1.1 m across it."""
+    lo, hi = road.asphalt_d
+    bars = np.arange(lo + 0.3, hi - 0.5, 1.1)
+    return _quads(road, np.full(len(bars), s0), np.full(len(bars), s1), bars, bars + 0.5)
+
+
 class _GroundBuilder:
     def __init__(self, scenario: Scenario, palette: Palette):
         self.sc = scenario
@@ -134,44 +216,19 @@ class _GroundBuilder:
         chunk = np.floor(np.broadcast_to(np.asarray(chunk_s, np.float64), (len(tris),)) / CHUNK_M).astype(np.int64)
         self.parts.append(Mesh(tris, np.tile(np.asarray(colour, np.uint8), (len(tris), 1)),
                                np.zeros(len(tris), np.int32), np.full(len(tris), label, np.uint8),
-                               layer * 1_000_000 + chunk))
+                               layer * LAYER_STRIDE + chunk))
 
     def road(self, road: Road, chunk_s: float | None) -> None:
         """Asphalt, sidewalks and lane lines of one road; ``chunk_s`` pins a side road to its intersection."""
-        pal = self.pal
-        lo, hi = road.asphalt_d
         main = road.road_id == 0
-        s_main = None if main else chunk_s
-        # main-road pieces are bucketed by their own s; a side road's by its intersection's
-        for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
-            cs = 0.5 * (seg0 + seg1) if main else s_main
-            self.add(_strip(road, seg0, seg1, lo, hi), pal.asphalt, ROAD, LAYER_ROAD, cs)
-        if road.sidewalk_m > 0:
-            walk_gaps = self._sidewalk_gaps(road)
-            for a, b in _ranges_without(0.0, road.length_m, walk_gaps):
-                for seg0, seg1 in _segments(a, b, CHUNK_M):
-                    cs = 0.5 * (seg0 + seg1) if main else s_main
-                    self.add(_strip(road, seg0, seg1, lo - road.sidewalk_m, lo), pal.sidewalk, SIDEWALK, LAYER_SIDEWALK, cs)
-                    self.add(_strip(road, seg0, seg1, hi, hi + road.sidewalk_m), pal.sidewalk, SIDEWALK, LAYER_SIDEWALK, cs)
+        walk = _ranges_without(0.0, road.length_m, self._sidewalk_gaps(road)) if road.sidewalk_m > 0 else []
         w = road.lane_width_m
-        for line in road.lane_lines():
-            colour = pal.yellow if line.colour == "yellow" else pal.white
-            label = (LINE_BASE + int(round(line.d_m / w)) + 8) if main else OTHER_LINE
-            offsets = (-0.12, 0.12) if line.style == "double_solid" else (0.0,)
-            half = (0.06 if line.style == "double_solid" else LINE_WIDTH_M / 2)
-            for a, b in _ranges_without(0.0, road.length_m, road.gaps):
-                if line.style == "dashed":
-                    starts = np.arange(a, b - DASH_ON_M, DASH_ON_M + DASH_OFF_M)
-                    if len(starts) == 0:
-                        continue
-                    tris = np.concatenate([_strip(road, s, s + DASH_ON_M, line.d_m - half, line.d_m + half, DASH_ON_M) for s in starts])
-                    cs = np.repeat(starts + DASH_ON_M / 2, 2) if main else s_main  # one quad (2 triangles) per dash
-                    self.add(tris, colour, label, LAYER_LINES, cs)
-                else:
-                    for off in offsets:
-                        for seg0, seg1 in _segments(a, b, CHUNK_M):
-                            cs = 0.5 * (seg0 + seg1) if main else s_main
-                            self.add(_strip(road, seg0, seg1, line.d_m + off - half, line.d_m + off + half), colour, label, LAYER_LINES, cs)
+        # main-road pieces are bucketed by their own s; a side road's by its intersection's
+        for piece in road_pieces(road, self.pal, walk, _ranges_without(0.0, road.length_m, road.gaps)):
+            label = piece.label
+            if piece.line is not None:
+                label = (LINE_BASE + int(round(piece.line.d_m / w)) + 8) if main else OTHER_LINE
+            self.add(piece.tris, piece.colour, label, piece.layer, piece.centre_s if main else chunk_s)
 
     def _sidewalk_gaps(self, road: Road) -> list[tuple[float, float]]:
         net = self.sc.network
@@ -191,19 +248,13 @@ class _GroundBuilder:
         for inter in net.intersections:
             side = net.roads[inter.side_road]
             for road, centre, half_along in ((self.main, inter.main_s, inter.half_main_m), (side, inter.side_s, inter.half_side_m)):
-                lo, hi = road.asphalt_d
                 for direction in (1, -1):
                     stop = inter.stop_s[(road.road_id, direction)]
-                    s0, s1 = (stop - 0.45, stop) if direction > 0 else (stop, stop + 0.45)
-                    d0, d1 = (road.right_edge_d, -0.05) if direction > 0 else (0.05, road.left_edge_d)
-                    self.add(_strip(road, s0, s1, d0, d1, 1.0), pal.white, STOP_LINE, LAYER_PAINT, inter.main_s)
-                    # zebra bars run along the road, 0.5 m wide every 1.1 m across it
+                    self.add(stop_line_tris(road, stop, direction), pal.white, STOP_LINE, LAYER_PAINT, inter.main_s)
                     near = centre - direction * half_along
                     far = near - direction * inter.crosswalk_m
-                    a, b = min(near, far), max(near, far)
-                    bars = np.arange(lo + 0.3, hi - 0.5, 1.1)
-                    tris = np.concatenate([_strip(road, a, b, d, d + 0.5, inter.crosswalk_m) for d in bars])
-                    self.add(tris, pal.white, CROSSWALK, LAYER_PAINT, inter.main_s)
+                    self.add(crosswalk_tris(road, min(near, far), max(near, far)), pal.white, CROSSWALK, LAYER_PAINT,
+                             inter.main_s)
 
 
 def _segments(a: float, b: float, length: float) -> list[tuple[float, float]]:
