@@ -202,12 +202,10 @@ def _carriageways(spec: HighwaySpec, ring: np.ndarray, arc: np.ndarray, cuts, en
     west loop), and a node for every cut plus the seam that closes the ring."""
     n = spec.lanes
     bounds = [SEAM_M / 2] + [u for c in cuts for u in c[:2]] + [float(ends[-1]) - SEAM_M / 2]
-    streets, extra = [], False
+    streets = []
     for k in range(len(cuts) + 1):
         u0, u1 = bounds[2 * k], bounds[2 * k + 1]
-        if k > 0:
-            kind = cuts[k - 1][2]
-            extra = kind in ("gain", "merge") or (extra and kind == "seam")
+        extra = k > 0 and cuts[k - 1][2] in ("gain", "merge")  # a deceleration or an acceleration lane
         in_loop = ends[0] < u0 < ends[1] or ends[2] < u0
         streets.append(_Street(_cut(ring, arc, u0, u1), n + extra, spec.loop_speed_m_s if in_loop else spec.speed_m_s,
                                "highway", SHOULDER_M))
@@ -223,11 +221,11 @@ def _ramps(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> Non
     n, w = spec.lanes, spec.lane_width_m
     lane_y = -(n + 0.5) * w  # the extra lane's centre, left of the reference line [m]
     y0 = lane_y - RAMP_SIDE_GAP_M  # the ramp's lane centre at both gores [m]
-    for k, node in enumerate(nodes):
+    for node in nodes:
         if node.kind != "diverge":
             continue
         between = node.outs[0]
-        merge = next(m for m in nodes if m.ins == [between])
+        merge = next(m for m in nodes if m.kind == "merge" and m.ins[0] == between)
         line = streets[between].xy
         gap = _length(line)
         local = np.array([[0.0, y0], [60 * np.cos(RAMP_ANGLE_RAD), y0 - 60 * np.sin(RAMP_ANGLE_RAD)],
