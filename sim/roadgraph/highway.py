@@ -88,7 +88,8 @@ class HighwaySpec:
         _check("loop_radius_m", self.loop_radius_m, 50.0, 80.0)
         lo, hi = self.bend_radius_m
         if not 250.0 <= lo <= hi <= 5000.0:
-            raise ConfigError(f"highway bend_radius_m={self.bend_radius_m} is not allowed; use 250 <= low <= high <= 5000")
+            raise ConfigError(f"highway bend_radius_m={self.bend_radius_m} is not allowed; "
+                              "use 250 <= low <= high <= 5000")
         _check("accel_lane_m", self.accel_lane_m, 200.0, 300.0)
         _check("decel_lane_m", self.decel_lane_m, 100.0, 250.0)
         _check("taper_m", self.taper_m, 60.0, 80.0)
@@ -149,7 +150,8 @@ def generate_highway(spec: HighwaySpec, rng: np.random.Generator) -> RoadGraph:
         u_div = u + t + spec.decel_lane_m
         u_mrg = u_div + g + RAMP_GAP_M
         u_drop = u_mrg + g + spec.accel_lane_m
-        cuts += [(u, u + t, "gain"), (u_div, u_div + g, "diverge"), (u_mrg, u_mrg + g, "merge"), (u_drop, u_drop + t, "drop")]
+        cuts += [(u, u + t, "gain"), (u_div, u_div + g, "diverge"), (u_mrg, u_mrg + g, "merge"),
+                 (u_drop, u_drop + t, "drop")]
     cuts.sort()
     streets, nodes = _carriageways(spec, ring, arc, cuts, ends)
     _ramps(spec, streets, nodes)
@@ -283,10 +285,11 @@ def _painted(kind: str, through: list[int], ramp: list[int], w: float) -> tuple[
     """Lines through a junction: each through connector's left line (the left edge, then the
     dashed lane lines), the rightmost one's right line (dashed beside a taper, where the extra
     lane is still paved; solid along a gore and at a seam) and a ramp connector's two edges."""
-    lines = [JunctionLine(road, LaneLine(0.0, "solid" if k == 0 else "dashed", "white")) for k, road in enumerate(through)]
+    lines = [JunctionLine(road, LaneLine(0.0, "solid" if k == 0 else "dashed", "white"))
+             for k, road in enumerate(through)]
     lines.append(JunctionLine(through[-1], LaneLine(-w, "dashed" if kind in ("gain", "drop") else "solid", "white")))
     for road in ramp:
-        lines += [JunctionLine(road, LaneLine(0.0, "solid", "white")), JunctionLine(road, LaneLine(-w, "solid", "white"))]
+        lines += [JunctionLine(road, LaneLine(d, "solid", "white")) for d in (0.0, -w)]
     return tuple(lines)
 
 
