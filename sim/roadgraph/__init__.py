@@ -3,6 +3,8 @@
 - ``graph``: the types (``RoadGraph``, ``Junction``, ``Connector``, ``LaneRef``);
 - ``paths``: curves sampled like a ``Road`` (fillets, cubic connectors, offsets);
 - ``generator``: a seeded grid town (``TownSpec``, ``generate_graph``);
+- ``highway``: a seeded highway with interchanges, ramps, merges and lane drops (``HighwaySpec``,
+  ``generate_highway``);
 - ``signals``: light heads, phases with protected / permitted lefts, stop signs;
 - ``planner`` and ``route``: Dijkstra over the lane graph, the route line and its commands;
 - ``topdown``: a top-down map picture.

@@ -17,11 +17,13 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 
-from ..road import PackedRoads, Road
+from ..road import LaneLine, PackedRoads, Road
 
 Movement = Literal["left", "straight", "right"]
-StreetKind = Literal["arterial", "residential"]
-JunctionControl = Literal["signal", "all_way_stop", "two_way_stop"]
+StreetKind = Literal["arterial", "residential", "highway", "ramp"]
+# "merge": a highway junction (lane gain or drop taper, gore of an exit or an entrance, a seam
+# where the speed changes); lanes only continue, split or join, nothing crosses and nobody stops
+JunctionControl = Literal["signal", "all_way_stop", "two_way_stop", "merge"]
 CROSSWALK_M = 3.0  # zebra band depth at each street end [m]
 STOP_LINE_SETBACK_M = 1.0  # stop line this far before the crosswalk [m]
 
@@ -58,6 +60,16 @@ class Connector:
 
 
 @dataclass(frozen=True)
+class JunctionLine:
+    """A line painted through a junction, along one of its connectors: ``line.d_m`` is in that
+    connector road's Frenet frame (d = 0 is the connector lane's left edge, -lane width its right
+    edge), painted like a street's line of the same style over the connector's whole length."""
+
+    road: int  # the connector's road id
+    line: LaneLine
+
+
+@dataclass(frozen=True)
 class Arm:
     """A street end at a junction."""
 
@@ -85,6 +97,9 @@ class Junction:
     protected_left: bool = False  # signal: lefts go only on their own arrow phase (else permitted on the ball, yielding)
     connectors: list[int] = field(default_factory=list)  # indices into ``RoadGraph.connectors``
     stop_s: dict[tuple[int, int], float] = field(default_factory=dict)  # (street, in direction) -> stop line s [m]
+    # lines painted through the junction: the lane lines of lanes that continue through a highway
+    # merge junction and the gore's edges (town junctions have none: their boxes are unpainted)
+    painted: tuple[JunctionLine, ...] = ()
 
 
 @dataclass

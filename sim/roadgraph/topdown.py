@@ -11,7 +11,8 @@ import numpy as np
 
 from .graph import RoadGraph
 
-CONTROL_COLOUR = {"signal": (40, 160, 255), "all_way_stop": (220, 40, 40), "two_way_stop": (240, 150, 40)}  # RGB
+CONTROL_COLOUR = {"signal": (40, 160, 255), "all_way_stop": (220, 40, 40), "two_way_stop": (240, 150, 40),
+                  "merge": (150, 150, 160)}  # RGB
 
 
 def draw_map(graph: RoadGraph, px_per_m: float = 1.0, route_xy: np.ndarray | None = None,
@@ -41,12 +42,13 @@ def draw_map(graph: RoadGraph, px_per_m: float = 1.0, route_xy: np.ndarray | Non
     for j in graph.junctions:
         cv2.fillPoly(img, [px(j.polygon)], (72, 72, 78))
     thick = max(1, int(round(0.3 * px_per_m)))
-    for road in streets:
-        for line in road.lane_lines():
-            s = np.linspace(0, road.length_m, max(2, int(road.length_m) + 1))
-            x, y, _ = road.pose(s, np.full_like(s, line.d_m))
-            colour = (226, 186, 48) if line.colour == "yellow" else (228, 228, 228)
-            cv2.polylines(img, [px(np.stack([x, y], 1))], False, colour, thick, cv2.LINE_AA)
+    painted = [(road, line) for road in streets for line in road.lane_lines()]
+    painted += [(graph.roads[p.road], p.line) for j in graph.junctions for p in j.painted]  # through highway merges
+    for road, line in painted:
+        s = np.linspace(0, road.length_m, max(2, int(road.length_m) + 1))
+        x, y, _ = road.pose(s, np.full_like(s, line.d_m))
+        colour = (226, 186, 48) if line.colour == "yellow" else (228, 228, 228)
+        cv2.polylines(img, [px(np.stack([x, y], 1))], False, colour, thick, cv2.LINE_AA)
     for c in graph.connectors:
         road = graph.roads[c.road]
         s = np.linspace(0, road.length_m, max(2, int(road.length_m) + 1))
