@@ -25,6 +25,7 @@ from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MA
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
+from .junction_rules import JunctionRules
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -102,6 +103,10 @@ class RuleBasedPolicy(Policy):
         self.cfg = config
         self.idm = IDMParams(T_s=config.idm_headway_s, s0_m=config.idm_jam_m, a_m_s2=config.idm_accel_m_s2,
                              b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
+        self.junctions = JunctionRules()  # stop signs and permitted lefts (layout v2)
+
+    def reset(self) -> None:
+        self.junctions.reset()
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs).reshape(-1)
@@ -162,6 +167,9 @@ class RuleBasedPolicy(Policy):
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
                 if d < gap:
                     gap, v_lead = max(d, 0.05), 0.0
+        hold = self.junctions.hold_m(f, route) if route is not None else None
+        if hold is not None and hold - c.stop_margin_m < gap:  # a stop sign or a left that must yield
+            gap, v_lead = max(hold - c.stop_margin_m, 0.05), 0.0
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
 

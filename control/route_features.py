@@ -14,7 +14,16 @@ command       6  one-hot over ``COMMANDS`` (follow_lane, left, right, straight, 
 distance      1  to the command's start (/50 m, clipped to [0, 2]; 0 while in it)
 waypoints    16  the next 8 route points every 5 m, x forward (/40 m) and y left (/10 m) each,
                  clipped to [-2, 2]
+stop sign     2  the next stop-sign line on the route: front bumper to it (/50 m, [-0.5, 2], 2 =
+                 none), known flag
+junction      4  the next junction on the route: centre x, y in the ego frame (/50 m, [-2, 2]),
+                 radius (/20 m), known flag
+yield         1  the next manoeuvre is a permitted left (the junction has no arrow phase): yield
+                 to oncoming traffic
 =========  ====  ==============================================================================
+
+All of it is what a map and a route give (where the stop signs and junctions are, which
+junctions have left-turn arrows), never what the camera saw.
 """
 
 from __future__ import annotations
@@ -29,7 +38,8 @@ LAYOUT_V2_ID = "drivestack-features-v2"
 COMMANDS = ("follow_lane", "left", "right", "straight", "change_lane_left", "change_lane_right")  # sim.roadgraph.route
 N_WAYPOINTS = 8
 WAYPOINT_SCALE_M = (40.0, 10.0)  # forward, left
-ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS
+JUNCTION_RADIUS_SCALE_M = 20.0
+ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS + 2 + 4 + 1
 OBS_SIZE_V2 = OBS_SIZE + ROUTE_SIZE
 
 
@@ -40,12 +50,18 @@ class RouteGuidance:
     command: str  # one of COMMANDS
     distance_m: float  # to where the command starts, 0 while in it [m]
     waypoints_m: np.ndarray  # (N_WAYPOINTS, 2) next route points, ego frame x forward, y left [m]
+    stop_sign_m: float = np.inf  # front bumper to the next stop-sign line on the route [m]; inf: none
+    junction_xy_m: tuple[float, float] = (np.nan, np.nan)  # next junction's centre, ego frame [m]; nan: none
+    junction_radius_m: float = 0.0  # its streets start this far from the centre [m]
+    left_must_yield: bool = False  # the next manoeuvre is a permitted left
 
     @staticmethod
     def from_labels(ego) -> "RouteGuidance":
         """From ``sim.labels.EgoTruth``'s route fields (a navigation world's map and route)."""
         return RouteGuidance(ego.route_command, float(ego.route_command_distance_m),
-                             np.asarray(ego.route_waypoints_m, np.float64).reshape(-1, 2))
+                             np.asarray(ego.route_waypoints_m, np.float64).reshape(-1, 2),
+                             float(ego.stop_sign_distance_m), (float(ego.junction_x_m), float(ego.junction_y_m)),
+                             float(ego.junction_radius_m), bool(ego.left_must_yield))
 
 
 def encode_route(g: RouteGuidance) -> np.ndarray:
@@ -60,7 +76,17 @@ def encode_route(g: RouteGuidance) -> np.ndarray:
     k = min(N_WAYPOINTS, len(g.waypoints_m))
     wp[:k] = np.nan_to_num(g.waypoints_m[:k], nan=0.0, posinf=0.0, neginf=0.0)
     wp[k:] = wp[k - 1] if k else 0.0  # fewer points (the goal is near): repeat the last
-    out[len(COMMANDS) + 1:] = np.clip(wp / np.array(WAYPOINT_SCALE_M), -2.0, 2.0).reshape(-1)
+    k0 = len(COMMANDS) + 1
+    out[k0:k0 + 2 * N_WAYPOINTS] = np.clip(wp / np.array(WAYPOINT_SCALE_M), -2.0, 2.0).reshape(-1)
+    k0 += 2 * N_WAYPOINTS
+    stop_known = np.isfinite(g.stop_sign_m)
+    out[k0:k0 + 2] = (np.clip(g.stop_sign_m / DISTANCE_SCALE_M, -0.5, FAR) if stop_known else FAR, float(stop_known))
+    jx, jy = g.junction_xy_m
+    j_known = bool(np.isfinite(jx) and np.isfinite(jy))
+    out[k0 + 2:k0 + 6] = ((np.clip(jx / DISTANCE_SCALE_M, -2, 2), np.clip(jy / DISTANCE_SCALE_M, -2, 2),
+                           np.clip(g.junction_radius_m / JUNCTION_RADIUS_SCALE_M, 0, 3), 1.0) if j_known
+                          else (0.0, 0.0, 0.0, 0.0))
+    out[k0 + 6] = float(g.left_must_yield)
     return out
 
 
@@ -71,5 +97,12 @@ def decode_route(obs: np.ndarray) -> RouteGuidance:
         raise ValueError(f"observation has {o.size} values; the {LAYOUT_V2_ID} layout has {OBS_SIZE_V2}")
     r = o[OBS_SIZE:]
     command = COMMANDS[int(np.argmax(r[:len(COMMANDS)]))]
-    wp = r[len(COMMANDS) + 1:].reshape(N_WAYPOINTS, 2) * np.array(WAYPOINT_SCALE_M)
-    return RouteGuidance(command, float(r[len(COMMANDS)] * DISTANCE_SCALE_M), wp)
+    k0 = len(COMMANDS) + 1
+    wp = r[k0:k0 + 2 * N_WAYPOINTS].reshape(N_WAYPOINTS, 2) * np.array(WAYPOINT_SCALE_M)
+    k0 += 2 * N_WAYPOINTS
+    stop = r[k0] * DISTANCE_SCALE_M if r[k0 + 1] > 0.5 else np.inf
+    known = r[k0 + 5] > 0.5
+    junction = (r[k0 + 2] * DISTANCE_SCALE_M, r[k0 + 3] * DISTANCE_SCALE_M) if known else (np.nan, np.nan)
+    return RouteGuidance(command, float(r[len(COMMANDS)] * DISTANCE_SCALE_M), wp, float(stop),
+                         (float(junction[0]), float(junction[1])), float(r[k0 + 4] * JUNCTION_RADIUS_SCALE_M) if known else 0.0,
+                         bool(r[k0 + 6] > 0.5))

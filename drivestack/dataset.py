@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--scenes", type=int, required=True, help="number of scenes (seeded worlds)")
     p.add_argument("--frames-per-scene", type=int, required=True, help="frames saved per scene")
     p.add_argument("--seed", type=int, required=True, help="master seed (scene seeds derive from it)")
-    p.add_argument("--kinds", default="town,highway", help="scenario kinds, alternated per scene (default: town,highway)")
+    p.add_argument("--kinds", default="town,highway", help="scenario kinds, alternated per scene: town, highway, townnav "
+                                                           "(default: town,highway)")
     p.add_argument("--every", type=int, default=5, help="save a frame every N control steps (default: 5)")
     p.add_argument("--no-randomize", action="store_true", help="turn visual randomisation off")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -45,8 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    if not kinds or any(k not in ("town", "highway") for k in kinds):
-        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of town, highway")
+    from sim import SCENARIO_KINDS
+
+    if not kinds or any(k not in SCENARIO_KINDS for k in kinds):
+        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of {', '.join(SCENARIO_KINDS)}")
     overrides: dict = {}
     for text in args.set:
         overrides = merge(overrides, parse_override(text))

@@ -43,9 +43,10 @@ import numpy as np
 from common.config import apply_overrides, from_dict, load_yaml, merge, to_dict
 from common.errors import UsageError
 from drivestack.run_marker import mark_complete, start_run_folder
+from sim import SCENARIO_KINDS
 
 PERCEPTION_SOURCES = ("models", "labels")
-SCENARIOS = ("town", "highway", "townnav")
+SCENARIOS = SCENARIO_KINDS
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_ROUTE_M = 500.0
 
@@ -101,7 +102,7 @@ def _env_config(args):
     from sim.config import EnvConfig
 
     if args.scenario not in SCENARIOS:
-        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town, highway or townnav")
+        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose one of {', '.join(SCENARIOS)}")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     if args.episodes < 1:

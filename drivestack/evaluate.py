@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--rows", default=None, help="policy: comma-separated rows (default: all whose policy files exist)")
     p.add_argument("--policy", default=None, help="policy: PPO/SAC policy file for the ppo rows (default: shipped)")
     p.add_argument("--pixels-policy", default=None, help="policy: end-to-end policy file (default: shipped)")
-    p.add_argument("--scenario", default="town", help="policy: town or highway (default town)")
+    p.add_argument("--scenario", default="town", help="policy: town, highway or townnav (default town)")
     p.add_argument("--route-length", type=float, default=500.0, help="policy: route length [m] (default 500)")
     p.add_argument("--no-supervisor", action="store_true", help="policy: no safety supervisor around the policies")
     p.add_argument("--interleave", action="store_true",
@@ -114,8 +114,10 @@ def _run_policy(args) -> int:
     from control.pixels import DEFAULT_PIXEL_POLICY
     from control.policies import DEFAULT_POLICY, PolicyError, load_policy
 
-    if args.scenario not in ("town", "highway"):
-        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
+    from sim import SCENARIO_KINDS
+
+    if args.scenario not in SCENARIO_KINDS:
+        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose one of {', '.join(SCENARIO_KINDS)}")
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers} is not allowed; use 1 or more")
     if not 50 <= args.route_length <= 20000:
@@ -128,9 +130,14 @@ def _run_policy(args) -> int:
         bad = [r for r in rows if r not in ROWS]
         if bad or not rows:
             raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
-    else:  # every row whose policy exists
+    else:  # every row whose policy exists (a navigation town: only drivers that read the route)
         rows = [r for r, (kind, _) in ROWS.items()
-                if kind == "rule-based" or (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())]
+                if kind == "rule-based" or (args.scenario != "townnav" and (
+                    (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())))]
+    learned = [r for r in rows if ROWS[r][0] != "rule-based"]
+    if args.scenario == "townnav" and learned:
+        raise UsageError(f"--rows {','.join(learned)}: these policies read observations without the route "
+                         "(layouts v1 / pixels) and cannot follow a navigation town's route; use the rule-based rows")
     try:  # check the files before hours of driving
         if any(ROWS[r][0] == "ppo" for r in rows):
             load_policy(policy)
@@ -168,6 +175,9 @@ def _print_table(report: dict) -> None:
     cols = ("success_rate", "route_completion", "driving_score", "collisions_per_km", "red_lights_run", "mean_speed_kmh",
             "interventions", "interventions_red_light")
     heads = ("success", "completion", "score", "collisions/km", "red lights", "km/h", "interventions", "of them red hold")
+    if report.get("scenario") == "townnav":  # the navigation towns' own events
+        cols += ("stop_signs_run_per_km", "off_route_per_km", "wrong_lane_share")
+        heads += ("stop signs/km", "off route/km", "wrong-lane share")
     print(f"{'row':<20}" + "".join(f"{h:>17}" for h in heads), file=sys.stderr)
     for row, s in report["rows"].items():
         print(f"{row:<20}" + "".join(f"{'-' if s.get(c) is None else s[c]:>17}" for c in cols), file=sys.stderr)

@@ -21,7 +21,7 @@ from common.errors import UsageError
 def add_parser(sub) -> None:
     p = sub.add_parser("snapshot", help="save a simulated frame with its ground truth drawn",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", default="town", help="town or highway")
+    p.add_argument("--scenario", default="town", help="town, highway or townnav")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=40, help="autopilot steps before the snapshot (default 40)")
     p.add_argument("--randomize", action="store_true", help="turn visual randomisation on")
@@ -31,8 +31,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    if args.scenario not in ("town", "highway"):
-        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose town or highway")
+    from sim import SCENARIO_KINDS
+
+    if args.scenario not in SCENARIO_KINDS:
+        raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose one of {', '.join(SCENARIO_KINDS)}")
     if args.seed < 0:
         raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     if args.steps < 0:

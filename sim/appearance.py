@@ -42,7 +42,7 @@ class Appearance:
     def sample(cfg: RandomizationConfig, kind: str, seed: int) -> "Appearance":
         rng = np.random.default_rng([seed, 7])
         pal = Palette()
-        grass = np.array([78, 118, 58] if kind == "town" else [96, 122, 66], np.float64)
+        grass = np.array([78, 118, 58] if kind in ("town", "townnav") else [96, 122, 66], np.float64)
         sky_top = np.array([95, 140, 205.0])
         sky_hor = np.array([190, 210, 230.0])
         if not cfg.enabled:

@@ -146,9 +146,7 @@ class DriveEnv(gym.Env):
 
 
 def make_view(world, config: EnvConfig, seed: int) -> WorldView:
-    """The camera's view of a world (the one place that knows which worlds can be drawn)."""
-    if isinstance(world, NavWorld):
-        raise NotImplementedError("camera for townnav needs sim.roadgraph.ground")
+    """The camera's view of a world (straight roads or a road graph: ``WorldView`` draws both)."""
     return WorldView(world, config.camera, config.randomization, seed)
 
 

@@ -14,13 +14,13 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
+from common.vocab import STOP_SIGN_CLASS, STOP_SIGN_SIZE_M
 from common.vocab import CLASS_NAMES, LANE_EGO_LEFT, LANE_EGO_RIGHT, LANE_NONE, LANE_OTHER, LIGHT_CLASSES  # noqa: F401 (re-exported)
 
 from .camera import SKY_DEPTH_M, CameraFrame
 from .meshes import CROSSWALK, LINE_BASE, OTHER_LINE, ROAD, STOP_LINE
 from .raster import instance_boxes
 from .render_kernels import dense_label_pass
-from .traffic import VEHICLE_KINDS
 from .world import World
 
 LIGHT_CLASS = {state: c for c, state in LIGHT_CLASSES.items()}  # light state -> class index
@@ -215,6 +215,7 @@ class _ObjectState(NamedTuple):
     ped_speed: np.ndarray  # copy, 0 while waiting
     head_xyyaw: tuple[np.ndarray, np.ndarray, np.ndarray]  # fixed
     head_states: np.ndarray  # read-only, replaced each time step
+    sign_xyyaw: tuple[np.ndarray, np.ndarray, np.ndarray]  # stop signs (navigation towns), fixed
     ego_xy_yaw: tuple[float, float, float]
     frame: CameraFrame | None  # a fresh frame per render
     cam_xy: np.ndarray
@@ -223,13 +224,16 @@ class _ObjectState(NamedTuple):
 def _object_state(world: World, frame: CameraFrame | None, cam_xy: np.ndarray) -> _ObjectState:
     tr, pd, lights = world.traffic, world.peds, world.lights
     e = world.ego
+    signs = lights.stop_signs
+    sign_xyyaw = tuple(np.array([getattr(s, a) for s in signs], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
     return _ObjectState(world.ids, tr.poses(), tr.boxes(), tr.v.copy(), tr.kind, pd.poses(), pd.boxes(),
                         np.where(pd.mode == 2, 0.0, pd.speed), (lights.head_x_m, lights.head_y_m, lights.head_yaw_rad),
-                        lights.head_states(), (e.x_m, e.y_m, e.yaw_rad), frame, np.array(cam_xy, np.float64))
+                        lights.head_states(), sign_xyyaw, (e.x_m, e.y_m, e.yaw_rad), frame, np.array(cam_xy, np.float64))
 
 
 def object_labels(world: World, frame: CameraFrame | None, cam_xy: np.ndarray, reach_m: float = 120.0) -> list[ObjectLabel]:
-    """Every vehicle, pedestrian and facing light head: in view (with a camera) or within ``reach_m``.
+    """Every vehicle, pedestrian, facing light head and facing stop sign: in view (with a camera) or
+    within ``reach_m``.
 
     All objects go through the geometry in one vectorised pass (ordered by instance id, vehicles
     first); only the kept ones become ``ObjectLabel``s."""
@@ -242,21 +246,23 @@ def _labels_of(st: _ObjectState, reach_m: float = 120.0) -> list[ObjectLabel]:
     n_heads = len(hx)
     states = st.head_states
     n_veh, n_ped = len(st.traffic_v), len(st.ped_speed)
-    # light heads count only while their lamps face the camera
-    to_cam = np.stack([cam_xy[0] - hx, cam_xy[1] - hy], 1)
-    to_cam /= np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-6)
-    facing = to_cam[:, 0] * np.cos(hyaw) + to_cam[:, 1] * np.sin(hyaw) > FACING_COS
-    head_cls = np.where(facing, _LIGHT_CLASS_OF_STATE[states], -1)
+    sx, sy, syaw = st.sign_xyyaw
+    n_signs = len(sx)
+    # light heads and stop signs count only while their faces look at the camera
+    head_cls = np.where(_facing(cam_xy, hx, hy, hyaw), _LIGHT_CLASS_OF_STATE[states], -1)
+    sign_cls = np.where(_facing(cam_xy, sx, sy, syaw), STOP_SIGN_CLASS, -1)
     head_boxes = np.stack([hx, hy, hyaw, np.full(n_heads, 0.3), np.full(n_heads, 0.4)], 1)
+    sign_boxes = np.stack([sx, sy, syaw, np.full(n_signs, 0.1), np.full(n_signs, STOP_SIGN_SIZE_M[0])], 1)
     tx, ty, tyaw = st.traffic_xyyaw
     px, py, pyaw = st.ped_xyyaw
-    x = np.concatenate([tx, px, hx])
-    y = np.concatenate([ty, py, hy])
-    yaw = np.concatenate([tyaw, pyaw, hyaw])
-    bx = np.concatenate([st.traffic_boxes, st.ped_boxes, head_boxes])
-    speed = np.concatenate([st.traffic_v, st.ped_speed, np.zeros(n_heads)])
-    cls = np.concatenate([st.traffic_kind, np.full(n_ped, 4), head_cls])
-    inst = np.concatenate([ids.vehicle0 + np.arange(n_veh), ids.ped0 + np.arange(n_ped), ids.light0 + np.arange(n_heads)])
+    x = np.concatenate([tx, px, hx, sx])
+    y = np.concatenate([ty, py, hy, sy])
+    yaw = np.concatenate([tyaw, pyaw, hyaw, syaw])
+    bx = np.concatenate([st.traffic_boxes, st.ped_boxes, head_boxes, sign_boxes])
+    speed = np.concatenate([st.traffic_v, st.ped_speed, np.zeros(n_heads + n_signs)])
+    cls = np.concatenate([st.traffic_kind, np.full(n_ped, 4), head_cls, sign_cls])
+    inst = np.concatenate([ids.vehicle0 + np.arange(n_veh), ids.ped0 + np.arange(n_ped), ids.light0 + np.arange(n_heads),
+                           ids.stop_sign0 + np.arange(n_signs)])
     dist = _nearest_footprint_distance(cam_xy, bx)
     if frame is not None:
         boxes, counts = instance_boxes(frame.instance, ids.total)
@@ -279,18 +285,23 @@ def _labels_of(st: _ObjectState, reach_m: float = 120.0) -> list[ObjectLabel]:
     out = []
     for j in range(len(keep)):
         i, c = k_inst[j], k_cls[j]
-        if i < ids.ped0:
-            name, light = VEHICLE_KINDS[c], None
-        elif i < ids.light0:
-            name, light = CLASS_NAMES[c], None
-        else:
+        if ids.light0 <= i < ids.prop0:
             name, light = CLASS_NAMES[c], state_names[int(states[i - ids.light0])]
+        else:  # vehicles (and cyclists), pedestrians, stop signs
+            name, light = CLASS_NAMES[c], None
         out.append(ObjectLabel(i, c, name, k_box[j], k_vis[j], k_frac[j], k_dist[j], k_x[j], k_y[j], k_yaw[j],
                                k_speed[j], light))
     return out
 
 
 _LIGHT_CLASS_OF_STATE = np.array([LIGHT_CLASS[name] for name in ("green", "yellow", "red")], np.int64)
+
+
+def _facing(cam_xy: np.ndarray, x: np.ndarray, y: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+    """Which faces (light lamps, sign plates) looking along ``yaw`` turn toward the camera."""
+    to_cam = np.stack([cam_xy[0] - x, cam_xy[1] - y], 1)
+    to_cam /= np.maximum(np.linalg.norm(to_cam, axis=1, keepdims=True), 1e-6)
+    return to_cam[:, 0] * np.cos(yaw) + to_cam[:, 1] * np.sin(yaw) > FACING_COS
 
 
 def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -300,10 +311,7 @@ def dense_labels(world: World, frame: CameraFrame) -> tuple[np.ndarray, np.ndarr
     the ego's own left/right lane line, else any other painted marking. One fused pass
     (``sim.render_kernels.dense_label_pass``); fresh arrays every call, since the caller keeps them.
     """
-    f = world.frenet
-    # the ego's lane k (forward) lies between lines at d = -(k+1) w (right) and -k w (left)
-    left_code = LINE_BASE + int(round(-f.lane)) + 8
-    right_code = LINE_BASE + int(round(-(f.lane + 1))) + 8
+    left_code, right_code = world.lane_line_codes()
     return dense_label_pass(frame.label, frame.instance, frame.depth_m, np.float32(SKY_DEPTH_M), left_code, right_code,
                             ROAD, CROSSWALK, STOP_LINE, OTHER_LINE, LINE_BASE,
                             LANE_OTHER, LANE_EGO_LEFT, LANE_EGO_RIGHT)

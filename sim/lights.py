@@ -37,6 +37,8 @@ class LightHead:
 class TrafficLights:
     """Light heads and the per-intersection signal timing."""
 
+    stop_signs: tuple = ()  # the straight town has lights only (navigation towns: ``sim.roadgraph.signals``)
+
     def __init__(self, network: RoadNetwork, rng: np.random.Generator):
         self.heads: list[LightHead] = []
         n = len(network.intersections)

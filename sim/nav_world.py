@@ -37,6 +37,7 @@ from .kernels import first_box_overlap
 from .lights import RED
 from .nav_actors import NoPedestrians, ParkedTraffic
 from .nav_scenario import NavScenario, generate_nav
+from .roadgraph.ground import ego_line_codes
 from .roadgraph.graph import CROSSWALK_M, LaneRef
 from .roadgraph.topdown import draw_map
 from .world import EgoFrenet, InstanceTable, StepEvents
@@ -108,14 +109,18 @@ class NavWorld:
         self._locate()
 
     def _ids_and_static_boxes(self, sc: NavScenario) -> None:
-        """Instance ids (vehicles, pedestrians, light heads, props, light poles, stop signs) and the
-        static collision boxes: props, the ball heads' poles, the stop-sign posts."""
+        """Instance ids and the static collision boxes: props, the ball heads' poles, the stop-sign posts.
+
+        Ids, as ``sim.roadgraph.view_parts`` draws them: vehicles, pedestrians, light heads, then the
+        static range (props, one pole per head, one post per stop sign), then the stop-sign plates
+        (their own range, so a sign's label box is its plate, as a light head's excludes its pole)."""
         heads, signs = self.lights.heads, self.lights.stop_signs
         sig_xy = np.array([(h.x_m, h.y_m) for h in heads]).reshape(-1, 2)
         n_veh, n_heads, n_props = self.traffic.n, len(heads), len(sc.props)
         light0 = 1 + n_veh + self.peds.n
         prop0 = light0 + n_heads
-        sign0 = prop0 + n_props + n_heads
+        post0 = prop0 + n_props + n_heads
+        sign0 = post0 + len(signs)
         self.ids = InstanceTable(1, 1 + n_veh, light0, prop0, sign0 + len(signs), sign0)
         # arrow heads hang over the lane on a mast; a ball head that ``signals`` placed on paving (where a
         # wider street leaves the junction) gets no pole box, so no lane holds an obstacle nobody can see coming
@@ -126,7 +131,7 @@ class NavWorld:
                  + [(s.x_m, s.y_m, s.yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for s in signs])
         self.static_boxes = np.array(boxes, np.float64).reshape(-1, 5)
         self._static_ids = np.array([prop0 + k for k in range(n_props)] + [prop0 + n_props + k for k in poles]
-                                    + [sign0 + k for k in range(len(signs))], np.int64)
+                                    + [post0 + k for k in range(len(signs))], np.int64)
 
     def _route_approaches(self) -> list[Approach]:
         legs, graph, sig = self.route.legs, self.graph, self.lights
@@ -178,6 +183,10 @@ class NavWorld:
     def ego_box(self) -> np.ndarray:
         e = self.ego
         return np.array([e.x_m, e.y_m, e.yaw_rad, EGO_LENGTH_M, EGO_WIDTH_M])
+
+    def lane_line_codes(self) -> tuple[int, int]:
+        """Ground-label codes of the ego lane's left and right lines (never-drawn codes on a connector)."""
+        return ego_line_codes(self.graph, self.lane_ref)
 
     def ego_lane(self) -> tuple[int, float, float]:
         """Lanes in the ego's direction, their width [m] and the speed limit there [m/s]."""

@@ -9,22 +9,35 @@ from .camera import Camera, CameraFrame
 from .config import CameraConfig, RandomizationConfig
 from .meshes import Mesh, boxes_mesh_of, build_ground, build_props, light_head_boxes, pedestrian_boxes, vehicle_boxes
 from .render_kernels import lit_lamp_mask
+from .chunks import ChunkIndex
+from .nav_world import NavWorld
+from .roadgraph.view_parts import graph_static_meshes
 from .world import World
 
 OBJECT_REACH_BEHIND_M = 12.0  # moving objects this far behind the camera can still reach into view [m]
 
 
 class WorldView:
-    def __init__(self, world: World, camera_cfg: CameraConfig, randomization: RandomizationConfig, seed: int):
+    def __init__(self, world: World | NavWorld, camera_cfg: CameraConfig, randomization: RandomizationConfig, seed: int):
         self.world = world
         self.camera = Camera(camera_cfg)
         self.look = Appearance.sample(randomization, world.params.kind, seed)
-        self.ground = build_ground(world.scenario, self.look.palette)
-        self.props = build_props(world.scenario, world.lights.heads, world.ids.prop0, self.look.palette)
+        self.ground, self.props, self.chunks = self._static_meshes()
         rot, _ = self.camera.pose(0.0, 0.0, 0.0)
         horizon = self._horizon_row(rot)
         self.sky = self.look.sky_rows(self.camera.height, horizon)
         self.last: CameraFrame | None = None
+
+    def _static_meshes(self) -> tuple[Mesh, Mesh, ChunkIndex | None]:
+        """Ground and props built once per episode, and what picks the ones near the camera (None:
+        the main road's chunks, ``Camera.render``'s default)."""
+        w = self.world
+        if isinstance(w, NavWorld):
+            static = graph_static_meshes(w.graph, w.lights, self.look.palette, self.camera.config, w.ids.prop0,
+                                         w.ids.stop_sign0, w.scenario.props)
+            return static.ground, static.props, static.chunks
+        return (build_ground(w.scenario, self.look.palette),
+                build_props(w.scenario, w.lights.heads, w.ids.prop0, self.look.palette), None)
 
     def _horizon_row(self, rot: np.ndarray) -> float:
         # row where a far point straight ahead at camera height projects
@@ -71,7 +84,7 @@ class WorldView:
                                     self.camera.config.mount_height_m + self.look.height_offset_m, jitter)
         dynamic = self.dynamic_mesh(pos, rot[2])
         frame = self.camera.render(self.ground, self.props, dynamic, w.ego_s, rot, pos, w.ids.total,
-                                   self.sky, self.look.grass)
+                                   self.sky, self.look.grass, self.chunks)
         lamps = None
         if self.look.night:
             lamps = lit_lamp_mask(frame.instance, frame.rgb, w.ids.light0, w.ids.prop0, 200)  # light heads' lit lamps

@@ -17,6 +17,7 @@ from .collision import box_corners
 from .dynamics import BicycleParams, EgoState, bicycle_step
 from .kernels import first_box_overlap, gather_obstacles
 from .lights import RED, TrafficLights
+from .meshes import LINE_BASE
 from .pedestrians import Pedestrians
 from .scenarios import Scenario, ScenarioConfig, generate
 from .traffic import Obstacles, Traffic
@@ -56,7 +57,7 @@ class EgoFrenet:
 @dataclass
 class InstanceTable:
     """Instance ids of everything drawn: vehicles, then pedestrians, then light heads, then props
-    (and, in navigation towns, after the props and light poles, the stop signs)."""
+    (and, in navigation towns, after the props, light poles and sign posts, the stop-sign plates)."""
 
     vehicle0: int
     ped0: int
@@ -72,6 +73,8 @@ class InstanceTable:
             return "pedestrian"
         if inst_id < self.prop0:
             return "traffic_light"
+        if 0 <= self.stop_sign0 <= inst_id:
+            return "stop_sign"
         return "static"
 
 
@@ -138,6 +141,12 @@ class World:
         """Lanes in the ego's direction, their width [m] and the speed limit there [m/s]."""
         main = self.net.main
         return main.lanes_fwd, main.lane_width_m, main.speed_limit_m_s
+
+    def lane_line_codes(self) -> tuple[int, int]:
+        """Ground-label codes of the ego lane's left and right lines (``sim.meshes.LINE_BASE`` slots):
+        the ego's lane k (forward) lies between lines at d = -(k+1) w (right) and -k w (left)."""
+        lane = self.frenet.lane
+        return LINE_BASE + int(round(-lane)) + 8, LINE_BASE + int(round(-(lane + 1))) + 8
 
     def route_truth(self) -> None:
         """The route block of the labels: none here (the route is the main road)."""

@@ -24,11 +24,15 @@ def test_the_command_names_are_the_simulators():
 
 
 def test_route_block_round_trips_in_physical_units():
-    g = RouteGuidance("left", 23.0, arc_waypoints(12.0, True))
+    g = RouteGuidance("left", 23.0, arc_waypoints(12.0, True), 31.0, (24.0, -3.0), 14.5, True)
     block = encode_route(g)
     assert block.shape == (ROUTE_SIZE,) and np.all(np.isfinite(block))
     back = decode_route(np.concatenate([np.zeros(OBS_SIZE, np.float32), block]))
     assert back.command == "left" and back.distance_m == pytest.approx(23.0, abs=1e-4)
+    assert back.stop_sign_m == pytest.approx(31.0, abs=1e-4) and back.left_must_yield
+    assert np.allclose(back.junction_xy_m, (24.0, -3.0), atol=1e-4) and back.junction_radius_m == pytest.approx(14.5, abs=1e-4)
+    none = decode_route(np.concatenate([np.zeros(OBS_SIZE, np.float32), encode_route(RouteGuidance("follow_lane", 80.0, g.waypoints_m))]))
+    assert none.stop_sign_m == np.inf and np.isnan(none.junction_xy_m[0]) and not none.left_must_yield
     limits = 2.0 * np.array([40.0, 10.0])  # the block clips at 2 units per axis
     assert np.allclose(back.waypoints_m, np.clip(g.waypoints_m, -limits, limits), atol=1e-4)
 
@@ -36,7 +40,7 @@ def test_route_block_round_trips_in_physical_units():
 def test_unknown_distance_and_short_routes_stay_finite():
     block = encode_route(RouteGuidance("follow_lane", np.inf, np.array([[5.0, 0.0], [7.0, 0.0]])))
     assert np.all(np.isfinite(block))
-    wp = block[len(COMMANDS) + 1:].reshape(N_WAYPOINTS, 2)
+    wp = block[len(COMMANDS) + 1:len(COMMANDS) + 1 + 2 * N_WAYPOINTS].reshape(N_WAYPOINTS, 2)
     assert np.allclose(wp[2:], wp[1])  # the last point repeats (the goal is near)
     with pytest.raises(ValueError, match="'u_turn' is not one of"):
         encode_route(RouteGuidance("u_turn", 1.0, np.zeros((8, 2))))

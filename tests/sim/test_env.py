@@ -9,11 +9,10 @@ import sim
 from common.config import ConfigError
 
 SHORT = {"scenario": {"route_length_m": 200}}
-CAMERA_PENDING = {"drivestack/TownNav-v0"}  # camera off until the graph towns' ground meshes land (sim.roadgraph.ground)
 
 
 def _config(env_id: str) -> dict:
-    return {**SHORT, "render_camera": env_id not in CAMERA_PENDING}
+    return {**SHORT, "render_camera": True}
 
 
 @pytest.mark.parametrize("env_id", sorted(sim.ENV_IDS))

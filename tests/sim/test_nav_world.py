@@ -89,7 +89,8 @@ def test_ids_and_static_boxes():
     ids, sig = world.ids, world.lights
     assert ids.prop0 - ids.light0 == len(sig.heads)
     assert ids.total - ids.stop_sign0 == len(sig.stop_signs) > 0
-    assert ids.stop_sign0 == ids.prop0 + len(world.scenario.props) + len(sig.heads)
+    # props, one pole per head, one post per sign, then the signs' plates
+    assert ids.stop_sign0 == ids.prop0 + len(world.scenario.props) + len(sig.heads) + len(sig.stop_signs)
     paved = world.scenario.paved
     assert not any(paved.box_touches(tuple(b)) for b in world.static_boxes[:len(world.scenario.props)])
 

@@ -1,0 +1,121 @@
+"""Right of way at junctions for a driver that reads the feature vector (layout v2).
+
+Where a navigation town's route block says a stop sign or a permitted left is ahead, the
+rule-based driver holds at the line as a standing obstacle until the rules let it go:
+
+- **stop sign**: a full stop (below ``STOPPED_M_S`` within ``STOP_WINDOW_M`` of the line), then
+  wait while a vehicle is in the junction box or would reach it within ``CLEAR_S``;
+- **permitted left**: wait at the line while an oncoming vehicle is in the box or would reach it
+  within ``ONCOMING_S``.
+
+Vehicles come from the observation's object rows (positions from the camera's foot, velocities
+relative to the ego); the junction (centre, radius) and the stop line come from the route block,
+i.e. from the map. The same rules as ``sim.route_pilot`` (which drives on labels for dataset
+export), on what a policy sees.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from common.vocab import CAMERA_MOUNT
+
+from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
+from .route_features import RouteGuidance
+
+STOPPED_M_S = 0.1  # a full stop [m/s]
+STOP_WINDOW_M = 2.5  # ... counts within this of the line [m]
+CLEAR_S = 3.0  # after the stop: nobody may reach the box within this [s]
+ONCOMING_S = 4.5  # permitted left: no oncoming vehicle may reach the box within this [s]
+MOVING_M_S = 0.5  # slower than this is not approaching [m/s]
+LINE_BEFORE_ENTRY_M = 4.5  # the stop line lies about this far before the junction entry (crosswalk + setback) [m]
+
+
+class JunctionRules:
+    """Remembers whether the car has made its full stop at the current stop sign."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._stopped = False
+        self._last_stop_m = math.inf
+
+    def hold_m(self, f: Decoded, route: RouteGuidance) -> float | None:
+        """Distance to a line the car must stay behind now [m], or None."""
+        holds = [d for d in (self._stop_sign(f, route), self._permitted_left(f, route)) if d is not None]
+        return min(holds) if holds else None
+
+    def _stop_sign(self, f: Decoded, route: RouteGuidance) -> float | None:
+        d = route.stop_sign_m
+        if not math.isfinite(d) or d < -0.5:
+            self._stopped, self._last_stop_m = False, math.inf
+            return None
+        if d > self._last_stop_m + 5.0:  # a new sign further on
+            self._stopped = False
+        self._last_stop_m = d
+        if f.speed_m_s < STOPPED_M_S and d <= STOP_WINDOW_M:
+            self._stopped = True
+        if not self._stopped or not self._junction_clear(f, route):
+            return d
+        return None
+
+    def _permitted_left(self, f: Decoded, route: RouteGuidance) -> float | None:
+        if route.command != "left" or not route.left_must_yield or route.distance_m <= 0.0:
+            return None  # no permitted left ahead, or already in the junction: committed
+        line = f.light_distance_m if math.isfinite(f.light_distance_m) else route.distance_m - LINE_BEFORE_ENTRY_M
+        if line < -0.5:
+            return None
+        for x, y, vx, vy in _vehicles(f):
+            speed = math.hypot(vx, vy)
+            if vx > -MOVING_M_S or x < 0:
+                continue  # not coming toward us
+            if _time_to_box(x, y, vx, vy, route) < ONCOMING_S:
+                return line
+        return None
+
+    def _junction_clear(self, f: Decoded, route: RouteGuidance) -> bool:
+        jx, jy = route.junction_xy_m
+        if not (math.isfinite(jx) and math.isfinite(jy)):
+            return True
+        for x, y, vx, vy in _vehicles(f):
+            if math.hypot(jx - x, jy - y) < route.junction_radius_m:
+                return False
+            if x < 0 and abs(vy) < 0.5 * max(abs(vx), 1e-6):
+                continue  # behind us in our direction: queued behind the car
+            if _time_to_box(x, y, vx, vy, route) < CLEAR_S:
+                return False
+        return True
+
+
+def _vehicles(f: Decoded) -> list[tuple[float, float, float, float]]:
+    """Present vehicle rows as (x, y) in the ego's centre frame [m] and absolute (vx, vy) [m/s]."""
+    col = object_column
+    rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("vehicle")] > 0.5)]
+    out = []
+    for r in rows:
+        x = r[col("x")] * DISTANCE_SCALE_M + CAMERA_MOUNT.forward_m
+        y = r[col("y")] * LATERAL_SCALE_M
+        vx = r[col("vx")] * REL_SPEED_SCALE_M_S[0] + f.speed_m_s
+        vy = r[col("vy")] * REL_SPEED_SCALE_M_S[1]
+        out.append((float(x), float(y), float(vx), float(vy)))
+    return out
+
+
+def _time_to_box(x: float, y: float, vx: float, vy: float, route: RouteGuidance) -> float:
+    """Seconds until a vehicle at (x, y) moving (vx, vy) reaches the junction box; inf if it is not
+    heading for it (or barely moving); 0 inside it."""
+    jx, jy = route.junction_xy_m
+    if not (math.isfinite(jx) and math.isfinite(jy)):
+        return math.inf
+    rx, ry = jx - x, jy - y
+    dist = math.hypot(rx, ry)
+    if dist < route.junction_radius_m:
+        return 0.0
+    closing = (vx * rx + vy * ry) / max(dist, 1e-6)
+    speed = math.hypot(vx, vy)
+    if speed < MOVING_M_S or closing < 0.5 * speed:
+        return math.inf
+    return (dist - route.junction_radius_m) / closing
