@@ -6,13 +6,16 @@ Importing ``sim`` registers the gymnasium ids (entry points are strings, so noth
 - ``drivestack/Highway-v0``: multi-lane highway with faster traffic and lane changes.
 - ``drivestack/TownNav-v0``: a road-graph town (junctions, signals, stop signs) and a planned
   route that turns, with route commands and waypoints in the labels (``sim.nav_world``).
+- ``drivestack/HighwayNav-v0``: a highway with interchanges (on- and off-ramps, merges, lane
+  drops) as a road graph; the route merges, changes lanes and exits.
 
 All take ``config=`` (an ``EnvConfig`` or a nested dict of its fields) and keyword overrides.
 """
 
 from gymnasium.envs.registration import register, registry
 
-ENV_IDS = {"drivestack/Town-v0": "town", "drivestack/Highway-v0": "highway", "drivestack/TownNav-v0": "townnav"}
+ENV_IDS = {"drivestack/Town-v0": "town", "drivestack/Highway-v0": "highway", "drivestack/TownNav-v0": "townnav",
+           "drivestack/HighwayNav-v0": "highwaynav"}
 
 for _env_id, _kind in ENV_IDS.items():
     if _env_id not in registry:

@@ -13,7 +13,7 @@ from typing import Literal
 from common.config import ConfigError, check_range
 from common.vocab import CAMERA_MOUNT, HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
 
-ScenarioKind = Literal["town", "highway", "townnav"]
+ScenarioKind = Literal["town", "highway", "townnav", "highwaynav"]
 
 
 @dataclass(frozen=True)

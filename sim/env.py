@@ -31,7 +31,7 @@ from .nav_world import NavWorld
 from .view import WorldView
 from .world import StepEvents, World
 
-WORLDS = {"town": World, "highway": World, "townnav": NavWorld}  # scenario kind -> world class
+WORLDS = {"town": World, "highway": World, "townnav": NavWorld, "highwaynav": NavWorld}  # scenario kind -> world class
 
 STATE_LOW = np.array([0.0, -5.0, -1.0, -1.0], np.float32)
 STATE_HIGH = np.array([60.0, 5.0, 1.0, 1.0], np.float32)

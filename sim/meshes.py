@@ -152,12 +152,14 @@ class GroundPiece(NamedTuple):
 
 
 def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],
-                line_ranges: list[tuple[float, float]]) -> Iterator[GroundPiece]:
+                line_ranges: list[tuple[float, float]], lines: list[LaneLine] | None = None) -> Iterator[GroundPiece]:
     """Asphalt over the whole road, sidewalks on both sides over ``walk_ranges`` and every lane line
-    over ``line_ranges`` (s intervals [m]), in drawing order, cut into CHUNK_M segments."""
+    over ``line_ranges`` (s intervals [m]), in drawing order, cut into CHUNK_M segments. With
+    ``lines`` given, only those lines and nothing else (paint through a highway junction)."""
     lo, hi = road.asphalt_d
-    for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
-        yield GroundPiece(_strip(road, seg0, seg1, lo, hi), palette.asphalt, LAYER_ROAD, ROAD, None, 0.5 * (seg0 + seg1))
+    if lines is None:
+        for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
+            yield GroundPiece(_strip(road, seg0, seg1, lo, hi), palette.asphalt, LAYER_ROAD, ROAD, None, 0.5 * (seg0 + seg1))
     for a, b in walk_ranges:
         for seg0, seg1 in _segments(a, b, CHUNK_M):
             cs = 0.5 * (seg0 + seg1)
@@ -165,7 +167,7 @@ def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, flo
                               SIDEWALK, None, cs)
             yield GroundPiece(_strip(road, seg0, seg1, hi, hi + road.sidewalk_m), palette.sidewalk, LAYER_SIDEWALK,
                               SIDEWALK, None, cs)
-    for line in road.lane_lines():
+    for line in road.lane_lines() if lines is None else lines:
         colour = palette.yellow if line.colour == "yellow" else palette.white
         offsets = (-0.12, 0.12) if line.style == "double_solid" else (0.0,)
         half = (0.06 if line.style == "double_solid" else LINE_WIDTH_M / 2)

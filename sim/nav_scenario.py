@@ -1,4 +1,8 @@
-"""Navigation towns (``kind: townnav``): a road graph, its signals, a route, parked cars and buildings.
+"""Navigation worlds: a road graph, its signals, a route, and what stands beside the roads.
+
+``townnav``: a street grid (``sim.roadgraph.generator``) with parked cars and buildings.
+``highwaynav``: a highway with interchanges (``sim.roadgraph.highway``: on- and off-ramps, merges,
+lane drops, turning loops at both ends) with trees beside it; its routes merge, change lanes and exit.
 
 ``generate_nav(config, seed)`` resolves a ``ScenarioConfig`` into a ``TownSpec`` (the grid from
 ``town_grid``, else sized to the route), draws the town (``sim.roadgraph.generator``), its
@@ -20,6 +24,7 @@ from .config import ScenarioConfig
 from .paved import PavedMap
 from .roadgraph.generator import TownSpec, generate_graph
 from .roadgraph.graph import RoadGraph
+from .roadgraph.highway import HighwaySpec, generate_highway
 from .roadgraph.planner import random_route
 from .roadgraph.route import Route
 from .roadgraph.signals import JunctionSignals
@@ -27,6 +32,7 @@ from .scenarios import Prop, ScenarioParams
 
 ROUTE_M_PER_GRID = 280.0  # route metres per extra junction per side of the grid [m]
 GRID_RANGE = (4, 12)  # the sized grid stays within this [junctions per side]
+HIGHWAY_M_PER_INTERCHANGE = 1200.0  # highwaynav: route metres per interchange beyond the first [m]
 ROUTE_SHORTFALL = 0.9  # a drawn route shorter than this share of the asked length is an error
 END_CLEAR_M = 18.0  # no parked cars or buildings this close to a street end (the junction) [m]
 START_CLEAR_M = 25.0  # no parked car this close to the ego's start on its street [m]
@@ -47,8 +53,8 @@ class ParkedCar:
 
 @dataclass
 class NavScenario:
-    params: ScenarioParams  # kind "townnav"; ``speed_limit_m_s`` is the residential (lowest) limit
-    spec: TownSpec
+    params: ScenarioParams  # kind "townnav" / "highwaynav"; ``speed_limit_m_s`` is the lowest street limit
+    spec: TownSpec | HighwaySpec
     graph: RoadGraph
     signals: JunctionSignals  # geometry fixed; its clock is stepped by the world
     route: Route
@@ -87,10 +93,33 @@ def resolve_nav(config: ScenarioConfig, rng: np.random.Generator) -> tuple[Scena
     return params, spec
 
 
+def resolve_highway(config: ScenarioConfig, rng: np.random.Generator) -> tuple[ScenarioParams, HighwaySpec]:
+    def pick(value, sampler):
+        return sampler() if value is None else value
+
+    lanes = pick(config.lanes_per_direction, lambda: int(rng.choice([2, 3])))
+    width = pick(config.lane_width_m, lambda: float(rng.uniform(3.5, 3.75)))
+    kmh = pick(config.speed_limit_kmh, lambda: float(rng.choice([80, 100, 120])))
+    # a route runs ramp to ramp: enough interchanges that the asked length fits between two of them
+    interchanges = int(min(max(math.ceil(config.route_length_m / HIGHWAY_M_PER_INTERCHANGE) + 1, 3), 5))
+    try:
+        spec = HighwaySpec(interchanges=interchanges, lanes=lanes, lane_width_m=width, speed_m_s=kmh / 3.6)
+    except ConfigError as exc:  # name the scenario field the user set, not the generator's
+        raise ConfigError(f"scenario (highwaynav): {exc}") from None
+    params = ScenarioParams(
+        kind="highwaynav", route_length_m=config.route_length_m, lanes_per_direction=lanes, lane_width_m=width,
+        speed_limit_m_s=spec.loop_speed_m_s, min_curve_radius_m=pick(config.min_curve_radius_m, lambda: 250.0),
+        traffic_density_per_km=pick(config.traffic_density_per_km, lambda: 18.0), pedestrians_per_km=0.0,
+        parked_cars_per_km=0.0, intersection_spacing_m=config.intersection_spacing_m)
+    return params, spec
+
+
 def generate_nav(config: ScenarioConfig, seed: int) -> NavScenario:
-    """The navigation town for ``seed``; raises ``ConfigError`` (one line, naming the value) for
-    settings no town can satisfy."""
+    """The navigation world for ``seed``; raises ``ConfigError`` (one line, naming the value) for
+    settings no world can satisfy."""
     rng = np.random.default_rng([seed, 0x7A11])
+    if config.kind == "highwaynav":
+        return _generate_highway(config, seed, rng)
     params, spec = resolve_nav(config, rng)
     graph = generate_graph(spec, rng)
     signals = JunctionSignals(graph, rng)
@@ -104,6 +133,42 @@ def generate_nav(config: ScenarioConfig, seed: int) -> NavScenario:
     parked = _parked(graph, params, rng, (start.lane.road, start.s_from))
     props = _buildings(graph, paved, rng)
     return NavScenario(params, spec, graph, signals, route, paved, props, parked, seed)
+
+
+def _generate_highway(config: ScenarioConfig, seed: int, rng: np.random.Generator) -> NavScenario:
+    params, spec = resolve_highway(config, rng)
+    graph = generate_highway(spec, rng)
+    signals = JunctionSignals(graph, rng)  # no lights or stop signs: merges are not crossings
+    route = random_route(graph, rng, config.route_length_m)
+    if route.length_m < ROUTE_SHORTFALL * config.route_length_m:
+        raise ConfigError(f"scenario.route_length_m={config.route_length_m:g} does not fit a highway of "
+                          f"{spec.interchanges} interchanges (longest route found {route.length_m:.0f} m); use a shorter route")
+    paved = PavedMap.build(graph)
+    return NavScenario(params, spec, graph, signals, route, paved, _trees(graph, paved, rng), [], seed)
+
+
+def _trees(graph: RoadGraph, paved: "PavedMap", rng) -> list[Prop]:
+    """Trees (a trunk and a crown, as on the straight highway) beside every road, none on any paving."""
+    props: list[Prop] = []
+    for k in range(graph.n_streets):
+        road = graph.roads[k]
+        lo, hi = road.asphalt_d
+        s = float(rng.uniform(5, 30))
+        while s < road.length_m - 5:
+            for side in (-1, 1):
+                if rng.random() < 0.5:
+                    continue
+                d = (lo - rng.uniform(4, 14)) if side < 0 else (hi + rng.uniform(4, 14))
+                x, y, h = road.pose(s, d)
+                size = float(rng.uniform(2.5, 5.0))
+                if paved.box_touches((float(x), float(y), float(h), size, size), margin_m=1.0):
+                    continue
+                trunk = (int(rng.integers(70, 100)), int(rng.integers(50, 70)), 40)
+                crown = (int(rng.integers(30, 70)), int(rng.integers(90, 150)), int(rng.integers(30, 60)))
+                props.append(Prop(float(x), float(y), float(h), 0.4, 0.4, 0.0, 2.5, trunk, "tree"))
+                props.append(Prop(float(x), float(y), float(h) + 0.4, size, size, 2.0, size * 1.2, crown, "tree"))
+            s += float(rng.uniform(15, 40))
+    return props
 
 
 def _parked(graph: RoadGraph, p: ScenarioParams, rng, keep_clear: tuple[int, float]) -> list[ParkedCar]:

@@ -144,6 +144,8 @@ class NavWorld:
             c = graph.connector_of(leg.lane.road)
             street, direction = c.src.road, c.src.direction
             junction = graph.junctions[c.junction]
+            if junction.control == "merge":
+                continue  # a highway taper or gore: no line to stop at, nobody to give way to at a line
             stop_s = junction.stop_s[(street, direction)]
             stop_route_s = before.route_s0 + abs(stop_s - before.s_from)
             head = -1

@@ -21,7 +21,7 @@ from common.config import ConfigError
 from ..road import Road
 from .graph import (CROSSWALK_M, STOP_LINE_SETBACK_M, Arm, Connector, Junction, LaneRef, Movement, RoadGraph,
                     StreetInfo)
-from .paths import cubic_bezier, filleted_polyline, offset, resample, trim
+from .paths import convex_hull, cubic_bezier, filleted_polyline, offset, resample, trim
 
 SHOULDER_M = 2.2  # asphalt beyond the edge line, the parking strip of town streets [m]
 SIDEWALK_M = 2.5  # [m]
@@ -213,7 +213,7 @@ def _build(spec: TownSpec, rng, n: int, pos, edges: list[_Edge]) -> RoadGraph:
                 arms.append(Arm(k, True, float(roads[k].heading[-1] + np.pi)))
         arms.sort(key=lambda arm: np.mod(arm.heading_out_rad, 2 * np.pi))
         junctions.append(Junction(j, (float(pos[v][0]), float(pos[v][1])), radius_of[j], arms,
-                                  _hull(np.concatenate([_arm_corners(roads[a.street], a) for a in arms])), "signal"))
+                                  convex_hull(np.concatenate([_arm_corners(roads[a.street], a) for a in arms])), "signal"))
     graph = RoadGraph(roads, streets, junctions, [])
     for junction in junctions:
         _control(junction, streets, rng)
@@ -246,25 +246,6 @@ def _arm_corners(road: Road, arm: Arm) -> np.ndarray:
     lo, hi = road.asphalt_d
     x, y, _ = road.pose(np.array([s, s]), np.array([lo, hi]))
     return np.stack([x, y], 1)
-
-
-def _hull(points: np.ndarray) -> np.ndarray:
-    """Convex hull, counter-clockwise (Andrew's monotone chain)."""
-    pts = sorted(map(tuple, points))
-
-    def cross(o, a, b):
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
-
-    lower, upper = [], []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return np.array(lower[:-1] + upper[:-1])
 
 
 def movement_of(turn_rad: float) -> Movement:

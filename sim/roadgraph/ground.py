@@ -11,8 +11,8 @@ a STOP_LINE across the approach lanes at ``junction.stop_s``. Triangles are keye
 
 Lane-line codes. The straight towns label the main road's line at lateral slot k as
 ``LINE_BASE + k + 8``; a town has many streets, so a line's code here is
-``GRAPH_LINE_BASE + group * LINE_SLOTS + slot``: ``slot = round(d / lane width) + 3`` (0..6,
-three lanes a side at most) and ``group`` one of ``N_LINE_GROUPS`` colours of a street colouring
+``GRAPH_LINE_BASE + group * LINE_SLOTS + slot``: ``slot = round(d / lane width) + 4`` (0..8,
+four lanes a side at most: a highway section with its auxiliary lane) and ``group`` one of ``N_LINE_GROUPS`` colours of a street colouring
 in which streets that share a junction never share a group and each street takes the group whose
 nearest other member is farthest away. ``ego_line_codes`` gives the codes of a lane's own left
 and right lines. A far street in the ego street's group has its lines at the same slots coded
@@ -34,12 +34,12 @@ from ..chunks import CellGrid
 from ..meshes import (CROSSWALK, LAYER_PAINT, LAYER_ROAD, LAYER_SIDEWALK, LAYER_STRIDE, LINE_BASE, ROAD, SIDEWALK,
                       STOP_LINE, Mesh, Palette, crosswalk_tris, road_pieces, stop_line_tris)
 from ..road import Road
-from .generator import _hull as convex_hull
+from .paths import convex_hull
 from .graph import CROSSWALK_M, STOP_LINE_SETBACK_M, Arm, Junction, LaneRef, RoadGraph
 
 GRAPH_LINE_BASE = 32  # first graph lane-line code (above the main road's LINE_BASE + 0..16)
-LINE_SLOTS = 7  # lateral slots per street: d / lane width in -3..3
-N_LINE_GROUPS = 31  # street groups: codes 32 .. 248
+LINE_SLOTS = 9  # lateral slots per street: d / lane width in -4..4
+N_LINE_GROUPS = 24  # street groups: codes 32 .. 247
 NO_LINE_CODE = 255  # drawn nowhere: the "ego line" codes of a connector lane
 SPACING_M = 10.0  # centreline points this far apart measure how far streets are from each other [m]
 assert GRAPH_LINE_BASE >= LINE_BASE and GRAPH_LINE_BASE + N_LINE_GROUPS * LINE_SLOTS <= NO_LINE_CODE
@@ -47,13 +47,18 @@ assert GRAPH_LINE_BASE >= LINE_BASE and GRAPH_LINE_BASE + N_LINE_GROUPS * LINE_S
 
 def line_code(group: int, d_m: float, lane_width_m: float) -> int:
     """Label code of a line at lateral offset ``d_m`` on a street of ``group``."""
-    return GRAPH_LINE_BASE + group * LINE_SLOTS + int(round(d_m / lane_width_m)) + 3
+    return GRAPH_LINE_BASE + group * LINE_SLOTS + int(round(d_m / lane_width_m)) + LINE_SLOTS // 2
 
 
 def ego_line_codes(graph: RoadGraph, lane: LaneRef) -> tuple[int, int]:
-    """(left, right) line codes of a street lane, as the driver sees them; a connector lane has
-    no paint, so it gets ``NO_LINE_CODE`` twice (matching no pixel)."""
+    """(left, right) line codes of a street lane, as the driver sees them. A connector through a
+    town junction has no paint, so it gets ``NO_LINE_CODE`` twice (matching no pixel); one through
+    a highway taper or gore carries its approach lane's lines on (``_merge_lines``), so it gets
+    that lane's codes."""
     if graph.is_connector(lane.road):
+        c = graph.connector_of(lane.road)
+        if graph.junctions[c.junction].control == "merge":
+            return ego_line_codes(graph, c.src)
         return NO_LINE_CODE, NO_LINE_CODE
     road = graph.roads[lane.road]
     group = int(street_line_groups(graph)[lane.road])
@@ -119,11 +124,18 @@ def min_group_separation_m(graph: RoadGraph) -> float:
     return float(dist[same].min()) if same.any() else float("inf")
 
 
-def street_line_ranges(road: Road) -> list[tuple[float, float]]:
+def street_line_ranges(road: Road, merge_ends: tuple[bool, bool] = (False, False)) -> list[tuple[float, float]]:
     """Where a street's lane lines run: between its stop lines, as the straight towns' lines end
-    at theirs [m]."""
+    at theirs; to the very end where the street meets a highway taper or gore (``merge_ends`` at
+    s = 0 and at s = length), whose lines carry them on [m]."""
     back = CROSSWALK_M + STOP_LINE_SETBACK_M
-    return [(back, road.length_m - back)] if road.length_m > 2 * back else []
+    a = 0.0 if merge_ends[0] else back
+    b = road.length_m - (0.0 if merge_ends[1] else back)
+    return [(a, b)] if b - a > 1e-3 else []
+
+
+def _merge_ends(graph: RoadGraph, street: int) -> tuple[bool, bool]:
+    return tuple(graph.junctions[j].control == "merge" for j in graph.streets[street].nodes)
 
 
 class _Builder:
@@ -164,8 +176,24 @@ def _arm_side(road: Road, arm: Arm, left: bool) -> tuple[np.ndarray, np.ndarray]
     return np.array([x[0], y[0]]), np.array([x[1], y[1]])
 
 
-def _junction(b: _Builder, graph: RoadGraph, j: Junction, palette: Palette) -> None:
+def _merge_lines(b: _Builder, graph: RoadGraph, j: Junction, palette: Palette, groups: np.ndarray) -> None:
+    """A highway taper or gore: the lines ``Junction.painted`` lists, along their connectors, with
+    the codes of the approach street's lines they continue (so the ego's lines stay its own)."""
+    for jl in j.painted:
+        road = graph.roads[jl.road]
+        src = graph.connector_of(jl.road).src
+        # the line in the approach street's frame: its lane's left edge is at d = -lane w (direction +1)
+        d_src = src.direction * (-src.lane * road.lane_width_m + jl.line.d_m)
+        code = line_code(int(groups[src.road]), d_src, road.lane_width_m)
+        for piece in road_pieces(road, palette, [], [(0.0, road.length_m)], lines=[jl.line]):
+            b.add(piece.tris, piece.colour, code, piece.layer)
+
+
+def _junction(b: _Builder, graph: RoadGraph, j: Junction, palette: Palette, groups: np.ndarray) -> None:
     b.add(_fan(j.polygon), palette.asphalt, ROAD, LAYER_ROAD)
+    if j.control == "merge":  # a highway taper or gore: lines carried through, no crossings to paint
+        _merge_lines(b, graph, j, palette, groups)
+        return
     for k, a in enumerate(j.arms):  # arms run counter-clockwise: a's left side faces the next arm's right
         nxt = j.arms[(k + 1) % len(j.arms)]
         ra, rb = graph.roads[a.street], graph.roads[nxt.street]
@@ -189,9 +217,9 @@ def build_graph_ground(graph: RoadGraph, palette: Palette, grid: CellGrid) -> Me
     for k, road in enumerate(graph.roads[:graph.n_streets]):
         w = road.lane_width_m
         walk = [(0.0, road.length_m)] if road.sidewalk_m > 0 else []
-        for piece in road_pieces(road, palette, walk, street_line_ranges(road)):
+        for piece in road_pieces(road, palette, walk, street_line_ranges(road, _merge_ends(graph, k))):
             label = piece.label if piece.line is None else line_code(int(groups[k]), piece.line.d_m, w)
             b.add(piece.tris, piece.colour, label, piece.layer)
     for j in graph.junctions:
-        _junction(b, graph, j, palette)
+        _junction(b, graph, j, palette, groups)
     return b.mesh()

@@ -42,9 +42,9 @@ import numpy as np
 from common.config import ConfigError
 
 from ..road import LaneLine, Road
-from .generator import _arm_corners, _connector_road, _hull, _strongly_connected
+from .generator import _arm_corners, _connector_road, _strongly_connected
 from .graph import Arm, Connector, Junction, JunctionLine, LaneRef, Movement, RoadGraph, StreetInfo
-from .paths import filleted_polyline, offset, resample
+from .paths import convex_hull, filleted_polyline, offset, resample
 
 MEDIAN_M = 8.0  # between the two carriageways' left edge lines [m]
 SHOULDER_M = 2.5  # paved shoulder beyond each edge line of a carriageway [m]
@@ -101,7 +101,7 @@ class HighwaySpec:
 
 
 def _check(name: str, value: float, lo: float, hi: float, unit: str = "") -> None:
-    if not lo <= value <= hi:
+    if not lo - 1e-9 <= value <= hi + 1e-9:  # km/h made from m/s is not exact: 120 / 3.6 * 3.6 > 120
         shown = f"{value:g}" + (f" {unit}" if unit else "")
         raise ConfigError(f"highway {name}={shown} is not allowed; use {lo:g}..{hi:g}" + (f" {unit}" if unit else ""))
 
@@ -266,7 +266,7 @@ def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float) ->
     arms = [Arm(r, True, float(roads[r].heading[-1] + np.pi)) for r in node.ins]
     arms += [Arm(r, False, float(roads[r].heading[0])) for r in node.outs]
     arms.sort(key=lambda arm: np.mod(arm.heading_out_rad, 2 * np.pi))
-    polygon = _hull(np.concatenate([_arm_corners(roads[a.street], a) for a in arms]))
+    polygon = convex_hull(np.concatenate([_arm_corners(roads[a.street], a) for a in arms]))
     centre = polygon.mean(axis=0)
     ends = np.array([roads[a.street].xy[-1 if a.at_end else 0] for a in arms])
     radius = float(np.hypot(*(ends - centre).T).max())

@@ -93,3 +93,22 @@ def trim(points: np.ndarray, start_m: float, end_m: float) -> np.ndarray:
     first = np.array([np.interp(lo, arc, points[:, 0]), np.interp(lo, arc, points[:, 1])])
     last = np.array([np.interp(hi, arc, points[:, 0]), np.interp(hi, arc, points[:, 1])])
     return np.concatenate([first[None], points[inside], last[None]])
+
+
+def convex_hull(points: np.ndarray) -> np.ndarray:
+    """Convex hull, counter-clockwise (Andrew's monotone chain)."""
+    pts = sorted(map(tuple, points))
+
+    def cross(o, a, b):
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower, upper = [], []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1])

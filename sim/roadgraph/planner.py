@@ -143,7 +143,8 @@ def build_route(graph: RoadGraph, chain: list[LaneRef], start_s: float, goal_s: 
             x, y, _ = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
             c = graph.connector_of(road.road_id)
             legs.append(RouteLeg(lanes[0], 0.0, road.length_m, route_s, True, c.junction))
-            maneuvers.append(Maneuver(c.movement, route_s, route_s + road.length_m, c.junction))
+            if not _lane_continues(graph, c):
+                maneuvers.append(Maneuver(c.movement, route_s, route_s + road.length_m, c.junction))
             limits.append(road.speed_limit_m_s)
             points.append(np.stack([x, y], 1))
             route_s += road.length_m
@@ -174,6 +175,12 @@ def build_route(graph: RoadGraph, chain: list[LaneRef], start_s: float, goal_s: 
     w = graph.roads[chain[0].road].lane_width_m
     path = Road(-1, xy, heading, curvature, 1, 0, w, 0.0, 0.0, float(min(limits)), "none")
     return Route(legs, maneuvers, path, np.array(limits))
+
+
+def _lane_continues(graph: RoadGraph, c) -> bool:
+    """A highway lane running on through a taper or gore: no manoeuvre, nothing for the driver to do
+    (merging off a ramp and exiting onto one change the lane index, and keep their commands)."""
+    return graph.junctions[c.junction].control == "merge" and c.src.lane == c.dst.lane
 
 
 def _sections(graph: RoadGraph, chain: list[LaneRef], start_s: float, goal_s: float):

@@ -20,14 +20,14 @@ ENV_ID = "drivestack/TownNav-v0"
 EVENTS = ("collision", "off_road", "solid_line", "red_light", "stop_sign", "wrong_lane", "off_route")
 
 
-def make(route_m: float = 600.0, **scenario):
-    return gym.make(ENV_ID, render_camera=False, config={"scenario": {"route_length_m": route_m, **scenario}}).unwrapped
+def make(route_m: float = 600.0, env_id: str = ENV_ID, **scenario):
+    return gym.make(env_id, render_camera=False, config={"scenario": {"route_length_m": route_m, **scenario}}).unwrapped
 
 
-def drive(seed: int, route_m: float = 600.0, edit=None, steer=None, max_steps: int = 20000):
+def drive(seed: int, route_m: float = 600.0, edit=None, steer=None, max_steps: int = 20000, env_id: str = ENV_ID):
     """Drive one episode with the autopilot; ``edit`` rewrites the labels it sees, ``steer``
     (world, action) -> action overrides its action. Returns (env, counts of events, last events)."""
-    env = make(route_m)
+    env = make(route_m, env_id)
     obs, info = env.reset(seed=seed)
     pilot = Autopilot()
     counts = dict.fromkeys(EVENTS, 0)
@@ -171,3 +171,11 @@ def test_wrong_lane_and_solid_line_when_driving_in_the_opposing_lane():
         assert not terminated
     assert counts["wrong_lane"] == 1 and counts["solid_line"] == 1  # each fires once, on entering
     assert info["ground_truth"].ego.lane_offset_m > 0
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_highway_routes_change_lanes_and_exit_cleanly(seed):
+    env, counts, last = drive(seed, 1500.0, env_id="drivestack/HighwayNav-v0")
+    commands = [m.command for m in env.world.route.maneuvers]
+    assert "change_lane_right" in commands  # over to the exit lane (seed 1 then takes the exit: "right")
+    assert last["goal"] and not any(counts.values())
