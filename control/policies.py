@@ -168,8 +168,11 @@ class RuleBasedPolicy(Policy):
                 if d < gap:
                     gap, v_lead = max(d, 0.05), 0.0
         hold = self.junctions.hold_m(f, route) if route is not None else None
-        if hold is not None and hold - c.stop_margin_m < gap:  # a stop sign or a left that must yield
-            gap, v_lead = max(hold - c.stop_margin_m, 0.05), 0.0
+        if hold is not None:  # a stop sign or a left that must yield: a standing obstacle whose IDM
+            # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line
+            g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
+            if g < gap:
+                gap, v_lead = g, 0.0
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
 
