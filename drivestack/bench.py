@@ -8,9 +8,11 @@ Usage::
 
 ``sim`` measures, each for about ``S`` seconds after a warm-up:
 
-- env steps/s of ``drivestack/Town-v0`` and ``drivestack/Highway-v0``, camera on (default
-  resolution) and camera off (``render_camera=False``), in one process ("per core");
-- the same four figures with ``N`` processes stepping at once (one env each; ``--processes``
+- env steps/s of ``drivestack/Town-v0``, ``drivestack/Highway-v0`` and the navigation worlds
+  ``drivestack/TownNav-v0`` and ``drivestack/HighwayNav-v0``, camera on (default resolution) and
+  camera off (``render_camera=False``), in one process ("per core"), with each navigation world's
+  rate as a share of its straight-road counterpart's in the same run;
+- the same figures with ``N`` processes stepping at once (one env each; ``--processes``
   lists the counts, 1 being the single-process run): the aggregate and each process's rate;
 - dataset export frames/s (``sim.dataset.export_dataset``, tiny exports into a temp dir);
 - peers, when the optional ``bench`` extra is installed (highway-env ``highway-fast-v0`` and
@@ -55,7 +57,14 @@ SIM_FIGURES: dict[str, tuple[str, bool]] = {
     "town_no_camera": ("drivestack/Town-v0", False),
     "highway_camera": ("drivestack/Highway-v0", True),
     "highway_no_camera": ("drivestack/Highway-v0", False),
+    "townnav_camera": ("drivestack/TownNav-v0", True),
+    "townnav_no_camera": ("drivestack/TownNav-v0", False),
+    "highwaynav_camera": ("drivestack/HighwayNav-v0", True),
+    "highwaynav_no_camera": ("drivestack/HighwayNav-v0", False),
 }
+#: The navigation worlds beside the straight-road world they extend: (figure, its reference figure).
+NAV_VS_STRAIGHT = (("townnav_camera", "town_camera"), ("townnav_no_camera", "town_no_camera"),
+                   ("highwaynav_camera", "highway_camera"), ("highwaynav_no_camera", "highway_no_camera"))
 
 #: Peers: name -> (gymnasium id, module to import first so the id registers, distribution
 #: whose version is reported, observation it returns by default).
@@ -447,6 +456,12 @@ def format_table(report: SimReport) -> str:
         e = report.export
         lines.append(f"{'dataset export':<20}{'sim.dataset':<22}{'':<10}{'':>11}{e['frames_per_s']:>20.1f} frames/s"
                      f"   ({e['frames']} frames in {e['exports']} exports, {e['bytes_per_frame'] / 1024:.0f} KiB/frame)")
+    pairs = [(a, b) for a, b in NAV_VS_STRAIGHT if a in report.figures and b in report.figures]
+    if pairs:
+        lines += ["", "navigation worlds / the straight-road world, 1 process, steps/s:"]
+        for a, b in pairs:
+            ra, rb = report.figures[a]["runs"][0]["steps_per_s"], report.figures[b]["runs"][0]["steps_per_s"]
+            lines.append(f"{a:<20}/ {b:<20}{ra / rb:>8.2f}")
     if report.peers:
         lines += ["", "peers (1 process, same loop)"]
         for name, p in report.peers.items():

@@ -7,7 +7,8 @@ import pytest
 
 from drivestack.cli import main
 
-FIGURES = ("town_camera", "town_no_camera", "highway_camera", "highway_no_camera")
+FIGURES = ("town_camera", "town_no_camera", "highway_camera", "highway_no_camera", "townnav_camera", "townnav_no_camera",
+           "highwaynav_camera", "highwaynav_no_camera")
 
 
 @pytest.mark.slow
