@@ -189,6 +189,19 @@ class JunctionSignals:
             self._states, self._states_time_s = states, self.time_s
         return self._states
 
+    def arm_group(self, street: int, in_direction: int) -> int:
+        """Signal group (0 or 1) of the approach entering a junction along ``street`` in
+        ``in_direction`` (every arm has one, also a one-way street that only leaves it)."""
+        return self._group_of[(street, in_direction)]
+
+    def red_left_s(self) -> np.ndarray:
+        """(junctions, 2) time until each group's next green, arrow or ball [s]: how long a group
+        that shows red keeps it (what a pedestrian crossing its street needs to know)."""
+        t = np.mod(self.time_s + self.offset_s, self.cycle_s)
+        second = self.arrow_s + np.where(self.arrow_s > 0, YELLOW_S, 0.0) + self.green_s[:, 0] + YELLOW_S + ALL_RED_S
+        start = np.stack([np.zeros_like(t), second], 1)  # where each group's phase begins in the cycle, as group_states
+        return np.mod(start - t[:, None], self.cycle_s[:, None])
+
     def movement_state(self, junction: int, street: int, direction: int, movement: str) -> int:
         """GREEN/YELLOW/RED for a movement from an approach of a signalised junction."""
         ball, arrow = self.group_states()
