@@ -1,0 +1,353 @@
+"""Pedestrians of a graph town: walk the sidewalks of every street, turn corners at junctions,
+cross at the zebra crosswalks at street ends, and now and then jaywalk mid-block, sometimes
+stepping out from between parked cars.
+
+Each pedestrian is on one street at a time, in that street's Frenet frame: ``s`` along it,
+``d`` across it, ``side`` (+1 or -1) the sidewalk it walks (the sign of ``d`` there) and ``dir``
+(+1 or -1) the way it walks along ``s``. Sidewalks run the whole street, ``road.sidewalk_m`` wide
+beyond the paving (``road.asphalt_d``); the crosswalk of a street end is the band
+``CROSSWALK_M`` deep next to the junction box, as ``sim.roadgraph.ground`` paints it.
+
+- Walking toward a junction, a walker reaches the crosswalk's centre line and decides once:
+  cross this street there, or walk on to the street end and round the corner onto the
+  neighbouring arm's sidewalk (a straight line across the corner's paving, the convex corner
+  ``sim.roadgraph.ground`` draws), then walk away from the junction along that arm.
+- Crossing a signalised arm waits until that arm's signal group shows red on its ball and its
+  arrow, for at least the time the crossing takes; at a stop sign the walker goes at once
+  (vehicles must yield); on an arm without a stop (a two-way stop's through street) the walker
+  waits for a gap in the traffic, as a jaywalker does.
+- Mid-block a walker sometimes crosses (``jaywalk_rate_per_s``): it waits on the sidewalk for a
+  gap (no vehicle within ``gap_s`` seconds of the crossing), gives up after ``give_up_s``. Next
+  to a parked car it may instead step out from beside it (``step_out_rate_per_s``), looking
+  only ``step_out_gap_s`` ahead (the Euro NCAP child running out from behind an obstruction).
+
+Per-step motion is vectorised; the rare decisions (crosswalk reached, street end, crossing done,
+corner done, a jaywalk) loop over the few pedestrians that need one. The read interface is the
+straight town's ``sim.pedestrians.Pedestrians``: ``n``, ``poses``, ``boxes``, ``mode``,
+``speed``, ``height``, ``colour``, ``skin``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.vocab import PEDESTRIAN_SIZE_M
+
+from ..lights import RED
+from .graph import CROSSWALK_M, RoadGraph
+from .signals import JunctionSignals
+
+WALK, CROSS, WAIT = 0, 1, 2  # ``mode``, as sim.pedestrians
+# what each pedestrian is doing (``phase``): WAIT mode is the two waits, CROSS the crossing
+ON_SIDEWALK, ROUNDING, WAIT_SIGNAL, WAIT_GAP, CROSSING = 0, 1, 2, 3, 4
+_MODE_OF_PHASE = np.array([WALK, WALK, WAIT, WAIT, CROSS], np.int64)
+SIZE_M = PEDESTRIAN_SIZE_M  # footprint side [m]
+CAR_HALF_LENGTH_M = 2.3  # a parked car's half length, to step out just past its bumper [m]
+SKINS = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)
+
+
+@dataclass(frozen=True)
+class PedestrianConfig:
+    cross_at_end_p: float = 0.5  # chance a walker crosses the street at a crosswalk it reaches
+    turn_after_crossing_p: float = 0.6  # after crossing: round the corner, else walk back along the street
+    jaywalk_rate_per_s: float = 0.004  # chance per second that a walker crosses mid-block
+    step_out_rate_per_s: float = 0.02  # chance per second, in a gap beside a parked car, of stepping out there
+    parked_near_m: float = 1.0  # a walker this close to the spot just beside a parked car (same side) is there [m]
+    gap_s: float = 4.0  # a crossing needs no vehicle within this many seconds of it [s]
+    step_out_gap_s: float = 1.5  # a step-out from between parked cars looks this far ahead only [s]
+    gap_margin_m: float = 6.0  # plus this distance around the crossing [m]
+    ego_clear_m: float = 30.0  # no jaywalk starts closer than this to the ego [m]
+    step_out_ego_clear_m: float = 15.0  # nor a step-out closer than this [m]
+    give_up_s: float = 20.0  # a jaywalker waiting this long for a gap walks on [s]
+    end_clear_m: float = 12.0  # no jaywalking this close to a street end (the crosswalk is there) [m]
+    signal_margin_s: float = 1.0  # a signalised crossing starts only with this much red to spare [s]
+    child_share: float = 0.15  # share of children (Euro NCAP's child target)
+    child_height_m: tuple[float, float] = (1.0, 1.3)
+    adult_height_m: tuple[float, float] = (1.55, 1.9)
+    speed_m_s: tuple[float, float] = (1.0, 1.6)  # walking speed [m/s]
+    lane_spread_m: float = 0.6  # walkers keep their own line within +- this of the sidewalk's centre [m]
+
+
+class GraphPedestrians:
+    """Every pedestrian of a graph town (see the module docstring for the rules)."""
+
+    def __init__(self, graph: RoadGraph, signals: JunctionSignals, per_km: float, rng: np.random.Generator,
+                 parked=None, config: PedestrianConfig = PedestrianConfig()):
+        self.graph, self.signals, self.rng, self.config = graph, signals, rng, config
+        roads = graph.roads[:graph.n_streets]
+        self.length_m = np.array([r.length_m for r in roads])
+        self.lo_m = np.array([r.asphalt_d[0] for r in roads])  # right paving edge [m]
+        self.hi_m = np.array([r.asphalt_d[1] for r in roads])
+        self.sidewalk_m = np.array([r.sidewalk_m for r in roads])
+        self._corner = self._corner_table()
+        self._parked = _parked_by_street(parked, graph.n_streets)
+
+        walkable = np.flatnonzero(self.sidewalk_m > 0)
+        total_km = self.length_m[walkable].sum() / 1000.0
+        n = int(rng.poisson(per_km * total_km)) if len(walkable) else 0
+        self.n = n
+        self.street = rng.choice(walkable, n, p=self.length_m[walkable] / self.length_m[walkable].sum()) \
+            if n else np.zeros(0, np.int64)
+        self.street = self.street.astype(np.int64)
+        self.side = rng.choice([-1, 1], n).astype(np.int64)
+        self.lane_m = rng.uniform(-config.lane_spread_m, config.lane_spread_m, n)  # own line in the sidewalk [m]
+        self.s = rng.uniform(0.0, 1.0, n) * np.maximum(self.length_m[self.street] - 4.0, 0.0) + 2.0
+        self.d = self._walk_d(self.street, self.side)
+        self.dir = rng.choice([-1, 1], n).astype(np.int64)
+        self.speed = rng.uniform(*config.speed_m_s, n)  # [m/s]
+        self.child = rng.random(n) < config.child_share
+        self.height = np.where(self.child, rng.uniform(*config.child_height_m, n),
+                               rng.uniform(*config.adult_height_m, n))  # [m]
+        self.colour = rng.integers(20, 230, (n, 2, 3)).astype(np.uint8)  # shirt, trousers
+        self.skin = SKINS[rng.integers(0, len(SKINS), n)]
+        self.phase = np.full(n, ON_SIDEWALK, np.int64)
+        self.mode = np.full(n, WALK, np.int64)
+        self.turning = np.zeros(n, bool)  # decided to round the corner at the street end ahead
+        self.jaywalking = np.zeros(n, bool)  # waiting for a gap or crossing mid-block
+        self.stepping_out = np.zeros(n, bool)  # ... from between parked cars
+        self.step_outs = 0  # step-outs from between parked cars so far
+        self.target_d = self.d.copy()  # where a crossing ends [m]
+        self.wait_junction = np.zeros(n, np.int64)  # WAIT_SIGNAL: junction and signal group awaited
+        self.wait_group = np.zeros(n, np.int64)
+        self.wait_s = np.zeros(n)  # time waited [s]
+        self.corner_xy = np.zeros((n, 4))  # ROUNDING: from x, y to x, y [m]
+        self.corner_m = np.ones(n)  # its length [m]
+        self.corner_done_m = np.zeros(n)
+        self.corner_to = np.zeros((n, 3), np.int64)  # street, side, walking dir after the corner
+        self._version = 0
+        self._pose_version = -1
+        self._pose_cache = None
+
+    # --- geometry -------------------------------------------------------------------------
+    def _walk_d(self, street: np.ndarray, side: np.ndarray, lane_m: np.ndarray | None = None) -> np.ndarray:
+        """d of a walker's line on a sidewalk [m]."""
+        lane_m = self.lane_m if lane_m is None else lane_m
+        edge = np.where(side > 0, self.hi_m[street], self.lo_m[street])
+        return edge + side * (self.sidewalk_m[street] / 2 + lane_m)
+
+    def _corner_table(self) -> dict[tuple[int, bool, int], tuple[int, bool, int]]:
+        """(street, at_end, side) -> the neighbouring arm's (street, at_end, side) across the corner.
+
+        Arms run counter-clockwise; an arm's left side (looking out of the junction) meets the
+        next arm's right side, as ``sim.roadgraph.ground`` draws the corners. Looking out, the
+        left side is +d at an s = 0 end and -d at an s = length end."""
+        table = {}
+        for j in self.graph.junctions:
+            m = len(j.arms)
+            for k, a in enumerate(j.arms):
+                for side in (-1, 1):
+                    left = (side > 0) != a.at_end
+                    b = j.arms[(k + 1) % m] if left else j.arms[(k - 1) % m]
+                    if b is a or self.graph.roads[b.street].sidewalk_m <= 0:
+                        continue
+                    b_side = (1 if b.at_end else -1) if left else (-1 if b.at_end else 1)
+                    table[(a.street, a.at_end, side)] = (b.street, b.at_end, b_side)
+        return table
+
+    # --- read interface (as sim.pedestrians.Pedestrians) ------------------------------------
+    def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World x, y [m] and yaw [rad] of every pedestrian (read-only; cached per step)."""
+        if self._pose_version != self._version:
+            x, y, h = self.graph.packed.pose(self.street, self.s, self.d)
+            yaw = h + np.where(self.dir > 0, 0.0, np.pi)
+            across = (self.phase >= WAIT_SIGNAL)  # waiting or crossing: facing the other side
+            yaw = np.where(across, h + np.sign(self.target_d - self.d + 1e-9) * np.pi / 2, yaw)
+            r = self.phase == ROUNDING
+            if r.any():
+                t = np.clip(self.corner_done_m[r] / self.corner_m[r], 0.0, 1.0)
+                c = self.corner_xy[r]
+                x[r] = c[:, 0] + (c[:, 2] - c[:, 0]) * t
+                y[r] = c[:, 1] + (c[:, 3] - c[:, 1]) * t
+                yaw[r] = np.arctan2(c[:, 3] - c[:, 1], c[:, 2] - c[:, 0])
+            boxes = np.stack([x, y, yaw, np.full(self.n, SIZE_M), np.full(self.n, SIZE_M)], axis=1)
+            for a in (x, y, yaw, boxes):
+                a.flags.writeable = False
+            self._pose_cache = (x, y, yaw, boxes)
+            self._pose_version = self._version
+        return self._pose_cache[:3]
+
+    def boxes(self) -> np.ndarray:
+        """(N, 5) footprints [x, y, yaw, length, width] (read-only)."""
+        self.poses()
+        return self._pose_cache[3]
+
+    def on_carriageway(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices and world x, y [m] of the pedestrians on the paving now (crossing, footprint
+        touching the asphalt): what traffic and the ego must yield to."""
+        half = SIZE_M / 2
+        on = (self.phase == CROSSING) & (self.d > self.lo_m[self.street] - half) & (self.d < self.hi_m[self.street] + half)
+        idx = np.flatnonzero(on)
+        x, y, _ = self.poses()
+        return idx, x[idx], y[idx]
+
+    # --- stepping ----------------------------------------------------------------------------
+    def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v: np.ndarray | None = None) -> None:
+        """Advance everyone by ``dt_s``. ``vehicle_xy_v`` (V, 3): x, y [m] and speed [m/s] of the
+        vehicles to look out for when crossing without a signal or a stop sign."""
+        if self.n == 0:
+            return
+        cfg = self.config
+        vehicles = np.zeros((0, 3)) if vehicle_xy_v is None else np.asarray(vehicle_xy_v, np.float64).reshape(-1, 3)
+        draws = self.rng.random(self.n)
+        length = self.length_m[self.street]
+        # walking along
+        walk = self.phase == ON_SIDEWALK
+        ds = np.where(walk, self.dir * self.speed * dt_s, 0.0)
+        centre = np.where(self.dir > 0, length - CROSSWALK_M / 2, CROSSWALK_M / 2)  # crosswalk ahead [m]
+        before = (self.s - centre) * self.dir < 0
+        s_new = self.s + ds
+        at_crosswalk = walk & ~self.turning & before & ((s_new - centre) * self.dir >= 0)
+        self.s = np.clip(s_new, 0.0, length)
+        at_end = walk & ~at_crosswalk & ((s_new <= 0.0) | (s_new >= length))
+        # crossing
+        crossing = self.phase == CROSSING
+        left_m = self.target_d - self.d
+        crossed = crossing & (np.abs(left_m) <= self.speed * dt_s)
+        self.d = np.where(crossed, self.target_d, np.where(crossing, self.d + np.sign(left_m) * self.speed * dt_s, self.d))
+        # rounding a corner
+        rounding = self.phase == ROUNDING
+        self.corner_done_m = np.where(rounding, self.corner_done_m + self.speed * dt_s, self.corner_done_m)
+        rounded = rounding & (self.corner_done_m >= self.corner_m)
+        # waiting at a signal: go on red for the crossed street's traffic, with time to spare
+        waiting = self.phase >= WAIT_SIGNAL
+        self.wait_s = np.where(waiting & (self.phase < CROSSING), self.wait_s + dt_s, 0.0)
+        at_signal = np.flatnonzero(self.phase == WAIT_SIGNAL)
+        go = at_signal[:0]
+        if len(at_signal):
+            ball, arrow = self.signals.group_states()
+            red_left = self.signals.red_left_s()
+            j, g = self.wait_junction[at_signal], self.wait_group[at_signal]
+            need = np.abs(self.target_d[at_signal] - self.d[at_signal]) / self.speed[at_signal] + cfg.signal_margin_s
+            go = at_signal[(ball[j, g] == RED) & (arrow[j, g] == RED) & (red_left[j, g] >= need)]
+        # the rare decisions, one pedestrian at a time, in index order (deterministic draws)
+        for i in np.flatnonzero(at_crosswalk):
+            self._at_crosswalk(int(i))
+        for i in np.flatnonzero(at_end):
+            self._round_corner(int(i))
+        for i in np.flatnonzero(crossed):
+            self._crossed(int(i))
+        for i in np.flatnonzero(rounded):
+            self._rounded(int(i))
+        self.phase[go] = CROSSING
+        for i in np.flatnonzero(self.phase == WAIT_GAP):
+            self._look_for_gap(int(i), vehicles, ego_xy)
+        rate = (cfg.jaywalk_rate_per_s + cfg.step_out_rate_per_s) * dt_s  # a step-out only where parked cars are
+        for i in np.flatnonzero((self.phase == ON_SIDEWALK) & (draws < rate)):
+            self._maybe_jaywalk(int(i), draws[i] < cfg.jaywalk_rate_per_s * dt_s, ego_xy)
+        self.mode = _MODE_OF_PHASE[self.phase]
+        self._version += 1
+
+    def _other_side_d(self, i: int) -> float:
+        street = self.street[i:i + 1]
+        return float(self._walk_d(street, -self.side[i:i + 1], self.lane_m[i:i + 1])[0])
+
+    def _at_crosswalk(self, i: int) -> None:
+        """Reached the crosswalk ahead: cross the street here, or walk on round the corner."""
+        if self.rng.random() >= self.config.cross_at_end_p:
+            self.turning[i] = True
+            return
+        street, at_end = int(self.street[i]), bool(self.dir[i] > 0)
+        self.s[i] = self.length_m[street] - CROSSWALK_M / 2 if at_end else CROSSWALK_M / 2
+        self.target_d[i] = self._other_side_d(i)
+        j = self.graph.junctions[self.graph.streets[street].nodes[1 if at_end else 0]]
+        arm = next(k for k, a in enumerate(j.arms) if a.street == street and a.at_end == at_end)
+        if j.control == "signal":
+            self.phase[i] = WAIT_SIGNAL
+            self.wait_junction[i] = j.index
+            self.wait_group[i] = self.signals.arm_group(street, 1 if at_end else -1)
+        elif j.control == "all_way_stop" or (j.control == "two_way_stop" and arm not in j.priority_arms):
+            self.phase[i] = CROSSING  # vehicles stop here anyway and must yield
+        else:
+            self.phase[i] = WAIT_GAP
+
+    def _round_corner(self, i: int) -> None:
+        """At the street end: across the corner onto the neighbouring arm, or turn back."""
+        street, at_end, side = int(self.street[i]), bool(self.dir[i] > 0), int(self.side[i])
+        self.turning[i] = False
+        to = self._corner.get((street, at_end, side))
+        if to is None:
+            self.dir[i] *= -1
+            return
+        b, b_at_end, b_side = to
+        lane = self.lane_m[i:i + 1]
+        x0, y0, _ = self.graph.roads[street].pose(self.s[i], self.d[i])
+        b_s = self.length_m[b] if b_at_end else 0.0
+        b_d = float(self._walk_d(np.array([b]), np.array([b_side]), lane)[0])
+        x1, y1, _ = self.graph.roads[b].pose(b_s, b_d)
+        self.corner_xy[i] = (x0, y0, x1, y1)
+        self.corner_m[i] = max(float(np.hypot(x1 - x0, y1 - y0)), 1e-3)
+        self.corner_done_m[i] = 0.0
+        self.corner_to[i] = (b, b_side, -1 if b_at_end else 1)
+        self.phase[i] = ROUNDING
+
+    def _rounded(self, i: int) -> None:
+        b, b_side, b_dir = (int(v) for v in self.corner_to[i])
+        self.street[i], self.side[i], self.dir[i] = b, b_side, b_dir
+        self.s[i] = self.length_m[b] if b_dir < 0 else 0.0
+        self.d[i] = self.target_d[i] = float(self._walk_d(self.street[i:i + 1], self.side[i:i + 1], self.lane_m[i:i + 1])[0])
+        self.phase[i] = ON_SIDEWALK
+
+    def _crossed(self, i: int) -> None:
+        """On the far sidewalk: a jaywalker walks on either way; at a crosswalk, round the corner
+        there (going on across the junction) or walk back along the street."""
+        self.side[i] *= -1
+        self.phase[i] = ON_SIDEWALK
+        if self.jaywalking[i]:
+            self.jaywalking[i] = self.stepping_out[i] = False
+            self.dir[i] = 1 if self.rng.random() < 0.5 else -1
+        elif self.rng.random() < self.config.turn_after_crossing_p:
+            self.turning[i] = True
+        else:
+            self.dir[i] *= -1
+
+    def _look_for_gap(self, i: int, vehicles: np.ndarray, ego_xy) -> None:
+        cfg = self.config
+        if self.jaywalking[i] and self.wait_s[i] > cfg.give_up_s:
+            self.jaywalking[i] = self.stepping_out[i] = False
+            self.phase[i] = ON_SIDEWALK
+            return
+        street = int(self.street[i])
+        mid = (self.lo_m[street] + self.hi_m[street]) / 2
+        x, y, _ = self.graph.roads[street].pose(self.s[i], mid)
+        half_m = (self.hi_m[street] - self.lo_m[street]) / 2
+        if self.jaywalking[i]:
+            clear = cfg.step_out_ego_clear_m if self.stepping_out[i] else cfg.ego_clear_m
+            if np.hypot(ego_xy[0] - x, ego_xy[1] - y) < clear:
+                return
+        gap_s = cfg.step_out_gap_s if self.stepping_out[i] else cfg.gap_s
+        if len(vehicles):
+            reach = half_m + cfg.gap_margin_m + vehicles[:, 2] * gap_s
+            if np.any(np.hypot(vehicles[:, 0] - x, vehicles[:, 1] - y) < reach):
+                return
+        self.phase[i] = CROSSING
+
+    def _maybe_jaywalk(self, i: int, plain: bool, ego_xy) -> None:
+        """Start a mid-block crossing (``plain``) or a step-out beside a parked car, if there is one."""
+        cfg = self.config
+        street, s = int(self.street[i]), float(self.s[i])
+        if s < cfg.end_clear_m or s > self.length_m[street] - cfg.end_clear_m:
+            return
+        if not plain:
+            cars = self._parked[street]
+            cars = cars[np.sign(cars[:, 1]) == self.side[i], 0]
+            spots = np.concatenate([cars - CAR_HALF_LENGTH_M - SIZE_M, cars + CAR_HALF_LENGTH_M + SIZE_M])
+            near = spots[np.abs(spots - s) < cfg.parked_near_m]  # just beside a car's bumper
+            if len(near) == 0:
+                return
+            self.s[i] = float(near[np.argmin(np.abs(near - s))])
+            self.stepping_out[i] = True
+            self.step_outs += 1
+        self.jaywalking[i] = True
+        self.target_d[i] = self._other_side_d(i)
+        self.phase[i] = WAIT_GAP
+        self.wait_s[i] = 0.0
+
+
+def _parked_by_street(parked, n_streets: int) -> list[np.ndarray]:
+    """Per street, (K, 2) s, d [m] of its parked cars, from (street, s, d) triples or
+    ``sim.nav_scenario.ParkedCar``s."""
+    rows = [(p.road, p.s_m, p.d_m) if hasattr(p, "s_m") else tuple(p) for p in (parked or [])]
+    arr = np.array(rows, np.float64).reshape(-1, 3)
+    return [arr[arr[:, 0] == k, 1:] for k in range(n_streets)]

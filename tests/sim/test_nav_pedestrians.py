@@ -1,0 +1,210 @@
+"""Pedestrians of a graph town: on sidewalks, crosswalks and corners except while jaywalking,
+never stepping onto a signalised crosswalk while its street's traffic may go, turning corners,
+stepping out from between parked cars, the straight town's read interface, the same seed giving
+the same walk."""
+
+import numpy as np
+import pytest
+
+from sim.config import ScenarioConfig
+from sim.lights import GREEN, RED
+from sim.nav_scenario import generate_nav
+from sim.roadgraph.generator import _hull as convex_hull
+from sim.roadgraph.graph import CROSSWALK_M
+from sim.roadgraph.ground import _arm_side
+from sim.roadgraph.pedestrians import CROSS, WAIT, WALK, GraphPedestrians, PedestrianConfig
+
+DT_S = 0.05
+TOL_M = 0.05
+
+
+def _scenario(seed: int = 3, grid: int = 4):
+    return generate_nav(ScenarioConfig(kind="townnav", town_grid=grid, route_length_m=400.0), seed)
+
+
+def _peds(sc, seed=1, per_km=60.0, config=PedestrianConfig()):
+    return GraphPedestrians(sc.graph, sc.signals, per_km, np.random.default_rng(seed), sc.parked, config)
+
+
+def _run(sc, peds, seconds, each=None, vehicles=None):
+    for k in range(int(round(seconds / DT_S))):
+        sc.signals.step(DT_S)
+        peds.step(DT_S, (1e6, 1e6), vehicles)
+        if each is not None:
+            each(k)
+
+
+def _in_convex(xy, poly, margin_m):
+    """Points inside a convex polygon (either winding) grown by margin_m."""
+    inside = np.ones(len(xy), bool)
+    e0, e1 = poly[1] - poly[0], poly[2] - poly[1]
+    sign = 1.0 if e0[0] * e1[1] - e0[1] * e1[0] >= 0 else -1.0  # counter-clockwise: outward is the right
+    for a, b in zip(poly, np.roll(poly, -1, axis=0)):
+        e = b - a
+        n = sign * np.array([e[1], -e[0]]) / max(np.linalg.norm(e), 1e-9)  # outward normal
+        inside &= (xy - a) @ n <= margin_m
+    return inside
+
+
+class Walkable:
+    """The town's walkable ground, from its geometry (not the pedestrians' own state): sidewalk
+    bands of every street, crosswalk bands at street ends, convex sidewalk corners."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.corners = []
+        for j in graph.junctions:
+            for k, a in enumerate(j.arms):
+                b = j.arms[(k + 1) % len(j.arms)]
+                pts = np.stack([*_arm_side(graph.roads[a.street], a, True), *_arm_side(graph.roads[b.street], b, False)])
+                self.corners.append(convex_hull(pts))
+
+    def on_sidewalk_or_crosswalk(self, xy):
+        ok = np.zeros(len(xy), bool)
+        for road in self.graph.roads[:self.graph.n_streets]:
+            s, d = road.project(xy[:, 0], xy[:, 1])
+            x, y, _ = road.pose(s, d)
+            exact = np.hypot(x - xy[:, 0], y - xy[:, 1]) < 0.2  # a foot point (not a clamped end; refined on curves to cm)
+            lo, hi = road.asphalt_d
+            w = road.sidewalk_m
+            walk = ((d >= lo - w - TOL_M) & (d <= lo + TOL_M)) | ((d >= hi - TOL_M) & (d <= hi + w + TOL_M))
+            zebra = ((s <= CROSSWALK_M + TOL_M) | (s >= road.length_m - CROSSWALK_M - TOL_M)) & (d >= lo - w) & (d <= hi + w)
+            ok |= exact & (walk | zebra)
+        for poly in self.corners:
+            ok |= _in_convex(xy, poly, TOL_M)
+        return ok
+
+
+@pytest.fixture(scope="module")
+def town():
+    return _scenario()
+
+
+def test_spawn_on_sidewalks_with_children_and_the_straight_towns_interface(town):
+    peds = _peds(town)
+    assert peds.n > 50
+    x, y, yaw = peds.poses()
+    assert Walkable(town.graph).on_sidewalk_or_crosswalk(np.stack([x, y], 1)).all()
+    assert len(peds.on_carriageway()[0]) == 0
+    assert (peds.mode == WALK).all() and peds.mode.dtype == np.int64
+    assert peds.boxes().shape == (peds.n, 5) and not peds.boxes().flags.writeable and not x.flags.writeable
+    assert peds.colour.shape == (peds.n, 2, 3) and peds.colour.dtype == np.uint8
+    assert peds.skin.shape == (peds.n, 3) and peds.skin.dtype == np.uint8
+    assert peds.speed.shape == peds.height.shape == (peds.n,)
+    kids = peds.height[peds.child]
+    assert len(kids) > 0 and kids.min() >= 1.0 and kids.max() <= 1.3
+    assert peds.height[~peds.child].min() >= 1.5
+    road = town.graph.roads[0]  # the check itself: lane centres mid-street are not walkable, sidewalks are
+    xs, ys, _ = road.pose(np.array([road.length_m / 2] * 3), np.array([road.lane_centre_d(0, 1), road.asphalt_d[1] - 0.3,
+                                                                        road.asphalt_d[1] + 1.0]))
+    assert Walkable(town.graph).on_sidewalk_or_crosswalk(np.stack([xs, ys], 1)).tolist() == [False, False, True]
+
+
+def test_walkers_stay_on_sidewalks_crosswalks_and_corners_and_turn_corners(town):
+    peds = _peds(town, per_km=60.0)
+    walkable = Walkable(town.graph)
+    last_street = peds.street.copy()
+    turned = np.zeros(peds.n, bool)
+    bad, crossings, jumps = [], [0], []
+    nodes = [set(info.nodes) for info in town.graph.streets]
+
+    def check(k):
+        x, y, _ = peds.poses()
+        for i in np.flatnonzero(peds.street != last_street):  # a new street meets the old one at a junction
+            if not nodes[last_street[i]] & nodes[peds.street[i]]:
+                jumps.append(int(i))
+        turned[:] |= peds.street != last_street
+        last_street[:] = peds.street
+        keep = ~peds.jaywalking
+        crossings[0] += int((peds.mode == CROSS).sum())
+        if k % 4 == 0:
+            xy = np.stack([x, y], 1)[keep]
+            off = ~walkable.on_sidewalk_or_crosswalk(xy)
+            bad.extend(xy[off].tolist())
+
+    _run(town, peds, 60.0, check)
+    assert not bad, f"{len(bad)} positions off the sidewalks and crosswalks, e.g. {bad[:3]}"
+    assert crossings[0] > 0
+    assert turned.mean() > 0.15 and not jumps  # corners are turned, onto a neighbouring arm
+
+
+def test_nobody_steps_onto_a_signalised_crosswalk_while_its_street_may_go(town):
+    peds = _peds(town, per_km=80.0)
+    g, sig = town.graph, town.signals
+    was_on = np.zeros(peds.n, bool)
+    checked, wrong = [0], []
+
+    def check(k):
+        idx, _, _ = peds.on_carriageway()
+        on = np.zeros(peds.n, bool)
+        on[idx] = True
+        ball, arrow = sig.group_states()
+        for i in np.flatnonzero(on & ~peds.jaywalking):
+            street, s = int(peds.street[i]), float(peds.s[i])
+            at_end = s > g.roads[street].length_m / 2
+            j = g.junctions[g.streets[street].nodes[1 if at_end else 0]]
+            if j.control != "signal":
+                continue
+            grp = sig.arm_group(street, 1 if at_end else -1)
+            stepping_on = not was_on[i]
+            checked[0] += stepping_on
+            # red when stepping on, and off the paving again before the street's traffic gets green
+            if (stepping_on and (ball[j.index, grp] != RED or arrow[j.index, grp] != RED)) \
+                    or ball[j.index, grp] == GREEN or arrow[j.index, grp] == GREEN:
+                wrong.append((k, int(i), street))
+        was_on[:] = on
+
+    _run(town, peds, 90.0, check)
+    assert checked[0] > 5
+    assert not wrong
+
+
+def test_jaywalkers_wait_for_a_gap():
+    sc = _scenario()
+    peds = _peds(sc, config=PedestrianConfig(jaywalk_rate_per_s=0.2, step_out_rate_per_s=0.0))
+    started = [0]
+
+    def each(k):
+        started[0] += int((peds.jaywalking & (peds.mode == CROSS)).sum())
+
+    # a fast vehicle beside every pedestrian: no gap anywhere, so no jaywalker leaves the sidewalk
+    for k in range(200):
+        sc.signals.step(DT_S)
+        x, y, _ = peds.poses()
+        peds.step(DT_S, (1e6, 1e6), np.stack([x, y, np.full(peds.n, 10.0)], 1))
+        each(k)
+    assert peds.jaywalking.any() and (peds.mode[peds.jaywalking] == WAIT).all()
+    assert started[0] == 0
+    _run(sc, peds, 10.0, each)  # the road clears
+    assert started[0] > 0
+
+
+def test_a_walker_steps_out_from_between_parked_cars():
+    sc = _scenario()
+    assert len(sc.parked) > 10
+    peds = _peds(sc, config=PedestrianConfig(step_out_rate_per_s=2.0))
+    seen = []
+
+    def each(k):
+        for i in np.flatnonzero(peds.stepping_out & (peds.mode == CROSS)):
+            seen.append((int(peds.street[i]), float(peds.s[i]), int(peds.side[i])))
+
+    _run(sc, peds, 30.0, each)
+    assert peds.step_outs > 0 and seen
+    street, s, side = seen[0]
+    gaps = [abs(abs(s - p.s_m) - 2.8) for p in sc.parked if p.road == street and np.sign(p.d_m) == side]
+    assert min(gaps) < 0.05  # just past a parked car's bumper
+
+
+def test_same_seed_same_walk():
+    def run(seed):
+        sc = _scenario()
+        peds = _peds(sc, seed=seed, config=PedestrianConfig(jaywalk_rate_per_s=0.05))
+        _run(sc, peds, 20.0)
+        x, y, yaw = peds.poses()
+        return np.concatenate([x, y, yaw, peds.mode, peds.street])
+
+    a, b = run(5), run(5)
+    assert np.array_equal(a, b)
+    c = run(6)
+    assert len(c) != len(a) or not np.array_equal(a, c)
