@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from common.vocab import PEDESTRIAN_SIZE_M
@@ -42,6 +43,8 @@ from .signals import JunctionSignals
 WALK, CROSS, WAIT = 0, 1, 2  # ``mode``, as sim.pedestrians
 # what each pedestrian is doing (``phase``): WAIT mode is the two waits, CROSS the crossing
 ON_SIDEWALK, ROUNDING, WAIT_SIGNAL, WAIT_GAP, CROSSING = 0, 1, 2, 3, 4
+# what ``_move`` reports per pedestrian, for the rare decisions
+NO_EVENT, AT_CROSSWALK, AT_END, CROSSED, ROUNDED = 0, 1, 2, 3, 4
 _MODE_OF_PHASE = np.array([WALK, WALK, WAIT, WAIT, CROSS], np.int64)
 SIZE_M = PEDESTRIAN_SIZE_M  # footprint side [m]
 CAR_HALF_LENGTH_M = 2.3  # a parked car's half length, to step out just past its bumper [m]
@@ -177,7 +180,8 @@ class GraphPedestrians:
         """Indices and world x, y [m] of the pedestrians on the paving now (crossing, footprint
         touching the asphalt): what traffic and the ego must yield to."""
         half = SIZE_M / 2
-        on = (self.phase == CROSSING) & (self.d > self.lo_m[self.street] - half) & (self.d < self.hi_m[self.street] + half)
+        lo, hi = self.lo_m[self.street], self.hi_m[self.street]
+        on = (self.phase == CROSSING) & (self.d > lo - half) & (self.d < hi + half)
         idx = np.flatnonzero(on)
         x, y, _ = self.poses()
         return idx, x[idx], y[idx]
@@ -191,28 +195,9 @@ class GraphPedestrians:
         cfg = self.config
         vehicles = np.zeros((0, 3)) if vehicle_xy_v is None else np.asarray(vehicle_xy_v, np.float64).reshape(-1, 3)
         draws = self.rng.random(self.n)
-        length = self.length_m[self.street]
-        # walking along
-        walk = self.phase == ON_SIDEWALK
-        ds = np.where(walk, self.dir * self.speed * dt_s, 0.0)
-        centre = np.where(self.dir > 0, length - CROSSWALK_M / 2, CROSSWALK_M / 2)  # crosswalk ahead [m]
-        before = (self.s - centre) * self.dir < 0
-        s_new = self.s + ds
-        at_crosswalk = walk & ~self.turning & before & ((s_new - centre) * self.dir >= 0)
-        self.s = np.clip(s_new, 0.0, length)
-        at_end = walk & ~at_crosswalk & ((s_new <= 0.0) | (s_new >= length))
-        # crossing
-        crossing = self.phase == CROSSING
-        left_m = self.target_d - self.d
-        crossed = crossing & (np.abs(left_m) <= self.speed * dt_s)
-        self.d = np.where(crossed, self.target_d, np.where(crossing, self.d + np.sign(left_m) * self.speed * dt_s, self.d))
-        # rounding a corner
-        rounding = self.phase == ROUNDING
-        self.corner_done_m = np.where(rounding, self.corner_done_m + self.speed * dt_s, self.corner_done_m)
-        rounded = rounding & (self.corner_done_m >= self.corner_m)
+        event = _move(self.phase, self.street, self.s, self.d, self.dir, self.speed, self.turning, self.target_d,
+                      self.corner_done_m, self.corner_m, self.wait_s, self.length_m, float(dt_s))
         # waiting at a signal: go on red for the crossed street's traffic, with time to spare
-        waiting = self.phase >= WAIT_SIGNAL
-        self.wait_s = np.where(waiting & (self.phase < CROSSING), self.wait_s + dt_s, 0.0)
         at_signal = np.flatnonzero(self.phase == WAIT_SIGNAL)
         go = at_signal[:0]
         if len(at_signal):
@@ -222,17 +207,18 @@ class GraphPedestrians:
             need = np.abs(self.target_d[at_signal] - self.d[at_signal]) / self.speed[at_signal] + cfg.signal_margin_s
             go = at_signal[(ball[j, g] == RED) & (arrow[j, g] == RED) & (red_left[j, g] >= need)]
         # the rare decisions, one pedestrian at a time, in index order (deterministic draws)
-        for i in np.flatnonzero(at_crosswalk):
+        for i in np.flatnonzero(event == AT_CROSSWALK):
             self._at_crosswalk(int(i))
-        for i in np.flatnonzero(at_end):
+        for i in np.flatnonzero(event == AT_END):
             self._round_corner(int(i))
-        for i in np.flatnonzero(crossed):
+        for i in np.flatnonzero(event == CROSSED):
             self._crossed(int(i))
-        for i in np.flatnonzero(rounded):
+        for i in np.flatnonzero(event == ROUNDED):
             self._rounded(int(i))
         self.phase[go] = CROSSING
-        for i in np.flatnonzero(self.phase == WAIT_GAP):
-            self._look_for_gap(int(i), vehicles, ego_xy)
+        at_gap = np.flatnonzero(self.phase == WAIT_GAP)
+        if len(at_gap):
+            self._look_for_gaps(at_gap, vehicles, ego_xy)
         rate = (cfg.jaywalk_rate_per_s + cfg.step_out_rate_per_s) * dt_s  # a step-out only where parked cars are
         for i in np.flatnonzero((self.phase == ON_SIDEWALK) & (draws < rate)):
             self._maybe_jaywalk(int(i), draws[i] < cfg.jaywalk_rate_per_s * dt_s, ego_xy)
@@ -286,7 +272,7 @@ class GraphPedestrians:
         b, b_side, b_dir = (int(v) for v in self.corner_to[i])
         self.street[i], self.side[i], self.dir[i] = b, b_side, b_dir
         self.s[i] = self.length_m[b] if b_dir < 0 else 0.0
-        self.d[i] = self.target_d[i] = float(self._walk_d(self.street[i:i + 1], self.side[i:i + 1], self.lane_m[i:i + 1])[0])
+        self.d[i] = self.target_d[i] = float(self._walk_d(np.array([b]), np.array([b_side]), self.lane_m[i:i + 1])[0])
         self.phase[i] = ON_SIDEWALK
 
     def _crossed(self, i: int) -> None:
@@ -302,26 +288,26 @@ class GraphPedestrians:
         else:
             self.dir[i] *= -1
 
-    def _look_for_gap(self, i: int, vehicles: np.ndarray, ego_xy) -> None:
+    def _look_for_gaps(self, idx: np.ndarray, vehicles: np.ndarray, ego_xy) -> None:
+        """Walkers waiting for a gap (``idx``) cross when no vehicle is within their gap time of
+        the crossing (jaywalkers also keep clear of the ego); jaywalkers waiting too long give up."""
         cfg = self.config
-        if self.jaywalking[i] and self.wait_s[i] > cfg.give_up_s:
-            self.jaywalking[i] = self.stepping_out[i] = False
-            self.phase[i] = ON_SIDEWALK
-            return
-        street = int(self.street[i])
-        mid = (self.lo_m[street] + self.hi_m[street]) / 2
-        x, y, _ = self.graph.roads[street].pose(self.s[i], mid)
-        half_m = (self.hi_m[street] - self.lo_m[street]) / 2
-        if self.jaywalking[i]:
-            clear = cfg.step_out_ego_clear_m if self.stepping_out[i] else cfg.ego_clear_m
-            if np.hypot(ego_xy[0] - x, ego_xy[1] - y) < clear:
-                return
-        gap_s = cfg.step_out_gap_s if self.stepping_out[i] else cfg.gap_s
+        street = self.street[idx]
+        lo, hi = self.lo_m[street], self.hi_m[street]
+        x, y, _ = self.graph.packed.pose(street, self.s[idx], (lo + hi) / 2)  # the crossing's middle
+        jay, out = self.jaywalking[idx], self.stepping_out[idx]
+        ego_clear = np.where(out, cfg.step_out_ego_clear_m, cfg.ego_clear_m)
+        clear = ~jay | (np.hypot(ego_xy[0] - x, ego_xy[1] - y) >= ego_clear)
         if len(vehicles):
-            reach = half_m + cfg.gap_margin_m + vehicles[:, 2] * gap_s
-            if np.any(np.hypot(vehicles[:, 0] - x, vehicles[:, 1] - y) < reach):
-                return
-        self.phase[i] = CROSSING
+            reach = ((hi - lo) / 2 + cfg.gap_margin_m)[:, None] \
+                + vehicles[None, :, 2] * np.where(out, cfg.step_out_gap_s, cfg.gap_s)[:, None]
+            dist = np.hypot(vehicles[None, :, 0] - x[:, None], vehicles[None, :, 1] - y[:, None])  # (W, V) [m]
+            clear &= ~(dist < reach).any(axis=1)
+        give_up = jay & (self.wait_s[idx] > cfg.give_up_s)
+        self.phase[idx[clear & ~give_up]] = CROSSING
+        quit_ = idx[give_up]
+        self.jaywalking[quit_] = self.stepping_out[quit_] = False
+        self.phase[quit_] = ON_SIDEWALK
 
     def _maybe_jaywalk(self, i: int, plain: bool, ego_xy) -> None:
         """Start a mid-block crossing (``plain``) or a step-out beside a parked car, if there is one."""
@@ -351,3 +337,37 @@ def _parked_by_street(parked, n_streets: int) -> list[np.ndarray]:
     rows = [(p.road, p.s_m, p.d_m) if hasattr(p, "s_m") else tuple(p) for p in (parked or [])]
     arr = np.array(rows, np.float64).reshape(-1, 3)
     return [arr[arr[:, 0] == k, 1:] for k in range(n_streets)]
+
+
+@numba.njit(cache=True)
+def _move(phase, street, s, d, direction, speed, turning, target_d, corner_done_m, corner_m, wait_s, length_m, dt_s):
+    """One step of everyone's motion, in place; returns (N,) int64 events for the decisions
+    (``GraphPedestrians.step`` takes them): the crosswalk ahead reached (walkers not already
+    turning), the street end reached, a crossing or a corner done. Each pedestrian on its own."""
+    n = s.shape[0]
+    event = np.zeros(n, np.int64)
+    for i in range(n):
+        p = phase[i]
+        step_m = speed[i] * dt_s
+        if p == ON_SIDEWALK:
+            length = length_m[street[i]]
+            centre = length - CROSSWALK_M / 2 if direction[i] > 0 else CROSSWALK_M / 2  # the crosswalk ahead [m]
+            s_new = s[i] + direction[i] * step_m
+            if not turning[i] and (s[i] - centre) * direction[i] < 0 <= (s_new - centre) * direction[i]:
+                event[i] = AT_CROSSWALK
+            elif s_new <= 0.0 or s_new >= length:
+                event[i] = AT_END
+            s[i] = min(max(s_new, 0.0), length)
+        elif p == CROSSING:
+            left_m = target_d[i] - d[i]
+            if abs(left_m) <= step_m:
+                d[i] = target_d[i]
+                event[i] = CROSSED
+            else:
+                d[i] += step_m if left_m > 0 else -step_m
+        elif p == ROUNDING:
+            corner_done_m[i] += step_m
+            if corner_done_m[i] >= corner_m[i]:
+                event[i] = ROUNDED
+        wait_s[i] = wait_s[i] + dt_s if p == WAIT_SIGNAL or p == WAIT_GAP else 0.0
+    return event

@@ -56,7 +56,8 @@ class Walkable:
         for j in graph.junctions:
             for k, a in enumerate(j.arms):
                 b = j.arms[(k + 1) % len(j.arms)]
-                pts = np.stack([*_arm_side(graph.roads[a.street], a, True), *_arm_side(graph.roads[b.street], b, False)])
+                ra, rb = graph.roads[a.street], graph.roads[b.street]
+                pts = np.stack([*_arm_side(ra, a, True), *_arm_side(rb, b, False)])
                 self.corners.append(convex_hull(pts))
 
     def on_sidewalk_or_crosswalk(self, xy):
@@ -64,11 +65,12 @@ class Walkable:
         for road in self.graph.roads[:self.graph.n_streets]:
             s, d = road.project(xy[:, 0], xy[:, 1])
             x, y, _ = road.pose(s, d)
-            exact = np.hypot(x - xy[:, 0], y - xy[:, 1]) < 0.2  # a foot point (not a clamped end; refined on curves to cm)
+            exact = np.hypot(x - xy[:, 0], y - xy[:, 1]) < 0.2  # a foot point, not a clamped end (cm off on curves)
             lo, hi = road.asphalt_d
             w = road.sidewalk_m
             walk = ((d >= lo - w - TOL_M) & (d <= lo + TOL_M)) | ((d >= hi - TOL_M) & (d <= hi + w + TOL_M))
-            zebra = ((s <= CROSSWALK_M + TOL_M) | (s >= road.length_m - CROSSWALK_M - TOL_M)) & (d >= lo - w) & (d <= hi + w)
+            ends = (s <= CROSSWALK_M + TOL_M) | (s >= road.length_m - CROSSWALK_M - TOL_M)
+            zebra = ends & (d >= lo - w) & (d <= hi + w)
             ok |= exact & (walk | zebra)
         for poly in self.corners:
             ok |= _in_convex(xy, poly, TOL_M)
@@ -95,8 +97,8 @@ def test_spawn_on_sidewalks_with_children_and_the_straight_towns_interface(town)
     assert len(kids) > 0 and kids.min() >= 1.0 and kids.max() <= 1.3
     assert peds.height[~peds.child].min() >= 1.5
     road = town.graph.roads[0]  # the check itself: lane centres mid-street are not walkable, sidewalks are
-    xs, ys, _ = road.pose(np.array([road.length_m / 2] * 3), np.array([road.lane_centre_d(0, 1), road.asphalt_d[1] - 0.3,
-                                                                        road.asphalt_d[1] + 1.0]))
+    d = np.array([road.lane_centre_d(0, 1), road.asphalt_d[1] - 0.3, road.asphalt_d[1] + 1.0])
+    xs, ys, _ = road.pose(np.full(3, road.length_m / 2), d)
     assert Walkable(town.graph).on_sidewalk_or_crosswalk(np.stack([xs, ys], 1)).tolist() == [False, False, True]
 
 
