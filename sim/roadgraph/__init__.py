@@ -7,5 +7,7 @@
   ``generate_highway``);
 - ``signals``: light heads, phases with protected / permitted lefts, stop signs;
 - ``planner`` and ``route``: Dijkstra over the lane graph, the route line and its commands;
+- ``pedestrians``: walkers on every street's sidewalks, rounding corners, crossing at crosswalks
+  and mid-block (``GraphPedestrians``);
 - ``topdown``: a top-down map picture.
 """

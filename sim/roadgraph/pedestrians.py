@@ -47,7 +47,7 @@ ON_SIDEWALK, ROUNDING, WAIT_SIGNAL, WAIT_GAP, CROSSING = 0, 1, 2, 3, 4
 NO_EVENT, AT_CROSSWALK, AT_END, CROSSED, ROUNDED = 0, 1, 2, 3, 4
 _MODE_OF_PHASE = np.array([WALK, WALK, WAIT, WAIT, CROSS], np.int64)
 SIZE_M = PEDESTRIAN_SIZE_M  # footprint side [m]
-CAR_HALF_LENGTH_M = 2.3  # a parked car's half length, to step out just past its bumper [m]
+CAR_HALF_LENGTH_M = 2.45  # a parked car's half length, the longest ``ParkedTraffic`` draws [m]
 SKINS = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)
 
 
@@ -221,7 +221,7 @@ class GraphPedestrians:
             self._look_for_gaps(at_gap, vehicles, ego_xy)
         rate = (cfg.jaywalk_rate_per_s + cfg.step_out_rate_per_s) * dt_s  # a step-out only where parked cars are
         for i in np.flatnonzero((self.phase == ON_SIDEWALK) & (draws < rate)):
-            self._maybe_jaywalk(int(i), draws[i] < cfg.jaywalk_rate_per_s * dt_s, ego_xy)
+            self._maybe_jaywalk(int(i), draws[i] < cfg.jaywalk_rate_per_s * dt_s)
         self.mode = _MODE_OF_PHASE[self.phase]
         self._version += 1
 
@@ -309,7 +309,12 @@ class GraphPedestrians:
         self.jaywalking[quit_] = self.stepping_out[quit_] = False
         self.phase[quit_] = ON_SIDEWALK
 
-    def _maybe_jaywalk(self, i: int, plain: bool, ego_xy) -> None:
+    def _clear_of_parked(self, street: int, s: float) -> bool:
+        """Whether a walk across ``street`` at ``s`` passes no parked car."""
+        cars = self._parked[street]
+        return not np.any(np.abs(cars[:, 0] - s) < CAR_HALF_LENGTH_M + SIZE_M / 2 + 0.1)
+
+    def _maybe_jaywalk(self, i: int, plain: bool) -> None:
         """Start a mid-block crossing (``plain``) or a step-out beside a parked car, if there is one."""
         cfg = self.config
         street, s = int(self.street[i]), float(self.s[i])
@@ -322,7 +327,11 @@ class GraphPedestrians:
             near = spots[np.abs(spots - s) < cfg.parked_near_m]  # just beside a car's bumper
             if len(near) == 0:
                 return
-            self.s[i] = float(near[np.argmin(np.abs(near - s))])
+            s = float(near[np.argmin(np.abs(near - s))])
+        if not self._clear_of_parked(street, s):
+            return  # the crossing would walk through a parked car (on either side)
+        if not plain:
+            self.s[i] = s
             self.stepping_out[i] = True
             self.step_outs += 1
         self.jaywalking[i] = True

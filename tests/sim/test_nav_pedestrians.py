@@ -6,13 +6,16 @@ the same walk."""
 import numpy as np
 import pytest
 
+from sim.collision import obb_overlap
 from sim.config import ScenarioConfig
 from sim.lights import GREEN, RED
 from sim.nav_scenario import generate_nav
 from sim.roadgraph.generator import _hull as convex_hull
 from sim.roadgraph.graph import CROSSWALK_M
 from sim.roadgraph.ground import _arm_side
-from sim.roadgraph.pedestrians import CROSS, WAIT, WALK, GraphPedestrians, PedestrianConfig
+from sim.nav_actors import ParkedTraffic
+from sim.roadgraph.pedestrians import (CAR_HALF_LENGTH_M, CROSS, SIZE_M, WAIT, WALK, GraphPedestrians,
+                                       PedestrianConfig)
 
 DT_S = 0.05
 TOL_M = 0.05
@@ -194,8 +197,25 @@ def test_a_walker_steps_out_from_between_parked_cars():
     _run(sc, peds, 30.0, each)
     assert peds.step_outs > 0 and seen
     street, s, side = seen[0]
-    gaps = [abs(abs(s - p.s_m) - 2.8) for p in sc.parked if p.road == street and np.sign(p.d_m) == side]
+    gaps = [abs(abs(s - p.s_m) - CAR_HALF_LENGTH_M - SIZE_M) for p in sc.parked
+            if p.road == street and np.sign(p.d_m) == side]
     assert min(gaps) < 0.05  # just past a parked car's bumper
+
+
+def test_no_crossing_walks_through_a_parked_car():
+    sc = _scenario()
+    cars = ParkedTraffic(sc.graph, sc.parked, np.random.default_rng(0)).boxes()
+    peds = _peds(sc, per_km=100.0, config=PedestrianConfig(jaywalk_rate_per_s=0.05, step_out_rate_per_s=1.0))
+    hits = []
+
+    def each(k):
+        crossing = np.flatnonzero(peds.mode == CROSS)
+        boxes = peds.boxes()[crossing]
+        overlap = obb_overlap(boxes[:, None], cars[None]).any(axis=1)
+        hits.extend(crossing[overlap].tolist())
+
+    _run(sc, peds, 30.0, each)
+    assert peds.step_outs > 5 and not hits
 
 
 def test_same_seed_same_walk():
