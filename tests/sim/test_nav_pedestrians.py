@@ -230,3 +230,18 @@ def test_same_seed_same_walk():
     assert np.array_equal(a, b)
     c = run(6)
     assert len(c) != len(a) or not np.array_equal(a, c)
+
+
+def test_red_left_counts_down_to_the_groups_next_green():
+    sig = _scenario().signals
+    ball, arrow = sig.group_states()
+    red = (ball == RED) & (arrow == RED)
+    expected = sig.red_left_s()
+    seen = np.full(red.shape, np.nan)
+    for k in range(1, int(sig.cycle_s.max() / DT_S) + 2):
+        sig.step(DT_S)
+        ball, arrow = sig.group_states()
+        now_green = red & np.isnan(seen) & ((ball != RED) | (arrow != RED))
+        seen[now_green] = k * DT_S
+    assert red.any()
+    assert np.all(np.abs(seen[red] - expected[red]) <= DT_S + 1e-9)
