@@ -10,7 +10,7 @@ from sim.collision import obb_overlap
 from sim.config import ScenarioConfig
 from sim.lights import GREEN, RED
 from sim.nav_scenario import generate_nav
-from sim.roadgraph.generator import _hull as convex_hull
+from sim.roadgraph.paths import convex_hull
 from sim.roadgraph.graph import CROSSWALK_M
 from sim.roadgraph.ground import _arm_side
 from sim.nav_actors import ParkedTraffic
