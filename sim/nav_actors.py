@@ -75,5 +75,5 @@ class NoPedestrians:
     def boxes(self) -> np.ndarray:
         return self._boxes
 
-    def step(self, dt_s: float, ego_s: float) -> None:
+    def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v=None) -> None:
         """Nobody walks."""

@@ -87,7 +87,7 @@ def resolve_nav(config: ScenarioConfig, rng: np.random.Generator) -> tuple[Scena
         speed_limit_m_s=residential_kmh / 3.6,
         min_curve_radius_m=pick(config.min_curve_radius_m, lambda: 25.0),
         traffic_density_per_km=pick(config.traffic_density_per_km, lambda: 10.0),
-        pedestrians_per_km=0.0,  # no pedestrians in navigation towns yet
+        pedestrians_per_km=pick(config.pedestrians_per_km, lambda: 25.0),  # per km of street (both sidewalks)
         parked_cars_per_km=pick(config.parked_cars_per_km, lambda: 12.0),
         intersection_spacing_m=config.intersection_spacing_m)
     return params, spec

@@ -36,6 +36,7 @@ from .dynamics import BicycleParams, EgoState, bicycle_step
 from .kernels import first_box_overlap
 from .lights import RED
 from .nav_actors import NoPedestrians, ParkedTraffic
+from .roadgraph.pedestrians import GraphPedestrians
 from .nav_scenario import NavScenario, generate_nav
 from .roadgraph.ground import ego_line_codes
 from .roadgraph.graph import CROSSWALK_M, LaneRef
@@ -90,7 +91,8 @@ class NavWorld:
         rng = np.random.default_rng([seed, 1])
         self.rng = rng
         self.traffic = ParkedTraffic(self.graph, sc.parked, rng)  # moving traffic: GraphTraffic, once merged
-        self.peds = NoPedestrians()
+        per_km = self.params.pedestrians_per_km
+        self.peds = GraphPedestrians(self.graph, self.lights, per_km, rng, sc.parked) if per_km > 0 else NoPedestrians()
         first = self.route.legs[0]
         road = self.graph.roads[first.lane.road]
         x, y, h = road.pose(first.s_from, road.lane_centre_d(first.lane.lane, first.lane.direction))
@@ -206,7 +208,7 @@ class NavWorld:
         self._locate()
         e = self.ego
         self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s)
-        self.peds.step(self.dt_s, self.ego_s)
+        self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v())
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 
         ev.progress_m = self.ego_s - prev_s
@@ -219,6 +221,13 @@ class NavWorld:
         self._off_route_s = self._off_route_s + self.dt_s if abs(self.route_d_m) > OFF_ROUTE_M else 0.0
         ev.off_route = self._off_route_s > OFF_ROUTE_S
         return ev
+
+    def _vehicles_xy_v(self) -> np.ndarray:
+        """(V, 3) x, y [m] and speed [m/s] of every vehicle and the ego: what a pedestrian about to
+        cross looks out for."""
+        x, y, _ = self.traffic.poses()
+        e = self.ego
+        return np.concatenate([np.stack([x, y, self.traffic.v], 1), [[e.x_m, e.y_m, e.speed_m_s]]])
 
     def _check_collision(self, ev: StepEvents) -> None:
         """First overlap with a vehicle, else a pedestrian, else a static box."""
