@@ -1,7 +1,7 @@
-"""A screenshot of the Rerun web viewer on a drive's recording (docs/img/rerun.png), made headless.
+"""A screenshot of the Rerun web viewer on a drive's recording, made headless.
 
 Usage: python docs/rerun_screenshot.py [--rrd RUN/episode-000/recording.rrd] [--seed 3] [--route-length 150]
-                                       [--step 199] [--size 1600x900] [--timeout 420] [--out docs/img/rerun.png]
+                                       [--step 199] [--size 1600x900] [--timeout 420] [--out rerun_web.png]
 
 Without ``--rrd`` it first drives the shipped models and policy with ``--rerun`` into a temporary
 folder. Then it serves the recording with rerun's own web viewer (``rerun REC.rrd --web-viewer``; the
@@ -9,6 +9,8 @@ viewer's wasm ships inside rerun-sdk, nothing is downloaded) on 127.0.0.1 only, 
 Chromium through Playwright, headless, with WebGL in software (SwiftShader), pauses the time cursor
 at ``--step``, waits until two captures a few seconds apart are the same picture (every chunk
 loaded and drawn) and saves the last one. The servers it started are stopped on the way out.
+Chromium's software WebGL draws no images here (no camera, no masks): the README's picture,
+docs/img/rerun.png, comes from the native viewer instead (docs/rerun_native_screenshot.py).
 
 Needs the rerun and test extras (``pip install -e ".[rerun,test]"``) and ``apt-get install -y
 chromium``. Software rendering is slow: on 2 CPU cores a 500-step drive from the models (about
@@ -144,7 +146,7 @@ def main() -> None:
     p.add_argument("--step", type=int, default=199, help="the time cursor, on the step timeline")
     p.add_argument("--size", default="1600x900", help="the browser's viewport, WIDTHxHEIGHT [px]")
     p.add_argument("--timeout", type=float, default=420.0, help="[s] to load and draw the recording")
-    p.add_argument("--out", type=Path, default=Path("docs/img/rerun.png"))
+    p.add_argument("--out", type=Path, default=Path("rerun_web.png"))
     args = p.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a plain kill still stops the servers (finally blocks)
     width, height = (int(v) for v in args.size.lower().split("x"))

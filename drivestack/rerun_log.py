@@ -96,6 +96,10 @@ def step_signals(truth, action, reward_terms: dict | None, events: dict | None, 
 TTC_SHOWN_MAX_S = 20.0  # a lead this far off in time is no threat; its TTC (up to 10^4 s) would flatten every other signal
 
 
+# the bird's-eye view's starting eye: above and behind the ego, looking down the road (x forward, z up [m])
+BEV_EYE = dict(position=(-18.0, 0.0, 24.0), look_target=(28.0, 0.0, 0.0), eye_up=(0.0, 0.0, 1.0))
+
+
 def default_layout():
     """The viewer layout each recording carries: perception and ground truth over the camera, the
     bird's-eye scene, the time series. Depth starts hidden (its colour map would cover the camera);
@@ -108,7 +112,7 @@ def default_layout():
 
     return rrb.Horizontal(
         rrb.Vertical(camera("perception", "perception"), camera("ground truth", "truth")),
-        rrb.Spatial3DView(name="bird's-eye", origin="bev"),
+        rrb.Spatial3DView(name="bird's-eye", origin="bev", eye_controls=rrb.EyeControls3D(**BEV_EYE)),
         rrb.Vertical(rrb.TimeSeriesView(name="signals", origin="signals"), rrb.TimeSeriesView(name="reward terms", origin="reward"),
                      rrb.TextLogView(name="events", origin="events")),
         column_shares=[2, 2, 1])
