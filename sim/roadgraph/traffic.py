@@ -24,7 +24,7 @@ from ..lights import GREEN, RED, YELLOW
 from ..traffic import KIND_DIMS_M, KIND_SHARE, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
 from .graph import LaneRef, RoadGraph
-from .lanes import LaneTable
+from .lanes import SIZE_JITTER, LaneTable
 from .signals import JunctionSignals
 
 STOP_S0_M = 1.0  # standstill gap to a stop line [m]
@@ -57,7 +57,7 @@ class GraphTraffic:
         self.parked = np.arange(n) >= n_moving
         kind = rng.choice(len(VEHICLE_KINDS), size=n_moving, p=KIND_SHARE["town"]).astype(np.int64)
         self.kind = np.concatenate([kind, np.zeros(len(parked), np.int64)])
-        self.dims = KIND_DIMS_M[self.kind] * rng.uniform(0.92, 1.08, (n, 1))
+        self.dims = KIND_DIMS_M[self.kind] * rng.uniform(2 - SIZE_JITTER, SIZE_JITTER, (n, 1))
         self.colour = _paint(self.kind, rng)
         self.lane = np.array([r[0] for r in rows] + [-1] * len(parked), np.int64)
         self.p = np.array([r[1] for r in rows] + [0.0] * len(parked), np.float64)
@@ -88,6 +88,29 @@ class GraphTraffic:
             base = self.graph.packed.pose(self.road[i:i + 1], self.s[i:i + 1], self.d[i:i + 1])[2][0]
             base += 0.0 if self.dir[i] > 0 else np.pi
             self.heading_offset[i] = float(np.angle(np.exp(1j * (self._parked_yaw[i - n_moving] - base))))
+
+    _PER_VEHICLE = ("kind", "dims", "colour", "lane", "p", "parked", "lat", "speed_factor", "v", "next_conn", "held",
+                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset")
+
+    def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0) -> int:
+        """Place one more moving vehicle (a scripted encounter): on a street ``lane`` at road s
+        ``s_m`` [m], heading for connector ``next_connector`` (an index into ``graph.connectors``
+        leaving that lane). Returns its index; parked cars stay last."""
+        t = self.table
+        g = t.index[lane]
+        if t.is_connector[g] or next_connector not in t.exit_conn[t.exit_start[g]:t.exit_start[g + 1]]:
+            raise ValueError(f"connector {next_connector} does not leave street lane {lane}")
+        i = int(np.count_nonzero(~self.parked))
+        row = dict(kind=kind, dims=KIND_DIMS_M[kind], colour=_paint(np.array([kind]), self.rng)[0], lane=g,
+                   p=s_m if lane.direction > 0 else t.length_m[g] - s_m, parked=False, lat=0.0, speed_factor=1.0,
+                   v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=False, lc_phase=0.0,
+                   heading_offset=0.0)
+        for name in self._PER_VEHICLE:
+            setattr(self, name, np.insert(getattr(self, name), i, row[name], axis=0))
+        self.n += 1
+        self._parked_occ = (self._parked_occ[0], self._parked_occ[1], self._parked_occ[2] + 1)
+        self._sync()
+        return i
 
     # --- set-up ------------------------------------------------------------------------------
     def _lane_info(self, graph: RoadGraph) -> None:
@@ -142,7 +165,7 @@ class GraphTraffic:
             if self.lane[a] == self.lane[b] and keep[a] and self.p[b] - self.p[a] < half[a] + half[b] + 3.0:
                 keep[a] = False
         if not keep.all():
-            for name in ("kind", "dims", "colour", "lane", "p", "parked"):
+            for name in self._PER_VEHICLE[:6]:
                 setattr(self, name, getattr(self, name)[keep])
             self.n = int(keep.sum())
 
