@@ -34,9 +34,13 @@ YELLOW_STOP_M_S2 = 4.0  # on yellow (or red) a driver who can stop with this dec
 GAP_ACCEPT_S = 4.5  # a yielding movement needs this time before a priority vehicle arrives [s]
 LANE_CHANGE_M_S = 1.2  # lateral speed of a lane change [m/s]
 CUT_IN_M_S = 2.0  # lateral speed of a cut-in [m/s]
-CUT_IN_SHARE = 0.12  # drivers who accept short gaps behind them (cut-ins) [-]
+MAX_CHANGE_YAW_RAD = np.deg2rad(12.0)  # a lane change heads at most this far off the lane [rad]
+CUT_IN_SHARE = 0.15  # drivers who accept short gaps behind them (cut-ins) [-]
+CUT_IN_BRAKE_M_S2 = 6.0  # a cut-in driver accepts making the new follower brake this hard [m/s^2]
+CUT_IN_GAP_S = 1.0  # a lane change leaving less time gap than this to the new follower is a cut-in [s]
 NO_CHANGE_BEFORE_LINE_M = 15.0  # no lane changes this close to the stop line [m]
 GIVE_UP_CHANGE_M = 35.0  # this close, a driver who has not reached the lane for its turn takes another exit [m]
+HELD_UP_M = 40.0  # a driver with a leader this close may look for a faster lane [m]
 DISCRETIONARY_P = 0.3  # chance per check that a slowed driver looks for a faster lane [-]
 
 
@@ -76,6 +80,7 @@ class GraphTraffic:
         self.lc_phase = rng.uniform(0.0, LANE_CHANGE_PERIOD_S, n)
         self.heading_offset = np.zeros(n)
         self.cut_ins = 0  # lane changes made with a short gap behind (counted for tests and reports)
+        self.lane_changes = 0
         self.visits = {"left": 0, "straight": 0, "right": 0}  # connectors entered, by movement
         # parked cars: fixed Frenet poses on their street, listed in the lanes they reach into
         self._parked_rsd = np.array([(st, s, d) for st, s, d, _ in parked], np.float64).reshape(-1, 3)
@@ -92,10 +97,12 @@ class GraphTraffic:
     _PER_VEHICLE = ("kind", "dims", "colour", "lane", "p", "parked", "lat", "speed_factor", "v", "next_conn", "held",
                     "stopped_at_s", "cut_in", "lc_phase", "heading_offset")
 
-    def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0) -> int:
+    def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0,
+                    cut_in: bool = False) -> int:
         """Place one more moving vehicle (a scripted encounter): on a street ``lane`` at road s
         ``s_m`` [m], heading for connector ``next_connector`` (an index into ``graph.connectors``
-        leaving that lane). Returns its index; parked cars stay last."""
+        leaving that lane); ``cut_in``: a driver who accepts a short gap behind it. Returns its
+        index; parked cars stay last."""
         t = self.table
         g = t.index[lane]
         if t.is_connector[g] or next_connector not in t.exit_conn[t.exit_start[g]:t.exit_start[g + 1]]:
@@ -103,7 +110,7 @@ class GraphTraffic:
         i = int(np.count_nonzero(~self.parked))
         row = dict(kind=kind, dims=KIND_DIMS_M[kind], colour=_paint(np.array([kind]), self.rng)[0], lane=g,
                    p=s_m if lane.direction > 0 else t.length_m[g] - s_m, parked=False, lat=0.0, speed_factor=1.0,
-                   v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=False, lc_phase=0.0,
+                   v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=cut_in, lc_phase=0.0,
                    heading_offset=0.0)
         for name in self._PER_VEHICLE:
             setattr(self, name, np.insert(getattr(self, name), i, row[name], axis=0))
@@ -182,12 +189,13 @@ class GraphTraffic:
                     veh.append(i)
         return np.array(lanes, np.int64), np.array(ps, np.float64), np.array(veh, np.int64)
 
-    def _choose_exit(self, lane: int) -> int:
-        """A random legal movement at the junction ahead of a street lane: half the time one its own
-        lane allows, otherwise one any lane of its street direction allows."""
+    def _choose_exit(self, lane: int, own_lane: bool = False) -> int:
+        """A random legal movement at the junction ahead of a street lane: one its own lane allows
+        (always with ``own_lane``, else half the time), otherwise one any lane of its street
+        direction allows."""
         t = self.table
         own = t.exit_conn[t.exit_start[lane]:t.exit_start[lane + 1]]
-        if own.size and self.rng.random() < 0.5:
+        if own.size and (own_lane or self.rng.random() < 0.5):
             return int(own[self.rng.integers(own.size)])
         g0 = t.group_first[lane]
         every = t.exit_conn[t.exit_start[g0]:t.exit_start[g0 + t.group_lanes[lane]]]
@@ -275,7 +283,7 @@ class GraphTraffic:
         v_des = self._desired_speed(on_street, dist_line)
         free = idm_free_term(self.v, v_des, self.idm)
         p_i = self.idm
-        acc_m, head, _ = K.follow(idx, self.lane, self._second_lane(), self.p, half, v_all, free, self.next_conn,
+        acc_m, _, gap_m = K.follow(idx, self.lane, self._second_lane(), self.p, half, v_all, free, self.next_conn,
                                   may_enter, *occ, t.length_m, t.stop_p, t.is_connector, t.exit_start, t.exit_conn,
                                   t.conn_lane, t.conn_dst, p_i.T_s, p_i.s0_m, STOP_S0_M, p_i.a_m_s2,
                                   2.0 * math.sqrt(p_i.a_m_s2 * p_i.b_m_s2), p_i.max_brake_m_s2)
@@ -283,7 +291,9 @@ class GraphTraffic:
         acc[idx] = acc_m
         if ego_g < 0 or t.is_connector[ego_g]:
             acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed))
-        self._lane_changes(idx, occ, half, v_all, dist_line, time_s, dt_s)
+        lead_gap = np.full(n, np.inf)
+        lead_gap[idx] = gap_m
+        self._lane_changes(idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s)
 
         # move
         v_new = np.maximum(self.v + acc * dt_s, 0.0)
@@ -291,7 +301,9 @@ class GraphTraffic:
         self.v = np.where(moving, v_new, 0.0)
         kappa = self.graph.packed.curvature_at(self.road, self.s)
         self.p += travel / np.clip(1.0 - kappa * self.d, 0.5, 2.0)
-        speed = np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S) * dt_s
+        # sideways no faster than a steered car can: at most MAX_CHANGE_YAW_RAD off the lane's direction
+        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S), np.tan(MAX_CHANGE_YAW_RAD) * self.v)
+        speed = lateral * dt_s
         lat_step = np.clip(-self.lat, -speed, speed) * moving
         self.lat += lat_step
         self.heading_offset[moving] = -np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
@@ -398,7 +410,7 @@ class GraphTraffic:
         v_lead = max(ev, 0.0) * np.maximum(np.cos(rel), 0.0)
         return np.where(ahead, idm_accel(self.v, v_des, gap, v_lead, self.idm), np.inf)
 
-    def _lane_changes(self, idx, occ, half, v_all, dist_line, time_s, dt_s) -> None:
+    def _lane_changes(self, idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s) -> None:
         """Changes toward the lane of the coming movement, and now and then to a faster lane; cut-in
         drivers accept a short gap behind them."""
         t = self.table
@@ -419,8 +431,9 @@ class GraphTraffic:
             if own.size:
                 self.next_conn[i] = int(own[self.rng.integers(own.size)])
                 mandatory[i] = False
-        slow = due & (need == 0) & far & (self.v < 0.7 * self._lane_limit[np.maximum(lane, 0)] * self.speed_factor)
-        slow &= self.rng.random(self.n) < DISCRETIONARY_P
+        eager = np.where(self.cut_in, 0.95, 0.7)  # cut-in drivers want their speed more
+        slow = due & (need == 0) & far & (self.v < eager * self._lane_limit[np.maximum(lane, 0)] * self.speed_factor)
+        slow &= (lead_gap < HELD_UP_M) & (self.cut_in | (self.rng.random(self.n) < DISCRETIONARY_P))
         k = lane - t.group_first[np.maximum(lane, 0)]
         side = np.where(self.rng.random(self.n) < 0.5, -1, 1)
         side = np.where((k + side < 0) | (k + side >= t.group_lanes[np.maximum(lane, 0)]), -side, side)
@@ -434,7 +447,7 @@ class GraphTraffic:
         # the new follower's IDM braking with the changer ahead of it
         f_v = np.where(back_j >= 0, v_all[np.maximum(back_j, 0)], 0.0)
         f_acc = idm_accel(f_v, np.maximum(f_v, 5.0), back, v_i, self.idm)
-        limit = np.where(self.cut_in[cand], -4.0, -2.0)
+        limit = np.where(self.cut_in[cand], -CUT_IN_BRAKE_M_S2, -2.0)
         min_back = np.where(self.cut_in[cand], 1.5, 3.0 + 0.3 * f_v)
         lead_v = np.where(front_j >= 0, v_all[np.maximum(front_j, 0)], 99.0)
         faster = mandatory[cand] | (lead_v > v_i + 1.0) | ~np.isfinite(front)
@@ -443,11 +456,13 @@ class GraphTraffic:
         if go.size == 0:
             return
         new = target[ok]
-        self.cut_ins += int(np.sum(self.cut_in[go] & (back[ok] < 3.0 + 0.3 * f_v[ok])))
+        self.lane_changes += go.size
+        # a cut-in: less than CUT_IN_GAP_S of the new follower's speed left behind the changer
+        self.cut_ins += int(np.sum((back_j[ok] >= 0) & (f_v[ok] > 1.0) & (back[ok] < CUT_IN_GAP_S * f_v[ok])))
         self.lat[go] = -(new - lane[go]) * self._lane_width[new]
         self.lane[go] = new
         for i in go[~mandatory[go]]:  # a driver who changed for speed picks a movement of its new lane
-            self.next_conn[i] = self._choose_exit(int(self.lane[i]))
+            self.next_conn[i] = self._choose_exit(int(self.lane[i]), own_lane=True)
 
     def _cross_lane_ends(self, half) -> None:
         """Vehicles past their lane's end go on to their connector, or from a connector to its exit lane."""

@@ -135,3 +135,74 @@ def test_same_seed_same_traffic():
         runs.append((traffic.boxes().copy(), traffic.v.copy(), traffic.next_conn.copy()))
     for x, y in zip(*runs):
         np.testing.assert_array_equal(x, y)
+
+
+def _longest_street_lane(graph, traffic):
+    t = traffic.table
+    g = max((k for k in range(len(t.refs)) if not t.is_connector[k]), key=lambda k: t.length_m[k])
+    return t.refs[g], g
+
+
+@pytest.mark.parametrize("ego_on_lane", [True, False])
+def test_vehicles_stop_behind_the_ego(ego_on_lane):
+    graph, signals, traffic = _town(3, 5, density=0.0)
+    lane, g = _longest_street_lane(graph, traffic)
+    road = graph.roads[lane.road]
+    p_car, p_ego = 10.0, 45.0
+    s_of = (lambda p: p) if lane.direction > 0 else (lambda p: road.length_m - p)
+    exit_conn = int(traffic.table.exit_conn[traffic.table.exit_start[g]])
+    i = traffic.add_vehicle(lane, s_of(p_car), 8.0, exit_conn)
+    x, y, h = road.pose(s_of(p_ego), road.lane_centre_d(lane.lane, lane.direction))
+    ego = (float(x), float(y), float(h) + (0.0 if lane.direction > 0 else np.pi), 0.0)
+    ego_box = np.array([ego[0], ego[1], ego[2], 4.6, 1.85])
+    for k in range(int(15 / DT_S)):
+        traffic.step(DT_S, ego, lane if ego_on_lane else None, s_of(p_ego), k * DT_S)
+        assert not obb_overlap(ego_box, traffic.boxes()[i])
+    assert traffic.v[i] < 0.1
+    assert p_ego - traffic.p[i] < 15.0  # it came up close behind
+
+
+def test_parked_cars_stand_still():
+    graph = generate_graph(TownSpec(grid=4), np.random.default_rng(0))
+    signals = JunctionSignals(graph, np.random.default_rng(1))
+    road = graph.roads[0]
+    parked = [(0, 20.0, road.asphalt_d[0] + 1.0, float(road.heading_at(20.0)))]
+    traffic = GraphTraffic(graph, signals, 20.0, np.random.default_rng(2), [], parked)
+    before = traffic.boxes()[-1].copy()
+    for k in range(40):
+        _step(traffic, signals, k)
+    assert traffic.parked[-1] and traffic.v[-1] == 0.0
+    np.testing.assert_allclose(traffic.boxes()[-1], before)
+    assert abs(before[2] - parked[0][3]) < 1e-9
+
+
+def test_nothing_spawns_in_keep_clear():
+    graph = generate_graph(TownSpec(grid=4), np.random.default_rng(0))
+    signals = JunctionSignals(graph, np.random.default_rng(1))
+    lane = graph.all_street_lanes()[0]
+    traffic = GraphTraffic(graph, signals, 80.0, np.random.default_rng(2), [(lane, 30.0, 70.0)])
+    on = traffic.road == lane.road
+    assert on.any()
+    assert not np.any(on & (traffic.s > 30.0 - 5.0) & (traffic.s < 70.0 + 5.0))
+
+
+def test_a_cut_in_driver_cuts_in_ahead_of_the_ego():
+    graph, signals, traffic = _town(3, 5, density=0.0)
+    t = traffic.table
+    g = max((k for k in range(len(t.refs)) if not t.is_connector[k] and t.group_lanes[k] > 1
+             and t.refs[k].lane == 0), key=lambda k: t.length_m[k])
+    slow_lane, ego_lane = t.refs[g], t.refs[g + 1]
+    road = graph.roads[slow_lane.road]
+    s_of = (lambda p: p) if slow_lane.direction > 0 else (lambda p: road.length_m - p)
+    exit_conn = int(t.exit_conn[t.exit_start[g]])
+    a = traffic.add_vehicle(slow_lane, s_of(40.0), 8.0, exit_conn, cut_in=True)
+    traffic.add_vehicle(slow_lane, s_of(70.0), 4.0, exit_conn)  # a slow car ahead of it
+    p_ego = 28.0
+    for k in range(int(4 / DT_S)):
+        x, y, h = road.pose(s_of(p_ego), road.lane_centre_d(ego_lane.lane, ego_lane.direction))
+        ego = (float(x), float(y), float(h) + (0.0 if slow_lane.direction > 0 else np.pi), 8.0)
+        traffic.step(DT_S, ego, ego_lane, s_of(p_ego), k * DT_S)
+        assert not obb_overlap(np.array([*ego[:3], 4.6, 1.85]), traffic.boxes()).any()
+        p_ego += 8.0 * DT_S
+    assert traffic.lane[a] == g + 1 and traffic.p[a] > p_ego
+    assert traffic.cut_ins >= 1
