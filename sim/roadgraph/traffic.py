@@ -35,6 +35,7 @@ GAP_ACCEPT_S = 4.5  # a yielding movement needs this time before a priority vehi
 LANE_CHANGE_M_S = 1.2  # lateral speed of a lane change [m/s]
 CUT_IN_M_S = 2.0  # lateral speed of a cut-in [m/s]
 MAX_CHANGE_YAW_RAD = np.deg2rad(12.0)  # a lane change heads at most this far off the lane [rad]
+SWING_M = 0.3  # ... and no further than lets the body's corners swing this far sideways [m]
 CUT_IN_SHARE = 0.15  # drivers who accept short gaps behind them (cut-ins) [-]
 CUT_IN_BRAKE_M_S2 = 6.0  # a cut-in driver accepts making the new follower brake this hard [m/s^2]
 CUT_IN_GAP_S = 1.0  # a lane change leaving less time gap than this to the new follower is a cut-in [s]
@@ -301,8 +302,9 @@ class GraphTraffic:
         self.v = np.where(moving, v_new, 0.0)
         kappa = self.graph.packed.curvature_at(self.road, self.s)
         self.p += travel / np.clip(1.0 - kappa * self.d, 0.5, 2.0)
-        # sideways no faster than a steered car can: at most MAX_CHANGE_YAW_RAD off the lane's direction
-        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S), np.tan(MAX_CHANGE_YAW_RAD) * self.v)
+        # sideways no faster than a steered car can: heading off the lane so little that the body's
+        # ends swing at most SWING_M out of its lane (a bus changes lanes slowly)
+        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S), np.tan(self._max_yaw) * self.v)
         speed = lateral * dt_s
         lat_step = np.clip(-self.lat, -speed, speed) * moving
         self.lat += lat_step
@@ -328,10 +330,15 @@ class GraphTraffic:
         start = np.searchsorted(lane, np.arange(len(t.refs) + 1)).astype(np.int64)
         return start, np.ascontiguousarray(p), np.ascontiguousarray(v.astype(np.int64))
 
+    @property
+    def _max_yaw(self) -> np.ndarray:
+        """Largest heading off the lane during a lane change, per vehicle [rad]."""
+        return np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
+
     def _second_lane(self) -> np.ndarray:
         """The neighbouring lane a changing vehicle still (or already) reaches into, -1 for none."""
         lane = np.maximum(self.lane, 0)
-        reach = self._lane_width[lane] / 2 - self.dims[:, 1] / 2
+        reach = self._lane_width[lane] / 2 - self.dims[:, 1] / 2 - SWING_M
         k = lane - self.table.group_first[lane]
         other = np.where(self.lat < 0, k - 1, k + 1)
         ok = (np.abs(self.lat) > reach) & (other >= 0) & (other < self.table.group_lanes[lane]) & ~self.parked
