@@ -5,5 +5,6 @@
 - ``generator``: a seeded grid town (``TownSpec``, ``generate_graph``);
 - ``signals``: light heads, phases with protected / permitted lefts, stop signs;
 - ``planner`` and ``route``: Dijkstra over the lane graph, the route line and its commands;
-- ``topdown``: a top-down map picture.
+- ``topdown``: a top-down map picture;
+- ``lanes``, ``traffic`` and ``traffic_kernels``: vehicles that drive the graph (``GraphTraffic``).
 """

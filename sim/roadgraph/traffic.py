@@ -41,18 +41,24 @@ CUT_IN_BRAKE_M_S2 = 6.0  # a cut-in driver accepts making the new follower brake
 CUT_IN_GAP_S = 1.0  # a lane change leaving less time gap than this to the new follower is a cut-in [s]
 NO_CHANGE_BEFORE_LINE_M = 15.0  # no lane changes this close to the stop line [m]
 GIVE_UP_CHANGE_M = 35.0  # this close, a driver who has not reached the lane for its turn takes another exit [m]
+KEEP_CLEAR_MARGIN_M = 12.0  # no spawns this far beyond a keep-clear stretch either [m]
 HELD_UP_M = 40.0  # a driver with a leader this close may look for a faster lane [m]
 DISCRETIONARY_P = 0.3  # chance per check that a slowed driver looks for a faster lane [-]
 
 
 class GraphTraffic:
-    """All non-ego vehicles of a graph town: arrays with one entry per vehicle (parked ones last)."""
+    """All non-ego vehicles of a graph town: arrays with one entry per vehicle (parked ones last).
+
+    ``keep_clear``: (lane, s_lo, s_hi) stretches [m] where nothing spawns on any lane of that
+    lane's road (the ego's start). ``parked``: (street, s [m], d [m], world yaw [rad]) cars that
+    never move; where one reaches into a lane, drivers stop behind it.
+    """
 
     def __init__(self, graph: RoadGraph, signals: JunctionSignals, density_per_km: float, rng: np.random.Generator,
                  keep_clear: list[tuple[LaneRef, float, float]],
                  parked: list[tuple[int, float, float, float]] | None = None):
         self.graph, self.signals, self.rng = graph, signals, rng
-        self.table = t = LaneTable.build(graph)
+        self.table = LaneTable.build(graph)
         self.idm = IDMParams()
         self._lane_info(graph)
         parked = parked or []
@@ -157,7 +163,9 @@ class GraphTraffic:
             last = -1e9
             for p in np.sort(rng.uniform(6.0, max(hi, 6.0), count)):
                 s = p if ref.direction > 0 else t.length_m[g] - p
-                if p - last < MIN_SPAWN_GAP_M or any(lo - 12.0 <= s <= hi_ + 12.0 for lo, hi_ in clear.get(ref.road, ())):
+                margin = KEEP_CLEAR_MARGIN_M
+                kept_clear = any(lo - margin <= s <= up + margin for lo, up in clear.get(ref.road, ()))
+                if p - last < MIN_SPAWN_GAP_M or kept_clear:
                     continue
                 last = p
                 rows.append((g, float(p)))
