@@ -9,5 +9,7 @@
 - ``planner`` and ``route``: Dijkstra over the lane graph, the route line and its commands;
 - ``pedestrians``: walkers on every street's sidewalks, rounding corners, crossing at crosswalks
   and mid-block (``GraphPedestrians``);
+- ``lanes``, ``traffic`` and ``traffic_kernels``: vehicles that drive the graph (``GraphTraffic``);
+- ``ground`` and ``view_parts``: what the camera draws of a graph (ground decals, static props);
 - ``topdown``: a top-down map picture.
 """

@@ -1,0 +1,506 @@
+"""Traffic that drives the road graph forever: routes through junctions, signals, stop signs.
+
+Every vehicle holds a lane id (``lanes.LaneTable``), its progress ``p`` along it [m] and a
+lateral offset from the lane centre (non-zero only while changing lanes). On a street it has
+chosen the connector it will take at the junction ahead (a random legal movement) and changes
+lanes to reach that connector's approach lane. It follows, with IDM, the nearest vehicle along
+its own chain of lanes (the ego included) and stops at the stop line until it is granted entry
+to its connector. Grants keep the junction safe: a connector is entered only while no
+conflicting connector holds or has been granted a vehicle; lights, stop signs and right of way
+decide who may ask and in which order (``traffic_kernels.grant``). A grant is held until the
+vehicle's rear has left the connector.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
+
+from ..idm import IDMParams, idm_accel, idm_free_term
+from ..lights import GREEN, RED, YELLOW
+from ..traffic import KIND_DIMS_M, KIND_SHARE, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
+from . import traffic_kernels as K
+from .graph import LaneRef, RoadGraph
+from .lanes import SIZE_JITTER, LaneTable
+from .signals import JunctionSignals
+
+STOP_S0_M = 1.0  # standstill gap to a stop line [m]
+STOP_DONE_M_S = 0.2  # below this speed at the line a stop sign has been obeyed [m/s]
+STOP_ZONE_M = 3.0  # "at the line": front bumper within this of it [m]
+YELLOW_STOP_M_S2 = 4.0  # on yellow (or red) a driver who can stop with this deceleration stops [m/s^2]
+GAP_ACCEPT_S = 4.5  # a yielding movement needs this time before a priority vehicle arrives [s]
+LANE_CHANGE_M_S = 1.2  # lateral speed of a lane change [m/s]
+CUT_IN_M_S = 2.0  # lateral speed of a cut-in [m/s]
+MAX_CHANGE_YAW_RAD = np.deg2rad(12.0)  # a lane change heads at most this far off the lane [rad]
+SWING_M = 0.3  # ... and no further than lets the body's corners swing this far sideways [m]
+CUT_IN_SHARE = 0.15  # drivers who accept short gaps behind them (cut-ins) [-]
+CUT_IN_BRAKE_M_S2 = 6.0  # a cut-in driver accepts making the new follower brake this hard [m/s^2]
+CUT_IN_GAP_S = 1.0  # a lane change leaving less time gap than this to the new follower is a cut-in [s]
+NO_CHANGE_BEFORE_LINE_M = 15.0  # no lane changes this close to the stop line [m]
+GIVE_UP_CHANGE_M = 35.0  # this close, a driver who has not reached the lane for its turn takes another exit [m]
+KEEP_CLEAR_MARGIN_M = 12.0  # no spawns this far beyond a keep-clear stretch either [m]
+HELD_UP_M = 40.0  # a driver with a leader this close may look for a faster lane [m]
+DISCRETIONARY_P = 0.3  # chance per check that a slowed driver looks for a faster lane [-]
+
+
+class GraphTraffic:
+    """All non-ego vehicles of a graph town: arrays with one entry per vehicle (parked ones last).
+
+    ``keep_clear``: (lane, s_lo, s_hi) stretches [m] where nothing spawns on any lane of that
+    lane's road (the ego's start). ``parked``: (street, s [m], d [m], world yaw [rad]) cars that
+    never move; where one reaches into a lane, drivers stop behind it.
+    """
+
+    def __init__(self, graph: RoadGraph, signals: JunctionSignals, density_per_km: float, rng: np.random.Generator,
+                 keep_clear: list[tuple[LaneRef, float, float]],
+                 parked: list[tuple[int, float, float, float]] | None = None):
+        self.graph, self.signals, self.rng = graph, signals, rng
+        self.table = LaneTable.build(graph)
+        self.idm = IDMParams()
+        self._lane_info(graph)
+        parked = parked or []
+        rows = self._spawn_rows(density_per_km, keep_clear, rng)
+        n_moving, n = len(rows), len(rows) + len(parked)
+        self.n = n
+        self.parked = np.arange(n) >= n_moving
+        kind = rng.choice(len(VEHICLE_KINDS), size=n_moving, p=KIND_SHARE["town"]).astype(np.int64)
+        self.kind = np.concatenate([kind, np.zeros(len(parked), np.int64)])
+        self.dims = KIND_DIMS_M[self.kind] * rng.uniform(2 - SIZE_JITTER, SIZE_JITTER, (n, 1))
+        self.colour = _paint(self.kind, rng)
+        self.lane = np.array([r[0] for r in rows] + [-1] * len(parked), np.int64)
+        self.p = np.array([r[1] for r in rows] + [0.0] * len(parked), np.float64)
+        self._fix_spacing()
+        n_moving, n = int((~self.parked).sum()), self.n
+        self.lat = np.zeros(n)  # offset to the right of the lane centre while changing lanes [m]
+        self.speed_factor = rng.uniform(0.85, 1.1, n) * np.where(self.kind == 1, 0.85, 1.0)
+        lane_limit = self._lane_limit[np.maximum(self.lane, 0)]
+        self.v = np.where(self.parked, 0.0, lane_limit * self.speed_factor * rng.uniform(0.2, 0.6, n))
+        self.next_conn = np.full(n, -1, np.int64)  # connector index (``graph.connectors``) it will take
+        for i in range(n_moving):
+            self.next_conn[i] = self._choose_exit(int(self.lane[i]))
+        self.held = np.full(n, -1, np.int64)  # connector it has been granted (until its rear leaves it)
+        self.stopped_at_s = np.full(n, np.inf)  # time it stood at a stop sign's line [s]
+        self.cut_in = rng.random(n) < CUT_IN_SHARE
+        self.lc_phase = rng.uniform(0.0, LANE_CHANGE_PERIOD_S, n)
+        self.heading_offset = np.zeros(n)
+        self.cut_ins = 0  # lane changes made with a short gap behind (counted for tests and reports)
+        self.lane_changes = 0
+        self.visits = {"left": 0, "straight": 0, "right": 0}  # connectors entered, by movement
+        # parked cars: fixed Frenet poses on their street, listed in the lanes they reach into
+        self._parked_rsd = np.array([(st, s, d) for st, s, d, _ in parked], np.float64).reshape(-1, 3)
+        self._parked_yaw = np.array([yaw for *_, yaw in parked], np.float64)
+        self._parked_occ = self._parked_occupancy()
+        self._pose_key = None
+        self._pose_cache = None
+        self._sync()
+        for i in np.flatnonzero(self.parked):
+            base = self.graph.packed.pose(self.road[i:i + 1], self.s[i:i + 1], self.d[i:i + 1])[2][0]
+            base += 0.0 if self.dir[i] > 0 else np.pi
+            self.heading_offset[i] = float(np.angle(np.exp(1j * (self._parked_yaw[i - n_moving] - base))))
+
+    _PER_VEHICLE = ("kind", "dims", "colour", "lane", "p", "parked", "lat", "speed_factor", "v", "next_conn", "held",
+                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset")
+
+    def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0,
+                    cut_in: bool = False) -> int:
+        """Place one more moving vehicle (a scripted encounter): on a street ``lane`` at road s
+        ``s_m`` [m], heading for connector ``next_connector`` (an index into ``graph.connectors``
+        leaving that lane); ``cut_in``: a driver who accepts a short gap behind it. Returns its
+        index; parked cars stay last."""
+        t = self.table
+        g = t.index[lane]
+        if t.is_connector[g] or next_connector not in t.exit_conn[t.exit_start[g]:t.exit_start[g + 1]]:
+            raise ValueError(f"connector {next_connector} does not leave street lane {lane}")
+        i = int(np.count_nonzero(~self.parked))
+        row = dict(kind=kind, dims=KIND_DIMS_M[kind], colour=_paint(np.array([kind]), self.rng)[0], lane=g,
+                   p=s_m if lane.direction > 0 else t.length_m[g] - s_m, parked=False, lat=0.0, speed_factor=1.0,
+                   v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=cut_in, lc_phase=0.0,
+                   heading_offset=0.0)
+        for name in self._PER_VEHICLE:
+            setattr(self, name, np.insert(getattr(self, name), i, row[name], axis=0))
+        self.n += 1
+        self._parked_occ = (self._parked_occ[0], self._parked_occ[1], self._parked_occ[2] + 1)
+        self._sync()
+        return i
+
+    # --- set-up ------------------------------------------------------------------------------
+    def _lane_info(self, graph: RoadGraph) -> None:
+        t = self.table
+        self._lane_road = np.array([r.road for r in t.refs], np.int64)
+        self._lane_dir = np.array([r.direction for r in t.refs], np.int64)
+        self._lane_d = np.array([float(graph.roads[r.road].lane_centre_d(r.lane, r.direction)) for r in t.refs])
+        self._lane_width = np.array([graph.roads[r.road].lane_width_m for r in t.refs])
+        self._lane_limit = np.array([graph.roads[r.road].speed_limit_m_s for r in t.refs])
+        self._lane_limit[t.is_connector] = t.conn_limit_m_s
+        conns = graph.connectors
+        self._conn_junction = np.array([c.junction for c in conns], np.int64)
+        self._conn_left = np.array([c.movement == "left" for c in conns], bool)
+        self._conn_movement = [c.movement for c in conns]
+        control = [graph.junctions[c.junction].control for c in conns]
+        self._conn_signal = np.array([k == "signal" for k in control], bool)
+        self._conn_stop_sign = np.array([self.signals.has_stop_sign(c.src.road, c.src.direction) for c in conns], bool)
+        self._conn_minor_free = np.array([k == "two_way_stop" and not s for k, s in zip(control, self._conn_stop_sign)],
+                                         bool)  # from a priority arm of a two-way stop
+        # signal group of each connector's approach (``JunctionSignals`` keeps it per approach)
+        group_of = self.signals._group_of
+        self._conn_group = np.array([group_of.get((c.src.road, c.src.direction), 0) for c in conns], np.int64)
+        self._conn_protected_junction = np.array([graph.junctions[c.junction].protected_left for c in conns], bool)
+
+    def _spawn_rows(self, density_per_km: float, keep_clear, rng) -> list[tuple[int, float]]:
+        t = self.table
+        clear: dict[int, list[tuple[float, float]]] = {}
+        for ref, lo, hi in keep_clear:
+            clear.setdefault(ref.road, []).append((min(lo, hi), max(lo, hi)))
+        rows = []
+        for g, ref in enumerate(t.refs):
+            if t.is_connector[g]:
+                continue
+            hi = t.stop_p[g] - 10.0
+            count = rng.poisson(density_per_km * max(hi, 0.0) / 1000.0)
+            last = -1e9
+            for p in np.sort(rng.uniform(6.0, max(hi, 6.0), count)):
+                s = p if ref.direction > 0 else t.length_m[g] - p
+                margin = KEEP_CLEAR_MARGIN_M
+                kept_clear = any(lo - margin <= s <= up + margin for lo, up in clear.get(ref.road, ()))
+                if p - last < MIN_SPAWN_GAP_M or kept_clear:
+                    continue
+                last = p
+                rows.append((g, float(p)))
+        return rows
+
+    def _fix_spacing(self) -> None:
+        """Long vehicles need more than MIN_SPAWN_GAP_M: drop the rear one of any pair that would touch."""
+        keep = np.ones(self.n, bool)
+        half = self.dims[:, 0] / 2
+        moving = np.flatnonzero(~self.parked)
+        order = moving[np.lexsort((self.p[moving], self.lane[moving]))]
+        for a, b in zip(order[:-1], order[1:]):
+            if self.lane[a] == self.lane[b] and keep[a] and self.p[b] - self.p[a] < half[a] + half[b] + 3.0:
+                keep[a] = False
+        if not keep.all():
+            for name in self._PER_VEHICLE[:6]:
+                setattr(self, name, getattr(self, name)[keep])
+            self.n = int(keep.sum())
+
+    def _parked_occupancy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(lane, progress, vehicle) of every parked car in each street lane it reaches into."""
+        lanes, ps, veh = [], [], []
+        first = int(np.flatnonzero(self.parked)[0]) if self.parked.any() else self.n
+        for k, (street, s, d) in enumerate(self._parked_rsd):
+            i = first + k
+            for g in np.flatnonzero(self._lane_road == int(street)):
+                if abs(self._lane_d[g] - d) < self._lane_width[g] / 2 + self.dims[i, 1] / 2:
+                    lanes.append(g)
+                    ps.append(s if self._lane_dir[g] > 0 else self.table.length_m[g] - s)
+                    veh.append(i)
+        return np.array(lanes, np.int64), np.array(ps, np.float64), np.array(veh, np.int64)
+
+    def _choose_exit(self, lane: int, own_lane: bool = False) -> int:
+        """A random legal movement at the junction ahead of a street lane: one its own lane allows
+        (always with ``own_lane``, else half the time), otherwise one any lane of its street
+        direction allows."""
+        t = self.table
+        own = t.exit_conn[t.exit_start[lane]:t.exit_start[lane + 1]]
+        if own.size and (own_lane or self.rng.random() < 0.5):
+            return int(own[self.rng.integers(own.size)])
+        g0 = t.group_first[lane]
+        every = t.exit_conn[t.exit_start[g0]:t.exit_start[g0 + t.group_lanes[lane]]]
+        return int(every[self.rng.integers(every.size)]) if every.size else -1
+
+    # --- geometry ----------------------------------------------------------------------------
+    def _sync(self) -> None:
+        """Road, s, d, direction of every vehicle from its lane state (parked ones are fixed)."""
+        lane = np.maximum(self.lane, 0)
+        self.road = self._lane_road[lane].copy()
+        self.dir = self._lane_dir[lane].copy()
+        self.s = np.where(self.dir > 0, self.p, self.table.length_m[lane] - self.p)
+        self.d = self._lane_d[lane] - self.dir * self.lat
+        if self.parked.any():
+            pk = self.parked
+            self.road[pk] = self._parked_rsd[:, 0].astype(np.int64)
+            self.s[pk] = self._parked_rsd[:, 1]
+            self.d[pk] = self._parked_rsd[:, 2]
+            self.dir[pk] = np.where(self._parked_rsd[:, 2] < 0, 1, -1)
+
+    def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """World x, y [m] and yaw [rad] of every vehicle (read-only, computed once per state)."""
+        key = (self.s.tobytes(), self.d.tobytes(), self.heading_offset.tobytes(), self.road.tobytes(),
+               self.dir.tobytes())
+        if self._pose_key != key:
+            x, y, h = self.graph.packed.pose(self.road, self.s, self.d)
+            yaw = h + np.where(self.dir > 0, 0.0, np.pi) + self.heading_offset
+            boxes = np.stack([x, y, yaw, self.dims[:, 0], self.dims[:, 1]], axis=1)
+            for a in (x, y, yaw, boxes):
+                a.flags.writeable = False
+            self._pose_cache = (x, y, yaw, boxes)
+            self._pose_key = key
+        return self._pose_cache[:3]
+
+    def boxes(self) -> np.ndarray:
+        """(N, 5) oriented footprints [x, y, yaw, length, width] (read-only)."""
+        self.poses()
+        return self._pose_cache[3]
+
+    # --- right of way ------------------------------------------------------------------------
+    def connector_states(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per connector: its signal state (GREEN where no light) and whether it has priority
+        (need not yield): protected or through/right on green, or a priority arm's through/right."""
+        ball, arrow = self.signals.group_states()
+        j, g = self._conn_junction, self._conn_group
+        state = np.where(self._conn_left, arrow[j, g], ball[j, g])
+        state = np.where(self._conn_signal, state, GREEN)
+        protected = self._conn_left & self._conn_protected_junction & (arrow[j, g] == GREEN) & (ball[j, g] == RED)
+        priority = np.where(self._conn_signal, (state == GREEN) & (~self._conn_left | protected),
+                            self._conn_minor_free & ~self._conn_left)
+        return state, priority
+
+    # --- dynamics ----------------------------------------------------------------------------
+    def step(self, dt_s: float, ego_xy_yaw_speed: tuple[float, float, float, float], ego_lane: LaneRef | None,
+             ego_lane_s: float, time_s: float) -> None:
+        """Advance every moving vehicle by ``dt_s``; the ego is an obstacle (on ``ego_lane`` at road
+        s ``ego_lane_s`` where given, and by its box close ahead where it is off the lanes)."""
+        t = self.table
+        moving = ~self.parked
+        idx = np.flatnonzero(moving)
+        if idx.size == 0:
+            return
+        n = self.n
+        half = np.append(self.dims[:, 0] / 2, EGO_LENGTH_M / 2)
+        v_all = np.append(self.v, ego_xy_yaw_speed[3])
+        ego_g = t.index.get(ego_lane, -1) if ego_lane is not None else -1
+        occ = self._occupancy(idx, ego_g, ego_lane_s)
+        on_street = moving & ~t.is_connector[np.maximum(self.lane, 0)]
+        state, priority = self.connector_states()
+        dist_line = t.stop_p[np.maximum(self.lane, 0)] - self.p - half[:n]  # front bumper to stop line [m]
+
+        # grants: release the ones whose light turned while stopping is still comfortable, then hand out new ones
+        before = on_street & (self.held >= 0) & (dist_line > -0.3)
+        turned = before & (state[np.maximum(self.held, 0)] != GREEN) & (dist_line >= self.v**2 / (2 * YELLOW_STOP_M_S2))
+        self.held[turned] = -1
+        at_line = on_street & (dist_line < STOP_ZONE_M) & (dist_line > -0.3) & (self.v < STOP_DONE_M_S)
+        self.stopped_at_s = np.where(at_line & ~np.isfinite(self.stopped_at_s), time_s, self.stopped_at_s)
+        self._grant(occ, on_street, dist_line, state, priority, half, ego_g, time_s)
+
+        # accelerations: car following along each chain, the stop line where not granted
+        decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
+        nc = np.maximum(self.next_conn, 0)
+        green_far = self._conn_signal[nc] & (state[nc] == GREEN) & (dist_line > decide_m)
+        may_enter = (self.held >= 0) | green_far
+        v_des = self._desired_speed(on_street, dist_line)
+        free = idm_free_term(self.v, v_des, self.idm)
+        p_i = self.idm
+        acc_m, _, gap_m = K.follow(idx, self.lane, self._second_lane(), self.p, half, v_all, free, self.next_conn,
+                                  may_enter, *occ, t.length_m, t.stop_p, t.is_connector, t.exit_start, t.exit_conn,
+                                  t.conn_lane, t.conn_dst, p_i.T_s, p_i.s0_m, STOP_S0_M, p_i.a_m_s2,
+                                  2.0 * math.sqrt(p_i.a_m_s2 * p_i.b_m_s2), p_i.max_brake_m_s2)
+        acc = np.zeros(n)
+        acc[idx] = acc_m
+        if ego_g < 0 or t.is_connector[ego_g]:
+            acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed))
+        lead_gap = np.full(n, np.inf)
+        lead_gap[idx] = gap_m
+        self._lane_changes(idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s)
+
+        # move
+        v_new = np.maximum(self.v + acc * dt_s, 0.0)
+        travel = np.where(moving, 0.5 * (self.v + v_new) * dt_s, 0.0)
+        self.v = np.where(moving, v_new, 0.0)
+        kappa = self.graph.packed.curvature_at(self.road, self.s)
+        self.p += travel / np.clip(1.0 - kappa * self.d, 0.5, 2.0)
+        # sideways no faster than a steered car can: heading off the lane so little that the body's
+        # ends swing at most SWING_M out of its lane (a bus changes lanes slowly)
+        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S), np.tan(self._max_yaw) * self.v)
+        speed = lateral * dt_s
+        lat_step = np.clip(-self.lat, -speed, speed) * moving
+        self.lat += lat_step
+        self.heading_offset[moving] = -np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
+        self._cross_lane_ends(half)
+        self._sync()
+
+    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float):
+        """CSR occupancy of every lane: moving vehicles (twice while straddling), parked cars, the ego."""
+        t = self.table
+        second = self._second_lane()
+        two = idx[second[idx] >= 0]
+        lanes = [self.lane[idx], second[two], self._parked_occ[0]]
+        ps = [self.p[idx], self.p[two], self._parked_occ[1]]
+        veh = [idx, two, self._parked_occ[2]]
+        if ego_g >= 0:
+            lanes.append(np.array([ego_g]))
+            ps.append(np.array([ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s]))
+            veh.append(np.array([self.n]))
+        lane, p, v = (np.concatenate(a) for a in (lanes, ps, veh))
+        order = np.lexsort((p, lane))
+        lane, p, v = lane[order], p[order], v[order]
+        start = np.searchsorted(lane, np.arange(len(t.refs) + 1)).astype(np.int64)
+        return start, np.ascontiguousarray(p), np.ascontiguousarray(v.astype(np.int64))
+
+    @property
+    def _max_yaw(self) -> np.ndarray:
+        """Largest heading off the lane during a lane change, per vehicle [rad]."""
+        return np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
+
+    def _second_lane(self) -> np.ndarray:
+        """The neighbouring lane a changing vehicle still (or already) reaches into, -1 for none."""
+        lane = np.maximum(self.lane, 0)
+        reach = self._lane_width[lane] / 2 - self.dims[:, 1] / 2 - SWING_M
+        k = lane - self.table.group_first[lane]
+        other = np.where(self.lat < 0, k - 1, k + 1)
+        ok = (np.abs(self.lat) > reach) & (other >= 0) & (other < self.table.group_lanes[lane]) & ~self.parked
+        return np.where(ok, self.table.group_first[lane] + other, -1)
+
+    def _desired_speed(self, on_street: np.ndarray, dist_line: np.ndarray) -> np.ndarray:
+        """Speed limit times the driver's factor, eased down before a turn so that the connector's
+        comfortable speed is reached at its start [m/s]."""
+        t = self.table
+        lane = np.maximum(self.lane, 0)
+        v_des = self._lane_limit[lane] * self.speed_factor
+        nc = np.maximum(self.next_conn, 0)
+        turn_v = t.conn_limit_m_s[nc]
+        to_end = np.maximum(t.length_m[lane] - self.p, 0.0)
+        ease = np.sqrt(turn_v**2 + 2.0 * self.idm.b_m_s2 * 0.5 * to_end)
+        return np.where(self.parked, 0.0, np.where(on_street & (self.next_conn >= 0), np.minimum(v_des, ease), v_des))
+
+    def _grant(self, occ, on_street, dist_line, state, priority, half, ego_g, time_s) -> None:
+        t = self.table
+        n = self.n
+        start, occ_p, occ_veh = occ
+        nc = self.next_conn
+        ncc = np.maximum(nc, 0)
+        # first in its lane: the last entry of its own lane's occupancy
+        last = occ_veh[start[1:][start[1:] > start[:-1]] - 1]
+        head = np.zeros(n + 1, bool)
+        head[last] = True
+        head = head[:n]
+        in_lane = (nc >= 0) & (t.conn_src[ncc] == self.lane) & (np.abs(self.lat) < 0.3)
+        waiting = on_street & (self.held < 0) & in_lane
+        decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
+        stop_sign = self._conn_stop_sign[ncc]
+        light_ok = (state[ncc] == GREEN) | ((state[ncc] == YELLOW) & (dist_line < self.v**2 / (2 * YELLOW_STOP_M_S2)))
+        ready = np.where(stop_sign, np.isfinite(self.stopped_at_s), light_ok & (dist_line < decide_m))
+        eta = time_s + np.maximum(dist_line, 0.0) / np.maximum(self.v, 1.0)
+        # priority vehicles on their way to each connector (for gap acceptance)
+        approach = np.full(len(t.conn_lane), np.inf)
+        coming = waiting & (dist_line > -0.3)
+        np.minimum.at(approach, ncc[coming], (np.maximum(dist_line, 0.0) / np.maximum(self.v, 1.0))[coming])
+        cand = np.flatnonzero(waiting & head & ready & (dist_line > -0.3))
+        taken = np.bincount(self.held[self.held >= 0], minlength=len(t.conn_lane)).astype(np.int64)
+        if ego_g >= 0 and t.is_connector[ego_g]:
+            taken[ego_g - t.conn_lane[0]] += 1
+        if cand.size == 0:
+            return
+        yields = ~priority[nc[cand]]
+        arrival = np.where(stop_sign[cand], self.stopped_at_s[cand], eta[cand])
+        order = np.lexsort((arrival, yields))
+        cand, yields = cand[order], yields[order]
+        # room on each exit lane behind its last vehicle, less what has been granted into it
+        room = np.full(len(t.refs), np.inf)
+        first = start[:-1] < start[1:]
+        rear = occ_p[start[:-1][first]] - half[occ_veh[start[:-1][first]]]
+        room[np.flatnonzero(first)] = rear
+        held = np.flatnonzero((self.held >= 0) & (self.lane != t.conn_dst[np.maximum(self.held, 0)]))
+        np.subtract.at(room, t.conn_dst[self.held[held]], 2 * half[held] + 2.0)
+        need = 2 * half[cand] + 2.0
+        ok = K.grant(cand, nc[cand], yields, taken, priority, approach, GAP_ACCEPT_S, t.conflict_start,
+                     t.conflict_conn, room, need, t.conn_dst)
+        self.held[cand[ok]] = nc[cand[ok]]
+
+    def _ego_box_accel(self, ego) -> np.ndarray:
+        """Braking for the ego's box close ahead where it is off the lane table's lanes (or in a
+        junction): straight-line look ahead along each vehicle's heading."""
+        ex, ey, eyaw, ev = ego
+        x, y, yaw = self.poses()
+        dx, dy = ex - x, ey - y
+        along = dx * np.cos(yaw) + dy * np.sin(yaw)
+        across = -dx * np.sin(yaw) + dy * np.cos(yaw)
+        rel = eyaw - yaw
+        ext_along = np.abs(np.cos(rel)) * EGO_LENGTH_M / 2 + np.abs(np.sin(rel)) * EGO_WIDTH_M / 2
+        ext_across = np.abs(np.sin(rel)) * EGO_LENGTH_M / 2 + np.abs(np.cos(rel)) * EGO_WIDTH_M / 2
+        ahead = (along > 0) & (along < 30.0) & (np.abs(across) < self.dims[:, 1] / 2 + ext_across + 0.3) & ~self.parked
+        gap = np.where(ahead, along - self.dims[:, 0] / 2 - ext_along, np.inf)
+        v_des = self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor
+        v_lead = max(ev, 0.0) * np.maximum(np.cos(rel), 0.0)
+        return np.where(ahead, idm_accel(self.v, v_des, gap, v_lead, self.idm), np.inf)
+
+    def _lane_changes(self, idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s) -> None:
+        """Changes toward the lane of the coming movement, and now and then to a faster lane; cut-in
+        drivers accept a short gap behind them."""
+        t = self.table
+        lane = self.lane
+        due = np.zeros(self.n, bool)
+        due[idx] = np.mod(time_s + self.lc_phase[idx], LANE_CHANGE_PERIOD_S) < dt_s
+        due &= ~t.is_connector[np.maximum(lane, 0)] & (np.abs(self.lat) < 0.05) & (self.held < 0)
+        due &= (t.group_lanes[np.maximum(lane, 0)] > 1) & (self.p > 5.0)
+        if not due.any():
+            return
+        nc = np.maximum(self.next_conn, 0)
+        need = np.where(self.next_conn >= 0, t.conn_src[nc] - lane, 0)
+        far = dist_line > NO_CHANGE_BEFORE_LINE_M
+        mandatory = due & (need != 0) & far
+        # give up: too close to turn from here, take a movement this lane allows
+        for i in np.flatnonzero(due & (need != 0) & (dist_line < GIVE_UP_CHANGE_M)):
+            own = t.exit_conn[t.exit_start[lane[i]]:t.exit_start[lane[i] + 1]]
+            if own.size:
+                self.next_conn[i] = int(own[self.rng.integers(own.size)])
+                mandatory[i] = False
+        eager = np.where(self.cut_in, 0.95, 0.7)  # cut-in drivers want their speed more
+        slow = due & (need == 0) & far & (self.v < eager * self._lane_limit[np.maximum(lane, 0)] * self.speed_factor)
+        slow &= (lead_gap < HELD_UP_M) & (self.cut_in | (self.rng.random(self.n) < DISCRETIONARY_P))
+        k = lane - t.group_first[np.maximum(lane, 0)]
+        side = np.where(self.rng.random(self.n) < 0.5, -1, 1)
+        side = np.where((k + side < 0) | (k + side >= t.group_lanes[np.maximum(lane, 0)]), -side, side)
+        step = np.where(mandatory, np.sign(need), np.where(slow, side, 0))
+        cand = np.flatnonzero(step != 0)
+        if cand.size == 0:
+            return
+        target = (lane[cand] + step[cand]).astype(np.int64)
+        front, front_j, back, back_j = K.neighbour_gaps(cand, target, self.p, half, *occ)
+        v_i = self.v[cand]
+        # the new follower's IDM braking with the changer ahead of it
+        f_v = np.where(back_j >= 0, v_all[np.maximum(back_j, 0)], 0.0)
+        f_acc = idm_accel(f_v, np.maximum(f_v, 5.0), back, v_i, self.idm)
+        limit = np.where(self.cut_in[cand], -CUT_IN_BRAKE_M_S2, -2.0)
+        min_back = np.where(self.cut_in[cand], 1.5, 3.0 + 0.3 * f_v)
+        lead_v = np.where(front_j >= 0, v_all[np.maximum(front_j, 0)], 99.0)
+        faster = mandatory[cand] | (lead_v > v_i + 1.0) | ~np.isfinite(front)
+        ok = (front > np.maximum(3.0, 0.5 * v_i)) & (back > min_back) & (f_acc >= limit) & faster
+        go = cand[ok]
+        if go.size == 0:
+            return
+        new = target[ok]
+        self.lane_changes += go.size
+        # a cut-in: less than CUT_IN_GAP_S of the new follower's speed left behind the changer
+        self.cut_ins += int(np.sum((back_j[ok] >= 0) & (f_v[ok] > 1.0) & (back[ok] < CUT_IN_GAP_S * f_v[ok])))
+        self.lat[go] = -(new - lane[go]) * self._lane_width[new]
+        self.lane[go] = new
+        for i in go[~mandatory[go]]:  # a driver who changed for speed picks a movement of its new lane
+            self.next_conn[i] = self._choose_exit(int(self.lane[i]), own_lane=True)
+
+    def _cross_lane_ends(self, half) -> None:
+        """Vehicles past their lane's end go on to their connector, or from a connector to its exit lane."""
+        t = self.table
+        lane = np.maximum(self.lane, 0)
+        for i in np.flatnonzero(~self.parked & (self.p >= t.length_m[lane])):
+            g = int(self.lane[i])
+            if t.is_connector[g]:
+                c = g - int(t.conn_lane[0])
+                self.p[i] -= t.length_m[g]
+                self.lane[i] = t.conn_dst[c]
+                self.lat[i] = 0.0
+                self.next_conn[i] = self._choose_exit(int(self.lane[i]))
+            elif self.held[i] >= 0 and t.conn_src[self.held[i]] == g:
+                c = int(self.held[i])
+                self.p[i] -= t.length_m[g]
+                self.lane[i] = t.conn_lane[c]
+                self.lat[i] = 0.0
+                self.stopped_at_s[i] = np.inf
+                self.visits[self._conn_movement[c]] += 1
+            else:  # not granted (should not happen): wait at the lane's end
+                self.p[i] = t.length_m[g] - 1e-3
+                self.v[i] = 0.0
+        # a grant ends once the rear has left the connector
+        out = (self.held >= 0) & (self.lane == t.conn_dst[np.maximum(self.held, 0)]) & (self.p - half[:self.n] > 0.5)
+        self.held[out] = -1

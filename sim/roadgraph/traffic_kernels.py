@@ -1,0 +1,152 @@
+"""Compiled passes of ``GraphTraffic``: leaders along each vehicle's chain of lanes, junction
+entry grants, and the gaps in a neighbouring lane.
+
+Occupancy is a CSR table over lane ids (``lanes.LaneTable``): ``occ_start[lane]`` ..
+``occ_start[lane + 1]`` index ``occ_p`` (progress [m], ascending) and ``occ_veh`` (the
+vehicle, or ``n`` for the ego). A vehicle straddling two lanes during a lane change is listed
+in both.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ..kernels import idm_scalar
+
+
+@numba.njit(cache=True)
+def _first_ahead(lane, p_self, me, occ_start, occ_p, occ_veh):
+    """(slot, progress) of the nearest occupant of ``lane`` at or beyond ``p_self``, not ``me``; slot -1 if none."""
+    lo, hi = occ_start[lane], occ_start[lane + 1]
+    k = lo + np.searchsorted(occ_p[lo:hi], p_self)
+    while k < hi and occ_veh[k] == me:
+        k += 1
+    if k < hi:
+        return k, occ_p[k]
+    return -1, 0.0
+
+
+@numba.njit(cache=True)
+def _last_behind(lane, p_self, me, occ_start, occ_p, occ_veh):
+    lo, hi = occ_start[lane], occ_start[lane + 1]
+    k = lo + np.searchsorted(occ_p[lo:hi], p_self) - 1
+    while k >= lo and occ_veh[k] == me:
+        k -= 1
+    if k >= lo:
+        return k
+    return -1
+
+
+@numba.njit(cache=True)
+def follow(idx, lane, lane2, p, half_len, v, free, next_conn, may_enter,
+           occ_start, occ_p, occ_veh, lane_len, stop_p, is_conn, exit_start, exit_conn, conn_lane, conn_dst,
+           t_s, s0_m, stop_s0_m, a_m_s2, two_sqrt_ab, max_brake_m_s2):
+    """IDM acceleration of vehicles ``idx`` behind the nearest occupant along their chain (own
+    lane(s), every connector out of the own lane, the next connector's exit lane), and braking
+    for the stop line where they may not enter. Also: whether each is first in its lane, and
+    its gap to the leader [m] (inf for none)."""
+    m = idx.shape[0]
+    acc = np.empty(m)
+    head = np.zeros(m, np.bool_)
+    gap_out = np.full(m, np.inf)
+    for k in range(m):
+        i = idx[k]
+        g = lane[i]
+        best, v_lead = np.inf, 0.0
+        slot, pj = _first_ahead(g, p[i], i, occ_start, occ_p, occ_veh)
+        if slot >= 0:
+            j = occ_veh[slot]
+            best, v_lead = pj - p[i] - half_len[i] - half_len[j], v[j]
+        else:
+            head[k] = True
+            rem = lane_len[g] - p[i]
+            if not is_conn[g]:
+                for e in range(exit_start[g], exit_start[g + 1]):
+                    cl = conn_lane[exit_conn[e]]
+                    s2, pj = _first_ahead(cl, -1e9, i, occ_start, occ_p, occ_veh)
+                    if s2 >= 0:
+                        j = occ_veh[s2]
+                        gap = rem + pj - half_len[i] - half_len[j]
+                        if gap < best:
+                            best, v_lead = gap, v[j]
+                c = next_conn[i]
+                if c >= 0:
+                    rem += lane_len[conn_lane[c]]
+                    dst = conn_dst[c]
+                else:
+                    dst = -1
+            else:
+                dst = conn_dst[g - conn_lane[0]]
+            if dst >= 0:
+                s2, pj = _first_ahead(dst, -1e9, i, occ_start, occ_p, occ_veh)
+                if s2 >= 0:
+                    j = occ_veh[s2]
+                    gap = rem + pj - half_len[i] - half_len[j]
+                    if gap < best:
+                        best, v_lead = gap, v[j]
+        g2 = lane2[i]
+        if g2 >= 0:
+            slot, pj = _first_ahead(g2, p[i], i, occ_start, occ_p, occ_veh)
+            if slot >= 0:
+                j = occ_veh[slot]
+                gap = pj - p[i] - half_len[i] - half_len[j]
+                if gap < best:
+                    best, v_lead = gap, v[j]
+        a = idm_scalar(v[i], free[i], best, v_lead, t_s, s0_m, a_m_s2, two_sqrt_ab, max_brake_m_s2)
+        if not is_conn[g] and not may_enter[i]:
+            stop_gap = stop_p[g] - p[i] - half_len[i]
+            if stop_gap > -0.5:
+                a = min(a, idm_scalar(v[i], free[i], max(stop_gap, 1e-3), 0.0, t_s, stop_s0_m, a_m_s2, two_sqrt_ab,
+                                      max_brake_m_s2))
+        acc[k] = a
+        gap_out[k] = best
+    return acc, head, gap_out
+
+
+@numba.njit(cache=True)
+def grant(cand, cand_conn, cand_yields, taken, conn_priority, approach_s, gap_accept_s,
+          conflict_start, conflict_conn, room_m, need_m, conn_dst):
+    """Junction entry grants for the requesting vehicles ``cand``, in priority order.
+
+    A request is granted when no conflicting connector holds or has been granted a vehicle, none
+    was refused to an earlier requester this step (first come, first served), the exit lane has
+    room (do not block the box) and, for a yielding movement, no vehicle with priority reaches a
+    conflicting connector within ``gap_accept_s``. ``taken`` (per connector) is updated."""
+    out = np.zeros(cand.shape[0], np.bool_)
+    refused = np.zeros(taken.shape[0], np.bool_)
+    for k in range(cand.shape[0]):
+        c = cand_conn[k]
+        ok = room_m[conn_dst[c]] >= need_m[k]
+        for e in range(conflict_start[c], conflict_start[c + 1]):
+            o = conflict_conn[e]
+            if taken[o] > 0 or refused[o] or (cand_yields[k] and conn_priority[o] and approach_s[o] < gap_accept_s):
+                ok = False
+                break
+        if ok:
+            taken[c] += 1
+            room_m[conn_dst[c]] -= need_m[k]
+            out[k] = True
+        else:
+            refused[c] = True
+    return out
+
+
+@numba.njit(cache=True)
+def neighbour_gaps(idx, target, p, half_len, occ_start, occ_p, occ_veh):
+    """Gap to the nearest occupant ahead and behind in each vehicle's target lane [m] (inf for
+    none) and which vehicle they are (-1 for none)."""
+    m = idx.shape[0]
+    front, back = np.full(m, np.inf), np.full(m, np.inf)
+    front_j, back_j = np.full(m, -1), np.full(m, -1)
+    for k in range(m):
+        i = idx[k]
+        slot, pj = _first_ahead(target[k], p[i], i, occ_start, occ_p, occ_veh)
+        if slot >= 0:
+            j = occ_veh[slot]
+            front[k], front_j[k] = pj - p[i] - half_len[i] - half_len[j], j
+        slot = _last_behind(target[k], p[i], i, occ_start, occ_p, occ_veh)
+        if slot >= 0:
+            j = occ_veh[slot]
+            back[k], back_j[k] = p[i] - occ_p[slot] - half_len[i] - half_len[j], j
+    return front, front_j, back, back_j
