@@ -1,9 +1,9 @@
-"""Stand-ins for a navigation town's actors until the graph's own land.
+"""Light stand-ins for a navigation world's actors.
 
-``ParkedTraffic`` has the attributes and methods of ``sim.roadgraph.traffic.GraphTraffic`` (the
-moving traffic on the graph) but holds only the scenario's parked cars, which never move.
-``NoPedestrians`` is an empty ``sim.pedestrians.Pedestrians``: navigation towns have no
-pedestrians yet. Both keep the labels, the camera and the collision test working unchanged.
+``ParkedTraffic`` has the attributes and methods of ``sim.roadgraph.traffic.GraphTraffic`` but
+holds only the scenario's parked cars, which never move (what a pedestrian walking between parked
+cars is tested against). ``NoPedestrians`` is an empty ``sim.pedestrians.Pedestrians``: the
+navigation world's walkers where there are none (``pedestrians_per_km`` 0, the highway).
 """
 
 from __future__ import annotations
@@ -77,3 +77,6 @@ class NoPedestrians:
 
     def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v=None) -> None:
         """Nobody walks."""
+
+    def on_carriageway(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return np.zeros(0, np.int64), np.zeros(0), np.zeros(0)

@@ -35,7 +35,8 @@ from .config import ScenarioConfig
 from .dynamics import BicycleParams, EgoState, bicycle_step
 from .kernels import first_box_overlap
 from .lights import RED
-from .nav_actors import NoPedestrians, ParkedTraffic
+from .nav_actors import NoPedestrians
+from .roadgraph.traffic import GraphTraffic
 from .roadgraph.pedestrians import GraphPedestrians
 from .nav_scenario import NavScenario, generate_nav
 from .roadgraph.ground import ego_line_codes
@@ -50,6 +51,7 @@ STOP_WINDOW_M = 3.0  # a full stop counts within this distance before a stop-sig
 GOAL_TOLERANCE_M = 1.0  # the route line ends at the goal; projections clamp there [m]
 POLE_SIZE_M = 0.25  # light pole and stop-sign post footprint side [m]
 WAYPOINTS = (5.0, 8)  # route waypoints in the labels: spacing [m], count
+START_CLEAR_M = 25.0  # no vehicle spawns this close to the ego's start, on its road [m]
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class NavWorld:
         self.dt_s, self.substeps, self.time_s = dt_s, substeps, 0.0
         rng = np.random.default_rng([seed, 1])
         self.rng = rng
-        self.traffic = ParkedTraffic(self.graph, sc.parked, rng)  # moving traffic: GraphTraffic, once merged
+        self.traffic = self._traffic(sc, rng)
         per_km = self.params.pedestrians_per_km
         self.peds = GraphPedestrians(self.graph, self.lights, per_km, rng, sc.parked) if per_km > 0 else NoPedestrians()
         first = self.route.legs[0]
@@ -109,6 +111,16 @@ class NavWorld:
         self._map = None  # top_down's picture of the town, drawn on first use
         self._ids_and_static_boxes(sc)
         self._locate()
+
+    def _traffic(self, sc: NavScenario, rng: np.random.Generator) -> GraphTraffic:
+        """Vehicles that drive the graph, the parked cars last; none spawns near the ego's start."""
+        first = self.route.legs[0]
+        parked = []
+        for p in sc.parked:
+            road = self.graph.roads[p.road]
+            parked.append((p.road, p.s_m, p.d_m, road.heading_at(p.s_m) + (0.0 if p.direction > 0 else math.pi)))
+        keep = [(first.lane, first.s_from - START_CLEAR_M, first.s_from + START_CLEAR_M)]
+        return GraphTraffic(self.graph, self.lights, self.params.traffic_density_per_km, rng, keep, parked)
 
     def _ids_and_static_boxes(self, sc: NavScenario) -> None:
         """Instance ids and the static collision boxes: props, the ball heads' poles, the stop-sign posts.
@@ -207,7 +219,9 @@ class NavWorld:
         self.lights.step(self.dt_s)
         self._locate()
         e = self.ego
-        self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s)
+        _, wx, wy = self.peds.on_carriageway()
+        self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s,
+                          np.stack([wx, wy], 1))
         self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v())
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 

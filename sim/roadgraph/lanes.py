@@ -56,7 +56,8 @@ class LaneTable:
         lanes = np.ones(len(refs), np.int64)
         for k, r in enumerate(refs[:n_street]):
             j = graph.junctions[graph.junction_ahead(r.road, r.direction)]
-            s = j.stop_s[(r.road, r.direction)]
+            # a highway taper or gore has no stop line: the lane's end is where entry is decided
+            s = j.stop_s.get((r.road, r.direction), length[k] if r.direction > 0 else 0.0)
             stop_p[k] = s if r.direction > 0 else length[k] - s
             first[k] = k - r.lane
             lanes[k] = graph.street_lanes(r.road, r.direction)

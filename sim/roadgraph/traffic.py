@@ -43,6 +43,9 @@ NO_CHANGE_BEFORE_LINE_M = 15.0  # no lane changes this close to the stop line [m
 GIVE_UP_CHANGE_M = 35.0  # this close, a driver who has not reached the lane for its turn takes another exit [m]
 KEEP_CLEAR_MARGIN_M = 12.0  # no spawns this far beyond a keep-clear stretch either [m]
 HELD_UP_M = 40.0  # a driver with a leader this close may look for a faster lane [m]
+CREEP_LATERAL_M_S = 0.3  # sideways speed that finishes a lane change stopped half-way [m/s]
+SQUEEZE_BEFORE_END_M = 60.0  # this close to the end of a lane that ends, a driver takes a short gap [m]
+WALKER_CLEARANCE_M = 0.8  # a vehicle keeps this far from a pedestrian on the carriageway, sideways and ahead [m]
 DISCRETIONARY_P = 0.3  # chance per check that a slowed driver looks for a faster lane [-]
 
 
@@ -142,7 +145,9 @@ class GraphTraffic:
         control = [graph.junctions[c.junction].control for c in conns]
         self._conn_signal = np.array([k == "signal" for k in control], bool)
         self._conn_stop_sign = np.array([self.signals.has_stop_sign(c.src.road, c.src.direction) for c in conns], bool)
-        self._conn_minor_free = np.array([k == "two_way_stop" and not s for k, s in zip(control, self._conn_stop_sign)],
+        # priority without a light: the major street of a two-way stop, and every lane through a highway merge
+        self._conn_minor_free = np.array([(k == "two_way_stop" and not s) or k == "merge"
+                                          for k, s in zip(control, self._conn_stop_sign)],
                                          bool)  # from a priority arm of a two-way stop
         # signal group of each connector's approach (``JunctionSignals`` keeps it per approach)
         group_of = self.signals._group_of
@@ -259,9 +264,11 @@ class GraphTraffic:
 
     # --- dynamics ----------------------------------------------------------------------------
     def step(self, dt_s: float, ego_xy_yaw_speed: tuple[float, float, float, float], ego_lane: LaneRef | None,
-             ego_lane_s: float, time_s: float) -> None:
+             ego_lane_s: float, time_s: float, walkers_xy: np.ndarray | None = None) -> None:
         """Advance every moving vehicle by ``dt_s``; the ego is an obstacle (on ``ego_lane`` at road
-        s ``ego_lane_s`` where given, and by its box close ahead where it is off the lanes)."""
+        s ``ego_lane_s`` where given, and by its box close ahead where it is off the lanes), and so is
+        every pedestrian on the carriageway (``walkers_xy`` (P, 2) [m]: crossing or jaywalking), by
+        its footprint close ahead."""
         t = self.table
         moving = ~self.parked
         idx = np.flatnonzero(moving)
@@ -300,6 +307,8 @@ class GraphTraffic:
         acc[idx] = acc_m
         if ego_g < 0 or t.is_connector[ego_g]:
             acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed))
+        if walkers_xy is not None and len(walkers_xy):
+            acc = np.minimum(acc, self._walkers_accel(np.asarray(walkers_xy, np.float64).reshape(-1, 2)))
         lead_gap = np.full(n, np.inf)
         lead_gap[idx] = gap_m
         self._lane_changes(idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s)
@@ -312,11 +321,16 @@ class GraphTraffic:
         self.p += travel / np.clip(1.0 - kappa * self.d, 0.5, 2.0)
         # sideways no faster than a steered car can: heading off the lane so little that the body's
         # ends swing at most SWING_M out of its lane (a bus changes lanes slowly)
-        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S), np.tan(self._max_yaw) * self.v)
+        # sideways no faster than the heading allows; a car caught straddling at a standstill (stopped by
+        # its leader or the line mid-change) still edges over, as a driver creeps with the wheel turned
+        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S),
+                             np.maximum(np.tan(self._max_yaw) * self.v, CREEP_LATERAL_M_S))
         speed = lateral * dt_s
         lat_step = np.clip(-self.lat, -speed, speed) * moving
         self.lat += lat_step
-        self.heading_offset[moving] = -np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
+        # the body turns no further than the lane change's yaw cap (a creeping bus must not swing into a lane)
+        yaw = np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
+        self.heading_offset[moving] = -np.clip(yaw, -self._max_yaw[moving], self._max_yaw[moving])
         self._cross_lane_ends(half)
         self._sync()
 
@@ -425,6 +439,20 @@ class GraphTraffic:
         v_lead = max(ev, 0.0) * np.maximum(np.cos(rel), 0.0)
         return np.where(ahead, idm_accel(self.v, v_des, gap, v_lead, self.idm), np.inf)
 
+    def _walkers_accel(self, walkers_xy: np.ndarray) -> np.ndarray:
+        """Braking for pedestrians on the carriageway close ahead: each a standing obstacle (they
+        cross, so their speed along the lane is about 0) with a margin either side of the body [m]."""
+        x, y, yaw = self.poses()
+        dx = walkers_xy[None, :, 0] - x[:, None]
+        dy = walkers_xy[None, :, 1] - y[:, None]
+        c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        along, across = dx * c + dy * s, -dx * s + dy * c
+        reach = self.dims[:, 1, None] / 2 + WALKER_CLEARANCE_M
+        ahead = (along > 0) & (along < 30.0) & (np.abs(across) < reach) & ~self.parked[:, None]
+        gap = np.where(ahead, along - self.dims[:, 0, None] / 2 - WALKER_CLEARANCE_M, np.inf).min(axis=1)
+        v_des = self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor
+        return np.where(np.isfinite(gap), idm_accel(self.v, v_des, np.maximum(gap, 0.1), 0.0, self.idm), np.inf)
+
     def _lane_changes(self, idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s) -> None:
         """Changes toward the lane of the coming movement, and now and then to a faster lane; cut-in
         drivers accept a short gap behind them."""
@@ -439,7 +467,12 @@ class GraphTraffic:
         nc = np.maximum(self.next_conn, 0)
         need = np.where(self.next_conn >= 0, t.conn_src[nc] - lane, 0)
         far = dist_line > NO_CHANGE_BEFORE_LINE_M
-        mandatory = due & (need != 0) & far
+        # a lane that ends (a highway lane drop, an acceleration lane): leaving it is never too late,
+        # and near its end a driver squeezes in as a cut-in driver would (the zipper)
+        lane0 = np.maximum(lane, 0)
+        dead_end = t.exit_start[lane0 + 1] == t.exit_start[lane0]
+        squeeze = dead_end & (dist_line < SQUEEZE_BEFORE_END_M)
+        mandatory = due & (need != 0) & (far | dead_end)
         # give up: too close to turn from here, take a movement this lane allows
         for i in np.flatnonzero(due & (need != 0) & (dist_line < GIVE_UP_CHANGE_M)):
             own = t.exit_conn[t.exit_start[lane[i]]:t.exit_start[lane[i] + 1]]
@@ -462,8 +495,9 @@ class GraphTraffic:
         # the new follower's IDM braking with the changer ahead of it
         f_v = np.where(back_j >= 0, v_all[np.maximum(back_j, 0)], 0.0)
         f_acc = idm_accel(f_v, np.maximum(f_v, 5.0), back, v_i, self.idm)
-        limit = np.where(self.cut_in[cand], -CUT_IN_BRAKE_M_S2, -2.0)
-        min_back = np.where(self.cut_in[cand], 1.5, 3.0 + 0.3 * f_v)
+        pushy = self.cut_in[cand] | squeeze[cand]
+        limit = np.where(pushy, -CUT_IN_BRAKE_M_S2, -2.0)
+        min_back = np.where(pushy, 1.5, 3.0 + 0.3 * f_v)
         lead_v = np.where(front_j >= 0, v_all[np.maximum(front_j, 0)], 99.0)
         faster = mandatory[cand] | (lead_v > v_i + 1.0) | ~np.isfinite(front)
         ok = (front > np.maximum(3.0, 0.5 * v_i)) & (back > min_back) & (f_acc >= limit) & faster
