@@ -100,6 +100,8 @@ class JunctionSignals:
             np.array([getattr(h, a) for h in self.heads], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
         self._states_time_s = None
         self._states = None
+        self._groups_time_s = None
+        self._groups = None
 
     def _approach_pose(self, arm, d_extra: float):
         road = self.graph.roads[arm.street]
@@ -160,7 +162,16 @@ class JunctionSignals:
 
     def group_states(self) -> tuple[np.ndarray, np.ndarray]:
         """(junctions, 2) states of each group's ball and of its lefts (GREEN/YELLOW/RED): the
-        arrow at protected junctions, the ball itself where lefts are permitted."""
+        arrow at protected junctions, the ball itself where lefts are permitted. Read-only; traffic,
+        pedestrians, the heads and the ego's checks all ask each step, so cached per time."""
+        if self._groups_time_s != self.time_s:
+            self._groups = self._compute_group_states()
+            for a in self._groups:
+                a.flags.writeable = False
+            self._groups_time_s = self.time_s
+        return self._groups
+
+    def _compute_group_states(self) -> tuple[np.ndarray, np.ndarray]:
         t = np.mod(self.time_s + self.offset_s, self.cycle_s)
         ball = np.full((len(t), 2), RED, np.int64)
         arrow = np.full((len(t), 2), RED, np.int64)
