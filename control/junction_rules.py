@@ -6,7 +6,9 @@ rule-based driver holds at the line as a standing obstacle until the rules let i
 - **stop sign**: a full stop (below ``STOPPED_M_S`` within ``STOP_WINDOW_M`` of the line), then
   wait while a vehicle is in the junction box or would reach it within ``CLEAR_S``;
 - **permitted left**: wait at the line while an oncoming vehicle is in the box or would reach it
-  within ``ONCOMING_S``.
+  within ``ONCOMING_S``;
+- **crossing traffic**: a road user moving across the route line that will be in the car's way
+  within two seconds is a standing obstacle where it crosses (``crossing_gap_m``).
 
 Vehicles come from the observation's object rows (positions from the camera's foot, velocities
 relative to the ego); the junction (centre, radius) and the stop line come from the route block,
@@ -20,7 +22,7 @@ import math
 
 import numpy as np
 
-from common.vocab import CAMERA_MOUNT
+from common.vocab import CAMERA_MOUNT, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
 from .route_features import RouteGuidance
@@ -31,6 +33,9 @@ CLEAR_S = 3.0  # after the stop: nobody may reach the box within this [s]
 ONCOMING_S = 4.5  # permitted left: no oncoming vehicle may reach the box within this [s]
 MOVING_M_S = 0.5  # slower than this is not approaching [m/s]
 LINE_BEFORE_ENTRY_M = 4.5  # the stop line lies about this far before the junction entry (crosswalk + setback) [m]
+CROSSING_TIMES_S = (1.0, 2.0)  # where road users moving across the route will be [s]
+CROSSING_MARGIN_M = 8.0  # a predicted crossing counts up to this far beyond where the car will be then [m]
+CROSSING_CLEARANCE_M = 0.3  # side margin of the route corridor [m]
 
 
 class JunctionRules:
@@ -88,6 +93,43 @@ class JunctionRules:
             if _time_to_box(x, y, vx, vy, route) < CLEAR_S:
                 return False
         return True
+
+
+def crossing_gap_m(f: Decoded, route: RouteGuidance) -> float:
+    """Distance to where a road user moving across the route will be in the car's way, moving as it
+    moves now, 1 or 2 s ahead: a standing obstacle there [m] (inf for none). The observation's
+    in-path flag follows the lane; this follows the route line, through junctions too."""
+    col = object_column
+    rows = f.objects[f.objects[:, col("present")] > 0.5]
+    if not len(rows):
+        return math.inf
+    line = np.vstack([[0.0, 0.0], route.waypoints_m])
+    seg = np.diff(line, axis=0)
+    seg_len = np.maximum(np.hypot(*seg.T), 1e-6)
+    arc0 = np.concatenate([[0.0], np.cumsum(seg_len)[:-1]])
+    gap = math.inf
+    for r in rows:
+        x = r[col("x")] * DISTANCE_SCALE_M + CAMERA_MOUNT.forward_m
+        y = r[col("y")] * LATERAL_SCALE_M
+        vx = r[col("vx")] * REL_SPEED_SCALE_M_S[0] + f.speed_m_s
+        vy = r[col("vy")] * REL_SPEED_SCALE_M_S[1]
+        if math.hypot(vx, vy) < MOVING_M_S:
+            continue
+        half_len, half_wid = r[col("length")] * 10.0 / 2, r[col("width")] * 3.0 / 2
+        for t in CROSSING_TIMES_S:
+            px, py = x + vx * t, y + vy * t
+            rel = np.stack([px - line[:-1, 0], py - line[:-1, 1]], 1)
+            u = np.clip((rel * seg).sum(1) / seg_len**2, 0.0, 1.0)
+            near = line[:-1] + u[:, None] * seg
+            d = np.hypot(px - near[:, 0], py - near[:, 1])
+            k = int(np.argmin(d))
+            along = arc0[k] + u[k] * seg_len[k]
+            heading = math.atan2(seg[k, 1], seg[k, 0])
+            across = abs(math.sin(math.atan2(vy, vx) - heading)) > 0.5
+            if (d[k] < EGO_CLEARANCE_HALF_WIDTH_M + half_wid + CROSSING_CLEARANCE_M and across
+                    and 0 < along < f.speed_m_s * t + CROSSING_MARGIN_M):
+                gap = min(gap, along - half_len - EGO_LENGTH_M / 2)
+    return gap
 
 
 def _vehicles(f: Decoded) -> list[tuple[float, float, float, float]]:

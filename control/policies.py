@@ -25,7 +25,7 @@ from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MA
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
-from .junction_rules import JunctionRules
+from .junction_rules import JunctionRules, crossing_gap_m
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -167,6 +167,10 @@ class RuleBasedPolicy(Policy):
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
                 if d < gap:
                     gap, v_lead = max(d, 0.05), 0.0
+        if route is not None:
+            crossing = crossing_gap_m(f, route)
+            if crossing < gap:
+                gap, v_lead = max(crossing, 0.05), 0.0
         hold = self.junctions.hold_m(f, route) if route is not None else None
         if hold is not None:  # a stop sign or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line

@@ -14,6 +14,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from common.vocab import CYCLIST_CLASS
+
 from .kernels import boxes_triangles
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M
 from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, SAMPLE_STEP_M, LaneLine, Road
@@ -324,6 +326,10 @@ VEHICLE_PARTS = {
         (0.0, 0.8, 1.0, 1.0, 0.2, 0)],
     3: [(0.0, 0.0, 1.0, 0.35, 0.42, 2), (0.05, 0.3, 0.55, 0.6, 0.25, 0), (-0.12, 0.5, 0.28, 0.75, 0.5, 2),
         (-0.1, 0.92, 0.15, 0.3, 0.14, 0)],
+    # a bicycle (two wheels, the frame) and its rider (legs, torso in the paint colour, helmet)
+    CYCLIST_CLASS: [(0.3, 0.0, 0.38, 0.08, 0.38, 2), (-0.3, 0.0, 0.38, 0.08, 0.38, 2), (0.0, 0.22, 0.62, 0.1, 0.12, 0),
+                    (-0.05, 0.3, 0.18, 0.45, 0.28, 2), (-0.02, 0.55, 0.3, 0.55, 0.32, 0),
+                    (0.05, 0.86, 0.14, 0.3, 0.12, 2)],
 }
 
 

@@ -221,7 +221,7 @@ class NavWorld:
         e = self.ego
         _, wx, wy = self.peds.on_carriageway()
         self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s,
-                          np.stack([wx, wy], 1))
+                          np.stack([wx, wy], 1), self._ego_next_connector())
         self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v())
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 
@@ -235,6 +235,15 @@ class NavWorld:
         self._off_route_s = self._off_route_s + self.dt_s if abs(self.route_d_m) > OFF_ROUTE_M else 0.0
         ev.off_route = self._off_route_s > OFF_ROUTE_S
         return ev
+
+    def _ego_next_connector(self) -> tuple[int, float]:
+        """The connector (index into ``graph.connectors``) the route takes next and the distance from
+        the ego's front to its start [m]; (-1, inf) when no junction is left."""
+        front = self.ego_s + EGO_LENGTH_M / 2
+        for leg in self.route.legs[self.route.leg_index(self.ego_s):]:
+            if leg.connector and leg.route_s0 + leg.length_m > self.ego_s:
+                return leg.lane.road - self.graph.n_streets, max(leg.route_s0 - front, 0.0)
+        return -1, math.inf
 
     def _vehicles_xy_v(self) -> np.ndarray:
         """(V, 3) x, y [m] and speed [m/s] of every vehicle and the ego: what a pedestrian about to

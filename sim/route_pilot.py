@@ -27,7 +27,11 @@ STOP_WINDOW_M = 2.5  # ... when the front bumper is within this of the line [m]
 CLEAR_S = 3.0  # after a stop: wait while a vehicle would reach the junction box within this [s]
 ONCOMING_S = 4.5  # permitted left: wait while an oncoming vehicle would reach the junction within this [s]
 MOVING_M_S = 0.5  # vehicles slower than this are not approaching [m/s]
-OPPOSITE_RAD = 2.4  # a vehicle heading within pi - this of the ego's reverse is oncoming [rad]
+CRAWL_M_S = 3.0  # slower than this, a yellow is always stopped for [m/s]
+CROSSING_TIMES_S = (0.0, 1.0, 2.0)  # objects are checked where they are and where they will be then [s]
+CROSSING_MARGIN_M = 8.0  # a predicted crossing counts up to this far beyond where the car will be [m]
+OPPOSITE_RAD = math.pi / 2  # a vehicle heading more than this away from the ego's way is coming toward it
+# (oncoming, or turning across from the other side, part-way round its own turn) [rad]
 
 
 def _route_polyline(e: EgoTruth) -> tuple[np.ndarray, np.ndarray]:
@@ -91,7 +95,7 @@ class RoutePilot:
         self._last_progress_m = e.route_progress_m
         pts, arc = _route_polyline(e)
         cruise = self._cruise(e, pts, arc)
-        gap, v_lead = self._leader(gt.objects, pts, arc)
+        gap, v_lead = self._leader(gt.objects, pts, arc, v)
         for d in (self._light_stop(e, v), self._stop_sign_stop(gt, v), self._left_turn_stop(gt)):
             if d is not None:
                 # a stop line is a standing obstacle whose IDM standstill gap s0 ends at the margin
@@ -109,20 +113,26 @@ class RoutePilot:
         ahead = np.maximum(arc[1:-1] - 2.0, 0.0)
         return float(min(cruise, np.min(np.sqrt(allowed**2 + 2 * COMFORT_DECEL_M_S2 * ahead))))
 
-    def _leader(self, objects: list[ObjectLabel], pts: np.ndarray, arc: np.ndarray) -> tuple[float, float]:
-        """Gap [m] to and speed along the route [m/s] of the nearest object in the corridor ahead."""
-        obs = [o for o in objects if o.class_name in self.half_length and o.x_m > 0]
+    def _leader(self, objects: list[ObjectLabel], pts: np.ndarray, arc: np.ndarray, v: float = 0.0) -> tuple[float, float]:
+        """Gap [m] to and speed along the route [m/s] of the nearest object in the corridor ahead,
+        now or, moving as it moves now, within ``CROSSING_HORIZON_S`` (a car or a walker about to
+        cross the route in front: a standing obstacle where it will cross)."""
+        obs = [o for o in objects if o.class_name in self.half_length and o.x_m > -EGO_LENGTH_M]
         if not obs:
             return math.inf, 0.0
-        xy = np.array([(o.x_m, o.y_m) for o in obs])
-        dist, along, heading = _along(pts, arc, xy)
         gap, v_lead = math.inf, 0.0
-        for o, d, s, h in zip(obs, dist.tolist(), along.tolist(), heading.tolist()):
-            if d > self.ego_half_width_m + self.half_width.get(o.class_name, 1.0) + self.cfg.clearance_m:
-                continue
-            g = s - self.half_length.get(o.class_name, 2.3) - EGO_LENGTH_M / 2
-            if g < gap:
-                gap, v_lead = g, max(0.0, o.speed_m_s * math.cos(o.yaw_rad - h))
+        for t in CROSSING_TIMES_S:
+            xy = np.array([(o.x_m + t * o.speed_m_s * math.cos(o.yaw_rad), o.y_m + t * o.speed_m_s * math.sin(o.yaw_rad))
+                           for o in obs])
+            dist, along, heading = _along(pts, arc, xy)
+            for o, d, s, h in zip(obs, dist.tolist(), along.tolist(), heading.tolist()):
+                if d > self.ego_half_width_m + self.half_width.get(o.class_name, 1.0) + self.cfg.clearance_m:
+                    continue
+                if t > 0 and (s > v * t + CROSSING_MARGIN_M or abs(math.sin(o.yaw_rad - h)) < 0.5):
+                    continue  # it crosses beyond where the car will be then, or it runs along the route (followed now)
+                g = s - self.half_length.get(o.class_name, 2.3) - EGO_LENGTH_M / 2
+                if g < gap and s > 0:
+                    gap, v_lead = g, (max(0.0, o.speed_m_s * math.cos(o.yaw_rad - h)) if t == 0 else 0.0)
         return gap, v_lead
 
     def _light_stop(self, e: EgoTruth, v: float) -> float | None:
@@ -130,7 +140,8 @@ class RoutePilot:
         d = e.light_stop_distance_m
         if e.light_state not in ("red", "yellow") or not d > -0.5:
             return None
-        comfortable = d - self.cfg.stop_margin_m > v * v / (2 * 3.0)
+        # a car crawling up to the line can always stop: the comfort test is for one at speed
+        comfortable = d - self.cfg.stop_margin_m > v * v / (2 * 3.0) or v < CRAWL_M_S
         return d if e.light_state == "red" or comfortable else None
 
     def _stop_sign_stop(self, gt: GroundTruth, v: float) -> float | None:

@@ -17,10 +17,11 @@ import math
 
 import numpy as np
 
-from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
+from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M, EGO_WIDTH_M
 
 from ..idm import IDMParams, idm_accel, idm_free_term
 from ..lights import GREEN, RED, YELLOW
+
 from ..traffic import KIND_DIMS_M, KIND_SHARE, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
 from .graph import LaneRef, RoadGraph
@@ -44,10 +45,20 @@ GIVE_UP_CHANGE_M = 35.0  # this close, a driver who has not reached the lane for
 KEEP_CLEAR_MARGIN_M = 12.0  # no spawns this far beyond a keep-clear stretch either [m]
 HELD_UP_M = 40.0  # a driver with a leader this close may look for a faster lane [m]
 CREEP_LATERAL_M_S = 0.3  # sideways speed that finishes a lane change stopped half-way [m/s]
+EGO_MOVING_M_S = 1.0  # the ego counts as on its way to a junction above this speed [m/s]
+EGO_ENTERING_M = 6.0  # ... and as entering it with its front this close to its connector [m]
+CYCLIST_SHARE = 0.06  # share of the moving vehicles that are bicycles [-]
+CYCLIST_SPEED_M_S = (4.0, 7.0)  # a cyclist's own top speed, drawn per rider [m/s]
+CYCLIST_EDGE_M = 0.8  # a cyclist's centre this far in from its lane's right edge [m]
 SQUEEZE_BEFORE_END_M = 60.0  # this close to the end of a lane that ends, a driver takes a short gap [m]
 WALKER_CLEARANCE_M = 0.8  # a vehicle keeps this far from a pedestrian on the carriageway, sideways and ahead [m]
 DISCRETIONARY_P = 0.3  # chance per check that a slowed driver looks for a faster lane [-]
 
+
+
+def _dims_of(kind: np.ndarray) -> np.ndarray:
+    """(N, 3) length, width, height [m] of each vehicle class index (the four motor classes, cyclists)."""
+    return np.where((kind == CYCLIST_CLASS)[:, None], np.array(CYCLIST_DIMS_M), KIND_DIMS_M[np.minimum(kind, 3)])
 
 class GraphTraffic:
     """All non-ego vehicles of a graph town: arrays with one entry per vehicle (parked ones last).
@@ -70,8 +81,9 @@ class GraphTraffic:
         self.n = n
         self.parked = np.arange(n) >= n_moving
         kind = rng.choice(len(VEHICLE_KINDS), size=n_moving, p=KIND_SHARE["town"]).astype(np.int64)
+        kind[rng.random(n_moving) < CYCLIST_SHARE] = CYCLIST_CLASS
         self.kind = np.concatenate([kind, np.zeros(len(parked), np.int64)])
-        self.dims = KIND_DIMS_M[self.kind] * rng.uniform(2 - SIZE_JITTER, SIZE_JITTER, (n, 1))
+        self.dims = _dims_of(self.kind) * rng.uniform(2 - SIZE_JITTER, SIZE_JITTER, (n, 1))
         self.colour = _paint(self.kind, rng)
         self.lane = np.array([r[0] for r in rows] + [-1] * len(parked), np.int64)
         self.p = np.array([r[1] for r in rows] + [0.0] * len(parked), np.float64)
@@ -79,8 +91,11 @@ class GraphTraffic:
         n_moving, n = int((~self.parked).sum()), self.n
         self.lat = np.zeros(n)  # offset to the right of the lane centre while changing lanes [m]
         self.speed_factor = rng.uniform(0.85, 1.1, n) * np.where(self.kind == 1, 0.85, 1.0)
+        self.cyclist = self.kind == CYCLIST_CLASS
+        # a cyclist pedals at its own pace, whatever the limit [m/s]
+        self.max_speed = np.where(self.cyclist, rng.uniform(*CYCLIST_SPEED_M_S, n), np.inf)
         lane_limit = self._lane_limit[np.maximum(self.lane, 0)]
-        self.v = np.where(self.parked, 0.0, lane_limit * self.speed_factor * rng.uniform(0.2, 0.6, n))
+        self.v = np.where(self.parked, 0.0, np.minimum(lane_limit * self.speed_factor, self.max_speed) * rng.uniform(0.2, 0.6, n))
         self.next_conn = np.full(n, -1, np.int64)  # connector index (``graph.connectors``) it will take
         for i in range(n_moving):
             self.next_conn[i] = self._choose_exit(int(self.lane[i]))
@@ -105,7 +120,7 @@ class GraphTraffic:
             self.heading_offset[i] = float(np.angle(np.exp(1j * (self._parked_yaw[i - n_moving] - base))))
 
     _PER_VEHICLE = ("kind", "dims", "colour", "lane", "p", "parked", "lat", "speed_factor", "v", "next_conn", "held",
-                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset")
+                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset", "cyclist", "max_speed")
 
     def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0,
                     cut_in: bool = False) -> int:
@@ -118,10 +133,11 @@ class GraphTraffic:
         if t.is_connector[g] or next_connector not in t.exit_conn[t.exit_start[g]:t.exit_start[g + 1]]:
             raise ValueError(f"connector {next_connector} does not leave street lane {lane}")
         i = int(np.count_nonzero(~self.parked))
-        row = dict(kind=kind, dims=KIND_DIMS_M[kind], colour=_paint(np.array([kind]), self.rng)[0], lane=g,
+        row = dict(kind=kind, dims=_dims_of(np.array([kind]))[0], colour=_paint(np.array([kind]), self.rng)[0], lane=g,
                    p=s_m if lane.direction > 0 else t.length_m[g] - s_m, parked=False, lat=0.0, speed_factor=1.0,
                    v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=cut_in, lc_phase=0.0,
-                   heading_offset=0.0)
+                   heading_offset=0.0, cyclist=kind == CYCLIST_CLASS,
+                   max_speed=CYCLIST_SPEED_M_S[1] if kind == CYCLIST_CLASS else np.inf)
         for name in self._PER_VEHICLE:
             setattr(self, name, np.insert(getattr(self, name), i, row[name], axis=0))
         self.n += 1
@@ -222,7 +238,9 @@ class GraphTraffic:
         self.road = self._lane_road[lane].copy()
         self.dir = self._lane_dir[lane].copy()
         self.s = np.where(self.dir > 0, self.p, self.table.length_m[lane] - self.p)
-        self.d = self._lane_d[lane] - self.dir * self.lat
+        # cyclists ride near the right edge of their lane (they still hold the lane: cars queue or change lanes)
+        keep_right = np.where(self.cyclist, np.maximum(self._lane_width[lane] / 2 - CYCLIST_EDGE_M, 0.0), 0.0)
+        self.d = self._lane_d[lane] - self.dir * (self.lat + keep_right)
         if self.parked.any():
             pk = self.parked
             self.road[pk] = self._parked_rsd[:, 0].astype(np.int64)
@@ -264,11 +282,14 @@ class GraphTraffic:
 
     # --- dynamics ----------------------------------------------------------------------------
     def step(self, dt_s: float, ego_xy_yaw_speed: tuple[float, float, float, float], ego_lane: LaneRef | None,
-             ego_lane_s: float, time_s: float, walkers_xy: np.ndarray | None = None) -> None:
+             ego_lane_s: float, time_s: float, walkers_xy: np.ndarray | None = None,
+             ego_next: tuple[int, float] = (-1, math.inf)) -> None:
         """Advance every moving vehicle by ``dt_s``; the ego is an obstacle (on ``ego_lane`` at road
         s ``ego_lane_s`` where given, and by its box close ahead where it is off the lanes), and so is
         every pedestrian on the carriageway (``walkers_xy`` (P, 2) [m]: crossing or jaywalking), by
-        its footprint close ahead."""
+        its footprint close ahead. ``ego_next``: the connector the ego's route takes next (an index
+        into ``graph.connectors``) and how far its front is from it [m]: drivers yield to the ego
+        there as to any vehicle with priority, and grant nothing across it once it is entering."""
         t = self.table
         moving = ~self.parked
         idx = np.flatnonzero(moving)
@@ -289,7 +310,7 @@ class GraphTraffic:
         self.held[turned] = -1
         at_line = on_street & (dist_line < STOP_ZONE_M) & (dist_line > -0.3) & (self.v < STOP_DONE_M_S)
         self.stopped_at_s = np.where(at_line & ~np.isfinite(self.stopped_at_s), time_s, self.stopped_at_s)
-        self._grant(occ, on_street, dist_line, state, priority, half, ego_g, time_s)
+        self._grant(occ, on_street, dist_line, state, priority, half, ego_g, time_s, ego_next, ego_xy_yaw_speed[3])
 
         # accelerations: car following along each chain, the stop line where not granted
         decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
@@ -371,14 +392,15 @@ class GraphTraffic:
         comfortable speed is reached at its start [m/s]."""
         t = self.table
         lane = np.maximum(self.lane, 0)
-        v_des = self._lane_limit[lane] * self.speed_factor
+        v_des = np.minimum(self._lane_limit[lane] * self.speed_factor, self.max_speed)
         nc = np.maximum(self.next_conn, 0)
         turn_v = t.conn_limit_m_s[nc]
         to_end = np.maximum(t.length_m[lane] - self.p, 0.0)
         ease = np.sqrt(turn_v**2 + 2.0 * self.idm.b_m_s2 * 0.5 * to_end)
         return np.where(self.parked, 0.0, np.where(on_street & (self.next_conn >= 0), np.minimum(v_des, ease), v_des))
 
-    def _grant(self, occ, on_street, dist_line, state, priority, half, ego_g, time_s) -> None:
+    def _grant(self, occ, on_street, dist_line, state, priority, half, ego_g, time_s, ego_next=(-1, math.inf),
+               ego_v: float = 0.0) -> None:
         t = self.table
         n = self.n
         start, occ_p, occ_veh = occ
@@ -404,6 +426,12 @@ class GraphTraffic:
         taken = np.bincount(self.held[self.held >= 0], minlength=len(t.conn_lane)).astype(np.int64)
         if ego_g >= 0 and t.is_connector[ego_g]:
             taken[ego_g - t.conn_lane[0]] += 1
+        ego_conn, ego_to_conn_m = ego_next
+        if ego_conn >= 0 and ego_v > EGO_MOVING_M_S:
+            if priority[ego_conn]:  # the ego on its way with priority: yielding movements wait for it
+                approach[ego_conn] = min(approach[ego_conn], ego_to_conn_m / max(ego_v, 1.0))
+            if ego_to_conn_m < EGO_ENTERING_M:  # entering now, whatever its right: nothing granted across it
+                taken[ego_conn] += 1
         if cand.size == 0:
             return
         yields = ~priority[nc[cand]]
@@ -435,7 +463,7 @@ class GraphTraffic:
         ext_across = np.abs(np.sin(rel)) * EGO_LENGTH_M / 2 + np.abs(np.cos(rel)) * EGO_WIDTH_M / 2
         ahead = (along > 0) & (along < 30.0) & (np.abs(across) < self.dims[:, 1] / 2 + ext_across + 0.3) & ~self.parked
         gap = np.where(ahead, along - self.dims[:, 0] / 2 - ext_along, np.inf)
-        v_des = self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor
+        v_des = np.minimum(self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor, self.max_speed)
         v_lead = max(ev, 0.0) * np.maximum(np.cos(rel), 0.0)
         return np.where(ahead, idm_accel(self.v, v_des, gap, v_lead, self.idm), np.inf)
 
@@ -450,7 +478,7 @@ class GraphTraffic:
         reach = self.dims[:, 1, None] / 2 + WALKER_CLEARANCE_M
         ahead = (along > 0) & (along < 30.0) & (np.abs(across) < reach) & ~self.parked[:, None]
         gap = np.where(ahead, along - self.dims[:, 0, None] / 2 - WALKER_CLEARANCE_M, np.inf).min(axis=1)
-        v_des = self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor
+        v_des = np.minimum(self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor, self.max_speed)
         return np.where(np.isfinite(gap), idm_accel(self.v, v_des, np.maximum(gap, 0.1), 0.0, self.idm), np.inf)
 
     def _lane_changes(self, idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s) -> None:
@@ -481,7 +509,7 @@ class GraphTraffic:
                 mandatory[i] = False
         eager = np.where(self.cut_in, 0.95, 0.7)  # cut-in drivers want their speed more
         slow = due & (need == 0) & far & (self.v < eager * self._lane_limit[np.maximum(lane, 0)] * self.speed_factor)
-        slow &= (lead_gap < HELD_UP_M) & (self.cut_in | (self.rng.random(self.n) < DISCRETIONARY_P))
+        slow &= (lead_gap < HELD_UP_M) & (self.cut_in | (self.rng.random(self.n) < DISCRETIONARY_P)) & ~self.cyclist
         k = lane - t.group_first[np.maximum(lane, 0)]
         side = np.where(self.rng.random(self.n) < 0.5, -1, 1)
         side = np.where((k + side < 0) | (k + side >= t.group_lanes[np.maximum(lane, 0)]), -side, side)
