@@ -24,7 +24,9 @@ STAGES: dict[str, dict] = {
     "town": {"kind": "town"},
     "highway": {"kind": "highway"},
     "townnav": {"kind": "townnav"},  # a street grid with junctions; routes turn (sim.roadgraph)
+    "highwaynav": {"kind": "highwaynav"},  # a highway with ramps; routes merge, change lanes, exit
 }
+NAV_KINDS = ("townnav", "highwaynav")  # worlds whose observation carries a route (layout v2)
 
 
 # infractions cost more than the sim's default reward (sim.config.RewardConfig) says, so that waiting at a
@@ -69,7 +71,7 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
     if training_seed is not None:
         env = TrainingSeeds(env, training_seed)
     if layout is None:
-        layout = LAYOUT_V2_ID if env.unwrapped.config.scenario.kind == "townnav" else LAYOUT_ID
+        layout = LAYOUT_V2_ID if env.unwrapped.config.scenario.kind in NAV_KINDS else LAYOUT_ID
     env = PerceptionObservation(env, perception if perception is not None else GroundTruthPerception(noise, noise_seed),
                                 layout)
     if monitor:

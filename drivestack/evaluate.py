@@ -110,6 +110,7 @@ def run(args) -> int:
 def _run_policy(args) -> int:
     from pathlib import Path
 
+    from control.envs import NAV_KINDS
     from control.evaluate import ROWS, compare
     from control.pixels import DEFAULT_PIXEL_POLICY
     from control.policies import DEFAULT_POLICY, PolicyError, load_policy
@@ -132,12 +133,12 @@ def _run_policy(args) -> int:
             raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
     else:  # every row whose policy exists (a navigation town: only drivers that read the route)
         rows = [r for r, (kind, _) in ROWS.items()
-                if kind == "rule-based" or (args.scenario != "townnav" and (
+                if kind == "rule-based" or (args.scenario not in NAV_KINDS and (
                     (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())))]
     learned = [r for r in rows if ROWS[r][0] != "rule-based"]
-    if args.scenario == "townnav" and learned:
+    if args.scenario in NAV_KINDS and learned:
         raise UsageError(f"--rows {','.join(learned)}: these policies read observations without the route "
-                         "(layouts v1 / pixels) and cannot follow a navigation town's route; use the rule-based rows")
+                         "(layouts v1 / pixels) and cannot follow a navigation world's route; use the rule-based rows")
     try:  # check the files before hours of driving
         if any(ROWS[r][0] == "ppo" for r in rows):
             load_policy(policy)
@@ -175,7 +176,7 @@ def _print_table(report: dict) -> None:
     cols = ("success_rate", "route_completion", "driving_score", "collisions_per_km", "red_lights_run", "mean_speed_kmh",
             "interventions", "interventions_red_light")
     heads = ("success", "completion", "score", "collisions/km", "red lights", "km/h", "interventions", "of them red hold")
-    if report.get("scenario") == "townnav":  # the navigation towns' own events
+    if report.get("scenario") in ("townnav", "highwaynav"):  # the navigation worlds' own events
         cols += ("stop_signs_run_per_km", "off_route_per_km", "wrong_lane_share")
         heads += ("stop signs/km", "off route/km", "wrong-lane share")
     print(f"{'row':<20}" + "".join(f"{h:>17}" for h in heads), file=sys.stderr)

@@ -1,0 +1,42 @@
+"""The command line on the navigation worlds: what runs there, and what is refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import yaml
+
+from control.policies import DEFAULT_POLICY
+from drivestack.cli import main
+from sim import dataset as ds
+from sim.labels import CLASS_NAMES
+
+
+def test_policies_without_the_route_are_refused_in_navigation_worlds(capsys, tmp_path):
+    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "ppo/labels"]) == 2
+    assert "cannot follow a navigation world's route" in capsys.readouterr().err
+    assert main(["drive", "--scenario", "highwaynav", "--policy", str(DEFAULT_POLICY), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "reads observation layout v1" in err[0] and not (tmp_path / "r").exists()
+    assert main(["drive", "--scenario", "nowhere", "--out", str(tmp_path / "r2")]) == 2
+    assert "choose one of town, highway, townnav, highwaynav" in capsys.readouterr().err
+
+
+def test_snapshot_of_a_navigation_town(tmp_path):
+    out = tmp_path / "nav.png"
+    assert main(["snapshot", "--scenario", "townnav", "--seed", "3", "--steps", "5", "--out", str(out)]) == 0
+    assert cv2.imread(str(out)) is not None
+
+
+def test_dataset_export_covers_the_navigation_worlds(tmp_path):
+    out = tmp_path / "ds"
+    manifest = ds.export_dataset(out, scenes=2, frames_per_scene=2, seed=0, every_n_steps=3, progress=False,
+                                 scenario_kinds=("townnav", "highwaynav"), overrides={"scenario": {"route_length_m": 300.0}})
+    assert manifest["complete"] and manifest["class_names"] == list(CLASS_NAMES)
+    data = yaml.safe_load((out / "data.yaml").read_text())
+    assert data["names"] == dict(enumerate(CLASS_NAMES))
+    scenes = [json.loads(p.read_text()) for p in sorted((out / "scenes").glob("*.json"))]
+    assert {s["kind"] for s in scenes} == {"townnav", "highwaynav"}
+    labels = list((out / "labels").rglob("*.txt"))
+    assert len(labels) == 4 and any(p.stat().st_size > 0 for p in labels)
