@@ -61,7 +61,8 @@ class DriveTap(gym.Wrapper):
             hud = HudState(speed_m_s=float(w.ego.speed_m_s), speed_limit_m_s=float(gt.ego.speed_limit_m_s) if gt else math.nan,
                            steer=float(a[0]), accel=float(a[1]), supervisor_active=bool(getattr(self.policy, "active", False)),
                            supervised=hasattr(self.policy, "interventions"), route_completion=float(info.get("route_completion", 0.0)),
-                           time_s=float(w.time_s), policy=self.policy.name, source=self.source)
+                           time_s=float(w.time_s), policy=self.policy.name, source=self.source,
+                           route_command=_route_command(gt))
             view = compose(camera, pf, hud)
         if self.output is not None:
             state = np.array([w.ego.speed_m_s, w.ego.yaw_rate_rad_s, *w.prev_action], np.float32)
@@ -79,6 +80,14 @@ class DriveTap(gym.Wrapper):
 
             cv2.imshow("drivestack drive", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
             cv2.waitKey(1)
+
+
+def _route_command(gt) -> str:
+    """The navigation's next command for the HUD ("left 35 m"), "" without a route block."""
+    if gt is None or gt.ego.route_command is None:
+        return ""
+    name = gt.ego.route_command.replace("_", " ")
+    return f"{name} {gt.ego.route_command_distance_m:.0f} m" if gt.ego.route_command_distance_m > 0 else f"{name} now"
 
 
 def drive_episode(tap: DriveTap, policy, seed: int, output, bar=None, rerun=None) -> dict:

@@ -38,6 +38,7 @@ class HudState:
     time_s: float = 0.0  # since the episode start [s]
     policy: str = ""  # policy name
     source: str = ""  # "models" or "labels"
+    route_command: str = ""  # a navigation world's next command and its distance, e.g. "left 35 m"; "" for none
 
 
 def compose(image_rgb: np.ndarray, pf: PerceptionFrame | None, hud: HudState, camera=None, scale: float = SCALE) -> np.ndarray:

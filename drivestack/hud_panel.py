@@ -118,7 +118,8 @@ def draw_panel(out: np.ndarray, layout: HudLayout, pf: PerceptionFrame | None, h
         _text(out, layout, box, "SUPERVISOR BRAKING", WHITE)
     else:
         _text(out, layout, box, "supervisor idle", GREEN)
-    _text(out, layout, t["route"], f"route {fmt(100 * hud.route_completion, '.0f', ' %')}  t {fmt(hud.time_s, '.1f', ' s')}", WHITE)
+    nav = f"  {hud.route_command}" if hud.route_command else f"  t {fmt(hud.time_s, '.1f', ' s')}"
+    _text(out, layout, t["route"], f"route {fmt(100 * hud.route_completion, '.0f', ' %')}{nav}", WHITE)
 
     b = layout.bev
     if pf is not None and b.w > 8 and b.h > 8:
