@@ -33,7 +33,6 @@ from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
 from .collision import box_corners
 from .config import ScenarioConfig
 from .dynamics import BicycleParams, EgoState, bicycle_step
-from .kernels import first_box_overlap
 from .lights import RED
 from .nav_actors import NoPedestrians
 from .roadgraph.traffic import GraphTraffic
@@ -42,7 +41,7 @@ from .nav_scenario import NavScenario, generate_nav
 from .roadgraph.ground import ego_line_codes
 from .roadgraph.graph import CROSSWALK_M, LaneRef
 from .roadgraph.topdown import draw_map
-from .world import EgoFrenet, InstanceTable, StepEvents
+from .world import EgoFrenet, InstanceTable, StepEvents, first_collision
 
 OFF_ROUTE_M = 4.5  # farther than this from the route line ... [m]
 OFF_ROUTE_S = 1.0  # ... for longer than this is off route [s]
@@ -253,21 +252,7 @@ class NavWorld:
         return np.concatenate([np.stack([x, y, self.traffic.v], 1), [[e.x_m, e.y_m, e.speed_m_s]]])
 
     def _check_collision(self, ev: StepEvents) -> None:
-        """First overlap with a vehicle, else a pedestrian, else a static box."""
-        e = self.ego
-        boxes = np.concatenate([self.traffic.boxes(), self.peds.boxes(), self.static_boxes])
-        yaw = boxes[:, 2]
-        k = first_box_overlap(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
-                              0.5 * EGO_WIDTH_M, boxes, np.cos(yaw), np.sin(yaw), 15.0)
-        if k < 0:
-            return
-        n_veh, n_ped = self.traffic.n, self.peds.n
-        if k < n_veh:
-            ev.collision, ev.collision_id = "vehicle", int(self.ids.vehicle0 + k)
-        elif k < n_veh + n_ped:
-            ev.collision, ev.collision_id = "pedestrian", int(self.ids.ped0 + k - n_veh)
-        else:
-            ev.collision, ev.collision_id = "static", int(self._static_ids[k - n_veh - n_ped])
+        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__, ev)
 
     def _check_lines(self, corners: np.ndarray) -> tuple[bool, bool]:
         """(started crossing a solid line, started driving in an opposing lane) on the street of

@@ -41,6 +41,33 @@ class Obstacles:
     vehicle: np.ndarray  # (M,) index into Traffic arrays, -1 for non-vehicles
 
 
+class FrenetPoses:
+    """World poses and footprints of vehicles kept in Frenet coordinates (``road``, ``s``, ``d``,
+    ``dir``, ``heading_offset``, ``dims`` arrays on the owner), on a ``PackedRoads``.
+
+    Collision checks, labels and the camera all ask for the poses several times a step; they are
+    computed once per distinct state (keyed by the state's bytes, so a caller that moves vehicles
+    directly still gets fresh poses). Both traffic models (this module's and
+    ``sim.roadgraph.traffic``) use it."""
+
+    def __init__(self) -> None:
+        self._key = None
+        self._cache = None
+
+    def get(self, v, packed) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, yaw, boxes) of the vehicles of ``v``, read-only arrays."""
+        key = (v.s.tobytes(), v.d.tobytes(), v.heading_offset.tobytes(), v.road.tobytes(), v.dir.tobytes())
+        if self._key != key:
+            x, y, h = packed.pose(v.road, v.s, v.d)
+            yaw = h + np.where(v.dir > 0, 0.0, np.pi) + v.heading_offset
+            boxes = np.stack([x, y, yaw, v.dims[:, 0], v.dims[:, 1]], axis=1)
+            for a in (x, y, yaw, boxes):
+                a.flags.writeable = False
+            self._cache = (x, y, yaw, boxes)
+            self._key = key
+        return self._cache
+
+
 class Traffic:
     """All non-ego vehicles, parked ones included (speed 0, never move)."""
 
@@ -95,33 +122,16 @@ class Traffic:
         self.heading_offset = np.zeros(n)  # yaw relative to the lane direction during lane changes [rad]
         self._road_length_m = np.array([network.roads[r].length_m for r in self.road], np.float64)
         self._moving_idx = np.flatnonzero(~self.parked)
-        self._pose_key = None
-        self._pose_cache = None
+        self._poses = FrenetPoses()
 
     # --- geometry ------------------------------------------------------------------------
     def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """World x, y [m] and yaw [rad] of every vehicle (read-only arrays).
-
-        Collision checks, labels and the camera all ask for the poses several times a step;
-        they are computed once per distinct state (keyed by the state's bytes, so a caller
-        that moves vehicles directly still gets fresh poses).
-        """
-        key = (self.s.tobytes(), self.d.tobytes(), self.heading_offset.tobytes(), self.road.tobytes(),
-               self.dir.tobytes())
-        if self._pose_key != key:
-            x, y, h = self.net.packed.pose(self.road, self.s, self.d)
-            yaw = h + np.where(self.dir > 0, 0.0, np.pi) + self.heading_offset
-            boxes = np.stack([x, y, yaw, self.dims[:, 0], self.dims[:, 1]], axis=1)
-            for a in (x, y, yaw, boxes):
-                a.flags.writeable = False
-            self._pose_cache = (x, y, yaw, boxes)
-            self._pose_key = key
-        return self._pose_cache[:3]
+        """World x, y [m] and yaw [rad] of every vehicle (read-only arrays, ``FrenetPoses``)."""
+        return self._poses.get(self, self.net.packed)[:3]
 
     def boxes(self) -> np.ndarray:
         """(N, 5) oriented footprints [x, y, yaw, length, width] (read-only)."""
-        self.poses()
-        return self._pose_cache[3]
+        return self._poses.get(self, self.net.packed)[3]
 
     # --- dynamics ------------------------------------------------------------------------
     def _build_stop_tables(self):

@@ -45,6 +45,25 @@ class StepEvents:
         return dict(self.__dict__)
 
 
+def first_collision(e: EgoState, traffic, peds, static_boxes: np.ndarray, ids: "InstanceTable", static_id,
+                    ev: StepEvents, reach_m: float = 15.0) -> None:
+    """The ego's first overlap with a vehicle, else a pedestrian, else a static box (props, poles),
+    written into ``ev``; ``static_id(k)`` is the instance id of static box ``k``. Both worlds use it."""
+    boxes = np.concatenate([traffic.boxes(), peds.boxes(), static_boxes])
+    yaw = boxes[:, 2]
+    k = first_box_overlap(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
+                          0.5 * EGO_WIDTH_M, boxes, np.cos(yaw), np.sin(yaw), reach_m)
+    if k < 0:
+        return
+    n_veh, n_ped = traffic.n, peds.n
+    if k < n_veh:
+        ev.collision, ev.collision_id = "vehicle", int(ids.vehicle0 + k)
+    elif k < n_veh + n_ped:
+        ev.collision, ev.collision_id = "pedestrian", int(ids.ped0 + k - n_veh)
+    else:
+        ev.collision, ev.collision_id = "static", int(static_id(k - n_veh - n_ped))
+
+
 @dataclass
 class EgoFrenet:
     s_m: float  # along the main road [m]
@@ -198,22 +217,7 @@ class World:
         return Obstacles(s, d, half_len, half_wid, v, vehicle), road
 
     def _check_collision(self, ev: StepEvents) -> None:
-        """First overlap with a vehicle, else a pedestrian, else a static box (props, light poles)."""
-        e = self.ego
-        reach_m = 15.0
-        boxes = np.concatenate([self.traffic.boxes(), self.peds.boxes(), self.static_boxes])
-        yaw = boxes[:, 2]
-        k = first_box_overlap(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
-                              0.5 * EGO_WIDTH_M, boxes, np.cos(yaw), np.sin(yaw), reach_m)
-        if k < 0:
-            return
-        n_veh, n_ped = self.traffic.n, self.peds.n
-        if k < n_veh:
-            ev.collision, ev.collision_id = "vehicle", int(self.ids.vehicle0 + k)
-        elif k < n_veh + n_ped:
-            ev.collision, ev.collision_id = "pedestrian", int(self.ids.ped0 + k - n_veh)
-        else:
-            ev.collision, ev.collision_id = "static", int(self._static_id(k - n_veh - n_ped))
+        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_id, ev)
 
     def _static_id(self, k: int) -> int:
         n_props = len(self.scenario.props)

@@ -22,7 +22,7 @@ from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M, EGO_WIDTH_
 from ..idm import IDMParams, idm_accel, idm_free_term
 from ..lights import GREEN, RED, YELLOW
 
-from ..traffic import KIND_DIMS_M, KIND_SHARE, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
+from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
 from .graph import LaneRef, RoadGraph
 from .lanes import SIZE_JITTER, LaneTable
@@ -111,8 +111,7 @@ class GraphTraffic:
         self._parked_rsd = np.array([(st, s, d) for st, s, d, _ in parked], np.float64).reshape(-1, 3)
         self._parked_yaw = np.array([yaw for *_, yaw in parked], np.float64)
         self._parked_occ = self._parked_occupancy()
-        self._pose_key = None
-        self._pose_cache = None
+        self._poses = FrenetPoses()
         self._sync()
         for i in np.flatnonzero(self.parked):
             base = self.graph.packed.pose(self.road[i:i + 1], self.s[i:i + 1], self.d[i:i + 1])[2][0]
@@ -250,22 +249,11 @@ class GraphTraffic:
 
     def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World x, y [m] and yaw [rad] of every vehicle (read-only, computed once per state)."""
-        key = (self.s.tobytes(), self.d.tobytes(), self.heading_offset.tobytes(), self.road.tobytes(),
-               self.dir.tobytes())
-        if self._pose_key != key:
-            x, y, h = self.graph.packed.pose(self.road, self.s, self.d)
-            yaw = h + np.where(self.dir > 0, 0.0, np.pi) + self.heading_offset
-            boxes = np.stack([x, y, yaw, self.dims[:, 0], self.dims[:, 1]], axis=1)
-            for a in (x, y, yaw, boxes):
-                a.flags.writeable = False
-            self._pose_cache = (x, y, yaw, boxes)
-            self._pose_key = key
-        return self._pose_cache[:3]
+        return self._poses.get(self, self.graph.packed)[:3]
 
     def boxes(self) -> np.ndarray:
         """(N, 5) oriented footprints [x, y, yaw, length, width] (read-only)."""
-        self.poses()
-        return self._pose_cache[3]
+        return self._poses.get(self, self.graph.packed)[3]
 
     # --- right of way ------------------------------------------------------------------------
     def connector_states(self) -> tuple[np.ndarray, np.ndarray]:
