@@ -224,11 +224,9 @@ class _ObjectState(NamedTuple):
 def _object_state(world: World, frame: CameraFrame | None, cam_xy: np.ndarray) -> _ObjectState:
     tr, pd, lights = world.traffic, world.peds, world.lights
     e = world.ego
-    signs = lights.stop_signs
-    sign_xyyaw = tuple(np.array([getattr(s, a) for s in signs], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
     return _ObjectState(world.ids, tr.poses(), tr.boxes(), tr.v.copy(), tr.kind, pd.poses(), pd.boxes(),
                         np.where(pd.mode == 2, 0.0, pd.speed), (lights.head_x_m, lights.head_y_m, lights.head_yaw_rad),
-                        lights.head_states(), sign_xyyaw, (e.x_m, e.y_m, e.yaw_rad), frame, np.array(cam_xy, np.float64))
+                        lights.head_states(), lights.sign_xyyaw, (e.x_m, e.y_m, e.yaw_rad), frame, np.array(cam_xy, np.float64))
 
 
 def object_labels(world: World, frame: CameraFrame | None, cam_xy: np.ndarray, reach_m: float = 120.0) -> list[ObjectLabel]:

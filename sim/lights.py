@@ -38,6 +38,7 @@ class TrafficLights:
     """Light heads and the per-intersection signal timing."""
 
     stop_signs: tuple = ()  # the straight town has lights only (navigation towns: ``sim.roadgraph.signals``)
+    sign_xyyaw = (np.zeros(0), np.zeros(0), np.zeros(0))  # the signs' x, y [m] and facing yaw [rad]: none
 
     def __init__(self, network: RoadNetwork, rng: np.random.Generator):
         self.heads: list[LightHead] = []

@@ -98,6 +98,9 @@ class JunctionSignals:
         self._head_arrow = np.array([h.left_arrow for h in self.heads], bool)
         self.head_x_m, self.head_y_m, self.head_yaw_rad = (
             np.array([getattr(h, a) for h in self.heads], np.float64) for a in ("x_m", "y_m", "yaw_rad"))
+        # signs never move: their poses as arrays, for the labels (read every step)
+        self.sign_xyyaw = tuple(np.array([getattr(s, a) for s in self.stop_signs], np.float64)
+                                for a in ("x_m", "y_m", "yaw_rad"))
         self._states_time_s = None
         self._states = None
         self._groups_time_s = None
