@@ -186,7 +186,7 @@ class NavWorld:
         rs, rd = road.project(e.x_m, e.y_m, hint_s=hint)
         rs, rd = float(rs), float(rd)
         left = direction * rd  # left of the direction of travel [m]
-        lanes = road.lanes_fwd if direction > 0 else road.lanes_bwd
+        lanes = road.lanes_toward(direction)
         w = road.lane_width_m
         lane = int(min(max(math.floor(-left / w), 0), lanes - 1))
         heading = road.heading_at(rs) + (0.0 if direction > 0 else math.pi)
@@ -206,7 +206,7 @@ class NavWorld:
     def ego_lane(self) -> tuple[int, float, float]:
         """Lanes in the ego's direction, their width [m] and the speed limit there [m/s]."""
         road = self.graph.roads[self.lane_ref.road]
-        lanes = road.lanes_fwd if self.lane_ref.direction > 0 else road.lanes_bwd
+        lanes = road.lanes_toward(self.lane_ref.direction)
         return lanes, road.lane_width_m, road.speed_limit_m_s
 
     # --- stepping -----------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class NavWorld:
         s, d = road.project(corners[:, 0], corners[:, 1], hint_s=self.road_s_m)
         painted = (s > CROSSWALK_M) & (s < road.length_m - CROSSWALK_M)
         left = direction * d
-        lanes = road.lanes_fwd if direction > 0 else road.lanes_bwd
+        lanes = road.lanes_toward(direction)
         over = bool(np.any(painted & ((left > 0.1) | (left < -lanes * road.lane_width_m - 0.1))))
         two_way = road.lanes_fwd > 0 and road.lanes_bwd > 0
         wrong = two_way and self.road_left_m > 0.0 and CROSSWALK_M < self.road_s_m < road.length_m - CROSSWALK_M

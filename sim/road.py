@@ -75,6 +75,10 @@ class Road:
         """Lateral extent of the paved surface, edge lines plus shoulders [m]."""
         return self.right_edge_d - self.shoulder_m, self.left_edge_d + self.shoulder_m
 
+    def lanes_toward(self, direction: int) -> int:
+        """Lanes whose traffic runs in ``direction`` (+1 toward +s, -1 toward -s)."""
+        return self.lanes_fwd if direction > 0 else self.lanes_bwd
+
     def lane_centre_d(self, lane: int | np.ndarray, direction: int | np.ndarray) -> np.ndarray:
         """Lateral offset of lane ``lane`` of ``direction`` (+1 toward +s, -1 toward -s) [m]."""
         return -np.asarray(direction) * (np.asarray(lane) + 0.5) * self.lane_width_m

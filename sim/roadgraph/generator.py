@@ -279,7 +279,7 @@ def _control(junction: Junction, streets: list[StreetInfo], rng) -> None:
 def _stop_lines(junction: Junction, roads: list[Road]) -> None:
     for arm in junction.arms:
         road = roads[arm.street]
-        lanes = road.lanes_fwd if arm.in_direction > 0 else road.lanes_bwd
+        lanes = road.lanes_toward(arm.in_direction)
         if lanes == 0:
             continue
         back = CROSSWALK_M + STOP_LINE_SETBACK_M
@@ -291,13 +291,13 @@ def _connect(graph: RoadGraph, junction: Junction) -> None:
     right from the rightmost into the rightmost, straight lane by lane; no U-turns."""
     for a_in in junction.arms:
         src_road = graph.roads[a_in.street]
-        n_in = src_road.lanes_fwd if a_in.in_direction > 0 else src_road.lanes_bwd
+        n_in = src_road.lanes_toward(a_in.in_direction)
         for a_out in junction.arms:
             if a_out is a_in or n_in == 0:
                 continue
             out_dir = 1 if not a_out.at_end else -1
             dst_road = graph.roads[a_out.street]
-            n_out = dst_road.lanes_fwd if out_dir > 0 else dst_road.lanes_bwd
+            n_out = dst_road.lanes_toward(out_dir)
             if n_out == 0:
                 continue
             movement = movement_of(_turn(a_in, a_out))

@@ -140,7 +140,7 @@ class RoadGraph:
 
     def street_lanes(self, street: int, direction: int) -> int:
         road = self.roads[street]
-        return road.lanes_fwd if direction > 0 else road.lanes_bwd
+        return road.lanes_toward(direction)
 
     def lane_end_s(self, lane: LaneRef) -> float:
         """Where travel on a lane leaves its road [m]."""

@@ -15,6 +15,8 @@ from sim.roadgraph.planner import plan_route, random_route
 from sim.roadgraph.signals import JunctionSignals
 from sim.roadgraph.topdown import draw_map
 
+from .connector_checks import assert_connector_joins_its_lanes
+
 
 def highway(seed: int, **spec):
     return generate_highway(HighwaySpec(**spec), np.random.default_rng(seed))
@@ -97,19 +99,6 @@ def test_geometry_is_a_highways(graphs):
         assert 3000.0 <= carriageway <= 6500.0
 
 
-def _lane_point(g, lane: LaneRef, s: float):
-    road = g.roads[lane.road]
-    x, y, h = road.pose(s, road.lane_centre_d(lane.lane, lane.direction))
-    return np.array([float(x), float(y)]), float(h) + (0.0 if lane.direction > 0 else np.pi)
-
-
-def _inside(poly: np.ndarray, x: float, y: float, margin: float = 0.0) -> bool:
-    a, b = poly, np.roll(poly, -1, axis=0)
-    edge = b - a
-    cross = edge[:, 0] * (y - a[:, 1]) - edge[:, 1] * (x - a[:, 0])
-    return bool(np.all(cross / np.hypot(edge[:, 0], edge[:, 1]) >= margin))
-
-
 def test_connectors_join_their_lanes_and_stay_inside_the_taper_or_gore(graphs):
     for g in graphs[:2]:
         for j in g.junctions:
@@ -118,18 +107,7 @@ def test_connectors_join_their_lanes_and_stay_inside_the_taper_or_gore(graphs):
             turn = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
             assert np.all(turn > 0)  # convex, counter-clockwise
         for c in g.connectors:
-            road = g.roads[c.road]
-            p0, h0 = _lane_point(g, c.lane, 0.0)
-            p1, h1 = _lane_point(g, c.lane, road.length_m)
-            q0, k0 = _lane_point(g, c.src, g.lane_end_s(c.src))
-            q1, k1 = _lane_point(g, c.dst, g.lane_start_s(c.dst))
-            assert np.linalg.norm(p0 - q0) < 0.05 and np.linalg.norm(p1 - q1) < 0.05
-            assert abs(np.angle(np.exp(1j * (h0 - k0)))) < np.deg2rad(3)
-            assert abs(np.angle(np.exp(1j * (h1 - k1)))) < np.deg2rad(3)
-            assert np.abs(road.curvature).max() < 1 / 5.0
-            s = np.linspace(0.5, road.length_m - 0.5, 20)
-            x, y, _ = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
-            assert all(_inside(g.junctions[c.junction].polygon, px, py, margin=-0.6) for px, py in zip(x, y))
+            assert_connector_joins_its_lanes(g, c)
 
 
 def test_lines_of_continuing_lanes_are_painted_through_each_merge_junction(graphs):

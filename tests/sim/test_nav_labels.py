@@ -53,7 +53,7 @@ def test_a_stop_sign_is_boxed_on_its_plate(env):
     w = env.world
     sig = w.lights.stop_signs[0]
     road = w.graph.roads[sig.street]
-    lanes = road.lanes_fwd if sig.direction > 0 else road.lanes_bwd
+    lanes = road.lanes_toward(sig.direction)
     d = float(road.lane_centre_d(lanes - 1, sig.direction))  # the rightmost lane, the sign on its right
     frame, gt = _look_from(env, road, sig.stop_s - sig.direction * 15.0, d, sig.direction)
     [label] = [o for o in gt.objects if o.class_id == STOP_SIGN_CLASS and o.instance_id == w.ids.stop_sign0]

@@ -16,6 +16,8 @@ from sim.roadgraph.planner import RouteError, plan_route, random_route
 from sim.roadgraph.route import COMMANDS
 from sim.roadgraph.signals import JunctionSignals
 
+from .connector_checks import assert_connector_joins_its_lanes
+
 
 def town(seed: int, grid: int = 5):
     return generate_graph(TownSpec(grid=grid), np.random.default_rng(seed))
@@ -76,39 +78,13 @@ def test_lane_use_rules_and_no_u_turns(graphs):
             assert len(in_arm) == 1 and len(out_arm) == 1 and in_arm[0] is not out_arm[0]
 
 
-def _lane_point(g, lane: LaneRef, s: float):
-    road = g.roads[lane.road]
-    x, y, h = road.pose(s, road.lane_centre_d(lane.lane, lane.direction))
-    return np.array([float(x), float(y)]), float(h) + (0.0 if lane.direction > 0 else np.pi)
-
-
 def test_connectors_join_their_lanes_smoothly_and_stay_on_the_paving(graphs):
     for g in graphs[:3]:
         for c in g.connectors:
-            road = g.roads[c.road]
-            p0, h0 = _lane_point(g, c.lane, 0.0)
-            p1, h1 = _lane_point(g, c.lane, road.length_m)
-            q0, k0 = _lane_point(g, c.src, g.lane_end_s(c.src))
-            q1, k1 = _lane_point(g, c.dst, g.lane_start_s(c.dst))
-            assert np.linalg.norm(p0 - q0) < 0.05 and np.linalg.norm(p1 - q1) < 0.05
-            assert abs(np.angle(np.exp(1j * (h0 - k0)))) < np.deg2rad(3)
-            assert abs(np.angle(np.exp(1j * (h1 - k1)))) < np.deg2rad(3)
-            assert np.abs(road.curvature).max() < 1 / 5.0  # no kinks a car cannot steer
-            # the connector's lane centre stays inside the junction's paved polygon
-            s = np.linspace(0.5, road.length_m - 0.5, 20)
-            x, y, _ = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
-            poly = g.junctions[c.junction].polygon
-            assert all(_inside(poly, px, py, margin=-0.6) for px, py in zip(x, y))
-            turn = np.angle(np.exp(1j * (k1 - k0)))
-            assert movement_of(float(turn)) == c.movement
+            turn = assert_connector_joins_its_lanes(g, c)
+            assert movement_of(turn) == c.movement
 
 
-def _inside(poly: np.ndarray, x: float, y: float, margin: float = 0.0) -> bool:
-    """Point inside a convex counter-clockwise polygon (``margin`` < 0 allows that much outside) [m]."""
-    a, b = poly, np.roll(poly, -1, axis=0)
-    edge = b - a
-    cross = edge[:, 0] * (y - a[:, 1]) - edge[:, 1] * (x - a[:, 0])
-    return bool(np.all(cross / np.hypot(edge[:, 0], edge[:, 1]) >= margin))
 
 
 def test_signal_groups_never_both_green_and_protected_lefts_go_first(graphs):
