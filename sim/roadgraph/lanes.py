@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..collision import obb_overlap
 from ..traffic import KIND_DIMS_M
+from .traffic_kernels import connector_conflicts
 from .graph import CROSSWALK_M, STOP_LINE_SETBACK_M, LaneRef, RoadGraph
 
 CONFLICT_M = 3.2  # connector centre paths closer than this conflict: a bus is 2.55 m wide [m]
@@ -88,31 +88,37 @@ def _conflicts(graph: RoadGraph) -> list[list[int]]:
     """For each connector, the connectors of its junction that a vehicle on it can touch: centre
     paths closer than CONFLICT_M, or the largest vehicle's box placed along both (its body swings
     wide in a turn) overlapping somewhere. Placements run from the stop line to half a body past
-    the connector's end, where a grant is held."""
+    the connector's end, where a grant is held. The pairs are tested in one compiled pass per
+    junction (``traffic_kernels.connector_conflicts``)."""
     out: list[list[int]] = [[] for _ in graph.connectors]
     body_m = np.max(KIND_DIMS_M[:, :2], axis=0) * SIZE_JITTER  # the largest vehicle's length, width [m]
+    back = np.arange(_CONFLICT_STEP_M, STOP_TO_END_M + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
+    ahead = np.arange(_CONFLICT_STEP_M, body_m[0] / 2 + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
     for j in graph.junctions:
+        if len(j.connectors) < 2:
+            continue
         paths, boxes = [], []
         for c_idx in j.connectors:
-            c = graph.connectors[c_idx]
-            road = graph.roads[c.road]
+            road = graph.roads[graph.connectors[c_idx].road]
             s = np.linspace(0.0, road.length_m, max(2, int(road.length_m / _CONFLICT_STEP_M) + 1))
             x, y, h = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
             paths.append(np.stack([x, y], 1))
-            back = np.arange(_CONFLICT_STEP_M, STOP_TO_END_M + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
-            ahead = np.arange(_CONFLICT_STEP_M, body_m[0] / 2 + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
             bx = np.concatenate([x[0] - back * np.cos(h[0]), x, x[-1] + ahead * np.cos(h[-1])])
             by = np.concatenate([y[0] - back * np.sin(h[0]), y, y[-1] + ahead * np.sin(h[-1])])
             bh = np.concatenate([np.full(back.size, h[0]), h, np.full(ahead.size, h[-1])])
-            boxes.append(np.stack([bx, by, bh, np.full_like(bx, body_m[0]), np.full_like(bx, body_m[1])], 1))
-        for a, ca in enumerate(j.connectors):
-            for b in range(a + 1, len(j.connectors)):
-                cb = j.connectors[b]
-                if graph.connectors[ca].src == graph.connectors[cb].src:
-                    continue  # they only diverge: the follower keeps its distance by car following
-                gap = np.min(np.hypot(*(paths[a][:, None, :] - paths[b][None, :, :]).transpose(2, 0, 1)))
-                if gap < CONFLICT_M or (gap < body_m[0] + CONFLICT_M
-                                        and obb_overlap(boxes[a][:, None], boxes[b][None]).any()):
-                    out[ca].append(cb)
-                    out[cb].append(ca)
+            boxes.append(np.stack([bx, by, np.cos(bh), np.sin(bh)], 1))
+        srcs = [graph.connectors[c].src for c in j.connectors]
+        src = np.array([srcs.index(ref) for ref in srcs], np.int64)  # equal approach lanes, equal numbers
+        placed = np.concatenate(boxes)
+        hit = connector_conflicts(np.concatenate(paths), _starts(paths), np.ascontiguousarray(placed[:, :2]),
+                                  np.ascontiguousarray(placed[:, 2:]), _starts(boxes), src,
+                                  0.5 * body_m[0], 0.5 * body_m[1], CONFLICT_M)
+        for a, b in zip(*np.nonzero(np.triu(hit))):
+            out[j.connectors[a]].append(j.connectors[b])
+            out[j.connectors[b]].append(j.connectors[a])
     return out
+
+
+def _starts(parts: list[np.ndarray]) -> np.ndarray:
+    """CSR row starts of the concatenation of ``parts``."""
+    return np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)

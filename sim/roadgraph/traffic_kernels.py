@@ -9,6 +9,8 @@ in both.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 
@@ -150,3 +152,65 @@ def neighbour_gaps(idx, target, p, half_len, occ_start, occ_p, occ_veh):
             j = occ_veh[slot]
             back[k], back_j[k] = p[i] - occ_p[slot] - half_len[i] - half_len[j], j
     return front, front_j, back, back_j
+
+
+@numba.njit(cache=True)
+def connector_conflicts(path_xy, path_start, box_xy, box_cs, box_start, src, half_len, half_wid, conflict_m):
+    """(C, C) bool: which connectors of one junction conflict (``lanes._conflicts`` says when).
+
+    ``path_xy`` (P, 2) sampled centre paths [m], connector k's rows ``path_start[k]`` ..
+    ``path_start[k + 1]``; ``box_xy`` (B, 2) and ``box_cs`` (B, 2) the centres [m] and (cos, sin)
+    of the largest vehicle's placements along each, rows by ``box_start``; ``src`` (C,) approach
+    lane of each (pairs from one approach never conflict). Per pair: the paths' smallest distance
+    (``math.hypot``, as ``np.hypot``), then, only where it is below ``2 half_len + conflict_m``, the
+    separating-axis test of ``sim.collision.obb_overlap`` on every placement pair with its
+    arithmetic in the same order, skipping pairs whose circumscribed circles are apart (they
+    cannot touch), and stopping at the first overlap."""
+    c_n = src.shape[0]
+    out = np.zeros((c_n, c_n), np.bool_)
+    reach2 = 4.0 * (half_len * half_len + half_wid * half_wid) * (1.0 + 1e-9) + 1e-9
+    for a in range(c_n):
+        for b in range(a + 1, c_n):
+            if src[a] == src[b]:
+                continue
+            gap = np.inf
+            for i in range(path_start[a], path_start[a + 1]):
+                for j in range(path_start[b], path_start[b + 1]):
+                    h = math.hypot(path_xy[i, 0] - path_xy[j, 0], path_xy[i, 1] - path_xy[j, 1])
+                    if h < gap:
+                        gap = h
+            hit = gap < conflict_m
+            if not hit and gap < 2.0 * half_len + conflict_m:
+                hit = _any_box_overlap(box_xy, box_cs, box_start[a], box_start[a + 1], box_start[b],
+                                       box_start[b + 1], half_len, half_wid, reach2)
+            out[a, b] = out[b, a] = hit
+    return out
+
+
+@numba.njit(cache=True)
+def _any_box_overlap(xy, cs, a0, a1, b0, b1, hl, hw, reach2):
+    for i in range(a0, a1):
+        ax, ay, ac, as_ = xy[i, 0], xy[i, 1], cs[i, 0], cs[i, 1]
+        for j in range(b0, b1):
+            bx, by, bc, bs = xy[j, 0], xy[j, 1], cs[j, 0], cs[j, 1]
+            dx, dy = bx - ax, by - ay
+            if dx * dx + dy * dy > reach2:
+                continue
+            separated = False
+            for k in range(4):
+                if k == 0:
+                    ux, uy = ac, as_
+                elif k == 1:
+                    ux, uy = -as_, ac
+                elif k == 2:
+                    ux, uy = bc, bs
+                else:
+                    ux, uy = -bs, bc
+                ra = hl * abs(ux * ac + uy * as_) + hw * abs(-ux * as_ + uy * ac)
+                rb = hl * abs(ux * bc + uy * bs) + hw * abs(-ux * bs + uy * bc)
+                if abs(dx * ux + dy * uy) > ra + rb:
+                    separated = True
+                    break
+            if not separated:
+                return True
+    return False

@@ -1,0 +1,53 @@
+"""The navigation worlds' compiled and batched builds give exactly what their plain per-object
+references (written out here) give, on a few towns and highways."""
+
+import numpy as np
+import pytest
+
+from sim.collision import obb_overlap
+from sim.config import ScenarioConfig
+from sim.nav_scenario import generate_nav
+from sim.roadgraph.lanes import _CONFLICT_STEP_M, CONFLICT_M, SIZE_JITTER, STOP_TO_END_M, _conflicts
+from sim.traffic import KIND_DIMS_M
+
+CASES = [("townnav", 1), ("townnav", 7), ("highwaynav", 2)]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+def scenario(request):
+    kind, seed = request.param
+    return generate_nav(ScenarioConfig(kind=kind), seed)
+
+
+def _pairwise_conflicts(graph) -> list[list[int]]:
+    """Connector conflicts tested pair by pair with ``obb_overlap`` (the definition in ``lanes``)."""
+    out = [[] for _ in graph.connectors]
+    body_m = np.max(KIND_DIMS_M[:, :2], axis=0) * SIZE_JITTER
+    back = np.arange(_CONFLICT_STEP_M, STOP_TO_END_M + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
+    ahead = np.arange(_CONFLICT_STEP_M, body_m[0] / 2 + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
+    for j in graph.junctions:
+        paths, boxes = [], []
+        for c_idx in j.connectors:
+            road = graph.roads[graph.connectors[c_idx].road]
+            s = np.linspace(0.0, road.length_m, max(2, int(road.length_m / _CONFLICT_STEP_M) + 1))
+            x, y, h = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
+            paths.append(np.stack([x, y], 1))
+            bx = np.concatenate([x[0] - back * np.cos(h[0]), x, x[-1] + ahead * np.cos(h[-1])])
+            by = np.concatenate([y[0] - back * np.sin(h[0]), y, y[-1] + ahead * np.sin(h[-1])])
+            bh = np.concatenate([np.full(back.size, h[0]), h, np.full(ahead.size, h[-1])])
+            boxes.append(np.stack([bx, by, bh, np.full_like(bx, body_m[0]), np.full_like(bx, body_m[1])], 1))
+        for a, ca in enumerate(j.connectors):
+            for b in range(a + 1, len(j.connectors)):
+                cb = j.connectors[b]
+                if graph.connectors[ca].src == graph.connectors[cb].src:
+                    continue
+                gap = np.min(np.hypot(*(paths[a][:, None, :] - paths[b][None, :, :]).transpose(2, 0, 1)))
+                if gap < CONFLICT_M or (gap < body_m[0] + CONFLICT_M
+                                        and obb_overlap(boxes[a][:, None], boxes[b][None]).any()):
+                    out[ca].append(cb)
+                    out[cb].append(ca)
+    return out
+
+
+def test_compiled_conflicts_equal_the_pairwise_test(scenario):
+    assert _conflicts(scenario.graph) == _pairwise_conflicts(scenario.graph)
