@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import cv2
+import numba
 import numpy as np
 
 from .roadgraph.graph import RoadGraph
@@ -59,10 +62,37 @@ class PavedMap:
 
     def box_touches(self, box: tuple[float, float, float, float, float], margin_m: float = 0.0,
                     spacing_m: float = 0.5) -> bool:
-        """Whether any part of an oriented box [x, y, yaw, length, width] grown by ``margin_m`` is paved."""
+        """Whether any part of an oriented box [x, y, yaw, length, width] grown by ``margin_m`` is paved:
+        its points every ``spacing_m`` (a grid from ``np.arange`` along and across it) looked up with
+        ``on_paved``'s arithmetic, in one compiled call."""
         x, y, yaw, length, width = box
-        u = np.arange(-length / 2 - margin_m, length / 2 + margin_m + 1e-9, spacing_m)
-        v = np.arange(-width / 2 - margin_m, width / 2 + margin_m + 1e-9, spacing_m)
-        uu, vv = np.meshgrid(u, v)
-        c, s = np.cos(yaw), np.sin(yaw)
-        return bool(self.on_paved(x + uu * c - vv * s, y + uu * s + vv * c).any())
+        return bool(_box_touch(self.bits, self.x0_m, self.y0_m, self.cols, self.rows, float(x), float(y),
+                               float(np.cos(yaw)), float(np.sin(yaw)), float(length), float(width), float(margin_m),
+                               float(spacing_m)))
+
+
+@numba.njit(cache=True)
+def _arange_at(start: float, step: float, k: int) -> float:
+    """Element ``k`` of ``np.arange(start, ..., step)`` as numpy fills it: the second element is
+    start + step, the rest start + k * (second - start)."""
+    if k == 0:
+        return start
+    if k == 1:
+        return start + step
+    return start + k * ((start + step) - start)
+
+
+@numba.njit(cache=True)
+def _box_touch(bits, x0, y0, cols, rows, x, y, c, s, length, width, margin, spacing):
+    u0, u1 = -length / 2 - margin, length / 2 + margin + 1e-9
+    v0, v1 = -width / 2 - margin, width / 2 + margin + 1e-9
+    nu, nv = max(int(math.ceil((u1 - u0) / spacing)), 0), max(int(math.ceil((v1 - v0) / spacing)), 0)
+    for i in range(nv):
+        vv = _arange_at(v0, spacing, i)
+        for k in range(nu):
+            uu = _arange_at(u0, spacing, k)
+            col = math.floor(((x + uu * c - vv * s) - x0) / RESOLUTION_M)
+            row = math.floor(((y + uu * s + vv * c) - y0) / RESOLUTION_M)
+            if 0 <= col < cols and 0 <= row < rows and (bits[row, col >> 3] >> (7 - (col & 7))) & 1:
+                return True
+    return False

@@ -51,3 +51,25 @@ def _pairwise_conflicts(graph) -> list[list[int]]:
 
 def test_compiled_conflicts_equal_the_pairwise_test(scenario):
     assert _conflicts(scenario.graph) == _pairwise_conflicts(scenario.graph)
+
+
+def _box_touches_grid(paved, box, margin_m):
+    """Whether a box grown by ``margin_m`` touches paving: its points every 0.5 m, looked up by ``on_paved``."""
+    x, y, yaw, length, width = box
+    u = np.arange(-length / 2 - margin_m, length / 2 + margin_m + 1e-9, 0.5)
+    v = np.arange(-width / 2 - margin_m, width / 2 + margin_m + 1e-9, 0.5)
+    uu, vv = np.meshgrid(u, v)
+    c, s = np.cos(yaw), np.sin(yaw)
+    return bool(paved.on_paved(x + uu * c - vv * s, y + uu * s + vv * c).any())
+
+
+def test_compiled_box_touches_equals_the_point_grid(scenario):
+    rng = np.random.default_rng(5)
+    x0, y0, x1, y1 = scenario.graph.bounds()
+    n = 400
+    boxes = np.stack([rng.uniform(x0, x1, n), rng.uniform(y0, y1, n), rng.uniform(-4, 4, n),
+                      rng.uniform(0.2, 25, n), rng.uniform(0.2, 16, n)], 1).tolist()
+    margins = rng.uniform(0, 3, n).tolist()
+    got = [scenario.paved.box_touches(b, margin_m=m) for b, m in zip(boxes, margins)]
+    want = [_box_touches_grid(scenario.paved, b, m) for b, m in zip(boxes, margins)]
+    assert got == want and 0 < sum(want) < n
