@@ -153,22 +153,63 @@ class GroundPiece(NamedTuple):
     centre_s: np.ndarray | float  # s of the piece's middle (per triangle for dashes) [m]
 
 
+def _strips(road: Road, spans: np.ndarray) -> list[np.ndarray]:
+    """``_strip(road, s0, s1, d0, d1)`` of every row of ``spans`` (K, 4), with one ``Road.pose`` call:
+    the same quad lengths, the same ``np.linspace`` points (i * step + s0, the last one s1), the
+    same triangles, bit for bit."""
+    spans = np.asarray(spans, np.float64).reshape(-1, 4)
+    s0, s1, d0, d1 = spans.T
+    # _curve_step's largest |curvature| over samples [i0, i1), by one reduceat (a trailing 0 keeps every index valid)
+    i0 = np.maximum((s0 / SAMPLE_STEP_M).astype(np.int64), 0)
+    i1 = np.minimum(np.ceil(s1 / SAMPLE_STEP_M).astype(np.int64) + 1, road.n)
+    i0 = np.minimum(i0, road.n)
+    curv = np.append(np.abs(road.curvature), 0.0)
+    kappa = np.where(i0 < i1, np.maximum.reduceat(curv, np.stack([i0, np.maximum(i1, i0)], 1).ravel())[::2], 0.0)
+    with np.errstate(divide="ignore"):
+        step = np.where(kappa < 1e-9, MAX_STEP_M, np.clip(np.sqrt(8 * CHORD_TOLERANCE_M / kappa), MIN_STEP_M, MAX_STEP_M))
+    n = np.maximum(1, np.ceil((s1 - s0) / step - 1e-6).astype(np.int64))
+    n = np.where(s1 - s0 < 1e-3, 0, n)  # an empty strip
+    pts = np.where(n > 0, n + 1, 0)
+    first = np.concatenate([[0], np.cumsum(pts)])
+    k = np.repeat(np.arange(len(spans)), pts)
+    i = np.arange(first[-1]) - first[k]
+    s = i.astype(np.float64) * ((s1 - s0) / np.maximum(n, 1))[k] + s0[k]  # np.linspace's arithmetic
+    s = np.where(i == pts[k] - 1, s1[k], s)
+    xa, ya, _ = road.pose(s, d0[k])
+    xb, yb, _ = road.pose(s, d1[k])
+    a = np.stack([xa, ya, np.zeros_like(xa)], 1)
+    b = np.stack([xb, yb, np.zeros_like(xb)], 1)
+    # quad q of strip r starts at point g = first[r] + its index; a strip's triangles are its t1s, then its t2s
+    quads = np.concatenate([[0], np.cumsum(n)])
+    g = np.arange(quads[-1]) + np.repeat(first[:-1] - quads[:-1], n)
+    t1 = np.stack([a[g], a[g + 1], b[g + 1]], 1)
+    t2 = np.stack([a[g], b[g + 1], b[g]], 1)
+    tris = np.stack([t1, t2]).astype(np.float32)  # (2, Q, 3, 3)
+    return [tris[:, quads[r]:quads[r + 1]].reshape(-1, 3, 3) for r in range(len(spans))]
+
+
 def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],
                 line_ranges: list[tuple[float, float]], lines: list[LaneLine] | None = None) -> Iterator[GroundPiece]:
     """Asphalt over the whole road, sidewalks on both sides over ``walk_ranges`` and every lane line
     over ``line_ranges`` (s intervals [m]), in drawing order, cut into CHUNK_M segments. With
-    ``lines`` given, only those lines and nothing else (paint through a highway junction)."""
+    ``lines`` given, only those lines and nothing else (paint through a highway junction). The
+    strips are computed together (``_strips``)."""
     lo, hi = road.asphalt_d
+    spans: list[tuple[float, float, float, float]] = []
+    pieces: list[GroundPiece] = []  # a strip's piece holds its index into ``spans`` as ``tris``
+
+    def strip(s0, s1, d0, d1, colour, layer, label, line, centre_s) -> None:
+        pieces.append(GroundPiece(len(spans), colour, layer, label, line, centre_s))
+        spans.append((s0, s1, d0, d1))
+
     if lines is None:
         for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
-            yield GroundPiece(_strip(road, seg0, seg1, lo, hi), palette.asphalt, LAYER_ROAD, ROAD, None, 0.5 * (seg0 + seg1))
+            strip(seg0, seg1, lo, hi, palette.asphalt, LAYER_ROAD, ROAD, None, 0.5 * (seg0 + seg1))
     for a, b in walk_ranges:
         for seg0, seg1 in _segments(a, b, CHUNK_M):
             cs = 0.5 * (seg0 + seg1)
-            yield GroundPiece(_strip(road, seg0, seg1, lo - road.sidewalk_m, lo), palette.sidewalk, LAYER_SIDEWALK,
-                              SIDEWALK, None, cs)
-            yield GroundPiece(_strip(road, seg0, seg1, hi, hi + road.sidewalk_m), palette.sidewalk, LAYER_SIDEWALK,
-                              SIDEWALK, None, cs)
+            strip(seg0, seg1, lo - road.sidewalk_m, lo, palette.sidewalk, LAYER_SIDEWALK, SIDEWALK, None, cs)
+            strip(seg0, seg1, hi, hi + road.sidewalk_m, palette.sidewalk, LAYER_SIDEWALK, SIDEWALK, None, cs)
     for line in road.lane_lines() if lines is None else lines:
         colour = palette.yellow if line.colour == "yellow" else palette.white
         offsets = (-0.12, 0.12) if line.style == "double_solid" else (0.0,)
@@ -180,12 +221,15 @@ def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, flo
                     continue
                 tris = _quads(road, starts, starts + DASH_ON_M, line.d_m - half, line.d_m + half)
                 # one quad (2 triangles) per dash
-                yield GroundPiece(tris, colour, LAYER_LINES, None, line, np.repeat(starts + DASH_ON_M / 2, 2))
+                pieces.append(GroundPiece(tris, colour, LAYER_LINES, None, line, np.repeat(starts + DASH_ON_M / 2, 2)))
             else:
                 for off in offsets:
                     for seg0, seg1 in _segments(a, b, CHUNK_M):
-                        yield GroundPiece(_strip(road, seg0, seg1, line.d_m + off - half, line.d_m + off + half), colour,
-                                          LAYER_LINES, None, line, 0.5 * (seg0 + seg1))
+                        strip(seg0, seg1, line.d_m + off - half, line.d_m + off + half, colour, LAYER_LINES, None, line,
+                              0.5 * (seg0 + seg1))
+    tris = _strips(road, np.array(spans, np.float64))
+    for piece in pieces:
+        yield piece._replace(tris=tris[piece.tris]) if isinstance(piece.tris, int) else piece
 
 
 STOP_LINE_DEPTH_M = 0.45  # [m]

@@ -139,23 +139,28 @@ def _merge_ends(graph: RoadGraph, street: int) -> tuple[bool, bool]:
 
 
 class _Builder:
-    """Collects ground triangles; ``mesh`` keys them by layer and cell in one pass at the end."""
+    """Collects ground triangles; ``mesh`` joins them, with their colours, labels and (layer, cell)
+    keys, in one pass at the end."""
 
     def __init__(self, grid: CellGrid):
         self.grid = grid
-        self.parts: list[Mesh] = []
+        self.tris: list[np.ndarray] = []
+        self.attrs: list[tuple[tuple, int, int]] = []  # (colour, label, layer) of each entry of ``tris``
 
     def add(self, tris: np.ndarray, colour, label: int, layer: int) -> None:
-        if len(tris) == 0:
-            return
-        n = len(tris)
-        self.parts.append(Mesh(tris.astype(np.float32), np.tile(np.asarray(colour, np.uint8), (n, 1)),
-                               np.zeros(n, np.int32), np.full(n, label, np.uint8), np.full(n, layer, np.int64)))
+        if len(tris):
+            self.tris.append(tris)
+            self.attrs.append((tuple(colour), label, layer))
 
     def mesh(self) -> Mesh:
-        m = Mesh.concat(self.parts)
-        m.key = m.key * LAYER_STRIDE + self.grid.triangle_cells(m.verts)
-        return m.sorted()
+        if not self.tris:
+            return Mesh.empty()
+        counts = [len(t) for t in self.tris]
+        colour, label, layer = zip(*self.attrs)
+        verts = np.concatenate(self.tris).astype(np.float32)
+        key = np.repeat(np.array(layer, np.int64), counts) * LAYER_STRIDE + self.grid.triangle_cells(verts)
+        return Mesh(verts, np.repeat(np.array(colour, np.uint8), counts, axis=0), np.zeros(len(verts), np.int32),
+                    np.repeat(np.array(label, np.uint8), counts), key).sorted()
 
 
 def _fan(polygon: np.ndarray) -> np.ndarray:

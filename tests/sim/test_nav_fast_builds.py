@@ -6,7 +6,9 @@ import pytest
 
 from sim.collision import obb_overlap
 from sim.config import ScenarioConfig
+from sim.meshes import CHUNK_M, _segments, _strip, _strips
 from sim.nav_scenario import generate_nav
+from sim.scenarios import generate
 from sim.roadgraph.lanes import _CONFLICT_STEP_M, CONFLICT_M, SIZE_JITTER, STOP_TO_END_M, _conflicts
 from sim.traffic import KIND_DIMS_M
 
@@ -73,3 +75,21 @@ def test_compiled_box_touches_equals_the_point_grid(scenario):
     got = [scenario.paved.box_touches(b, margin_m=m) for b, m in zip(boxes, margins)]
     want = [_box_touches_grid(scenario.paved, b, m) for b, m in zip(boxes, margins)]
     assert got == want and 0 < sum(want) < n
+
+
+def _spans(road):
+    """Strips as ``road_pieces`` asks for them (asphalt, sidewalks, a line, short and empty ones)."""
+    lo, hi = road.asphalt_d
+    segs = _segments(0.0, road.length_m, CHUNK_M)
+    return ([(a, b, lo, hi) for a, b in segs] + [(a, b, hi, hi + 2.5) for a, b in segs]
+            + [(a, b, -0.075, 0.075) for a, b in segs] + [(3.0, 3.0005, lo, hi), (0.0, road.length_m, -1.0, 1.0)])
+
+
+def test_batched_strips_equal_one_strip_at_a_time(scenario):
+    roads = scenario.graph.roads[:scenario.graph.n_streets:3] + generate(ScenarioConfig(kind="town"), 3).network.roads
+    for road in roads:
+        spans = _spans(road)
+        got = _strips(road, np.array(spans))
+        want = [_strip(road, *span) for span in spans]
+        assert len(got) == len(want)
+        assert all(g.dtype == w.dtype and np.array_equal(g, w) for g, w in zip(got, want))
