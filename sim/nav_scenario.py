@@ -187,7 +187,7 @@ def _parked(graph: RoadGraph, p: ScenarioParams, rng, keep_clear: tuple[int, flo
         for s, side in zip(s_all.tolist(), side_all.tolist()):
             if k == keep_clear[0] and abs(s - keep_clear[1]) < START_CLEAR_M:
                 continue
-            if abs(float(road.curvature_at(s))) > MAX_PARK_CURVATURE_1_M:
+            if abs(road.curvature_near(s)) > MAX_PARK_CURVATURE_1_M:
                 continue
             if any(abs(s - t) < PARKED_GAP_M for t in taken[side]):
                 continue
@@ -200,15 +200,19 @@ def _parked(graph: RoadGraph, p: ScenarioParams, rng, keep_clear: tuple[int, flo
 
 
 def _buildings(graph: RoadGraph, paved: "PavedMap", rng) -> list[Prop]:
-    """Buildings behind the sidewalks of every street, none on any paving (another street, a junction)."""
+    """Buildings behind the sidewalks of every street, none on any paving (another street, a junction).
+
+    Every draw comes first (none depends on whether a building stands), then each street's
+    buildings are placed with one ``Road.pose`` call and kept where they touch no paving."""
     props: list[Prop] = []
     for k in range(graph.n_streets):
         road = graph.roads[k]
         lo, hi = road.asphalt_d
+        drawn = []  # (s of the middle [m], d [m], length [m], depth [m], height [m], grey, tint)
         s = END_CLEAR_M * 0.5
         while s < road.length_m - END_CLEAR_M * 0.5:
             length = float(rng.uniform(8, 22))
-            curvy = max(abs(float(road.curvature_at(s))), abs(float(road.curvature_at(s + length)))) > MAX_BUILD_CURVATURE_1_M
+            curvy = max(abs(road.curvature_near(s)), abs(road.curvature_near(s + length))) > MAX_BUILD_CURVATURE_1_M
             for side in (-1, 1):
                 depth, setback = float(rng.uniform(8, 16)), float(rng.uniform(0.5, 4.0))
                 grey = int(rng.integers(90, 200))
@@ -217,12 +221,15 @@ def _buildings(graph: RoadGraph, paved: "PavedMap", rng) -> list[Prop]:
                 if curvy or s + length > road.length_m - END_CLEAR_M * 0.5:
                     continue
                 edge = (lo - road.sidewalk_m) if side < 0 else (hi + road.sidewalk_m)
-                d = edge + side * (setback + depth / 2)
-                x, y, h = road.pose(s + length / 2, d)
-                box = (float(x), float(y), float(h), length * 0.92, depth)
-                if paved.box_touches(box, margin_m=road.sidewalk_m):
-                    continue
-                colour = tuple(int(np.clip(grey + t, 40, 230)) for t in tint)
-                props.append(Prop(*box, 0.0, height, colour, "building"))
+                drawn.append((s + length / 2, edge + side * (setback + depth / 2), length, depth, height, grey, tint))
             s += length + float(rng.uniform(2, 6))
+        if not drawn:
+            continue
+        x, y, h = road.pose(np.array([b[0] for b in drawn]), np.array([b[1] for b in drawn]))
+        for xb, yb, hb, (_, _, length, depth, height, grey, tint) in zip(x.tolist(), y.tolist(), h.tolist(), drawn):
+            box = (xb, yb, hb, length * 0.92, depth)
+            if paved.box_touches(box, margin_m=road.sidewalk_m):
+                continue
+            colour = tuple(min(max(grey + t, 40), 230) for t in tint.tolist())
+            props.append(Prop(*box, 0.0, height, colour, "building"))
     return props

@@ -141,6 +141,10 @@ class Road:
         """``heading`` and ``_dheading`` as lists of floats, for scalar lookups."""
         return self.heading.tolist(), self._dheading.tolist()
 
+    def curvature_near(self, s_m: float) -> float:
+        """``curvature_at(s_m)`` for one point, in plain Python (the same rounding, half to even) [1/m]."""
+        return float(self.curvature[round(min(max(s_m / SAMPLE_STEP_M, 0), self.n - 1))])
+
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         f = np.clip(np.asarray(s, dtype=np.float64) / SAMPLE_STEP_M, 0, self.n - 1)
         return self.curvature[np.round(f).astype(np.int64)]
