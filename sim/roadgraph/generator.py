@@ -21,7 +21,7 @@ from common.config import ConfigError
 from ..road import Road
 from .graph import (CROSSWALK_M, STOP_LINE_SETBACK_M, Arm, Connector, Junction, LaneRef, Movement, RoadGraph,
                     StreetInfo)
-from .paths import convex_hull, cubic_bezier, filleted_polyline, offset, resample, trim
+from .paths import convex_hull, cubic_beziers, filleted_polyline, offset, resample, resample_many, trim
 
 SHOULDER_M = 2.2  # asphalt beyond the edge line, the parking strip of town streets [m]
 SIDEWALK_M = 2.5  # [m]
@@ -289,6 +289,7 @@ def _stop_lines(junction: Junction, roads: list[Road]) -> None:
 def _connect(graph: RoadGraph, junction: Junction) -> None:
     """A connector for every legal movement: left from the leftmost lane into the leftmost lane,
     right from the rightmost into the rightmost, straight lane by lane; no U-turns."""
+    links = []
     for a_in in junction.arms:
         src_road = graph.roads[a_in.street]
         n_in = src_road.lanes_toward(a_in.in_direction)
@@ -308,28 +309,38 @@ def _connect(graph: RoadGraph, junction: Junction) -> None:
             else:
                 pairs = [(k, k) for k in range(min(n_in, n_out))]
             for k_in, k_out in pairs:
-                src = LaneRef(a_in.street, a_in.in_direction, k_in)
-                dst = LaneRef(a_out.street, out_dir, k_out)
-                graph.roads.append(_connector_road(len(graph.roads), graph, src, dst))
-                graph.connectors.append(Connector(len(graph.roads) - 1, junction.index, movement, src, dst))
-                junction.connectors.append(len(graph.connectors) - 1)
+                links.append((LaneRef(a_in.street, a_in.in_direction, k_in), LaneRef(a_out.street, out_dir, k_out), movement))
+    for road, (src, dst, movement) in zip(_connector_roads(graph, [(src, dst) for src, dst, _ in links]), links):
+        graph.roads.append(road)
+        graph.connectors.append(Connector(road.road_id, junction.index, movement, src, dst))
+        junction.connectors.append(len(graph.connectors) - 1)
 
 
-def _connector_road(road_id: int, graph: RoadGraph, src: LaneRef, dst: LaneRef) -> Road:
-    """A one-lane, one-way road whose lane centre runs from ``src``'s end to ``dst``'s start."""
-    a, b = graph.roads[src.road], graph.roads[dst.road]
-    s0 = a.length_m if src.direction > 0 else 0.0
-    s1 = 0.0 if dst.direction > 0 else b.length_m
-    x0, y0, h0 = a.pose(s0, a.lane_centre_d(src.lane, src.direction))
-    x1, y1, h1 = b.pose(s1, b.lane_centre_d(dst.lane, dst.direction))
-    h0 = float(h0) + (0.0 if src.direction > 0 else np.pi)
-    h1 = float(h1) + (0.0 if dst.direction > 0 else np.pi)
-    path_xy, path_h, _ = resample(cubic_bezier((float(x0), float(y0)), h0, (float(x1), float(y1)), h1))
-    w = a.lane_width_m
+def _connector_roads(graph: RoadGraph, links: list[tuple[LaneRef, LaneRef]]) -> list[Road]:
+    """One-lane, one-way roads whose lane centres run from each ``src`` lane's end to its ``dst``
+    lane's start (cubic Beziers, ``paths.cubic_beziers``), numbered from ``len(graph.roads)`` on;
+    built together (``paths.resample_many``), bit for bit as one at a time."""
+    if not links:
+        return []
+    ends = []
+    for src, dst in links:
+        a, b = graph.roads[src.road], graph.roads[dst.road]
+        s0 = a.length_m if src.direction > 0 else 0.0
+        s1 = 0.0 if dst.direction > 0 else b.length_m
+        x0, y0, h0 = a.pose(s0, a.lane_centre_d(src.lane, src.direction))
+        x1, y1, h1 = b.pose(s1, b.lane_centre_d(dst.lane, dst.direction))
+        ends.append((float(x0), float(y0), float(h0) + (0.0 if src.direction > 0 else np.pi),
+                     float(x1), float(y1), float(h1) + (0.0 if dst.direction > 0 else np.pi)))
+    e = np.array(ends)
+    paths = resample_many(list(cubic_beziers(e[:, 0:2], e[:, 2], e[:, 3:5], e[:, 5])))
+    widths = [graph.roads[src.road].lane_width_m for src, _ in links]
     # the road's reference line runs half a lane left of the lane centre, so lane 0 (+1) is the path
-    xy, heading, curvature = resample(offset(path_xy, path_h, w / 2))
-    limit = min(a.speed_limit_m_s, b.speed_limit_m_s)
-    return Road(road_id, xy, heading, curvature, 1, 0, w, 0.0, 0.0, limit, "none")
+    lines = resample_many([offset(xy, h, w / 2) for (xy, h, _), w in zip(paths, widths)])
+    out = []
+    for k, ((src, dst), (xy, heading, curvature), w) in enumerate(zip(links, lines, widths)):
+        limit = min(graph.roads[src.road].speed_limit_m_s, graph.roads[dst.road].speed_limit_m_s)
+        out.append(Road(len(graph.roads) + k, xy, heading, curvature, 1, 0, w, 0.0, 0.0, limit, "none"))
+    return out
 
 
 def _strongly_connected(graph: RoadGraph) -> bool:

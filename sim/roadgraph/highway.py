@@ -42,7 +42,7 @@ import numpy as np
 from common.config import ConfigError
 
 from ..road import LaneLine, Road
-from .generator import _arm_corners, _connector_road, _strongly_connected
+from .generator import _arm_corners, _connector_roads, _strongly_connected
 from .graph import Arm, Connector, Junction, JunctionLine, LaneRef, Movement, RoadGraph, StreetInfo
 from .paths import convex_hull, filleted_polyline, offset, resample
 
@@ -272,11 +272,12 @@ def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float) ->
     radius = float(np.hypot(*(ends - centre).T).max())
     junction = Junction(index, (float(centre[0]), float(centre[1])), radius, arms, polygon, "merge")
     through, ramp = [], []
-    for src, dst, movement, is_through in node.links:
-        graph.roads.append(_connector_road(len(graph.roads), graph, src, dst))
-        graph.connectors.append(Connector(len(graph.roads) - 1, index, movement, src, dst))
+    roads = _connector_roads(graph, [(src, dst) for src, dst, _, _ in node.links])
+    for road, (src, dst, movement, is_through) in zip(roads, node.links):
+        graph.roads.append(road)
+        graph.connectors.append(Connector(road.road_id, index, movement, src, dst))
         junction.connectors.append(len(graph.connectors) - 1)
-        (through if is_through else ramp).append(len(graph.roads) - 1)
+        (through if is_through else ramp).append(road.road_id)
     junction.painted = _painted(node.kind, through, ramp, lane_width_m)
     return junction
 

@@ -31,6 +31,93 @@ def resample(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return xy, heading, curvature
 
 
+def resample_many(curves: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``[resample(c) for c in curves]``, bit for bit, with a few numpy calls for all of them (the
+    element-wise steps run on the curves joined end to end, the running sums row by row of a
+    zero-padded table, only ``np.interp`` curve by curve)."""
+    if not curves:
+        return []
+    pts = [np.asarray(c, np.float64) for c in curves]
+    seg_all = np.hypot(*np.diff(np.concatenate(pts), axis=0).T)
+    first = np.concatenate([[0], np.cumsum([len(c) for c in pts])])
+    segs = [seg_all[a:b - 1] for a, b in zip(first[:-1], first[1:])]
+    if any((seg <= 1e-9).any() for seg in segs):  # repeated points: drop them as ``resample`` does
+        pts = [c[np.concatenate([[True], seg > 1e-9])] for c, seg in zip(pts, segs)]
+        segs = [seg[seg > 1e-9] for seg in segs]
+    arc_end = _row_cumsum(segs)
+    n = np.maximum(2, np.rint(arc_end / SAMPLE_STEP_M).astype(np.int64) + 1)
+    owner = np.repeat(np.arange(len(pts)), n)
+    start = np.concatenate([[0], np.cumsum(n)])
+    i = np.arange(start[-1]) - start[owner]
+    s = i * (arc_end / (n - 1))[owner]  # np.linspace(0, arc_end, n): i * step + 0.0, the last point arc_end
+    last = start[1:] - 1
+    s[last] = arc_end
+    arcs = _row_cumsum(segs, full=True)
+    xy = np.empty((start[-1], 2))
+    for k, (c, arc) in enumerate(zip(pts, arcs)):
+        q = s[start[k]:start[k + 1]]
+        xy[start[k]:start[k + 1], 0] = np.interp(q, arc, c[:, 0])
+        xy[start[k]:start[k + 1], 1] = np.interp(q, arc, c[:, 1])
+    d = _gradient_rows(xy, start)
+    heading = _unwrap_rows(np.arctan2(d[:, 1], d[:, 0]), start)
+    curvature = _gradient_rows(heading, start) / (arc_end / (n - 1))[owner]
+    return [(xy[a:b], heading[a:b], curvature[a:b]) for a, b in zip(start[:-1], start[1:])]
+
+
+def _row_cumsum(parts: list[np.ndarray], full: bool = False):
+    """Running sums of each 1-D array, in order as ``np.cumsum`` adds them: their totals, or with
+    ``full`` each array's sums with a leading 0 (as ``resample``'s arc)."""
+    width = max(len(p) for p in parts)
+    table = np.zeros((len(parts), width))
+    for k, p in enumerate(parts):
+        table[k, :len(p)] = p
+    sums = np.cumsum(table, axis=1)
+    if not full:
+        return np.array([sums[k, len(p) - 1] if len(p) else 0.0 for k, p in enumerate(parts)])
+    return [np.concatenate([[0.0], sums[k, :len(p)]]) for k, p in enumerate(parts)]
+
+
+def _gradient_rows(f: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``np.gradient(f[a:b], axis=0)`` of every run ``start[k]`` .. ``start[k + 1]`` (each of 2 or more)."""
+    out = np.empty_like(f)
+    out[1:-1] = (f[2:] - f[:-2]) / 2.0
+    a, b = start[:-1], start[1:]
+    out[a] = (f[a + 1] - f[a]) / 1.0
+    out[b - 1] = (f[b - 1] - f[b - 2]) / 1.0
+    return out
+
+
+def _unwrap_rows(p: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``np.unwrap(p[a:b])`` of every run, with numpy's arithmetic."""
+    dd = np.diff(p)
+    ddmod = np.mod(dd - -np.pi, 2 * np.pi) + -np.pi
+    np.copyto(ddmod, np.pi, where=(ddmod == -np.pi) & (dd > 0))
+    ph_correct = ddmod - dd
+    np.copyto(ph_correct, 0, where=abs(dd) < np.pi)
+    runs = [ph_correct[a:b - 1] for a, b in zip(start[:-1], start[1:])]
+    up = p.copy()
+    for (a, b), run in zip(zip(start[:-1], start[1:]), _row_cumsum(runs, full=True)):
+        up[a + 1:b] = p[a + 1:b] + run[1:]
+    return up
+
+
+def cubic_beziers(p0: np.ndarray, h0: np.ndarray, p1: np.ndarray, h1: np.ndarray, samples: int = 400) -> np.ndarray:
+    """``cubic_bezier`` of every row: start points ``p0`` (C, 2) [m], headings ``h0`` (C,) [rad], end
+    points and headings ``p1``, ``h1``; (C, samples, 2), bit for bit what one at a time gives."""
+    p0, p1 = np.asarray(p0, np.float64), np.asarray(p1, np.float64)
+    h0, h1 = np.asarray(h0, np.float64), np.asarray(h1, np.float64)
+    chord = np.hypot(*(p1 - p0).T)
+    turn = np.abs(np.angle(np.exp(1j * (h1 - h0))))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        arc = (4.0 / 3.0) * np.tan(turn / 4) * chord / (2 * np.sin(turn / 2))
+    handle = np.where(turn < 1e-3, chord / 3.0, arc)[:, None]
+    c0 = p0 + handle * np.stack([np.cos(h0), np.sin(h0)], 1)
+    c1 = p1 - handle * np.stack([np.cos(h1), np.sin(h1)], 1)
+    t = np.linspace(0.0, 1.0, samples)[:, None]
+    p0, c0, c1, p1 = (a[:, None, :] for a in (p0, c0, c1, p1))
+    return (1 - t) ** 3 * p0 + 3 * (1 - t) ** 2 * t * c0 + 3 * (1 - t) * t**2 * c1 + t**3 * p1
+
+
 def cubic_bezier(p0, h0: float, p1, h1: float, samples: int = 400) -> np.ndarray:
     """Dense points of the cubic Bezier from ``p0`` leaving at heading ``h0`` to ``p1`` arriving at
     heading ``h1`` [rad]. The handles are a third of the chord for straight-through paths and

@@ -8,6 +8,7 @@ from sim.collision import obb_overlap
 from sim.config import ScenarioConfig
 from sim.meshes import CHUNK_M, _segments, _strip, _strips
 from sim.nav_scenario import generate_nav
+from sim.roadgraph.paths import cubic_bezier, cubic_beziers, offset, resample, resample_many
 from sim.scenarios import generate
 from sim.roadgraph.lanes import _CONFLICT_STEP_M, CONFLICT_M, SIZE_JITTER, STOP_TO_END_M, _conflicts
 from sim.traffic import KIND_DIMS_M
@@ -93,3 +94,17 @@ def test_batched_strips_equal_one_strip_at_a_time(scenario):
         want = [_strip(road, *span) for span in spans]
         assert len(got) == len(want)
         assert all(g.dtype == w.dtype and np.array_equal(g, w) for g, w in zip(got, want))
+
+
+def test_batched_beziers_and_resampling_equal_one_curve_at_a_time():
+    rng = np.random.default_rng(0)
+    p0 = rng.uniform(-50, 50, (40, 2))
+    p1 = p0 + rng.uniform(-40, 40, (40, 2))
+    h0 = rng.uniform(-7, 7, 40)
+    h1 = h0 + rng.choice([0.0, np.pi / 2, -np.pi / 2, 0.3, 1e-4], 40)  # straight, turns, nearly straight
+    want = [cubic_bezier(tuple(a), float(b), tuple(c), float(d)) for a, b, c, d in zip(p0, h0, p1, h1)]
+    got = cubic_beziers(p0, h0, p1, h1)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    curves = want + [offset(*resample(w)[:2], 1.75) for w in want[:5]] + [np.array([[0, 0], [0, 0], [1, 0], [2, 1.0]])]
+    for g, w in zip(resample_many(curves), [resample(c) for c in curves]):
+        assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(g, w))
