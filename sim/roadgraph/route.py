@@ -9,7 +9,9 @@ not perceived.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -73,8 +75,14 @@ class Route:
         return self.path.length_m
 
     def leg_index(self, route_s: float) -> int:
-        starts = [leg.route_s0 for leg in self.legs]
-        return int(np.clip(np.searchsorted(starts, route_s, side="right") - 1, 0, len(self.legs) - 1))
+        """The leg that ``route_s`` lies on [m]: the last one starting at or before it (the first
+        before the start)."""
+        k = bisect.bisect_right(self._starts, route_s) - 1  # np.searchsorted(..., side="right") - 1
+        return min(max(k, 0), len(self.legs) - 1)
+
+    @cached_property
+    def _starts(self) -> list[float]:
+        return [leg.route_s0 for leg in self.legs]
 
     def command(self, route_s: float) -> RouteCommand:
         for m in self.maneuvers:

@@ -287,7 +287,8 @@ class GraphTraffic:
         half = np.append(self.dims[:, 0] / 2, EGO_LENGTH_M / 2)
         v_all = np.append(self.v, ego_xy_yaw_speed[3])
         ego_g = t.index.get(ego_lane, -1) if ego_lane is not None else -1
-        occ = self._occupancy(idx, ego_g, ego_lane_s)
+        second = self._second_lane()  # the lanes and offsets it reads stay as they are until the move
+        occ = self._occupancy(idx, ego_g, ego_lane_s, second)
         on_street = moving & ~t.is_connector[np.maximum(self.lane, 0)]
         state, priority = self.connector_states()
         dist_line = t.stop_p[np.maximum(self.lane, 0)] - self.p - half[:n]  # front bumper to stop line [m]
@@ -308,7 +309,7 @@ class GraphTraffic:
         v_des = self._desired_speed(on_street, dist_line)
         free = idm_free_term(self.v, v_des, self.idm)
         p_i = self.idm
-        acc_m, _, gap_m = K.follow(idx, self.lane, self._second_lane(), self.p, half, v_all, free, self.next_conn,
+        acc_m, _, gap_m = K.follow(idx, self.lane, second, self.p, half, v_all, free, self.next_conn,
                                   may_enter, *occ, t.length_m, t.stop_p, t.is_connector, t.exit_start, t.exit_conn,
                                   t.conn_lane, t.conn_dst, p_i.T_s, p_i.s0_m, STOP_S0_M, p_i.a_m_s2,
                                   2.0 * math.sqrt(p_i.a_m_s2 * p_i.b_m_s2), p_i.max_brake_m_s2)
@@ -343,10 +344,10 @@ class GraphTraffic:
         self._cross_lane_ends(half)
         self._sync()
 
-    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float):
-        """CSR occupancy of every lane: moving vehicles (twice while straddling), parked cars, the ego."""
+    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray):
+        """CSR occupancy of every lane: moving vehicles (twice while straddling, ``second``: the other
+        lane, ``_second_lane``), parked cars, the ego."""
         t = self.table
-        second = self._second_lane()
         two = idx[second[idx] >= 0]
         lanes = [self.lane[idx], second[two], self._parked_occ[0]]
         ps = [self.p[idx], self.p[two], self._parked_occ[1]]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from sim.collision import obb_overlap
+from sim.lights import ALL_RED_S, GREEN, RED, YELLOW, YELLOW_S
 from sim.config import ScenarioConfig
 from sim.meshes import CHUNK_M, _segments, _strip, _strips
 from sim.nav_scenario import generate_nav
@@ -108,3 +109,30 @@ def test_batched_beziers_and_resampling_equal_one_curve_at_a_time():
     curves = want + [offset(*resample(w)[:2], 1.75) for w in want[:5]] + [np.array([[0, 0], [0, 0], [1, 0], [2, 1.0]])]
     for g, w in zip(resample_many(curves), [resample(c) for c in curves]):
         assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(g, w))
+
+
+def _group_states_arrays(sig):
+    """Both groups' ball and arrow states by whole-array masks (what the compiled loop replaces)."""
+    t = np.mod(sig.time_s + sig.offset_s, sig.cycle_s)
+    ball, arrow = np.full((len(t), 2), RED, np.int64), np.full((len(t), 2), RED, np.int64)
+    protected, start = sig.arrow_s > 0, np.zeros(len(t))
+    for g in range(2):
+        a_end = start + sig.arrow_s
+        ay_end = a_end + np.where(protected, YELLOW_S, 0.0)
+        g_end = ay_end + sig.green_s[:, g]
+        y_end = g_end + YELLOW_S
+        arrow[(t >= start) & (t < a_end), g] = GREEN
+        arrow[(t >= a_end) & (t < ay_end), g] = YELLOW
+        ball[(t >= ay_end) & (t < g_end), g] = GREEN
+        ball[(t >= g_end) & (t < y_end), g] = YELLOW
+        arrow[~protected, g] = ball[~protected, g]
+        start = y_end + ALL_RED_S
+    return ball, arrow
+
+
+def test_compiled_signal_states_equal_the_array_masks(scenario):
+    sig = scenario.signals
+    for k in range(0, 1600, 3):  # 80 s: whole cycles, every phase edge of every junction passed
+        sig.time_s = k * 0.05
+        got, want = sig._compute_group_states(), _group_states_arrays(sig)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
