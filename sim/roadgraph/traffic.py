@@ -460,13 +460,9 @@ class GraphTraffic:
         """Braking for pedestrians on the carriageway close ahead: each a standing obstacle (they
         cross, so their speed along the lane is about 0) with a margin either side of the body [m]."""
         x, y, yaw = self.poses()
-        dx = walkers_xy[None, :, 0] - x[:, None]
-        dy = walkers_xy[None, :, 1] - y[:, None]
-        c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
-        along, across = dx * c + dy * s, -dx * s + dy * c
-        reach = self.dims[:, 1, None] / 2 + WALKER_CLEARANCE_M
-        ahead = (along > 0) & (along < 30.0) & (np.abs(across) < reach) & ~self.parked[:, None]
-        gap = np.where(ahead, along - self.dims[:, 0, None] / 2 - WALKER_CLEARANCE_M, np.inf).min(axis=1)
+        gap = K.walker_gaps(x, y, np.cos(yaw), np.sin(yaw), np.ascontiguousarray(self.dims[:, 0]),
+                            np.ascontiguousarray(self.dims[:, 1]), self.parked, np.ascontiguousarray(walkers_xy[:, 0]),
+                            np.ascontiguousarray(walkers_xy[:, 1]), WALKER_CLEARANCE_M, 30.0)
         v_des = np.minimum(self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor, self.max_speed)
         return np.where(np.isfinite(gap), idm_accel(self.v, v_des, np.maximum(gap, 0.1), 0.0, self.idm), np.inf)
 

@@ -9,6 +9,7 @@ from sim.lights import ALL_RED_S, GREEN, RED, YELLOW, YELLOW_S
 from sim.config import ScenarioConfig
 from sim.meshes import CHUNK_M, _segments, _strip, _strips
 from sim.nav_scenario import generate_nav
+from sim.roadgraph.traffic_kernels import walker_gaps
 from sim.roadgraph.paths import cubic_bezier, cubic_beziers, offset, resample, resample_many
 from sim.scenarios import generate
 from sim.roadgraph.lanes import _CONFLICT_STEP_M, CONFLICT_M, SIZE_JITTER, STOP_TO_END_M, _conflicts
@@ -136,3 +137,18 @@ def test_compiled_signal_states_equal_the_array_masks(scenario):
         sig.time_s = k * 0.05
         got, want = sig._compute_group_states(), _group_states_arrays(sig)
         assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_compiled_walker_gaps_equal_the_matrix_expressions():
+    rng = np.random.default_rng(0)
+    n, w = 300, 25
+    x, y, yaw = rng.uniform(0, 60, n), rng.uniform(0, 60, n), rng.uniform(-4, 4, n)
+    length, width, parked = rng.uniform(1.5, 12, n), rng.uniform(0.6, 2.6, n), rng.random(n) < 0.2
+    wx, wy = rng.uniform(0, 60, w), rng.uniform(0, 60, w)
+    dx, dy = wx[None] - x[:, None], wy[None] - y[:, None]
+    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    along, across = dx * c + dy * s, -dx * s + dy * c
+    ahead = (along > 0) & (along < 30.0) & (np.abs(across) < width[:, None] / 2 + 0.8) & ~parked[:, None]
+    want = np.where(ahead, along - length[:, None] / 2 - 0.8, np.inf).min(axis=1)
+    got = walker_gaps(x, y, np.cos(yaw), np.sin(yaw), length, width, parked, wx, wy, 0.8, 30.0)
+    assert np.array_equal(got, want) and 0 < np.isfinite(want).sum() < n
