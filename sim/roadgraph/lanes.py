@@ -94,24 +94,35 @@ def _conflicts(graph: RoadGraph) -> list[list[int]]:
     body_m = np.max(KIND_DIMS_M[:, :2], axis=0) * SIZE_JITTER  # the largest vehicle's length, width [m]
     back = np.arange(_CONFLICT_STEP_M, STOP_TO_END_M + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
     ahead = np.arange(_CONFLICT_STEP_M, body_m[0] / 2 + _CONFLICT_STEP_M, _CONFLICT_STEP_M)
+    packed = graph.packed  # poses bit-identical to each road's own ``pose``
     for j in graph.junctions:
         if len(j.connectors) < 2:
             continue
-        paths, boxes = [], []
-        for c_idx in j.connectors:
-            road = graph.roads[graph.connectors[c_idx].road]
-            s = np.linspace(0.0, road.length_m, max(2, int(road.length_m / _CONFLICT_STEP_M) + 1))
-            x, y, h = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
-            paths.append(np.stack([x, y], 1))
-            bx = np.concatenate([x[0] - back * np.cos(h[0]), x, x[-1] + ahead * np.cos(h[-1])])
-            by = np.concatenate([y[0] - back * np.sin(h[0]), y, y[-1] + ahead * np.sin(h[-1])])
-            bh = np.concatenate([np.full(back.size, h[0]), h, np.full(ahead.size, h[-1])])
-            boxes.append(np.stack([bx, by, np.cos(bh), np.sin(bh)], 1))
+        roads = [graph.roads[graph.connectors[c].road] for c in j.connectors]
+        length = np.array([r.length_m for r in roads])
+        count = np.maximum(2, (length / _CONFLICT_STEP_M).astype(np.int64) + 1)
+        start = np.concatenate([[0], np.cumsum(count)])
+        owner = np.repeat(np.arange(len(roads)), count)
+        i = np.arange(start[-1]) - start[owner]
+        s = i * (length / (count - 1))[owner]  # np.linspace(0, length, count): i * step + 0.0, the last one length
+        s[start[1:] - 1] = length
+        d = np.array([r.lane_centre_d(0, 1) for r in roads])[owner]
+        x, y, h = packed.pose(np.array([r.road_id for r in roads])[owner], s, d)
+        first, last = start[:-1], start[1:] - 1
+        c0, s0, c1, s1 = np.cos(h[first]), np.sin(h[first]), np.cos(h[last]), np.sin(h[last])
+        before = (x[first, None] - back * c0[:, None], y[first, None] - back * s0[:, None])  # (C, back.size) [m]
+        after = (x[last, None] + ahead * c1[:, None], y[last, None] + ahead * s1[:, None])
+        pieces = []
+        for k in range(len(roads)):
+            run = slice(first[k], last[k] + 1)
+            bh = np.concatenate([np.full(back.size, h[first[k]]), h[run], np.full(ahead.size, h[last[k]])])
+            pieces.append(np.stack([np.concatenate([before[0][k], x[run], after[0][k]]),
+                                    np.concatenate([before[1][k], y[run], after[1][k]]), np.cos(bh), np.sin(bh)], 1))
         srcs = [graph.connectors[c].src for c in j.connectors]
         src = np.array([srcs.index(ref) for ref in srcs], np.int64)  # equal approach lanes, equal numbers
-        placed = np.concatenate(boxes)
-        hit = connector_conflicts(np.concatenate(paths), _starts(paths), np.ascontiguousarray(placed[:, :2]),
-                                  np.ascontiguousarray(placed[:, 2:]), _starts(boxes), src,
+        placed = np.concatenate(pieces)
+        hit = connector_conflicts(np.stack([x, y], 1), start.astype(np.int64), np.ascontiguousarray(placed[:, :2]),
+                                  np.ascontiguousarray(placed[:, 2:]), _starts(pieces), src,
                                   0.5 * body_m[0], 0.5 * body_m[1], CONFLICT_M)
         for a, b in zip(*np.nonzero(np.triu(hit))):
             out[j.connectors[a]].append(j.connectors[b])
