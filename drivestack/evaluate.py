@@ -42,7 +42,7 @@ def add_parser(sub) -> None:
     p.add_argument("--interleave", action="store_true",
                    help="policy: the models rows run the detector and the multi-task network in turns, each every other frame")
     p.add_argument("--workers", type=int, default=1, help="policy: episodes in parallel processes (default 1)")
-    p.add_argument("--kinds", default="town,highway", help="scenario kinds (default town,highway)")
+    p.add_argument("--kinds", default="town,highway", help="perception: scenario kinds, comma-separated: town, highway, townnav, highwaynav (default town,highway)")
     p.add_argument("--frames-per-seed", type=int, default=10)
     p.add_argument("--randomize", action="store_true", help="score on randomised visuals (default: the evaluation look)")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
@@ -77,8 +77,10 @@ def run(args) -> int:
         raise UsageError(f"eval target {args.target!r} is not allowed; choose perception or policy")
     args.seeds = args.seeds or "10000-10009"
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    if not kinds or any(k not in ("town", "highway") for k in kinds):
-        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use town, highway or both")
+    from sim import SCENARIO_KINDS
+
+    if not kinds or any(k not in SCENARIO_KINDS for k in kinds):
+        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of {', '.join(SCENARIO_KINDS)}")
     if args.frames_per_seed < 1:
         raise UsageError(f"--frames-per-seed {args.frames_per_seed} is not allowed; use 1 or more")
     seeds = parse_seeds(args.seeds)
