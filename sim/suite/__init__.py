@@ -14,6 +14,7 @@ docs/suite.md has the table of scenarios, their parameters and sources.
 from __future__ import annotations
 
 from .catalog import SCENARIOS, plan_scenario, resolve_params, scenario_def
+from .outcome import SuiteOutcome
 from .types import CRITERIA, Param, ScenarioDef, ScenarioPlan
 
 
@@ -26,4 +27,4 @@ def build(name: str, params: dict | None = None, seed: int = 0, dt_s: float = 0.
 
 
 __all__ = ["CRITERIA", "SCENARIOS", "Param", "ScenarioDef", "ScenarioPlan", "build", "plan_scenario",
-           "resolve_params", "scenario_def"]
+           "resolve_params", "scenario_def", "SuiteOutcome"]

@@ -42,7 +42,8 @@ from .types import Param, ScenarioDef, ScenarioPlan
 
 def _kmh(lo: float, hi: float, default: float, sweep: tuple[float, ...] | None = None) -> Param:
     steps = tuple(float(v) for v in range(int(lo), int(hi) + 1, 5))
-    return Param("ego_kmh", "km/h", lo, hi, sweep or steps, default, "the ego's test speed, held from the start")
+    return Param("ego_kmh", "km/h", float(lo), float(hi), sweep or steps, float(default),
+                 "the ego's test speed, held from the start")
 
 
 OVERLAP = Param("overlap_pct", "%", -100.0, 100.0, (100.0, 75.0, 50.0, -50.0, -75.0), 100.0,
