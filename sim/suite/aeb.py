@@ -22,7 +22,8 @@ from .actors import ScriptedActor, Trajectory, cruise_then_brake, time_to_cover,
 from .track import TrackSpec, build_track
 from .types import ScenarioDef, ScenarioPlan
 
-LEAD_TIME_S = 6.0  # the planned impact comes this long after the start: a steady approach first (Euro NCAP starts at TTC >= 4 s) [s]
+# the planned impact comes this long after the start: a steady approach first (Euro NCAP starts at TTC >= 4 s) [s]
+LEAD_TIME_S = 6.0
 CCRM_TARGET_KMH = 20.0  # CCRm: the target's steady speed [km/h]
 CCRB_BRAKE_AT_S = 3.0  # CCRb: the target starts braking this long after the start [s]
 WALKER_ACCEL_M = 1.0  # walkers reach their speed over this distance from standing [m]
@@ -66,8 +67,8 @@ def build_plan(defn: ScenarioDef, params: dict, seed: int, spec: TrackSpec, ego_
     rng = np.random.default_rng([seed, 0xAEB])
     vehicles, walkers, target, offset = make_actors(main, ego_d, rng)
     run_s = impact_time_s + defn.time_limit_s if run_s is None else run_s
-    return ScenarioPlan(defn.name, tuple(sorted(params.items())), seed, defn.criterion, run_s, scenario, scenario.start_s, ego_d, v, tuple(vehicles),
-                        tuple(walkers), target, impact_time_s, offset)
+    return ScenarioPlan(defn.name, tuple(sorted(params.items())), seed, defn.criterion, run_s, scenario,
+                        scenario.start_s, ego_d, v, tuple(vehicles), tuple(walkers), target, impact_time_s, offset)
 
 
 # --- car-to-car rear ------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ class ScenarioDef:
     description: str
     params: tuple[Param, ...]
     criterion: str  # one of CRITERIA
-    time_limit_s: float  # the episode's length [s]
+    time_limit_s: float  # how long a run goes on past the planned impact; from the start where none is planned [s]
     planner: Callable[["ScenarioDef", dict[str, float], int], "ScenarioPlan"]  # (def, params, seed) -> plan
     source: str = ""  # where its numbers come from
 
