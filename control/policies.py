@@ -2,7 +2,8 @@
 
 - ``RuleBasedPolicy``: the classical baseline. Pure-pursuit steering on the lane estimate, IDM
   speed control behind whatever is in the path, stopping at red (and comfortably stoppable
-  yellow) lights. It reads the same feature vector as the learned policy (``control.features``).
+  yellow) lights; with a route block (layout v2) the junction rules of ``control.junction_rules``
+  (stop signs, permitted lefts, right on red where the map permits it). It reads the same feature vector as the learned policy (``control.features``).
 - ``SB3Policy``: a stable-baselines3 model (PPO or SAC on features, or the end-to-end CNN on
   pixels), loaded and checked by ``load_policy``.
 
@@ -25,7 +26,7 @@ from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MA
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
-from .junction_rules import JunctionRules, crossing_gap_m
+from .junction_rules import JunctionRules, crossing_gap_m, red_is_a_stop_sign
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -161,7 +162,8 @@ class RuleBasedPolicy(Policy):
         # a light's line counts until the front is past it; at red, also while the car can still stop with
         # its front less than red_line_overrun_m over it (stopped a little over the line, it stays put)
         overrun = f.light_distance_m - v * v / (2 * c.max_brake_m_s2)
-        if f.light_state in ("red", "yellow") and (f.light_distance_m > -0.5 or (
+        on_red = route is not None and red_is_a_stop_sign(f, route)  # the junction rules hold the car there
+        if f.light_state in ("red", "yellow") and not on_red and (f.light_distance_m > -0.5 or (
                 f.light_state == "red" and overrun > -c.red_line_overrun_m)):
             d = f.light_distance_m - c.stop_margin_m
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
@@ -172,7 +174,7 @@ class RuleBasedPolicy(Policy):
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
         hold = self.junctions.hold_m(f, route) if route is not None else None
-        if hold is not None:  # a stop sign or a left that must yield: a standing obstacle whose IDM
+        if hold is not None:  # a stop sign, a right on red or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line
             g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
             if g < gap:
