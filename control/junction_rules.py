@@ -8,7 +8,7 @@ rule-based driver holds at the line as a standing obstacle until the rules let i
 - **permitted left**: wait at the line while an oncoming vehicle is in the box or would reach it
   within ``ONCOMING_S``;
 - **right on red** (where the route block says the map permits it): the red light's line is a stop
-  sign's: a full stop, then go once the junction is clear (``red_is_a_stop_sign``);
+  sign's: a full stop, then go once the junction is clear (``red_light_waived``);
 - **crossing traffic**: a road user moving across the route line that will be in the car's way
   within two seconds is a standing obstacle where it crosses (``crossing_gap_m``).
 
@@ -41,8 +41,9 @@ CROSSING_CLEARANCE_M = 0.3  # side margin of the route corridor [m]
 
 
 class FullStop:
-    """Whether the car has made its full stop (below ``STOPPED_M_S`` within ``STOP_WINDOW_M``) at the
-    line it is approaching; a line farther on than the last one seen is a new line."""
+    """Whether the car has made its full stop (below ``STOPPED_M_S`` from ``STOP_WINDOW_M`` before the
+    line to 0.5 m past it) at the line ahead, remembered past the line; a line farther on than the
+    last one seen is a new line."""
 
     def __init__(self) -> None:
         self.reset()
@@ -56,7 +57,7 @@ class FullStop:
         if line_m > self._last_m + 5.0:
             self.stopped = False
         self._last_m = line_m
-        if speed_m_s < STOPPED_M_S and line_m <= STOP_WINDOW_M:
+        if speed_m_s < STOPPED_M_S and -0.5 <= line_m <= STOP_WINDOW_M:
             self.stopped = True
         return self.stopped
 
@@ -91,13 +92,19 @@ class JunctionRules:
         """Where the map permits a right on red: hold at the red light's line until the car has made
         its full stop there, then until the junction is clear (the stop sign's rule)."""
         d = f.light_distance_m
-        if not route.right_on_red or not math.isfinite(d) or d < -0.5:
+        if not route.right_on_red or not math.isfinite(d):
             self._red.reset()
             return None
         stopped = self._red.update(d, f.speed_m_s)  # remembered whatever the light shows now
-        if not red_is_a_stop_sign(f, route) or (stopped and self._junction_clear(f, route)):
-            return None
+        if not _red_is_a_stop_sign(f, route) or d < -0.5 or (stopped and self._junction_clear(f, route)):
+            return None  # not red, or past the line (committed), or stopped and clear: go
         return d
+
+    def red_light_waived(self, f: Decoded, route: RouteGuidance) -> bool:
+        """Whether the plain red-light stop does not apply to the red ahead: the map permits the right
+        on red, and the car is before the line (these rules hold it there, as at a stop sign) or past
+        it after its full stop (taking the turn: braking now would leave it in the crossing)."""
+        return _red_is_a_stop_sign(f, route) and (f.light_distance_m >= -0.5 or self._red.stopped)
 
     def _permitted_left(self, f: Decoded, route: RouteGuidance) -> float | None:
         if route.command != "left" or not route.left_must_yield or route.distance_m <= 0.0:
@@ -127,12 +134,10 @@ class JunctionRules:
         return True
 
 
-def red_is_a_stop_sign(f: Decoded, route: RouteGuidance) -> bool:
-    """Whether the red light ahead is, for this car, a stop sign's line: the map permits right on
-    red for its next manoeuvre and the car is not yet past the line. The junction rules then hold
-    the car at the line; the plain red-light stop does not apply."""
-    d = f.light_distance_m
-    return route.right_on_red and f.light_state == "red" and math.isfinite(d) and d >= -0.5
+def _red_is_a_stop_sign(f: Decoded, route: RouteGuidance) -> bool:
+    """Whether the light ahead shows red and the map permits a right on red for the next manoeuvre:
+    its line is then a stop sign's line."""
+    return route.right_on_red and f.light_state == "red" and math.isfinite(f.light_distance_m)
 
 
 def crossing_gap_m(f: Decoded, route: RouteGuidance) -> float:

@@ -3,7 +3,8 @@
 - ``RuleBasedPolicy``: the classical baseline. Pure-pursuit steering on the lane estimate, IDM
   speed control behind whatever is in the path, stopping at red (and comfortably stoppable
   yellow) lights; with a route block (layout v2) the junction rules of ``control.junction_rules``
-  (stop signs, permitted lefts, right on red where the map permits it). It reads the same feature vector as the learned policy (``control.features``).
+  (stop signs, permitted lefts, right on red where the map permits it). It reads the same
+  feature vector as the learned policy (``control.features``).
 - ``SB3Policy``: a stable-baselines3 model (PPO or SAC on features, or the end-to-end CNN on
   pixels), loaded and checked by ``load_policy``.
 
@@ -26,7 +27,7 @@ from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MA
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
-from .junction_rules import JunctionRules, crossing_gap_m, red_is_a_stop_sign
+from .junction_rules import JunctionRules, crossing_gap_m
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -162,7 +163,7 @@ class RuleBasedPolicy(Policy):
         # a light's line counts until the front is past it; at red, also while the car can still stop with
         # its front less than red_line_overrun_m over it (stopped a little over the line, it stays put)
         overrun = f.light_distance_m - v * v / (2 * c.max_brake_m_s2)
-        on_red = route is not None and red_is_a_stop_sign(f, route)  # the junction rules hold the car there
+        on_red = route is not None and self.junctions.red_light_waived(f, route)  # a right on red: the rules below
         if f.light_state in ("red", "yellow") and not on_red and (f.light_distance_m > -0.5 or (
                 f.light_state == "red" and overrun > -c.red_line_overrun_m)):
             d = f.light_distance_m - c.stop_margin_m

@@ -118,9 +118,9 @@ class SafetySupervisor(Policy):
 
     def _stopped_for_right_on_red(self, f: Decoded, permitted: bool) -> bool:
         """Whether the map permits a right on red at the light ahead and the car has made its full
-        stop at its line (remembered until the line is behind the car)."""
+        stop at its line (remembered once past it, until the next light)."""
         d = f.light_distance_m
-        if not permitted or not np.isfinite(d) or d < -0.5:
+        if not permitted or not np.isfinite(d):
             self._red_stop.reset()
             return False
         return self._red_stop.update(d, f.speed_m_s)

@@ -23,7 +23,8 @@ DT_S = 0.05
 def _turn_at_red(right_on_red: bool, supervised: bool, seed: int = 35):
     """TownNav seed 35 from labels (150 m, nobody else about): a right at a light ~20 m ahead that
     turns red as the drive starts. Drive until the car has left the junction; return the light when
-    its front crossed the line, the lowest speed within 3 m before it [m/s] and the red runs."""
+    its front crossed the line and when it left the junction, the lowest speed within 3 m before the
+    line [m/s] and the red runs."""
     env = make_env(config=env_config("townnav", 150.0, right_on_red=right_on_red, traffic_density_per_km=0.0,
                                      pedestrians_per_km=0.0, parked_cars_per_km=0.0))
     env.reset(seed=seed)
@@ -48,18 +49,18 @@ def _turn_at_red(right_on_red: bool, supervised: bool, seed: int = 35):
             light = int(lights.head_states()[a.head])
         red_runs += int(info["events"]["red_light"])
         assert not (terminated or truncated) and world.time_s < 90.0
-    return light, slowest, red_runs
+    return (light, int(lights.head_states()[a.head])), slowest, red_runs
 
 
 @pytest.mark.parametrize("supervised", [False, True], ids=["policy", "supervised"])
 def test_rule_based_driver_turns_right_on_red_after_a_full_stop(supervised):
     light, slowest, red_runs = _turn_at_red(True, supervised)
-    assert light == RED and slowest < STOPPED_M_S and red_runs == 0
+    assert light == (RED, RED) and slowest < STOPPED_M_S and red_runs == 0  # through the junction on red
 
 
 def test_rule_based_driver_waits_for_the_green_where_right_on_red_is_not_permitted():
     light, _, red_runs = _turn_at_red(False, True)
-    assert light == GREEN and red_runs == 0
+    assert light[0] == GREEN and red_runs == 0
 
 
 def _at_red_line(line_m: float, speed_m_s: float, right_on_red: bool, crossing_car: bool = False) -> np.ndarray:
@@ -86,5 +87,7 @@ def test_junction_rules_hold_a_red_line_until_the_stop_then_until_the_crossing_i
     assert policy.act(_at_red_line(1.0, 0.0, True, crossing_car=True))[1] <= 0  # stopped; a car is coming
     assert policy.act(_at_red_line(1.0, 0.0, True))[1] > 0  # stopped, clear: turn
     assert policy.act(_at_red_line(0.5, 0.5, True))[1] > 0  # and keeps going
+    assert policy.act(_at_red_line(-0.8, 2.0, True))[1] > 0  # over the line, turning: no braking in the crossing
     rolling = RuleBasedPolicy()  # arriving at speed, no stop yet: no turn on red
     assert rolling.act(_at_red_line(1.5, 2.0, True))[1] < 0
+    assert rolling.act(_at_red_line(-0.8, 2.0, True))[1] < 0  # slid over the line: it stops, as at any red
