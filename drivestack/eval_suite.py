@@ -43,6 +43,8 @@ def run_suite(args) -> int:
 
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers} is not allowed; use 1 or more")
+    if args.seeds is not None:
+        raise UsageError(f"--seeds {args.seeds!r} is not allowed for eval suite; use --seeds-per-scenario N (scene seeds 0..N-1)")
     try:
         scenarios = select_scenarios(args.scenarios)
         values = parse_values(args.param, scenarios)

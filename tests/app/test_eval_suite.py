@@ -76,6 +76,7 @@ def test_a_failed_case_writes_its_clip_and_the_report(tmp_path, capsys):
     (["--sweep", "huge"], "--sweep 'huge' is not allowed; choose one of short, full, defaults"),
     (["--rows", "ppo/lidar"], "--rows 'ppo/lidar' is not allowed; choose from ppo/labels"),
     (["--workers", "0"], "--workers 0 is not allowed"),
+    (["--seeds", "1-3"], "use --seeds-per-scenario N"),
 ])
 def test_bad_input_is_one_line_before_any_work(flags, needle, monkeypatch, capsys, tmp_path):
     from control import evaluate as control_eval
