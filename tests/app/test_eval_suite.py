@@ -90,3 +90,18 @@ def test_bad_input_is_one_line_before_any_work(flags, needle, monkeypatch, capsy
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and needle in err, err
     assert not out.exists()
+
+
+def test_a_row_with_the_camera_keeps_the_last_seconds_while_it_drives(tmp_path):
+    from control.envs import make_suite_env
+    from control.policies import RuleBasedPolicy
+    from control.suite_eval import SuiteCase, run_case
+    from drivestack.suite_clips import ClipTap, clip_steps
+
+    env, policy = make_suite_env(render_camera=True), RuleBasedPolicy()
+    tap = ClipTap(env, policy, "labels", env.unwrapped.dt_s)
+    record = run_case(env, policy, SuiteCase("CPNA-25", (("ego_kmh", 10.0),), 0), tap)
+    assert record["steps"] > clip_steps(0.05) == len(tap.frames) == 80 and record["supervised"] is False
+    assert tap.frames[-1][2].time_s == pytest.approx(record["duration_s"])  # the last kept step is the last one
+    assert tap.write(tmp_path / "clip.mp4") == 80
+    assert int(cv2.VideoCapture(str(tmp_path / "clip.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 80
