@@ -54,8 +54,7 @@ def run_suite(args) -> int:
     rows, policy, pixels = select_rows(args, SUITE)
     make_out(args.out)
     out = Path(args.out).resolve() if args.out else None
-    options = (None if policy is None else str(policy), None if pixels is None else str(pixels),
-               not args.no_supervisor, args.device, args.interleave)
+    options = (str(policy), str(pixels), not args.no_supervisor, args.device, args.interleave)
     tasks = [(row, case, out, options) for row in rows for case in cases]
     records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case")
     table, totals = suite_table(records, rows, scenarios)
@@ -85,7 +84,7 @@ def _case_task(task: tuple) -> dict:
     from drivestack.suite_clips import ClipTap, clip_steps
 
     row, case, out, (policy_path, pixels_path, supervisor, device, interleave) = task
-    env, policy = row_objects(row, SUITE, 0.0, policy_path, pixels_path, supervisor, device, interleave)
+    env, policy = row_objects(row, SUITE, 0.0, policy_path, pixels_path, supervisor, device, interleave)  # no route length: the case sets the track
     kind, source = ROWS[row]
     dt_s = env.unwrapped.dt_s
     camera = env.unwrapped.config.render_camera
