@@ -28,6 +28,9 @@ CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220,
 # ---- sizes: the simulator's vehicle bodies (length, width, height) [m] per vehicle class index
 VEHICLE_DIMS_M = {0: (4.5, 1.85, 1.5), 1: (8.5, 2.5, 3.4), 2: (11.5, 2.55, 3.1), 3: (2.1, 0.8, 1.5)}
 PEDESTRIAN_SIZE_M = 0.5  # a pedestrian's square footprint side [m]
+# a child: class "pedestrian", drawn shorter on the same footprint. Euro NCAP's child target is a
+# 6-year-old 1.15 m tall (the safety suite's CPNC); navigation towns draw children 1.0-1.3 m
+CHILD_HEIGHT_M = 1.15  # [m]
 CYCLIST_DIMS_M = (1.8, 0.65, 1.75)  # a bicycle with its rider (length, width, height) [m]
 STOP_SIGN_SIZE_M = (0.75, 2.6)  # the plate's width, the top of the plate above the road [m]
 # typical footprint (length, width) [m] per class index. A detector reports boxes, not sizes;

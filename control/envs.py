@@ -56,18 +56,18 @@ def env_config(stage: str, route_length_m: float, render_camera: bool = False, *
 
 def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None, render_camera: bool = False,
              training_seed: int | None = None, noise=None, noise_seed: int = 0, monitor: bool = False,
-             config: dict | None = None, layout: str | None = None) -> gym.Env:
+             config: dict | None = None, layout: str | None = None, env_id: str = "drivestack/Town-v0") -> gym.Env:
     """A ``PerceptionObservation`` env: from labels (``GroundTruthPerception`` with ``noise``) unless
     ``perception`` (the models) is given, which needs ``render_camera``. ``layout``: the observation
     layout (``control.observation.LAYOUTS``); None gives v1, or v2 (with the route block) in a
-    navigation town."""
+    navigation town. ``env_id``: the registered env under the wrappers (``make_suite_env``: the suite's)."""
     import sim  # noqa: F401  (registers the ids)
     from perception.ground_truth import GroundTruthPerception
 
     from .observation import PerceptionObservation
 
     cfg = config or env_config(stage, route_length_m, render_camera or perception is not None)
-    env = gym.make("drivestack/Town-v0", config=cfg)
+    env = gym.make(env_id, config=cfg)
     if training_seed is not None:
         env = TrainingSeeds(env, training_seed)
     if layout is None:
@@ -79,3 +79,15 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
 
         env = Monitor(env, info_keywords=("route_completion",))
     return env
+
+
+def make_suite_env(perception=None, render_camera: bool = False, dense_labels: bool | None = None) -> gym.Env:
+    """``make_env``'s wrappers around the safety suite's env (``sim.suite``): the same observation,
+    from labels or from the models (which turn the camera on). The scenario, its parameters and the
+    seed come with each reset: ``env.reset(seed=s, options={"scenario": name, "params": {...}})``."""
+    from sim import SUITE_ENV_ID
+
+    camera = render_camera or perception is not None
+    cfg = {"render_camera": camera, "dense_labels": camera if dense_labels is None else dense_labels,
+           "reward": dict(REWARD)}
+    return make_env(perception=perception, config=cfg, layout=LAYOUT_ID, env_id=SUITE_ENV_ID)

@@ -9,9 +9,11 @@ from .metrics import EpisodeLog, episode_metrics, summarize
 from .policies import Policy
 
 
-def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None) -> tuple[dict, EpisodeLog]:
-    """One episode on scene ``seed``; ``on_step(obs, action, info)`` is called after each step."""
-    obs, info = env.reset(seed=seed)
+def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None,
+                options: dict | None = None) -> tuple[dict, EpisodeLog]:
+    """One episode on scene ``seed`` (``options``: the env's reset options, e.g. a suite scenario);
+    ``on_step(obs, action, info)`` is called after each step."""
+    obs, info = env.reset(seed=seed, options=options)
     policy.reset()
     log = EpisodeLog(dt_s=env.unwrapped.dt_s)
     while True:
@@ -50,31 +52,37 @@ ROWS = {
     "rule-based/models": ("rule-based", "models"),
     "pixels/camera": ("pixels", "camera"),
 }
+SUITE = "suite"  # in place of a scenario kind: the safety suite's env (its case comes with each reset)
 _CACHE: dict = {}  # per process: (row, options) -> (env, policy)
 
 
-def _row_objects(row: str, scenario: str, route_length_m: float, policy_path: str | None, pixels_path: str | None,
-                 supervisor: bool, device: str, interleave: bool = False):
+def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str | None, pixels_path: str | None,
+                supervisor: bool, device: str, interleave: bool = False):
+    """The ``(env, policy)`` that drive row ``row`` (built once per process and kept): the row's policy
+    (inside the ``SafetySupervisor`` when ``supervisor``) reading the row's perception source, in a world
+    of kind ``scenario`` (``SUITE``: the safety suite's env, ``control.envs.make_suite_env``)."""
     key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave)
     if key in _CACHE:
         return _CACHE[key]
-    from .envs import make_env
+    from .envs import make_env, make_suite_env
     from .policies import RuleBasedPolicy, load_policy
     from .supervisor import SafetySupervisor
 
     kind, source = ROWS[row]
     if kind == "pixels":
-        from .pixels import make_pixel_env
+        from .pixels import PixelObservation, make_pixel_env
 
         policy = load_policy(pixels_path, device=device)
-        env = make_pixel_env(scenario, route_length_m)
+        env = (PixelObservation(make_suite_env(render_camera=True, dense_labels=False)) if scenario == SUITE
+               else make_pixel_env(scenario, route_length_m))
     else:
         perception = None
         if source == "models":
             from perception.pipeline import Perception
 
             perception = Perception.from_files(device=device, interleave=interleave)
-        env = make_env(scenario, route_length_m, perception=perception)
+        env = (make_suite_env(perception) if scenario == SUITE
+               else make_env(scenario, route_length_m, perception=perception))
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
     if supervisor:
         policy = SafetySupervisor(policy)
@@ -84,10 +92,34 @@ def _row_objects(row: str, scenario: str, route_length_m: float, policy_path: st
 
 def _episode_task(task: tuple) -> dict:
     row, seed, *options = task
-    env, policy = _row_objects(row, *options)
+    env, policy = row_objects(row, *options)
     m, _ = run_episode(env, policy, int(seed))
     m["row"] = row
     return m
+
+
+def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool = True, desc: str = "",
+              unit: str = "episode") -> list:
+    """``task_fn`` over ``tasks`` (in order), in ``workers`` spawned processes when more than one
+    (each builds its rows' objects once: ``row_objects`` caches them per process), with a progress bar."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress)
+    results = []
+    if workers > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+            for result in pool.map(task_fn, tasks):
+                results.append(result)
+                bar.update(1)
+    else:
+        for task in tasks:
+            results.append(task_fn(task))
+            bar.update(1)
+    bar.close()
+    return results
 
 
 def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, policy_path: str | None = None,
@@ -95,26 +127,10 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, 
             progress: bool = True, interleave: bool = False) -> dict:
     """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap.
     ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``)."""
-    from tqdm import tqdm
-
     options = (scenario, float(route_length_m), None if policy_path is None else str(policy_path),
                None if pixels_path is None else str(pixels_path), supervisor, device, interleave)
     tasks = [(row, seed, *options) for row in rows for seed in seeds]
-    bar = tqdm(total=len(tasks), desc=f"eval policy ({scenario})", unit="episode", disable=not progress)
-    episodes = []
-    if workers > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
-            for m in pool.map(_episode_task, tasks):
-                episodes.append(m)
-                bar.update(1)
-    else:
-        for task in tasks:
-            episodes.append(_episode_task(task))
-            bar.update(1)
-    bar.close()
+    episodes = run_tasks(_episode_task, tasks, workers, progress, f"eval policy ({scenario})")
     table = {row: summarize([e for e in episodes if e["row"] == row]) for row in rows}
     gap = {}
     for kind in ("ppo", "rule-based"):

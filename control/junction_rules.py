@@ -7,6 +7,8 @@ rule-based driver holds at the line as a standing obstacle until the rules let i
   wait while a vehicle is in the junction box or would reach it within ``CLEAR_S``;
 - **permitted left**: wait at the line while an oncoming vehicle is in the box or would reach it
   within ``ONCOMING_S``;
+- **right on red** (where the route block says the map permits it): the red light's line is a stop
+  sign's: a full stop, then go once the junction is clear (``red_light_waived``);
 - **crossing traffic**: a road user moving across the route line that will be in the car's way
   within two seconds is a standing obstacle where it crosses (``crossing_gap_m``).
 
@@ -38,34 +40,71 @@ CROSSING_MARGIN_M = 8.0  # a predicted crossing counts up to this far beyond whe
 CROSSING_CLEARANCE_M = 0.3  # side margin of the route corridor [m]
 
 
-class JunctionRules:
-    """Remembers whether the car has made its full stop at the current stop sign."""
+class FullStop:
+    """Whether the car has made its full stop (below ``STOPPED_M_S`` from ``STOP_WINDOW_M`` before the
+    line to 0.5 m past it) at the line ahead, remembered past the line; a line farther on than the
+    last one seen is a new line."""
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        self._stopped = False
-        self._last_stop_m = math.inf
+        self.stopped = False
+        self._last_m = math.inf
+
+    def update(self, line_m: float, speed_m_s: float) -> bool:
+        """The line's distance ahead of the front bumper [m] and the speed now; whether stopped there."""
+        if line_m > self._last_m + 5.0:
+            self.stopped = False
+        self._last_m = line_m
+        if speed_m_s < STOPPED_M_S and -0.5 <= line_m <= STOP_WINDOW_M:
+            self.stopped = True
+        return self.stopped
+
+
+class JunctionRules:
+    """Remembers whether the car has made its full stop at the current stop sign, and at the
+    current red light where it may turn right on red."""
+
+    def __init__(self) -> None:
+        self._sign, self._red = FullStop(), FullStop()
+
+    def reset(self) -> None:
+        self._sign.reset()
+        self._red.reset()
 
     def hold_m(self, f: Decoded, route: RouteGuidance) -> float | None:
         """Distance to a line the car must stay behind now [m], or None."""
-        holds = [d for d in (self._stop_sign(f, route), self._permitted_left(f, route)) if d is not None]
+        holds = [d for d in (self._stop_sign(f, route), self._right_on_red(f, route), self._permitted_left(f, route))
+                 if d is not None]
         return min(holds) if holds else None
 
     def _stop_sign(self, f: Decoded, route: RouteGuidance) -> float | None:
         d = route.stop_sign_m
         if not math.isfinite(d) or d < -0.5:
-            self._stopped, self._last_stop_m = False, math.inf
+            self._sign.reset()
             return None
-        if d > self._last_stop_m + 5.0:  # a new sign further on
-            self._stopped = False
-        self._last_stop_m = d
-        if f.speed_m_s < STOPPED_M_S and d <= STOP_WINDOW_M:
-            self._stopped = True
-        if not self._stopped or not self._junction_clear(f, route):
+        if not self._sign.update(d, f.speed_m_s) or not self._junction_clear(f, route):
             return d
         return None
+
+    def _right_on_red(self, f: Decoded, route: RouteGuidance) -> float | None:
+        """Where the map permits a right on red: hold at the red light's line until the car has made
+        its full stop there, then until the junction is clear (the stop sign's rule)."""
+        d = f.light_distance_m
+        if not route.right_on_red or not math.isfinite(d):
+            self._red.reset()
+            return None
+        stopped = self._red.update(d, f.speed_m_s)  # remembered whatever the light shows now
+        if not _red_is_a_stop_sign(f, route) or d < -0.5 or (stopped and self._junction_clear(f, route)):
+            return None  # not red, or past the line (committed), or stopped and clear: go
+        return d
+
+    def red_light_waived(self, f: Decoded, route: RouteGuidance) -> bool:
+        """Whether the plain red-light stop does not apply to the red ahead: the map permits the right
+        on red, and the car is before the line (these rules hold it there, as at a stop sign) or past
+        it after its full stop (taking the turn: braking now would leave it in the crossing)."""
+        return _red_is_a_stop_sign(f, route) and (f.light_distance_m >= -0.5 or self._red.stopped)
 
     def _permitted_left(self, f: Decoded, route: RouteGuidance) -> float | None:
         if route.command != "left" or not route.left_must_yield or route.distance_m <= 0.0:
@@ -93,6 +132,12 @@ class JunctionRules:
             if _time_to_box(x, y, vx, vy, route) < CLEAR_S:
                 return False
         return True
+
+
+def _red_is_a_stop_sign(f: Decoded, route: RouteGuidance) -> bool:
+    """Whether the light ahead shows red and the map permits a right on red for the next manoeuvre:
+    its line is then a stop sign's line."""
+    return route.right_on_red and f.light_state == "red" and math.isfinite(f.light_distance_m)
 
 
 def crossing_gap_m(f: Decoded, route: RouteGuidance) -> float:

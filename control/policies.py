@@ -2,7 +2,9 @@
 
 - ``RuleBasedPolicy``: the classical baseline. Pure-pursuit steering on the lane estimate, IDM
   speed control behind whatever is in the path, stopping at red (and comfortably stoppable
-  yellow) lights. It reads the same feature vector as the learned policy (``control.features``).
+  yellow) lights; with a route block (layout v2) the junction rules of ``control.junction_rules``
+  (stop signs, permitted lefts, right on red where the map permits it). It reads the same
+  feature vector as the learned policy (``control.features``).
 - ``SB3Policy``: a stable-baselines3 model (PPO or SAC on features, or the end-to-end CNN on
   pixels), loaded and checked by ``load_policy``.
 
@@ -161,7 +163,8 @@ class RuleBasedPolicy(Policy):
         # a light's line counts until the front is past it; at red, also while the car can still stop with
         # its front less than red_line_overrun_m over it (stopped a little over the line, it stays put)
         overrun = f.light_distance_m - v * v / (2 * c.max_brake_m_s2)
-        if f.light_state in ("red", "yellow") and (f.light_distance_m > -0.5 or (
+        on_red = route is not None and self.junctions.red_light_waived(f, route)  # a right on red: the rules below
+        if f.light_state in ("red", "yellow") and not on_red and (f.light_distance_m > -0.5 or (
                 f.light_state == "red" and overrun > -c.red_line_overrun_m)):
             d = f.light_distance_m - c.stop_margin_m
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
@@ -172,7 +175,7 @@ class RuleBasedPolicy(Policy):
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
         hold = self.junctions.hold_m(f, route) if route is not None else None
-        if hold is not None:  # a stop sign or a left that must yield: a standing obstacle whose IDM
+        if hold is not None:  # a stop sign, a right on red or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line
             g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
             if g < gap:

@@ -20,10 +20,12 @@ junction      4  the next junction on the route: centre x, y in the ego frame (/
                  radius (/20 m), known flag
 yield         1  the next manoeuvre is a permitted left (the junction has no arrow phase): yield
                  to oncoming traffic
+on red        1  the next manoeuvre is a right at a light where turning on red after a full stop
+                 is permitted (the scenario's ``right_on_red``; a sign at the junction)
 =========  ====  ==============================================================================
 
 All of it is what a map and a route give (where the stop signs and junctions are, which
-junctions have left-turn arrows), never what the camera saw.
+junctions have left-turn arrows, where right on red is allowed), never what the camera saw.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ COMMANDS = ("follow_lane", "left", "right", "straight", "change_lane_left", "cha
 N_WAYPOINTS = 8
 WAYPOINT_SCALE_M = (40.0, 10.0)  # forward, left
 JUNCTION_RADIUS_SCALE_M = 20.0
-ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS + 2 + 4 + 1
+ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS + 2 + 4 + 1 + 1
 OBS_SIZE_V2 = OBS_SIZE + ROUTE_SIZE
 
 
@@ -54,6 +56,7 @@ class RouteGuidance:
     junction_xy_m: tuple[float, float] = (np.nan, np.nan)  # next junction's centre, ego frame [m]; nan: none
     junction_radius_m: float = 0.0  # its streets start this far from the centre [m]
     left_must_yield: bool = False  # the next manoeuvre is a permitted left
+    right_on_red: bool = False  # the next manoeuvre is a right that may go on red after a full stop, yielding
 
     @staticmethod
     def from_labels(ego) -> "RouteGuidance":
@@ -61,7 +64,7 @@ class RouteGuidance:
         return RouteGuidance(ego.route_command, float(ego.route_command_distance_m),
                              np.asarray(ego.route_waypoints_m, np.float64).reshape(-1, 2),
                              float(ego.stop_sign_distance_m), (float(ego.junction_x_m), float(ego.junction_y_m)),
-                             float(ego.junction_radius_m), bool(ego.left_must_yield))
+                             float(ego.junction_radius_m), bool(ego.left_must_yield), bool(ego.right_on_red))
 
 
 def encode_route(g: RouteGuidance) -> np.ndarray:
@@ -87,6 +90,7 @@ def encode_route(g: RouteGuidance) -> np.ndarray:
                            np.clip(g.junction_radius_m / JUNCTION_RADIUS_SCALE_M, 0, 3), 1.0) if j_known
                           else (0.0, 0.0, 0.0, 0.0))
     out[k0 + 6] = float(g.left_must_yield)
+    out[k0 + 7] = float(g.right_on_red)
     return out
 
 
@@ -105,4 +109,4 @@ def decode_route(obs: np.ndarray) -> RouteGuidance:
     junction = (r[k0 + 2] * DISTANCE_SCALE_M, r[k0 + 3] * DISTANCE_SCALE_M) if known else (np.nan, np.nan)
     return RouteGuidance(command, float(r[len(COMMANDS)] * DISTANCE_SCALE_M), wp, float(stop),
                          (float(junction[0]), float(junction[1])), float(r[k0 + 4] * JUNCTION_RADIUS_SCALE_M) if known else 0.0,
-                         bool(r[k0 + 6] > 0.5))
+                         bool(r[k0 + 6] > 0.5), bool(r[k0 + 7] > 0.5))

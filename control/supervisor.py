@@ -7,7 +7,9 @@ it overrides the policy's accel with a full brake (steering is left to the polic
 the car from crossing a red light's stop line: when the light is red, the car can still stop with
 its front less than ``red_overrun_m`` over the line, a comfortable stop would no longer end
 before it, and the policy's own braking would not stop the car by the line, the accel becomes a
-full brake (a car standing at the line is held there). A
+full brake (a car standing at the line is held there), unless the route block (layout v2) says
+the next manoeuvre is a right that may turn on red and the car has made its full stop at the
+line (whether the junction is clear is the policy's to judge, as at a stop sign). A
 non-finite observation or action is answered with a safe stop. Each step it intervenes is
 recorded in ``interventions`` (step, reason).
 """
@@ -22,7 +24,9 @@ from common.config import check_range
 from common.vocab import MAX_BRAKE_M_S2
 
 from .features import DISTANCE_SCALE_M, OBS_SIZE, Decoded, decode, object_column
+from .junction_rules import FullStop
 from .policies import SAFE_STOP, Policy, observation_finite
+from .route_features import OBS_SIZE_V2, decode_route
 
 
 @dataclass(frozen=True)
@@ -60,12 +64,14 @@ class SafetySupervisor(Policy):
         self.interventions: list[Intervention] = []
         self.active = False  # whether the last action was overridden
         self._step = 0
+        self._red_stop = FullStop()  # the full stop at a red line where a right may turn on red
 
     def reset(self) -> None:
         self.policy.reset()
         self.interventions = []
         self.active = False
         self._step = 0
+        self._red_stop.reset()
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         step = self._step
@@ -76,8 +82,10 @@ class SafetySupervisor(Policy):
         if self.observation != "features":
             self.active = False
             return action
-        f = decode(np.asarray(obs).reshape(-1)[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
-        reason = self._danger(f) or self._red_light(f, float(action[1]))
+        flat = np.asarray(obs).reshape(-1)
+        f = decode(flat[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
+        on_red = flat.size == OBS_SIZE_V2 and self._stopped_for_right_on_red(f, decode_route(flat).right_on_red)
+        reason = self._danger(f) or (None if on_red else self._red_light(f, float(action[1])))
         if reason:
             return self._override(step, reason, np.array([action[0], -1.0], np.float32))
         self.active = False
@@ -107,6 +115,15 @@ class SafetySupervisor(Policy):
             what = "pedestrian" if rows[j, col("pedestrian")] > 0.5 else "vehicle"
             return f"a {what} {gap[j]:.1f} m ahead"
         return None
+
+    def _stopped_for_right_on_red(self, f: Decoded, permitted: bool) -> bool:
+        """Whether the map permits a right on red at the light ahead and the car has made its full
+        stop at its line (remembered once past it, until the next light)."""
+        d = f.light_distance_m
+        if not permitted or not np.isfinite(d):
+            self._red_stop.reset()
+            return False
+        return self._red_stop.update(d, f.speed_m_s)
 
     def _red_light(self, f: Decoded, accel: float) -> str | None:
         if f.light_state != "red" or not np.isfinite(f.light_distance_m):

@@ -3,7 +3,8 @@
 Usage::
 
     drivestack dataset --out DIR --scenes N --frames-per-scene M --seed S
-                       [--kinds town,highway] [--every N] [--no-randomize] [--set key=value ...]
+                       [--kinds town,highway] [--every N] [--boost CLASS,CLASS --boost-every N]
+                       [--no-randomize] [--set key=value ...]
 
 Writes ``DIR/data.yaml`` (train with ``yolo detect train data=DIR/data.yaml``), images, YOLO
 labels, drivable / lane masks, depth PNGs and per-scene ground-truth JSONL; see
@@ -30,6 +31,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--kinds", default="town,highway", help="scenario kinds, alternated per scene: town, highway, townnav "
                                                            "(default: town,highway)")
     p.add_argument("--every", type=int, default=5, help="save a frame every N control steps (default: 5)")
+    p.add_argument("--boost", default="", metavar="CLASSES",
+                   help="rare classes to oversample, e.g. cyclist,stop_sign: while one is boxed, a frame is saved "
+                        "every --boost-every steps instead of every --every")
+    p.add_argument("--boost-every", type=int, default=1, help="save interval while a --boost class is boxed (default 1)")
     p.add_argument("--no-randomize", action="store_true", help="turn visual randomisation off")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="env config override, e.g. camera.width_px=640 (repeatable)")
@@ -40,7 +45,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for flag, value in (("--scenes", args.scenes), ("--frames-per-scene", args.frames_per_scene), ("--every", args.every)):
+    for flag, value in (("--scenes", args.scenes), ("--frames-per-scene", args.frames_per_scene), ("--every", args.every),
+                        ("--boost-every", args.boost_every)):
         if value < 1:
             raise UsageError(f"{flag} {value} is not allowed; use an integer >= 1")
     if args.seed < 0:
@@ -50,6 +56,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not kinds or any(k not in SCENARIO_KINDS for k in kinds):
         raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of {', '.join(SCENARIO_KINDS)}")
+    boost = tuple(c.strip() for c in args.boost.split(",") if c.strip())
+    from common.vocab import CLASS_NAMES
+
+    if any(c not in CLASS_NAMES for c in boost):
+        raise UsageError(f"--boost {args.boost!r} is not allowed; use a comma-separated list of {', '.join(CLASS_NAMES)}")
     overrides: dict = {}
     for text in args.set:
         overrides = merge(overrides, parse_override(text))
@@ -57,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.dataset import export_dataset  # heavy (numba, the simulator): only once the input is valid
 
     summary = export_dataset(args.out, scenes=args.scenes, frames_per_scene=args.frames_per_scene, seed=args.seed,
-                             weave_m=args.weave,
+                             weave_m=args.weave, boost_classes=boost, boost_every_n_steps=args.boost_every,
                              scenario_kinds=kinds, every_n_steps=args.every, randomize=not args.no_randomize,
                              overrides=overrides or None, progress=not args.quiet)
     counts = summary["counts"]

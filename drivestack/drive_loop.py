@@ -45,7 +45,7 @@ class DriveTap(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
     def _emit(self, info: dict, action) -> None:
-        from drivestack.hud import HudState, compose
+        from drivestack.hud import compose
 
         u = self.env.unwrapped
         pf = info.get("perception")
@@ -56,14 +56,7 @@ class DriveTap(gym.Wrapper):
         recording = self.output is not None and self.output.recorder is not None
         view = None
         if camera is not None and (recording or self.show):
-            a = np.asarray(action if action is not None else w.prev_action, np.float64)
-            gt = info.get("ground_truth")
-            hud = HudState(speed_m_s=float(w.ego.speed_m_s), speed_limit_m_s=float(gt.ego.speed_limit_m_s) if gt else math.nan,
-                           steer=float(a[0]), accel=float(a[1]), supervisor_active=bool(getattr(self.policy, "active", False)),
-                           supervised=hasattr(self.policy, "interventions"), route_completion=float(info.get("route_completion", 0.0)),
-                           time_s=float(w.time_s), policy=self.policy.name, source=self.source,
-                           route_command=_route_command(gt))
-            view = compose(camera, pf, hud)
+            view = compose(camera, pf, hud_state(u, self.policy, self.source, info, action))
         if self.output is not None:
             state = np.array([w.ego.speed_m_s, w.ego.yaw_rate_rad_s, *w.prev_action], np.float32)
             self.output.add(pf, info, action, camera_rgb=camera, view_rgb=view, state=state)
@@ -80,6 +73,20 @@ class DriveTap(gym.Wrapper):
 
             cv2.imshow("drivestack drive", cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
             cv2.waitKey(1)
+
+
+def hud_state(env, policy, source: str, info: dict, action):
+    """The HUD's ``HudState`` of the step ``env`` (the unwrapped ``DriveEnv``) just took with ``action``
+    (None after a reset: the world's previous action) and returned ``info`` for."""
+    from drivestack.hud import HudState
+
+    w = env.world
+    a = np.asarray(action if action is not None else w.prev_action, np.float64)
+    gt = info.get("ground_truth")
+    return HudState(speed_m_s=float(w.ego.speed_m_s), speed_limit_m_s=float(gt.ego.speed_limit_m_s) if gt else math.nan,
+                    steer=float(a[0]), accel=float(a[1]), supervisor_active=bool(getattr(policy, "active", False)),
+                    supervised=hasattr(policy, "interventions"), route_completion=float(info.get("route_completion", 0.0)),
+                    time_s=float(w.time_s), policy=policy.name, source=source, route_command=_route_command(gt))
 
 
 def _route_command(gt) -> str:

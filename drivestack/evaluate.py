@@ -5,6 +5,9 @@ Usage::
     drivestack eval policy --json                          # the comparison table on town seeds 900000-900009
     drivestack eval policy --rows ppo/labels,rule-based/labels --seeds 900000-900049 --scenario highway
 
+    drivestack eval suite                                  # the safety scenarios (sim.suite), every row, short sweep
+    drivestack eval suite --rows rule-based/labels --scenarios pedestrian,CCRs --sweep full --out runs/suite
+
     drivestack eval perception --json                      # shipped models, default held-out seeds
     drivestack eval perception --seeds 10000-10019 --out runs/eval --detector runs/detector/weights/best.pt
 
@@ -13,6 +16,13 @@ Usage::
 rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
 lights run, mean speed, jerk, supervisor interventions and the CARLA-style driving score, plus
 the perception gap (models minus labels) per policy.
+
+``eval suite`` drives every case of the safety suite (scenario x parameter point x seed; Euro NCAP
+AEB and leaderboard cases, ``sim.suite``, docs/suite.md) with each row and prints one table,
+scenario x row: pass rate, collisions, impact speed where there was one, supervisor interventions
+(``drivestack.eval_suite``); ``--json`` prints the JSON instead (one record per case, and the table);
+``--out`` writes it as report.json with report.html, and an mp4 of the last seconds of every failed
+case under failures/.
 
 ``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
@@ -31,18 +41,28 @@ from common.errors import UsageError
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate perception or a driving policy on held-out simulator seeds",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", help="perception or policy")
+    p.add_argument("target", help="perception, policy or suite")
     p.add_argument("--seeds", default=None, help="held-out seeds: 'A-B' or 'A,B,C' (default perception 10000-10009, policy 900000-900009)")
     p.add_argument("--rows", default=None, help="policy: comma-separated rows (default: all whose policy files exist)")
     p.add_argument("--policy", default=None, help="policy: PPO/SAC policy file for the ppo rows (default: shipped)")
     p.add_argument("--pixels-policy", default=None, help="policy: end-to-end policy file (default: shipped)")
     p.add_argument("--scenario", default="town", help="policy: town, highway or townnav (default town)")
     p.add_argument("--route-length", type=float, default=500.0, help="policy: route length [m] (default 500)")
-    p.add_argument("--no-supervisor", action="store_true", help="policy: no safety supervisor around the policies")
+    p.add_argument("--no-supervisor", action="store_true", help="policy, suite: no safety supervisor around the policies")
+    p.add_argument("--scenarios", default=None,
+                   help="suite: scenario names or families, comma-separated (default: all; families car-to-car, "
+                        "pedestrian, cyclist, leaderboard)")
+    p.add_argument("--sweep", default="short",
+                   help="suite: short (default: each parameter's first, middle and last sweep value, all combinations), "
+                        "full (the protocol's test matrix) or defaults (one point per scenario)")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=V1[,V2]",
+                   help="suite: these values of one parameter instead of its sweep, e.g. ego_kmh=30,40 (repeatable)")
+    p.add_argument("--seeds-per-scenario", type=int, default=1,
+                   help="suite: scene seeds 0..N-1 per parameter point (default 1)")
     p.add_argument("--interleave", action="store_true",
                    help="policy: the models rows run the detector and the multi-task network in turns, each every other frame")
-    p.add_argument("--workers", type=int, default=1, help="policy: episodes in parallel processes (default 1)")
-    p.add_argument("--kinds", default="town,highway", help="scenario kinds (default town,highway)")
+    p.add_argument("--workers", type=int, default=1, help="policy, suite: episodes in parallel processes (default 1)")
+    p.add_argument("--kinds", default="town,highway", help="perception: scenario kinds, comma-separated: town, highway, townnav, highwaynav (default town,highway)")
     p.add_argument("--frames-per-seed", type=int, default=10)
     p.add_argument("--randomize", action="store_true", help="score on randomised visuals (default: the evaluation look)")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
@@ -73,12 +93,18 @@ def run(args) -> int:
     resolve_device(args.device)  # up front: an unknown name, or CUDA where there is none, before any loading
     if args.target == "policy":
         return _run_policy(args)
+    if args.target == "suite":
+        from drivestack.eval_suite import run_suite
+
+        return run_suite(args)
     if args.target != "perception":
-        raise UsageError(f"eval target {args.target!r} is not allowed; choose perception or policy")
+        raise UsageError(f"eval target {args.target!r} is not allowed; choose perception, policy or suite")
     args.seeds = args.seeds or "10000-10009"
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    if not kinds or any(k not in ("town", "highway") for k in kinds):
-        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use town, highway or both")
+    from sim import SCENARIO_KINDS
+
+    if not kinds or any(k not in SCENARIO_KINDS for k in kinds):
+        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of {', '.join(SCENARIO_KINDS)}")
     if args.frames_per_seed < 1:
         raise UsageError(f"--frames-per-seed {args.frames_per_seed} is not allowed; use 1 or more")
     seeds = parse_seeds(args.seeds)
@@ -103,17 +129,61 @@ def run(args) -> int:
     if not args.json and args.out:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)
     if args.out:
-        _write_html(args.out)
+        write_html(args.out)
     return 0
+
+
+def select_rows(args, scenario: str):
+    """``(rows, ppo policy file, pixels policy file)`` from ``--rows`` / ``--policy`` / ``--pixels-policy``:
+    the rows asked for, or every row whose policy file exists (a navigation world: only drivers that
+    read the route); the policy files are loaded once to check them, before hours of driving."""
+    from pathlib import Path
+
+    from control.envs import NAV_KINDS
+    from control.evaluate import ROWS
+    from control.pixels import DEFAULT_PIXEL_POLICY
+    from control.policies import DEFAULT_POLICY, PolicyError, load_policy
+
+    policy = Path(args.policy) if args.policy else DEFAULT_POLICY
+    pixels = Path(args.pixels_policy) if args.pixels_policy else DEFAULT_PIXEL_POLICY
+    if args.rows:
+        rows = list(dict.fromkeys(r.strip() for r in args.rows.split(",") if r.strip()))
+        bad = [r for r in rows if r not in ROWS]
+        if bad or not rows:
+            raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
+    else:  # every row whose policy exists (a navigation town: only drivers that read the route)
+        rows = [r for r, (kind, _) in ROWS.items()
+                if kind == "rule-based" or (scenario not in NAV_KINDS and (
+                    (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())))]
+    learned = [r for r in rows if ROWS[r][0] != "rule-based"]
+    if scenario in NAV_KINDS and learned:
+        raise UsageError(f"--rows {','.join(learned)}: these policies read observations without the route "
+                         "(layouts v1 / pixels) and cannot follow a navigation world's route; use the rule-based rows")
+    try:  # check the files before hours of driving
+        if any(ROWS[r][0] == "ppo" for r in rows):
+            load_policy(policy)
+        if any(ROWS[r][0] == "pixels" for r in rows):
+            load_policy(pixels)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    return rows, policy, pixels
+
+
+def make_out(out: str | None) -> None:
+    """Create the ``--out`` folder (before hours of driving, not after); a UsageError when it cannot be."""
+    from pathlib import Path
+
+    if out:
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--out {out!r}: cannot create the folder: {exc.strerror}") from None
 
 
 def _run_policy(args) -> int:
     from pathlib import Path
 
-    from control.envs import NAV_KINDS
-    from control.evaluate import ROWS, compare
-    from control.pixels import DEFAULT_PIXEL_POLICY
-    from control.policies import DEFAULT_POLICY, PolicyError, load_policy
+    from control.evaluate import compare
 
     from sim import SCENARIO_KINDS
 
@@ -124,33 +194,8 @@ def _run_policy(args) -> int:
     if not 50 <= args.route_length <= 20000:
         raise UsageError(f"--route-length {args.route_length} is not allowed; use 50..20000 m")
     seeds = parse_seeds(args.seeds or "900000-900009")
-    policy = Path(args.policy) if args.policy else DEFAULT_POLICY
-    pixels = Path(args.pixels_policy) if args.pixels_policy else DEFAULT_PIXEL_POLICY
-    if args.rows:
-        rows = [r.strip() for r in args.rows.split(",") if r.strip()]
-        bad = [r for r in rows if r not in ROWS]
-        if bad or not rows:
-            raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
-    else:  # every row whose policy exists (a navigation town: only drivers that read the route)
-        rows = [r for r, (kind, _) in ROWS.items()
-                if kind == "rule-based" or (args.scenario not in NAV_KINDS and (
-                    (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())))]
-    learned = [r for r in rows if ROWS[r][0] != "rule-based"]
-    if args.scenario in NAV_KINDS and learned:
-        raise UsageError(f"--rows {','.join(learned)}: these policies read observations without the route "
-                         "(layouts v1 / pixels) and cannot follow a navigation world's route; use the rule-based rows")
-    try:  # check the files before hours of driving
-        if any(ROWS[r][0] == "ppo" for r in rows):
-            load_policy(policy)
-        if any(ROWS[r][0] == "pixels" for r in rows):
-            load_policy(pixels)
-    except PolicyError as exc:
-        raise UsageError(str(exc)) from None
-    if args.out:  # before hours of driving, not after
-        try:
-            Path(args.out).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--out {args.out!r}: cannot create the folder: {exc.strerror}") from None
+    rows, policy, pixels = select_rows(args, args.scenario)
+    make_out(args.out)
     report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
                      args.device, args.workers, progress=not args.json, interleave=args.interleave)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
@@ -159,11 +204,11 @@ def _run_policy(args) -> int:
         _print_table(report)
     if args.out:
         (Path(args.out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-        _write_html(args.out)
+        write_html(args.out)
     return 0
 
 
-def _write_html(out) -> None:
+def write_html(out) -> None:
     """OUT/report.html beside report.json (a note instead when plotly is not installed)."""
     from pathlib import Path
 

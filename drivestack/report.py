@@ -12,7 +12,8 @@ time to collision, the supervisor's interventions) with the events marked (colli
 solid line, red light, goal); a failed episode also shows its last seconds from ``hud.mp4``.
 A perception evaluation's page: the figures, PR curves per class, errors by distance range and
 the example overlays. A policy evaluation's page: the comparison table, pass / fail per row and
-seed, and every episode.
+seed, and every episode. A safety suite's page (``drivestack.report_suite``): the table, pass rate per
+scenario and row, every case, and the last seconds of each failed case.
 
 The plots are plotly figures; plotly.js is embedded once, so the file opens offline in any
 browser and fetches nothing. ``drivestack drive`` and ``drivestack eval ... --out`` write the page
@@ -104,6 +105,10 @@ def build_page(folder: Path) -> Page:
     if kind == "drive":
         return drive_page(load_drive(folder))
     report, curves = load_eval(folder)
+    if kind == "suite-eval":
+        from .report_suite import suite_page
+
+        return suite_page(folder, report)
     return perception_page(folder, report, curves) if kind == "perception-eval" else policy_page(folder, report)
 
 

@@ -1,13 +1,15 @@
 """What ``drivestack report`` reads: a run folder's files turned into typed records (no plotting here).
 
-Three kinds of folder are recognised (``run_kind``):
+Four kinds of folder are recognised (``run_kind``):
 
 - a drive (``drivestack drive``): ``metrics.json`` with settings, summary and episodes, and per
   episode ``episode-NNN/`` with ``steps.jsonl`` (speed, limit, action, events), ``perception.jsonl``
   (lead TTC) and ``metrics.json`` (the supervisor's interventions); see ``drivestack.drive_output``;
 - a perception evaluation (``drivestack eval perception --out``): ``report.json`` with ``detection``,
   and ``pr_curves.json``;
-- a policy evaluation (``drivestack eval policy --out``): ``report.json`` with ``rows``.
+- a policy evaluation (``drivestack eval policy --out``): ``report.json`` with ``rows``;
+- a safety suite evaluation (``drivestack eval suite --out``): ``report.json`` with ``suite`` and
+  ``cases``, and the failed cases' clips under ``failures/``.
 """
 
 from __future__ import annotations
@@ -55,11 +57,13 @@ class DriveRun:
 
 
 def run_kind(folder: Path) -> str:
-    """``drive``, ``perception-eval`` or ``policy-eval``; a UsageError for anything else."""
+    """``drive``, ``perception-eval``, ``policy-eval`` or ``suite-eval``; a UsageError for anything else."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UsageError(f"run {str(folder)!r} is not a folder; give a drive run or an eval --out folder")
     report = _json(folder / "report.json")
+    if report is not None and "suite" in report and "cases" in report:
+        return "suite-eval"
     if report is not None and "detection" in report:
         return "perception-eval"
     if report is not None and "rows" in report:

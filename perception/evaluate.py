@@ -136,7 +136,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     import gymnasium as gym
     from tqdm import tqdm
 
-    import sim  # noqa: F401
+    from sim import ENV_ID_OF_KIND
     from sim.autopilot import Autopilot
 
     out = Path(out_dir) if out_dir else None
@@ -148,7 +148,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     total = sum(len(config.seeds) * (config.frames_per_seed + extra[kind]) for kind in config.kinds)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="eval perception")
     for kind in config.kinds:
-        env = gym.make(f"drivestack/{kind.capitalize()}-v0",
+        env = gym.make(ENV_ID_OF_KIND[kind],
                        config={"scenario": {"route_length_m": config.route_length_m},
                                "randomization": {"enabled": config.randomize}})
         for seed in config.seeds:

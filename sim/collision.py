@@ -60,3 +60,19 @@ def points_in_box(points, box) -> np.ndarray:
     along = dx * c + dy * s  # coordinate along the length axis [m]
     across = -dx * s + dy * c  # coordinate along the width axis [m]
     return (np.abs(along) <= hl) & (np.abs(across) <= hw)
+
+
+def box_gap_m(a, b) -> float:
+    """Distance between two boxes (5,) [m], 0 where they overlap. Between two disjoint convex
+    polygons the nearest pair always includes a corner of one of them, so corners to boxes suffice."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if obb_overlap(a, b[None])[0]:
+        return 0.0
+    return float(min(_point_box_distance(box_corners(a), b).min(), _point_box_distance(box_corners(b), a).min()))
+
+
+def _point_box_distance(points, box) -> np.ndarray:
+    """Distance from points (..., 2) to the box (5,) [m], 0 inside."""
+    x, y, c, s, hl, hw = _unpack(box)
+    dx, dy = points[..., 0] - x, points[..., 1] - y
+    return np.hypot(np.maximum(np.abs(dx * c + dy * s) - hl, 0.0), np.maximum(np.abs(-dx * s + dy * c) - hw, 0.0))

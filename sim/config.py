@@ -88,6 +88,9 @@ class ScenarioConfig:
     parked_cars_per_km: float | None = None  # None: town 20, highway 0
     intersection_spacing_m: tuple[float, float] = (120.0, 220.0)  # town: distance between intersections [m]
     town_grid: int | None = None  # townnav: junctions per side of the street grid; None: sized to the route (4-12)
+    # townnav: a right turn may go on a red ball (never a red arrow) after a full stop at the line, yielding to
+    # pedestrians on its crosswalks and to traffic with the green (US rule); off: a red holds every movement
+    right_on_red: bool = False
 
     def __post_init__(self) -> None:
         check_range("scenario.route_length_m", self.route_length_m, 50.0, 20000.0)

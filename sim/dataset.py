@@ -67,9 +67,14 @@ class ExportArgs:
     randomize: bool = True  # visual randomisation (colours, light, fog, noise, camera jitter)
     overrides: dict | None = None  # EnvConfig fields as a nested dict (e.g. camera size, route length)
     weave_m: float = 0.6  # std of the driver's wandering lateral target [m]: frames off the lane centre teach lane offset
+    # rare-class oversampling: while one of these classes has a learnable box, a frame is saved every
+    # boost_every_n_steps steps instead of every_n_steps (stop signs and cyclists are in view for a
+    # few seconds of a drive; sampled evenly, a detector sees too few of them to learn)
+    boost_classes: tuple[str, ...] = ()
+    boost_every_n_steps: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("scenes", "frames_per_scene", "every_n_steps"):
+        for name in ("scenes", "frames_per_scene", "every_n_steps", "boost_every_n_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name}={value!r} is not allowed; use an integer >= 1")
@@ -80,6 +85,9 @@ class ExportArgs:
         for kind in self.scenario_kinds:
             if kind not in ENV_ID_OF_KIND:
                 raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(ENV_ID_OF_KIND)}")
+        for name in self.boost_classes:
+            if name not in CLASS_NAMES:
+                raise ConfigError(f"boost class {name!r} is not allowed; choose from {', '.join(CLASS_NAMES)}")
         if not 0.0 <= self.weave_m <= 2.0:
             raise ConfigError(f"weave_m={self.weave_m!r} is not allowed; use 0 to 2 metres")
         if self.overrides is not None and not isinstance(self.overrides, dict):
@@ -90,7 +98,10 @@ class ExportArgs:
     def as_json(self) -> dict:
         return {"scenes": self.scenes, "frames_per_scene": self.frames_per_scene, "seed": self.seed,
                 "scenario_kinds": list(self.scenario_kinds), "every_n_steps": self.every_n_steps,
-                "randomize": self.randomize, "overrides": self.overrides or {}, "weave_m": self.weave_m}
+                "randomize": self.randomize, "overrides": self.overrides or {}, "weave_m": self.weave_m,
+                # only when set, so the manifests of exports made before the option still match theirs on resume
+                **({"boost_classes": list(self.boost_classes), "boost_every_n_steps": self.boost_every_n_steps}
+                   if self.boost_classes else {})}
 
     def env_config(self, kind: str) -> dict:
         """The env config of one scenario kind, as the nested dict ``gym.make(config=...)`` takes."""
@@ -201,14 +212,14 @@ def _clear_scene(out: Path, split: str, name: str) -> None:
 def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: int, seed: int,
                    scenario_kinds: Iterable[str] = ("town", "highway"), every_n_steps: int = 5,
                    randomize: bool = True, overrides: dict | None = None, progress: bool = True,
-                   weave_m: float = 0.6) -> dict:
+                   weave_m: float = 0.6, boost_classes: Iterable[str] = (), boost_every_n_steps: int = 1) -> dict:
     """Export (or finish exporting) a dataset; returns the summary also stored in ``dataset.json``.
 
     Raises ``ConfigError`` for bad arguments, a folder holding another dataset or unrelated
     files, or an unwritable folder; nothing is written in those cases.
     """
     args = ExportArgs(scenes, frames_per_scene, seed, tuple(scenario_kinds), every_n_steps, randomize,
-                      dict(overrides) if overrides else None, weave_m)
+                      dict(overrides) if overrides else None, weave_m, tuple(boost_classes), boost_every_n_steps)
     configs = {kind: from_dict(EnvConfig, args.env_config(kind), "config") for kind in set(args.scenario_kinds)}
     out = Path(out_dir).expanduser().absolute()
     _prepare_folder(out, args)
@@ -278,7 +289,7 @@ def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_s
         step, done = 0, False
         weave = _Weave(args.weave_m, env.dt_s, w_seed)
         while frame < args.frames_per_scene and not done:
-            if step % args.every_n_steps == 0:
+            if _saves(step, info["ground_truth"], obs["image"].shape, args):
                 stem = f"{name}_f{frame:04d}"
                 boxes += _write_frame(out, split, stem, obs["image"], info["ground_truth"])
                 lines.append(json.dumps({"stem": stem, "step": step, "world_seed": w_seed,
@@ -296,6 +307,16 @@ def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_s
     kind = env.config.scenario.kind
     return {"scene": name, "index": index, "seed": s_seed, "kind": kind, "split": split,
             "frames": frame, "boxes": boxes, "worlds": world}
+
+
+def _saves(step: int, gt: GroundTruth, image_shape: tuple[int, ...], args: ExportArgs) -> bool:
+    """Whether this step's frame is saved: every ``every_n_steps``, more often while a boosted class is boxed."""
+    if step % args.every_n_steps == 0:
+        return True
+    if not args.boost_classes or step % args.boost_every_n_steps:
+        return False
+    boosted = {CLASS_NAMES.index(name) for name in args.boost_classes}
+    return any(int(line.split()[0]) in boosted for line in yolo_lines(gt, image_shape[1], image_shape[0]))
 
 
 class _Weave:

@@ -67,15 +67,14 @@ class DriveEnv(gym.Env):
         super().reset(seed=seed)
         scene_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
         self.seed_used = scene_seed
-        world_class = WORLDS[self.config.scenario.kind]
-        self.world = world_class(self.config.scenario, scene_seed, self.dt_s, self.config.physics_substeps)
+        self.world = self._new_world(scene_seed, options)
         self.view = None
         if self.config.render_camera:
             self.view = make_view(self.world, self.config, scene_seed)
         self.steps = 0
         limit = self.config.max_episode_s
         if limit is None:
-            limit = self.world.params.route_length_m / (0.25 * self.world.params.speed_limit_m_s) + 30.0
+            limit = self._default_time_limit_s()
         self.max_steps = int(np.ceil(limit / self.dt_s))
         obs, gt = self._observe()
         return obs, {"ground_truth": gt, "scene_seed": scene_seed}
@@ -111,6 +110,15 @@ class DriveEnv(gym.Env):
         return draw_hud(frame.rgb, self.world, self.config.hud_scale)
 
     # --- internals --------------------------------------------------------------------------
+    def _new_world(self, seed: int, options: dict | None) -> World | NavWorld:
+        """The world of a new episode (``options`` unused here; the safety suite's env reads them)."""
+        world_class = WORLDS[self.config.scenario.kind]
+        return world_class(self.config.scenario, seed, self.dt_s, self.config.physics_substeps)
+
+    def _default_time_limit_s(self) -> float:
+        """The episode's time limit when ``max_episode_s`` is None [s]."""
+        return self.world.params.route_length_m / (0.25 * self.world.params.speed_limit_m_s) + 30.0
+
     def _observe(self) -> tuple[dict, GroundTruth]:
         w = self.world
         state = np.array([w.ego.speed_m_s, w.ego.yaw_rate_rad_s, *w.prev_action], np.float32)

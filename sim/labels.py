@@ -73,10 +73,13 @@ class EgoTruth:
     junction_y_m: float = math.nan
     junction_radius_m: float = 0.0  # its box reaches this far from the centre [m]
     left_must_yield: bool = False  # the next movement is a left without a protected arrow: yield to oncoming
+    # the next movement is a right at a light where turning on its red after a full stop is permitted (the
+    # scenario's ``right_on_red``, as a sign at the junction tells a driver), yielding as at a stop sign
+    right_on_red: bool = False
 
 
 ROUTE_FIELDS = ("route_command", "route_command_distance_m", "route_waypoints_m", "stop_sign_distance_m",
-                "junction_x_m", "junction_y_m", "junction_radius_m", "left_must_yield")
+                "junction_x_m", "junction_y_m", "junction_radius_m", "left_must_yield", "right_on_red")
 _INF_WHEN_MISSING = {"light_stop_distance_m", "route_command_distance_m", "stop_sign_distance_m"}
 
 
@@ -183,7 +186,8 @@ def ego_truth(world: World) -> EgoTruth:
     return replace(ego, route_command=route.command, route_command_distance_m=route.command_distance_m,
                    route_waypoints_m=route.waypoints_m, stop_sign_distance_m=route.stop_sign_distance_m,
                    junction_x_m=route.junction_x_m, junction_y_m=route.junction_y_m,
-                   junction_radius_m=route.junction_radius_m, left_must_yield=route.left_must_yield)
+                   junction_radius_m=route.junction_radius_m, left_must_yield=route.left_must_yield,
+                   right_on_red=route.right_on_red)
 
 
 def _ego_frame(ego_xy_yaw: tuple[float, float, float], x, y, yaw):

@@ -122,7 +122,7 @@ def generate_nav(config: ScenarioConfig, seed: int) -> NavScenario:
         return _generate_highway(config, seed, rng)
     params, spec = resolve_nav(config, rng)
     graph = generate_graph(spec, rng)
-    signals = JunctionSignals(graph, rng)
+    signals = JunctionSignals(graph, rng, right_on_red=config.right_on_red)
     route = random_route(graph, rng, config.route_length_m)
     if route.length_m < ROUTE_SHORTFALL * config.route_length_m:
         raise ConfigError(f"scenario.route_length_m={config.route_length_m:g} does not fit a town of "

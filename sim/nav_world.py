@@ -14,9 +14,10 @@ Events (``StepEvents``), and whether the env ends the episode on them:
   wrong turn does within a few metres): terminates, the route is lost;
 - solid_line (a corner crosses the centre or an edge line of the street it is on), wrong_lane
   (its centre in a lane of the opposite direction), red_light (the front bumper crosses the
-  stop line while its movement shows red), stop_sign (the bumper crosses a stop-sign line with
-  no full stop, speed < ``STOPPED_M_S``, within ``STOP_WINDOW_M`` before it): penalised, the
-  drive goes on;
+  stop line while its movement shows red; where the scenario allows right on red, not for a right
+  turn after a full stop at the line, judged as at a stop sign), stop_sign (the bumper crosses a
+  stop-sign line with no full stop, speed < ``STOPPED_M_S``, within ``STOP_WINDOW_M`` before it):
+  penalised, the drive goes on;
 - goal: the end of the route, terminates.
 """
 
@@ -65,6 +66,12 @@ class Approach:
     stop_route_s: float  # the stop line's distance along the route [m]
     exit_route_s: float  # where the route leaves the junction's connector [m]
     head: int  # index into ``signals.heads`` of the head governing the movement; -1 without lights
+    turns_on_red: bool = False  # a right that may go on its red ball after a full stop (``JunctionSignals.turns_on_red``)
+
+    @property
+    def stop_first(self) -> bool:
+        """Whether a full stop at this line is recorded: a stop sign, or a right that may turn on red."""
+        return self.control == "stop" or self.turns_on_red
 
 
 @dataclass(frozen=True)
@@ -79,6 +86,7 @@ class RouteTruth:
     junction_y_m: float
     junction_radius_m: float  # its box reaches this far from the centre [m]; 0 when none
     left_must_yield: bool  # the next movement is a permitted left (the junction has no arrow phase): yield to oncoming
+    right_on_red: bool = False  # the next movement is a right at a light that may go on red after a full stop (a sign)
 
 
 class NavWorld:
@@ -169,7 +177,7 @@ class NavWorld:
             else:
                 control = "stop" if sig.has_stop_sign(street, direction) else "priority"
             out.append(Approach(c.junction, street, direction, c.movement, control, stop_route_s,
-                                leg.route_s0 + leg.length_m, head))
+                                leg.route_s0 + leg.length_m, head, sig.turns_on_red(c.junction, c.movement)))
         return out
 
     # --- where the ego is -------------------------------------------------------------------
@@ -275,7 +283,8 @@ class NavWorld:
         return started
 
     def _check_stop_lines(self, prev_s: float) -> tuple[bool, bool]:
-        """(ran a red light, ran a stop sign) this step: the front bumper crossed a stop line."""
+        """(ran a red light, ran a stop sign) this step: the front bumper crossed a stop line (on red, no
+        red run for a right that may turn on red and made its full stop there)."""
         half = EGO_LENGTH_M / 2
         front, prev_front = self.ego_s + half, prev_s + half
         red = stop = False
@@ -283,10 +292,11 @@ class NavWorld:
         for k, a in enumerate(self._approaches):
             if a.stop_route_s > front + STOP_WINDOW_M:
                 break  # sorted along the route
-            if a.control == "stop" and self.ego.speed_m_s < STOPPED_M_S and -0.5 <= a.stop_route_s - front <= STOP_WINDOW_M:
+            if a.stop_first and self.ego.speed_m_s < STOPPED_M_S and -0.5 <= a.stop_route_s - front <= STOP_WINDOW_M:
                 self._stopped.add(k)
             if prev_front < a.stop_route_s <= front:
-                red |= a.control == "signal" and int(states[a.head]) == RED
+                on_red = a.control == "signal" and int(states[a.head]) == RED
+                red |= on_red and not (a.turns_on_red and k in self._stopped)
                 stop |= a.control == "stop" and k not in self._stopped
         return red, stop
 
@@ -338,7 +348,7 @@ class NavWorld:
         stop = next((a for a in self._approaches if a.control == "stop" and a.stop_route_s > front - 0.5), None)
         nxt = self._next_approach()
         jx = jy = math.nan
-        radius, must_yield = 0.0, False
+        radius, must_yield, on_red = 0.0, False, False
         if nxt is not None:
             j = self.graph.junctions[nxt.junction]
             dx, dy = j.centre_xy[0] - e.x_m, j.centre_xy[1] - e.y_m
@@ -346,5 +356,6 @@ class NavWorld:
             jx, jy, radius = dx * c + dy * s, -dx * s + dy * c, j.radius_m
             must_yield = (nxt.movement == "left" and nxt.control == "signal"
                           and not self.lights.left_is_protected(nxt.junction, nxt.street, nxt.direction))
+            on_red = nxt.turns_on_red
         return RouteTruth(command.command, float(command.distance_m), tuple(map(tuple, wp.tolist())),
-                          float(stop.stop_route_s - front) if stop else math.inf, jx, jy, radius, must_yield)
+                          float(stop.stop_route_s - front) if stop else math.inf, jx, jy, radius, must_yield, on_red)

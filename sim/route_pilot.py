@@ -5,8 +5,9 @@ junction there is no paint, so the car steers by pure pursuit on the route waypo
 derived), slows for the route line's curvature ahead, follows whatever is in its corridor
 along that line, stops for a red (its movement's head) or for a yellow it can stop for, makes a
 full stop at a stop sign and then goes once the junction box is clear and nothing approaches it
-within ``CLEAR_S``, and on a permitted left waits at the line while oncoming traffic would reach
-the junction within ``ONCOMING_S``. It reads only ``GroundTruth``.
+within ``CLEAR_S`` (where the labels say right on red is permitted, a right at a red light is
+treated the same: a full stop, then go when clear), and on a permitted left waits at the line
+while oncoming traffic would reach the junction within ``ONCOMING_S``. It reads only ``GroundTruth``.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def _vehicles(objects: list[ObjectLabel], half_length: dict) -> list[ObjectLabel
 
 
 class RoutePilot:
-    """Steering and speed along the route; remembers the stop-sign line it has stopped at."""
+    """Steering and speed along the route; remembers the line it has made its full stop at (a stop
+    sign's, or a red light's where a right may turn on red)."""
 
     def __init__(self, cfg, vehicle, idm: IDMParams, half_length: dict, half_width: dict, ego_half_width_m: float):
         self.cfg, self.vehicle, self.idm = cfg, vehicle, idm
@@ -96,7 +98,7 @@ class RoutePilot:
         pts, arc = _route_polyline(e)
         cruise = self._cruise(e, pts, arc)
         gap, v_lead = self._leader(gt.objects, pts, arc, v)
-        for d in (self._light_stop(e, v), self._stop_sign_stop(gt, v), self._left_turn_stop(gt)):
+        for d in (self._light_stop(gt, v), self._stop_sign_stop(gt, v), self._left_turn_stop(gt)):
             if d is not None:
                 # a stop line is a standing obstacle whose IDM standstill gap s0 ends at the margin
                 g = max(d - self.cfg.stop_margin_m, 0.0) + self.idm.s0_m
@@ -135,21 +137,30 @@ class RoutePilot:
                     gap, v_lead = g, (max(0.0, o.speed_m_s * math.cos(o.yaw_rad - h)) if t == 0 else 0.0)
         return gap, v_lead
 
-    def _light_stop(self, e: EgoTruth, v: float) -> float | None:
-        """Distance to the stop line when the movement's light says stop [m]; None to go."""
+    def _light_stop(self, gt: GroundTruth, v: float) -> float | None:
+        """Distance to the stop line when the movement's light says stop [m]; None to go. A right
+        on red, where permitted, stops as at a stop sign and then goes when the junction is clear."""
+        e = gt.ego
         d = e.light_stop_distance_m
         if e.light_state not in ("red", "yellow") or not d > -0.5:
             return None
+        if e.light_state == "red" and e.right_on_red:
+            return self._stop_then_go(gt, v, d)
         # a car crawling up to the line can always stop: the comfort test is for one at speed
         comfortable = d - self.cfg.stop_margin_m > v * v / (2 * 3.0) or v < CRAWL_M_S
         return d if e.light_state == "red" or comfortable else None
 
     def _stop_sign_stop(self, gt: GroundTruth, v: float) -> float | None:
         """Stop at a stop-sign line until stopped there, then until the junction is clear."""
-        e = gt.ego
-        d = e.stop_sign_distance_m
+        d = gt.ego.stop_sign_distance_m
         if not math.isfinite(d) or d < -0.5:
             return None
+        return self._stop_then_go(gt, v, d)
+
+    def _stop_then_go(self, gt: GroundTruth, v: float, d: float) -> float | None:
+        """Hold at the line ``d`` ahead [m] until the car has stopped there, then until the junction
+        is clear; None to go. One line at a time is within the stop window, so one memory serves."""
+        e = gt.ego
         line_at = e.route_progress_m + d
         if abs(line_at - self._stopped_at_m) > 2.0 and v < STOPPED_M_S and d <= STOP_WINDOW_M:
             self._stopped_at_m = line_at

@@ -178,7 +178,7 @@ def generate(config: ScenarioConfig, seed: int) -> Scenario:
 
     start_s = START_MARGIN_M
     goal_s = START_MARGIN_M + p.route_length_m
-    props = _props(p, roads, intersections, rng)
+    props = roadside_props(p, roads, intersections, rng)
     parked = _parked(p, main, intersections, rng, start_s)
     return Scenario(p, RoadNetwork(roads, intersections), start_s, goal_s, props, parked, seed)
 
@@ -218,7 +218,7 @@ def _parked(p: ScenarioParams, main: Road, inters: list[Intersection], rng, star
     return out
 
 
-def _props(p: ScenarioParams, roads: list[Road], inters: list[Intersection], rng) -> list[Prop]:
+def roadside_props(p: ScenarioParams, roads: list[Road], inters: list[Intersection], rng) -> list[Prop]:
     """Buildings along town streets, trees along highways, poles for street lamps."""
     main = roads[0]
     props: list[Prop] = []

@@ -98,9 +98,12 @@ class InstanceTable:
 
 
 class World:
-    def __init__(self, config: ScenarioConfig, seed: int, dt_s: float, substeps: int = 2):
+    def __init__(self, config: ScenarioConfig, seed: int, dt_s: float, substeps: int = 2,
+                 scenario: Scenario | None = None):
+        """``scenario``: a world built elsewhere (the safety suite's test tracks); None generates one
+        from ``config`` and ``seed``."""
         self.config = config
-        self.scenario: Scenario = generate(config, seed)
+        self.scenario: Scenario = generate(config, seed) if scenario is None else scenario
         self.net = self.scenario.network
         self.params = self.scenario.params
         self.dt_s = dt_s
@@ -111,9 +114,7 @@ class World:
         main = self.net.main
         start = self.scenario.start_s
         self.lights = TrafficLights(self.net, rng)
-        self.traffic = Traffic(self.net, self.lights, self.params.kind, self.params.traffic_density_per_km,
-                               self.scenario.parked, rng, (start - 15.0, start + 25.0))
-        self.peds = Pedestrians(self.net, self.lights, self.params.pedestrians_per_km, rng)
+        self.traffic, self.peds = self._make_actors(rng)
         lane = int(rng.integers(0, main.lanes_fwd))
         x, y, h = main.pose(start, main.lane_centre_d(lane, 1))
         self.bicycle = BicycleParams()
@@ -140,6 +141,14 @@ class World:
                                      np.array([i.side_road for i in inters], np.int64))
         self._lane_centres_d = main.lane_centre_d(np.arange(main.lanes_fwd), 1)
         self.frenet = self._frenet()
+
+    def _make_actors(self, rng: np.random.Generator) -> tuple[Traffic, Pedestrians]:
+        """The world's vehicles and walkers (a subclass may put scripted actors with the same interface
+        in their place: ``sim.suite.world``)."""
+        start = self.scenario.start_s
+        traffic = Traffic(self.net, self.lights, self.params.kind, self.params.traffic_density_per_km,
+                          self.scenario.parked, rng, (start - 15.0, start + 25.0))
+        return traffic, Pedestrians(self.net, self.lights, self.params.pedestrians_per_km, rng)
 
     # --- ego geometry ------------------------------------------------------------------------
     def ego_box(self) -> np.ndarray:

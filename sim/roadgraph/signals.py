@@ -8,6 +8,10 @@ then the other group. Two left-turn plans, as traffic engineers use them:
 - **protected** (``Junction.protected_left``): lefts go only on their own green arrow, while the
   opposing through traffic has red; the arrow is red for the rest of the cycle ("protected-only").
 
+Where the scenario allows it (``right_on_red``, off by default), a right turn may go on its red
+ball after a full stop at the line, yielding as at a stop sign (US rule; the arrow of a protected
+left is a different head, and a red arrow is never turned on).
+
 Each approach has a ball head at the far-right corner showing its through/right state, and at
 protected-left junctions an arrow head above the leftmost lane for the lefts. Stop-controlled approaches have
 a stop sign instead (all approaches at an all-way stop, the minor street's at a two-way stop).
@@ -68,8 +72,9 @@ def _groups(j: Junction) -> list[list[int]]:
 class JunctionSignals:
     """Light heads, stop signs and signal timing of every junction of a graph."""
 
-    def __init__(self, graph: RoadGraph, rng: np.random.Generator):
+    def __init__(self, graph: RoadGraph, rng: np.random.Generator, right_on_red: bool = False):
         self.graph = graph
+        self.right_on_red = right_on_red  # rights may go on a red ball after a full stop, yielding
         self.heads: list[SignalHead] = []
         self.stop_signs: list[StopSign] = []
         self.time_s = 0.0
@@ -212,6 +217,13 @@ class JunctionSignals:
         """Whether lefts from this approach go on their own arrow (they never meet oncoming traffic
         then) rather than on the ball, yielding. A property of the junction's plan, not of the time."""
         return bool(self.graph.junctions[junction].protected_left)
+
+    def turns_on_red(self, junction: int, movement: str) -> bool:
+        """Whether ``movement`` at ``junction`` may go on its red light after a full stop at the line,
+        yielding to pedestrians on its crosswalks and to traffic with the green: a right at a
+        signalised junction where the scenario allows right on red. Rights always show the ball
+        (arrows govern lefts only), so this is never a turn on a red arrow."""
+        return self.right_on_red and movement == "right" and self.graph.junctions[junction].control == "signal"
 
     def has_stop_sign(self, street: int, direction: int) -> bool:
         return any(s.street == street and s.direction == direction for s in self.stop_signs)

@@ -8,7 +8,9 @@ its own chain of lanes (the ego included) and stops at the stop line until it is
 to its connector. Grants keep the junction safe: a connector is entered only while no
 conflicting connector holds or has been granted a vehicle; lights, stop signs and right of way
 decide who may ask and in which order (``traffic_kernels.grant``). A grant is held until the
-vehicle's rear has left the connector.
+vehicle's rear has left the connector. Where the scenario allows right on red
+(``JunctionSignals.right_on_red``), a right on its red ball is a stop sign: a full stop at the
+line, then a yielding request, and none while a pedestrian is on a crosswalk the turn crosses.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..lights import GREEN, RED, YELLOW
 
 from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
-from .graph import LaneRef, RoadGraph
+from .graph import CROSSWALK_M, LaneRef, RoadGraph
 from .lanes import SIZE_JITTER, LaneTable
 from .signals import JunctionSignals
 
@@ -53,6 +55,8 @@ CYCLIST_EDGE_M = 0.8  # a cyclist's centre this far in from its lane's right edg
 SQUEEZE_BEFORE_END_M = 60.0  # this close to the end of a lane that ends, a driver takes a short gap [m]
 WALKER_CLEARANCE_M = 0.8  # a vehicle keeps this far from a pedestrian on the carriageway, sideways and ahead [m]
 DISCRETIONARY_P = 0.3  # chance per check that a slowed driver looks for a faster lane [-]
+ON_RED_WALKER_REACH_M = CROSSWALK_M / 2 + 1.5  # right on red: a walker this close to a crosswalk's centre
+# line, across the half of the street the turn drives on, is on it or stepping onto it [m]
 
 
 
@@ -168,6 +172,14 @@ class GraphTraffic:
         group_of = self.signals._group_of
         self._conn_group = np.array([group_of.get((c.src.road, c.src.direction), 0) for c in conns], np.int64)
         self._conn_protected_junction = np.array([graph.junctions[c.junction].protected_left for c in conns], bool)
+        # right on red where the scenario allows it, and the crosswalk stretches each such turn crosses
+        self._conn_on_red = np.array([self.signals.turns_on_red(c.junction, c.movement) for c in conns], bool)
+        self._on_red_crosswalks = {k: _crosswalk_points(graph, conns[k]) for k in np.flatnonzero(self._conn_on_red)}
+
+    def _stop_first(self, state: np.ndarray) -> np.ndarray:
+        """Per connector: entered only after a full stop at the line, then when clear (a stop sign,
+        or a right on its red ball where right on red is allowed)."""
+        return self._conn_stop_sign | (self._conn_on_red & (state == RED))
 
     def _spawn_rows(self, density_per_km: float, keep_clear, rng) -> list[tuple[int, float]]:
         t = self.table
@@ -293,13 +305,18 @@ class GraphTraffic:
         state, priority = self.connector_states()
         dist_line = t.stop_p[np.maximum(self.lane, 0)] - self.p - half[:n]  # front bumper to stop line [m]
 
-        # grants: release the ones whose light turned while stopping is still comfortable, then hand out new ones
+        # grants: release the ones whose light turned while stopping is still comfortable (not a right on
+        # red granted after its stop), then hand out new ones
+        stop_first = self._stop_first(state)
+        held = np.maximum(self.held, 0)
         before = on_street & (self.held >= 0) & (dist_line > -0.3)
-        turned = before & (state[np.maximum(self.held, 0)] != GREEN) & (dist_line >= self.v**2 / (2 * YELLOW_STOP_M_S2))
-        self.held[turned] = -1
+        turned = before & (state[held] != GREEN) & (dist_line >= self.v**2 / (2 * YELLOW_STOP_M_S2))
+        self.held[turned & ~(stop_first[held] & np.isfinite(self.stopped_at_s))] = -1
         at_line = on_street & (dist_line < STOP_ZONE_M) & (dist_line > -0.3) & (self.v < STOP_DONE_M_S)
         self.stopped_at_s = np.where(at_line & ~np.isfinite(self.stopped_at_s), time_s, self.stopped_at_s)
-        self._grant(occ, on_street, dist_line, state, priority, half, ego_g, time_s, ego_next, ego_xy_yaw_speed[3])
+        walkers = None if walkers_xy is None else np.asarray(walkers_xy, np.float64).reshape(-1, 2)
+        self._grant(occ, on_street, dist_line, state, priority, stop_first, half, ego_g, time_s, ego_next,
+                    ego_xy_yaw_speed[3], walkers)
 
         # accelerations: car following along each chain, the stop line where not granted
         decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
@@ -317,8 +334,8 @@ class GraphTraffic:
         acc[idx] = acc_m
         if ego_g < 0 or t.is_connector[ego_g]:
             acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed))
-        if walkers_xy is not None and len(walkers_xy):
-            acc = np.minimum(acc, self._walkers_accel(np.asarray(walkers_xy, np.float64).reshape(-1, 2)))
+        if walkers is not None and len(walkers):
+            acc = np.minimum(acc, self._walkers_accel(walkers))
         lead_gap = np.full(n, np.inf)
         lead_gap[idx] = gap_m
         self._lane_changes(idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s)
@@ -388,8 +405,8 @@ class GraphTraffic:
         ease = np.sqrt(turn_v**2 + 2.0 * self.idm.b_m_s2 * 0.5 * to_end)
         return np.where(self.parked, 0.0, np.where(on_street & (self.next_conn >= 0), np.minimum(v_des, ease), v_des))
 
-    def _grant(self, occ, on_street, dist_line, state, priority, half, ego_g, time_s, ego_next=(-1, math.inf),
-               ego_v: float = 0.0) -> None:
+    def _grant(self, occ, on_street, dist_line, state, priority, stop_first, half, ego_g, time_s,
+               ego_next=(-1, math.inf), ego_v: float = 0.0, walkers_xy: np.ndarray | None = None) -> None:
         t = self.table
         n = self.n
         start, occ_p, occ_veh = occ
@@ -403,9 +420,14 @@ class GraphTraffic:
         in_lane = (nc >= 0) & (t.conn_src[ncc] == self.lane) & (np.abs(self.lat) < 0.3)
         waiting = on_street & (self.held < 0) & in_lane
         decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
-        stop_sign = self._conn_stop_sign[ncc]
+        stop_sign = stop_first[ncc]
         light_ok = (state[ncc] == GREEN) | ((state[ncc] == YELLOW) & (dist_line < self.v**2 / (2 * YELLOW_STOP_M_S2)))
         ready = np.where(stop_sign, np.isfinite(self.stopped_at_s), light_ok & (dist_line < decide_m))
+        if walkers_xy is not None and len(walkers_xy):  # a right on red waits for its crosswalks to clear
+            for i in np.flatnonzero(ready & waiting & head & stop_sign & self._conn_on_red[ncc]):
+                zone = self._on_red_crosswalks[int(nc[i])]
+                near = np.hypot(walkers_xy[:, None, 0] - zone[None, :, 0], walkers_xy[:, None, 1] - zone[None, :, 1])
+                ready[i] = not (near < ON_RED_WALKER_REACH_M).any()
         eta = time_s + np.maximum(dist_line, 0.0) / np.maximum(self.v, 1.0)
         # priority vehicles on their way to each connector (for gap acceptance)
         approach = np.full(len(t.conn_lane), np.inf)
@@ -551,3 +573,22 @@ class GraphTraffic:
         # a grant ends once the rear has left the connector
         out = (self.held >= 0) & (self.lane == t.conn_dst[np.maximum(self.held, 0)]) & (self.p - half[:self.n] > 0.5)
         self.held[out] = -1
+
+
+def _crosswalk_points(graph: RoadGraph, c) -> np.ndarray:
+    """(K, 2) points every metre along the centre lines of the crosswalks a turn crosses, over the
+    half of each street it drives on (its approach lanes, then its exit lanes) [m]."""
+    pts = []
+    for lane, at_end in ((c.src, True), (c.dst, False)):
+        road = graph.roads[lane.road]
+        end_s = graph.lane_end_s(lane) if at_end else graph.lane_start_s(lane)
+        inward = -lane.direction if at_end else lane.direction  # from the street end into the street
+        s = end_s + inward * CROSSWALK_M / 2
+        lanes = road.lanes_toward(lane.direction)
+        near, far = (float(road.lane_centre_d(k, lane.direction)) for k in (0, lanes - 1))
+        w = road.lane_width_m / 2
+        lo, hi = min(near, far) - w, max(near, far) + w
+        d = np.linspace(lo, hi, max(2, int(np.ceil(hi - lo)) + 1))
+        x, y, _ = road.pose(np.full_like(d, s), d)
+        pts.append(np.stack([x, y], 1))
+    return np.concatenate(pts)

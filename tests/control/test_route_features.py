@@ -33,6 +33,9 @@ def test_route_block_round_trips_in_physical_units():
     assert np.allclose(back.junction_xy_m, (24.0, -3.0), atol=1e-4) and back.junction_radius_m == pytest.approx(14.5, abs=1e-4)
     none = decode_route(np.concatenate([np.zeros(OBS_SIZE, np.float32), encode_route(RouteGuidance("follow_lane", 80.0, g.waypoints_m))]))
     assert none.stop_sign_m == np.inf and np.isnan(none.junction_xy_m[0]) and not none.left_must_yield
+    assert not back.right_on_red and not none.right_on_red
+    on_red = RouteGuidance("right", 10.0, g.waypoints_m, right_on_red=True)
+    assert decode_route(np.concatenate([np.zeros(OBS_SIZE, np.float32), encode_route(on_red)])).right_on_red
     limits = 2.0 * np.array([40.0, 10.0])  # the block clips at 2 units per axis
     assert np.allclose(back.waypoints_m, np.clip(g.waypoints_m, -limits, limits), atol=1e-4)
 

@@ -244,3 +244,23 @@ def test_weave_puts_the_ego_off_centre(tmp_path):
 
     assert offsets(tmp_path / "woven", 0.8).max() > 0.15
     assert offsets(tmp_path / "centred", 0.0).max() < 0.1
+
+
+def test_boosted_classes_are_sampled_more_often(tmp_path):
+    """Between the regular frames, a frame is saved at the boost interval only while a boosted class is boxed."""
+    out = tmp_path / "boost"
+    ds.export_dataset(out, scenes=1, frames_per_scene=6, seed=3, every_n_steps=40, progress=False,
+                      scenario_kinds=("highway",), boost_classes=("car",), boost_every_n_steps=2,
+                      overrides={"scenario": {"route_length_m": 300.0}})
+    rows = [json.loads(line) for f in (out / "gt").rglob("*.jsonl") for line in f.read_text().splitlines()]
+    split = next(p.parent.name for p in (out / "gt").rglob("*.jsonl"))
+    extra = [r for r in rows if r["step"] % 40]
+    assert extra and all(r["step"] % 2 == 0 for r in extra)
+    car = str(CLASS_NAMES.index("car"))
+    for r in extra:
+        lines = (out / "labels" / split / f"{r['stem']}.txt").read_text().splitlines()
+        assert any(line.split()[0] == car for line in lines)
+    assert json.loads((out / "dataset.json").read_text())["args"]["boost_classes"] == ["car"]
+    with pytest.raises(ConfigError, match="unicorn"):
+        ds.export_dataset(tmp_path / "bad", **{**TINY, "boost_classes": ("unicorn",)})
+    assert not (tmp_path / "bad").exists()
