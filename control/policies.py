@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MAX_BRAKE_M_S2, MAX_STEER_RAD
+from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
@@ -45,8 +46,10 @@ class Policy(ABC):
     def reset(self) -> None:
         """Forget per-episode state (called at every episode start)."""
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """[steer, accel] in [-1, 1]; a safe stop when the observation is not finite."""
+    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
+        """[steer, accel] in [-1, 1]; a safe stop when the observation is not finite. ``frame``: the
+        ``PerceptionFrame`` the observation was encoded from, where the loop has it (``info["perception"]``);
+        a policy reads its observation only, a wrapper such as the safety supervisor may read more."""
         if not observation_finite(obs):
             return SAFE_STOP.copy()
         action = np.asarray(self._act(obs), np.float32).reshape(2)
