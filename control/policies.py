@@ -184,6 +184,25 @@ class RuleBasedPolicy(Policy):
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
 
 
+class HoldSpeedPolicy(RuleBasedPolicy):
+    """Keeps its lane and the speed it had at the episode's first step, blind to everything else: the
+    driver of Euro NCAP's AEB tests, who leaves avoiding the collision to the car (``SafetySupervisor``)."""
+
+    name = "hold-speed"
+    speed_gain_1_s = 0.5  # accel command per m/s below the held speed [1/(m/s)]
+
+    def reset(self) -> None:
+        super().reset()
+        self.speed_m_s: float | None = None  # the speed held [m/s]
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        f = decode(np.asarray(obs).reshape(-1)[:OBS_SIZE])
+        if getattr(self, "speed_m_s", None) is None:
+            self.speed_m_s = f.speed_m_s
+        accel = np.clip(self.speed_gain_1_s * (self.speed_m_s - f.speed_m_s), -1.0, 1.0)
+        return np.array([self._steer(f), accel], np.float32)
+
+
 def route_curvature(route: RouteGuidance) -> float:
     """The sharpest curvature of the route over its next waypoints (circles through consecutive
     triples) [1/m]: a turn ahead slows the car before it gets there."""

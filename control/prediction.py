@@ -134,13 +134,13 @@ def predict_conflicts(users: RoadUsers, ego: EgoPath, config: PredictionConfig =
     reach_along = hl * np.abs(np.cos(rel)) + hw * np.abs(np.sin(rel))  # its bounding box in the ego's axes [m]
     reach_across = hl * np.abs(np.sin(rel)) + hw * np.abs(np.cos(rel))
     overlap = ((np.abs(along) < EGO_HALF_LENGTH_M + config.longitudinal_margin_m + reach_along)
-               & (np.abs(across) < EGO_CLEARANCE_HALF_WIDTH_M + config.lateral_margin_m + reach_across) & (along > 0.0))
-    hit = overlap.any(axis=1)
+               & (np.abs(across) < EGO_CLEARANCE_HALF_WIDTH_M + config.lateral_margin_m + reach_across))
     first = np.argmax(overlap, axis=1)
+    hit = overlap.any(axis=1) & (along[np.arange(n), first] > 0.0)  # it is ahead of our centre when they first touch
     time_s = np.where(hit, t[first], np.inf)
     c0, s0 = np.cos(ego.heading_rad), np.sin(ego.heading_rad)
     along_speed = vel[:, 0] * c0 + vel[:, 1] * s0
     along_decel = np.where(along_speed > MOVING_M_S, decel, 0.0)  # braking of what goes our way
     travelled = (ox[np.arange(n), first] - ox[:, 0]) * c0 + (oy[np.arange(n), first] - oy[:, 0]) * s0
-    gap = np.where(hit, max(ego.speed_m_s, 0.0) * time_s - np.where(along_speed > 0, travelled, 0.0), np.inf)
+    gap = np.where(hit, max(ego.speed_m_s, 0.0) * t[first] - np.where(along_speed > 0, travelled, 0.0), np.inf)
     return Conflicts(time_s, gap, max(ego.speed_m_s, 0.0), along_speed, along_decel)
