@@ -27,7 +27,7 @@ from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_rules import JunctionRules, crossing_gap_m
-from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
+from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
 POLICY_KINDS = ("ppo", "sac")
@@ -129,11 +129,7 @@ class RuleBasedPolicy(Policy):
 
     def _steer_route(self, route: RouteGuidance, look: float) -> float:
         """Pure pursuit on the route point ``look`` metres along the waypoints."""
-        wp = route.waypoints_m
-        arc = 5.0 + np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(wp, axis=0).T))])  # first point 5 m ahead
-        x, y = np.interp(look, arc, wp[:, 0]), np.interp(look, arc, wp[:, 1])
-        curvature = 2.0 * y / max(x * x + y * y, 1.0)
-        delta = np.arctan(curvature * self.cfg.wheelbase_m)
+        delta = np.arctan(pursuit_curvature(route, look) * self.cfg.wheelbase_m)
         return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
 
     def _steer(self, f) -> float:

@@ -37,6 +37,7 @@ from .features import OBS_SIZE, Decoded, decode
 from .policies import SAFE_STOP, Policy, observation_finite
 from .prediction import EgoPath, PredictionConfig, predict_conflicts
 from .road_users import RoadUserTracker
+from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,10 @@ class SupervisorConfig:
     aeb: AebConfig = AebConfig()  # the braking stages (control.aeb)
     prediction: PredictionConfig = PredictionConfig()  # paths and footprints (control.prediction)
     dt_s: float = 0.05  # the control period (the simulator's 20 Hz) [s]
+    # with a route (navigation worlds), the ego's path is the arc through the route point this far ahead:
+    # about where the car will be in the middle of the prediction horizon
+    route_lookahead_s: float = 1.5  # [s]
+    route_lookahead_m: float = 8.0  # at least [m]
     # red lights: hold the car when it can still stop with its front less than this over the line (the
     # simulator counts a red run once the car's centre, 2.3 m behind the front, crosses; the models' line
     # distance reads ~0.5 m short at the line) ...
@@ -95,9 +100,11 @@ class SafetySupervisor(Policy):
         action = self.policy.act(obs, frame)
         if self.observation != "features":
             return action
-        f = decode(np.asarray(obs).reshape(-1)[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
+        vector = np.asarray(obs).reshape(-1)
+        f = decode(vector[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
+        route = decode_route(vector) if vector.size == OBS_SIZE_V2 else None
         before = self.braking.level
-        decision = self._aeb(f, frame)
+        decision = self._aeb(f, route, frame)
         for level in range(before + 1, self.braking.level + 1):
             self.activations[STAGES[level]] += 1
         accel = float(action[1])
@@ -114,12 +121,16 @@ class SafetySupervisor(Policy):
     def _act(self, obs):  # unused: ``act`` is overridden
         raise NotImplementedError
 
-    def _aeb(self, f: Decoded, frame: PerceptionFrame | None):
+    def _aeb(self, f: Decoded, route: RouteGuidance | None, frame: PerceptionFrame | None):
         seen = self.tracker.update(frame, f)
         standing = f.speed_m_s < self.cfg.moving_m_s
         speed = max(f.speed_m_s, self.cfg.aeb.creep_m_s) if standing else f.speed_m_s
-        # the ego follows its lane (the corridor the drivers use, centred on the car); without a lane, its yaw rate
-        if f.lane_known:
+        # the ego follows its route where it has one (through junctions, where no paint guides it), else its
+        # lane (the corridor the drivers use, centred on the car), else its own yaw rate
+        if route is not None and (route.command != "follow_lane" or not f.lane_known):
+            look = max(self.cfg.route_lookahead_m, self.cfg.route_lookahead_s * speed)
+            path = EgoPath(speed, pursuit_curvature(route, look))
+        elif f.lane_known:
             path = EgoPath(speed, f.curvature_1_m, -f.heading_error_rad)
         else:
             path = EgoPath(speed, f.yaw_rate_rad_s / max(f.speed_m_s, 1.0))
