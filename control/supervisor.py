@@ -103,13 +103,15 @@ class SafetySupervisor(Policy):
         vector = np.asarray(obs).reshape(-1)
         f = decode(vector[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
         route = decode_route(vector) if vector.size == OBS_SIZE_V2 else None
+        standing = f.speed_m_s < self.cfg.moving_m_s
         before = self.braking.level
-        decision = self._aeb(f, route, frame)
+        decision = self._aeb(f, route, frame, standing)
         for level in range(before + 1, self.braking.level + 1):
             self.activations[STAGES[level]] += 1
         accel = float(action[1])
         brake = -decision.decel_m_s2 / self.cfg.max_brake_m_s2
-        if decision.stage in ("partial", "full") and brake < accel:
+        # standing, a brake changes something only when the policy would move off
+        if decision.stage in ("partial", "full") and brake < accel and not (standing and accel <= 0.0):
             return self._record(step, decision.stage, decision.reason, np.array([action[0], brake], np.float32))
         red = self._red_light(f, accel)
         if red:
@@ -121,9 +123,8 @@ class SafetySupervisor(Policy):
     def _act(self, obs):  # unused: ``act`` is overridden
         raise NotImplementedError
 
-    def _aeb(self, f: Decoded, route: RouteGuidance | None, frame: PerceptionFrame | None):
+    def _aeb(self, f: Decoded, route: RouteGuidance | None, frame: PerceptionFrame | None, standing: bool):
         seen = self.tracker.update(frame, f)
-        standing = f.speed_m_s < self.cfg.moving_m_s
         speed = max(f.speed_m_s, self.cfg.aeb.creep_m_s) if standing else f.speed_m_s
         # the ego follows its route where it has one (through junctions, where no paint guides it), else its
         # lane (the corridor the drivers use, centred on the car), else its own yaw rate
