@@ -45,7 +45,8 @@ class EgoPath:
 
     speed_m_s: float  # [m/s]
     curvature_1_m: float  # positive turning left [1/m]
-    heading_rad: float = 0.0  # the path's initial direction relative to the ego's x axis (lane following: minus the heading error) [rad]
+    # the path's initial direction relative to the ego's x axis (following the lane: minus the heading error) [rad]
+    heading_rad: float = 0.0
 
 
 @dataclass(frozen=True)

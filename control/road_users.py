@@ -28,9 +28,9 @@ FRAME_DT_S = 0.05  # frame period when the frame gives no time (the simulator's 
 # yaw rate from the heading of a track's velocity: only above this speed is the heading steady enough [m/s]
 YAW_RATE_MIN_SPEED_M_S = 2.0
 YAW_RATE_SMOOTHING = 0.3  # weight of the newest frame's turn in the smoothed yaw rate
-MAX_YAW_RATE_RAD_S = 0.6
+MAX_YAW_RATE_RAD_S = 0.6  # a road vehicle turns slower than this (a tight junction turn at 20 km/h): more is noise [rad/s]
 DECEL_SMOOTHING = 0.3  # weight of the newest frame's speed change in the smoothed braking
-MAX_DECEL_M_S2 = 10.0  # harder than any car brakes: more is a velocity glitch [m/s^2]  # a road vehicle turns slower than this (a tight junction turn at 20 km/h): more is noise [rad/s]
+MAX_DECEL_M_S2 = 10.0  # harder than any car brakes: more is a velocity glitch [m/s^2]
 # untracked objects (the feature vector, a detector without tracking) are the same object on the next frame
 # when they are this close to where the last frame's one was heading [m], plus a share of their range (box-foot error)
 ASSOCIATION_GATE_M = 1.0
