@@ -58,7 +58,7 @@ class RoadUsers:
     yaw_rate_rad_s: np.ndarray  # (N,) 0 where the track gives none [rad/s]
     half_length_m: np.ndarray  # (N,) along its heading [m]
     half_width_m: np.ndarray  # (N,) [m]
-    heading_rad: np.ndarray  # (N,) body direction when standing still (moving: its velocity's) [rad]
+    heading_rad: np.ndarray  # (N,) body direction (its footprint's long axis) [rad]; it moves along its velocity
     decel_m_s2: np.ndarray | None = None  # (N,) braking along its heading, >= 0 (it stops, never reverses); None: 0 [m/s^2]
 
     def __len__(self) -> int:
@@ -130,7 +130,8 @@ def predict_conflicts(users: RoadUsers, ego: EgoPath, config: PredictionConfig =
     c, s = np.cos(epsi)[None, :], np.sin(epsi)[None, :]
     dx, dy = ox - ex[None, :], oy - ey[None, :]
     along, across = c * dx + s * dy, -s * dx + c * dy
-    rel = psi - epsi[None, :]  # the road user's body direction relative to the ego's
+    body = users.heading_rad[:, None] + omega * t[None, :]  # its body turns with its path
+    rel = body - epsi[None, :]  # the road user's body direction relative to the ego's
     hl, hw = users.half_length_m[:, None], users.half_width_m[:, None]
     reach_along = hl * np.abs(np.cos(rel)) + hw * np.abs(np.sin(rel))  # its bounding box in the ego's axes [m]
     reach_across = hl * np.abs(np.sin(rel)) + hw * np.abs(np.cos(rel))

@@ -43,6 +43,16 @@ MAX_MISSED_FRAMES = 1
 DEPTH_TOLERANCE_M = 2.0  # [m]
 DEPTH_TOLERANCE_REL = 0.3  # ... or this share of the range, whichever is larger
 KIND_NAMES = {PEDESTRIAN_CLASS: "pedestrian", CYCLIST_CLASS: "cyclist"}  # the rest: "vehicle"
+# ground speeds below these count as standing: the models' box feet jitter by a few per cent of the range, which
+# their 0.5 s velocity fit turns into a drift of a few tenths of a m/s (a walker walks at 0.8 m/s or more) [m/s]
+STILL_BELOW_M_S = {"pedestrian": 0.3, "cyclist": 0.5, "vehicle": 1.0}
+# ... and above these are a jumped track, not motion: a sprinter, a racing cyclist, 160 km/h [m/s]
+MAX_SPEED_M_S = {"pedestrian": 4.0, "cyclist": 12.0, "vehicle": 45.0}
+# beyond this range a box foot's lateral place jumps by decimetres frame to frame (the models' ranging error grows
+# with the square of the range): the fitted lateral velocity is noise, and the road user is taken to keep its
+# lateral place until nearer. 35 m still leaves 1.6 s at 80 km/h, enough for a full brake to stop [m]
+LATERAL_TRUST_RANGE_M = 35.0
+BODY_ALONG_MOTION_M_S = 3.0  # a road user's footprint turns to its velocity from this ground speed on [m/s]
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,18 @@ class RoadUserTracker:
         vel[unknown] = (-f.speed_m_s, 0.0)
         vel = vel + (f.speed_m_s, 0.0)
         speed = np.hypot(vel[:, 0], vel[:, 1])
-        heading = np.where(speed > 0.5, np.arctan2(vel[:, 1], vel[:, 0]), 0.0)
+        # slower than its class's floor: standing (box-foot jitter, not motion); faster than its class can go: a
+        # track glitch, taken as standing too (what stands beside the path stays out of it)
+        floor = np.array([STILL_BELOW_M_S.get(KIND_NAMES.get(int(c), "vehicle")) for c in cls])
+        cap = np.array([MAX_SPEED_M_S.get(KIND_NAMES.get(int(c), "vehicle")) for c in cls])
+        still = (speed < floor) | (speed > cap)
+        vel[still] = 0.0
+        far = np.hypot(point[:, 0], point[:, 1]) > LATERAL_TRUST_RANGE_M
+        vel[far, 1] = 0.0
+        speed = np.hypot(vel[:, 0], vel[:, 1])
+        # the body lies along the motion only when it clearly moves: a parked car's drift must not turn it across the path
+        motion = np.arctan2(vel[:, 1], vel[:, 0])  # [rad]
+        heading = np.where(speed >= BODY_ALONG_MOTION_M_S, motion, 0.0)
         # the reported point is the face nearest the camera: the centre lies half the body's depth beyond
         half_depth = 0.5 * (size[:, 0] * np.abs(np.cos(heading)) + size[:, 1] * np.abs(np.sin(heading)))
         centre = point.copy()
@@ -105,17 +126,17 @@ class RoadUserTracker:
             if prev is not None:
                 age[k] = prev[0] + 1
                 if speed[k] > YAW_RATE_MIN_SPEED_M_S and np.isfinite(prev[1]):
-                    turn = (heading[k] - prev[1] + np.pi) % (2 * np.pi) - np.pi
+                    turn = (motion[k] - prev[1] + np.pi) % (2 * np.pi) - np.pi
                     raw = turn / dt + f.yaw_rate_rad_s
                     yaw_rate[k] = (1 - YAW_RATE_SMOOTHING) * prev[2] + YAW_RATE_SMOOTHING * raw
-                if not unknown[k] and prev[4] == 0:  # braking from the ground speed's fall since the last frame
-                    raw = np.clip((prev[5] - speed[k]) / dt, 0.0, MAX_DECEL_M_S2)
+                if not still[k] and prev[4] == 0 and prev[5] > 0.0:  # braking: the fall of its ground speed
+                    raw = np.clip((prev[5] - speed[k]) / dt, -MAX_DECEL_M_S2, MAX_DECEL_M_S2)  # signed: noise averages out
                     decel[k] = (1 - DECEL_SMOOTHING) * prev[6] + DECEL_SMOOTHING * raw
-            tracks[tid] = (int(age[k]), heading[k] if speed[k] > YAW_RATE_MIN_SPEED_M_S else np.nan, yaw_rate[k],
+            tracks[tid] = (int(age[k]), motion[k] if speed[k] > YAW_RATE_MIN_SPEED_M_S else np.nan, yaw_rate[k],
                            centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k])
         self._tracks = self._missed(tracks, f.speed_m_s, dt)
         yaw_rate = np.clip(yaw_rate, -MAX_YAW_RATE_RAD_S, MAX_YAW_RATE_RAD_S)
-        users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, np.zeros(n), decel)
+        users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))
         kind = tuple(KIND_NAMES.get(int(c), "vehicle") for c in cls)
         return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M)
 
