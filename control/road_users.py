@@ -108,11 +108,9 @@ class RoadUserTracker:
         cap = np.array([MAX_SPEED_M_S.get(KIND_NAMES.get(int(c), "vehicle")) for c in cls])
         still = (speed < floor) | (speed > cap)
         vel[still] = 0.0
-        far = np.hypot(point[:, 0], point[:, 1]) > LATERAL_TRUST_RANGE_M
-        vel[far, 1] = 0.0
         speed = np.hypot(vel[:, 0], vel[:, 1])
+        motion = np.arctan2(vel[:, 1], vel[:, 0])  # its direction of travel, tracked for the yaw rate [rad]
         # the body lies along the motion only when it clearly moves: a parked car's drift must not turn it across the path
-        motion = np.arctan2(vel[:, 1], vel[:, 0])  # [rad]
         heading = np.where(speed >= BODY_ALONG_MOTION_M_S, motion, 0.0)
         # the reported point is the face nearest the camera: the centre lies half the body's depth beyond
         half_depth = 0.5 * (size[:, 0] * np.abs(np.cos(heading)) + size[:, 1] * np.abs(np.sin(heading)))
@@ -136,6 +134,9 @@ class RoadUserTracker:
                            centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k])
         self._tracks = self._missed(tracks, f.speed_m_s, dt)
         yaw_rate = np.clip(yaw_rate, -MAX_YAW_RATE_RAD_S, MAX_YAW_RATE_RAD_S)
+        far = np.hypot(point[:, 0], point[:, 1]) > LATERAL_TRUST_RANGE_M  # keeps its lateral place until nearer
+        vel[far, 1] = 0.0
+        yaw_rate[far] = 0.0
         users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))
         kind = tuple(KIND_NAMES.get(int(c), "vehicle") for c in cls)
         return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M)

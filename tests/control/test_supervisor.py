@@ -139,3 +139,22 @@ def test_a_full_brake_needs_the_depth_map_to_agree(depth_at_box_m, full):
     _drive([], 10.0, 10, sup, seen)
     assert (sup.activations["full"] > 0) == full
     assert sup.activations["partial"] == 1
+
+
+def test_quiet_for_the_models_jitter_on_parked_cars():
+    """Velocities as the models' tracks give them: a parked car beside the path drifting by +-0.6 m/s, and one
+    45 m ahead at the kerb whose track reads 30 m/s toward us: no warning, no brake."""
+    sup = SafetySupervisor(_Coast())
+    rng = np.random.default_rng(0)
+    jitter = rng.normal(0.0, 0.6, (60, 2, 2))
+
+    def jittery(k, pf):
+        d = pf.detections
+        vel = d.velocity_m_s.copy()
+        vel[:, :] += jitter[k, :len(d)]
+        vel[d.track_id == 2] = (-30.0, 2.0)  # the far one's glitch
+        return PerceptionFrame(pf.index, pf.timestamp_s, pf.source, pf.image_size,
+                               Detections(d.xyxy, d.score, d.class_id, d.track_id, d.distance_m, d.position_m, vel), pf.lane)
+
+    _, hit = _drive([(1, CAR, 25.0, -2.7, 0.0, 0.0), (2, CAR, 70.0, -2.5, 0.0, 0.0)], 11.1, 60, sup, jittery)
+    assert not hit and sup.interventions == []
