@@ -9,10 +9,12 @@ road user, match a slower one's speed) is compared with what each stage can do:
 - **partial** brake (``partial_decel_m_s2``): more than comfortable braking is needed already;
 - **full** brake (the car's maximum): the partial brake would no longer leave a margin.
 
-The most urgent road user sets the stage. Braking needs evidence that the road user is real: a
-partial brake at least ``partial_min_frames`` consecutive frames of it, a full brake
-``full_min_frames`` and the depth map's agreement where the frame has one (a one-frame pole taken
-for a pedestrian, a box on a shadow, brake at most partially, and only once seen twice). A stage is
+The most urgent road user sets the stage. Braking needs evidence that the road user is real and the
+threat lasting: a partial brake needs ``partial_min_frames`` consecutive frames on which the road
+user was seen and called for a brake, a full brake ``full_min_frames`` and the depth map's agreement
+where the frame has one (a one-frame pole taken for a pedestrian, a box on a shadow, a parked car
+whose jittery velocity points at the path for a frame, brake at most partially, and only once seen
+twice). A stage is
 released with hysteresis: only after the need has stayed below ``release_ratio`` of its trigger for
 ``release_hold_s`` (the car slowing under the brake lowers the need; releasing at once would make it
 pump). Standing still, the need is judged as if the car crept off at ``creep_m_s``, so the brake holds
@@ -70,17 +72,21 @@ class AebDecision:
     reason: str  # what it is for, "" when "none"
 
 
-def stage_demand(conflicts: Conflicts, seen: SeenUsers, config: AebConfig) -> tuple[np.ndarray, np.ndarray]:
+def stage_demand(conflicts: Conflicts, seen: SeenUsers, config: AebConfig,
+                 threat_frames: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per road user: the level (index into STAGES) its conflict calls for, evidence considered, and the
-    deceleration needed to avoid it [m/s^2]."""
+    deceleration needed to avoid it [m/s^2]. ``threat_frames``: consecutive frames (this one included)
+    each road user has called for a brake (None: as many as it has been seen)."""
     c = config
     need = conflicts.required_decel_m_s2(c.latency_s)
     # the warning: a driver reacting after driver_reaction_s would need more than a comfortable stop
     late_driver = conflicts.required_decel_m_s2(c.driver_reaction_s) > c.comfortable_decel_m_s2
     level = np.where(need >= c.full_trigger_m_s2, 3, np.where(need >= c.partial_trigger_m_s2, 2, np.where(late_driver, 1, 0)))
-    confirmed = (seen.age_frames >= c.full_min_frames) & seen.depth_agrees
+    # evidence: seen, and calling for a brake, on enough consecutive frames (a jittery velocity calls once)
+    frames = np.minimum(seen.age_frames, seen.age_frames if threat_frames is None else threat_frames)
+    confirmed = (frames >= c.full_min_frames) & seen.depth_agrees
     level = np.where((level == 3) & ~confirmed, 2, level)
-    level = np.where((level == 2) & (seen.age_frames < c.partial_min_frames), 1, level)
+    level = np.where((level == 2) & (frames < c.partial_min_frames), 1, level)
     return level, need
 
 
@@ -95,12 +101,23 @@ class StagedBraking:
     def reset(self) -> None:
         self.level = 0
         self._below_s = 0.0  # how long the need has stayed below the current stage's release level [s]
+        self._threats: dict[int, int] = {}  # track id -> consecutive frames it has called for a brake
+
+    def _threat_frames(self, conflicts: Conflicts, seen: SeenUsers) -> np.ndarray:
+        """Consecutive frames, this one included, each road user's need has reached the partial trigger."""
+        braking = conflicts.required_decel_m_s2(self.cfg.latency_s) >= self.cfg.partial_trigger_m_s2
+        frames = np.array([self._threats.get(int(t), 0) + 1 if b else 0 for t, b in zip(seen.track_id, braking)], int)
+        self._threats = {int(t): int(n) for t, n in zip(seen.track_id, frames) if n > 0}
+        return frames
 
     def update(self, conflicts: Conflicts, seen: SeenUsers, standing: bool = False) -> AebDecision:
         """The stage for this frame; ``standing``: the car stands (the conflicts were predicted at the creep
         speed), when there is nobody to warn, only a car to hold."""
         c = self.cfg
-        level, need = stage_demand(conflicts, seen, c) if len(seen.kind) else (np.zeros(0, int), np.zeros(0))
+        if len(seen.kind):
+            level, need = stage_demand(conflicts, seen, c, self._threat_frames(conflicts, seen))
+        else:
+            level, need, self._threats = np.zeros(0, int), np.zeros(0), {}
         if standing:
             level = np.where(level == 1, 0, level)
         k = int(np.argmax(level * 1e6 + np.minimum(need, 1e5))) if len(level) else -1  # the most urgent

@@ -64,6 +64,7 @@ class SeenUsers:
     depth_agrees: np.ndarray  # (N,) bool: the depth map shows a body at its range (True without a depth map)
     kind: tuple[str, ...]  # "pedestrian" | "cyclist" | "vehicle" per road user
     gap_m: np.ndarray  # (N,) from the ego's front bumper to the reported point, along x [m]
+    track_id: np.ndarray  # (N,) the tracker's ids (untracked objects get ids of their own, below -1)
 
 
 def _empty_users() -> RoadUsers:
@@ -95,7 +96,7 @@ class RoadUserTracker:
             cls, ids, point, rel_vel, depth_ok = _from_features(f)
         if len(cls) == 0:
             self._tracks = self._missed({}, f.speed_m_s, dt)
-            return SeenUsers(_empty_users(), np.zeros(0, int), np.zeros(0, bool), (), np.zeros(0))
+            return SeenUsers(_empty_users(), np.zeros(0, int), np.zeros(0, bool), (), np.zeros(0), np.zeros(0, np.int64))
         size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64)
         vel = np.nan_to_num(rel_vel, nan=-np.inf)  # unknown velocity: standing on the ground (below)
         unknown = ~np.all(np.isfinite(vel), axis=1)
@@ -139,7 +140,7 @@ class RoadUserTracker:
         yaw_rate[far] = 0.0
         users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))
         kind = tuple(KIND_NAMES.get(int(c), "vehicle") for c in cls)
-        return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M)
+        return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids)
 
     def _missed(self, tracks: dict, ego_speed_m_s: float, dt: float) -> dict:
         """``tracks`` plus the earlier ones not seen this frame that may still come back (their age kept,
