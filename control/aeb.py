@@ -87,6 +87,7 @@ def stage_demand(conflicts: Conflicts, seen: SeenUsers, config: AebConfig,
     confirmed = (frames >= c.full_min_frames) & seen.depth_agrees
     level = np.where((level == 3) & ~confirmed, 2, level)
     level = np.where((level == 2) & (frames < c.partial_min_frames), 1, level)
+    level = np.where(seen.cut_beside, np.minimum(level, 1), level)
     return level, need
 
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, PEDESTRIAN_CLASS, ROAD_USER_CLASSES
+from common.vocab import (CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, PEDESTRIAN_CLASS,
+                          ROAD_USER_CLASSES)
 from perception.types import PerceptionFrame
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
@@ -26,8 +27,10 @@ from .prediction import RoadUsers
 
 FRAME_DT_S = 0.05  # frame period when the frame gives no time (the simulator's 20 Hz control) [s]
 # yaw rate from the heading of a track's velocity: only above this speed is the heading steady enough [m/s]
-YAW_RATE_MIN_SPEED_M_S = 2.0
-YAW_RATE_SMOOTHING = 0.3  # weight of the newest frame's turn in the smoothed yaw rate
+YAW_RATE_MIN_SPEED_M_S = 4.0
+# weight of the newest frame's turn in the smoothed yaw rate: low, since a 2 degree jitter of the models' velocity
+# direction between frames 50 ms apart reads as 0.7 rad/s
+YAW_RATE_SMOOTHING = 0.1
 MAX_YAW_RATE_RAD_S = 0.6  # a road vehicle turns slower than this (a tight junction turn at 20 km/h): more is noise [rad/s]
 DECEL_SMOOTHING = 0.3  # weight of the newest frame's speed change in the smoothed braking
 MAX_DECEL_M_S2 = 10.0  # harder than any car brakes: more is a velocity glitch [m/s^2]
@@ -52,6 +55,9 @@ MAX_SPEED_M_S = {"pedestrian": 4.0, "cyclist": 12.0, "vehicle": 45.0}
 # with the square of the range): the fitted lateral velocity is noise, and the road user is taken to keep its
 # lateral place until nearer. 35 m still leaves 1.6 s at 80 km/h, enough for a full brake to stop [m]
 LATERAL_TRUST_RANGE_M = 35.0
+# a vehicle's velocity counts from its track's this many-th frame on (the models fit it through 3+ box feet;
+# the first fits swing by metres per second). Walkers and cyclists count at once: they step out from hiding [frames]
+VEHICLE_VELOCITY_MIN_FRAMES = 5
 BODY_ALONG_MOTION_M_S = 3.0  # a road user's footprint turns to its velocity from this ground speed on [m/s]
 
 
@@ -65,6 +71,10 @@ class SeenUsers:
     kind: tuple[str, ...]  # "pedestrian" | "cyclist" | "vehicle" per road user
     gap_m: np.ndarray  # (N,) from the ego's front bumper to the reported point, along x [m]
     track_id: np.ndarray  # (N,) the tracker's ids (untracked objects get ids of their own, below -1)
+    # (N,) bool: its box is cut by the image's left or right edge and its reported point lies beside the ego's
+    # width: an object passing beside the camera, whose lateral place the models can only guess (a parked car
+    # beside the bumper read 0.7 m nearer the path than it was): worth a warning, never a brake
+    cut_beside: np.ndarray
 
 
 def _empty_users() -> RoadUsers:
@@ -91,12 +101,13 @@ class RoadUserTracker:
         dt = t - self._time_s if self._time_s is not None and t > self._time_s else FRAME_DT_S
         self._time_s = t
         if frame is not None:
-            cls, ids, point, rel_vel, depth_ok = _from_frame(frame)
+            cls, ids, point, rel_vel, depth_ok, edge_cut = _from_frame(frame)
         else:
-            cls, ids, point, rel_vel, depth_ok = _from_features(f)
+            cls, ids, point, rel_vel, depth_ok, edge_cut = _from_features(f)
         if len(cls) == 0:
             self._tracks = self._missed({}, f.speed_m_s, dt)
-            return SeenUsers(_empty_users(), np.zeros(0, int), np.zeros(0, bool), (), np.zeros(0), np.zeros(0, np.int64))
+            return SeenUsers(_empty_users(), np.zeros(0, int), np.zeros(0, bool), (), np.zeros(0), np.zeros(0, np.int64),
+                             np.zeros(0, bool))
         size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64)
         vel = np.nan_to_num(rel_vel, nan=-np.inf)  # unknown velocity: standing on the ground (below)
         unknown = ~np.all(np.isfinite(vel), axis=1)
@@ -105,9 +116,13 @@ class RoadUserTracker:
         speed = np.hypot(vel[:, 0], vel[:, 1])
         # slower than its class's floor: standing (box-foot jitter, not motion); faster than its class can go: a
         # track glitch, taken as standing too (what stands beside the path stays out of it)
-        floor = np.array([STILL_BELOW_M_S.get(KIND_NAMES.get(int(c), "vehicle")) for c in cls])
-        cap = np.array([MAX_SPEED_M_S.get(KIND_NAMES.get(int(c), "vehicle")) for c in cls])
+        kind = tuple(KIND_NAMES.get(int(c), "vehicle") for c in cls)
+        floor = np.array([STILL_BELOW_M_S[k] for k in kind])
+        cap = np.array([MAX_SPEED_M_S[k] for k in kind])
         still = (speed < floor) | (speed > cap)
+        if frame is not None:  # a vehicle track's first velocities come from a few box feet: standing until it matures
+            prev_age = np.array([self._tracks.get(int(t), (0,))[0] for t in ids])
+            still |= (prev_age + 1 < VEHICLE_VELOCITY_MIN_FRAMES) & np.array([k == "vehicle" for k in kind])
         vel[still] = 0.0
         speed = np.hypot(vel[:, 0], vel[:, 1])
         motion = np.arctan2(vel[:, 1], vel[:, 0])  # its direction of travel, tracked for the yaw rate [rad]
@@ -139,8 +154,9 @@ class RoadUserTracker:
         vel[far, 1] = 0.0
         yaw_rate[far] = 0.0
         users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))
-        kind = tuple(KIND_NAMES.get(int(c), "vehicle") for c in cls)
-        return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids)
+        # a cut box beside the path: its body's lateral place is a guess (perception.placement.side_cut_lateral)
+        beside = edge_cut & (np.abs(point[:, 1]) > EGO_CLEARANCE_HALF_WIDTH_M)
+        return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids, beside)
 
     def _missed(self, tracks: dict, ego_speed_m_s: float, dt: float) -> dict:
         """``tracks`` plus the earlier ones not seen this frame that may still come back (their age kept,
@@ -175,8 +191,10 @@ def _from_frame(pf: PerceptionFrame):
     d = pf.detections
     keep = np.flatnonzero(np.isin(d.class_id, list(ROAD_USER_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1))
     d = d.select(keep)
+    width = pf.image_size[1]
+    edge_cut = (d.xyxy[:, 0] <= 1.0) | (d.xyxy[:, 2] >= width - 1.0)  # NaN boxes (labels without a camera): never
     return (d.class_id, d.track_id.astype(np.int64), d.position_m.astype(np.float64), d.velocity_m_s.astype(np.float64),
-            depth_agreement(pf.depth_m, pf.image_size, d.xyxy, d.position_m[:, 0]))
+            depth_agreement(pf.depth_m, pf.image_size, d.xyxy, d.position_m[:, 0]), edge_cut)
 
 
 def _from_features(f: Decoded):
@@ -187,7 +205,7 @@ def _from_features(f: Decoded):
                    np.where(rows[:, col("width")] * 3.0 < 1.0, CYCLIST_CLASS, 0)).astype(np.int64)
     point = np.stack([rows[:, col("x")] * DISTANCE_SCALE_M, rows[:, col("y")] * LATERAL_SCALE_M], 1)
     vel = np.stack([rows[:, col("vx")] * REL_SPEED_SCALE_M_S[0], rows[:, col("vy")] * REL_SPEED_SCALE_M_S[1]], 1)
-    return cls, np.full(len(rows), -1, np.int64), point, vel, np.ones(len(rows), bool)
+    return cls, np.full(len(rows), -1, np.int64), point, vel, np.ones(len(rows), bool), np.zeros(len(rows), bool)
 
 
 def depth_agreement(depth_m: np.ndarray | None, image_size: tuple[int, int], xyxy: np.ndarray,
