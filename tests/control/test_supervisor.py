@@ -158,3 +158,19 @@ def test_quiet_for_the_models_jitter_on_parked_cars():
 
     _, hit = _drive([(1, CAR, 25.0, -2.7, 0.0, 0.0), (2, CAR, 70.0, -2.5, 0.0, 0.0)], 11.1, 60, sup, jittery)
     assert not hit and sup.interventions == []
+
+
+def test_a_box_cut_by_the_image_edge_beside_the_path_gets_no_brake():
+    """From the models: a parked car beside the bumper, its box cut by the image's right edge, placed 0.7 m
+    nearer the path than it is (2.0 m right, inside the corridor's reach): a warning at most."""
+    sup = SafetySupervisor(_Coast())
+
+    def cut(k, pf):
+        d = pf.detections
+        boxes = np.tile(np.array([[250.0, 70.0, 320.0, 130.0]], np.float32), (len(d), 1))  # touching the right edge
+        return PerceptionFrame(pf.index, pf.timestamp_s, pf.source, pf.image_size,
+                               Detections(boxes, d.score, d.class_id, d.track_id, d.distance_m, d.position_m, d.velocity_m_s),
+                               pf.lane)
+
+    _drive([(1, CAR, 12.0, -2.0, 0.0, 0.0)], 5.0, 30, sup, cut)
+    assert sup.activations["partial"] == 0 and sup.activations["full"] == 0
