@@ -17,7 +17,7 @@ def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None,
     policy.reset()
     log = EpisodeLog(dt_s=env.unwrapped.dt_s)
     while True:
-        action = policy.act(obs)
+        action = policy.act(obs, info.get("perception"))  # the frame behind obs: the supervisor reads all of it
         obs, _, terminated, truncated, info = env.step(action)
         log.add(info, float(env.unwrapped.world.ego.speed_m_s), action, terminated, truncated)
         if on_step is not None:
@@ -25,8 +25,9 @@ def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None,
         if terminated or truncated:
             break
     interventions = getattr(policy, "interventions", ())
-    log.interventions = len(interventions)
+    log.interventions = sum(getattr(i, "stage", "") != "warning" for i in interventions)  # overrides (warnings leave the action)
     log.red_light_holds = sum(i.reason.startswith("red light") for i in interventions)
+    log.aeb_activations = dict(getattr(policy, "activations", {}))
     m = episode_metrics(log)
     m["seed"] = seed
     return m, log

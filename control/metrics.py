@@ -40,6 +40,10 @@ PENALTY = {"pedestrian": 0.5, "vehicle": 0.6, "static": 0.65, "red_light": 0.7, 
 COLLISION_KINDS = ("vehicle", "pedestrian", "static")
 # step events counted like a red light: one penalty factor each (the env's info["events"] keys)
 COUNTED_INFRACTIONS = ("red_light", "stop_sign", "scenario_timeout", "failed_to_yield", "blocked_junction")
+# the supervisor's AEB stages (control.aeb.STAGES) -> the metric counting how often it entered each: an
+# activation, not a step (a full brake held for a second is one full brake), so that the false alarms of
+# a supervisor read as events per km
+AEB_METRICS = {"warning": "warnings", "partial": "partial_brakes", "full": "full_brakes"}
 
 
 def min_speed_penalty(ratio: float) -> float:
@@ -57,6 +61,7 @@ class EpisodeLog:
     actions: list[tuple[float, float]] = field(default_factory=list)
     interventions: int = 0  # supervisor overrides (steps)
     red_light_holds: int = 0  # ... of them, steps it kept the car behind a red light's line
+    aeb_activations: dict[str, int] = field(default_factory=dict)  # AEB stage -> times entered (control.aeb.STAGES)
     route_completion: float = 0.0  # fraction of the route done, last step
     end: str = "running"  # goal | collision (kind) | off road | time limit
 
@@ -112,6 +117,7 @@ def episode_metrics(log: EpisodeLog) -> dict:
         "mean_abs_steer_rate_1_s": round(float(np.abs(np.diff(steer)).mean() / log.dt_s), 3) if len(steer) > 1 else 0.0,
         "interventions": log.interventions,
         "interventions_red_light": log.red_light_holds,
+        **{name: int(log.aeb_activations.get(stage, 0)) for stage, name in AEB_METRICS.items()},
         "duration_s": round(len(ev) * log.dt_s, 2), "steps": len(ev),
         "driving_score": round(completion * penalty, 4),
     }
@@ -147,5 +153,6 @@ def summarize(episodes: list[dict]) -> dict:
         "interventions": sum(e["interventions"] for e in episodes),
         "interventions_per_km": per_km(sum(e["interventions"] for e in episodes)),
         "interventions_red_light": sum(e.get("interventions_red_light", 0) for e in episodes),
+        **{f"{name}_per_km": per_km(sum(e.get(name, 0) for e in episodes)) for name in AEB_METRICS.values()},
         "distance_km": round(km, 3),
     }

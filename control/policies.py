@@ -24,11 +24,12 @@ from pathlib import Path
 import numpy as np
 
 from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MAX_BRAKE_M_S2, MAX_STEER_RAD
+from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_rules import JunctionRules, crossing_gap_m
-from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route
+from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
 POLICY_KINDS = ("ppo", "sac")
@@ -47,8 +48,10 @@ class Policy(ABC):
     def reset(self) -> None:
         """Forget per-episode state (called at every episode start)."""
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        """[steer, accel] in [-1, 1]; a safe stop when the observation is not finite."""
+    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
+        """[steer, accel] in [-1, 1]; a safe stop when the observation is not finite. ``frame``: the
+        ``PerceptionFrame`` the observation was encoded from, where the loop has it (``info["perception"]``);
+        a policy reads its observation only, a wrapper such as the safety supervisor may read more."""
         if not observation_finite(obs):
             return SAFE_STOP.copy()
         action = np.asarray(self._act(obs), np.float32).reshape(2)
@@ -128,11 +131,7 @@ class RuleBasedPolicy(Policy):
 
     def _steer_route(self, route: RouteGuidance, look: float) -> float:
         """Pure pursuit on the route point ``look`` metres along the waypoints."""
-        wp = route.waypoints_m
-        arc = 5.0 + np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(wp, axis=0).T))])  # first point 5 m ahead
-        x, y = np.interp(look, arc, wp[:, 0]), np.interp(look, arc, wp[:, 1])
-        curvature = 2.0 * y / max(x * x + y * y, 1.0)
-        delta = np.arctan(curvature * self.cfg.wheelbase_m)
+        delta = np.arctan(pursuit_curvature(route, look) * self.cfg.wheelbase_m)
         return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
 
     def _steer(self, f) -> float:
@@ -182,6 +181,25 @@ class RuleBasedPolicy(Policy):
                 gap, v_lead = g, 0.0
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
+
+
+class HoldSpeedPolicy(RuleBasedPolicy):
+    """Keeps its lane and the speed it had at the episode's first step, blind to everything else: the
+    driver of Euro NCAP's AEB tests, who leaves avoiding the collision to the car (``SafetySupervisor``)."""
+
+    name = "hold-speed"
+    speed_gain_1_s = 0.5  # accel command per m/s below the held speed [1/(m/s)]
+
+    def reset(self) -> None:
+        super().reset()
+        self.speed_m_s: float | None = None  # the speed held [m/s]
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:
+        f = decode(np.asarray(obs).reshape(-1)[:OBS_SIZE])
+        if getattr(self, "speed_m_s", None) is None:
+            self.speed_m_s = f.speed_m_s
+        accel = np.clip(self.speed_gain_1_s * (self.speed_m_s - f.speed_m_s), -1.0, 1.0)
+        return np.array([self._steer(f), accel], np.float32)
 
 
 def route_curvature(route: RouteGuidance) -> float:

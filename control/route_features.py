@@ -110,3 +110,12 @@ def decode_route(obs: np.ndarray) -> RouteGuidance:
     return RouteGuidance(command, float(r[len(COMMANDS)] * DISTANCE_SCALE_M), wp, float(stop),
                          (float(junction[0]), float(junction[1])), float(r[k0 + 4] * JUNCTION_RADIUS_SCALE_M) if known else 0.0,
                          bool(r[k0 + 6] > 0.5), bool(r[k0 + 7] > 0.5))
+
+
+def pursuit_curvature(route: RouteGuidance, look_m: float) -> float:
+    """The curvature of the arc from the ego, tangent to its heading, through the route point ``look_m``
+    metres along the waypoints (the first lies 5 m ahead): pure pursuit's [1/m], positive to the left."""
+    wp = route.waypoints_m
+    arc = 5.0 + np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(wp, axis=0).T))])
+    x, y = np.interp(look_m, arc, wp[:, 0]), np.interp(look_m, arc, wp[:, 1])
+    return float(2.0 * y / max(x * x + y * y, 1.0))

@@ -1,17 +1,26 @@
-"""``SafetySupervisor``: emergency braking around any policy, with a record of each intervention.
+"""``SafetySupervisor``: automatic emergency braking and a red-light hold around any policy, with a
+record of each intervention.
 
-It reads the same feature vector the policy does. When something in the ego's path (a vehicle
-or pedestrian inside the swept corridor, ``control.features.in_path``) is closing with a
-time-to-collision under ``ttc_brake_s``, or is nearer than ``min_gap_m`` while the car moves,
-it overrides the policy's accel with a full brake (steering is left to the policy). It also keeps
-the car from crossing a red light's stop line: when the light is red, the car can still stop with
-its front less than ``red_overrun_m`` over the line, a comfortable stop would no longer end
-before it, and the policy's own braking would not stop the car by the line, the accel becomes a
-full brake (a car standing at the line is held there), unless the route block (layout v2) says
-the next manoeuvre is a right that may turn on red and the car has made its full stop at the
-line (whether the junction is clear is the policy's to judge, as at a stop sign). A
-non-finite observation or action is answered with a safe stop. Each step it intervenes is
-recorded in ``interventions`` (step, reason).
+Each step it reads the ``PerceptionFrame`` behind the observation when the driving loop passes it
+(``act(obs, frame)``: every detection, track ids, the depth map), else the policy's own feature
+vector. It predicts every road user's path and the ego's over the next seconds and finds the first
+overlap of their footprints (``control.prediction``), then brakes in stages as production AEB does
+(``control.aeb``: warning, partial, full, each needing more evidence that the road user is real,
+released with hysteresis); the brake is the stricter of the stage's and the policy's own (steering is
+left to the policy). It also keeps the car from crossing a red light's stop line: when the light is
+red, the car can still stop with its front less than ``red_overrun_m`` over the line, a comfortable
+stop would no longer end before it, and the policy's own braking would not stop the car by the line,
+the accel becomes a full brake (a car standing at the line is held there), unless the route block
+(layout v2) says the next manoeuvre is a right that may turn on red and the car has made its full stop
+at the line (whether the junction is clear is the policy's to judge, as at a stop sign). A non-finite
+observation is answered with a safe stop.
+
+Every step it acts is recorded in ``interventions`` (step, stage, reason): each override, and each
+warning (which leaves the action alone); a brake stage whose brake the policy's own outdoes changes
+nothing and is not recorded. ``activations`` counts how often each AEB stage was entered, whatever the
+policy did (entering a stage from a lower one counts every stage passed on the way: a full brake from
+nothing is also a warning and a partial brake); ``control.metrics`` turns them into warnings and full
+brakes per km.
 """
 
 from __future__ import annotations
@@ -23,19 +32,26 @@ import numpy as np
 from common.config import check_range
 from common.vocab import MAX_BRAKE_M_S2
 
-from .features import DISTANCE_SCALE_M, OBS_SIZE, Decoded, decode, object_column
+from perception.types import PerceptionFrame
+
+from .aeb import STAGES, AebConfig, StagedBraking
+from .features import OBS_SIZE, Decoded, decode
 from .junction_rules import FullStop
 from .policies import SAFE_STOP, Policy, observation_finite
-from .route_features import OBS_SIZE_V2, decode_route
+from .prediction import EgoPath, PredictionConfig, predict_conflicts
+from .road_users import RoadUserTracker
+from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 
 @dataclass(frozen=True)
 class SupervisorConfig:
-    ttc_brake_s: float = 1.2  # brake when the time to collision with something in the path falls under this [s]
-    min_gap_m: float = 1.5  # ... or when it is this close to the front bumper while moving [m]
-    camera_to_bumper_m: float = 1.5  # [m]
-    moving_m_s: float = 0.5  # below this speed the car counts as stopped [m/s]
-    max_oncoming_m_s: float = 5.0  # closing speeds are capped at the ego's speed plus this [m/s]
+    aeb: AebConfig = AebConfig()  # the braking stages (control.aeb)
+    prediction: PredictionConfig = PredictionConfig()  # paths and footprints (control.prediction)
+    dt_s: float = 0.05  # the control period (the simulator's 20 Hz) [s]
+    # with a route (navigation worlds), the ego's path is the arc through the route point this far ahead:
+    # about where the car will be in the middle of the prediction horizon
+    route_lookahead_s: float = 1.5  # [s]
+    route_lookahead_m: float = 8.0  # at least [m]
     # red lights: hold the car when it can still stop with its front less than this over the line (the
     # simulator counts a red run once the car's centre, 2.3 m behind the front, crosses; the models' line
     # distance reads ~0.5 m short at the line) ...
@@ -43,15 +59,16 @@ class SupervisorConfig:
     red_stop_margin_m: float = 0.5  # ... once a comfortable stop would end less than this before the line [m]
     comfortable_brake_m_s2: float = 3.0  # [m/s^2]
     max_brake_m_s2: float = MAX_BRAKE_M_S2  # the car's (common.vocab) [m/s^2]
+    moving_m_s: float = 0.5  # below this speed the car counts as stopped [m/s]
 
     def __post_init__(self) -> None:
-        check_range("supervisor.ttc_brake_s", self.ttc_brake_s, 0.0, 10.0)
-        check_range("supervisor.min_gap_m", self.min_gap_m, 0.0, 20.0)
+        check_range("supervisor.dt_s", self.dt_s, 1e-3, 1.0)
 
 
 @dataclass(frozen=True)
 class Intervention:
     step: int
+    stage: str  # an AEB stage (control.aeb.STAGES: "warning", "partial", "full"), "red_light" or "safe_stop"
     reason: str
 
 
@@ -61,60 +78,69 @@ class SafetySupervisor(Policy):
         self.cfg = config
         self.name = f"{policy.name} + supervisor"
         self.observation = policy.observation
+        self.tracker = RoadUserTracker()
+        self.braking = StagedBraking(config.aeb, config.dt_s)
+        self.reset_record()
+
+    def reset_record(self) -> None:
         self.interventions: list[Intervention] = []
+        self.activations = {stage: 0 for stage in STAGES[1:]}
         self.active = False  # whether the last action was overridden
         self._step = 0
         self._red_stop = FullStop()  # the full stop at a red line where a right may turn on red
 
     def reset(self) -> None:
         self.policy.reset()
-        self.interventions = []
-        self.active = False
-        self._step = 0
-        self._red_stop.reset()
+        self.tracker.reset()
+        self.braking.reset()
+        self.reset_record()
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
         step = self._step
         self._step += 1
-        if not observation_finite(obs):
-            return self._override(step, "non-finite observation (perception failure): safe stop", SAFE_STOP.copy())
-        action = self.policy.act(obs)
-        if self.observation != "features":
-            self.active = False
-            return action
-        flat = np.asarray(obs).reshape(-1)
-        f = decode(flat[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
-        on_red = flat.size == OBS_SIZE_V2 and self._stopped_for_right_on_red(f, decode_route(flat).right_on_red)
-        reason = self._danger(f) or (None if on_red else self._red_light(f, float(action[1])))
-        if reason:
-            return self._override(step, reason, np.array([action[0], -1.0], np.float32))
         self.active = False
+        if not observation_finite(obs):
+            return self._record(step, "safe_stop", "non-finite observation (perception failure): safe stop", SAFE_STOP.copy())
+        action = self.policy.act(obs, frame)
+        if self.observation != "features":
+            return action
+        vector = np.asarray(obs).reshape(-1)
+        f = decode(vector[:OBS_SIZE])  # once, for both checks (v2 appends the route block)
+        route = decode_route(vector) if vector.size == OBS_SIZE_V2 else None
+        standing = f.speed_m_s < self.cfg.moving_m_s
+        before = self.braking.level
+        decision = self._aeb(f, route, frame, standing)
+        for level in range(before + 1, self.braking.level + 1):
+            self.activations[STAGES[level]] += 1
+        accel = float(action[1])
+        brake = -decision.decel_m_s2 / self.cfg.max_brake_m_s2
+        # standing, a brake changes something only when the policy would move off
+        if decision.stage in ("partial", "full") and brake < accel and not (standing and accel <= 0.0):
+            return self._record(step, decision.stage, decision.reason, np.array([action[0], brake], np.float32))
+        on_red = route is not None and self._stopped_for_right_on_red(f, route.right_on_red)
+        red = None if on_red else self._red_light(f, accel)
+        if red:
+            return self._record(step, "red_light", red, np.array([action[0], -1.0], np.float32))
+        if decision.stage == "warning":  # recorded; the action is left alone
+            self.interventions.append(Intervention(step, decision.stage, decision.reason))
         return action
 
     def _act(self, obs):  # unused: ``act`` is overridden
         raise NotImplementedError
 
-    def _danger(self, f: Decoded) -> str | None:
-        col = object_column
-        rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
-        if rows.size == 0 or f.speed_m_s < self.cfg.moving_m_s:
-            return None
-        dist = np.maximum(rows[:, col("x")] * DISTANCE_SCALE_M, 0.5)  # from the camera's foot [m]
-        gap = dist - self.cfg.camera_to_bumper_m  # from the front bumper [m]
-        closing = rows[:, col("inv_ttc")] * dist  # [m/s] (the feature is closing speed / distance)
-        # something in our path rarely comes toward us: a closing speed far above our own is a tracking
-        # glitch (a jumped track, a jittery box foot), not a threat to brake for
-        closing = np.minimum(closing, f.speed_m_s + self.cfg.max_oncoming_m_s)
-        ttc = np.where(closing > 1e-3, np.maximum(gap, 0.0) / np.maximum(closing, 1e-3), np.inf)  # bumper to contact [s]
-        k = int(np.argmin(ttc))
-        if ttc[k] < self.cfg.ttc_brake_s:
-            what = "pedestrian" if rows[k, col("pedestrian")] > 0.5 else "vehicle"
-            return f"TTC {ttc[k]:.2f} s to a {what} {gap[k]:.1f} m ahead"
-        j = int(np.argmin(gap))
-        if gap[j] < self.cfg.min_gap_m:
-            what = "pedestrian" if rows[j, col("pedestrian")] > 0.5 else "vehicle"
-            return f"a {what} {gap[j]:.1f} m ahead"
-        return None
+    def _aeb(self, f: Decoded, route: RouteGuidance | None, frame: PerceptionFrame | None, standing: bool):
+        seen = self.tracker.update(frame, f)
+        speed = max(f.speed_m_s, self.cfg.aeb.creep_m_s) if standing else f.speed_m_s
+        # the ego follows its route where it has one (through junctions, where no paint guides it), else its
+        # lane (the corridor the drivers use, centred on the car), else its own yaw rate
+        if route is not None and (route.command != "follow_lane" or not f.lane_known):
+            look = max(self.cfg.route_lookahead_m, self.cfg.route_lookahead_s * speed)
+            path = EgoPath(speed, pursuit_curvature(route, look))
+        elif f.lane_known:
+            path = EgoPath(speed, f.curvature_1_m, -f.heading_error_rad)
+        else:
+            path = EgoPath(speed, f.yaw_rate_rad_s / max(f.speed_m_s, 1.0))
+        return self.braking.update(predict_conflicts(seen.users, path, self.cfg.prediction), seen, standing)
 
     def _stopped_for_right_on_red(self, f: Decoded, permitted: bool) -> bool:
         """Whether the map permits a right on red at the light ahead and the car has made its full
@@ -137,7 +163,8 @@ class SafetySupervisor(Policy):
             return None  # the policy is braking hard enough to stop before the line (or standing still)
         return f"red light, stop line {d:.1f} m ahead"
 
-    def _override(self, step: int, reason: str, action: np.ndarray) -> np.ndarray:
+    def _record(self, step: int, stage: str, reason: str, action: np.ndarray) -> np.ndarray:
+        """An override: the action replaced, the step recorded."""
         self.active = True
-        self.interventions.append(Intervention(step, reason))
+        self.interventions.append(Intervention(step, stage, reason))
         return action

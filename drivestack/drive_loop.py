@@ -118,7 +118,8 @@ def drive_episode(tap: DriveTap, policy, seed: int, output, bar=None, rerun=None
     wall = time.perf_counter() - start
     if output is not None:
         output.close()
-    m["interventions_list"] = [{"step": i.step, "reason": i.reason} for i in getattr(policy, "interventions", ())]
+    m["interventions_list"] = [{"step": i.step, "stage": i.stage, "reason": i.reason}
+                               for i in getattr(policy, "interventions", ())]
     m["steps_per_s"] = round(m["steps"] / max(wall, 1e-9), 2)
     m["perception_ms_mean"] = round(float(np.mean(tap.perception_ms)), 2) if tap.perception_ms else None
     return m

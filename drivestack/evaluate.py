@@ -14,7 +14,8 @@ Usage::
 ``eval policy`` drives the same held-out seeds with each row's policy and perception source
 (ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera) and reports success
 rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
-lights run, mean speed, jerk, supervisor interventions and the CARLA-style driving score, plus
+lights run, mean speed, jerk, supervisor interventions (override steps) and its AEB activations per km
+(warnings, partial and full brakes: ``control.metrics``), the CARLA-style driving score, plus
 the perception gap (models minus labels) per policy.
 
 ``eval suite`` drives every case of the safety suite (scenario x parameter point x seed; Euro NCAP
@@ -219,8 +220,9 @@ def write_html(out) -> None:
 
 def _print_table(report: dict) -> None:
     cols = ("success_rate", "route_completion", "driving_score", "collisions_per_km", "red_lights_run", "mean_speed_kmh",
-            "interventions", "interventions_red_light")
-    heads = ("success", "completion", "score", "collisions/km", "red lights", "km/h", "interventions", "of them red hold")
+            "interventions", "interventions_red_light", "warnings_per_km", "full_brakes_per_km")
+    heads = ("success", "completion", "score", "collisions/km", "red lights", "km/h", "interventions", "of them red hold",
+             "warnings/km", "full brakes/km")
     if report.get("scenario") in ("townnav", "highwaynav"):  # the navigation worlds' own events
         cols += ("stop_signs_run_per_km", "off_route_per_km", "wrong_lane_share")
         heads += ("stop signs/km", "off route/km", "wrong-lane share")

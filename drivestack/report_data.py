@@ -114,7 +114,9 @@ def load_episode(folder: Path, metrics: dict, dt_s: float) -> EpisodeSeries:
     ttc_time = np.array([_num(f.get("timestamp_s")) for f in frames], np.float64)
     ttc = np.array([_num(f.get("lead_ttc_s")) for f in frames], np.float64)
     # the supervisor counts policy calls from 0; call k produced the action of step k + 1
-    interventions = tuple(((i["step"] + 1) * dt_s, i["reason"]) for i in metrics.get("interventions_list", ()))
+    # (runs from before the staged supervisor have no stage)
+    interventions = tuple(((i["step"] + 1) * dt_s, f"{i['stage']}: {i['reason']}" if "stage" in i else i["reason"])
+                          for i in metrics.get("interventions_list", ()))
     return EpisodeSeries(folder.name, time_s, speed, limit, steer, accel, events, ttc_time, ttc, interventions,
                          (folder / "recording.json").is_file())
 

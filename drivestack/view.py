@@ -152,7 +152,8 @@ def _supervisor(folder: Path) -> tuple[bool | None, dict[int, str]]:
     reasons = {}
     if metrics.is_file():
         for i in json.loads(metrics.read_text()).get("interventions_list", []):
-            reasons[int(i["step"])] = i["reason"]
+            if i.get("stage") != "warning":  # a warning leaves the action alone: the supervisor was not braking
+                reasons[int(i["step"])] = i["reason"]
     return supervised, reasons
 
 

@@ -23,6 +23,7 @@ def _log(events: list[StepEvents], route_completion: float, end: str = "terminat
 def clean_success() -> EpisodeLog:  # 100 m, goal
     log = _log([StepEvents(progress_m=25.0)] * 3 + [StepEvents(progress_m=25.0, goal=True)], 1.0)
     log.interventions, log.red_light_holds = 2, 1
+    log.aeb_activations = {"warning": 3, "partial": 1, "full": 1}  # the supervisor's stages entered
     return log
 
 
@@ -52,6 +53,7 @@ def test_clean_success():
     assert (m["off_road"], m["solid_line_crossings"], m["red_lights_run"]) == (0, 0, 0)
     assert (m["mean_speed_kmh"], m["mean_abs_jerk_m_s3"], m["mean_abs_steer_rate_1_s"]) == (36.0, 0.0, 0.0)
     assert (m["interventions"], m["interventions_red_light"], m["steps"], m["duration_s"]) == (2, 1, 4, 0.4)
+    assert (m["warnings"], m["partial_brakes"], m["full_brakes"]) == (3, 1, 1)
 
 
 def test_collision_scales_the_score_by_its_penalty():
@@ -103,6 +105,8 @@ def test_summarize_rates_per_km():
     assert s["collisions_per_km_by_kind"] == {"vehicle": 3.571, "pedestrian": 0.0, "static": 0.0}
     assert (s["off_road_per_km"], s["solid_line_per_km"], s["red_lights_run"]) == (3.571, 3.571, 1)
     assert (s["interventions"], s["interventions_per_km"], s["interventions_red_light"]) == (2, round(2 / km, 3), 1)
+    # the supervisor's activations per km: 3 warnings, 1 partial and 1 full brake in 0.28 km
+    assert (s["warnings_per_km"], s["partial_brakes_per_km"], s["full_brakes_per_km"]) == (10.714, 3.571, 3.571)
 
 
 def test_summarize_edge_cases():

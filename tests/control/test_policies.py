@@ -50,9 +50,16 @@ def test_supervisor_brakes_for_a_short_ttc_and_reports_it():
     sup = SafetySupervisor(_Gas())
     far = sup.act(_obs_with_object(40.0, 2.0))  # TTC ~19 s: leave the policy alone
     assert far[1] == 1.0 and not sup.active
-    near = sup.act(_obs_with_object(8.0, 10.0))  # TTC ~0.65 s: brake, keep the steering
-    assert near[1] == -1.0 and near[0] == pytest.approx(0.1) and sup.active
-    assert len(sup.interventions) == 1 and sup.interventions[0].step == 1 and "TTC" in sup.interventions[0].reason
+    # a car 8 m ahead closing at 10 m/s (TTC ~0.65 s), seen on three frames in a row (0.5 m nearer each,
+    # from the feature vector alone): a warning on the first, a partial brake on the second, then full
+    stages = []
+    for k in range(3):
+        a = sup.act(_obs_with_object(8.0 - 0.5 * k, 10.0))
+        stages.append(sup.interventions[-1].stage)
+    assert stages == ["warning", "partial", "full"]
+    assert a[1] == -1.0 and a[0] == pytest.approx(0.1) and sup.active  # full brake, the policy's steering kept
+    assert sup.interventions[-1].step == 3 and "vehicle" in sup.interventions[-1].reason
+    assert sup.activations == {"warning": 1, "partial": 1, "full": 1}
 
 
 def test_load_policy_errors(tmp_path):
