@@ -88,7 +88,7 @@ def test_the_models_refuse_a_camera_less_env():
 
 
 def test_both_producers_are_called_the_same_way():
-    """A producer is whatever has kind, needs_camera, reset(seed) and process(frame, truth)."""
+    """A producer is whatever has kind, needs_camera, reset(seed) and process(frame, truth, prior)."""
 
     class _Recorder(GroundTruthPerception):
         calls: list = []
@@ -97,9 +97,9 @@ def test_both_producers_are_called_the_same_way():
             self.calls.append(("reset", seed))
             super().reset(seed)
 
-        def process(self, frame, truth=None):
+        def process(self, frame, truth=None, prior=None):
             self.calls.append(("process", frame.index, frame.image.shape, truth is not None))
-            return super().process(frame, truth)
+            return super().process(frame, truth, prior)
 
     env = PerceptionObservation(gym.make("drivestack/Town-v0", render_camera=False, config=SHORT), _Recorder())
     env.reset(seed=5)
