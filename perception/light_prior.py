@@ -31,7 +31,7 @@ MIN_HEAD_HEIGHT_PX = 2.0  # a head shorter than this is not read: its lamps are 
 MIN_BOX_SCORE = 0.25
 # a stop line passed by more than this no longer governs the ego ("none"), as the light head's target
 # (perception.hydranet.LIGHT_PASSED_M) and the evaluation's truth count it [m]
-LINE_PASSED_M = 3.0
+LIGHT_PASSED_M = 3.0
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ class ProjectedHead:
 
 def project_head(prior: SignalPrior, cam: CameraModel) -> ProjectedHead | None:
     """Where ``prior``'s head appears in ``cam``'s image; None when no signal governs the ego (none
-    ahead, or its stop line passed by more than LINE_PASSED_M) or the head stands behind the camera."""
-    if not prior.signal_ahead or prior.stop_line_m < -LINE_PASSED_M:
+    ahead, or its stop line passed by more than LIGHT_PASSED_M) or the head stands behind the camera."""
+    if not prior.signal_ahead or prior.stop_line_m < -LIGHT_PASSED_M:
         return None
     x, y, z = prior.head_xyz_m
     uv, depth = cam.point_to_pixel(np.array([[x - cam.forward_m, y, z]]))  # the map's frame is the ego reference's

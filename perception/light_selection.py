@@ -59,7 +59,8 @@ class LightSelector:
                  image: np.ndarray, t_s: float, detector=None, prior: SignalPrior | None = None) -> tuple[str, float]:
         """State and stop-line distance [m] of the light the ego obeys in ``image`` (the frame at ``t_s`` [s]):
         among the detected ``dets`` (and the zoomed pass's, by ``detector``), else ``outputs``' light head.
-        With a map ``prior``: the light where the map puts it, at the map's stop line (``_at_prior``)."""
+        With a map ``prior`` (and a ``light_source`` other than "multitask", whose head knows no map): the
+        light where the map puts it, at the map's stop line (``_at_prior``)."""
         self.zoom_ms = 0.0
         if prior is not None and self.light_source != "multitask":
             return self._at_prior(prior, dets, cam, image, t_s, detector)

@@ -8,10 +8,10 @@ import pytest
 
 import sim  # noqa: F401  (registers the ids)
 from perception.geometry import CameraModel
-from perception.light_prior import LINE_PASSED_M, matched_light, project_head
+from perception.light_prior import LIGHT_PASSED_M, matched_light, project_head
 from perception.light_selection import LightSelector
-from perception.pipeline import CameraSetup
-from perception.types import CLASS_NAMES, Detections, LaneEstimate, SignalPrior
+from perception.pipeline import CameraSetup, Perception
+from perception.types import CLASS_NAMES, Detections, Frame, LaneEstimate, SignalPrior
 
 RED, GREEN = CLASS_NAMES.index("traffic_light_red"), CLASS_NAMES.index("traffic_light_green")
 LANE = LaneEstimate(0.0, 0.0, 0.0, 3.5, 1.0)
@@ -31,6 +31,12 @@ def _head_image(cam: CameraModel, box: np.ndarray, lit: tuple[int, int, int], la
     r = y0 + int(lamp_row * (y1 - y0 - 2))
     img[r:r + 2, x0:x1] = lit
     return img
+
+
+def test_a_passed_line_stops_governing_where_the_lights_truth_says_so():
+    from perception.hydranet import LIGHT_PASSED_M as TRUTH_PASSED_M
+
+    assert LIGHT_PASSED_M == TRUTH_PASSED_M
 
 
 def test_point_to_pixel_agrees_with_the_ground_projection_and_its_inverse():
@@ -56,8 +62,8 @@ def test_the_maps_head_projects_onto_its_label_box_and_its_lamp_reads_there(seed
     x0, y0, x1, y1 = box  # x1, y1 exclusive
     assert x0 <= head.uv[0] <= x1 and y0 <= head.uv[1] <= y1, (head, box)
     # no detector at all: the lamp is read in the region around the projection
-    state, dist = LightSelector("detector")(Detections.empty(), cam, LANE, None, image, 0.0, None, prior)
-    assert (state, dist) == (gt.ego.light_state, prior.stop_line_m)
+    pf = Perception().process(Frame(image, 0.0, 0, f"sim:townnav:{seed}"), prior=prior)
+    assert (pf.light_state, pf.light_distance_m) == (gt.ego.light_state, prior.stop_line_m)
     env.close()
 
 
@@ -90,7 +96,7 @@ def test_no_signal_on_the_map_means_no_light_and_a_passed_line_no_longer_governs
     none_ahead = SignalPrior((float("nan"),) * 3, float("inf"))
     assert not none_ahead.signal_ahead
     assert selector(dets, cam, LANE, None, image, 0.0, None, none_ahead) == ("none", float("inf"))
-    passed = SignalPrior((12.0, -8.0, 3.7), -LINE_PASSED_M - 0.5)
+    passed = SignalPrior((12.0, -8.0, 3.7), -LIGHT_PASSED_M - 0.5)
     assert selector(dets, cam, LANE, None, image, 0.0, None, passed) == ("none", float("inf"))
 
 
