@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from perception.ground_truth import GroundTruthPerception
-from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer
+from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer, SignalPrior
 
 from .features import LAYOUT_ID, OBS_SIZE, EgoMeasurements, encode
 from .light_memory import LightMemory
@@ -71,7 +71,9 @@ class PerceptionObservation(gym.Wrapper):
         state = obs["state"]
         t_s = self._index * self.env.unwrapped.dt_s
         source = f"sim:{self.env.unwrapped.config.scenario.kind}:{self.env.unwrapped.seed_used}"
-        pf = self.perception.process(Frame(obs.get("image", NO_PIXELS), t_s, self._index, source), gt)
+        # a navigation world's map says where the next signal stands (None without a map: the straight town)
+        pf = self.perception.process(Frame(obs.get("image", NO_PIXELS), t_s, self._index, source), gt,
+                                     prior=SignalPrior.from_labels(gt.ego))
         # speed over the last step for the memory's odometry: this step's (the simulator's control period is short)
         light = self.light_memory.update(pf.light_state, pf.light_distance_m, float(state[0]), self.env.unwrapped.dt_s)
         if self.light_memory.remembered:

@@ -66,6 +66,8 @@ def add_parser(sub) -> None:
     p.add_argument("--kinds", default="town,highway", help="perception: scenario kinds, comma-separated: town, highway, townnav, highwaynav (default town,highway)")
     p.add_argument("--frames-per-seed", type=int, default=10)
     p.add_argument("--randomize", action="store_true", help="score on randomised visuals (default: the evaluation look)")
+    p.add_argument("--no-map-prior", action="store_true",
+                   help="perception, navigation worlds: do not tell perception where the map puts the next signal (as with no map)")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped)")
     p.add_argument("--device", default="auto")
@@ -124,7 +126,8 @@ def run(args) -> int:
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
     report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
-                                             randomize=args.randomize), args.out, progress=not args.json)
+                                             randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
+                      progress=not args.json)
     report["models"] = {"detector": str(det_path), "hydranet": str(hyd_path)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json and args.out:

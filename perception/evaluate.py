@@ -24,7 +24,7 @@ from common.vocab import LIGHT_STATES
 
 from .metrics import (IOU_MATCH, OBJECT_RANGES_M, ByRange, DetectionTally, FrameMatches, LaneF1, LightTally, MaskIoU,
                       TrueBoxes, distance_errors, iou_matrix, match_greedy)
-from .types import ROAD_USER_CLASSES, Frame
+from .types import ROAD_USER_CLASSES, Frame, SignalPrior
 
 DISPLAY_SCORE = 0.25  # the pipeline's usual detection threshold: operating point, box edges, road-user recall, overlays
 ROAD_USERS = sorted(ROAD_USER_CLASSES)
@@ -42,6 +42,9 @@ class EvalConfig:
     examples: int = 4  # overlay PNGs written
     light_frames_per_seed: int = 12  # extra town frames per seed after the regular ones, scored for the light only
     light_every_n_steps: int = 16  # control steps between those frames
+    # navigation worlds: perception is told where the map puts the next signal (``SignalPrior``), as the
+    # drive loop tells it; False scores the map-less light selection there too
+    map_prior: bool = True
 
 
 class _Scores:
@@ -140,6 +143,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     from sim.autopilot import Autopilot
 
     out = Path(out_dir) if out_dir else None
+    prior = (lambda gt: SignalPrior.from_labels(gt.ego)) if config.map_prior else (lambda gt: None)  # noqa: E731
     if out:
         out.mkdir(parents=True, exist_ok=True)
     scores = _Scores()
@@ -161,12 +165,14 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
                 if frames >= config.frames_per_seed:  # light-only frames, farther along the drive
                     regular_end = step if regular_end is None else regular_end
                     if (step - regular_end) % config.light_every_n_steps == 0:
-                        pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"))
+                        pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
+                                                prior=prior(gt))
                         scores.add_light(pf, gt)
                         light_frames += 1
                         bar.update(1)
                 elif step % config.every_n_steps == 0:
-                    pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"))
+                    pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
+                                            prior=prior(gt))
                     scores.add(pf, gt)
                     scores.add_light(pf, gt)
                     if out is not None and examples < config.examples and len(gt.objects) >= 3:
@@ -185,7 +191,7 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     report = {
         "frames": regular, "light_only_frames": total - regular, "seeds": list(config.seeds), "kinds": list(config.kinds),
         "randomized": config.randomize, **figures,
-        "light": {"source": perception.light.light_source, **scores.light.report()},
+        "light": {"source": perception.light.light_source, "map_prior": config.map_prior, **scores.light.report()},
     }
     if out is not None:
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -61,8 +61,13 @@ class CameraModel:
     def ground_to_pixel(self, xy_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (N, 2) of ground points (N, 2) [m], and their camera depth (N,) [m]."""
         xy = np.asarray(xy_m, np.float64).reshape(-1, 2)
-        pts = np.stack([xy[:, 0], xy[:, 1], np.full(len(xy), -self.height_m)], 1)
-        cam = pts @ self._rot.T
+        return self.point_to_pixel(np.column_stack([xy, np.zeros(len(xy))]))
+
+    def point_to_pixel(self, xyz_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (N, 2) of ground-frame points (N, 3) (x forward, y left, z up from the road under the
+        camera) [m], and their camera depth (N,) [m] (a point at or behind the camera: depth <= 0)."""
+        p = np.asarray(xyz_m, np.float64).reshape(-1, 3) - [0.0, 0.0, self.height_m]
+        cam = p @ self._rot.T
         z = cam[:, 2]
         with np.errstate(divide="ignore", invalid="ignore"):
             uv = np.stack([self.fx * cam[:, 0] / z + self.cx, self.fy * cam[:, 1] / z + self.cy], 1)

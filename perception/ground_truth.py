@@ -96,9 +96,10 @@ class GroundTruthPerception:
         # the footprint's nearest edge may be in view when its centre is not: a few degrees of margin
         return abs(np.degrees(np.arctan2(o.y_m, x))) <= self.hfov_deg / 2 + 5.0
 
-    def process(self, frame: Frame, truth=None) -> PerceptionFrame:
+    def process(self, frame: Frame, truth=None, prior=None) -> PerceptionFrame:
         """``truth`` (``sim.labels.GroundTruth``, required) as seen by the camera that took ``frame``;
-        ``frame`` gives the record's index, time, source and image size."""
+        ``frame`` gives the record's index, time, source and image size. ``prior`` (the map's
+        ``SignalPrior``) is not read: the labels already hold the light itself."""
         if truth is None:
             raise ValueError("GroundTruthPerception reads the simulator's labels: pass them as process(frame, truth)")
         gt, n = truth, self.noise

@@ -4,7 +4,9 @@
 behind us), reads the chosen one's state off its lit lamp and ranges its stop line
 (``perception.lights``); ``zoomed_lights`` is the second detector pass on the upper middle of the
 image that finds far heads. ``LightSelector``, the pipeline's stage, uses both on a schedule and
-falls back to the multi-task network's light head, per its ``light_source``.
+falls back to the multi-task network's light head, per its ``light_source``. Given a map prior
+(``SignalPrior``: where the governing head stands, where its stop line is) it looks only there
+instead (``perception.light_prior``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import time
 import numpy as np
 
 from .geometry import MIN_LANE_CONFIDENCE, CameraModel
+from .light_prior import head_state, matched_light, project_head, zoom_region_at
 from .lights import TYPICAL_LANE_WIDTH_M, lamp_state, seen_from_side, stop_line_distance_m
-from .types import LIGHT_CLASSES, Detections, LaneEstimate, MultitaskOutputs
+from .types import LIGHT_CLASSES, Detections, LaneEstimate, MultitaskOutputs, SignalPrior
 
 LIGHT_ZOOM_REGION = ((0.25, 0.125), (0.75, 0.625))  # (left, top), (right, bottom) as image fractions: where far lights stand
 PASSED_LINE_M = -1.0  # a stop-line distance below this: the line is behind the vehicle's front [m]
@@ -53,10 +56,14 @@ class LightSelector:
         self._zoom_t = -np.inf  # frame time of the last zoomed pass [s]
 
     def __call__(self, dets: Detections, cam: CameraModel, lane: LaneEstimate, outputs: MultitaskOutputs | None,
-                 image: np.ndarray, t_s: float, detector=None) -> tuple[str, float]:
+                 image: np.ndarray, t_s: float, detector=None, prior: SignalPrior | None = None) -> tuple[str, float]:
         """State and stop-line distance [m] of the light the ego obeys in ``image`` (the frame at ``t_s`` [s]):
-        among the detected ``dets`` (and the zoomed pass's, by ``detector``), else ``outputs``' light head."""
+        among the detected ``dets`` (and the zoomed pass's, by ``detector``), else ``outputs``' light head.
+        With a map ``prior`` (and a ``light_source`` other than "multitask", whose head knows no map): the
+        light where the map puts it, at the map's stop line (``_at_prior``)."""
         self.zoom_ms = 0.0
+        if prior is not None and self.light_source != "multitask":
+            return self._at_prior(prior, dets, cam, image, t_s, detector)
         if self.light_source != "multitask":
             seen = relevant_light(dets, cam, lane, self.front_ahead_m, image)
             if seen[0] == "none" or seen[1] < PASSED_LINE_M:  # none ahead in the full frame: a far one, zoomed?
@@ -69,25 +76,47 @@ class LightSelector:
             return "none", float("inf")
         return str(outputs.light_state), float(outputs.light_distance_m)
 
-    def _zoom(self, detector, image: np.ndarray, t_s: float) -> None:
-        """The zoomed light pass on the frame at ``t_s`` [s], when due (else its last lights, younger than
-        LIGHT_ZOOM_PERIOD_S, stand). Time, not frame count: sparse frames (an evaluation, a slow video)
-        each get their own pass."""
+    def _at_prior(self, prior: SignalPrior, dets: Detections, cam: CameraModel, image: np.ndarray, t_s: float,
+                  detector) -> tuple[str, float]:
+        """The map's head: "none" when the map has no signal ahead (a crossing street's heads are never
+        ours); else the state of the detected light box at its projection (the full frame's, else the
+        zoomed pass's, centred on it), or of the lamp seen there without a box, and the map's stop line."""
+        head = project_head(prior, cam)
+        if head is None or not head.readable:
+            return "none", float("inf")
+        found, k = dets, matched_light(dets, head)
+        if k < 0 and self.light_zoom and detector is not None:
+            self._zoom(detector, image, t_s, zoom_region_at(head, cam.width, cam.height, _zoom_fraction()))
+            z = matched_light(self._zoom_lights, head)
+            found, k = (self._zoom_lights, z) if z >= 0 else (dets, k)
+        state = head_state(found, k, head, image)
+        return state, prior.stop_line_m if state != "none" else float("inf")
+
+    def _zoom(self, detector, image: np.ndarray, t_s: float, region=LIGHT_ZOOM_REGION) -> None:
+        """The zoomed light pass on ``region`` of the frame at ``t_s`` [s], when due (else its last lights,
+        younger than LIGHT_ZOOM_PERIOD_S, stand). Time, not frame count: sparse frames (an evaluation, a
+        slow video) each get their own pass."""
         if not self.light_zoom or detector is None:
             return
         age = t_s - self._zoom_t
         if not 0.0 <= age < LIGHT_ZOOM_PERIOD_S - 1e-6:  # due (or time went backwards: a new video)
             t = time.perf_counter()
-            self._zoom_lights, self._zoom_t = zoomed_lights(detector, image), t_s
+            self._zoom_lights, self._zoom_t = zoomed_lights(detector, image, region), t_s
             self.zoom_ms = (time.perf_counter() - t) * 1e3
 
 
-def zoomed_lights(detector, image: np.ndarray) -> Detections:
-    """Traffic lights the detector finds in ``LIGHT_ZOOM_REGION`` of ``image``, which its letterbox
-    scales up to the detector's input size; boxes in ``image``'s pixels. Untracked: the tracker
-    follows the full frames."""
-    h, w = image.shape[:2]
+def _zoom_fraction() -> tuple[float, float]:
+    """The zoomed region's size as image fractions (width, height): twice the detector's scale."""
     (fx0, fy0), (fx1, fy1) = LIGHT_ZOOM_REGION
+    return fx1 - fx0, fy1 - fy0
+
+
+def zoomed_lights(detector, image: np.ndarray, region=LIGHT_ZOOM_REGION) -> Detections:
+    """Traffic lights the detector finds in ``region`` of ``image`` ((left, top), (right, bottom) as image
+    fractions), which its letterbox scales up to the detector's input size; boxes in ``image``'s pixels.
+    Untracked: the tracker follows the full frames."""
+    h, w = image.shape[:2]
+    (fx0, fy0), (fx1, fy1) = region
     x0, y0, x1, y1 = int(fx0 * w), int(fy0 * h), int(fx1 * w), int(fy1 * h)
     found = detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
     lights = found.select(np.isin(found.class_id, list(LIGHT_CLASSES)))

@@ -23,6 +23,7 @@ from .geometry import CameraModel
 HOUSING_BOTTOM_M = 3.2  # above the road [m]
 HOUSING_HEIGHT_M = 1.0  # [m]
 HOUSING_DEPTH_M = 0.3  # [m]; the box's top edge is the housing's near face, its bottom edge the far face
+HOUSING_WIDTH_M = 0.4  # across the road [m]
 
 # where the head stands relative to the stop line of its approach (sim/scenarios.py, sim/lights.py):
 #   head      at centre + (half + HEAD_BEYOND_BOX_M)                 (the far corner)

@@ -10,7 +10,8 @@
 5. ``EgoLaneTracker``: the ego lane, fitted from the markings, gated against jumps (``perception.ego_lane``);
 6. the lead vehicle in that lane and its time to collision (``perception.geometry``);
 7. ``LightSelector``: the relevant traffic light and its stop line, from the detector's light boxes
-   (with a zoomed pass for far ones) and/or the light head (``perception.light_selection``);
+   (with a zoomed pass for far ones) and/or the light head (``perception.light_selection``), or, given
+   the map's ``SignalPrior``, the box where the map puts the head (``perception.light_prior``);
 8. the ``PerceptionFrame``, with each stage's time in ``timings_ms``.
 
 Both networks run in PyTorch or, on the CPU by default, in ONNX Runtime (``perception.model_files``,
@@ -34,7 +35,7 @@ from .interleave import Interleave
 from .light_selection import LIGHT_SOURCES, LightSelector
 from .model_files import BACKENDS, DEFAULT_DETECTOR, DEFAULT_HYDRANET, load_networks, model_paths, resolve_backend
 from .placement import ObjectPlacement
-from .types import Detections, Frame, MultitaskOutputs, PerceptionFrame
+from .types import Detections, Frame, MultitaskOutputs, PerceptionFrame, SignalPrior
 
 __all__ = ["BACKENDS", "DEFAULT_DETECTOR", "DEFAULT_HYDRANET", "CameraSetup", "Perception", "model_paths", "resolve_backend"]
 
@@ -105,8 +106,10 @@ class Perception:
         if self.detector is not None and self.track:
             self.detector.reset_tracker()
 
-    def process(self, frame: Frame, truth=None) -> PerceptionFrame:
-        """What the models see in ``frame``'s pixels; ``truth`` (the simulator's labels) is not read."""
+    def process(self, frame: Frame, truth=None, prior: SignalPrior | None = None) -> PerceptionFrame:
+        """What the models see in ``frame``'s pixels; ``truth`` (the simulator's labels) is not read.
+        ``prior``: what the map says of the next signal on the route, where the light is looked for
+        (``LightSelector``); None (no map) ranks every light in view."""
         img, t_s = frame.image, frame.timestamp_s
         h, w = img.shape[:2]
         cam = self.camera_setup.model(w, h)
@@ -123,7 +126,7 @@ class Perception:
         self.interleave.keep(dets if run_det else None, outputs, t_s)
         lane = self.ego_lane(cam, outputs)
         lead, ttc = lead_vehicle(dets, lane)
-        light, light_dist = self.light(dets, cam, lane, outputs, img, t_s, self.detector)
+        light, light_dist = self.light(dets, cam, lane, outputs, img, t_s, self.detector, prior)
         t3 = time.perf_counter()
         zoom_ms = self.light.zoom_ms  # the zoomed pass is the detector's work
         timings = {"detector": (t1 - t0) * 1e3 + zoom_ms, "multitask": (t2 - t1) * 1e3,

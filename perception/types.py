@@ -13,6 +13,7 @@ origin at the camera's foot on the road.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # perception may import sim (it is below); only the annotatio
     from sim.labels import GroundTruth
 
 __all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "PEDESTRIAN_CLASS", "ROAD_USER_CLASSES", "VEHICLE_CLASSES", "Frame", "NO_PIXELS",
-           "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs",
+           "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs", "SignalPrior",
            "perception_frame_json", "perception_frame_from_json"]
 
 # the image of a frame from a source without a camera (the simulator with render_camera=False): (0, 0, 3)
@@ -138,6 +139,31 @@ class PerceptionFrame:
         return _same_fields(self, other, [n for n in self.__dataclass_fields__ if n != "timings_ms"])
 
 
+@dataclass(frozen=True)
+class SignalPrior:
+    """What an HD map says of the next traffic signal on the route: where the head that governs the
+    ego's lane stands and where its stop line is, never its state (the camera must see that). With one,
+    perception looks for the light where the map puts it (``perception.light_prior``); without one (no
+    map: the straight town, a video) it ranks every light in view."""
+
+    # the governing head's housing centre in the ego frame: x forward of the ego's reference point (the
+    # camera stands ``CameraModel.forward_m`` ahead of it), y left, z up from the road [m]; NaN: no signal ahead
+    head_xyz_m: tuple[float, float, float]
+    stop_line_m: float  # front bumper to that head's stop line [m], negative past it; inf: no signal ahead
+
+    @property
+    def signal_ahead(self) -> bool:
+        return math.isfinite(self.stop_line_m) and all(math.isfinite(v) for v in self.head_xyz_m)
+
+    @staticmethod
+    def from_labels(ego) -> "SignalPrior | None":
+        """From ``sim.labels.EgoTruth``'s map fields (``signal_head_xyz_m``, ``signal_stop_line_m``); None
+        where the world has no map (no route block: ``route_command`` is None)."""
+        if ego.route_command is None:
+            return None
+        return SignalPrior(tuple(float(v) for v in ego.signal_head_xyz_m), float(ego.signal_stop_line_m))
+
+
 class PerceptionProducer(Protocol):
     """What turns frames into ``PerceptionFrame``s: the models (``perception.pipeline.Perception``)
     or the simulator's labels (``perception.ground_truth.GroundTruthPerception``). Callers such as
@@ -150,9 +176,11 @@ class PerceptionProducer(Protocol):
         """Start a new episode or video: forget what earlier frames left behind (tracks, carried
         outputs); ``seed`` reseeds whatever randomness the producer draws (the labels' noise)."""
 
-    def process(self, frame: Frame, truth: GroundTruth | None = None) -> PerceptionFrame:
+    def process(self, frame: Frame, truth: GroundTruth | None = None, prior: SignalPrior | None = None) -> PerceptionFrame:
         """What is seen in ``frame``; ``truth`` is the simulator's labels of the same step, which
-        the label producer reads and the models ignore."""
+        the label producer reads and the models ignore; ``prior`` is what the map says of the next
+        signal (``SignalPrior.from_labels``), which the models use to find the light and the labels
+        need not."""
 
 
 @dataclass(frozen=True)

@@ -76,11 +76,16 @@ class EgoTruth:
     # the next movement is a right at a light where turning on its red after a full stop is permitted (the
     # scenario's ``right_on_red``, as a sign at the junction tells a driver), yielding as at a stop sign
     right_on_red: bool = False
+    # the next signal on the route as an HD map gives it (where its head stands, where its stop line is; never
+    # its state, which is what the camera must see): what a stack may use as a prior for finding the light
+    signal_head_xyz_m: tuple[float, float, float] = (math.nan,) * 3  # governing head's housing centre, ego frame (x fwd, y left, z up) [m]; nan: none
+    signal_stop_line_m: float = math.inf  # front bumper to its stop line [m], negative past it; inf: no signal ahead
 
 
 ROUTE_FIELDS = ("route_command", "route_command_distance_m", "route_waypoints_m", "stop_sign_distance_m",
-                "junction_x_m", "junction_y_m", "junction_radius_m", "left_must_yield", "right_on_red")
-_INF_WHEN_MISSING = {"light_stop_distance_m", "route_command_distance_m", "stop_sign_distance_m"}
+                "junction_x_m", "junction_y_m", "junction_radius_m", "left_must_yield", "right_on_red",
+                "signal_head_xyz_m", "signal_stop_line_m")
+_INF_WHEN_MISSING = {"light_stop_distance_m", "route_command_distance_m", "stop_sign_distance_m", "signal_stop_line_m"}
 
 
 class GroundTruth:
@@ -142,7 +147,9 @@ class GroundTruth:
         """The inverse of ``to_json`` (a recording's ``ground_truth`` read back), without the dense masks.
         A null float (written for a non-finite value) reads back as NaN, or inf for the light distance."""
         ego = dict(data["ego"])
-        ego["curvature_ahead_1_m"] = tuple(_unplain(v) for v in ego["curvature_ahead_1_m"])
+        for name in ("curvature_ahead_1_m", "signal_head_xyz_m"):
+            if name in ego:
+                ego[name] = tuple(_unplain(v) for v in ego[name])
         ego = {k: _unplain(v, math.inf if k in _INF_WHEN_MISSING else math.nan) if k in _EGO_FLOATS else v
                for k, v in ego.items()}
         if "route_waypoints_m" in ego:
@@ -166,8 +173,9 @@ def _plain(d: dict) -> dict:
     for k, v in d.items():
         if isinstance(v, float) and not np.isfinite(v):
             v = None
-        elif isinstance(v, tuple):
-            v = [list(x) if isinstance(x, tuple) else x for x in v]
+        elif isinstance(v, tuple):  # a non-finite number inside as null too: JSON has no NaN
+            v = [list(x) if isinstance(x, tuple) else None if isinstance(x, float) and not np.isfinite(x) else x
+                 for x in v]
         out[k] = v
     return out
 
@@ -187,7 +195,8 @@ def ego_truth(world: World) -> EgoTruth:
                    route_waypoints_m=route.waypoints_m, stop_sign_distance_m=route.stop_sign_distance_m,
                    junction_x_m=route.junction_x_m, junction_y_m=route.junction_y_m,
                    junction_radius_m=route.junction_radius_m, left_must_yield=route.left_must_yield,
-                   right_on_red=route.right_on_red)
+                   right_on_red=route.right_on_red,
+                   signal_head_xyz_m=route.signal_head_xyz_m, signal_stop_line_m=route.signal_stop_line_m)
 
 
 def _ego_frame(ego_xy_yaw: tuple[float, float, float], x, y, yaw):

@@ -34,7 +34,7 @@ from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
 from .collision import box_corners
 from .config import ScenarioConfig
 from .dynamics import BicycleParams, EgoState, bicycle_step
-from .lights import RED
+from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M, RED
 from .nav_actors import NoPedestrians
 from .roadgraph.traffic import GraphTraffic
 from .roadgraph.pedestrians import GraphPedestrians
@@ -86,6 +86,9 @@ class RouteTruth:
     junction_y_m: float
     junction_radius_m: float  # its box reaches this far from the centre [m]; 0 when none
     left_must_yield: bool  # the next movement is a permitted left (the junction has no arrow phase): yield to oncoming
+    # the next signal on the route, as an HD map gives it (where it stands, where to stop; never its state):
+    signal_head_xyz_m: tuple[float, float, float]  # governing head's housing centre, ego frame (x fwd, y left, z up) [m]; nan: none
+    signal_stop_line_m: float  # front bumper to that approach's stop line [m], negative past it; inf when none
     right_on_red: bool = False  # the next movement is a right at a light that may go on red after a full stop (a sign)
 
 
@@ -316,7 +319,28 @@ class NavWorld:
         if a is None:
             return "none", float("inf"), -1
         state = int(self.lights.head_states()[a.head])
-        return ("green", "yellow", "red")[state], float(a.stop_route_s - self.ego_s - EGO_LENGTH_M / 2), a.head
+        return ("green", "yellow", "red")[state], self._to_stop_line_m(a), a.head
+
+    def _to_stop_line_m(self, a: Approach) -> float:
+        """Front bumper to ``a``'s stop line along the route [m], negative once past it."""
+        return float(a.stop_route_s - self.ego_s - EGO_LENGTH_M / 2)
+
+    def _to_ego_frame(self, x_m: float, y_m: float) -> tuple[float, float]:
+        """A world point in the ego frame (x forward, y left of the ego's reference point) [m]."""
+        e = self.ego
+        dx, dy = x_m - e.x_m, y_m - e.y_m
+        c, s = math.cos(e.yaw_rad), math.sin(e.yaw_rad)
+        return dx * c + dy * s, -dx * s + dy * c
+
+    def _signal_on_map(self) -> tuple[tuple[float, float, float], float]:
+        """The next signal on the route as a map gives it: its governing head's housing centre in the
+        ego frame [m] and the front bumper's distance to its stop line [m]; ((nan,) * 3, inf) when none."""
+        a = self._next_approach("signal")
+        if a is None:
+            return (math.nan,) * 3, math.inf
+        head = self.lights.heads[a.head]
+        x, y = self._to_ego_frame(head.x_m, head.y_m)
+        return (x, y, HOUSING_BOTTOM_M + HOUSING_SIZE_M[2] / 2), self._to_stop_line_m(a)
 
     def top_down(self, px_per_m: float = 2.0, half_m: float = 60.0) -> np.ndarray:
         """(H, W, 3) uint8 map around the ego, north up: streets, the route, the ego's box."""
@@ -351,11 +375,10 @@ class NavWorld:
         radius, must_yield, on_red = 0.0, False, False
         if nxt is not None:
             j = self.graph.junctions[nxt.junction]
-            dx, dy = j.centre_xy[0] - e.x_m, j.centre_xy[1] - e.y_m
-            c, s = math.cos(e.yaw_rad), math.sin(e.yaw_rad)
-            jx, jy, radius = dx * c + dy * s, -dx * s + dy * c, j.radius_m
+            (jx, jy), radius = self._to_ego_frame(*j.centre_xy), j.radius_m
             must_yield = (nxt.movement == "left" and nxt.control == "signal"
                           and not self.lights.left_is_protected(nxt.junction, nxt.street, nxt.direction))
             on_red = nxt.turns_on_red
         return RouteTruth(command.command, float(command.distance_m), tuple(map(tuple, wp.tolist())),
-                          float(stop.stop_route_s - front) if stop else math.inf, jx, jy, radius, must_yield, on_red)
+                          float(stop.stop_route_s - front) if stop else math.inf, jx, jy, radius, must_yield,
+                          *self._signal_on_map(), on_red)

@@ -88,7 +88,7 @@ def test_the_models_refuse_a_camera_less_env():
 
 
 def test_both_producers_are_called_the_same_way():
-    """A producer is whatever has kind, needs_camera, reset(seed) and process(frame, truth)."""
+    """A producer is whatever has kind, needs_camera, reset(seed) and process(frame, truth, prior)."""
 
     class _Recorder(GroundTruthPerception):
         calls: list = []
@@ -97,11 +97,30 @@ def test_both_producers_are_called_the_same_way():
             self.calls.append(("reset", seed))
             super().reset(seed)
 
-        def process(self, frame, truth=None):
+        def process(self, frame, truth=None, prior=None):
             self.calls.append(("process", frame.index, frame.image.shape, truth is not None))
-            return super().process(frame, truth)
+            return super().process(frame, truth, prior)
 
     env = PerceptionObservation(gym.make("drivestack/Town-v0", render_camera=False, config=SHORT), _Recorder())
     env.reset(seed=5)
     env.step([0.0, 0.2])
     assert _Recorder.calls == [("reset", 5), ("process", 0, (0, 0, 3), True), ("process", 1, (0, 0, 3), True)]
+
+
+def test_a_navigation_world_tells_perception_where_its_map_puts_the_next_signal():
+    """The wrapper hands the producer the map's ``SignalPrior`` in a navigation world, None in the straight town."""
+    from control.route_features import LAYOUT_V2_ID
+    from perception.types import SignalPrior
+
+    priors = []
+
+    class _Recorder(GroundTruthPerception):
+        def process(self, frame, truth=None, prior=None):
+            priors.append(prior)
+            return super().process(frame, truth, prior)
+
+    nav = gym.make("drivestack/TownNav-v0", render_camera=False, config={"scenario": {"route_length_m": 300.0}})
+    _, info = PerceptionObservation(nav, _Recorder(), layout=LAYOUT_V2_ID).reset(seed=40)
+    assert priors[-1] == SignalPrior.from_labels(info["ground_truth"].ego) and priors[-1].signal_ahead
+    PerceptionObservation(gym.make("drivestack/Town-v0", render_camera=False, config=SHORT), _Recorder()).reset(seed=5)
+    assert priors[-1] is None

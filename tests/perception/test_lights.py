@@ -8,7 +8,7 @@ import pytest
 import sim  # noqa: F401
 import sim.lights
 from perception.geometry import CameraModel
-from perception.lights import (HEAD_BEYOND_BOX_M, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, lamp_state, light_range_m,
+from perception.lights import (HEAD_BEYOND_BOX_M, HOUSING_BOTTOM_M, HOUSING_DEPTH_M, HOUSING_HEIGHT_M, HOUSING_WIDTH_M, lamp_state, light_range_m,
                                light_to_stop_line_m, seen_from_side, stop_line_distance_m)
 from perception.pipeline import CameraSetup
 from sim.autopilot import Autopilot
@@ -16,7 +16,7 @@ from sim.autopilot import Autopilot
 
 def test_constants_match_the_simulator():
     assert HOUSING_BOTTOM_M == sim.lights.HOUSING_BOTTOM_M
-    assert (HOUSING_DEPTH_M, HOUSING_HEIGHT_M) == (sim.lights.HOUSING_SIZE_M[0], sim.lights.HOUSING_SIZE_M[2])
+    assert (HOUSING_DEPTH_M, HOUSING_WIDTH_M, HOUSING_HEIGHT_M) == sim.lights.HOUSING_SIZE_M
     env = gym.make("drivestack/Town-v0")
     env.reset(seed=3)
     world = env.unwrapped.world

@@ -1,5 +1,6 @@
 """The navigation town (drivestack/TownNav-v0): env contract, the route-following driver, events, bad input."""
 
+import json
 from dataclasses import replace
 
 import gymnasium as gym
@@ -82,6 +83,20 @@ def test_route_block_in_labels_and_json():
     town = gym.make("drivestack/Town-v0", render_camera=False, config={"scenario": {"route_length_m": 200}})
     _, info = town.reset(seed=3)
     assert "route_command" not in info["ground_truth"].to_json()["ego"]  # the straight town's JSON as before
+
+
+def test_the_next_signal_as_a_map_gives_it_survives_json():
+    env = make(300.0)
+    _, info = env.reset(seed=40)  # a protected left 13 m ahead: the arrow head governs
+    gt = info["ground_truth"]
+    e = gt.ego
+    state, dist, head = env.world.relevant_light()
+    assert e.signal_stop_line_m == dist and 0 < e.signal_head_xyz_m[0] < 40.0
+    assert env.world.lights.heads[head].left_arrow and e.signal_head_xyz_m[2] == pytest.approx(3.7)
+    assert GroundTruth.from_json(json.loads(json.dumps(gt.to_json(), allow_nan=False))).ego == e
+    none_ahead = replace(e, signal_head_xyz_m=(float("nan"),) * 3, signal_stop_line_m=float("inf"))
+    back = GroundTruth.from_json(json.loads(json.dumps(GroundTruth(none_ahead, []).to_json(), allow_nan=False))).ego
+    assert np.isnan(back.signal_head_xyz_m).all() and back.signal_stop_line_m == float("inf")
 
 
 def test_ids_and_static_boxes():
