@@ -238,3 +238,189 @@ def walker_gaps(x, y, cos_yaw, sin_yaw, length, width, parked, wx, wy, clearance
                 if g < gap[i]:
                     gap[i] = g
     return gap
+
+
+# --- per-step bookkeeping of ``GraphTraffic.step`` -----------------------------------------------
+# Each kernel below replaces a run of small numpy expressions over every vehicle; they keep the
+# expressions' arithmetic in its order (only + - * / and sqrt, which round as numpy's do), so the
+# world stays bit-identical. Transcendentals (sin, cos, tan, atan2, pow) stay in numpy.
+
+
+@numba.njit(cache=True)
+def frenet_state(lane, p, lat, parked, cyclist, lane_road, lane_dir, lane_d, lane_width, lane_len, parked_rsd,
+                 cyclist_edge_m):
+    """Road, s [m], d [m] and direction of every vehicle (``GraphTraffic._sync``): from its lane
+    state, a cyclist near its lane's right edge; parked cars (the last ones) from ``parked_rsd``."""
+    n = lane.shape[0]
+    road = np.empty(n, np.int64)
+    direction = np.empty(n, np.int64)
+    s = np.empty(n)
+    d = np.empty(n)
+    first_parked = n - parked_rsd.shape[0]
+    for i in range(n):
+        if parked[i]:
+            k = i - first_parked
+            road[i] = np.int64(parked_rsd[k, 0])
+            s[i] = parked_rsd[k, 1]
+            d[i] = parked_rsd[k, 2]
+            direction[i] = 1 if parked_rsd[k, 2] < 0 else -1
+            continue
+        g = max(lane[i], 0)
+        road[i] = lane_road[g]
+        direction[i] = lane_dir[g]
+        s[i] = p[i] if direction[i] > 0 else lane_len[g] - p[i]
+        keep_right = max(lane_width[g] / 2 - cyclist_edge_m, 0.0) if cyclist[i] else 0.0
+        d[i] = lane_d[g] - direction[i] * (lat[i] + keep_right)
+    return road, direction, s, d
+
+
+@numba.njit(cache=True)
+def second_lane(lane, lat, width, parked, lane_width, group_first, group_lanes, swing_m):
+    """The neighbouring lane a changing vehicle still (or already) reaches into, -1 for none
+    (``width``: each vehicle's width [m])."""
+    n = lane.shape[0]
+    out = np.full(n, -1, np.int64)
+    for i in range(n):
+        g = max(lane[i], 0)
+        reach = lane_width[g] / 2 - width[i] / 2 - swing_m
+        k = g - group_first[g]
+        other = k - 1 if lat[i] < 0 else k + 1
+        if abs(lat[i]) > reach and other >= 0 and other < group_lanes[g] and not parked[i]:
+            out[i] = group_first[g] + other
+    return out
+
+
+@numba.njit(cache=True)
+def street_state(lane, p, v, half_len, parked, next_conn, held, stopped_at_s, speed_factor, max_speed, state,
+                 stop_first, lane_len, stop_p, is_conn, lane_limit, conn_limit, time_s, b_m_s2, green, yellow_stop_m_s2,
+                 stop_zone_m, stop_done_m_s):
+    """Per vehicle: on a street (not a connector, not parked), its front bumper's distance to the
+    stop line [m] and its desired speed [m/s] (limit times its factor, eased down before a turn);
+    in place: grants released whose light turned while stopping is still comfortable (not a stop
+    sign's or a right on red's after its stop), and the time a stop at the line began [s]."""
+    n = lane.shape[0]
+    on_street = np.zeros(n, np.bool_)
+    dist_line = np.empty(n)
+    v_des = np.empty(n)
+    for i in range(n):
+        g = max(lane[i], 0)
+        on_street[i] = not parked[i] and not is_conn[g]
+        dist_line[i] = stop_p[g] - p[i] - half_len[i]
+        h = max(held[i], 0)
+        if on_street[i] and held[i] >= 0 and dist_line[i] > -0.3 and state[h] != green \
+                and dist_line[i] >= v[i] * v[i] / (2 * yellow_stop_m_s2) \
+                and not (stop_first[h] and np.isfinite(stopped_at_s[i])):
+            held[i] = -1
+        if on_street[i] and dist_line[i] < stop_zone_m and dist_line[i] > -0.3 and v[i] < stop_done_m_s \
+                and not np.isfinite(stopped_at_s[i]):
+            stopped_at_s[i] = time_s
+        want = min(lane_limit[g] * speed_factor[i], max_speed[i])
+        if parked[i]:
+            v_des[i] = 0.0
+        elif on_street[i] and next_conn[i] >= 0:
+            turn_v = conn_limit[next_conn[i]]
+            to_end = max(lane_len[g] - p[i], 0.0)
+            v_des[i] = min(want, np.sqrt(turn_v * turn_v + 2.0 * b_m_s2 * 0.5 * to_end))
+        else:
+            v_des[i] = want
+    return on_street, dist_line, v_des
+
+
+@numba.njit(cache=True)
+def occupancy(idx, lane, p, second, parked_lane, parked_p, parked_veh, ego_lane, ego_p, ego_veh, n_lanes):
+    """CSR occupancy of every lane (see the module doc): moving vehicles ``idx`` in their lane and,
+    while straddling, in ``second``; parked cars; the ego (``ego_lane`` -1 for none). Sorted by
+    lane, then progress, ties in that listing order (``np.lexsort``'s order)."""
+    m = idx.shape[0]
+    two = 0
+    for k in range(m):
+        if second[idx[k]] >= 0:
+            two += 1
+    total = m + two + parked_lane.shape[0] + (1 if ego_lane >= 0 else 0)
+    lanes = np.empty(total, np.int64)
+    ps = np.empty(total)
+    veh = np.empty(total, np.int64)
+    for k in range(m):
+        lanes[k], ps[k], veh[k] = lane[idx[k]], p[idx[k]], idx[k]
+    r = m
+    for k in range(m):
+        i = idx[k]
+        if second[i] >= 0:
+            lanes[r], ps[r], veh[r] = second[i], p[i], i
+            r += 1
+    for k in range(parked_lane.shape[0]):
+        lanes[r], ps[r], veh[r] = parked_lane[k], parked_p[k], parked_veh[k]
+        r += 1
+    if ego_lane >= 0:
+        lanes[r], ps[r], veh[r] = ego_lane, ego_p, ego_veh
+    by_p = np.argsort(ps, kind="mergesort")  # stable: ties keep the listing order
+    start = np.zeros(n_lanes + 1, np.int64)
+    for k in range(total):
+        start[lanes[k] + 1] += 1
+    for g in range(n_lanes):
+        start[g + 1] += start[g]
+    fill = start[:-1].copy()
+    occ_p = np.empty(total)
+    occ_veh = np.empty(total, np.int64)
+    for k in by_p:  # a stable counting sort by lane
+        g = lanes[k]
+        occ_p[fill[g]], occ_veh[fill[g]] = ps[k], veh[k]
+        fill[g] += 1
+    return start, occ_p, occ_veh
+
+
+@numba.njit(cache=True)
+def requests(lane, lat, v, held, next_conn, stopped_at_s, on_street, dist_line, stop_first, state, occ_start,
+             occ_veh, conn_src, n_conn, time_s, b_m_s2, green, yellow, yellow_stop_m_s2):
+    """The first half of ``GraphTraffic._grant``: vehicles that ask for their connector now
+    (first in their lane, in the approach lane, ready: stopped at a stop line, or a light that
+    lets them go and close enough to decide), ascending; each one's arrival time [s] (its stop's
+    time at a stop line); per connector the soonest time a vehicle waiting for it reaches it [s]
+    and how many vehicles hold it."""
+    n = lane.shape[0]
+    head = np.zeros(n + 1, np.bool_)
+    for g in range(occ_start.shape[0] - 1):
+        if occ_start[g + 1] > occ_start[g]:
+            head[occ_veh[occ_start[g + 1] - 1]] = True
+    approach = np.full(n_conn, np.inf)
+    taken = np.zeros(n_conn, np.int64)
+    cand = np.empty(n, np.int64)
+    arrival = np.empty(n)
+    m = 0
+    for i in range(n):
+        if held[i] >= 0:
+            taken[held[i]] += 1
+        c = max(next_conn[i], 0)
+        waiting = on_street[i] and held[i] < 0 and next_conn[i] >= 0 and conn_src[c] == lane[i] and abs(lat[i]) < 0.3
+        if not waiting or not dist_line[i] > -0.3:
+            continue
+        to_line_s = max(dist_line[i], 0.0) / max(v[i], 1.0)
+        approach[c] = min(approach[c], to_line_s)
+        if not head[i]:
+            continue
+        if stop_first[c]:
+            ready = np.isfinite(stopped_at_s[i])
+        else:
+            decide_m = v[i] * v[i] / (2 * b_m_s2) + 2.0 * v[i] + 8.0
+            light_ok = state[c] == green or (state[c] == yellow and dist_line[i] < v[i] * v[i] / (2 * yellow_stop_m_s2))
+            ready = light_ok and dist_line[i] < decide_m
+        if ready:
+            cand[m] = i
+            arrival[m] = stopped_at_s[i] if stop_first[c] else time_s + to_line_s
+            m += 1
+    return cand[:m], arrival[:m], approach, taken
+
+
+@numba.njit(cache=True)
+def exit_room(lane, held, half_len, occ_start, occ_p, occ_veh, conn_dst):
+    """Room on each lane behind its last vehicle [m] (inf for an empty one), less what has been
+    granted into it (vehicles holding a connector not yet on its exit lane)."""
+    n_lanes = occ_start.shape[0] - 1
+    room = np.full(n_lanes, np.inf)
+    for g in range(n_lanes):
+        if occ_start[g] < occ_start[g + 1]:
+            room[g] = occ_p[occ_start[g]] - half_len[occ_veh[occ_start[g]]]
+    for i in range(held.shape[0]):
+        if held[i] >= 0 and lane[i] != conn_dst[held[i]]:
+            room[conn_dst[held[i]]] -= 2 * half_len[i] + 2.0
+    return room
