@@ -117,7 +117,7 @@ class GraphTraffic:
         self._parked_occ = self._parked_occupancy()
         self._poses = FrenetPoses()
         self._rules_key = self._rules = None
-        self._max_yaw_of = (None, None)  # (dims, _max_yaw of them)
+        self._max_yaw_of = (None, None)  # (dims, (_max_yaw, its tan) of them)
         self._sync()
         for i in np.flatnonzero(self.parked):
             base = self.graph.packed.pose(self.road[i:i + 1], self.s[i:i + 1], self.d[i:i + 1])[2][0]
@@ -268,14 +268,16 @@ class GraphTraffic:
         return self._connector_rules()[:2]
 
     def _connector_rules(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``connector_states`` and ``_stop_first`` of them, cached on the signals' group states."""
-        groups = self.signals.group_states()
-        if self._rules_key is not groups:
-            state, priority = self._connector_states(*groups)
+        """``connector_states`` and ``_stop_first`` of them, cached on the signals' group states
+        (they change a few times per light cycle)."""
+        ball, arrow = self.signals.group_states()
+        key = ball.tobytes() + arrow.tobytes()
+        if self._rules_key != key:
+            state, priority = self._connector_states(ball, arrow)
             rules = (state, priority, self._stop_first(state))
             for a in rules:
                 a.flags.writeable = False
-            self._rules, self._rules_key = rules, groups
+            self._rules, self._rules_key = rules, key
         return self._rules
 
     def _connector_states(self, ball: np.ndarray, arrow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -323,10 +325,8 @@ class GraphTraffic:
                     ego_xy_yaw_speed[3], walkers)
 
         # accelerations: car following along each chain, the stop line where not granted
-        decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
-        nc = np.maximum(self.next_conn, 0)
-        green_far = self._conn_signal[nc] & (state[nc] == GREEN) & (dist_line > decide_m)
-        may_enter = (self.held >= 0) | green_far
+        may_enter = K.may_enter(self.v, self.held, self.next_conn, dist_line, self._conn_signal, state,
+                                self.idm.b_m_s2, GREEN)
         free = idm_free_term(self.v, v_des, self.idm)
         p_i = self.idm
         acc_m, _, gap_m = K.follow(idx, self.lane, second, self.p, half, v_all, free, self.next_conn,
@@ -344,20 +344,13 @@ class GraphTraffic:
         self._lane_changes(idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s)
 
         # move
-        v_new = np.maximum(self.v + acc * dt_s, 0.0)
-        travel = np.where(moving, 0.5 * (self.v + v_new) * dt_s, 0.0)
-        self.v = np.where(moving, v_new, 0.0)
         kappa = self.graph.packed.curvature_at(self.road, self.s)
-        self.p += travel / np.clip(1.0 - kappa * self.d, 0.5, 2.0)
         # sideways no faster than a steered car can: heading off the lane so little that the body's
         # ends swing at most SWING_M out of its lane (a bus changes lanes slowly)
         # sideways no faster than the heading allows; a car caught straddling at a standstill (stopped by
         # its leader or the line mid-change) still edges over, as a driver creeps with the wheel turned
-        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S),
-                             np.maximum(np.tan(self._max_yaw) * self.v, CREEP_LATERAL_M_S))
-        speed = lateral * dt_s
-        lat_step = np.clip(-self.lat, -speed, speed) * moving
-        self.lat += lat_step
+        self.v, lat_step = K.advance(self.v, acc, moving, self.p, self.lat, kappa, self.d, self.cut_in,
+                                     self._max_yaw_tan, dt_s, CUT_IN_M_S, LANE_CHANGE_M_S, CREEP_LATERAL_M_S)
         # the body turns no further than the lane change's yaw cap (a creeping bus must not swing into a lane)
         yaw = np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
         self.heading_offset[moving] = -np.clip(yaw, -self._max_yaw[moving], self._max_yaw[moving])
@@ -375,12 +368,22 @@ class GraphTraffic:
     def _max_yaw(self) -> np.ndarray:
         """Largest heading off the lane during a lane change, per vehicle [rad] (read-only, kept
         while the sizes are: new vehicles replace ``dims``)."""
-        dims, max_yaw = self._max_yaw_of
+        return self._yaw_caps()[0]
+
+    @property
+    def _max_yaw_tan(self) -> np.ndarray:
+        """tan of ``_max_yaw`` (read-only)."""
+        return self._yaw_caps()[1]
+
+    def _yaw_caps(self) -> tuple[np.ndarray, np.ndarray]:
+        dims, caps = self._max_yaw_of
         if dims is not self.dims:
             max_yaw = np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
-            max_yaw.flags.writeable = False
-            self._max_yaw_of = (self.dims, max_yaw)
-        return max_yaw
+            caps = (max_yaw, np.tan(max_yaw))
+            for a in caps:
+                a.flags.writeable = False
+            self._max_yaw_of = (self.dims, caps)
+        return caps
 
     def _grant(self, occ, on_street, dist_line, state, priority, stop_first, half, ego_g, time_s,
                ego_next=(-1, math.inf), ego_v: float = 0.0, walkers_xy: np.ndarray | None = None) -> None:
@@ -451,35 +454,26 @@ class GraphTraffic:
         drivers accept a short gap behind them."""
         t = self.table
         lane = self.lane
-        due = np.zeros(self.n, bool)
-        due[idx] = np.mod(time_s + self.lc_phase[idx], LANE_CHANGE_PERIOD_S) < dt_s
-        due &= ~t.is_connector[np.maximum(lane, 0)] & (np.abs(self.lat) < 0.05) & (self.held < 0)
-        due &= (t.group_lanes[np.maximum(lane, 0)] > 1) & (self.p > 5.0)
+        due = K.lane_change_due(idx, lane, self.lat, self.held, self.p, self.lc_phase, t.is_connector, t.group_lanes,
+                                time_s, LANE_CHANGE_PERIOD_S, dt_s)
         if not due.any():
             return
-        nc = np.maximum(self.next_conn, 0)
-        need = np.where(self.next_conn >= 0, t.conn_src[nc] - lane, 0)
-        far = dist_line > NO_CHANGE_BEFORE_LINE_M
         # a lane that ends (a highway lane drop, an acceleration lane): leaving it is never too late,
         # and near its end a driver squeezes in as a cut-in driver would (the zipper)
-        lane0 = np.maximum(lane, 0)
-        dead_end = t.exit_start[lane0 + 1] == t.exit_start[lane0]
-        squeeze = dead_end & (dist_line < SQUEEZE_BEFORE_END_M)
-        mandatory = due & (need != 0) & (far | dead_end)
+        need, mandatory, squeeze, give_up, slow = K.lane_change_needs(
+            due, lane, self.next_conn, self.v, dist_line, lead_gap, self.cut_in, self.cyclist, self.speed_factor,
+            self._lane_limit, t.conn_src, t.exit_start, NO_CHANGE_BEFORE_LINE_M, SQUEEZE_BEFORE_END_M,
+            GIVE_UP_CHANGE_M, HELD_UP_M)
         # give up: too close to turn from here, take a movement this lane allows
-        for i in np.flatnonzero(due & (need != 0) & (dist_line < GIVE_UP_CHANGE_M)):
+        for i in np.flatnonzero(give_up):
             own = t.exit_conn[t.exit_start[lane[i]]:t.exit_start[lane[i] + 1]]
             if own.size:
                 self.next_conn[i] = int(own[self.rng.integers(own.size)])
                 mandatory[i] = False
-        eager = np.where(self.cut_in, 0.95, 0.7)  # cut-in drivers want their speed more
-        slow = due & (need == 0) & far & (self.v < eager * self._lane_limit[np.maximum(lane, 0)] * self.speed_factor)
-        slow &= (lead_gap < HELD_UP_M) & (self.cut_in | (self.rng.random(self.n) < DISCRETIONARY_P)) & ~self.cyclist
-        k = lane - t.group_first[np.maximum(lane, 0)]
-        side = np.where(self.rng.random(self.n) < 0.5, -1, 1)
-        side = np.where((k + side < 0) | (k + side >= t.group_lanes[np.maximum(lane, 0)]), -side, side)
-        step = np.where(mandatory, np.sign(need), np.where(slow, side, 0))
-        cand = np.flatnonzero(step != 0)
+        keen = self.rng.random(self.n)  # held up: a cut-in driver, or now and then any other, looks for a faster lane
+        side = self.rng.random(self.n)  # ... on a side drawn at random
+        cand, step = K.lane_change_steps(mandatory, need, slow, self.cut_in, keen, side, DISCRETIONARY_P, lane,
+                                         t.group_first, t.group_lanes)
         if cand.size == 0:
             return
         target = (lane[cand] + step[cand]).astype(np.int64)

@@ -424,3 +424,101 @@ def exit_room(lane, held, half_len, occ_start, occ_p, occ_veh, conn_dst):
         if held[i] >= 0 and lane[i] != conn_dst[held[i]]:
             room[conn_dst[held[i]]] -= 2 * half_len[i] + 2.0
     return room
+
+
+@numba.njit(cache=True)
+def lane_change_due(idx, lane, lat, held, p, lc_phase, is_conn, group_lanes, time_s, period_s, dt_s):
+    """Vehicles ``idx`` whose periodic lane check falls in this step (``np.mod``'s remainder: fmod,
+    shifted into the divisor's sign), on a street with more than one lane in their direction, in
+    a lane (not changing), not holding a grant, past its first 5 m."""
+    due = np.zeros(lane.shape[0], np.bool_)
+    for i in idx:
+        mod = np.fmod(time_s + lc_phase[i], period_s)  # exact, as C fmod
+        if mod != 0.0 and (period_s < 0.0) != (mod < 0.0):
+            mod += period_s
+        g = max(lane[i], 0)
+        due[i] = mod < dt_s and not is_conn[g] and abs(lat[i]) < 0.05 and held[i] < 0 and group_lanes[g] > 1 \
+            and p[i] > 5.0
+    return due
+
+
+@numba.njit(cache=True)
+def lane_change_needs(due, lane, next_conn, v, dist_line, lead_gap, cut_in, cyclist, speed_factor, lane_limit,
+                      conn_src, exit_start, no_change_m, squeeze_m, give_up_m, held_up_m):
+    """Per vehicle, for ``GraphTraffic._lane_changes``: lanes to the one its connector leaves from
+    (+ right), whether it must change now (far enough from the line, or its lane ends), may squeeze
+    in (its lane ends soon), gives its turn up (too close), or is held up below its speed (before
+    the discretionary draw)."""
+    n = lane.shape[0]
+    need = np.zeros(n, np.int64)
+    mandatory = np.zeros(n, np.bool_)
+    squeeze = np.zeros(n, np.bool_)
+    give_up = np.zeros(n, np.bool_)
+    slow = np.zeros(n, np.bool_)
+    for i in range(n):
+        g = max(lane[i], 0)
+        if next_conn[i] >= 0:
+            need[i] = conn_src[next_conn[i]] - lane[i]
+        far = dist_line[i] > no_change_m
+        dead_end = exit_start[g + 1] == exit_start[g]
+        squeeze[i] = dead_end and dist_line[i] < squeeze_m
+        mandatory[i] = due[i] and need[i] != 0 and (far or dead_end)
+        give_up[i] = due[i] and need[i] != 0 and dist_line[i] < give_up_m
+        eager = 0.95 if cut_in[i] else 0.7  # cut-in drivers want their speed more
+        slow[i] = due[i] and need[i] == 0 and far and v[i] < eager * lane_limit[g] * speed_factor[i] \
+            and lead_gap[i] < held_up_m and not cyclist[i]
+    return need, mandatory, squeeze, give_up, slow
+
+
+@numba.njit(cache=True)
+def lane_change_steps(mandatory, need, slow, cut_in, keen_draw, side_draw, keen_p, lane, group_first, group_lanes):
+    """Lanes to move (-1 left... +1 right, 0 none) per vehicle: toward its connector's lane where
+    mandatory, else, held up and keen (a cut-in driver, or ``keen_draw`` below ``keen_p``), to a
+    side drawn by ``side_draw`` (the other one at the street's edge); and the vehicles that move."""
+    n = lane.shape[0]
+    step = np.zeros(n, np.int64)
+    for i in range(n):
+        if mandatory[i]:
+            step[i] = 1 if need[i] > 0 else -1
+        elif slow[i] and (cut_in[i] or keen_draw[i] < keen_p):
+            g = max(lane[i], 0)
+            k = lane[i] - group_first[g]
+            side = -1 if side_draw[i] < 0.5 else 1
+            if k + side < 0 or k + side >= group_lanes[g]:
+                side = -side
+            step[i] = side
+    return np.flatnonzero(step != 0), step
+
+
+@numba.njit(cache=True)
+def may_enter(v, held, next_conn, dist_line, conn_signal, state, b_m_s2, green):
+    """Who may drive past its stop line: a grant holder, or one with a green light still too far
+    to decide on it."""
+    n = v.shape[0]
+    out = np.zeros(n, np.bool_)
+    for i in range(n):
+        c = max(next_conn[i], 0)
+        decide_m = v[i] * v[i] / (2 * b_m_s2) + 2.0 * v[i] + 8.0
+        out[i] = held[i] >= 0 or (conn_signal[c] and state[c] == green and dist_line[i] > decide_m)
+    return out
+
+
+@numba.njit(cache=True)
+def advance(v, acc, moving, p, lat, kappa, d, cut_in, tan_max_yaw, dt_s, cut_in_m_s, lane_change_m_s, creep_m_s):
+    """One step of speed [m/s] (a new array), progress along the lane [m] (the centre line's pace
+    at the vehicle's offset, ``kappa`` [1/m] at ``d`` [m]) and the lane change's sideways
+    offset [m] (both in place; no faster sideways than the heading cap allows, or a creep).
+    Returns (speed, sideways step [m])."""
+    n = v.shape[0]
+    v_out = np.empty(n)
+    lat_step = np.empty(n)
+    for i in range(n):
+        v_new = max(v[i] + acc[i] * dt_s, 0.0)
+        travel = 0.5 * (v[i] + v_new) * dt_s if moving[i] else 0.0
+        v_out[i] = v_new if moving[i] else 0.0
+        p[i] += travel / min(max(1.0 - kappa[i] * d[i], 0.5), 2.0)
+        lateral = min(cut_in_m_s if cut_in[i] else lane_change_m_s, max(tan_max_yaw[i] * v_out[i], creep_m_s))
+        speed = lateral * dt_s
+        lat_step[i] = min(max(-lat[i], -speed), speed) * (1.0 if moving[i] else 0.0)
+        lat[i] += lat_step[i]
+    return v_out, lat_step

@@ -141,6 +141,36 @@ def _exit_room_ref(tr, occ, half):
     return room
 
 
+def _lane_change_due_ref(tr, idx, time_s, dt_s):
+    t, lane = tr.table, tr.lane
+    due = np.zeros(tr.n, bool)
+    due[idx] = np.mod(time_s + tr.lc_phase[idx], T.LANE_CHANGE_PERIOD_S) < dt_s
+    due &= ~t.is_connector[np.maximum(lane, 0)] & (np.abs(tr.lat) < 0.05) & (tr.held < 0)
+    due &= (t.group_lanes[np.maximum(lane, 0)] > 1) & (tr.p > 5.0)
+    return due
+
+
+def _lane_change_ref(tr, due, dist_line, lead_gap, keen, side_draw):
+    """(need, mandatory, squeeze, give up, cand, step) as ``_lane_changes`` had them (draws given)."""
+    t, lane = tr.table, tr.lane
+    nc = np.maximum(tr.next_conn, 0)
+    need = np.where(tr.next_conn >= 0, t.conn_src[nc] - lane, 0)
+    far = dist_line > T.NO_CHANGE_BEFORE_LINE_M
+    lane0 = np.maximum(lane, 0)
+    dead_end = t.exit_start[lane0 + 1] == t.exit_start[lane0]
+    squeeze = dead_end & (dist_line < T.SQUEEZE_BEFORE_END_M)
+    mandatory = due & (need != 0) & (far | dead_end)
+    give_up = due & (need != 0) & (dist_line < T.GIVE_UP_CHANGE_M)
+    eager = np.where(tr.cut_in, 0.95, 0.7)
+    slow = due & (need == 0) & far & (tr.v < eager * tr._lane_limit[np.maximum(lane, 0)] * tr.speed_factor)
+    slow &= (lead_gap < T.HELD_UP_M) & (tr.cut_in | (keen < T.DISCRETIONARY_P)) & ~tr.cyclist
+    k = lane - t.group_first[np.maximum(lane, 0)]
+    side = np.where(side_draw < 0.5, -1, 1)
+    side = np.where((k + side < 0) | (k + side >= t.group_lanes[np.maximum(lane, 0)]), -side, side)
+    step = np.where(mandatory, np.sign(need), np.where(slow, side, 0))
+    return need, mandatory, squeeze, give_up, np.flatnonzero(step != 0), step
+
+
 def _same(got, want):
     assert len(got) == len(want)
     for g, w in zip(got, want):
@@ -190,6 +220,74 @@ def test_kernels_equal_the_numpy_they_replace(snapshots):
     assert all(v > 0 for k, v in seen.items() if k != "parked"), seen
 
 
+def test_lane_change_kernels_equal_the_numpy_they_replace(snapshots):
+    rng = np.random.default_rng(0)
+    dt_s, seen = 0.05, dict(due=0, mandatory=0, give_up=0, moves=0)
+    for tr, groups, ego_g, ego_lane_s, time_s in snapshots:
+        t = tr.table
+        idx = np.flatnonzero(~tr.parked)
+        for k in range(int(T.LANE_CHANGE_PERIOD_S / dt_s)):  # a whole period: every vehicle's check comes up once
+            due = K.lane_change_due(idx, tr.lane, tr.lat, tr.held, tr.p, tr.lc_phase, t.is_connector, t.group_lanes,
+                                    time_s + k * dt_s, T.LANE_CHANGE_PERIOD_S, dt_s)
+            _same([due], [_lane_change_due_ref(tr, idx, time_s + k * dt_s, dt_s)])
+            seen["due"] += int(due.sum())
+        half = np.append(tr.dims[:, 0] / 2, EGO_LENGTH_M / 2)
+        dist_line = t.stop_p[np.maximum(tr.lane, 0)] - tr.p - half[:tr.n]
+        # every street vehicle due, so that each branch comes up; leaders near and far
+        due = ~tr.parked & ~t.is_connector[np.maximum(tr.lane, 0)]
+        lead_gap = np.where(rng.random(tr.n) < 0.2, np.inf, rng.uniform(0.0, 80.0, tr.n))
+        keen, side = rng.random(tr.n), rng.random(tr.n)
+        need, mandatory, squeeze, give_up, slow = K.lane_change_needs(
+            due, tr.lane, tr.next_conn, tr.v, dist_line, lead_gap, tr.cut_in, tr.cyclist, tr.speed_factor,
+            tr._lane_limit, t.conn_src, t.exit_start, T.NO_CHANGE_BEFORE_LINE_M, T.SQUEEZE_BEFORE_END_M,
+            T.GIVE_UP_CHANGE_M, T.HELD_UP_M)
+        want = _lane_change_ref(tr, due, dist_line, lead_gap, keen, side)
+        _same([need, mandatory, squeeze, give_up], want[:4])
+        cand, step = K.lane_change_steps(mandatory, need, slow, tr.cut_in, keen, side, T.DISCRETIONARY_P, tr.lane,
+                                         t.group_first, t.group_lanes)
+        _same([cand, step], want[4:])
+        seen["mandatory"] += int(mandatory.sum())
+        seen["give_up"] += int(give_up.sum())
+        seen["moves"] += len(cand)
+    assert all(v > 0 for v in seen.values()), seen
+
+
+def test_move_kernels_equal_the_numpy_they_replace(snapshots):
+    """``may_enter`` and ``advance`` (the move: speed, progress, the lane change's sideways step)."""
+    rng = np.random.default_rng(1)
+    dt_s, seen = 0.05, dict(enter=0, sideways=0, stopped=0)
+    for tr, groups, *_ in snapshots:
+        t = tr.table
+        state, _ = tr._connector_states(*groups)
+        dist_line = t.stop_p[np.maximum(tr.lane, 0)] - tr.p - tr.dims[:, 0] / 2
+        decide_m = tr.v**2 / (2 * tr.idm.b_m_s2) + 2.0 * tr.v + 8.0
+        nc = np.maximum(tr.next_conn, 0)
+        want = (tr.held >= 0) | (tr._conn_signal[nc] & (state[nc] == GREEN) & (dist_line > decide_m))
+        got = K.may_enter(tr.v, tr.held, tr.next_conn, dist_line, tr._conn_signal, state, tr.idm.b_m_s2, GREEN)
+        _same([got], [want])
+        seen["enter"] += int(got.sum())
+        moving = ~tr.parked
+        acc = np.where(rng.random(tr.n) < 0.2, -9.0, rng.uniform(-4.0, 2.0, tr.n))  # some hard stops to 0
+        kappa = tr.graph.packed.curvature_at(tr.road, tr.s)
+        # the numpy move it replaced
+        v_new = np.maximum(tr.v + acc * dt_s, 0.0)
+        travel = np.where(moving, 0.5 * (tr.v + v_new) * dt_s, 0.0)
+        v_want = np.where(moving, v_new, 0.0)
+        p_want = tr.p + travel / np.clip(1.0 - kappa * tr.d, 0.5, 2.0)
+        lateral = np.minimum(np.where(tr.cut_in, T.CUT_IN_M_S, T.LANE_CHANGE_M_S),
+                             np.maximum(np.tan(tr._max_yaw) * v_want, T.CREEP_LATERAL_M_S))
+        speed = lateral * dt_s
+        step_want = np.clip(-tr.lat, -speed, speed) * moving
+        lat_want = tr.lat + step_want
+        p, lat = tr.p.copy(), tr.lat.copy()
+        v_got, step_got = K.advance(tr.v, acc, moving, p, lat, kappa, tr.d, tr.cut_in, tr._max_yaw_tan, dt_s,
+                                    T.CUT_IN_M_S, T.LANE_CHANGE_M_S, T.CREEP_LATERAL_M_S)
+        _same([v_got, step_got, p, lat], [v_want, step_want, p_want, lat_want])
+        seen["sideways"] += int((step_got != 0).sum())
+        seen["stopped"] += int((moving & (v_got == 0)).sum())
+    assert all(v > 0 for v in seen.values()), seen
+
+
 def test_cached_rules_follow_the_signals_and_the_sizes():
     env = gym.make("drivestack/TownNav-v0", render_camera=False).unwrapped
     env.reset(seed=4)
@@ -201,10 +299,11 @@ def test_cached_rules_follow_the_signals_and_the_sizes():
         assert np.array_equal(state, want[0]) and np.array_equal(priority, want[1])
         assert np.array_equal(tr._connector_rules()[2], tr._stop_first(want[0]))
     plain = lambda: np.minimum(T.MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(T.SWING_M / (tr.dims[:, 0] / 2), 1.0)))
-    assert np.array_equal(tr._max_yaw, plain())
+    assert np.array_equal(tr._max_yaw, plain()) and np.array_equal(tr._max_yaw_tan, np.tan(plain()))
     lane = next(ref for g, ref in enumerate(tr.table.refs)
                 if not tr.table.is_connector[g] and tr.table.exit_start[g + 1] > tr.table.exit_start[g])
     g = tr.table.index[lane]
     tr.add_vehicle(lane, 5.0, 3.0, int(tr.table.exit_conn[tr.table.exit_start[g]]), kind=2)
     assert len(tr._max_yaw) == tr.n and np.array_equal(tr._max_yaw, plain())
+    assert np.array_equal(tr._max_yaw_tan, np.tan(plain()))
     assert not math.isnan(float(tr._max_yaw.sum()))
