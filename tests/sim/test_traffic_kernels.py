@@ -288,6 +288,20 @@ def test_move_kernels_equal_the_numpy_they_replace(snapshots):
     assert all(v > 0 for v in seen.values()), seen
 
 
+def test_compiled_packed_pose_equals_the_numpy_one(snapshots):
+    """``PackedRoads.pose`` on flat arrays (compiled) against its numpy way (taken for other shapes),
+    off both ends of the roads too."""
+    packed = snapshots[0][0].graph.packed
+    rng = np.random.default_rng(2)
+    k = 5000
+    road = rng.integers(0, len(packed.n), k)
+    s = rng.uniform(-5.0, 1.0, k) + rng.random(k) * packed.n[road] * 0.5 * 1.05
+    d = rng.uniform(-8.0, 8.0, k)
+    got = packed.pose(road, s, d)
+    want = packed.pose(road[:, None], s[:, None], d[:, None])
+    _same(list(got), [w[:, 0] for w in want])
+
+
 def test_cached_rules_follow_the_signals_and_the_sizes():
     env = gym.make("drivestack/TownNav-v0", render_camera=False).unwrapped
     env.reset(seed=4)
