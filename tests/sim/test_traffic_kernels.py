@@ -1,6 +1,7 @@
-"""GraphTraffic's compiled per-step passes (``traffic_kernels``) give exactly what the numpy
-expressions they replaced (written out here) give, on states of a TownNav and a HighwayNav drive:
-grants held, stops made, lane changes half-way, cyclists, parked cars, the ego in a lane."""
+"""The navigation worlds' compiled per-step passes (``traffic_kernels``, packed road poses,
+pedestrians' yaw and gap look-out) give exactly what the numpy expressions they replaced (written
+out here) give, on states of a TownNav and a HighwayNav drive (grants held, stops made, lane
+changes half-way, cyclists, parked cars, the ego in a lane) and on random ones."""
 
 import math
 
@@ -11,7 +12,9 @@ import pytest
 import sim  # noqa: F401  (registers the environments)
 from common.vocab import EGO_LENGTH_M
 from sim.autopilot import Autopilot
+from sim.collision import box_rows
 from sim.lights import GREEN, YELLOW
+from sim.roadgraph import pedestrians as P
 from sim.roadgraph import traffic as T
 from sim.roadgraph import traffic_kernels as K
 
@@ -300,6 +303,33 @@ def test_compiled_packed_pose_equals_the_numpy_one(snapshots):
     got = packed.pose(road, s, d)
     want = packed.pose(road[:, None], s[:, None], d[:, None])
     _same(list(got), [w[:, 0] for w in want])
+
+
+def test_walker_kernels_equal_the_numpy_they_replace():
+    """Pedestrians' yaw, their look for a gap in traffic and box assembly, on random states."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    h = rng.uniform(-4.0, 4.0, n)
+    direction = rng.choice([-1, 1], n)
+    phase = rng.integers(0, 5, n)
+    d = rng.uniform(-9.0, 9.0, n)
+    target_d = np.where(rng.random(n) < 0.2, d - 1e-9, rng.uniform(-9.0, 9.0, n))  # some exactly there
+    yaw = h + np.where(direction > 0, 0.0, np.pi)
+    want = np.where(phase >= P.WAIT_SIGNAL, h + np.sign(target_d - d + 1e-9) * np.pi / 2, yaw)
+    _same([P._walker_yaw(h, direction, phase, target_d, d)], [want])
+    w, v = 40, 100
+    x, y = rng.uniform(0, 600, w), rng.uniform(0, 600, w)
+    half_m, gap_s = rng.uniform(3.0, 12.0, w), rng.choice([1.0, 4.5], w)
+    vehicles = np.stack([rng.uniform(0, 600, v), rng.uniform(0, 600, v), rng.uniform(0, 15, v)], 1)
+    reach = half_m[:, None] + vehicles[None, :, 2] * gap_s[:, None]
+    dist = np.hypot(vehicles[None, :, 0] - x[:, None], vehicles[None, :, 1] - y[:, None])
+    want = ~(dist < reach).any(axis=1)
+    got = P._no_vehicle_near(x, y, half_m, gap_s, *(np.ascontiguousarray(c) for c in vehicles.T))
+    _same([got], [want])
+    assert 0 < want.sum() < w
+    cols = [rng.random(n) for _ in range(5)]
+    _same([box_rows(*cols), box_rows(*cols[:3], 0.6, 0.6)],
+          [np.stack(cols, axis=1), np.stack(cols[:3] + [np.full(n, 0.6)] * 2, axis=1)])
 
 
 def test_cached_rules_follow_the_signals_and_the_sizes():
