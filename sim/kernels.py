@@ -322,3 +322,15 @@ def packed_centre_pose(road, s, offset, n, xy, heading, dheading, step_m):
         y[j] = xy[g, 1] * (1 - t) + xy[g + 1, 1] * t
         h[j] = heading[g] + t * dheading[g]
     return x, y, h
+
+
+@numba.njit(cache=True)
+def packed_curvature(road, s, offset, n, curvature, step_m):
+    """Curvature [1/m] at the sample nearest ``s`` [m] (halves to even, as ``np.round``) on roads
+    ``road`` of packed samples, clamped to a road's ends (``road.PackedRoads.curvature_at``)."""
+    out = np.empty(s.shape[0])
+    for j in range(s.shape[0]):
+        r = road[j]
+        f = min(max(s[j] / step_m, 0.0), np.float64(n[r] - 1))
+        out[j] = curvature[offset[r] + np.int64(np.rint(f))]
+    return out

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .kernels import packed_centre_pose, project_to_centreline
+from .kernels import packed_centre_pose, packed_curvature, project_to_centreline
 
 SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
 LINE_WIDTH_M = 0.15  # painted line width [m]
@@ -299,6 +299,8 @@ class PackedRoads:
         return x, y, heading
 
     def curvature_at(self, road: np.ndarray, s: np.ndarray) -> np.ndarray:
+        if _flat_pair(road, s):
+            return packed_curvature(road, s, self.offset, self.n, self.curvature, SAMPLE_STEP_M)
         f = np.minimum(np.maximum(s / SAMPLE_STEP_M, 0), self.n[road] - 1)
         return self.curvature[self.offset[road] + np.round(f).astype(np.int64)]
 

@@ -503,8 +503,7 @@ class GraphTraffic:
     def _cross_lane_ends(self, half) -> None:
         """Vehicles past their lane's end go on to their connector, or from a connector to its exit lane."""
         t = self.table
-        lane = np.maximum(self.lane, 0)
-        for i in np.flatnonzero(~self.parked & (self.p >= t.length_m[lane])):
+        for i in K.past_lane_end(self.parked, self.lane, self.p, t.length_m):
             g = int(self.lane[i])
             if t.is_connector[g]:
                 c = g - int(t.conn_lane[0])
@@ -523,8 +522,7 @@ class GraphTraffic:
                 self.p[i] = t.length_m[g] - 1e-3
                 self.v[i] = 0.0
         # a grant ends once the rear has left the connector
-        out = (self.held >= 0) & (self.lane == t.conn_dst[np.maximum(self.held, 0)]) & (self.p - half[:self.n] > 0.5)
-        self.held[out] = -1
+        K.release_left_grants(self.held, self.lane, self.p, half, t.conn_dst)
 
 
 def _crosswalk_points(graph: RoadGraph, c) -> np.ndarray:

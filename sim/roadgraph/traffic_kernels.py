@@ -522,3 +522,23 @@ def advance(v, acc, moving, p, lat, kappa, d, cut_in, tan_max_yaw, dt_s, cut_in_
         lat_step[i] = min(max(-lat[i], -speed), speed) * (1.0 if moving[i] else 0.0)
         lat[i] += lat_step[i]
     return v_out, lat_step
+
+
+@numba.njit(cache=True)
+def past_lane_end(parked, lane, p, lane_len):
+    """Moving vehicles whose progress reached their lane's length, ascending."""
+    out = np.empty(lane.shape[0], np.int64)
+    m = 0
+    for i in range(lane.shape[0]):
+        if not parked[i] and p[i] >= lane_len[max(lane[i], 0)]:
+            out[m] = i
+            m += 1
+    return out[:m]
+
+
+@numba.njit(cache=True)
+def release_left_grants(held, lane, p, half_len, conn_dst):
+    """In place: a grant ends once the holder's rear has left the connector (0.5 m into its exit lane)."""
+    for i in range(held.shape[0]):
+        if held[i] >= 0 and lane[i] == conn_dst[held[i]] and p[i] - half_len[i] > 0.5:
+            held[i] = -1

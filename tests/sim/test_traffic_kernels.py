@@ -305,6 +305,38 @@ def test_compiled_packed_pose_equals_the_numpy_one(snapshots):
     _same(list(got), [w[:, 0] for w in want])
 
 
+def test_lane_end_kernels_equal_the_numpy_they_replace(snapshots):
+    """Who is past its lane's end, and the grants released once the rear has left the connector."""
+    rng = np.random.default_rng(4)
+    seen = dict(past=0, released=0)
+    for tr, *_ in snapshots:
+        t = tr.table
+        p = tr.p + rng.uniform(0.0, 6.0, tr.n)  # some past the end
+        half = np.append(tr.dims[:, 0] / 2, EGO_LENGTH_M / 2)
+        want = np.flatnonzero(~tr.parked & (p >= t.length_m[np.maximum(tr.lane, 0)]))
+        _same([K.past_lane_end(tr.parked, tr.lane, p, t.length_m)], [want])
+        held = tr.held.copy()
+        out = (held >= 0) & (tr.lane == t.conn_dst[np.maximum(held, 0)]) & (p - half[:tr.n] > 0.5)
+        want = np.where(out, -1, held)
+        K.release_left_grants(held, tr.lane, p, half, t.conn_dst)
+        _same([held], [want])
+        seen["past"] += len(K.past_lane_end(tr.parked, tr.lane, p, t.length_m))
+        seen["released"] += int(out.sum())
+    assert all(v > 0 for v in seen.values()), seen
+
+
+def test_compiled_packed_curvature_equals_the_numpy_one(snapshots):
+    packed = snapshots[0][0].graph.packed
+    rng = np.random.default_rng(5)
+    k = 5000
+    road = rng.integers(0, len(packed.n), k)
+    s = rng.uniform(-5.0, 1.0, k) + rng.random(k) * packed.n[road] * 0.5 * 1.05
+    s[:500] = np.round(s[:500] * 4) / 4  # sample halves: ties to even
+    got = packed.curvature_at(road, s)
+    want = packed.curvature_at(road[:, None], s[:, None])[:, 0]
+    _same([got], [want])
+
+
 def test_walker_kernels_equal_the_numpy_they_replace():
     """Pedestrians' yaw, their look for a gap in traffic and box assembly, on random states."""
     rng = np.random.default_rng(3)
