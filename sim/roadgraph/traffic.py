@@ -264,7 +264,7 @@ class GraphTraffic:
     def connector_states(self) -> tuple[np.ndarray, np.ndarray]:
         """Per connector: its signal state (GREEN where no light) and whether it has priority
         (need not yield): protected or through/right on green, or a priority arm's through/right.
-        Read-only, computed once per signal state (the signals keep theirs per time)."""
+        Read-only, recomputed only when the signal groups' states change."""
         return self._connector_rules()[:2]
 
     def _connector_rules(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -359,7 +359,7 @@ class GraphTraffic:
 
     def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray):
         """CSR occupancy of every lane: moving vehicles (twice while straddling, ``second``: the other
-        lane, ``_second_lane``), parked cars, the ego."""
+        lane, ``traffic_kernels.second_lane``), parked cars, the ego."""
         t = self.table
         ego_p = (ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
         return K.occupancy(idx, self.lane, self.p, second, *self._parked_occ, ego_g, float(ego_p), self.n, len(t.refs))
@@ -376,6 +376,8 @@ class GraphTraffic:
         return self._yaw_caps()[1]
 
     def _yaw_caps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(``_max_yaw``, its tan), recomputed whenever ``dims`` is a new array (``add_vehicle`` and the
+        spawn spacing replace it; nothing edits it in place)."""
         dims, caps = self._max_yaw_of
         if dims is not self.dims:
             max_yaw = np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
