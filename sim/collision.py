@@ -14,6 +14,14 @@ import numpy as np
 _CORNER_SIGNS = np.array([[1.0, 1.0], [-1.0, 1.0], [-1.0, -1.0], [1.0, -1.0]])
 
 
+def box_rows(x, y, yaw, length, width) -> np.ndarray:
+    """(N, 5) boxes from their columns ((N,) arrays or scalars): ``np.stack(..., axis=1)`` without
+    its overhead (poses are assembled several times a step)."""
+    out = np.empty((len(x), 5))
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3], out[:, 4] = x, y, yaw, length, width
+    return out
+
+
 def _unpack(boxes):
     b = np.asarray(boxes, dtype=float)
     if b.shape[-1:] != (5,):

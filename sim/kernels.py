@@ -301,3 +301,36 @@ def traffic_accel(idx, s, d, direction, length, width, road, v, free,
             a = min(a, idm_scalar(v[i], free[i], stop_gap[k], 0.0, t_s, s0_m, a_m_s2, two_sqrt_ab, max_brake_m_s2))
         acc[k] = a
     return acc
+
+
+@numba.njit(cache=True)
+def packed_centre_pose(road, s, offset, n, xy, heading, dheading, step_m):
+    """Centre-line point x, y [m] and heading [rad] at ``s`` [m] on roads ``road`` of packed
+    samples (``road.PackedRoads``): linear between samples, clamped to a road's ends; the
+    arithmetic of ``PackedRoads.pose``'s numpy expressions, in their order."""
+    k = s.shape[0]
+    x = np.empty(k)
+    y = np.empty(k)
+    h = np.empty(k)
+    for j in range(k):
+        r = road[j]
+        f = min(max(s[j] / step_m, 0.0), n[r] - 1.000001)
+        i = int(f)
+        t = f - i
+        g = offset[r] + i
+        x[j] = xy[g, 0] * (1 - t) + xy[g + 1, 0] * t
+        y[j] = xy[g, 1] * (1 - t) + xy[g + 1, 1] * t
+        h[j] = heading[g] + t * dheading[g]
+    return x, y, h
+
+
+@numba.njit(cache=True)
+def packed_curvature(road, s, offset, n, curvature, step_m):
+    """Curvature [1/m] at the sample nearest ``s`` [m] (halves to even, as ``np.round``) on roads
+    ``road`` of packed samples, clamped to a road's ends (``road.PackedRoads.curvature_at``)."""
+    out = np.empty(s.shape[0])
+    for j in range(s.shape[0]):
+        r = road[j]
+        f = min(max(s[j] / step_m, 0.0), np.float64(n[r] - 1))
+        out[j] = curvature[offset[r] + np.int64(np.rint(f))]
+    return out

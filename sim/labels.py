@@ -8,7 +8,7 @@ the object would cover with nothing in front of it.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -185,18 +185,19 @@ def ego_truth(world: World) -> EgoTruth:
     f = world.frenet
     lanes, lane_width_m, speed_limit_m_s = world.ego_lane()
     state, dist, _ = world.relevant_light()
-    ego = EgoTruth(f.lane_offset_m, f.heading_error_rad, tuple(float(c) for c in world.curvature_ahead()), f.lane,
-                   lanes, lane_width_m, speed_limit_m_s, state, dist,
-                   f.s_m - world.start_s, world.goal_s - world.start_s, float(np.float32(world.ego.speed_m_s)))
+    curvature = tuple(float(c) for c in world.curvature_ahead())
     route = world.route_truth()
-    if route is None:
-        return ego
-    return replace(ego, route_command=route.command, route_command_distance_m=route.command_distance_m,
-                   route_waypoints_m=route.waypoints_m, stop_sign_distance_m=route.stop_sign_distance_m,
-                   junction_x_m=route.junction_x_m, junction_y_m=route.junction_y_m,
-                   junction_radius_m=route.junction_radius_m, left_must_yield=route.left_must_yield,
-                   right_on_red=route.right_on_red,
-                   signal_head_xyz_m=route.signal_head_xyz_m, signal_stop_line_m=route.signal_stop_line_m)
+    # the route block as keywords of the one construction (``dataclasses.replace`` costs a second one)
+    block = {} if route is None else dict(
+        route_command=route.command, route_command_distance_m=route.command_distance_m,
+        route_waypoints_m=route.waypoints_m, stop_sign_distance_m=route.stop_sign_distance_m,
+        junction_x_m=route.junction_x_m, junction_y_m=route.junction_y_m, junction_radius_m=route.junction_radius_m,
+        left_must_yield=route.left_must_yield, right_on_red=route.right_on_red,
+        signal_head_xyz_m=route.signal_head_xyz_m, signal_stop_line_m=route.signal_stop_line_m)
+    return EgoTruth(f.lane_offset_m, f.heading_error_rad, curvature, f.lane,
+                    lanes, lane_width_m, speed_limit_m_s, state, dist,
+                    f.s_m - world.start_s, world.goal_s - world.start_s, float(np.float32(world.ego.speed_m_s)),
+                    **block)
 
 
 def _ego_frame(ego_xy_yaw: tuple[float, float, float], x, y, yaw):

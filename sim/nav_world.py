@@ -260,7 +260,10 @@ class NavWorld:
         cross looks out for."""
         x, y, _ = self.traffic.poses()
         e = self.ego
-        return np.concatenate([np.stack([x, y, self.traffic.v], 1), [[e.x_m, e.y_m, e.speed_m_s]]])
+        out = np.empty((len(x) + 1, 3))
+        out[:-1, 0], out[:-1, 1], out[:-1, 2] = x, y, self.traffic.v
+        out[-1] = e.x_m, e.y_m, e.speed_m_s
+        return out
 
     def _check_collision(self, ev: StepEvents) -> None:
         first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__, ev)

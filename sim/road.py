@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .kernels import project_to_centreline
+from .kernels import packed_centre_pose, packed_curvature, project_to_centreline
 
 SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
 LINE_WIDTH_M = 0.15  # painted line width [m]
@@ -284,6 +284,10 @@ class PackedRoads:
 
     def pose(self, road: np.ndarray, s: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World x, y [m] and +s heading [rad] at Frenet (s, d) on road ``road`` (all (K,) arrays)."""
+        if _flat_pair(road, s):  # the interpolation compiled (the sines stay numpy's)
+            x, y, heading = packed_centre_pose(road, s, self.offset, self.n, self.xy, self.heading, self.dheading,
+                                               SAMPLE_STEP_M)
+            return x - d * np.sin(heading), y + d * np.cos(heading), heading
         f = np.minimum(np.maximum(s / SAMPLE_STEP_M, 0.0), self.n[road] - 1.000001)  # np.clip, less overhead
         i = f.astype(np.int64)
         t = f - i
@@ -295,5 +299,14 @@ class PackedRoads:
         return x, y, heading
 
     def curvature_at(self, road: np.ndarray, s: np.ndarray) -> np.ndarray:
+        if _flat_pair(road, s):
+            return packed_curvature(road, s, self.offset, self.n, self.curvature, SAMPLE_STEP_M)
         f = np.minimum(np.maximum(s / SAMPLE_STEP_M, 0), self.n[road] - 1)
         return self.curvature[self.offset[road] + np.round(f).astype(np.int64)]
+
+
+def _flat_pair(road, s) -> bool:
+    """Whether ``road`` (ints) and ``s`` (float64) are 1-D arrays of one length (what the compiled
+    ``PackedRoads.pose`` takes; anything else goes the numpy way)."""
+    return (isinstance(road, np.ndarray) and isinstance(s, np.ndarray) and road.ndim == 1 and s.shape == road.shape
+            and road.dtype.kind in "iu" and s.dtype == np.float64)

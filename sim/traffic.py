@@ -15,6 +15,7 @@ import numpy as np
 
 from common.vocab import VEHICLE_DIMS_M
 
+from .collision import box_rows
 from .idm import IDMParams, MOBILParams, idm_accel, idm_free_term, mobil_gain
 from .kernels import leader_search, traffic_accel
 from .lights import RED, YELLOW, TrafficLights
@@ -60,7 +61,7 @@ class FrenetPoses:
         if self._key != key:
             x, y, h = packed.pose(v.road, v.s, v.d)
             yaw = h + np.where(v.dir > 0, 0.0, np.pi) + v.heading_offset
-            boxes = np.stack([x, y, yaw, v.dims[:, 0], v.dims[:, 1]], axis=1)
+            boxes = box_rows(x, y, yaw, v.dims[:, 0], v.dims[:, 1])
             for a in (x, y, yaw, boxes):
                 a.flags.writeable = False
             self._cache = (x, y, yaw, boxes)

@@ -29,6 +29,7 @@ straight town's ``sim.pedestrians.Pedestrians``: ``n``, ``poses``, ``boxes``, ``
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
@@ -36,6 +37,7 @@ import numpy as np
 
 from common.vocab import PEDESTRIAN_SIZE_M
 
+from ..collision import box_rows
 from ..lights import RED
 from .graph import CROSSWALK_M, RoadGraph
 from .signals import JunctionSignals
@@ -154,9 +156,7 @@ class GraphPedestrians:
         """World x, y [m] and yaw [rad] of every pedestrian (read-only; cached per step)."""
         if self._pose_version != self._version:
             x, y, h = self.graph.packed.pose(self.street, self.s, self.d)
-            yaw = h + np.where(self.dir > 0, 0.0, np.pi)
-            across = (self.phase >= WAIT_SIGNAL)  # waiting or crossing: facing the other side
-            yaw = np.where(across, h + np.sign(self.target_d - self.d + 1e-9) * np.pi / 2, yaw)
+            yaw = _walker_yaw(h, self.dir, self.phase, self.target_d, self.d)
             r = self.phase == ROUNDING
             if r.any():
                 t = np.clip(self.corner_done_m[r] / self.corner_m[r], 0.0, 1.0)
@@ -164,7 +164,7 @@ class GraphPedestrians:
                 x[r] = c[:, 0] + (c[:, 2] - c[:, 0]) * t
                 y[r] = c[:, 1] + (c[:, 3] - c[:, 1]) * t
                 yaw[r] = np.arctan2(c[:, 3] - c[:, 1], c[:, 2] - c[:, 0])
-            boxes = np.stack([x, y, yaw, np.full(self.n, SIZE_M), np.full(self.n, SIZE_M)], axis=1)
+            boxes = box_rows(x, y, yaw, SIZE_M, SIZE_M)
             for a in (x, y, yaw, boxes):
                 a.flags.writeable = False
             self._pose_cache = (x, y, yaw, boxes)
@@ -207,14 +207,13 @@ class GraphPedestrians:
             need = np.abs(self.target_d[at_signal] - self.d[at_signal]) / self.speed[at_signal] + cfg.signal_margin_s
             go = at_signal[(ball[j, g] == RED) & (arrow[j, g] == RED) & (red_left[j, g] >= need)]
         # the rare decisions, one pedestrian at a time, in index order (deterministic draws)
-        for i in np.flatnonzero(event == AT_CROSSWALK):
-            self._at_crosswalk(int(i))
-        for i in np.flatnonzero(event == AT_END):
-            self._round_corner(int(i))
-        for i in np.flatnonzero(event == CROSSED):
-            self._crossed(int(i))
-        for i in np.flatnonzero(event == ROUNDED):
-            self._rounded(int(i))
+        happened = np.flatnonzero(event)
+        if happened.size:
+            kinds = event[happened]
+            for kind, decide in ((AT_CROSSWALK, self._at_crosswalk), (AT_END, self._round_corner),
+                                 (CROSSED, self._crossed), (ROUNDED, self._rounded)):
+                for i in happened[kinds == kind]:
+                    decide(int(i))
         self.phase[go] = CROSSING
         at_gap = np.flatnonzero(self.phase == WAIT_GAP)
         if len(at_gap):
@@ -299,10 +298,9 @@ class GraphPedestrians:
         ego_clear = np.where(out, cfg.step_out_ego_clear_m, cfg.ego_clear_m)
         clear = ~jay | (np.hypot(ego_xy[0] - x, ego_xy[1] - y) >= ego_clear)
         if len(vehicles):
-            reach = ((hi - lo) / 2 + cfg.gap_margin_m)[:, None] \
-                + vehicles[None, :, 2] * np.where(out, cfg.step_out_gap_s, cfg.gap_s)[:, None]
-            dist = np.hypot(vehicles[None, :, 0] - x[:, None], vehicles[None, :, 1] - y[:, None])  # (W, V) [m]
-            clear &= ~(dist < reach).any(axis=1)
+            clear &= _no_vehicle_near(x, y, (hi - lo) / 2 + cfg.gap_margin_m, np.where(out, cfg.step_out_gap_s, cfg.gap_s),
+                                      np.ascontiguousarray(vehicles[:, 0]), np.ascontiguousarray(vehicles[:, 1]),
+                                      np.ascontiguousarray(vehicles[:, 2]))
         give_up = jay & (self.wait_s[idx] > cfg.give_up_s)
         self.phase[idx[clear & ~give_up]] = CROSSING
         quit_ = idx[give_up]
@@ -380,3 +378,33 @@ def _move(phase, street, s, d, direction, speed, turning, target_d, corner_done_
                 event[i] = ROUNDED
         wait_s[i] = wait_s[i] + dt_s if p == WAIT_SIGNAL or p == WAIT_GAP else 0.0
     return event
+
+
+@numba.njit(cache=True)
+def _walker_yaw(h, direction, phase, target_d, d):
+    """Each walker's yaw [rad] from its street's heading ``h`` [rad]: along its walking direction,
+    or facing the far side while waiting or crossing (``np.sign``'s -1, 0, 1 of the way left)."""
+    n = h.shape[0]
+    yaw = np.empty(n)
+    for i in range(n):
+        if phase[i] >= WAIT_SIGNAL:
+            left = target_d[i] - d[i] + 1e-9
+            sign = 1.0 if left > 0 else (-1.0 if left < 0 else 0.0)
+            yaw[i] = h[i] + sign * np.pi / 2
+        else:
+            yaw[i] = h[i] + (0.0 if direction[i] > 0 else np.pi)
+    return yaw
+
+
+@numba.njit(cache=True)
+def _no_vehicle_near(x, y, half_m, gap_s, vx, vy, v):
+    """Per crossing (its middle ``x``, ``y`` [m]), whether no vehicle (``vx``, ``vy`` [m], speed
+    ``v`` [m/s]) is within half its width ``half_m`` [m] plus ``gap_s`` [s] of its own travel
+    (``math.hypot``, as ``np.hypot``)."""
+    out = np.ones(x.shape[0], np.bool_)
+    for w in range(x.shape[0]):
+        for j in range(vx.shape[0]):
+            if math.hypot(vx[j] - x[w], vy[j] - y[w]) < half_m[w] + v[j] * gap_s[w]:
+                out[w] = False
+                break
+    return out

@@ -116,6 +116,8 @@ class GraphTraffic:
         self._parked_yaw = np.array([yaw for *_, yaw in parked], np.float64)
         self._parked_occ = self._parked_occupancy()
         self._poses = FrenetPoses()
+        self._rules_key = self._rules = None
+        self._max_yaw_of = (None, None)  # (dims, (_max_yaw, its tan) of them)
         self._sync()
         for i in np.flatnonzero(self.parked):
             base = self.graph.packed.pose(self.road[i:i + 1], self.s[i:i + 1], self.d[i:i + 1])[2][0]
@@ -245,19 +247,10 @@ class GraphTraffic:
     # --- geometry ----------------------------------------------------------------------------
     def _sync(self) -> None:
         """Road, s, d, direction of every vehicle from its lane state (parked ones are fixed)."""
-        lane = np.maximum(self.lane, 0)
-        self.road = self._lane_road[lane].copy()
-        self.dir = self._lane_dir[lane].copy()
-        self.s = np.where(self.dir > 0, self.p, self.table.length_m[lane] - self.p)
         # cyclists ride near the right edge of their lane (they still hold the lane: cars queue or change lanes)
-        keep_right = np.where(self.cyclist, np.maximum(self._lane_width[lane] / 2 - CYCLIST_EDGE_M, 0.0), 0.0)
-        self.d = self._lane_d[lane] - self.dir * (self.lat + keep_right)
-        if self.parked.any():
-            pk = self.parked
-            self.road[pk] = self._parked_rsd[:, 0].astype(np.int64)
-            self.s[pk] = self._parked_rsd[:, 1]
-            self.d[pk] = self._parked_rsd[:, 2]
-            self.dir[pk] = np.where(self._parked_rsd[:, 2] < 0, 1, -1)
+        self.road, self.dir, self.s, self.d = K.frenet_state(
+            self.lane, self.p, self.lat, self.parked, self.cyclist, self._lane_road, self._lane_dir, self._lane_d,
+            self._lane_width, self.table.length_m, self._parked_rsd, CYCLIST_EDGE_M)
 
     def poses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """World x, y [m] and yaw [rad] of every vehicle (read-only, computed once per state)."""
@@ -270,8 +263,24 @@ class GraphTraffic:
     # --- right of way ------------------------------------------------------------------------
     def connector_states(self) -> tuple[np.ndarray, np.ndarray]:
         """Per connector: its signal state (GREEN where no light) and whether it has priority
-        (need not yield): protected or through/right on green, or a priority arm's through/right."""
+        (need not yield): protected or through/right on green, or a priority arm's through/right.
+        Read-only, recomputed only when the signal groups' states change."""
+        return self._connector_rules()[:2]
+
+    def _connector_rules(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``connector_states`` and ``_stop_first`` of them, cached on the signals' group states
+        (they change a few times per light cycle)."""
         ball, arrow = self.signals.group_states()
+        key = ball.tobytes() + arrow.tobytes()
+        if self._rules_key != key:
+            state, priority = self._connector_states(ball, arrow)
+            rules = (state, priority, self._stop_first(state))
+            for a in rules:
+                a.flags.writeable = False
+            self._rules, self._rules_key = rules, key
+        return self._rules
+
+    def _connector_states(self, ball: np.ndarray, arrow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         j, g = self._conn_junction, self._conn_group
         state = np.where(self._conn_left, arrow[j, g], ball[j, g])
         state = np.where(self._conn_signal, state, GREEN)
@@ -299,31 +308,25 @@ class GraphTraffic:
         half = np.append(self.dims[:, 0] / 2, EGO_LENGTH_M / 2)
         v_all = np.append(self.v, ego_xy_yaw_speed[3])
         ego_g = t.index.get(ego_lane, -1) if ego_lane is not None else -1
-        second = self._second_lane()  # the lanes and offsets it reads stay as they are until the move
+        # the lanes and offsets it reads stay as they are until the move
+        second = K.second_lane(self.lane, self.lat, self.dims[:, 1], self.parked, self._lane_width,
+                               t.group_first, t.group_lanes, SWING_M)
         occ = self._occupancy(idx, ego_g, ego_lane_s, second)
-        on_street = moving & ~t.is_connector[np.maximum(self.lane, 0)]
-        state, priority = self.connector_states()
-        dist_line = t.stop_p[np.maximum(self.lane, 0)] - self.p - half[:n]  # front bumper to stop line [m]
-
-        # grants: release the ones whose light turned while stopping is still comfortable (not a right on
-        # red granted after its stop), then hand out new ones
-        stop_first = self._stop_first(state)
-        held = np.maximum(self.held, 0)
-        before = on_street & (self.held >= 0) & (dist_line > -0.3)
-        turned = before & (state[held] != GREEN) & (dist_line >= self.v**2 / (2 * YELLOW_STOP_M_S2))
-        self.held[turned & ~(stop_first[held] & np.isfinite(self.stopped_at_s))] = -1
-        at_line = on_street & (dist_line < STOP_ZONE_M) & (dist_line > -0.3) & (self.v < STOP_DONE_M_S)
-        self.stopped_at_s = np.where(at_line & ~np.isfinite(self.stopped_at_s), time_s, self.stopped_at_s)
+        state, priority, stop_first = self._connector_rules()
+        # front bumper to stop line [m]; grants: release the ones whose light turned while stopping is still
+        # comfortable (not a right on red granted after its stop), then hand out new ones
+        on_street, dist_line, v_des = K.street_state(
+            self.lane, self.p, self.v, half, self.parked, self.next_conn, self.held, self.stopped_at_s,
+            self.speed_factor, self.max_speed, state, stop_first, t.length_m, t.stop_p, t.is_connector,
+            self._lane_limit, t.conn_limit_m_s, time_s, self.idm.b_m_s2, GREEN, YELLOW_STOP_M_S2, STOP_ZONE_M,
+            STOP_DONE_M_S)
         walkers = None if walkers_xy is None else np.asarray(walkers_xy, np.float64).reshape(-1, 2)
         self._grant(occ, on_street, dist_line, state, priority, stop_first, half, ego_g, time_s, ego_next,
                     ego_xy_yaw_speed[3], walkers)
 
         # accelerations: car following along each chain, the stop line where not granted
-        decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
-        nc = np.maximum(self.next_conn, 0)
-        green_far = self._conn_signal[nc] & (state[nc] == GREEN) & (dist_line > decide_m)
-        may_enter = (self.held >= 0) | green_far
-        v_des = self._desired_speed(on_street, dist_line)
+        may_enter = K.may_enter(self.v, self.held, self.next_conn, dist_line, self._conn_signal, state,
+                                self.idm.b_m_s2, GREEN)
         free = idm_free_term(self.v, v_des, self.idm)
         p_i = self.idm
         acc_m, _, gap_m = K.follow(idx, self.lane, second, self.p, half, v_all, free, self.next_conn,
@@ -341,20 +344,13 @@ class GraphTraffic:
         self._lane_changes(idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s)
 
         # move
-        v_new = np.maximum(self.v + acc * dt_s, 0.0)
-        travel = np.where(moving, 0.5 * (self.v + v_new) * dt_s, 0.0)
-        self.v = np.where(moving, v_new, 0.0)
         kappa = self.graph.packed.curvature_at(self.road, self.s)
-        self.p += travel / np.clip(1.0 - kappa * self.d, 0.5, 2.0)
         # sideways no faster than a steered car can: heading off the lane so little that the body's
         # ends swing at most SWING_M out of its lane (a bus changes lanes slowly)
         # sideways no faster than the heading allows; a car caught straddling at a standstill (stopped by
         # its leader or the line mid-change) still edges over, as a driver creeps with the wheel turned
-        lateral = np.minimum(np.where(self.cut_in, CUT_IN_M_S, LANE_CHANGE_M_S),
-                             np.maximum(np.tan(self._max_yaw) * self.v, CREEP_LATERAL_M_S))
-        speed = lateral * dt_s
-        lat_step = np.clip(-self.lat, -speed, speed) * moving
-        self.lat += lat_step
+        self.v, lat_step = K.advance(self.v, acc, moving, self.p, self.lat, kappa, self.d, self.cut_in,
+                                     self._max_yaw_tan, dt_s, CUT_IN_M_S, LANE_CHANGE_M_S, CREEP_LATERAL_M_S)
         # the body turns no further than the lane change's yaw cap (a creeping bus must not swing into a lane)
         yaw = np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
         self.heading_offset[moving] = -np.clip(yaw, -self._max_yaw[moving], self._max_yaw[moving])
@@ -363,78 +359,51 @@ class GraphTraffic:
 
     def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray):
         """CSR occupancy of every lane: moving vehicles (twice while straddling, ``second``: the other
-        lane, ``_second_lane``), parked cars, the ego."""
+        lane, ``traffic_kernels.second_lane``), parked cars, the ego."""
         t = self.table
-        two = idx[second[idx] >= 0]
-        lanes = [self.lane[idx], second[two], self._parked_occ[0]]
-        ps = [self.p[idx], self.p[two], self._parked_occ[1]]
-        veh = [idx, two, self._parked_occ[2]]
-        if ego_g >= 0:
-            lanes.append(np.array([ego_g]))
-            ps.append(np.array([ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s]))
-            veh.append(np.array([self.n]))
-        lane, p, v = (np.concatenate(a) for a in (lanes, ps, veh))
-        order = np.lexsort((p, lane))
-        lane, p, v = lane[order], p[order], v[order]
-        start = np.searchsorted(lane, np.arange(len(t.refs) + 1)).astype(np.int64)
-        return start, np.ascontiguousarray(p), np.ascontiguousarray(v.astype(np.int64))
+        ego_p = (ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
+        return K.occupancy(idx, self.lane, self.p, second, *self._parked_occ, ego_g, float(ego_p), self.n, len(t.refs))
 
     @property
     def _max_yaw(self) -> np.ndarray:
-        """Largest heading off the lane during a lane change, per vehicle [rad]."""
-        return np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
+        """Largest heading off the lane during a lane change, per vehicle [rad] (read-only, kept
+        while the sizes are: new vehicles replace ``dims``)."""
+        return self._yaw_caps()[0]
 
-    def _second_lane(self) -> np.ndarray:
-        """The neighbouring lane a changing vehicle still (or already) reaches into, -1 for none."""
-        lane = np.maximum(self.lane, 0)
-        reach = self._lane_width[lane] / 2 - self.dims[:, 1] / 2 - SWING_M
-        k = lane - self.table.group_first[lane]
-        other = np.where(self.lat < 0, k - 1, k + 1)
-        ok = (np.abs(self.lat) > reach) & (other >= 0) & (other < self.table.group_lanes[lane]) & ~self.parked
-        return np.where(ok, self.table.group_first[lane] + other, -1)
+    @property
+    def _max_yaw_tan(self) -> np.ndarray:
+        """tan of ``_max_yaw`` (read-only)."""
+        return self._yaw_caps()[1]
 
-    def _desired_speed(self, on_street: np.ndarray, dist_line: np.ndarray) -> np.ndarray:
-        """Speed limit times the driver's factor, eased down before a turn so that the connector's
-        comfortable speed is reached at its start [m/s]."""
-        t = self.table
-        lane = np.maximum(self.lane, 0)
-        v_des = np.minimum(self._lane_limit[lane] * self.speed_factor, self.max_speed)
-        nc = np.maximum(self.next_conn, 0)
-        turn_v = t.conn_limit_m_s[nc]
-        to_end = np.maximum(t.length_m[lane] - self.p, 0.0)
-        ease = np.sqrt(turn_v**2 + 2.0 * self.idm.b_m_s2 * 0.5 * to_end)
-        return np.where(self.parked, 0.0, np.where(on_street & (self.next_conn >= 0), np.minimum(v_des, ease), v_des))
+    def _yaw_caps(self) -> tuple[np.ndarray, np.ndarray]:
+        """(``_max_yaw``, its tan), recomputed whenever ``dims`` is a new array (``add_vehicle`` and the
+        spawn spacing replace it; nothing edits it in place)."""
+        dims, caps = self._max_yaw_of
+        if dims is not self.dims:
+            max_yaw = np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
+            caps = (max_yaw, np.tan(max_yaw))
+            for a in caps:
+                a.flags.writeable = False
+            self._max_yaw_of = (self.dims, caps)
+        return caps
 
     def _grant(self, occ, on_street, dist_line, state, priority, stop_first, half, ego_g, time_s,
                ego_next=(-1, math.inf), ego_v: float = 0.0, walkers_xy: np.ndarray | None = None) -> None:
         t = self.table
-        n = self.n
         start, occ_p, occ_veh = occ
         nc = self.next_conn
-        ncc = np.maximum(nc, 0)
-        # first in its lane: the last entry of its own lane's occupancy
-        last = occ_veh[start[1:][start[1:] > start[:-1]] - 1]
-        head = np.zeros(n + 1, bool)
-        head[last] = True
-        head = head[:n]
-        in_lane = (nc >= 0) & (t.conn_src[ncc] == self.lane) & (np.abs(self.lat) < 0.3)
-        waiting = on_street & (self.held < 0) & in_lane
-        decide_m = self.v**2 / (2 * self.idm.b_m_s2) + 2.0 * self.v + 8.0
-        stop_sign = stop_first[ncc]
-        light_ok = (state[ncc] == GREEN) | ((state[ncc] == YELLOW) & (dist_line < self.v**2 / (2 * YELLOW_STOP_M_S2)))
-        ready = np.where(stop_sign, np.isfinite(self.stopped_at_s), light_ok & (dist_line < decide_m))
-        if walkers_xy is not None and len(walkers_xy):  # a right on red waits for its crosswalks to clear
-            for i in np.flatnonzero(ready & waiting & head & stop_sign & self._conn_on_red[ncc]):
-                zone = self._on_red_crosswalks[int(nc[i])]
+        # requests (first in the lane, ready at the line), the time each arrives, per connector the soonest
+        # arrival of a vehicle on its way to it (priority ones count for gap acceptance) and its holders
+        cand, arrival, approach, taken = K.requests(
+            self.lane, self.lat, self.v, self.held, nc, self.stopped_at_s, on_street, dist_line, stop_first, state,
+            start, occ_veh, t.conn_src, len(t.conn_lane), time_s, self.idm.b_m_s2, GREEN, YELLOW, YELLOW_STOP_M_S2)
+        if walkers_xy is not None and len(walkers_xy) and cand.size:  # a right on red waits for its crosswalks to clear
+            keep = np.ones(cand.size, bool)
+            for k in np.flatnonzero(stop_first[nc[cand]] & self._conn_on_red[nc[cand]]):
+                zone = self._on_red_crosswalks[int(nc[cand[k]])]
                 near = np.hypot(walkers_xy[:, None, 0] - zone[None, :, 0], walkers_xy[:, None, 1] - zone[None, :, 1])
-                ready[i] = not (near < ON_RED_WALKER_REACH_M).any()
-        eta = time_s + np.maximum(dist_line, 0.0) / np.maximum(self.v, 1.0)
-        # priority vehicles on their way to each connector (for gap acceptance)
-        approach = np.full(len(t.conn_lane), np.inf)
-        coming = waiting & (dist_line > -0.3)
-        np.minimum.at(approach, ncc[coming], (np.maximum(dist_line, 0.0) / np.maximum(self.v, 1.0))[coming])
-        cand = np.flatnonzero(waiting & head & ready & (dist_line > -0.3))
-        taken = np.bincount(self.held[self.held >= 0], minlength=len(t.conn_lane)).astype(np.int64)
+                keep[k] = not (near < ON_RED_WALKER_REACH_M).any()
+            cand, arrival = cand[keep], arrival[keep]
         if ego_g >= 0 and t.is_connector[ego_g]:
             taken[ego_g - t.conn_lane[0]] += 1
         ego_conn, ego_to_conn_m = ego_next
@@ -446,16 +415,10 @@ class GraphTraffic:
         if cand.size == 0:
             return
         yields = ~priority[nc[cand]]
-        arrival = np.where(stop_sign[cand], self.stopped_at_s[cand], eta[cand])
         order = np.lexsort((arrival, yields))
         cand, yields = cand[order], yields[order]
         # room on each exit lane behind its last vehicle, less what has been granted into it
-        room = np.full(len(t.refs), np.inf)
-        first = start[:-1] < start[1:]
-        rear = occ_p[start[:-1][first]] - half[occ_veh[start[:-1][first]]]
-        room[np.flatnonzero(first)] = rear
-        held = np.flatnonzero((self.held >= 0) & (self.lane != t.conn_dst[np.maximum(self.held, 0)]))
-        np.subtract.at(room, t.conn_dst[self.held[held]], 2 * half[held] + 2.0)
+        room = K.exit_room(self.lane, self.held, half, start, occ_p, occ_veh, t.conn_dst)
         need = 2 * half[cand] + 2.0
         ok = K.grant(cand, nc[cand], yields, taken, priority, approach, GAP_ACCEPT_S, t.conflict_start,
                      t.conflict_conn, room, need, t.conn_dst)
@@ -493,35 +456,26 @@ class GraphTraffic:
         drivers accept a short gap behind them."""
         t = self.table
         lane = self.lane
-        due = np.zeros(self.n, bool)
-        due[idx] = np.mod(time_s + self.lc_phase[idx], LANE_CHANGE_PERIOD_S) < dt_s
-        due &= ~t.is_connector[np.maximum(lane, 0)] & (np.abs(self.lat) < 0.05) & (self.held < 0)
-        due &= (t.group_lanes[np.maximum(lane, 0)] > 1) & (self.p > 5.0)
+        due = K.lane_change_due(idx, lane, self.lat, self.held, self.p, self.lc_phase, t.is_connector, t.group_lanes,
+                                time_s, LANE_CHANGE_PERIOD_S, dt_s)
         if not due.any():
             return
-        nc = np.maximum(self.next_conn, 0)
-        need = np.where(self.next_conn >= 0, t.conn_src[nc] - lane, 0)
-        far = dist_line > NO_CHANGE_BEFORE_LINE_M
         # a lane that ends (a highway lane drop, an acceleration lane): leaving it is never too late,
         # and near its end a driver squeezes in as a cut-in driver would (the zipper)
-        lane0 = np.maximum(lane, 0)
-        dead_end = t.exit_start[lane0 + 1] == t.exit_start[lane0]
-        squeeze = dead_end & (dist_line < SQUEEZE_BEFORE_END_M)
-        mandatory = due & (need != 0) & (far | dead_end)
+        need, mandatory, squeeze, give_up, slow = K.lane_change_needs(
+            due, lane, self.next_conn, self.v, dist_line, lead_gap, self.cut_in, self.cyclist, self.speed_factor,
+            self._lane_limit, t.conn_src, t.exit_start, NO_CHANGE_BEFORE_LINE_M, SQUEEZE_BEFORE_END_M,
+            GIVE_UP_CHANGE_M, HELD_UP_M)
         # give up: too close to turn from here, take a movement this lane allows
-        for i in np.flatnonzero(due & (need != 0) & (dist_line < GIVE_UP_CHANGE_M)):
+        for i in np.flatnonzero(give_up):
             own = t.exit_conn[t.exit_start[lane[i]]:t.exit_start[lane[i] + 1]]
             if own.size:
                 self.next_conn[i] = int(own[self.rng.integers(own.size)])
                 mandatory[i] = False
-        eager = np.where(self.cut_in, 0.95, 0.7)  # cut-in drivers want their speed more
-        slow = due & (need == 0) & far & (self.v < eager * self._lane_limit[np.maximum(lane, 0)] * self.speed_factor)
-        slow &= (lead_gap < HELD_UP_M) & (self.cut_in | (self.rng.random(self.n) < DISCRETIONARY_P)) & ~self.cyclist
-        k = lane - t.group_first[np.maximum(lane, 0)]
-        side = np.where(self.rng.random(self.n) < 0.5, -1, 1)
-        side = np.where((k + side < 0) | (k + side >= t.group_lanes[np.maximum(lane, 0)]), -side, side)
-        step = np.where(mandatory, np.sign(need), np.where(slow, side, 0))
-        cand = np.flatnonzero(step != 0)
+        keen = self.rng.random(self.n)  # held up: a cut-in driver, or now and then any other, looks for a faster lane
+        side = self.rng.random(self.n)  # ... on a side drawn at random
+        cand, step = K.lane_change_steps(mandatory, need, slow, self.cut_in, keen, side, DISCRETIONARY_P, lane,
+                                         t.group_first, t.group_lanes)
         if cand.size == 0:
             return
         target = (lane[cand] + step[cand]).astype(np.int64)
@@ -551,8 +505,7 @@ class GraphTraffic:
     def _cross_lane_ends(self, half) -> None:
         """Vehicles past their lane's end go on to their connector, or from a connector to its exit lane."""
         t = self.table
-        lane = np.maximum(self.lane, 0)
-        for i in np.flatnonzero(~self.parked & (self.p >= t.length_m[lane])):
+        for i in K.past_lane_end(self.parked, self.lane, self.p, t.length_m):
             g = int(self.lane[i])
             if t.is_connector[g]:
                 c = g - int(t.conn_lane[0])
@@ -571,8 +524,7 @@ class GraphTraffic:
                 self.p[i] = t.length_m[g] - 1e-3
                 self.v[i] = 0.0
         # a grant ends once the rear has left the connector
-        out = (self.held >= 0) & (self.lane == t.conn_dst[np.maximum(self.held, 0)]) & (self.p - half[:self.n] > 0.5)
-        self.held[out] = -1
+        K.release_left_grants(self.held, self.lane, self.p, half, t.conn_dst)
 
 
 def _crosswalk_points(graph: RoadGraph, c) -> np.ndarray:
