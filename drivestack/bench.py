@@ -442,7 +442,7 @@ def format_table(report: SimReport) -> str:
         "",
     ]
     counts = [1] + [n for n in report.settings["processes"] if n > 1]
-    head = f"{'figure':<20}{'env':<22}{'camera':<10}{'sim s/step':>11}" + "".join(
+    head = f"{'figure':<21}{'env':<26}{'camera':<10}{'sim s/step':>11}" + "".join(
         f"{'1 proc' if n == 1 else f'{n} procs (each)':>28}" for n in counts)
     lines += [head, "-" * len(head)]
     for name, fig in report.figures.items():
@@ -451,17 +451,17 @@ def format_table(report: SimReport) -> str:
         for run in fig["runs"]:
             each = ", ".join(f"{r:.0f}" for r in run["per_process_steps_per_s"])
             cells.append(f"{run['steps_per_s']:.1f} steps/s" if run["processes"] == 1 else f"{run['steps_per_s']:.1f} ({each}) steps/s")
-        lines.append(f"{name:<20}{fig['env']:<22}{cam:<10}{fig['sim_s_per_step']:>11.3f}" + "".join(f"{c:>28}" for c in cells))
+        lines.append(f"{name:<21}{fig['env']:<26}{cam:<10}{fig['sim_s_per_step']:>11.3f}" + "".join(f"{c:>28}" for c in cells))
     if report.export:
         e = report.export
-        lines.append(f"{'dataset export':<20}{'sim.dataset':<22}{'':<10}{'':>11}{e['frames_per_s']:>20.1f} frames/s"
+        lines.append(f"{'dataset export':<21}{'sim.dataset':<26}{'':<10}{'':>11}{e['frames_per_s']:>20.1f} frames/s"
                      f"   ({e['frames']} frames in {e['exports']} exports, {e['bytes_per_frame'] / 1024:.0f} KiB/frame)")
     pairs = [(a, b) for a, b in NAV_VS_STRAIGHT if a in report.figures and b in report.figures]
     if pairs:
         lines += ["", "navigation worlds / the straight-road world, 1 process, steps/s:"]
         for a, b in pairs:
             ra, rb = report.figures[a]["runs"][0]["steps_per_s"], report.figures[b]["runs"][0]["steps_per_s"]
-            lines.append(f"{a:<20}/ {b:<20}{ra / rb:>8.2f}")
+            lines.append(f"{a:<21}/ {b:<20}{ra / rb:>8.2f}")
     if report.peers:
         lines += ["", "peers (1 process, same loop)"]
         for name, p in report.peers.items():
