@@ -173,26 +173,30 @@ def first_box_overlap(ax, ay, ac, as_, ahl, ahw, boxes, cos_yaw, sin_yaw, reach_
         dy = boxes[k, 1] - ay
         if not np.hypot(dx, dy) < reach_m:
             continue
-        bc, bs = cos_yaw[k], sin_yaw[k]
-        bhl, bhw = 0.5 * boxes[k, 3], 0.5 * boxes[k, 4]
-        separated = False
-        for axis in range(4):
-            if axis == 0:
-                ux, uy = ac, as_
-            elif axis == 1:
-                ux, uy = -as_, ac
-            elif axis == 2:
-                ux, uy = bc, bs
-            else:
-                ux, uy = -bs, bc
-            ra = ahl * abs(ux * ac + uy * as_) + ahw * abs(-ux * as_ + uy * ac)
-            rb = bhl * abs(ux * bc + uy * bs) + bhw * abs(-ux * bs + uy * bc)
-            if abs(dx * ux + dy * uy) > ra + rb:
-                separated = True
-                break
-        if not separated:
+        if boxes_overlap(dx, dy, ac, as_, ahl, ahw, cos_yaw[k], sin_yaw[k], 0.5 * boxes[k, 3], 0.5 * boxes[k, 4]):
             return k
     return -1
+
+
+@numba.njit(cache=True)
+def boxes_overlap(dx, dy, ac, as_, ahl, ahw, bc, bs, bhl, bhw):
+    """Whether oriented boxes A and B overlap (touching counts): the separating-axis test of
+    ``collision.obb_overlap`` term for term. (dx, dy) is B's centre minus A's; c, s the cos and sin of
+    each box's yaw, hl, hw its half length and half width."""
+    for axis in range(4):
+        if axis == 0:
+            ux, uy = ac, as_
+        elif axis == 1:
+            ux, uy = -as_, ac
+        elif axis == 2:
+            ux, uy = bc, bs
+        else:
+            ux, uy = -bs, bc
+        ra = ahl * abs(ux * ac + uy * as_) + ahw * abs(-ux * as_ + uy * ac)
+        rb = bhl * abs(ux * bc + uy * bs) + bhw * abs(-ux * bs + uy * bc)
+        if abs(dx * ux + dy * uy) > ra + rb:
+            return False
+    return True
 
 
 @numba.njit(cache=True)

@@ -14,7 +14,7 @@ import math
 import numba
 import numpy as np
 
-from ..kernels import idm_scalar
+from ..kernels import boxes_overlap, idm_scalar
 
 
 @numba.njit(cache=True)
@@ -196,22 +196,7 @@ def _any_box_overlap(xy, cs, a0, a1, b0, b1, hl, hw, reach2):
             dx, dy = bx - ax, by - ay
             if dx * dx + dy * dy > reach2:
                 continue
-            separated = False
-            for k in range(4):
-                if k == 0:
-                    ux, uy = ac, as_
-                elif k == 1:
-                    ux, uy = -as_, ac
-                elif k == 2:
-                    ux, uy = bc, bs
-                else:
-                    ux, uy = -bs, bc
-                ra = hl * abs(ux * ac + uy * as_) + hw * abs(-ux * as_ + uy * ac)
-                rb = hl * abs(ux * bc + uy * bs) + hw * abs(-ux * bs + uy * bc)
-                if abs(dx * ux + dy * uy) > ra + rb:
-                    separated = True
-                    break
-            if not separated:
+            if boxes_overlap(dx, dy, ac, as_, hl, hw, bc, bs, hl, hw):
                 return True
     return False
 
