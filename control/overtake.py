@@ -15,18 +15,20 @@ velocity, class). Each step it
    standing ones in the lane within ``chain_gap_m`` of it (a row of cones); not when a red or yellow
    light's line or (with a route) a junction lies just past it: then it is a queue;
 3. checks the **target lane** (the lane to the left: right-hand traffic passes on the left) over the
-   whole manoeuvre: nobody standing or slower in it ahead before the stretch's end, a same-direction
-   car behind far enough back for its speed, and for oncoming traffic the time to clear: the ego,
+   whole manoeuvre: nobody standing in it along the manoeuvre, nobody beside the car, a same-direction
+   road user ahead (behind) far enough from it for our (its) closing speed, and for oncoming traffic
+   the time to clear: the ego,
    accelerating to the passing speed, is back in its lane before a seen oncoming car reaches the end
-   of the manoeuvre, with ``oncoming_margin_s`` to spare, and its rear is past the stretch before an
-   unseen one (just beyond ``sight_m``, at the speed limit) reaches that point;
+   of the manoeuvre, with ``oncoming_margin_s`` to spare (and, where ``sight_m`` is set, its rear is past
+   the stretch before an unseen one just beyond that range, at the speed limit, reaches that point);
 4. drives a **lateral profile** (a half cosine over distance) out to the target lane's centre, along
    the stretch, and back once the ego's rear is ``return_gap_m`` past its end and the home lane ahead is
    free; out of the target lane it aborts back to the home lane if the check fails before the car is
    committed (its centre over the line between the lanes).
 
 While it waits for the target lane to clear, the car holds ``hold_back_m`` behind the stretch (room to
-pull out, and a view past the obstacle). Where no obstacle stands the manoeuvre is idle and changes
+pull out, and a view past the obstacle); with traffic its way in the target lane (a lane that ends, a
+stream to merge into) it matches that traffic's speed, steering its speed to the middle of the nearest gap. Where no obstacle stands the manoeuvre is idle and changes
 nothing the driver does.
 
 The driver cannot tell from perception whether the line it crosses is broken or solid, nor whether
@@ -65,11 +67,19 @@ class OvertakeConfig:
     pass_accel_m_s2: float = 2.0  # the acceleration the time-to-clear assumes (the driver's IDM maximum) [m/s^2]
     return_gap_m: float = 4.0  # back into the home lane with the rear this far past the stretch [m]
     front_gap_m: float = 8.0  # a same-direction road user ahead in the target lane: at least this past the return point [m]
-    rear_gap_s: float = 2.0  # a same-direction car behind in the target lane: at least this time gap at its closing speed [s]
-    rear_gap_m: float = 4.0  # ... and this distance [m]
+    # a same-direction road user in the target lane, behind (ahead): at least this time gap at its (our) closing speed ...
+    rear_gap_s: float = 2.0  # [s]
+    rear_gap_m: float = 3.0  # ... and this distance [m]
+    merge_gain_1_s: float = 0.4  # waiting to merge into a stream: speed above the stream's per metre to a gap's middle [1/s]
+    merge_window_m: float = 40.0  # ... the stream within this of the ego [m]
     oncoming_margin_s: float = 2.0  # back in the home lane this long before an oncoming car arrives [s]
-    sight_m: float = 100.0  # the lane counts as seen this far ahead: beyond it an unseen car may come (labels' range) [m]
-    forget_s: float = 10.0  # a road user not seen for this long is forgotten [s]
+    # the target lane counts as seen this far ahead: beyond it an unseen car may come at the speed limit [m].
+    # Off (inf) by default: at the labels' 100 m range it forbids passing anything longer than a car at 50 km/h
+    # (a 40 m closure at 30 km/h needs ~140 m); the driver trusts what it sees and keeps a margin to that
+    sight_m: float = math.inf
+    # a road user not seen for this long is forgotten [s]: long enough for a car passed at speed to catch up
+    # with the car waiting to merge (dead-reckoned at its last velocity meanwhile)
+    forget_s: float = 60.0
     gate_m: tuple[float, float] = (3.0, 1.5)  # association gate along and across the lane [m]
 
 
@@ -260,8 +270,8 @@ class Overtake:
         for t in ahead[1:]:
             if t.s_m > end + self.cfg.chain_gap_m:
                 break
-            if not self._obstacle(t):
-                return None  # something moving, or traffic, right after it: a queue
+            if t.moved or not math.isfinite(t.still_since_s) or not t.vehicle:
+                return None  # something moving, or traffic, or a walker right after it: a queue, or not ours to pass
             end = max(end, t.s_m + t.length_m)
             lo, hi = min(lo, t.lat_m - t.width_m / 2), max(hi, t.lat_m + t.width_m / 2)
         self.blocked_lat = (lo, hi)
@@ -283,6 +293,7 @@ class Overtake:
     def _target_clear(self, f: Decoded, end_m: float, cruise_m_s: float) -> bool:
         """Whether the lane to the left is free for the whole manoeuvre (see the module docstring)."""
         cfg = self.cfg
+        gap_m, gap_s, margin_s = cfg.rear_gap_m, cfg.rear_gap_s, cfg.oncoming_margin_s
         w = self.width_m
         v = max(f.speed_m_s, 0.0)
         v_pass = max(min(cfg.pass_speed_m_s, cruise_m_s), 1.0)
@@ -293,25 +304,54 @@ class Overtake:
         # an oncoming car just out of sight, at the speed limit, must not reach the stretch's end before the
         # ego's rear is past it (from there the ego cuts back in; the seen ones get the whole move and a margin)
         t_past = _time_to_cover(back_at - self.s_m, v, v_pass, cfg.pass_accel_m_s2)
-        if self.s_m + cfg.sight_m - f.speed_limit_m_s * t_past < back_at:
+        if math.isfinite(cfg.sight_m) and self.s_m + cfg.sight_m - f.speed_limit_m_s * t_past < back_at:
             return False
         for t in self.tracks:
-            if abs(t.lat_m - w) >= w / 2 + t.width_m / 2 or self._obstacle(t) and self._blocks_home(t):
-                continue  # not in the target lane, or one of the stretch it reaches into (passed on its side)
+            standing_in_home = not t.moved and math.isfinite(t.still_since_s) and self._blocks_home(t)
+            if abs(t.lat_m - w) >= w / 2 + t.width_m / 2 or (t.vehicle and standing_in_home):
+                continue  # not in the target lane, or of the stretch it reaches into (passed on its side)
             if not t.vehicle and t.s_m > self.s_m - EGO_LENGTH_M and t.s_m < far_end + cfg.front_gap_m:
                 return False  # a walker or cyclist in the target lane along the manoeuvre
             if t.v_m_s < -cfg.stationary_m_s:  # oncoming: where its front will be when the ego is back
                 beside_or_ahead = t.s_m + t.length_m > self.s_m - EGO_LENGTH_M / 2  # its rear not yet past ours
-                if beside_or_ahead and t.s_m + t.v_m_s * (t_clear + cfg.oncoming_margin_s) < far_end:
+                if beside_or_ahead and t.s_m + t.v_m_s * (t_clear + margin_s) < far_end:
                     return False
-            elif t.s_m >= self.s_m:  # ahead, our way or standing: past the return point, or faster than us
-                if t.s_m < far_end + cfg.front_gap_m and t.v_m_s < v_pass:
+            elif t.v_m_s < cfg.stationary_m_s:  # standing in the target lane along the manoeuvre: no way back
+                if self.s_m - EGO_LENGTH_M < t.s_m < far_end + cfg.front_gap_m:
                     return False
-            else:  # behind, our way: its front far enough back for its closing speed
-                gap = self.s_m - EGO_LENGTH_M / 2 - t.s_m
-                if gap < cfg.rear_gap_m + max(t.v_m_s - v, 0.0) * cfg.rear_gap_s:
-                    return False
+            else:  # our way; seen from behind, its track's s is its rear
+                front, rear = self.s_m + EGO_LENGTH_M / 2, self.s_m - EGO_LENGTH_M / 2
+                if t.s_m >= front:  # ahead: room to follow it at our closing speed
+                    if t.s_m - front < gap_m + max(v - t.v_m_s, 0.0) * gap_s:
+                        return False
+                elif t.s_m + t.length_m <= rear:  # behind: its front far enough back for its closing speed
+                    if rear - (t.s_m + t.length_m) < gap_m + max(t.v_m_s - v, 0.0) * gap_s:
+                        return False
+                else:
+                    return False  # beside us
         return True
+
+    def speed_cap_m_s(self) -> float:
+        """Waiting to move over into a lane with traffic our way (merging into a stream): the speed that
+        brings the car beside the middle of the nearest gap in that traffic (the stream's speed plus
+        ``merge_gain_1_s`` per metre to the gap's middle); inf otherwise [m/s]."""
+        if not self.waiting:
+            return math.inf
+        cars = self._stream()
+        if not cars:
+            return math.inf
+        stream = float(np.median([t.v_m_s for t in cars]))
+        # the gaps' middles (s of their rear cars' fronts and their front cars' rears), and the one behind the last
+        slots = [(a.s_m + a.length_m + b.s_m) / 2 for a, b in zip(cars, cars[1:])]
+        slots.append(cars[0].s_m - self.cfg.merge_window_m / 4)
+        slot = min(slots, key=lambda m: abs(m - self.s_m))
+        return max(stream + self.cfg.merge_gain_1_s * (slot - self.s_m), 0.0)
+
+    def _stream(self) -> list[Track]:
+        """Vehicles our way in the target lane within ``merge_window_m`` of the ego, rear to front."""
+        w = self.width_m
+        return sorted((t for t in self.tracks if abs(t.lat_m - w) < w / 2 and t.v_m_s > self.cfg.moving_m_s
+                       and abs(t.s_m - self.s_m) < self.cfg.merge_window_m), key=lambda t: t.s_m)
 
     def _home_clear(self, end_m: float) -> bool:
         """No new obstacle in the home lane just past the stretch (the car would have to pull out again)."""
@@ -350,8 +390,13 @@ class Overtake:
             if stretch is None or not f.lane_known or self._queue_ahead(f, route, stretch[1]):
                 return
             to_go = stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
-            if to_go > self._change_m(v) + self.cfg.min_change_m:
-                return  # not yet: the move out starts one lane change before the stretch
+            # merging into a stream (traffic our way in the target lane) the car takes the first gap it fits
+            early = self.cfg.merge_window_m if self._stream() else 0.0
+            if to_go > self._change_m(v) + self.cfg.min_change_m + early:
+                # not yet: the move out starts one lane change before the stretch; meanwhile the car gets
+                # ready (matching a stream's speed and gaps) where the target lane is not clear
+                self.waiting = not self._target_clear(f, stretch[1], cruise_m_s)
+                return
             if self._target_clear(f, stretch[1], cruise_m_s):
                 self.phase = OUT
                 length = min(self._change_m(v), max(to_go, self.cfg.min_change_m))
@@ -372,7 +417,7 @@ class Overtake:
             if past and self._home_clear(stretch[1]):
                 self._back(v)
             return
-        if self.phase == BACK and self.profile.done(self.s_m):
+        if self.phase == BACK and (self.profile.done(self.s_m) or (v < self.cfg.stationary_m_s and abs(self.lat_m) < 0.3)):
             self.phase, self.profile, self.stretch = IDLE, None, None
             self._base_m = 0.0
 
@@ -400,21 +445,23 @@ class Overtake:
             return 0.0
         return self.profile.at(self.s_m + ahead_m) - self._base_m
 
-    def passes(self, x_m: float, y_m: float, f: Decoded) -> bool:
-        """Whether a road user at ego-frame (x, y) (from the ego's centre) is one the manoeuvre passes
-        beside, so the speed control must not stop for it: out or passing, it belongs to the stretch
-        and the planned path clears it there."""
+    def passes(self, x_m: float, y_m: float, width_m: float, f: Decoded) -> bool:
+        """Whether a road user ``width_m`` wide at ego-frame (x, y) (from the ego's centre) is one the
+        manoeuvre passes beside, so the speed control must not stop for it: out or passing, it belongs
+        to the stretch and the planned path clears it there."""
         if self.phase not in (OUT, PASS) or self.stretch is None:
             return False
         s, lat = self._to_lane(np.array([x_m]), np.array([y_m]), f)
         if not (self.stretch[0] - 1.0 <= s[0] <= self.stretch[1] + 1.0):
             return False
         planned = self.profile.at(float(s[0])) if self.phase == OUT else self.profile.lat1_m
-        return planned - EGO_WIDTH_M / 2 - self.cfg.side_clearance_m >= self.blocked_lat[1]
+        return planned - EGO_WIDTH_M / 2 - self.cfg.side_clearance_m >= float(lat[0]) + width_m / 2
 
     def hold_gap_m(self) -> float:
         """Waiting for the target lane: the gap to where the car should stop (``hold_back_m`` behind the
         stretch, as a standing obstacle's IDM gap), inf otherwise [m]."""
         if not self.waiting or self.stretch is None:
             return math.inf
-        return self.stretch[0] - (self.s_m + EGO_LENGTH_M / 2) - self.cfg.hold_back_m
+        # merging into a stream the car keeps rolling with it up to the stretch (the zip point): no room to hold back
+        back = 0.0 if math.isfinite(self.speed_cap_m_s()) else self.cfg.hold_back_m
+        return self.stretch[0] - (self.s_m + EGO_LENGTH_M / 2) - back

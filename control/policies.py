@@ -182,11 +182,13 @@ class RuleBasedPolicy(Policy):
             cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
         if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
+        cruise = min(cruise, self.overtake.speed_cap_m_s())  # waiting to merge into a stream: let its gaps come past
         gap, v_lead = np.inf, 0.0
         objs = f.objects
         col = object_column
         for row in objs[(objs[:, col("present")] > 0.5) & (objs[:, col("in_path")] > 0.5)]:
-            if self.overtake.passes(row[col("x")] * 50.0 + CAMERA_MOUNT.forward_m, row[col("y")] * 10.0, f):
+            if self.overtake.passes(row[col("x")] * 50.0 + CAMERA_MOUNT.forward_m, row[col("y")] * 10.0,
+                                    row[col("width")] * 3.0, f):
                 continue  # the overtake's path passes beside it
             g = row[col("x")] * 50.0 - c.camera_to_bumper_m  # nearest point's distance, already edge to edge
             if g < gap:
