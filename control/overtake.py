@@ -55,12 +55,17 @@ class OvertakeConfig:
     dt_s: float = 0.05  # control period [s] (sim.config.EnvConfig.control_hz 20)
     stationary_m_s: float = 0.5  # slower than this is standing [m/s]
     stationary_for_s: float = 2.0  # ... for this long before it counts as an obstacle [s]
+    lane_reach_m: float = 30.0  # road users count as in the home lane within this ahead ... [m]
+    lane_reach_s: float = 4.5  # ... or this long at the ego's speed, whichever is more [s]
+    in_lane_for_s: float = 1.0  # ... after this long there [s]
+    path_match_m: float = 3.0  # the stretch's start and an in-path road user of the speed control agree this well [m]
     moving_m_s: float = 2.0  # a road user once seen this fast is traffic (a queue), not a parked obstacle [m/s]
     chain_gap_m: float = 10.0  # standing road users in the lane this close after each other block one stretch [m]
     queue_margin_m: float = 25.0  # a light's line or a junction this close past the stretch: a queue [m]
-    lane_in_m: float = 0.2  # a footprint reaching this far into the home lane blocks it [m]
+    lane_in_m: float = 0.2  # a road user whose nearest point is this far inside the home lane blocks it [m]
     side_clearance_m: float = 0.5  # passing: the ego's side at least this far from what it passes [m]
     hold_back_m: float = 10.0  # waiting to pass: the front bumper stops this far behind the stretch [m]
+    hold_from_m: float = 15.0  # ... a hold that starts this far before that point (farther, the speed control's own braking) [m]
     change_s: float = 3.0  # a lateral move takes this long at the speed it starts with ... [s]
     min_change_m: float = 10.0  # ... and at least this much road [m]
     pass_speed_m_s: float = 50 / 3.6  # passing speed (capped by the driver's cruise speed) [m/s]
@@ -96,6 +101,7 @@ class Track:
     seen_s: float  # last seen [s]
     still_since_s: float  # standing since [s]; inf while moving
     moved: bool  # ever seen faster than ``moving_m_s``
+    in_lane_since_s: float = math.inf  # inside the home lane (``Overtake._blocks_home``) since [s]; inf: not now
 
 
 @dataclass(frozen=True)
@@ -211,10 +217,13 @@ class Overtake:
         self.lat_m = self._base_m + f.lane_offset_m
 
     def _to_lane(self, x: np.ndarray, y: np.ndarray, f: Decoded) -> tuple[np.ndarray, np.ndarray]:
-        """Ego-frame points (from the ego's centre) -> (along the lane on the odometer, left of the home lane centre)."""
+        """Ego-frame points (from the ego's centre) -> (along the lane on the odometer, left of the home lane
+        centre, which bends by the lane's curvature ahead: the small-angle Frenet approximation)."""
         h = f.heading_error_rad if f.lane_known else 0.0
+        kappa = f.curvature_1_m if f.lane_known and math.isfinite(f.curvature_1_m) else 0.0
         c, s = math.cos(h), math.sin(h)
-        return self.s_m + x * c - y * s, self.lat_m + x * s + y * c
+        along = x * c - y * s
+        return self.s_m + along, self.lat_m + x * s + y * c - 0.5 * kappa * along * np.abs(along)
 
     def _remember(self, users: Users, f: Decoded) -> None:
         cfg = self.cfg
@@ -249,14 +258,26 @@ class Overtake:
             elif not math.isfinite(t.still_since_s):
                 t.still_since_s = self.t_s
         self.tracks = [t for t in self.tracks if self.t_s - t.seen_s < cfg.forget_s and abs(t.s_m - self.s_m) < 200.0]
+        reach = max(self.cfg.lane_reach_m, self.cfg.lane_reach_s * max(f.speed_m_s, 0.0))
+        for t in self.tracks:
+            if not self._blocks_home(t) or t.s_m - self.s_m > reach:
+                t.in_lane_since_s = math.inf
+            elif not math.isfinite(t.in_lane_since_s):
+                t.in_lane_since_s = self.t_s
 
     # --- the situation -----------------------------------------------------------------------------
     def _blocks_home(self, t: Track) -> bool:
-        return abs(t.lat_m) < self.width_m / 2 + t.width_m / 2 - self.cfg.lane_in_m
+        """Whether its nearest point (what perception gives) lies ``lane_in_m`` or more inside the home lane:
+        a car parked on the shoulder that only touches the lane does not count (the driver's speed control
+        decides whether it is in the way)."""
+        return abs(t.lat_m) < self.width_m / 2 - self.cfg.lane_in_m
 
     def _obstacle(self, t: Track) -> bool:
+        """Standing for ``stationary_for_s``, and seen inside the home lane, within the reach where the lane
+        estimate places it well, for ``in_lane_for_s``: a car parked on the shoulder of a bend ahead, which
+        the lane's curvature 10 m ahead puts in the lane from afar, is no obstacle."""
         return (t.vehicle and not t.moved and self.t_s - t.still_since_s >= self.cfg.stationary_for_s
-                and self._blocks_home(t))
+                and self.t_s - t.in_lane_since_s >= self.cfg.in_lane_for_s)
 
     def _find_stretch(self) -> tuple[float, float] | None:
         """(start, end) along the lane of the blocked stretch ahead, or None."""
@@ -373,8 +394,11 @@ class Overtake:
         return max(self.cfg.min_change_m, self.cfg.change_s * v_m_s)
 
     # --- the manoeuvre -------------------------------------------------------------------------
-    def update(self, f: Decoded, users: Users, route, cruise_m_s: float) -> None:
-        """Fold in one step's perception; ``cruise_m_s``: the speed the driver would drive here."""
+    def update(self, f: Decoded, users: Users, route, cruise_m_s: float, path_gaps_m: np.ndarray | None = None) -> None:
+        """Fold in one step's perception; ``cruise_m_s``: the speed the driver would drive here;
+        ``path_gaps_m``: the front bumper's gaps to what the driver's speed control stops for (the in-path
+        rows of the feature vector; None: not checked). A stretch whose start is none of them is not acted
+        on: where the speed control would drive on, the manoeuvre changes nothing."""
         self._localise(f)
         self._remember(users, f)
         w = self.width_m
@@ -390,6 +414,8 @@ class Overtake:
             if stretch is None or not f.lane_known or self._queue_ahead(f, route, stretch[1]):
                 return
             to_go = stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
+            if path_gaps_m is not None and not np.any(np.abs(np.asarray(path_gaps_m) - to_go) < self.cfg.path_match_m):
+                return  # the speed control does not stop for it
             # merging into a stream (traffic our way in the target lane) the car takes the first gap it fits
             early = self.cfg.merge_window_m if self._stream() else 0.0
             if to_go > self._change_m(v) + self.cfg.min_change_m + early:
@@ -464,4 +490,5 @@ class Overtake:
             return math.inf
         # merging into a stream the car keeps rolling with it up to the stretch (the zip point): no room to hold back
         back = 0.0 if math.isfinite(self.speed_cap_m_s()) else self.cfg.hold_back_m
-        return self.stretch[0] - (self.s_m + EGO_LENGTH_M / 2) - back
+        to_go = self.stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
+        return to_go - back if to_go < back + self.cfg.hold_from_m else math.inf

@@ -133,7 +133,10 @@ class RuleBasedPolicy(Policy):
         f = decode(obs[:OBS_SIZE])
         route = decode_route(obs) if obs.size == OBS_SIZE_V2 else None
         users = users_from_frame(self._frame, f.speed_m_s) if self._frame is not None else users_from_rows(f)
-        self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s)
+        col = object_column
+        rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
+        path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
+        self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s, path_gaps)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
         self.aim_heading_rad = None
         if self._route_steers(f, route) and not self.overtake.active:
