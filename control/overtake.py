@@ -443,7 +443,8 @@ class Overtake:
             if past and self._home_clear(stretch[1]):
                 self._back(v)
             return
-        if self.phase == BACK and (self.profile.done(self.s_m) or (v < self.cfg.stationary_m_s and abs(self.lat_m) < 0.3)):
+        # back in, or stopped on the way (an abort the speed control halted behind the stretch): try afresh
+        if self.phase == BACK and (self.profile.done(self.s_m) or v < self.cfg.stationary_m_s):
             self.phase, self.profile, self.stretch = IDLE, None, None
             self._base_m = 0.0
 
