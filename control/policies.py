@@ -3,8 +3,10 @@
 - ``RuleBasedPolicy``: the classical baseline. Pure-pursuit steering on the lane estimate, IDM
   speed control behind whatever is in the path, stopping at red (and comfortably stoppable
   yellow) lights; with a route block (layout v2) the junction rules of ``control.junction_rules``
-  (stop signs, permitted lefts, right on red where the map permits it). It reads the same
-  feature vector as the learned policy (``control.features``).
+  (stop signs, permitted lefts, right on red where the map permits it); around a stationary
+  obstacle in its lane, the overtake of ``control.overtake``. It reads the same feature vector as
+  the learned policy (``control.features``), and for the overtake every road user of the
+  ``PerceptionFrame`` when the loop hands it one (the vector holds only the six most relevant).
 - ``SB3Policy``: a stable-baselines3 model (PPO or SAC on features, or the end-to-end CNN on
   pixels), loaded and checked by ``load_policy``.
 
@@ -23,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common.vocab import CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MAX_BRAKE_M_S2, MAX_STEER_RAD
+from common.vocab import CAMERA_MOUNT, CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_ACCEL_M_S2, MAX_BRAKE_M_S2, MAX_STEER_RAD
 from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_rules import JunctionRules, crossing_gap_m
+from .overtake import Overtake, users_from_frame, users_from_rows
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -109,16 +112,39 @@ class RuleBasedPolicy(Policy):
         self.idm = IDMParams(T_s=config.idm_headway_s, s0_m=config.idm_jam_m, a_m_s2=config.idm_accel_m_s2,
                              b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
         self.junctions = JunctionRules()  # stop signs and permitted lefts (layout v2)
+        self.overtake = Overtake()  # passing a stationary obstacle in the lane
+        self._frame: PerceptionFrame | None = None
+        # while the overtake moves the car across lanes: the direction (ego frame, + left) of the point its
+        # steering aims at, for the safety supervisor's path (it otherwise assumes the car follows its lane) [rad]
+        self.aim_heading_rad: float | None = None
 
     def reset(self) -> None:
         self.junctions.reset()
+        self.overtake.reset()
+        self._frame = None
+        self.aim_heading_rad = None
+
+    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
+        self._frame = frame  # the overtake reads every road user of it
+        return super().act(obs, frame)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs).reshape(-1)
         f = decode(obs[:OBS_SIZE])
         route = decode_route(obs) if obs.size == OBS_SIZE_V2 else None
+        users = users_from_frame(self._frame, f.speed_m_s) if self._frame is not None else users_from_rows(f)
+        col = object_column
+        rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
+        path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
+        self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s, path_gaps)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
-        steer = self._steer_route(route, look) if self._route_steers(f, route) else self._steer(f)
+        self.aim_heading_rad = None
+        if self._route_steers(f, route) and not self.overtake.active:
+            steer = self._steer_route(route, look)
+        else:
+            steer = self._steer(f, self.overtake.target_offset_m(look))
+            if self.overtake.moving_across and f.lane_known:
+                self.aim_heading_rad = float(np.arctan2(self._aim_y(f, self.overtake.target_offset_m(look), look), look))
         return np.array([steer, self._accel(f, route)], np.float32)
 
     def _route_steers(self, f, route: RouteGuidance | None) -> bool:
@@ -134,14 +160,21 @@ class RuleBasedPolicy(Policy):
         delta = np.arctan(pursuit_curvature(route, look) * self.cfg.wheelbase_m)
         return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
 
-    def _steer(self, f) -> float:
+    def _steer(self, f, target_m: float = 0.0) -> float:
+        """Pure pursuit on the point ``target_m`` left of the lane centre (the centre itself but in an overtake)."""
         if not f.lane_known:
             return 0.0
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
-        # the lane centre ``look`` metres ahead, in the ego frame (small-angle Frenet approximation)
-        y = -f.lane_offset_m * np.cos(f.heading_error_rad) - look * np.sin(f.heading_error_rad) + 0.5 * f.curvature_1_m * look**2
+        y = self._aim_y(f, target_m, look)
         delta = np.arctan(2.0 * y / look**2 * self.cfg.wheelbase_m)
         return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
+
+    @staticmethod
+    def _aim_y(f, target_m: float, look: float) -> float:
+        """The point ``target_m`` left of the lane centre ``look`` metres ahead, left of the ego's axis
+        (small-angle Frenet approximation) [m]."""
+        return (target_m - f.lane_offset_m) * np.cos(f.heading_error_rad) - look * np.sin(f.heading_error_rad) \
+            + 0.5 * f.curvature_1_m * look**2
 
     def _accel(self, f, route: RouteGuidance | None = None) -> float:
         c = self.cfg
@@ -152,10 +185,14 @@ class RuleBasedPolicy(Policy):
             cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
         if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
+        cruise = min(cruise, self.overtake.speed_cap_m_s())  # waiting to merge into a stream: let its gaps come past
         gap, v_lead = np.inf, 0.0
         objs = f.objects
         col = object_column
         for row in objs[(objs[:, col("present")] > 0.5) & (objs[:, col("in_path")] > 0.5)]:
+            if self.overtake.passes(row[col("x")] * 50.0 + CAMERA_MOUNT.forward_m, row[col("y")] * 10.0,
+                                    row[col("width")] * 3.0, f):
+                continue  # the overtake's path passes beside it
             g = row[col("x")] * 50.0 - c.camera_to_bumper_m  # nearest point's distance, already edge to edge
             if g < gap:
                 gap, v_lead = g, max(0.0, v + row[col("vx")] * 10.0)
@@ -179,6 +216,9 @@ class RuleBasedPolicy(Policy):
             g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
             if g < gap:
                 gap, v_lead = g, 0.0
+        wait = self.overtake.hold_gap_m()  # waiting to pass: stop short of the obstacle, room to pull out
+        if wait + self.idm.s0_m < gap:
+            gap, v_lead = max(wait, 0.0) + self.idm.s0_m, 0.0
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
         return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
 

@@ -6,8 +6,8 @@ A case is one scenario at one parameter point with one seed (``SuiteCase``). Whi
 
 - ``full``: the protocol's test matrix, ``ScenarioDef.grid()`` (every combination of the sweeps);
 - ``short`` (the default): per parameter, the first, middle and last value of its sweep, combined in
-  every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 82 cases over the 14 scenarios
-  where the full matrix has 259;
+  every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 96 cases over the 16 scenarios
+  where the full matrix has 273;
 - ``defaults``: each parameter's default, one point per scenario.
 
 ``values`` (``--param NAME=V1,V2``) replaces one parameter's values for every scenario that takes it.

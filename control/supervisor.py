@@ -7,7 +7,9 @@ vector. It predicts every road user's path and the ego's over the next seconds a
 overlap of their footprints (``control.prediction``), then brakes in stages as production AEB does
 (``control.aeb``: warning, partial, full, each needing more evidence that the road user is real,
 released with hysteresis); the brake is the stricter of the stage's and the policy's own (steering is
-left to the policy). It also keeps the car from crossing a red light's stop line: when the light is
+left to the policy). Where the policy moves the car across lanes (the rule-based driver's overtake,
+``RuleBasedPolicy.aim_heading_rad``), the ego's path heads where the policy's steering aims instead of
+along the lane. It also keeps the car from crossing a red light's stop line: when the light is
 red, the car can still stop with its front less than ``red_overrun_m`` over the line, a comfortable
 stop would no longer end before it, and the policy's own braking would not stop the car by the line,
 the accel becomes a full brake (a car standing at the line is held there), unless the route block
@@ -136,6 +138,9 @@ class SafetySupervisor(Policy):
         if route is not None and (route.command != "follow_lane" or not f.lane_known):
             look = max(self.cfg.route_lookahead_m, self.cfg.route_lookahead_s * speed)
             path = EgoPath(speed, pursuit_curvature(route, look))
+        elif f.lane_known and getattr(self.policy, "aim_heading_rad", None) is not None:
+            # the policy moves the car across lanes (an overtake): the path heads where its steering aims
+            path = EgoPath(speed, 0.0, self.policy.aim_heading_rad)
         elif f.lane_known:
             path = EgoPath(speed, f.curvature_1_m, -f.heading_error_rad)
         else:

@@ -22,6 +22,12 @@ from ..road import RoadNetwork
 from ..traffic import FrenetPoses
 
 WALK, WAIT = 0, 2  # ``sim.pedestrians`` modes the labels read (a waiting walker reports speed 0)
+# a traffic cone: not in the detector's classes (``common.vocab.CLASS_NAMES``); it takes the class of the
+# smallest vehicle, a motorcycle, so that the labels report it (a standing obstacle the drivers see) and
+# the camera draws it (that class's part boxes at the cone's size, in orange)
+CONE_CLASS = 3
+CONE_DIMS_M = (0.4, 0.4, 0.75)  # (length, width, height) [m]
+CONE_COLOUR = (255, 110, 20)
 
 
 @dataclass(frozen=True)
@@ -90,9 +96,10 @@ def cruise_then_brake(speed_m_s: float, t_brake_s: float, decel_m_s2: float, end
 
 @dataclass(frozen=True)
 class ScriptedActor:
-    """One scripted road user: what it is, how it looks, how it moves and what part it plays."""
+    """One scripted road user (or a traffic cone, which the scenarios move nowhere): what it is, how it
+    looks, how it moves and what part it plays."""
 
-    kind: str  # "car" | "cyclist" | "adult" | "child"
+    kind: str  # "car" | "cyclist" | "adult" | "child" | "cone"
     trajectory: Trajectory
     role: str = "target"  # "target" (what the scenario is about) | "obstruction" | "traffic"
     colour: tuple[int, int, int] = (200, 200, 205)  # body paint (vehicles) or shirt (walkers), RGB
@@ -105,7 +112,7 @@ class ScriptedActor:
     @property
     def class_id(self) -> int:
         """The object class the labels give it (``common.vocab.CLASS_NAMES``); walkers are pedestrians."""
-        return {"car": 0, "cyclist": CYCLIST_CLASS}[self.kind]
+        return {"car": 0, "cyclist": CYCLIST_CLASS, "cone": CONE_CLASS}[self.kind]
 
     @property
     def dims_m(self) -> tuple[float, float, float]:
@@ -114,6 +121,8 @@ class ScriptedActor:
             return VEHICLE_DIMS_M[0]
         if self.kind == "cyclist":
             return CYCLIST_DIMS_M
+        if self.kind == "cone":
+            return CONE_DIMS_M
         return (PEDESTRIAN_SIZE_M, PEDESTRIAN_SIZE_M, self.height_m)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 from common.errors import ConfigError
 
 from .aeb import ALONG, CROSSING, plan_along, plan_ccr, plan_crossing
-from .leaderboard import plan_cut_in, plan_dense_brake, plan_parked_obstacle
+from .leaderboard import plan_cut_in, plan_dense_brake, plan_lane_closure, plan_merge_slow_traffic, plan_parked_obstacle
 from .types import Param, ScenarioDef, ScenarioPlan
 
 
@@ -90,6 +90,19 @@ SCENARIOS: dict[str, ScenarioDef] = {d.name: d for d in [
                 (_kmh(20, 60, 40, (30.0, 50.0)),
                  Param("oncoming_kmh", "km/h", 10.0, 60.0, (30.0, 50.0), 40.0, "the oncoming car's speed")),
                 "route", 40.0, plan_parked_obstacle, "CARLA leaderboard ParkedObstacle; values chosen"),
+    ScenarioDef("LaneClosure", "leaderboard",
+                "Cones close the ego's lane over a length; pass over the dashed centre line once the oncoming "
+                "car has gone, and back in after the last cone.",
+                (_kmh(20, 60, 40, (30.0, 50.0)),
+                 Param("closure_m", "m", 12.0, 100.0, (20.0, 40.0, 60.0), 40.0,
+                       "from the taper's first cone to the last")),
+                "route", 40.0, plan_lane_closure, "CARLA leaderboard ConstructionObstacle; values chosen"),
+    ScenarioDef("MergeSlowTraffic", "leaderboard",
+                "The ego's lane ends; merge into a slower, dense stream in the next lane without a long stop.",
+                (_kmh(40, 100, 50, (50.0, 80.0)),
+                 Param("stream_kmh", "km/h", 10.0, 60.0, (20.0, 30.0), 30.0, "the stream's speed"),
+                 Param("gap_s", "s", 1.0, 4.0, (2.0, 3.0), 2.0, "time gap between the stream's cars, bumper to bumper")),
+                "route", 20.0, plan_merge_slow_traffic, "CARLA leaderboard MergerIntoSlowTraffic; values chosen"),
 ]}
 
 

@@ -10,7 +10,7 @@ covers a target ahead in the lane and one crossing alike.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from .world import SuiteWorld
 
 TTC_HORIZON_S = 6.0  # [s]
 TTC_STEP_S = 0.05  # [s]
+STOPPED_M_S = 0.5  # the ego stands below this [m/s]
 _TAU = np.arange(0.0, TTC_HORIZON_S + 1e-9, TTC_STEP_S)
 
 
@@ -40,6 +41,8 @@ class SuiteOutcome:
     target_visible_s: float | None = None  # when the camera first saw a pixel of the target [s]; None: never, or no camera
     target_visible_m: float | None = None  # the target's distance from the camera then [m]
     off_road: bool = False
+    longest_stop_s: float = 0.0  # the longest the ego stood (below ``STOPPED_M_S``) in one go [s]
+    max_stop_s: float | None = None  # the scenario's limit on that (None: none); a longer stop fails the run [s]
     goal: bool = False
     done: bool = False
     passed: bool | None = None  # decided when the run ends
@@ -47,7 +50,8 @@ class SuiteOutcome:
     @staticmethod
     def start(plan: ScenarioPlan) -> "SuiteOutcome":
         impact = None if math.isnan(plan.impact_time_s) else plan.impact_time_s
-        return SuiteOutcome(plan.name, dict(plan.params), plan.seed, plan.criterion, impact)
+        limit = None if math.isinf(plan.max_stop_s) else plan.max_stop_s
+        return SuiteOutcome(plan.name, dict(plan.params), plan.seed, plan.criterion, impact, max_stop_s=limit)
 
     def update(self, world: SuiteWorld, events: dict, gt, camera: bool, done: bool) -> None:
         """Fold in one step: the world after it, its events (``StepEvents.as_dict``) and labels."""
@@ -60,6 +64,8 @@ class SuiteOutcome:
             self.impact_speed_kmh = ego.speed_m_s * 3.6
             self.impact_time_s = world.time_s
         self.off_road |= bool(events["off_road"])
+        self._stop_s = self._stop_s + world.dt_s if ego.speed_m_s < STOPPED_M_S else 0.0
+        self.longest_stop_s = max(self.longest_stop_s, self._stop_s)
         self.goal |= bool(events["goal"])
         box, velocity = world.target_motion()
         ego_box = world.ego_box()
@@ -71,12 +77,17 @@ class SuiteOutcome:
                 self.target_visible_s, self.target_visible_m = world.time_s, seen[0].distance_m
         if done and not self.done:
             self.done = True
-            clean = self.collision is None and not self.off_road
+            clean = self.collision is None and not self.off_road and (
+                self.max_stop_s is None or self.longest_stop_s <= self.max_stop_s)
             self.passed = clean and (self.goal or self.criterion == "no_collision")
+
+    _stop_s: float = field(default=0.0, repr=False)  # how long the ego has stood so far [s]
 
     def as_dict(self) -> dict:
         """Plain data (what ``info["suite"]`` carries)."""
-        return asdict(self)
+        out = asdict(self)
+        del out["_stop_s"]
+        return out
 
 
 def _ttc(ego_box: np.ndarray, ego_speed_m_s: float, box: np.ndarray, velocity: np.ndarray) -> float:

@@ -77,6 +77,8 @@ class ScenarioPlan:
     # it (the target's centre left of the ego's centre); nan where the scenario plans none
     impact_time_s: float = math.nan
     impact_offset_m: float = math.nan
+    # route scenarios that judge the flow too (merging into slow traffic): the longest the ego may stand [s]
+    max_stop_s: float = math.inf
 
     def param(self, name: str) -> float:
         return dict(self.params)[name]

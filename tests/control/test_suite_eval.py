@@ -1,6 +1,8 @@
 """Which cases ``drivestack eval suite`` runs (``control.suite_eval``): the sweeps, families, values,
 and the table's cells from hand-made records."""
 
+import math
+
 import pytest
 
 from common.errors import ConfigError
@@ -16,7 +18,10 @@ def test_short_sweep_takes_the_ends_and_the_middle_of_each_parameter():
     ccrs = suite_cases(["CCRs"], "short")
     assert {c.params for c in ccrs} == {(("ego_kmh", e), ("overlap_pct", o)) for e in (10.0, 45.0, 80.0)
                                         for o in (100.0, 50.0, -75.0)}
-    assert len(suite_cases(list(SCENARIOS), "short")) == 82
+    # every combination of each parameter's short values (the first 14 scenarios: 82 cases)
+    assert len(suite_cases(list(SCENARIOS), "short")) == sum(
+        math.prod(len(sweep_values(p.sweep, "short", p.default)) for p in d.params) for d in SCENARIOS.values())
+    assert len(suite_cases(["ParkedObstacle", "LaneClosure", "MergeSlowTraffic"], "short")) == 4 + 6 + 8
     assert len(suite_cases(list(SCENARIOS), "full")) == sum(len(list(d.grid())) for d in SCENARIOS.values())
     assert len(suite_cases(list(SCENARIOS), "defaults", seeds_per_scenario=2)) == 2 * len(SCENARIOS)
 

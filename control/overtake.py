@@ -1,0 +1,495 @@
+"""Passing a stationary obstacle in the ego's lane (a broken-down car, a lane closed with cones): the
+overtake manoeuvre of the rule-based driver (``control.policies.RuleBasedPolicy``).
+
+What it reads is what perception reports, from the labels and from the models alike: the ego lane
+(``LaneEstimate``: offset, heading, width) and the road users (position of the nearest ground point,
+velocity, class). Each step it
+
+1. keeps a small **road-frame memory** of the road users (``RoadMemory``): position along the home
+   lane (an odometer from the ego's speed) and across it, velocity, since when each has stood still
+   and whether it was ever seen moving. The camera looks forward only, so a road user passed stays
+   in the memory, dead-reckoned at its last velocity, for the gap check behind the car;
+2. finds a **blocked stretch**: the nearest road user ahead that stands in the home lane (its
+   footprint reaches into it), slower than ``stationary_m_s`` for ``stationary_for_s`` and never seen
+   moving (a car that stopped in front of us is queued traffic, not an obstacle), with any further
+   standing ones in the lane within ``chain_gap_m`` of it (a row of cones); not when a red or yellow
+   light's line or (with a route) a junction lies just past it: then it is a queue;
+3. checks the **target lane** (the lane to the left: right-hand traffic passes on the left) over the
+   whole manoeuvre: nobody standing in it along the manoeuvre, nobody beside the car, a same-direction
+   road user ahead (behind) far enough from it for our (its) closing speed, and for oncoming traffic
+   the time to clear: the ego,
+   accelerating to the passing speed, is back in its lane before a seen oncoming car reaches the end
+   of the manoeuvre, with ``oncoming_margin_s`` to spare (and, where ``sight_m`` is set, its rear is past
+   the stretch before an unseen one just beyond that range, at the speed limit, reaches that point);
+4. drives a **lateral profile** (a half cosine over distance) out to the target lane's centre, along
+   the stretch, and back once the ego's rear is ``return_gap_m`` past its end and the home lane ahead is
+   free; out of the target lane it aborts back to the home lane if the check fails before the car is
+   committed (its centre over the line between the lanes).
+
+While it waits for the target lane to clear, the car holds ``hold_back_m`` behind the stretch (room to
+pull out, and a view past the obstacle); with traffic its way in the target lane (a lane that ends, a
+stream to merge into) it matches that traffic's speed, steering its speed to the middle of the nearest gap. Where no obstacle stands the manoeuvre is idle and changes
+nothing the driver does.
+
+The driver cannot tell from perception whether the line it crosses is broken or solid, nor whether
+the lane to its left runs its way or the other: it treats that lane as possibly both (same-direction
+and oncoming checks together) and leaves the judgement of the crossing to the simulator's events.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from common.vocab import CAMERA_MOUNT, CLEARANCE_SIZE_M, EGO_LENGTH_M, EGO_WIDTH_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
+
+from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
+
+IDLE, OUT, PASS, BACK = "idle", "out", "pass", "back"  # the manoeuvre's phases (BACK also ends an abort)
+
+
+@dataclass(frozen=True)
+class OvertakeConfig:
+    dt_s: float = 0.05  # control period [s] (sim.config.EnvConfig.control_hz 20)
+    stationary_m_s: float = 0.5  # slower than this is standing [m/s]
+    stationary_for_s: float = 2.0  # ... for this long before it counts as an obstacle [s]
+    lane_reach_m: float = 30.0  # road users count as in the home lane within this ahead ... [m]
+    lane_reach_s: float = 4.5  # ... or this long at the ego's speed, whichever is more [s]
+    in_lane_for_s: float = 1.0  # ... after this long there [s]
+    path_match_m: float = 3.0  # the stretch's start and an in-path road user of the speed control agree this well [m]
+    moving_m_s: float = 2.0  # a road user once seen this fast is traffic (a queue), not a parked obstacle [m/s]
+    chain_gap_m: float = 10.0  # standing road users in the lane this close after each other block one stretch [m]
+    queue_margin_m: float = 25.0  # a light's line or a junction this close past the stretch: a queue [m]
+    lane_in_m: float = 0.2  # a road user whose nearest point is this far inside the home lane blocks it [m]
+    side_clearance_m: float = 0.5  # passing: the ego's side at least this far from what it passes [m]
+    hold_back_m: float = 10.0  # waiting to pass: the front bumper stops this far behind the stretch [m]
+    hold_from_m: float = 15.0  # ... a hold that starts this far before that point (farther, the speed control's own braking) [m]
+    change_s: float = 3.0  # a lateral move takes this long at the speed it starts with ... [s]
+    min_change_m: float = 10.0  # ... and at least this much road [m]
+    pass_speed_m_s: float = 50 / 3.6  # passing speed (capped by the driver's cruise speed) [m/s]
+    pass_accel_m_s2: float = 2.0  # the acceleration the time-to-clear assumes (the driver's IDM maximum) [m/s^2]
+    return_gap_m: float = 4.0  # back into the home lane with the rear this far past the stretch [m]
+    front_gap_m: float = 8.0  # a same-direction road user ahead in the target lane: at least this past the return point [m]
+    # a same-direction road user in the target lane, behind (ahead): at least this time gap at its (our) closing speed ...
+    rear_gap_s: float = 2.0  # [s]
+    rear_gap_m: float = 3.0  # ... and this distance [m]
+    merge_gain_1_s: float = 0.4  # waiting to merge into a stream: speed above the stream's per metre to a gap's middle [1/s]
+    merge_window_m: float = 40.0  # ... the stream within this of the ego [m]
+    oncoming_margin_s: float = 2.0  # back in the home lane this long before an oncoming car arrives [s]
+    # the target lane counts as seen this far ahead: beyond it an unseen car may come at the speed limit [m].
+    # Off (inf) by default: at the labels' 100 m range it forbids passing anything longer than a car at 50 km/h
+    # (a 40 m closure at 30 km/h needs ~140 m); the driver trusts what it sees and keeps a margin to that
+    sight_m: float = math.inf
+    # a road user not seen for this long is forgotten [s]: long enough for a car passed at speed to catch up
+    # with the car waiting to merge (dead-reckoned at its last velocity meanwhile)
+    forget_s: float = 60.0
+    gate_m: tuple[float, float] = (3.0, 1.5)  # association gate along and across the lane [m]
+
+
+@dataclass
+class Track:
+    """One remembered road user, in the home lane's frame."""
+
+    s_m: float  # nearest point along the lane, on the ego's odometer [m]
+    lat_m: float  # centre left of the home lane's centre [m]
+    v_m_s: float  # absolute speed along the lane (negative: oncoming) [m/s]
+    length_m: float
+    width_m: float
+    vehicle: bool  # a vehicle (or a cone shown as one): something one may pass; walkers and cyclists are not
+    seen_s: float  # last seen [s]
+    still_since_s: float  # standing since [s]; inf while moving
+    moved: bool  # ever seen faster than ``moving_m_s``
+    in_lane_since_s: float = math.inf  # inside the home lane (``Overtake._blocks_home``) since [s]; inf: not now
+
+
+@dataclass(frozen=True)
+class Users:
+    """Road users of one step, in the ego frame (x forward from the ego's centre, y left) [m, m/s absolute]."""
+
+    x_m: np.ndarray  # nearest ground point
+    y_m: np.ndarray
+    vx_m_s: np.ndarray  # absolute, forward
+    vy_m_s: np.ndarray
+    length_m: np.ndarray  # clearance size of the class
+    width_m: np.ndarray
+    vehicle: np.ndarray  # bool
+
+
+def users_from_rows(f: Decoded) -> Users:
+    """The feature vector's object rows (at most ``K_OBJECTS``)."""
+    col = object_column
+    r = f.objects[f.objects[:, col("present")] > 0.5]
+    veh = (r[:, col("vehicle")] > 0.5) & (r[:, col("width")] * 3.0 > 1.0)  # a cyclist rides a "vehicle" row: narrow
+    return Users(r[:, col("x")] * DISTANCE_SCALE_M + CAMERA_MOUNT.forward_m, r[:, col("y")] * LATERAL_SCALE_M,
+                 r[:, col("vx")] * REL_SPEED_SCALE_M_S[0] + f.speed_m_s, r[:, col("vy")] * REL_SPEED_SCALE_M_S[1],
+                 r[:, col("length")] * 10.0, r[:, col("width")] * 3.0, veh)
+
+
+def users_from_frame(frame, speed_m_s: float) -> Users:
+    """Every road user a ``PerceptionFrame`` reports (not only the feature vector's six)."""
+    from common.vocab import ROAD_USER_CLASSES
+
+    d = frame.detections
+    keep = np.isin(d.class_id, list(ROAD_USER_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1) if len(d) else np.zeros(0, bool)
+    pos = d.position_m[keep].astype(np.float64)
+    vel = np.nan_to_num(d.velocity_m_s[keep].astype(np.float64))
+    cls = d.class_id[keep]
+    size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64).reshape(-1, 2)
+    return Users(pos[:, 0] + CAMERA_MOUNT.forward_m, pos[:, 1], vel[:, 0] + speed_m_s, vel[:, 1], size[:, 0], size[:, 1],
+                 np.isin(cls, list(VEHICLE_CLASSES)) & (cls != PEDESTRIAN_CLASS))
+
+
+def _time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:
+    """Seconds to cover ``dist_m`` from ``v_m_s``, accelerating at ``accel_m_s2`` up to ``v_pass_m_s`` and holding it [s]."""
+    dist_m = max(dist_m, 0.0)
+    t_acc = max(v_pass_m_s - v_m_s, 0.0) / accel_m_s2
+    d_acc = (v_m_s + v_pass_m_s) / 2 * t_acc
+    if dist_m > d_acc:
+        return t_acc + (dist_m - d_acc) / v_pass_m_s
+    return (-v_m_s + math.sqrt(v_m_s * v_m_s + 2 * accel_m_s2 * dist_m)) / accel_m_s2
+
+
+def half_cosine(u: float) -> float:
+    """0 -> 1 over u in [0, 1] with zero slope at both ends."""
+    u = min(max(u, 0.0), 1.0)
+    return 0.5 * (1.0 - math.cos(math.pi * u))
+
+
+@dataclass
+class Profile:
+    """The planned lateral position: from ``lat0`` at ``s0`` to ``lat1`` over ``length_m`` of road."""
+
+    s0_m: float
+    lat0_m: float
+    lat1_m: float
+    length_m: float
+
+    def at(self, s_m: float) -> float:
+        return self.lat0_m + (self.lat1_m - self.lat0_m) * half_cosine((s_m - self.s0_m) / self.length_m)
+
+    def done(self, s_m: float) -> bool:
+        return s_m >= self.s0_m + self.length_m
+
+
+class Overtake:
+    """The manoeuvre's state: call ``update`` once per step, then read ``target_lat_m`` (steering) and
+    ``ignore_row`` / ``hold_gap_m`` (speed)."""
+
+    def __init__(self, config: OvertakeConfig = OvertakeConfig()):
+        self.cfg = config
+        self.reset()
+
+    def reset(self) -> None:
+        self.t_s = 0.0
+        self.s_m = 0.0  # the odometer: the ego centre along the home lane [m]
+        self.lat_m = 0.0  # the ego centre left of the home lane's centre [m]
+        self._base_m = 0.0  # the perceived lane's centre left of the home lane's [m]
+        self._prev_offset: float | None = None
+        self.tracks: list[Track] = []
+        self.phase = IDLE
+        self.profile: Profile | None = None
+        self.stretch: tuple[float, float] | None = None  # blocked (start, end) along the lane [m]
+        self.blocked_lat: tuple[float, float] = (0.0, 0.0)  # the stretch's users' lateral extent (right, left) [m]
+        self.width_m = 3.5
+        self.waiting = False  # a stretch is blocked and the target lane is not clear
+
+    # --- perception -> the road frame -------------------------------------------------------------
+    def _localise(self, f: Decoded) -> None:
+        v = max(f.speed_m_s, 0.0)
+        self.s_m += v * math.cos(f.heading_error_rad if f.lane_known else 0.0) * self.cfg.dt_s
+        self.t_s += self.cfg.dt_s
+        if not f.lane_known:
+            self._prev_offset = None
+            return
+        w = f.lane_width_m if math.isfinite(f.lane_width_m) and f.lane_width_m > 2.0 else 3.5
+        self.width_m = w
+        if self.phase == IDLE:
+            self._base_m = 0.0
+        elif self._prev_offset is not None:  # the perceived lane switched under the car (0.6 of a width in one step)
+            jump = f.lane_offset_m - self._prev_offset
+            if jump < -0.6 * w:
+                self._base_m += w
+            elif jump > 0.6 * w:
+                self._base_m -= w
+        self._prev_offset = f.lane_offset_m
+        self.lat_m = self._base_m + f.lane_offset_m
+
+    def _to_lane(self, x: np.ndarray, y: np.ndarray, f: Decoded) -> tuple[np.ndarray, np.ndarray]:
+        """Ego-frame points (from the ego's centre) -> (along the lane on the odometer, left of the home lane
+        centre, which bends by the lane's curvature ahead: the small-angle Frenet approximation)."""
+        h = f.heading_error_rad if f.lane_known else 0.0
+        kappa = f.curvature_1_m if f.lane_known and math.isfinite(f.curvature_1_m) else 0.0
+        c, s = math.cos(h), math.sin(h)
+        along = x * c - y * s
+        return self.s_m + along, self.lat_m + x * s + y * c - 0.5 * kappa * along * np.abs(along)
+
+    def _remember(self, users: Users, f: Decoded) -> None:
+        cfg = self.cfg
+        for t in self.tracks:  # dead-reckon everyone to now
+            t.s_m += t.v_m_s * cfg.dt_s
+        s, lat = self._to_lane(users.x_m, users.y_m, f)
+        taken: set[int] = set()
+        for k in range(len(s)):
+            v = float(users.vx_m_s[k])
+            # the nearest point is the rear of one ahead going our way, the front of one coming
+            best, best_d = None, math.inf
+            for j, t in enumerate(self.tracks):
+                if j in taken or t.vehicle != bool(users.vehicle[k]):
+                    continue
+                ds, dl = abs(t.s_m - s[k]), abs(t.lat_m - lat[k])
+                if ds < cfg.gate_m[0] and dl < cfg.gate_m[1] and ds + dl < best_d:
+                    best, best_d = j, ds + dl
+            still = abs(v) < cfg.stationary_m_s and abs(float(users.vy_m_s[k])) < cfg.stationary_m_s
+            if best is None:
+                self.tracks.append(Track(float(s[k]), float(lat[k]), v, float(users.length_m[k]), float(users.width_m[k]),
+                                         bool(users.vehicle[k]), self.t_s, self.t_s if still else math.inf,
+                                         abs(v) > cfg.moving_m_s))
+                taken.add(len(self.tracks) - 1)
+                continue
+            taken.add(best)
+            t = self.tracks[best]
+            t.s_m, t.lat_m, t.v_m_s, t.seen_s = float(s[k]), float(lat[k]), v, self.t_s
+            t.length_m, t.width_m = float(users.length_m[k]), float(users.width_m[k])
+            t.moved |= abs(v) > cfg.moving_m_s
+            if not still:
+                t.still_since_s = math.inf
+            elif not math.isfinite(t.still_since_s):
+                t.still_since_s = self.t_s
+        self.tracks = [t for t in self.tracks if self.t_s - t.seen_s < cfg.forget_s and abs(t.s_m - self.s_m) < 200.0]
+        reach = max(self.cfg.lane_reach_m, self.cfg.lane_reach_s * max(f.speed_m_s, 0.0))
+        for t in self.tracks:
+            if not self._blocks_home(t) or t.s_m - self.s_m > reach:
+                t.in_lane_since_s = math.inf
+            elif not math.isfinite(t.in_lane_since_s):
+                t.in_lane_since_s = self.t_s
+
+    # --- the situation -----------------------------------------------------------------------------
+    def _blocks_home(self, t: Track) -> bool:
+        """Whether its nearest point (what perception gives) lies ``lane_in_m`` or more inside the home lane:
+        a car parked on the shoulder that only touches the lane does not count (the driver's speed control
+        decides whether it is in the way)."""
+        return abs(t.lat_m) < self.width_m / 2 - self.cfg.lane_in_m
+
+    def _obstacle(self, t: Track) -> bool:
+        """Standing for ``stationary_for_s``, and seen inside the home lane, within the reach where the lane
+        estimate places it well, for ``in_lane_for_s``: a car parked on the shoulder of a bend ahead, which
+        the lane's curvature 10 m ahead puts in the lane from afar, is no obstacle."""
+        return (t.vehicle and not t.moved and self.t_s - t.still_since_s >= self.cfg.stationary_for_s
+                and self.t_s - t.in_lane_since_s >= self.cfg.in_lane_for_s)
+
+    def _find_stretch(self) -> tuple[float, float] | None:
+        """(start, end) along the lane of the blocked stretch ahead, or None."""
+        front = self.s_m + EGO_LENGTH_M / 2
+        ahead = sorted((t for t in self.tracks if t.s_m > front - 1.0 and self._blocks_home(t)), key=lambda t: t.s_m)
+        if not ahead or not self._obstacle(ahead[0]):
+            return None  # nothing standing in the lane, or the first thing in it is traffic or not yet known to stand
+        start = ahead[0].s_m
+        end = start + ahead[0].length_m
+        lo, hi = ahead[0].lat_m - ahead[0].width_m / 2, ahead[0].lat_m + ahead[0].width_m / 2
+        for t in ahead[1:]:
+            if t.s_m > end + self.cfg.chain_gap_m:
+                break
+            if t.moved or not math.isfinite(t.still_since_s) or not t.vehicle:
+                return None  # something moving, or traffic, or a walker right after it: a queue, or not ours to pass
+            end = max(end, t.s_m + t.length_m)
+            lo, hi = min(lo, t.lat_m - t.width_m / 2), max(hi, t.lat_m + t.width_m / 2)
+        self.blocked_lat = (lo, hi)
+        return start, end
+
+    def _queue_ahead(self, f: Decoded, route, end_m: float) -> bool:
+        """A red or yellow light's line, or a junction, just past the stretch: the car waits in the queue."""
+        past = end_m - (self.s_m + EGO_LENGTH_M / 2) + self.cfg.queue_margin_m
+        if f.light_state in ("red", "yellow") and f.light_distance_m < past:
+            return True
+        if route is not None:
+            jx, jy = route.junction_xy_m
+            if math.isfinite(jx) and math.hypot(jx, jy) - route.junction_radius_m < past:
+                return True
+            if route.command != "follow_lane" and route.distance_m < past:
+                return True
+        return False
+
+    def _target_clear(self, f: Decoded, end_m: float, cruise_m_s: float) -> bool:
+        """Whether the lane to the left is free for the whole manoeuvre (see the module docstring)."""
+        cfg = self.cfg
+        gap_m, gap_s, margin_s = cfg.rear_gap_m, cfg.rear_gap_s, cfg.oncoming_margin_s
+        w = self.width_m
+        v = max(f.speed_m_s, 0.0)
+        v_pass = max(min(cfg.pass_speed_m_s, cruise_m_s), 1.0)
+        back_at = end_m + cfg.return_gap_m + EGO_LENGTH_M  # the ego's centre when it is back in its lane
+        dist = back_at + self._change_m(v_pass) - self.s_m
+        t_clear = _time_to_cover(dist, v, v_pass, cfg.pass_accel_m_s2)
+        far_end = back_at + self._change_m(v_pass)
+        # an oncoming car just out of sight, at the speed limit, must not reach the stretch's end before the
+        # ego's rear is past it (from there the ego cuts back in; the seen ones get the whole move and a margin)
+        t_past = _time_to_cover(back_at - self.s_m, v, v_pass, cfg.pass_accel_m_s2)
+        if math.isfinite(cfg.sight_m) and self.s_m + cfg.sight_m - f.speed_limit_m_s * t_past < back_at:
+            return False
+        for t in self.tracks:
+            standing_in_home = not t.moved and math.isfinite(t.still_since_s) and self._blocks_home(t)
+            if abs(t.lat_m - w) >= w / 2 + t.width_m / 2 or (t.vehicle and standing_in_home):
+                continue  # not in the target lane, or of the stretch it reaches into (passed on its side)
+            if not t.vehicle and t.s_m > self.s_m - EGO_LENGTH_M and t.s_m < far_end + cfg.front_gap_m:
+                return False  # a walker or cyclist in the target lane along the manoeuvre
+            if t.v_m_s < -cfg.stationary_m_s:  # oncoming: where its front will be when the ego is back
+                beside_or_ahead = t.s_m + t.length_m > self.s_m - EGO_LENGTH_M / 2  # its rear not yet past ours
+                if beside_or_ahead and t.s_m + t.v_m_s * (t_clear + margin_s) < far_end:
+                    return False
+            elif t.v_m_s < cfg.stationary_m_s:  # standing in the target lane along the manoeuvre: no way back
+                if self.s_m - EGO_LENGTH_M < t.s_m < far_end + cfg.front_gap_m:
+                    return False
+            else:  # our way; seen from behind, its track's s is its rear
+                front, rear = self.s_m + EGO_LENGTH_M / 2, self.s_m - EGO_LENGTH_M / 2
+                if t.s_m >= front:  # ahead: room to follow it at our closing speed
+                    if t.s_m - front < gap_m + max(v - t.v_m_s, 0.0) * gap_s:
+                        return False
+                elif t.s_m + t.length_m <= rear:  # behind: its front far enough back for its closing speed
+                    if rear - (t.s_m + t.length_m) < gap_m + max(t.v_m_s - v, 0.0) * gap_s:
+                        return False
+                else:
+                    return False  # beside us
+        return True
+
+    def speed_cap_m_s(self) -> float:
+        """Waiting to move over into a lane with traffic our way (merging into a stream): the speed that
+        brings the car beside the middle of the nearest gap in that traffic (the stream's speed plus
+        ``merge_gain_1_s`` per metre to the gap's middle); inf otherwise [m/s]."""
+        if not self.waiting:
+            return math.inf
+        cars = self._stream()
+        if not cars:
+            return math.inf
+        stream = float(np.median([t.v_m_s for t in cars]))
+        # the gaps' middles (s of their rear cars' fronts and their front cars' rears), and the one behind the last
+        slots = [(a.s_m + a.length_m + b.s_m) / 2 for a, b in zip(cars, cars[1:])]
+        slots.append(cars[0].s_m - self.cfg.merge_window_m / 4)
+        slot = min(slots, key=lambda m: abs(m - self.s_m))
+        return max(stream + self.cfg.merge_gain_1_s * (slot - self.s_m), 0.0)
+
+    def _stream(self) -> list[Track]:
+        """Vehicles our way in the target lane within ``merge_window_m`` of the ego, rear to front."""
+        w = self.width_m
+        return sorted((t for t in self.tracks if abs(t.lat_m - w) < w / 2 and t.v_m_s > self.cfg.moving_m_s
+                       and abs(t.s_m - self.s_m) < self.cfg.merge_window_m), key=lambda t: t.s_m)
+
+    def _home_clear(self, end_m: float) -> bool:
+        """No new obstacle in the home lane just past the stretch (the car would have to pull out again)."""
+        front = self.s_m + EGO_LENGTH_M / 2
+        for t in self.tracks:
+            if self._blocks_home(t) and t.s_m > max(front, end_m) and t.s_m < end_m + self.cfg.return_gap_m + 3 * EGO_LENGTH_M \
+                    and t.v_m_s < self.cfg.pass_speed_m_s / 2:
+                return False
+        return True
+
+    def _pass_lat_m(self) -> float:
+        """Where to pass: the target lane's centre, or farther left (within that lane) to keep the side
+        clearance from an obstacle that stands far over to the left of the home lane [m]."""
+        w = self.width_m
+        need = self.blocked_lat[1] + EGO_WIDTH_M / 2 + self.cfg.side_clearance_m
+        return min(max(w, need), 1.5 * w - EGO_WIDTH_M / 2 - 0.2)
+
+    def _change_m(self, v_m_s: float) -> float:
+        return max(self.cfg.min_change_m, self.cfg.change_s * v_m_s)
+
+    # --- the manoeuvre -------------------------------------------------------------------------
+    def update(self, f: Decoded, users: Users, route, cruise_m_s: float, path_gaps_m: np.ndarray | None = None) -> None:
+        """Fold in one step's perception; ``cruise_m_s``: the speed the driver would drive here;
+        ``path_gaps_m``: the front bumper's gaps to what the driver's speed control stops for (the in-path
+        rows of the feature vector; None: not checked). A stretch whose start is none of them is not acted
+        on: where the speed control would drive on, the manoeuvre changes nothing."""
+        self._localise(f)
+        self._remember(users, f)
+        w = self.width_m
+        v = max(f.speed_m_s, 0.0)
+        stretch = self._find_stretch()
+        if stretch is not None and self.stretch is not None and self.phase in (OUT, PASS):
+            stretch = (min(stretch[0], self.stretch[0]), max(stretch[1], self.stretch[1]))
+        elif stretch is None and self.phase in (OUT, PASS):
+            stretch = self.stretch  # out of view beside or behind the car: remembered
+        self.stretch = stretch
+        self.waiting = False
+        if self.phase == IDLE:
+            if stretch is None or not f.lane_known or self._queue_ahead(f, route, stretch[1]):
+                return
+            to_go = stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
+            if path_gaps_m is not None and not np.any(np.abs(np.asarray(path_gaps_m) - to_go) < self.cfg.path_match_m):
+                return  # the speed control does not stop for it
+            # merging into a stream (traffic our way in the target lane) the car takes the first gap it fits
+            early = self.cfg.merge_window_m if self._stream() else 0.0
+            if to_go > self._change_m(v) + self.cfg.min_change_m + early:
+                # not yet: the move out starts one lane change before the stretch; meanwhile the car gets
+                # ready (matching a stream's speed and gaps) where the target lane is not clear
+                self.waiting = not self._target_clear(f, stretch[1], cruise_m_s)
+                return
+            if self._target_clear(f, stretch[1], cruise_m_s):
+                self.phase = OUT
+                length = min(self._change_m(v), max(to_go, self.cfg.min_change_m))
+                self.profile = Profile(self.s_m, self.lat_m, self._pass_lat_m(), length)
+            else:
+                self.waiting = True
+            return
+        if self.phase == OUT:
+            committed = self.lat_m > w / 2 or self.s_m + EGO_LENGTH_M / 2 > stretch[0]
+            if not committed and not self._target_clear(f, stretch[1], cruise_m_s):
+                self._back(v)  # the gap closed: abort to the home lane
+                self.waiting = True
+            elif self.profile.done(self.s_m):
+                self.phase = PASS
+            return
+        if self.phase == PASS:
+            past = self.s_m - EGO_LENGTH_M / 2 > stretch[1] + self.cfg.return_gap_m
+            if past and self._home_clear(stretch[1]):
+                self._back(v)
+            return
+        # back in, or stopped on the way (an abort the speed control halted behind the stretch): try afresh
+        if self.phase == BACK and (self.profile.done(self.s_m) or v < self.cfg.stationary_m_s):
+            self.phase, self.profile, self.stretch = IDLE, None, None
+            self._base_m = 0.0
+
+    def _back(self, v_m_s: float) -> None:
+        self.phase = BACK
+        self.profile = Profile(self.s_m, self.lat_m, 0.0, self._change_m(v_m_s))
+
+    # --- what the driver reads ------------------------------------------------------------------
+    @property
+    def active(self) -> bool:
+        return self.phase != IDLE
+
+    @property
+    def moving_across(self) -> bool:
+        """Out to the target lane or back, not yet settled where the profile ends (the car does not follow
+        a lane: its steering aims across)."""
+        if self.phase == IDLE or self.profile is None:
+            return False
+        return not self.profile.done(self.s_m) or abs(self.lat_m - self.profile.lat1_m) > 0.25
+
+    def target_offset_m(self, ahead_m: float) -> float:
+        """Where the car should be ``ahead_m`` down the road, left of the perceived lane's centre [m]
+        (0 when idle: the lane centre)."""
+        if self.profile is None:
+            return 0.0
+        return self.profile.at(self.s_m + ahead_m) - self._base_m
+
+    def passes(self, x_m: float, y_m: float, width_m: float, f: Decoded) -> bool:
+        """Whether a road user ``width_m`` wide at ego-frame (x, y) (from the ego's centre) is one the
+        manoeuvre passes beside, so the speed control must not stop for it: out or passing, it belongs
+        to the stretch and the planned path clears it there."""
+        if self.phase not in (OUT, PASS) or self.stretch is None:
+            return False
+        s, lat = self._to_lane(np.array([x_m]), np.array([y_m]), f)
+        if not (self.stretch[0] - 1.0 <= s[0] <= self.stretch[1] + 1.0):
+            return False
+        planned = self.profile.at(float(s[0])) if self.phase == OUT else self.profile.lat1_m
+        return planned - EGO_WIDTH_M / 2 - self.cfg.side_clearance_m >= float(lat[0]) + width_m / 2
+
+    def hold_gap_m(self) -> float:
+        """Waiting for the target lane: the gap to where the car should stop (``hold_back_m`` behind the
+        stretch, as a standing obstacle's IDM gap), inf otherwise [m]."""
+        if not self.waiting or self.stretch is None:
+            return math.inf
+        # merging into a stream the car keeps rolling with it up to the stretch (the zip point): no room to hold back
+        back = 0.0 if math.isfinite(self.speed_cap_m_s()) else self.cfg.hold_back_m
+        to_go = self.stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
+        return to_go - back if to_go < back + self.cfg.hold_from_m else math.inf

@@ -1,0 +1,112 @@
+"""The rule-based driver's overtake (``control.overtake``): it passes a stationary obstacle and a lane
+closure in the suite with labels, waits while the lane to pass in is taken and then goes, and never
+starts for a leader that still moves."""
+
+import math
+
+import numpy as np
+import pytest
+
+from common.vocab import EGO_LENGTH_M
+from control.envs import make_suite_env
+from control.features import K_OBJECTS, OBJECT_FIELDS, Decoded
+from control.overtake import IDLE, OUT, Overtake, Users
+from control.policies import RuleBasedPolicy
+from control.suite_eval import run_case, suite_cases
+from control.supervisor import SafetySupervisor
+
+WIDTH_M = 3.5
+
+
+def _decoded(speed_m_s: float = 0.0) -> Decoded:
+    return Decoded(speed_m_s, 0.0, 13.9, np.zeros(2), True, 0.0, 0.0, 0.0, WIDTH_M, "none", math.inf,
+                   np.zeros((K_OBJECTS, len(OBJECT_FIELDS))))
+
+
+def _users(*rows) -> Users:
+    """Rows (x from the ego's centre, y, absolute vx, vy) of cars."""
+    a = np.array(rows, np.float64).reshape(-1, 4)
+    n = len(a)
+    return Users(a[:, 0], a[:, 1], a[:, 2], a[:, 3], np.full(n, 4.6), np.full(n, 1.9), np.ones(n, bool))
+
+
+def _drive(overtake: Overtake, steps: int, users_at) -> list[str]:
+    """Step a standing ego ``steps`` times (users_at(k) -> Users); the phase after each step."""
+    phases = []
+    for k in range(steps):
+        overtake.update(_decoded(), users_at(k), None, 13.0)
+        phases.append(overtake.phase)
+    return phases
+
+
+AHEAD_M = 12.0 + EGO_LENGTH_M / 2  # a car standing 12 m ahead of the front bumper, in the ego's lane
+
+
+def test_a_car_standing_in_the_lane_is_passed_once_it_has_stood_two_seconds():
+    o = Overtake()
+    phases = _drive(o, 60, lambda k: _users((AHEAD_M, 0.0, 0.0, 0.0)))
+    first_out = phases.index(OUT)
+    assert first_out * o.cfg.dt_s == pytest.approx(o.cfg.stationary_for_s, abs=0.06)  # 2 s after first seen
+    assert o.profile.lat1_m == pytest.approx(WIDTH_M)  # out to the next lane's centre
+    assert o.target_offset_m(8.0) > 0.0  # the steering aims left
+
+
+def test_no_overtake_for_a_slow_leader_that_still_moves():
+    o = Overtake()
+    # 1 m/s: slow, but above the 0.5 m/s a standing obstacle has; it creeps away from the standing ego
+    phases = _drive(o, 200, lambda k: _users((AHEAD_M + 1.0 * k * o.cfg.dt_s, 0.0, 1.0, 0.0)))
+    assert set(phases) == {IDLE} and o.stretch is None
+
+
+def test_a_car_that_stopped_in_front_is_a_queue_not_an_obstacle():
+    o = Overtake()
+    # seen driving at 5 m/s, then standing for 10 s: traffic that stopped (a queue), never passed
+    moving = [_users((AHEAD_M + 5.0 * (20 - k) * o.cfg.dt_s, 0.0, 5.0, 0.0)) for k in range(20)]
+    phases = _drive(o, 220, lambda k: moving[k] if k < 20 else _users((AHEAD_M, 0.0, 0.0, 0.0)))
+    assert set(phases) == {IDLE}
+
+
+def test_waits_while_the_lane_to_pass_in_is_taken_then_goes():
+    o = Overtake()
+    beside_x = EGO_LENGTH_M / 2 + 3.0  # a car standing in the next lane, just ahead of the ego
+
+    def users(k):
+        if k < 100:  # stands there for 5 s ...
+            return _users((AHEAD_M, 0.0, 0.0, 0.0), (beside_x, WIDTH_M, 0.0, 0.0))
+        # ... then drives off at 10 m/s
+        return _users((AHEAD_M, 0.0, 0.0, 0.0), (beside_x + 10.0 * (k - 100) * o.cfg.dt_s, WIDTH_M, 10.0, 0.0))
+
+    phases = _drive(o, 200, users)
+    assert set(phases[:100]) == {IDLE} and o.cfg.stationary_for_s < 5.0  # it had stood long enough: waiting
+    assert OUT in phases[100:]
+
+
+def test_an_oncoming_car_holds_the_overtake_until_it_has_passed():
+    o = Overtake()
+
+    def users(k):  # an oncoming car at 10 m/s in the next lane, 80 m ahead at the start
+        x = 80.0 - 10.0 * k * o.cfg.dt_s
+        return _users((AHEAD_M, 0.0, 0.0, 0.0), (x, WIDTH_M, -10.0, 0.0))
+
+    phases = _drive(o, 240, users)
+    first_out = phases.index(OUT)
+    # not before its rear has passed the ego's (8 s for its front to reach the ego, then a car's length)
+    assert first_out * o.cfg.dt_s > (80.0 - EGO_LENGTH_M / 2) / 10.0
+
+
+@pytest.mark.slow
+def test_the_driver_passes_parked_obstacle_and_lane_closure_at_the_short_sweep():
+    env = make_suite_env()
+    policy = SafetySupervisor(RuleBasedPolicy())
+    for case in suite_cases(["ParkedObstacle", "LaneClosure"], "short"):
+        r = run_case(env, policy, case)
+        assert r["passed"], f"{case.label()}: {r['end']}, hit {r['collision']}"
+        assert r["collision"] is None and r["goal"]
+
+
+def test_the_driver_passes_a_parked_obstacle_without_the_supervisor_braking():
+    env = make_suite_env()
+    policy = SafetySupervisor(RuleBasedPolicy())
+    case = suite_cases(["ParkedObstacle"], "defaults")[0]
+    r = run_case(env, policy, case)
+    assert r["passed"] and r["interventions"] == 0
