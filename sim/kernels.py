@@ -179,6 +179,20 @@ def first_box_overlap(ax, ay, ac, as_, ahl, ahw, boxes, cos_yaw, sin_yaw, reach_
 
 
 @numba.njit(cache=True)
+def box_corners_one(x, y, c, s, half_len, half_wid):
+    """(4, 2) corners [m] of one oriented box: ``collision.box_corners`` term for term (front-left,
+    rear-left, rear-right, front-right), from its centre, the cos and sin of its yaw (numpy's) and
+    its half length and width [m]."""
+    out = np.empty((4, 2))
+    for k in range(4):
+        along = (1.0 if k == 0 or k == 3 else -1.0) * half_len
+        across = (1.0 if k < 2 else -1.0) * half_wid
+        out[k, 0] = x + along * c - across * s
+        out[k, 1] = y + along * s + across * c
+    return out
+
+
+@numba.njit(cache=True)
 def boxes_overlap(dx, dy, ac, as_, ahl, ahw, bc, bs, bhl, bhw):
     """Whether oriented boxes A and B overlap (touching counts): the separating-axis test of
     ``collision.obb_overlap`` term for term. (dx, dy) is B's centre minus A's; c, s the cos and sin of
@@ -338,3 +352,26 @@ def packed_curvature(road, s, offset, n, curvature, step_m):
         f = min(max(s[j] / step_m, 0.0), np.float64(n[r] - 1))
         out[j] = curvature[offset[r] + np.int64(np.rint(f))]
     return out
+
+
+@numba.njit(cache=True)
+def points_ahead_ego(s0, spacing_m, count, length_m, xy, heading, dheading, step_m, x, y, c, sn):
+    """(count, 2) points of a centreline (``Road`` samples ``xy``, ``heading``, ``dheading``) at
+    ``s0`` + ``spacing_m``, 2 ``spacing_m``, ... (at most ``length_m``), in the frame of a car at
+    (x, y) with yaw cos ``c`` and sin ``sn`` (x forward, y left) [m]: ``Route.waypoints_ego``'s
+    numpy arithmetic (``Road.pose`` with d = 0) term for term."""
+    out = np.empty((count, 2))
+    last = heading.shape[0] - 1.000001
+    for k in range(count):
+        s = min(s0 + spacing_m * (k + 1), length_m)
+        f = min(max(s / step_m, 0.0), last)
+        i = int(f)
+        t = f - i
+        h = heading[i] + t * dheading[i]
+        px = (xy[i, 0] * (1 - t) + xy[i + 1, 0] * t) - 0.0 * np.sin(h)
+        py = (xy[i, 1] * (1 - t) + xy[i + 1, 1] * t) + 0.0 * np.cos(h)
+        dx, dy = px - x, py - y
+        out[k, 0] = dx * c + dy * sn
+        out[k, 1] = -dx * sn + dy * c
+    return out
+

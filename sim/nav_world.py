@@ -34,6 +34,7 @@ from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
 from .collision import box_corners
 from .config import ScenarioConfig
 from .dynamics import BicycleParams, EgoState, bicycle_step
+from .kernels import box_corners_one
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M, RED
 from .nav_actors import NoPedestrians
 from .roadgraph.traffic import GraphTraffic
@@ -210,6 +211,12 @@ class NavWorld:
         e = self.ego
         return np.array([e.x_m, e.y_m, e.yaw_rad, EGO_LENGTH_M, EGO_WIDTH_M])
 
+    def _ego_corners(self) -> np.ndarray:
+        """``box_corners(self.ego_box())`` in one compiled call (once a step)."""
+        e = self.ego
+        return box_corners_one(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
+                               0.5 * EGO_WIDTH_M)
+
     def lane_line_codes(self) -> tuple[int, int]:
         """Ground-label codes of the ego lane's left and right lines (never-drawn codes on a connector)."""
         return ego_line_codes(self.graph, self.lane_ref)
@@ -238,8 +245,8 @@ class NavWorld:
         ev.progress_m = self.ego_s - prev_s
         ev.goal = self.ego_s >= self.goal_s - GOAL_TOLERANCE_M
         self._check_collision(ev)
-        corners = box_corners(self.ego_box())
-        ev.off_road = not bool(self.scenario.paved.on_paved(corners[:, 0], corners[:, 1]).all())
+        corners = self._ego_corners()
+        ev.off_road = not self.scenario.paved.all_paved(corners[:, 0], corners[:, 1])
         ev.solid_line, ev.wrong_lane = self._check_lines(corners)
         ev.red_light, ev.stop_sign = self._check_stop_lines(prev_s)
         self._off_route_s = self._off_route_s + self.dt_s if abs(self.route_d_m) > OFF_ROUTE_M else 0.0

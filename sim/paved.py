@@ -60,6 +60,10 @@ class PavedMap:
         bit = (self.bits[r, c >> 3] >> (7 - (c & 7))) & 1
         return inside & (bit == 1)
 
+    def all_paved(self, x_m: np.ndarray, y_m: np.ndarray) -> bool:
+        """``on_paved(x_m, y_m).all()`` for (K,) float64 arrays, in one compiled call."""
+        return bool(_all_paved(self.bits, self.x0_m, self.y0_m, self.cols, self.rows, x_m, y_m))
+
     def box_touches(self, box: tuple[float, float, float, float, float], margin_m: float = 0.0,
                     spacing_m: float = 0.5) -> bool:
         """Whether any part of an oriented box [x, y, yaw, length, width] grown by ``margin_m`` is paved:
@@ -80,6 +84,16 @@ def _arange_at(start: float, step: float, k: int) -> float:
     if k == 1:
         return start + step
     return start + k * ((start + step) - start)
+
+
+@numba.njit(cache=True)
+def _all_paved(bits, x0, y0, cols, rows, xs, ys):
+    for k in range(xs.shape[0]):
+        col = math.floor((xs[k] - x0) / RESOLUTION_M)
+        row = math.floor((ys[k] - y0) / RESOLUTION_M)
+        if not (0 <= col < cols and 0 <= row < rows and (bits[row, col >> 3] >> (7 - (col & 7))) & 1):
+            return False
+    return True
 
 
 @numba.njit(cache=True)

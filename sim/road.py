@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from .kernels import packed_centre_pose, packed_curvature, project_to_centreline
+from .kernels import packed_centre_pose, packed_curvature, points_ahead_ego, project_to_centreline
 
 SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
 LINE_WIDTH_M = 0.15  # painted line width [m]
@@ -121,6 +121,15 @@ class Road:
         x = xy[..., 0] - d * np.sin(heading)
         y = xy[..., 1] + d * np.cos(heading)
         return x, y, heading
+
+    def centre_ahead_in_frame(self, s_m: float, spacing_m: float, count: int, x_m: float, y_m: float,
+                              yaw_rad: float) -> np.ndarray:
+        """(count, 2) centreline points ``spacing_m``, 2 ``spacing_m``, ... ahead of ``s_m`` (at most
+        the road's end) in the frame of a car at (x_m, y_m) heading ``yaw_rad`` (x forward, y left)
+        [m]: ``pose(s, 0)`` turned into that frame, the same arithmetic in one compiled pass."""
+        return points_ahead_ego(float(s_m), float(spacing_m), int(count), float(self.length_m), self.xy, self.heading,
+                                self._dheading, SAMPLE_STEP_M, float(x_m), float(y_m), float(np.cos(yaw_rad)),
+                                float(np.sin(yaw_rad)))
 
     def heading_at(self, s_m: float) -> float:
         """``pose(s_m, 0)[2]`` for one point, in plain floats (the same operations, without
