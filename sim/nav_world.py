@@ -155,6 +155,7 @@ class NavWorld:
                  + [(heads[k].x_m, heads[k].y_m, heads[k].yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for k in poles]
                  + [(s.x_m, s.y_m, s.yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for s in signs])
         self.static_boxes = np.array(boxes, np.float64).reshape(-1, 5)
+        self._static_cos_sin = (np.cos(self.static_boxes[:, 2]), np.sin(self.static_boxes[:, 2]))  # they never move
         self._static_ids = np.array([prop0 + k for k in range(n_props)] + [prop0 + n_props + k for k in poles]
                                     + [post0 + k for k in range(len(signs))], np.int64)
 
@@ -273,7 +274,8 @@ class NavWorld:
         return out
 
     def _check_collision(self, ev: StepEvents) -> None:
-        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__, ev)
+        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__, ev,
+                        static_cos_sin=self._static_cos_sin)
 
     def _check_lines(self, corners: np.ndarray) -> tuple[bool, bool]:
         """(started crossing a solid line, started driving in an opposing lane) on the street of
@@ -369,9 +371,11 @@ class NavWorld:
         cv2.fillPoly(img, [np.round(pts).astype(np.int32)], (250, 250, 60))
         return img
 
-    def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> np.ndarray:
-        """Route-line curvature at distances ahead of the ego [1/m], positive turning left."""
-        return self.route.path.curvature_at(self.ego_s + np.asarray(distances_m))
+    def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> tuple[float, ...]:
+        """Route-line curvature at distances ahead of the ego [1/m], positive turning left: the
+        labels' ``path.curvature_at(ego_s + distances)``, point by point in plain floats."""
+        path = self.route.path
+        return tuple(path.curvature_near(self.ego_s + d) for d in distances_m)
 
     def route_truth(self) -> RouteTruth:
         e = self.ego

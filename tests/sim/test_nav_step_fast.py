@@ -60,3 +60,33 @@ def test_compiled_waypoints_equal_the_numpy_pose(world):
         for spacing, count in ((5.0, 8), (2.5, 3)):
             got = route.waypoints_ego(float(s), float(x), float(y), float(yaw), spacing, count)
             assert np.array_equal(got, _waypoints_numpy(route, float(s), float(x), float(y), float(yaw), spacing, count))
+
+
+def test_curvature_ahead_equals_the_array_lookup(world):
+    path, rng = world.route.path, np.random.default_rng(6)
+    for s in np.concatenate([rng.uniform(-40, path.length_m + 40, 500), np.arange(0, 40, 0.25)]):
+        world.ego_s = float(s)
+        want = path.curvature_at(world.ego_s + np.asarray((10.0, 20.0, 30.0)))
+        assert world.curvature_ahead() == tuple(want.tolist())
+
+
+def test_collision_with_kept_static_trig_equals_one_pass(world):
+    """Moving the ego onto vehicles, pedestrians and static boxes (and near misses): the two-pass
+    test finds the same first box as the one pass over every box."""
+    from dataclasses import replace
+
+    from sim.world import StepEvents, first_collision
+    rng = np.random.default_rng(7)
+    targets = np.concatenate([world.traffic.boxes(), world.peds.boxes(), world.static_boxes])
+    kinds = set()
+    for k in rng.integers(0, len(targets), 400):
+        x, y = targets[k, :2] + rng.uniform(-4, 4, 2)
+        ego = replace(world.ego, x_m=float(x), y_m=float(y), yaw_rad=float(rng.uniform(-4, 4)))
+        got, want = StepEvents(), StepEvents()
+        first_collision(ego, world.traffic, world.peds, world.static_boxes, world.ids, world._static_ids.__getitem__,
+                        got, static_cos_sin=world._static_cos_sin)
+        first_collision(ego, world.traffic, world.peds, world.static_boxes, world.ids, world._static_ids.__getitem__,
+                        want)
+        assert (got.collision, got.collision_id) == (want.collision, want.collision_id)
+        kinds.add(want.collision)
+    assert {"vehicle", "static", None} <= kinds
