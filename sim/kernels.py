@@ -88,21 +88,26 @@ def project_to_centreline(px, py, xy, cos_h, sin_h, lo, hi, step_m, length_m):
     s = np.empty(n)
     d = np.empty(n)
     for k in range(n):
-        best = np.inf
-        i = lo
-        for j in range(lo, hi):
-            dx = px[k] - xy[j, 0]
-            dy = py[k] - xy[j, 1]
-            d2 = dx * dx + dy * dy
-            if d2 < best:
-                best = d2
-                i = j
-        rx = px[k] - xy[i, 0]
-        ry = py[k] - xy[i, 1]
-        along = rx * cos_h[i] + ry * sin_h[i]
-        s[k] = min(max(i * step_m + along, 0.0), length_m)
-        d[k] = -rx * sin_h[i] + ry * cos_h[i]
+        s[k], d[k] = project_point_to_centreline(px[k], py[k], xy, cos_h, sin_h, lo, hi, step_m, length_m)
     return s, d
+
+
+@numba.njit(cache=True)
+def project_point_to_centreline(x, y, xy, cos_h, sin_h, lo, hi, step_m, length_m):
+    """``project_to_centreline`` of one point, as plain floats (s, d) [m]."""
+    best = np.inf
+    i = lo
+    for j in range(lo, hi):
+        dx = x - xy[j, 0]
+        dy = y - xy[j, 1]
+        d2 = dx * dx + dy * dy
+        if d2 < best:
+            best = d2
+            i = j
+    rx = x - xy[i, 0]
+    ry = y - xy[i, 1]
+    along = rx * cos_h[i] + ry * sin_h[i]
+    return min(max(i * step_m + along, 0.0), length_m), -rx * sin_h[i] + ry * cos_h[i]
 
 
 @numba.njit(cache=True)

@@ -189,15 +189,13 @@ class NavWorld:
     def _locate(self) -> None:
         """Route distance and offset, and the ego's lane on the road of its route leg."""
         e = self.ego
-        s, d = self.route.path.project(e.x_m, e.y_m, hint_s=self.ego_s)
-        self.ego_s, self.route_d_m = float(s), float(d)
+        self.ego_s, self.route_d_m = self.route.path.project_point(e.x_m, e.y_m, hint_s=self.ego_s)
         leg = self.route.legs[self.route.leg_index(self.ego_s)]
         self.leg = leg
         road = self.graph.roads[leg.lane.road]
         direction = leg.lane.direction
         hint = leg.s_from + direction * (self.ego_s - leg.route_s0)
-        rs, rd = road.project(e.x_m, e.y_m, hint_s=hint)
-        rs, rd = float(rs), float(rd)
+        rs, rd = road.project_point(e.x_m, e.y_m, hint_s=hint)
         left = direction * rd  # left of the direction of travel [m]
         lanes = road.lanes_toward(direction)
         w = road.lane_width_m

@@ -15,7 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .kernels import packed_centre_pose, packed_curvature, points_ahead_ego, project_to_centreline
+from .kernels import (packed_centre_pose, packed_curvature, points_ahead_ego, project_point_to_centreline,
+                      project_to_centreline)
 
 SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
 LINE_WIDTH_M = 0.15  # painted line width [m]
@@ -166,16 +167,27 @@ class Road:
         """
         px = np.ascontiguousarray(x, np.float64).reshape(-1)
         py = np.ascontiguousarray(y, np.float64).reshape(-1)
-        if hint_s is None:
-            lo, hi = 0, self.n
-        else:
-            c = int(round(hint_s / SAMPLE_STEP_M))
-            k = int(window_m / SAMPLE_STEP_M)
-            lo, hi = max(0, c - k), min(self.n, c + k + 1)
+        lo, hi = self._search_rows(hint_s, window_m)
         cos_h, sin_h = self._heading_cos_sin
         s, d = project_to_centreline(px, py, self.xy, cos_h, sin_h, lo, hi, SAMPLE_STEP_M, float(self.length_m))
         shape = np.shape(x)
         return s.reshape(shape), d.reshape(shape)
+
+    def project_point(self, x_m: float, y_m: float, hint_s: float | None = None,
+                      window_m: float = 30.0) -> tuple[float, float]:
+        """``project`` of one point as plain floats (s, d) [m], without the arrays (every step tracks the ego)."""
+        lo, hi = self._search_rows(hint_s, window_m)
+        cos_h, sin_h = self._heading_cos_sin
+        return project_point_to_centreline(float(x_m), float(y_m), self.xy, cos_h, sin_h, lo, hi, SAMPLE_STEP_M,
+                                           float(self.length_m))
+
+    def _search_rows(self, hint_s: float | None, window_m: float) -> tuple[int, int]:
+        """Sample rows [lo, hi) a projection searches: all, or those within ``window_m`` of ``hint_s``."""
+        if hint_s is None:
+            return 0, self.n
+        c = int(round(hint_s / SAMPLE_STEP_M))
+        k = int(window_m / SAMPLE_STEP_M)
+        return max(0, c - k), min(self.n, c + k + 1)
 
     @cached_property
     def _heading_cos_sin(self) -> tuple[np.ndarray, np.ndarray]:

@@ -90,3 +90,15 @@ def test_collision_with_kept_static_trig_equals_one_pass(world):
         assert (got.collision, got.collision_id) == (want.collision, want.collision_id)
         kinds.add(want.collision)
     assert {"vehicle", "static", None} <= kinds
+
+
+def test_project_point_equals_project(world):
+    rng = np.random.default_rng(8)
+    for road in (world.route.path, *world.graph.roads[:5]):
+        for _ in range(200):
+            s0 = rng.uniform(-10, road.length_m + 10)
+            x, y, _ = road.pose(np.array([s0]), rng.uniform(-8, 8, 1))
+            x, y = float(x[0]) + rng.uniform(-1, 1), float(y[0])
+            hint = None if rng.random() < 0.2 else float(s0 + rng.uniform(-20, 20))
+            s, d = road.project(x, y, hint_s=hint)
+            assert road.project_point(x, y, hint_s=hint) == (float(s), float(d))
