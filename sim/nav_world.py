@@ -285,10 +285,11 @@ class NavWorld:
         road = self.graph.roads[leg.lane.road]
         direction = leg.lane.direction
         s, d = road.project(corners[:, 0], corners[:, 1], hint_s=self.road_s_m)
-        painted = (s > CROSSWALK_M) & (s < road.length_m - CROSSWALK_M)
-        left = direction * d
         lanes = road.lanes_toward(direction)
-        over = bool(np.any(painted & ((left > 0.1) | (left < -lanes * road.lane_width_m - 0.1))))
+        right_m, end_m = -lanes * road.lane_width_m - 0.1, road.length_m - CROSSWALK_M
+        # four corners: plain floats beat numpy's per-call overhead
+        over = any(CROSSWALK_M < cs < end_m and (direction * cd > 0.1 or direction * cd < right_m)
+                   for cs, cd in zip(s.tolist(), d.tolist()))
         two_way = road.lanes_fwd > 0 and road.lanes_bwd > 0
         wrong = two_way and self.road_left_m > 0.0 and CROSSWALK_M < self.road_s_m < road.length_m - CROSSWALK_M
         started = (over and not self.over_solid, wrong and not self.in_wrong_lane)

@@ -448,8 +448,14 @@ class GraphTraffic:
         gap = K.walker_gaps(x, y, np.cos(yaw), np.sin(yaw), np.ascontiguousarray(self.dims[:, 0]),
                             np.ascontiguousarray(self.dims[:, 1]), self.parked, np.ascontiguousarray(walkers_xy[:, 0]),
                             np.ascontiguousarray(walkers_xy[:, 1]), WALKER_CLEARANCE_M, 30.0)
-        v_des = np.minimum(self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor, self.max_speed)
-        return np.where(np.isfinite(gap), idm_accel(self.v, v_des, np.maximum(gap, 0.1), 0.0, self.idm), np.inf)
+        # IDM only for the vehicles with a walker ahead (element-wise, so the same numbers as over all)
+        near = np.flatnonzero(np.isfinite(gap))
+        out = np.full(self.n, np.inf)
+        if near.size:
+            v_des = np.minimum(self._lane_limit[np.maximum(self.lane[near], 0)] * self.speed_factor[near],
+                               self.max_speed[near])
+            out[near] = idm_accel(self.v[near], v_des, np.maximum(gap[near], 0.1), 0.0, self.idm)
+        return out
 
     def _lane_changes(self, idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s) -> None:
         """Changes toward the lane of the coming movement, and now and then to a faster lane; cut-in

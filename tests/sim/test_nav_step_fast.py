@@ -102,3 +102,44 @@ def test_project_point_equals_project(world):
             hint = None if rng.random() < 0.2 else float(s0 + rng.uniform(-20, 20))
             s, d = road.project(x, y, hint_s=hint)
             assert road.project_point(x, y, hint_s=hint) == (float(s), float(d))
+
+
+def _walkers_accel_all(tr, walkers_xy):
+    """``GraphTraffic._walkers_accel`` as it was: IDM over every vehicle, inf where no walker is ahead."""
+    from sim.idm import idm_accel
+    from sim.roadgraph import traffic as T
+    from sim.roadgraph import traffic_kernels as K
+    x, y, yaw = tr.poses()
+    gap = K.walker_gaps(x, y, np.cos(yaw), np.sin(yaw), np.ascontiguousarray(tr.dims[:, 0]),
+                        np.ascontiguousarray(tr.dims[:, 1]), tr.parked, np.ascontiguousarray(walkers_xy[:, 0]),
+                        np.ascontiguousarray(walkers_xy[:, 1]), T.WALKER_CLEARANCE_M, 30.0)
+    v_des = np.minimum(tr._lane_limit[np.maximum(tr.lane, 0)] * tr.speed_factor, tr.max_speed)
+    return np.where(np.isfinite(gap), idm_accel(tr.v, v_des, np.maximum(gap, 0.1), 0.0, tr.idm), np.inf)
+
+
+def test_walker_braking_for_the_few_equals_braking_for_all(world):
+    tr, rng = world.traffic, np.random.default_rng(9)
+    x, y, yaw = tr.poses()
+    finite = 0
+    for _ in range(60):  # walkers a few metres ahead of random vehicles, and far ones
+        k = rng.integers(0, tr.n, rng.integers(1, 6))
+        ahead = rng.uniform(0, 25, k.size)
+        walkers = np.stack([x[k] + ahead * np.cos(yaw[k]) + rng.uniform(-1.5, 1.5, k.size),
+                            y[k] + ahead * np.sin(yaw[k]) + rng.uniform(-1.5, 1.5, k.size)], 1)
+        got, want = tr._walkers_accel(walkers), _walkers_accel_all(tr, walkers)
+        assert np.array_equal(got, want)
+        finite += np.isfinite(want).sum()
+    assert finite > 0
+
+
+def test_idm_free_term_without_broadcast_equals_broadcast():
+    from sim.idm import _MAX_SPEED_RATIO, IDMParams, idm_free_term
+    rng, p = np.random.default_rng(10), IDMParams()
+    v = rng.uniform(-1, 40, 500)
+    v0 = np.where(rng.random(500) < 0.1, 0.0, rng.uniform(0, 30, 500))
+    vp, v0b = np.broadcast_arrays(np.maximum(v, 0.0), v0)  # the reference: broadcast first, as before
+    ratio = np.where(vp > 0.0, _MAX_SPEED_RATIO, 1.0)
+    np.divide(vp, v0b, out=ratio, where=v0b > 0.0)
+    want = np.minimum(ratio, _MAX_SPEED_RATIO) ** p.delta
+    assert np.array_equal(idm_free_term(v, v0, p), want)
+    assert np.array_equal(idm_free_term(v, 12.0, p), idm_free_term(v, np.full(500, 12.0), p))
