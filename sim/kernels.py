@@ -92,7 +92,7 @@ def project_to_centreline(px, py, xy, cos_h, sin_h, lo, hi, step_m, length_m):
     return s, d
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")  # inlined into project_to_centreline's loop as its body was
 def project_point_to_centreline(x, y, xy, cos_h, sin_h, lo, hi, step_m, length_m):
     """``project_to_centreline`` of one point, as plain floats (s, d) [m]."""
     best = np.inf
