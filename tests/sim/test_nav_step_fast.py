@@ -143,3 +143,16 @@ def test_idm_free_term_without_broadcast_equals_broadcast():
     want = np.minimum(ratio, _MAX_SPEED_RATIO) ** p.delta
     assert np.array_equal(idm_free_term(v, v0, p), want)
     assert np.array_equal(idm_free_term(v, 12.0, p), idm_free_term(v, np.full(500, 12.0), p))
+
+
+def test_half_lengths_follow_the_sizes():
+    from common.vocab import EGO_LENGTH_M
+    env = gym.make("drivestack/TownNav-v0", render_camera=False).unwrapped
+    env.reset(seed=5)
+    tr = env.world.traffic
+    assert np.array_equal(tr._half_lengths, np.append(tr.dims[:, 0] / 2, EGO_LENGTH_M / 2))
+    t = tr.table
+    g = next(g for g in range(len(t.refs)) if not t.is_connector[g] and t.exit_start[g + 1] > t.exit_start[g])
+    tr.add_vehicle(t.refs[g], 5.0, 3.0, int(t.exit_conn[t.exit_start[g]]), kind=2)
+    assert len(tr._half_lengths) == tr.n + 1
+    assert np.array_equal(tr._half_lengths, np.append(tr.dims[:, 0] / 2, EGO_LENGTH_M / 2))
