@@ -156,3 +156,69 @@ def test_half_lengths_follow_the_sizes():
     tr.add_vehicle(t.refs[g], 5.0, 3.0, int(t.exit_conn[t.exit_start[g]]), kind=2)
     assert len(tr._half_lengths) == tr.n + 1
     assert np.array_equal(tr._half_lengths, np.append(tr.dims[:, 0] / 2, EGO_LENGTH_M / 2))
+
+
+def _look_for_gaps_numpy(pd, idx, vehicles, ego_xy):
+    """``GraphPedestrians._look_for_gaps`` as it was (numpy masks and ``_no_vehicle_near``)."""
+    from sim.roadgraph import pedestrians as P
+    cfg = pd.config
+    street = pd.street[idx]
+    lo, hi = pd.lo_m[street], pd.hi_m[street]
+    x, y, _ = pd.graph.packed.pose(street, pd.s[idx], (lo + hi) / 2)
+    jay, out = pd.jaywalking[idx], pd.stepping_out[idx]
+    ego_clear = np.where(out, cfg.step_out_ego_clear_m, cfg.ego_clear_m)
+    clear = ~jay | (np.hypot(ego_xy[0] - x, ego_xy[1] - y) >= ego_clear)
+    if len(vehicles):
+        clear &= P._no_vehicle_near(x, y, (hi - lo) / 2 + cfg.gap_margin_m, np.where(out, cfg.step_out_gap_s, cfg.gap_s),
+                                    np.ascontiguousarray(vehicles[:, 0]), np.ascontiguousarray(vehicles[:, 1]),
+                                    np.ascontiguousarray(vehicles[:, 2]))
+    give_up = jay & (pd.wait_s[idx] > cfg.give_up_s)
+    pd.phase[idx[clear & ~give_up]] = P.CROSSING
+    quit_ = idx[give_up]
+    pd.jaywalking[quit_] = pd.stepping_out[quit_] = False
+    pd.phase[quit_] = P.ON_SIDEWALK
+
+
+def _pedestrians_copy(pd):
+    from sim.roadgraph import pedestrians as P
+    out = object.__new__(P.GraphPedestrians)
+    out.__dict__.update({k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in pd.__dict__.items()})
+    return out
+
+
+def test_gap_decisions_and_carriageway_equal_the_masks():
+    from sim.roadgraph import pedestrians as P
+    env = gym.make("drivestack/TownNav-v0", render_camera=False).unwrapped
+    env.reset(seed=6)
+    pd, rng = env.world.peds, np.random.default_rng(11)
+    crossing = 0
+    for trial in range(40):
+        a, b = _pedestrians_copy(pd), _pedestrians_copy(pd)
+        n = pd.n
+        for q in (a, b):  # the same random waiting states in both
+            r = np.random.default_rng(trial)
+            q.phase[:] = r.choice([P.ON_SIDEWALK, P.WAIT_GAP, P.CROSSING], n)
+            q.jaywalking[:] = r.random(n) < 0.5
+            q.stepping_out[:] = q.jaywalking & (r.random(n) < 0.3)
+            q.wait_s[:] = r.uniform(0, 30, n)
+            q.d[:] = q.d + r.uniform(-6, 6, n)
+            q._version += 1
+        idx = np.flatnonzero(a.phase == P.WAIT_GAP)
+        x, y, _ = pd.poses()
+        k = rng.integers(0, n, 8)
+        vehicles = np.stack([x[k] + rng.uniform(-40, 40, 8), y[k] + rng.uniform(-40, 40, 8), rng.uniform(0, 15, 8)], 1)
+        if trial % 5 == 0:
+            vehicles = vehicles[:0]
+        ego = (float(x[k[0]] + rng.uniform(-40, 40)), float(y[k[0]] + rng.uniform(-40, 40)))
+        a._look_for_gaps(idx, vehicles, ego)
+        _look_for_gaps_numpy(b, idx, vehicles, ego)
+        for name in ("phase", "jaywalking", "stepping_out"):
+            assert np.array_equal(getattr(a, name), getattr(b, name))
+        crossing += int((a.phase[idx] == P.CROSSING).sum())
+        half = P.SIZE_M / 2
+        lo, hi = a.lo_m[a.street], a.hi_m[a.street]
+        want = np.flatnonzero((a.phase == P.CROSSING) & (a.d > lo - half) & (a.d < hi + half))
+        a._version += 1
+        got, gx, gy = a.on_carriageway()
+        assert np.array_equal(got, want) and np.array_equal(gx, a.poses()[0][want])
+    assert crossing > 0
