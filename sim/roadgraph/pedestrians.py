@@ -199,10 +199,8 @@ class GraphPedestrians:
         go = at_signal[:0]
         if len(at_signal):
             ball, arrow = self.signals.group_states()
-            red_left = self.signals.red_left_s()
-            j, g = self.wait_junction[at_signal], self.wait_group[at_signal]
-            need = np.abs(self.target_d[at_signal] - self.d[at_signal]) / self.speed[at_signal] + cfg.signal_margin_s
-            go = at_signal[(ball[j, g] == RED) & (arrow[j, g] == RED) & (red_left[j, g] >= need)]
+            go = _go_on_red(at_signal, self.wait_junction, self.wait_group, self.target_d, self.d, self.speed, ball, arrow,
+                            self.signals.red_left_s(), cfg.signal_margin_s, RED)
         # the rare decisions, one pedestrian at a time, in index order (deterministic draws)
         happened = np.flatnonzero(event)
         if happened.size:
@@ -382,6 +380,21 @@ def _walker_yaw(h, direction, phase, target_d, d):
         else:
             yaw[i] = h[i] + (0.0 if direction[i] > 0 else np.pi)
     return yaw
+
+
+@numba.njit(cache=True)
+def _go_on_red(at_signal, wait_junction, wait_group, target_d, d, speed, ball, arrow, red_left, margin_s, red):
+    """The walkers of ``at_signal`` whose crossed street's group shows red (ball and arrow) for at
+    least their crossing time plus ``margin_s`` [s] (``red_left`` (junctions, 2) [s]), in order."""
+    out = np.empty(at_signal.shape[0], np.int64)
+    k = 0
+    for i in at_signal:
+        j, g = wait_junction[i], wait_group[i]
+        need = abs(target_d[i] - d[i]) / speed[i] + margin_s
+        if ball[j, g] == red and arrow[j, g] == red and red_left[j, g] >= need:
+            out[k] = i
+            k += 1
+    return out[:k]
 
 
 @numba.njit(cache=True)

@@ -222,3 +222,31 @@ def test_gap_decisions_and_carriageway_equal_the_masks():
         got, gx, gy = a.on_carriageway()
         assert np.array_equal(got, want) and np.array_equal(gx, a.poses()[0][want])
     assert crossing > 0
+
+
+def test_go_on_red_and_red_left_equal_the_masks():
+    from sim.lights import ALL_RED_S, RED, YELLOW_S
+    from sim.roadgraph import pedestrians as P
+    env = gym.make("drivestack/TownNav-v0", render_camera=False).unwrapped
+    env.reset(seed=7)
+    pd, sig, rng = env.world.peds, env.world.lights, np.random.default_rng(12)
+    n_j, went = len(sig.cycle_s), 0
+    for _ in range(200):
+        sig.time_s = float(rng.uniform(0, 500))
+        t = np.mod(sig.time_s + sig.offset_s, sig.cycle_s)  # red_left_s as it was
+        second = sig.arrow_s + np.where(sig.arrow_s > 0, YELLOW_S, 0.0) + sig.green_s[:, 0] + YELLOW_S + ALL_RED_S
+        red_left = np.mod(np.stack([np.zeros_like(t), second], 1) - t[:, None], sig.cycle_s[:, None])
+        assert np.array_equal(sig.red_left_s(), red_left)
+        at = np.sort(rng.choice(pd.n, rng.integers(1, pd.n), replace=False))
+        pd.wait_junction[at] = rng.integers(0, n_j, at.size)
+        pd.wait_group[at] = rng.integers(0, 2, at.size)
+        pd.target_d[at] = pd.d[at] + rng.uniform(-15, 15, at.size)
+        ball, arrow = sig.group_states()
+        j, g = pd.wait_junction[at], pd.wait_group[at]
+        need = np.abs(pd.target_d[at] - pd.d[at]) / pd.speed[at] + pd.config.signal_margin_s
+        want = at[(ball[j, g] == RED) & (arrow[j, g] == RED) & (red_left[j, g] >= need)]
+        got = P._go_on_red(at, pd.wait_junction, pd.wait_group, pd.target_d, pd.d, pd.speed, ball, arrow, red_left,
+                           pd.config.signal_margin_s, RED)
+        assert np.array_equal(got, want)
+        went += want.size
+    assert went > 0
