@@ -250,3 +250,34 @@ def test_go_on_red_and_red_left_equal_the_masks():
         assert np.array_equal(got, want)
         went += want.size
     assert went > 0
+
+
+@pytest.mark.parametrize("kind,seed", [("highwaynav", 1), ("highwaynav", 3), ("townnav", 2)])
+def test_banded_packing_equals_packing_the_whole_bitmap(kind, seed):
+    """The paved bitmap packed band by band over the polygons' column spans is the whole bitmap packed."""
+    import cv2
+
+    from sim import paved as PV
+    from sim.config import ScenarioConfig
+    from sim.nav_scenario import generate_nav
+    sc = generate_nav(ScenarioConfig(kind=kind), seed)
+    graph = sc.graph
+    bx0, by0, bx1, by1 = graph.bounds()  # PavedMap.build's drawing, then np.packbits of all of it
+    x0, y0 = bx0 - PV.BORDER_M, by0 - PV.BORDER_M
+    cols = int(np.ceil((bx1 + PV.BORDER_M - x0) / PV.RESOLUTION_M))
+    rows = int(np.ceil((by1 + PV.BORDER_M - y0) / PV.RESOLUTION_M))
+    img = np.zeros((rows, cols), np.uint8)
+    polys = []
+    for road in graph.roads[:graph.n_streets]:
+        s = np.concatenate([np.arange(road.n)[::PV.EDGE_STEP], [road.n - 1]]) * 0.5
+        lo, hi = road.asphalt_d
+        xr, yr, _ = road.pose(s, np.full_like(s, lo))
+        xl, yl, _ = road.pose(s, np.full_like(s, hi))
+        polys.append(np.concatenate([np.stack([xr, yr], 1), np.stack([xl, yl], 1)[::-1]]))
+    polys += [j.polygon for j in graph.junctions]
+    for p in polys:
+        cv2.fillPoly(img, [np.round((p - (x0, y0)) / PV.RESOLUTION_M * 4).astype(np.int32)], 1, lineType=cv2.LINE_8,
+                     shift=2)
+    want = np.packbits(img, axis=1)
+    assert sc.paved.bits.shape == want.shape and np.array_equal(sc.paved.bits, want)
+    assert (sc.paved.cols, sc.paved.rows) == (cols, rows) and want.any()
