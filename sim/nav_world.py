@@ -236,8 +236,10 @@ class NavWorld:
         self._locate()
         e = self.ego
         _, wx, wy = self.peds.on_carriageway()
+        walkers = np.empty((len(wx), 2))  # np.stack([wx, wy], 1) without its overhead
+        walkers[:, 0], walkers[:, 1] = wx, wy
         self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s,
-                          np.stack([wx, wy], 1), self._ego_next_connector())
+                          walkers, self._ego_next_connector())
         self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v())
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 

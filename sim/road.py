@@ -147,13 +147,19 @@ class Road:
         return np.concatenate([step, [0.0]])
 
     @cached_property
+    def _curvature_list(self) -> list[float]:
+        """``curvature`` as a list of floats, for scalar lookups."""
+        return self.curvature.tolist()
+
+    @cached_property
     def _heading_lists(self) -> tuple[list[float], list[float]]:
         """``heading`` and ``_dheading`` as lists of floats, for scalar lookups."""
         return self.heading.tolist(), self._dheading.tolist()
 
     def curvature_near(self, s_m: float) -> float:
         """``curvature_at(s_m)`` for one point, in plain Python (the same rounding, half to even) [1/m]."""
-        return float(self.curvature[round(min(max(s_m / SAMPLE_STEP_M, 0), self.n - 1))])
+        curvature = self._curvature_list
+        return curvature[round(min(max(s_m / SAMPLE_STEP_M, 0), len(curvature) - 1))]
 
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         f = np.minimum(np.maximum(np.asarray(s, dtype=np.float64) / SAMPLE_STEP_M, 0), self.n - 1)
