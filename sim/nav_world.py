@@ -274,8 +274,8 @@ class NavWorld:
         return out
 
     def _check_collision(self, ev: StepEvents) -> None:
-        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__, ev,
-                        static_cos_sin=self._static_cos_sin)
+        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__,
+                        ev, static_cos_sin=self._static_cos_sin)
 
     def _check_lines(self, corners: np.ndarray) -> tuple[bool, bool]:
         """(started crossing a solid line, started driving in an opposing lane) on the street of

@@ -199,8 +199,8 @@ class GraphPedestrians:
         go = at_signal[:0]
         if len(at_signal):
             ball, arrow = self.signals.group_states()
-            go = _go_on_red(at_signal, self.wait_junction, self.wait_group, self.target_d, self.d, self.speed, ball, arrow,
-                            self.signals.red_left_s(), cfg.signal_margin_s, RED)
+            go = _go_on_red(at_signal, self.wait_junction, self.wait_group, self.target_d, self.d, self.speed, ball,
+                            arrow, self.signals.red_left_s(), cfg.signal_margin_s, RED)
         # the rare decisions, one pedestrian at a time, in index order (deterministic draws)
         happened = np.flatnonzero(event)
         if happened.size:

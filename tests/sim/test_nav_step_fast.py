@@ -59,7 +59,8 @@ def test_compiled_waypoints_equal_the_numpy_pose(world):
         yaw = rng.uniform(-4, 4)
         for spacing, count in ((5.0, 8), (2.5, 3)):
             got = route.waypoints_ego(float(s), float(x), float(y), float(yaw), spacing, count)
-            assert np.array_equal(got, _waypoints_numpy(route, float(s), float(x), float(y), float(yaw), spacing, count))
+            want = _waypoints_numpy(route, float(s), float(x), float(y), float(yaw), spacing, count)
+            assert np.array_equal(got, want)
 
 
 def test_curvature_ahead_equals_the_array_lookup(world):
@@ -169,9 +170,9 @@ def _look_for_gaps_numpy(pd, idx, vehicles, ego_xy):
     ego_clear = np.where(out, cfg.step_out_ego_clear_m, cfg.ego_clear_m)
     clear = ~jay | (np.hypot(ego_xy[0] - x, ego_xy[1] - y) >= ego_clear)
     if len(vehicles):
-        clear &= P._no_vehicle_near(x, y, (hi - lo) / 2 + cfg.gap_margin_m, np.where(out, cfg.step_out_gap_s, cfg.gap_s),
-                                    np.ascontiguousarray(vehicles[:, 0]), np.ascontiguousarray(vehicles[:, 1]),
-                                    np.ascontiguousarray(vehicles[:, 2]))
+        clear &= P._no_vehicle_near(x, y, (hi - lo) / 2 + cfg.gap_margin_m,
+                                    np.where(out, cfg.step_out_gap_s, cfg.gap_s), np.ascontiguousarray(vehicles[:, 0]),
+                                    np.ascontiguousarray(vehicles[:, 1]), np.ascontiguousarray(vehicles[:, 2]))
     give_up = jay & (pd.wait_s[idx] > cfg.give_up_s)
     pd.phase[idx[clear & ~give_up]] = P.CROSSING
     quit_ = idx[give_up]
