@@ -78,7 +78,9 @@ def idm_free_term(v, v_desired, params: IDMParams) -> np.ndarray:
     numpy's vectorised power and libm's pow differ in the last bit for some inputs.
     """
     v_pos = np.maximum(np.asarray(v, dtype=float), 0.0)
-    v_pos, v0 = np.broadcast_arrays(v_pos, np.asarray(v_desired, dtype=float))
+    v0 = np.asarray(v_desired, dtype=float)
+    if v_pos.shape != v0.shape:  # (broadcast_arrays costs more than the rest when the shapes agree)
+        v_pos, v0 = np.broadcast_arrays(v_pos, v0)
     ratio = np.where(v_pos > 0.0, _MAX_SPEED_RATIO, 1.0)
     np.divide(v_pos, v0, out=ratio, where=v0 > 0.0)
     return np.minimum(ratio, _MAX_SPEED_RATIO) ** params.delta

@@ -88,21 +88,26 @@ def project_to_centreline(px, py, xy, cos_h, sin_h, lo, hi, step_m, length_m):
     s = np.empty(n)
     d = np.empty(n)
     for k in range(n):
-        best = np.inf
-        i = lo
-        for j in range(lo, hi):
-            dx = px[k] - xy[j, 0]
-            dy = py[k] - xy[j, 1]
-            d2 = dx * dx + dy * dy
-            if d2 < best:
-                best = d2
-                i = j
-        rx = px[k] - xy[i, 0]
-        ry = py[k] - xy[i, 1]
-        along = rx * cos_h[i] + ry * sin_h[i]
-        s[k] = min(max(i * step_m + along, 0.0), length_m)
-        d[k] = -rx * sin_h[i] + ry * cos_h[i]
+        s[k], d[k] = project_point_to_centreline(px[k], py[k], xy, cos_h, sin_h, lo, hi, step_m, length_m)
     return s, d
+
+
+@numba.njit(cache=True, inline="always")  # inlined into project_to_centreline's loop as its body was
+def project_point_to_centreline(x, y, xy, cos_h, sin_h, lo, hi, step_m, length_m):
+    """``project_to_centreline`` of one point, as plain floats (s, d) [m]."""
+    best = np.inf
+    i = lo
+    for j in range(lo, hi):
+        dx = x - xy[j, 0]
+        dy = y - xy[j, 1]
+        d2 = dx * dx + dy * dy
+        if d2 < best:
+            best = d2
+            i = j
+    rx = x - xy[i, 0]
+    ry = y - xy[i, 1]
+    along = rx * cos_h[i] + ry * sin_h[i]
+    return min(max(i * step_m + along, 0.0), length_m), -rx * sin_h[i] + ry * cos_h[i]
 
 
 @numba.njit(cache=True)
@@ -176,6 +181,20 @@ def first_box_overlap(ax, ay, ac, as_, ahl, ahw, boxes, cos_yaw, sin_yaw, reach_
         if boxes_overlap(dx, dy, ac, as_, ahl, ahw, cos_yaw[k], sin_yaw[k], 0.5 * boxes[k, 3], 0.5 * boxes[k, 4]):
             return k
     return -1
+
+
+@numba.njit(cache=True)
+def box_corners_one(x, y, c, s, half_len, half_wid):
+    """(4, 2) corners [m] of one oriented box: ``collision.box_corners`` term for term (front-left,
+    rear-left, rear-right, front-right), from its centre, the cos and sin of its yaw (numpy's) and
+    its half length and width [m]."""
+    out = np.empty((4, 2))
+    for k in range(4):
+        along = (1.0 if k == 0 or k == 3 else -1.0) * half_len
+        across = (1.0 if k < 2 else -1.0) * half_wid
+        out[k, 0] = x + along * c - across * s
+        out[k, 1] = y + along * s + across * c
+    return out
 
 
 @numba.njit(cache=True)
@@ -338,3 +357,26 @@ def packed_curvature(road, s, offset, n, curvature, step_m):
         f = min(max(s[j] / step_m, 0.0), np.float64(n[r] - 1))
         out[j] = curvature[offset[r] + np.int64(np.rint(f))]
     return out
+
+
+@numba.njit(cache=True)
+def points_ahead_ego(s0, spacing_m, count, length_m, xy, heading, dheading, step_m, x, y, c, sn):
+    """(count, 2) points of a centreline (``Road`` samples ``xy``, ``heading``, ``dheading``) at
+    ``s0`` + ``spacing_m``, 2 ``spacing_m``, ... (at most ``length_m``), in the frame of a car at
+    (x, y) with yaw cos ``c`` and sin ``sn`` (x forward, y left) [m]: ``Route.waypoints_ego``'s
+    numpy arithmetic (``Road.pose`` with d = 0) term for term."""
+    out = np.empty((count, 2))
+    last = heading.shape[0] - 1.000001
+    for k in range(count):
+        s = min(s0 + spacing_m * (k + 1), length_m)
+        f = min(max(s / step_m, 0.0), last)
+        i = int(f)
+        t = f - i
+        h = heading[i] + t * dheading[i]
+        px = (xy[i, 0] * (1 - t) + xy[i + 1, 0] * t) - 0.0 * np.sin(h)
+        py = (xy[i, 1] * (1 - t) + xy[i + 1, 1] * t) + 0.0 * np.cos(h)
+        dx, dy = px - x, py - y
+        out[k, 0] = dx * c + dy * sn
+        out[k, 1] = -dx * sn + dy * c
+    return out
+

@@ -34,6 +34,7 @@ from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
 from .collision import box_corners
 from .config import ScenarioConfig
 from .dynamics import BicycleParams, EgoState, bicycle_step
+from .kernels import box_corners_one
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M, RED
 from .nav_actors import NoPedestrians
 from .roadgraph.traffic import GraphTraffic
@@ -154,6 +155,7 @@ class NavWorld:
                  + [(heads[k].x_m, heads[k].y_m, heads[k].yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for k in poles]
                  + [(s.x_m, s.y_m, s.yaw_rad, POLE_SIZE_M, POLE_SIZE_M) for s in signs])
         self.static_boxes = np.array(boxes, np.float64).reshape(-1, 5)
+        self._static_cos_sin = (np.cos(self.static_boxes[:, 2]), np.sin(self.static_boxes[:, 2]))  # they never move
         self._static_ids = np.array([prop0 + k for k in range(n_props)] + [prop0 + n_props + k for k in poles]
                                     + [post0 + k for k in range(len(signs))], np.int64)
 
@@ -187,15 +189,13 @@ class NavWorld:
     def _locate(self) -> None:
         """Route distance and offset, and the ego's lane on the road of its route leg."""
         e = self.ego
-        s, d = self.route.path.project(e.x_m, e.y_m, hint_s=self.ego_s)
-        self.ego_s, self.route_d_m = float(s), float(d)
+        self.ego_s, self.route_d_m = self.route.path.project_point(e.x_m, e.y_m, hint_s=self.ego_s)
         leg = self.route.legs[self.route.leg_index(self.ego_s)]
         self.leg = leg
         road = self.graph.roads[leg.lane.road]
         direction = leg.lane.direction
         hint = leg.s_from + direction * (self.ego_s - leg.route_s0)
-        rs, rd = road.project(e.x_m, e.y_m, hint_s=hint)
-        rs, rd = float(rs), float(rd)
+        rs, rd = road.project_point(e.x_m, e.y_m, hint_s=hint)
         left = direction * rd  # left of the direction of travel [m]
         lanes = road.lanes_toward(direction)
         w = road.lane_width_m
@@ -209,6 +209,12 @@ class NavWorld:
     def ego_box(self) -> np.ndarray:
         e = self.ego
         return np.array([e.x_m, e.y_m, e.yaw_rad, EGO_LENGTH_M, EGO_WIDTH_M])
+
+    def _ego_corners(self) -> np.ndarray:
+        """``box_corners(self.ego_box())`` in one compiled call (once a step)."""
+        e = self.ego
+        return box_corners_one(e.x_m, e.y_m, float(np.cos(e.yaw_rad)), float(np.sin(e.yaw_rad)), 0.5 * EGO_LENGTH_M,
+                               0.5 * EGO_WIDTH_M)
 
     def lane_line_codes(self) -> tuple[int, int]:
         """Ground-label codes of the ego lane's left and right lines (never-drawn codes on a connector)."""
@@ -230,16 +236,18 @@ class NavWorld:
         self._locate()
         e = self.ego
         _, wx, wy = self.peds.on_carriageway()
+        walkers = np.empty((len(wx), 2))  # np.stack([wx, wy], 1) without its overhead
+        walkers[:, 0], walkers[:, 1] = wx, wy
         self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s,
-                          np.stack([wx, wy], 1), self._ego_next_connector())
+                          walkers, self._ego_next_connector())
         self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v())
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 
         ev.progress_m = self.ego_s - prev_s
         ev.goal = self.ego_s >= self.goal_s - GOAL_TOLERANCE_M
         self._check_collision(ev)
-        corners = box_corners(self.ego_box())
-        ev.off_road = not bool(self.scenario.paved.on_paved(corners[:, 0], corners[:, 1]).all())
+        corners = self._ego_corners()
+        ev.off_road = not self.scenario.paved.all_paved(corners[:, 0], corners[:, 1])
         ev.solid_line, ev.wrong_lane = self._check_lines(corners)
         ev.red_light, ev.stop_sign = self._check_stop_lines(prev_s)
         self._off_route_s = self._off_route_s + self.dt_s if abs(self.route_d_m) > OFF_ROUTE_M else 0.0
@@ -266,7 +274,8 @@ class NavWorld:
         return out
 
     def _check_collision(self, ev: StepEvents) -> None:
-        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__, ev)
+        first_collision(self.ego, self.traffic, self.peds, self.static_boxes, self.ids, self._static_ids.__getitem__,
+                        ev, static_cos_sin=self._static_cos_sin)
 
     def _check_lines(self, corners: np.ndarray) -> tuple[bool, bool]:
         """(started crossing a solid line, started driving in an opposing lane) on the street of
@@ -278,10 +287,11 @@ class NavWorld:
         road = self.graph.roads[leg.lane.road]
         direction = leg.lane.direction
         s, d = road.project(corners[:, 0], corners[:, 1], hint_s=self.road_s_m)
-        painted = (s > CROSSWALK_M) & (s < road.length_m - CROSSWALK_M)
-        left = direction * d
         lanes = road.lanes_toward(direction)
-        over = bool(np.any(painted & ((left > 0.1) | (left < -lanes * road.lane_width_m - 0.1))))
+        right_m, end_m = -lanes * road.lane_width_m - 0.1, road.length_m - CROSSWALK_M
+        # four corners: plain floats beat numpy's per-call overhead
+        over = any(CROSSWALK_M < cs < end_m and (direction * cd > 0.1 or direction * cd < right_m)
+                   for cs, cd in zip(s.tolist(), d.tolist()))
         two_way = road.lanes_fwd > 0 and road.lanes_bwd > 0
         wrong = two_way and self.road_left_m > 0.0 and CROSSWALK_M < self.road_s_m < road.length_m - CROSSWALK_M
         started = (over and not self.over_solid, wrong and not self.in_wrong_lane)
@@ -362,9 +372,11 @@ class NavWorld:
         cv2.fillPoly(img, [np.round(pts).astype(np.int32)], (250, 250, 60))
         return img
 
-    def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> np.ndarray:
-        """Route-line curvature at distances ahead of the ego [1/m], positive turning left."""
-        return self.route.path.curvature_at(self.ego_s + np.asarray(distances_m))
+    def curvature_ahead(self, distances_m=(10.0, 20.0, 30.0)) -> tuple[float, ...]:
+        """Route-line curvature at distances ahead of the ego [1/m], positive turning left: the
+        labels' ``path.curvature_at(ego_s + distances)``, point by point in plain floats."""
+        path = self.route.path
+        return tuple(path.curvature_near(self.ego_s + d) for d in distances_m)
 
     def route_truth(self) -> RouteTruth:
         e = self.ego

@@ -49,7 +49,7 @@ class PavedMap:
         px = [np.round((p - (x0, y0)) / RESOLUTION_M * 4).astype(np.int32) for p in polys]  # 2 fractional bits
         for poly in px:  # one by one: a fill of several overlapping contours would leave their overlap empty
             cv2.fillPoly(img, [poly], 1, lineType=cv2.LINE_8, shift=2)
-        return PavedMap(np.packbits(img, axis=1), x0, y0, cols, rows)
+        return PavedMap(_pack_drawn(img, px), x0, y0, cols, rows)
 
     def on_paved(self, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
         """True for world points on a street's asphalt (shoulders included) or in a junction box."""
@@ -59,6 +59,10 @@ class PavedMap:
         c, r = np.where(inside, c, 0), np.where(inside, r, 0)
         bit = (self.bits[r, c >> 3] >> (7 - (c & 7))) & 1
         return inside & (bit == 1)
+
+    def all_paved(self, x_m: np.ndarray, y_m: np.ndarray) -> bool:
+        """``on_paved(x_m, y_m).all()`` for (K,) float64 arrays, in one compiled call."""
+        return bool(_all_paved(self.bits, self.x0_m, self.y0_m, self.cols, self.rows, x_m, y_m))
 
     def box_touches(self, box: tuple[float, float, float, float, float], margin_m: float = 0.0,
                     spacing_m: float = 0.5) -> bool:
@@ -71,6 +75,49 @@ class PavedMap:
                                float(spacing_m)))
 
 
+PACK_BAND = 64  # rows per band of the bitmap packed at once
+
+
+def _pack_drawn(img: np.ndarray, polys: list[np.ndarray]) -> np.ndarray:
+    """``np.packbits(img, axis=1)`` of a bitmap that is zero outside the polygons ``polys`` (pixel
+    coordinates with 2 fractional bits) drawn into it: only the columns each band of rows can hold
+    paving are packed (a highway's paving covers a few percent of its bounds; the rest stays zero,
+    untouched memory that need not be read). Where the spans cover most of the bitmap (towns), all of it."""
+    rows, cols = img.shape
+    lo, hi = _band_spans(np.concatenate([p.reshape(-1, 2) for p in polys]).astype(np.int64),
+                         np.cumsum([0] + [len(p.reshape(-1, 2)) for p in polys]).astype(np.int64), rows, PACK_BAND)
+    if np.maximum(np.minimum(hi, cols - 1) - np.maximum(lo, 0) + 1, 0).sum() * PACK_BAND > cols * rows / 2:
+        return np.packbits(img, axis=1)  # a town: paved nearly everywhere across, one pass is cheaper
+    bits = np.zeros((rows, (cols + 7) // 8), np.uint8)
+    for b in np.flatnonzero(lo <= hi):
+        r0, c0 = b * PACK_BAND, max(int(lo[b]), 0) // 8 * 8
+        c1 = min(int(hi[b]) + 1, cols)
+        if c1 > c0:
+            bits[r0:r0 + PACK_BAND, c0 // 8:(c1 + 7) // 8] = np.packbits(img[r0:r0 + PACK_BAND, c0:c1], axis=1)
+    return bits
+
+
+@numba.njit(cache=True)
+def _band_spans(vertices, starts, rows, band):
+    """Per band of ``band`` rows, the columns [lo, hi] that hold every pixel the polygons (closed
+    rings of ``vertices`` (V, 2) x, y with 2 fractional bits, polygon k from ``starts[k]``) can set:
+    a row's paving lies between edges crossing that row, so each edge's x range counts for the bands
+    its y range touches, widened by 2 pixels for the rounding of the fill and its outline."""
+    n_bands = (rows + band - 1) // band
+    lo = np.full(n_bands, 1 << 40, np.int64)
+    hi = np.full(n_bands, -(1 << 40), np.int64)
+    for k in range(starts.shape[0] - 1):
+        a, b = starts[k], starts[k + 1]
+        for i in range(a, b):
+            j = i + 1 if i + 1 < b else a
+            x0, x1 = min(vertices[i, 0], vertices[j, 0]) // 4 - 2, max(vertices[i, 0], vertices[j, 0]) // 4 + 2
+            y0, y1 = min(vertices[i, 1], vertices[j, 1]) // 4 - 2, max(vertices[i, 1], vertices[j, 1]) // 4 + 2
+            for bb in range(max(y0, 0) // band, min(y1, rows - 1) // band + 1):
+                lo[bb] = min(lo[bb], x0)
+                hi[bb] = max(hi[bb], x1)
+    return lo, hi
+
+
 @numba.njit(cache=True)
 def _arange_at(start: float, step: float, k: int) -> float:
     """Element ``k`` of ``np.arange(start, ..., step)`` as numpy fills it: the second element is
@@ -80,6 +127,16 @@ def _arange_at(start: float, step: float, k: int) -> float:
     if k == 1:
         return start + step
     return start + k * ((start + step) - start)
+
+
+@numba.njit(cache=True)
+def _all_paved(bits, x0, y0, cols, rows, xs, ys):
+    for k in range(xs.shape[0]):
+        col = math.floor((xs[k] - x0) / RESOLUTION_M)
+        row = math.floor((ys[k] - y0) / RESOLUTION_M)
+        if not (0 <= col < cols and 0 <= row < rows and (bits[row, col >> 3] >> (7 - (col & 7))) & 1):
+            return False
+    return True
 
 
 @numba.njit(cache=True)

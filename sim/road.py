@@ -15,7 +15,8 @@ from functools import cached_property
 
 import numpy as np
 
-from .kernels import packed_centre_pose, packed_curvature, project_to_centreline
+from .kernels import (packed_centre_pose, packed_curvature, points_ahead_ego, project_point_to_centreline,
+                      project_to_centreline)
 
 SAMPLE_STEP_M = 0.5  # centreline sample spacing [m]
 LINE_WIDTH_M = 0.15  # painted line width [m]
@@ -122,6 +123,15 @@ class Road:
         y = xy[..., 1] + d * np.cos(heading)
         return x, y, heading
 
+    def centre_ahead_in_frame(self, s_m: float, spacing_m: float, count: int, x_m: float, y_m: float,
+                              yaw_rad: float) -> np.ndarray:
+        """(count, 2) centreline points ``spacing_m``, 2 ``spacing_m``, ... ahead of ``s_m`` (at most
+        the road's end) in the frame of a car at (x_m, y_m) heading ``yaw_rad`` (x forward, y left)
+        [m]: ``pose(s, 0)`` turned into that frame, the same arithmetic in one compiled pass."""
+        return points_ahead_ego(float(s_m), float(spacing_m), int(count), float(self.length_m), self.xy, self.heading,
+                                self._dheading, SAMPLE_STEP_M, float(x_m), float(y_m), float(np.cos(yaw_rad)),
+                                float(np.sin(yaw_rad)))
+
     def heading_at(self, s_m: float) -> float:
         """``pose(s_m, 0)[2]`` for one point, in plain floats (the same operations, without
         numpy's per-call overhead) [rad]."""
@@ -137,13 +147,19 @@ class Road:
         return np.concatenate([step, [0.0]])
 
     @cached_property
+    def _curvature_list(self) -> list[float]:
+        """``curvature`` as a list of floats, for scalar lookups."""
+        return self.curvature.tolist()
+
+    @cached_property
     def _heading_lists(self) -> tuple[list[float], list[float]]:
         """``heading`` and ``_dheading`` as lists of floats, for scalar lookups."""
         return self.heading.tolist(), self._dheading.tolist()
 
     def curvature_near(self, s_m: float) -> float:
         """``curvature_at(s_m)`` for one point, in plain Python (the same rounding, half to even) [1/m]."""
-        return float(self.curvature[round(min(max(s_m / SAMPLE_STEP_M, 0), self.n - 1))])
+        curvature = self._curvature_list
+        return curvature[round(min(max(s_m / SAMPLE_STEP_M, 0), len(curvature) - 1))]
 
     def curvature_at(self, s: np.ndarray) -> np.ndarray:
         f = np.minimum(np.maximum(np.asarray(s, dtype=np.float64) / SAMPLE_STEP_M, 0), self.n - 1)
@@ -157,16 +173,27 @@ class Road:
         """
         px = np.ascontiguousarray(x, np.float64).reshape(-1)
         py = np.ascontiguousarray(y, np.float64).reshape(-1)
-        if hint_s is None:
-            lo, hi = 0, self.n
-        else:
-            c = int(round(hint_s / SAMPLE_STEP_M))
-            k = int(window_m / SAMPLE_STEP_M)
-            lo, hi = max(0, c - k), min(self.n, c + k + 1)
+        lo, hi = self._search_rows(hint_s, window_m)
         cos_h, sin_h = self._heading_cos_sin
         s, d = project_to_centreline(px, py, self.xy, cos_h, sin_h, lo, hi, SAMPLE_STEP_M, float(self.length_m))
         shape = np.shape(x)
         return s.reshape(shape), d.reshape(shape)
+
+    def project_point(self, x_m: float, y_m: float, hint_s: float | None = None,
+                      window_m: float = 30.0) -> tuple[float, float]:
+        """``project`` of one point as plain floats (s, d) [m], without the arrays (every step tracks the ego)."""
+        lo, hi = self._search_rows(hint_s, window_m)
+        cos_h, sin_h = self._heading_cos_sin
+        return project_point_to_centreline(float(x_m), float(y_m), self.xy, cos_h, sin_h, lo, hi, SAMPLE_STEP_M,
+                                           float(self.length_m))
+
+    def _search_rows(self, hint_s: float | None, window_m: float) -> tuple[int, int]:
+        """Sample rows [lo, hi) a projection searches: all, or those within ``window_m`` of ``hint_s``."""
+        if hint_s is None:
+            return 0, self.n
+        c = int(round(hint_s / SAMPLE_STEP_M))
+        k = int(window_m / SAMPLE_STEP_M)
+        return max(0, c - k), min(self.n, c + k + 1)
 
     @cached_property
     def _heading_cos_sin(self) -> tuple[np.ndarray, np.ndarray]:

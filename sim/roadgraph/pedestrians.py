@@ -179,10 +179,7 @@ class GraphPedestrians:
     def on_carriageway(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Indices and world x, y [m] of the pedestrians on the paving now (crossing, footprint
         touching the asphalt): what traffic and the ego must yield to."""
-        half = SIZE_M / 2
-        lo, hi = self.lo_m[self.street], self.hi_m[self.street]
-        on = (self.phase == CROSSING) & (self.d > lo - half) & (self.d < hi + half)
-        idx = np.flatnonzero(on)
+        idx = _on_carriageway(self.phase, self.street, self.d, self.lo_m, self.hi_m, SIZE_M / 2)
         x, y, _ = self.poses()
         return idx, x[idx], y[idx]
 
@@ -202,10 +199,8 @@ class GraphPedestrians:
         go = at_signal[:0]
         if len(at_signal):
             ball, arrow = self.signals.group_states()
-            red_left = self.signals.red_left_s()
-            j, g = self.wait_junction[at_signal], self.wait_group[at_signal]
-            need = np.abs(self.target_d[at_signal] - self.d[at_signal]) / self.speed[at_signal] + cfg.signal_margin_s
-            go = at_signal[(ball[j, g] == RED) & (arrow[j, g] == RED) & (red_left[j, g] >= need)]
+            go = _go_on_red(at_signal, self.wait_junction, self.wait_group, self.target_d, self.d, self.speed, ball,
+                            arrow, self.signals.red_left_s(), cfg.signal_margin_s, RED)
         # the rare decisions, one pedestrian at a time, in index order (deterministic draws)
         happened = np.flatnonzero(event)
         if happened.size:
@@ -294,18 +289,9 @@ class GraphPedestrians:
         street = self.street[idx]
         lo, hi = self.lo_m[street], self.hi_m[street]
         x, y, _ = self.graph.packed.pose(street, self.s[idx], (lo + hi) / 2)  # the crossing's middle
-        jay, out = self.jaywalking[idx], self.stepping_out[idx]
-        ego_clear = np.where(out, cfg.step_out_ego_clear_m, cfg.ego_clear_m)
-        clear = ~jay | (np.hypot(ego_xy[0] - x, ego_xy[1] - y) >= ego_clear)
-        if len(vehicles):
-            clear &= _no_vehicle_near(x, y, (hi - lo) / 2 + cfg.gap_margin_m, np.where(out, cfg.step_out_gap_s, cfg.gap_s),
-                                      np.ascontiguousarray(vehicles[:, 0]), np.ascontiguousarray(vehicles[:, 1]),
-                                      np.ascontiguousarray(vehicles[:, 2]))
-        give_up = jay & (self.wait_s[idx] > cfg.give_up_s)
-        self.phase[idx[clear & ~give_up]] = CROSSING
-        quit_ = idx[give_up]
-        self.jaywalking[quit_] = self.stepping_out[quit_] = False
-        self.phase[quit_] = ON_SIDEWALK
+        _gap_decisions(idx, x, y, lo, hi, self.jaywalking, self.stepping_out, self.wait_s, self.phase,
+                       float(ego_xy[0]), float(ego_xy[1]), np.ascontiguousarray(vehicles, np.float64), cfg.ego_clear_m,
+                       cfg.step_out_ego_clear_m, cfg.gap_margin_m, cfg.gap_s, cfg.step_out_gap_s, cfg.give_up_s)
 
     def _clear_of_parked(self, street: int, s: float) -> bool:
         """Whether a walk across ``street`` at ``s`` passes no parked car."""
@@ -394,6 +380,58 @@ def _walker_yaw(h, direction, phase, target_d, d):
         else:
             yaw[i] = h[i] + (0.0 if direction[i] > 0 else np.pi)
     return yaw
+
+
+@numba.njit(cache=True)
+def _go_on_red(at_signal, wait_junction, wait_group, target_d, d, speed, ball, arrow, red_left, margin_s, red):
+    """The walkers of ``at_signal`` whose crossed street's group shows red (ball and arrow) for at
+    least their crossing time plus ``margin_s`` [s] (``red_left`` (junctions, 2) [s]), in order."""
+    out = np.empty(at_signal.shape[0], np.int64)
+    k = 0
+    for i in at_signal:
+        j, g = wait_junction[i], wait_group[i]
+        need = abs(target_d[i] - d[i]) / speed[i] + margin_s
+        if ball[j, g] == red and arrow[j, g] == red and red_left[j, g] >= need:
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+@numba.njit(cache=True)
+def _on_carriageway(phase, street, d, lo_m, hi_m, half_m):
+    """Indices of the pedestrians crossing with the footprint (half size ``half_m`` [m]) on their
+    street's paving (``lo_m``, ``hi_m`` per street [m]), in index order."""
+    out = np.empty(phase.shape[0], np.int64)
+    k = 0
+    for i in range(phase.shape[0]):
+        if phase[i] == CROSSING and d[i] > lo_m[street[i]] - half_m and d[i] < hi_m[street[i]] + half_m:
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+@numba.njit(cache=True)
+def _gap_decisions(idx, x, y, lo, hi, jaywalking, stepping_out, wait_s, phase, ego_x, ego_y, vehicles, ego_clear_m,
+                   step_out_ego_clear_m, gap_margin_m, gap_s, step_out_gap_s, give_up_s):
+    """``_look_for_gaps``'s decisions, in place, for the walkers ``idx`` waiting for a gap at the
+    crossings' middles (x, y) [m] of paving (lo, hi) [m]: cross when clear of the ego (jaywalkers)
+    and of every vehicle (``vehicles`` (V, 3) x, y [m], speed [m/s], as ``_no_vehicle_near``); a
+    jaywalker waiting too long walks on instead."""
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        jay, out = jaywalking[i], stepping_out[i]
+        clear = not jay or math.hypot(ego_x - x[k], ego_y - y[k]) >= (step_out_ego_clear_m if out else ego_clear_m)
+        half = (hi[k] - lo[k]) / 2 + gap_margin_m
+        gap = step_out_gap_s if out else gap_s
+        for j in range(vehicles.shape[0]):
+            if math.hypot(vehicles[j, 0] - x[k], vehicles[j, 1] - y[k]) < half + vehicles[j, 2] * gap:
+                clear = False
+                break
+        if jay and wait_s[i] > give_up_s:
+            jaywalking[i] = stepping_out[i] = False
+            phase[i] = ON_SIDEWALK
+        elif clear:
+            phase[i] = CROSSING
 
 
 @numba.njit(cache=True)

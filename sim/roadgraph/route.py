@@ -94,8 +94,4 @@ class Route:
                       spacing_m: float = 5.0, count: int = 8) -> np.ndarray:
         """(count, 2) points of the route line ``spacing_m``, 2 ``spacing_m``, ... ahead of
         ``route_s``, in the ego frame (x forward, y left) [m]. Past the goal they stay on it."""
-        s = np.minimum(route_s + spacing_m * np.arange(1, count + 1), self.length_m)
-        px, py, _ = self.path.pose(s, np.zeros_like(s))
-        dx, dy = px - x_m, py - y_m
-        c, sn = np.cos(yaw_rad), np.sin(yaw_rad)
-        return np.stack([dx * c + dy * sn, -dx * sn + dy * c], 1)
+        return self.path.centre_ahead_in_frame(route_s, spacing_m, count, x_m, y_m, yaw_rad)

@@ -20,6 +20,7 @@ a stop sign instead (all approaches at an all-way stop, the minor street's at a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numba
 import numpy as np
@@ -203,9 +204,15 @@ class JunctionSignals:
         """(junctions, 2) time until each group's next green, arrow or ball [s]: how long a group
         that shows red keeps it (what a pedestrian crossing its street needs to know)."""
         t = np.mod(self.time_s + self.offset_s, self.cycle_s)
+        start, cycle = self._group_starts
+        return np.mod(start - t[:, None], cycle)
+
+    @cached_property
+    def _group_starts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(junctions, 2) where each group's phase begins in the cycle (as ``group_states``) [s], and
+        (junctions, 1) the cycles [s]: fixed per town (the timings never change)."""
         second = self.arrow_s + np.where(self.arrow_s > 0, YELLOW_S, 0.0) + self.green_s[:, 0] + YELLOW_S + ALL_RED_S
-        start = np.stack([np.zeros_like(t), second], 1)  # where each group's phase begins in the cycle, as group_states
-        return np.mod(start - t[:, None], self.cycle_s[:, None])
+        return np.stack([np.zeros_like(self.offset_s), second], 1), self.cycle_s[:, None]
 
     def movement_state(self, junction: int, street: int, direction: int, movement: str) -> int:
         """GREEN/YELLOW/RED for a movement from an approach of a signalised junction."""

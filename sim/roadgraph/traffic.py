@@ -117,7 +117,7 @@ class GraphTraffic:
         self._parked_occ = self._parked_occupancy()
         self._poses = FrenetPoses()
         self._rules_key = self._rules = None
-        self._max_yaw_of = (None, None)  # (dims, (_max_yaw, its tan) of them)
+        self._max_yaw_of = (None, None)  # (dims, (_max_yaw, its tan, _half_lengths) of them)
         self._sync()
         for i in np.flatnonzero(self.parked):
             base = self.graph.packed.pose(self.road[i:i + 1], self.s[i:i + 1], self.d[i:i + 1])[2][0]
@@ -305,8 +305,9 @@ class GraphTraffic:
         if idx.size == 0:
             return
         n = self.n
-        half = np.append(self.dims[:, 0] / 2, EGO_LENGTH_M / 2)
-        v_all = np.append(self.v, ego_xy_yaw_speed[3])
+        half = self._half_lengths
+        v_all = np.empty(n + 1)  # np.append without its overhead
+        v_all[:n], v_all[n] = self.v, ego_xy_yaw_speed[3]
         ego_g = t.index.get(ego_lane, -1) if ego_lane is not None else -1
         # the lanes and offsets it reads stay as they are until the move
         second = K.second_lane(self.lane, self.lat, self.dims[:, 1], self.parked, self._lane_width,
@@ -353,7 +354,8 @@ class GraphTraffic:
                                      self._max_yaw_tan, dt_s, CUT_IN_M_S, LANE_CHANGE_M_S, CREEP_LATERAL_M_S)
         # the body turns no further than the lane change's yaw cap (a creeping bus must not swing into a lane)
         yaw = np.arctan2(lat_step[moving] / dt_s, np.maximum(self.v[moving], 1.0))
-        self.heading_offset[moving] = -np.clip(yaw, -self._max_yaw[moving], self._max_yaw[moving])
+        cap = self._max_yaw[moving]
+        self.heading_offset[moving] = -np.minimum(np.maximum(yaw, -cap), cap)  # np.clip, less overhead
         self._cross_lane_ends(half)
         self._sync()
 
@@ -375,15 +377,20 @@ class GraphTraffic:
         """tan of ``_max_yaw`` (read-only)."""
         return self._yaw_caps()[1]
 
-    def _yaw_caps(self) -> tuple[np.ndarray, np.ndarray]:
-        """(``_max_yaw``, its tan), recomputed whenever ``dims`` is a new array (``add_vehicle`` and the
-        spawn spacing replace it; nothing edits it in place)."""
+    @property
+    def _half_lengths(self) -> np.ndarray:
+        """(N + 1,) half lengths of the vehicles, then the ego's [m] (kept per ``dims``: never write into it)."""
+        return self._yaw_caps()[2]
+
+    def _yaw_caps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(``_max_yaw``, its tan, ``_half_lengths``), recomputed whenever ``dims`` is a new array
+        (``add_vehicle`` and the spawn spacing replace it; nothing edits it in place)."""
         dims, caps = self._max_yaw_of
         if dims is not self.dims:
             max_yaw = np.minimum(MAX_CHANGE_YAW_RAD, np.arcsin(np.minimum(SWING_M / (self.dims[:, 0] / 2), 1.0)))
-            caps = (max_yaw, np.tan(max_yaw))
-            for a in caps:
-                a.flags.writeable = False
+            caps = (max_yaw, np.tan(max_yaw), np.append(self.dims[:, 0] / 2, EGO_LENGTH_M / 2))
+            for a in caps[:2]:  # the half lengths stay writeable (a read-only array is another signature
+                a.flags.writeable = False  # for every kernel that takes them; they only read it)
             self._max_yaw_of = (self.dims, caps)
         return caps
 
@@ -448,8 +455,14 @@ class GraphTraffic:
         gap = K.walker_gaps(x, y, np.cos(yaw), np.sin(yaw), np.ascontiguousarray(self.dims[:, 0]),
                             np.ascontiguousarray(self.dims[:, 1]), self.parked, np.ascontiguousarray(walkers_xy[:, 0]),
                             np.ascontiguousarray(walkers_xy[:, 1]), WALKER_CLEARANCE_M, 30.0)
-        v_des = np.minimum(self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor, self.max_speed)
-        return np.where(np.isfinite(gap), idm_accel(self.v, v_des, np.maximum(gap, 0.1), 0.0, self.idm), np.inf)
+        # IDM only for the vehicles with a walker ahead (element-wise, so the same numbers as over all)
+        near = np.flatnonzero(np.isfinite(gap))
+        out = np.full(self.n, np.inf)
+        if near.size:
+            v_des = np.minimum(self._lane_limit[np.maximum(self.lane[near], 0)] * self.speed_factor[near],
+                               self.max_speed[near])
+            out[near] = idm_accel(self.v[near], v_des, np.maximum(gap[near], 0.1), 0.0, self.idm)
+        return out
 
     def _lane_changes(self, idx, occ, half, v_all, dist_line, lead_gap, time_s, dt_s) -> None:
         """Changes toward the lane of the coming movement, and now and then to a faster lane; cut-in
