@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..collision import box_gap_m, obb_overlap
-from .types import ScenarioPlan
+from .types import JunctionPlan, ScenarioPlan
+from .junction_world import JunctionWorld
 from .world import SuiteWorld
 
 TTC_HORIZON_S = 6.0  # [s]
@@ -40,16 +41,20 @@ class SuiteOutcome:
     target_visible_s: float | None = None  # when the camera first saw a pixel of the target [s]; None: never, or no camera
     target_visible_m: float | None = None  # the target's distance from the camera then [m]
     off_road: bool = False
+    off_route: bool = False  # a wrong turn (junction cases)
+    red_light: bool = False  # the ego ran a red light (junction cases)
+    failed_to_yield: bool = False  # ... did not give way (``sim.suite.junction_world``)
+    blocked_junction: bool = False  # ... entered a junction with no room to leave it (``sim.nav_world``)
     goal: bool = False
     done: bool = False
     passed: bool | None = None  # decided when the run ends
 
     @staticmethod
-    def start(plan: ScenarioPlan) -> "SuiteOutcome":
+    def start(plan: ScenarioPlan | JunctionPlan) -> "SuiteOutcome":
         impact = None if math.isnan(plan.impact_time_s) else plan.impact_time_s
         return SuiteOutcome(plan.name, dict(plan.params), plan.seed, plan.criterion, impact)
 
-    def update(self, world: SuiteWorld, events: dict, gt, camera: bool, done: bool) -> None:
+    def update(self, world: SuiteWorld | JunctionWorld, events: dict, gt, camera: bool, done: bool) -> None:
         """Fold in one step: the world after it, its events (``StepEvents.as_dict``) and labels."""
         self.time_s = world.time_s
         ego = world.ego
@@ -60,6 +65,8 @@ class SuiteOutcome:
             self.impact_speed_kmh = ego.speed_m_s * 3.6
             self.impact_time_s = world.time_s
         self.off_road |= bool(events["off_road"])
+        for name in ("off_route", "red_light", "failed_to_yield", "blocked_junction"):
+            setattr(self, name, getattr(self, name) or bool(events[name]))
         self.goal |= bool(events["goal"])
         box, velocity = world.target_motion()
         ego_box = world.ego_box()
@@ -71,7 +78,8 @@ class SuiteOutcome:
                 self.target_visible_s, self.target_visible_m = world.time_s, seen[0].distance_m
         if done and not self.done:
             self.done = True
-            clean = self.collision is None and not self.off_road
+            clean = self.collision is None and not (self.off_road or self.off_route or self.red_light
+                                                    or self.failed_to_yield or self.blocked_junction)
             self.passed = clean and (self.goal or self.criterion == "no_collision")
 
     def as_dict(self) -> dict:
