@@ -6,8 +6,8 @@ A case is one scenario at one parameter point with one seed (``SuiteCase``). Whi
 
 - ``full``: the protocol's test matrix, ``ScenarioDef.grid()`` (every combination of the sweeps);
 - ``short`` (the default): per parameter, the first, middle and last value of its sweep, combined in
-  every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 82 cases over the 14 scenarios
-  where the full matrix has 259;
+  every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 82 cases over the 14 straight-track
+  scenarios where the full matrix has 259, and 45 over the 4 junction ones (their full matrix: the same 45);
 - ``defaults``: each parameter's default, one point per scenario.
 
 The junction cases (family ``junction``, ``sim.suite.junctions``) play in a navigation town and are
@@ -32,7 +32,6 @@ from common.errors import ConfigError
 from .evaluate import ROWS, SUITE, SUITE_NAV, run_episode
 
 SWEEPS = ("short", "full", "defaults")
-ROUTE_FAMILIES = ("junction",)  # cases in a navigation town: the observation needs the route block (layout v2)
 
 
 @dataclass(frozen=True)
@@ -50,9 +49,9 @@ class SuiteCase:
     @property
     def env_kind(self) -> str:
         """``control.evaluate.SUITE``, or ``SUITE_NAV`` for a junction case (the route block in the observation)."""
-        from sim.suite import SCENARIOS
+        from sim.suite import JUNCTION_SCENARIOS
 
-        return SUITE_NAV if SCENARIOS[self.scenario].family in ROUTE_FAMILIES else SUITE
+        return SUITE_NAV if self.scenario in JUNCTION_SCENARIOS else SUITE
 
     def label(self) -> str:
         """A file-name-safe name: ``CPNA-25_ego_kmh40_seed0``."""

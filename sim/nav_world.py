@@ -325,11 +325,18 @@ class NavWorld:
         enters, so a projection of every vehicle costs nothing worth counting)."""
         if self.traffic.n == 0:
             return False
+        # where the route line leaves the connector: its lane centre's end projected on the line (the
+        # legs count a turn's length along the connector's reference line, a few metres off its lane centre)
+        leg = min((g for g in self.route.legs if g.connector and g.junction == a.junction),
+                  key=lambda g: abs(g.route_s0 - a.stop_route_s))
+        road = self.graph.roads[leg.lane.road]
+        x, y, _ = road.pose(np.array([road.length_m]), np.array([road.lane_centre_d(0, 1)]))
+        exit_s = float(self.route.path.project(x, y, hint_s=a.exit_route_s)[0][0])
         boxes = self.traffic.boxes()
-        s, d = self.route.path.project(boxes[:, 0], boxes[:, 1], hint_s=a.exit_route_s, window_m=EXIT_ROOM_M + 20.0)
+        s, d = self.route.path.project(boxes[:, 0], boxes[:, 1], hint_s=exit_s, window_m=EXIT_ROOM_M + 20.0)
         rear = s - boxes[:, 3] / 2
         lane = np.abs(d) < self.route.path.lane_width_m / 2
-        ahead = (s > a.exit_route_s) & (rear < a.exit_route_s + EXIT_ROOM_M)
+        ahead = (s > exit_s) & (rear < exit_s + EXIT_ROOM_M)
         return bool(np.any(lane & ahead & (np.asarray(self.traffic.v) < BLOCKING_M_S)))
 
     # --- what the ego faces -------------------------------------------------------------------

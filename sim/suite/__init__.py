@@ -14,7 +14,7 @@ docs/suite.md has the table of scenarios, their parameters and sources.
 
 from __future__ import annotations
 
-from .catalog import SCENARIOS, plan_scenario, resolve_params, scenario_def
+from .catalog import JUNCTION_SCENARIOS, SCENARIOS, TRACK_SCENARIOS, plan_scenario, resolve_params, scenario_def
 from .outcome import SuiteOutcome
 from .types import CRITERIA, JunctionPlan, Param, ScenarioDef, ScenarioPlan
 
@@ -30,5 +30,5 @@ def build(name: str, params: dict | None = None, seed: int = 0, dt_s: float = 0.
     return (JunctionWorld if isinstance(plan, JunctionPlan) else SuiteWorld)(plan, dt_s, substeps)
 
 
-__all__ = ["CRITERIA", "JunctionPlan", "SCENARIOS", "Param", "ScenarioDef", "ScenarioPlan", "build", "plan_scenario",
+__all__ = ["CRITERIA", "JUNCTION_SCENARIOS", "JunctionPlan", "SCENARIOS", "TRACK_SCENARIOS", "Param", "ScenarioDef", "ScenarioPlan", "build", "plan_scenario",
            "resolve_params", "scenario_def", "SuiteOutcome"]

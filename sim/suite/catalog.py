@@ -123,6 +123,11 @@ SCENARIOS: dict[str, ScenarioDef] = {d.name: d for d in [
 ]}
 
 
+JUNCTION_FAMILY = "junction"  # played in a navigation town (``sim.suite.junctions``); the rest on the straight track
+TRACK_SCENARIOS = tuple(n for n, d in SCENARIOS.items() if d.family != JUNCTION_FAMILY)
+JUNCTION_SCENARIOS = tuple(n for n, d in SCENARIOS.items() if d.family == JUNCTION_FAMILY)
+
+
 def scenario_def(name: str) -> ScenarioDef:
     """The definition called ``name``; a ``ConfigError`` listing the scenarios when there is none."""
     if name not in SCENARIOS:

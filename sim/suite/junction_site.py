@@ -46,8 +46,8 @@ class JunctionSite:
     junction: int
     movement: Connector  # the ego's connector
     stop_route_s: float  # the ego's stop line along its route [m]
-    connector_route_s: float  # where the route enters the connector [m]
-    exit_route_s: float  # ... and leaves it [m]
+    connector_route_s: float  # where the route line enters the connector [m]
+    exit_route_s: float  # ... and leaves it [m] (route line s, as the world's ``ego_s``)
 
     @property
     def graph(self) -> RoadGraph:
@@ -115,10 +115,12 @@ def choose_site(seed: int, speed_m_s: float, movement: str, protected_left: bool
                             min_curve_radius_m=25.0, traffic_density_per_km=0.0, pedestrians_per_km=0.0,
                             parked_cars_per_km=0.0, intersection_spacing_m=BLOCK_M)
     stage = NavScenario(params, None, graph, signals, route, paved, _buildings(graph, paved, rng), [], seed)
-    legs = route.legs
-    conn = next(k for k, leg in enumerate(legs) if leg.connector)
-    return JunctionSite(stage, j_index, c, abs(stop_s - start_s), legs[conn].route_s0,
-                        legs[conn].route_s0 + legs[conn].length_m)
+    # the connector's ends on the route line: its lane centre's, projected (the route's legs count a turn
+    # along the connector's reference line, the lane's left edge: a few metres off for a turn)
+    conn = graph.roads[c.road]
+    x, y, _ = conn.pose(np.array([0.0, conn.length_m]), np.full(2, float(conn.lane_centre_d(0, 1))))
+    enter_s, exit_s = route.path.project(x, y)[0]
+    return JunctionSite(stage, j_index, c, abs(stop_s - start_s), float(enter_s), float(exit_s))
 
 
 def hold_green(signals: JunctionSignals, junction: int, group: int, hold_s: float) -> None:

@@ -52,7 +52,7 @@ AFTER_WALKERS_S = 12.0  # a crosswalk case runs this long after the last walker 
 RUNNER_APPROACH_M = 250.0  # the runner's path starts this far before its lane's end (at most) [m]
 QUEUE_CARS = 3
 QUEUE_REAR_M = 2.0  # the nearest queued car's rear this far into the exit street [m]
-QUEUE_GAP_M = 2.5  # bumper to bumper in the queue [m]
+QUEUE_GAP_M = 2.0  # bumper to bumper in the queue: IDM's standstill gap, so nobody creeps [m]
 AFTER_RELEASE_S = 25.0  # a blocked-junction case runs this long after the queue starts moving [s]
 
 
@@ -119,7 +119,8 @@ def plan_right_turn_crosswalk(defn: ScenarioDef, params: dict, seed: int) -> Jun
     kerbs = (lo - road.sidewalk_m / 2, hi + road.sidewalk_m / 2)
     near = kerbs[0] if direction > 0 else kerbs[1]  # right of the exit direction: the corner the ego turns round
     far = kerbs[1] if direction > 0 else kerbs[0]
-    t_ego = _front_arrival_s(site.exit_route_s + CROSSWALK_M / 2, v)
+    cx, cy, _ = road.pose(np.array([s_cw]), np.array([d_ego]))
+    t_ego = _front_arrival_s(float(site.stage.route.path.project(cx, cy)[0][0]), v)
     w = WALKER_KMH / 3.6
     rng = np.random.default_rng([seed, 0xC055])
     walks, ends = [], []
@@ -134,7 +135,6 @@ def plan_right_turn_crosswalk(defn: ScenarioDef, params: dict, seed: int) -> Jun
                                   float(rng.uniform(1.6, 1.9)), tuple(int(c) for c in rng.integers(30, 220, 3)),
                                   "target" if k == 0 else "traffic"))
         ends.append(go + abs(d1 - d0) / w)
-    cx, cy, _ = road.pose(np.array([s_cw]), np.array([d_ego]))
     return _plan(defn, params, seed, site, v, max(ends) + AFTER_WALKERS_S, walkers=walks, target=("walker", 0),
                  impact=t_ego + lag, conflict=(cx[0], cy[0]))
 

@@ -16,7 +16,7 @@ def test_short_sweep_takes_the_ends_and_the_middle_of_each_parameter():
     ccrs = suite_cases(["CCRs"], "short")
     assert {c.params for c in ccrs} == {(("ego_kmh", e), ("overlap_pct", o)) for e in (10.0, 45.0, 80.0)
                                         for o in (100.0, 50.0, -75.0)}
-    assert len(suite_cases(list(SCENARIOS), "short")) == 82
+    assert len(suite_cases(list(SCENARIOS), "short")) == 82 + 45  # the straight track's, the junctions'
     assert len(suite_cases(list(SCENARIOS), "full")) == sum(len(list(d.grid())) for d in SCENARIOS.values())
     assert len(suite_cases(list(SCENARIOS), "defaults", seeds_per_scenario=2)) == 2 * len(SCENARIOS)
 
