@@ -10,7 +10,6 @@ front starts ``LEAD_M`` before its stop line; the goal lies ``EXIT_M`` into the 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ import numpy as np
 from common.vocab import EGO_LENGTH_M
 
 from ..lights import ALL_RED_S, YELLOW_S
-from ..nav_scenario import NavScenario, _buildings
+from ..nav_scenario import NavScenario, street_buildings
 from ..paved import PavedMap
 from ..road import Road
 from ..roadgraph.generator import TownSpec, generate_graph
@@ -58,12 +57,13 @@ class JunctionSite:
         return self.stage.graph.junctions[self.junction]
 
 
-def draw_town(seed: int, speed_m_s: float) -> tuple[RoadGraph, np.random.Generator]:
-    """The seed's town, every street limited to ``speed_m_s``, and the generator its draws came from."""
+def draw_town(seed: int, speed_m_s: float) -> tuple[TownSpec, RoadGraph, np.random.Generator]:
+    """The seed's town (its spec and graph), every street limited to ``speed_m_s``, and the generator
+    its draws came from."""
     rng = np.random.default_rng([seed, 0x1C7])
     spec = TownSpec(grid=TOWN_GRID, block_m=BLOCK_M, lane_width_m=float(rng.uniform(3.2, 3.6)),
                     arterial_speed_m_s=speed_m_s, residential_speed_m_s=speed_m_s)
-    return generate_graph(spec, rng), rng
+    return spec, generate_graph(spec, rng), rng
 
 
 def arm_connector(graph: RoadGraph, junction: Junction, street: int, direction: int, movement: str,
@@ -83,7 +83,7 @@ def choose_site(seed: int, speed_m_s: float, movement: str, protected_left: bool
     """A signalised four-way junction of the seed's town and an approach to it whose ``movement`` fits
     (the approach street holds the ego's start, the exit street the goal); ``protected_left`` (when
     given) is imposed on that junction's signal plan."""
-    graph, rng = draw_town(seed, speed_m_s)
+    spec, graph, rng = draw_town(seed, speed_m_s)
     need_in = LEAD_M + EGO_LENGTH_M + STREET_MARGIN_M
     options = []
     for j in graph.junctions:
@@ -114,7 +114,7 @@ def choose_site(seed: int, speed_m_s: float, movement: str, protected_left: bool
                             lane_width_m=graph.roads[c.src.road].lane_width_m, speed_limit_m_s=speed_m_s,
                             min_curve_radius_m=25.0, traffic_density_per_km=0.0, pedestrians_per_km=0.0,
                             parked_cars_per_km=0.0, intersection_spacing_m=BLOCK_M)
-    stage = NavScenario(params, None, graph, signals, route, paved, _buildings(graph, paved, rng), [], seed)
+    stage = NavScenario(params, spec, graph, signals, route, paved, street_buildings(graph, paved, rng), [], seed)
     # the connector's ends on the route line: its lane centre's, projected (the route's legs count a turn
     # along the connector's reference line, the lane's left edge: a few metres off for a turn)
     conn = graph.roads[c.road]
@@ -137,10 +137,7 @@ def hold_green(signals: JunctionSignals, junction: int, group: int, hold_s: floa
 
 def fresh_stage(stage: NavScenario) -> NavScenario:
     """The stage with its own signal clock at 0 (the signals are the only part a world steps)."""
-    signals = copy.copy(stage.signals)
-    signals.time_s = 0.0
-    signals._states_time_s = signals._groups_time_s = None  # noqa: SLF001 (a copy's caches start empty)
-    return dataclasses.replace(stage, signals=signals)
+    return dataclasses.replace(stage, signals=stage.signals.restarted())
 
 
 def lane_path(graph: RoadGraph, pieces: list[tuple[LaneRef, float, float]], back_m: float = 0.0) -> Road:
