@@ -32,6 +32,7 @@ from common.errors import ConfigError
 from .evaluate import ROWS, SUITE, SUITE_NAV, run_episode
 
 SWEEPS = ("short", "full", "defaults")
+INFRACTIONS = ("off_route", "red_light", "failed_to_yield", "blocked_junction")  # the junction cases' (``sim.suite.outcome``)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def run_case(env, policy, case: SuiteCase, on_step=None) -> dict:
         "min_gap_m": _round(s["min_gap_m"], 3), "min_ttc_s": _round(s["min_ttc_s"], 2),
         "off_road": bool(s["off_road"]), "goal": bool(s["goal"]), "end": m["end"], "steps": m["steps"],
         # the junction cases' infractions, each failing the case (always False on the straight track)
-        **{k: bool(s[k]) for k in ("off_route", "red_light", "failed_to_yield", "blocked_junction")},
+        **{k: bool(s[k]) for k in INFRACTIONS},
         "duration_s": m["duration_s"], "mean_speed_kmh": m["mean_speed_kmh"],
         "supervised": interventions is not None,
         "interventions": m["interventions"],
@@ -187,7 +188,8 @@ def _round(value, digits: int):
 
 
 def summarize_cases(records: list[dict]) -> dict:
-    """One cell of the table: pass rate, collisions, impact speed where there was one, interventions."""
+    """One cell of the table: pass rate, collisions, impact speed where there was one, interventions, and the
+    cases with a junction infraction (``INFRACTIONS``)."""
     impacts = [r["impact_speed_kmh"] for r in records if r["collision"] is not None]
     supervised = any(r["supervised"] for r in records)
     return {
@@ -199,6 +201,8 @@ def summarize_cases(records: list[dict]) -> dict:
         "impact_kmh_max": round(float(np.max(impacts)), 1) if impacts else None,
         "interventions": sum(r["interventions"] for r in records) if supervised else None,
         "cases_with_intervention": sum(r["interventions"] > 0 for r in records) if supervised else None,
+        # cases with a junction infraction (each fails the case; none on the straight track)
+        "infractions": sum(any(r.get(k) for k in INFRACTIONS) for r in records),
     }
 
 

@@ -17,7 +17,8 @@ criterion (``info["suite"]["passed"]``: no collision before the time limit; the 
 cases also need the goal).
 
 Output: the table, scenario x row (cases, pass rate, collisions, mean / max impact speed of the cases
-that collided, supervisor interventions: overridden steps, and the cases with any), on stdout; with
+that collided, supervisor interventions: overridden steps, and the cases with any, the cases with a
+junction infraction: a red light, failing to yield, a blocked junction, a wrong turn), on stdout; with
 ``--json`` the JSON instead: ``suite`` (what ran), ``table`` ({scenario: {row: cell}}), ``totals``
 ({row: cell}) and ``cases`` (one record per case and row, ``control.suite_eval.run_case``). With
 ``--out DIR``: DIR/report.json (that JSON), DIR/report.html (``drivestack report``) and
@@ -115,17 +116,18 @@ def _case_task(task: tuple) -> dict:
 
 COLUMNS = (("cases", "cases"), ("pass_rate", "pass rate"), ("collisions", "collisions"),
            ("impact_kmh_mean", "impact km/h mean"), ("impact_kmh_max", "max"), ("interventions", "interventions"),
-           ("cases_with_intervention", "in cases"))
+           ("cases_with_intervention", "in cases"), ("infractions", "infractions"))
 
 
 def table_lines(report: dict) -> list[str]:
     """The table as text, one line per scenario and row, then each row's total."""
     width = max(len(r) for r in report["suite"]["rows"]) + 2
-    head = f"{'scenario':<16}{'row':<{width}}" + "".join(f"{h:>18}" for _, h in COLUMNS)
+    first = max([16, *(len(n) + 2 for n in report["table"])])
+    head = f"{'scenario':<{first}}{'row':<{width}}" + "".join(f"{h:>18}" for _, h in COLUMNS)
     lines = [head]
 
     def line(name: str, row: str, cell: dict) -> str:
-        return f"{name:<16}{row:<{width}}" + "".join(f"{_fmt(cell.get(k)):>18}" for k, _ in COLUMNS)
+        return f"{name:<{first}}{row:<{width}}" + "".join(f"{_fmt(cell.get(k)):>18}" for k, _ in COLUMNS)
 
     for name, by_row in report["table"].items():
         lines += [line(name, row, cell) for row, cell in by_row.items()]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -79,10 +80,12 @@ def arm_connector(graph: RoadGraph, junction: Junction, street: int, direction: 
 
 
 def choose_site(seed: int, speed_m_s: float, movement: str, protected_left: bool | None = None,
-                exit_m: float = EXIT_M) -> JunctionSite:
+                exit_m: float = EXIT_M, fits: Callable[[RoadGraph, Junction, Connector], bool] | None = None
+                ) -> JunctionSite:
     """A signalised four-way junction of the seed's town and an approach to it whose ``movement`` fits
-    (the approach street holds the ego's start, the exit street the goal); ``protected_left`` (when
-    given) is imposed on that junction's signal plan."""
+    (the approach street holds the ego's start, the exit street the goal, and ``fits(graph, junction,
+    connector)`` where given: what the case needs of the other arms); ``protected_left`` (when given) is
+    imposed on that junction's signal plan."""
     spec, graph, rng = draw_town(seed, speed_m_s)
     need_in = LEAD_M + EGO_LENGTH_M + STREET_MARGIN_M
     options = []
@@ -95,6 +98,8 @@ def choose_site(seed: int, speed_m_s: float, movement: str, protected_left: bool
                 continue
             c = arm_connector(graph, j, arm.street, direction, movement, "left" if movement == "left" else "right")
             if c is None or graph.roads[arm.street].length_m < need_in or graph.roads[c.dst.road].length_m < exit_m + STREET_MARGIN_M:
+                continue
+            if fits is not None and not fits(graph, j, c):
                 continue
             options.append((j.index, c))
     if not options:

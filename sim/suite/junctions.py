@@ -69,16 +69,42 @@ def _plan(defn: ScenarioDef, params: dict, seed: int, site: JunctionSite, v: flo
                         tuple(map(float, conflict)))
 
 
+def _oncoming(graph, junction, me) -> list:
+    """The oncoming through lanes of movement ``me``: the junction's straights that leave onto its
+    approach street (from the leftmost lane), each approach street long enough for a car or two."""
+    return sorted((graph.connectors[k] for k in junction.connectors
+                   if graph.connectors[k].movement == "straight" and graph.connectors[k].dst.road == me.src.road
+                   and graph.roads[graph.connectors[k].src.road].length_m > 60.0),
+                  key=lambda c: c.src.lane)
+
+
+def _runner_from_left(graph, junction, me, ego_heading_rad: float):
+    """The straight from the approach on the ego's left (heading to its right), its rightmost lane: the
+    near side of the cross street; None where no such approach comes in."""
+    runner = None
+    for k in junction.connectors:
+        c = graph.connectors[k]
+        if c.movement != "straight" or c.src.road in (me.src.road, me.dst.road):
+            continue
+        h = graph.roads[c.road].heading_at(0.0)
+        if math.sin(h - ego_heading_rad) < -0.5 and (runner is None or c.src.lane > runner.src.lane):
+            runner = c
+    return runner
+
+
+def _approach_heading(graph, c) -> float:
+    """The heading of the ego's approach lane where it meets the junction [rad]."""
+    road = graph.roads[c.src.road]
+    return road.heading_at(graph.lane_end_s(c.src)) + (0.0 if c.src.direction > 0 else math.pi)
+
+
 def plan_unprotected_left(defn: ScenarioDef, params: dict, seed: int) -> JunctionPlan:
     v = params["ego_kmh"] / 3.6
     gap = params["gap_s"]
-    site = choose_site(seed, v, "left", protected_left=False)
+    site = choose_site(seed, v, "left", protected_left=False, fits=lambda g, j, c: bool(_oncoming(g, j, c)))
     graph, me = site.graph, site.movement
     route = site.stage.route
-    # the oncoming through lanes: straights of this junction that leave onto the ego's approach street
-    oncoming = sorted((graph.connectors[k] for k in site.box.connectors
-                       if graph.connectors[k].movement == "straight" and graph.connectors[k].dst.road == me.src.road),
-                      key=lambda c: c.src.lane)
+    oncoming = _oncoming(graph, site.box, me)
     vehicles, arrivals, conflict = [], [], None
     for k in range(-1, STREAM_MAX + 5):
         if len(vehicles) == STREAM_MAX:
@@ -142,18 +168,11 @@ def plan_right_turn_crosswalk(defn: ScenarioDef, params: dict, seed: int) -> Jun
 def plan_red_light_runner(defn: ScenarioDef, params: dict, seed: int) -> JunctionPlan:
     v = params["ego_kmh"] / 3.6
     v_r = params["runner_kmh"] / 3.6
-    site = choose_site(seed, v, "straight")
+    site = choose_site(seed, v, "straight",
+                       fits=lambda g, j, c: _runner_from_left(g, j, c, _approach_heading(g, c)) is not None)
     graph, me = site.graph, site.movement
     route = site.stage.route
-    ego_h = route.path.heading_at(site.connector_route_s)
-    runner = None
-    for k in site.box.connectors:
-        c = graph.connectors[k]
-        if c.movement != "straight" or c.src.road in (me.src.road, me.dst.road):
-            continue
-        h = graph.roads[c.road].heading_at(0.0)
-        if math.sin(h - ego_h) < -0.5 and (runner is None or c.src.lane > runner.src.lane):
-            runner = c  # from the ego's left (heading to its right), its rightmost lane: the near side
+    runner = _runner_from_left(graph, site.box, me, _approach_heading(graph, me))
     path, _ = through_path(graph, runner, RUNNER_APPROACH_M, 40.0)
     s_ego, s_r = crossing_s(route.path, path)
     impact = _front_arrival_s(s_ego, v)
@@ -173,7 +192,7 @@ def plan_blocked_junction(defn: ScenarioDef, params: dict, seed: int) -> Junctio
     graph, me = site.graph, site.movement
     lane = me.dst
     t = graph.lane_start_s(lane)
-    exits = [k for k, c in enumerate(graph.connectors) if c.src == lane]
+    exits = [k for k, c in enumerate(graph.connectors) if c.src == lane]  # the queue's next movement
     vehicles = []
     for k in range(QUEUE_CARS):  # nearest the junction first: the target
         s = t + lane.direction * (QUEUE_REAR_M + CAR_LENGTH_M / 2 + k * (CAR_LENGTH_M + QUEUE_GAP_M))

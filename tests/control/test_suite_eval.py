@@ -44,6 +44,6 @@ def test_a_cell_counts_passes_collisions_and_impact_speeds():
     cell = summarize_cases([rec(True, interventions=5), rec(False, "target", 20.0, 3), rec(False, "target", 30.0),
                             rec(False)])
     assert cell == {"cases": 4, "passed": 1, "pass_rate": 0.25, "collisions": 2, "impact_kmh_mean": 25.0,
-                    "impact_kmh_max": 30.0, "interventions": 8, "cases_with_intervention": 2}
+                    "impact_kmh_max": 30.0, "interventions": 8, "cases_with_intervention": 2, "infractions": 0}
     unsupervised = summarize_cases([{**rec(True), "supervised": False}])
     assert unsupervised["interventions"] is None and unsupervised["impact_kmh_mean"] is None

@@ -223,3 +223,18 @@ def test_rule_based_with_labels_on_one_case_of_each():
         assert r["passed"] == (not infractions and (r["goal"] or not needs_goal))
         assert r["duration_s"] <= plan_scenario(name, None, 0).time_limit_s + DT_S
     print({r["scenario"]: (r["passed"], r["end"]) for r in records})
+
+
+def test_eval_suite_runs_a_junction_case_with_the_rule_based_driver(capsys):
+    import json
+
+    from drivestack.cli import main
+
+    assert main(["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "RedLightRunner", "--sweep", "defaults",
+                 "--param", "runner_kmh=30", "--no-supervisor", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    (case,) = r["cases"]
+    assert case["scenario"] == "RedLightRunner" and case["params"] == {"ego_kmh": 40.0, "runner_kmh": 30.0}
+    assert {"failed_to_yield", "blocked_junction", "red_light", "off_route"} <= set(case)
+    cell = r["table"]["RedLightRunner"]["rule-based/labels"]
+    assert cell["cases"] == 1 and cell["passed"] == int(case["passed"]) and "infractions" in cell
