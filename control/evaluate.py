@@ -69,6 +69,7 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
         return _CACHE[key]
     from .envs import make_env, make_suite_env
     from .policies import RuleBasedPolicy, load_policy
+    from .features import LAYOUT_ID
     from .route_features import LAYOUT_V2_ID
     from .supervisor import SafetySupervisor
 

@@ -194,6 +194,7 @@ def test_reset_options_switch_between_track_and_junction_worlds():
 
 def test_the_eval_path_gives_junction_cases_the_route_block():
     from control.evaluate import SUITE, SUITE_NAV, row_objects
+    from control.features import OBS_SIZE
     from control.route_features import OBS_SIZE_V2
     from control.suite_eval import SuiteCase, drives
 
@@ -203,6 +204,9 @@ def test_the_eval_path_gives_junction_cases_the_route_block():
     env, _ = row_objects("rule-based/labels", SUITE_NAV, 0.0, None, None, True, "cpu")
     obs, _ = env.reset(seed=0, options=case.options())
     assert obs.shape == (OBS_SIZE_V2,)
+    track, _ = row_objects("rule-based/labels", SUITE, 0.0, None, None, True, "cpu")  # the track's stay layout v1
+    obs, _ = track.reset(seed=0, options={"scenario": "CCRs"})
+    assert obs.shape == (OBS_SIZE,)
 
 
 @pytest.mark.slow
