@@ -242,3 +242,12 @@ def test_eval_suite_runs_a_junction_case_with_the_rule_based_driver(capsys):
     assert {"failed_to_yield", "blocked_junction", "red_light", "off_route"} <= set(case)
     cell = r["table"]["RedLightRunner"]["rule-based/labels"]
     assert cell["cases"] == 1 and cell["passed"] == int(case["passed"]) and "infractions" in cell
+
+
+@pytest.mark.parametrize("name", ["UnprotectedLeft", "RightTurnCrosswalk"])
+def test_turning_at_the_held_speed_fails_to_yield_or_collides(name):
+    world = build(name, {"ego_kmh": 20}, seed=0, dt_s=DT_S)
+    events = _drive(world, world.plan.time_limit_s, until=lambda w, ev: ev.failed_to_yield or ev.goal)
+    last = events[-1]
+    assert last.failed_to_yield or last.collision, f"{name}: the ego went through at its speed and nobody noticed"
+    assert world.time_s <= world.plan.impact_time_s + 2.0  # ... around the planned conflict
