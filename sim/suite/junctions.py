@@ -71,7 +71,7 @@ def _plan(defn: ScenarioDef, params: dict, seed: int, site: JunctionSite, v: flo
 
 def _oncoming(graph, junction, me) -> list:
     """The oncoming through lanes of movement ``me``: the junction's straights that leave onto its
-    approach street (from the leftmost lane), each approach street long enough for a car or two."""
+    approach street (each of its lanes), from a street long enough for a car or two."""
     return sorted((graph.connectors[k] for k in junction.connectors
                    if graph.connectors[k].movement == "straight" and graph.connectors[k].dst.road == me.src.road
                    and graph.roads[graph.connectors[k].src.road].length_m > 60.0),
