@@ -81,13 +81,16 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
     return env
 
 
-def make_suite_env(perception=None, render_camera: bool = False, dense_labels: bool | None = None) -> gym.Env:
+def make_suite_env(perception=None, render_camera: bool = False, dense_labels: bool | None = None,
+                   layout: str = LAYOUT_ID) -> gym.Env:
     """``make_env``'s wrappers around the safety suite's env (``sim.suite``): the same observation,
     from labels or from the models (which turn the camera on). The scenario, its parameters and the
-    seed come with each reset: ``env.reset(seed=s, options={"scenario": name, "params": {...}})``."""
+    seed come with each reset: ``env.reset(seed=s, options={"scenario": name, "params": {...}})``.
+    ``layout``: v1, or v2 (with the route block) for the junction cases, which play in a navigation
+    town (``sim.suite.junctions``)."""
     from sim import SUITE_ENV_ID
 
     camera = render_camera or perception is not None
     cfg = {"render_camera": camera, "dense_labels": camera if dense_labels is None else dense_labels,
            "reward": dict(REWARD)}
-    return make_env(perception=perception, config=cfg, layout=LAYOUT_ID, env_id=SUITE_ENV_ID)
+    return make_env(perception=perception, config=cfg, layout=layout, env_id=SUITE_ENV_ID)

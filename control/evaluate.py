@@ -54,6 +54,7 @@ ROWS = {
     "pixels/camera": ("pixels", "camera"),
 }
 SUITE = "suite"  # in place of a scenario kind: the safety suite's env (its case comes with each reset)
+SUITE_NAV = "suite-nav"  # ... with the route block in the observation (layout v2): the suite's junction cases
 _CACHE: dict = {}  # per process: (row, options) -> (env, policy)
 
 
@@ -61,15 +62,20 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
                 supervisor: bool, device: str, interleave: bool = False):
     """The ``(env, policy)`` that drive row ``row`` (built once per process and kept): the row's policy
     (inside the ``SafetySupervisor`` when ``supervisor``) reading the row's perception source, in a world
-    of kind ``scenario`` (``SUITE``: the safety suite's env, ``control.envs.make_suite_env``)."""
+    of kind ``scenario`` (``SUITE``: the safety suite's env, ``control.envs.make_suite_env``; ``SUITE_NAV``: the
+    same with the route block, layout v2, for its junction cases, which only the rule-based rows can drive)."""
     key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave)
     if key in _CACHE:
         return _CACHE[key]
     from .envs import make_env, make_suite_env
     from .policies import RuleBasedPolicy, load_policy
+    from .features import LAYOUT_ID
+    from .route_features import LAYOUT_V2_ID
     from .supervisor import SafetySupervisor
 
     kind, source = ROWS[row]
+    if scenario == SUITE_NAV and kind != "rule-based":
+        raise ValueError(f"row {row}: its policy reads no route (layouts v1 / pixels) and cannot drive the suite's junction cases")
     if kind == "pixels":
         from .pixels import PixelObservation, make_pixel_env
 
@@ -82,8 +88,10 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
             from perception.pipeline import Perception
 
             perception = Perception.from_files(device=device, interleave=interleave)
-        env = (make_suite_env(perception) if scenario == SUITE
-               else make_env(scenario, route_length_m, perception=perception))
+        if scenario in (SUITE, SUITE_NAV):
+            env = make_suite_env(perception, layout=LAYOUT_V2_ID if scenario == SUITE_NAV else LAYOUT_ID)
+        else:
+            env = make_env(scenario, route_length_m, perception=perception)
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
     if supervisor:
         policy = SafetySupervisor(policy)

@@ -6,9 +6,13 @@ A case is one scenario at one parameter point with one seed (``SuiteCase``). Whi
 
 - ``full``: the protocol's test matrix, ``ScenarioDef.grid()`` (every combination of the sweeps);
 - ``short`` (the default): per parameter, the first, middle and last value of its sweep, combined in
-  every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 96 cases over the 16 scenarios
-  where the full matrix has 273;
+  every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 96 cases over the 16 straight-track
+  scenarios where the full matrix has 273, and 45 over the 4 junction ones (their full matrix: the same 45);
 - ``defaults``: each parameter's default, one point per scenario.
+
+The junction cases (family ``junction``, ``sim.suite.junctions``) play in a navigation town and are
+driven with the route block in the observation (layout v2, ``SUITE_NAV``): only the rule-based rows
+read it, so the learned rows skip them (``drives``; their cells have no cases).
 
 ``values`` (``--param NAME=V1,V2``) replaces one parameter's values for every scenario that takes it.
 Bad input (an unknown scenario or family, a parameter no chosen scenario takes, a value outside a
@@ -25,9 +29,10 @@ import numpy as np
 
 from common.errors import ConfigError
 
-from .evaluate import run_episode
+from .evaluate import ROWS, SUITE, SUITE_NAV, run_episode
 
 SWEEPS = ("short", "full", "defaults")
+INFRACTIONS = ("off_route", "red_light", "failed_to_yield", "blocked_junction")  # the junction cases' (``sim.suite.outcome``)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,13 @@ class SuiteCase:
     def options(self) -> dict:
         """The suite env's reset options that play this case."""
         return {"scenario": self.scenario, "params": dict(self.params)}
+
+    @property
+    def env_kind(self) -> str:
+        """``control.evaluate.SUITE``, or ``SUITE_NAV`` for a junction case (the route block in the observation)."""
+        from sim.suite import JUNCTION_SCENARIOS
+
+        return SUITE_NAV if self.scenario in JUNCTION_SCENARIOS else SUITE
 
     def label(self) -> str:
         """A file-name-safe name: ``CPNA-25_ego_kmh40_seed0``."""
@@ -126,6 +138,12 @@ def suite_cases(scenarios: list[str], sweep: str = "short", seeds_per_scenario: 
     return cases
 
 
+def drives(row: str, case: SuiteCase) -> bool:
+    """Whether ``row`` can drive ``case``: the junction cases need a driver that reads the route
+    (the rule-based rows; the learned policies read layouts v1 / pixels)."""
+    return case.env_kind == SUITE or ROWS[row][0] == "rule-based"
+
+
 # --- one run ------------------------------------------------------------------------------------------
 
 
@@ -151,6 +169,8 @@ def run_case(env, policy, case: SuiteCase, on_step=None) -> dict:
         "planned_impact_s": _round(s["planned_impact_s"], 2),
         "min_gap_m": _round(s["min_gap_m"], 3), "min_ttc_s": _round(s["min_ttc_s"], 2),
         "off_road": bool(s["off_road"]), "goal": bool(s["goal"]), "end": m["end"], "steps": m["steps"],
+        # the junction cases' infractions, each failing the case (always False on the straight track)
+        **{k: bool(s[k]) for k in INFRACTIONS},
         "duration_s": m["duration_s"], "mean_speed_kmh": m["mean_speed_kmh"],
         "supervised": interventions is not None,
         "interventions": m["interventions"],
@@ -168,7 +188,8 @@ def _round(value, digits: int):
 
 
 def summarize_cases(records: list[dict]) -> dict:
-    """One cell of the table: pass rate, collisions, impact speed where there was one, interventions."""
+    """One cell of the table: pass rate, collisions, impact speed where there was one, interventions, and the
+    cases with a junction infraction (``INFRACTIONS``)."""
     impacts = [r["impact_speed_kmh"] for r in records if r["collision"] is not None]
     supervised = any(r["supervised"] for r in records)
     return {
@@ -180,6 +201,8 @@ def summarize_cases(records: list[dict]) -> dict:
         "impact_kmh_max": round(float(np.max(impacts)), 1) if impacts else None,
         "interventions": sum(r["interventions"] for r in records) if supervised else None,
         "cases_with_intervention": sum(r["interventions"] > 0 for r in records) if supervised else None,
+        # cases with a junction infraction (each fails the case; none on the straight track)
+        "infractions": sum(any(r.get(k) for k in INFRACTIONS) for r in records),
     }
 
 

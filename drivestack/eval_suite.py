@@ -8,7 +8,8 @@ Usage::
     drivestack eval suite --rows rule-based/models --scenarios CPNA-25 --param ego_kmh=20,40 --no-supervisor
 
 Every case (scenario x parameter point of ``--sweep`` x seeds 0..N-1; ``control.suite_eval``) is
-driven by each row as ``eval policy`` drives its episodes: the same rows (policy x perception source:
+driven by each row as ``eval policy`` drives its episodes (the junction cases only by the rule-based
+rows, whose driver reads the route block they need; ``control.suite_eval.drives``): the same rows (policy x perception source:
 labels read the simulator's labels with the camera off, models run the shipped networks on the
 camera), the same policy loading, the ``SafetySupervisor`` around the policy unless
 ``--no-supervisor``, the same worker pool (``control.evaluate``). A case passes by the scenario's own
@@ -16,7 +17,8 @@ criterion (``info["suite"]["passed"]``: no collision before the time limit; the 
 cases also need the goal).
 
 Output: the table, scenario x row (cases, pass rate, collisions, mean / max impact speed of the cases
-that collided, supervisor interventions: overridden steps, and the cases with any), on stdout; with
+that collided, supervisor interventions: overridden steps, and the cases with any, the cases with a
+junction infraction: a red light, failing to yield, a blocked junction, a wrong turn), on stdout; with
 ``--json`` the JSON instead: ``suite`` (what ran), ``table`` ({scenario: {row: cell}}), ``totals``
 ({row: cell}) and ``cases`` (one record per case and row, ``control.suite_eval.run_case``). With
 ``--out DIR``: DIR/report.json (that JSON), DIR/report.html (``drivestack report``) and
@@ -37,7 +39,7 @@ FAILURES = "failures"  # the clips' folder under --out
 
 def run_suite(args) -> int:
     from control.evaluate import SUITE, run_tasks
-    from control.suite_eval import parse_values, select_scenarios, suite_cases, suite_table
+    from control.suite_eval import drives, parse_values, select_scenarios, suite_cases, suite_table
 
     from drivestack.evaluate import write_html, make_out, select_rows
 
@@ -55,7 +57,11 @@ def run_suite(args) -> int:
     make_out(args.out)
     out = Path(args.out).resolve() if args.out else None
     options = (str(policy), str(pixels), not args.no_supervisor, args.device, args.interleave)
-    tasks = [(row, case, out, options) for row in rows for case in cases]
+    tasks = [(row, case, out, options) for row in rows for case in cases if drives(row, case)]
+    skipped = sorted({f"{row} x {case.scenario}" for row in rows for case in cases if not drives(row, case)})
+    if skipped:
+        print(f"drivestack eval: the junction cases need a driver that reads the route (the rule-based rows); "
+              f"not run: {', '.join(skipped)}", file=sys.stderr)
     records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case")
     table, totals = suite_table(records, rows, scenarios)
     report = {"suite": {"scenarios": scenarios, "rows": rows, "sweep": args.sweep, "params": {k: list(v) for k, v in values.items()},
@@ -78,13 +84,14 @@ def run_suite(args) -> int:
 
 def _case_task(task: tuple) -> dict:
     """One case with one row (in a worker process: the row's env and policy are built once per process)."""
-    from control.evaluate import ROWS, SUITE, row_objects
+    from control.evaluate import ROWS, row_objects
     from control.suite_eval import run_case
 
     from drivestack.suite_clips import ClipTap, clip_steps
 
     row, case, out, (policy_path, pixels_path, supervisor, device, interleave) = task
-    env, policy = row_objects(row, SUITE, 0.0, policy_path, pixels_path, supervisor, device, interleave)  # no route length: the case sets the track
+    # no route length: the case sets the track; a junction case's env carries the route block (layout v2)
+    env, policy = row_objects(row, case.env_kind, 0.0, policy_path, pixels_path, supervisor, device, interleave)
     kind, source = ROWS[row]
     dt_s = env.unwrapped.dt_s
     camera = env.unwrapped.config.render_camera
@@ -109,17 +116,18 @@ def _case_task(task: tuple) -> dict:
 
 COLUMNS = (("cases", "cases"), ("pass_rate", "pass rate"), ("collisions", "collisions"),
            ("impact_kmh_mean", "impact km/h mean"), ("impact_kmh_max", "max"), ("interventions", "interventions"),
-           ("cases_with_intervention", "in cases"))
+           ("cases_with_intervention", "in cases"), ("infractions", "infractions"))
 
 
 def table_lines(report: dict) -> list[str]:
     """The table as text, one line per scenario and row, then each row's total."""
     width = max(len(r) for r in report["suite"]["rows"]) + 2
-    head = f"{'scenario':<16}{'row':<{width}}" + "".join(f"{h:>18}" for _, h in COLUMNS)
+    first = max([16, *(len(n) + 2 for n in report["table"])])
+    head = f"{'scenario':<{first}}{'row':<{width}}" + "".join(f"{h:>18}" for _, h in COLUMNS)
     lines = [head]
 
     def line(name: str, row: str, cell: dict) -> str:
-        return f"{name:<16}{row:<{width}}" + "".join(f"{_fmt(cell.get(k)):>18}" for k, _ in COLUMNS)
+        return f"{name:<{first}}{row:<{width}}" + "".join(f"{_fmt(cell.get(k)):>18}" for k, _ in COLUMNS)
 
     for name, by_row in report["table"].items():
         lines += [line(name, row, cell) for row, cell in by_row.items()]

@@ -52,7 +52,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-supervisor", action="store_true", help="policy, suite: no safety supervisor around the policies")
     p.add_argument("--scenarios", default=None,
                    help="suite: scenario names or families, comma-separated (default: all; families car-to-car, "
-                        "pedestrian, cyclist, leaderboard)")
+                        "pedestrian, cyclist, leaderboard, junction: the last only for the rule-based rows)")
     p.add_argument("--sweep", default="short",
                    help="suite: short (default: each parameter's first, middle and last sweep value, all combinations), "
                         "full (the protocol's test matrix) or defaults (one point per scenario)")

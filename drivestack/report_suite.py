@@ -13,7 +13,7 @@ from .report_data import clip_frames
 from .report_page import Page, jpeg_img, table
 
 CELL_COLUMNS = ("cases", "pass_rate", "collisions", "impact_kmh_mean", "impact_kmh_max", "interventions",
-                "cases_with_intervention")
+                "cases_with_intervention", "infractions")
 FPS = 20.0  # the clips' frame rate (the simulator's control rate)
 
 

@@ -131,7 +131,7 @@ def generate_nav(config: ScenarioConfig, seed: int) -> NavScenario:
     paved = PavedMap.build(graph)
     start = route.legs[0]
     parked = _parked(graph, params, rng, (start.lane.road, start.s_from))
-    props = _buildings(graph, paved, rng)
+    props = street_buildings(graph, paved, rng)
     return NavScenario(params, spec, graph, signals, route, paved, props, parked, seed)
 
 
@@ -199,7 +199,7 @@ def _parked(graph: RoadGraph, p: ScenarioParams, rng, keep_clear: tuple[int, flo
     return out
 
 
-def _buildings(graph: RoadGraph, paved: "PavedMap", rng) -> list[Prop]:
+def street_buildings(graph: RoadGraph, paved: "PavedMap", rng) -> list[Prop]:
     """Buildings behind the sidewalks of every street, none on any paving (another street, a junction).
 
     Every draw comes first (none depends on whether a building stands), then each street's

@@ -16,8 +16,10 @@ Events (``StepEvents``), and whether the env ends the episode on them:
   (its centre in a lane of the opposite direction), red_light (the front bumper crosses the
   stop line while its movement shows red; where the scenario allows right on red, not for a right
   turn after a full stop at the line, judged as at a stop sign), stop_sign (the bumper crosses a
-  stop-sign line with no full stop, speed < ``STOPPED_M_S``, within ``STOP_WINDOW_M`` before it):
-  penalised, the drive goes on;
+  stop-sign line with no full stop, speed < ``STOPPED_M_S``, within ``STOP_WINDOW_M`` before it),
+  blocked_junction (the bumper crosses a junction's stop line while a vehicle stands, slower than
+  ``BLOCKING_M_S``, less than ``EXIT_ROOM_M`` beyond the junction in the lane the route leaves it
+  by: the ego enters a box it has no room to leave): penalised, the drive goes on;
 - goal: the end of the route, terminates.
 """
 
@@ -53,6 +55,8 @@ GOAL_TOLERANCE_M = 1.0  # the route line ends at the goal; projections clamp the
 POLE_SIZE_M = 0.25  # light pole and stop-sign post footprint side [m]
 WAYPOINTS = (5.0, 8)  # route waypoints in the labels: spacing [m], count
 START_CLEAR_M = 25.0  # no vehicle spawns this close to the ego's start, on its road [m]
+EXIT_ROOM_M = EGO_LENGTH_M + 1.5  # entering a junction needs this much free lane beyond it [m]
+BLOCKING_M_S = 1.0  # a vehicle slower than this in that stretch blocks the exit [m/s]
 
 
 @dataclass(frozen=True)
@@ -94,9 +98,12 @@ class RouteTruth:
 
 
 class NavWorld:
-    def __init__(self, config: ScenarioConfig, seed: int, dt_s: float, substeps: int = 2):
+    def __init__(self, config: ScenarioConfig, seed: int, dt_s: float, substeps: int = 2,
+                 scenario: NavScenario | None = None):
+        """``scenario``: a town built elsewhere (the safety suite's junction cases); None generates one
+        from ``config`` and ``seed``."""
         self.config = config
-        self.scenario: NavScenario = generate_nav(config, seed)
+        self.scenario: NavScenario = generate_nav(config, seed) if scenario is None else scenario
         sc = self.scenario
         self.graph, self.route, self.params = sc.graph, sc.route, sc.params
         self.lights = sc.signals  # the light heads, their states and the stop signs
@@ -104,8 +111,7 @@ class NavWorld:
         rng = np.random.default_rng([seed, 1])
         self.rng = rng
         self.traffic = self._traffic(sc, rng)
-        per_km = self.params.pedestrians_per_km
-        self.peds = GraphPedestrians(self.graph, self.lights, per_km, rng, sc.parked) if per_km > 0 else NoPedestrians()
+        self.peds = self._pedestrians(sc, rng)
         first = self.route.legs[0]
         road = self.graph.roads[first.lane.road]
         x, y, h = road.pose(first.s_from, road.lane_centre_d(first.lane.lane, first.lane.direction))
@@ -132,6 +138,11 @@ class NavWorld:
             parked.append((p.road, p.s_m, p.d_m, road.heading_at(p.s_m) + (0.0 if p.direction > 0 else math.pi)))
         keep = [(first.lane, first.s_from - START_CLEAR_M, first.s_from + START_CLEAR_M)]
         return GraphTraffic(self.graph, self.lights, self.params.traffic_density_per_km, rng, keep, parked)
+
+    def _pedestrians(self, sc: NavScenario, rng: np.random.Generator):
+        """Walkers on the sidewalks and crosswalks, or none (``pedestrians_per_km`` 0, the highway)."""
+        per_km = self.params.pedestrians_per_km
+        return GraphPedestrians(self.graph, self.lights, per_km, rng, sc.parked) if per_km > 0 else NoPedestrians()
 
     def _ids_and_static_boxes(self, sc: NavScenario) -> None:
         """Instance ids and the static collision boxes: props, the ball heads' poles, the stop-sign posts.
@@ -249,7 +260,7 @@ class NavWorld:
         corners = self._ego_corners()
         ev.off_road = not self.scenario.paved.all_paved(corners[:, 0], corners[:, 1])
         ev.solid_line, ev.wrong_lane = self._check_lines(corners)
-        ev.red_light, ev.stop_sign = self._check_stop_lines(prev_s)
+        ev.red_light, ev.stop_sign, ev.blocked_junction = self._check_stop_lines(prev_s)
         self._off_route_s = self._off_route_s + self.dt_s if abs(self.route_d_m) > OFF_ROUTE_M else 0.0
         ev.off_route = self._off_route_s > OFF_ROUTE_S
         return ev
@@ -298,12 +309,13 @@ class NavWorld:
         self.over_solid, self.in_wrong_lane = over, wrong
         return started
 
-    def _check_stop_lines(self, prev_s: float) -> tuple[bool, bool]:
-        """(ran a red light, ran a stop sign) this step: the front bumper crossed a stop line (on red, no
-        red run for a right that may turn on red and made its full stop there)."""
+    def _check_stop_lines(self, prev_s: float) -> tuple[bool, bool, bool]:
+        """(ran a red light, ran a stop sign, entered a blocked junction) this step: the front bumper
+        crossed a stop line (on red, no red run for a right that may turn on red and made its full
+        stop there; with its exit blocked, ``_exit_blocked``)."""
         half = EGO_LENGTH_M / 2
         front, prev_front = self.ego_s + half, prev_s + half
-        red = stop = False
+        red = stop = blocked = False
         states = self.lights.head_states()
         for k, a in enumerate(self._approaches):
             if a.stop_route_s > front + STOP_WINDOW_M:
@@ -314,7 +326,28 @@ class NavWorld:
                 on_red = a.control == "signal" and int(states[a.head]) == RED
                 red |= on_red and not (a.turns_on_red and k in self._stopped)
                 stop |= a.control == "stop" and k not in self._stopped
-        return red, stop
+                blocked |= self._exit_blocked(a)
+        return red, stop, blocked
+
+    def _exit_blocked(self, a: Approach) -> bool:
+        """Whether a vehicle slower than ``BLOCKING_M_S`` has its rear less than ``EXIT_ROOM_M`` beyond
+        where the route leaves ``a``'s junction, in the route's lane (asked only on the step the ego
+        enters, so a projection of every vehicle costs nothing worth counting)."""
+        if self.traffic.n == 0:
+            return False
+        # where the route line leaves the connector: its lane centre's end projected on the line (the
+        # legs count a turn's length along the connector's reference line, a few metres off its lane centre)
+        leg = min((g for g in self.route.legs if g.connector and g.junction == a.junction),
+                  key=lambda g: abs(g.route_s0 - a.stop_route_s))
+        road = self.graph.roads[leg.lane.road]
+        x, y, _ = road.pose(np.array([road.length_m]), np.array([road.lane_centre_d(0, 1)]))
+        exit_s = float(self.route.path.project(x, y, hint_s=a.exit_route_s)[0][0])
+        boxes = self.traffic.boxes()
+        s, d = self.route.path.project(boxes[:, 0], boxes[:, 1], hint_s=exit_s, window_m=EXIT_ROOM_M + 20.0)
+        rear = s - boxes[:, 3] / 2
+        lane = np.abs(d) < self.route.path.lane_width_m / 2
+        ahead = (s > exit_s) & (rear < exit_s + EXIT_ROOM_M)
+        return bool(np.any(lane & ahead & (np.asarray(self.traffic.v) < BLOCKING_M_S)))
 
     # --- what the ego faces -------------------------------------------------------------------
     def _next_approach(self, control: str | None = None) -> Approach | None:

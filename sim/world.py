@@ -39,6 +39,9 @@ class StepEvents:
     stop_sign: bool = False  # crossed a stop sign's stop line without a full stop before it this step
     wrong_lane: bool = False  # started driving in a lane of the opposite direction this step
     off_route: bool = False  # left the route (a wrong turn, or too far from the route line too long)
+    blocked_junction: bool = False  # entered a junction with no room to leave it this step
+    failed_to_yield: bool = False  # made a road user with priority brake hard, or drove close past a walker
+    # (this step; the safety suite's junction cases judge it, ``sim.suite.junction_world``)
 
     def as_dict(self) -> dict:
         """The fields as a plain dict (what ``dataclasses.asdict`` gives, without its deep copy)."""

@@ -19,6 +19,7 @@ a stop sign instead (all approaches at an all-way stop, the minor street's at a 
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -169,6 +170,14 @@ class JunctionSignals:
     # --- timing ---------------------------------------------------------------------------
     def step(self, dt_s: float) -> None:
         self.time_s += dt_s
+
+    def restarted(self) -> "JunctionSignals":
+        """A copy with its clock at 0 and the same heads, signs and timing, for a world of its own (the
+        clock and its caches are the only state that stepping changes)."""
+        other = copy.copy(self)
+        other.time_s = 0.0
+        other._states_time_s = other._states = other._groups_time_s = other._groups = None
+        return other
 
     def group_states(self) -> tuple[np.ndarray, np.ndarray]:
         """(junctions, 2) states of each group's ball and of its lefts (GREEN/YELLOW/RED): the

@@ -36,8 +36,9 @@ from __future__ import annotations
 from common.errors import ConfigError
 
 from .aeb import ALONG, CROSSING, plan_along, plan_ccr, plan_crossing
+from .junctions import plan_blocked_junction, plan_red_light_runner, plan_right_turn_crosswalk, plan_unprotected_left
 from .leaderboard import plan_cut_in, plan_dense_brake, plan_lane_closure, plan_merge_slow_traffic, plan_parked_obstacle
-from .types import Param, ScenarioDef, ScenarioPlan
+from .types import JunctionPlan, Param, ScenarioDef, ScenarioPlan
 
 
 def _kmh(lo: float, hi: float, default: float, sweep: tuple[float, ...] | None = None) -> Param:
@@ -103,7 +104,41 @@ SCENARIOS: dict[str, ScenarioDef] = {d.name: d for d in [
                  Param("stream_kmh", "km/h", 10.0, 60.0, (20.0, 30.0), 30.0, "the stream's speed"),
                  Param("gap_s", "s", 1.0, 4.0, (2.0, 3.0), 2.0, "time gap between the stream's cars, bumper to bumper")),
                 "route", 20.0, plan_merge_slow_traffic, "CARLA leaderboard MergerIntoSlowTraffic; values chosen"),
+    # junction cases, in a navigation town (sim.suite.junctions); their time limits are set per plan from
+    # the actors' timing, time_limit_s here is the part after the last planned event
+    ScenarioDef("UnprotectedLeft", "junction",
+                "A permitted left on the green ball across an oncoming stream of the town's traffic; one oncoming "
+                "car reaches the crossing when the ego would, the next ones gap_s apart.",
+                (_kmh(20, 50, 30, (20.0, 30.0, 40.0)),
+                 Param("gap_s", "s", 2.0, 12.0, (3.0, 5.0, 8.0), 5.0, "time between oncoming cars at the crossing")),
+                "route", 15.0, plan_unprotected_left, "CARLA leaderboard SignalizedJunctionLeftTurn; values chosen"),
+    ScenarioDef("RightTurnCrosswalk", "junction",
+                "A right turn on green across the exit street's crosswalk, walkers crossing it on their walk signal "
+                "from both kerbs; the first reaches the ego's lane lag_s after the ego would.",
+                (_kmh(15, 40, 30, (20.0, 30.0, 40.0)),
+                 Param("walkers", "walkers", 1.0, 8.0, (1.0, 3.0, 6.0), 3.0, "how many cross, 1.2 s apart at the ego's lane"),
+                 Param("lag_s", "s", -4.0, 4.0, (0.0, 2.0), 0.0,
+                       "first walker at the ego's lane minus the ego's front at the crosswalk, at the held speed")),
+                "route", 12.0, plan_right_turn_crosswalk, "CARLA leaderboard SignalizedJunctionRightTurn + "
+                "Euro NCAP CPTA (turning, adult); values chosen"),
+    ScenarioDef("RedLightRunner", "junction",
+                "The ego goes straight on green; a car from the left runs its red into the ego's path, reaching the "
+                "crossing when the ego would.",
+                (_kmh(20, 50, 40, (20.0, 35.0, 50.0)),
+                 Param("runner_kmh", "km/h", 20.0, 80.0, (30.0, 50.0, 70.0), 50.0, "the runner's steady speed")),
+                "no_collision", 4.0, plan_red_light_runner, "CARLA leaderboard OppositeVehicleRunningRedLight; values chosen"),
+    ScenarioDef("BlockedJunction", "junction",
+                "The ego goes straight on green; three cars stand in its exit lane just past the junction until "
+                "release_s: it must not enter the box until there is room.",
+                (_kmh(20, 50, 30, (20.0, 30.0, 40.0)),
+                 Param("release_s", "s", 2.0, 40.0, (5.0, 10.0, 20.0), 10.0, "when the queue drives off")),
+                "route", 25.0, plan_blocked_junction, "CARLA leaderboard BlockedIntersection; values chosen"),
 ]}
+
+
+JUNCTION_FAMILY = "junction"  # played in a navigation town (``sim.suite.junctions``); the rest on the straight track
+TRACK_SCENARIOS = tuple(n for n, d in SCENARIOS.items() if d.family != JUNCTION_FAMILY)
+JUNCTION_SCENARIOS = tuple(n for n, d in SCENARIOS.items() if d.family == JUNCTION_FAMILY)
 
 
 def scenario_def(name: str) -> ScenarioDef:
@@ -134,7 +169,7 @@ def resolve_params(defn: ScenarioDef, params: dict | None) -> dict[str, float]:
     return out
 
 
-def plan_scenario(name: str, params: dict | None = None, seed: int = 0) -> ScenarioPlan:
+def plan_scenario(name: str, params: dict | None = None, seed: int = 0) -> ScenarioPlan | JunctionPlan:
     """The plan of one run: scenario ``name`` with ``params`` (defaults for the rest) and ``seed``."""
     defn = scenario_def(name)
     return defn.planner(defn, resolve_params(defn, params), int(seed))

@@ -6,7 +6,8 @@
                                            "params": {"headway_m": 40, "decel_m_s2": 2}})
 
 Observation, action, reward and termination are ``DriveEnv``'s (collision, leaving the road, the
-goal); the time limit is the scenario's unless ``max_episode_s`` is given. ``info["suite"]`` carries
+goal; a junction case, ``sim.suite.junction_world``, plays in a navigation town, so its labels carry
+the route block and leaving the route ends it too); the time limit is the scenario's unless ``max_episode_s`` is given. ``info["suite"]`` carries
 the run's outcome so far (``sim.suite.outcome.SuiteOutcome.as_dict``; ``passed`` is set on the last
 step), ``info["plan"]`` on reset the planned conflict. An unknown scenario, parameter or option, or
 a parameter out of range, raises ``common.errors.ConfigError`` naming what is allowed.
@@ -22,6 +23,8 @@ from ..config import EnvConfig
 from ..env import DriveEnv
 from .catalog import plan_scenario, resolve_params, scenario_def
 from .outcome import SuiteOutcome
+from .junction_world import JunctionWorld
+from .types import JunctionPlan
 from .world import SuiteWorld
 
 RESET_OPTIONS = ("scenario", "params")
@@ -53,7 +56,7 @@ class SuiteEnv(DriveEnv):
         info["suite"] = self.outcome.as_dict()
         return obs, reward, terminated, truncated, info
 
-    def _new_world(self, seed: int, options: dict | None) -> SuiteWorld:
+    def _new_world(self, seed: int, options: dict | None) -> SuiteWorld | JunctionWorld:
         options = dict(options or {})
         unknown = sorted(set(options) - set(RESET_OPTIONS))
         if unknown:
@@ -61,7 +64,8 @@ class SuiteEnv(DriveEnv):
         name = options.get("scenario", self.scenario_name)
         params = options.get("params", self.scenario_params if name == self.scenario_name else None)
         self.plan = plan_scenario(name, params, seed)
-        return SuiteWorld(self.plan, self.dt_s, self.config.physics_substeps)
+        world = JunctionWorld if isinstance(self.plan, JunctionPlan) else SuiteWorld
+        return world(self.plan, self.dt_s, self.config.physics_substeps)
 
     def _default_time_limit_s(self) -> float:
         return self.plan.time_limit_s

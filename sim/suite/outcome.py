@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..collision import box_gap_m, obb_overlap
-from .types import ScenarioPlan
+from .types import JunctionPlan, ScenarioPlan
+from .junction_world import JunctionWorld
 from .world import SuiteWorld
 
 TTC_HORIZON_S = 6.0  # [s]
@@ -43,17 +44,21 @@ class SuiteOutcome:
     off_road: bool = False
     longest_stop_s: float = 0.0  # the longest the ego stood (below ``STOPPED_M_S``) in one go [s]
     max_stop_s: float | None = None  # the scenario's limit on that (None: none); a longer stop fails the run [s]
+    off_route: bool = False  # a wrong turn (junction cases)
+    red_light: bool = False  # the ego ran a red light (junction cases)
+    failed_to_yield: bool = False  # ... did not give way (``sim.suite.junction_world``)
+    blocked_junction: bool = False  # ... entered a junction with no room to leave it (``sim.nav_world``)
     goal: bool = False
     done: bool = False
     passed: bool | None = None  # decided when the run ends
 
     @staticmethod
-    def start(plan: ScenarioPlan) -> "SuiteOutcome":
+    def start(plan: ScenarioPlan | JunctionPlan) -> "SuiteOutcome":
         impact = None if math.isnan(plan.impact_time_s) else plan.impact_time_s
         limit = None if math.isinf(plan.max_stop_s) else plan.max_stop_s
         return SuiteOutcome(plan.name, dict(plan.params), plan.seed, plan.criterion, impact, max_stop_s=limit)
 
-    def update(self, world: SuiteWorld, events: dict, gt, camera: bool, done: bool) -> None:
+    def update(self, world: SuiteWorld | JunctionWorld, events: dict, gt, camera: bool, done: bool) -> None:
         """Fold in one step: the world after it, its events (``StepEvents.as_dict``) and labels."""
         self.time_s = world.time_s
         ego = world.ego
@@ -66,6 +71,8 @@ class SuiteOutcome:
         self.off_road |= bool(events["off_road"])
         self._stop_s = self._stop_s + world.dt_s if ego.speed_m_s < STOPPED_M_S else 0.0
         self.longest_stop_s = max(self.longest_stop_s, self._stop_s)
+        for name in ("off_route", "red_light", "failed_to_yield", "blocked_junction"):
+            setattr(self, name, getattr(self, name) or bool(events[name]))
         self.goal |= bool(events["goal"])
         box, velocity = world.target_motion()
         ego_box = world.ego_box()
@@ -77,7 +84,8 @@ class SuiteOutcome:
                 self.target_visible_s, self.target_visible_m = world.time_s, seen[0].distance_m
         if done and not self.done:
             self.done = True
-            clean = self.collision is None and not self.off_road and (
+            clean = self.collision is None and not (self.off_road or self.off_route or self.red_light
+                                                    or self.failed_to_yield or self.blocked_junction) and (
                 self.max_stop_s is None or self.longest_stop_s <= self.max_stop_s)
             self.passed = clean and (self.goal or self.criterion == "no_collision")
 

@@ -1,6 +1,6 @@
 """The suite's typed records: a scenario's definition (``ScenarioDef`` and its ``Param``s) and the
 plan one run of it follows (``ScenarioPlan``: the track, the scripted actors, the ego's start, the
-planned conflict)."""
+planned conflict; ``JunctionPlan``: the same for a junction case in a navigation town)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Callable, Iterator
 
 from ..scenarios import Scenario
 from .actors import ScriptedActor
+from .junction_actors import CrossingWalk, GraphVehicle, PathActor
+from .junction_site import JunctionSite
 
 CRITERIA = ("no_collision", "route")
 # no_collision (Euro NCAP AEB): passed when the ego hits nothing before the time limit; a collision
@@ -79,6 +81,31 @@ class ScenarioPlan:
     impact_offset_m: float = math.nan
     # route scenarios that judge the flow too (merging into slow traffic): the longest the ego may stand [s]
     max_stop_s: float = math.inf
+
+    def param(self, name: str) -> float:
+        return dict(self.params)[name]
+
+
+@dataclass(frozen=True)
+class JunctionPlan:
+    """One run of a junction case: the town and the ego's route through one junction
+    (``sim.suite.junction_site.JunctionSite``), the actors the case adds, and the planned conflict."""
+
+    name: str
+    params: tuple[tuple[str, float], ...]
+    seed: int
+    criterion: str
+    time_limit_s: float
+    site: JunctionSite
+    ego_speed_m_s: float  # the test speed the ego starts at [m/s]
+    vehicles: tuple[GraphVehicle, ...]  # placed in the town's traffic (they follow its rules)
+    path_vehicles: tuple[PathActor, ...]  # scripted on fixed paths (ignore everything)
+    walkers: tuple[CrossingWalk, ...]
+    target: tuple[str, int]  # ("vehicle", index into graph vehicles then path vehicles) | ("walker", index)
+    impact_time_s: float = math.nan  # when the target reaches the conflict point if the ego holds its speed [s]
+    impact_offset_m: float = math.nan  # unused here (the straight cases' lateral impact point)
+    conflict_xy: tuple[float, float] = (math.nan, math.nan)  # the planned conflict point [m]
+    max_stop_s: float = math.inf  # no junction case judges standing: waiting for a gap is the point
 
     def param(self, name: str) -> float:
         return dict(self.params)[name]

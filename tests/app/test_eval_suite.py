@@ -49,16 +49,16 @@ def test_two_scenarios_end_to_end_match_the_suite_env(capsys):
 
 
 def test_a_failed_case_writes_its_clip_and_the_report(tmp_path, capsys):
-    # the rule-based driver does not overtake: it waits behind the broken-down car until the time limit
+    # arriving at 80 km/h, the rule-based driver finds no gap in a dense 20 km/h stream before its lane ends
     out = tmp_path / "suite"
-    assert main(["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "ParkedObstacle", "--sweep", "defaults",
-                 "--out", str(out)]) == 0
+    assert main(["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "MergeSlowTraffic", "--sweep", "defaults",
+                 "--param", "ego_kmh=80", "--param", "stream_kmh=20", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "ParkedObstacle" in text and "rule-based/labels" in text
+    assert "MergeSlowTraffic" in text and "rule-based/labels" in text
     r = json.loads((out / "report.json").read_text())
     (case,) = r["cases"]
     assert not case["passed"] and case["collision"] is None and case["end"] == "time limit" and "clip_note" not in case
-    assert case["clip"] == "failures/ParkedObstacle_ego_kmh40_oncoming_kmh40_seed0_rule-based-labels.mp4"
+    assert case["clip"] == "failures/MergeSlowTraffic_ego_kmh80_stream_kmh20_gap_s2_seed0_rule-based-labels.mp4"
     video = cv2.VideoCapture(str(out / case["clip"]))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == case["clip_frames"] == 80  # the last 4 s at 20 Hz
     ok, frame = video.read()

@@ -18,10 +18,11 @@ def test_short_sweep_takes_the_ends_and_the_middle_of_each_parameter():
     ccrs = suite_cases(["CCRs"], "short")
     assert {c.params for c in ccrs} == {(("ego_kmh", e), ("overlap_pct", o)) for e in (10.0, 45.0, 80.0)
                                         for o in (100.0, 50.0, -75.0)}
-    # every combination of each parameter's short values (the first 14 scenarios: 82 cases)
+    # every combination of each parameter's short values (96 on the straight track, 45 at junctions)
     assert len(suite_cases(list(SCENARIOS), "short")) == sum(
         math.prod(len(sweep_values(p.sweep, "short", p.default)) for p in d.params) for d in SCENARIOS.values())
     assert len(suite_cases(["ParkedObstacle", "LaneClosure", "MergeSlowTraffic"], "short")) == 4 + 6 + 8
+    assert len(suite_cases(list(SCENARIOS), "short")) == 96 + 45  # the straight track's, the junctions'
     assert len(suite_cases(list(SCENARIOS), "full")) == sum(len(list(d.grid())) for d in SCENARIOS.values())
     assert len(suite_cases(list(SCENARIOS), "defaults", seeds_per_scenario=2)) == 2 * len(SCENARIOS)
 
@@ -49,6 +50,6 @@ def test_a_cell_counts_passes_collisions_and_impact_speeds():
     cell = summarize_cases([rec(True, interventions=5), rec(False, "target", 20.0, 3), rec(False, "target", 30.0),
                             rec(False)])
     assert cell == {"cases": 4, "passed": 1, "pass_rate": 0.25, "collisions": 2, "impact_kmh_mean": 25.0,
-                    "impact_kmh_max": 30.0, "interventions": 8, "cases_with_intervention": 2}
+                    "impact_kmh_max": 30.0, "interventions": 8, "cases_with_intervention": 2, "infractions": 0}
     unsupervised = summarize_cases([{**rec(True), "supervised": False}])
     assert unsupervised["interventions"] is None and unsupervised["impact_kmh_mean"] is None

@@ -1,6 +1,7 @@
-"""The safety suite's scenarios: each builds deterministically from its seed, and its situation really
-occurs: with the ego holding its test speed, the target meets the ego's front at the planned time and
-at the planned point across it (within one step of the target's motion)."""
+"""The safety suite's straight-track scenarios: each builds deterministically from its seed, and its
+situation really occurs: with the ego holding its test speed, the target meets the ego's front at the
+planned time and at the planned point across it (within one step of the target's motion). The junction
+cases have their own tests (tests/sim/test_suite_junctions.py)."""
 
 import math
 
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from common.errors import ConfigError
-from sim.suite import SCENARIOS, build, plan_scenario
+from sim.suite import SCENARIOS, TRACK_SCENARIOS, build, plan_scenario
 
 DT_S = 0.05
 
@@ -39,7 +40,7 @@ def _extremes(defn):
     return points
 
 
-CASES = [(name, params) for name, defn in SCENARIOS.items() for params in _extremes(defn)]
+CASES = [(name, params) for name in TRACK_SCENARIOS for params in _extremes(SCENARIOS[name])]
 
 
 @pytest.mark.parametrize("name,params", CASES, ids=[f"{n}-{p}" for n, p in CASES])
@@ -58,7 +59,7 @@ def test_holding_speed_meets_the_target_as_planned(name, params):
     assert abs(world.ego.speed_m_s - plan.ego_speed_m_s) < 1e-9  # nobody braked: the impact is at the test speed
 
 
-@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@pytest.mark.parametrize("name", sorted(TRACK_SCENARIOS))
 def test_same_seed_same_run_and_seeds_vary_the_scene_only(name):
     def run(seed):
         world = build(name, None, seed=seed, dt_s=DT_S)
@@ -79,7 +80,7 @@ def test_same_seed_same_run_and_seeds_vary_the_scene_only(name):
 
 
 def test_every_scenario_starts_the_ego_at_its_test_speed_in_its_lane():
-    for name in SCENARIOS:
+    for name in TRACK_SCENARIOS:
         world = build(name, {}, seed=0)
         assert world.ego.speed_m_s == pytest.approx(world.plan.ego_speed_m_s)
         assert world.frenet.lane_offset_m == pytest.approx(0.0, abs=1e-6)
