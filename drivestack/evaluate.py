@@ -38,6 +38,8 @@ import sys
 
 from common.errors import UsageError
 
+from drivestack.cluster import add_ray_arguments, spec_from_args, units_on
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate perception or a driving policy on held-out simulator seeds",
@@ -73,6 +75,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -94,6 +97,7 @@ def run(args) -> int:
     from common.device import resolve_device
 
     resolve_device(args.device)  # up front: an unknown name, or CUDA where there is none, before any loading
+    args.ray_spec = spec_from_args(args)  # --ray: checked (and Ray found) before any loading too
     if args.target == "policy":
         return _run_policy(args)
     if args.target == "suite":
@@ -200,8 +204,10 @@ def _run_policy(args) -> int:
     seeds = parse_seeds(args.seeds or "900000-900009")
     rows, policy, pixels = select_rows(args, args.scenario)
     make_out(args.out)
-    report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
-                     args.device, args.workers, progress=not args.json, interleave=args.interleave)
+    with units_on(args.ray_spec) as units_map:
+        report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
+                         args.device, args.workers, progress=not args.json, interleave=args.interleave,
+                         units_map=units_map)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:

@@ -1,0 +1,60 @@
+"""Seeded work units and the maps that run them: one contract for one process, a process pool and a cluster.
+
+A *unit* is one independent, seeded piece of a job (an episode, a scenario case, a scene, a perception
+seed) whose result depends on the unit alone, never on which process ran it or what that process ran
+before. A *units map* runs ``fn`` over a list of units and yields ``(index, result)`` pairs as units
+finish, in any order; the caller puts each result in its place, so the job's output is the same
+whatever map ran it. ``serial_units`` and ``process_units`` are the one-machine maps;
+``drivestack.cluster.RayUnits`` is the cluster's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+
+class UnitsMap(Protocol):
+    def __call__(self, fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        """``(index, fn(units[index]))`` for every unit, as each finishes."""
+
+
+def serial_units(fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+    """Every unit in this process, in order."""
+    for index, unit in enumerate(units):
+        yield index, fn(unit)
+
+
+def process_units(workers: int) -> UnitsMap:
+    """A map over ``workers`` spawned processes (a fresh pool per call, one torch thread each: the
+    workers, not torch, use the cores); results come back as they finish."""
+
+    def run(fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=one_torch_thread) as pool:
+            futures = {pool.submit(fn, unit): index for index, unit in enumerate(units)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+    return run
+
+
+def in_order(pairs: Iterator[tuple[int, Any]], count: int, on_done: Callable[[Any], None] | None = None) -> list:
+    """The results of a units map's ``(index, result)`` pairs as a list in unit order; ``on_done(result)``
+    as each arrives (a progress bar counting finished units)."""
+    results: list = [None] * count
+    for index, result in pairs:
+        results[index] = result
+        if on_done is not None:
+            on_done(result)
+    return results
+
+
+def one_torch_thread() -> None:
+    """Worker start-up: one torch thread per process (the processes share the cores)."""
+    try:
+        import torch
+    except ImportError:  # a job without torch
+        return
+    torch.set_num_threads(1)
