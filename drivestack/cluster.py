@@ -95,7 +95,6 @@ class RayUnits:
     def __init__(self, spec: RaySpec, shared_dir: str | os.PathLike | None = None):
         self.spec = spec
         self.shared_dir = None if shared_dir is None else str(Path(shared_dir).absolute())
-        self.fault = _fault_from_env()
         self._checked = False
 
     def __enter__(self) -> "RayUnits":
@@ -103,6 +102,8 @@ class RayUnits:
         options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
         if self.spec.address == LOCAL:
             options["num_cpus"] = self.spec.cpus or os.cpu_count()
+        elif self.spec.address != "auto":
+            _check_reachable(self.spec.address)
         try:
             ray.init(address=self.spec.address, **options)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -121,8 +122,8 @@ class RayUnits:
             self.check_nodes()
             self._checked = True
         task = ray.remote(_run_unit).options(num_cpus=1, max_retries=self.spec.max_retries, retry_exceptions=True)
-        fn_ref = ray.put(fn)
-        index_of = {task.remote(fn_ref, unit, index, self.fault): index for index, unit in enumerate(units)}
+        fn_ref, fault = ray.put(fn), _fault_from_env()
+        index_of = {task.remote(fn_ref, unit, index, fault): index for index, unit in enumerate(units)}
         pending = list(index_of)
         try:
             while pending:
@@ -196,6 +197,17 @@ def _probe(sentinel: str | None) -> str | None:
     except OSError as exc:
         return f"the output folder {folder} is not writable from this node: {exc.strerror or exc}"
     return None
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A UsageError when nothing listens at HOST:PORT (Ray itself retries an unreachable head for minutes)."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise UsageError(f"--ray {address}: no Ray cluster could be reached there: {exc.strerror or exc}") from None
 
 
 def _fault_from_env() -> tuple[str, str] | None:

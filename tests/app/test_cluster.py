@@ -1,0 +1,133 @@
+"""``--ray``: the same results with and without Ray (episodes, dataset bytes per scene), retries, resume,
+and the one-line errors (``drivestack.cluster``).
+
+The Ray tests need the cluster extra (``pip install -e ".[cluster]"``) and skip without it; they start
+one local Ray instance of 2 worker slots for the module (a few seconds) and one more through the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from drivestack.cli import main
+from drivestack.cluster import FAULT_ENV, EXTRA
+
+POLICY_ARGS = ["eval", "policy", "--rows", "rule-based/labels", "--seeds", "1-2", "--route-length", "50", "--json"]
+EXPORT = dict(scenes=3, frames_per_scene=2, seed=5, progress=False)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file of a dataset but data.yaml (which names its own folder)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != "data.yaml"}
+
+
+# --- without Ray ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [POLICY_ARGS + ["--ray"],
+                                  ["dataset", "--out", "OUT", "--scenes", "1", "--frames-per-scene", "1", "--seed", "0",
+                                   "--ray", "auto"]])
+def test_missing_extra_is_one_line(argv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError, as without the extra
+    argv = [str(tmp_path / "out") if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and EXTRA in err
+    assert not (tmp_path / "out").exists()  # nothing written
+
+
+@pytest.mark.parametrize("extra, message", [(["--ray", "not an address"], "--ray 'not an address' is not allowed"),
+                                            (["--ray-cpus", "2"], "--ray-cpus is not allowed without --ray")])
+def test_bad_ray_values_are_one_line(extra, message, capsys):
+    assert main(POLICY_ARGS + extra) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_probe_names_a_folder_the_node_does_not_share(tmp_path):
+    from drivestack.cluster import _probe
+
+    assert _probe(None) is None
+    (tmp_path / "sentinel").write_bytes(b"")
+    assert _probe(str(tmp_path / "sentinel")) is None
+    assert "every node mounts" in _probe(str(tmp_path / "elsewhere" / "sentinel"))
+
+
+# --- with Ray (local instance) ----------------------------------------------------------------------
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason=f"the cluster extra is not installed ({EXTRA})")
+
+
+@needs_ray
+def test_unreachable_cluster_is_one_line(capsys):
+    assert main(POLICY_ARGS + ["--ray", "127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no Ray cluster could be reached" in err
+
+
+@pytest.mark.slow  # two runs of the command, one starting its own Ray instance: about 30 s on 2 busy cores
+@needs_ray
+def test_eval_policy_cli_same_episodes_with_ray(capsys):
+    """The whole command: its own local instance, the same JSON report as one process."""
+    assert main(POLICY_ARGS) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(POLICY_ARGS + ["--ray", "--ray-cpus", "2"]) == 0
+    assert json.loads(capsys.readouterr().out) == plain
+
+
+@pytest.fixture(scope="module")
+def units():
+    from drivestack.cluster import RaySpec, RayUnits
+
+    with RayUnits(RaySpec(cpus=2)) as units:
+        yield units
+
+
+def _compare(units_map=None) -> dict:
+    from control.evaluate import compare
+
+    return compare(["rule-based/labels"], (1, 2), "town", 50.0, progress=False, units_map=units_map)
+
+
+@needs_ray
+def test_killed_worker_is_retried_same_episodes(units, tmp_path, monkeypatch):
+    plain = _compare()
+    monkeypatch.setenv(FAULT_ENV, f"exit:{tmp_path}")  # each unit's first worker dies mid-unit
+    assert _compare(units) == plain
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["unit-0", "unit-1"]  # both did fail once
+
+
+@needs_ray
+def test_export_same_bytes_per_scene_and_a_raising_unit_is_retried(units, tmp_path, monkeypatch):
+    from sim.dataset import export_dataset
+
+    export_dataset(tmp_path / "plain", **EXPORT)
+    faults = tmp_path / "faults"
+    faults.mkdir()
+    monkeypatch.setenv(FAULT_ENV, f"raise:{faults}")
+    summary = export_dataset(tmp_path / "ray", **EXPORT, units_map=units)
+    assert summary["complete"] and len(list(faults.iterdir())) == EXPORT["scenes"]
+    assert digests(tmp_path / "ray") == digests(tmp_path / "plain")
+
+
+@needs_ray
+def test_interrupted_export_resumes_on_ray(units, tmp_path):
+    from sim.dataset import export_dataset
+
+    export_dataset(tmp_path / "plain", **EXPORT)
+    out = tmp_path / "ray"
+    export_dataset(out, **EXPORT, units_map=units)
+    # an interruption: scene 1 never finished (marker gone, a stray half-written file), no data.yaml yet
+    (out / "scenes" / "scene_00001.json").unlink()
+    split = json.loads((tmp_path / "plain" / "scenes" / "scene_00001.json").read_text())["split"]
+    (out / "images" / split / "scene_00001_f0001.jpg").write_bytes(b"half")
+    (out / "data.yaml").unlink()
+    before = {p: (out / "scenes" / p).stat().st_mtime_ns for p in ("scene_00000.json", "scene_00002.json")}
+    export_dataset(out, **EXPORT, units_map=units)
+    assert digests(out) == digests(tmp_path / "plain") and (out / "data.yaml").is_file()
+    assert before == {p: (out / "scenes" / p).stat().st_mtime_ns for p in before}  # finished scenes left alone
