@@ -115,23 +115,22 @@ def run(args) -> int:
     if args.frames_per_seed < 1:
         raise UsageError(f"--frames-per-seed {args.frames_per_seed} is not allowed; use 1 or more")
     seeds = parse_seeds(args.seeds)
-    from perception.evaluate import EvalConfig, evaluate
-    from perception.pipeline import Perception, model_paths
-    from perception.yolo import DetectorConfig, YoloDetector
+    from perception.evaluate import EvalConfig, EvalModels, evaluate
+    from perception.pipeline import model_paths
 
     try:
         det_path, hyd_path = model_paths(args.detector, args.hydranet)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
+    models = EvalModels(str(det_path), str(hyd_path), args.device)
     try:
-        perception = Perception.from_files(None, hyd_path, device=args.device, track=False)
-        # AP needs the whole score range: a near-zero confidence threshold
-        perception.detector = YoloDetector.load(det_path, cfg=DetectorConfig(device=args.device, conf=0.001))
+        perception = models.build()  # here too: bad weights are a one-line error before any worker loads them
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
-    report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
-                                             randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
-                      progress=not args.json)
+    with units_on(args.ray_spec) as units_map:
+        report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
+                                                 randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
+                          progress=not args.json, units_map=units_map, models=models)
     report["models"] = {"detector": str(det_path), "hydranet": str(hyd_path)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json and args.out:
