@@ -4,7 +4,7 @@ A *unit* is one independent, seeded piece of a job (an episode, a scenario case,
 seed) whose result depends on the unit alone, never on which process ran it or what that process ran
 before. A *units map* runs ``fn`` over a list of units and yields ``(index, result)`` pairs as units
 finish, in any order; the caller puts each result in its place, so the job's output is the same
-whatever map ran it. ``serial_units`` and ``process_units`` are the one-machine maps;
+whatever map ran it. ``serial_units`` and ``executor_units`` are one machine's maps;
 ``drivestack.cluster.RayUnits`` is the cluster's.
 """
 
@@ -24,18 +24,16 @@ def serial_units(fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tup
         yield index, fn(unit)
 
 
-def process_units(workers: int) -> UnitsMap:
-    """A map over ``workers`` spawned processes (a fresh pool per call, one torch thread each: the
-    workers, not torch, use the cores); results come back as they finish."""
+def executor_units(executor) -> UnitsMap:
+    """A map over a ``concurrent.futures`` executor (a process pool the caller keeps warm across jobs:
+    ``drivestack bench cluster``'s plain multiprocess peer); results come back as they finish."""
 
     def run(fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tuple[int, Any]]:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=one_torch_thread) as pool:
-            futures = {pool.submit(fn, unit): index for index, unit in enumerate(units)}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+        futures = {executor.submit(fn, unit): index for index, unit in enumerate(units)}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
     return run
 

@@ -131,3 +131,19 @@ def test_interrupted_export_resumes_on_ray(units, tmp_path):
     export_dataset(out, **EXPORT, units_map=units)
     assert digests(out) == digests(tmp_path / "plain") and (out / "data.yaml").is_file()
     assert before == {p: (out / "scenes" / p).stat().st_mtime_ns for p in before}  # finished scenes left alone
+
+
+@pytest.mark.slow  # the shipped networks exported to ONNX for the session, then two evaluations: about 50 s here
+def test_perception_units_merge_to_the_one_pass_report(tmp_path):
+    """eval perception split into (kind, seed) units, merged in unit order: the one-pass report and
+    the same example overlays (the units run here, through ``serial_units``: the merge is the point)."""
+    from common.units import serial_units
+    from perception.evaluate import EvalConfig, EvalModels, evaluate
+    from perception.pipeline import model_paths
+
+    models = EvalModels(*(str(p) for p in model_paths(None, None)), "cpu")
+    config = EvalConfig(seeds=(5, 6), frames_per_seed=2, light_frames_per_seed=2)
+    one_pass = evaluate(models.build(), config, tmp_path / "one", progress=False)
+    units = evaluate(models.build(), config, tmp_path / "units", progress=False, units_map=serial_units, models=models)
+    assert units == one_pass
+    assert digests(tmp_path / "units") == digests(tmp_path / "one")
