@@ -10,6 +10,7 @@ whatever map ran it. ``serial_units`` and ``executor_units`` are one machine's m
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
 
@@ -47,6 +48,39 @@ def in_order(pairs: Iterator[tuple[int, Any]], count: int, on_done: Callable[[An
         if on_done is not None:
             on_done(result)
     return results
+
+
+def journaled(units_map: UnitsMap, folder: Path) -> UnitsMap:
+    """``units_map`` that keeps each finished unit's result in ``folder`` (one pickle per unit, written
+    whole then renamed, named by a hash of the function and the unit's repr) and, run again over the
+    same units, returns the kept results instead of running those units: an interrupted job resumes
+    where it stopped. The caller removes ``folder`` once the job's own output is written, so a later
+    job never reads results of files that have since changed (a retrained policy at the same path)."""
+
+    def run(fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tuple[int, Any]]:
+        import hashlib
+        import os
+        import pickle
+
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{fn.__module__}.{fn.__qualname__}"
+        paths = [folder / (hashlib.sha256(f"{name}|{unit!r}".encode()).hexdigest()[:24] + ".pkl") for unit in units]
+        todo = []
+        for index, path in enumerate(paths):
+            try:
+                result = pickle.loads(path.read_bytes())
+            except (OSError, pickle.UnpicklingError, EOFError):  # not there (or torn): run it
+                todo.append(index)
+                continue
+            yield index, result
+        for j, result in units_map(fn, [units[i] for i in todo]):
+            index = todo[j]
+            tmp = paths[index].with_suffix(".tmp")
+            tmp.write_bytes(pickle.dumps(result))
+            os.replace(tmp, paths[index])
+            yield index, result
+
+    return run
 
 
 def one_torch_thread() -> None:

@@ -21,6 +21,7 @@ raise (or its worker process exit) once, marking ``DIR/unit-<index>``; the retry
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from common.errors import UsageError
+from common.units import journaled
 
 EXTRA = 'pip install -e ".[cluster]"'
 LOCAL = "local"  # --ray without an address: a new Ray instance on this machine
@@ -79,12 +81,28 @@ def require_ray():
     return ray
 
 
-def units_on(spec: RaySpec | None, shared_dir: str | os.PathLike | None = None):
-    """A context giving the units map of ``spec`` (``RayUnits``), or None without ``--ray`` (the
-    command's own single-machine path)."""
-    import contextlib
+JOURNAL = ".units"  # under an evaluation's --out: each finished unit's result until the report is written
 
-    return contextlib.nullcontext(None) if spec is None else RayUnits(spec, shared_dir)
+
+@contextlib.contextmanager
+def units_on(spec: RaySpec | None, shared_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None):
+    """A context giving the units map of ``spec`` (``RayUnits``), or None without ``--ray`` (the command's
+    own single-machine path). ``out``: an evaluation's output folder, where the finished units' results
+    are kept (``common.units.journaled``) so that the same command run again after an interruption
+    runs only the units that had not finished; ``finish(out)`` drops them once the report is written."""
+    if spec is None:
+        yield None
+        return
+    with RayUnits(spec, shared_dir) as units:
+        yield units if out is None else journaled(units, Path(out) / JOURNAL)
+
+
+def finish(out: str | os.PathLike | None) -> None:
+    """The report is written: the kept unit results under ``out`` go."""
+    import shutil
+
+    if out is not None:
+        shutil.rmtree(Path(out) / JOURNAL, ignore_errors=True)
 
 
 class RayUnits:

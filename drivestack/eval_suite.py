@@ -39,7 +39,7 @@ def run_suite(args) -> int:
     from control.evaluate import SUITE, run_tasks
     from control.suite_eval import parse_values, select_scenarios, suite_cases, suite_table
 
-    from drivestack.cluster import units_on
+    from drivestack.cluster import finish, units_on
     from drivestack.evaluate import write_html, make_out, select_rows
 
     if args.workers < 1:
@@ -57,7 +57,7 @@ def run_suite(args) -> int:
     out = Path(args.out).resolve() if args.out else None
     options = (str(policy), str(pixels), not args.no_supervisor, args.device, args.interleave)
     tasks = [(row, case, out, options) for row in rows for case in cases]
-    with units_on(getattr(args, "ray_spec", None), out) as units_map:  # the workers write the failure clips under --out
+    with units_on(getattr(args, "ray_spec", None), out, out) as units_map:  # the workers write the failure clips under --out
         records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case", units_map=units_map)
     table, totals = suite_table(records, rows, scenarios)
     report = {"suite": {"scenarios": scenarios, "rows": rows, "sweep": args.sweep, "params": {k: list(v) for k, v in values.items()},
@@ -75,6 +75,7 @@ def run_suite(args) -> int:
         print(f"drivestack eval: wrote {out / 'report.json'}; {failed} failed case(s), their clips in {out / FAILURES}",
               file=sys.stderr)
         write_html(out)
+        finish(out)
     return 0
 
 

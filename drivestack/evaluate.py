@@ -11,6 +11,9 @@ Usage::
     drivestack eval perception --json                      # shipped models, default held-out seeds
     drivestack eval perception --seeds 10000-10019 --out runs/eval --detector runs/detector/weights/best.pt
 
+    drivestack eval policy --seeds 900000-900999 --ray auto   # on the Ray cluster running here (docs/cluster.md)
+    drivestack eval suite --sweep full --ray HEAD:6379 --out /shared/runs/suite
+
 ``eval policy`` drives the same held-out seeds with each row's policy and perception source
 (ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera) and reports success
 rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
@@ -28,6 +31,13 @@ case under failures/.
 ``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
 example overlays. With ``--out`` both also write ``report.json`` and ``report.html`` (``drivestack report``).
+
+``--ray [ADDRESS]`` (after the target) runs the units as Ray tasks (``drivestack.cluster``): the episodes
+of ``eval policy``, the cases of ``eval suite`` and each seed of each kind of ``eval perception``; no
+address starts a local Ray instance (``--ray-cpus N`` slots), ``auto`` or HOST:PORT joins a cluster. The
+report is the one-machine run's, whatever the number of workers. With ``--out``, each finished unit's
+result is kept under OUT/.units until the report is written: the same command run again after an
+interruption runs only the units that had not finished.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ import sys
 
 from common.errors import UsageError
 
-from drivestack.cluster import add_ray_arguments, spec_from_args, units_on
+from drivestack.cluster import add_ray_arguments, finish, spec_from_args, units_on
 
 
 def add_parser(sub) -> None:
@@ -127,7 +137,7 @@ def run(args) -> int:
         perception = models.build()  # here too: bad weights are a one-line error before any worker loads them
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
-    with units_on(args.ray_spec) as units_map:
+    with units_on(args.ray_spec, out=args.out) as units_map:
         report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
                                                  randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
                           progress=not args.json, units_map=units_map, models=models)
@@ -137,6 +147,7 @@ def run(args) -> int:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)
     if args.out:
         write_html(args.out)
+        finish(args.out)
     return 0
 
 
@@ -203,7 +214,7 @@ def _run_policy(args) -> int:
     seeds = parse_seeds(args.seeds or "900000-900009")
     rows, policy, pixels = select_rows(args, args.scenario)
     make_out(args.out)
-    with units_on(args.ray_spec) as units_map:
+    with units_on(args.ray_spec, out=args.out) as units_map:
         report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
                          units_map=units_map)
@@ -214,6 +225,7 @@ def _run_policy(args) -> int:
     if args.out:
         (Path(args.out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         write_html(args.out)
+        finish(args.out)
     return 0
 
 

@@ -58,6 +58,26 @@ def test_probe_names_a_folder_the_node_does_not_share(tmp_path):
     assert "every node mounts" in _probe(str(tmp_path / "elsewhere" / "sentinel"))
 
 
+def test_journal_resumes_only_the_units_that_had_not_finished(tmp_path):
+    """An interrupted evaluation (``--ray --out``) run again runs only its unfinished units."""
+    from common.units import in_order, journaled, serial_units
+
+    calls = []
+
+    def tenfold(x: int) -> int:
+        calls.append(x)
+        if x == 3 and calls.count(3) == 1:
+            raise KeyboardInterrupt  # the run is stopped during unit 3
+        return 10 * x
+
+    units = [1, 2, 3, 4]
+    with pytest.raises(KeyboardInterrupt):
+        in_order(journaled(serial_units, tmp_path)(tenfold, units), len(units))
+    assert calls == [1, 2, 3] and len(list(tmp_path.glob("*.pkl"))) == 2
+    assert in_order(journaled(serial_units, tmp_path)(tenfold, units), len(units)) == [10, 20, 30, 40]
+    assert calls == [1, 2, 3, 3, 4]
+
+
 # --- with Ray (local instance) ----------------------------------------------------------------------
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason=f"the cluster extra is not installed ({EXTRA})")
