@@ -120,6 +120,10 @@ class RayUnits:
         options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
         if self.spec.address == LOCAL:
             options["num_cpus"] = self.spec.cpus or os.cpu_count()
+            # Ray starts its workers at nice 15 (ahead of them: its own raylet); on a machine shared with
+            # other work that hands them a sliver of the CPU. A local instance is this command's own
+            # workers, so they run at the driver's priority, as --workers processes do
+            options["_system_config"] = {"worker_niceness": 0}
         elif self.spec.address != "auto":
             _check_reachable(self.spec.address)
         try:
