@@ -19,7 +19,9 @@ of ``--processes``:
 Both parallel maps are timed warm, ``ROUNDS`` runs of each job, the two maps in turns (a change in the
 machine's load hits both alike), so the comparison is the cost of dispatching units, not of starting
 workers; the seconds each took to start and warm up are reported beside them (a command pays them
-once per run). ``ray_overhead`` is ``1 - ray / pool`` at equal N (the issue's target: under
+once per run). On a machine busy with other work the jobs' rates swing from round to round; the
+dispatch cost per unit (``DISPATCH_UNITS`` units that do nothing, through each map) is the steadier
+measure of what Ray adds to each unit. ``ray_overhead`` is ``1 - ray / pool`` at equal N (the issue's target: under
 15 % on 2 cores). Timings are reported, never judged.
 """
 
@@ -36,6 +38,7 @@ from typing import Any, Callable
 from common.errors import UsageError
 
 ROUNDS = 2  # timed runs of each job per parallel map
+DISPATCH_UNITS = 200  # do-nothing units timed per map for its cost per unit
 EXPORT_SCENES = 12  # scenes per timed export
 EXPORT_FRAMES = 6  # frames per scene
 EVAL_EPISODES = 12  # episodes per timed evaluation
@@ -94,6 +97,17 @@ def _total(rounds: list[dict]) -> dict:
     return out
 
 
+def _dispatch_ms(units_map, count: int = DISPATCH_UNITS) -> float:
+    """Wall-clock ms per unit of ``count`` units that do nothing: what the map itself costs a unit,
+    which, unlike the jobs' rates, hardly moves with other load on the machine."""
+    from common.units import in_order
+
+    in_order(units_map(abs, list(range(count))), count)  # warm
+    t0 = time.perf_counter()
+    in_order(units_map(abs, list(range(count))), count)
+    return 1000 * (time.perf_counter() - t0) / count
+
+
 def _warm(jobs: _Jobs, units_map) -> float:
     """One untimed run of each job (imports, numba, envs built in every worker); its seconds."""
     t0 = time.perf_counter()
@@ -136,12 +150,15 @@ def bench_cluster(processes: list[int], seed: int) -> dict:
                 with RayUnits(RaySpec(cpus=n)) as ray_units:
                     _warm(jobs, ray_units)
                     ray_start_s = time.perf_counter() - t0
+                    dispatch = {"pool": _dispatch_ms(pool_units), "ray": _dispatch_ms(ray_units)}
                     rounds: dict[str, list] = {"pool": [], "ray": []}
                     for _ in range(ROUNDS):  # in turns: a change in the machine's load hits both alike
                         rounds["pool"].append(_both(jobs, pool_units))
                         rounds["ray"].append(_both(jobs, ray_units))
-            report["pool"][str(n)] = {**_total(rounds["pool"]), "start_and_warmup_s": pool_start_s}
-            report["ray"][str(n)] = {**_total(rounds["ray"]), "start_and_warmup_s": ray_start_s}
+            report["pool"][str(n)] = {**_total(rounds["pool"]), "start_and_warmup_s": pool_start_s,
+                                      "dispatch_ms_per_unit": dispatch["pool"]}
+            report["ray"][str(n)] = {**_total(rounds["ray"]), "start_and_warmup_s": ray_start_s,
+                                     "dispatch_ms_per_unit": dispatch["ray"]}
             pool_fig, ray_fig = report["pool"][str(n)], report["ray"][str(n)]
             report["ray_overhead"][str(n)] = {
                 "export": 1 - ray_fig["export"]["frames_per_s"] / pool_fig["export"]["frames_per_s"],
@@ -170,6 +187,9 @@ def format_table(r: dict) -> str:
         lines.append(f"{f'Ray local, {n} slot(s)':<24}{y['export']['frames_per_s']:>16.1f}{y['eval']['episodes_per_s']:>17.2f}"
                      f"{y['start_and_warmup_s']:>17.1f}")
         lines.append(f"{f'  Ray overhead vs pool':<24}{o['export']:>16.1%}{o['eval']:>17.1%}")
+        lines.append(f"  dispatch per unit: pool {p['dispatch_ms_per_unit']:.2f} ms, Ray {y['dispatch_ms_per_unit']:.2f} ms; "
+                     f"a unit here takes {1000 * y['export']['seconds'] / (y['export']['frames'] / EXPORT_FRAMES):.0f} ms "
+                     f"(a scene) to {1000 * y['eval']['seconds'] / y['eval']['episodes']:.0f} ms (an episode) of wall clock")
     if r["notes"]:
         lines += ["", "notes:"] + [f"  - {n}" for n in r["notes"]]
     return "\n".join(lines)
