@@ -100,6 +100,22 @@ def test_eval_policy_cli_same_episodes_with_ray(capsys):
     assert json.loads(capsys.readouterr().out) == plain
 
 
+@pytest.mark.slow  # the suite twice, once on its own Ray instance: about a minute on 2 busy cores
+@needs_ray
+def test_eval_suite_same_cases_with_ray_and_the_workers_write_the_clips(tmp_path, capsys):
+    argv = ["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "CCRs,ParkedObstacle", "--sweep", "defaults",
+            "--param", "ego_kmh=20", "--json"]
+    assert main(argv + ["--out", str(tmp_path / "plain")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert main(argv + ["--out", str(tmp_path / "ray"), "--ray", "--ray-cpus", "2"]) == 0
+    on_ray = json.loads(capsys.readouterr().out)
+    assert on_ray["cases"] == plain["cases"] and on_ray["table"] == plain["table"]
+    failed = [c for c in plain["cases"] if not c["passed"]]
+    assert failed and all((tmp_path / "ray" / c["clip"]).is_file() for c in failed)  # written by a worker
+    assert not (tmp_path / "ray" / ".units").exists()  # the kept unit results go once the report is written
+
+
+# one instance for the tests below (the CLI tests above start and stop their own: one per process at a time)
 @pytest.fixture(scope="module")
 def units():
     from drivestack.cluster import RaySpec, RayUnits
@@ -167,18 +183,3 @@ def test_perception_units_merge_to_the_one_pass_report(tmp_path):
     units = evaluate(models.build(), config, tmp_path / "units", progress=False, units_map=serial_units, models=models)
     assert units == one_pass
     assert digests(tmp_path / "units") == digests(tmp_path / "one")
-
-
-@pytest.mark.slow  # the suite twice, once on its own Ray instance: about a minute on 2 busy cores
-@needs_ray
-def test_eval_suite_same_cases_with_ray_and_the_workers_write_the_clips(tmp_path, capsys):
-    argv = ["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "CCRs,ParkedObstacle", "--sweep", "defaults",
-            "--param", "ego_kmh=20", "--json"]
-    assert main(argv + ["--out", str(tmp_path / "plain")]) == 0
-    plain = json.loads(capsys.readouterr().out)
-    assert main(argv + ["--out", str(tmp_path / "ray"), "--ray", "--ray-cpus", "2"]) == 0
-    on_ray = json.loads(capsys.readouterr().out)
-    assert on_ray["cases"] == plain["cases"] and on_ray["table"] == plain["table"]
-    failed = [c for c in plain["cases"] if not c["passed"]]
-    assert failed and all((tmp_path / "ray" / c["clip"]).is_file() for c in failed)  # written by a worker
-    assert not (tmp_path / "ray" / ".units").exists()  # the kept unit results go once the report is written
