@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+from common.units import UnitsMap, in_order
+
 from .metrics import EpisodeLog, episode_metrics, summarize
 from .policies import Policy
 
@@ -108,14 +110,17 @@ def _episode_task(task: tuple) -> dict:
 
 
 def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool = True, desc: str = "",
-              unit: str = "episode") -> list:
-    """``task_fn`` over ``tasks`` (in order), in ``workers`` spawned processes when more than one
-    (each builds its rows' objects once: ``row_objects`` caches them per process), with a progress bar."""
+              unit: str = "episode", units_map: UnitsMap | None = None) -> list:
+    """``task_fn`` over ``tasks`` (results in task order), in ``workers`` spawned processes when more than one
+    (each builds its rows' objects once: ``row_objects`` caches them per process), or through ``units_map``
+    (a cluster's, ``drivestack.cluster``) when given; the progress bar counts finished tasks."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress)
     results = []
-    if workers > 1:
+    if units_map is not None:
+        results = in_order(units_map(task_fn, tasks), len(tasks), lambda _: bar.update(1))
+    elif workers > 1:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
@@ -133,13 +138,14 @@ def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool =
 
 def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, policy_path: str | None = None,
             pixels_path: str | None = None, supervisor: bool = True, device: str = "auto", workers: int = 1,
-            progress: bool = True, interleave: bool = False) -> dict:
+            progress: bool = True, interleave: bool = False, units_map: UnitsMap | None = None) -> dict:
     """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap.
-    ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``)."""
+    ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``);
+    ``units_map``: run the episodes (one unit each) there instead of ``workers`` local processes."""
     options = (scenario, float(route_length_m), None if policy_path is None else str(policy_path),
                None if pixels_path is None else str(pixels_path), supervisor, device, interleave)
     tasks = [(row, seed, *options) for row in rows for seed in seeds]
-    episodes = run_tasks(_episode_task, tasks, workers, progress, f"eval policy ({scenario})")
+    episodes = run_tasks(_episode_task, tasks, workers, progress, f"eval policy ({scenario})", units_map=units_map)
     table = {row: summarize([e for e in episodes if e["row"] == row]) for row in rows}
     gap = {}
     for kind in ("ppo", "rule-based"):

@@ -5,6 +5,7 @@ Usage::
     drivestack bench sim [--json] [--seconds S] [--processes 1,2] [--no-peers] [--seed N]
     drivestack bench perception [--json] [--device auto|cpu|cuda]     (drivestack.bench_perception)
     drivestack bench loop [--json] [--seconds S] [--processes 1,2] [--train-steps N]   (drivestack.bench_loop)
+    drivestack bench cluster [--json] [--processes 1,2] [--seed N]                  (drivestack.bench_cluster)
 
 ``sim`` measures, each for about ``S`` seconds after a warm-up:
 
@@ -503,6 +504,9 @@ TARGETS: dict[str, tuple[str, Callable[[Any], int]]] = {
                    lambda args: __import__("drivestack.bench_perception", fromlist=["run"]).run(args)),
     "loop": ("closed-loop steps/s from pixels (models) and from labels, per stage; PPO training env-steps/s with 1..N envs",
              lambda args: __import__("drivestack.bench_loop", fromlist=["run"]).run(args)),
+    "cluster": ("export frames/s and eval episodes/s: one process, a pool of N processes, a local Ray instance of N "
+                "slots (needs the cluster extra)",
+                lambda args: __import__("drivestack.bench_cluster", fromlist=["run"]).run(args)),
 }
 
 

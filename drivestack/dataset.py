@@ -11,6 +11,11 @@ labels, drivable / lane masks, depth PNGs and per-scene ground-truth JSONL; see
 ``sim.dataset`` for the layout. Running the same command again resumes an interrupted export;
 a folder that holds another dataset is refused. ``--set`` overrides env config fields, e.g.
 ``--set camera.width_px=640 --set scenario.route_length_m=300``.
+
+``--ray [ADDRESS]`` exports the scenes as Ray tasks (``drivestack.cluster``, docs/cluster.md): no address
+starts a local Ray instance, ``auto`` or HOST:PORT joins a cluster, whose nodes must all mount DIR at the
+same path (a shared filesystem); each scene is written by one worker, byte for byte what one process
+writes, and a rerun resumes scene by scene as without ``--ray``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import argparse
 
 from common.config import merge, parse_override
 from common.errors import UsageError
+
+from drivestack.cluster import add_ray_arguments, spec_from_args, units_on
 
 
 def add_parser(subparsers) -> None:
@@ -41,6 +48,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--weave", type=float, default=0.6,
                    help="std of the driver's wandering offset from the lane centre [m] (default 0.6; 0 = centred)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -65,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
     for text in args.set:
         overrides = merge(overrides, parse_override(text))
 
+    spec = spec_from_args(args)
     from sim.dataset import export_dataset  # heavy (numba, the simulator): only once the input is valid
 
-    summary = export_dataset(args.out, scenes=args.scenes, frames_per_scene=args.frames_per_scene, seed=args.seed,
-                             weave_m=args.weave, boost_classes=boost, boost_every_n_steps=args.boost_every,
-                             scenario_kinds=kinds, every_n_steps=args.every, randomize=not args.no_randomize,
-                             overrides=overrides or None, progress=not args.quiet)
+    with units_on(spec, args.out) as units_map:  # the workers write the scenes straight into --out
+        summary = export_dataset(args.out, scenes=args.scenes, frames_per_scene=args.frames_per_scene, seed=args.seed,
+                                 weave_m=args.weave, boost_classes=boost, boost_every_n_steps=args.boost_every,
+                                 scenario_kinds=kinds, every_n_steps=args.every, randomize=not args.no_randomize,
+                                 overrides=overrides or None, progress=not args.quiet, units_map=units_map)
     counts = summary["counts"]
     parts = ", ".join(f"{s} {c['scenes']} scenes / {c['frames']} frames / {c['boxes']} boxes" for s, c in counts.items())
     print(f"dataset written to {summary['out_dir']}: {parts}")

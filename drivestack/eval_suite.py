@@ -41,6 +41,7 @@ def run_suite(args) -> int:
     from control.evaluate import SUITE, run_tasks
     from control.suite_eval import drives, parse_values, select_scenarios, suite_cases, suite_table
 
+    from drivestack.cluster import finish, units_on
     from drivestack.evaluate import write_html, make_out, select_rows
 
     if args.workers < 1:
@@ -62,7 +63,8 @@ def run_suite(args) -> int:
     if skipped:
         print(f"drivestack eval: the junction cases need a driver that reads the route (the rule-based rows); "
               f"not run: {', '.join(skipped)}", file=sys.stderr)
-    records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case")
+    with units_on(getattr(args, "ray_spec", None), out, out) as units_map:  # the workers write the failure clips under --out
+        records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case", units_map=units_map)
     table, totals = suite_table(records, rows, scenarios)
     report = {"suite": {"scenarios": scenarios, "rows": rows, "sweep": args.sweep, "params": {k: list(v) for k, v in values.items()},
                         "seeds_per_scenario": args.seeds_per_scenario, "cases_per_row": len(cases),
@@ -79,6 +81,7 @@ def run_suite(args) -> int:
         print(f"drivestack eval: wrote {out / 'report.json'}; {failed} failed case(s), their clips in {out / FAILURES}",
               file=sys.stderr)
         write_html(out)
+        finish(out)
     return 0
 
 

@@ -11,6 +11,9 @@ Usage::
     drivestack eval perception --json                      # shipped models, default held-out seeds
     drivestack eval perception --seeds 10000-10019 --out runs/eval --detector runs/detector/weights/best.pt
 
+    drivestack eval policy --seeds 900000-900999 --ray auto   # on the Ray cluster running here (docs/cluster.md)
+    drivestack eval suite --sweep full --ray HEAD:6379 --out /shared/runs/suite
+
 ``eval policy`` drives the same held-out seeds with each row's policy and perception source
 (ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera) and reports success
 rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
@@ -28,6 +31,13 @@ case under failures/.
 ``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
 example overlays. With ``--out`` both also write ``report.json`` and ``report.html`` (``drivestack report``).
+
+``--ray [ADDRESS]`` (after the target) runs the units as Ray tasks (``drivestack.cluster``): the episodes
+of ``eval policy``, the cases of ``eval suite`` and each seed of each kind of ``eval perception``; no
+address starts a local Ray instance (``--ray-cpus N`` slots), ``auto`` or HOST:PORT joins a cluster. The
+report is the one-machine run's, whatever the number of workers. With ``--out``, each finished unit's
+result is kept under OUT/.units until the report is written: the same command run again after an
+interruption runs only the units that had not finished.
 """
 
 from __future__ import annotations
@@ -37,6 +47,8 @@ import json
 import sys
 
 from common.errors import UsageError
+
+from drivestack.cluster import add_ray_arguments, finish, spec_from_args, units_on
 
 
 def add_parser(sub) -> None:
@@ -73,6 +85,7 @@ def add_parser(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
+    add_ray_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -94,6 +107,7 @@ def run(args) -> int:
     from common.device import resolve_device
 
     resolve_device(args.device)  # up front: an unknown name, or CUDA where there is none, before any loading
+    args.ray_spec = spec_from_args(args)  # --ray: checked (and Ray found) before any loading too
     if args.target == "policy":
         return _run_policy(args)
     if args.target == "suite":
@@ -111,29 +125,29 @@ def run(args) -> int:
     if args.frames_per_seed < 1:
         raise UsageError(f"--frames-per-seed {args.frames_per_seed} is not allowed; use 1 or more")
     seeds = parse_seeds(args.seeds)
-    from perception.evaluate import EvalConfig, evaluate
-    from perception.pipeline import Perception, model_paths
-    from perception.yolo import DetectorConfig, YoloDetector
+    from perception.evaluate import EvalConfig, EvalModels, evaluate
+    from perception.pipeline import model_paths
 
     try:
         det_path, hyd_path = model_paths(args.detector, args.hydranet)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
+    models = EvalModels(str(det_path), str(hyd_path), args.device)
     try:
-        perception = Perception.from_files(None, hyd_path, device=args.device, track=False)
-        # AP needs the whole score range: a near-zero confidence threshold
-        perception.detector = YoloDetector.load(det_path, cfg=DetectorConfig(device=args.device, conf=0.001))
+        perception = models.build()  # here too: bad weights are a one-line error before any worker loads them
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
-    report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
-                                             randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
-                      progress=not args.json)
+    with units_on(args.ray_spec, out=args.out) as units_map:
+        report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
+                                                 randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
+                          progress=not args.json, units_map=units_map, models=models)
     report["models"] = {"detector": str(det_path), "hydranet": str(hyd_path)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json and args.out:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)
     if args.out:
         write_html(args.out)
+        finish(args.out)
     return 0
 
 
@@ -200,8 +214,10 @@ def _run_policy(args) -> int:
     seeds = parse_seeds(args.seeds or "900000-900009")
     rows, policy, pixels = select_rows(args, args.scenario)
     make_out(args.out)
-    report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
-                     args.device, args.workers, progress=not args.json, interleave=args.interleave)
+    with units_on(args.ray_spec, out=args.out) as units_map:
+        report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
+                         args.device, args.workers, progress=not args.json, interleave=args.interleave,
+                         units_map=units_map)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:
@@ -209,6 +225,7 @@ def _run_policy(args) -> int:
     if args.out:
         (Path(args.out) / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         write_html(args.out)
+        finish(args.out)
     return 0
 
 

@@ -15,11 +15,13 @@ short of the first stop line), scored for the light only.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from common.units import UnitsMap, in_order
 from common.vocab import LIGHT_STATES
 
 from .metrics import (IOU_MATCH, OBJECT_RANGES_M, ByRange, DetectionTally, FrameMatches, LaneF1, LightTally, MaskIoU,
@@ -108,6 +110,12 @@ class _Scores:
         found[match[match >= 0]] = True
         self.road_users.add(truth.distance_m[users], found)
 
+    def merge(self, other: "_Scores") -> None:
+        """Append ``other``'s frames after this one's: every tally is integer counts (they add) and
+        per-frame lists (they concatenate), so tallies of units merged in unit order equal one pass
+        over every frame, to the bit."""
+        _merge_into(self, other)
+
     def report(self) -> tuple[dict, dict]:
         """(the report's figures, PR curves per class)."""
         ap, curves = self.detections.average_precision()
@@ -134,58 +142,96 @@ class _Scores:
         }, curves
 
 
-def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path | None = None, progress: bool = True) -> dict:
-    """Score ``perception`` (a ``perception.pipeline.Perception``) on fresh simulator drives."""
-    import gymnasium as gym
+def _merge_into(mine, theirs) -> None:
+    """``mine`` += ``theirs`` field by field (``_Scores.merge``)."""
+    for name, value in vars(theirs).items():
+        current = getattr(mine, name)
+        if isinstance(value, (int, np.integer, np.ndarray)) and not isinstance(value, bool):
+            if isinstance(value, np.ndarray) and value.dtype.kind not in "iu":
+                raise TypeError(f"{type(mine).__name__}.{name}: only integer counts add exactly")
+            setattr(mine, name, current + value)
+        elif isinstance(value, list):
+            if value and all(isinstance(v, list) for v in value):  # one list per class
+                for mine_part, their_part in zip(current, value, strict=True):
+                    mine_part.extend(their_part)
+            else:
+                current.extend(value)
+        elif hasattr(value, "__dict__"):
+            _merge_into(current, value)
+        elif value != current:  # settings such as range edges: equal in every unit
+            raise TypeError(f"{type(mine).__name__}.{name}: {value!r} and {current!r} do not merge")
+
+
+@dataclass(frozen=True)
+class EvalModels:
+    """The networks ``drivestack eval perception`` scores, as files: what a cluster worker loads."""
+
+    detector: str  # detector weights
+    hydranet: str  # multi-task weights
+    device: str = "auto"
+
+    def build(self):
+        """The ``Perception`` that scores them: no tracking, and the detector at a near-zero confidence
+        threshold (AP needs the whole score range)."""
+        from .pipeline import Perception
+        from .yolo import DetectorConfig, YoloDetector
+
+        perception = Perception.from_files(None, self.hydranet, device=self.device, track=False)
+        perception.detector = YoloDetector.load(self.detector, cfg=DetectorConfig(device=self.device, conf=0.001))
+        return perception
+
+
+@dataclass(frozen=True)
+class SeedUnit:
+    """One seed of one kind: the unit ``evaluate`` splits its work into."""
+
+    kind: str
+    seed: int
+    config: EvalConfig
+    examples: int  # overlay PNGs wanted from this unit at most (0: none)
+
+
+def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path | None = None, progress: bool = True,
+             units_map: UnitsMap | None = None, models: EvalModels | None = None) -> dict:
+    """Score ``perception`` (a ``perception.pipeline.Perception``) on fresh simulator drives.
+
+    ``units_map`` (``common.units``; with ``models``, the files of ``perception``): score each seed of
+    each kind as one unit there (a cluster's workers, each loading ``models`` once) and merge the
+    tallies in unit order: the same report as here."""
     from tqdm import tqdm
 
-    from sim import ENV_ID_OF_KIND
-    from sim.autopilot import Autopilot
-
     out = Path(out_dir) if out_dir else None
-    prior = (lambda gt: SignalPrior.from_labels(gt.ego)) if config.map_prior else (lambda gt: None)  # noqa: E731
     if out:
         out.mkdir(parents=True, exist_ok=True)
     scores = _Scores()
-    examples = 0
     extra = {kind: config.light_frames_per_seed if kind == "town" else 0 for kind in config.kinds}
     total = sum(len(config.seeds) * (config.frames_per_seed + extra[kind]) for kind in config.kinds)
     bar = tqdm(total=total, unit="frame", disable=not progress, desc="eval perception")
-    for kind in config.kinds:
-        env = gym.make(ENV_ID_OF_KIND[kind],
-                       config={"scenario": {"route_length_m": config.route_length_m},
-                               "randomization": {"enabled": config.randomize}})
-        for seed in config.seeds:
-            obs, info = env.reset(seed=seed)
-            pilot = Autopilot()
-            perception.reset()
-            frames, step, light_frames, regular_end = 0, 0, 0, None
-            while frames < config.frames_per_seed or light_frames < extra[kind]:
-                gt = info["ground_truth"]
-                if frames >= config.frames_per_seed:  # light-only frames, farther along the drive
-                    regular_end = step if regular_end is None else regular_end
-                    if (step - regular_end) % config.light_every_n_steps == 0:
-                        pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
-                                                prior=prior(gt))
-                        scores.add_light(pf, gt)
-                        light_frames += 1
-                        bar.update(1)
-                elif step % config.every_n_steps == 0:
-                    pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
-                                            prior=prior(gt))
-                    scores.add(pf, gt)
-                    scores.add_light(pf, gt)
-                    if out is not None and examples < config.examples and len(gt.objects) >= 3:
-                        _save_example(out / f"example_{examples}.png", obs["image"], pf, env.unwrapped.config.camera)
-                        examples += 1
-                    frames += 1
-                    bar.update(1)
-                obs, _, term, trunc, info = env.step(pilot.act(gt, float(obs["state"][0])))
-                step += 1
-                if term or trunc:
-                    obs, info = env.reset(seed=seed + 7919 * (step + 1))
-        env.close()
+    wanted = config.examples if out is not None else 0
+    units = [SeedUnit(kind, seed, config, wanted) for kind in config.kinds for seed in config.seeds]
+    pngs: list[bytes] = []
+    if units_map is None:
+        envs: dict[str, Any] = {}
+        for unit in units:
+            if unit.kind not in envs:
+                envs[unit.kind] = _make_env(unit.kind, config)
+            pngs += score_seed(perception, envs[unit.kind], replace(unit, examples=wanted - len(pngs)), scores, bar)
+        for env in envs.values():
+            env.close()
+    else:
+        if models is None:
+            raise ValueError("evaluate(units_map=...) needs models: the files each worker loads")
+        frames = {kind: config.frames_per_seed + extra[kind] for kind in config.kinds}
+        parts = in_order(units_map(score_seed_unit, [(models, unit) for unit in units]), len(units),
+                         lambda part: bar.update(part[2]))
+        for part, _, _ in parts:
+            scores.merge(part)
+        pngs = [png for _, unit_pngs, _ in parts for png in unit_pngs]
+        assert sum(n for _, _, n in parts) == sum(frames[u.kind] for u in units)
     bar.close()
+    if out is not None:
+        for i, png in enumerate(pngs[:config.examples]):
+            (out / f"example_{i}.png").write_bytes(png)
     figures, curves = scores.report()
     regular = len(config.seeds) * len(config.kinds) * config.frames_per_seed
     report = {
@@ -198,6 +244,74 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         _plot_pr(curves, out / "pr_curves.png")
         (out / "pr_curves.json").write_text(json.dumps(pr_curves_json(curves)) + "\n")  # for the HTML report
     return report
+
+
+def _make_env(kind: str, config: EvalConfig):
+    import gymnasium as gym
+
+    from sim import ENV_ID_OF_KIND
+
+    return gym.make(ENV_ID_OF_KIND[kind], config={"scenario": {"route_length_m": config.route_length_m},
+                                                  "randomization": {"enabled": config.randomize}})
+
+
+def score_seed(perception, env, unit: SeedUnit, scores: _Scores, bar=None) -> list[bytes]:
+    """Drive ``unit``'s seed with the autopilot, scoring its frames into ``scores``; the overlay PNGs of
+    its first ``unit.examples`` frames with at least 3 objects."""
+    from sim.autopilot import Autopilot
+
+    config, kind, seed = unit.config, unit.kind, unit.seed
+    prior = (lambda gt: SignalPrior.from_labels(gt.ego)) if config.map_prior else (lambda gt: None)  # noqa: E731
+    extra = config.light_frames_per_seed if kind == "town" else 0
+    pngs: list[bytes] = []
+    obs, info = env.reset(seed=seed)
+    pilot = Autopilot()
+    perception.reset()
+    frames, step, light_frames, regular_end = 0, 0, 0, None
+    while frames < config.frames_per_seed or light_frames < extra:
+        gt = info["ground_truth"]
+        if frames >= config.frames_per_seed:  # light-only frames, farther along the drive
+            regular_end = step if regular_end is None else regular_end
+            if (step - regular_end) % config.light_every_n_steps == 0:
+                pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
+                                        prior=prior(gt))
+                scores.add_light(pf, gt)
+                light_frames += 1
+                if bar is not None:
+                    bar.update(1)
+        elif step % config.every_n_steps == 0:
+            pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
+                                    prior=prior(gt))
+            scores.add(pf, gt)
+            scores.add_light(pf, gt)
+            if len(pngs) < unit.examples and len(gt.objects) >= 3:
+                pngs.append(_example_png(obs["image"], pf, env.unwrapped.config.camera))
+            frames += 1
+            if bar is not None:
+                bar.update(1)
+        obs, _, term, trunc, info = env.step(pilot.act(gt, float(obs["state"][0])))
+        step += 1
+        if term or trunc:
+            obs, info = env.reset(seed=seed + 7919 * (step + 1))
+    return pngs
+
+
+_UNIT_CACHE: dict = {}  # per process: models -> Perception, (kind, config) -> env
+
+
+def score_seed_unit(task: tuple[EvalModels, SeedUnit]) -> tuple[_Scores, list[bytes], int]:
+    """One unit in a worker: ``(its tallies, its overlay PNGs, frames scored)``; the networks and the
+    env are built once per process."""
+    models, unit = task
+    if models not in _UNIT_CACHE:
+        _UNIT_CACHE[models] = models.build()
+    env_key = (unit.kind, unit.config)
+    if env_key not in _UNIT_CACHE:
+        _UNIT_CACHE[env_key] = _make_env(unit.kind, unit.config)
+    scores = _Scores()
+    pngs = score_seed(_UNIT_CACHE[models], _UNIT_CACHE[env_key], unit, scores)
+    frames = unit.config.frames_per_seed + (unit.config.light_frames_per_seed if unit.kind == "town" else 0)
+    return scores, pngs, frames
 
 
 def pr_curves_json(curves: dict, points: int = PR_POINTS) -> dict:
@@ -230,7 +344,8 @@ def _plot_pr(curves: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _save_example(path: Path, image: np.ndarray, pf, camera_config) -> None:
+def _example_png(image: np.ndarray, pf, camera_config) -> bytes:
+    """The overlay of one frame (3x, the detections scoring at least DISPLAY_SCORE), PNG-encoded."""
     import dataclasses
 
     import cv2
@@ -246,4 +361,7 @@ def _save_example(path: Path, image: np.ndarray, pf, camera_config) -> None:
 
     big = cv2.resize(image, None, fx=3, fy=3, interpolation=cv2.INTER_LINEAR)
     annotated = draw(big, pf, CameraModel.from_sim(camera_config).scaled(big.shape[1], big.shape[0]))
-    cv2.imwrite(str(path), cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(annotated, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise RuntimeError("OpenCV could not encode an example overlay")
+    return buf.tobytes()

@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from common.config import ConfigError, from_dict, merge
+from common.units import UnitsMap
 
 from .autopilot import Autopilot
 from .config import EnvConfig
@@ -212,8 +213,13 @@ def _clear_scene(out: Path, split: str, name: str) -> None:
 def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: int, seed: int,
                    scenario_kinds: Iterable[str] = ("town", "highway"), every_n_steps: int = 5,
                    randomize: bool = True, overrides: dict | None = None, progress: bool = True,
-                   weave_m: float = 0.6, boost_classes: Iterable[str] = (), boost_every_n_steps: int = 1) -> dict:
+                   weave_m: float = 0.6, boost_classes: Iterable[str] = (), boost_every_n_steps: int = 1,
+                   units_map: UnitsMap | None = None) -> dict:
     """Export (or finish exporting) a dataset; returns the summary also stored in ``dataset.json``.
+
+    ``units_map`` (``common.units``): export the missing scenes, one unit each, through it (another
+    process, a cluster's workers writing to ``out_dir`` on a shared filesystem) instead of here; the
+    scenes' files are the same bytes whichever process wrote them.
 
     Raises ``ConfigError`` for bad arguments, a folder holding another dataset or unrelated
     files, or an unwritable folder; nothing is written in those cases.
@@ -239,27 +245,25 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
     plan = [(i, scene_name(i), scene_seed(seed, i), args.scenario_kinds[i % len(args.scenario_kinds)])
             for i in range(scenes)]
     todo = [p for p in plan if not (out / "scenes" / f"{p[1]}.json").is_file()]
-    driver_name, driver = "autopilot", Autopilot().act
     bar = _progress_bar(total=scenes * frames_per_scene, initial=(scenes - len(todo)) * frames_per_scene,
                         enabled=progress)
-    envs: dict[str, Any] = {}
     try:
-        for index, name, s_seed, kind in todo:
-            split = split_of(s_seed)
-            _clear_scene(out, split, name)
-            if kind not in envs:
-                import gymnasium as gym
-
-                import sim  # noqa: F401  (registers the env ids)
-
-                envs[kind] = gym.make(ENV_ID_OF_KIND[kind], config=configs[kind]).unwrapped
-            record = _export_scene(envs[kind], driver, out, split, name, index, s_seed, args, bar)
-            record["driver"] = driver_name
-            _write_json(out / "scenes" / f"{name}.json", record)
+        if units_map is None:
+            envs: dict[str, Any] = {}
+            try:
+                for index, name, s_seed, kind in todo:
+                    if kind not in envs:
+                        envs[kind] = _make_env(kind, configs[kind])
+                    _write_scene(envs[kind], out, index, name, s_seed, args, bar)
+            finally:
+                for env in envs.values():
+                    env.close()
+        else:  # each scene a unit wherever the map runs it; the bar counts finished scenes' frames
+            units = [SceneUnit(str(out), args, configs[kind], index, name, s_seed) for index, name, s_seed, kind in todo]
+            for _ in units_map(export_scene_unit, units):
+                bar.update(frames_per_scene)
     finally:
         bar.close()
-        for env in envs.values():
-            env.close()
 
     records = [json.loads((out / "scenes" / f"{p[1]}.json").read_text()) for p in plan]
     counts = {s: {"scenes": 0, "frames": 0, "boxes": 0} for s in SPLITS}
@@ -274,6 +278,47 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
     _write_json(out / MANIFEST, manifest)  # "complete" only once every scene is on disk
     _write_data_yaml(out)  # last: a folder with a data.yaml is a finished dataset
     return {"out_dir": str(out), **manifest}
+
+
+@dataclass(frozen=True)
+class SceneUnit:
+    """One scene to export, as a unit of work for any process that sees ``out_dir``."""
+
+    out_dir: str  # absolute dataset folder
+    args: ExportArgs
+    config: EnvConfig  # the scene's kind's env config
+    index: int
+    name: str
+    seed: int  # the scene's seed (``scene_seed(args.seed, index)``)
+
+
+_UNIT_ENVS: dict[str, Any] = {}  # per process: env config (repr) -> env, reused by the units it runs
+
+
+def export_scene_unit(unit: SceneUnit) -> dict:
+    """Export one scene (its files, then its marker) in this process; its record."""
+    key = repr(unit.config)
+    if key not in _UNIT_ENVS:
+        _UNIT_ENVS[key] = _make_env(unit.config.scenario.kind, unit.config)
+    return _write_scene(_UNIT_ENVS[key], Path(unit.out_dir), unit.index, unit.name, unit.seed, unit.args, _NoBar())
+
+
+def _make_env(kind: str, config: EnvConfig):
+    import gymnasium as gym
+
+    import sim  # noqa: F401  (registers the env ids)
+
+    return gym.make(ENV_ID_OF_KIND[kind], config=config).unwrapped
+
+
+def _write_scene(env, out: Path, index: int, name: str, s_seed: int, args: ExportArgs, bar) -> dict:
+    """Clear what an interrupted run left of the scene, drive and write it, then its completion marker."""
+    split = split_of(s_seed)
+    _clear_scene(out, split, name)
+    record = _export_scene(env, Autopilot().act, out, split, name, index, s_seed, args, bar)
+    record["driver"] = "autopilot"
+    _write_json(out / "scenes" / f"{name}.json", record)
+    return record
 
 
 def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_seed: int,
