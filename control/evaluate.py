@@ -61,15 +61,18 @@ _CACHE: dict = {}  # per process: (row, options) -> (env, policy)
 
 
 def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str | None, pixels_path: str | None,
-                supervisor: bool, device: str, interleave: bool = False):
+                supervisor: bool, device: str, interleave: bool = False, overrides: tuple[str, ...] = ()):
     """The ``(env, policy)`` that drive row ``row`` (built once per process and kept): the row's policy
     (inside the ``SafetySupervisor`` when ``supervisor``) reading the row's perception source, in a world
     of kind ``scenario`` (``SUITE``: the safety suite's env, ``control.envs.make_suite_env``; ``SUITE_NAV``: the
-    same with the route block, layout v2, for its junction cases, which only the rule-based rows can drive)."""
-    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave)
+    same with the route block, layout v2, for its junction cases, which only the rule-based rows can drive).
+    ``overrides``: ``key.sub_key=value`` env config fields (``--set``) for the route worlds, not the suite's."""
+    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave, overrides)
     if key in _CACHE:
         return _CACHE[key]
-    from .envs import make_env, make_suite_env
+    from common.config import apply_overrides
+
+    from .envs import env_config, make_env, make_suite_env
     from .policies import RuleBasedPolicy, load_policy
     from .features import LAYOUT_ID
     from .route_features import LAYOUT_V2_ID
@@ -83,7 +86,7 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
 
         policy = load_policy(pixels_path, device=device)
         env = (PixelObservation(make_suite_env(render_camera=True, dense_labels=False)) if scenario == SUITE
-               else make_pixel_env(scenario, route_length_m))
+               else make_pixel_env(scenario, route_length_m, overrides=overrides))
     else:
         perception = None
         if source == "models":
@@ -93,7 +96,8 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
         if scenario in (SUITE, SUITE_NAV):
             env = make_suite_env(perception, layout=LAYOUT_V2_ID if scenario == SUITE_NAV else LAYOUT_ID)
         else:
-            env = make_env(scenario, route_length_m, perception=perception)
+            config = apply_overrides(env_config(scenario, route_length_m, perception is not None), list(overrides))
+            env = make_env(scenario, route_length_m, perception=perception, config=config)
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
     if supervisor:
         policy = SafetySupervisor(policy)
@@ -138,12 +142,14 @@ def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool =
 
 def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, policy_path: str | None = None,
             pixels_path: str | None = None, supervisor: bool = True, device: str = "auto", workers: int = 1,
-            progress: bool = True, interleave: bool = False, units_map: UnitsMap | None = None) -> dict:
+            progress: bool = True, interleave: bool = False, units_map: UnitsMap | None = None,
+            overrides: tuple[str, ...] = ()) -> dict:
     """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap.
     ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``);
-    ``units_map``: run the episodes (one unit each) there instead of ``workers`` local processes."""
+    ``units_map``: run the episodes (one unit each) there instead of ``workers`` local processes;
+    ``overrides``: env config fields for every row's world (``key.sub_key=value``, as ``--set``)."""
     options = (scenario, float(route_length_m), None if policy_path is None else str(policy_path),
-               None if pixels_path is None else str(pixels_path), supervisor, device, interleave)
+               None if pixels_path is None else str(pixels_path), supervisor, device, interleave, tuple(overrides))
     tasks = [(row, seed, *options) for row in rows for seed in seeds]
     episodes = run_tasks(_episode_task, tasks, workers, progress, f"eval policy ({scenario})", units_map=units_map)
     table = {row: summarize([e for e in episodes if e["row"] == row]) for row in rows}
@@ -155,7 +161,7 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, 
             gap[kind]["collisions_per_km"] = (round(b["collisions_per_km"] - a["collisions_per_km"], 3)
                                               if a["collisions_per_km"] is not None and b["collisions_per_km"] is not None else None)
     return {"scenario": scenario, "seeds": list(seeds), "route_length_m": route_length_m, "supervisor": supervisor,
-            "interleave": interleave, "rows": table, "perception_gap": gap, "episodes": episodes}
+            "interleave": interleave, "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
 
 
 def _worker_init() -> None:

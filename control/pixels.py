@@ -53,11 +53,14 @@ class PixelObservation(gym.Wrapper):
 
 
 def make_pixel_env(stage: str = "town", route_length_m: float = 500.0, training_seed: int | None = None,
-                   monitor: bool = False) -> gym.Env:
+                   monitor: bool = False, overrides: tuple[str, ...] = ()) -> gym.Env:
+    from common.config import apply_overrides
+
     from .envs import env_config, make_env
 
     cfg = env_config(stage, route_length_m, render_camera=True)
     cfg["dense_labels"] = False
+    cfg = apply_overrides(cfg, list(overrides))  # ``key.sub_key=value`` env config fields (eval policy --set)
     env = PixelObservation(make_env(stage, route_length_m, training_seed=training_seed, config=cfg))
     if monitor:
         from stable_baselines3.common.monitor import Monitor

@@ -62,6 +62,8 @@ def add_parser(sub) -> None:
     p.add_argument("--scenario", default="town", help="policy: town, highway or townnav (default town)")
     p.add_argument("--route-length", type=float, default=500.0, help="policy: route length [m] (default 500)")
     p.add_argument("--no-supervisor", action="store_true", help="policy, suite: no safety supervisor around the policies")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="policy: override one env config field for every row, e.g. scenario.right_on_red=true (repeatable)")
     p.add_argument("--scenarios", default=None,
                    help="suite: scenario names or families, comma-separated (default: all; families car-to-car, "
                         "pedestrian, cyclist, leaderboard, junction: the last only for the rule-based rows)")
@@ -187,6 +189,16 @@ def select_rows(args, scenario: str):
     return rows, policy, pixels
 
 
+def check_overrides(scenario: str, route_length_m: float, items: list[str]) -> tuple[str, ...]:
+    """``--set`` items, checked against ``EnvConfig`` before anything drives (a bad key or value is one line)."""
+    from common.config import apply_overrides, from_dict
+    from control.envs import env_config
+    from sim.config import EnvConfig
+
+    from_dict(EnvConfig, apply_overrides(env_config(scenario, route_length_m), list(items)))
+    return tuple(items)
+
+
 def make_out(out: str | None) -> None:
     """Create the ``--out`` folder (before hours of driving, not after); a UsageError when it cannot be."""
     from pathlib import Path
@@ -212,12 +224,13 @@ def _run_policy(args) -> int:
     if not 50 <= args.route_length <= 20000:
         raise UsageError(f"--route-length {args.route_length} is not allowed; use 50..20000 m")
     seeds = parse_seeds(args.seeds or "900000-900009")
+    overrides = check_overrides(args.scenario, args.route_length, args.set)
     rows, policy, pixels = select_rows(args, args.scenario)
     make_out(args.out)
     with units_on(args.ray_spec, out=args.out) as units_map:
         report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
-                         units_map=units_map)
+                         units_map=units_map, overrides=overrides)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:

@@ -40,3 +40,18 @@ def test_dataset_export_covers_the_navigation_worlds(tmp_path):
     assert {s["kind"] for s in scenes} == {"townnav", "highwaynav"}
     labels = list((out / "labels").rglob("*.txt"))
     assert len(labels) == 4 and any(p.stat().st_size > 0 for p in labels)
+
+
+def test_eval_policy_set_reaches_every_rows_world_and_is_checked_first(capsys, tmp_path):
+    from control.evaluate import row_objects
+
+    env, _ = row_objects("rule-based/labels", "townnav", 300.0, None, None, False, "cpu", False,
+                         ("scenario.right_on_red=true",))
+    assert env.unwrapped.config.scenario.right_on_red
+    env, _ = row_objects("rule-based/labels", "townnav", 300.0, None, None, False, "cpu", False)
+    assert not env.unwrapped.config.scenario.right_on_red  # off by default
+    out = tmp_path / "e"
+    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "rule-based/labels", "--seeds", "900000",
+                 "--set", "scenario.right_on_red=maybe", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "scenario.right_on_red" in err[0] and not out.exists()
