@@ -169,8 +169,11 @@ def build_route(graph: RoadGraph, chain: list[LaneRef], start_s: float, goal_s: 
         along = np.append(direction * s, direction * s1)
         station = (along, arc[first[k]:first[k + 1] + 1])
 
-        def route_at(m: float) -> float:  # ``m`` metres of road s into the stretch -> route s [m]
-            return float(np.interp(direction * s0 + m, *station))
+        def route_at(m: float) -> float:
+            """``m`` metres of road s into the stretch -> route s [m] (beyond its ends, metre for metre:
+            a lane change's blend may begin before a short street does)."""
+            inside = min(max(m, 0.0), abs(s1 - s0))
+            return float(np.interp(direction * s0 + inside, *station)) + (m - inside)
 
         connector = graph.is_connector(lanes[0].road)
         bounds = [0.0] + list(changes) + [abs(s1 - s0)]
