@@ -184,7 +184,7 @@ class NavWorld:
             if junction.control == "merge":
                 continue  # a highway taper or gore: no line to stop at, nobody to give way to at a line
             stop_s = junction.stop_s[(street, direction)]
-            stop_route_s = before.route_s0 + abs(stop_s - before.s_from)
+            stop_route_s = self.route.route_s_on_leg(k - 1, stop_s)
             head = -1
             if junction.control == "signal":
                 control = "signal"
@@ -193,7 +193,7 @@ class NavWorld:
             else:
                 control = "stop" if sig.has_stop_sign(street, direction) else "priority"
             out.append(Approach(c.junction, street, direction, c.movement, control, stop_route_s,
-                                leg.route_s0 + leg.length_m, head, sig.turns_on_red(c.junction, c.movement)))
+                                leg.route_s1, head, sig.turns_on_red(c.junction, c.movement)))
         return out
 
     # --- where the ego is -------------------------------------------------------------------
@@ -201,11 +201,12 @@ class NavWorld:
         """Route distance and offset, and the ego's lane on the road of its route leg."""
         e = self.ego
         self.ego_s, self.route_d_m = self.route.path.project_point(e.x_m, e.y_m, hint_s=self.ego_s)
-        leg = self.route.legs[self.route.leg_index(self.ego_s)]
+        k = self.route.leg_index(self.ego_s)
+        leg = self.route.legs[k]
         self.leg = leg
         road = self.graph.roads[leg.lane.road]
         direction = leg.lane.direction
-        hint = leg.s_from + direction * (self.ego_s - leg.route_s0)
+        hint = self.route.road_s_on_leg(k, self.ego_s)
         rs, rd = road.project_point(e.x_m, e.y_m, hint_s=hint)
         left = direction * rd  # left of the direction of travel [m]
         lanes = road.lanes_toward(direction)
@@ -270,7 +271,7 @@ class NavWorld:
         the ego's front to its start [m]; (-1, inf) when no junction is left."""
         front = self.ego_s + EGO_LENGTH_M / 2
         for leg in self.route.legs[self.route.leg_index(self.ego_s):]:
-            if leg.connector and leg.route_s0 + leg.length_m > self.ego_s:
+            if leg.connector and leg.route_s1 > self.ego_s:
                 return leg.lane.road - self.graph.n_streets, max(leg.route_s0 - front, 0.0)
         return -1, math.inf
 
@@ -335,13 +336,7 @@ class NavWorld:
         enters, so a projection of every vehicle costs nothing worth counting)."""
         if self.traffic.n == 0:
             return False
-        # where the route line leaves the connector: its lane centre's end projected on the line (the
-        # legs count a turn's length along the connector's reference line, a few metres off its lane centre)
-        leg = min((g for g in self.route.legs if g.connector and g.junction == a.junction),
-                  key=lambda g: abs(g.route_s0 - a.stop_route_s))
-        road = self.graph.roads[leg.lane.road]
-        x, y, _ = road.pose(np.array([road.length_m]), np.array([road.lane_centre_d(0, 1)]))
-        exit_s = float(self.route.path.project(x, y, hint_s=a.exit_route_s)[0][0])
+        exit_s = a.exit_route_s  # where the route line leaves the junction's connector
         boxes = self.traffic.boxes()
         s, d = self.route.path.project(boxes[:, 0], boxes[:, 1], hint_s=exit_s, window_m=EXIT_ROOM_M + 20.0)
         rear = s - boxes[:, 3] / 2

@@ -132,49 +132,76 @@ def _unwind(back, lane):
 
 
 def build_route(graph: RoadGraph, chain: list[LaneRef], start_s: float, goal_s: float) -> Route:
-    """Legs, commands and the route line for a chain of lanes from the planner."""
+    """Legs, commands and the route line for a chain of lanes from the planner.
+
+    The route line runs along the lane centres driven (lane changes blended in). Every route
+    position (where a leg starts and ends, a manoeuvre's stretch) is the arc length along that line
+    itself, not along the roads' reference lines: a connector's is its lane's left edge and a street's
+    its centre line, and in a bend their lengths differ from the lane centre's by the offset times the
+    angle turned (about 2.7 m in a right-angle turn), which would add up turn after turn."""
     sections = _sections(graph, chain, start_s, goal_s)
-    points, legs, maneuvers, limits, route_s = [], [], [], [], 0.0
+    points, road_s = [], []
     for lanes, s0, s1, changes in sections:
-        road = graph.roads[lanes[0].road]
-        direction = lanes[0].direction
-        if graph.is_connector(road.road_id):
-            s = np.arange(0.0, road.length_m, SAMPLE_STEP_M)
-            x, y, _ = road.pose(s, np.full_like(s, road.lane_centre_d(0, 1)))
-            c = graph.connector_of(road.road_id)
-            legs.append(RouteLeg(lanes[0], 0.0, road.length_m, route_s, True, c.junction))
-            if not _lane_continues(graph, c):
-                maneuvers.append(Maneuver(c.movement, route_s, route_s + road.length_m, c.junction))
-            limits.append(road.speed_limit_m_s)
-            points.append(np.stack([x, y], 1))
-            route_s += road.length_m
-            continue
+        road, direction = graph.roads[lanes[0].road], lanes[0].direction
         s = s0 + direction * np.arange(0.0, abs(s1 - s0), SAMPLE_STEP_M)
-        d = np.full_like(s, float(road.lane_centre_d(lanes[0].lane, direction)))
-        for (k_from, k_to), at in zip(zip(lanes, lanes[1:]), changes):
-            # cosine blend from one lane centre to the next, centred ``at`` metres into the section
-            t = np.clip((np.abs(s - s0) - (at - LANE_CHANGE_M / 2)) / LANE_CHANGE_M, 0.0, 1.0)
-            d_from = float(road.lane_centre_d(k_from.lane, direction))
-            d_to = float(road.lane_centre_d(k_to.lane, direction))
-            d = d + (d_to - d_from) * 0.5 * (1 - np.cos(np.pi * t))
-            command = "change_lane_left" if k_to.lane < k_from.lane else "change_lane_right"
-            maneuvers.append(Maneuver(command, route_s + at - LANE_CHANGE_M / 2, route_s + at + LANE_CHANGE_M / 2, -1))
-        bounds = [0.0] + list(changes) + [abs(s1 - s0)]
-        for k, lane in enumerate(lanes):
-            a, b = bounds[k], bounds[k + 1]
-            legs.append(RouteLeg(lane, s0 + direction * a, s0 + direction * b, route_s + a, False, -1))
-            limits.append(road.speed_limit_m_s)
-        x, y, _ = road.pose(s, d)
+        x, y, _ = road.pose(s, _lane_offsets(road, lanes, changes, s, s0))
         points.append(np.stack([x, y], 1))
-        route_s += abs(s1 - s0)
-    last_leg = legs[-1]
-    x, y, _ = graph.roads[last_leg.lane.road].pose(last_leg.s_to, graph.roads[last_leg.lane.road].lane_centre_d(
-        last_leg.lane.lane, last_leg.lane.direction))
+        road_s.append(s)
+    last_lanes, s0, s1, _ = sections[-1]
+    last_lane, last_road = last_lanes[-1], graph.roads[last_lanes[-1].road]
+    goal = s0 + last_lane.direction * abs(s1 - s0)  # the last leg's s_to
+    x, y, _ = last_road.pose(goal, last_road.lane_centre_d(last_lane.lane, last_lane.direction))
     points.append(np.array([[float(x), float(y)]]))
-    xy, heading, curvature = resample(np.concatenate(points))
+    line = np.concatenate(points)
+    xy, heading, curvature = resample(line)
     w = graph.roads[chain[0].road].lane_width_m
+    limits = [graph.roads[lane.road].speed_limit_m_s for lanes, *_ in sections for lane in lanes]
     path = Road(-1, xy, heading, curvature, 1, 0, w, 0.0, 0.0, float(min(limits)), "none")
-    return Route(legs, maneuvers, path, np.array(limits))
+    # the route s of every point of ``line``: its arc length, on the scale of the path's own s
+    # (``resample`` spaces the path's samples arc / (n - 1) apart, the path counts SAMPLE_STEP_M each)
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(line, axis=0).T))])
+    arc *= path.length_m / arc[-1]
+    first = np.concatenate([[0], np.cumsum([len(s) for s in road_s])])
+    legs, maneuvers, stations = [], [], []
+    for k, ((lanes, s0, s1, changes), s) in enumerate(zip(sections, road_s)):
+        direction = lanes[0].direction
+        # this road's stretch: its samples, closed by the next stretch's first point (or the goal)
+        along = np.append(direction * s, direction * s1)
+        station = (along, arc[first[k]:first[k + 1] + 1])
+
+        def route_at(m: float) -> float:
+            """``m`` metres of road s into the stretch -> route s [m] (beyond its ends, metre for metre:
+            a lane change's blend may begin before a short street does)."""
+            inside = min(max(m, 0.0), abs(s1 - s0))
+            return float(np.interp(direction * s0 + inside, *station)) + (m - inside)
+
+        connector = graph.is_connector(lanes[0].road)
+        bounds = [0.0] + list(changes) + [abs(s1 - s0)]
+        for j, lane in enumerate(lanes):
+            a, b = bounds[j], bounds[j + 1]
+            junction = graph.connector_of(lane.road).junction if connector else -1
+            legs.append(RouteLeg(lane, s0 + direction * a, s0 + direction * b, route_at(a), route_at(b), connector, junction))
+            stations.append(station)
+        if connector and not _lane_continues(graph, graph.connector_of(lanes[0].road)):
+            c = graph.connector_of(lanes[0].road)
+            maneuvers.append(Maneuver(c.movement, legs[-1].route_s0, legs[-1].route_s1, c.junction))
+        for (k_from, k_to), at in zip(zip(lanes, lanes[1:]), changes):
+            command = "change_lane_left" if k_to.lane < k_from.lane else "change_lane_right"
+            maneuvers.append(Maneuver(command, route_at(at - LANE_CHANGE_M / 2), route_at(at + LANE_CHANGE_M / 2), -1))
+    return Route(legs, maneuvers, path, np.array(limits), stations)
+
+
+def _lane_offsets(road: Road, lanes: list[LaneRef], changes: list[float], s: np.ndarray, s0: float) -> np.ndarray:
+    """The route's d on ``road`` at road s ``s`` [m]: the first lane's centre, blended to the next lane's
+    centre at each lane change (a cosine blend over LANE_CHANGE_M, centred ``changes`` metres in)."""
+    direction = lanes[0].direction
+    d = np.full_like(s, float(road.lane_centre_d(lanes[0].lane, direction)))
+    for (k_from, k_to), at in zip(zip(lanes, lanes[1:]), changes):
+        t = np.clip((np.abs(s - s0) - (at - LANE_CHANGE_M / 2)) / LANE_CHANGE_M, 0.0, 1.0)
+        d_from = float(road.lane_centre_d(k_from.lane, direction))
+        d_to = float(road.lane_centre_d(k_to.lane, direction))
+        d = d + (d_to - d_from) * 0.5 * (1 - np.cos(np.pi * t))
+    return d
 
 
 def _lane_continues(graph: RoadGraph, c) -> bool:

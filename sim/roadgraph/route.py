@@ -26,18 +26,24 @@ LANE_CHANGE_M = 30.0  # length of a lane change's lateral blend on the route lin
 @dataclass(frozen=True)
 class RouteLeg:
     """Travel along one lane from ``s_from`` to ``s_to`` (on ``lane.road``; s_to < s_from when
-    the lane runs toward -s), starting ``route_s0`` metres into the route."""
+    the lane runs toward -s), from ``route_s0`` to ``route_s1`` metres into the route.
+
+    The road s are on the road's reference line (a street's centre line, a connector's lane's left
+    edge); the route s are along the route line, the lane centre driven. The two differ in length
+    wherever the road bends (by the lane's offset times the angle turned: metres in a turn)."""
 
     lane: LaneRef
     s_from: float  # [m]
     s_to: float  # [m]
     route_s0: float  # [m]
+    route_s1: float  # [m]
     connector: bool  # a path through a junction
     junction: int  # the connector's junction, -1 on a street
 
     @property
     def length_m(self) -> float:
-        return abs(self.s_to - self.s_from)
+        """Length driven along the route line [m]."""
+        return self.route_s1 - self.route_s0
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,9 @@ class Route:
     maneuvers: list[Maneuver]
     path: Road  # the route line: s = distance along the route [m], d = 0 on the followed lane's centre
     speed_limit_m_s: np.ndarray  # (legs,) per leg [m/s]
+    # per leg, the stations of its road stretch (shared by the legs of one road): direction * road s [m]
+    # (increasing) and the route s of the lane centre there [m], for exact conversions between the two
+    stations: list[tuple[np.ndarray, np.ndarray]]
 
     @property
     def length_m(self) -> float:
@@ -83,6 +92,17 @@ class Route:
     @cached_property
     def _starts(self) -> list[float]:
         return [leg.route_s0 for leg in self.legs]
+
+    def route_s_on_leg(self, leg_index: int, road_s: float) -> float:
+        """Where ``road_s`` on leg ``leg_index``'s road lies along the route line [m] (clamped to the
+        route's stretch of that road)."""
+        along, route_s = self.stations[leg_index]
+        return float(np.interp(self.legs[leg_index].lane.direction * road_s, along, route_s))
+
+    def road_s_on_leg(self, leg_index: int, route_s: float) -> float:
+        """The inverse of ``route_s_on_leg``: leg ``leg_index``'s road s at ``route_s`` [m]."""
+        along, stations_route_s = self.stations[leg_index]
+        return float(self.legs[leg_index].lane.direction * np.interp(route_s, stations_route_s, along))
 
     def command(self, route_s: float) -> RouteCommand:
         for m in self.maneuvers:

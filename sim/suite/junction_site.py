@@ -120,12 +120,8 @@ def choose_site(seed: int, speed_m_s: float, movement: str, protected_left: bool
                             min_curve_radius_m=25.0, traffic_density_per_km=0.0, pedestrians_per_km=0.0,
                             parked_cars_per_km=0.0, intersection_spacing_m=BLOCK_M)
     stage = NavScenario(params, spec, graph, signals, route, paved, street_buildings(graph, paved, rng), [], seed)
-    # the connector's ends on the route line: its lane centre's, projected (the route's legs count a turn
-    # along the connector's reference line, the lane's left edge: a few metres off for a turn)
-    conn = graph.roads[c.road]
-    x, y, _ = conn.pose(np.array([0.0, conn.length_m]), np.full(2, float(conn.lane_centre_d(0, 1))))
-    enter_s, exit_s = route.path.project(x, y)[0]
-    return JunctionSite(stage, j_index, c, abs(stop_s - start_s), float(enter_s), float(exit_s))
+    turn = next(leg for leg in route.legs if leg.lane == c.lane)
+    return JunctionSite(stage, j_index, c, route.route_s_on_leg(0, stop_s), turn.route_s0, turn.route_s1)
 
 
 def hold_green(signals: JunctionSignals, junction: int, group: int, hold_s: float) -> None:
