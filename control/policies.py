@@ -30,6 +30,7 @@ from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
+from .junction_gaps import route_line
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
@@ -136,6 +137,7 @@ class RuleBasedPolicy(Policy):
         col = object_column
         rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
         path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
+        self._users = users
         self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s, path_gaps)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
         self.aim_heading_rad = None
@@ -210,7 +212,7 @@ class RuleBasedPolicy(Policy):
             crossing = crossing_gap_m(f, route)
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
-        hold = self.junctions.hold_m(f, route) if route is not None else None
+        hold = self.junctions.hold_m(f, route, self._users) if route is not None else None
         if hold is not None:  # a stop sign, a right on red or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line
             g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
@@ -244,8 +246,9 @@ class HoldSpeedPolicy(RuleBasedPolicy):
 
 def route_curvature(route: RouteGuidance) -> float:
     """The sharpest curvature of the route over its next waypoints (circles through consecutive
-    triples) [1/m]: a turn ahead slows the car before it gets there."""
-    p = np.vstack([[0.0, 0.0], route.waypoints_m])
+    triples) [1/m]: a turn ahead slows the car before it gets there. Waypoints the block clipped at its
+    range are left out: bunched at the edge, they made a sharp bend that was not there (a 1 m/s crawl)."""
+    p = route_line(route)
     a, b, c = p[:-2], p[1:-1], p[2:]
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     sides = np.hypot(*(b - a).T) * np.hypot(*(c - b).T) * np.hypot(*(c - a).T)
