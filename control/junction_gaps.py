@@ -29,7 +29,7 @@ EXIT_ROOM_M = EGO_LENGTH_M + 2.0  # room the car needs beyond the junction's exi
 SLOW_M_S = 2.0  # a vehicle slower than this holds its place in the exit lane (the event's 1 m/s, with margin) [m/s]
 LANE_HALF_M = 1.8  # a road user this close to the route line is in the route's lane [m]
 CRITICAL_GAP_S = 4.5  # no approaching vehicle at the conflict point sooner than this [s] (HCM 4.1 s, rounded up)
-GAP_MARGIN_S = 1.0  # ... nor sooner than the car has cleared it and this [s]
+GAP_MARGIN_S = 0.5  # ... nor sooner than the car has cleared it and this [s]
 TURN_SPEED_M_S = 5.0  # the car crosses at about this speed once it goes (a 12 m turn at 2.5 m/s^2 lateral) [m/s]
 START_ACCEL_M_S2 = 1.8  # ... reached at about this acceleration (IDM's 2 m/s^2 from standstill) [m/s^2]
 MOVING_M_S = 0.5  # slower than this does not approach [m/s]
@@ -112,11 +112,16 @@ def clear_time_s(distance_m: float, speed_m_s: float) -> float:
     return (TURN_SPEED_M_S - v0) / START_ACCEL_M_S2 + (distance_m - ramp_m) / TURN_SPEED_M_S
 
 
-def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, oncoming_only: bool = True) -> bool:
+def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: bool = False,
+                oncoming_only: bool = True) -> bool:
     """Whether some approaching vehicle leaves too short a gap at the conflict point of its path with the
     route line: it gets there sooner than ``CRITICAL_GAP_S``, or sooner than the car has cleared the point
     (its rear past the vehicle's far side) plus ``GAP_MARGIN_S``; a vehicle on the conflict point now
-    refuses it too. ``oncoming_only``: only vehicles coming toward the car (a permitted left)."""
+    refuses it too. ``taken``: the car is already going into this gap: it refuses it only when a vehicle would
+    reach the point before the car has cleared it (no margin, no critical gap), so that it does not stop and
+    start at the line as the estimate of its own time wavers. ``oncoming_only``: only vehicles coming toward
+    the car (a permitted left)."""
+    critical_s, margin_s = (0.0, 0.0) if taken else (CRITICAL_GAP_S, GAP_MARGIN_S)
     line = route_line(route)
     pts, s = _sampled(line)
     if len(pts) < 2:
@@ -144,6 +149,6 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, oncoming_o
         s_conflict = s[k] + u[k] * STEP_M
         t_vehicle = (t[k] - EGO_CLEARANCE_HALF_WIDTH_M) / v  # its nearest point to the car's side
         t_ego = clear_time_s(s_conflict + EGO_LENGTH_M / 2 + width / 2 + EGO_CLEARANCE_HALF_WIDTH_M, speed_m_s)
-        if t_vehicle < max(CRITICAL_GAP_S, t_ego + GAP_MARGIN_S):
+        if t_vehicle < max(critical_s, t_ego + margin_s):
             return True
     return False

@@ -71,8 +71,10 @@ class JunctionRules:
 
     def __init__(self) -> None:
         self._sign, self._red = FullStop(), FullStop()
+        self._gap_taken = False  # going into a gap of the oncoming stream (a permitted left)
 
     def reset(self) -> None:
+        self._gap_taken = False
         self._sign.reset()
         self._red.reset()
 
@@ -114,11 +116,13 @@ class JunctionRules:
         """Hold at the line until the oncoming stream leaves a gap the car can take (``gap_refused``);
         past the line the car is committed and crosses."""
         if route.command != "left" or not route.left_must_yield or route.distance_m <= 0.0:
+            self._gap_taken = False
             return None  # no permitted left ahead, or already in the junction: committed
         line = f.light_distance_m if math.isfinite(f.light_distance_m) else route.distance_m - LINE_BEFORE_ENTRY_M
         if line < -0.5:
             return None
-        return line if gap_refused(users, route, f.speed_m_s) else None
+        self._gap_taken = not gap_refused(users, route, f.speed_m_s, taken=self._gap_taken)
+        return None if self._gap_taken else line
 
     def _box(self, f: Decoded, route: RouteGuidance, users: Users) -> float | None:
         """Don't block the box: before the junction's line (the light's, the stop sign's, or
