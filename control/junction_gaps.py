@@ -27,7 +27,9 @@ from .route_features import N_WAYPOINTS, WAYPOINT_SCALE_M, RouteGuidance
 
 EXIT_ROOM_M = EGO_LENGTH_M + 2.0  # room the car needs beyond the junction's exit (the event's 6 m, and 0.6 m) [m]
 SLOW_M_S = 2.0  # a vehicle slower than this holds its place in the exit lane (the event's 1 m/s, with margin) [m/s]
-LANE_HALF_M = 1.8  # a road user this close to the route line is in the route's lane [m]
+# a road user whose nearest point is this close to the route line stands in the car's way: its corridor and the
+# drivers' margin (a car parked at the kerb, its near side ~1.9 m from the lane's centre, is not) [m]
+IN_PATH_M = EGO_CLEARANCE_HALF_WIDTH_M + 0.3
 CRITICAL_GAP_S = 4.5  # no approaching vehicle at the conflict point sooner than this [s] (HCM 4.1 s, rounded up)
 GAP_MARGIN_S = 0.5  # ... nor sooner than the car has cleared it and this [s]
 TURN_SPEED_M_S = 5.0  # the car crosses at about this speed once it goes (a 12 m turn at 2.5 m/s^2 lateral) [m/s]
@@ -96,7 +98,7 @@ def exit_blocked(users: Users, route: RouteGuidance) -> bool:
     pts, s = _sampled(route_line(route, extend=True))
     speed = np.hypot(users.vx_m_s, users.vy_m_s)
     along, off = _project(pts, s, users.x_m, users.y_m)
-    hit = users.vehicle & (speed < SLOW_M_S) & (off < LANE_HALF_M) & (along > entry) & (along < exit_ + EXIT_ROOM_M)
+    hit = users.vehicle & (speed < SLOW_M_S) & (off < IN_PATH_M) & (along > entry) & (along < exit_ + EXIT_ROOM_M)
     return bool(hit.any())
 
 

@@ -71,6 +71,7 @@ def test_exit_blocked(rear_past_exit_m, speed_m_s, blocked):
 
 def test_a_car_in_the_next_lane_does_not_block_the_exit():
     assert not exit_blocked(_users([EXIT_X_M + 2.0], [-3.5], [0.0], [0.0]), _straight())
+    assert not exit_blocked(_users([EXIT_X_M + 2.0], [-1.9], [0.0], [0.0]), _straight())  # parked at the kerb
 
 
 def test_a_queue_beyond_the_junction_holds_the_car_at_its_line_until_room_opens():
