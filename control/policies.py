@@ -30,11 +30,12 @@ from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
-from .junction_gaps import route_line
+from .junction_gaps import WalkerMemory, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
+JUNCTION_COMMANDS = ("left", "right", "straight")  # the route block's junction manoeuvres
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
 POLICY_KINDS = ("ppo", "sac")
 MODELS_DIR = Path(__file__).parent / "models"
@@ -103,6 +104,8 @@ class RuleBasedConfig:
     # with a route (layout v2): the route line takes over the steering this far before a junction
     # manoeuvre and through it, where there is no paint to see [m]
     route_handover_m: float = 8.0
+    # ... and yields to walkers on or stepping onto its path this far before a junction manoeuvre and through it [m]
+    walker_yield_m: float = 20.0
 
 
 class RuleBasedPolicy(Policy):
@@ -114,6 +117,7 @@ class RuleBasedPolicy(Policy):
                              b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
         self.junctions = JunctionRules()  # stop signs and permitted lefts (layout v2)
         self.overtake = Overtake()  # passing a stationary obstacle in the lane
+        self.walkers = WalkerMemory()  # walkers beside a junction manoeuvre's path, also once out of view
         self._frame: PerceptionFrame | None = None
         # while the overtake moves the car across lanes: the direction (ego frame, + left) of the point its
         # steering aims at, for the safety supervisor's path (it otherwise assumes the car follows its lane) [rad]
@@ -122,6 +126,7 @@ class RuleBasedPolicy(Policy):
     def reset(self) -> None:
         self.junctions.reset()
         self.overtake.reset()
+        self.walkers.reset()
         self._frame = None
         self.aim_heading_rad = None
 
@@ -138,6 +143,10 @@ class RuleBasedPolicy(Policy):
         rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
         path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
         self._users = users
+        turning = route is not None and route.command in ("left", "right") and route.distance_m < self.cfg.walker_yield_m
+        self.walkers.update(users, route if turning else None, f.speed_m_s, f.yaw_rate_rad_s)
+        if not turning:
+            self.walkers.reset()
         self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s, path_gaps)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
         self.aim_heading_rad = None
@@ -187,7 +196,7 @@ class RuleBasedPolicy(Policy):
             cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
         if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
-        cruise = min(cruise, self.overtake.speed_cap_m_s())  # waiting to merge into a stream: let its gaps come past
+        cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s())  # waiting to merge into a stream: let its gaps come past
         gap, v_lead = np.inf, 0.0
         objs = f.objects
         col = object_column
@@ -210,6 +219,8 @@ class RuleBasedPolicy(Policy):
                     gap, v_lead = max(d, 0.05), 0.0
         if route is not None:
             crossing = crossing_gap_m(f, route)
+            if route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m:
+                crossing = min(crossing, walker_gap_m(self._users, route))  # a crosswalk the car turns across
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
         hold = self.junctions.hold_m(f, route, self._users) if route is not None else None
