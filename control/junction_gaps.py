@@ -241,3 +241,30 @@ class WalkerMemory:
     def speed_cap_m_s(self) -> float:
         """``PASS_UNSEEN_M_S`` while a walker beside the route ahead is out of view, else inf."""
         return PASS_UNSEEN_M_S if np.any(self._age_s > 0.0) else math.inf
+
+
+LEADER_REACH_M = 30.0  # a vehicle on the route this far ahead leads the car through a junction manoeuvre [m]
+
+
+def route_leader(users: Users, route: RouteGuidance) -> tuple[float, float]:
+    """The nearest vehicle in the car's corridor along the route line ahead: the gap from the front bumper
+    to it [m] and its speed along the route there (>= 0) [m/s]; (inf, 0) for none. Through a turn the
+    observation's in-path flag follows the lane the car is leaving; this follows the route into the exit
+    street, where a slow car just round the corner is the leader."""
+    veh = users.vehicle
+    if not veh.any():
+        return math.inf, 0.0
+    pts, s = _sampled(route_line(route))
+    if len(pts) < 2:
+        return math.inf, 0.0
+    x, y = users.x_m[veh], users.y_m[veh]
+    along, off = _project(pts, s, x, y)
+    ahead = (off < IN_PATH_M) & (along > EGO_LENGTH_M / 2) & (along < LEADER_REACH_M)
+    if not ahead.any():
+        return math.inf, 0.0
+    k = int(np.flatnonzero(ahead)[np.argmin(along[ahead])])
+    i = min(int(along[k] / STEP_M), len(pts) - 2)
+    tx, ty = pts[i + 1] - pts[i]
+    n = max(math.hypot(tx, ty), 1e-9)
+    v_along = (users.vx_m_s[veh][k] * tx + users.vy_m_s[veh][k] * ty) / n
+    return float(along[k] - EGO_LENGTH_M / 2), max(float(v_along), 0.0)

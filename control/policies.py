@@ -30,7 +30,7 @@ from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
-from .junction_gaps import WalkerMemory, route_line, walker_gap_m
+from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
@@ -221,6 +221,9 @@ class RuleBasedPolicy(Policy):
             crossing = crossing_gap_m(f, route)
             if route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m:
                 crossing = min(crossing, walker_gap_m(self._users, route))  # a crosswalk the car turns across
+                lead_gap, lead_v = route_leader(self._users, route)  # a car just round the corner
+                if lead_gap < gap:
+                    gap, v_lead = max(lead_gap, 0.05), lead_v
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
         hold = self.junctions.hold_m(f, route, self._users) if route is not None else None

@@ -198,3 +198,14 @@ def test_a_walker_at_the_corner_that_leaves_the_view_slows_the_turn():
     far.update(_walker(20.0, 0.0), route, 3.0, 0.0)  # 12 m from the turn
     far.update(empty, route, 3.0, 0.0)
     assert far.speed_cap_m_s() == np.inf
+
+
+def test_a_slow_car_round_the_corner_leads_the_turn():
+    """In the left turn's exit street, a car at 2 m/s on the route 25 m on: the leader, at its speed along the route."""
+    route = _left()
+    wp = route.waypoints_m
+    x, y = wp[4, 0], wp[4, 1]  # on the route, 25 m along it
+    from control.junction_gaps import route_leader
+    gap, v = route_leader(_users([x], [y], [0.0], [2.0]), route)
+    assert gap == pytest.approx(25.0 - EGO_LENGTH_M / 2, abs=1.0) and v == pytest.approx(2.0, abs=0.2)
+    assert route_leader(_users([x + 4.0], [y], [0.0], [2.0]), route)[0] == np.inf  # beside the route: the next lane
