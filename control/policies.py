@@ -143,7 +143,8 @@ class RuleBasedPolicy(Policy):
         rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
         path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
         self._users = users
-        turning = route is not None and route.command in ("left", "right") and route.distance_m < self.cfg.walker_yield_m
+        near_turn = route is not None and route.distance_m < self.cfg.walker_yield_m
+        turning = near_turn and route.command in ("left", "right")
         self.walkers.update(users, route if turning else None, f.speed_m_s, f.yaw_rate_rad_s)
         if not turning:
             self.walkers.reset()
@@ -196,7 +197,8 @@ class RuleBasedPolicy(Policy):
             cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
         if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
-        cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s())  # waiting to merge into a stream: let its gaps come past
+        # waiting to merge into a stream: let its gaps come past; a walker at a turn's corner out of view: walking pace
+        cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s())
         gap, v_lead = np.inf, 0.0
         objs = f.objects
         col = object_column
