@@ -5,8 +5,10 @@ rule-based driver holds at the line as a standing obstacle until the rules let i
 
 - **stop sign**: a full stop (below ``STOPPED_M_S`` within ``STOP_WINDOW_M`` of the line), then
   wait while a vehicle is in the junction box or would reach it within ``CLEAR_S``;
-- **permitted left**: wait at the line while an oncoming vehicle is in the box or would reach it
-  within ``ONCOMING_S``;
+- **permitted left**: wait at the line until the oncoming stream leaves a gap the car can take
+  (``control.junction_gaps.gap_refused``: time to the conflict point against the time to clear it);
+- **don't block the box**: hold at the junction's line while the exit lane beyond has no room for the
+  car (``control.junction_gaps.exit_blocked``);
 - **right on red** (where the route block says the map permits it): the red light's line is a stop
   sign's: a full stop, then go once the junction is clear (``red_light_waived``);
 - **crossing traffic**: a road user moving across the route line that will be in the car's way
@@ -26,13 +28,14 @@ import numpy as np
 
 from common.vocab import CAMERA_MOUNT, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
+from .junction_gaps import exit_blocked, gap_refused, junction_span_m
+from .overtake import Users
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
 from .route_features import RouteGuidance
 
 STOPPED_M_S = 0.1  # a full stop [m/s]
 STOP_WINDOW_M = 2.5  # ... counts within this of the line [m]
 CLEAR_S = 3.0  # after the stop: nobody may reach the box within this [s]
-ONCOMING_S = 4.5  # permitted left: no oncoming vehicle may reach the box within this [s]
 MOVING_M_S = 0.5  # slower than this is not approaching [m/s]
 LINE_BEFORE_ENTRY_M = 4.5  # the stop line lies about this far before the junction entry (crosswalk + setback) [m]
 CROSSING_TIMES_S = (1.0, 2.0)  # where road users moving across the route will be [s]
@@ -68,14 +71,17 @@ class JunctionRules:
 
     def __init__(self) -> None:
         self._sign, self._red = FullStop(), FullStop()
+        self._gap_taken = False  # going into a gap of the oncoming stream (a permitted left)
 
     def reset(self) -> None:
+        self._gap_taken = False
         self._sign.reset()
         self._red.reset()
 
-    def hold_m(self, f: Decoded, route: RouteGuidance) -> float | None:
-        """Distance to a line the car must stay behind now [m], or None."""
-        holds = [d for d in (self._stop_sign(f, route), self._right_on_red(f, route), self._permitted_left(f, route))
+    def hold_m(self, f: Decoded, route: RouteGuidance, users: Users) -> float | None:
+        """Distance to a line the car must stay behind now [m], or None. ``users``: every road user seen."""
+        holds = [d for d in (self._stop_sign(f, route), self._right_on_red(f, route),
+                             self._permitted_left(f, route, users), self._box(f, route, users))
                  if d is not None]
         return min(holds) if holds else None
 
@@ -106,19 +112,33 @@ class JunctionRules:
         it after its full stop (taking the turn: braking now would leave it in the crossing)."""
         return _red_is_a_stop_sign(f, route) and (f.light_distance_m >= -0.5 or self._red.stopped)
 
-    def _permitted_left(self, f: Decoded, route: RouteGuidance) -> float | None:
+    def _permitted_left(self, f: Decoded, route: RouteGuidance, users: Users) -> float | None:
+        """Hold at the line until the oncoming stream leaves a gap the car can take (``gap_refused``);
+        past the line the car is committed and crosses."""
         if route.command != "left" or not route.left_must_yield or route.distance_m <= 0.0:
+            self._gap_taken = False
             return None  # no permitted left ahead, or already in the junction: committed
         line = f.light_distance_m if math.isfinite(f.light_distance_m) else route.distance_m - LINE_BEFORE_ENTRY_M
         if line < -0.5:
             return None
-        for x, y, vx, vy in _vehicles(f):
-            speed = math.hypot(vx, vy)
-            if vx > -MOVING_M_S or x < 0:
-                continue  # not coming toward us
-            if _time_to_box(x, y, vx, vy, route) < ONCOMING_S:
-                return line
-        return None
+        self._gap_taken = not gap_refused(users, route, f.speed_m_s, taken=self._gap_taken)
+        return None if self._gap_taken else line
+
+    def _box(self, f: Decoded, route: RouteGuidance, users: Users) -> float | None:
+        """Don't block the box: before the junction's line (the light's, the stop sign's, or
+        ``LINE_BEFORE_ENTRY_M`` before its entry) hold there while the exit lane has no room (``exit_blocked``)."""
+        span = junction_span_m(route)
+        if span is None:
+            return None
+        if math.isfinite(f.light_distance_m):
+            line = f.light_distance_m
+        elif math.isfinite(route.stop_sign_m):
+            line = route.stop_sign_m
+        else:
+            line = span[0] - EGO_LENGTH_M / 2 - LINE_BEFORE_ENTRY_M
+        if line < -0.5 or span[0] <= 0.0:
+            return None  # past the line, or in the junction already: committed
+        return line if exit_blocked(users, route) else None
 
     def _junction_clear(self, f: Decoded, route: RouteGuidance) -> bool:
         jx, jy = route.junction_xy_m

@@ -30,10 +30,12 @@ from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
+from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
+JUNCTION_COMMANDS = ("left", "right", "straight")  # the route block's junction manoeuvres
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
 POLICY_KINDS = ("ppo", "sac")
 MODELS_DIR = Path(__file__).parent / "models"
@@ -102,6 +104,8 @@ class RuleBasedConfig:
     # with a route (layout v2): the route line takes over the steering this far before a junction
     # manoeuvre and through it, where there is no paint to see [m]
     route_handover_m: float = 8.0
+    # ... and yields to walkers on or stepping onto its path this far before a junction manoeuvre and through it [m]
+    walker_yield_m: float = 20.0
 
 
 class RuleBasedPolicy(Policy):
@@ -113,6 +117,7 @@ class RuleBasedPolicy(Policy):
                              b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
         self.junctions = JunctionRules()  # stop signs and permitted lefts (layout v2)
         self.overtake = Overtake()  # passing a stationary obstacle in the lane
+        self.walkers = WalkerMemory()  # walkers beside a junction manoeuvre's path, also once out of view
         self._frame: PerceptionFrame | None = None
         # while the overtake moves the car across lanes: the direction (ego frame, + left) of the point its
         # steering aims at, for the safety supervisor's path (it otherwise assumes the car follows its lane) [rad]
@@ -121,6 +126,7 @@ class RuleBasedPolicy(Policy):
     def reset(self) -> None:
         self.junctions.reset()
         self.overtake.reset()
+        self.walkers.reset()
         self._frame = None
         self.aim_heading_rad = None
 
@@ -136,6 +142,12 @@ class RuleBasedPolicy(Policy):
         col = object_column
         rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
         path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
+        self._users = users
+        near_turn = route is not None and route.distance_m < self.cfg.walker_yield_m
+        turning = near_turn and route.command in ("left", "right")
+        self.walkers.update(users, route if turning else None, f.speed_m_s, f.yaw_rate_rad_s)
+        if not turning:
+            self.walkers.reset()
         self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s, path_gaps)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
         self.aim_heading_rad = None
@@ -185,7 +197,8 @@ class RuleBasedPolicy(Policy):
             cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
         if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
-        cruise = min(cruise, self.overtake.speed_cap_m_s())  # waiting to merge into a stream: let its gaps come past
+        # waiting to merge into a stream: let its gaps come past; a walker at a turn's corner out of view: walking pace
+        cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s())
         gap, v_lead = np.inf, 0.0
         objs = f.objects
         col = object_column
@@ -208,9 +221,14 @@ class RuleBasedPolicy(Policy):
                     gap, v_lead = max(d, 0.05), 0.0
         if route is not None:
             crossing = crossing_gap_m(f, route)
+            if route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m:
+                crossing = min(crossing, walker_gap_m(self._users, route))  # a crosswalk the car turns across
+                lead_gap, lead_v = route_leader(self._users, route)  # a car just round the corner
+                if lead_gap < gap:
+                    gap, v_lead = max(lead_gap, 0.05), lead_v
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
-        hold = self.junctions.hold_m(f, route) if route is not None else None
+        hold = self.junctions.hold_m(f, route, self._users) if route is not None else None
         if hold is not None:  # a stop sign, a right on red or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line
             g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
@@ -244,8 +262,9 @@ class HoldSpeedPolicy(RuleBasedPolicy):
 
 def route_curvature(route: RouteGuidance) -> float:
     """The sharpest curvature of the route over its next waypoints (circles through consecutive
-    triples) [1/m]: a turn ahead slows the car before it gets there."""
-    p = np.vstack([[0.0, 0.0], route.waypoints_m])
+    triples) [1/m]: a turn ahead slows the car before it gets there. Waypoints the block clipped at its
+    range are left out: bunched at the edge, they made a sharp bend that was not there (a 1 m/s crawl)."""
+    p = route_line(route)
     a, b, c = p[:-2], p[1:-1], p[2:]
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
     sides = np.hypot(*(b - a).T) * np.hypot(*(c - b).T) * np.hypot(*(c - a).T)

@@ -127,7 +127,10 @@ class RoadUserTracker:
         speed = np.hypot(vel[:, 0], vel[:, 1])
         motion = np.arctan2(vel[:, 1], vel[:, 0])  # its direction of travel, tracked for the yaw rate [rad]
         # the body lies along the motion only when it clearly moves: a parked car's drift must not turn it across the path
-        heading = np.where(speed >= BODY_ALONG_MOTION_M_S, motion, 0.0)
+        # ... and otherwise along the lane where one is seen (a parked car lines up with the road, not with a car
+        # still turning out of a junction, whose axis is then up to ~20 degrees off the lane's)
+        road = -f.heading_error_rad if f.lane_known and np.isfinite(f.heading_error_rad) else 0.0
+        heading = np.where(speed >= BODY_ALONG_MOTION_M_S, motion, road)
         # the reported point is the face nearest the camera: the centre lies half the body's depth beyond
         half_depth = 0.5 * (size[:, 0] * np.abs(np.cos(heading)) + size[:, 1] * np.abs(np.sin(heading)))
         centre = point.copy()
