@@ -168,6 +168,17 @@ class ScriptedVehicles:
         self._place(time_s)
 
 
+def walker_looks(walkers, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Heights [m], (n, 2, 3) shirt and trouser colours, (n, 3) skin of walkers that each have ``height_m`` and
+    ``colour`` (the shirt): what the renderer reads off a pedestrian group. Trousers, then skin, from ``rng``."""
+    n = len(walkers)
+    height = np.array([w.height_m for w in walkers], np.float64)
+    trousers = rng.integers(20, 120, (n, 3))
+    colour = np.stack([np.array([w.colour for w in walkers]).reshape(n, 3), trousers], 1).astype(np.uint8)
+    skin = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)[rng.integers(0, 4, n)]
+    return height, colour, skin
+
+
 class ScriptedWalkers:
     """Scripted pedestrians (adults and children) with the attributes of ``sim.pedestrians.Pedestrians``
     that the world, the labels and the view read."""
@@ -177,10 +188,7 @@ class ScriptedWalkers:
         self.actors = actors
         n = len(actors)
         self.n = n
-        self.height = np.array([a.height_m for a in actors], np.float64)
-        trousers = rng.integers(20, 120, (n, 3))
-        self.colour = np.stack([np.array([a.colour for a in actors]).reshape(n, 3), trousers], 1).astype(np.uint8)
-        self.skin = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)[rng.integers(0, 4, n)]
+        self.height, self.colour, self.skin = walker_looks(actors, rng)
         self.s, self.d, self.speed, self.yaw_local = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
         self.mode = np.full(n, WAIT, np.int64)
         self.time_s = 0.0

@@ -21,7 +21,7 @@ from common.vocab import PEDESTRIAN_SIZE_M
 
 from ..road import Road
 from ..roadgraph.traffic import GraphTraffic
-from .actors import WAIT, WALK, ScriptedActor
+from .actors import WAIT, WALK, ScriptedActor, walker_looks
 
 HOLD_SPEED_FACTOR = 1e-3  # a held vehicle wants this share of the limit: it stands (a few mm/s at most)
 
@@ -132,10 +132,7 @@ class CrossingWalkers:
         self.walks = walks
         n = len(walks)
         self.n = n
-        self.height = np.array([w.height_m for w in walks], np.float64)
-        trousers = rng.integers(20, 120, (n, 3))
-        self.colour = np.stack([np.array([w.colour for w in walks]).reshape(n, 3), trousers], 1).astype(np.uint8)
-        self.skin = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)[rng.integers(0, 4, n)]
+        self.height, self.colour, self.skin = walker_looks(walks, rng)
         self._x0 = np.array([w.start_xy[0] for w in walks], np.float64)
         self._y0 = np.array([w.start_xy[1] for w in walks], np.float64)
         self._yaw = np.array([w.heading_rad for w in walks], np.float64)

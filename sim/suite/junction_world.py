@@ -16,7 +16,6 @@ within ``YIELD_GAP_M`` of a walker on its way across.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
@@ -28,6 +27,7 @@ from ..roadgraph.graph import LaneRef
 from ..roadgraph.traffic import GraphTraffic
 from .junction_actors import CrossingWalkers, JunctionTraffic, PathVehicles
 from .junction_site import fresh_stage
+from .target import PlanTarget
 from .types import JunctionPlan
 
 YIELD_DECEL_M_S2 = 3.0  # a priority vehicle braking harder than this for the ego: it was not given way [m/s^2]
@@ -43,7 +43,7 @@ class Role:
     role: str
 
 
-class JunctionWorld(NavWorld):
+class JunctionWorld(PlanTarget, NavWorld):
     def __init__(self, plan: JunctionPlan, dt_s: float, substeps: int = 2):
         self.plan = plan  # before the world's own set-up, which asks ``_traffic`` and ``_pedestrians``
         stage = fresh_stage(plan.site.stage)
@@ -82,19 +82,6 @@ class JunctionWorld(NavWorld):
             return Role(self._walker_roles[instance_id - ids.ped0])
         return None
 
-    @property
-    def target_id(self) -> int:
-        group, k = self.plan.target
-        return (self.ids.vehicle0 if group == "vehicle" else self.ids.ped0) + k
-
-    def target_motion(self) -> tuple[np.ndarray, np.ndarray]:
-        """The target's footprint (5,) [x, y, yaw, length, width] and its velocity (2,) [m/s]."""
-        group, k = self.plan.target
-        if group == "vehicle":
-            box, speed = self.traffic.boxes()[k], self.traffic.v[k]
-        else:
-            box, speed = self.peds.boxes()[k], self.peds.speed[k]
-        return np.array(box), speed * np.array([math.cos(box[2]), math.sin(box[2])])
 
     # --- stepping ---------------------------------------------------------------------------------
     def step(self, steer: float, accel: float):

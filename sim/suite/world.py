@@ -7,7 +7,6 @@ starts in its lane at the scenario's test speed.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -15,10 +14,11 @@ from ..config import ScenarioConfig
 from ..dynamics import EgoState
 from ..world import World
 from .actors import ScriptedActor, ScriptedVehicles, ScriptedWalkers
+from .target import PlanTarget
 from .types import ScenarioPlan
 
 
-class SuiteWorld(World):
+class SuiteWorld(PlanTarget, World):
     def __init__(self, plan: ScenarioPlan, dt_s: float, substeps: int = 2):
         self.plan = plan  # before the world's own set-up, which asks ``_make_actors`` for the actors
         p = plan.scenario.params
@@ -44,18 +44,3 @@ class SuiteWorld(World):
             return self.plan.walkers[instance_id - ids.ped0]
         return None
 
-    @property
-    def target_id(self) -> int:
-        """Instance id of the scenario's target."""
-        group, k = self.plan.target
-        return (self.ids.vehicle0 if group == "vehicle" else self.ids.ped0) + k
-
-    def target_motion(self) -> tuple[np.ndarray, np.ndarray]:
-        """The target's footprint (5,) [x, y, yaw, length, width] and its velocity (2,) [m/s]."""
-        group, k = self.plan.target
-        if group == "vehicle":
-            box, speed = self.traffic.boxes()[k], self.traffic.v[k]
-        else:
-            box, speed = self.peds.boxes()[k], self.peds.speed[k]
-        # a walker's yaw is its walking direction; a vehicle's its body's (which changing lanes turns with its path)
-        return np.array(box), speed * np.array([math.cos(box[2]), math.sin(box[2])])
