@@ -480,15 +480,22 @@ def format_table(report: SimReport) -> str:
 # --- the command ----------------------------------------------------------------------------
 
 
+def parse_counts(text, unit: str, most: int) -> list[int]:
+    """``--processes`` ("1,2") as sorted distinct counts in 1..``most``; a UsageError naming the value otherwise
+    (``unit``: what is counted, for the message)."""
+    try:
+        counts = sorted({int(p) for p in str(text).split(",") if p.strip()})
+    except ValueError:
+        raise UsageError(f"--processes {text!r}: expected {unit} counts like 1,2") from None
+    if not counts or counts[0] < 1 or counts[-1] > most:
+        raise UsageError(f"--processes {text!r}: each count must be between 1 and {most}")
+    return counts
+
+
 def _run_sim(args) -> int:
     if not (math.isfinite(args.seconds) and args.seconds > 0):
         raise UsageError(f"--seconds {args.seconds:g}: must be a positive number of seconds")
-    try:
-        processes = sorted({int(p) for p in str(args.processes).split(",") if p.strip()})
-    except ValueError:
-        raise UsageError(f"--processes {args.processes!r}: expected process counts like 1,2") from None
-    if not processes or processes[0] < 1 or processes[-1] > 256:
-        raise UsageError(f"--processes {args.processes!r}: each count must be between 1 and 256")
+    processes = parse_counts(args.processes, "process", 256)
     report = bench_sim(args.seconds, processes, peers=not args.no_peers, seed=args.seed)
     if args.json:
         print(json.dumps(asdict(report), indent=2))

@@ -196,12 +196,9 @@ def format_table(r: dict) -> str:
 
 
 def run(args) -> int:
-    try:
-        processes = sorted({int(p) for p in str(getattr(args, "processes", "1,2")).split(",") if p.strip()})
-    except ValueError:
-        raise UsageError(f"--processes {args.processes!r}: expected worker counts like 1,2") from None
-    if not processes or processes[0] < 1 or processes[-1] > 64:
-        raise UsageError(f"--processes {args.processes!r}: each count must be between 1 and 64")
+    from drivestack.bench import parse_counts
+
+    processes = parse_counts(getattr(args, "processes", "1,2"), "worker", 64)
     with contextlib.redirect_stdout(sys.stderr):  # libraries' chatter off the report
         report = bench_cluster(processes, getattr(args, "seed", 0))
     print(json.dumps(report, indent=2) if args.json else format_table(report))

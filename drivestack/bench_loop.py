@@ -254,12 +254,9 @@ def run(args) -> int:
     seconds = getattr(args, "seconds", 5.0)
     if not (math.isfinite(seconds) and seconds > 0):
         raise UsageError(f"--seconds {seconds:g}: must be a positive number of seconds")
-    try:
-        processes = sorted({int(p) for p in str(getattr(args, "processes", "1,2")).split(",") if p.strip()})
-    except ValueError:
-        raise UsageError(f"--processes {args.processes!r}: expected env counts like 1,2") from None
-    if not processes or processes[0] < 1 or processes[-1] > 64:
-        raise UsageError(f"--processes {args.processes!r}: each count must be between 1 and 64")
+    from drivestack.bench import parse_counts
+
+    processes = parse_counts(getattr(args, "processes", "1,2"), "env", 64)
     train_steps = getattr(args, "train_steps", DEFAULT_TRAIN_STEPS)
     if train_steps < 1:
         raise UsageError(f"--train-steps {train_steps}: use 1 or more")
