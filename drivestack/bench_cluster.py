@@ -35,7 +35,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from common.errors import UsageError
 
 ROUNDS = 2  # timed runs of each job per parallel map
 DISPATCH_UNITS = 200  # do-nothing units timed per map for its cost per unit
