@@ -48,6 +48,7 @@ from common.vocab import CAMERA_MOUNT, CLEARANCE_SIZE_M, EGO_LENGTH_M, EGO_WIDTH
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
 
 IDLE, OUT, PASS, BACK = "idle", "out", "pass", "back"  # the manoeuvre's phases (BACK also ends an abort)
+ZIP_JAM_M = 3.0  # the speed control's IDM jam gap (``RuleBasedConfig.idm_jam_m``), which it adds to a hold [m]
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,16 @@ class OvertakeConfig:
     front_gap_m: float = 8.0  # a same-direction road user ahead in the target lane: at least this past the return point [m]
     # a same-direction road user in the target lane, behind (ahead): at least this time gap at its (our) closing speed ...
     rear_gap_s: float = 2.0  # [s]
-    rear_gap_m: float = 3.0  # ... and this distance [m]
+    # ... and this distance [m]. 2 m, not 3: merging at the stream's speed into a dense stream (20 km/h, 2 s apart:
+    # 11 m bumper to bumper, a zipper merge halves it) leaves ~3.3 m each side; a 3 m floor left the speed control
+    # 0.3 m to find, and it stood at the lane's end instead. The closing-speed term keeps it for a faster car.
+    rear_gap_m: float = 2.0
     merge_gain_1_s: float = 0.4  # waiting to merge into a stream: speed above the stream's per metre to a gap's middle [1/s]
     merge_window_m: float = 40.0  # ... the stream within this of the ego [m]
+    # ... the zip point (the stretch's start) is a hold only once a stop at this deceleration needs the road left
+    # (plus the IDM's jam gap): until then the car keeps the stream's speed beside its gap, as a zipper merge
+    # asks, instead of the speed control's early, gentle braking for what stands in the closing lane [m/s^2]
+    zip_brake_m_s2: float = 1.5
     oncoming_margin_s: float = 2.0  # back in the home lane this long before an oncoming car arrives [s]
     # the target lane counts as seen this far ahead: beyond it an unseen car may come at the speed limit [m].
     # Off (inf) by default: at the labels' 100 m range it forbids passing anything longer than a car at 50 km/h
@@ -194,6 +202,7 @@ class Overtake:
         self.blocked_lat: tuple[float, float] = (0.0, 0.0)  # the stretch's users' lateral extent (right, left) [m]
         self.width_m = 3.5
         self.waiting = False  # a stretch is blocked and the target lane is not clear
+        self.v_m_s = 0.0  # the ego's speed [m/s]
 
     # --- perception -> the road frame -------------------------------------------------------------
     def _localise(self, f: Decoded) -> None:
@@ -260,9 +269,12 @@ class Overtake:
         self.tracks = [t for t in self.tracks if self.t_s - t.seen_s < cfg.forget_s and abs(t.s_m - self.s_m) < 200.0]
         reach = max(self.cfg.lane_reach_m, self.cfg.lane_reach_s * max(f.speed_m_s, 0.0))
         for t in self.tracks:
-            if not self._blocks_home(t) or t.s_m - self.s_m > reach:
+            # the reach starts the clock; once running it stops only when the user leaves the lane: braking, the
+            # reach shrinks faster than the car closes in, and it would restart the clock every step
+            timing = math.isfinite(t.in_lane_since_s)
+            if not self._blocks_home(t) or (not timing and t.s_m - self.s_m > reach):
                 t.in_lane_since_s = math.inf
-            elif not math.isfinite(t.in_lane_since_s):
+            elif not timing:
                 t.in_lane_since_s = self.t_s
 
     # --- the situation -----------------------------------------------------------------------------
@@ -353,10 +365,13 @@ class Overtake:
         return True
 
     def speed_cap_m_s(self) -> float:
-        """Waiting to move over into a lane with traffic our way (merging into a stream): the speed that
-        brings the car beside the middle of the nearest gap in that traffic (the stream's speed plus
-        ``merge_gain_1_s`` per metre to the gap's middle); inf otherwise [m/s]."""
-        if not self.waiting:
+        """Waiting to move over into a lane with traffic our way (merging into a stream), or moving over
+        into it: the speed that brings (keeps) the car beside the middle of the nearest gap in that traffic
+        (the stream's speed plus ``merge_gain_1_s`` per metre to the gap's middle); inf otherwise [m/s].
+        Moving over, the car must not speed up to the speed limit: it would close on the stream car ahead,
+        whose gap check would then abort the move. In the stream beside the stretch (passing) it keeps to
+        the gap it took (``keeps_gap``)."""
+        if not (self.waiting or self.phase in (OUT, PASS)):
             return math.inf
         cars = self._stream()
         if not cars:
@@ -402,7 +417,7 @@ class Overtake:
         self._localise(f)
         self._remember(users, f)
         w = self.width_m
-        v = max(f.speed_m_s, 0.0)
+        v = self.v_m_s = max(f.speed_m_s, 0.0)
         stretch = self._find_stretch()
         if stretch is not None and self.stretch is not None and self.phase in (OUT, PASS):
             stretch = (min(stretch[0], self.stretch[0]), max(stretch[1], self.stretch[1]))
@@ -472,15 +487,34 @@ class Overtake:
             return 0.0
         return self.profile.at(self.s_m + ahead_m) - self._base_m
 
+    @property
+    def merging(self) -> bool:
+        """Waiting to move over into a lane with traffic our way: a stream to merge into at a zip point."""
+        return self.waiting and self.stretch is not None and math.isfinite(self.speed_cap_m_s())
+
+    def keeps_gap(self, x_m: float, y_m: float, v_m_s: float, f: Decoded) -> bool:
+        """Whether a road user at ego-frame (x, y) moving at ``v_m_s`` (absolute, along) is a car of the stream
+        the car is moving into or driving in beside the stretch, whose gap ``speed_cap_m_s`` keeps: the speed
+        control must not follow it by its own headway. A zipper merge leaves ~3 m to the car ahead where
+        the IDM wants its jam gap and 1.2 s: it braked hard as the car moved over, the gap behind closed
+        and the move aborted (and in the lane the stream's next car, which does not brake, would hit it)."""
+        if self.phase not in (OUT, PASS) or not math.isfinite(self.speed_cap_m_s()) or v_m_s < self.cfg.moving_m_s:
+            return False
+        s, lat = self._to_lane(np.array([x_m]), np.array([y_m]), f)
+        return abs(float(lat[0]) - self.width_m) < self.width_m / 2 and s[0] > self.s_m
+
     def passes(self, x_m: float, y_m: float, width_m: float, f: Decoded) -> bool:
         """Whether a road user ``width_m`` wide at ego-frame (x, y) (from the ego's centre) is one the
         manoeuvre passes beside, so the speed control must not stop for it: out or passing, it belongs
-        to the stretch and the planned path clears it there."""
-        if self.phase not in (OUT, PASS) or self.stretch is None:
+        to the stretch and the planned path clears it there; waiting to merge, it belongs to the stretch,
+        whose start ``hold_gap_m`` stops the car at (the zip point), no earlier."""
+        if self.stretch is None or not (self.phase in (OUT, PASS) or self.merging):
             return False
         s, lat = self._to_lane(np.array([x_m]), np.array([y_m]), f)
         if not (self.stretch[0] - 1.0 <= s[0] <= self.stretch[1] + 1.0):
             return False
+        if self.phase == IDLE:
+            return True  # merging: the hold stands in for it
         planned = self.profile.at(float(s[0])) if self.phase == OUT else self.profile.lat1_m
         return planned - EGO_WIDTH_M / 2 - self.cfg.side_clearance_m >= float(lat[0]) + width_m / 2
 
@@ -489,7 +523,9 @@ class Overtake:
         stretch, as a standing obstacle's IDM gap), inf otherwise [m]."""
         if not self.waiting or self.stretch is None:
             return math.inf
-        # merging into a stream the car keeps rolling with it up to the stretch (the zip point): no room to hold back
-        back = 0.0 if math.isfinite(self.speed_cap_m_s()) else self.cfg.hold_back_m
         to_go = self.stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
+        if self.merging:  # the car keeps rolling with the stream up to the stretch (the zip point): no room to hold back
+            near = self.v_m_s ** 2 / (2 * self.cfg.zip_brake_m_s2) + ZIP_JAM_M
+            return to_go if to_go < near else math.inf
+        back = self.cfg.hold_back_m
         return to_go - back if to_go < back + self.cfg.hold_from_m else math.inf

@@ -203,9 +203,11 @@ class RuleBasedPolicy(Policy):
         objs = f.objects
         col = object_column
         for row in objs[(objs[:, col("present")] > 0.5) & (objs[:, col("in_path")] > 0.5)]:
-            if self.overtake.passes(row[col("x")] * 50.0 + CAMERA_MOUNT.forward_m, row[col("y")] * 10.0,
-                                    row[col("width")] * 3.0, f):
+            x_m, y_m = row[col("x")] * 50.0 + CAMERA_MOUNT.forward_m, row[col("y")] * 10.0
+            if self.overtake.passes(x_m, y_m, row[col("width")] * 3.0, f):
                 continue  # the overtake's path passes beside it
+            if self.overtake.keeps_gap(x_m, y_m, v + row[col("vx")] * 10.0, f):
+                continue  # a car of the stream the car merges into: the overtake's speed cap keeps its gap
             g = row[col("x")] * 50.0 - c.camera_to_bumper_m  # nearest point's distance, already edge to edge
             if g < gap:
                 gap, v_lead = g, max(0.0, v + row[col("vx")] * 10.0)
