@@ -110,3 +110,74 @@ def test_the_driver_passes_a_parked_obstacle_without_the_supervisor_braking():
     case = suite_cases(["ParkedObstacle"], "defaults")[0]
     r = run_case(env, policy, case)
     assert r["passed"] and r["interventions"] == 0
+
+
+def test_the_stretch_stays_known_while_the_car_brakes_towards_it():
+    """The in-lane clock starts within the lane estimate's reach (4.5 s at the ego's speed) and must not restart
+    when braking shrinks that reach faster than the car closes in: the stretch flickered off for seconds."""
+    o = Overtake()
+    s_ego, v, found = 0.0, 14.0, []
+    for k in range(120):
+        v = max(14.0 - 6.0 * k * o.cfg.dt_s, 4.0)  # braking hard at 6 m/s^2 to 4 m/s
+        s_ego += v * o.cfg.dt_s
+        o.update(_decoded(v), _users((62.0 - s_ego, -0.5, 0.0, 0.0)), None, 13.0)
+        found.append(o.stretch is not None)
+    first = found.index(True)
+    assert first * o.cfg.dt_s <= o.cfg.stationary_for_s + 0.1
+    assert all(found[first:])
+
+
+def _stream(o: Overtake, x_rears: tuple[float, ...], v_m_s: float) -> Users:
+    """A cone standing in the home lane 24 m ahead and cars of a stream at ``v_m_s`` in the lane to the left."""
+    rows = [(24.0 + EGO_LENGTH_M / 2, 0.0, 0.0, 0.0)] + [(x, WIDTH_M, v_m_s, 0.0) for x in x_rears]
+    return _users(*rows)
+
+
+def test_merging_into_a_stream_keeps_its_speed_and_gap_while_moving_over():
+    o = Overtake()
+    v = 5.56  # 20 km/h, the stream's speed; its cars 11.1 m apart bumper to bumper, the ego beside the middle of a gap
+    gap_rears = (-EGO_LENGTH_M / 2 - 3.3 - 4.6, EGO_LENGTH_M / 2 + 3.3)
+    for _ in range(70):  # it stood 2 s and was in the lane 1 s: an obstacle
+        o.update(_decoded(v), _stream(o, gap_rears, v), None, 13.0)
+    assert o.phase == OUT  # the 3.3 m each side a zipper merge leaves are enough (a 3 m floor was not, in practice)
+    cap = o.speed_cap_m_s()
+    assert math.isfinite(cap) and abs(cap - v) < 0.5  # moving over at the stream's speed, not the speed limit
+    f = _decoded(v)
+    assert o.keeps_gap(gap_rears[1], WIDTH_M, v, f)  # the car ahead in the stream: its gap is the cap's, not the IDM's
+    assert not o.keeps_gap(gap_rears[1], 0.0, v, f)  # ... not a car in the home lane
+
+
+def test_waiting_to_merge_holds_at_the_zip_point_only_at_braking_distance():
+    o = Overtake()
+    v = 5.56
+    behind = (-EGO_LENGTH_M / 2 - 1.0 - 4.6, EGO_LENGTH_M / 2 + 1.0)  # a gap too short to take: it waits
+    for _ in range(70):
+        o.update(_decoded(v), _stream(o, behind, v), None, 13.0)
+    assert o.merging and o.phase == IDLE
+    f = _decoded(v)
+    assert o.passes(24.0 + EGO_LENGTH_M / 2, 0.0, 0.4, f)  # the cone: no early IDM braking for it ...
+    assert o.hold_gap_m() == math.inf  # ... nor a hold 24 m before it at 20 km/h
+    near = v * v / (2 * o.cfg.zip_brake_m_s2)
+    o2 = Overtake()
+    for _ in range(70):
+        o2.update(_decoded(v), _users((near + EGO_LENGTH_M / 2, 0.0, 0.0, 0.0), *[(x, WIDTH_M, v, 0.0) for x in behind]),
+                  None, 13.0)
+    assert o2.merging and o2.hold_gap_m() == pytest.approx(near, abs=0.3)  # within braking distance: hold there
+
+
+def test_the_driver_merges_into_the_slowest_densest_stream_of_the_short_sweep():
+    env = make_suite_env()
+    policy = SafetySupervisor(RuleBasedPolicy())
+    case = next(c for c in suite_cases(["MergeSlowTraffic"], "short")
+                if dict(c.params) == {"ego_kmh": 80.0, "stream_kmh": 20.0, "gap_s": 2.0})
+    r = run_case(env, policy, case)
+    assert r["passed"] and r["collision"] is None and r["interventions"] == 0
+
+
+@pytest.mark.slow
+def test_the_driver_merges_at_every_point_of_the_short_sweep():
+    env = make_suite_env()
+    for policy in (SafetySupervisor(RuleBasedPolicy()), RuleBasedPolicy()):
+        for case in suite_cases(["MergeSlowTraffic"], "short"):
+            r = run_case(env, policy, case)
+            assert r["passed"], f"{case.label()}: {r['end']}, hit {r['collision']}"
