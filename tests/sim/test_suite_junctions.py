@@ -251,3 +251,29 @@ def test_turning_at_the_held_speed_fails_to_yield_or_collides(name):
     last = events[-1]
     assert last.failed_to_yield or last.collision, f"{name}: the ego went through at its speed and nobody noticed"
     assert world.time_s <= world.plan.impact_time_s + 2.0  # ... around the planned conflict
+
+
+def _runner_reported_s(params: dict) -> float:
+    """How long before the planned impact the labels (what the forward camera could see) first report the
+    runner, the ego holding its speed along its route [s]; 0 if never before it."""
+    from perception.ground_truth import GroundTruthPerception
+    from sim.labels import ground_truth
+
+    world = build("RedLightRunner", params, seed=0, dt_s=DT_S)
+    labels = GroundTruthPerception()
+    target = world.target_id
+    while world.time_s < world.plan.impact_time_s:
+        gt = ground_truth(world, None, dense=False)
+        if any(o.instance_id == target and labels._in_view(o) for o in gt.objects):
+            return world.plan.impact_time_s - world.time_s
+        world.step(_pursuit_steer(world), 0.0)
+    return 0.0
+
+
+def test_the_runner_sweep_stops_where_the_forward_camera_still_sees_the_runner_in_time():
+    """On a collision course the runner holds a constant bearing, atan(runner speed / ego speed) off the ego's
+    heading: at 70 km/h (ego 35 km/h) 63 degrees, outside the camera's 80-degree view until 0.35 s before
+    the impact, where a stop from 35 km/h takes 1.2 s; so the sweep stops at 50 km/h."""
+    assert max(next(p for p in SCENARIOS["RedLightRunner"].params if p.name == "runner_kmh").sweep) == 50.0
+    assert _runner_reported_s({"ego_kmh": 35, "runner_kmh": 70}) < 0.5
+    assert _runner_reported_s({"ego_kmh": 50, "runner_kmh": 50}) > 3.0  # 42 degrees: in view from the start
