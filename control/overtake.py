@@ -28,7 +28,11 @@ velocity, class). Each step it
 
 While it waits for the target lane to clear, the car holds ``hold_back_m`` behind the stretch (room to
 pull out, and a view past the obstacle); with traffic its way in the target lane (a lane that ends, a
-stream to merge into) it matches that traffic's speed, steering its speed to the middle of the nearest gap. Where no obstacle stands the manoeuvre is idle and changes
+stream to merge into) it matches that traffic's speed, steering its speed to the middle of the nearest gap,
+and keeps doing so while it moves over and drives in the stream beside the stretch (``keeps_gap``: the speed
+control does not follow the stream's cars by its own headway, which wants more than a zipper merge leaves);
+waiting to merge, the stretch's start (the zip point) is a hold only once a stop needs the road left, so
+the car rolls on with the stream until then. Where no obstacle stands the manoeuvre is idle and changes
 nothing the driver does.
 
 The driver cannot tell from perception whether the line it crosses is broken or solid, nor whether
@@ -45,7 +49,7 @@ import numpy as np
 
 from common.vocab import CAMERA_MOUNT, CLEARANCE_SIZE_M, EGO_LENGTH_M, EGO_WIDTH_M, PEDESTRIAN_CLASS, VEHICLE_CLASSES
 
-from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
+from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, in_path, object_column
 
 IDLE, OUT, PASS, BACK = "idle", "out", "pass", "back"  # the manoeuvre's phases (BACK also ends an abort)
 ZIP_JAM_M = 3.0  # the speed control's IDM jam gap (``RuleBasedConfig.idm_jam_m``), which it adds to a hold [m]
@@ -93,6 +97,11 @@ class OvertakeConfig:
     # a road user not seen for this long is forgotten [s]: long enough for a car passed at speed to catch up
     # with the car waiting to merge (dead-reckoned at its last velocity meanwhile)
     forget_s: float = 60.0
+    # ... but one the camera should see (ahead, inside its view and ``view_range_m``) and does not is gone after this [s]:
+    # dead-reckoned for a minute along an odometer that has turned corners since, such tracks stood ahead in the
+    # lane as traffic and hid a parked car from the stretch search
+    forget_in_view_s: float = 2.0
+    view_range_m: float = 60.0
     gate_m: tuple[float, float] = (3.0, 1.5)  # association gate along and across the lane [m]
 
 
@@ -109,7 +118,8 @@ class Track:
     seen_s: float  # last seen [s]
     still_since_s: float  # standing since [s]; inf while moving
     moved: bool  # ever seen faster than ``moving_m_s``
-    in_lane_since_s: float = math.inf  # inside the home lane (``Overtake._blocks_home``) since [s]; inf: not now
+    in_lane_since_s: float = math.inf  # in the way (``Overtake._in_way``) since [s]; inf: not now
+    in_path: bool = False  # last seen in the speed control's corridor (``control.features.in_path``)
 
 
 @dataclass(frozen=True)
@@ -239,6 +249,9 @@ class Overtake:
         for t in self.tracks:  # dead-reckon everyone to now
             t.s_m += t.v_m_s * cfg.dt_s
         s, lat = self._to_lane(users.x_m, users.y_m, f)
+        # what the speed control stops for: the corridor the feature vector's in-path flag gives (camera frame)
+        path = in_path(np.column_stack([users.x_m - CAMERA_MOUNT.forward_m, users.y_m]), users.width_m / 2, f) \
+            if len(s) else np.zeros(0, bool)
         taken: set[int] = set()
         for k in range(len(s)):
             v = float(users.vx_m_s[k])
@@ -254,30 +267,48 @@ class Overtake:
             if best is None:
                 self.tracks.append(Track(float(s[k]), float(lat[k]), v, float(users.length_m[k]), float(users.width_m[k]),
                                          bool(users.vehicle[k]), self.t_s, self.t_s if still else math.inf,
-                                         abs(v) > cfg.moving_m_s))
+                                         abs(v) > cfg.moving_m_s, in_path=bool(path[k])))
                 taken.add(len(self.tracks) - 1)
                 continue
             taken.add(best)
             t = self.tracks[best]
             t.s_m, t.lat_m, t.v_m_s, t.seen_s = float(s[k]), float(lat[k]), v, self.t_s
             t.length_m, t.width_m = float(users.length_m[k]), float(users.width_m[k])
+            t.in_path = bool(path[k])
             t.moved |= abs(v) > cfg.moving_m_s
             if not still:
                 t.still_since_s = math.inf
             elif not math.isfinite(t.still_since_s):
                 t.still_since_s = self.t_s
-        self.tracks = [t for t in self.tracks if self.t_s - t.seen_s < cfg.forget_s and abs(t.s_m - self.s_m) < 200.0]
+        for j, t in enumerate(self.tracks):
+            if j not in taken:
+                t.in_path = False
+        self.tracks = [t for t in self.tracks if self.t_s - t.seen_s < cfg.forget_s and abs(t.s_m - self.s_m) < 200.0
+                       and not (self.t_s - t.seen_s >= cfg.forget_in_view_s and self._in_view(t))]
         reach = max(self.cfg.lane_reach_m, self.cfg.lane_reach_s * max(f.speed_m_s, 0.0))
         for t in self.tracks:
             # the reach starts the clock; once running it stops only when the user leaves the lane: braking, the
             # reach shrinks faster than the car closes in, and it would restart the clock every step
             timing = math.isfinite(t.in_lane_since_s)
-            if not self._blocks_home(t) or (not timing and t.s_m - self.s_m > reach):
+            if not self._in_way(t) or (not timing and t.s_m - self.s_m > reach):
                 t.in_lane_since_s = math.inf
             elif not timing:
                 t.in_lane_since_s = self.t_s
 
+    def _in_view(self, t: Track) -> bool:
+        """Whether a remembered road user stands where the forward camera would see it (ahead of the camera,
+        inside its view less 5 degrees, within ``view_range_m``; lane frame taken as the ego's: roughly)."""
+        x = t.s_m - self.s_m - CAMERA_MOUNT.forward_m
+        y = t.lat_m - self.lat_m
+        return 1.0 < x < self.cfg.view_range_m and abs(math.degrees(math.atan2(y, x))) < CAMERA_MOUNT.hfov_deg / 2 - 5.0
+
     # --- the situation -----------------------------------------------------------------------------
+    def _in_way(self, t: Track) -> bool:
+        """In the home lane (``_blocks_home``), or in the corridor the speed control stops for: a car parked
+        askew on the shoulder whose nearest point only touches the lane while its front reaches in (the speed
+        control stopped behind it for good while the manoeuvre did not count it)."""
+        return self._blocks_home(t) or t.in_path
+
     def _blocks_home(self, t: Track) -> bool:
         """Whether its nearest point (what perception gives) lies ``lane_in_m`` or more inside the home lane:
         a car parked on the shoulder that only touches the lane does not count (the driver's speed control
@@ -294,7 +325,7 @@ class Overtake:
     def _find_stretch(self) -> tuple[float, float] | None:
         """(start, end) along the lane of the blocked stretch ahead, or None."""
         front = self.s_m + EGO_LENGTH_M / 2
-        ahead = sorted((t for t in self.tracks if t.s_m > front - 1.0 and self._blocks_home(t)), key=lambda t: t.s_m)
+        ahead = sorted((t for t in self.tracks if t.s_m > front - 1.0 and self._in_way(t)), key=lambda t: t.s_m)
         if not ahead or not self._obstacle(ahead[0]):
             return None  # nothing standing in the lane, or the first thing in it is traffic or not yet known to stand
         start = ahead[0].s_m

@@ -181,3 +181,29 @@ def test_the_driver_merges_at_every_point_of_the_short_sweep():
         for case in suite_cases(["MergeSlowTraffic"], "short"):
             r = run_case(env, policy, case)
             assert r["passed"], f"{case.label()}: {r['end']}, hit {r['collision']}"
+
+
+def test_a_car_parked_askew_that_the_speed_control_stops_for_is_passed():
+    """Its nearest point lies just outside the lane (1.70 m right of the centre of a 3.5 m lane), its front
+    reaches in: the speed control's corridor has it, so the car stopped behind it; the manoeuvre must count it
+    too (TownNav seed 900002, 300 m: it stood there until the time limit)."""
+    o = Overtake()
+    phases = _drive(o, 60, lambda k: _users((AHEAD_M, -1.70, 0.0, 0.0)))
+    assert not o._blocks_home(o.tracks[0]) and o.tracks[0].in_path
+    assert OUT in phases
+
+
+def test_a_road_user_gone_from_view_ahead_is_forgotten():
+    """A car seen driving off ahead and then no longer reported where the camera looks is not dead-reckoned on
+    for a minute: such a track stood in the lane as traffic and hid a parked car from the stretch search."""
+    o = Overtake()
+    parked = (20.0 + EGO_LENGTH_M / 2, 0.0, 0.0, 0.0)
+
+    def users(k):
+        if k < 10:  # seen for 0.5 s driving away at 5 m/s, 14 m ahead, then gone
+            return _users(parked, (14.0 + 5.0 * k * o.cfg.dt_s, 0.0, 5.0, 0.0))
+        return _users(parked)
+
+    phases = _drive(o, 100, users)
+    assert len(o.tracks) == 1
+    assert phases.index(OUT) * o.cfg.dt_s <= 0.5 + o.cfg.forget_in_view_s + 0.1
