@@ -249,9 +249,10 @@ class Overtake:
         for t in self.tracks:  # dead-reckon everyone to now
             t.s_m += t.v_m_s * cfg.dt_s
         s, lat = self._to_lane(users.x_m, users.y_m, f)
-        # what the speed control stops for: the corridor the feature vector's in-path flag gives (camera frame)
+        # what the speed control stops for: the corridor the feature vector's in-path flag gives (camera frame),
+        # the home lane's only while the car drives in it (out or passing, the corridor is the target lane's)
         path = in_path(np.column_stack([users.x_m - CAMERA_MOUNT.forward_m, users.y_m]), users.width_m / 2, f) \
-            if len(s) else np.zeros(0, bool)
+            if len(s) and self.phase == IDLE else np.zeros(len(s), bool)
         taken: set[int] = set()
         for k in range(len(s)):
             v = float(users.vx_m_s[k])
