@@ -87,6 +87,16 @@ def test_ppo_learns_the_identity_through_ray_actors(ray_here):
     assert before < 12 and after >= 19  # 20 = every step right; chance is 5
 
 
+@pytest.mark.slow  # the trainer's envs built in a subprocess and two actors: about 30 s on 2 busy cores
+def test_rollout_bench_measures_both_transports(ray_here, monkeypatch):
+    from drivestack import bench_rollouts
+
+    monkeypatch.setattr(bench_rollouts, "STEPS", 5)
+    monkeypatch.setattr(bench_rollouts, "WARM_STEPS", 2)
+    figures = bench_rollouts.bench_rollouts([2], seed=0)["2"]
+    assert figures["subproc"] > 0 and figures["ray"] > 0 and len(figures["rounds"]["ray"]) == bench_rollouts.ROUNDS
+
+
 @pytest.mark.slow  # a tiny training run with its own local Ray instance: about 40 s on 2 busy cores
 def test_train_policy_with_ray_envs_runs_and_records_it(tmp_path, ray_here):
     ray_here.shutdown()  # the command starts its own instance (one per process at a time)
