@@ -32,6 +32,7 @@ def run_episode(env, policy: Policy, seed: int, on_step: Callable | None = None,
     log.aeb_activations = dict(getattr(policy, "activations", {}))
     m = episode_metrics(log)
     m["seed"] = seed
+    m["route_length_m"] = float(env.unwrapped.world.params.route_length_m)  # requested (the planned route may differ a little)
     return m, log
 
 
@@ -92,7 +93,10 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
         if source == "models":
             from perception.pipeline import Perception
 
-            perception = Perception.from_files(device=device, interleave=interleave)
+            pkey = ("perception", device, interleave)  # one per process, whatever the route length: it resets per episode
+            if pkey not in _CACHE:
+                _CACHE[pkey] = Perception.from_files(device=device, interleave=interleave)
+            perception = _CACHE[pkey]
         if scenario in (SUITE, SUITE_NAV):
             env = make_suite_env(perception, layout=LAYOUT_V2_ID if scenario == SUITE_NAV else LAYOUT_ID)
         else:
@@ -140,17 +144,37 @@ def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool =
     return results
 
 
-def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, policy_path: str | None = None,
+ROUTE_LENGTH_STEP_M = 250.0  # per-seed route lengths are drawn on this grid, so a worker builds a few envs, not one per seed
+
+
+def route_lengths_m(seeds, route_length_m: float | tuple[float, float]) -> list[float]:
+    """Each seed's route length [m]: ``route_length_m`` itself, or for a ``(lo, hi)`` range one drawn per seed,
+    uniform on the ``ROUTE_LENGTH_STEP_M`` grid from ``lo`` to ``hi`` (seeded by the seed alone, so a seed drives
+    the same route whatever else is in the run)."""
+    import numpy as np
+
+    if not isinstance(route_length_m, tuple):
+        return [float(route_length_m)] * len(seeds)
+    lo, hi = route_length_m
+    steps = int((hi - lo) // ROUTE_LENGTH_STEP_M)
+    return [lo + ROUTE_LENGTH_STEP_M * int(np.random.default_rng([int(s), 0x726F757465]).integers(0, steps + 1))
+            for s in seeds]
+
+
+def compare(rows, seeds, scenario: str = "town", route_length_m: float | tuple[float, float] = 500.0,
+            policy_path: str | None = None,
             pixels_path: str | None = None, supervisor: bool = True, device: str = "auto", workers: int = 1,
             progress: bool = True, interleave: bool = False, units_map: UnitsMap | None = None,
             overrides: tuple[str, ...] = ()) -> dict:
     """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap.
     ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``);
     ``units_map``: run the episodes (one unit each) there instead of ``workers`` local processes;
-    ``overrides``: env config fields for every row's world (``key.sub_key=value``, as ``--set``)."""
-    options = (scenario, float(route_length_m), None if policy_path is None else str(policy_path),
-               None if pixels_path is None else str(pixels_path), supervisor, device, interleave, tuple(overrides))
-    tasks = [(row, seed, *options) for row in rows for seed in seeds]
+    ``overrides``: env config fields for every row's world (``key.sub_key=value``, as ``--set``);
+    ``route_length_m``: one length [m] for every seed, or a ``(lo, hi)`` range (``route_lengths_m``)."""
+    options = (None if policy_path is None else str(policy_path), None if pixels_path is None else str(pixels_path),
+               supervisor, device, interleave, tuple(overrides))
+    lengths = dict(zip(seeds, route_lengths_m(seeds, route_length_m)))
+    tasks = [(row, seed, scenario, lengths[seed], *options) for row in rows for seed in seeds]
     episodes = run_tasks(_episode_task, tasks, workers, progress, f"eval policy ({scenario})", units_map=units_map)
     table = {row: summarize([e for e in episodes if e["row"] == row]) for row in rows}
     gap = {}
@@ -160,7 +184,9 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float = 500.0, 
             gap[kind] = {k: round(b[k] - a[k], 4) for k in ("success_rate", "route_completion", "driving_score")}
             gap[kind]["collisions_per_km"] = (round(b["collisions_per_km"] - a["collisions_per_km"], 3)
                                               if a["collisions_per_km"] is not None and b["collisions_per_km"] is not None else None)
-    return {"scenario": scenario, "seeds": list(seeds), "route_length_m": route_length_m, "supervisor": supervisor,
+    return {"scenario": scenario, "seeds": list(seeds),
+            "route_length_m": list(route_length_m) if isinstance(route_length_m, tuple) else route_length_m,
+            "supervisor": supervisor,
             "interleave": interleave, "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
 
 

@@ -40,7 +40,9 @@ class PolicyTrainConfig:
     algo: str = "ppo"  # ppo | sac
     observation: str = "features"  # features (perception's vector) | pixels (end-to-end baseline: camera image + odometry)
     total_steps: int = 300_000  # RL env steps after the warm start
-    n_envs: int = 2  # subprocess envs (one per core)
+    n_envs: int = 2  # subprocess envs (one per core), or Ray actors' envs
+    envs_on: str = "local"  # local: SubprocVecEnv on this machine | ray: RayVecEnv, envs in Ray actors (train policy --ray)
+    envs_per_actor: int = 1  # envs_on=ray: envs stepped by one actor per remote call
     seed: int = 0
     stages: tuple[str, ...] = ("empty", "traffic", "town")  # curriculum, in order (names from control.envs.STAGES)
     stage_fractions: tuple[float, ...] = (0.15, 0.25, 0.6)  # share of total_steps per stage
@@ -76,7 +78,12 @@ class PolicyTrainConfig:
         if len(self.stage_fractions) != len(self.stages) or abs(sum(self.stage_fractions) - 1.0) > 1e-6:
             raise ConfigError(f"stage_fractions={self.stage_fractions} must give one share per stage, summing to 1")
         check_range("total_steps", self.total_steps, 1, None)
-        check_range("n_envs", self.n_envs, 1, 64)
+        check_range("n_envs", self.n_envs, 1, 1024)
+        if self.envs_on not in ("local", "ray"):
+            raise ConfigError(f"envs_on={self.envs_on!r} is not allowed; use local or ray")
+        if self.envs_on == "local" and self.n_envs > 64:
+            raise ConfigError(f"n_envs={self.n_envs} is not allowed for local envs; use 1..64 (more with envs_on=ray)")
+        check_range("envs_per_actor", self.envs_per_actor, 1, 64)
         check_range("warm_start_steps", self.warm_start_steps, 0, None)
         check_range("route_length_m", self.route_length_m, 50.0, 5000.0)
         if not self.eval_seeds:
@@ -101,6 +108,10 @@ def _vec_env(cfg: PolicyTrainConfig, stage: str):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
     fns = [_env_fn(cfg, stage, k) for k in range(cfg.n_envs)]
+    if cfg.envs_on == "ray":
+        from .ray_envs import RayVecEnv
+
+        return RayVecEnv(fns, cfg.envs_per_actor)
     return SubprocVecEnv(fns, start_method="spawn") if cfg.n_envs > 1 else DummyVecEnv(fns)
 
 

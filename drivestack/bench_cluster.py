@@ -1,5 +1,6 @@
 """``drivestack bench cluster``: dataset export frames/s and policy-evaluation episodes/s on a local Ray
-instance, beside one process and a plain process pool with as many workers, in the same run.
+instance, beside one process and a plain process pool with as many workers, and policy-training rollouts
+(env steps/s) through Ray actors beside SB3's ``SubprocVecEnv`` (``drivestack.bench_rollouts``), in the same run.
 
 Usage::
 
@@ -117,12 +118,15 @@ def _warm(jobs: _Jobs, units_map) -> float:
 
 def bench_cluster(processes: list[int], seed: int) -> dict:
     from drivestack.bench import _load_average, device_info
-    from drivestack.cluster import RaySpec, RayUnits, require_ray
+    from drivestack.bench_rollouts import bench_rollouts
+    from drivestack.cluster import RaySpec, RayUnits, ray_session, require_ray
 
     ray = require_ray()
     report: dict = {"device": {**device_info(), "ray": ray.__version__}, "settings": {
         "export": f"{EXPORT_SCENES} scenes x {EXPORT_FRAMES} frames (town, highway alternated), one unit per scene",
         "eval": f"{EVAL_EPISODES} episodes of {EVAL_ROW}, town, {EVAL_ROUTE_M:g} m routes, supervisor on, one unit per episode",
+        "rollouts": "the policy trainer's envs (town stage, labels + perception noise, camera off), random actions, "
+                    "SubprocVecEnv (DummyVecEnv for 1) vs RayVecEnv at equal env counts",
         "seed": seed, "processes": processes,
         "timing": "wall clock of one whole job; parallel maps timed warm (after one untimed run of each job)"},
         "single": {}, "pool": {}, "ray": {}, "ray_overhead": {}, "notes": []}
@@ -162,6 +166,9 @@ def bench_cluster(processes: list[int], seed: int) -> dict:
             report["ray_overhead"][str(n)] = {
                 "export": 1 - ray_fig["export"]["frames_per_s"] / pool_fig["export"]["frames_per_s"],
                 "eval": 1 - ray_fig["eval"]["episodes_per_s"] / pool_fig["eval"]["episodes_per_s"]}
+    _log("policy-training rollouts: SubprocVecEnv and Ray actors, in turns")
+    with ray_session(RaySpec(cpus=max(processes))):
+        report["rollouts"] = bench_rollouts(processes, seed)
     load_after = _load_average()
     report["settings"]["load_average_1min"] = {"before": load_before, "after": load_after}
     if load_before is not None and load_before > 0.5:
@@ -189,6 +196,10 @@ def format_table(r: dict) -> str:
         lines.append(f"  dispatch per unit: pool {p['dispatch_ms_per_unit']:.2f} ms, Ray {y['dispatch_ms_per_unit']:.2f} ms; "
                      f"a unit here takes {1000 * y['export']['seconds'] / (y['export']['frames'] / EXPORT_FRAMES):.0f} ms "
                      f"(a scene) to {1000 * y['eval']['seconds'] / y['eval']['episodes']:.0f} ms (an episode) of wall clock")
+    lines += ["", f"rollouts: {r['settings']['rollouts']}", f"{'envs':<24}{'SubprocVecEnv steps/s':>22}{'Ray actors steps/s':>20}"
+              f"{'Ray overhead':>14}"]
+    for n, f in r.get("rollouts", {}).items():
+        lines.append(f"{n:<24}{f['subproc']:>22.1f}{f['ray']:>20.1f}{f['ray_overhead']:>14.1%}")
     if r["notes"]:
         lines += ["", "notes:"] + [f"  - {n}" for n in r["notes"]]
     return "\n".join(lines)

@@ -105,6 +105,30 @@ def finish(out: str | os.PathLike | None) -> None:
         shutil.rmtree(Path(out) / JOURNAL, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def ray_session(spec: RaySpec):
+    """Ray connected as ``spec`` says for the ``with`` block (a local instance started, or a cluster joined),
+    then disconnected (the local instance stopped); a UsageError when the cluster cannot be reached."""
+    ray = require_ray()
+    options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
+    if spec.address == LOCAL:
+        options["num_cpus"] = spec.cpus or os.cpu_count()
+        # Ray starts its workers at nice 15 (ahead of them: its own raylet); on a machine shared with
+        # other work that hands them a sliver of the CPU. A local instance is this command's own
+        # workers, so they run at the driver's priority, as --workers processes do
+        options["_system_config"] = {"worker_niceness": 0}
+    elif spec.address != "auto":
+        _check_reachable(spec.address)
+    try:
+        ray.init(address=spec.address, **options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        raise UsageError(f"--ray {spec.address}: no Ray cluster could be reached there: {_first_line(exc)}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
 class RayUnits:
     """A units map on Ray (``with RayUnits(spec) as units: units(fn, items)``): connects on entry,
     disconnects on exit (stopping the instance it started); ``shared_dir``: the folder every node's
@@ -116,26 +140,12 @@ class RayUnits:
         self._checked = False
 
     def __enter__(self) -> "RayUnits":
-        ray = require_ray()
-        options: dict[str, Any] = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False}
-        if self.spec.address == LOCAL:
-            options["num_cpus"] = self.spec.cpus or os.cpu_count()
-            # Ray starts its workers at nice 15 (ahead of them: its own raylet); on a machine shared with
-            # other work that hands them a sliver of the CPU. A local instance is this command's own
-            # workers, so they run at the driver's priority, as --workers processes do
-            options["_system_config"] = {"worker_niceness": 0}
-        elif self.spec.address != "auto":
-            _check_reachable(self.spec.address)
-        try:
-            ray.init(address=self.spec.address, **options)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UsageError(f"--ray {self.spec.address}: no Ray cluster could be reached there: {_first_line(exc)}") from None
+        self._session = ray_session(self.spec)
+        self._session.__enter__()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        import ray
-
-        ray.shutdown()
+        self._session.__exit__(*exc_info)
 
     def __call__(self, fn: Callable[[Any], Any], units: Sequence[Any]) -> Iterator[tuple[int, Any]]:
         import ray

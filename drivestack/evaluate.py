@@ -4,6 +4,7 @@ Usage::
 
     drivestack eval policy --json                          # the comparison table on town seeds 900000-900009
     drivestack eval policy --rows ppo/labels,rule-based/labels --seeds 900000-900049 --scenario highway
+    drivestack eval policy --rows rule-based/labels --scenario townnav --seeds 900000-900049 --route-length 1000-3000
 
     drivestack eval suite                                  # the safety scenarios (sim.suite), every row, short sweep
     drivestack eval suite --rows rule-based/labels --scenarios pedestrian,CCRs --sweep full --out runs/suite
@@ -60,7 +61,8 @@ def add_parser(sub) -> None:
     p.add_argument("--policy", default=None, help="policy: PPO/SAC policy file for the ppo rows (default: shipped)")
     p.add_argument("--pixels-policy", default=None, help="policy: end-to-end policy file (default: shipped)")
     p.add_argument("--scenario", default="town", help="policy: town, highway or townnav (default town)")
-    p.add_argument("--route-length", type=float, default=500.0, help="policy: route length [m] (default 500)")
+    p.add_argument("--route-length", default="500",
+                   help="policy: route length [m] (default 500), or a range 'LO-HI' drawn per seed on a 250 m grid")
     p.add_argument("--no-supervisor", action="store_true", help="policy, suite: no safety supervisor around the policies")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="policy: override one env config field for every row, e.g. scenario.right_on_red=true (repeatable)")
@@ -189,6 +191,18 @@ def select_rows(args, scenario: str):
     return rows, policy, pixels
 
 
+def parse_route_length(text: str) -> float | tuple[float, float]:
+    """``--route-length``: one length [m] or a ``LO-HI`` range, each 50..20000 m."""
+    bad = UsageError(f"--route-length {text!r} is not allowed; use a length or a range 'LO-HI' within 50..20000 m")
+    try:
+        values = [float(v) for v in str(text).split("-")] if "-" in str(text).strip("-") else [float(text)]
+    except ValueError:
+        raise bad from None
+    if len(values) > 2 or not all(50 <= v <= 20000 for v in values) or (len(values) == 2 and values[0] > values[1]):
+        raise bad
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
 def check_overrides(scenario: str, route_length_m: float, items: list[str]) -> tuple[str, ...]:
     """``--set`` items, checked against ``EnvConfig`` before anything drives (a bad key or value is one line)."""
     from common.config import apply_overrides, from_dict
@@ -221,14 +235,14 @@ def _run_policy(args) -> int:
         raise UsageError(f"--scenario {args.scenario!r} is not allowed; choose one of {', '.join(SCENARIO_KINDS)}")
     if args.workers < 1:
         raise UsageError(f"--workers {args.workers} is not allowed; use 1 or more")
-    if not 50 <= args.route_length <= 20000:
-        raise UsageError(f"--route-length {args.route_length} is not allowed; use 50..20000 m")
+    route_length = parse_route_length(args.route_length)
     seeds = parse_seeds(args.seeds or "900000-900009")
-    overrides = check_overrides(args.scenario, args.route_length, args.set)
+    overrides = check_overrides(args.scenario, route_length if isinstance(route_length, float) else route_length[1],
+                                args.set)
     rows, policy, pixels = select_rows(args, args.scenario)
     make_out(args.out)
     with units_on(args.ray_spec, out=args.out) as units_map:
-        report = compare(rows, seeds, args.scenario, args.route_length, policy, pixels, not args.no_supervisor,
+        report = compare(rows, seeds, args.scenario, route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
                          units_map=units_map, overrides=overrides)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}

@@ -323,9 +323,14 @@ ROW_COLUMNS = ("success_rate", "route_completion", "driving_score", "collisions_
                "solid_line_per_km", "red_lights_run", "mean_speed_kmh", "mean_abs_jerk_m_s3", "interventions")
 
 
+def _route_m(length) -> str:
+    """A report's route length [m]: one value, or a per-seed range ``[lo, hi]``."""
+    return f"{length[0]:g}-{length[1]:g}" if isinstance(length, list) else f"{length:g}"
+
+
 def policy_page(folder: Path, r: dict) -> Page:
     page = Page(f"policy evaluation: {folder.name}",
-                f"{r['scenario']}, {len(r['seeds'])} seeds ({_seed_span(r['seeds'])}), route {r['route_length_m']:g} m, "
+                f"{r['scenario']}, {len(r['seeds'])} seeds ({_seed_span(r['seeds'])}), route {_route_m(r['route_length_m'])} m, "
                 f"supervisor {'on' if r['supervisor'] else 'off'}")
     page.heading("Comparison")
     page.add(table(["row", *(c.replace("_", " ") for c in ROW_COLUMNS)],

@@ -8,6 +8,7 @@ Usage::
     drivestack train hydranet --data data/sim --out runs/hydranet [--set epochs=30 --set loss_weighting=fixed]
     drivestack train policy --out runs/policy [--set total_steps=300000 --set algo=sac]
     drivestack train policy --resume runs/policy            # continue an interrupted run
+    drivestack train policy --ray auto --set n_envs=64     # rollout envs in Ray actors on a cluster (docs/cluster.md)
 
 Every field of ``perception.train_detector.DetectorTrainConfig`` / ``perception.train_hydranet.
 HydraTrainConfig`` / ``control.train.PolicyTrainConfig`` can be set from a YAML preset (``--config``) or ``--set key=value``. Runs use
@@ -23,6 +24,8 @@ from pathlib import Path
 from common.config import apply_overrides, from_dict, load_yaml, merge
 from common.errors import UsageError
 
+from .cluster import EXTRA, LOCAL
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train the detector, the multi-task network or the driving policy",
@@ -36,6 +39,11 @@ def add_parser(sub) -> None:
     p.add_argument("--config", default=None, help="YAML preset of the training config's fields")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one field")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--ray", nargs="?", const=LOCAL, default=None, metavar="ADDRESS",
+                   help="policy: the rollout envs in Ray actors (envs_on=ray; the learner stays here): no ADDRESS "
+                        f"starts a local instance, 'auto' or HOST:PORT joins a cluster (needs {EXTRA}; docs/cluster.md)")
+    p.add_argument("--ray-cpus", type=int, default=None, metavar="N",
+                   help="with --ray and no address: worker slots of the local instance (default: every core)")
     p.set_defaults(func=run)
 
 
@@ -44,6 +52,8 @@ def run(args) -> int:
         raise UsageError(f"train target {args.model!r} is not allowed; choose detector, hydranet or policy")
     if args.model == "policy":
         return _train_policy(args)
+    if args.ray is not None:
+        raise UsageError(f"--ray is not allowed for train {args.model}; it runs the policy's rollout envs (train policy)")
     if args.data is None:
         raise UsageError(f"train {args.model} needs --data (a dataset folder written by `drivestack dataset`)")
     folders = [_dataset_folder(d) for d in str(args.data).split(",") if d.strip()]
@@ -116,7 +126,12 @@ def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
 
 
 def _train_policy(args) -> int:
+    import contextlib
+    from dataclasses import replace
+
     from control.train import PolicyTrainConfig, train_policy
+
+    from .cluster import ray_session, spec_from_args
 
     if args.resume:
         run_dir = Path(args.resume)
@@ -134,9 +149,15 @@ def _train_policy(args) -> int:
         if args.device:
             base["device"] = args.device
         cfg = from_dict(PolicyTrainConfig, merge(base, values))
-    try:
-        result = train_policy(cfg, resume=bool(args.resume), progress=not args.quiet)
-    except FileNotFoundError as exc:
-        raise UsageError(str(exc)) from None
+    spec = spec_from_args(args)
+    if spec is None and cfg.envs_on == "ray":  # a preset (or the resumed run) asks for Ray: a local instance
+        spec = spec_from_args(argparse.Namespace(ray=LOCAL, ray_cpus=args.ray_cpus))
+    if spec is not None:
+        cfg = replace(cfg, envs_on="ray")
+    with ray_session(spec) if spec is not None else contextlib.nullcontext():
+        try:
+            result = train_policy(cfg, resume=bool(args.resume), progress=not args.quiet)
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
     print(json.dumps(result, indent=2, default=str))
     return 0

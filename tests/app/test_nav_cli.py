@@ -55,3 +55,28 @@ def test_eval_policy_set_reaches_every_rows_world_and_is_checked_first(capsys, t
                  "--set", "scenario.right_on_red=maybe", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "scenario.right_on_red" in err[0] and not out.exists()
+
+
+def test_route_length_range_draws_each_seeds_length_on_a_grid():
+    from control.evaluate import ROUTE_LENGTH_STEP_M, route_lengths_m
+
+    seeds = list(range(900000, 900050))
+    lengths = route_lengths_m(seeds, (1000.0, 3000.0))
+    assert all(1000 <= v <= 3000 and (v - 1000) % ROUTE_LENGTH_STEP_M == 0 for v in lengths)
+    assert min(lengths) <= 1250 and max(lengths) >= 2750  # spread over the range, not one value
+    assert route_lengths_m(seeds[10:20], (1000.0, 3000.0)) == lengths[10:20]  # a seed's length is its own
+    assert route_lengths_m(seeds[:3], 700.0) == [700.0] * 3
+
+
+def test_eval_policy_drives_each_seed_at_its_drawn_route_length(capsys):
+    from control.evaluate import route_lengths_m
+
+    assert main(["eval", "policy", "--rows", "rule-based/labels", "--seeds", "5-7", "--route-length", "50-550",
+                 "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["route_length_m"] == [50.0, 550.0]
+    assert [e["route_length_m"] for e in report["episodes"]] == route_lengths_m([5, 6, 7], (50.0, 550.0))
+    for bad in ("3000-1000", "10-500", "1-2-3", "far"):
+        assert main(["eval", "policy", "--rows", "rule-based/labels", "--route-length", bad]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--route-length {bad!r}" in err[0]
