@@ -37,7 +37,6 @@ class PavedMap:
         x0, y0 = bx0 - BORDER_M, by0 - BORDER_M
         cols = int(np.ceil((bx1 + BORDER_M - x0) / RESOLUTION_M))
         rows = int(np.ceil((by1 + BORDER_M - y0) / RESOLUTION_M))
-        img = np.zeros((rows, cols), np.uint8)
         polys = []
         for road in graph.roads[:graph.n_streets]:
             s = np.concatenate([np.arange(road.n)[::EDGE_STEP], [road.n - 1]]) * 0.5
@@ -47,9 +46,10 @@ class PavedMap:
             polys.append(np.concatenate([np.stack([xr, yr], 1), np.stack([xl, yl], 1)[::-1]]))
         polys += [j.polygon for j in graph.junctions]
         px = [np.round((p - (x0, y0)) / RESOLUTION_M * 4).astype(np.int32) for p in polys]  # 2 fractional bits
+        bits = np.zeros((rows, (cols + 7) // 8), np.uint8)
         for poly in px:  # one by one: a fill of several overlapping contours would leave their overlap empty
-            cv2.fillPoly(img, [poly], 1, lineType=cv2.LINE_8, shift=2)
-        return PavedMap(_pack_drawn(img, px), x0, y0, cols, rows)
+            _fill_packed(bits, poly, cols, rows)
+        return PavedMap(bits, x0, y0, cols, rows)
 
     def on_paved(self, x_m: np.ndarray, y_m: np.ndarray) -> np.ndarray:
         """True for world points on a street's asphalt (shoulders included) or in a junction box."""
@@ -75,47 +75,27 @@ class PavedMap:
                                float(spacing_m)))
 
 
-PACK_BAND = 64  # rows per band of the bitmap packed at once
+FILL_MARGIN_PX = 2  # the fill sets pixels up to this far beyond its vertices' bounds (rounding, outline) [px]
 
 
-def _pack_drawn(img: np.ndarray, polys: list[np.ndarray]) -> np.ndarray:
-    """``np.packbits(img, axis=1)`` of a bitmap that is zero outside the polygons ``polys`` (pixel
-    coordinates with 2 fractional bits) drawn into it: only the columns each band of rows can hold
-    paving are packed (a highway's paving covers a few percent of its bounds; the rest stays zero,
-    untouched memory that need not be read). Where the spans cover most of the bitmap (towns), all of it."""
-    rows, cols = img.shape
-    lo, hi = _band_spans(np.concatenate([p.reshape(-1, 2) for p in polys]).astype(np.int64),
-                         np.cumsum([0] + [len(p.reshape(-1, 2)) for p in polys]).astype(np.int64), rows, PACK_BAND)
-    if np.maximum(np.minimum(hi, cols - 1) - np.maximum(lo, 0) + 1, 0).sum() * PACK_BAND > cols * rows / 2:
-        return np.packbits(img, axis=1)  # a town: paved nearly everywhere across, one pass is cheaper
-    bits = np.zeros((rows, (cols + 7) // 8), np.uint8)
-    for b in np.flatnonzero(lo <= hi):
-        r0, c0 = b * PACK_BAND, max(int(lo[b]), 0) // 8 * 8
-        c1 = min(int(hi[b]) + 1, cols)
-        if c1 > c0:
-            bits[r0:r0 + PACK_BAND, c0 // 8:(c1 + 7) // 8] = np.packbits(img[r0:r0 + PACK_BAND, c0:c1], axis=1)
-    return bits
-
-
-@numba.njit(cache=True)
-def _band_spans(vertices, starts, rows, band):
-    """Per band of ``band`` rows, the columns [lo, hi] that hold every pixel the polygons (closed
-    rings of ``vertices`` (V, 2) x, y with 2 fractional bits, polygon k from ``starts[k]``) can set:
-    a row's paving lies between edges crossing that row, so each edge's x range counts for the bands
-    its y range touches, widened by 2 pixels for the rounding of the fill and its outline."""
-    n_bands = (rows + band - 1) // band
-    lo = np.full(n_bands, 1 << 40, np.int64)
-    hi = np.full(n_bands, -(1 << 40), np.int64)
-    for k in range(starts.shape[0] - 1):
-        a, b = starts[k], starts[k + 1]
-        for i in range(a, b):
-            j = i + 1 if i + 1 < b else a
-            x0, x1 = min(vertices[i, 0], vertices[j, 0]) // 4 - 2, max(vertices[i, 0], vertices[j, 0]) // 4 + 2
-            y0, y1 = min(vertices[i, 1], vertices[j, 1]) // 4 - 2, max(vertices[i, 1], vertices[j, 1]) // 4 + 2
-            for bb in range(max(y0, 0) // band, min(y1, rows - 1) // band + 1):
-                lo[bb] = min(lo[bb], x0)
-                hi[bb] = max(hi[bb], x1)
-    return lo, hi
+def _fill_packed(bits: np.ndarray, poly: np.ndarray, cols: int, rows: int) -> None:
+    """OR ``cv2.fillPoly`` of one polygon (pixel coordinates with 2 fractional bits) into the packed
+    bitmap ``bits`` of a (rows, cols) image: drawn in an image of the polygon's own bounds (widened by
+    ``FILL_MARGIN_PX``, its first column on a byte boundary, cut at the bitmap's edges), then packed.
+    The pixels are those of a fill of the whole bitmap: the fill's fixed-point arithmetic moves by
+    whole pixels exactly, and the small image clips only where the whole bitmap's edges would. A
+    highway's bitmap is mostly empty (its paving covers a few percent of its bounds), so the large
+    image is never drawn, read or packed."""
+    lo, hi = poly.min(0) >> 2, poly.max(0) >> 2  # pixel bounds (floor of the quarter-pixel coordinates)
+    c0 = max(int(lo[0]) - FILL_MARGIN_PX, 0) // 8 * 8
+    r0 = max(int(lo[1]) - FILL_MARGIN_PX, 0)
+    c1 = min(int(hi[0]) + FILL_MARGIN_PX + 1, cols)
+    r1 = min(int(hi[1]) + FILL_MARGIN_PX + 1, rows)
+    if c1 <= c0 or r1 <= r0:
+        return  # wholly outside the bitmap: the whole fill would clip it away too
+    img = np.zeros((r1 - r0, c1 - c0), np.uint8)
+    cv2.fillPoly(img, [poly - np.array([c0 * 4, r0 * 4], np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    bits[r0:r1, c0 // 8:(c1 + 7) // 8] |= np.packbits(img, axis=1)
 
 
 @numba.njit(cache=True)
