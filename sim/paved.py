@@ -76,26 +76,49 @@ class PavedMap:
 
 
 FILL_MARGIN_PX = 2  # the fill sets pixels up to this far beyond its vertices' bounds (rounding, outline) [px]
+FILL_BAND_ROWS = 128  # a polygon with a large bounding box is filled this many bitmap rows at a time
+FILL_BAND_MIN_PX = 1 << 20  # ... when its bounding box holds more pixels than this
 
 
 def _fill_packed(bits: np.ndarray, poly: np.ndarray, cols: int, rows: int) -> None:
     """OR ``cv2.fillPoly`` of one polygon (pixel coordinates with 2 fractional bits) into the packed
-    bitmap ``bits`` of a (rows, cols) image: drawn in an image of the polygon's own bounds (widened by
-    ``FILL_MARGIN_PX``, its first column on a byte boundary, cut at the bitmap's edges), then packed.
-    The pixels are those of a fill of the whole bitmap: the fill's fixed-point arithmetic moves by
-    whole pixels exactly, and the small image clips only where the whole bitmap's edges would. A
-    highway's bitmap is mostly empty (its paving covers a few percent of its bounds), so the large
-    image is never drawn, read or packed."""
+    bitmap ``bits`` of a (rows, cols) image, drawn in small images of their own instead of the whole
+    bitmap: the same pixels, because the fill's fixed-point arithmetic moves by whole pixels exactly,
+    its scanlines do not depend on where the image is cut, and each small image holds whole every
+    outline edge that touches the rows it keeps (so no edge it keeps is clipped differently).
+
+    A small polygon is drawn in one image of its bounds; a large one (a highway carriageway curving
+    over kilometres, whose bounds hold most of the map) band by band, each band in an image that
+    reaches the tallest edge's height above and below it and spans the columns of the edges there."""
     lo, hi = poly.min(0) >> 2, poly.max(0) >> 2  # pixel bounds (floor of the quarter-pixel coordinates)
-    c0 = max(int(lo[0]) - FILL_MARGIN_PX, 0) // 8 * 8
     r0 = max(int(lo[1]) - FILL_MARGIN_PX, 0)
-    c1 = min(int(hi[0]) + FILL_MARGIN_PX + 1, cols)
     r1 = min(int(hi[1]) + FILL_MARGIN_PX + 1, rows)
-    if c1 <= c0 or r1 <= r0:
-        return  # wholly outside the bitmap: the whole fill would clip it away too
-    img = np.zeros((r1 - r0, c1 - c0), np.uint8)
-    cv2.fillPoly(img, [poly - np.array([c0 * 4, r0 * 4], np.int32)], 1, lineType=cv2.LINE_8, shift=2)
-    bits[r0:r1, c0 // 8:(c1 + 7) // 8] |= np.packbits(img, axis=1)
+    if (int(hi[0]) - int(lo[0]) + 1) * (int(hi[1]) - int(lo[1]) + 1) <= FILL_BAND_MIN_PX:
+        _fill_rows(bits, poly, cols, rows, r0, r1, r0, r1, int(lo[0]) - FILL_MARGIN_PX, int(hi[0]) + FILL_MARGIN_PX)
+        return
+    nxt = np.roll(poly, -1, axis=0)  # edge k runs from vertex k to vertex k + 1 (the last closes the ring)
+    ey0 = (np.minimum(poly[:, 1], nxt[:, 1]) >> 2) - FILL_MARGIN_PX
+    ey1 = (np.maximum(poly[:, 1], nxt[:, 1]) >> 2) + FILL_MARGIN_PX
+    ex0 = (np.minimum(poly[:, 0], nxt[:, 0]) >> 2) - FILL_MARGIN_PX
+    ex1 = (np.maximum(poly[:, 0], nxt[:, 0]) >> 2) + FILL_MARGIN_PX
+    reach = int((ey1 - ey0).max()) + 1  # an edge touching a band lies within this many rows of it
+    for b0 in range(r0, r1, FILL_BAND_ROWS):
+        b1 = min(b0 + FILL_BAND_ROWS, r1)
+        l0, l1 = max(b0 - reach, 0), min(b1 + reach, rows)
+        near = (ey1 >= l0) & (ey0 < l1)  # every edge with a pixel in the image's rows, whole
+        _fill_rows(bits, poly, cols, rows, b0, b1, l0, l1, int(ex0[near].min()), int(ex1[near].max()))
+
+
+def _fill_rows(bits: np.ndarray, poly: np.ndarray, cols: int, rows: int, keep0: int, keep1: int, img0: int,
+               img1: int, c_lo: int, c_hi: int) -> None:
+    """Fill ``poly`` into an image of bitmap rows [img0, img1) and columns [c_lo, c_hi] (its first column
+    moved down to a byte boundary, both cut at the bitmap's edges); OR its rows [keep0, keep1) into ``bits``."""
+    c0, c1 = max(c_lo, 0) // 8 * 8, min(c_hi + 1, cols)
+    if c1 <= c0 or img1 <= img0:
+        return  # wholly outside the bitmap: a fill of the whole bitmap would clip it away too
+    img = np.zeros((img1 - img0, c1 - c0), np.uint8)
+    cv2.fillPoly(img, [poly - np.array([c0 * 4, img0 * 4], np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    bits[keep0:keep1, c0 // 8:(c1 + 7) // 8] |= np.packbits(img[keep0 - img0:keep1 - img0], axis=1)
 
 
 @numba.njit(cache=True)

@@ -285,13 +285,18 @@ def test_polygon_by_polygon_packing_equals_packing_the_whole_bitmap(kind, seed):
     assert (sc.paved.cols, sc.paved.rows) == (cols, rows) and want.any()
 
 
-def test_fill_packed_equals_a_fill_of_the_whole_image():
+@pytest.mark.parametrize("band_min_px,band_rows", [(1 << 20, 128), (0, 7), (2000, 16)],
+                         ids=["default", "all-banded", "some-banded"])
+def test_fill_packed_equals_a_fill_of_the_whole_image(monkeypatch, band_min_px, band_rows):
     """Random rings (concave, self-crossing, small and long, some reaching past the image's edges or
-    wholly outside it) filled one by one into the packed bitmap equal ``cv2.fillPoly`` of the whole
-    image, packed."""
+    wholly outside it) filled one by one into the packed bitmap, in one image or band by band, equal
+    ``cv2.fillPoly`` of the whole image, packed."""
     import cv2
 
+    from sim import paved
     from sim.paved import _fill_packed
+    monkeypatch.setattr(paved, "FILL_BAND_MIN_PX", band_min_px)
+    monkeypatch.setattr(paved, "FILL_BAND_ROWS", band_rows)
     rng = np.random.default_rng(13)
     rows, cols = 301, 437
     img = np.zeros((rows, cols), np.uint8)
