@@ -26,8 +26,10 @@ in the same frame. Were one drawn, its matching lines would be labelled as the e
 
 from __future__ import annotations
 
+import math
 import weakref
 
+import numba
 import numpy as np
 
 from ..chunks import CellGrid
@@ -94,10 +96,28 @@ def street_distances(graph: RoadGraph) -> np.ndarray:
         owner.append(np.full(len(s), k))
     p, owner = np.concatenate(pts), np.concatenate(owner)
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    out = np.empty((graph.n_streets, graph.n_streets))
-    for k, block in enumerate(pts):
-        d = np.sqrt(((block[:, None, :] - p[None]) ** 2).sum(-1)).min(axis=0)  # (all points,) to street k
-        out[k] = np.minimum.reduceat(d, starts)
+    return _street_distances(np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1]),
+                             np.append(starts, len(p)).astype(np.int64))
+
+
+@numba.njit(cache=True)
+def _street_distances(x, y, starts):
+    """The smallest point-to-point distance between every two runs ``starts[k]:starts[k + 1]`` of points:
+    the square root of the smallest sum of squares (the root is monotonic and correctly rounded, so this
+    is the smallest of the roots), each pair of streets once (the distance is symmetric bit for bit)."""
+    n = starts.shape[0] - 1
+    out = np.zeros((n, n))
+    for a in range(n):
+        for b in range(a + 1, n):
+            best = np.inf
+            for i in range(starts[a], starts[a + 1]):
+                for j in range(starts[b], starts[b + 1]):
+                    dx = x[i] - x[j]
+                    dy = y[i] - y[j]
+                    d2 = dx * dx + dy * dy
+                    if d2 < best:
+                        best = d2
+            out[a, b] = out[b, a] = math.sqrt(best)
     return out
 
 

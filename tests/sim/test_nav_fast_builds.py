@@ -188,3 +188,22 @@ def test_compiled_walker_gaps_equal_the_matrix_expressions():
     want = np.where(ahead, along - length[:, None] / 2 - 0.8, np.inf).min(axis=1)
     got = walker_gaps(x, y, np.cos(yaw), np.sin(yaw), length, width, parked, wx, wy, 0.8, 30.0)
     assert np.array_equal(got, want) and 0 < np.isfinite(want).sum() < n
+
+
+def test_compiled_street_distances_equal_the_numpy_ones(scenario):
+    """``street_distances`` (one compiled pass, each pair once) equals the all-points numpy expression."""
+    from sim.roadgraph import ground as G
+    graph = scenario.graph
+    pts, owner = [], []
+    for k, road in enumerate(graph.roads[:graph.n_streets]):
+        s = np.linspace(0.0, road.length_m, max(2, int(np.ceil(road.length_m / G.SPACING_M)) + 1))
+        x, y, _ = road.pose(s, np.zeros_like(s))
+        pts.append(np.stack([x, y], 1))
+        owner.append(np.full(len(s), k))
+    p, owner = np.concatenate(pts), np.concatenate(owner)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    want = np.empty((graph.n_streets, graph.n_streets))
+    for k, block in enumerate(pts):
+        d = np.sqrt(((block[:, None, :] - p[None]) ** 2).sum(-1)).min(axis=0)
+        want[k] = np.minimum.reduceat(d, starts)
+    assert np.array_equal(G.street_distances(graph), want)
