@@ -254,14 +254,17 @@ def _build(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> Roa
         end = next(j for j, node in enumerate(nodes) if k in node.ins)
         info.append(StreetInfo(st.kind, True, (start, end)))
     graph = RoadGraph(roads, info, [], [])
+    # every junction's connectors in one call (each depends only on the streets it joins), numbered in junction order
+    connectors = iter(_connector_roads(graph, [(src, dst) for node in nodes for src, dst, _, _ in node.links]))
     for j, node in enumerate(nodes):
-        graph.junctions.append(_junction(graph, j, node, spec.lane_width_m))
+        graph.junctions.append(_junction(graph, j, node, spec.lane_width_m, [next(connectors) for _ in node.links]))
     if not _strongly_connected(graph):
         raise AssertionError("a highway ring with end loops is always strongly connected")
     return graph
 
 
-def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float) -> Junction:
+def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float, connectors: list[Road]) -> Junction:
+    """The junction of ``node``; ``connectors``: the roads of its links (``_connector_roads``)."""
     roads = graph.roads
     arms = [Arm(r, True, float(roads[r].heading[-1] + np.pi)) for r in node.ins]
     arms += [Arm(r, False, float(roads[r].heading[0])) for r in node.outs]
@@ -272,8 +275,7 @@ def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float) ->
     radius = float(np.hypot(*(ends - centre).T).max())
     junction = Junction(index, (float(centre[0]), float(centre[1])), radius, arms, polygon, "merge")
     through, ramp = [], []
-    roads = _connector_roads(graph, [(src, dst) for src, dst, _, _ in node.links])
-    for road, (src, dst, movement, is_through) in zip(roads, node.links):
+    for road, (src, dst, movement, is_through) in zip(connectors, node.links):
         graph.roads.append(road)
         graph.connectors.append(Connector(road.road_id, index, movement, src, dst))
         junction.connectors.append(len(graph.connectors) - 1)
