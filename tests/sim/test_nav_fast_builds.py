@@ -207,3 +207,23 @@ def test_compiled_street_distances_equal_the_numpy_ones(scenario):
         d = np.sqrt(((block[:, None, :] - p[None]) ** 2).sum(-1)).min(axis=0)
         want[k] = np.minimum.reduceat(d, starts)
     assert np.array_equal(G.street_distances(graph), want)
+
+
+def test_compiled_cell_reach_equals_the_numpy_one(scenario):
+    """``CellChunks``' cell radii and occupancy (one compiled pass) equal the norm / ``np.maximum.at`` expression."""
+    from sim.appearance import Appearance
+    from sim.config import CameraConfig, RandomizationConfig
+    from sim.meshes import LAYER_STRIDE
+    from sim.roadgraph.view_parts import graph_static_meshes
+    look = Appearance.sample(RandomizationConfig(), "townnav", 0)
+    static = graph_static_meshes(scenario.graph, scenario.signals, look.palette, CameraConfig(), 1000, 2000,
+                                 scenario.props)
+    g, p, ch = static.ground, static.props, static.chunks
+    cells = np.concatenate([g.key % LAYER_STRIDE, p.key]).astype(np.int64)
+    verts = np.concatenate([g.verts, p.verts])[:, :, :2].astype(np.float64)
+    reach = np.linalg.norm(verts - ch.grid.centres()[cells][:, None, :], axis=2).max(axis=1, initial=0.0)
+    radius = np.zeros(ch.grid.n)
+    np.maximum.at(radius, cells, reach)
+    occupied = np.zeros(ch.grid.n, bool)
+    occupied[cells] = True
+    assert np.array_equal(ch.radius_m, radius) and np.array_equal(ch.occupied, occupied) and occupied.any()
