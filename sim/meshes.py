@@ -240,18 +240,15 @@ def plan_road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float
     """``road_pieces``'s pieces before their triangles: each piece's ``tris`` is the range (first, stop)
     of its rows in the strip rows returned with them ((K, STRIP_ROW_COLS), for ``strip_rows_tris``)."""
     lo, hi = road.asphalt_d
-    rows: list[np.ndarray] = []
+    rows: list[tuple] = []
     pieces: list[GroundPiece] = []
-    count = 0
 
-    def add(piece_rows: np.ndarray, colour, layer, label, line, centre_s) -> None:
-        nonlocal count
-        pieces.append(GroundPiece((count, count + len(piece_rows)), colour, layer, label, line, centre_s))
-        rows.append(piece_rows)
-        count += len(piece_rows)
+    def add(piece_rows: list[tuple], colour, layer, label, line, centre_s) -> None:
+        pieces.append(GroundPiece((len(rows), len(rows) + len(piece_rows)), colour, layer, label, line, centre_s))
+        rows.extend(piece_rows)
 
     def strip(s0, s1, d0, d1, colour, layer, label, line, centre_s) -> None:
-        add(np.array([strip_row(s0, s1, d0, d1)]), colour, layer, label, line, centre_s)
+        add([strip_row(s0, s1, d0, d1)], colour, layer, label, line, centre_s)
 
     if lines is None:
         for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
@@ -270,15 +267,15 @@ def plan_road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float
                 starts = np.arange(a, b - DASH_ON_M, DASH_ON_M + DASH_OFF_M)
                 if len(starts) == 0:
                     continue
-                # one quad (2 triangles) per dash
-                add(quad_rows(starts, starts + DASH_ON_M, line.d_m - half, line.d_m + half), colour, LAYER_LINES, None,
-                    line, np.repeat(starts + DASH_ON_M / 2, 2))
+                d0, d1 = line.d_m - half, line.d_m + half  # one quad (2 triangles) per dash
+                add([strip_row(a0, a0 + DASH_ON_M, d0, d1, quad=True) for a0 in starts.tolist()], colour, LAYER_LINES,
+                    None, line, np.repeat(starts + DASH_ON_M / 2, 2))
             else:
                 for off in offsets:
                     for seg0, seg1 in _segments(a, b, CHUNK_M):
                         strip(seg0, seg1, line.d_m + off - half, line.d_m + off + half, colour, LAYER_LINES, None, line,
                               0.5 * (seg0 + seg1))
-    return pieces, (np.concatenate(rows) if rows else np.zeros((0, STRIP_ROW_COLS)))
+    return pieces, np.array(rows, np.float64).reshape(-1, STRIP_ROW_COLS)
 
 
 def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],

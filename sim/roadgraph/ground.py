@@ -188,9 +188,16 @@ class _Builder:
 
     def add_pieces(self, road: int, pieces: list[GroundPiece], rows: np.ndarray, label_of) -> None:
         """``sim.meshes.plan_road_pieces``'s pieces of graph road ``road``, labelled by ``label_of(piece)``."""
+        if not len(rows):
+            return
         for piece in pieces:
             a, b = piece.tris
-            self.add_rows(road, rows[a:b], piece.colour, label_of(piece), piece.layer)
+            if b > a:
+                self.parts.append((self.n_rows + a, self.n_rows + b))
+                self.attrs.append((tuple(piece.colour), label_of(piece), piece.layer))
+        self.rows.append(rows)
+        self.row_roads.append(np.full(len(rows), road, np.int64))
+        self.n_rows += len(rows)
 
     def mesh(self) -> Mesh:
         if not self.parts:
