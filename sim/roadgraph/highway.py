@@ -44,7 +44,7 @@ from common.config import ConfigError
 from ..road import LaneLine, Road
 from .generator import _arm_corners, _connector_roads, _strongly_connected
 from .graph import Arm, Connector, Junction, JunctionLine, LaneRef, Movement, RoadGraph, StreetInfo
-from .paths import convex_hull, filleted_polyline, offset, resample
+from .paths import convex_hull, filleted_polyline, offset, resample, resample_many
 
 MEDIAN_M = 8.0  # between the two carriageways' left edge lines [m]
 SHOULDER_M = 2.5  # paved shoulder beyond each edge line of a carriageway [m]
@@ -244,8 +244,7 @@ def _ramps(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> Non
 
 def _build(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> RoadGraph:
     roads = []
-    for k, st in enumerate(streets):
-        xy, heading, curvature = resample(st.xy)
+    for k, (st, (xy, heading, curvature)) in enumerate(zip(streets, resample_many([st.xy for st in streets]))):
         roads.append(Road(k, xy, heading, curvature, st.lanes, 0, spec.lane_width_m, st.shoulder_m, 0.0,
                           st.speed_m_s, "double_solid"))
     info = []
