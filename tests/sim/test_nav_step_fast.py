@@ -294,19 +294,19 @@ def test_fill_packed_equals_a_fill_of_the_whole_image(monkeypatch, band_min_px, 
     import cv2
 
     from sim import paved
-    from sim.paved import _fill_packed
+    from sim.paved import PavedMap, _fill_packed, empty_tiles
     monkeypatch.setattr(paved, "FILL_BAND_MIN_PX", band_min_px)
     monkeypatch.setattr(paved, "FILL_BAND_ROWS", band_rows)
     rng = np.random.default_rng(13)
-    rows, cols = 301, 437
+    rows, cols = 301, 1237  # several tiles each way
     img = np.zeros((rows, cols), np.uint8)
-    bits = np.zeros((rows, (cols + 7) // 8), np.uint8)
+    tiles = empty_tiles(cols, rows)
     for _ in range(300):
         n = int(rng.integers(3, 40))
         centre = rng.uniform(-60, [cols + 60, rows + 60])
         ring = centre + rng.uniform(-1, 1, (n, 2)) * rng.uniform(0.2, 150, 2)
         poly = np.round(ring * 4).astype(np.int32)
         cv2.fillPoly(img, [poly], 1, lineType=cv2.LINE_8, shift=2)
-        _fill_packed(bits, poly, cols, rows)
-        assert np.array_equal(bits, np.packbits(img, axis=1))
+        _fill_packed(tiles, poly, cols, rows)
+        assert np.array_equal(PavedMap(tiles, 0.0, 0.0, cols, rows).bits, np.packbits(img, axis=1))
     assert img.any() and not img.all()
