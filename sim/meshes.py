@@ -108,9 +108,9 @@ def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float
 
 
 def _quads(road: Road, s0: np.ndarray, s1: np.ndarray, d0, d1) -> np.ndarray:
-    """One quad per element: s in [s0, s1], d in [d0, d1] (arrays or scalars), as (2K, 3, 3)
-    triangles, each quad's two in a row: exactly what ``_strip`` with one step per quad gives,
-    in one pass (a dash or a zebra bar is one quad)."""
+    """One quad per element: s in [s0, s1], d in [d0, d1] (arrays or scalars), as (2K, 3, 3) triangles,
+    each quad's two in a row (a dash or a zebra bar is one quad). ``_strip`` and ``_quads`` are the
+    one-call-at-a-time definitions that ``strip_rows_tris`` equals bit for bit (the tests compare them)."""
     s0, s1 = np.asarray(s0, np.float64), np.asarray(s1, np.float64)
     if len(s0) == 0:
         return np.zeros((0, 3, 3), np.float32)

@@ -7,7 +7,7 @@ import pytest
 from sim.collision import obb_overlap
 from sim.lights import ALL_RED_S, GREEN, RED, YELLOW, YELLOW_S
 from sim.config import ScenarioConfig
-from sim.meshes import CHUNK_M, _segments, _strip, _strips, quad_rows, strip_row, strip_rows_tris
+from sim.meshes import CHUNK_M, _quads, _segments, _strip, _strips, quad_rows, strip_row, strip_rows_tris
 from sim.nav_scenario import generate_nav
 from sim.roadgraph.traffic_kernels import walker_gaps
 from sim.roadgraph.paths import cubic_bezier, cubic_beziers, offset, resample, resample_many
@@ -98,20 +98,6 @@ def test_batched_strips_equal_one_strip_at_a_time(scenario):
         assert all(g.dtype == w.dtype and np.array_equal(g, w) for g, w in zip(got, want))
 
 
-def _quads_reference(road, s0, s1, d0, d1):
-    """One quad per element as ``Road.pose`` draws it (the dashes' and zebra bars' former ``_quads``)."""
-    s0, s1 = np.asarray(s0, np.float64), np.asarray(s1, np.float64)
-    d0, d1 = np.broadcast_to(np.asarray(d0, np.float64), s0.shape), np.broadcast_to(np.asarray(d1, np.float64), s0.shape)
-    s = np.stack([s0, s1], 1)
-    xa, ya, _ = road.pose(s, np.stack([d0, d0], 1))
-    xb, yb, _ = road.pose(s, np.stack([d1, d1], 1))
-    a = np.stack([xa, ya, np.zeros_like(xa)], 2)
-    b = np.stack([xb, yb, np.zeros_like(xb)], 2)
-    t1 = np.stack([a[:, 0], a[:, 1], b[:, 1]], 1)
-    t2 = np.stack([a[:, 0], b[:, 1], b[:, 0]], 1)
-    return np.stack([t1, t2], 1).reshape(-1, 3, 3).astype(np.float32)
-
-
 def test_strip_rows_over_many_roads_equal_strips_and_quads_one_road_at_a_time(scenario):
     """Strips (curvature's step and a fixed one) and quads on every road of a town (streets and
     connectors), all in one ``strip_rows_tris`` call, equal ``_strip`` and the quads one by one."""
@@ -126,7 +112,7 @@ def test_strip_rows_over_many_roads_equal_strips_and_quads_one_road_at_a_time(sc
         starts = np.arange(0.0, road.length_m - 3.0, 9.0)
         q = quad_rows(starts, starts + 3.0, -0.2, 0.2)
         rows += list(map(tuple, q))
-        want += [_quads_reference(road, starts[k:k + 1], starts[k:k + 1] + 3.0, -0.2, 0.2) for k in range(len(starts))]
+        want += [_quads(road, starts[k:k + 1], starts[k:k + 1] + 3.0, -0.2, 0.2) for k in range(len(starts))]
         roads += [int(r)] * (len(rows) - len(roads))
     tris, first = strip_rows_tris(graph.packed, np.array(roads), np.array(rows))
     assert len(first) == len(want) + 1
