@@ -24,7 +24,9 @@ Timing method, the same for every env: reset with the seed, step for the warm-up
 steps until ``S`` seconds of wall clock have passed; an episode end resets the env inside the
 timed loop, so resets cost what they cost. Actions are smooth random (an AR(1) process,
 seeded) for ``Box`` action spaces and seeded uniform samples otherwise. A step covers a
-different span of simulated time in each env, so every figure also carries ``sim_s_per_step``.
+different span of simulated time in each env, so every figure also carries ``sim_s_per_step``. The
+1-process runs also report the process's CPU time per step (``cpu_ms_per_step``, ``time.process_time``),
+which a shared machine disturbs less than the wall clock; the navigation worlds' ratios are given in both.
 
 The table goes to stdout, or with ``--json`` one JSON object (device, settings, figures with
 units, peers, ratios, notes); progress lines go to stderr. Timings are reported, never judged:
@@ -121,6 +123,7 @@ class StepRate:
     resets: int  # episode resets inside the timed window (their time is included)
     seconds: float  # wall-clock length of the timed window [s]
     steps_per_s: float  # steps / seconds [steps/s]
+    cpu_ms_per_step: float  # this process's CPU time in the window / steps [ms]: what the step costs on a shared machine
 
 
 def time_steps(env, seconds: float, warmup_s: float, seed: int, start: Callable[[], None] | None = None) -> StepRate:
@@ -145,7 +148,7 @@ def time_steps(env, seconds: float, warmup_s: float, seed: int, start: Callable[
     if start is not None:
         start()
     steps = resets = 0
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     while True:
         done = step()
         steps += 1
@@ -156,7 +159,7 @@ def time_steps(env, seconds: float, warmup_s: float, seed: int, start: Callable[
         elapsed = time.perf_counter() - t0
         if elapsed >= seconds:
             break
-    return StepRate(steps, resets, elapsed, steps / elapsed)
+    return StepRate(steps, resets, elapsed, steps / elapsed, 1e3 * (time.process_time() - cpu0) / steps)
 
 
 def _warmup_s(seconds: float) -> float:
@@ -387,7 +390,8 @@ def bench_sim(seconds: float, processes: list[int], peers: bool, seed: int) -> S
             "unit": "steps/s",
             "sim_s_per_step": _sim_s_per_step(env),
             "runs": [{"processes": 1, "steps_per_s": rate.steps_per_s, "per_process_steps_per_s": [rate.steps_per_s],
-                      "steps": rate.steps, "resets": rate.resets, "seconds": rate.seconds}],
+                      "steps": rate.steps, "resets": rate.resets, "seconds": rate.seconds,
+                      "cpu_ms_per_step": rate.cpu_ms_per_step}],
         }
         env.close()
 
@@ -459,10 +463,13 @@ def format_table(report: SimReport) -> str:
                      f"   ({e['frames']} frames in {e['exports']} exports, {e['bytes_per_frame'] / 1024:.0f} KiB/frame)")
     pairs = [(a, b) for a, b in NAV_VS_STRAIGHT if a in report.figures and b in report.figures]
     if pairs:
-        lines += ["", "navigation worlds / the straight-road world, 1 process, steps/s:"]
+        lines += ["", "navigation worlds / the straight-road world, 1 process: steps/s, and in CPU time per step "
+                  "(the straight world's / the navigation world's; steadier on a shared machine):"]
         for a, b in pairs:
-            ra, rb = report.figures[a]["runs"][0]["steps_per_s"], report.figures[b]["runs"][0]["steps_per_s"]
-            lines.append(f"{a:<21}/ {b:<20}{ra / rb:>8.2f}")
+            fa, fb = report.figures[a]["runs"][0], report.figures[b]["runs"][0]
+            lines.append(f"{a:<21}/ {b:<20}{fa['steps_per_s'] / fb['steps_per_s']:>8.2f}   CPU "
+                         f"{fb['cpu_ms_per_step'] / fa['cpu_ms_per_step']:.2f} ({fa['cpu_ms_per_step']:.2f} / "
+                         f"{fb['cpu_ms_per_step']:.2f} ms per step)")
     if report.peers:
         lines += ["", "peers (1 process, same loop)"]
         for name, p in report.peers.items():

@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Hashable, Protocol
 
+import numba
 import numpy as np
 
 from .meshes import LAYER_PAINT, LAYER_STRIDE
@@ -94,6 +95,22 @@ class CellGrid:
         return self.cell_of(c[:, 0], c[:, 1])
 
 
+@numba.njit(cache=True)
+def _reach_into(radius_m, occupied, verts, cells, centres):
+    """Grow each cell's ``radius_m`` to the farthest vertex (x, y) of its triangles ``verts`` (T, 3, 3)
+    float32 from its centre, and mark it ``occupied``: ``np.linalg.norm`` of the float64 offsets
+    (sqrt(dx * dx + dy * dy)), the largest per triangle, then per cell (``np.maximum.at``)."""
+    for t in range(verts.shape[0]):
+        c = cells[t]
+        reach = 0.0
+        for v in range(3):
+            dx = np.float64(verts[t, v, 0]) - centres[c, 0]
+            dy = np.float64(verts[t, v, 1]) - centres[c, 1]
+            reach = max(reach, math.sqrt(dx * dx + dy * dy))
+        radius_m[c] = max(radius_m[c], reach)
+        occupied[c] = True
+
+
 ANCHOR_M = 8.0  # the camera position is snapped to this grid for the selection key [m]
 YAW_BINS = 36  # and its heading to this many bins
 # The camera's rays spread a little wider on the ground than hfov / 2 (pitch, roll, the image's
@@ -116,14 +133,11 @@ class CellChunks:
         self.grid = grid
         self.max_range_m = max_range_m
         self.half_angle_rad = np.deg2rad(hfov_deg) / 2 + FOV_MARGIN_RAD + np.pi / YAW_BINS
-        cells = np.concatenate([ground_key % LAYER_STRIDE, props_key]).astype(np.int64)
-        verts = np.concatenate([ground_verts, props_verts])[:, :, :2].astype(np.float64)
-        reach = np.linalg.norm(verts - grid.centres()[cells][:, None, :], axis=2).max(axis=1, initial=0.0)
-        self.radius_m = np.zeros(grid.n)
-        np.maximum.at(self.radius_m, cells, reach)
-        self.occupied = np.zeros(grid.n, bool)
-        self.occupied[cells] = True
         self.centres = grid.centres()
+        self.radius_m = np.zeros(grid.n)
+        self.occupied = np.zeros(grid.n, bool)
+        for verts, cells in ((ground_verts, ground_key % LAYER_STRIDE), (props_verts, props_key)):
+            _reach_into(self.radius_m, self.occupied, np.ascontiguousarray(verts), cells.astype(np.int64), self.centres)
         ids = np.arange(grid.n + 1)
         self._ground_bounds = np.stack([np.searchsorted(ground_key, layer * LAYER_STRIDE + ids)
                                         for layer in range(N_LAYERS)])  # (layers, cells + 1)

@@ -18,7 +18,7 @@ from common.vocab import CYCLIST_CLASS
 
 from .kernels import boxes_triangles
 from .lights import HOUSING_BOTTOM_M, HOUSING_SIZE_M
-from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, SAMPLE_STEP_M, LaneLine, Road
+from .road import DASH_OFF_M, DASH_ON_M, LINE_WIDTH_M, SAMPLE_STEP_M, LaneLine, PackedRoads, Road
 from .scenarios import Scenario
 
 CHUNK_M = 20.0  # static mesh bucket length along the main road [m]
@@ -108,9 +108,9 @@ def _strip(road: Road, s0: float, s1: float, d0: float, d1: float, step_m: float
 
 
 def _quads(road: Road, s0: np.ndarray, s1: np.ndarray, d0, d1) -> np.ndarray:
-    """One quad per element: s in [s0, s1], d in [d0, d1] (arrays or scalars), as (2K, 3, 3)
-    triangles, each quad's two in a row: exactly what ``_strip`` with one step per quad gives,
-    in one pass (a dash or a zebra bar is one quad)."""
+    """One quad per element: s in [s0, s1], d in [d0, d1] (arrays or scalars), as (2K, 3, 3) triangles,
+    each quad's two in a row (a dash or a zebra bar is one quad). ``_strip`` and ``_quads`` are the
+    one-call-at-a-time definitions that ``strip_rows_tris`` equals bit for bit (the tests compare them)."""
     s0, s1 = np.asarray(s0, np.float64), np.asarray(s1, np.float64)
     if len(s0) == 0:
         return np.zeros((0, 3, 3), np.float32)
@@ -153,54 +153,102 @@ class GroundPiece(NamedTuple):
     centre_s: np.ndarray | float  # s of the piece's middle (per triangle for dashes) [m]
 
 
-def _strips(road: Road, spans: np.ndarray) -> list[np.ndarray]:
-    """``_strip(road, s0, s1, d0, d1)`` of every row of ``spans`` (K, 4), with one ``Road.pose`` call:
-    the same quad lengths, the same ``np.linspace`` points (i * step + s0, the last one s1), the
-    same triangles, bit for bit."""
-    spans = np.asarray(spans, np.float64).reshape(-1, 4)
-    s0, s1, d0, d1 = spans.T
+#: A strip row: s0, s1, d0, d1 [m], the quad length [m] (nan: ``_curve_step``'s), one quad (1.0: a single
+#: quad whatever its length, as ``_quads`` draws a dash or a zebra bar; 0.0: a strip).
+STRIP_ROW_COLS = 6
+CURVE_STEP = np.nan
+
+
+def strip_row(s0: float, s1: float, d0: float, d1: float, step_m: float = CURVE_STEP, quad: bool = False) -> tuple:
+    return (s0, s1, d0, d1, step_m, 1.0 if quad else 0.0)
+
+
+def quad_rows(s0: np.ndarray, s1: np.ndarray, d0, d1) -> np.ndarray:
+    """Rows of one quad each (``_quads``'s arguments), (K, STRIP_ROW_COLS)."""
+    s0 = np.asarray(s0, np.float64)
+    rows = np.empty((len(s0), STRIP_ROW_COLS))
+    rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3] = s0, s1, d0, d1
+    rows[:, 4], rows[:, 5] = CURVE_STEP, 1.0
+    return rows
+
+
+def strip_rows_tris(packed: PackedRoads, road: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The triangles of every strip row (K, STRIP_ROW_COLS) on road ``road[k]`` of ``packed``, in one pass:
+    (T, 3, 3) float32, row k's at ``[first[k]:first[k + 1]]`` (a strip's t1s then its t2s, as ``_strip``;
+    a quad's two in a row, as ``_quads``), and ``first`` (K + 1,). The same quad lengths, the same
+    ``np.linspace`` points (i * step + s0, the last one s1), the same poses (``PackedRoads.pose`` is
+    ``Road.pose``'s arithmetic), so the same triangles bit for bit as ``_strip`` / ``_quads`` one call at
+    a time; rows on many roads share one call."""
+    rows = np.asarray(rows, np.float64).reshape(-1, STRIP_ROW_COLS)
+    road = np.asarray(road, np.int64)
+    if len(rows) == 0:
+        return np.zeros((0, 3, 3), np.float32), np.zeros(1, np.int64)
+    s0, s1, d0, d1, fixed_step, quad = rows.T
     # _curve_step's largest |curvature| over samples [i0, i1), by one reduceat (a trailing 0 keeps every index valid)
+    n_samples = packed.n[road]
     i0 = np.maximum((s0 / SAMPLE_STEP_M).astype(np.int64), 0)
-    i1 = np.minimum(np.ceil(s1 / SAMPLE_STEP_M).astype(np.int64) + 1, road.n)
-    i0 = np.minimum(i0, road.n)
-    curv = np.append(np.abs(road.curvature), 0.0)
-    kappa = np.where(i0 < i1, np.maximum.reduceat(curv, np.stack([i0, np.maximum(i1, i0)], 1).ravel())[::2], 0.0)
+    i1 = np.minimum(np.ceil(s1 / SAMPLE_STEP_M).astype(np.int64) + 1, n_samples)
+    i0 = np.minimum(i0, n_samples)
+    curv = np.append(np.abs(packed.curvature), 0.0)
+    at = packed.offset[road]
+    kappa = np.where(i0 < i1, np.maximum.reduceat(curv, np.stack([at + i0, at + np.maximum(i1, i0)], 1).ravel())[::2], 0.0)
     with np.errstate(divide="ignore"):
         step = np.where(kappa < 1e-9, MAX_STEP_M, np.clip(np.sqrt(8 * CHORD_TOLERANCE_M / kappa), MIN_STEP_M, MAX_STEP_M))
-    n = np.maximum(1, np.ceil((s1 - s0) / step - 1e-6).astype(np.int64))
+    step = np.where(np.isnan(fixed_step), step, fixed_step)
+    with np.errstate(divide="ignore", invalid="ignore"):  # a quad row's own step is never used
+        n = np.maximum(1, np.ceil((s1 - s0) / step - 1e-6).astype(np.int64))
     n = np.where(s1 - s0 < 1e-3, 0, n)  # an empty strip
+    n = np.where(quad > 0, 1, n)  # a quad, whatever its length
     pts = np.where(n > 0, n + 1, 0)
     first = np.concatenate([[0], np.cumsum(pts)])
-    k = np.repeat(np.arange(len(spans)), pts)
+    k = np.repeat(np.arange(len(rows)), pts)
     i = np.arange(first[-1]) - first[k]
     s = i.astype(np.float64) * ((s1 - s0) / np.maximum(n, 1))[k] + s0[k]  # np.linspace's arithmetic
     s = np.where(i == pts[k] - 1, s1[k], s)
-    xa, ya, _ = road.pose(s, d0[k])
-    xb, yb, _ = road.pose(s, d1[k])
+    xa, ya, _ = packed.pose(road[k], s, d0[k])
+    xb, yb, _ = packed.pose(road[k], s, d1[k])
     a = np.stack([xa, ya, np.zeros_like(xa)], 1)
     b = np.stack([xb, yb, np.zeros_like(xb)], 1)
-    # quad q of strip r starts at point g = first[r] + its index; a strip's triangles are its t1s, then its t2s
+    # quad q of row r starts at point g = first[r] + its index
     quads = np.concatenate([[0], np.cumsum(n)])
     g = np.arange(quads[-1]) + np.repeat(first[:-1] - quads[:-1], n)
     t1 = np.stack([a[g], a[g + 1], b[g + 1]], 1)
     t2 = np.stack([a[g], b[g + 1], b[g]], 1)
-    tris = np.stack([t1, t2]).astype(np.float32)  # (2, Q, 3, 3)
-    return [tris[:, quads[r]:quads[r + 1]].reshape(-1, 3, 3) for r in range(len(spans))]
+    # row r's triangles: its t1s, then its t2s
+    r = np.repeat(np.arange(len(rows)), 2 * n)
+    p = np.arange(2 * quads[-1]) - 2 * quads[:-1][r]
+    src = np.where(p < n[r], quads[:-1][r] + p, quads[-1] + quads[:-1][r] + p - n[r])
+    return np.concatenate([t1, t2]).astype(np.float32)[src], 2 * quads
 
 
-def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],
-                line_ranges: list[tuple[float, float]], lines: list[LaneLine] | None = None) -> Iterator[GroundPiece]:
-    """Asphalt over the whole road, sidewalks on both sides over ``walk_ranges`` and every lane line
-    over ``line_ranges`` (s intervals [m]), in drawing order, cut into CHUNK_M segments. With
-    ``lines`` given, only those lines and nothing else (paint through a highway junction). The
-    strips are computed together (``_strips``)."""
+def road_rows_tris(road: Road, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``strip_rows_tris`` of rows on one road."""
+    return strip_rows_tris(PackedRoads.build([road]), np.zeros(len(rows), np.int64), rows)
+
+
+def _strips(road: Road, spans: np.ndarray) -> list[np.ndarray]:
+    """``_strip(road, s0, s1, d0, d1)`` of every row of ``spans`` (K, 4), in one pass."""
+    spans = np.asarray(spans, np.float64).reshape(-1, 4)
+    rows = np.concatenate([spans, np.full((len(spans), 1), CURVE_STEP), np.zeros((len(spans), 1))], 1)
+    tris, first = road_rows_tris(road, rows)
+    return [tris[first[k]:first[k + 1]] for k in range(len(spans))]
+
+
+def plan_road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],
+                     line_ranges: list[tuple[float, float]],
+                     lines: list[LaneLine] | None = None) -> tuple[list[GroundPiece], np.ndarray]:
+    """``road_pieces``'s pieces before their triangles: each piece's ``tris`` is the range (first, stop)
+    of its rows in the strip rows returned with them ((K, STRIP_ROW_COLS), for ``strip_rows_tris``)."""
     lo, hi = road.asphalt_d
-    spans: list[tuple[float, float, float, float]] = []
-    pieces: list[GroundPiece] = []  # a strip's piece holds its index into ``spans`` as ``tris``
+    rows: list[tuple] = []
+    pieces: list[GroundPiece] = []
+
+    def add(piece_rows: list[tuple], colour, layer, label, line, centre_s) -> None:
+        pieces.append(GroundPiece((len(rows), len(rows) + len(piece_rows)), colour, layer, label, line, centre_s))
+        rows.extend(piece_rows)
 
     def strip(s0, s1, d0, d1, colour, layer, label, line, centre_s) -> None:
-        pieces.append(GroundPiece(len(spans), colour, layer, label, line, centre_s))
-        spans.append((s0, s1, d0, d1))
+        add([strip_row(s0, s1, d0, d1)], colour, layer, label, line, centre_s)
 
     if lines is None:
         for seg0, seg1 in _segments(0.0, road.length_m, CHUNK_M):
@@ -219,35 +267,55 @@ def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, flo
                 starts = np.arange(a, b - DASH_ON_M, DASH_ON_M + DASH_OFF_M)
                 if len(starts) == 0:
                     continue
-                tris = _quads(road, starts, starts + DASH_ON_M, line.d_m - half, line.d_m + half)
-                # one quad (2 triangles) per dash
-                pieces.append(GroundPiece(tris, colour, LAYER_LINES, None, line, np.repeat(starts + DASH_ON_M / 2, 2)))
+                d0, d1 = line.d_m - half, line.d_m + half  # one quad (2 triangles) per dash
+                add([strip_row(a0, a0 + DASH_ON_M, d0, d1, quad=True) for a0 in starts.tolist()], colour, LAYER_LINES,
+                    None, line, np.repeat(starts + DASH_ON_M / 2, 2))
             else:
                 for off in offsets:
                     for seg0, seg1 in _segments(a, b, CHUNK_M):
                         strip(seg0, seg1, line.d_m + off - half, line.d_m + off + half, colour, LAYER_LINES, None, line,
                               0.5 * (seg0 + seg1))
-    tris = _strips(road, np.array(spans, np.float64))
+    return pieces, np.array(rows, np.float64).reshape(-1, STRIP_ROW_COLS)
+
+
+def road_pieces(road: Road, palette: Palette, walk_ranges: list[tuple[float, float]],
+                line_ranges: list[tuple[float, float]], lines: list[LaneLine] | None = None) -> Iterator[GroundPiece]:
+    """Asphalt over the whole road, sidewalks on both sides over ``walk_ranges`` and every lane line
+    over ``line_ranges`` (s intervals [m]), in drawing order, cut into CHUNK_M segments. With
+    ``lines`` given, only those lines and nothing else (paint through a highway junction). The
+    strips and dashes are computed together (``strip_rows_tris``)."""
+    pieces, rows = plan_road_pieces(road, palette, walk_ranges, line_ranges, lines)
+    tris, first = road_rows_tris(road, rows)
     for piece in pieces:
-        yield piece._replace(tris=tris[piece.tris]) if isinstance(piece.tris, int) else piece
+        a, b = piece.tris
+        yield piece._replace(tris=tris[first[a]:first[b]])
 
 
 STOP_LINE_DEPTH_M = 0.45  # [m]
 
 
-def stop_line_tris(road: Road, stop_s: float, direction: int) -> np.ndarray:
-    """A stop line across the lanes that run in ``direction``, ending at ``stop_s`` [m]."""
+def stop_line_rows(road: Road, stop_s: float, direction: int) -> np.ndarray:
+    """A stop line across the lanes that run in ``direction``, ending at ``stop_s`` [m]: one strip row
+    with 1 m quads."""
     s0, s1 = (stop_s - STOP_LINE_DEPTH_M, stop_s) if direction > 0 else (stop_s, stop_s + STOP_LINE_DEPTH_M)
     d0, d1 = (road.right_edge_d, -0.05) if direction > 0 else (0.05, road.left_edge_d)
-    return _strip(road, s0, s1, d0, d1, 1.0)
+    return np.array([strip_row(s0, s1, d0, d1, 1.0)])
+
+
+def stop_line_tris(road: Road, stop_s: float, direction: int) -> np.ndarray:
+    return road_rows_tris(road, stop_line_rows(road, stop_s, direction))[0]
+
+
+def crosswalk_rows(road: Road, s0: float, s1: float) -> np.ndarray:
+    """Zebra bars over s in [s0, s1] across the whole paved width: they run along the road, 0.5 m
+    wide every 1.1 m across it (one quad row each)."""
+    lo, hi = road.asphalt_d
+    bars = np.arange(lo + 0.3, hi - 0.5, 1.1)
+    return quad_rows(np.full(len(bars), s0), np.full(len(bars), s1), bars, bars + 0.5)
 
 
 def crosswalk_tris(road: Road, s0: float, s1: float) -> np.ndarray:
-    """Zebra bars over s in [s0, s1] across the whole paved width: they run along the road, 0.5 m
-    wide every 1.1 m across it."""
-    lo, hi = road.asphalt_d
-    bars = np.arange(lo + 0.3, hi - 0.5, 1.1)
-    return _quads(road, np.full(len(bars), s0), np.full(len(bars), s1), bars, bars + 0.5)
+    return road_rows_tris(road, crosswalk_rows(road, s0, s1))[0]
 
 
 class _GroundBuilder:

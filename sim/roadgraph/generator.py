@@ -218,7 +218,7 @@ def _build(spec: TownSpec, rng, n: int, pos, edges: list[_Edge]) -> RoadGraph:
     for junction in junctions:
         _control(junction, streets, rng)
         _stop_lines(junction, roads)
-        _connect(graph, junction)
+    _connect(graph, junctions)
     return graph
 
 
@@ -286,9 +286,21 @@ def _stop_lines(junction: Junction, roads: list[Road]) -> None:
         junction.stop_s[(arm.street, arm.in_direction)] = road.length_m - back if arm.at_end else back
 
 
-def _connect(graph: RoadGraph, junction: Junction) -> None:
-    """A connector for every legal movement: left from the leftmost lane into the leftmost lane,
-    right from the rightmost into the rightmost, straight lane by lane; no U-turns."""
+def _connect(graph: RoadGraph, junctions: list[Junction]) -> None:
+    """A connector for every legal movement of every junction (``_movements``), numbered junction by
+    junction; their roads built in one ``_connector_roads`` call (a connector depends only on the
+    streets it joins, so this is what one call per junction gives)."""
+    links = [(junction, link) for junction in junctions for link in _movements(graph, junction)]
+    roads = _connector_roads(graph, [(src, dst) for _, (src, dst, _) in links])
+    for road, (junction, (src, dst, movement)) in zip(roads, links):
+        graph.roads.append(road)
+        graph.connectors.append(Connector(road.road_id, junction.index, movement, src, dst))
+        junction.connectors.append(len(graph.connectors) - 1)
+
+
+def _movements(graph: RoadGraph, junction: Junction) -> list[tuple[LaneRef, LaneRef, str]]:
+    """(src lane, dst lane, movement) of every legal movement: left from the leftmost lane into the
+    leftmost lane, right from the rightmost into the rightmost, straight lane by lane; no U-turns."""
     links = []
     for a_in in junction.arms:
         src_road = graph.roads[a_in.street]
@@ -310,10 +322,7 @@ def _connect(graph: RoadGraph, junction: Junction) -> None:
                 pairs = [(k, k) for k in range(min(n_in, n_out))]
             for k_in, k_out in pairs:
                 links.append((LaneRef(a_in.street, a_in.in_direction, k_in), LaneRef(a_out.street, out_dir, k_out), movement))
-    for road, (src, dst, movement) in zip(_connector_roads(graph, [(src, dst) for src, dst, _ in links]), links):
-        graph.roads.append(road)
-        graph.connectors.append(Connector(road.road_id, junction.index, movement, src, dst))
-        junction.connectors.append(len(graph.connectors) - 1)
+    return links
 
 
 def _connector_roads(graph: RoadGraph, links: list[tuple[LaneRef, LaneRef]]) -> list[Road]:

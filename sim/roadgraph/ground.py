@@ -1,7 +1,7 @@
 """The ground of a graph town for the camera: streets, junction boxes, sidewalk corners and paint,
 with the layers, colours and labels of ``sim.meshes``, and lane-line label codes per street.
 
-Streets are drawn with ``sim.meshes.road_pieces`` like the straight towns' roads: asphalt,
+Streets are drawn with ``sim.meshes.plan_road_pieces`` like the straight towns' roads: asphalt,
 sidewalks along the whole street, lane lines ending at the stop lines. Each junction adds its
 convex paved polygon as ROAD (no paint inside: connectors are not painted), a SIDEWALK corner
 between each pair of neighbouring arms (under the road layer, so asphalt always wins), a zebra
@@ -26,14 +26,17 @@ in the same frame. Were one drawn, its matching lines would be labelled as the e
 
 from __future__ import annotations
 
+import math
 import weakref
 
+import numba
 import numpy as np
 
 from ..chunks import CellGrid
 from ..meshes import (CROSSWALK, LAYER_PAINT, LAYER_ROAD, LAYER_SIDEWALK, LAYER_STRIDE, LINE_BASE, ROAD, SIDEWALK,
-                      STOP_LINE, Mesh, Palette, crosswalk_tris, road_pieces, stop_line_tris)
-from ..road import Road
+                      STOP_LINE, STRIP_ROW_COLS, GroundPiece, Mesh, Palette, crosswalk_rows, plan_road_pieces,
+                      stop_line_rows, strip_rows_tris)
+from ..road import PackedRoads, Road
 from .paths import convex_hull
 from .graph import CROSSWALK_M, STOP_LINE_SETBACK_M, Arm, Junction, LaneRef, RoadGraph
 
@@ -93,10 +96,28 @@ def street_distances(graph: RoadGraph) -> np.ndarray:
         owner.append(np.full(len(s), k))
     p, owner = np.concatenate(pts), np.concatenate(owner)
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-    out = np.empty((graph.n_streets, graph.n_streets))
-    for k, block in enumerate(pts):
-        d = np.sqrt(((block[:, None, :] - p[None]) ** 2).sum(-1)).min(axis=0)  # (all points,) to street k
-        out[k] = np.minimum.reduceat(d, starts)
+    return _street_distances(np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1]),
+                             np.append(starts, len(p)).astype(np.int64))
+
+
+@numba.njit(cache=True)
+def _street_distances(x, y, starts):
+    """The smallest point-to-point distance between every two runs ``starts[k]:starts[k + 1]`` of points:
+    the square root of the smallest sum of squares (the root is monotonic and correctly rounded, so this
+    is the smallest of the roots), each pair of streets once (the distance is symmetric bit for bit)."""
+    n = starts.shape[0] - 1
+    out = np.zeros((n, n))
+    for a in range(n):
+        for b in range(a + 1, n):
+            best = np.inf
+            for i in range(starts[a], starts[a + 1]):
+                for j in range(starts[b], starts[b + 1]):
+                    dx = x[i] - x[j]
+                    dy = y[i] - y[j]
+                    d2 = dx * dx + dy * dy
+                    if d2 < best:
+                        best = d2
+            out[a, b] = out[b, a] = math.sqrt(best)
     return out
 
 
@@ -139,25 +160,55 @@ def _merge_ends(graph: RoadGraph, street: int) -> tuple[bool, bool]:
 
 
 class _Builder:
-    """Collects ground triangles; ``mesh`` joins them, with their colours, labels and (layer, cell)
-    keys, in one pass at the end."""
+    """Collects ground triangles, and strip rows (``sim.meshes.strip_rows_tris``) on the graph's roads
+    whose triangles are computed for the whole town in one pass; ``mesh`` joins both in the order they
+    came, with their colours, labels and (layer, cell) keys."""
 
-    def __init__(self, grid: CellGrid):
-        self.grid = grid
-        self.tris: list[np.ndarray] = []
-        self.attrs: list[tuple[tuple, int, int]] = []  # (colour, label, layer) of each entry of ``tris``
+    def __init__(self, grid: CellGrid, packed: PackedRoads):
+        self.grid, self.packed = grid, packed
+        self.parts: list[np.ndarray | tuple[int, int]] = []  # triangles, or a (first, stop) range of strip rows
+        self.attrs: list[tuple[tuple, int, int]] = []  # (colour, label, layer) of each entry of ``parts``
+        self.rows: list[np.ndarray] = []
+        self.row_roads: list[np.ndarray] = []
+        self.n_rows = 0
 
     def add(self, tris: np.ndarray, colour, label: int, layer: int) -> None:
         if len(tris):
-            self.tris.append(tris)
+            self.parts.append(tris)
             self.attrs.append((tuple(colour), label, layer))
 
+    def add_rows(self, road: int, rows: np.ndarray, colour, label: int, layer: int) -> None:
+        """Strip rows on graph road ``road``; their triangles come in ``mesh``."""
+        if len(rows):
+            self.parts.append((self.n_rows, self.n_rows + len(rows)))
+            self.attrs.append((tuple(colour), label, layer))
+            self.rows.append(rows)
+            self.row_roads.append(np.full(len(rows), road, np.int64))
+            self.n_rows += len(rows)
+
+    def add_pieces(self, road: int, pieces: list[GroundPiece], rows: np.ndarray, label_of) -> None:
+        """``sim.meshes.plan_road_pieces``'s pieces of graph road ``road``, labelled by ``label_of(piece)``."""
+        if not len(rows):
+            return
+        for piece in pieces:
+            a, b = piece.tris
+            if b > a:
+                self.parts.append((self.n_rows + a, self.n_rows + b))
+                self.attrs.append((tuple(piece.colour), label_of(piece), piece.layer))
+        self.rows.append(rows)
+        self.row_roads.append(np.full(len(rows), road, np.int64))
+        self.n_rows += len(rows)
+
     def mesh(self) -> Mesh:
-        if not self.tris:
+        if not self.parts:
             return Mesh.empty()
-        counts = [len(t) for t in self.tris]
+        rows = np.concatenate(self.rows) if self.rows else np.zeros((0, STRIP_ROW_COLS))
+        roads = np.concatenate(self.row_roads) if self.row_roads else np.zeros(0, np.int64)
+        strips, first = strip_rows_tris(self.packed, roads, rows)
+        tris = [p if isinstance(p, np.ndarray) else strips[first[p[0]]:first[p[1]]] for p in self.parts]
+        counts = [len(t) for t in tris]
         colour, label, layer = zip(*self.attrs)
-        verts = np.concatenate(self.tris).astype(np.float32)
+        verts = np.concatenate(tris).astype(np.float32)
         key = np.repeat(np.array(layer, np.int64), counts) * LAYER_STRIDE + self.grid.triangle_cells(verts)
         return Mesh(verts, np.repeat(np.array(colour, np.uint8), counts, axis=0), np.zeros(len(verts), np.int32),
                     np.repeat(np.array(label, np.uint8), counts), key).sorted()
@@ -190,8 +241,8 @@ def _merge_lines(b: _Builder, graph: RoadGraph, j: Junction, palette: Palette, g
         # the line in the approach street's frame: its lane's left edge is at d = -lane w (direction +1)
         d_src = src.direction * (-src.lane * road.lane_width_m + jl.line.d_m)
         code = line_code(int(groups[src.road]), d_src, road.lane_width_m)
-        for piece in road_pieces(road, palette, [], [(0.0, road.length_m)], lines=[jl.line]):
-            b.add(piece.tris, piece.colour, code, piece.layer)
+        pieces, rows = plan_road_pieces(road, palette, [], [(0.0, road.length_m)], lines=[jl.line])
+        b.add_pieces(jl.road, pieces, rows, lambda piece: code)
 
 
 def _junction(b: _Builder, graph: RoadGraph, j: Junction, palette: Palette, groups: np.ndarray) -> None:
@@ -209,22 +260,22 @@ def _junction(b: _Builder, graph: RoadGraph, j: Junction, palette: Palette, grou
     for arm in j.arms:
         road = graph.roads[arm.street]
         s0 = road.length_m - CROSSWALK_M if arm.at_end else 0.0
-        b.add(crosswalk_tris(road, s0, s0 + CROSSWALK_M), palette.white, CROSSWALK, LAYER_PAINT)
+        b.add_rows(arm.street, crosswalk_rows(road, s0, s0 + CROSSWALK_M), palette.white, CROSSWALK, LAYER_PAINT)
         stop = j.stop_s.get((arm.street, arm.in_direction))
         if stop is not None:
-            b.add(stop_line_tris(road, stop, arm.in_direction), palette.white, STOP_LINE, LAYER_PAINT)
+            b.add_rows(arm.street, stop_line_rows(road, stop, arm.in_direction), palette.white, STOP_LINE, LAYER_PAINT)
 
 
 def build_graph_ground(graph: RoadGraph, palette: Palette, grid: CellGrid) -> Mesh:
     """Every flat decal of the town, sorted by (layer, cell) for ``sim.chunks.CellChunks``."""
-    b = _Builder(grid)
+    b = _Builder(grid, graph.packed)
     groups = street_line_groups(graph)
     for k, road in enumerate(graph.roads[:graph.n_streets]):
         w = road.lane_width_m
         walk = [(0.0, road.length_m)] if road.sidewalk_m > 0 else []
-        for piece in road_pieces(road, palette, walk, street_line_ranges(road, _merge_ends(graph, k))):
-            label = piece.label if piece.line is None else line_code(int(groups[k]), piece.line.d_m, w)
-            b.add(piece.tris, piece.colour, label, piece.layer)
+        pieces, rows = plan_road_pieces(road, palette, walk, street_line_ranges(road, _merge_ends(graph, k)))
+        b.add_pieces(k, pieces, rows, lambda piece: (piece.label if piece.line is None
+                                                     else line_code(int(groups[k]), piece.line.d_m, w)))
     for j in graph.junctions:
         _junction(b, graph, j, palette, groups)
     return b.mesh()

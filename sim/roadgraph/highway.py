@@ -44,7 +44,7 @@ from common.config import ConfigError
 from ..road import LaneLine, Road
 from .generator import _arm_corners, _connector_roads, _strongly_connected
 from .graph import Arm, Connector, Junction, JunctionLine, LaneRef, Movement, RoadGraph, StreetInfo
-from .paths import convex_hull, filleted_polyline, offset, resample
+from .paths import convex_hull, filleted_polyline, offset, resample, resample_many
 
 MEDIAN_M = 8.0  # between the two carriageways' left edge lines [m]
 SHOULDER_M = 2.5  # paved shoulder beyond each edge line of a carriageway [m]
@@ -244,8 +244,7 @@ def _ramps(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> Non
 
 def _build(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> RoadGraph:
     roads = []
-    for k, st in enumerate(streets):
-        xy, heading, curvature = resample(st.xy)
+    for k, (st, (xy, heading, curvature)) in enumerate(zip(streets, resample_many([st.xy for st in streets]))):
         roads.append(Road(k, xy, heading, curvature, st.lanes, 0, spec.lane_width_m, st.shoulder_m, 0.0,
                           st.speed_m_s, "double_solid"))
     info = []
@@ -254,14 +253,17 @@ def _build(spec: HighwaySpec, streets: list[_Street], nodes: list[_Node]) -> Roa
         end = next(j for j, node in enumerate(nodes) if k in node.ins)
         info.append(StreetInfo(st.kind, True, (start, end)))
     graph = RoadGraph(roads, info, [], [])
+    # every junction's connectors in one call (each depends only on the streets it joins), numbered in junction order
+    connectors = iter(_connector_roads(graph, [(src, dst) for node in nodes for src, dst, _, _ in node.links]))
     for j, node in enumerate(nodes):
-        graph.junctions.append(_junction(graph, j, node, spec.lane_width_m))
+        graph.junctions.append(_junction(graph, j, node, spec.lane_width_m, [next(connectors) for _ in node.links]))
     if not _strongly_connected(graph):
         raise AssertionError("a highway ring with end loops is always strongly connected")
     return graph
 
 
-def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float) -> Junction:
+def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float, connectors: list[Road]) -> Junction:
+    """The junction of ``node``; ``connectors``: the roads of its links (``_connector_roads``)."""
     roads = graph.roads
     arms = [Arm(r, True, float(roads[r].heading[-1] + np.pi)) for r in node.ins]
     arms += [Arm(r, False, float(roads[r].heading[0])) for r in node.outs]
@@ -272,8 +274,7 @@ def _junction(graph: RoadGraph, index: int, node: _Node, lane_width_m: float) ->
     radius = float(np.hypot(*(ends - centre).T).max())
     junction = Junction(index, (float(centre[0]), float(centre[1])), radius, arms, polygon, "merge")
     through, ramp = [], []
-    roads = _connector_roads(graph, [(src, dst) for src, dst, _, _ in node.links])
-    for road, (src, dst, movement, is_through) in zip(roads, node.links):
+    for road, (src, dst, movement, is_through) in zip(connectors, node.links):
         graph.roads.append(road)
         graph.connectors.append(Connector(road.road_id, index, movement, src, dst))
         junction.connectors.append(len(graph.connectors) - 1)

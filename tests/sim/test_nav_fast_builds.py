@@ -7,7 +7,7 @@ import pytest
 from sim.collision import obb_overlap
 from sim.lights import ALL_RED_S, GREEN, RED, YELLOW, YELLOW_S
 from sim.config import ScenarioConfig
-from sim.meshes import CHUNK_M, _segments, _strip, _strips
+from sim.meshes import CHUNK_M, _quads, _segments, _strip, _strips, quad_rows, strip_row, strip_rows_tris
 from sim.nav_scenario import generate_nav
 from sim.roadgraph.traffic_kernels import walker_gaps
 from sim.roadgraph.paths import cubic_bezier, cubic_beziers, offset, resample, resample_many
@@ -98,6 +98,28 @@ def test_batched_strips_equal_one_strip_at_a_time(scenario):
         assert all(g.dtype == w.dtype and np.array_equal(g, w) for g, w in zip(got, want))
 
 
+def test_strip_rows_over_many_roads_equal_strips_and_quads_one_road_at_a_time(scenario):
+    """Strips (curvature's step and a fixed one) and quads on every road of a town (streets and
+    connectors), all in one ``strip_rows_tris`` call, equal ``_strip`` and the quads one by one."""
+    graph, rng = scenario.graph, np.random.default_rng(14)
+    rows, roads, want = [], [], []
+    for r in rng.choice(len(graph.roads), min(60, len(graph.roads)), replace=False):
+        road = graph.roads[r]
+        for s0, s1, d0, d1 in _spans(road)[::2]:
+            step = float(rng.choice([np.nan, 1.0, 2.5]))
+            rows.append(strip_row(s0, s1, d0, d1, step))
+            want.append(_strip(road, s0, s1, d0, d1, None if np.isnan(step) else step))
+        starts = np.arange(0.0, road.length_m - 3.0, 9.0)
+        q = quad_rows(starts, starts + 3.0, -0.2, 0.2)
+        rows += list(map(tuple, q))
+        want += [_quads(road, starts[k:k + 1], starts[k:k + 1] + 3.0, -0.2, 0.2) for k in range(len(starts))]
+        roads += [int(r)] * (len(rows) - len(roads))
+    tris, first = strip_rows_tris(graph.packed, np.array(roads), np.array(rows))
+    assert len(first) == len(want) + 1
+    assert all(np.array_equal(tris[first[k]:first[k + 1]], w) for k, w in enumerate(want))
+    assert tris.dtype == np.float32 and len(tris) == sum(len(w) for w in want)
+
+
 def test_batched_beziers_and_resampling_equal_one_curve_at_a_time():
     rng = np.random.default_rng(0)
     p0 = rng.uniform(-50, 50, (40, 2))
@@ -152,3 +174,42 @@ def test_compiled_walker_gaps_equal_the_matrix_expressions():
     want = np.where(ahead, along - length[:, None] / 2 - 0.8, np.inf).min(axis=1)
     got = walker_gaps(x, y, np.cos(yaw), np.sin(yaw), length, width, parked, wx, wy, 0.8, 30.0)
     assert np.array_equal(got, want) and 0 < np.isfinite(want).sum() < n
+
+
+def test_compiled_street_distances_equal_the_numpy_ones(scenario):
+    """``street_distances`` (one compiled pass, each pair once) equals the all-points numpy expression."""
+    from sim.roadgraph import ground as G
+    graph = scenario.graph
+    pts, owner = [], []
+    for k, road in enumerate(graph.roads[:graph.n_streets]):
+        s = np.linspace(0.0, road.length_m, max(2, int(np.ceil(road.length_m / G.SPACING_M)) + 1))
+        x, y, _ = road.pose(s, np.zeros_like(s))
+        pts.append(np.stack([x, y], 1))
+        owner.append(np.full(len(s), k))
+    p, owner = np.concatenate(pts), np.concatenate(owner)
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    want = np.empty((graph.n_streets, graph.n_streets))
+    for k, block in enumerate(pts):
+        d = np.sqrt(((block[:, None, :] - p[None]) ** 2).sum(-1)).min(axis=0)
+        want[k] = np.minimum.reduceat(d, starts)
+    assert np.array_equal(G.street_distances(graph), want)
+
+
+def test_compiled_cell_reach_equals_the_numpy_one(scenario):
+    """``CellChunks``' cell radii and occupancy (one compiled pass) equal the norm / ``np.maximum.at`` expression."""
+    from sim.appearance import Appearance
+    from sim.config import CameraConfig, RandomizationConfig
+    from sim.meshes import LAYER_STRIDE
+    from sim.roadgraph.view_parts import graph_static_meshes
+    look = Appearance.sample(RandomizationConfig(), "townnav", 0)
+    static = graph_static_meshes(scenario.graph, scenario.signals, look.palette, CameraConfig(), 1000, 2000,
+                                 scenario.props)
+    g, p, ch = static.ground, static.props, static.chunks
+    cells = np.concatenate([g.key % LAYER_STRIDE, p.key]).astype(np.int64)
+    verts = np.concatenate([g.verts, p.verts])[:, :, :2].astype(np.float64)
+    reach = np.linalg.norm(verts - ch.grid.centres()[cells][:, None, :], axis=2).max(axis=1, initial=0.0)
+    radius = np.zeros(ch.grid.n)
+    np.maximum.at(radius, cells, reach)
+    occupied = np.zeros(ch.grid.n, bool)
+    occupied[cells] = True
+    assert np.array_equal(ch.radius_m, radius) and np.array_equal(ch.occupied, occupied) and occupied.any()

@@ -254,8 +254,9 @@ def test_go_on_red_and_red_left_equal_the_masks():
 
 
 @pytest.mark.parametrize("kind,seed", [("highwaynav", 1), ("highwaynav", 3), ("townnav", 2)])
-def test_banded_packing_equals_packing_the_whole_bitmap(kind, seed):
-    """The paved bitmap packed band by band over the polygons' column spans is the whole bitmap packed."""
+def test_polygon_by_polygon_packing_equals_packing_the_whole_bitmap(kind, seed):
+    """The paved bitmap filled polygon by polygon in images of their own bounds is the whole bitmap
+    filled and packed."""
     import cv2
 
     from sim import paved as PV
@@ -282,3 +283,30 @@ def test_banded_packing_equals_packing_the_whole_bitmap(kind, seed):
     want = np.packbits(img, axis=1)
     assert sc.paved.bits.shape == want.shape and np.array_equal(sc.paved.bits, want)
     assert (sc.paved.cols, sc.paved.rows) == (cols, rows) and want.any()
+
+
+@pytest.mark.parametrize("band_min_px,band_rows", [(1 << 20, 128), (0, 7), (2000, 16)],
+                         ids=["default", "all-banded", "some-banded"])
+def test_fill_packed_equals_a_fill_of_the_whole_image(monkeypatch, band_min_px, band_rows):
+    """Random rings (concave, self-crossing, small and long, some reaching past the image's edges or
+    wholly outside it) filled one by one into the packed bitmap, in one image or band by band, equal
+    ``cv2.fillPoly`` of the whole image, packed."""
+    import cv2
+
+    from sim import paved
+    from sim.paved import PavedMap, _fill_packed, empty_tiles
+    monkeypatch.setattr(paved, "FILL_BAND_MIN_PX", band_min_px)
+    monkeypatch.setattr(paved, "FILL_BAND_ROWS", band_rows)
+    rng = np.random.default_rng(13)
+    rows, cols = 301, 1237  # several tiles each way
+    img = np.zeros((rows, cols), np.uint8)
+    tiles = empty_tiles(cols, rows)
+    for _ in range(300):
+        n = int(rng.integers(3, 40))
+        centre = rng.uniform(-60, [cols + 60, rows + 60])
+        ring = centre + rng.uniform(-1, 1, (n, 2)) * rng.uniform(0.2, 150, 2)
+        poly = np.round(ring * 4).astype(np.int32)
+        cv2.fillPoly(img, [poly], 1, lineType=cv2.LINE_8, shift=2)
+        _fill_packed(tiles, poly, cols, rows)
+        assert np.array_equal(PavedMap(tiles, 0.0, 0.0, cols, rows).bits, np.packbits(img, axis=1))
+    assert img.any() and not img.all()
