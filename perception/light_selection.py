@@ -136,12 +136,13 @@ def relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front
     (``perception.lights.lamp_state``) where a lamp is visible, else the detector's class: the
     detector finds housings well but confuses the states of lamps 1-2 px across.
 
-    Only boxes scoring at least ``MIN_BOX_SCORE`` are heads (as with a map prior): the drive's detector
-    keeps none below it, but the evaluation's keeps all (AP needs the whole score range), and there a
-    0.001-0.1 box (a lamp-like blob, a far junction's head) won whenever no real head was in view: phantom
-    lights on "none" frames, and stop lines ranged off the wrong head, more so with a detector that
-    hallucinates more low-scoring heads (the 10-class fine-tune: 11 m median error at 15-50 m)."""
-    lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)) & (dets.score >= MIN_BOX_SCORE))
+    Only the boxes the drive's detector reports are heads: scoring at least ``MIN_BOX_SCORE``, or tracked
+    (``perception.yolo`` keeps a tracked box through a low-scoring frame). The evaluation's detector keeps
+    every box down to 0.001 (AP needs the whole score range), and there a 0.001-0.1 box (a lamp-like blob,
+    a far junction's head) won whenever no real head was in view: phantom lights on "none" frames, and stop
+    lines ranged off the wrong head, more so with a detector that makes more such boxes (the 10-class
+    fine-tune: phantom reds x3, 11 m median stop-line error at 15-50 m in the straight town)."""
+    lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)) & ((dets.score >= MIN_BOX_SCORE) | (dets.track_id >= 0)))
     if lights.size == 0:
         return "none", float("inf")
     boxes = dets.xyxy[lights]

@@ -201,3 +201,5 @@ def test_low_scoring_light_boxes_are_no_heads():
     assert _relevant_light(blob_only, cam, lane, setup.front_ahead_m) == ("none", float("inf"))
     confident = dataclasses.replace(blob_only, score=np.array([0.5], np.float32))
     assert _relevant_light(confident, cam, lane, setup.front_ahead_m)[0] == "red"  # the same box, confident: a head
+    tracked = dataclasses.replace(blob_only, track_id=np.array([7]))  # the drive's tracker carries it through a weak frame
+    assert _relevant_light(tracked, cam, lane, setup.front_ahead_m)[0] == "red"
