@@ -27,7 +27,8 @@ GATE_MIN_PX = 3.0
 ROI_MARGIN_PX = 1.0  # with no box there, the lamp is read in the projected head's extent grown by this on every side [px]
 MIN_HEAD_HEIGHT_PX = 2.0  # a head shorter than this is not read: its lamps are below a pixel and blend away [px]
 # a light box scoring below this is no detection here (the pipeline's detector keeps none below it; the
-# evaluation's keeps all): the lamp is read in the projected region instead, and no low-scoring class guessed
+# evaluation's keeps all): the lamp is read in the projected region instead, and no low-scoring class guessed.
+# Without a prior, ``light_selection.relevant_light`` takes no head below it either
 MIN_BOX_SCORE = 0.25
 # a stop line passed by more than this no longer governs the ego ("none"), as the light head's target
 # (perception.hydranet.LIGHT_PASSED_M) and the evaluation's truth count it [m]

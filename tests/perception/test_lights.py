@@ -173,3 +173,33 @@ def test_heads_of_one_stop_line_compete_on_their_score_not_on_a_few_tenths_of_di
     lane = LaneEstimate(0.0, 0.0, 0.0, TYPICAL_LANE_WIDTH_M, 1.0)
     state, dist = _relevant_light(dets, cam, lane, setup.front_ahead_m)
     assert state == "red" and dist == pytest.approx(-1.3, abs=0.1)
+
+
+def test_low_scoring_light_boxes_are_no_heads():
+    """The evaluation runs the detector at score 0.001 (AP needs the whole range): a 0.2 blob, bigger and
+    nearer the image centre than our real head, must neither range the stop line nor, alone, report a light
+    (the 10-class fine-tune's phantom reds and 11 m stop-line errors in the straight town came from such boxes)."""
+    import dataclasses
+
+    from perception.light_prior import MIN_BOX_SCORE
+    from perception.lights import TYPICAL_LANE_WIDTH_M
+    from perception.light_selection import relevant_light as _relevant_light
+    from perception.types import CLASS_NAMES, Detections, LaneEstimate
+
+    setup = CameraSetup()
+    cam = setup.model(320, 160)
+    ours = np.array([196.0, 57.0, 198.5, 62.0], np.float32)  # a head ~25 m ahead, right of centre
+    blob = np.array([150.0, 45.0, 156.0, 58.0], np.float32)  # big and central: it would outrank ours on geometry
+    red = CLASS_NAMES.index("traffic_light_red")
+    dets = Detections(np.stack([ours, blob]), np.array([0.3, MIN_BOX_SCORE - 0.05], np.float32), np.array([red, red]),
+                      np.array([-1, -1]), *(np.full((2, *s), np.nan, np.float32) for s in ((), (2,), (2,))))
+    lane = LaneEstimate(0.0, 0.0, 0.0, TYPICAL_LANE_WIDTH_M, 1.0)
+    ours_m, blob_m = (stop_line_distance_m(cam, b, setup.front_ahead_m) for b in (ours, blob))
+    assert blob_m > -1.0 and abs(blob_m - ours_m) > 5.0  # the blob is "ahead" and ranges elsewhere
+    assert _relevant_light(dets, cam, lane, setup.front_ahead_m) == ("red", pytest.approx(ours_m))
+    blob_only = dets.select(np.array([False, True]))
+    assert _relevant_light(blob_only, cam, lane, setup.front_ahead_m) == ("none", float("inf"))
+    confident = dataclasses.replace(blob_only, score=np.array([0.5], np.float32))
+    assert _relevant_light(confident, cam, lane, setup.front_ahead_m)[0] == "red"  # the same box, confident: a head
+    tracked = dataclasses.replace(blob_only, track_id=np.array([7]))  # the drive's tracker carries it through a weak frame
+    assert _relevant_light(tracked, cam, lane, setup.front_ahead_m)[0] == "red"
