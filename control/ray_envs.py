@@ -31,7 +31,6 @@ class EnvHost:
     def __init__(self, env_fns: Sequence[Callable[[], Any]]):
         self.envs = [fn() for fn in env_fns]
         self.needs_reset = [True] * len(self.envs)
-        self.last_obs: list[Any] = [None] * len(self.envs)
 
     def spaces(self):
         return self.envs[0].observation_space, self.envs[0].action_space
@@ -40,7 +39,7 @@ class EnvHost:
         out = []
         for k, env in enumerate(self.envs):
             obs, info = env.reset(seed=seeds[k], **({"options": options[k]} if options[k] else {}))
-            self.needs_reset[k], self.last_obs[k] = False, obs
+            self.needs_reset[k] = False
             out.append((obs, info))
         return out
 
@@ -51,7 +50,7 @@ class EnvHost:
         env = self.envs[k]
         if self.needs_reset[k]:  # rebuilt under a running episode: end that episode as truncated
             obs, reset_info = env.reset()
-            self.needs_reset[k], self.last_obs[k] = False, obs
+            self.needs_reset[k] = False
             return obs, 0.0, True, {"terminal_observation": obs, "TimeLimit.truncated": True, "actor_restarted": True}, reset_info
         obs, reward, terminated, truncated, info = env.step(action)
         reset_info: dict = {}
@@ -60,7 +59,6 @@ class EnvHost:
         if done:
             info["terminal_observation"] = obs
             obs, reset_info = env.reset()
-        self.last_obs[k] = obs
         return obs, float(reward), done, info, reset_info
 
     def get_attr(self, name: str, indices: Sequence[int]):
