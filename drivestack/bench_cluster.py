@@ -126,7 +126,7 @@ def bench_cluster(processes: list[int], seed: int) -> dict:
         "export": f"{EXPORT_SCENES} scenes x {EXPORT_FRAMES} frames (town, highway alternated), one unit per scene",
         "eval": f"{EVAL_EPISODES} episodes of {EVAL_ROW}, town, {EVAL_ROUTE_M:g} m routes, supervisor on, one unit per episode",
         "rollouts": "the policy trainer's envs (town stage, labels + perception noise, camera off), random actions, "
-                    "SubprocVecEnv (DummyVecEnv for 1) vs RayVecEnv at equal env counts",
+                    "SubprocVecEnv (DummyVecEnv for 1) vs RayVecEnv at equal env counts: N workers x K envs each",
         "seed": seed, "processes": processes,
         "timing": "wall clock of one whole job; parallel maps timed warm (after one untimed run of each job)"},
         "single": {}, "pool": {}, "ray": {}, "ray_overhead": {}, "notes": []}
@@ -196,7 +196,7 @@ def format_table(r: dict) -> str:
         lines.append(f"  dispatch per unit: pool {p['dispatch_ms_per_unit']:.2f} ms, Ray {y['dispatch_ms_per_unit']:.2f} ms; "
                      f"a unit here takes {1000 * y['export']['seconds'] / (y['export']['frames'] / EXPORT_FRAMES):.0f} ms "
                      f"(a scene) to {1000 * y['eval']['seconds'] / y['eval']['episodes']:.0f} ms (an episode) of wall clock")
-    lines += ["", f"rollouts: {r['settings']['rollouts']}", f"{'envs':<24}{'SubprocVecEnv steps/s':>22}{'Ray actors steps/s':>20}"
+    lines += ["", f"rollouts: {r['settings']['rollouts']}", f"{'workers x envs each':<24}{'SubprocVecEnv steps/s':>22}{'Ray actors steps/s':>20}"
               f"{'Ray overhead':>14}"]
     for n, f in r.get("rollouts", {}).items():
         lines.append(f"{n:<24}{f['subproc']:>22.1f}{f['ray']:>20.1f}{f['ray_overhead']:>14.1%}")

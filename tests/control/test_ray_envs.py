@@ -93,8 +93,10 @@ def test_rollout_bench_measures_both_transports(ray_here, monkeypatch):
 
     monkeypatch.setattr(bench_rollouts, "STEPS", 5)
     monkeypatch.setattr(bench_rollouts, "WARM_STEPS", 2)
-    figures = bench_rollouts.bench_rollouts([2], seed=0)["2"]
-    assert figures["subproc"] > 0 and figures["ray"] > 0 and len(figures["rounds"]["ray"]) == bench_rollouts.ROUNDS
+    monkeypatch.setattr(bench_rollouts, "BATCHED", 2)
+    figures = bench_rollouts.bench_rollouts([1], seed=0)
+    assert list(figures) == ["1 x 1", "1 x 2"]
+    assert all(f["subproc"] > 0 and f["ray"] > 0 and len(f["rounds"]["ray"]) == bench_rollouts.ROUNDS for f in figures.values())
 
 
 @pytest.mark.slow  # a tiny training run with its own local Ray instance: about 40 s on 2 busy cores
