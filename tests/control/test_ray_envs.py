@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -58,7 +59,11 @@ def test_a_lost_actor_comes_back_as_a_truncated_episode(ray_here):
     try:
         venv.reset()
         venv.step(np.zeros(2, int))
-        ray_here.kill(venv._actors[0], no_restart=False)  # as a lost node: Ray restarts the actor, envs rebuilt
+        actor, pid = venv._actors[0], lambda self: __import__("os").getpid()
+        before = ray_here.get(actor.__ray_call__.remote(pid))
+        ray_here.kill(actor, no_restart=False)  # as a lost node: Ray restarts the actor, envs rebuilt
+        while ray_here.get(actor.__ray_call__.remote(pid)) == before:  # the kill lands asynchronously
+            time.sleep(0.1)
         obs, rewards, dones, infos = venv.step(np.zeros(2, int))
         assert dones.tolist() == [True, False]
         assert infos[0]["TimeLimit.truncated"] and infos[0]["actor_restarted"]
