@@ -213,6 +213,30 @@ def check_overrides(scenario: str, route_length_m: float, items: list[str]) -> t
     return tuple(items)
 
 
+def check_routes(scenario: str, seeds, route_length, overrides: tuple[str, ...], text: str) -> None:
+    """Navigation worlds: draw every seed's world (no driving; 0.1-0.5 s a seed) so that a route length no town of
+    that seed can hold is one line before the evaluation starts, not an error hours into it."""
+    if scenario not in ("townnav", "highwaynav"):
+        return
+    from common.config import ConfigError, apply_overrides, from_dict
+    from control.envs import env_config
+    from control.evaluate import route_lengths_m
+    from sim.config import EnvConfig
+    from sim.nav_scenario import generate_nav
+
+    bad = []
+    for seed, length in zip(seeds, route_lengths_m(seeds, route_length)):
+        config = from_dict(EnvConfig, apply_overrides(env_config(scenario, length), list(overrides)))
+        try:
+            generate_nav(config.scenario, seed)
+        except ConfigError as exc:
+            bad.append((seed, str(exc)))
+    if bad:
+        seed, why = bad[0]
+        more = f" (and {len(bad) - 1} more seeds)" if len(bad) > 1 else ""
+        raise UsageError(f"--route-length {text}: seed {seed}{more}: {why}")
+
+
 def make_out(out: str | None) -> None:
     """Create the ``--out`` folder (before hours of driving, not after); a UsageError when it cannot be."""
     from pathlib import Path
@@ -240,6 +264,7 @@ def _run_policy(args) -> int:
     overrides = check_overrides(args.scenario, route_length if isinstance(route_length, float) else route_length[1],
                                 args.set)
     rows, policy, pixels = select_rows(args, args.scenario)
+    check_routes(args.scenario, seeds, route_length, overrides, args.route_length)
     make_out(args.out)
     with units_on(args.ray_spec, out=args.out) as units_map:
         report = compare(rows, seeds, args.scenario, route_length, policy, pixels, not args.no_supervisor,

@@ -80,3 +80,12 @@ def test_eval_policy_drives_each_seed_at_its_drawn_route_length(capsys):
         assert main(["eval", "policy", "--rows", "rule-based/labels", "--route-length", bad]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"--route-length {bad!r}" in err[0]
+
+
+def test_a_route_no_town_can_hold_is_one_line_before_driving(capsys, tmp_path):
+    out = tmp_path / "e"
+    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "rule-based/labels", "--seeds", "900000,900001",
+                 "--route-length", "9000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--route-length 9000: seed 900000 (and 1 more seeds)" in err[0]
+    assert "does not fit a town of 12 x 12 junctions" in err[0] and not out.exists()
