@@ -468,8 +468,8 @@ def format_table(report: SimReport) -> str:
         for a, b in pairs:
             fa, fb = report.figures[a]["runs"][0], report.figures[b]["runs"][0]
             lines.append(f"{a:<21}/ {b:<20}{fa['steps_per_s'] / fb['steps_per_s']:>8.2f}   CPU "
-                         f"{fb['cpu_ms_per_step'] / fa['cpu_ms_per_step']:.2f} ({fa['cpu_ms_per_step']:.2f} / "
-                         f"{fb['cpu_ms_per_step']:.2f} ms per step)")
+                         f"{fb['cpu_ms_per_step'] / fa['cpu_ms_per_step']:.2f} (navigation {fa['cpu_ms_per_step']:.2f} ms, "
+                         f"straight {fb['cpu_ms_per_step']:.2f} ms per step)")
     if report.peers:
         lines += ["", "peers (1 process, same loop)"]
         for name, p in report.peers.items():
