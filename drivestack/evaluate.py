@@ -4,7 +4,7 @@ Usage::
 
     drivestack eval policy --json                          # the comparison table on town seeds 900000-900009
     drivestack eval policy --rows ppo/labels,rule-based/labels --seeds 900000-900049 --scenario highway
-    drivestack eval policy --rows rule-based/labels --scenario townnav --seeds 900000-900049 --route-length 1000-3000
+    drivestack eval policy --rows rule-based/labels --scenario townnav --seeds 900000-900049 --route-length 1000-2500
 
     drivestack eval suite                                  # the safety scenarios (sim.suite), every row, short sweep
     drivestack eval suite --rows rule-based/labels --scenarios pedestrian,CCRs --sweep full --out runs/suite
