@@ -24,6 +24,10 @@ STAGES: dict[str, dict] = {
     "town": {"kind": "town"},
     "highway": {"kind": "highway"},
     "townnav": {"kind": "townnav"},  # a street grid with junctions; routes turn (sim.roadgraph)
+    # the same towns emptied for a route-reading policy's curriculum (control.policies.NAV_STAGES)
+    "townnav_empty": {"kind": "townnav", "traffic_density_per_km": 0.0, "pedestrians_per_km": 0.0,
+                      "parked_cars_per_km": 0.0},
+    "townnav_traffic": {"kind": "townnav", "pedestrians_per_km": 0.0},
     "highwaynav": {"kind": "highwaynav"},  # a highway with ramps; routes merge, change lanes, exit
 }
 NAV_KINDS = ("townnav", "highwaynav")  # worlds whose observation carries a route (layout v2)

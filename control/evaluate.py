@@ -74,14 +74,14 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
     from common.config import apply_overrides
 
     from .envs import env_config, make_env, make_suite_env
-    from .policies import RuleBasedPolicy, load_policy
+    from .policies import PolicyError, RuleBasedPolicy, layout_mismatch, load_policy
     from .features import LAYOUT_ID
     from .route_features import LAYOUT_V2_ID
     from .supervisor import SafetySupervisor
 
     kind, source = ROWS[row]
-    if scenario == SUITE_NAV and kind != "rule-based":
-        raise ValueError(f"row {row}: its policy reads no route (layouts v1 / pixels) and cannot drive the suite's junction cases")
+    if scenario == SUITE_NAV and kind == "pixels":
+        raise ValueError(f"row {row}: the pixels baseline reads no route and cannot drive the suite's junction cases")
     if kind == "pixels":
         from .pixels import PixelObservation, make_pixel_env
 
@@ -103,6 +103,9 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
             config = apply_overrides(env_config(scenario, route_length_m, perception is not None), list(overrides))
             env = make_env(scenario, route_length_m, perception=perception, config=config)
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
+        mismatch = layout_mismatch(policy, scenario) if kind == "ppo" else None
+        if mismatch:
+            raise PolicyError(f"row {row}: {mismatch}")
     if supervisor:
         policy = SafetySupervisor(policy)
     _CACHE[key] = (env, policy)

@@ -33,13 +33,15 @@ from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
-from .route_features import OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
+from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 JUNCTION_COMMANDS = ("left", "right", "straight")  # the route block's junction manoeuvres
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
 POLICY_KINDS = ("ppo", "sac")
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_POLICY = MODELS_DIR / "policy.zip"
+FEATURE_LAYOUTS = {LAYOUT_ID: OBS_SIZE, LAYOUT_V2_ID: OBS_SIZE_V2}  # feature layouts a policy file may read
+NAV_STAGES = ("townnav_empty", "townnav_traffic", "townnav")  # a route-reading policy's curriculum (control.envs.STAGES)
 
 
 class PolicyError(ValueError):
@@ -275,14 +277,16 @@ def route_curvature(route: RouteGuidance) -> float:
 
 
 class SB3Policy(Policy):
-    """A trained stable-baselines3 model, deterministic actions."""
+    """A trained stable-baselines3 model, deterministic actions. ``layout``: the observation layout it
+    reads (``FEATURE_LAYOUTS`` or the pixels baseline's), as saved by ``save_policy``."""
 
-    def __init__(self, model, name: str, observation: str = "features"):
+    def __init__(self, model, name: str, observation: str = "features", layout: str = LAYOUT_ID):
         from .numpy_actor import NumpyActor
 
         self.model = model
         self.name = name
         self.observation = observation
+        self.layout = layout
         # the same deterministic action without torch's per-call overhead (checked equal at load; None: predict)
         self.fast = NumpyActor.from_sb3(model) if observation == "features" else None
 
@@ -329,12 +333,34 @@ def load_policy(path: str | Path, device: str = "auto") -> SB3Policy:
         raise PolicyError(f"{str(path)!r} could not be loaded as a {algo.upper()} policy: {exc}") from None
     layout = getattr(model, "drivestack_observation", None)
     if layout == PIXEL_LAYOUT_ID:
-        return SB3Policy(model, f"{algo}-pixels ({path.name})", observation="pixels")
+        return SB3Policy(model, f"{algo}-pixels ({path.name})", observation="pixels", layout=layout)
     shape = tuple(model.observation_space.shape or ())
-    if layout != LAYOUT_ID or shape != (OBS_SIZE,):
+    if layout not in FEATURE_LAYOUTS or shape != (FEATURE_LAYOUTS[layout],):
+        known = ", ".join(f"{k} ({v},)" for k, v in FEATURE_LAYOUTS.items())
         raise PolicyError(f"{str(path)!r} expects observations {layout or 'of unknown layout'} with shape {shape}; "
-                          f"this drivestack gives {LAYOUT_ID} with shape ({OBS_SIZE},): retrain it with `drivestack train policy`")
-    return SB3Policy(model, f"{algo} ({path.name})")
+                          f"this drivestack gives {known}: retrain it with `drivestack train policy`")
+    return SB3Policy(model, f"{algo} ({path.name})", layout=layout)
+
+
+def world_layout(scenario: str) -> str:
+    """The feature layout a world's observation has: v2 (with the route block) in the navigation worlds
+    and the suite's junction cases (``suite-nav``), v1 elsewhere."""
+    from .envs import NAV_KINDS
+    from .evaluate import SUITE_NAV
+
+    return LAYOUT_V2_ID if scenario in (*NAV_KINDS, SUITE_NAV) else LAYOUT_ID
+
+
+def layout_mismatch(policy: "SB3Policy", scenario: str) -> str | None:
+    """None when ``policy`` reads the observation ``scenario``'s world gives, else one line naming both
+    layouts and how to get a policy that matches."""
+    want = world_layout(scenario)
+    if policy.layout == want:
+        return None
+    how = (f"train one that reads the route with `drivestack train policy --set stages={','.join(NAV_STAGES)}`"
+           if want == LAYOUT_V2_ID else "train one on the straight worlds with `drivestack train policy` (default stages)")
+    return (f"the policy reads observation layout {policy.layout}, the {scenario} world gives {want}: {how}, "
+            "or drive it with the rule-based policy")
 
 
 def save_policy(model, path: str | Path, layout: str = LAYOUT_ID) -> Path:

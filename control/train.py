@@ -30,8 +30,9 @@ import numpy as np
 
 from common.config import ConfigError, check_range, save_yaml
 
-from .envs import STAGES, VALIDATION_SEEDS, make_env
+from .envs import NAV_KINDS, STAGES, VALIDATION_SEEDS, make_env
 from .features import LAYOUT_ID
+from .route_features import LAYOUT_V2_ID
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,12 @@ class PolicyTrainConfig:
         for s in self.stages:
             if s not in STAGES:
                 raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
+        nav = [STAGES[s]["kind"] in NAV_KINDS for s in self.stages]
+        if any(nav) and not all(nav):  # one policy reads one observation layout: with the route block or without
+            raise ConfigError(f"stages={self.stages} mix worlds with a route and without; use only navigation stages "
+                              f"({', '.join(s for s in STAGES if STAGES[s]['kind'] in NAV_KINDS)}) or none")
+        if any(nav) and self.observation == "pixels":
+            raise ConfigError("observation=pixels reads no route; the navigation stages need observation=features")
         if len(self.stage_fractions) != len(self.stages) or abs(sum(self.stage_fractions) - 1.0) > 1e-6:
             raise ConfigError(f"stage_fractions={self.stage_fractions} must give one share per stage, summing to 1")
         check_range("total_steps", self.total_steps, 1, None)
@@ -247,17 +254,50 @@ def _concat(a: dict, b: dict) -> dict:
     return {k: cat(a[k], b[k]) for k in a}
 
 
-def warm_start(cfg: PolicyTrainConfig, model, progress: bool = True) -> dict:
-    """Behaviour cloning from the rule-based expert, then ``dagger_rounds`` of DAgger; per-round stats."""
+def warm_start(cfg: PolicyTrainConfig, model, out: Path | None = None, progress: bool = True) -> dict:
+    """Behaviour cloning from the rule-based expert, then ``dagger_rounds`` of DAgger; per-round stats.
+
+    With ``out``, each finished round leaves the model, the data so far and the stats in
+    ``out/warm_start/``, and a call on the same folder continues after the last finished round: an
+    interrupted warm start loses at most the round it was in. A continued run gives the same weights as
+    an uninterrupted one (each round's data and fit are seeded by the round)."""
     from .policies import SB3Policy
 
-    data = collect_expert(cfg, cfg.warm_start_steps, progress)
-    rounds = [behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed)]
-    for r in range(1, cfg.dagger_rounds + 1):
-        learner = SB3Policy(model, "learner", cfg.observation)
-        data = _concat(data, collect_expert(cfg, cfg.warm_start_steps, progress, driver=learner, round_seed=r))
+    ckpt = Path(out) / "warm_start" if out is not None else None
+    rounds, data = _load_warm_start(ckpt, model, cfg.device) if ckpt is not None else ([], None)
+    for r in range(len(rounds), cfg.dagger_rounds + 1):
+        learner = None if r == 0 else SB3Policy(model, "learner", cfg.observation, _layout(cfg))
+        new = collect_expert(cfg, cfg.warm_start_steps, progress, driver=learner, round_seed=r)
+        data = new if data is None else _concat(data, new)
         rounds.append(behaviour_clone(model, data, cfg.warm_start_epochs, cfg.seed + r))
+        if ckpt is not None:
+            _save_warm_start(ckpt, model, data, rounds, _layout(cfg))
     return {"rounds": rounds, "samples": len(data["actions"])}
+
+
+def _save_warm_start(ckpt: Path, model, data: dict, rounds: list, layout: str) -> None:
+    """The round's model and data first, its stats (``rounds.json``, what a continuation reads) last."""
+    from .policies import save_policy
+
+    ckpt.mkdir(parents=True, exist_ok=True)
+    save_policy(model, ckpt / "model.zip", layout)
+    flat = {f"obs_{k}": v for k, v in data["obs"].items()} if isinstance(data["obs"], dict) else {"obs": data["obs"]}
+    tmp = ckpt / "data.partial.npz"
+    np.savez(tmp, actions=data["actions"], returns=data["returns"], **flat)
+    tmp.replace(ckpt / "data.npz")
+    _write_json(ckpt / "rounds.json", {"rounds": rounds})
+
+
+def _load_warm_start(ckpt: Path, model, device: str) -> tuple[list, dict | None]:
+    """The finished rounds' stats and data, the model set to the last round's weights; ([], None) when none."""
+    if not (ckpt / "rounds.json").is_file():
+        return [], None
+    rounds = json.loads((ckpt / "rounds.json").read_text())["rounds"]
+    model.set_parameters(str(ckpt / "model.zip"), exact_match=True, device=device)
+    with np.load(ckpt / "data.npz") as z:
+        obs = ({k[4:]: z[k] for k in z.files if k.startswith("obs_")} if "obs" not in z.files else z["obs"])
+        data = {"obs": obs, "actions": z["actions"], "returns": z["returns"]}
+    return rounds, data
 
 
 # --- callbacks --------------------------------------------------------------------------------
@@ -287,7 +327,7 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
                 self.eval_env = make_pixel_env("town", cfg.route_length_m)
             else:
-                self.eval_env = make_env("town", cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99)
+                self.eval_env = make_env(_eval_stage(cfg), cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99)
 
         def _on_step(self) -> bool:
             t = self.num_timesteps
@@ -300,7 +340,7 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             return True
 
         def evaluate_now(self, record: bool = True) -> dict:
-            report = evaluate(self.eval_env, SB3Policy(self.model, cfg.algo, cfg.observation), cfg.eval_seeds)
+            report = evaluate(self.eval_env, SB3Policy(self.model, cfg.algo, cfg.observation, layout), cfg.eval_seeds)
             s = report["summary"]
             for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
                 if record and s.get(key) is not None:
@@ -327,9 +367,19 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
 
 def _layout(cfg: PolicyTrainConfig) -> str:
+    """The observation layout the run's policy reads: the pixels baseline's, or v2 (the route block)
+    when it trains in the navigation worlds, else v1."""
     from .pixels import PIXEL_LAYOUT_ID
 
-    return PIXEL_LAYOUT_ID if cfg.observation == "pixels" else LAYOUT_ID
+    if cfg.observation == "pixels":
+        return PIXEL_LAYOUT_ID
+    return LAYOUT_V2_ID if STAGES[cfg.stages[0]]["kind"] in NAV_KINDS else LAYOUT_ID
+
+
+def _eval_stage(cfg: PolicyTrainConfig) -> str:
+    """The world the held-out validation episodes drive: the full navigation town for a route-reading
+    policy, else the full straight town."""
+    return "townnav" if _layout(cfg) == LAYOUT_V2_ID else "town"
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -339,29 +389,44 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = True) -> dict:
-    """Train (or, with ``resume``, continue) a policy run in ``cfg.out_dir``; returns the result summary."""
+    """Train (or, with ``resume``, continue) a policy run in ``cfg.out_dir``; returns the result summary.
+
+    ``state.json`` is written before anything else, so a run stopped at any point can be resumed: in
+    its warm start (from the last finished round, ``warm_start``), in RL (from ``checkpoints/latest.zip``,
+    losing at most ``checkpoint_every_steps``), or after its last step (the final evaluation and
+    files are written then). Resuming a finished run returns its result."""
     import torch
     from tqdm import tqdm
+
     from .policies import save_policy
 
     torch.set_num_threads(1)  # the envs own the other cores; a small MLP gains nothing from threads
     out = Path(cfg.out_dir)
     state_path = out / "state.json"
     if resume:
-        if not state_path.is_file() or not (out / "checkpoints" / "latest.zip").is_file():
-            raise FileNotFoundError(f"no checkpoint to resume in {str(out)!r} (state.json and checkpoints/latest.zip)")
-        state = json.loads(state_path.read_text())
+        if not state_path.is_file():
+            raise FileNotFoundError(f"no run to resume in {str(out)!r} (no state.json: it stopped before it started)")
+        state = {"phase": "rl", **json.loads(state_path.read_text())}  # runs from before phases were recorded were in RL
+        if state.get("layout", _layout(cfg)) != _layout(cfg):
+            raise ConfigError(f"run {str(out)!r} trains a policy on {state['layout']}; its config.yaml now gives "
+                              f"{_layout(cfg)}: restore the run's config.yaml or start a new run")
+        if state["phase"] == "rl" and not (out / "checkpoints" / "latest.zip").is_file():
+            raise FileNotFoundError(f"no checkpoint to resume in {str(out)!r} (checkpoints/latest.zip)")
+        if state["phase"] == "done" and (out / "result.json").is_file():
+            return {**json.loads((out / "result.json").read_text()), "note": "this run had already finished"}
     else:
         if out.exists() and any(out.iterdir()):
             raise FileExistsError(f"run folder {str(out)!r} exists and is not empty; choose another out_dir or resume it")
         out.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, out / "config.yaml")
         state = {"num_timesteps": 0, "last_eval": 0, "last_checkpoint": 0, "best": None, "best_steps": None,
-                 "stage": cfg.stages[0], "warm_start": None, "layout": _layout(cfg)}
+                 "stage": cfg.stages[0], "warm_start": None, "layout": _layout(cfg),
+                 "phase": "start"}  # start: the model is built (and warm-started) before RL
+        _write_json(state_path, state)
     t0 = time.perf_counter()
     bounds = np.cumsum([round(f * cfg.total_steps) for f in cfg.stage_fractions])
-    bar = tqdm(total=int(bounds[-1]), initial=int(state["num_timesteps"]), desc=f"train {cfg.algo}", unit="step",
-               disable=not progress, mininterval=2.0)
+    bar = tqdm(total=int(bounds[-1]), initial=min(int(state["num_timesteps"]), int(bounds[-1])), desc=f"train {cfg.algo}",
+               unit="step", disable=not progress, mininterval=2.0)
     model = None
     progress_cb = eval_cb = None
     for i, stage in enumerate(cfg.stages):
@@ -370,29 +435,17 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
         state["stage"] = stage
         env = _vec_env(cfg, stage)
         if model is None:
-            if resume:
-                from stable_baselines3 import PPO, SAC
-
-                model = {"ppo": PPO, "sac": SAC}[cfg.algo].load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
-                model.tensorboard_log = str(out / "tb")
-            else:
-                model = _new_model(cfg, env, out / "tb")
-                if cfg.warm_start_steps:
-                    state["warm_start"] = warm_start(cfg, model, progress)
-                    save_policy(model, out / "warm_start.zip", _layout(cfg))
-            progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
-            if not resume and cfg.warm_start_steps:
-                eval_cb.model = model  # score the cloned policy before any RL, as the first best
-                eval_cb.evaluate_now(record=False)
+            model, progress_cb, eval_cb = _start(cfg, out, state, env, bar, progress)
         else:
             model.set_env(env)
         model.learn(int(bounds[i] - model.num_timesteps), callback=[progress_cb, eval_cb], reset_num_timesteps=False,
                     tb_log_name=cfg.algo)
         state["num_timesteps"] = int(model.num_timesteps)
+        eval_cb.checkpoint()  # a run stopped between stages (or after the last) resumes without repeating one
         env.close()
     bar.close()
-    if model is None:
-        raise ValueError(f"run {str(out)!r} had already finished all {int(bounds[-1])} steps")
+    if model is None:  # stopped after its last step, before the final evaluation: finish it
+        model, progress_cb, eval_cb = _start(cfg, out, state, None, bar, progress)
     eval_cb.evaluate_now(record=False)
     eval_cb.checkpoint()
     save_policy(model, out / "final.zip", _layout(cfg))
@@ -400,5 +453,32 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
               "best_success_rate": state["best"][1], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
               "wall_s_this_session": round(time.perf_counter() - t0, 1)}
     _write_json(out / "result.json", result)
+    state["phase"] = "done"
+    _write_json(state_path, state)
     return result
 
+
+def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: bool):
+    """The model (new, through the warm start, or the latest checkpoint's) and its callbacks."""
+    from stable_baselines3 import PPO, SAC
+
+    from .policies import save_policy
+
+    starting = state["phase"] == "start"
+    if starting:
+        model = _new_model(cfg, env, out / "tb")
+        if cfg.warm_start_steps:
+            state["warm_start"] = warm_start(cfg, model, out, progress)
+            save_policy(model, out / "warm_start.zip", _layout(cfg))
+    else:
+        model = {"ppo": PPO, "sac": SAC}[cfg.algo].load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
+        model.tensorboard_log = str(out / "tb")
+    progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
+    eval_cb.model = model  # outside learn() the callback still needs the model and its step count
+    eval_cb.num_timesteps = model.num_timesteps
+    if starting:
+        if cfg.warm_start_steps:
+            eval_cb.evaluate_now(record=False)  # score the cloned policy before any RL, as the first best
+        state["phase"] = "rl"
+        eval_cb.checkpoint()  # from here a resume starts from checkpoints/latest.zip
+    return model, progress_cb, eval_cb

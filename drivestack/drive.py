@@ -129,18 +129,13 @@ def _env_config(args):
 def _policy(spec: str, supervised: bool, scenario: str = "town"):
     """The driver: the shipped policy (rule-based until it exists), rule-based, or a policy file.
 
-    Navigation towns need a driver that reads the route block (layout v2): the shipped policy
-    reads v1 (it was trained on the straight town), so there "shipped" means the rule-based
-    driver until a route-following policy is trained."""
-    from control.envs import NAV_KINDS
-    from control.policies import DEFAULT_POLICY, PolicyError, RuleBasedPolicy, load_policy
+    A policy drives only the worlds whose observation it reads (``control.policies.layout_mismatch``):
+    the navigation towns give the route block (layout v2). Where the shipped policy does not read
+    the world's observation (v1 in a navigation town), "shipped" drives with the rule-based policy."""
+    from control.policies import DEFAULT_POLICY, PolicyError, RuleBasedPolicy, layout_mismatch, load_policy
     from control.supervisor import SafetySupervisor
 
     if spec == "rule-based":
-        policy = RuleBasedPolicy()
-    elif spec == "shipped" and scenario in NAV_KINDS:
-        print("drivestack drive: note: the shipped policy does not read routes (observation layout v1); "
-              "driving the navigation world's route with the rule-based policy", file=sys.stderr)
         policy = RuleBasedPolicy()
     elif spec == "shipped" and not DEFAULT_POLICY.is_file():
         print(f"drivestack drive: note: no shipped policy at {DEFAULT_POLICY} yet; driving with the rule-based policy",
@@ -154,9 +149,13 @@ def _policy(spec: str, supervised: bool, scenario: str = "town"):
             raise UsageError(f"--policy {spec!r}: {exc} (use shipped, rule-based or a policy .zip)") from None
         if policy.observation != "features":
             raise UsageError(f"--policy {spec!r}: a {policy.observation} policy; drive runs policies on perception features")
-        if scenario in NAV_KINDS:
-            raise UsageError(f"--policy {spec!r} reads observation layout v1, without the route: it cannot follow a "
-                             "navigation world's route; use --policy rule-based")
+        mismatch = layout_mismatch(policy, scenario)
+        if mismatch and spec == "shipped":
+            print(f"drivestack drive: note: the shipped policy reads {policy.layout}, the {scenario} world gives "
+                  "another layout; driving with the rule-based policy", file=sys.stderr)
+            policy = RuleBasedPolicy()
+        elif mismatch:
+            raise UsageError(f"--policy {spec!r}: {mismatch}")
     return SafetySupervisor(policy) if supervised else policy
 
 

@@ -164,7 +164,7 @@ def select_rows(args, scenario: str):
     from control.envs import NAV_KINDS
     from control.evaluate import ROWS
     from control.pixels import DEFAULT_PIXEL_POLICY
-    from control.policies import DEFAULT_POLICY, PolicyError, load_policy
+    from control.policies import DEFAULT_POLICY, PolicyError, layout_mismatch, load_policy
 
     policy = Path(args.policy) if args.policy else DEFAULT_POLICY
     pixels = Path(args.pixels_policy) if args.pixels_policy else DEFAULT_PIXEL_POLICY
@@ -173,22 +173,35 @@ def select_rows(args, scenario: str):
         bad = [r for r in rows if r not in ROWS]
         if bad or not rows:
             raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
-    else:  # every row whose policy exists (a navigation town: only drivers that read the route)
+    else:  # every row whose policy exists and reads this world's observation (a navigation town: the route)
         rows = [r for r, (kind, _) in ROWS.items()
-                if kind == "rule-based" or (scenario not in NAV_KINDS and (
-                    (kind == "ppo" and policy.is_file()) or (kind == "pixels" and pixels.is_file())))]
-    learned = [r for r in rows if ROWS[r][0] != "rule-based"]
+                if kind == "rule-based" or (kind == "ppo" and policy.is_file() and _reads(policy, scenario))
+                or (kind == "pixels" and scenario not in NAV_KINDS and pixels.is_file())]
+    learned = [r for r in rows if ROWS[r][0] == "pixels"]
     if scenario in NAV_KINDS and learned:
-        raise UsageError(f"--rows {','.join(learned)}: these policies read observations without the route "
-                         "(layouts v1 / pixels) and cannot follow a navigation world's route; use the rule-based rows")
+        raise UsageError(f"--rows {','.join(learned)}: the pixels baseline reads no route and cannot follow a "
+                         "navigation world's route; use the rule-based or ppo rows")
     try:  # check the files before hours of driving
         if any(ROWS[r][0] == "ppo" for r in rows):
-            load_policy(policy)
+            mismatch = layout_mismatch(load_policy(policy), scenario)
+            if mismatch:
+                raise UsageError(f"--policy {str(policy)!r}: {mismatch}")
         if any(ROWS[r][0] == "pixels" for r in rows):
             load_policy(pixels)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     return rows, policy, pixels
+
+
+def _reads(path, scenario: str) -> bool:
+    """Whether the policy file reads the observation ``scenario``'s world gives (an unreadable file is
+    left in, for the check after it to name)."""
+    from control.policies import PolicyError, layout_mismatch, load_policy
+
+    try:
+        return layout_mismatch(load_policy(path), scenario) is None
+    except PolicyError:
+        return True
 
 
 def parse_route_length(text: str) -> float | tuple[float, float]:

@@ -14,11 +14,16 @@ from sim.labels import CLASS_NAMES
 
 
 def test_policies_without_the_route_are_refused_in_navigation_worlds(capsys, tmp_path):
+    # the shipped policy reads v1: one line naming both layouts and how to get a policy that reads the route
     assert main(["eval", "policy", "--scenario", "townnav", "--rows", "ppo/labels"]) == 2
-    assert "cannot follow a navigation world's route" in capsys.readouterr().err
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "drivestack-features-v1" in err[0] and "drivestack-features-v2" in err[0]
+    assert "--set stages=townnav_empty,townnav_traffic,townnav" in err[0]
+    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "pixels/camera"]) == 2
+    assert "the pixels baseline reads no route" in capsys.readouterr().err
     assert main(["drive", "--scenario", "highwaynav", "--policy", str(DEFAULT_POLICY), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "reads observation layout v1" in err[0] and not (tmp_path / "r").exists()
+    assert len(err) == 1 and "reads observation layout drivestack-features-v1" in err[0] and not (tmp_path / "r").exists()
     assert main(["drive", "--scenario", "nowhere", "--out", str(tmp_path / "r2")]) == 2
     assert "choose one of town, highway, townnav, highwaynav" in capsys.readouterr().err
 

@@ -67,3 +67,82 @@ def test_pixels_baseline_trains_and_loads(tmp_path):
     [seed] = cfg.eval_seeds
     m, _ = run_episode(make_pixel_env("town", cfg.route_length_m), policy, seed=seed)
     assert m["route_completion"] == logged["route_completion"]
+
+
+def _params(path):
+    from stable_baselines3 import PPO
+
+    return {k: v.clone() for k, v in PPO.load(path, device="cpu").policy.state_dict().items()}
+
+
+def test_resume_during_the_warm_start_gives_the_uninterrupted_weights(tmp_path, monkeypatch):
+    cfg = dict(TINY, total_steps=128, stages=("empty",), stage_fractions=(1.0,), eval_every_steps=10_000)
+    whole = train_policy(PolicyTrainConfig(out_dir=str(tmp_path / "whole"), **cfg), progress=False)
+    real = train_mod.collect_expert
+
+    def killed_in_dagger(c, steps, progress=True, driver=None, round_seed=0):
+        if round_seed == 1:
+            raise KeyboardInterrupt  # stopped in the DAgger round, after behaviour cloning's round was saved
+        return real(c, steps, progress, driver, round_seed)
+
+    run = PolicyTrainConfig(out_dir=str(tmp_path / "cut"), **cfg)
+    monkeypatch.setattr(train_mod, "collect_expert", killed_in_dagger)
+    with pytest.raises(KeyboardInterrupt):
+        train_policy(run, progress=False)
+    assert json.loads((tmp_path / "cut" / "state.json").read_text())["phase"] == "start"
+    assert len(json.loads((tmp_path / "cut" / "warm_start" / "rounds.json").read_text())["rounds"]) == 1
+    monkeypatch.setattr(train_mod, "collect_expert", real)
+    resumed = train_policy(run, resume=True, progress=False)
+    assert resumed["warm_start"] == whole["warm_start"]  # the cloning round was not redone, the DAgger round was
+    a, b = _params(tmp_path / "whole" / "warm_start.zip"), _params(tmp_path / "cut" / "warm_start.zip")
+    assert a.keys() == b.keys() and all(bool((a[k] == b[k]).all()) for k in a)
+
+
+def test_a_run_stopped_after_its_last_step_can_be_finished(tmp_path, monkeypatch, capsys):
+    import control.policies as policies_mod
+
+    cfg = PolicyTrainConfig(out_dir=str(tmp_path / "run"), **dict(TINY, warm_start_steps=0, total_steps=256,
+                            stages=("empty",), stage_fractions=(1.0,), eval_every_steps=10_000))
+    real = policies_mod.save_policy
+
+    def killed_before_final(model, path, layout=None):
+        if str(path).endswith("final.zip"):
+            raise KeyboardInterrupt
+        return real(model, path, layout) if layout else real(model, path)
+
+    monkeypatch.setattr(policies_mod, "save_policy", killed_before_final)
+    with pytest.raises(KeyboardInterrupt):
+        train_policy(cfg, progress=False)
+    monkeypatch.setattr(policies_mod, "save_policy", real)
+    assert not (tmp_path / "run" / "result.json").exists()
+    # through the command line: finished without another step, then a second resume says it is done
+    assert main(["train", "policy", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["steps"] == 256 and (tmp_path / "run" / "final.zip").is_file()
+    assert main(["train", "policy", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["note"] == "this run had already finished"
+
+
+def test_a_route_reading_policy_trains_in_the_navigation_town(tmp_path, capsys):
+    from control.route_features import LAYOUT_V2_ID, OBS_SIZE_V2
+
+    cfg = PolicyTrainConfig(out_dir=str(tmp_path / "nav"), **dict(TINY, total_steps=128, warm_start_steps=150,
+                            stages=("townnav_empty",), stage_fractions=(1.0,), route_length_m=150.0, eval_every_steps=10_000))
+    train_policy(cfg, progress=False)
+    policy = load_policy(tmp_path / "nav" / "final.zip")
+    assert policy.layout == LAYOUT_V2_ID and policy.model.observation_space.shape == (OBS_SIZE_V2,)
+    # it drives a navigation world from the command line, and is refused in a straight one, naming both layouts
+    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "ppo/labels", "--policy",
+                 str(tmp_path / "nav" / "final.zip"), "--seeds", "900000", "--route-length", "150", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)
+    assert main(["eval", "policy", "--scenario", "town", "--rows", "ppo/labels", "--policy",
+                 str(tmp_path / "nav" / "final.zip"), "--seeds", "900000"]) == 2
+    err = capsys.readouterr().err
+    assert "drivestack-features-v2" in err and "drivestack-features-v1" in err
+
+
+def test_stages_must_agree_on_the_route_block():
+    from common.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="mix worlds with a route and without"):
+        PolicyTrainConfig(stages=("empty", "townnav"), stage_fractions=(0.5, 0.5))
