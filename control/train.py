@@ -63,6 +63,13 @@ class PolicyTrainConfig:
     ent_coef: float = 0.0
     log_std_init: float = -1.6  # initial exploration std = exp(this)
     net_arch: tuple[int, ...] = (256, 256)
+    # keeping RL near the warm start (control.finetune; 0 = off)
+    value_warmup_steps: int = 0  # RL env steps with the actor frozen while the critic learns
+    kl_coef: float = 0.0  # reward lowered by this x KL(policy || warm start) per step
+    kl_decay: float = 1.0  # kl_coef multiplied by this after each PPO update
+    bc_coef: float = 0.0  # weight of the behaviour-cloning steps on the warm start's data after each update
+    bc_decay: float = 1.0  # bc_coef multiplied by this after each PPO update
+    bc_steps: int = 10  # minibatch steps of behaviour cloning after each update
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     checkpoint_every_steps: int = 20_000
@@ -95,6 +102,16 @@ class PolicyTrainConfig:
         check_range("route_length_m", self.route_length_m, 50.0, 5000.0)
         if not self.eval_seeds:
             raise ConfigError("eval_seeds must hold at least one seed")
+        check_range("value_warmup_steps", self.value_warmup_steps, 0, None)
+        check_range("bc_steps", self.bc_steps, 1, 10_000)
+        for name in ("kl_coef", "bc_coef"):
+            check_range(name, getattr(self, name), 0.0, 1000.0)
+        for name in ("kl_decay", "bc_decay"):
+            check_range(name, getattr(self, name), 0.0, 1.0)
+        if (self.kl_coef or self.bc_coef) and not self.warm_start_steps:
+            raise ConfigError("kl_coef and bc_coef keep RL near the warm start: they need warm_start_steps > 0")
+        if (self.kl_coef or self.bc_coef or self.value_warmup_steps) and (self.algo != "ppo" or self.observation != "features"):
+            raise ConfigError("kl_coef, bc_coef and value_warmup_steps are for PPO on features (algo=ppo, observation=features)")
 
 
 def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
@@ -427,25 +444,24 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     bounds = np.cumsum([round(f * cfg.total_steps) for f in cfg.stage_fractions])
     bar = tqdm(total=int(bounds[-1]), initial=min(int(state["num_timesteps"]), int(bounds[-1])), desc=f"train {cfg.algo}",
                unit="step", disable=not progress, mininterval=2.0)
-    model = None
-    progress_cb = eval_cb = None
+    model = eval_cb = callbacks = None
     for i, stage in enumerate(cfg.stages):
         if state["num_timesteps"] >= bounds[i]:
             continue
         state["stage"] = stage
         env = _vec_env(cfg, stage)
         if model is None:
-            model, progress_cb, eval_cb = _start(cfg, out, state, env, bar, progress)
+            model, callbacks, eval_cb = _start(cfg, out, state, env, bar, progress)
         else:
             model.set_env(env)
-        model.learn(int(bounds[i] - model.num_timesteps), callback=[progress_cb, eval_cb], reset_num_timesteps=False,
+        model.learn(int(bounds[i] - model.num_timesteps), callback=callbacks, reset_num_timesteps=False,
                     tb_log_name=cfg.algo)
         state["num_timesteps"] = int(model.num_timesteps)
         eval_cb.checkpoint()  # a run stopped between stages (or after the last) resumes without repeating one
         env.close()
     bar.close()
     if model is None:  # stopped after its last step, before the final evaluation: finish it
-        model, progress_cb, eval_cb = _start(cfg, out, state, None, bar, progress)
+        model, _, eval_cb = _start(cfg, out, state, None, bar, progress)
     eval_cb.evaluate_now(record=False)
     eval_cb.checkpoint()
     save_policy(model, out / "final.zip", _layout(cfg))
@@ -474,6 +490,7 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
         model = {"ppo": PPO, "sac": SAC}[cfg.algo].load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
         model.tensorboard_log = str(out / "tb")
     progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
+    extra = _finetune_callbacks(cfg, out, model, starting)
     eval_cb.model = model  # outside learn() the callback still needs the model and its step count
     eval_cb.num_timesteps = model.num_timesteps
     if starting:
@@ -481,4 +498,28 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
             eval_cb.evaluate_now(record=False)  # score the cloned policy before any RL, as the first best
         state["phase"] = "rl"
         eval_cb.checkpoint()  # from here a resume starts from checkpoints/latest.zip
-    return model, progress_cb, eval_cb
+    return model, [progress_cb, eval_cb, *extra], eval_cb
+
+
+def _finetune_callbacks(cfg: PolicyTrainConfig, out: Path, model, starting: bool) -> list:
+    """The reward-term log and the regularisers the config turns on (``control.finetune``). The KL
+    reference is the warm start: the model itself when the run starts, ``warm_start.zip`` on resume."""
+    from . import finetune
+
+    callbacks = [finetune.RewardTerms()]
+    per_update = cfg.n_steps * cfg.n_envs
+    if cfg.value_warmup_steps:
+        callbacks.append(finetune.ValueWarmup(cfg.value_warmup_steps))
+    if cfg.kl_coef:
+        reference = model.policy
+        if not starting:
+            from stable_baselines3 import PPO
+
+            reference = PPO.load(out / "warm_start.zip", device=cfg.device).policy
+        callbacks.append(finetune.KLToWarmStart(reference, cfg.kl_coef, cfg.kl_decay, per_update))
+    if cfg.bc_coef:
+        with np.load(out / "warm_start" / "data.npz") as z:
+            data = {"obs": z["obs"], "actions": z["actions"]}
+        callbacks.append(finetune.CloneSteps(data, cfg.bc_coef, cfg.bc_decay, cfg.bc_steps, per_update,
+                                             cfg.learning_rate, seed=cfg.seed))
+    return callbacks

@@ -146,3 +146,27 @@ def test_stages_must_agree_on_the_route_block():
 
     with pytest.raises(ConfigError, match="mix worlds with a route and without"):
         PolicyTrainConfig(stages=("empty", "townnav"), stage_fractions=(0.5, 0.5))
+
+
+def test_regularised_fine_tuning_runs_and_resumes_with_its_schedule(tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = PolicyTrainConfig(out_dir=str(tmp_path / "reg"), **dict(TINY, value_warmup_steps=128, kl_coef=0.1,
+                            kl_decay=0.9, bc_coef=0.5, bc_decay=0.9, bc_steps=3))
+    real = train_mod._vec_env
+
+    def interrupted(c, stage):
+        if stage == "town":
+            raise KeyboardInterrupt
+        return real(c, stage)
+
+    monkeypatch.setattr(train_mod, "_vec_env", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_policy(cfg, progress=False)
+    monkeypatch.setattr(train_mod, "_vec_env", real)
+    assert train_policy(cfg, resume=True, progress=False)["steps"] >= 512  # the KL reference comes from warm_start.zip
+    tags = set()
+    for events in (tmp_path / "reg" / "tb").rglob("events.out.tfevents*"):
+        tags |= set(EventAccumulator(str(events)).Reload().Tags()["scalars"])
+    assert {"reward/progress", "reward_share/collision", "finetune/kl_to_warm_start", "finetune/clone_coef",
+            "finetune/actor_frozen"} <= tags
