@@ -36,6 +36,7 @@ NAV_KINDS = ("townnav", "highwaynav")  # worlds whose observation carries a rout
 # infractions cost more than the sim's default reward (sim.config.RewardConfig) says, so that waiting at a
 # red light (a few seconds of lost speed and progress reward) always pays better than running it
 REWARD = {"collision": -20.0, "off_road": -20.0, "red_light": -20.0}
+REWARDS = ("sim", "driving")  # training rewards make_env offers
 
 
 class TrainingSeeds(gym.Wrapper):
@@ -60,11 +61,16 @@ def env_config(stage: str, route_length_m: float, render_camera: bool = False, *
 
 def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None, render_camera: bool = False,
              training_seed: int | None = None, noise=None, noise_seed: int = 0, monitor: bool = False,
-             config: dict | None = None, layout: str | None = None, env_id: str = "drivestack/Town-v0") -> gym.Env:
+             config: dict | None = None, layout: str | None = None, env_id: str = "drivestack/Town-v0",
+             reward: str = "sim") -> gym.Env:
     """A ``PerceptionObservation`` env: from labels (``GroundTruthPerception`` with ``noise``) unless
     ``perception`` (the models) is given, which needs ``render_camera``. ``layout``: the observation
     layout (``control.observation.LAYOUTS``); None gives v1, or v2 (with the route block) in a
-    navigation town. ``env_id``: the registered env under the wrappers (``make_suite_env``: the suite's)."""
+    navigation town. ``env_id``: the registered env under the wrappers (``make_suite_env``: the suite's).
+    ``reward``: ``sim`` (the simulator's reward, with ``REWARD``'s infraction weights) or ``driving``
+    (``control.reward.DrivingReward``: progress, CARLA's infraction penalties, time, comfort)."""
+    if reward not in REWARDS:
+        raise ValueError(f"reward {reward!r} is not one of {REWARDS}")
     import sim  # noqa: F401  (registers the ids)
     from perception.ground_truth import GroundTruthPerception
 
@@ -78,6 +84,10 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
         layout = LAYOUT_V2_ID if env.unwrapped.config.scenario.kind in NAV_KINDS else LAYOUT_ID
     env = PerceptionObservation(env, perception if perception is not None else GroundTruthPerception(noise, noise_seed),
                                 layout)
+    if reward == "driving":
+        from .reward import DrivingReward
+
+        env = DrivingReward(env)
     if monitor:
         from stable_baselines3.common.monitor import Monitor
 

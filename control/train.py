@@ -30,7 +30,7 @@ import numpy as np
 
 from common.config import ConfigError, check_range, save_yaml
 
-from .envs import NAV_KINDS, STAGES, VALIDATION_SEEDS, make_env
+from .envs import NAV_KINDS, REWARDS, STAGES, VALIDATION_SEEDS, make_env
 from .features import LAYOUT_ID
 from .route_features import LAYOUT_V2_ID
 
@@ -48,6 +48,7 @@ class PolicyTrainConfig:
     stages: tuple[str, ...] = ("empty", "traffic", "town")  # curriculum, in order (names from control.envs.STAGES)
     stage_fractions: tuple[float, ...] = (0.15, 0.25, 0.6)  # share of total_steps per stage
     route_length_m: float = 300.0  # training routes [m] (shorter episodes, more resets)
+    reward: str = "sim"  # sim: the simulator's reward | driving: progress, CARLA's infraction penalties, time (control.reward)
     noise: bool = True  # labels degraded by the measured perception noise (perception.ground_truth.PerceptionNoise)
     warm_start_steps: int = 40_000  # behaviour-cloning data from the rule-based driver [env steps]; 0 = none
     warm_start_epochs: int = 20
@@ -102,6 +103,10 @@ class PolicyTrainConfig:
         check_range("route_length_m", self.route_length_m, 50.0, 5000.0)
         if not self.eval_seeds:
             raise ConfigError("eval_seeds must hold at least one seed")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"reward={self.reward!r} is not allowed; use one of {', '.join(REWARDS)}")
+        if self.reward != "sim" and self.observation == "pixels":
+            raise ConfigError("reward=driving is for observation=features")
         check_range("value_warmup_steps", self.value_warmup_steps, 0, None)
         check_range("bc_steps", self.bc_steps, 1, 10_000)
         for name in ("kl_coef", "bc_coef"):
@@ -124,7 +129,8 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
             from .pixels import make_pixel_env
 
             return make_pixel_env(stage, cfg.route_length_m, training_seed=seed, monitor=True)
-        return make_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True)
+        return make_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True,
+                        reward=cfg.reward)
     return make
 
 
@@ -178,7 +184,7 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True, dr
                 for s in dict.fromkeys(cfg.stages)}
     else:
         envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed, noise=noise,
-                            noise_seed=cfg.seed + round_seed) for s in dict.fromkeys(cfg.stages)}
+                            noise_seed=cfg.seed + round_seed, reward=cfg.reward) for s in dict.fromkeys(cfg.stages)}
     obs_l, act_l, ret_l = [], [], []
     std = np.array(cfg.warm_start_action_noise, np.float32)
     who = "expert" if driver is None else f"learner (DAgger round {round_seed})"
