@@ -66,7 +66,7 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
     """A ``PerceptionObservation`` env: from labels (``GroundTruthPerception`` with ``noise``) unless
     ``perception`` (the models) is given, which needs ``render_camera``. ``layout``: the observation
     layout (``control.observation.LAYOUTS``); None gives v1, or v2 (with the route block) in a
-    navigation town. ``env_id``: the registered env under the wrappers (``make_suite_env``: the suite's).
+    navigation town; v2 in a straight world turns its follow-the-lane route block on. ``env_id``: the registered env under the wrappers (``make_suite_env``: the suite's).
     ``reward``: ``sim`` (the simulator's reward, with ``REWARD``'s infraction weights) or ``driving``
     (``control.reward.DrivingReward``: progress, CARLA's infraction penalties, time, comfort)."""
     if reward not in REWARDS:
@@ -77,6 +77,8 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
     from .observation import PerceptionObservation
 
     cfg = config or env_config(stage, route_length_m, render_camera or perception is not None)
+    if layout == LAYOUT_V2_ID:  # a straight world then says "follow the lane" in the route block (sim.route_block)
+        cfg = {**cfg, "scenario": {**cfg.get("scenario", {}), "route_block": True}}
     env = gym.make(env_id, config=cfg)
     if training_seed is not None:
         env = TrainingSeeds(env, training_seed)

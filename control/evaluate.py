@@ -97,15 +97,17 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
             if pkey not in _CACHE:
                 _CACHE[pkey] = Perception.from_files(device=device, interleave=interleave)
             perception = _CACHE[pkey]
-        if scenario in (SUITE, SUITE_NAV):
-            env = make_suite_env(perception, layout=LAYOUT_V2_ID if scenario == SUITE_NAV else LAYOUT_ID)
-        else:
-            config = apply_overrides(env_config(scenario, route_length_m, perception is not None), list(overrides))
-            env = make_env(scenario, route_length_m, perception=perception, config=config)
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
         mismatch = layout_mismatch(policy, scenario) if kind == "ppo" else None
         if mismatch:
             raise PolicyError(f"row {row}: {mismatch}")
+        # the policy's layout (a v2 policy in a straight world: its follow-the-lane route block), else the world's
+        layout = policy.layout if kind == "ppo" else (LAYOUT_V2_ID if scenario == SUITE_NAV else None)
+        if scenario in (SUITE, SUITE_NAV):
+            env = make_suite_env(perception, layout=layout or LAYOUT_ID)
+        else:
+            config = apply_overrides(env_config(scenario, route_length_m, perception is not None), list(overrides))
+            env = make_env(scenario, route_length_m, perception=perception, config=config, layout=layout)
     if supervisor:
         policy = SafetySupervisor(policy)
     _CACHE[key] = (env, policy)

@@ -343,8 +343,8 @@ def load_policy(path: str | Path, device: str = "auto") -> SB3Policy:
 
 
 def world_layout(scenario: str) -> str:
-    """The feature layout a world's observation has: v2 (with the route block) in the navigation worlds
-    and the suite's junction cases (``suite-nav``), v1 elsewhere."""
+    """The feature layout a world's observation has by default: v2 (with the route block) in the
+    navigation worlds and the suite's junction cases (``suite-nav``), v1 elsewhere."""
     from .envs import NAV_KINDS
     from .evaluate import SUITE_NAV
 
@@ -352,14 +352,15 @@ def world_layout(scenario: str) -> str:
 
 
 def layout_mismatch(policy: "SB3Policy", scenario: str) -> str | None:
-    """None when ``policy`` reads the observation ``scenario``'s world gives, else one line naming both
-    layouts and how to get a policy that matches."""
+    """None when ``policy`` can read the observation of ``scenario``'s world, else one line naming
+    both layouts and how to get a policy that matches. A v2 policy reads every world (the straight
+    ones then carry a follow-the-lane route block, ``sim.route_block``); a v1 policy cannot follow a
+    navigation world's route."""
     want = world_layout(scenario)
-    if policy.layout == want:
+    if policy.layout == LAYOUT_V2_ID or policy.layout == want:
         return None
-    how = (f"train one that reads the route with `drivestack train policy --set stages={','.join(NAV_STAGES)}`"
-           if want == LAYOUT_V2_ID else "train one on the straight worlds with `drivestack train policy` (default stages)")
-    return (f"the policy reads observation layout {policy.layout}, the {scenario} world gives {want}: {how}, "
+    return (f"the policy reads observation layout {policy.layout}, the {scenario} world gives {want}: train one that "
+            f"reads the route with `drivestack train policy --set stages={','.join(NAV_STAGES)}`, "
             "or drive it with the rule-based policy")
 
 

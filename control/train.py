@@ -85,9 +85,6 @@ class PolicyTrainConfig:
             if s not in STAGES:
                 raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
         nav = [STAGES[s]["kind"] in NAV_KINDS for s in self.stages]
-        if any(nav) and not all(nav):  # one policy reads one observation layout: with the route block or without
-            raise ConfigError(f"stages={self.stages} mix worlds with a route and without; use only navigation stages "
-                              f"({', '.join(s for s in STAGES if STAGES[s]['kind'] in NAV_KINDS)}) or none")
         if any(nav) and self.observation == "pixels":
             raise ConfigError("observation=pixels reads no route; the navigation stages need observation=features")
         if len(self.stage_fractions) != len(self.stages) or abs(sum(self.stage_fractions) - 1.0) > 1e-6:
@@ -130,7 +127,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
 
             return make_pixel_env(stage, cfg.route_length_m, training_seed=seed, monitor=True)
         return make_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True,
-                        reward=cfg.reward)
+                        reward=cfg.reward, layout=_layout(cfg))
     return make
 
 
@@ -184,7 +181,8 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True, dr
                 for s in dict.fromkeys(cfg.stages)}
     else:
         envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed, noise=noise,
-                            noise_seed=cfg.seed + round_seed, reward=cfg.reward) for s in dict.fromkeys(cfg.stages)}
+                            noise_seed=cfg.seed + round_seed, reward=cfg.reward, layout=_layout(cfg))
+                for s in dict.fromkeys(cfg.stages)}
     obs_l, act_l, ret_l = [], [], []
     std = np.array(cfg.warm_start_action_noise, np.float32)
     who = "expert" if driver is None else f"learner (DAgger round {round_seed})"
@@ -350,7 +348,8 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
                 self.eval_env = make_pixel_env("town", cfg.route_length_m)
             else:
-                self.eval_env = make_env(_eval_stage(cfg), cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99)
+                self.eval_env = make_env(_eval_stage(cfg), cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99,
+                                         layout=_layout(cfg))
 
         def _on_step(self) -> bool:
             t = self.num_timesteps
@@ -396,7 +395,8 @@ def _layout(cfg: PolicyTrainConfig) -> str:
 
     if cfg.observation == "pixels":
         return PIXEL_LAYOUT_ID
-    return LAYOUT_V2_ID if STAGES[cfg.stages[0]]["kind"] in NAV_KINDS else LAYOUT_ID
+    # with a navigation stage the policy reads the route everywhere: the straight stages then say "follow the lane"
+    return LAYOUT_V2_ID if any(STAGES[s]["kind"] in NAV_KINDS for s in cfg.stages) else LAYOUT_ID
 
 
 def _eval_stage(cfg: PolicyTrainConfig) -> str:

@@ -203,8 +203,9 @@ def run(args) -> int:
                              policy=args.policy, policy_name=policy.name, supervisor=not args.no_supervisor,
                              device=args.device, interleave=args.interleave, video=not args.no_video)
     (out / "config.yaml").write_text(yaml.safe_dump({"drive": asdict(settings), "env": to_dict(config)}, sort_keys=False))
+    driver = getattr(policy, "policy", policy)  # under the supervisor
     env = make_env(config.scenario.kind, config.scenario.route_length_m, perception=perception, render_camera=True,
-                   config=to_dict(config))
+                   config=to_dict(config), layout=getattr(driver, "layout", None))  # a learned policy's layout
     tap = DriveTap(env, policy, args.perception, show)
     episodes = []
     try:

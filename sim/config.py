@@ -91,6 +91,9 @@ class ScenarioConfig:
     # townnav: a right turn may go on a red ball (never a red arrow) after a full stop at the line, yielding to
     # pedestrians on its crosswalks and to traffic with the green (US rule); off: a red holds every movement
     right_on_red: bool = False
+    # town / highway: the labels carry a follow-the-lane route block (sim.route_block) for policies that read
+    # the route (observation layout v2); the navigation worlds always carry their route's
+    route_block: bool = False
 
     def __post_init__(self) -> None:
         check_range("scenario.route_length_m", self.route_length_m, 50.0, 20000.0)

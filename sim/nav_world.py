@@ -45,6 +45,7 @@ from .nav_scenario import NavScenario, generate_nav
 from .roadgraph.ground import ego_line_codes
 from .roadgraph.graph import CROSSWALK_M, LaneRef
 from .roadgraph.topdown import draw_map
+from .route_block import WAYPOINTS, RouteTruth
 from .world import EgoFrenet, InstanceTable, StepEvents, first_collision
 
 OFF_ROUTE_M = 4.5  # farther than this from the route line ... [m]
@@ -53,7 +54,6 @@ STOPPED_M_S = 0.3  # a full stop: slower than this [m/s]
 STOP_WINDOW_M = 3.0  # a full stop counts within this distance before a stop-sign line [m]
 GOAL_TOLERANCE_M = 1.0  # the route line ends at the goal; projections clamp there [m]
 POLE_SIZE_M = 0.25  # light pole and stop-sign post footprint side [m]
-WAYPOINTS = (5.0, 8)  # route waypoints in the labels: spacing [m], count
 START_CLEAR_M = 25.0  # no vehicle spawns this close to the ego's start, on its road [m]
 EXIT_ROOM_M = EGO_LENGTH_M + 1.5  # entering a junction needs this much free lane beyond it [m]
 BLOCKING_M_S = 1.0  # a vehicle slower than this in that stretch blocks the exit [m/s]
@@ -77,24 +77,6 @@ class Approach:
     def stop_first(self) -> bool:
         """Whether a full stop at this line is recorded: a stop sign, or a right that may turn on red."""
         return self.control == "stop" or self.turns_on_red
-
-
-@dataclass(frozen=True)
-class RouteTruth:
-    """The map-derived route block of the labels (what navigation and a map give, not perceived)."""
-
-    command: str  # one of ``sim.roadgraph.route.COMMANDS``
-    command_distance_m: float  # to where the command applies, 0 while in it [m]
-    waypoints_m: tuple[tuple[float, float], ...]  # next route points in the ego frame (x forward, y left) [m]
-    stop_sign_distance_m: float  # front bumper to the next stop-sign line on the route [m]; inf when none
-    junction_x_m: float  # next junction's centre in the ego frame [m]; nan when none is left
-    junction_y_m: float
-    junction_radius_m: float  # its box reaches this far from the centre [m]; 0 when none
-    left_must_yield: bool  # the next movement is a permitted left (the junction has no arrow phase): yield to oncoming
-    # the next signal on the route, as an HD map gives it (where it stands, where to stop; never its state):
-    signal_head_xyz_m: tuple[float, float, float]  # governing head's housing centre, ego frame (x fwd, y left, z up) [m]; nan: none
-    signal_stop_line_m: float  # front bumper to that approach's stop line [m], negative past it; inf when none
-    right_on_red: bool = False  # the next movement is a right at a light that may go on red after a full stop (a sign)
 
 
 class NavWorld:

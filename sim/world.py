@@ -19,6 +19,7 @@ from .kernels import first_box_overlap, gather_obstacles
 from .lights import RED, TrafficLights
 from .meshes import LINE_BASE
 from .pedestrians import Pedestrians
+from .route_block import RouteTruth, follow_lane_truth
 from .scenarios import Scenario, ScenarioConfig, generate
 from .traffic import Obstacles, Traffic
 
@@ -193,9 +194,14 @@ class World:
         lane = self.frenet.lane
         return LINE_BASE + int(round(-lane)) + 8, LINE_BASE + int(round(-(lane + 1))) + 8
 
-    def route_truth(self) -> None:
-        """The route block of the labels: none here (the route is the main road)."""
-        return None
+    def route_truth(self) -> RouteTruth | None:
+        """The route block of the labels: follow the lane when ``config.route_block`` asks for one (the
+        route is the main road), else none."""
+        if not getattr(self.config, "route_block", False):
+            return None
+        e = self.ego
+        return follow_lane_truth(self.net.main, self.ego_s, float(self._lane_centres_d[self.frenet.lane]), self.goal_s,
+                                 e.x_m, e.y_m, e.yaw_rad)
 
     def in_intersection(self, s: float, margin_m: float = 0.0) -> bool:
         return any(abs(s - i.main_s) < i.half_main_m + margin_m for i in self.net.intersections)

@@ -64,8 +64,9 @@ class SuiteEnv(DriveEnv):
         name = options.get("scenario", self.scenario_name)
         params = options.get("params", self.scenario_params if name == self.scenario_name else None)
         self.plan = plan_scenario(name, params, seed)
-        world = JunctionWorld if isinstance(self.plan, JunctionPlan) else SuiteWorld
-        return world(self.plan, self.dt_s, self.config.physics_substeps)
+        if isinstance(self.plan, JunctionPlan):
+            return JunctionWorld(self.plan, self.dt_s, self.config.physics_substeps)
+        return SuiteWorld(self.plan, self.dt_s, self.config.physics_substeps, self.config.scenario.route_block)
 
     def _default_time_limit_s(self) -> float:
         return self.plan.time_limit_s

@@ -19,12 +19,14 @@ from .types import ScenarioPlan
 
 
 class SuiteWorld(PlanTarget, World):
-    def __init__(self, plan: ScenarioPlan, dt_s: float, substeps: int = 2):
+    def __init__(self, plan: ScenarioPlan, dt_s: float, substeps: int = 2, route_block: bool = False):
+        """``route_block``: the labels carry a follow-the-lane route block (``sim.route_block``)."""
         self.plan = plan  # before the world's own set-up, which asks ``_make_actors`` for the actors
         p = plan.scenario.params
         config = ScenarioConfig(kind=p.kind, route_length_m=p.route_length_m, lanes_per_direction=p.lanes_per_direction,
                                 lane_width_m=p.lane_width_m, speed_limit_kmh=p.speed_limit_m_s * 3.6,
-                                traffic_density_per_km=0.0, pedestrians_per_km=0.0, parked_cars_per_km=0.0)
+                                traffic_density_per_km=0.0, pedestrians_per_km=0.0, parked_cars_per_km=0.0,
+                                route_block=route_block)
         super().__init__(config, plan.seed, dt_s, substeps, scenario=plan.scenario)
         x, y, h = self.net.main.pose(plan.ego_s_m, plan.ego_d_m)
         self.ego = EgoState(float(x), float(y), float(h), plan.ego_speed_m_s, 0.0, 0.0, 0.0)
