@@ -30,6 +30,8 @@ import numpy as np
 from common.errors import ConfigError
 
 from .evaluate import ROWS, SUITE, SUITE_NAV, run_episode
+from .features import LAYOUT_ID
+from .route_features import LAYOUT_V2_ID
 
 SWEEPS = ("short", "full", "defaults")
 INFRACTIONS = ("off_route", "red_light", "failed_to_yield", "blocked_junction")  # the junction cases' (``sim.suite.outcome``)
@@ -138,10 +140,11 @@ def suite_cases(scenarios: list[str], sweep: str = "short", seeds_per_scenario: 
     return cases
 
 
-def drives(row: str, case: SuiteCase) -> bool:
-    """Whether ``row`` can drive ``case``: the junction cases need a driver that reads the route
-    (the rule-based rows; the learned policies read layouts v1 / pixels)."""
-    return case.env_kind == SUITE or ROWS[row][0] == "rule-based"
+def drives(row: str, case: SuiteCase, ppo_layout: str = LAYOUT_ID) -> bool:
+    """Whether ``row`` can drive ``case``: the junction cases need a driver that reads the route (the
+    rule-based rows, and the ppo rows when their policy reads layout v2: ``ppo_layout``)."""
+    kind = ROWS[row][0]
+    return case.env_kind == SUITE or kind == "rule-based" or (kind == "ppo" and ppo_layout == LAYOUT_V2_ID)
 
 
 # --- one run ------------------------------------------------------------------------------------------

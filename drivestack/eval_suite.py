@@ -38,7 +38,8 @@ FAILURES = "failures"  # the clips' folder under --out
 
 
 def run_suite(args) -> int:
-    from control.evaluate import SUITE, run_tasks
+    from control.evaluate import ROWS, SUITE, run_tasks
+    from control.policies import load_policy
     from control.suite_eval import drives, parse_values, select_scenarios, suite_cases, suite_table
 
     from drivestack.cluster import finish, units_on
@@ -58,11 +59,12 @@ def run_suite(args) -> int:
     make_out(args.out)
     out = Path(args.out).resolve() if args.out else None
     options = (str(policy), str(pixels), not args.no_supervisor, args.device, args.interleave)
-    tasks = [(row, case, out, options) for row in rows for case in cases if drives(row, case)]
-    skipped = sorted({f"{row} x {case.scenario}" for row in rows for case in cases if not drives(row, case)})
+    ppo_layout = load_policy(policy).layout if any(ROWS[r][0] == "ppo" for r in rows) else None
+    tasks = [(row, case, out, options) for row in rows for case in cases if drives(row, case, ppo_layout)]
+    skipped = sorted({f"{row} x {case.scenario}" for row in rows for case in cases if not drives(row, case, ppo_layout)})
     if skipped:
-        print(f"drivestack eval: the junction cases need a driver that reads the route (the rule-based rows); "
-              f"not run: {', '.join(skipped)}", file=sys.stderr)
+        print(f"drivestack eval: the junction cases need a driver that reads the route (the rule-based rows, or a ppo "
+              f"policy on layout v2); not run: {', '.join(skipped)}", file=sys.stderr)
     with units_on(getattr(args, "ray_spec", None), out, out) as units_map:  # the workers write the failure clips under --out
         records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case", units_map=units_map)
     table, totals = suite_table(records, rows, scenarios)

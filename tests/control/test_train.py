@@ -136,13 +136,22 @@ def test_a_route_reading_policy_trains_in_the_navigation_town(tmp_path, capsys):
         assert main(["eval", "policy", "--scenario", scenario, "--rows", "ppo/labels", "--policy",
                      str(tmp_path / "nav" / "final.zip"), "--seeds", "900000", "--route-length", "150", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)
+    # and the suite's junction cases as well as its straight ones
+    assert main(["eval", "suite", "--rows", "ppo/labels", "--policy", str(tmp_path / "nav" / "final.zip"),
+                 "--scenarios", "CCRs,UnprotectedLeft", "--sweep", "defaults", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {c["scenario"] for c in report["cases"]} == {"CCRs", "UnprotectedLeft"}
 
 
-def test_stages_must_agree_on_the_route_block():
+def test_a_navigation_stage_makes_the_policy_read_the_route_everywhere():
     from common.errors import ConfigError
+    from control.route_features import LAYOUT_V2_ID
 
-    with pytest.raises(ConfigError, match="mix worlds with a route and without"):
-        PolicyTrainConfig(stages=("empty", "townnav"), stage_fractions=(0.5, 0.5))
+    assert train_mod._layout(PolicyTrainConfig(stages=("empty", "townnav"), stage_fractions=(0.5, 0.5))) == LAYOUT_V2_ID
+    assert train_mod._layout(PolicyTrainConfig()) == "drivestack-features-v1"
+    with pytest.raises(ConfigError, match="observation=pixels reads no route"):
+        PolicyTrainConfig(observation="pixels", stages=("townnav",), stage_fractions=(1.0,))
+
 
 
 def test_regularised_fine_tuning_runs_and_resumes_with_its_schedule(tmp_path, monkeypatch):
