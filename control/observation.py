@@ -26,6 +26,7 @@ from perception.ground_truth import GroundTruthPerception
 from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer, SignalPrior
 
 from .features import LAYOUT_ID, OBS_SIZE, EgoMeasurements, encode
+from .junction_rules import FullStop
 from .light_memory import LightMemory
 from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, encode_route
 
@@ -47,6 +48,7 @@ class PerceptionObservation(gym.Wrapper):
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (LAYOUTS[layout],), np.float32)
         self.frame: PerceptionFrame | None = None
         self.light_memory = LightMemory()
+        self.full_stop = FullStop()  # whether the car has stopped at the next stop-sign line (route block, v2)
         self._index = 0
 
     @property
@@ -59,6 +61,7 @@ class PerceptionObservation(gym.Wrapper):
         self.perception.reset(info.get("scene_seed"))
         self._index = 0
         self.light_memory.reset()
+        self.full_stop.reset()
         return self._observe(obs, info), info
 
     def step(self, action):
@@ -84,5 +87,7 @@ class PerceptionObservation(gym.Wrapper):
         ego = EgoMeasurements(float(state[0]), float(state[1]), gt.ego.speed_limit_m_s, float(state[2]), float(state[3]))
         obs = encode(pf, ego)
         if self.layout == LAYOUT_V2_ID:
-            obs = np.concatenate([obs, encode_route(RouteGuidance.from_labels(gt.ego))])
+            route = RouteGuidance.from_labels(gt.ego)
+            stopped = self.full_stop.update(route.stop_sign_m, float(state[0]))  # the car's own odometry
+            obs = np.concatenate([obs, encode_route(dataclasses.replace(route, full_stop_made=stopped))])
         return np.clip(obs, -OBS_BOUND, OBS_BOUND)

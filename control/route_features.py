@@ -22,10 +22,13 @@ yield         1  the next manoeuvre is a permitted left (the junction has no arr
                  to oncoming traffic
 on red        1  the next manoeuvre is a right at a light where turning on red after a full stop
                  is permitted (the scenario's ``right_on_red``; a sign at the junction)
+full stop     1  the car has made its full stop at the next stop-sign line (its own odometry,
+                 ``control.junction_rules.FullStop``; a policy without memory cannot know it)
 =========  ====  ==============================================================================
 
 All of it is what a map and a route give (where the stop signs and junctions are, which
-junctions have left-turn arrows, where right on red is allowed), never what the camera saw.
+junctions have left-turn arrows, where right on red is allowed) or the car's own odometry, never
+what the camera saw.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ COMMANDS = ("follow_lane", "left", "right", "straight", "change_lane_left", "cha
 N_WAYPOINTS = 8
 WAYPOINT_SCALE_M = (40.0, 10.0)  # forward, left
 JUNCTION_RADIUS_SCALE_M = 20.0
-ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS + 2 + 4 + 1 + 1
+ROUTE_SIZE = len(COMMANDS) + 1 + 2 * N_WAYPOINTS + 2 + 4 + 1 + 1 + 1
 OBS_SIZE_V2 = OBS_SIZE + ROUTE_SIZE
 
 
@@ -57,6 +60,7 @@ class RouteGuidance:
     junction_radius_m: float = 0.0  # its streets start this far from the centre [m]
     left_must_yield: bool = False  # the next manoeuvre is a permitted left
     right_on_red: bool = False  # the next manoeuvre is a right that may go on red after a full stop, yielding
+    full_stop_made: bool = False  # the car has stopped fully at the next stop-sign line (odometry, not the map)
 
     @staticmethod
     def from_labels(ego) -> "RouteGuidance":
@@ -91,6 +95,7 @@ def encode_route(g: RouteGuidance) -> np.ndarray:
                           else (0.0, 0.0, 0.0, 0.0))
     out[k0 + 6] = float(g.left_must_yield)
     out[k0 + 7] = float(g.right_on_red)
+    out[k0 + 8] = float(g.full_stop_made)
     return out
 
 
@@ -109,7 +114,7 @@ def decode_route(obs: np.ndarray) -> RouteGuidance:
     junction = (r[k0 + 2] * DISTANCE_SCALE_M, r[k0 + 3] * DISTANCE_SCALE_M) if known else (np.nan, np.nan)
     return RouteGuidance(command, float(r[len(COMMANDS)] * DISTANCE_SCALE_M), wp, float(stop),
                          (float(junction[0]), float(junction[1])), float(r[k0 + 4] * JUNCTION_RADIUS_SCALE_M) if known else 0.0,
-                         bool(r[k0 + 6] > 0.5), bool(r[k0 + 7] > 0.5))
+                         bool(r[k0 + 6] > 0.5), bool(r[k0 + 7] > 0.5), bool(r[k0 + 8] > 0.5))
 
 
 def pursuit_curvature(route: RouteGuidance, look_m: float) -> float:

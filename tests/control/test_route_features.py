@@ -36,6 +36,9 @@ def test_route_block_round_trips_in_physical_units():
     assert not back.right_on_red and not none.right_on_red
     on_red = RouteGuidance("right", 10.0, g.waypoints_m, right_on_red=True)
     assert decode_route(np.concatenate([np.zeros(OBS_SIZE, np.float32), encode_route(on_red)])).right_on_red
+    stopped = RouteGuidance("straight", 0.0, g.waypoints_m, stop_sign_m=1.0, full_stop_made=True)
+    assert decode_route(np.concatenate([np.zeros(OBS_SIZE, np.float32), encode_route(stopped)])).full_stop_made
+    assert not back.full_stop_made
     limits = 2.0 * np.array([40.0, 10.0])  # the block clips at 2 units per axis
     assert np.allclose(back.waypoints_m, np.clip(g.waypoints_m, -limits, limits), atol=1e-4)
 
