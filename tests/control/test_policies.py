@@ -118,6 +118,7 @@ def test_light_memory_carries_a_hidden_light_and_forgets_it_past_the_line():
     for _ in range(5):  # 2.5 m more: past PAST_LINE_M, forgotten
         state, dist = mem.update("none", float("inf"), 10.0, 0.05)
     assert state == "none" and not mem.remembered
+    mem.update("none", float("inf"), 10.0, 3.0)  # 30 m on: out of that junction
     mem.update("red", 5.0, 0.0, 0.05)
     standing = [mem.update("none", float("inf"), 0.0, 1.0)[0] for _ in range(25)]  # hidden while standing
     assert standing[:20] == ["red"] * 20 and standing[-1] == "none"  # held through a red phase, not forever
@@ -148,3 +149,20 @@ def test_light_memory_keeps_a_line_ahead_over_a_light_already_passed():
     assert mem.update("green", 2.5, 1.0, 0.05) == ("green", 2.5)  # one ahead is taken as seen
     mem.reset()
     assert mem.update("green", -8.0, 1.0, 0.05) == ("green", -8.0)  # nothing remembered: reported as it is
+
+
+def test_light_memory_ignores_the_junctions_other_heads_once_inside_it():
+    """Town seed 900004 from the models: past its line on green, the car saw a crossing road's red head
+    ranged 1.7 m ahead, stopped inside the junction and was hit there. A line that close beyond the one
+    just driven over is the same junction's; the next junction's light is taken as before."""
+    from control.light_memory import LightMemory
+
+    mem, dt = LightMemory(), 0.05
+    for k in range(27):  # through the line on green, the head beyond the crossing still in view
+        assert mem.update("green", 2.0 - 0.2 * k, 4.0, dt)[0] == "green"
+    assert mem.passed_line_m < -3.0  # its line driven over
+    state, _ = mem.update("red", 1.7, 4.0, dt)
+    assert state != "red" and mem.ignored
+    for _ in range(200):  # 40 m on: past the junction, the next light ahead counts again
+        mem.update("none", float("inf"), 4.0, dt)
+    assert mem.update("red", 60.0, 4.0, dt) == ("red", 60.0) and not mem.ignored
