@@ -38,8 +38,10 @@ def decayed(coef: float, decay: float, steps: int, steps_per_update: int) -> flo
 
 def _actor_parameters(policy) -> list:
     """The parameters only the action distribution uses (SB3's ``ActorCriticPolicy``, separate nets)."""
+    import torch
+
     params = [*policy.mlp_extractor.policy_net.parameters(), *policy.action_net.parameters()]
-    if isinstance(getattr(policy, "log_std", None), __import__("torch").nn.Parameter):
+    if isinstance(getattr(policy, "log_std", None), torch.nn.Parameter):
         params.append(policy.log_std)
     return params
 
