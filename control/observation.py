@@ -87,7 +87,6 @@ class PerceptionObservation(gym.Wrapper):
         ego = EgoMeasurements(float(state[0]), float(state[1]), gt.ego.speed_limit_m_s, float(state[2]), float(state[3]))
         obs = encode(pf, ego)
         if self.layout == LAYOUT_V2_ID:
-            route = RouteGuidance.from_labels(gt.ego)
-            stopped = self.full_stop.update(route.stop_sign_m, float(state[0]))  # the car's own odometry
-            obs = np.concatenate([obs, encode_route(dataclasses.replace(route, full_stop_made=stopped))])
+            stopped = self.full_stop.update(float(gt.ego.stop_sign_distance_m), float(state[0]))  # the car's own odometry
+            obs = np.concatenate([obs, encode_route(RouteGuidance.from_labels(gt.ego, full_stop_made=stopped))])
         return np.clip(obs, -OBS_BOUND, OBS_BOUND)

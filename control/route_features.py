@@ -63,12 +63,14 @@ class RouteGuidance:
     full_stop_made: bool = False  # the car has stopped fully at the next stop-sign line (odometry, not the map)
 
     @staticmethod
-    def from_labels(ego) -> "RouteGuidance":
-        """From ``sim.labels.EgoTruth``'s route fields (a navigation world's map and route)."""
+    def from_labels(ego, full_stop_made: bool = False) -> "RouteGuidance":
+        """From ``sim.labels.EgoTruth``'s route fields (a navigation world's map and route) and, from the
+        car's odometry, whether it has stopped at the next stop-sign line."""
         return RouteGuidance(ego.route_command, float(ego.route_command_distance_m),
                              np.asarray(ego.route_waypoints_m, np.float64).reshape(-1, 2),
                              float(ego.stop_sign_distance_m), (float(ego.junction_x_m), float(ego.junction_y_m)),
-                             float(ego.junction_radius_m), bool(ego.left_must_yield), bool(ego.right_on_red))
+                             float(ego.junction_radius_m), bool(ego.left_must_yield), bool(ego.right_on_red),
+                             bool(full_stop_made))
 
 
 def encode_route(g: RouteGuidance) -> np.ndarray:

@@ -496,7 +496,7 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
         model = {"ppo": PPO, "sac": SAC}[cfg.algo].load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
         model.tensorboard_log = str(out / "tb")
     progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
-    extra = _finetune_callbacks(cfg, out, model, starting)
+    extra = _finetune_callbacks(cfg, out, model, starting) if env is not None else []  # none to finish a run
     eval_cb.model = model  # outside learn() the callback still needs the model and its step count
     eval_cb.num_timesteps = model.num_timesteps
     if starting:
