@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import re
 from dataclasses import dataclass
@@ -45,6 +46,16 @@ class RaySpec:
     address: str = LOCAL  # "local": start an instance here; "auto" or HOST:PORT: join a running cluster
     cpus: int | None = None  # local instance only: worker slots (None: every core)
     max_retries: int = MAX_RETRIES
+    in_flight: int | None = None  # units submitted ahead of the finished ones (None: in_flight_window of the cluster)
+
+
+IN_FLIGHT_PER_CPU = 4  # queued units per worker slot: a slot finds its next unit waiting, the queue stays short
+MIN_IN_FLIGHT = 16
+
+
+def in_flight_window(cluster_cpus: float) -> int:
+    """How many units are out on the cluster at once: ``IN_FLIGHT_PER_CPU`` per slot, at least ``MIN_IN_FLIGHT``."""
+    return max(MIN_IN_FLIGHT, int(IN_FLIGHT_PER_CPU * cluster_cpus))
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
@@ -155,13 +166,27 @@ class RayUnits:
             self._checked = True
         task = ray.remote(_run_unit).options(num_cpus=1, max_retries=self.spec.max_retries, retry_exceptions=True)
         fn_ref, fault = ray.put(fn), _fault_from_env()
-        index_of = {task.remote(fn_ref, unit, index, fault): index for index, unit in enumerate(units)}
-        pending = list(index_of)
+        # units go out in a sliding window: enough queued to keep every slot busy, few enough that a
+        # million-unit sweep does not hold a million task specs in the driver and the cluster's queue
+        window = self.spec.in_flight or in_flight_window(ray.cluster_resources().get("CPU", 1))
+        queue = iter(enumerate(units))
+        index_of: dict[Any, int] = {}
+        pending: list = []
+
+        def submit(n: int) -> None:
+            for index, unit in itertools.islice(queue, n):
+                ref = task.remote(fn_ref, unit, index, fault)
+                index_of[ref] = index
+                pending.append(ref)
+
+        submit(window)
         try:
             while pending:
-                done, pending = ray.wait(pending, num_returns=1)
+                done, pending[:] = ray.wait(pending, num_returns=1)
                 for ref in done:
-                    yield index_of[ref], ray.get(ref)
+                    result = ray.get(ref)
+                    submit(1)
+                    yield index_of.pop(ref), result
         finally:
             for ref in pending:  # an error, or the caller stopped early: no orphan work on the cluster
                 ray.cancel(ref)

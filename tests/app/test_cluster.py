@@ -140,6 +140,27 @@ def test_killed_worker_is_retried_same_episodes(units, tmp_path, monkeypatch):
 
 
 @needs_ray
+def test_units_go_out_in_a_window(units, tmp_path, monkeypatch):
+    """A window of one unit on two slots: the units run one after another (none starts before the one
+    before it ended), and every result still comes back in its place."""
+    import dataclasses
+
+    def unit(k: int) -> int:
+        import time
+
+        start = time.time()
+        time.sleep(0.3)
+        (tmp_path / f"{k}").write_text(f"{start} {time.time()}")
+        return k * k
+
+    monkeypatch.setattr(units, "spec", dataclasses.replace(units.spec, in_flight=1))
+    results = dict(units(unit, list(range(5))))
+    assert results == {k: k * k for k in range(5)}
+    spans = sorted(tuple(map(float, (tmp_path / f"{k}").read_text().split())) for k in range(5))
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+@needs_ray
 def test_export_same_bytes_per_scene_and_a_raising_unit_is_retried(units, tmp_path, monkeypatch):
     from sim.dataset import export_dataset
 
