@@ -83,15 +83,17 @@ class EnvHost:
 
 class RayVecEnv(VecEnv):
     """``len(env_fns)`` envs in Ray actors of ``envs_per_actor`` envs each (``num_cpus_per_actor`` CPUs
-    reserved per actor). Ray must be initialised (``drivestack.cluster`` does it for the command line);
+    reserved per actor), each actor a ``host_class``. Ray must be initialised (``drivestack.cluster`` does it for the command line);
     without it the first actor starts a local instance, as Ray always does."""
 
-    def __init__(self, env_fns: Sequence[Callable[[], Any]], envs_per_actor: int = 1, num_cpus_per_actor: float = 1.0):
+    def __init__(self, env_fns: Sequence[Callable[[], Any]], envs_per_actor: int = 1, num_cpus_per_actor: float = 1.0,
+                 host_class: type = EnvHost):
         import ray
 
         if envs_per_actor < 1:
             raise ValueError(f"envs_per_actor={envs_per_actor} is not allowed; use 1 or more")
-        host = ray.remote(EnvHost).options(num_cpus=num_cpus_per_actor, max_restarts=MAX_RESTARTS,
+        self.host_class = host_class  # EnvHost, or control.ray_rollouts.RolloutHost (rollouts inside the actors)
+        host = ray.remote(host_class).options(num_cpus=num_cpus_per_actor, max_restarts=MAX_RESTARTS,
                                            max_task_retries=MAX_RESTARTS)
         groups = [list(env_fns[i:i + envs_per_actor]) for i in range(0, len(env_fns), envs_per_actor)]
         self._slots = [(a, k) for a, g in enumerate(groups) for k in range(len(g))]  # env index -> (actor, place)

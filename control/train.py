@@ -44,6 +44,7 @@ class PolicyTrainConfig:
     n_envs: int = 2  # subprocess envs (one per core), or Ray actors' envs
     envs_on: str = "local"  # local: SubprocVecEnv on this machine | ray: RayVecEnv, envs in Ray actors (train policy --ray)
     envs_per_actor: int = 1  # envs_on=ray: envs stepped by one actor per remote call
+    rollouts_in: str = "learner"  # envs_on=ray, ppo: learner (a remote call per step) | actors (a batch per update)
     seed: int = 0
     stages: tuple[str, ...] = ("empty", "traffic", "town")  # curriculum, in order (names from control.envs.STAGES)
     stage_fractions: tuple[float, ...] = (0.15, 0.25, 0.6)  # share of total_steps per stage
@@ -96,6 +97,11 @@ class PolicyTrainConfig:
         if self.envs_on == "local" and self.n_envs > 64:
             raise ConfigError(f"n_envs={self.n_envs} is not allowed for local envs; use 1..64 (more with envs_on=ray)")
         check_range("envs_per_actor", self.envs_per_actor, 1, 64)
+        if self.rollouts_in not in ("learner", "actors"):
+            raise ConfigError(f"rollouts_in={self.rollouts_in!r} is not allowed; use learner or actors")
+        if self.rollouts_in == "actors" and (self.envs_on != "ray" or self.algo != "ppo" or self.observation != "features"):
+            raise ConfigError("rollouts_in=actors is for PPO on features with envs in Ray actors "
+                              "(envs_on=ray, algo=ppo, observation=features)")
         check_range("warm_start_steps", self.warm_start_steps, 0, None)
         check_range("route_length_m", self.route_length_m, 50.0, 5000.0)
         if not self.eval_seeds:
@@ -138,13 +144,29 @@ def _vec_env(cfg: PolicyTrainConfig, stage: str):
     if cfg.envs_on == "ray":
         from .ray_envs import RayVecEnv
 
+        if cfg.rollouts_in == "actors":
+            from .ray_rollouts import RolloutHost
+
+            return RayVecEnv(fns, cfg.envs_per_actor, host_class=RolloutHost)
         return RayVecEnv(fns, cfg.envs_per_actor)
     return SubprocVecEnv(fns, start_method="spawn") if cfg.n_envs > 1 else DummyVecEnv(fns)
 
 
-def _new_model(cfg: PolicyTrainConfig, env, tb_dir: Path):
+def _algo_class(cfg: PolicyTrainConfig):
+    """SB3's PPO or SAC; PPO collecting its rollouts inside the Ray actors with ``rollouts_in=actors``."""
     from stable_baselines3 import PPO, SAC
 
+    if cfg.rollouts_in == "actors":
+        from .ray_rollouts import ActorRolloutPPO
+
+        return ActorRolloutPPO
+    return {"ppo": PPO, "sac": SAC}[cfg.algo]
+
+
+def _new_model(cfg: PolicyTrainConfig, env, tb_dir: Path):
+    from stable_baselines3 import SAC
+
+    PPO = _algo_class(cfg) if cfg.algo == "ppo" else None
     arch = list(cfg.net_arch)
     net = "MultiInputPolicy" if cfg.observation == "pixels" else "MlpPolicy"
     if cfg.algo == "ppo":
@@ -482,8 +504,6 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
 
 def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: bool):
     """The model (new, through the warm start, or the latest checkpoint's) and its callbacks."""
-    from stable_baselines3 import PPO, SAC
-
     from .policies import save_policy
 
     starting = state["phase"] == "start"
@@ -493,7 +513,7 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
             state["warm_start"] = warm_start(cfg, model, out, progress)
             save_policy(model, out / "warm_start.zip", _layout(cfg))
     else:
-        model = {"ppo": PPO, "sac": SAC}[cfg.algo].load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
+        model = _algo_class(cfg).load(out / "checkpoints" / "latest.zip", env=env, device=cfg.device)
         model.tensorboard_log = str(out / "tb")
     progress_cb, eval_cb = _callbacks(cfg, out, state, bar)
     extra = _finetune_callbacks(cfg, out, model, starting) if env is not None else []  # none to finish a run

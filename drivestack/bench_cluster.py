@@ -125,8 +125,9 @@ def bench_cluster(processes: list[int], seed: int) -> dict:
     report: dict = {"device": {**device_info(), "ray": ray.__version__}, "settings": {
         "export": f"{EXPORT_SCENES} scenes x {EXPORT_FRAMES} frames (town, highway alternated), one unit per scene",
         "eval": f"{EVAL_EPISODES} episodes of {EVAL_ROW}, town, {EVAL_ROUTE_M:g} m routes, supervisor on, one unit per episode",
-        "rollouts": "the policy trainer's envs (town stage, labels + perception noise, camera off), random actions, "
-                    "SubprocVecEnv (DummyVecEnv for 1) vs RayVecEnv at equal env counts: N workers x K envs each",
+        "rollouts": "PPO rollouts, the trainer's envs (town stage, labels + perception noise, camera off) and its "
+                    "[256, 256] policy in the loop: SubprocVecEnv (DummyVecEnv for 1), Ray actors stepped from the "
+                    "learner, rollouts inside the actors; equal env counts, N workers x K envs each",
         "seed": seed, "processes": processes,
         "timing": "wall clock of one whole job; parallel maps timed warm (after one untimed run of each job)"},
         "single": {}, "pool": {}, "ray": {}, "ray_overhead": {}, "notes": []}
@@ -166,7 +167,7 @@ def bench_cluster(processes: list[int], seed: int) -> dict:
             report["ray_overhead"][str(n)] = {
                 "export": 1 - ray_fig["export"]["frames_per_s"] / pool_fig["export"]["frames_per_s"],
                 "eval": 1 - ray_fig["eval"]["episodes_per_s"] / pool_fig["eval"]["episodes_per_s"]}
-    _log("policy-training rollouts: SubprocVecEnv and Ray actors, in turns")
+    _log("policy-training rollouts: SubprocVecEnv, Ray actors per step and rollouts in the actors, in turns")
     with ray_session(RaySpec(cpus=max(processes))):
         report["rollouts"] = bench_rollouts(processes, seed)
     load_after = _load_average()
@@ -196,10 +197,12 @@ def format_table(r: dict) -> str:
         lines.append(f"  dispatch per unit: pool {p['dispatch_ms_per_unit']:.2f} ms, Ray {y['dispatch_ms_per_unit']:.2f} ms; "
                      f"a unit here takes {1000 * y['export']['seconds'] / (y['export']['frames'] / EXPORT_FRAMES):.0f} ms "
                      f"(a scene) to {1000 * y['eval']['seconds'] / y['eval']['episodes']:.0f} ms (an episode) of wall clock")
-    lines += ["", f"rollouts: {r['settings']['rollouts']}", f"{'workers x envs each':<24}{'SubprocVecEnv steps/s':>22}{'Ray actors steps/s':>20}"
-              f"{'Ray overhead':>14}"]
+    lines += ["", f"rollouts: {r['settings']['rollouts']}",
+              f"{'workers x envs each':<22}{'SubprocVecEnv':>14}{'Ray, per step':>15}{'Ray, in actors':>16}"
+              f"{'overhead':>10}{'in actors':>11}  (env steps/s; overhead vs SubprocVecEnv)"]
     for n, f in r.get("rollouts", {}).items():
-        lines.append(f"{n:<24}{f['subproc']:>22.1f}{f['ray']:>20.1f}{f['ray_overhead']:>14.1%}")
+        lines.append(f"{n:<22}{f['subproc']:>14.1f}{f['ray']:>15.1f}{f['ray_actors']:>16.1f}{f['ray_overhead']:>10.1%}"
+                     f"{f['ray_actors_overhead']:>11.1%}")
     if r["notes"]:
         lines += ["", "notes:"] + [f"  - {n}" for n in r["notes"]]
     return "\n".join(lines)

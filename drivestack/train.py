@@ -148,6 +148,8 @@ def _train_policy(args) -> int:
         base = {"out_dir": args.out or "runs/policy"}
         if args.device:
             base["device"] = args.device
+        if args.ray is not None:  # before the config checks: settings that need Ray actors (rollouts_in) see it
+            base["envs_on"] = "ray"
         cfg = from_dict(PolicyTrainConfig, merge(base, values))
     spec = spec_from_args(args)
     if spec is None and cfg.envs_on == "ray":  # a preset (or the resumed run) asks for Ray: a local instance

@@ -4,6 +4,7 @@ learns through them; ``drivestack train policy --ray`` end to end. Needs the clu
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import time
 
@@ -92,6 +93,72 @@ def test_ppo_learns_the_identity_through_ray_actors(ray_here):
     assert before < 12 and after >= 19  # 20 = every step right; chance is 5
 
 
+def box_identity(ep_length: int = 5, eps: float = 0.5):
+    from stable_baselines3.common.envs import IdentityEnvBox
+
+    return IdentityEnvBox(eps=eps, ep_length=ep_length)  # reward 1 when the action is within eps of the observation
+
+
+def test_rollouts_in_actors_fill_the_buffer_the_learner_reads(ray_here):
+    """One rollout collected in 2 actors (3 envs): the callbacks see every step in order, the buffer holds
+    what the learner's own policy gives for its observations and actions, episodes start where the
+    5-step episodes end, and only the truncated steps carry a bootstrapped value."""
+    import torch
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from control.ray_envs import RayVecEnv
+    from control.ray_rollouts import ActorRolloutPPO, RolloutHost
+
+    seen = []
+
+    class Seen(BaseCallback):
+        def _on_step(self) -> bool:
+            seen.append((self.num_timesteps, len(self.locals["infos"]), self.locals["dones"].tolist()))
+            return True
+
+    venv = RayVecEnv([box_identity] * 3, envs_per_actor=2, host_class=RolloutHost)
+    try:
+        model = ActorRolloutPPO("MlpPolicy", venv, n_steps=8, batch_size=8, seed=0, device="cpu")
+        _, callback = model._setup_learn(24, Seen())
+        callback.on_training_start(locals(), globals())
+        assert model.collect_rollouts(venv, callback, model.rollout_buffer, 8)
+    finally:
+        venv.close()
+    buf = model.rollout_buffer
+    assert [(t, n) for t, n, _ in seen] == [(3 * (k + 1), 3) for k in range(8)]
+    assert [d for _, _, d in seen] == [[k == 4] * 3 for k in range(8)]  # every env's episode ends at its 5th step
+    assert buf.episode_starts[:, 0].tolist() == [1, 0, 0, 0, 0, 1, 0, 0] and (buf.episode_starts[:, 1:].T == buf.episode_starts[:, 0]).all()
+    with torch.no_grad():
+        values, log_probs, _ = model.policy.evaluate_actions(torch.as_tensor(buf.observations.reshape(24, 1)),
+                                                             torch.as_tensor(buf.actions.reshape(24, 1)))
+    np.testing.assert_allclose(values.numpy().ravel(), buf.values.ravel(), atol=1e-5)
+    np.testing.assert_allclose(log_probs.numpy(), buf.log_probs.ravel(), atol=1e-5)
+    hit = (np.abs(np.clip(buf.actions, -1, 1) - buf.observations) <= 0.5).squeeze(-1).astype(np.float32)
+    steady = np.arange(8) != 4
+    np.testing.assert_array_equal(buf.rewards[steady], hit[steady])  # the identity's reward, as the env gave it
+    assert not np.isin(buf.rewards[4], [0.0, 1.0]).any()  # the time limit bootstrapped with gamma * V(last obs)
+    assert np.isfinite(buf.advantages).all() and buf.advantages.any()
+
+
+@pytest.mark.slow  # 3,000 PPO steps, rollouts inside 2 actors: about 20 s on 2 busy cores
+def test_ppo_learns_with_rollouts_in_actors(ray_here):
+    from stable_baselines3.common.evaluation import evaluate_policy
+    from stable_baselines3.common.monitor import Monitor
+
+    from control.ray_envs import RayVecEnv
+    from control.ray_rollouts import ActorRolloutPPO, RolloutHost
+
+    venv = RayVecEnv([lambda: box_identity(20)] * 2, host_class=RolloutHost)
+    try:
+        model = ActorRolloutPPO("MlpPolicy", venv, n_steps=128, batch_size=64, seed=0, device="cpu")
+        before, _ = evaluate_policy(model, Monitor(box_identity(20)), n_eval_episodes=10)
+        model.learn(3000)
+        after, _ = evaluate_policy(model, Monitor(box_identity(20)), n_eval_episodes=10)
+    finally:
+        venv.close()
+    assert before < 14 and after >= 17  # 20 = every step within 0.5; chance is about 10
+
+
 @pytest.mark.slow  # the trainer's envs built in a subprocess and two actors: about 30 s on 2 busy cores
 def test_rollout_bench_measures_both_transports(ray_here, monkeypatch):
     from drivestack import bench_rollouts
@@ -101,21 +168,25 @@ def test_rollout_bench_measures_both_transports(ray_here, monkeypatch):
     monkeypatch.setattr(bench_rollouts, "BATCHED", 2)
     figures = bench_rollouts.bench_rollouts([1], seed=0)
     assert list(figures) == ["1 x 1", "1 x 2"]
-    assert all(f["subproc"] > 0 and f["ray"] > 0 and len(f["rounds"]["ray"]) == bench_rollouts.ROUNDS for f in figures.values())
+    assert all(f[path] > 0 and len(f["rounds"][path]) == bench_rollouts.ROUNDS
+               for f in figures.values() for path in bench_rollouts.PATHS)
 
 
-@pytest.mark.slow  # a tiny training run with its own local Ray instance: about 40 s on 2 busy cores
-def test_train_policy_with_ray_envs_runs_and_records_it(tmp_path, ray_here):
+@pytest.mark.slow  # a tiny training run with its own local Ray instance: about 40 s on 2 busy cores, each
+@pytest.mark.parametrize("rollouts_in", ["learner", "actors"])
+def test_train_policy_with_ray_envs_runs_and_records_it(tmp_path, ray_here, rollouts_in):
     ray_here.shutdown()  # the command starts its own instance (one per process at a time)
     out = tmp_path / "run"
     argv = ["train", "policy", "--out", str(out), "--quiet", "--ray", "--ray-cpus", "2",
             *[f"--set={k}={v}" for k, v in dict(total_steps=256, n_envs=2, n_steps=64, batch_size=64, n_epochs=1,
                                                 route_length_m=60.0, warm_start_steps=0, eval_every_steps=10**9,
-                                                checkpoint_every_steps=10**9, eval_seeds="[1]",
+                                                checkpoint_every_steps=10**9, eval_seeds="[1]", rollouts_in=rollouts_in,
                                                 stages="[empty]", stage_fractions="[1.0]").items()]]
     assert main(argv) == 0
-    assert yaml.safe_load((out / "config.yaml").read_text())["envs_on"] == "ray"
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert (config["envs_on"], config["rollouts_in"]) == ("ray", rollouts_in)
     assert (out / "final.zip").is_file()
+    assert json.loads((out / "state.json").read_text())["num_timesteps"] == 256
 
 
 def test_ray_on_other_trainings_and_bad_values_are_one_line(tmp_path, capsys, monkeypatch):
@@ -124,6 +195,9 @@ def test_ray_on_other_trainings_and_bad_values_are_one_line(tmp_path, capsys, mo
     assert main(["train", "policy", "--out", str(tmp_path / "r"), "--set", "envs_on=cloud"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "envs_on='cloud'" in err[0]
+    assert main(["train", "policy", "--out", str(tmp_path / "r"), "--set", "rollouts_in=actors"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rollouts_in=actors is for PPO on features with envs in Ray actors" in err[0]
     monkeypatch.setitem(sys.modules, "ray", None)  # as without the extra
     assert main(["train", "policy", "--out", str(tmp_path / "r2"), "--ray"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
