@@ -1,0 +1,124 @@
+"""JointNet (issue 16): one backbone and neck with the YOLO Detect head and the dense heads; built from its
+config, warm-started from the shipped detector with the same boxes, saved and loaded, exported to one ONNX
+graph that matches PyTorch on sim frames."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from common.config import ConfigError
+from common.vocab import CLASS_NAMES, LANE_CLASSES
+from perception.hydranet import REG_NAMES
+from perception.joint import JointNet, JointNetConfig, warm_start_from_detector
+from perception.model_files import DEFAULT_DETECTOR
+
+
+@pytest.fixture(scope="module")
+def net():
+    return JointNet(JointNetConfig())
+
+
+def _sim_frames(n: int = 3) -> np.ndarray:
+    from perception.sources import SimSource
+
+    with SimSource("drivestack/Town-v0", seed=3, steps=n) as src:
+        return np.stack([f.image for f in src])
+
+
+def test_builds_from_its_config_with_every_head(net):
+    net.train()
+    out = net(torch.rand(2, 3, 160, 320))
+    assert set(out) == {"det", "drivable", "lanes", "log_depth", "ego", "light"}
+    assert out["lanes"].shape == (2, len(LANE_CLASSES), 160, 320) and out["ego"].shape == (2, len(REG_NAMES))
+    assert out["light"].shape == (2, 5)
+    net.eval()
+    with torch.no_grad():
+        det = net(torch.rand(1, 3, 160, 320))["det"]
+    assert det.shape == (1, 4 + len(CLASS_NAMES), 20 * 40 + 10 * 20 + 5 * 10)  # anchors at strides 8, 16, 32
+    with torch.no_grad():
+        depth = net(torch.rand(1, 3, 160, 320))["log_depth"].exp()
+    assert float(depth.min()) >= 0.5 - 1e-4 and float(depth.max()) <= 80.0 + 1e-3
+
+
+@pytest.mark.parametrize("change, message", [(dict(input_size=(150, 320)), "input_size"),
+                                             (dict(model="no_such_model.yaml"), "no_such_model.yaml"),
+                                             (dict(dense_channels=4), "dense_channels")])
+def test_bad_configs_are_one_line_errors(change, message):
+    with pytest.raises(ConfigError, match=message):
+        JointNet(replace(JointNetConfig(), **change))
+
+
+def test_detection_loss_falls_when_fitting_one_box(net):
+    """The training-mode output goes through ultralytics' loss with its batch format, and gradients
+    reach the shared backbone: a few steps on one image with one box lower the loss."""
+    model = JointNet(JointNetConfig(dense_channels=8))
+    model.train()
+    x = torch.rand(1, 3, 160, 320)
+    boxes = {"batch_idx": torch.zeros(1), "cls": torch.zeros(1), "bboxes": torch.tensor([[0.5, 0.6, 0.2, 0.3]])}
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(8):
+        loss, parts = model.detection_loss(model(x)["det"], boxes)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert len(parts) == 3  # box, cls, dfl
+    assert losses[-1] < 0.8 * losses[0]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.det.model[0].parameters())
+
+
+def test_warm_start_from_the_shipped_detector_gives_its_boxes():
+    """Backbone, neck and Detect copied whole: the joint model's boxes are the detector's on sim frames."""
+    from perception.yolo import DetectorConfig, YoloDetector
+
+    joint = JointNet(JointNetConfig())
+    assert warm_start_from_detector(joint, DEFAULT_DETECTOR) == []
+    joint.eval()
+    detector = YoloDetector.load(DEFAULT_DETECTOR, cfg=DetectorConfig(device="cpu", conf=0.25)).model.model.eval()
+    images = torch.from_numpy(_sim_frames()).permute(0, 3, 1, 2).float() / 255.0
+    with torch.no_grad():
+        ours, theirs = joint(images)["det"], detector(images)[0]
+    torch.testing.assert_close(ours, theirs)
+    rows, outputs = joint.predict(_sim_frames(1)[0])
+    assert rows.shape[1] == 6 and len(rows) > 0 and outputs.drivable.shape == (160, 320)
+
+
+def test_save_load_round_trip(tmp_path, net):
+    net.eval()
+    path = tmp_path / "joint.pt"
+    net.save(path)
+    again = JointNet.load(path)
+    x = torch.rand(1, 3, 160, 320)
+    with torch.no_grad():
+        a, b = net(x), again(x)
+    for key in ("det", "drivable", "lanes", "log_depth", "ego", "light"):
+        torch.testing.assert_close(a[key], b[key])
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="is not a JointNet checkpoint"):
+        JointNet.load(tmp_path / "bad.pt")
+
+
+@pytest.mark.slow  # the dynamo ONNX export of a 3 M-parameter net: about 30 s here
+def test_onnx_export_matches_torch_on_sim_frames(tmp_path):
+    import onnxruntime as ort
+
+    from perception.joint import export_onnx
+
+    joint = JointNet(JointNetConfig())
+    warm_start_from_detector(joint, DEFAULT_DETECTOR)
+    joint.eval()
+    path = export_onnx(joint, tmp_path / "joint.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["det", "drivable", "lanes", "log_depth", "ego", "light"]
+    for image in _sim_frames(2):
+        x = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255.0
+        with torch.no_grad():
+            want = joint(x)
+        got = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"images": x.numpy()})))
+        for key, value in want.items():
+            np.testing.assert_allclose(got[key], value.numpy(), atol=2e-3, rtol=1e-3, err_msg=key)
