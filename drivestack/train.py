@@ -6,12 +6,13 @@ Usage::
     drivestack train detector --data data/sim --out runs/detector [--set epochs=50 --set imgsz=320]
     drivestack train detector --data data/a,data/b --out runs/detector   # several exports, one detector
     drivestack train hydranet --data data/sim --out runs/hydranet [--set epochs=30 --set loss_weighting=fixed]
+    drivestack train joint --data data/sim --out runs/joint [--set epochs=30]   # one network: boxes + dense heads
     drivestack train policy --out runs/policy [--set total_steps=300000 --set algo=sac]
     drivestack train policy --resume runs/policy            # continue an interrupted run
     drivestack train policy --ray auto --set n_envs=64     # rollout envs in Ray actors on a cluster (docs/cluster.md)
 
 Every field of ``perception.train_detector.DetectorTrainConfig`` / ``perception.train_hydranet.
-HydraTrainConfig`` / ``control.train.PolicyTrainConfig`` can be set from a YAML preset (``--config``) or ``--set key=value``. Runs use
+HydraTrainConfig`` / ``perception.train_joint.JointTrainConfig`` / ``control.train.PolicyTrainConfig`` can be set from a YAML preset (``--config``) or ``--set key=value``. Runs use
 the GPU when there is one, log to TensorBoard, keep checkpoints and save their resolved config.
 """
 
@@ -30,8 +31,8 @@ from .cluster import EXTRA, LOCAL
 def add_parser(sub) -> None:
     p = sub.add_parser("train", help="train the detector, the multi-task network or the driving policy",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model", help="detector, hydranet or policy")
-    p.add_argument("--data", default=None, help="dataset folder written by `drivestack dataset` (or its data.yaml); detector and hydranet. "
+    p.add_argument("model", help="detector, hydranet, joint (one network: detection and the dense heads) or policy")
+    p.add_argument("--data", default=None, help="dataset folder written by `drivestack dataset` (or its data.yaml); detector, hydranet and joint. "
                    "The detector takes several, comma-separated")
     p.add_argument("--resume", default=None, metavar="RUN", help="policy: continue the interrupted run in this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,8 +49,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    if args.model not in ("detector", "hydranet", "policy"):
-        raise UsageError(f"train target {args.model!r} is not allowed; choose detector, hydranet or policy")
+    if args.model not in ("detector", "hydranet", "joint", "policy"):
+        raise UsageError(f"train target {args.model!r} is not allowed; choose detector, hydranet, joint or policy")
     if args.model == "policy":
         return _train_policy(args)
     if args.ray is not None:
@@ -77,11 +78,13 @@ def run(args) -> int:
         result = train_detector(from_dict(DetectorTrainConfig, merge(base, values)))
     else:
         from perception.train_hydranet import HydraTrainConfig, train_hydranet
+        from perception.train_joint import JointTrainConfig, train_joint
 
         base = {"data_dir": str(folder.resolve()), "out_dir": out}
         if args.device:
             base["device"] = args.device
-        result = train_hydranet(from_dict(HydraTrainConfig, merge(base, values)))
+        config, trainer = (JointTrainConfig, train_joint) if args.model == "joint" else (HydraTrainConfig, train_hydranet)
+        result = trainer(from_dict(config, merge(base, values)))
     print(json.dumps(result, indent=2, default=str))
     return 0
 

@@ -46,7 +46,8 @@ LANE_CLASS_WEIGHTS = (1.0, 10.0, 10.0, 10.0)  # cross-entropy weight of none / e
 BRIGHTNESS = (0.7, 1.3)  # multiplicative brightness jitter range
 CONTRAST = (0.8, 1.2)  # contrast jitter range (about the image mean)
 # Kendall et al.: a regression loss gets 1/(2 sigma^2), a classification loss 1/sigma^2
-UNCERTAINTY_FACTOR = {"drivable": 1.0, "lanes": 1.0, "depth": 0.5, "ego": 0.5, "light": 1.0, "light_dist": 0.5}
+UNCERTAINTY_FACTOR = {"drivable": 1.0, "lanes": 1.0, "depth": 0.5, "ego": 0.5, "light": 1.0, "light_dist": 0.5,
+                      "det": 1.0}  # det: the joint model's detection loss (mostly classification and IoU terms)
 # cross-entropy weight of none / red / yellow / green: 1/sqrt(frequency) on data/sim-v4's train
 # split (none 0.60, red 0.22, yellow 0.04, green 0.15), normalised to none = 1
 LIGHT_CLASS_WEIGHTS = (1.0, 1.65, 3.9, 2.0)
@@ -124,10 +125,16 @@ class HydraDataset(Dataset):
 
 
 def hflip(item: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Mirror left-right: swap ego-left / ego-right lane classes, negate offset, heading, curvatures."""
-    return {**item, "image": item["image"][:, ::-1], "drivable": item["drivable"][:, ::-1],
-            "lanes": LANE_FLIP[item["lanes"][:, ::-1]], "depth_m": item["depth_m"][:, ::-1],
-            "ego": item["ego"] * np.asarray(REG_MIRROR, np.float32)}
+    """Mirror left-right: swap ego-left / ego-right lane classes, negate offset, heading, curvatures;
+    boxes (a joint model's item: rows class, centre x, centre y, width, height, normalised) mirror their x."""
+    flipped = {**item, "image": item["image"][:, ::-1], "drivable": item["drivable"][:, ::-1],
+               "lanes": LANE_FLIP[item["lanes"][:, ::-1]], "depth_m": item["depth_m"][:, ::-1],
+               "ego": item["ego"] * np.asarray(REG_MIRROR, np.float32)}
+    if "boxes" in item:
+        boxes = item["boxes"].copy()
+        boxes[:, 1] = 1.0 - boxes[:, 1]
+        flipped["boxes"] = boxes
+    return flipped
 
 
 def augment(item: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -202,21 +209,23 @@ class MultiTaskLoss(nn.Module):
     module's parameters together with the network's (no weight decay on them).
     """
 
-    def __init__(self, weighting: str = "uncertainty", weights: tuple[float, ...] = (1.0,) * len(TASKS)) -> None:
+    def __init__(self, weighting: str = "uncertainty", weights: tuple[float, ...] | None = None,
+                 tasks: tuple[str, ...] = TASKS) -> None:
         super().__init__()
         if weighting not in ("fixed", "uncertainty"):
             raise ValueError(f"loss weighting {weighting!r} is not allowed; choose 'fixed' or 'uncertainty'")
-        if len(weights) != len(TASKS):
-            raise ValueError(f"expected {len(TASKS)} task weights ({', '.join(TASKS)}), got {len(weights)}")
-        self.weighting = weighting
+        weights = (1.0,) * len(tasks) if weights is None else tuple(weights)
+        if len(weights) != len(tasks):
+            raise ValueError(f"expected {len(tasks)} task weights ({', '.join(tasks)}), got {len(weights)}")
+        self.weighting, self.tasks = weighting, tuple(tasks)
         self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32))
-        self.log_vars = nn.Parameter(torch.zeros(len(TASKS)), requires_grad=weighting == "uncertainty")
-        self.register_buffer("factors", torch.tensor([UNCERTAINTY_FACTOR[t] for t in TASKS]))
+        self.log_vars = nn.Parameter(torch.zeros(len(tasks)), requires_grad=weighting == "uncertainty")
+        self.register_buffer("factors", torch.tensor([UNCERTAINTY_FACTOR[t] for t in tasks]))
 
     def forward(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         """Sum over the tasks in ``losses`` (a net without the light head has no light terms)."""
-        idx = [i for i, t in enumerate(TASKS) if t in losses]
-        stacked = torch.stack([losses[TASKS[i]] for i in idx])
+        idx = [i for i, t in enumerate(self.tasks) if t in losses]
+        stacked = torch.stack([losses[self.tasks[i]] for i in idx])
         if self.weighting == "fixed":
             return (self.weights[idx] * stacked).sum()
         s = self.log_vars[idx]
@@ -228,7 +237,7 @@ class MultiTaskLoss(nn.Module):
             w = self.weights
         else:
             w = self.factors * torch.exp(-self.log_vars.detach())
-        return {t: float(v) for t, v in zip(TASKS, w)}
+        return {t: float(v) for t, v in zip(self.tasks, w)}
 
 
 __all__ = ["HydraDataset", "MultiTaskLoss", "task_losses", "light_losses", "hflip", "augment", "ego_vector", "scaled_ego",
