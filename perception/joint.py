@@ -190,7 +190,7 @@ class JointNet(nn.Module):
                 x = F.interpolate(x, size=self.config.input_size, mode="bilinear", align_corners=False)
             out = self(x)
             rows = detection_rows(out["det"].float().cpu().numpy(), (h, w), self.config.input_size, conf, iou, max_det)
-            outputs = dense_outputs(self, out, (h, w))
+            outputs = dense_outputs(out, (h, w))
         finally:
             self.train(was_training)
         return (rows[0], outputs.image(0)) if single else (rows, outputs)
@@ -255,14 +255,16 @@ def detection_rows(det: np.ndarray, image_hw: tuple[int, int], input_hw: Sequenc
     return rows
 
 
-def dense_outputs(net: JointNet, out: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> MultitaskOutputs:
-    """The dense heads' raw outputs (a batch, at the input size) → ``MultitaskOutputs`` at ``image_hw``."""
+def dense_outputs(out: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> MultitaskOutputs:
+    """The dense and ego heads' raw outputs (a batch, at the input size; PyTorch's or ONNX Runtime's as
+    tensors) → ``MultitaskOutputs`` at ``image_hw``."""
     drivable, lanes, log_depth = out["drivable"], out["lanes"], out["log_depth"]
+    ego = out["ego"].float().cpu() * torch.tensor(REG_SCALE) + torch.tensor(REG_BIAS)
     if tuple(drivable.shape[-2:]) != tuple(image_hw):  # one resize for all dense maps
         dense = F.interpolate(torch.cat([drivable, lanes, log_depth], 1), size=image_hw, mode="bilinear", align_corners=False)
         drivable, lanes, log_depth = dense[:, :1], dense[:, 1:5], dense[:, 5:]
     return multitask_outputs((drivable[:, 0] > 0).cpu().numpy(), lanes.argmax(1).to(torch.uint8).cpu().numpy(),
-                             log_depth[:, 0].float().exp().cpu().numpy(), net.ego_values(out["ego"]).float().cpu().numpy(),
+                             log_depth[:, 0].float().exp().cpu().numpy(), ego.cpu().numpy(),
                              out["light"].float().cpu().numpy() if "light" in out else None)
 
 

@@ -56,7 +56,9 @@ class CameraSetup:
 
 class Perception:
     """The trained perception stack, a ``perception.types.PerceptionProducer`` that reads pixels.
-    Either model may be None (that part is then not reported).
+    Either model may be None (that part is then not reported). One network may serve both (a
+    ``perception.joint_runner.JointPerceptionNet`` as ``detector`` and ``hydranet``): it then runs once
+    per frame for the boxes and the dense outputs together.
 
     ``track``: track ids and velocities (``ObjectPlacement``); ``light_source``, ``light_zoom``: see
     ``LightSelector``; ``interleave``: the networks take turns (``Interleave``)."""
@@ -66,6 +68,8 @@ class Perception:
 
     def __init__(self, detector=None, hydranet=None, camera: CameraSetup = CameraSetup(), track: bool = True,
                  light_source: str = "auto", interleave: bool = False, light_zoom: bool = True):
+        if interleave and detector is not None and detector is hydranet:
+            raise ValueError("interleave needs two networks; a joint network runs once per frame for both")
         self.detector = detector
         self.hydranet = hydranet
         self.camera_setup = camera
@@ -85,14 +89,21 @@ class Perception:
     def from_files(cls, detector: str | Path | None = DEFAULT_DETECTOR, hydranet: str | Path | None = DEFAULT_HYDRANET,
                    device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True,
                    backend: str = "auto", onnx_cache: str | Path | None = None,
-                   light_source: str = "auto", interleave: bool = False, light_zoom: bool = True) -> "Perception":
+                   light_source: str = "auto", interleave: bool = False, light_zoom: bool = True,
+                   joint: str | Path | None = None) -> "Perception":
         """Load models (the shipped ones by default); a missing default model is an error naming the file.
 
-        ``backend``, ``onnx_cache``: see ``perception.model_files.load_networks``; ``self.backend`` says
-        which runtime runs. The other arguments: see the class.
+        ``joint``: one JointNet checkpoint (``drivestack train joint``) serving as both networks, in place of
+        ``detector`` and ``hydranet``. ``backend``, ``onnx_cache``: see ``perception.model_files.load_networks``;
+        ``self.backend`` says which runtime runs. The other arguments: see the class.
         """
         if light_source not in LIGHT_SOURCES:  # before the (slow) loading
             raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
+        if joint is not None:
+            from .joint_runner import load_joint
+
+            net = load_joint(joint, device, backend, onnx_cache)
+            return cls(net, net, camera, track, light_source, interleave, light_zoom)
         det, hyd = load_networks(detector, hydranet, device, backend, onnx_cache)
         return cls(det, hyd, camera, track, light_source, interleave, light_zoom)
 
@@ -115,10 +126,14 @@ class Perception:
         cam = self.camera_setup.model(w, h)
         run_det, run_hyd = self.interleave.schedule(img.shape, self.detector is not None, self.hydranet is not None)
         t0 = time.perf_counter()
-        found = self._detect(img) if run_det else Detections.empty()
-        t1 = time.perf_counter()
-        outputs = self._multitask(img) if run_hyd else self.interleave.outputs
-        t2 = time.perf_counter()
+        if self.detector is not None and self.detector is self.hydranet:  # one network, one pass: its time is the detector's
+            found, outputs = self.detector.infer(img, self.track)
+            t1 = t2 = time.perf_counter()
+        else:
+            found = self._detect(img) if run_det else Detections.empty()
+            t1 = time.perf_counter()
+            outputs = self._multitask(img) if run_hyd else self.interleave.outputs
+            t2 = time.perf_counter()
         if run_det or self.detector is None:
             dets = self.placement(found, cam, None if outputs is None else outputs.depth_m, t_s)
         else:

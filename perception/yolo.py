@@ -457,7 +457,7 @@ class OnnxYoloDetector:
         self._letterbox = LetterBox((cfg.imgsz, cfg.imgsz), auto=True, stride=32)  # as the predictor, dynamic model
         kept = np.flatnonzero(class_lut >= 0)
         self._classes = None if len(kept) == len(class_lut) else [int(i) for i in kept]
-        self._tracker = None
+        self.rows = BoxRows(cfg, class_lut)
 
     @property
     def names(self) -> dict[int, str]:
@@ -479,7 +479,40 @@ class OnnxYoloDetector:
         det[:, :4] = ops.scale_boxes(img.shape[:2], det[:, :4], image_rgb.shape[:2])
         return det
 
-    def _convert(self, rows: np.ndarray, track: np.ndarray | None = None) -> Detections:
+    def detect(self, image_rgb: np.ndarray) -> Detections:
+        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1."""
+        return self.rows.detections(self._raw(image_rgb, self.cfg.conf))
+
+    def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:
+        """:meth:`detect` on each image (the CPU gains nothing from batching here)."""
+        return [self.detect(im) for im in images_rgb]
+
+    def track(self, image_rgb: np.ndarray) -> Detections:
+        """As :meth:`YoloDetector.track`: ids that persist across calls, from the same tracker."""
+        return self.rows.track(self._raw(image_rgb, self.rows.track_conf), image_rgb.shape[:2])
+
+    def reset_tracker(self) -> None:
+        """Forget every track (ids keep counting up, as with :meth:`YoloDetector.reset_tracker`)."""
+        self.rows.reset()
+
+
+class BoxRows:
+    """Box rows ``x0, y0, x1, y1, score, model class`` (after NMS, in the image's pixels) to ``Detections``,
+    with the class map, and through ultralytics' tracker (ByteTrack) exactly as its predictor's tracking
+    callback feeds it: the part of a detector after its network, shared by every network that gives rows
+    (``OnnxYoloDetector``, ``perception.joint_runner``)."""
+
+    def __init__(self, cfg: DetectorConfig, class_lut: np.ndarray):
+        self.cfg = cfg
+        self.class_lut = class_lut  # (model classes,) int64: model class id -> our id, -1 dropped
+        self._tracker = None
+
+    @property
+    def track_conf(self) -> float:
+        """The confidence the rows fed to :meth:`track` are cut at (ByteTrack uses the low ones too)."""
+        return min(self.cfg.conf, 0.1)
+
+    def detections(self, rows: np.ndarray, track: np.ndarray | None = None) -> Detections:
         cls = rows[:, 5].astype(np.int64)
         ours = self.class_lut[cls]
         track = np.full(len(rows), -1, np.int64) if track is None else track.astype(np.int64)
@@ -488,32 +521,23 @@ class OnnxYoloDetector:
         return Detections(rows[keep, :4].astype(np.float32), rows[keep, 4].astype(np.float32), ours[keep], track[keep],
                           _nan(n), _nan(n, 2), _nan(n, 2))
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
-        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1."""
-        return self._convert(self._raw(image_rgb, self.cfg.conf))
-
-    def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:
-        """:meth:`detect` on each image (the CPU gains nothing from batching here)."""
-        return [self.detect(im) for im in images_rgb]
-
-    def track(self, image_rgb: np.ndarray) -> Detections:
-        """As :meth:`YoloDetector.track`: ids that persist across calls, from the same tracker."""
+    def track(self, rows: np.ndarray, image_hw: tuple[int, int]) -> Detections:
+        """One frame's rows (cut at :attr:`track_conf`) through the tracker: ids that persist across calls."""
         from ultralytics.engine.results import Boxes
 
         if self._tracker is None:
             self._tracker = self._make_tracker()
-        rows = self._raw(image_rgb, min(self.cfg.conf, 0.1))
-        tracks = self._tracker.update(Boxes(rows, image_rgb.shape[:2]), image_rgb)  # ByteTrack never reads the pixels
+        tracks = self._tracker.update(Boxes(rows, image_hw), None)  # ByteTrack never reads the pixels
         if len(tracks) == 0:  # what ultralytics' tracking callback does with a frame without tracks
             if any(not t.is_activated for t in self._tracker.tracked_stracks):
                 rows = rows[:0]
-            dets = self._convert(rows)
+            dets = self.detections(rows)
         else:  # rows x0, y0, x1, y1, id, score, class, detection index; boxes clipped as Results.update does
-            h, w = image_rgb.shape[:2]
+            h, w = image_hw
             rows = tracks[:, [0, 1, 2, 3, 5, 6]].astype(np.float32)
             rows[:, [0, 2]] = rows[:, [0, 2]].clip(0, w)
             rows[:, [1, 3]] = rows[:, [1, 3]].clip(0, h)
-            dets = self._convert(rows, tracks[:, 4])
+            dets = self.detections(rows, tracks[:, 4])
         return dets.select((dets.track_id >= 0) | (dets.score >= self.cfg.conf))
 
     def _make_tracker(self):
@@ -529,7 +553,7 @@ class OnnxYoloDetector:
         cfg.device = "cpu"
         return TRACKER_MAP[cfg.tracker_type](args=cfg)
 
-    def reset_tracker(self) -> None:
-        """Forget every track (ids keep counting up, as with :meth:`YoloDetector.reset_tracker`)."""
+    def reset(self) -> None:
+        """Forget every track (ids keep counting up)."""
         if self._tracker is not None:
             self._tracker.reset()

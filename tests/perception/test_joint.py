@@ -197,3 +197,62 @@ def test_train_joint_bad_input_is_one_line(export, tmp_path, capsys):
     assert len(err) == 1 and "init_detector='/no/such.pt' does not exist" in err[0]
     assert main(["train", "joint", "--data", str(tmp_path / "nothing")]) == 2
     assert "is not a dataset written by `drivestack dataset`" in capsys.readouterr().err
+
+
+# --- in the perception pipeline ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def joint_file(tmp_path_factory):
+    """A JointNet with the shipped detector's backbone, neck and Detect head (dense heads untrained)."""
+    joint = JointNet(JointNetConfig())
+    warm_start_from_detector(joint, DEFAULT_DETECTOR)
+    path = tmp_path_factory.mktemp("joint") / "joint.pt"
+    joint.save(path)
+    return path
+
+
+def _sim_stream(steps: int = 8):
+    from perception.sources import SimSource
+
+    with SimSource("drivestack/Town-v0", seed=1, steps=steps) as src:
+        return list(src)
+
+
+def test_pipeline_runs_a_joint_network_once_per_frame_with_the_detectors_tracks(joint_file, monkeypatch):
+    """The joint network serves both seams in one pass; with the shipped detector's weights it finds and
+    tracks what the shipped detector does (same boxes, classes and track ids)."""
+    from perception.pipeline import Perception
+
+    joint = Perception.from_files(joint=joint_file, device="cpu", backend="torch")
+    pair = Perception.from_files(device="cpu", backend="torch")
+    assert joint.detector is joint.hydranet and joint.backend == "torch"
+    passes = []
+    forward = joint.detector._forward
+    monkeypatch.setattr(joint.detector, "_forward", lambda x: passes.append(1) or forward(x))
+    frames = _sim_stream()
+    tracked = 0
+    for f in frames:
+        a, b = joint.process(f), pair.process(f)
+        assert np.array_equal(a.detections.class_id, b.detections.class_id)
+        assert np.array_equal(a.detections.track_id, b.detections.track_id)
+        np.testing.assert_allclose(a.detections.xyxy, b.detections.xyxy, atol=0.5)
+        assert a.drivable.shape == f.image.shape[:2] and a.timings_ms["multitask"] == 0.0
+        tracked += int((a.detections.track_id >= 0).sum())
+    assert tracked > 0 and len(passes) >= len(frames)  # the zoomed light pass may add detector calls
+    with pytest.raises(ValueError, match="interleave needs two networks"):
+        Perception(joint.detector, joint.detector, interleave=True)
+
+
+@pytest.mark.slow  # one ONNX export (about 30 s) and two passes over 8 frames
+def test_joint_network_in_onnxruntime_matches_torch(joint_file, tmp_path):
+    from perception.pipeline import Perception
+
+    torch_stack = Perception.from_files(joint=joint_file, device="cpu", backend="torch")
+    ort_stack = Perception.from_files(joint=joint_file, device="cpu", backend="onnxruntime", onnx_cache=tmp_path)
+    assert ort_stack.backend == "onnxruntime" and len(list(tmp_path.glob("*.onnx"))) == 1
+    for f in _sim_stream():
+        a, b = torch_stack.process(f), ort_stack.process(f)
+        assert np.array_equal(a.detections.class_id, b.detections.class_id)
+        assert np.array_equal(a.detections.track_id, b.detections.track_id)
+        np.testing.assert_allclose(b.detections.xyxy, a.detections.xyxy, atol=0.5)
+        assert (a.drivable != b.drivable).mean() < 1e-3 and (a.lane_mask != b.lane_mask).mean() < 1e-3
+        np.testing.assert_allclose(b.depth_m, a.depth_m, rtol=1e-3)

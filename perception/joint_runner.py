@@ -1,0 +1,130 @@
+"""``JointPerceptionNet``: a JointNet checkpoint behind both of the pipeline's network seams, one pass per frame.
+
+``perception.pipeline.Perception`` holds a detector (``detect`` / ``track`` / ``reset_tracker``) and a
+multi-task network (``predict``, ``config.input_size``). Given one ``JointPerceptionNet`` for both, it calls
+``infer`` once per frame and gets the boxes and the dense outputs of the same forward pass; each seam still
+works alone (the light selector's zoomed pass calls ``detect`` on a crop; a dense-only evaluation calls
+``predict``).
+
+Runs in PyTorch or, on the CPU by default, in ONNX Runtime (one graph, exported once into the ONNX cache as
+the pair's networks are, ``perception.onnx_backend``). Boxes: the decoded head output through ``perception.nms``
+at the detector settings (``DetectorConfig``: conf, iou, max_det), stretched back to the image, then the class
+map and ByteTrack exactly as the YOLO detectors (``perception.yolo.BoxRows``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from .joint import JointNet, JointNetConfig, dense_outputs, detection_rows, export_onnx
+from .types import Detections, MultitaskOutputs
+from .yolo import BoxRows, DetectorConfig, map_class_names
+
+
+class JointPerceptionNet:
+    """One JointNet serving as the pipeline's detector and its multi-task network."""
+
+    def __init__(self, forward: Callable[[np.ndarray], dict[str, np.ndarray]], config: JointNetConfig,
+                 cfg: DetectorConfig, backend: str, source: str):
+        self._forward = forward  # (1, 3, H, W) float32 in [0, 1] -> the raw outputs by ONNX_OUTPUTS name
+        self.config = config  # JointNetConfig: input_size is what the pipeline resizes to
+        self.cfg = cfg
+        self.backend = backend
+        self.source = source
+        self._names = dict(enumerate(config.class_names))
+        self.class_lut, _ = map_class_names(self._names)
+        self.rows = BoxRows(cfg, self.class_lut)
+
+    @classmethod
+    def load(cls, weights: str | os.PathLike, device: str = "auto", backend: str = "auto",
+             cache: str | os.PathLike | None = None, cfg: DetectorConfig | None = None) -> "JointPerceptionNet":
+        """From a JointNet checkpoint; ``backend`` and ``cache`` as ``perception.model_files.load_networks``."""
+        from .model_files import resolve_backend
+
+        chosen = resolve_backend(backend, device)
+        net = JointNet.load(weights, device="cpu" if chosen == "onnxruntime" else device)
+        cfg = cfg or DetectorConfig(device=device)
+        if chosen == "onnxruntime":
+            from .onnx_backend import cached_export, cpu_session
+
+            h, w = net.config.input_size
+            path = cached_export(weights, f"joint-{h}x{w}-torch{torch.__version__.split('+')[0]}",
+                                 lambda p: export_onnx(net, p), cache)
+            session = cpu_session(path)
+            names = [o.name for o in session.get_outputs()]
+            return cls(lambda x: dict(zip(names, session.run(None, {"images": x}))), net.config, cfg, "onnxruntime",
+                       str(path))
+
+        def forward(x: np.ndarray) -> dict[str, np.ndarray]:
+            with torch.no_grad():
+                return {k: v.float().cpu().numpy() for k, v in net(torch.from_numpy(x).to(net.device)).items()}
+        return cls(forward, net.config, cfg, "torch", str(weights))
+
+    @property
+    def names(self) -> dict[int, str]:
+        """The detection head's class names (its index space, before mapping onto ours)."""
+        return dict(self._names)
+
+    def _outputs(self, image_rgb: np.ndarray) -> dict[str, np.ndarray]:
+        h, w = self.config.input_size
+        small = image_rgb if image_rgb.shape[:2] == (h, w) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_LINEAR)
+        x = np.ascontiguousarray(small.transpose(2, 0, 1)[None], np.float32) * np.float32(1 / 255)
+        return self._forward(x)
+
+    def _rows(self, out: dict[str, np.ndarray], image_hw: tuple[int, int], conf: float) -> np.ndarray:
+        return detection_rows(out["det"], image_hw, self.config.input_size, conf, self.cfg.iou, self.cfg.max_det)[0]
+
+    def _dense(self, out: dict[str, np.ndarray], image_hw: tuple[int, int]) -> MultitaskOutputs:
+        return dense_outputs({k: torch.from_numpy(v) for k, v in out.items() if k != "det"}, image_hw).image(0)
+
+    # --- both seams at once ----------------------------------------------------------------------------
+    def infer(self, image_rgb: np.ndarray, track: bool = True) -> tuple[Detections, MultitaskOutputs]:
+        """One forward pass: the frame's detections (tracked with ``track``) and its ``MultitaskOutputs``."""
+        hw = image_rgb.shape[:2]
+        out = self._outputs(image_rgb)
+        if track:
+            boxes = self.rows.track(self._rows(out, hw, self.rows.track_conf), hw)
+        else:
+            boxes = self.rows.detections(self._rows(out, hw, self.cfg.conf))
+        return boxes, self._dense(out, hw)
+
+    # --- the detector's seam ---------------------------------------------------------------------------
+    def detect(self, image_rgb: np.ndarray) -> Detections:
+        return self.rows.detections(self._rows(self._outputs(image_rgb), image_rgb.shape[:2], self.cfg.conf))
+
+    def detect_batch(self, images_rgb) -> list[Detections]:
+        return [self.detect(im) for im in images_rgb]
+
+    def track(self, image_rgb: np.ndarray) -> Detections:
+        hw = image_rgb.shape[:2]
+        return self.rows.track(self._rows(self._outputs(image_rgb), hw, self.rows.track_conf), hw)
+
+    def reset_tracker(self) -> None:
+        self.rows.reset()
+
+    # --- the multi-task network's seam -----------------------------------------------------------------
+    def predict(self, images_rgb: np.ndarray) -> MultitaskOutputs:
+        """As ``HydraNet.predict`` for one image (H, W, 3): the dense heads' ``MultitaskOutputs``."""
+        if np.asarray(images_rgb).ndim != 3:
+            raise ValueError("JointPerceptionNet.predict takes one image (H, W, 3)")
+        return self._dense(self._outputs(images_rgb), images_rgb.shape[:2])
+
+
+def load_joint(weights: str | Path, device: str = "auto", backend: str = "auto", cache: str | Path | None = None,
+               conf: float | None = None) -> JointPerceptionNet:
+    """The joint network from its checkpoint, for ``Perception.from_files(joint=...)``; ``conf``: the box
+    confidence threshold (``DetectorConfig.conf`` by default)."""
+    if not Path(weights).is_file():
+        raise FileNotFoundError(f"joint network weights {str(weights)!r} do not exist; train one (`drivestack train joint`)")
+    cfg = DetectorConfig(device="cpu" if backend == "onnxruntime" else device)
+    if conf is not None:
+        from dataclasses import replace
+
+        cfg = replace(cfg, conf=conf)
+    return JointPerceptionNet.load(weights, device, backend, cache, cfg)
