@@ -86,6 +86,9 @@ def add_parser(sub) -> None:
                    help="perception, navigation worlds: do not tell perception where the map puts the next signal (as with no map)")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped)")
+    p.add_argument("--joint", default=None, metavar="WEIGHTS",
+                   help="perception: one joint network (`drivestack train joint`) for boxes and dense outputs, "
+                        "in place of --detector and --hydranet")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
@@ -132,11 +135,13 @@ def run(args) -> int:
     from perception.evaluate import EvalConfig, EvalModels, evaluate
     from perception.pipeline import model_paths
 
+    if args.joint and (args.detector or args.hydranet):
+        raise UsageError("--joint replaces --detector and --hydranet; give either --joint or those two")
     try:
         det_path, hyd_path = model_paths(args.detector, args.hydranet)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
-    models = EvalModels(str(det_path), str(hyd_path), args.device)
+    models = EvalModels(str(det_path), str(hyd_path), args.device, joint=args.joint)
     try:
         perception = models.build()  # here too: bad weights are a one-line error before any worker loads them
     except (ValueError, FileNotFoundError) as exc:
@@ -145,7 +150,7 @@ def run(args) -> int:
         report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
                                                  randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
                           progress=not args.json, units_map=units_map, models=models)
-    report["models"] = {"detector": str(det_path), "hydranet": str(hyd_path)}
+    report["models"] = {"joint": str(args.joint)} if args.joint else {"detector": str(det_path), "hydranet": str(hyd_path)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json and args.out:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)

@@ -169,12 +169,19 @@ class EvalModels:
     detector: str  # detector weights
     hydranet: str  # multi-task weights
     device: str = "auto"
+    joint: str | None = None  # a joint network's weights, scored in place of the two above
 
     def build(self):
         """The ``Perception`` that scores them: no tracking, and the detector at a near-zero confidence
         threshold (AP needs the whole score range)."""
         from .pipeline import Perception
         from .yolo import DetectorConfig, YoloDetector
+
+        if self.joint is not None:
+            from .joint_runner import load_joint
+
+            net = load_joint(self.joint, self.device, conf=0.001)
+            return Perception(net, net, track=False)
 
         perception = Perception.from_files(None, self.hydranet, device=self.device, track=False)
         perception.detector = YoloDetector.load(self.detector, cfg=DetectorConfig(device=self.device, conf=0.001))

@@ -256,3 +256,30 @@ def test_joint_network_in_onnxruntime_matches_torch(joint_file, tmp_path):
         np.testing.assert_allclose(b.detections.xyxy, a.detections.xyxy, atol=0.5)
         assert (a.drivable != b.drivable).mean() < 1e-3 and (a.lane_mask != b.lane_mask).mean() < 1e-3
         np.testing.assert_allclose(b.depth_m, a.depth_m, rtol=1e-3)
+
+
+@pytest.mark.slow  # two evaluations of 12 frames: about 40 s here
+def test_eval_perception_scores_a_joint_network(joint_file, capsys):
+    """``eval perception --joint``: the boxes of a joint network with the shipped detector's weights score
+    the shipped detector's AP (the same boxes), and the dense heads are scored too."""
+    import json
+
+    from drivestack.cli import main
+
+    args = ["eval", "perception", "--seeds", "10000", "--frames-per-seed", "3", "--json", "--device", "cpu"]
+    assert main(args + ["--joint", str(joint_file)]) == 0
+    joint = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    pair = json.loads(capsys.readouterr().out)
+    assert joint["detection"]["ap50"] == pair["detection"]["ap50"] and joint["models"] == {"joint": str(joint_file)}
+    assert joint["drivable_iou"] is not None
+
+
+def test_eval_perception_joint_bad_input_is_one_line(joint_file, tmp_path, capsys):
+    from drivestack.cli import main
+
+    assert main(["eval", "perception", "--joint", str(joint_file), "--detector", str(DEFAULT_DETECTOR)]) == 2
+    assert "--joint replaces --detector and --hydranet" in capsys.readouterr().err
+    assert main(["eval", "perception", "--joint", str(tmp_path / "none.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none.pt' do not exist" in err[0]
