@@ -180,7 +180,8 @@ def training_throughput(n_envs: int, train_steps: int, seed: int, torch_threads:
             "env_steps": done, "seconds": round(elapsed, 3), "n_steps_per_env": n_steps, "batch_size": batch, "n_epochs": 5}
 
 
-def bench_loop(seconds: float, processes: list[int], train_steps: int, device: str, seed: int) -> dict:
+def bench_loop(seconds: float, processes: list[int], train_steps: int, device: str, seed: int,
+               joint: str | None = None) -> dict:
     import torch
 
     from drivestack.bench import _load_average, _warmup_s, device_info
@@ -203,13 +204,19 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
         "timing": "wall clock over the timed window, after warm-up; episode resets inside it are counted",
     }
     interleaved = Perception.from_files(*model_paths(), device=device, interleave=True)
-    for name, p in (("models", perception), ("models-interleaved", interleaved), ("labels", None)):
+    loops = [("models", perception), ("models-interleaved", interleaved)]
+    if joint:  # the one-pass network beside the pair, in the same run
+        loops.append(("models-joint", Perception.from_files(joint=joint, device=device)))
+        report["settings"]["joint"] = str(joint)
+    for name, p in (*loops, ("labels", None)):
         _log(f"closed loop from {name}, {seconds:g} s")
         report["closed_loop"][name] = closed_loop(p, seconds, _warmup_s(seconds), seed)
     report["closed_loop"]["models"]["perception_backend"] = perception.backend
     report["closed_loop"]["models-interleaved"]["perception_backend"] = interleaved.backend
     report["closed_loop"]["models-interleaved"]["note"] = ("the detector and the multi-task network take turns, each on "
                                                            "every other frame (Perception(interleave=True))")
+    if joint:
+        report["closed_loop"]["models-joint"]["note"] = "one joint network, one pass per frame for boxes and dense outputs"
     report["training"] = {"unit": "env-steps/s", "algo": "PPO MlpPolicy (stable-baselines3), 128x128",
                           "env": "control.envs.make_env: town, labels + PerceptionNoise, camera off", "runs": []}
     for n in processes:
@@ -266,7 +273,7 @@ def run(args) -> int:
         raise UsageError(f"--device {device!r} is not allowed; choose auto, cpu or cuda")
     try:
         with contextlib.redirect_stdout(sys.stderr):  # libraries' chatter (ultralytics' first-run notes) off the report
-            report = bench_loop(seconds, processes, train_steps, device, getattr(args, "seed", 0))
+            report = bench_loop(seconds, processes, train_steps, device, getattr(args, "seed", 0), getattr(args, "joint", None))
     except FileNotFoundError as exc:
         raise UsageError(f"{exc}; train the models (`drivestack train`)") from None
     print(json.dumps(report, indent=2) if args.json else format_table(report))

@@ -5,8 +5,10 @@ network, the geometry stage, the whole stack (``Perception.process`` with tracki
 1280x720 footage (perception, overlay drawing and mp4 encoding, each also on its own). Every
 backend the default ("auto") could pick is measured in the same run: PyTorch always, and ONNX
 Runtime on the CPU when it is installed (``perception.onnx_backend``; the first run exports the
-networks into its cache). On a GPU it adds batched (8) and half-precision figures (PyTorch).
-Medians over repeated calls after warm-up.
+networks into its cache). ``--joint WEIGHTS`` adds a joint network (``drivestack train joint``: one
+pass for boxes and dense outputs) on the same backends, beside the pair, in the same run; its
+``detector_ms`` and ``multitask_ms`` are each the one whole pass. On a GPU it adds batched (8) and
+half-precision figures (PyTorch). Medians over repeated calls after warm-up.
 """
 
 from __future__ import annotations
@@ -109,20 +111,21 @@ def _backend_figures(stacks: dict, frames: list[np.ndarray], hd: list | None, re
         out[name]["stages"]["whole_stack_ms"] = ms
         out[name]["stages"]["whole_stack_fps"] = round(1000.0 / ms, 1)
     # the pipeline's switches, each measured against the default above: without the zoomed light
-    # pass, and with the two networks taking turns (Perception's light_zoom / interleave)
-    for label, switch in (("no_light_zoom", {"light_zoom": False}), ("interleaved", {"interleave": True})):
-        saved = {n: {a: getattr(p, a) for a in switch} for n, p in stacks.items()}
-        for p in stacks.values():
+    # pass (the light selector's light_zoom), and with the two networks taking turns (the Interleave
+    # stage's enabled; not for a joint network, which runs once per frame anyway)
+    for label, part, attr, value in (("no_light_zoom", "light", "light_zoom", False),
+                                     ("interleaved", "interleave", "enabled", True)):
+        switchable = {n: p for n, p in stacks.items() if not (label == "interleaved" and p.detector is p.hydranet)}
+        saved = {n: getattr(getattr(p, part), attr) for n, p in switchable.items()}
+        for p in switchable.values():
             p.reset()
-            for a, v in switch.items():
-                setattr(p, a, v)
-        for name, ms in _median_ms_each({n: whole(p) for n, p in stacks.items()}, repeats).items():
+            setattr(getattr(p, part), attr, value)
+        for name, ms in _median_ms_each({n: whole(p) for n, p in switchable.items()}, repeats).items():
             out[name]["stages"][f"whole_stack_{label}_ms"] = ms
             out[name]["stages"][f"whole_stack_{label}_fps"] = round(1000.0 / ms, 1)
-        for n, p in stacks.items():
+        for n, p in switchable.items():
             p.reset()
-            for a, v in saved[n].items():
-                setattr(p, a, v)
+            setattr(getattr(p, part), attr, saved[n])
     if hd:
         timed = min(repeats, len(hd))
         with tempfile.TemporaryDirectory() as tmp:
@@ -132,7 +135,8 @@ def _backend_figures(stacks: dict, frames: list[np.ndarray], hd: list | None, re
     return out
 
 
-def bench_perception(detector: str | None, hydranet: str | None, device: str, repeats: int) -> dict:
+def bench_perception(detector: str | None, hydranet: str | None, device: str, repeats: int,
+                     joint: str | None = None) -> dict:
     import torch
 
     from drivestack.bench import device_info
@@ -148,7 +152,8 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
         with open_source(str(REAL_CLIP)) as src:
             hd = [f for f in src]
     report: dict = {"device": device_info(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                    "models": {"detector": str(det_path), "hydranet": str(hyd_path)},
+                    "models": {"detector": str(det_path), "hydranet": str(hyd_path),
+                               **({"joint": str(joint)} if joint else {})},
                     "resolution_px": [frames[0].shape[1], frames[0].shape[0]], "repeats": repeats}
     report["accelerator"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)"
     report["default_backend"] = resolve_backend("auto", device)
@@ -166,6 +171,14 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
             stacks[name] = Perception.from_files(det_path, hyd_path, device=device, backend=name)
         except Exception as exc:  # an exporter gap must not hide the PyTorch figures
             report["backends"][name] = {"note": f"could not load: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}"}
+        if joint:  # the one-pass network on the same backend, measured beside the pair
+            try:
+                stacks[f"joint-{name}"] = Perception.from_files(joint=joint, device=device, backend=name)
+            except (FileNotFoundError, ValueError):
+                raise
+            except Exception as exc:  # noqa: BLE001 - as above
+                report["backends"][f"joint-{name}"] = {"note": f"could not load: {type(exc).__name__}: "
+                                                               f"{str(exc).splitlines()[0][:300]}"}
     report["backends"].update(_backend_figures(stacks, frames, hd, repeats))
     torch_stack = stacks.get("torch")
     if torch.cuda.is_available() and torch_stack is not None:
@@ -191,7 +204,7 @@ def run(args) -> int:
     repeats = max(5, int(seconds * 10))
     try:
         report = bench_perception(getattr(args, "detector", None), getattr(args, "hydranet", None),
-                                  getattr(args, "device", "auto"), repeats)
+                                  getattr(args, "device", "auto"), repeats, getattr(args, "joint", None))
     except FileNotFoundError as exc:
         raise UsageError(f"{exc}; train the models (`drivestack train`) or pass --detector / --hydranet") from None
     if args.json:

@@ -283,3 +283,18 @@ def test_eval_perception_joint_bad_input_is_one_line(joint_file, tmp_path, capsy
     assert main(["eval", "perception", "--joint", str(tmp_path / "none.pt")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "none.pt' do not exist" in err[0]
+
+
+@pytest.mark.slow  # the pair and the joint network on every backend, a short window each: about 90 s here
+def test_bench_perception_measures_the_joint_network_beside_the_pair(joint_file, monkeypatch):
+    from drivestack import bench_perception
+
+    monkeypatch.setattr(bench_perception, "REAL_CLIP", joint_file.parent / "no_clip.mp4")  # no 720p replay part
+    report = bench_perception.bench_perception(None, None, "cpu", repeats=5, joint=str(joint_file))
+    assert report["models"]["joint"] == str(joint_file)
+    pairs = [b for b in report["backends"] if not b.startswith("joint-")]
+    assert {f"joint-{b}" for b in pairs} <= set(report["backends"])
+    for name, figures in report["backends"].items():
+        stages = figures["stages"]
+        assert stages["whole_stack_fps"] > 0 and stages["detector_ms"] > 0
+        assert ("whole_stack_interleaved_fps" in stages) == (not name.startswith("joint-"))
