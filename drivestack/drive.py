@@ -64,6 +64,7 @@ class DriveSettings:
     supervisor: bool = True  # SafetySupervisor around the policy
     device: str = "auto"  # perception device: auto | cpu | cuda
     interleave: bool = False  # the two networks in turns, each on every other frame
+    joint: str = ""  # a joint network's weights in place of the pair ("" = the pair)
     video: bool = True  # camera.mp4 / hud.mp4 (and the replayable recording)
 
 
@@ -81,6 +82,9 @@ def add_parser(sub) -> None:
                    help="run the detector and the multi-task network in turns, each on every other frame (faster; objects "
                         "are predicted from their tracks in between)")
     p.add_argument("--device", default="auto", help="perception device: auto (default), cpu, cuda")
+    p.add_argument("--joint", default=None, metavar="WEIGHTS",
+                   help="perception from one joint network (`drivestack train joint`: boxes and dense outputs in one pass) "
+                        "instead of the shipped detector and multi-task network")
     p.add_argument("--out", default=None, help="run folder (default: runs/drive-<date>-<time>); must not exist")
     p.add_argument("--config", default=None, help="YAML preset of EnvConfig fields, or a drive run's config.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one env config field")
@@ -159,11 +163,15 @@ def _policy(spec: str, supervised: bool, scenario: str = "town"):
     return SafetySupervisor(policy) if supervised else policy
 
 
-def _perception(source: str, device: str, interleave: bool = False):
-    """The models (``Perception.from_files``) or None for the simulator's labels."""
+def _perception(source: str, device: str, interleave: bool = False, joint: str | None = None):
+    """The models (``Perception.from_files``: the pair, or ``joint``) or None for the simulator's labels."""
 
     if source == "labels":
+        if joint:
+            raise UsageError("--joint is a model; it is not allowed with --perception labels")
         return None
+    if joint and interleave:
+        raise UsageError("--interleave needs the two networks; a joint network (--joint) runs once per frame")
     from perception.pipeline import Perception, model_paths
 
     if device == "cuda":
@@ -172,6 +180,8 @@ def _perception(source: str, device: str, interleave: bool = False):
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available here; use auto or cpu")
     try:
+        if joint:
+            return Perception.from_files(joint=joint, device=device)
         return Perception.from_files(*model_paths(), device=device, interleave=interleave)
     except (FileNotFoundError, ValueError) as exc:
         raise UsageError(str(exc)) from None
@@ -186,7 +196,7 @@ def run(args) -> int:
     if out.exists():
         raise UsageError(f"run folder {str(out)!r} already exists; choose another --out (runs are never overwritten)")
     policy = _policy(args.policy, not args.no_supervisor, config.scenario.kind)
-    perception = _perception(args.perception, args.device, args.interleave)
+    perception = _perception(args.perception, args.device, args.interleave, args.joint)
     show = args.show and _can_show()
     start_run_folder(out, "drive", "run folder")  # INCOMPLETE until the last act below: a folder that keeps it was interrupted
 
@@ -201,7 +211,8 @@ def run(args) -> int:
 
     settings = DriveSettings(scenario=config.scenario.kind, seed=args.seed, episodes=args.episodes, perception=args.perception,
                              policy=args.policy, policy_name=policy.name, supervisor=not args.no_supervisor,
-                             device=args.device, interleave=args.interleave, video=not args.no_video)
+                             device=args.device, interleave=args.interleave, joint=args.joint or "",
+                             video=not args.no_video)
     (out / "config.yaml").write_text(yaml.safe_dump({"drive": asdict(settings), "env": to_dict(config)}, sort_keys=False))
     driver = getattr(policy, "policy", policy)  # under the supervisor
     env = make_env(config.scenario.kind, config.scenario.route_length_m, perception=perception, render_camera=True,

@@ -298,3 +298,23 @@ def test_bench_perception_measures_the_joint_network_beside_the_pair(joint_file,
         stages = figures["stages"]
         assert stages["whole_stack_fps"] > 0 and stages["detector_ms"] > 0
         assert ("whole_stack_interleaved_fps" in stages) == (not name.startswith("joint-"))
+
+
+@pytest.mark.slow  # a 50 m drive from pixels through the joint network: about 30 s here
+def test_drive_with_a_joint_network(joint_file, tmp_path, capsys):
+    import json
+
+    import yaml
+
+    from drivestack.cli import main
+
+    out = tmp_path / "run"
+    assert main(["drive", "--route-length", "50", "--device", "cpu", "--joint", str(joint_file), "--no-video",
+                 "--out", str(out), "--quiet"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["drive"]["joint"] == str(joint_file)
+    frames = [json.loads(line) for line in (out / "episode-000" / "perception.jsonl").read_text().splitlines()]
+    assert frames and all(f["timings_ms"]["multitask"] == 0.0 and f["timings_ms"]["detector"] > 0 for f in frames)
+    for extra, message in ((["--interleave"], "--interleave needs the two networks"),
+                           (["--perception", "labels"], "--joint is a model")):
+        assert main(["drive", "--joint", str(joint_file), "--out", str(tmp_path / "x"), "--quiet", *extra]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "x").exists()
