@@ -57,6 +57,7 @@ from common.config import ConfigError, check_range, from_dict, to_dict
 from common.device import resolve_device
 from common.vocab import LANE_CLASSES, LIGHT_STATES  # index = lanes-mask code / class of the light head
 
+from .checkpoint_files import read_checkpoint, save_checkpoint
 from .types import MultitaskOutputs
 
 FORMAT = "drivestack-hydranet"
@@ -366,29 +367,13 @@ class HydraNet(nn.Module):
                 **extra}
 
     def save(self, path: str | Path, **extra: Any) -> None:
-        """Write one .pt holding weights, config and metadata (atomically: temp file then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.checkpoint(**extra), tmp)
-        tmp.replace(path)
+        """One .pt with weights, config and metadata (plus ``extra``), written atomically."""
+        save_checkpoint(self.checkpoint(**extra), path)
 
     @staticmethod
     def read_checkpoint(path: str | Path) -> dict[str, Any]:
         """The checkpoint dict of a HydraNet file; ValueError naming the file for anything else."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"HydraNet checkpoint {str(path)!r} does not exist")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and torch errors all mean "not a model file"
-            raise ValueError(f"{str(path)!r} is not a HydraNet checkpoint (torch.load failed: {exc})") from exc
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-            raise ValueError(f"{str(path)!r} is not a HydraNet checkpoint (no {FORMAT!r} format marker)")
-        if ckpt.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{str(path)!r} holds HydraNet format {ckpt.get('format_version')!r}; "
-                             f"this code reads {FORMAT_VERSION}")
-        return ckpt
+        return read_checkpoint(path, FORMAT, FORMAT_VERSION, "HydraNet")
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "HydraNet":

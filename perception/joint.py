@@ -39,6 +39,7 @@ from common.vocab import CLASS_NAMES, LANE_CLASSES
 
 from .hydranet import (REG_BIAS, REG_NAMES, REG_SCALE, EgoHead, FPNNeck, LightHead, _dense_head, image_batch,
                        multitask_outputs)
+from .checkpoint_files import read_checkpoint, save_checkpoint
 from .types import MultitaskOutputs
 
 FORMAT = "drivestack-joint"
@@ -203,28 +204,13 @@ class JointNet(nn.Module):
                          "input": "RGB float in [0, 1], (B, 3, H, W) at config.input_size"}, **extra}
 
     def save(self, path: str | Path, **extra: Any) -> None:
-        """One .pt with weights, config and metadata, written atomically (temp file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.checkpoint(**extra), tmp)
-        tmp.replace(path)
+        """One .pt with weights, config and metadata (plus ``extra``), written atomically."""
+        save_checkpoint(self.checkpoint(**extra), path)
 
     @staticmethod
     def read_checkpoint(path: str | Path) -> dict[str, Any]:
         """The checkpoint dict of a JointNet file; ValueError naming the file for anything else."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"JointNet checkpoint {str(path)!r} does not exist")
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle, zip and torch errors all mean "not a model file"
-            raise ValueError(f"{str(path)!r} is not a JointNet checkpoint (torch.load failed: {exc})") from exc
-        if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-            raise ValueError(f"{str(path)!r} is not a JointNet checkpoint (no {FORMAT!r} format marker)")
-        if ckpt.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{str(path)!r} holds JointNet format {ckpt.get('format_version')!r}; this code reads {FORMAT_VERSION}")
-        return ckpt
+        return read_checkpoint(path, FORMAT, FORMAT_VERSION, "JointNet")
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu") -> "JointNet":

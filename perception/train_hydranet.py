@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -52,9 +51,10 @@ from torch.utils.data import DataLoader
 from common.config import ConfigError, check_range, from_dict, load_yaml, merge, parse_override, save_yaml, to_dict
 from common.device import resolve_device
 
-from .hydranet import LIGHT_STATES, TASKS, HydraNet, HydraNetConfig, upgrade_config
+from .hydranet import LIGHT_STATES, HydraNet, HydraNetConfig, upgrade_config
 from .hydranet_data import HydraDataset, MultiTaskLoss, task_losses
 from .metrics import LaneF1, LightTally, MaskIoU
+from .train_loop import Fit, autocast as _autocast, cosine_schedule, progress_bar as _bar, result, resume, run_epochs
 
 ABSREL_BINS = 10000  # depth abs-rel histogram on [0, ABSREL_MAX]: median resolution 0.001
 ABSREL_MAX = 10.0
@@ -200,18 +200,6 @@ def evaluate(net: HydraNet, loader: DataLoader, device: torch.device, amp: bool 
 
 
 # --- training ------------------------------------------------------------------------------------------
-def _autocast(device: torch.device, amp: bool):
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
-
-
-def _bar(iterable, enabled: bool, desc: str):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
-
-
 def _val_split(root: Path) -> str:
     for split in ("val", "test", "train"):
         if any((root / "gt" / split).glob("*.jsonl")):
@@ -281,100 +269,25 @@ def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
     steps_per_epoch = len(_loader(train_ds, cfg, True, 0, device))
     if cfg.max_train_batches:
         steps_per_epoch = min(steps_per_epoch, cfg.max_train_batches)
-    total = max(1, cfg.epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-
-    start_epoch, best_score, best_metrics, history = 0, -math.inf, {}, []
-    last = out / "last.pt"
-    if last.is_file():
-        ckpt = HydraNet.read_checkpoint(last)
-        state = ckpt.get("train_state")
-        if state is None:
-            raise ValueError(f"{str(last)!r} holds no training state; move it away to start a new run")
-        if ckpt["config"] != to_dict(cfg.model):
-            raise ConfigError(f"{str(last)!r} was trained with model config {ckpt['config']}, this run asks "
-                              f"{to_dict(cfg.model)}; use another out_dir")
-        net.load_state_dict(ckpt["state_dict"])
-        loss_fn.load_state_dict(state["loss"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch, best_score = state["epoch"] + 1, state["best_score"]
-        best_metrics, history = state["best_metrics"], state["history"]
-        torch.set_rng_state(state["torch_rng"])
+    fit = Fit(net, loss_fn, opt, cosine_schedule(opt, cfg.epochs, steps_per_epoch, cfg.min_lr_ratio), steps_per_epoch, out)
+    resume(fit)
     save_yaml(cfg, out / "config.yaml")
 
-    from torch.utils.tensorboard import SummaryWriter
+    def train_mode() -> None:
+        net.train()
+        if cfg.train_only:  # frozen parts keep their BatchNorm statistics
+            net.eval()
+            getattr(net, cfg.train_only).train()
 
-    writer = SummaryWriter(str(out / "tb"))
-    step = start_epoch * steps_per_epoch
-    t0 = time.perf_counter()
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            net.train()
-            if cfg.train_only:  # frozen parts keep their BatchNorm statistics
-                net.eval()
-                getattr(net, cfg.train_only).train()
-            train_ds.set_epoch(epoch)
-            sums = {t: 0.0 for t in (*TASKS, "total")}
-            n = 0
-            batches = _bar(_loader(train_ds, cfg, True, epoch, device), cfg.progress, f"epoch {epoch + 1}/{cfg.epochs}")
-            for i, batch in enumerate(batches):
-                if cfg.max_train_batches and i >= cfg.max_train_batches:
-                    break
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                with _autocast(device, cfg.amp):
-                    outputs = net(batch["image"])
-                losses = task_losses(outputs, batch, cfg.model)
-                total_loss = loss_fn(losses)
-                if not torch.isfinite(total_loss):
-                    raise FloatingPointError(f"epoch {epoch}, step {step}: loss is {float(total_loss)} "
-                                             f"({ {k: float(v) for k, v in losses.items()} }); lower lr")
-                opt.zero_grad(set_to_none=True)
-                total_loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-                opt.step()
-                sched.step()
-                step += 1
-                n += 1
-                for k, v in losses.items():
-                    sums[k] += float(v.detach())
-                sums["total"] += float(total_loss.detach())
-                if hasattr(batches, "set_postfix"):
-                    batches.set_postfix(loss=f"{float(total_loss):.3f}")
-                if step % 10 == 0:
-                    for k, v in losses.items():
-                        writer.add_scalar(f"train_step/{k}", float(v.detach()), step)
-                    writer.add_scalar("train_step/total", float(total_loss.detach()), step)
-            for k, v in sums.items():
-                writer.add_scalar(f"train/{k}_loss", v / max(n, 1), epoch)
-            writer.add_scalar("train/lr", opt.param_groups[0]["lr"], epoch)
-            for k, v in loss_fn.effective_weights().items():
-                writer.add_scalar(f"task_weight/{k}", v, epoch)
+    def batches_of(epoch: int):
+        train_ds.set_epoch(epoch)
+        return _loader(train_ds, cfg, True, epoch, device)
 
-            metrics = evaluate(net, val_loader, device, cfg.amp, cfg.progress)
-            for k, v in metrics.items():
-                writer.add_scalar(f"val/{k}", v, epoch)
-            writer.flush()
-            record = {"epoch": epoch, **{f"train_{k}_loss": v / max(n, 1) for k, v in sums.items()}, **metrics}
-            history.append(record)
-            if metrics["val_score"] > best_score:
-                best_score, best_metrics = metrics["val_score"], {"epoch": epoch, **metrics}
-                net.save(out / "best.pt", metrics=best_metrics, task_weights=loss_fn.effective_weights())
-            net.save(last, metrics=record, train_state={
-                "epoch": epoch, "best_score": best_score, "best_metrics": best_metrics, "history": history,
-                "loss": loss_fn.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state()})
-    finally:
-        writer.close()
-
-    result = {**best_metrics, "best_epoch": best_metrics.get("epoch", -1), "epochs_done": len(history),
-              "val_split": val_split, "train_frames": len(train_ds), "val_frames": len(val_ds),
-              "device": str(device), "train_seconds_this_call": time.perf_counter() - t0,
-              "task_weights": loss_fn.effective_weights(), "last": history[-1] if history else {}}
-    result.pop("epoch", None)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    seconds = run_epochs(fit, cfg.epochs, batches_of, lambda batch: task_losses(net(batch["image"]), batch, cfg.model),
+                         lambda: evaluate(net, val_loader, device, cfg.amp, cfg.progress), train_mode, device, cfg.amp,
+                         cfg.max_train_batches, cfg.progress)
+    return result(fit, seconds, val_split=val_split, train_frames=len(train_ds), val_frames=len(val_ds),
+                  device=str(device))
 
 
 def main(argv: list[str] | None = None) -> None:

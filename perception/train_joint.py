@@ -21,9 +21,6 @@ perception`` reports; boxes at conf 0.001, NMS IoU ``VAL_NMS_IOU``), ``map50`` o
 
 from __future__ import annotations
 
-import json
-import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from common.config import ConfigError, check_range, save_yaml, to_dict
+from common.config import ConfigError, check_range, save_yaml
 from common.device import resolve_device
 from common.vocab import CLASS_NAMES
 
@@ -42,7 +39,8 @@ from .joint import JointNet, JointNetConfig, detection_rows, warm_start_from_det
 from .joint_data import JointDataset, collate
 from .metrics.detection import DetectionTally
 from .model_files import DEFAULT_DETECTOR
-from .train_hydranet import HydraMetrics, _autocast, _bar, _param_groups, _val_split, seed_everything
+from .train_hydranet import HydraMetrics, _param_groups, _val_split, seed_everything
+from .train_loop import Fit, autocast, cosine_schedule, progress_bar, result, resume, run_epochs
 
 JOINT_TASKS = ("det", *TASKS)
 VAL_CONF = 0.001  # every box counts towards AP (ultralytics' val setting)
@@ -126,9 +124,9 @@ def evaluate(net: JointNet, loader: DataLoader, device: torch.device, amp: bool 
     net.eval()
     metrics = JointMetrics(net, loader.dataset)
     with torch.no_grad():
-        for batch in _bar(loader, progress, "val"):
+        for batch in progress_bar(loader, progress, "val"):
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 out = net(batch["image"])
             metrics.update(out, batch)
     return metrics.compute()
@@ -172,97 +170,23 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
 
     net = JointNet(cfg.model)
     loss_fn = MultiTaskLoss("uncertainty", tasks=JOINT_TASKS)
-    last = out / "last.pt"
-    state = JointNet.read_checkpoint(last).get("train_state") if last.is_file() else None
-    if last.is_file() and state is None:
-        raise ValueError(f"{str(last)!r} holds no training state; move it away to start a new run")
-    if state is None:
-        _start(cfg, net)
-    net.to(device)
-    loss_fn.to(device)
     opt = torch.optim.AdamW(_param_groups(net, loss_fn, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = len(_loader(train_ds, cfg, True, 0, device))
     if cfg.max_train_batches:
         steps_per_epoch = min(steps_per_epoch, cfg.max_train_batches)
-    total = max(1, cfg.epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
-    start_epoch, best_score, best_metrics, history = 0, -math.inf, {}, []
-    if state is not None:
-        ckpt = JointNet.read_checkpoint(last)
-        if ckpt["config"] != to_dict(cfg.model):
-            raise ConfigError(f"{str(last)!r} was trained with model config {ckpt['config']}, this run asks "
-                              f"{to_dict(cfg.model)}; use another out_dir")
-        net.load_state_dict(ckpt["state_dict"])
-        loss_fn.load_state_dict(state["loss"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        start_epoch, best_score = state["epoch"] + 1, state["best_score"]
-        best_metrics, history = state["best_metrics"], state["history"]
-        torch.set_rng_state(state["torch_rng"])
+    fit = Fit(net, loss_fn, opt, cosine_schedule(opt, cfg.epochs, steps_per_epoch, cfg.min_lr_ratio), steps_per_epoch, out)
+    if not resume(fit):
+        _start(cfg, net)
+    net.to(device)
+    loss_fn.to(device)
     save_yaml(cfg, out / "config.yaml")
 
-    from torch.utils.tensorboard import SummaryWriter
+    def batches_of(epoch: int):
+        train_ds.set_epoch(epoch)
+        return _loader(train_ds, cfg, True, epoch, device)
 
-    writer = SummaryWriter(str(out / "tb"))
-    step = start_epoch * steps_per_epoch
-    t0 = time.perf_counter()
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            net.train()
-            train_ds.set_epoch(epoch)
-            sums = {t: 0.0 for t in (*JOINT_TASKS, "total")}
-            n = 0
-            batches = _bar(_loader(train_ds, cfg, True, epoch, device), cfg.progress, f"epoch {epoch + 1}/{cfg.epochs}")
-            for i, batch in enumerate(batches):
-                if cfg.max_train_batches and i >= cfg.max_train_batches:
-                    break
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                with _autocast(device, cfg.amp):
-                    outputs = net(batch["image"])
-                losses = _losses(net, outputs, batch)
-                total_loss = loss_fn(losses)
-                if not torch.isfinite(total_loss):
-                    raise FloatingPointError(f"epoch {epoch}, step {step}: loss is {float(total_loss)} "
-                                             f"({ {k: float(v) for k, v in losses.items()} }); lower lr")
-                opt.zero_grad(set_to_none=True)
-                total_loss.backward()
-                torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-                opt.step()
-                sched.step()
-                step, n = step + 1, n + 1
-                for k, v in losses.items():
-                    sums[k] += float(v.detach())
-                sums["total"] += float(total_loss.detach())
-                if hasattr(batches, "set_postfix"):
-                    batches.set_postfix(loss=f"{float(total_loss):.3f}", det=f"{float(losses['det']):.2f}")
-                if step % 10 == 0:
-                    for k, v in losses.items():
-                        writer.add_scalar(f"train_step/{k}", float(v.detach()), step)
-            for k, v in sums.items():
-                writer.add_scalar(f"train/{k}_loss", v / max(n, 1), epoch)
-            writer.add_scalar("train/lr", opt.param_groups[0]["lr"], epoch)
-            for k, v in loss_fn.effective_weights().items():
-                writer.add_scalar(f"task_weight/{k}", v, epoch)
-            metrics = evaluate(net, val_loader, device, cfg.amp, cfg.progress)
-            for k, v in metrics.items():
-                writer.add_scalar(f"val/{k}", v, epoch)
-            writer.flush()
-            record = {"epoch": epoch, **{f"train_{k}_loss": v / max(n, 1) for k, v in sums.items()}, **metrics}
-            history.append(record)
-            if metrics["val_score"] > best_score:
-                best_score, best_metrics = metrics["val_score"], {"epoch": epoch, **metrics}
-                net.save(out / "best.pt", metrics=best_metrics, task_weights=loss_fn.effective_weights())
-            net.save(last, metrics=record, train_state={
-                "epoch": epoch, "best_score": best_score, "best_metrics": best_metrics, "history": history,
-                "loss": loss_fn.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                "torch_rng": torch.get_rng_state()})
-    finally:
-        writer.close()
-    result = {**best_metrics, "best_epoch": best_metrics.get("epoch", -1), "epochs_done": len(history),
-              "val_split": val_split, "train_frames": len(train_ds), "val_frames": len(val_ds), "device": str(device),
-              "train_seconds_this_call": time.perf_counter() - t0, "task_weights": loss_fn.effective_weights(),
-              "last": history[-1] if history else {}}
-    result.pop("epoch", None)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    seconds = run_epochs(fit, cfg.epochs, batches_of, lambda batch: _losses(net, net(batch["image"]), batch),
+                         lambda: evaluate(net, val_loader, device, cfg.amp, cfg.progress), net.train, device, cfg.amp,
+                         cfg.max_train_batches, cfg.progress)
+    return result(fit, seconds, val_split=val_split, train_frames=len(train_ds), val_frames=len(val_ds),
+                  device=str(device))
