@@ -33,7 +33,7 @@ def add_parser(sub) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="detector, hydranet, joint (one network: detection and the dense heads) or policy")
     p.add_argument("--data", default=None, help="dataset folder written by `drivestack dataset` (or its data.yaml); detector, hydranet and joint. "
-                   "The detector takes several, comma-separated")
+                   "The detector and the joint network take several, comma-separated")
     p.add_argument("--resume", default=None, metavar="RUN", help="policy: continue the interrupted run in this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default=None, help="run folder (default: runs/<model>)")
@@ -60,7 +60,7 @@ def run(args) -> int:
     folders = [_dataset_folder(d) for d in str(args.data).split(",") if d.strip()]
     if not folders:
         raise UsageError(f"--data {args.data!r} names no dataset folder")
-    if len(folders) > 1 and args.model != "detector":
+    if len(folders) > 1 and args.model == "hydranet":
         raise UsageError(f"train {args.model} takes one dataset folder, got {len(folders)} in --data {args.data!r}")
     folder = folders[0]
     values = load_yaml(args.config) if args.config else {}
@@ -80,7 +80,7 @@ def run(args) -> int:
         from perception.train_hydranet import HydraTrainConfig, train_hydranet
         from perception.train_joint import JointTrainConfig, train_joint
 
-        base = {"data_dir": str(folder.resolve()), "out_dir": out}
+        base = {"data_dir": ",".join(str(f.resolve()) for f in folders), "out_dir": out}
         if args.device:
             base["device"] = args.device
         config, trainer = (JointTrainConfig, train_joint) if args.model == "joint" else (HydraTrainConfig, train_hydranet)

@@ -73,3 +73,33 @@ def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     rows = torch.cat(boxes) if boxes else torch.zeros(0, 5)
     out["cls"], out["bboxes"] = rows[:, 0], rows[:, 1:5]
     return out
+
+
+class JointDatasets(torch.utils.data.Dataset):
+    """The same split of several exports as one dataset (a detector-style mix of worlds): item ``i`` is
+    item ``i - offset`` of the export it falls in, with ``index`` = ``i``, so ``truth(i, ...)`` finds its
+    labels; ``set_epoch`` reaches every export."""
+
+    def __init__(self, roots: list[str | Path], split: str, augment: bool = False, seed: int = 0,
+                 input_size: tuple[int, int] | None = None) -> None:
+        self.parts = [JointDataset(r, split, augment, seed, input_size) for r in roots]
+        self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def _where(self, i: int) -> tuple[JointDataset, int]:
+        k = int(np.searchsorted(self.offsets, i, side="right")) - 1
+        return self.parts[k], i - int(self.offsets[k])
+
+    def set_epoch(self, epoch: int) -> None:
+        for p in self.parts:
+            p.set_epoch(epoch)
+
+    def truth(self, i: int, image_hw: tuple[int, int]) -> TrueBoxes:
+        part, j = self._where(i)
+        return part.truth(j, image_hw)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        part, j = self._where(i)
+        return {**part[j], "index": torch.tensor(i)}

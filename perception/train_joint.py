@@ -36,7 +36,7 @@ from common.vocab import CLASS_NAMES
 from .hydranet import TASKS
 from .hydranet_data import MultiTaskLoss, task_losses
 from .joint import JointNet, JointNetConfig, detection_rows, warm_start_from_detector, warm_start_from_hydranet
-from .joint_data import JointDataset, collate
+from .joint_data import JointDatasets, collate
 from .metrics.detection import DetectionTally
 from .model_files import DEFAULT_DETECTOR
 from .train_hydranet import HydraMetrics, _param_groups, _val_split, seed_everything
@@ -52,7 +52,7 @@ VAL_MAX_DET = 300
 class JointTrainConfig:
     """One JointNet training run."""
 
-    data_dir: str = "data/drive"  # a sim.dataset export (images/, labels/, masks/, depth/, gt/)
+    data_dir: str = "data/drive"  # a sim.dataset export (images/, labels/, masks/, depth/, gt/); several: comma-separated
     out_dir: str = "runs/joint"  # checkpoints, config.yaml, metrics.json, tb/
     epochs: int = 30  # total epochs (a resumed run continues up to this)
     batch: int = 16  # images per step
@@ -91,7 +91,7 @@ class JointTrainConfig:
 class JointMetrics:
     """HydraNet's val metrics plus the detection AP, accumulated over batches."""
 
-    def __init__(self, net: JointNet, dataset: JointDataset) -> None:
+    def __init__(self, net: JointNet, dataset: JointDatasets) -> None:
         self.net, self.dataset = net, dataset
         self.dense = HydraMetrics(net.config.max_depth_m)
         self.boxes = DetectionTally()
@@ -120,7 +120,7 @@ class JointMetrics:
 
 def evaluate(net: JointNet, loader: DataLoader, device: torch.device, amp: bool = False,
              progress: bool = False) -> dict[str, float]:
-    """Val metrics of ``net`` over ``loader`` (a ``JointDataset``'s; eval mode, no_grad)."""
+    """Val metrics of ``net`` over ``loader`` (a ``JointDatasets``'; eval mode, no_grad)."""
     net.eval()
     metrics = JointMetrics(net, loader.dataset)
     with torch.no_grad():
@@ -132,7 +132,7 @@ def evaluate(net: JointNet, loader: DataLoader, device: torch.device, amp: bool 
     return metrics.compute()
 
 
-def _loader(ds: JointDataset, cfg: JointTrainConfig, shuffle: bool, epoch: int, device: torch.device) -> DataLoader:
+def _loader(ds: JointDatasets, cfg: JointTrainConfig, shuffle: bool, epoch: int, device: torch.device) -> DataLoader:
     gen = torch.Generator().manual_seed(cfg.seed * 1000003 + epoch)  # the epoch's order, the same after a resume
     return DataLoader(ds, batch_size=cfg.batch, shuffle=shuffle, num_workers=cfg.workers, generator=gen,
                       drop_last=shuffle and len(ds) > cfg.batch, pin_memory=device.type == "cuda", collate_fn=collate)
@@ -157,14 +157,14 @@ def _start(cfg: JointTrainConfig, net: JointNet) -> None:
 
 def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
     """Train (or resume) and return the best epoch's val metrics plus run facts."""
-    root, out = Path(cfg.data_dir), Path(cfg.out_dir)
+    roots, out = [Path(d.strip()) for d in cfg.data_dir.split(",") if d.strip()], Path(cfg.out_dir)
     device = torch.device(resolve_device(cfg.device))
     seed_everything(cfg.seed)
-    train_ds = JointDataset(root, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size)
+    train_ds = JointDatasets(roots, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size)
     if not len(train_ds):
-        raise ConfigError(f"data_dir {str(root)!r} has no train frames; export more scenes")
-    val_split = _val_split(root)
-    val_ds = JointDataset(root, val_split, augment=False, input_size=cfg.model.input_size)
+        raise ConfigError(f"data_dir {cfg.data_dir!r} has no train frames; export more scenes")
+    val_split = _val_split(roots[0])  # the same split of every export (val, else test, else train)
+    val_ds = JointDatasets(roots, val_split, augment=False, input_size=cfg.model.input_size)
     val_loader = _loader(val_ds, cfg, False, 0, device)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -158,6 +158,23 @@ def test_flip_mirrors_the_boxes_with_the_image(export):
     np.testing.assert_array_equal(flipped["image"][y0:y1, x0:x1], item["image"][y0:y1, w - x1:w - x0][:, ::-1])
 
 
+def test_several_exports_are_one_dataset_with_global_indices(export, tmp_path):
+    """A mix of exports (here one export twice): item i of the mix is its export's item, carries index i,
+    and truth(i) is that item's labels."""
+    import shutil
+
+    from perception.joint_data import JointDataset, JointDatasets
+
+    other = tmp_path / "copy"
+    shutil.copytree(export, other)
+    one, mix = JointDataset(export, "train"), JointDatasets([export, other], "train")
+    assert len(mix) == 2 * len(one)
+    for i in (0, len(one) - 1, len(one), 2 * len(one) - 1):
+        item, j = mix[i], i % len(one)
+        assert int(item["index"]) == i and torch.equal(item["image"], one[j]["image"])
+        assert np.array_equal(mix.truth(i, (160, 320)).xyxy, one.truth(j, (160, 320)).xyxy)
+
+
 @pytest.mark.slow  # two one-step epochs of a 3 M-parameter net and a resume: about 40 s here
 def test_train_one_toy_epoch_then_resume(export, tmp_path):
     from perception.train_joint import train_joint
