@@ -168,8 +168,8 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
     val_loader = _loader(val_ds, cfg, False, 0, device)
     out.mkdir(parents=True, exist_ok=True)
 
-    net = JointNet(cfg.model)
-    loss_fn = MultiTaskLoss("uncertainty", tasks=JOINT_TASKS)
+    net = JointNet(cfg.model).to(device)  # before the optimiser: a resumed optimiser state lands on the params' device
+    loss_fn = MultiTaskLoss("uncertainty", tasks=JOINT_TASKS).to(device)
     opt = torch.optim.AdamW(_param_groups(net, loss_fn, cfg.weight_decay), lr=cfg.lr)
     steps_per_epoch = len(_loader(train_ds, cfg, True, 0, device))
     if cfg.max_train_batches:
@@ -177,8 +177,6 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
     fit = Fit(net, loss_fn, opt, cosine_schedule(opt, cfg.epochs, steps_per_epoch, cfg.min_lr_ratio), steps_per_epoch, out)
     if not resume(fit):
         _start(cfg, net)
-    net.to(device)
-    loss_fn.to(device)
     save_yaml(cfg, out / "config.yaml")
 
     def batches_of(epoch: int):
