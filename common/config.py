@@ -10,6 +10,7 @@ ignored: a typo in a preset must not train a model on the wrong world.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = ["ConfigError", "apply_overrides", "check_range", "from_dict", "load_y
            "save_yaml", "to_dict"]
 
 T = TypeVar("T")
+_FLOAT_LITERAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")  # a decimal number, exponent optional
 
 
 def _type_name(tp: Any) -> str:
@@ -66,6 +68,8 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)} ({value!r})")
         return tuple(_coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
     if tp is float:
+        if isinstance(value, str) and _FLOAT_LITERAL.fullmatch(value.strip()):
+            return float(value)  # PyYAML reads YAML 1.1, where 5e-4 (no dot) is a string: --set lr=5e-4 means the number
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
         return float(value)

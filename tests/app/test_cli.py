@@ -27,6 +27,17 @@ def test_override_parsing_and_typo():
         from_dict(EnvConfig, {"scenario": {"lanes": 2}})
 
 
+def test_exponent_numbers_are_numbers():
+    """PyYAML reads YAML 1.1, where 5e-4 (no dot) is a string; a float field takes it as the number it is,
+    from --set and from a preset alike, and a word is still an error naming the field."""
+    from control.train import PolicyTrainConfig
+
+    assert from_dict(PolicyTrainConfig, parse_override("learning_rate=5e-4")).learning_rate == 5e-4
+    assert from_dict(PolicyTrainConfig, {"learning_rate": "2.5E-4"}).learning_rate == 2.5e-4
+    with pytest.raises(ConfigError, match="learning_rate: expected a number, got 'fast'"):
+        from_dict(PolicyTrainConfig, {"learning_rate": "fast"})
+
+
 def test_drive_end_to_end(tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(["drive", "--route-length", "80", "--seed", "2", "--perception", "labels", "--out", str(out), "--quiet"])
