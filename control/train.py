@@ -44,7 +44,8 @@ class PolicyTrainConfig:
     n_envs: int = 2  # subprocess envs (one per core), or Ray actors' envs
     envs_on: str = "local"  # local: SubprocVecEnv on this machine | ray: RayVecEnv, envs in Ray actors (train policy --ray)
     envs_per_actor: int = 1  # envs_on=ray: envs stepped by one actor per remote call
-    rollouts_in: str = "learner"  # envs_on=ray, ppo: learner (a remote call per step) | actors (a batch per update)
+    rollouts_in: str = "auto"  # envs_on=ray: learner (a remote call per step) | actors (PPO on features: a batch per
+    # update, control.ray_rollouts) | auto: actors where they apply, else learner
     seed: int = 0
     stages: tuple[str, ...] = ("empty", "traffic", "town")  # curriculum, in order (names from control.envs.STAGES)
     stage_fractions: tuple[float, ...] = (0.15, 0.25, 0.6)  # share of total_steps per stage
@@ -97,8 +98,8 @@ class PolicyTrainConfig:
         if self.envs_on == "local" and self.n_envs > 64:
             raise ConfigError(f"n_envs={self.n_envs} is not allowed for local envs; use 1..64 (more with envs_on=ray)")
         check_range("envs_per_actor", self.envs_per_actor, 1, 64)
-        if self.rollouts_in not in ("learner", "actors"):
-            raise ConfigError(f"rollouts_in={self.rollouts_in!r} is not allowed; use learner or actors")
+        if self.rollouts_in not in ("auto", "learner", "actors"):
+            raise ConfigError(f"rollouts_in={self.rollouts_in!r} is not allowed; use auto, learner or actors")
         if self.rollouts_in == "actors" and (self.envs_on != "ray" or self.algo != "ppo" or self.observation != "features"):
             raise ConfigError("rollouts_in=actors is for PPO on features with envs in Ray actors "
                               "(envs_on=ray, algo=ppo, observation=features)")
@@ -122,6 +123,12 @@ class PolicyTrainConfig:
             raise ConfigError("kl_coef, bc_coef and value_warmup_steps are for PPO on features (algo=ppo, observation=features)")
 
 
+    def collects_in_actors(self) -> bool:
+        """Whether PPO's rollouts are collected inside the Ray actors (``rollouts_in``; auto: PPO on features with
+        the envs on Ray, where it removes the round trip per step; measured in docs/cluster.md)."""
+        applies = self.envs_on == "ray" and self.algo == "ppo" and self.observation == "features"
+        return self.rollouts_in == "actors" or (self.rollouts_in == "auto" and applies)
+
 def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
     def make():
         from perception.ground_truth import PerceptionNoise
@@ -144,7 +151,7 @@ def _vec_env(cfg: PolicyTrainConfig, stage: str):
     if cfg.envs_on == "ray":
         from .ray_envs import RayVecEnv
 
-        if cfg.rollouts_in == "actors":
+        if cfg.collects_in_actors():
             from .ray_rollouts import RolloutHost
 
             return RayVecEnv(fns, cfg.envs_per_actor, host_class=RolloutHost)
@@ -156,7 +163,7 @@ def _algo_class(cfg: PolicyTrainConfig):
     """SB3's PPO or SAC; PPO collecting its rollouts inside the Ray actors with ``rollouts_in=actors``."""
     from stable_baselines3 import PPO, SAC
 
-    if cfg.rollouts_in == "actors":
+    if cfg.collects_in_actors():
         from .ray_rollouts import ActorRolloutPPO
 
         return ActorRolloutPPO

@@ -198,6 +198,11 @@ def test_ray_on_other_trainings_and_bad_values_are_one_line(tmp_path, capsys, mo
     assert main(["train", "policy", "--out", str(tmp_path / "r"), "--set", "rollouts_in=actors"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rollouts_in=actors is for PPO on features with envs in Ray actors" in err[0]
+    from control.train import PolicyTrainConfig
+
+    # auto (the default): inside the actors where that applies (PPO on features on Ray), else from the learner
+    assert [PolicyTrainConfig(envs_on=e, algo=a).collects_in_actors()
+            for e, a in (("ray", "ppo"), ("ray", "sac"), ("local", "ppo"))] == [True, False, False]
     monkeypatch.setitem(sys.modules, "ray", None)  # as without the extra
     assert main(["train", "policy", "--out", str(tmp_path / "r2"), "--ray"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
