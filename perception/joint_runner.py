@@ -22,7 +22,9 @@ import cv2
 import numpy as np
 import torch
 
-from .joint import JointNet, JointNetConfig, dense_outputs, detection_rows, export_onnx
+from .hydranet import REG_BIAS, REG_SCALE
+from .joint import JointNet, JointNetConfig, detection_rows, export_onnx
+from .onnx_backend import numpy_multitask_outputs
 from .types import Detections, MultitaskOutputs
 from .yolo import BoxRows, DetectorConfig, map_class_names
 
@@ -40,6 +42,7 @@ class JointPerceptionNet:
         self._names = dict(enumerate(config.class_names))
         self.class_lut, _ = map_class_names(self._names)
         self.rows = BoxRows(cfg, self.class_lut)
+        self._reg_scale, self._reg_bias = np.asarray(REG_SCALE, np.float32), np.asarray(REG_BIAS, np.float32)
 
     @classmethod
     def load(cls, weights: str | os.PathLike, device: str = "auto", backend: str = "auto",
@@ -81,7 +84,9 @@ class JointPerceptionNet:
         return detection_rows(out["det"], image_hw, self.config.input_size, conf, self.cfg.iou, self.cfg.max_det)[0]
 
     def _dense(self, out: dict[str, np.ndarray], image_hw: tuple[int, int]) -> MultitaskOutputs:
-        return dense_outputs({k: torch.from_numpy(v) for k, v in out.items() if k != "det"}, image_hw).image(0)
+        ego = out["ego"][0] * self._reg_scale + self._reg_bias
+        return numpy_multitask_outputs(out["drivable"][0], out["lanes"][0], out["log_depth"][0], ego,
+                                       out["light"][0] if "light" in out else None, image_hw).image(0)
 
     # --- both seams at once ----------------------------------------------------------------------------
     def infer(self, image_rgb: np.ndarray, track: bool = True) -> tuple[Detections, MultitaskOutputs]:
