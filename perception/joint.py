@@ -53,6 +53,7 @@ class JointNetConfig:
     """Architecture of a JointNet (saved inside every checkpoint)."""
 
     model: str = "yolov8n.yaml"  # ultralytics yaml of backbone + neck + Detect (bundled name; scale in the name)
+    width: float = 0.0  # channel multiple of backbone + neck (0 = the yaml scale's: 0.25 for yolov8n; 0.125 halves it)
     class_names: tuple[str, ...] = CLASS_NAMES  # the detection head's classes, in its index order
     input_size: tuple[int, int] = (160, 320)  # network input (height, width) [px]
     dense_channels: int = 32  # channels of the dense FPN and its heads (HydraNet's neck_channels)
@@ -62,6 +63,7 @@ class JointNetConfig:
 
     def __post_init__(self) -> None:
         check_range("dense_channels", self.dense_channels, 8, 512)
+        check_range("width", self.width, 0.0, 2.0)
         h, w = self.input_size
         if h % 32 or w % 32 or h <= 0 or w <= 0:
             raise ConfigError(f"input_size={self.input_size!r} is not allowed; use positive multiples of 32")
@@ -85,6 +87,10 @@ def _detection_model(cfg: JointNetConfig):
         spec = yaml_model_load(cfg.model)
     except FileNotFoundError:
         raise ConfigError(f"model={cfg.model!r} is not an ultralytics model yaml (e.g. yolov8n.yaml, yolo11n.yaml)") from None
+    if cfg.width:  # the yaml's scale with another channel multiple (ultralytics' parse_model reads scales[scale])
+        scale = spec.get("scale") or next(iter(spec.get("scales") or {"n": None}))
+        depth, _, max_channels = (spec.get("scales") or {}).get(scale, (spec.get("depth_multiple", 1.0), None, 1024))
+        spec["scales"], spec["scale"] = {**(spec.get("scales") or {}), scale: [depth, cfg.width, max_channels]}, scale
     with contextlib.redirect_stdout(sys.stderr):
         det = DetectionModel(spec, nc=len(cfg.class_names), verbose=False)
     det.names = dict(enumerate(cfg.class_names))

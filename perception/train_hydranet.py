@@ -81,6 +81,7 @@ class HydraTrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     progress: bool = True  # tqdm bars
     max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
+    time_min: float = 0.0  # wall-clock budget of the whole run [min] (0 = none): epochs lowered to what fits, as ultralytics' time
     init_from: str = ""  # HydraNet checkpoint to start from (warm start; heads it lacks start random); "" = none
     train_only: str = ""  # e.g. "light_head": train only that module, the rest frozen (weights and BatchNorm stats); "" = all
     model: HydraNetConfig = field(default_factory=HydraNetConfig)  # architecture
@@ -90,6 +91,7 @@ class HydraTrainConfig:
             check_range(name, getattr(self, name), 1)
         check_range("workers", self.workers, 0)
         check_range("max_train_batches", self.max_train_batches, 0)
+        check_range("time_min", self.time_min, 0.0)
         check_range("lr", self.lr, 0.0, lo_open=True)
         check_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
         check_range("weight_decay", self.weight_decay, 0.0)
@@ -285,7 +287,7 @@ def train_hydranet(cfg: HydraTrainConfig) -> dict[str, Any]:
 
     seconds = run_epochs(fit, cfg.epochs, batches_of, lambda batch: task_losses(net(batch["image"]), batch, cfg.model),
                          lambda: evaluate(net, val_loader, device, cfg.amp, cfg.progress), train_mode, device, cfg.amp,
-                         cfg.max_train_batches, cfg.progress)
+                         cfg.max_train_batches, cfg.progress, cfg.time_min * 60)
     return result(fit, seconds, val_split=val_split, train_frames=len(train_ds), val_frames=len(val_ds),
                   device=str(device))
 

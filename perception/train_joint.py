@@ -66,6 +66,7 @@ class JointTrainConfig:
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     progress: bool = True  # tqdm bars
     max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
+    time_min: float = 0.0  # wall-clock budget of the whole run [min] (0 = none): epochs lowered to what fits, as ultralytics' time
     init_detector: str = str(DEFAULT_DETECTOR)  # ultralytics detection weights for backbone + neck + Detect; "" = none
     init_hydranet: str = ""  # HydraNet checkpoint for the heads where shapes agree; "" = none
     model: JointNetConfig = field(default_factory=JointNetConfig)  # architecture
@@ -75,6 +76,7 @@ class JointTrainConfig:
             check_range(name, getattr(self, name), 1)
         check_range("workers", self.workers, 0)
         check_range("max_train_batches", self.max_train_batches, 0)
+        check_range("time_min", self.time_min, 0.0)
         check_range("lr", self.lr, 0.0, lo_open=True)
         check_range("min_lr_ratio", self.min_lr_ratio, 0.0, 1.0)
         check_range("weight_decay", self.weight_decay, 0.0)
@@ -185,6 +187,6 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
 
     seconds = run_epochs(fit, cfg.epochs, batches_of, lambda batch: _losses(net, net(batch["image"]), batch),
                          lambda: evaluate(net, val_loader, device, cfg.amp, cfg.progress), net.train, device, cfg.amp,
-                         cfg.max_train_batches, cfg.progress)
+                         cfg.max_train_batches, cfg.progress, cfg.time_min * 60)
     return result(fit, seconds, val_split=val_split, train_frames=len(train_ds), val_frames=len(val_ds),
                   device=str(device))

@@ -38,6 +38,8 @@ class Fit:
     best_score: float = -math.inf
     best_metrics: dict | None = None
     history: list | None = None
+    seconds: float = 0.0  # training wall time of every call so far (the time budget counts it)
+    epochs: int = 0  # the planned epoch count, once a time budget has lowered it (0 = the config's)
 
 
 def autocast(device: torch.device, amp: bool):
@@ -53,11 +55,29 @@ def progress_bar(iterable, enabled: bool, desc: str):
     return tqdm(iterable, desc=desc, leave=False, dynamic_ncols=True)
 
 
+class Cosine:
+    """lr factor from 1 down to ``min_lr_ratio`` by a half cosine over ``total`` steps. An object rather than
+    a lambda: ``LambdaLR`` saves its attributes, so a run re-planned to fewer steps (a time budget) resumes
+    with the same plan."""
+
+    def __init__(self, total: int, min_lr_ratio: float) -> None:
+        self.total, self.min_lr_ratio = max(1, total), min_lr_ratio
+
+    def __call__(self, step: int) -> float:
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(step, self.total) / self.total))
+
+
 def cosine_schedule(opt: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, min_lr_ratio: float):
     """lr from its peak down to ``min_lr_ratio`` of it by a half cosine over every step of the run."""
-    total = max(1, epochs * steps_per_epoch)
-    return torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    return torch.optim.lr_scheduler.LambdaLR(opt, Cosine(epochs * steps_per_epoch, min_lr_ratio))
+
+
+def epochs_in_budget(epochs: int, done: int, seconds: float, budget_s: float) -> int:
+    """The epoch count that fits ``budget_s`` at the mean epoch time so far (``seconds`` over ``done`` epochs),
+    at most ``epochs`` and at least ``done`` (as ultralytics' ``time`` argument re-plans after each epoch)."""
+    if budget_s <= 0 or done <= 0:
+        return epochs
+    return max(done, min(epochs, int(budget_s // (seconds / done))))
 
 
 def resume(fit: Fit) -> bool:
@@ -80,24 +100,31 @@ def resume(fit: Fit) -> bool:
     fit.sched.load_state_dict(state["scheduler"])
     fit.start_epoch, fit.best_score = state["epoch"] + 1, state["best_score"]
     fit.best_metrics, fit.history = state["best_metrics"], state["history"]
+    fit.seconds, fit.epochs = state.get("seconds", 0.0), state.get("epochs", 0)
     torch.set_rng_state(state["torch_rng"])
     return True
 
 
 def run_epochs(fit: Fit, epochs: int, batches_of: Callable[[int], Any], losses_of: Callable[[dict], dict],
                evaluate: Callable[[], dict], train_mode: Callable[[], None], device: torch.device, amp: bool,
-               max_train_batches: int, progress: bool) -> float:
+               max_train_batches: int, progress: bool, time_budget_s: float = 0.0) -> float:
     """Epochs ``fit.start_epoch`` .. ``epochs - 1``: ``batches_of(epoch)`` yields the batches, ``losses_of(batch)``
     gives the task losses (the forward pass inside), ``evaluate()`` the val metrics (with ``val_score``),
     ``train_mode()`` puts the net in training mode. Writes TensorBoard, ``best.pt`` and ``last.pt`` each epoch;
-    returns the seconds it took."""
+    returns the seconds it took. With ``time_budget_s`` the run (all calls together, validation included) ends
+    within about one epoch of the budget: after each epoch the epoch count is lowered to what fits and the
+    cosine schedule re-planned over it, so the learning rate still decays to its floor."""
     from torch.utils.tensorboard import SummaryWriter
 
     writer = SummaryWriter(str(fit.out / "tb"))
     step = fit.start_epoch * fit.steps_per_epoch
     t0 = time.perf_counter()
+    seconds_before = fit.seconds
+    if fit.epochs:
+        epochs = min(epochs, fit.epochs)
     try:
-        for epoch in range(fit.start_epoch, epochs):
+        epoch = fit.start_epoch
+        while epoch < epochs:
             train_mode()
             sums: dict[str, float] = {}
             n = 0
@@ -139,10 +166,19 @@ def run_epochs(fit: Fit, epochs: int, batches_of: Callable[[int], Any], losses_o
             if metrics["val_score"] > fit.best_score:
                 fit.best_score, fit.best_metrics = metrics["val_score"], {"epoch": epoch, **metrics}
                 fit.net.save(fit.out / "best.pt", metrics=fit.best_metrics, task_weights=fit.loss_fn.effective_weights())
+            fit.seconds = seconds_before + time.perf_counter() - t0
+            planned = epochs_in_budget(epochs, epoch + 1, fit.seconds, time_budget_s)
+            if planned < epochs:
+                epochs = fit.epochs = planned
+                for plan, group, base in zip(fit.sched.lr_lambdas, fit.opt.param_groups, fit.sched.base_lrs):
+                    plan.total = max(1, epochs * fit.steps_per_epoch)
+                    group["lr"] = base * plan(fit.sched.last_epoch)  # where the new plan stands now
+                writer.add_scalar("train/epochs_planned", epochs, epoch)
             fit.net.save(fit.out / "last.pt", metrics=record, train_state={
                 "epoch": epoch, "best_score": fit.best_score, "best_metrics": fit.best_metrics, "history": fit.history,
                 "loss": fit.loss_fn.state_dict(), "optimizer": fit.opt.state_dict(), "scheduler": fit.sched.state_dict(),
-                "torch_rng": torch.get_rng_state()})
+                "torch_rng": torch.get_rng_state(), "seconds": fit.seconds, "epochs": fit.epochs})
+            epoch += 1
     finally:
         writer.close()
     return time.perf_counter() - t0
@@ -153,7 +189,7 @@ def result(fit: Fit, seconds: float, **facts: Any) -> dict[str, Any]:
     import json
 
     out = {**fit.best_metrics, "best_epoch": fit.best_metrics.get("epoch", -1), "epochs_done": len(fit.history),
-           **facts, "train_seconds_this_call": seconds, "task_weights": fit.loss_fn.effective_weights(),
+           "train_seconds": round(fit.seconds, 1), **facts, "train_seconds_this_call": seconds, "task_weights": fit.loss_fn.effective_weights(),
            "last": fit.history[-1] if fit.history else {}}
     out.pop("epoch", None)
     (fit.out / "metrics.json").write_text(json.dumps(out, indent=2) + "\n")

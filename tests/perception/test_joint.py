@@ -137,8 +137,9 @@ def export(tmp_path_factory):
 def _train_cfg(data, out, **kw):
     from perception.train_joint import JointTrainConfig
 
+    kw.setdefault("model", JointNetConfig(dense_channels=8))
     return JointTrainConfig(data_dir=str(data), out_dir=str(out), batch=2, progress=False, device="cpu",
-                            max_train_batches=1, model=JointNetConfig(dense_channels=8), **kw)
+                            max_train_batches=1, **kw)
 
 
 def test_flip_mirrors_the_boxes_with_the_image(export):
@@ -189,6 +190,39 @@ def test_train_one_toy_epoch_then_resume(export, tmp_path):
     assert again["epochs_done"] == 2 and again["last"]["epoch"] == 1
     net = JointNet.load(out / "last.pt")
     assert net.config.dense_channels == 8
+
+
+@pytest.mark.slow  # one one-step epoch of a narrow net and a resume: about 20 s here
+def test_a_time_budget_ends_the_run_with_the_schedule_decayed_and_a_resume_keeps_it(export, tmp_path):
+    """time_min: after the first epoch the run sees the budget is spent, lowers its 50 epochs to 1 and
+    re-plans the cosine schedule over that one epoch (lr at its floor), and a resume does not train on."""
+    from perception.train_joint import train_joint
+
+    out = tmp_path / "run"
+    cfg = _train_cfg(export, out, epochs=50, init_detector="", time_min=1e-5, lr=1e-3, min_lr_ratio=0.1,
+                     model=JointNetConfig(dense_channels=8, width=0.125))
+    first = train_joint(cfg)
+    assert first["epochs_done"] == 1 and first["train_seconds"] > 0
+    state = JointNet.read_checkpoint(out / "last.pt")["train_state"]
+    assert state["epochs"] == 1 and state["scheduler"]["lr_lambdas"][0]["total"] == 1
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-4)
+    again = train_joint(cfg)
+    assert again["epochs_done"] == 1
+
+
+def test_epochs_in_budget_fits_the_mean_epoch_time():
+    from perception.train_loop import epochs_in_budget
+
+    assert epochs_in_budget(30, 2, 20.0, 0) == 30  # no budget
+    assert epochs_in_budget(30, 2, 20.0, 100.0) == 10  # 10 s an epoch, 100 s
+    assert epochs_in_budget(30, 2, 20.0, 1000.0) == 30  # never more than asked
+    assert epochs_in_budget(30, 2, 20.0, 5.0) == 2  # never fewer than done
+
+
+def test_width_narrows_the_backbone():
+    narrow = JointNet(JointNetConfig(width=0.125))
+    assert sum(p.numel() for p in narrow.parameters()) < 0.4 * sum(p.numel() for p in JointNet().parameters())
+    assert narrow(torch.zeros(1, 3, 160, 320))["drivable"].shape == (1, 1, 160, 320)
 
 
 def test_warm_started_joint_model_keeps_the_detectors_ap_on_val(export, tmp_path):
