@@ -7,8 +7,9 @@ backend the default ("auto") could pick is measured in the same run: PyTorch alw
 Runtime on the CPU when it is installed (``perception.onnx_backend``; the first run exports the
 networks into its cache). ``--joint WEIGHTS`` adds a joint network (``drivestack train joint``: one
 pass for boxes and dense outputs) on the same backends, beside the pair, in the same run; its
-``detector_ms`` and ``multitask_ms`` are each the one whole pass. On a GPU it adds batched (8) and
-half-precision figures (PyTorch). Medians over repeated calls after warm-up.
+``detector_ms`` and ``multitask_ms`` are each the one whole pass. On a GPU it adds batched (8) figures
+of the whole predict calls and each network's fp16 batch-1 latency and batch-64 throughput
+(``drivestack.bench_gpu``: the pair against the joint network). Medians over repeated calls after warm-up.
 """
 
 from __future__ import annotations
@@ -186,11 +187,14 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
         batch = np.stack([frames[i % len(frames)] for i in range(8)])
         report["gpu"] = {"multitask_batch8_ms_per_image": round(_median_ms(lambda: perception.hydranet.predict(batch), repeats) / 8, 3),
                          "detector_batch8_ms_per_image": round(_median_ms(lambda: perception.detector.detect_batch(list(batch)), repeats) / 8, 3)}
-        half = perception.hydranet.half()
-        x = torch.rand(1, 3, *half.config.input_size, device=half.device).half()
-        with torch.no_grad():
-            report["gpu"]["multitask_fp16_forward_ms"] = _median_ms(lambda: (half(x), torch.cuda.synchronize()), repeats)
-        perception.hydranet.float()
+        from drivestack.bench_gpu import gpu_network_figures
+
+        nets = {"detector": perception.detector.model.model, "hydranet": perception.hydranet}
+        if joint:
+            from perception.joint import JointNet
+
+            nets["joint"] = JointNet.load(joint, device="cuda")
+        report["gpu"]["fp16"] = gpu_network_figures(nets, tuple(perception.hydranet.config.input_size), repeats)
     return report
 
 

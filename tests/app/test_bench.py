@@ -41,3 +41,20 @@ def test_bench_sim_json_reports_every_figure_with_units():
 def test_bench_rejects_zero_processes(capsys):
     assert main(["bench", "sim", "--processes", "0", "--no-peers"]) == 2
     assert "--processes" in capsys.readouterr().err
+
+
+def test_gpu_network_figures_time_each_network_and_the_pair_on_a_copy():
+    """``bench perception``'s GPU table, run on the CPU in fp32: every network timed at batch 1 and
+    batched, the pair as the two passes together, and the caller's modules left in fp32 where they were."""
+    import torch
+
+    from drivestack.bench_gpu import gpu_network_figures
+
+    nets = {"detector": torch.nn.Conv2d(3, 8, 3), "hydranet": torch.nn.Conv2d(3, 4, 3), "joint": torch.nn.Conv2d(3, 12, 3)}
+    report = gpu_network_figures(nets, (32, 64), repeats=5, device="cpu", half=False, batch=4)
+    figs = report["networks"]
+    assert set(figs) == {"detector", "hydranet", "joint", "pair"} and report["precision"] == "fp32"
+    assert figs["pair"]["batch4_ms"] == pytest.approx(figs["detector"]["batch4_ms"] + figs["hydranet"]["batch4_ms"], abs=2e-3)
+    for f in figs.values():
+        assert f["batch1_ms"] > 0 and f["images_per_s"] == pytest.approx(4e3 / f["batch4_ms"], rel=0.01)
+    assert all(n.weight.dtype == torch.float32 for n in nets.values())
