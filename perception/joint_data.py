@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .camera_effects import camera_effects
 from .hydranet_data import HydraDataset, augment, to_tensors
 from .metrics.detection import TrueBoxes
 
@@ -23,8 +24,9 @@ class JointDataset(HydraDataset):
     """One split of an exported dataset with its boxes; items add ``boxes`` (N, 5) float32."""
 
     def __init__(self, root: str | Path, split: str, augment: bool = False, seed: int = 0,
-                 input_size: tuple[int, int] | None = None) -> None:
+                 input_size: tuple[int, int] | None = None, camera: bool = False) -> None:
         super().__init__(root, split, augment, seed, input_size)
+        self.camera = camera  # camera effects on the image (perception.camera_effects), with augment
         self.objects: dict[str, list] = {}  # stem -> the frame's labelled objects (for the val AP)
         for path in sorted((self.root / "gt" / split).glob("*.jsonl")):
             for line in path.read_text().splitlines():
@@ -37,8 +39,9 @@ class JointDataset(HydraDataset):
         path = self.root / "labels" / self.split / f"{self.stems[i]}.txt"
         if not path.is_file():
             raise FileNotFoundError(f"{self.stems[i]}: the label file of split {self.split!r} under {str(self.root)!r} is missing")
-        rows = np.loadtxt(path, dtype=np.float32, ndmin=2)
-        return rows.reshape(-1, 5)
+        if not path.stat().st_size:  # a frame with no boxes (np.loadtxt would warn)
+            return np.zeros((0, 5), np.float32)
+        return np.loadtxt(path, dtype=np.float32, ndmin=2).reshape(-1, 5)
 
     def truth(self, i: int, image_hw: tuple[int, int]) -> TrueBoxes:
         """Item ``i``'s labelled objects as ``TrueBoxes`` in an ``image_hw`` image (the labels are in the
@@ -60,6 +63,8 @@ class JointDataset(HydraDataset):
         item = {**self.read(i), "boxes": self.boxes(i)}
         if self.augment:
             item = augment(item, np.random.default_rng([self.seed, self.epoch, i]))
+            if self.camera:
+                item["image"] = camera_effects(item["image"], np.random.default_rng([self.seed, self.epoch, i, 1]))
         return {**to_tensors(item), "boxes": torch.from_numpy(np.ascontiguousarray(item["boxes"])),
                 "index": torch.tensor(i)}
 
@@ -81,8 +86,8 @@ class JointDatasets(torch.utils.data.Dataset):
     labels; ``set_epoch`` reaches every export."""
 
     def __init__(self, roots: list[str | Path], split: str, augment: bool = False, seed: int = 0,
-                 input_size: tuple[int, int] | None = None) -> None:
-        self.parts = [JointDataset(r, split, augment, seed, input_size) for r in roots]
+                 input_size: tuple[int, int] | None = None, camera: bool = False) -> None:
+        self.parts = [JointDataset(r, split, augment, seed, input_size, camera) for r in roots]
         self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
 
     def __len__(self) -> int:

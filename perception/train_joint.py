@@ -63,6 +63,7 @@ class JointTrainConfig:
     device: str = "auto"  # "auto" (CUDA when available) | "cpu" | "cuda" | "cuda:1" ...
     workers: int = 0  # DataLoader worker processes
     augment: bool = True  # flip (boxes mirrored) + brightness / contrast jitter on train
+    augment_camera: bool = False  # with augment: motion blur, exposure, white balance, noise, JPEG (perception.camera_effects)
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     progress: bool = True  # tqdm bars
     max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
@@ -162,7 +163,8 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
     roots, out = [Path(d.strip()) for d in cfg.data_dir.split(",") if d.strip()], Path(cfg.out_dir)
     device = torch.device(resolve_device(cfg.device))
     seed_everything(cfg.seed)
-    train_ds = JointDatasets(roots, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size)
+    train_ds = JointDatasets(roots, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size,
+                             camera=cfg.augment_camera)
     if not len(train_ds):
         raise ConfigError(f"data_dir {cfg.data_dir!r} has no train frames; export more scenes")
     val_split = _val_split(roots[0])  # the same split of every export (val, else test, else train)

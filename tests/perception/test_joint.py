@@ -159,6 +159,22 @@ def test_flip_mirrors_the_boxes_with_the_image(export):
     np.testing.assert_array_equal(flipped["image"][y0:y1, x0:x1], item["image"][y0:y1, w - x1:w - x0][:, ::-1])
 
 
+def test_camera_effects_change_the_pixels_only_and_repeat_with_the_seed(export):
+    """augment_camera: the same items with and without the effects have the same targets, and their images
+    differ (for most items) in a way the seed and epoch repeat."""
+    from perception.joint_data import JointDataset
+
+    plain, cam = JointDataset(export, "train", augment=True), JointDataset(export, "train", augment=True, camera=True)
+    changed = 0
+    for i in range(len(plain)):
+        a, b = plain[i], cam[i]
+        for key in ("drivable", "lanes", "depth_m", "ego", "boxes"):
+            assert torch.equal(a[key], b[key]), key
+        changed += not torch.equal(a["image"], b["image"])
+        assert torch.equal(b["image"], cam[i]["image"])
+    assert changed >= len(plain) // 2
+
+
 def test_several_exports_are_one_dataset_with_global_indices(export, tmp_path):
     """A mix of exports (here one export twice): item i of the mix is its export's item, carries index i,
     and truth(i) is that item's labels."""
