@@ -12,6 +12,8 @@
 #
 # Usage, from the repository root:  OUT=/tmp/gpu SCALE=full bash docs/gpu_joint_job.sh
 #   SCALE=tiny: a rehearsal of every step in about two minutes on a CPU.
+#   FINETUNE=runs/x/best.pt: the second job instead: new shards (other seeds, half the scenes), one run
+#   fine-tuning that joint network on them (joint-n-ft), no benchmarks.
 #   Python packages the GPU image lacks travel as wheels in .whl/ (installed into /tmp/site).
 set -uo pipefail
 OUT=${OUT:?set OUT to the folder for the results}
@@ -37,23 +39,29 @@ ds() { $PY -m drivestack "$@"; }
 CORES=$(nproc)
 if [ "$SCALE" = full ]; then
     NAV_SHARDS=$(( CORES * 2 / 3 )); STR_SHARDS=$(( CORES - 1 - NAV_SHARDS ))
-    NAV_SCENES=50; STR_SCENES=60; FRAMES=20; EXPORT_S=150
+    NAV_SCENES=${NAV_SCENES:-50}; STR_SCENES=${STR_SCENES:-60}; FRAMES=20; EXPORT_S=150
     DEVICE=cuda; WORKERS=$(( (CORES - 3) / 3 )); BATCH=64; TRAIN_MIN=${TRAIN_MIN:-4.5}; BENCH_S=3
 else
     NAV_SHARDS=2; STR_SHARDS=1; NAV_SCENES=3; STR_SCENES=4; FRAMES=4; EXPORT_S=120
     DEVICE=cpu; WORKERS=0; BATCH=4; TRAIN_MIN=${TRAIN_MIN:-0.3}; BENCH_S=0.5
 fi
 [ "$STR_SHARDS" -ge 1 ] || STR_SHARDS=1
+FINETUNE=${FINETUNE:-}
+NAV_SEED=61000; STR_SEED=51000
+if [ -n "$FINETUNE" ]; then
+    NAV_SEED=62000; STR_SEED=52000; NAV_SCENES=$(( (NAV_SCENES + 1) / 2 )); STR_SCENES=$(( (STR_SCENES + 1) / 2 ))
+    WORKERS=$(( CORES - 2 ))
+fi
 
 # 1. data: shards in parallel, each a complete export (a shard cut off by the time limit is left out)
 log "export: $NAV_SHARDS navigation shards x $NAV_SCENES scenes, $STR_SHARDS straight shards x $STR_SCENES scenes, $FRAMES frames each"
 for k in $(seq 0 $(( NAV_SHARDS - 1 ))); do
     timeout "$EXPORT_S" $PY -m drivestack dataset --out "$RUNS/data/nav-$k" --scenes $NAV_SCENES --frames-per-scene $FRAMES \
-        --seed $(( 61000 + k )) --kinds townnav,townnav,highwaynav --every 20 --boost cyclist --quiet > "$RUNS/data-nav-$k.log" 2>&1 &
+        --seed $(( NAV_SEED + k )) --kinds townnav,townnav,highwaynav --every 20 --boost cyclist --quiet > "$RUNS/data-nav-$k.log" 2>&1 &
 done
 for k in $(seq 0 $(( STR_SHARDS - 1 ))); do
     timeout "$EXPORT_S" $PY -m drivestack dataset --out "$RUNS/data/straight-$k" --scenes $STR_SCENES --frames-per-scene $FRAMES \
-        --seed $(( 51000 + k )) --kinds town,highway --every 10 --quiet > "$RUNS/data-straight-$k.log" 2>&1 &
+        --seed $(( STR_SEED + k )) --kinds town,highway --every 10 --quiet > "$RUNS/data-straight-$k.log" 2>&1 &
 done
 wait
 DATA=""
@@ -84,24 +92,30 @@ train() {  # name, then --set overrides
     log "train $name: exit $?"
 }
 HYD=perception/models/hydranet.pt
-train joint-n --set epochs=60 --set lr=1e-3 --set init_hydranet=$HYD &
-train joint-n-cam --set epochs=60 --set lr=1e-3 --set init_hydranet=$HYD --set augment_camera=true &
-train joint-p --set epochs=120 --set lr=2e-3 --set 'init_detector=""' --set model.width=0.125 &
-wait
-for name in joint-n joint-n-cam joint-p; do
+if [ -n "$FINETUNE" ]; then
+    NAMES="joint-n-ft"
+    train joint-n-ft --set epochs=60 --set lr=5e-4 --set init_from="$FINETUNE"
+else
+    NAMES="joint-n joint-n-cam joint-p"
+    train joint-n --set epochs=60 --set lr=1e-3 --set init_hydranet=$HYD &
+    train joint-n-cam --set epochs=60 --set lr=1e-3 --set init_hydranet=$HYD --set augment_camera=true &
+    train joint-p --set epochs=120 --set lr=2e-3 --set 'init_detector=""' --set model.width=0.125 &
+    wait
+fi
+for name in $NAMES; do
     tail -3 "$RUNS/train-$name.log"
     [ -f "$RUNS/$name/best.pt" ] && cp "$RUNS/$name/best.pt" "$OUT/$name.pt"
 done
 log "training done"
 
 # 3. on the GPU: the pair and the joint networks (fp16 networks, whole stack, closed loop)
-if [ -f "$RUNS/joint-n/best.pt" ]; then
+if [ -f "$RUNS/joint-n/best.pt" ] && [ -z "$FINETUNE" ]; then
     timeout 120 $PY -m drivestack bench perception --device $DEVICE --joint "$RUNS/joint-n/best.pt" --seconds $BENCH_S --json \
         > "$OUT/bench_perception.json" 2> "$RUNS/bench-perception.log" || log "bench perception failed: $(tail -2 "$RUNS/bench-perception.log")"
     timeout 90 $PY -m drivestack bench loop --device $DEVICE --joint "$RUNS/joint-n/best.pt" --seconds $BENCH_S --processes 1 \
         --train-steps 64 --json > "$OUT/bench_loop.json" 2> "$RUNS/bench-loop.log" || log "bench loop failed: $(tail -2 "$RUNS/bench-loop.log")"
 fi
-if [ -f "$RUNS/joint-p/best.pt" ]; then
+if [ -f "$RUNS/joint-p/best.pt" ] && [ -z "$FINETUNE" ]; then
     timeout 60 $PY - "$RUNS/joint-p/best.pt" $DEVICE > "$OUT/bench_joint_p.json" <<'EOF'
 import json, sys
 from drivestack.bench_gpu import gpu_network_figures

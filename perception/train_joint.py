@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from common.config import ConfigError, check_range, save_yaml
+from common.config import ConfigError, check_range, save_yaml, to_dict
 from common.device import resolve_device
 from common.vocab import CLASS_NAMES
 
@@ -70,6 +70,7 @@ class JointTrainConfig:
     time_min: float = 0.0  # wall-clock budget of the whole run [min] (0 = none): epochs lowered to what fits, as ultralytics' time
     init_detector: str = str(DEFAULT_DETECTOR)  # ultralytics detection weights for backbone + neck + Detect; "" = none
     init_hydranet: str = ""  # HydraNet checkpoint for the heads where shapes agree; "" = none
+    init_from: str = ""  # a JointNet checkpoint to start from whole (fine-tuning; init_detector / init_hydranet unused)
     model: JointNetConfig = field(default_factory=JointNetConfig)  # architecture
 
     def __post_init__(self) -> None:
@@ -85,7 +86,7 @@ class JointTrainConfig:
         if tuple(self.model.class_names) != CLASS_NAMES:  # the export's labels are indices into CLASS_NAMES
             raise ConfigError(f"model.class_names={list(self.model.class_names)} is not allowed for training on an "
                               f"export; its labels use {list(CLASS_NAMES)}")
-        for name in ("init_detector", "init_hydranet"):
+        for name in ("init_detector", "init_hydranet", "init_from"):
             path = getattr(self, name)
             if path and not Path(path).is_file():
                 raise ConfigError(f"{name}={path!r} does not exist; give a weights file or \"\" for random weights")
@@ -149,6 +150,13 @@ def _losses(net: JointNet, out: dict[str, Any], batch: dict[str, torch.Tensor]) 
 
 
 def _start(cfg: JointTrainConfig, net: JointNet) -> None:
+    if cfg.init_from:
+        ckpt = JointNet.read_checkpoint(cfg.init_from)
+        if ckpt["config"] != to_dict(net.config):
+            raise ConfigError(f"init_from={cfg.init_from!r} is a model with {ckpt['config']}, this run's model is "
+                              f"{to_dict(net.config)}; set model.* to match")
+        net.load_state_dict(ckpt["state_dict"])
+        return
     if cfg.init_detector:
         missed = warm_start_from_detector(net, cfg.init_detector)
         if missed:
