@@ -23,6 +23,7 @@ and returns box rows and ``MultitaskOutputs`` in the images' own pixels.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,8 +92,14 @@ def _detection_model(cfg: JointNetConfig):
         scale = spec.get("scale") or next(iter(spec.get("scales") or {"n": None}))
         depth, _, max_channels = (spec.get("scales") or {}).get(scale, (spec.get("depth_multiple", 1.0), None, 1024))
         spec["scales"], spec["scale"] = {**(spec.get("scales") or {}), scale: [depth, cfg.width, max_channels]}, scale
-    with contextlib.redirect_stdout(sys.stderr):
+    from ultralytics.utils import LOGGER
+
+    level = LOGGER.level  # its "Overriding model.yaml nc=80" notice goes to stdout, into a --json report
+    LOGGER.setLevel(logging.WARNING)
+    try:
         det = DetectionModel(spec, nc=len(cfg.class_names), verbose=False)
+    finally:
+        LOGGER.setLevel(level)
     det.names = dict(enumerate(cfg.class_names))
     det.args = SimpleNamespace(**DETECT_LOSS_GAINS)  # what v8DetectionLoss reads
     return det

@@ -385,3 +385,10 @@ def test_drive_with_a_joint_network(joint_file, tmp_path, capsys):
                            (["--perception", "labels"], "--joint is a model")):
         assert main(["drive", "--joint", str(joint_file), "--out", str(tmp_path / "x"), "--quiet", *extra]) == 2
         assert message in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+def test_building_prints_nothing_on_stdout(capsys):
+    """stdout may carry a --json report (bench / eval perception --joint): ultralytics' "Overriding
+    model.yaml nc=80" notice must not land there."""
+    JointNet(JointNetConfig(width=0.125))
+    assert capsys.readouterr().out == ""
