@@ -19,6 +19,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -72,8 +73,11 @@ def ultralytics_offline():
         Path(os.environ["YOLO_CONFIG_DIR"]).mkdir(parents=True, exist_ok=True)
     elif os.environ.get("YOLO_OFFLINE") != "1":
         log.warning("ultralytics was imported before perception.yolo set YOLO_OFFLINE=1; it may reach the network")
-    import ultralytics
-    from ultralytics.utils import SETTINGS, USER_CONFIG_DIR
+    # the first import creates its settings file and says so on stdout, and its logger's handler keeps
+    # the stdout of that moment: stderr, so that stdout carries only a command's own output (--json)
+    with contextlib.redirect_stdout(sys.stderr):
+        import ultralytics
+        from ultralytics.utils import SETTINGS, USER_CONFIG_DIR
 
     wanted = {"sync": False, "api_key": ""}
     if any(SETTINGS.get(k) != v for k, v in wanted.items()):
