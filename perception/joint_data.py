@@ -17,6 +17,7 @@ import torch
 
 from .camera_effects import camera_effects
 from .hydranet_data import HydraDataset, augment, to_tensors
+from .texture_distractors import texture_distractors
 from .metrics.detection import TrueBoxes
 
 
@@ -24,9 +25,10 @@ class JointDataset(HydraDataset):
     """One split of an exported dataset with its boxes; items add ``boxes`` (N, 5) float32."""
 
     def __init__(self, root: str | Path, split: str, augment: bool = False, seed: int = 0,
-                 input_size: tuple[int, int] | None = None, camera: bool = False) -> None:
+                 input_size: tuple[int, int] | None = None, camera: bool = False, texture: bool = False) -> None:
         super().__init__(root, split, augment, seed, input_size)
         self.camera = camera  # camera effects on the image (perception.camera_effects), with augment
+        self.texture = texture  # texture distractors on the image (perception.texture_distractors), with augment
         self.objects: dict[str, list] = {}  # stem -> the frame's labelled objects (for the val AP)
         for path in sorted((self.root / "gt" / split).glob("*.jsonl")):
             for line in path.read_text().splitlines():
@@ -63,6 +65,8 @@ class JointDataset(HydraDataset):
         item = {**self.read(i), "boxes": self.boxes(i)}
         if self.augment:
             item = augment(item, np.random.default_rng([self.seed, self.epoch, i]))
+            if self.texture:  # scene texture before the camera's effects on it
+                item["image"] = texture_distractors(item["image"], np.random.default_rng([self.seed, self.epoch, i, 2]))
             if self.camera:
                 item["image"] = camera_effects(item["image"], np.random.default_rng([self.seed, self.epoch, i, 1]))
         return {**to_tensors(item), "boxes": torch.from_numpy(np.ascontiguousarray(item["boxes"])),
@@ -86,8 +90,8 @@ class JointDatasets(torch.utils.data.Dataset):
     labels; ``set_epoch`` reaches every export."""
 
     def __init__(self, roots: list[str | Path], split: str, augment: bool = False, seed: int = 0,
-                 input_size: tuple[int, int] | None = None, camera: bool = False) -> None:
-        self.parts = [JointDataset(r, split, augment, seed, input_size, camera) for r in roots]
+                 input_size: tuple[int, int] | None = None, camera: bool = False, texture: bool = False) -> None:
+        self.parts = [JointDataset(r, split, augment, seed, input_size, camera, texture) for r in roots]
         self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
 
     def __len__(self) -> int:

@@ -64,6 +64,8 @@ class JointTrainConfig:
     workers: int = 0  # DataLoader worker processes
     augment: bool = True  # flip (boxes mirrored) + brightness / contrast jitter on train
     augment_camera: bool = False  # with augment: motion blur, exposure, white balance, noise, JPEG (perception.camera_effects)
+    augment_texture: bool = False  # with augment: strokes, shadows, texture patches (perception.texture_distractors)
+    freeze_trunk: bool = False  # backbone, neck and Detect frozen (weights and BatchNorm statistics): the dense side alone
     amp: bool = True  # bfloat16 autocast on CUDA (ignored on CPU)
     progress: bool = True  # tqdm bars
     max_train_batches: int = 0  # cap on steps per epoch (0 = all); for smoke runs and sizing
@@ -142,8 +144,10 @@ def _loader(ds: JointDatasets, cfg: JointTrainConfig, shuffle: bool, epoch: int,
                       drop_last=shuffle and len(ds) > cfg.batch, pin_memory=device.type == "cuda", collate_fn=collate)
 
 
-def _losses(net: JointNet, out: dict[str, Any], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _losses(net: JointNet, out: dict[str, Any], batch: dict[str, torch.Tensor], boxes_too: bool = True) -> dict[str, torch.Tensor]:
     losses = task_losses(out, batch, net.config)
+    if not boxes_too:  # a frozen Detect head: its loss would move nothing
+        return losses
     boxes = {k: batch[k] for k in ("batch_idx", "cls", "bboxes")}
     losses["det"], _ = net.detection_loss(out["det"], boxes)
     return losses
@@ -172,7 +176,7 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
     device = torch.device(resolve_device(cfg.device))
     seed_everything(cfg.seed)
     train_ds = JointDatasets(roots, "train", augment=cfg.augment, seed=cfg.seed, input_size=cfg.model.input_size,
-                             camera=cfg.augment_camera)
+                             camera=cfg.augment_camera, texture=cfg.augment_texture)
     if not len(train_ds):
         raise ConfigError(f"data_dir {cfg.data_dir!r} has no train frames; export more scenes")
     val_split = _val_split(roots[0])  # the same split of every export (val, else test, else train)
@@ -195,8 +199,17 @@ def train_joint(cfg: JointTrainConfig) -> dict[str, Any]:
         train_ds.set_epoch(epoch)
         return _loader(train_ds, cfg, True, epoch, device)
 
-    seconds = run_epochs(fit, cfg.epochs, batches_of, lambda batch: _losses(net, net(batch["image"]), batch),
-                         lambda: evaluate(net, val_loader, device, cfg.amp, cfg.progress), net.train, device, cfg.amp,
+    if cfg.freeze_trunk:
+        for p in net.det.parameters():
+            p.requires_grad_(False)
+
+    def train_mode() -> None:
+        net.train()
+        if cfg.freeze_trunk:  # the frozen trunk keeps its BatchNorm statistics
+            net.det.eval()
+
+    seconds = run_epochs(fit, cfg.epochs, batches_of, lambda batch: _losses(net, net(batch["image"]), batch, not cfg.freeze_trunk),
+                         lambda: evaluate(net, val_loader, device, cfg.amp, cfg.progress), train_mode, device, cfg.amp,
                          cfg.max_train_batches, cfg.progress, cfg.time_min * 60)
     return result(fit, seconds, val_split=val_split, train_frames=len(train_ds), val_frames=len(val_ds),
                   device=str(device))
