@@ -83,6 +83,8 @@ def run(args) -> int:
         base = {"data_dir": ",".join(str(f.resolve()) for f in folders), "out_dir": out}
         if args.device:
             base["device"] = args.device
+        if args.quiet:
+            base["progress"] = False
         config, trainer = (JointTrainConfig, train_joint) if args.model == "joint" else (HydraTrainConfig, train_hydranet)
         result = trainer(from_dict(config, merge(base, values)))
     print(json.dumps(result, indent=2, default=str))

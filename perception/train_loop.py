@@ -148,7 +148,7 @@ def run_epochs(fit: Fit, epochs: int, batches_of: Callable[[int], Any], losses_o
                 for k, v in {**losses, "total": total_loss}.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach())
                 if hasattr(batches, "set_postfix"):
-                    batches.set_postfix(loss=f"{float(total_loss):.3f}")
+                    batches.set_postfix(loss=f"{float(total_loss.detach()):.3f}")
                 if step % LOG_EVERY_STEPS == 0:
                     for k, v in {**losses, "total": total_loss}.items():
                         writer.add_scalar(f"train_step/{k}", float(v.detach()), step)
