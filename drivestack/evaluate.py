@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from common.errors import UsageError
 
@@ -87,8 +88,8 @@ def add_parser(sub) -> None:
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped)")
     p.add_argument("--joint", default=None, metavar="WEIGHTS",
-                   help="perception: one joint network (`drivestack train joint`) for boxes and dense outputs, "
-                        "in place of --detector and --hydranet")
+                   help="one joint network (`drivestack train joint`) for boxes and dense outputs, in place of the "
+                        "pair (--detector and --hydranet): perception, and the models rows of policy and suite")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
@@ -115,6 +116,13 @@ def run(args) -> int:
 
     resolve_device(args.device)  # up front: an unknown name, or CUDA where there is none, before any loading
     args.ray_spec = spec_from_args(args)  # --ray: checked (and Ray found) before any loading too
+    if args.joint:
+        if not Path(args.joint).is_file():
+            raise UsageError(f"joint network weights {args.joint!r} do not exist; train one (`drivestack train joint`) or "
+                             "pass its path")
+        if args.interleave:
+            raise UsageError("--joint runs one network once a frame; --interleave (two networks in turns) does not apply")
+        args.joint = str(Path(args.joint).resolve())  # workers (and a cluster's) load it from anywhere
     if args.target == "policy":
         return _run_policy(args)
     if args.target == "suite":
@@ -287,7 +295,7 @@ def _run_policy(args) -> int:
     with units_on(args.ray_spec, out=args.out) as units_map:
         report = compare(rows, seeds, args.scenario, route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
-                         units_map=units_map, overrides=overrides)
+                         units_map=units_map, overrides=overrides, joint=args.joint)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:

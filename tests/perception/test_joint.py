@@ -370,6 +370,26 @@ def test_eval_perception_joint_bad_input_is_one_line(joint_file, tmp_path, capsy
     assert len(err) == 1 and "none.pt' do not exist" in err[0]
 
 
+@pytest.mark.slow  # one short drive from the models: about 20 s here
+def test_eval_policy_drives_its_models_rows_through_a_joint_network(joint_file, capsys):
+    import json
+
+    from drivestack.cli import main
+
+    assert main(["eval", "policy", "--rows", "rule-based/models", "--seeds", "900000", "--route-length", "60",
+                 "--joint", str(joint_file), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["joint"] == str(joint_file.resolve()) and report["rows"]["rule-based/models"]["episodes"] == 1
+
+
+def test_eval_joint_with_interleave_is_one_line(joint_file, capsys):
+    from drivestack.cli import main
+
+    assert main(["eval", "policy", "--joint", str(joint_file), "--interleave"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--interleave" in err[0]
+
+
 @pytest.mark.slow  # the pair and the joint network on every backend, a short window each: about 90 s here
 def test_bench_perception_measures_the_joint_network_beside_the_pair(joint_file, monkeypatch):
     from drivestack import bench_perception
