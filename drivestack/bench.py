@@ -53,6 +53,7 @@ from typing import Any, Callable
 import numpy as np
 
 from common.errors import UsageError
+from perception.model_files import DEFAULT_JOINT
 
 #: Our step figures: name -> (gymnasium id, camera on).
 SIM_FIGURES: dict[str, tuple[str, bool]] = {
@@ -535,8 +536,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the scenes and the random actions (default 0)")
     p.add_argument("--detector", default=None, help="perception: detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="perception: multi-task weights (default: shipped)")
-    p.add_argument("--joint", default=None, metavar="WEIGHTS",
-                   help="perception, loop: also a joint network (`drivestack train joint`), beside the pair in the same run")
+    p.add_argument("--joint", nargs="?", const=str(DEFAULT_JOINT), default=None, metavar="WEIGHTS",
+                   help="perception, loop: also a joint network (`drivestack train joint`; alone: the shipped joint.pt), "
+                        "beside the pair in the same run")
     p.add_argument("--device", default="auto", help="perception, loop: auto (default; loop: cpu), cpu, cuda")
     p.add_argument("--train-steps", type=int, default=3000, help="loop: PPO env steps per training figure (default 3000)")
     p.set_defaults(func=run)

@@ -44,6 +44,7 @@ from common.config import apply_overrides, from_dict, load_yaml, merge, to_dict
 from common.errors import UsageError
 from drivestack.run_marker import mark_complete, start_run_folder
 from sim import SCENARIO_KINDS
+from perception.model_files import DEFAULT_JOINT
 
 PERCEPTION_SOURCES = ("models", "labels")
 SCENARIOS = SCENARIO_KINDS
@@ -82,9 +83,9 @@ def add_parser(sub) -> None:
                    help="run the detector and the multi-task network in turns, each on every other frame (faster; objects "
                         "are predicted from their tracks in between)")
     p.add_argument("--device", default="auto", help="perception device: auto (default), cpu, cuda")
-    p.add_argument("--joint", default=None, metavar="WEIGHTS",
-                   help="perception from one joint network (`drivestack train joint`: boxes and dense outputs in one pass) "
-                        "instead of the shipped detector and multi-task network")
+    p.add_argument("--joint", nargs="?", const=str(DEFAULT_JOINT), default=None, metavar="WEIGHTS",
+                   help="perception from one joint network (boxes and dense outputs in one pass) instead of the shipped "
+                        "detector and multi-task network; alone: the shipped joint.pt (perception/models/joint_card.md)")
     p.add_argument("--out", default=None, help="run folder (default: runs/drive-<date>-<time>); must not exist")
     p.add_argument("--config", default=None, help="YAML preset of EnvConfig fields, or a drive run's config.yaml")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one env config field")

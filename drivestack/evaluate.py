@@ -51,6 +51,7 @@ from pathlib import Path
 from common.errors import UsageError
 
 from drivestack.cluster import add_ray_arguments, finish, spec_from_args, units_on
+from perception.model_files import DEFAULT_JOINT
 
 
 def add_parser(sub) -> None:
@@ -87,9 +88,10 @@ def add_parser(sub) -> None:
                    help="perception, navigation worlds: do not tell perception where the map puts the next signal (as with no map)")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
     p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped)")
-    p.add_argument("--joint", default=None, metavar="WEIGHTS",
-                   help="one joint network (`drivestack train joint`) for boxes and dense outputs, in place of the "
-                        "pair (--detector and --hydranet): perception, and the models rows of policy and suite")
+    p.add_argument("--joint", nargs="?", const=str(DEFAULT_JOINT), default=None, metavar="WEIGHTS",
+                   help="one joint network (`drivestack train joint`; alone: the shipped joint.pt) for boxes and dense "
+                        "outputs, in place of the pair (--detector and --hydranet): perception, and the models rows of "
+                        "policy and suite")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
+DEFAULT_JOINT = MODELS_DIR / "joint.pt"  # the one-pass joint network (joint_card.md); not the default stack (the pair is)
 BACKENDS = ("auto", "torch", "onnxruntime")  # see load_networks
 
 
