@@ -175,6 +175,13 @@ class JointNet(nn.Module):
             out["light"] = self.light_head(neck, feats[-1])
         return out
 
+    def boxes(self, images: torch.Tensor) -> torch.Tensor:
+        """The Detect head's output alone (the decoded (B, 4 + nc, anchors) in eval mode): the backbone, neck and
+        Detect without the dense side, for a detection-only pass (the pipeline's zoomed light crop)."""
+        y = self._trunk(images, set(self.det.save))
+        det = self.detect([y[t] for t in self.taps])
+        return det[0] if isinstance(det, tuple) else det
+
     def ego_values(self, ego: torch.Tensor) -> torch.Tensor:
         """Scaled head output (B, 6) → values in the units of ``REG_NAMES``."""
         return ego * self.reg_scale + self.reg_bias
@@ -318,9 +325,19 @@ class _FlatOutputs(nn.Module):
         return tuple(out[k] for k in ONNX_OUTPUTS if k in out)
 
 
-def export_onnx(net: JointNet, path: str | Path) -> Path:
+class _BoxesOnly(nn.Module):
+    def __init__(self, net: JointNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, images: torch.Tensor):
+        return self.net.boxes(images)
+
+
+def export_onnx(net: JointNet, path: str | Path, boxes_only: bool = False) -> Path:
     """Write ``net`` as one ONNX graph: input ``images`` (1, 3, H, W) float RGB in [0, 1]; outputs named as
-    ``ONNX_OUTPUTS`` (``det`` decoded, as the eval-mode forward). Needs ``onnx`` and ``onnxscript``."""
+    ``ONNX_OUTPUTS`` (``det`` decoded, as the eval-mode forward). ``boxes_only``: the detection part alone
+    (output ``det``), for crops that need no dense outputs. Needs ``onnx`` and ``onnxscript``."""
     try:
         import onnxscript  # noqa: F401
     except ImportError as exc:
@@ -333,9 +350,10 @@ def export_onnx(net: JointNet, path: str | Path) -> Path:
         dummy = torch.rand(1, 3, *net.config.input_size)
         with torch.no_grad():  # Detect caches its anchors for this input size: the graph then holds them as constants
             net(dummy)
-        names = [k for k in ONNX_OUTPUTS if k != "light" or net.config.light_head]
+        names = ["det"] if boxes_only else [k for k in ONNX_OUTPUTS if k != "light" or net.config.light_head]
+        graph = _BoxesOnly(net) if boxes_only else _FlatOutputs(net)
         with contextlib.redirect_stdout(sys.stderr):  # the exporter prints progress; stdout may carry a JSON report
-            torch.onnx.export(_FlatOutputs(net).eval(), (dummy,), str(path), input_names=["images"], output_names=names,
+            torch.onnx.export(graph.eval(), (dummy,), str(path), input_names=["images"], output_names=names,
                               dynamo=True, verbose=False, external_data=False)
     finally:
         net.detect.export = False

@@ -33,8 +33,11 @@ class JointPerceptionNet:
     """One JointNet serving as the pipeline's detector and its multi-task network."""
 
     def __init__(self, forward: Callable[[np.ndarray], dict[str, np.ndarray]], config: JointNetConfig,
-                 cfg: DetectorConfig, backend: str, source: str):
+                 cfg: DetectorConfig, backend: str, source: str,
+                 boxes_forward: Callable[[], Callable[[np.ndarray], dict[str, np.ndarray]]] | None = None):
         self._forward = forward  # (1, 3, H, W) float32 in [0, 1] -> the raw outputs by ONNX_OUTPUTS name
+        # a detection-only pass for what needs no dense outputs (the zoomed light crop): made on first use
+        self._make_boxes_forward, self._boxes_forward = boxes_forward, None
         self.config = config  # JointNetConfig: input_size is what the pipeline resizes to
         self.cfg = cfg
         self.backend = backend
@@ -61,23 +64,36 @@ class JointPerceptionNet:
                                  lambda p: export_onnx(net, p), cache)
             session = cpu_session(path)
             names = [o.name for o in session.get_outputs()]
+
+            def boxes_session():  # exported into the cache once, like the whole graph
+                boxes = cpu_session(cached_export(weights, f"joint-boxes-{h}x{w}-torch{torch.__version__.split('+')[0]}",
+                                                  lambda p: export_onnx(net, p, boxes_only=True), cache))
+                return lambda x: {"det": boxes.run(None, {"images": x})[0]}
             return cls(lambda x: dict(zip(names, session.run(None, {"images": x}))), net.config, cfg, "onnxruntime",
-                       str(path))
+                       str(path), boxes_session)
 
         def forward(x: np.ndarray) -> dict[str, np.ndarray]:
             with torch.no_grad():
                 return {k: v.float().cpu().numpy() for k, v in net(torch.from_numpy(x).to(net.device)).items()}
-        return cls(forward, net.config, cfg, "torch", str(weights))
+
+        def boxes_forward(x: np.ndarray) -> dict[str, np.ndarray]:
+            with torch.no_grad():
+                return {"det": net.boxes(torch.from_numpy(x).to(net.device)).float().cpu().numpy()}
+        return cls(forward, net.config, cfg, "torch", str(weights), lambda: boxes_forward)
 
     @property
     def names(self) -> dict[int, str]:
         """The detection head's class names (its index space, before mapping onto ours)."""
         return dict(self._names)
 
-    def _outputs(self, image_rgb: np.ndarray) -> dict[str, np.ndarray]:
+    def _outputs(self, image_rgb: np.ndarray, boxes_only: bool = False) -> dict[str, np.ndarray]:
         h, w = self.config.input_size
         small = image_rgb if image_rgb.shape[:2] == (h, w) else cv2.resize(image_rgb, (w, h), interpolation=cv2.INTER_LINEAR)
         x = np.ascontiguousarray(small.transpose(2, 0, 1)[None], np.float32) * np.float32(1 / 255)
+        if boxes_only and self._make_boxes_forward is not None:
+            if self._boxes_forward is None:
+                self._boxes_forward = self._make_boxes_forward()
+            return self._boxes_forward(x)
         return self._forward(x)
 
     def _rows(self, out: dict[str, np.ndarray], image_hw: tuple[int, int], conf: float) -> np.ndarray:
@@ -101,14 +117,15 @@ class JointPerceptionNet:
 
     # --- the detector's seam ---------------------------------------------------------------------------
     def detect(self, image_rgb: np.ndarray) -> Detections:
-        return self.rows.detections(self._rows(self._outputs(image_rgb), image_rgb.shape[:2], self.cfg.conf))
+        """Boxes alone (the detection-only pass: the zoomed light crop needs no dense outputs)."""
+        return self.rows.detections(self._rows(self._outputs(image_rgb, boxes_only=True), image_rgb.shape[:2], self.cfg.conf))
 
     def detect_batch(self, images_rgb) -> list[Detections]:
         return [self.detect(im) for im in images_rgb]
 
     def track(self, image_rgb: np.ndarray) -> Detections:
         hw = image_rgb.shape[:2]
-        return self.rows.track(self._rows(self._outputs(image_rgb), hw, self.rows.track_conf), hw)
+        return self.rows.track(self._rows(self._outputs(image_rgb, boxes_only=True), hw, self.rows.track_conf), hw)
 
     def reset_tracker(self) -> None:
         self.rows.reset()

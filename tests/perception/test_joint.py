@@ -430,3 +430,20 @@ def test_building_prints_nothing_on_stdout(capsys):
     model.yaml nc=80" notice must not land there."""
     JointNet(JointNetConfig(width=0.125))
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow  # two ONNX exports: about 20 s here
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_detection_only_pass_gives_the_full_pass_boxes(joint_file, tmp_path, backend):
+    """detect() (the zoomed light crop's call) runs the backbone, neck and Detect alone and finds the boxes
+    the whole pass finds."""
+    from perception.joint_runner import load_joint
+
+    net = load_joint(joint_file, device="cpu", backend=backend, cache=tmp_path)
+    for image in _sim_frames(2):
+        alone, (both, _) = net.detect(image), net.infer(image, track=False)
+        assert len(alone) == len(both) > 0
+        np.testing.assert_allclose(alone.xyxy, both.xyxy, atol=1e-3)
+        np.testing.assert_array_equal(alone.class_id, both.class_id)
+    if backend == "onnxruntime":
+        assert len(list(tmp_path.glob("*boxes*"))) == 1  # the detection-only graph, exported into the cache
