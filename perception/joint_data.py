@@ -87,15 +87,21 @@ def collate(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
 class JointDatasets(torch.utils.data.Dataset):
     """The same split of several exports as one dataset (a detector-style mix of worlds): item ``i`` is
     item ``i - offset`` of the export it falls in, with ``index`` = ``i``, so ``truth(i, ...)`` finds its
-    labels; ``set_epoch`` reaches every export."""
+    labels; ``set_epoch`` reaches every export. ``at_most``: keep an even spread of that many items (their
+    ``index`` still the position over every export)."""
 
     def __init__(self, roots: list[str | Path], split: str, augment: bool = False, seed: int = 0,
-                 input_size: tuple[int, int] | None = None, camera: bool = False, texture: bool = False) -> None:
+                 input_size: tuple[int, int] | None = None, camera: bool = False, texture: bool = False,
+                 at_most: int = 0) -> None:
         self.parts = [JointDataset(r, split, augment, seed, input_size, camera, texture) for r in roots]
         self.offsets = np.cumsum([0] + [len(p) for p in self.parts])
+        total = int(self.offsets[-1])
+        # at_most: an even spread of that many items over every export (a shorter validation), 0 = all
+        self.items = (np.linspace(0, total - 1, at_most).round().astype(int) if 0 < at_most < total
+                      else np.arange(total))
 
     def __len__(self) -> int:
-        return int(self.offsets[-1])
+        return len(self.items)
 
     def _where(self, i: int) -> tuple[JointDataset, int]:
         k = int(np.searchsorted(self.offsets, i, side="right")) - 1
@@ -109,6 +115,7 @@ class JointDatasets(torch.utils.data.Dataset):
         part, j = self._where(i)
         return part.truth(j, image_hw)
 
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+    def __getitem__(self, k: int) -> dict[str, torch.Tensor]:
+        i = int(self.items[k])  # the item's index over every export: what truth() takes
         part, j = self._where(i)
         return {**part[j], "index": torch.tensor(i)}

@@ -191,6 +191,11 @@ def test_several_exports_are_one_dataset_with_global_indices(export, tmp_path):
         item, j = mix[i], i % len(one)
         assert int(item["index"]) == i and torch.equal(item["image"], one[j]["image"])
         assert np.array_equal(mix.truth(i, (160, 320)).xyxy, one.truth(j, (160, 320)).xyxy)
+    spread = JointDatasets([export, other], "train", at_most=3)  # a shorter validation: an even spread
+    assert len(spread) == 3
+    picks = [int(spread[k]["index"]) for k in range(3)]
+    assert picks[0] == 0 and picks[-1] == 2 * len(one) - 1 and picks == sorted(set(picks))
+    assert torch.equal(spread[1]["image"], mix[picks[1]]["image"])
 
 
 @pytest.mark.slow  # two one-step epochs of a 3 M-parameter net and a resume: about 40 s here
