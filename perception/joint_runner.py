@@ -7,7 +7,9 @@ works alone (the light selector's zoomed pass calls ``detect`` on a crop; a dens
 ``predict``).
 
 Runs in PyTorch or, on the CPU by default, in ONNX Runtime (one graph, exported once into the ONNX cache as
-the pair's networks are, ``perception.onnx_backend``). Boxes: the decoded head output through ``perception.nms``
+the pair's networks are, ``perception.onnx_backend``). ``detect`` / ``track`` alone (the zoomed light crop)
+run a detection-only pass (backbone, neck, Detect: a second cached graph, exported on first use); the dense
+outputs go through the ONNX HydraNet's NumPy post-processing (``numpy_multitask_outputs``). Boxes: the decoded head output through ``perception.nms``
 at the detector settings (``DetectorConfig``: conf, iou, max_det), stretched back to the image, then the class
 map and ByteTrack exactly as the YOLO detectors (``perception.yolo.BoxRows``).
 """
