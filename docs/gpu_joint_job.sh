@@ -14,7 +14,11 @@
 #   SCALE=tiny: a rehearsal of every step in about two minutes on a CPU.
 #   FINETUNE=runs/x/best.pt: the second job instead: new shards (other seeds, half the scenes), one run
 #   fine-tuning that joint network on them (joint-n-ft), no benchmarks.
-#   Python packages the GPU image lacks travel as wheels in .whl/ (installed into /tmp/site).
+#   Python packages the GPU image lacks travel as wheels in .whl/ (installed into /tmp/site; ignored by git, name it
+#   in the device tool's carry). On 2026-12-04 the image (Python 3.12, torch 2.11) lacked these, fetched here with
+#   `pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64
+#   --platform manylinux_2_17_x86_64 --platform manylinux1_x86_64 -d .whl ultralytics==8.4.190 ultralytics-thop==2.2.3
+#   gymnasium==1.4.0 farama-notifications==0.0.6 stable-baselines3==2.9.2 lap==0.5.13` (3.7 MB).
 set -uo pipefail
 OUT=${OUT:?set OUT to the folder for the results}
 SCALE=${SCALE:-full}
