@@ -43,8 +43,8 @@ import numpy as np
 from common.config import apply_overrides, from_dict, load_yaml, merge, to_dict
 from common.errors import UsageError
 from drivestack.run_marker import mark_complete, start_run_folder
-from sim import SCENARIO_KINDS
 from perception.model_files import DEFAULT_JOINT
+from sim import SCENARIO_KINDS
 
 PERCEPTION_SOURCES = ("models", "labels")
 SCENARIOS = SCENARIO_KINDS
