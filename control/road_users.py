@@ -59,6 +59,18 @@ LATERAL_TRUST_RANGE_M = 35.0
 # the first fits swing by metres per second). Walkers and cyclists count at once: they step out from hiding [frames]
 VEHICLE_VELOCITY_MIN_FRAMES = 5
 BODY_ALONG_MOTION_M_S = 3.0  # a road user's footprint turns to its velocity from this ground speed on [m/s]
+# coasting: a walker or cyclist moving near the car leaves the camera's view just before it reaches the path: its
+# box is cut by the image's bottom or side, its range jumps by metres (the box foot is gone) and its velocity with it,
+# then the box is lost (Euro NCAP's CPNA-25 at 10 km/h from the models: 0.8 s before the impact). Such a track keeps
+# its last trusted state: a reading within the gate of where that state says it is refreshes it; a reading outside
+# it, or none, is replaced by the state carried on at its velocity, for at most COAST_MAX_S. Only tracks seen this
+# many frames (a phantom rarely lasts), moving, this near; never with the depth map's agreement (at most a partial brake)
+COAST_KINDS = ("pedestrian", "cyclist")
+COAST_MIN_AGE_FRAMES = 3
+COAST_RANGE_M = 12.0  # [m]
+COAST_MAX_S = 1.0  # [s]
+COAST_GATE_M = 0.6  # a reading this near the carried-on state is the same walker, trusted [m] ...
+COAST_GATE_REL = 0.05  # ... plus this share of its range
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,46 @@ def _empty_users() -> RoadUsers:
     return RoadUsers(np.zeros((0, 2)), np.zeros((0, 2)), z, z, z, z)
 
 
+@dataclass
+class _Trusted:
+    """A near walker's or cyclist's last trusted state, carried on at its ground velocity (ego frame)."""
+
+    centre_m: np.ndarray  # (2,) [m]
+    velocity_m_s: np.ndarray  # (2,) over the ground [m/s]
+    half_length_m: float
+    half_width_m: float
+    heading_rad: float
+    kind: str
+    age_frames: int
+    coasted_s: float = 0.0  # how long it has been carried on without a trusted reading [s]
+
+
+def _users_of(states: list[_Trusted]) -> RoadUsers:
+    n = len(states)
+    return RoadUsers(np.array([c.centre_m for c in states]).reshape(n, 2), np.array([c.velocity_m_s for c in states]).reshape(n, 2),
+                     np.zeros(n), np.array([c.half_length_m for c in states]), np.array([c.half_width_m for c in states]),
+                     np.array([c.heading_rad for c in states]), np.zeros(n))
+
+
+def _stack(a: SeenUsers, b: SeenUsers) -> SeenUsers:
+    u, v = a.users, b.users
+    decel = [x.decel_m_s2 if x.decel_m_s2 is not None else np.zeros(len(x)) for x in (u, v)]
+    users = RoadUsers(*(np.concatenate([getattr(u, f), getattr(v, f)]) for f in
+                        ("centre_m", "velocity_m_s", "yaw_rate_rad_s", "half_length_m", "half_width_m", "heading_rad")),
+                      np.concatenate(decel))
+    return SeenUsers(users, np.concatenate([a.age_frames, b.age_frames]).astype(int), np.concatenate([a.depth_agrees, b.depth_agrees]),
+                     (*a.kind, *b.kind), np.concatenate([a.gap_m, b.gap_m]), np.concatenate([a.track_id, b.track_id]),
+                     np.concatenate([a.cut_beside, b.cut_beside]))
+
+
+def _seen_of(states: dict[int, "_Trusted"]) -> SeenUsers:
+    c = list(states.values())
+    n = len(c)
+    return SeenUsers(_users_of(c), np.array([x.age_frames for x in c], int), np.zeros(n, bool), tuple(x.kind for x in c),
+                     np.array([x.centre_m[0] - x.half_length_m - CAMERA_TO_BUMPER_M for x in c]),
+                     np.fromiter(states, np.int64, n), np.zeros(n, bool))
+
+
 class RoadUserTracker:
     """Per-episode memory of tracks: consecutive frames seen, last ground-velocity direction, yaw rate."""
 
@@ -92,6 +144,7 @@ class RoadUserTracker:
         # id -> (age [frames], ground heading [rad] (NaN: too slow), yaw rate [rad/s], where it should be next frame,
         #       frames missed, ground speed [m/s], braking [m/s^2])
         self._tracks: dict[int, tuple] = {}
+        self._trusted: dict[int, _Trusted] = {}  # near walkers and cyclists: the last trusted state (COAST_*)
         self._time_s: float | None = None
         self._next_untracked = -2  # ids handed to untracked objects (-1 is "untracked" in Detections)
 
@@ -106,8 +159,8 @@ class RoadUserTracker:
             cls, ids, point, rel_vel, depth_ok, edge_cut = _from_features(f)
         if len(cls) == 0:
             self._tracks = self._missed({}, f.speed_m_s, dt)
-            return SeenUsers(_empty_users(), np.zeros(0, int), np.zeros(0, bool), (), np.zeros(0), np.zeros(0, np.int64),
-                             np.zeros(0, bool))
+            return self._coast(SeenUsers(_empty_users(), np.zeros(0, int), np.zeros(0, bool), (), np.zeros(0),
+                                         np.zeros(0, np.int64), np.zeros(0, bool)), f.speed_m_s, dt)
         size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64)
         vel = np.nan_to_num(rel_vel, nan=-np.inf)  # unknown velocity: standing on the ground (below)
         unknown = ~np.all(np.isfinite(vel), axis=1)
@@ -159,7 +212,48 @@ class RoadUserTracker:
         users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))
         # a cut box beside the path: its body's lateral place is a guess (perception.placement.side_cut_lateral)
         beside = edge_cut & (np.abs(point[:, 1]) > EGO_CLEARANCE_HALF_WIDTH_M)
-        return SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids, beside)
+        return self._coast(SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids, beside),
+                           f.speed_m_s, dt)
+
+    def _coast(self, seen: SeenUsers, ego_speed_m_s: float, dt: float) -> SeenUsers:
+        """``seen`` with each near walker's or cyclist's untrusted reading replaced by its carried-on trusted state,
+        and the lost ones added (see COAST_*); the trusted states updated."""
+        for state in self._trusted.values():  # to this frame: its own motion, less the ego's
+            state.centre_m = state.centre_m + state.velocity_m_s * dt - (ego_speed_m_s * dt, 0.0)
+        u, keep, carried = seen.users, np.ones(len(seen.kind), bool), {}
+        for k, tid in enumerate(seen.track_id.tolist()):
+            state = self._trusted.get(tid)
+            moving = bool(np.any(u.velocity_m_s[k] != 0.0))
+            if state is not None:
+                gate = COAST_GATE_M + COAST_GATE_REL * float(np.hypot(*u.centre_m[k]))
+                if float(np.hypot(*(u.centre_m[k] - state.centre_m))) > gate:  # a jump: the reading is not trusted
+                    keep[k], carried[tid] = False, state
+                    state.coasted_s += dt
+                    continue
+                del self._trusted[tid]  # a trusted reading: refreshed below if it still qualifies
+            if (seen.kind[k] in COAST_KINDS and moving and seen.age_frames[k] >= COAST_MIN_AGE_FRAMES
+                    and float(np.hypot(*u.centre_m[k])) < COAST_RANGE_M):
+                self._trusted[tid] = _Trusted(u.centre_m[k].copy(), u.velocity_m_s[k].copy(), float(u.half_length_m[k]),
+                                              float(u.half_width_m[k]), float(u.heading_rad[k]), seen.kind[k],
+                                              int(seen.age_frames[k]))
+        here = set(seen.track_id.tolist())
+        for tid, state in self._trusted.items():  # lost this frame
+            if tid not in here:
+                state.coasted_s += dt
+                carried[tid] = state
+        for tid, state in list(carried.items()):
+            state.age_frames += 1
+            if state.coasted_s > COAST_MAX_S or state.centre_m[0] < 0.0:  # too long unseen, or passed
+                del carried[tid]
+                self._trusted.pop(tid, None)
+        if keep.all() and not carried:
+            return seen
+        mine = SeenUsers(RoadUsers(*(getattr(u, f)[keep] for f in ("centre_m", "velocity_m_s", "yaw_rate_rad_s",
+                                                                    "half_length_m", "half_width_m", "heading_rad")),
+                                   None if u.decel_m_s2 is None else u.decel_m_s2[keep]),
+                         seen.age_frames[keep], seen.depth_agrees[keep], tuple(np.asarray(seen.kind, object)[keep]),
+                         seen.gap_m[keep], seen.track_id[keep], seen.cut_beside[keep])
+        return _stack(mine, _seen_of(carried)) if carried else mine
 
     def _missed(self, tracks: dict, ego_speed_m_s: float, dt: float) -> dict:
         """``tracks`` plus the earlier ones not seen this frame that may still come back (their age kept,

@@ -174,3 +174,32 @@ def test_a_box_cut_by_the_image_edge_beside_the_path_gets_no_brake():
 
     _drive([(1, CAR, 12.0, -2.0, 0.0, 0.0)], 5.0, 30, sup, cut)
     assert sup.activations["partial"] == 0 and sup.activations["full"] == 0
+
+
+def _lost_near(steps_from_m: float):
+    """frame_of for ``_drive``: every detection closer than ``steps_from_m`` is dropped (its box cut by the
+    image's edge, then gone, as the models lose a walker right in front of the car)."""
+    def frame_of(k, pf):
+        d = pf.detections
+        keep = d.position_m[:, 0] >= steps_from_m
+        lost = Detections(d.xyxy[keep], d.score[keep], d.class_id[keep], d.track_id[keep], d.distance_m[keep],
+                          d.position_m[keep], d.velocity_m_s[keep])
+        return PerceptionFrame(pf.index, pf.timestamp_s, pf.source, pf.image_size, lost, pf.lane)
+    return frame_of
+
+
+def test_brakes_for_a_walker_lost_from_view_just_before_the_path():
+    """CPNA-25 at 10 km/h as the models saw it: a walker 2.2 m right, 9 m ahead, walking toward the path at
+    1.4 m/s, is lost from view once nearer than 5 m. The tracker carries it on at its last velocity (coasting):
+    a brake comes and nobody is hit, where without it the car drove on into the walker."""
+    sup = SafetySupervisor(_Coast())
+    speeds, hit = _drive([(1, PEDESTRIAN_CLASS, 9.0, -2.2, 0.0, 1.4)], 2.78, 80, sup, _lost_near(5.0))
+    assert not hit and min(speeds) < 1.0
+    assert sup.activations["partial"] >= 1 and sup.activations["full"] == 0  # no depth map behind a coasted walker
+
+
+def test_a_lost_walker_going_away_from_the_path_gives_no_brake():
+    """The same walker walking away from the path (right, 1.4 m/s) and lost when near: nothing to brake for."""
+    sup = SafetySupervisor(_Coast())
+    speeds, hit = _drive([(1, PEDESTRIAN_CLASS, 9.0, -2.2, 0.0, -1.4)], 2.78, 80, sup, _lost_near(5.0))
+    assert not hit and sup.activations["partial"] == 0 and min(speeds) == pytest.approx(2.78)
