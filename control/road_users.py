@@ -108,13 +108,6 @@ class _Trusted:
     coasted_s: float = 0.0  # how long it has been carried on without a trusted reading [s]
 
 
-def _users_of(states: list[_Trusted]) -> RoadUsers:
-    n = len(states)
-    return RoadUsers(np.array([c.centre_m for c in states]).reshape(n, 2), np.array([c.velocity_m_s for c in states]).reshape(n, 2),
-                     np.zeros(n), np.array([c.half_length_m for c in states]), np.array([c.half_width_m for c in states]),
-                     np.array([c.heading_rad for c in states]), np.zeros(n))
-
-
 def _stack(a: SeenUsers, b: SeenUsers) -> SeenUsers:
     u, v = a.users, b.users
     decel = [x.decel_m_s2 if x.decel_m_s2 is not None else np.zeros(len(x)) for x in (u, v)]
@@ -126,10 +119,22 @@ def _stack(a: SeenUsers, b: SeenUsers) -> SeenUsers:
                      np.concatenate([a.cut_beside, b.cut_beside]))
 
 
+def _select(seen: SeenUsers, keep: np.ndarray) -> SeenUsers:
+    u = seen.users
+    users = RoadUsers(*(getattr(u, f)[keep] for f in ("centre_m", "velocity_m_s", "yaw_rate_rad_s", "half_length_m",
+                                                      "half_width_m", "heading_rad")),
+                      None if u.decel_m_s2 is None else u.decel_m_s2[keep])
+    return SeenUsers(users, seen.age_frames[keep], seen.depth_agrees[keep], tuple(np.asarray(seen.kind, object)[keep]),
+                     seen.gap_m[keep], seen.track_id[keep], seen.cut_beside[keep])
+
+
 def _seen_of(states: dict[int, "_Trusted"]) -> SeenUsers:
     c = list(states.values())
     n = len(c)
-    return SeenUsers(_users_of(c), np.array([x.age_frames for x in c], int), np.zeros(n, bool), tuple(x.kind for x in c),
+    users = RoadUsers(np.array([x.centre_m for x in c]).reshape(n, 2), np.array([x.velocity_m_s for x in c]).reshape(n, 2),
+                      np.zeros(n), np.array([x.half_length_m for x in c]), np.array([x.half_width_m for x in c]),
+                      np.array([x.heading_rad for x in c]), np.zeros(n))
+    return SeenUsers(users, np.array([x.age_frames for x in c], int), np.zeros(n, bool), tuple(x.kind for x in c),
                      np.array([x.centre_m[0] - x.half_length_m - CAMERA_TO_BUMPER_M for x in c]),
                      np.fromiter(states, np.int64, n), np.zeros(n, bool))
 
@@ -248,11 +253,7 @@ class RoadUserTracker:
                 self._trusted.pop(tid, None)
         if keep.all() and not carried:
             return seen
-        mine = SeenUsers(RoadUsers(*(getattr(u, f)[keep] for f in ("centre_m", "velocity_m_s", "yaw_rate_rad_s",
-                                                                    "half_length_m", "half_width_m", "heading_rad")),
-                                   None if u.decel_m_s2 is None else u.decel_m_s2[keep]),
-                         seen.age_frames[keep], seen.depth_agrees[keep], tuple(np.asarray(seen.kind, object)[keep]),
-                         seen.gap_m[keep], seen.track_id[keep], seen.cut_beside[keep])
+        mine = _select(seen, keep)
         return _stack(mine, _seen_of(carried)) if carried else mine
 
     def _missed(self, tracks: dict, ego_speed_m_s: float, dt: float) -> dict:

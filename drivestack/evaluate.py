@@ -174,8 +174,6 @@ def select_rows(args, scenario: str):
     """``(rows, ppo policy file, pixels policy file)`` from ``--rows`` / ``--policy`` / ``--pixels-policy``:
     the rows asked for, or every row whose policy file exists (a navigation world: only drivers that
     read the route); the policy files are loaded once to check them, before hours of driving."""
-    from pathlib import Path
-
     from control.envs import NAV_KINDS
     from control.evaluate import ROWS
     from control.pixels import DEFAULT_PIXEL_POLICY
@@ -267,8 +265,6 @@ def check_routes(scenario: str, seeds, route_length, overrides: tuple[str, ...],
 
 def make_out(out: str | None) -> None:
     """Create the ``--out`` folder (before hours of driving, not after); a UsageError when it cannot be."""
-    from pathlib import Path
-
     if out:
         try:
             Path(out).mkdir(parents=True, exist_ok=True)
@@ -277,8 +273,6 @@ def make_out(out: str | None) -> None:
 
 
 def _run_policy(args) -> int:
-    from pathlib import Path
-
     from control.evaluate import compare
 
     from sim import SCENARIO_KINDS
@@ -311,8 +305,6 @@ def _run_policy(args) -> int:
 
 def write_html(out) -> None:
     """OUT/report.html beside report.json (a note instead when plotly is not installed)."""
-    from pathlib import Path
-
     from drivestack.report import report_after_run
 
     report_after_run(Path(out), "eval")

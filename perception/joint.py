@@ -163,9 +163,7 @@ class JointNet(nn.Module):
         size = images.shape[-2:]
         y = self._trunk(images, self._keep)
         feats = [y[t] for t in self.taps]
-        det = self.detect(list(feats))
-        if isinstance(det, tuple):  # eval mode outside export: (decoded, raw maps); keep the decoded
-            det = det[0]
+        det = self._detect(feats)
         neck = self.dense_neck([y[self.tap4], *feats])
         up = lambda t: F.interpolate(t, size=size, mode="bilinear", align_corners=False)  # noqa: E731
         log_depth = self.log_min_depth + torch.sigmoid(self.depth_head(neck)) * self.log_depth_span
@@ -179,8 +177,11 @@ class JointNet(nn.Module):
         """The Detect head's output alone (the decoded (B, 4 + nc, anchors) in eval mode): the backbone, neck and
         Detect without the dense side, for a detection-only pass (the pipeline's zoomed light crop)."""
         y = self._trunk(images, set(self.det.save))
-        det = self.detect([y[t] for t in self.taps])
-        return det[0] if isinstance(det, tuple) else det
+        return self._detect([y[t] for t in self.taps])
+
+    def _detect(self, feats: list) -> Any:
+        det = self.detect(list(feats))
+        return det[0] if isinstance(det, tuple) else det  # eval mode outside export: (decoded, raw maps); the decoded
 
     def ego_values(self, ego: torch.Tensor) -> torch.Tensor:
         """Scaled head output (B, 6) → values in the units of ``REG_NAMES``."""
