@@ -58,13 +58,25 @@ ZIP_JAM_M = 3.0  # the speed control's IDM jam gap (``RuleBasedConfig.idm_jam_m`
 @dataclass(frozen=True)
 class OvertakeConfig:
     dt_s: float = 0.05  # control period [s] (sim.config.EnvConfig.control_hz 20)
-    stationary_m_s: float = 0.5  # slower than this is standing [m/s]
+    stationary_m_s: float = 0.5  # slower than this is standing [m/s] ...
+    # ... plus this share of the ego's speed: from the models a road user's speed is the ego's plus a relative speed
+    # read from its range, and a range that is a few per cent off reads a parked car ahead as creeping towards us
+    # (0.6 m/s on average at 25 km/h, in spikes of 1.6: ParkedObstacle from the models); with labels it reads 0
+    stationary_share: float = 0.12
     stationary_for_s: float = 2.0  # ... for this long before it counts as an obstacle [s]
+    # standing is judged on the along-lane speed averaged over this time constant [s]: from the models a parked
+    # car's speed reads -1.6..+0.4 m/s frame to frame at 25 km/h, and each spike restarted its clock until the car
+    # had stopped 3 m behind it, too close to pull out
+    still_tau_s: float = 0.5
     lane_reach_m: float = 30.0  # road users count as in the home lane within this ahead ... [m]
     lane_reach_s: float = 4.5  # ... or this long at the ego's speed, whichever is more [s]
     in_lane_for_s: float = 1.0  # ... after this long there [s]
     path_match_m: float = 3.0  # the stretch's start and an in-path road user of the speed control agree this well [m]
-    moving_m_s: float = 2.0  # a road user once seen this fast is traffic (a queue), not a parked obstacle [m/s]
+    moving_m_s: float = 2.0  # a road user once seen this fast ... [m/s]
+    # ... for this long is traffic (a queue), not a parked obstacle [s]. Not at once: a track's first readings from
+    # the models carry no relative speed yet (absolute = the ego's) or a range jump, and one such frame had marked
+    # the parked car of ParkedObstacle as traffic for good: the overtake never started
+    moving_for_s: float = 1.0
     chain_gap_m: float = 10.0  # standing road users in the lane this close after each other block one stretch [m]
     queue_margin_m: float = 25.0  # a light's line or a junction this close past the stretch: a queue [m]
     lane_in_m: float = 0.2  # a road user whose nearest point is this far inside the home lane blocks it [m]
@@ -103,6 +115,8 @@ class OvertakeConfig:
     forget_in_view_s: float = 2.0
     view_range_m: float = 60.0
     gate_m: tuple[float, float] = (3.0, 1.5)  # association gate along and across the lane [m]
+    # during a manoeuvre the perceived lane is taken where it agrees with dead reckoning this well [m, rad]
+    fuse_gate: tuple[float, float] = (0.5, 0.1)
 
 
 @dataclass
@@ -117,7 +131,9 @@ class Track:
     vehicle: bool  # a vehicle (or a cone shown as one): something one may pass; walkers and cyclists are not
     seen_s: float  # last seen [s]
     still_since_s: float  # standing since [s]; inf while moving
-    moved: bool  # ever seen faster than ``moving_m_s``
+    moved: bool  # ever seen faster than ``moving_m_s`` for ``moving_for_s``
+    moving_since_s: float = math.inf  # faster than ``moving_m_s`` since [s]; inf: not now
+    v_avg_m_s: float = math.nan  # ``v_m_s`` averaged over ``still_tau_s`` (what standing is judged on) [m/s]
     in_lane_since_s: float = math.inf  # in the way (``Overtake._in_way``) since [s]; inf: not now
     in_path: bool = False  # last seen in the speed control's corridor (``control.features.in_path``)
 
@@ -203,8 +219,9 @@ class Overtake:
         self.t_s = 0.0
         self.s_m = 0.0  # the odometer: the ego centre along the home lane [m]
         self.lat_m = 0.0  # the ego centre left of the home lane's centre [m]
+        self.heading_rad = 0.0  # the car's heading left of the home lane's [rad]
+        self.curvature_1_m = 0.0  # the home lane's curvature, + left [1/m]
         self._base_m = 0.0  # the perceived lane's centre left of the home lane's [m]
-        self._prev_offset: float | None = None
         self.tracks: list[Track] = []
         self.phase = IDLE
         self.profile: Profile | None = None
@@ -216,30 +233,49 @@ class Overtake:
 
     # --- perception -> the road frame -------------------------------------------------------------
     def _localise(self, f: Decoded) -> None:
+        """Where the car is in the home lane's frame: the perceived lane while idle; during a manoeuvre the
+        perceived lane only where it agrees with the car's own motion (``_fuse``)."""
         v = max(f.speed_m_s, 0.0)
-        self.s_m += v * math.cos(f.heading_error_rad if f.lane_known else 0.0) * self.cfg.dt_s
         self.t_s += self.cfg.dt_s
-        if not f.lane_known:
-            self._prev_offset = None
-            return
-        w = f.lane_width_m if math.isfinite(f.lane_width_m) and f.lane_width_m > 2.0 else 3.5
-        self.width_m = w
         if self.phase == IDLE:
+            self.s_m += v * math.cos(f.heading_error_rad if f.lane_known else 0.0) * self.cfg.dt_s
             self._base_m = 0.0
-        elif self._prev_offset is not None:  # the perceived lane switched under the car (0.6 of a width in one step)
-            jump = f.lane_offset_m - self._prev_offset
-            if jump < -0.6 * w:
-                self._base_m += w
-            elif jump > 0.6 * w:
-                self._base_m -= w
-        self._prev_offset = f.lane_offset_m
-        self.lat_m = self._base_m + f.lane_offset_m
+            if f.lane_known:
+                self.width_m = f.lane_width_m if math.isfinite(f.lane_width_m) and f.lane_width_m > 2.0 else 3.5
+                self.lat_m, self.heading_rad = f.lane_offset_m, f.heading_error_rad
+                self.curvature_1_m = f.curvature_1_m if math.isfinite(f.curvature_1_m) else 0.0
+            else:
+                self.heading_rad, self.curvature_1_m = 0.0, 0.0
+            return
+        self.s_m += v * math.cos(self.heading_rad) * self.cfg.dt_s
+        self._fuse(f, v)
+
+    def _fuse(self, f: Decoded, v_m_s: float) -> None:
+        """During a manoeuvre: dead-reckon the car across the home lane from its speed and yaw rate, then take
+        the perceived lane (on whichever lane of the road places it nearest) where it agrees within
+        ``fuse_gate``. The lane width stays the one measured before the move. From the models the lane
+        estimate straddling the centre line followed the car rather than the paint (the car moved 5.7 m left,
+        the perceived offset stayed within 2 m of 0 and never jumped a lane): read as the truth it steered the
+        car off the road's far side. With labels it always agrees, and the perceived lane is what is used."""
+        dt, w = self.cfg.dt_s, self.width_m
+        self.heading_rad += (f.yaw_rate_rad_s - v_m_s * self.curvature_1_m) * dt
+        self.lat_m += v_m_s * math.sin(self.heading_rad) * dt
+        if not f.lane_known:
+            return
+        base = w * round((self.lat_m - f.lane_offset_m) / w)  # the lane the perceived one would be
+        gate_m, gate_rad = self.cfg.fuse_gate
+        if abs(base + f.lane_offset_m - self.lat_m) < gate_m and abs(f.heading_error_rad - self.heading_rad) < gate_rad:
+            self._base_m = base
+            self.lat_m, self.heading_rad = base + f.lane_offset_m, f.heading_error_rad
+            if math.isfinite(f.curvature_1_m):
+                self.curvature_1_m = f.curvature_1_m
+        else:
+            self._base_m = self.lat_m - f.lane_offset_m  # the perceived lane, wherever it is: what the steering reads
 
     def _to_lane(self, x: np.ndarray, y: np.ndarray, f: Decoded) -> tuple[np.ndarray, np.ndarray]:
         """Ego-frame points (from the ego's centre) -> (along the lane on the odometer, left of the home lane
         centre, which bends by the lane's curvature ahead: the small-angle Frenet approximation)."""
-        h = f.heading_error_rad if f.lane_known else 0.0
-        kappa = f.curvature_1_m if f.lane_known and math.isfinite(f.curvature_1_m) else 0.0
+        h, kappa = self.heading_rad, self.curvature_1_m
         c, s = math.cos(h), math.sin(h)
         along = x * c - y * s
         return self.s_m + along, self.lat_m + x * s + y * c - 0.5 * kappa * along * np.abs(along)
@@ -254,6 +290,7 @@ class Overtake:
         path = in_path(np.column_stack([users.x_m - CAMERA_MOUNT.forward_m, users.y_m]), users.width_m / 2, f) \
             if len(s) and self.phase == IDLE else np.zeros(len(s), bool)
         taken: set[int] = set()
+        still_m_s = cfg.stationary_m_s + cfg.stationary_share * max(f.speed_m_s, 0.0)
         for k in range(len(s)):
             v = float(users.vx_m_s[k])
             # the nearest point is the rear of one ahead going our way, the front of one coming
@@ -264,19 +301,32 @@ class Overtake:
                 ds, dl = abs(t.s_m - s[k]), abs(t.lat_m - lat[k])
                 if ds < cfg.gate_m[0] and dl < cfg.gate_m[1] and ds + dl < best_d:
                     best, best_d = j, ds + dl
-            still = abs(v) < cfg.stationary_m_s and abs(float(users.vy_m_s[k])) < cfg.stationary_m_s
+            fast = abs(v) > cfg.moving_m_s
             if best is None:
+                still = abs(v) < still_m_s and abs(float(users.vy_m_s[k])) < still_m_s
                 self.tracks.append(Track(float(s[k]), float(lat[k]), v, float(users.length_m[k]), float(users.width_m[k]),
                                          bool(users.vehicle[k]), self.t_s, self.t_s if still else math.inf,
-                                         abs(v) > cfg.moving_m_s, in_path=bool(path[k])))
+                                         fast and cfg.moving_for_s <= 0.0, self.t_s if fast else math.inf, v,
+                                         in_path=bool(path[k])))
                 taken.add(len(self.tracks) - 1)
                 continue
             taken.add(best)
             t = self.tracks[best]
+            t.v_avg_m_s += min((self.t_s - t.seen_s) / cfg.still_tau_s, 1.0) * (v - t.v_avg_m_s)
+            # once it has stood long enough to be an obstacle, only clear motion ends that (hysteresis): one spike
+            # had dropped the stretch while the car waited for oncoming traffic, and the hold that keeps room to
+            # pull out went with it
+            stood = self.t_s - t.still_since_s >= cfg.stationary_for_s
+            limit_m_s = cfg.moving_m_s if stood else still_m_s
+            still = abs(t.v_avg_m_s) < limit_m_s and abs(float(users.vy_m_s[k])) < limit_m_s
             t.s_m, t.lat_m, t.v_m_s, t.seen_s = float(s[k]), float(lat[k]), v, self.t_s
             t.length_m, t.width_m = float(users.length_m[k]), float(users.width_m[k])
             t.in_path = bool(path[k])
-            t.moved |= abs(v) > cfg.moving_m_s
+            if not fast:
+                t.moving_since_s = math.inf
+            elif not math.isfinite(t.moving_since_s):
+                t.moving_since_s = self.t_s
+            t.moved |= self.t_s - t.moving_since_s >= cfg.moving_for_s
             if not still:
                 t.still_since_s = math.inf
             elif not math.isfinite(t.still_since_s):
@@ -284,6 +334,11 @@ class Overtake:
         for j, t in enumerate(self.tracks):
             if j not in taken:
                 t.in_path = False
+                # unseen, it is carried on at its average speed: the last readings of a car leaving the view at
+                # the image's edge are the least reliable (from the models an oncoming car passed at -8 m/s read
+                # +1.6 as it left, and was carried along beside the ego as a car our way, aborting the overtake)
+                if math.isfinite(t.v_avg_m_s):
+                    t.v_m_s = t.v_avg_m_s
         self.tracks = [t for t in self.tracks if self.t_s - t.seen_s < cfg.forget_s and abs(t.s_m - self.s_m) < 200.0
                        and not (self.t_s - t.seen_s >= cfg.forget_in_view_s and self._in_view(t))]
         reach = max(self.cfg.lane_reach_m, self.cfg.lane_reach_s * max(f.speed_m_s, 0.0))
@@ -490,6 +545,9 @@ class Overtake:
             if past and self._home_clear(stretch[1]):
                 self._back(v)
             return
+        # aborted with the stretch still ahead: keep the hold that leaves room to pull out (without it the speed
+        # control crept up to 3 m behind the obstacle, too close to pull out past it)
+        self.waiting = stretch is not None
         # back in, or stopped on the way (an abort the speed control halted behind the stretch): try afresh
         if self.phase == BACK and (self.profile.done(self.s_m) or v < self.cfg.stationary_m_s):
             self.phase, self.profile, self.stretch = IDLE, None, None
@@ -518,6 +576,14 @@ class Overtake:
         if self.profile is None:
             return 0.0
         return self.profile.at(self.s_m + ahead_m) - self._base_m
+
+    def aim_y_m(self, ahead_m: float) -> float:
+        """The planned path's point ``ahead_m`` down the road, left of the car's axis, from the manoeuvre's own
+        estimate of where the car is (``_localise``; small-angle Frenet approximation) [m]: what the steering
+        aims at while the manoeuvre is active."""
+        target = self.profile.at(self.s_m + ahead_m) if self.profile is not None else 0.0
+        return (target - self.lat_m) * math.cos(self.heading_rad) - ahead_m * math.sin(self.heading_rad) \
+            + 0.5 * self.curvature_1_m * ahead_m ** 2
 
     @property
     def merging(self) -> bool:

@@ -155,10 +155,13 @@ class RuleBasedPolicy(Policy):
         self.aim_heading_rad = None
         if self._route_steers(f, route) and not self.overtake.active:
             steer = self._steer_route(route, look)
+        elif self.overtake.active:  # its own estimate of the car's place: the seen lane may follow the car across
+            aim_y = self.overtake.aim_y_m(look)
+            steer = self._pursue(aim_y, look)
+            if self.overtake.moving_across:
+                self.aim_heading_rad = float(np.arctan2(aim_y, look))
         else:
-            steer = self._steer(f, self.overtake.target_offset_m(look))
-            if self.overtake.moving_across and f.lane_known:
-                self.aim_heading_rad = float(np.arctan2(self._aim_y(f, self.overtake.target_offset_m(look), look), look))
+            steer = self._steer(f)
         return np.array([steer, self._accel(f, route)], np.float32)
 
     def _route_steers(self, f, route: RouteGuidance | None) -> bool:
@@ -179,8 +182,11 @@ class RuleBasedPolicy(Policy):
         if not f.lane_known:
             return 0.0
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
-        y = self._aim_y(f, target_m, look)
-        delta = np.arctan(2.0 * y / look**2 * self.cfg.wheelbase_m)
+        return self._pursue(self._aim_y(f, target_m, look), look)
+
+    def _pursue(self, aim_y_m: float, look_m: float) -> float:
+        """Pure pursuit: the steering that drives through the point ``look_m`` ahead, ``aim_y_m`` left."""
+        delta = np.arctan(2.0 * aim_y_m / look_m**2 * self.cfg.wheelbase_m)
         return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
 
     @staticmethod

@@ -60,10 +60,45 @@ def test_no_overtake_for_a_slow_leader_that_still_moves():
 
 def test_a_car_that_stopped_in_front_is_a_queue_not_an_obstacle():
     o = Overtake()
-    # seen driving at 5 m/s, then standing for 10 s: traffic that stopped (a queue), never passed
-    moving = [_users((AHEAD_M + 5.0 * (20 - k) * o.cfg.dt_s, 0.0, 5.0, 0.0)) for k in range(20)]
-    phases = _drive(o, 220, lambda k: moving[k] if k < 20 else _users((AHEAD_M, 0.0, 0.0, 0.0)))
+    # seen driving at 5 m/s for 1.5 s (longer than ``moving_for_s``), then standing for 10 s: traffic that
+    # stopped (a queue), never passed
+    moving = [_users((AHEAD_M + 5.0 * (30 - k) * o.cfg.dt_s, 0.0, 5.0, 0.0)) for k in range(30)]
+    phases = _drive(o, 230, lambda k: moving[k] if k < 30 else _users((AHEAD_M, 0.0, 0.0, 0.0)))
     assert set(phases) == {IDLE}
+
+
+def test_a_parked_car_read_fast_for_a_few_frames_and_noisy_is_still_passed():
+    """From the models a track's first readings carry a wrong speed (no relative speed yet, a range jump) and
+    a parked car's speed then reads -1.6..+0.4 m/s frame to frame: it is still an obstacle (ParkedObstacle
+    from the models stood behind the car for the whole case)."""
+    o = Overtake()
+    rng = np.random.default_rng(0)
+    phases = []
+    for k in range(100):  # the ego at 25 km/h towards a car parked 40 m ahead
+        x = 40.0 - 7.0 * k * o.cfg.dt_s
+        v = 7.0 if k < 8 else float(rng.uniform(-1.6, 0.4))  # 0.4 s read as driving away at the ego's speed
+        o.update(_decoded(7.0), _users((x, 0.0, v, 0.0)), None, 13.0)
+        phases.append(o.phase)
+    assert OUT in phases and not o.tracks[0].moved
+    gap_m = 40.0 - 7.0 * phases.index(OUT) * o.cfg.dt_s - EGO_LENGTH_M
+    assert gap_m > 12.0  # it moves out with room to pass (the models case stopped 3 m behind the car)
+
+
+def test_the_manoeuvre_keeps_its_own_place_when_the_seen_lane_follows_the_car():
+    """Moving out, the lane estimate from the models followed the car (its offset stayed near 0 while the car
+    crossed into the next lane): the manoeuvre's place comes from the car's own motion then, not from it."""
+    o = Overtake()
+    _drive(o, 60, lambda k: _users((AHEAD_M, 0.0, 0.0, 0.0)))
+    assert o.phase == OUT
+    lat_true, heading = 0.0, 0.15  # the car heads left at 0.15 rad (about 9 degrees) for 2 s at 5 m/s
+    for k in range(40):
+        lat_true += 5.0 * math.sin(heading) * o.cfg.dt_s
+        f = _decoded(5.0)
+        f = Decoded(**{**f.__dict__, "lane_offset_m": 0.1 * math.sin(k), "heading_error_rad": 0.0,
+                       "yaw_rate_rad_s": heading / o.cfg.dt_s if k == 0 else 0.0})
+        o.update(f, _users((AHEAD_M - 5.0 * k * o.cfg.dt_s, 0.0, 0.0, 0.0)), None, 13.0)
+    assert o.lat_m == pytest.approx(lat_true, abs=0.1)  # ~1.5 m left, where the seen lane says ~0
+    assert o.aim_y_m(8.0) < o.profile.lat1_m - lat_true + 0.5  # it does not steer on as if still in its lane
 
 
 def test_waits_while_the_lane_to_pass_in_is_taken_then_goes():
