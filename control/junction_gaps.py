@@ -3,7 +3,8 @@
 
 - **don't block the box** (``exit_blocked``): before the line, the exit lane beyond the junction has no
   room for the car when a standing or slow vehicle on the route has its rear within ``EXIT_ROOM_M`` of
-  where the route leaves the junction; the car then holds at its line until room opens;
+  where the route leaves the junction (or, while the car moves, any vehicle there too far for its speed to be
+  told); the car then holds at its line until room opens;
 - **gap acceptance** (``gap_refused``): a permitted left (or any crossing of a stream) goes when every
   approaching vehicle reaches the conflict point (where its straight path crosses the route line) later
   than the car can clear it plus what the vehicle's driver needs to be still short of it then
@@ -28,6 +29,13 @@ from .route_features import N_WAYPOINTS, WAYPOINT_SCALE_M, RouteGuidance
 
 EXIT_ROOM_M = EGO_LENGTH_M + 2.0  # room the car needs beyond the junction's exit (the event's 6 m, and 0.6 m) [m]
 SLOW_M_S = 2.0  # a vehicle slower than this holds its place in the exit lane (the event's 1 m/s, with margin) [m/s]
+# A vehicle beyond the frame's sure range (``Users.sure_range_m``: from the models ~35 m, where a standing queue
+# read as driving on at the ego's speed, an oncoming car as driving away) is judged by the worse case: in the exit
+# lane, while the car moves, as standing (the car slows for its line until it can tell: BlockedJunction from the
+# models entered the box 9 times of 9); in the oncoming stream of a permitted left, more than this left of the
+# car's lane centre [m], as coming on at ... (UnprotectedLeft from the models turned in front of one, 4 of 9 passed)
+ONCOMING_FROM_M = 1.0
+UNSURE_ONCOMING_M_S = 50 / 3.6  # ... the town's speed limit, or faster if it reads so [m/s]
 # a road user whose nearest point is this close to the route line stands in the car's way: its corridor and the
 # drivers' margin (a car parked at the kerb, its near side ~1.9 m from the lane's centre, is not) [m]
 IN_PATH_M = EGO_CLEARANCE_HALF_WIDTH_M + 0.3
@@ -94,9 +102,11 @@ def _project(line_pts: np.ndarray, s: np.ndarray, x: np.ndarray, y: np.ndarray) 
     return s[k], d[np.arange(len(x)), k]
 
 
-def exit_blocked(users: Users, route: RouteGuidance) -> bool:
+def exit_blocked(users: Users, route: RouteGuidance, speed_m_s: float = 0.0) -> bool:
     """Whether a slow vehicle in the route's lane has its rear (its nearest point) between the junction's
-    entry and ``EXIT_ROOM_M`` past its exit: entering now would leave the car standing in the box."""
+    entry and ``EXIT_ROOM_M`` past its exit: entering now would leave the car standing in the box. While the
+    car moves (``speed_m_s``, the ego's, above ``SLOW_M_S``) any vehicle there beyond ``users.sure_range_m`` counts:
+    the car slows for its line until it can judge it; standing at the line, it judges by what it reads."""
     span = junction_span_m(route)
     if span is None or not len(users.x_m):
         return False
@@ -104,7 +114,8 @@ def exit_blocked(users: Users, route: RouteGuidance) -> bool:
     pts, s = _sampled(route_line(route, extend=True))
     speed = np.hypot(users.vx_m_s, users.vy_m_s)
     along, off = _project(pts, s, users.x_m, users.y_m)
-    hit = users.vehicle & (speed < SLOW_M_S) & (off < IN_PATH_M) & (along > entry) & (along < exit_ + EXIT_ROOM_M)
+    unsure = (np.hypot(users.x_m, users.y_m) > users.sure_range_m) & (speed_m_s > SLOW_M_S)
+    hit = users.vehicle & ((speed < SLOW_M_S) | unsure) & (off < IN_PATH_M) & (along > entry) & (along < exit_ + EXIT_ROOM_M)
     return bool(hit.any())
 
 
@@ -128,14 +139,15 @@ def stream_margin_s(speed_m_s: float) -> float:
 
 
 def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: bool = False,
-                oncoming_only: bool = True) -> bool:
+                oncoming_only: bool = True, unsure_m_s: float = UNSURE_ONCOMING_M_S) -> bool:
     """Whether some approaching vehicle leaves too short a gap at the conflict point of its path with the
     route line: it gets there sooner than ``CRITICAL_GAP_S``, or sooner than the car has cleared the point
     (its rear past the vehicle's far side) plus ``stream_margin_s``; a vehicle on the conflict point now
     refuses it too. ``taken``: the car is already going into this gap: it refuses it only when a vehicle would
     reach the point before the car has cleared it (no margin, no critical gap), so that it does not stop and
     start at the line as the estimate of its own time wavers. ``oncoming_only``: only vehicles coming toward
-    the car (a permitted left)."""
+    the car (a permitted left); then a vehicle ahead beyond ``users.sure_range_m`` left of the car's lane, whose
+    speed cannot be told there, is taken as coming straight on at ``unsure_m_s``, or faster if it reads so."""
     critical_s = 0.0 if taken else CRITICAL_GAP_S
     line = route_line(route)
     pts, s = _sampled(line)
@@ -144,6 +156,8 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     seg = np.diff(pts, axis=0)
     for x, y, vx, vy, length, width, veh in zip(users.x_m, users.y_m, users.vx_m_s, users.vy_m_s,
                                                 users.length_m, users.width_m, users.vehicle):
+        if oncoming_only and x > 0.0 and y > ONCOMING_FROM_M and math.hypot(x, y) > users.sure_range_m:
+            vx, vy = -max(unsure_m_s, -vx), 0.0  # too far to judge: as if coming on at the speed limit
         v = math.hypot(vx, vy)
         if not veh or v < MOVING_M_S or (oncoming_only and vx > -MOVING_M_S):
             continue

@@ -149,6 +149,8 @@ class Users:
     length_m: np.ndarray  # clearance size of the class
     width_m: np.ndarray
     vehicle: np.ndarray  # bool
+    # beyond this range their speed is not to be trusted (``PerceptionFrame.sure_range_m``; inf: it is) [m]
+    sure_range_m: float = math.inf
 
 
 def users_from_rows(f: Decoded) -> Users:
@@ -172,7 +174,7 @@ def users_from_frame(frame, speed_m_s: float) -> Users:
     cls = d.class_id[keep]
     size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64).reshape(-1, 2)
     return Users(pos[:, 0] + CAMERA_MOUNT.forward_m, pos[:, 1], vel[:, 0] + speed_m_s, vel[:, 1], size[:, 0], size[:, 1],
-                 np.isin(cls, list(VEHICLE_CLASSES)) & (cls != PEDESTRIAN_CLASS))
+                 np.isin(cls, list(VEHICLE_CLASSES)) & (cls != PEDESTRIAN_CLASS), float(frame.sure_range_m))
 
 
 def _time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:

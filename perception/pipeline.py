@@ -34,7 +34,7 @@ from .geometry import CameraModel, lead_vehicle
 from .interleave import Interleave
 from .light_selection import LIGHT_SOURCES, LightSelector
 from .model_files import BACKENDS, DEFAULT_DETECTOR, DEFAULT_HYDRANET, load_networks, model_paths, resolve_backend
-from .placement import ObjectPlacement
+from .placement import ObjectPlacement, sure_range_m
 from .types import Detections, Frame, MultitaskOutputs, PerceptionFrame, SignalPrior
 
 __all__ = ["BACKENDS", "DEFAULT_DETECTOR", "DEFAULT_HYDRANET", "CameraSetup", "Perception", "model_paths", "resolve_backend"]
@@ -148,6 +148,7 @@ class Perception:
                    "geometry": (t3 - t2) * 1e3 - zoom_ms, "total": (t3 - t0) * 1e3}
         return PerceptionFrame(index=frame.index, timestamp_s=t_s, source=frame.source, image_size=(h, w), detections=dets,
                                lane=lane, light_state=light, light_distance_m=light_dist, lead_index=lead, lead_ttc_s=ttc,
+                               sure_range_m=sure_range_m(cam),
                                drivable=None if outputs is None else outputs.drivable,
                                lane_mask=None if outputs is None else outputs.lanes,
                                depth_m=None if outputs is None else outputs.depth_m, timings_ms=timings)

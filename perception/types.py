@@ -128,6 +128,9 @@ class PerceptionFrame:
     light_distance_m: float = float("inf")  # to that light's stop line [m]; inf when unknown
     lead_index: int = -1  # row in ``detections`` of the vehicle ahead in the ego lane, -1 if none
     lead_ttc_s: float = float("inf")  # time to collision with the lead vehicle [s]; inf if not closing
+    # road users farther than this are placed, but too coarsely ranged for their speed to be told (whether a car
+    # stands or drives on): a consumer should assume the worse [m]; inf: every value holds (the labels)
+    sure_range_m: float = float("inf")
     # dense maps come at the producer's resolution (h, w) (the multitask network's input size, or the
     # simulator's image); scale them to ``image_size`` for display (``perception.overlay`` does)
     drivable: np.ndarray | None = field(default=None, repr=False)  # (h, w) bool
@@ -229,7 +232,7 @@ def perception_frame_json(pf: PerceptionFrame) -> dict:
                  "curvature_1_m": _num(pf.lane.curvature_1_m), "width_m": _num(pf.lane.width_m),
                  "confidence": round(float(pf.lane.confidence), 4)},
         "light_state": pf.light_state, "light_distance_m": _num(pf.light_distance_m),
-        "lead_index": pf.lead_index, "lead_ttc_s": _num(pf.lead_ttc_s),
+        "lead_index": pf.lead_index, "lead_ttc_s": _num(pf.lead_ttc_s), "sure_range_m": _num(pf.sure_range_m),
         "timings_ms": {k: round(v, 3) for k, v in pf.timings_ms.items()},
     }
 
@@ -241,7 +244,7 @@ def _float(v, missing: float = float("nan")) -> float:
 def perception_frame_from_json(d: dict) -> PerceptionFrame:
     """The inverse of ``perception_frame_json`` (a line of perception.jsonl / frames.jsonl read back):
     the same frame, its dense maps absent; null read as NaN, or as inf where the field means
-    "none" (light distance, lead TTC)."""
+    "none" (light distance, lead TTC, sure range; files written before it had one read as inf)."""
     dets = d["detections"]
     n = len(dets)
 
@@ -262,4 +265,4 @@ def perception_frame_from_json(d: dict) -> PerceptionFrame:
                           _float(lane["width_m"]), float(lane["confidence"])),
         light_state=d["light_state"], light_distance_m=_float(d["light_distance_m"], float("inf")),
         lead_index=int(d["lead_index"]), lead_ttc_s=_float(d["lead_ttc_s"], float("inf")),
-        timings_ms=dict(d.get("timings_ms", {})))
+        sure_range_m=_float(d.get("sure_range_m"), float("inf")), timings_ms=dict(d.get("timings_ms", {})))

@@ -9,6 +9,7 @@ from common.vocab import CAMERA_MOUNT, EGO_LENGTH_M
 from control.features import EgoMeasurements, encode
 from control.junction_gaps import (CRITICAL_GAP_S, EXIT_ROOM_M, WalkerMemory, clear_time_s, exit_blocked,
                                    gap_refused, junction_span_m, stream_margin_s)
+from control.junction_rules import BOX_CLEAR_STEPS
 from control.overtake import Users
 from control.policies import RuleBasedPolicy, route_curvature
 from control.route_features import N_WAYPOINTS, RouteGuidance, encode_route
@@ -21,11 +22,15 @@ ENTRY_X_M = JUNCTION_X_M - np.sqrt(RADIUS_M**2 - JUNCTION_Y_M**2)  # where y = 0
 EXIT_X_M = JUNCTION_X_M + np.sqrt(RADIUS_M**2 - JUNCTION_Y_M**2)
 
 
-def _users(x, y, vx, vy) -> Users:
-    """Cars at nearest points (x, y) ego centre frame, absolute velocities [m, m/s]."""
+SURE_RANGE_M = 35.0  # what the models' frames say at the simulator's camera (``perception.placement.sure_range_m``)
+
+
+def _users(x, y, vx, vy, sure_range_m: float = np.inf) -> Users:
+    """Cars at nearest points (x, y) ego centre frame, absolute velocities [m, m/s]; their speeds trusted up to
+    ``sure_range_m`` (inf: the labels)."""
     n = len(x)
     return Users(np.array(x, float), np.array(y, float), np.array(vx, float), np.array(vy, float),
-                 np.full(n, 4.8), np.full(n, 2.0), np.ones(n, bool))
+                 np.full(n, 4.8), np.full(n, 2.0), np.ones(n, bool), sure_range_m)
 
 
 def _straight(travelled_m: float = 0.0) -> RouteGuidance:
@@ -66,7 +71,7 @@ def test_the_junction_span_along_the_route():
 ])
 def test_exit_blocked(rear_past_exit_m, speed_m_s, blocked):
     users = _users([EXIT_X_M + rear_past_exit_m], [0.0], [speed_m_s], [0.0])
-    assert exit_blocked(users, _straight()) is blocked
+    assert exit_blocked(users, _straight(), speed_m_s=8.0) is blocked
 
 
 def test_a_car_in_the_next_lane_does_not_block_the_exit():
@@ -89,8 +94,26 @@ def test_a_queue_beyond_the_junction_holds_the_car_at_its_line_until_room_opens(
         v = max(0.0, v + (a * (3.5 if a > 0 else 8.0)) * dt)  # about the car's limits (common.vocab)
         s += v * dt
     assert line0 - s > -0.5 and v < 0.1  # standing at its line, not in the box
-    obs, frame = _obs(_straight(s), v, line0 - s, [(queue[0] - s + 20.0, 0.0, 8.0, 0.0)])
-    assert policy.act(obs, frame)[1] > 0.1  # room: it goes
+    # one reading of the queue driving on (from the models a standing queue's speed jumps about): still held
+    obs, frame = _obs(_straight(s), v, line0 - s, [(queue[0] - s, 0.0, 8.0, 0.0)])
+    assert policy.act(obs, frame)[1] <= 0.0
+    for k in range(BOX_CLEAR_STEPS):  # it moves on: once the exit has read clear for 1 s, the car goes
+        obs, frame = _obs(_straight(s), v, line0 - s, [(queue[0] - s + 8.0 * 0.05 * k, 0.0, 8.0, 0.0)])
+        a = float(policy.act(obs, frame)[1])
+    assert a > 0.1
+
+
+def test_a_car_in_the_exit_too_far_to_judge_counts_as_standing():
+    """Beyond the frame's sure range a car's speed is not to be trusted (from the models a standing queue at
+    45-60 m read as driving on at the ego's speed): the car slows for its line until it can tell; standing at
+    its line, it judges by what it reads. With labels (sure range inf) the reading holds."""
+    far = [EXIT_X_M + 2.0]
+    assert far[0] > SURE_RANGE_M
+    assert exit_blocked(_users(far, [0.0], [8.0], [0.0], SURE_RANGE_M), _straight(), speed_m_s=8.0)
+    assert not exit_blocked(_users(far, [0.0], [8.0], [0.0], SURE_RANGE_M), _straight(), speed_m_s=0.0)
+    assert not exit_blocked(_users(far, [0.0], [8.0], [0.0]), _straight(), speed_m_s=8.0)
+    near = _straight(10.0)  # 10 m on: the same car 30.7 m away is judged by its speed
+    assert not exit_blocked(_users([far[0] - 10.0], [0.0], [8.0], [0.0], SURE_RANGE_M), near, speed_m_s=8.0)
 
 
 # --- gap acceptance on a permitted left -----------------------------------------------------------------
@@ -136,6 +159,17 @@ def test_a_gap_must_leave_the_stream_driver_a_headway_and_a_comfortable_stop():
 def test_gap_refused(gap_s, refused):
     car = _oncoming(gap_s)
     assert gap_refused(_users(*[[c] for c in car]), _left(), 0.0) is refused
+
+
+def test_an_oncoming_car_too_far_to_judge_is_taken_as_coming_at_the_limit():
+    """From the models a car 45 m off in the oncoming lane read as driving away (its range stuck while it came
+    on at 50 km/h): beyond the frame's sure range the car does not turn in front of it on that reading."""
+    x = SURE_RANGE_M + 10.0
+    assert gap_refused(_users([x], [ONCOMING_LANE_Y_M], [3.0], [0.0], SURE_RANGE_M), _left(), 0.0)
+    assert not gap_refused(_users([x], [ONCOMING_LANE_Y_M], [3.0], [0.0]), _left(), 0.0)  # labels: it holds
+    # nearer it is judged by what it reads; and a car ahead in the car's own lane is no oncoming one
+    assert not gap_refused(_users([SURE_RANGE_M - 5.0], [ONCOMING_LANE_Y_M], [3.0], [0.0], SURE_RANGE_M), _left(), 0.0)
+    assert not gap_refused(_users([x], [0.0], [3.0], [0.0], SURE_RANGE_M), _left(), 0.0)
 
 
 def test_a_car_past_the_conflict_point_leaves_the_gap_open():

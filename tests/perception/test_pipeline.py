@@ -194,3 +194,21 @@ def test_a_one_frame_jump_of_the_lane_is_held_back_and_a_lasting_one_accepted():
     crossed = [gate(lane(-1.6)).offset_m for _ in range(LANE_JUMP_FRAMES)]  # now in the next lane
     assert crossed[:-1] == [0.1] * (LANE_JUMP_FRAMES - 1) and crossed[-1] == -1.6
     assert np.isnan(gate(LaneEstimate.unknown()).offset_m)  # unknown passes through
+
+
+def test_frames_from_the_models_say_how_far_a_speed_can_be_told():
+    """``PerceptionFrame.sure_range_m``: 35 m at the simulator's 320 x 160 camera (a box's foot 7.6 rows below
+    the horizon), farther at a finer image, inf from the labels; it survives the JSON lines of a recording."""
+    from perception.geometry import CameraModel
+    from perception.placement import sure_range_m
+    from perception.types import perception_frame_from_json, perception_frame_json
+    from sim.config import CameraConfig
+
+    cam = CameraModel.from_sim(CameraConfig())
+    assert sure_range_m(cam) == pytest.approx(35.0, abs=0.5)
+    assert sure_range_m(cam.scaled(1280, 640)) == pytest.approx(4 * sure_range_m(cam))
+    perception = Perception(_CountingDetector(), None)
+    pf = perception.process(Frame(np.zeros((160, 320, 3), np.uint8), 0.0, 0, "sim"))
+    assert pf.sure_range_m == pytest.approx(sure_range_m(cam))
+    assert perception_frame_from_json(perception_frame_json(pf)).sure_range_m == pf.sure_range_m
+    assert perception_frame_from_json({**perception_frame_json(pf), "sure_range_m": None}).sure_range_m == np.inf
