@@ -17,6 +17,7 @@ velocity, class). Each step it
 3. checks the **target lane** (the lane to the left: right-hand traffic passes on the left) over the
    whole manoeuvre: nobody standing in it along the manoeuvre, nobody beside the car, a same-direction
    road user ahead (behind) far enough from it for our (its) closing speed, and for oncoming traffic
+   (and anything beyond the frame's sure range, whose speed cannot be told: as coming at the speed limit)
    the time to clear: the ego,
    accelerating to the passing speed, is back in its lane before a seen oncoming car reaches the end
    of the manoeuvre, with ``oncoming_margin_s`` to spare (and, where ``sight_m`` is set, its rear is past
@@ -232,6 +233,7 @@ class Overtake:
         self.width_m = 3.5
         self.waiting = False  # a stretch is blocked and the target lane is not clear
         self.v_m_s = 0.0  # the ego's speed [m/s]
+        self.sure_range_m = math.inf  # farther than this, perception cannot tell a road user's speed [m]
 
     # --- perception -> the road frame -------------------------------------------------------------
     def _localise(self, f: Decoded) -> None:
@@ -434,9 +436,12 @@ class Overtake:
                 continue  # not in the target lane, or of the stretch it reaches into (passed on its side)
             if not t.vehicle and t.s_m > self.s_m - EGO_LENGTH_M and t.s_m < far_end + cfg.front_gap_m:
                 return False  # a walker or cyclist in the target lane along the manoeuvre
-            if t.v_m_s < -cfg.stationary_m_s:  # oncoming: where its front will be when the ego is back
+            v_t = t.v_m_s
+            if t.s_m - self.s_m > self.sure_range_m:  # too far to tell its speed: as if coming at the limit
+                v_t = min(v_t, -max(f.speed_limit_m_s, cfg.moving_m_s))
+            if v_t < -cfg.stationary_m_s:  # oncoming: where its front will be when the ego is back
                 beside_or_ahead = t.s_m + t.length_m > self.s_m - EGO_LENGTH_M / 2  # its rear not yet past ours
-                if beside_or_ahead and t.s_m + t.v_m_s * (t_clear + margin_s) < far_end:
+                if beside_or_ahead and t.s_m + v_t * (t_clear + margin_s) < far_end:
                     return False
             elif t.v_m_s < cfg.stationary_m_s:  # standing in the target lane along the manoeuvre: no way back
                 if self.s_m - EGO_LENGTH_M < t.s_m < far_end + cfg.front_gap_m:
@@ -504,6 +509,7 @@ class Overtake:
         rows of the feature vector; None: not checked). A stretch whose start is none of them is not acted
         on: where the speed control would drive on, the manoeuvre changes nothing."""
         self._localise(f)
+        self.sure_range_m = users.sure_range_m
         self._remember(users, f)
         w = self.width_m
         v = self.v_m_s = max(f.speed_m_s, 0.0)

@@ -243,3 +243,21 @@ def test_a_road_user_gone_from_view_ahead_is_forgotten():
     phases = _drive(o, 100, users)
     assert len(o.tracks) == 1
     assert phases.index(OUT) * o.cfg.dt_s <= 0.5 + o.cfg.forget_in_view_s + 0.1
+
+
+def test_a_car_in_the_next_lane_too_far_to_judge_is_taken_as_oncoming():
+    """From the models a car beyond the frame's sure range may read as driving away while it comes on: the car
+    does not pull out past the obstacle on that reading (with labels, sure range inf, the reading holds)."""
+
+    def phases(sure_range_m: float) -> list[str]:
+        o = Overtake()
+
+        def users(k):
+            u = _users((AHEAD_M, 0.0, 0.0, 0.0), (50.0 + 8.0 * k * o.cfg.dt_s, WIDTH_M, 8.0, 0.0))
+            return Users(*(getattr(u, f) for f in ("x_m", "y_m", "vx_m_s", "vy_m_s", "length_m", "width_m", "vehicle")),
+                         sure_range_m)
+
+        return _drive(o, 60, users)
+
+    assert OUT in phases(math.inf)  # a car driving away ahead in the next lane leaves room
+    assert set(phases(35.0)) == {IDLE}  # ... unless it is too far to tell which way it goes
