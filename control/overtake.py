@@ -224,7 +224,6 @@ class Overtake:
         self.lat_m = 0.0  # the ego centre left of the home lane's centre [m]
         self.heading_rad = 0.0  # the car's heading left of the home lane's [rad]
         self.curvature_1_m = 0.0  # the home lane's curvature, + left [1/m]
-        self._base_m = 0.0  # the perceived lane's centre left of the home lane's [m]
         self.tracks: list[Track] = []
         self.phase = IDLE
         self.profile: Profile | None = None
@@ -243,7 +242,6 @@ class Overtake:
         self.t_s += self.cfg.dt_s
         if self.phase == IDLE:
             self.s_m += v * math.cos(f.heading_error_rad if f.lane_known else 0.0) * self.cfg.dt_s
-            self._base_m = 0.0
             if f.lane_known:
                 self.width_m = f.lane_width_m if math.isfinite(f.lane_width_m) and f.lane_width_m > 2.0 else 3.5
                 self.lat_m, self.heading_rad = f.lane_offset_m, f.heading_error_rad
@@ -269,12 +267,9 @@ class Overtake:
         base = w * round((self.lat_m - f.lane_offset_m) / w)  # the lane the perceived one would be
         gate_m, gate_rad = self.cfg.fuse_gate
         if abs(base + f.lane_offset_m - self.lat_m) < gate_m and abs(f.heading_error_rad - self.heading_rad) < gate_rad:
-            self._base_m = base
             self.lat_m, self.heading_rad = base + f.lane_offset_m, f.heading_error_rad
             if math.isfinite(f.curvature_1_m):
                 self.curvature_1_m = f.curvature_1_m
-        else:
-            self._base_m = self.lat_m - f.lane_offset_m  # the perceived lane, wherever it is: what the steering reads
 
     def _to_lane(self, x: np.ndarray, y: np.ndarray, f: Decoded) -> tuple[np.ndarray, np.ndarray]:
         """Ego-frame points (from the ego's centre) -> (along the lane on the odometer, left of the home lane
@@ -559,7 +554,6 @@ class Overtake:
         # back in, or stopped on the way (an abort the speed control halted behind the stretch): try afresh
         if self.phase == BACK and (self.profile.done(self.s_m) or v < self.cfg.stationary_m_s):
             self.phase, self.profile, self.stretch = IDLE, None, None
-            self._base_m = 0.0
 
     def _back(self, v_m_s: float) -> None:
         self.phase = BACK
@@ -577,13 +571,6 @@ class Overtake:
         if self.phase == IDLE or self.profile is None:
             return False
         return not self.profile.done(self.s_m) or abs(self.lat_m - self.profile.lat1_m) > 0.25
-
-    def target_offset_m(self, ahead_m: float) -> float:
-        """Where the car should be ``ahead_m`` down the road, left of the perceived lane's centre [m]
-        (0 when idle: the lane centre)."""
-        if self.profile is None:
-            return 0.0
-        return self.profile.at(self.s_m + ahead_m) - self._base_m
 
     def aim_y_m(self, ahead_m: float) -> float:
         """The planned path's point ``ahead_m`` down the road, left of the car's axis, from the manoeuvre's own

@@ -48,7 +48,7 @@ def test_a_car_standing_in_the_lane_is_passed_once_it_has_stood_two_seconds():
     first_out = phases.index(OUT)
     assert first_out * o.cfg.dt_s == pytest.approx(o.cfg.stationary_for_s, abs=0.06)  # 2 s after first seen
     assert o.profile.lat1_m == pytest.approx(WIDTH_M)  # out to the next lane's centre
-    assert o.target_offset_m(8.0) > 0.0  # the steering aims left
+    assert o.aim_y_m(8.0) > 0.0  # the steering aims left
 
 
 def test_no_overtake_for_a_slow_leader_that_still_moves():
