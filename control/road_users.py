@@ -51,9 +51,11 @@ KIND_NAMES = {PEDESTRIAN_CLASS: "pedestrian", CYCLIST_CLASS: "cyclist"}  # the r
 STILL_BELOW_M_S = {"pedestrian": 0.3, "cyclist": 0.5, "vehicle": 1.0}
 # ... and above these are a jumped track, not motion: a sprinter, a racing cyclist, 160 km/h [m/s]
 MAX_SPEED_M_S = {"pedestrian": 4.0, "cyclist": 12.0, "vehicle": 45.0}
-# beyond this range a box foot's lateral place jumps by decimetres frame to frame (the models' ranging error grows
+# beyond the frame's sure range (``PerceptionFrame.sure_range_m``: 35 m from the models at the sim's camera, inf
+# from the labels) a box foot's lateral place jumps by decimetres frame to frame (the models' ranging error grows
 # with the square of the range): the fitted lateral velocity is noise, and the road user is taken to keep its
-# lateral place until nearer. 35 m still leaves 1.6 s at 80 km/h, enough for a full brake to stop [m]
+# lateral place until nearer. This range stands in where no frame says (the feature vector alone). 35 m still
+# leaves 1.6 s at 80 km/h, enough for a full brake to stop [m]
 LATERAL_TRUST_RANGE_M = 35.0
 # a vehicle's velocity counts from its track's this many-th frame on (the models fit it through 3+ box feet;
 # the first fits swing by metres per second). Walkers and cyclists count at once: they step out from hiding [frames]
@@ -211,7 +213,8 @@ class RoadUserTracker:
                            centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k])
         self._tracks = self._missed(tracks, f.speed_m_s, dt)
         yaw_rate = np.clip(yaw_rate, -MAX_YAW_RATE_RAD_S, MAX_YAW_RATE_RAD_S)
-        far = np.hypot(point[:, 0], point[:, 1]) > LATERAL_TRUST_RANGE_M  # keeps its lateral place until nearer
+        trust_m = frame.sure_range_m if frame is not None else LATERAL_TRUST_RANGE_M
+        far = np.hypot(point[:, 0], point[:, 1]) > trust_m  # keeps its lateral place until nearer
         vel[far, 1] = 0.0
         yaw_rate[far] = 0.0
         users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))

@@ -154,7 +154,8 @@ def test_quiet_for_the_models_jitter_on_parked_cars():
         vel[:, :] += jitter[k, :len(d)]
         vel[d.track_id == 2] = (-30.0, 2.0)  # the far one's glitch
         return PerceptionFrame(pf.index, pf.timestamp_s, pf.source, pf.image_size,
-                               Detections(d.xyxy, d.score, d.class_id, d.track_id, d.distance_m, d.position_m, vel), pf.lane)
+                               Detections(d.xyxy, d.score, d.class_id, d.track_id, d.distance_m, d.position_m, vel), pf.lane,
+                               sure_range_m=35.0)  # what the models' frames say at the simulator's camera
 
     _, hit = _drive([(1, CAR, 25.0, -2.7, 0.0, 0.0), (2, CAR, 70.0, -2.5, 0.0, 0.0)], 11.1, 60, sup, jittery)
     assert not hit and sup.interventions == []
