@@ -2,6 +2,7 @@
 closure in the suite with labels, waits while the lane to pass in is taken and then goes, and never
 starts for a leader that still moves."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -254,8 +255,7 @@ def test_a_car_in_the_next_lane_too_far_to_judge_is_taken_as_oncoming():
 
         def users(k):
             u = _users((AHEAD_M, 0.0, 0.0, 0.0), (50.0 + 8.0 * k * o.cfg.dt_s, WIDTH_M, 8.0, 0.0))
-            return Users(*(getattr(u, f) for f in ("x_m", "y_m", "vx_m_s", "vy_m_s", "length_m", "width_m", "vehicle")),
-                         sure_range_m)
+            return dataclasses.replace(u, sure_range_m=sure_range_m)
 
         return _drive(o, 60, users)
 
