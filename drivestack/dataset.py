@@ -4,6 +4,7 @@ Usage::
 
     drivestack dataset --out DIR --scenes N --frames-per-scene M --seed S
                        [--kinds town,highway] [--every N] [--boost CLASS,CLASS --boost-every N]
+                       [--kinds suite --suite-scenarios LaneClosure,CPLA-25,...]
                        [--no-randomize] [--set key=value ...]
 
 Writes ``DIR/data.yaml`` (train with ``yolo detect train data=DIR/data.yaml``), images, YOLO
@@ -11,6 +12,11 @@ labels, drivable / lane masks, depth PNGs and per-scene ground-truth JSONL; see
 ``sim.dataset`` for the layout. Running the same command again resumes an interrupted export;
 a folder that holds another dataset is refused. ``--set`` overrides env config fields, e.g.
 ``--set camera.width_px=640 --set scenario.route_length_m=300``.
+
+The kind ``suite`` plays the safety suite's scenarios named by ``--suite-scenarios`` (``drivestack eval
+suite --list`` names them): each world draws one of them and every parameter uniformly over its allowed
+range (``sim.suite.sampling``), so a detector sees cones, walkers from behind and children between parked
+cars; the exported worlds' seeds are never the suite's own (0, 1, ...).
 
 ``--ray [ADDRESS]`` exports the scenes as Ray tasks (``drivestack.cluster``, docs/cluster.md): no address
 starts a local Ray instance, ``auto`` or HOST:PORT joins a cluster, whose nodes must all mount DIR at the
@@ -35,8 +41,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--scenes", type=int, required=True, help="number of scenes (seeded worlds)")
     p.add_argument("--frames-per-scene", type=int, required=True, help="frames saved per scene")
     p.add_argument("--seed", type=int, required=True, help="master seed (scene seeds derive from it)")
-    p.add_argument("--kinds", default="town,highway", help="scenario kinds, alternated per scene: town, highway, townnav "
-                                                           "(default: town,highway)")
+    p.add_argument("--kinds", default="town,highway", help="scenario kinds, alternated per scene: town, highway, townnav, "
+                                                           "highwaynav, suite (default: town,highway)")
+    p.add_argument("--suite-scenarios", default="", metavar="NAMES",
+                   help="with --kinds suite: the safety suite's scenarios its scenes play, e.g. LaneClosure,CPLA-25")
     p.add_argument("--every", type=int, default=5, help="save a frame every N control steps (default: 5)")
     p.add_argument("--boost", default="", metavar="CLASSES",
                    help="rare classes to oversample, e.g. cyclist,stop_sign: while one is boxed, a frame is saved "
@@ -61,9 +69,18 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seed {args.seed} is not allowed; use an integer >= 0")
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     from sim import SCENARIO_KINDS
+    from sim.suite import SCENARIOS
 
-    if not kinds or any(k not in SCENARIO_KINDS for k in kinds):
-        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of {', '.join(SCENARIO_KINDS)}")
+    allowed = (*SCENARIO_KINDS, "suite")
+    if not kinds or any(k not in allowed for k in kinds):
+        raise UsageError(f"--kinds {args.kinds!r} is not allowed; use a comma-separated list of {', '.join(allowed)}")
+    suite = tuple(n.strip() for n in args.suite_scenarios.split(",") if n.strip())
+    if ("suite" in kinds) != bool(suite):
+        raise UsageError("--kinds suite and --suite-scenarios go together: give both or neither")
+    unknown = [n for n in suite if n not in SCENARIOS]
+    if unknown:
+        raise UsageError(f"--suite-scenarios {','.join(unknown)} is not a scenario; use a comma-separated list of "
+                         f"{', '.join(SCENARIOS)}")
     boost = tuple(c.strip() for c in args.boost.split(",") if c.strip())
     from common.vocab import CLASS_NAMES
 
@@ -80,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
         summary = export_dataset(args.out, scenes=args.scenes, frames_per_scene=args.frames_per_scene, seed=args.seed,
                                  weave_m=args.weave, boost_classes=boost, boost_every_n_steps=args.boost_every,
                                  scenario_kinds=kinds, every_n_steps=args.every, randomize=not args.no_randomize,
-                                 overrides=overrides or None, progress=not args.quiet, units_map=units_map)
+                                 overrides=overrides or None, progress=not args.quiet, units_map=units_map,
+                                 suite_scenarios=suite)
     counts = summary["counts"]
     parts = ", ".join(f"{s} {c['scenes']} scenes / {c['frames']} frames / {c['boxes']} boxes" for s, c in counts.items())
     print(f"dataset written to {summary['out_dir']}: {parts}")

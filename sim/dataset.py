@@ -42,8 +42,10 @@ from common.units import UnitsMap
 
 from .autopilot import Autopilot
 from .config import EnvConfig
-from . import ENV_ID_OF_KIND
+from . import ENV_ID_OF_KIND, SUITE_ENV_ID
 from .labels import CLASS_NAMES, GroundTruth
+from .suite.catalog import scenario_def
+from .suite.sampling import SUITE_KIND, sample_case
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
@@ -54,6 +56,7 @@ DEPTH_SCALE = 256.0  # KITTI depth PNG: uint16 = metres * 256, so the range is <
 JPEG_QUALITY = 95
 MAX_WORLDS_PER_SCENE = 20  # a scene whose drive keeps ending early gives up after this many worlds
 MANIFEST = "dataset.json"
+EXPORT_KINDS = (*ENV_ID_OF_KIND, SUITE_KIND)  # the random worlds' kinds, and the safety suite's scenarios
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class ExportArgs:
     # few seconds of a drive; sampled evenly, a detector sees too few of them to learn)
     boost_classes: tuple[str, ...] = ()
     boost_every_n_steps: int = 1
+    # the safety suite's scenarios a "suite" scene plays (``sim.suite.sampling``: one drawn per world)
+    suite_scenarios: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("scenes", "frames_per_scene", "every_n_steps", "boost_every_n_steps"):
@@ -84,8 +89,13 @@ class ExportArgs:
         if not self.scenario_kinds:
             raise ConfigError(f"scenario_kinds is empty; choose from {', '.join(ENV_ID_OF_KIND)}")
         for kind in self.scenario_kinds:
-            if kind not in ENV_ID_OF_KIND:
-                raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(ENV_ID_OF_KIND)}")
+            if kind not in EXPORT_KINDS:
+                raise ConfigError(f"scenario kind {kind!r} is not allowed; choose from {', '.join(EXPORT_KINDS)}")
+        if (SUITE_KIND in self.scenario_kinds) != bool(self.suite_scenarios):
+            raise ConfigError(f"scenario kind {SUITE_KIND!r} and suite_scenarios go together; "
+                              f"got kinds {', '.join(self.scenario_kinds)} and suite_scenarios {list(self.suite_scenarios)}")
+        for name in self.suite_scenarios:
+            scenario_def(name)  # a ConfigError listing the scenarios
         for name in self.boost_classes:
             if name not in CLASS_NAMES:
                 raise ConfigError(f"boost class {name!r} is not allowed; choose from {', '.join(CLASS_NAMES)}")
@@ -102,12 +112,19 @@ class ExportArgs:
                 "randomize": self.randomize, "overrides": self.overrides or {}, "weave_m": self.weave_m,
                 # only when set, so the manifests of exports made before the option still match theirs on resume
                 **({"boost_classes": list(self.boost_classes), "boost_every_n_steps": self.boost_every_n_steps}
-                   if self.boost_classes else {})}
+                   if self.boost_classes else {}),
+                **({"suite_scenarios": list(self.suite_scenarios)} if self.suite_scenarios else {})}
 
     def env_config(self, kind: str) -> dict:
         """The env config of one scenario kind, as the nested dict ``gym.make(config=...)`` takes."""
         base = {"randomization": {"enabled": self.randomize}, "render_camera": True, "dense_labels": True}
+        if kind == SUITE_KIND:  # a suite world sets its own road from the scenario's plan
+            return merge(base, self.overrides or {})
         return merge(merge(base, self.overrides or {}), {"scenario": {"kind": kind}})
+
+    def reset_options(self, kind: str, world_seed: int) -> dict | None:
+        """What ``env.reset`` is given for one world of a scene of ``kind``: a suite scene's drawn case."""
+        return sample_case(self.suite_scenarios, world_seed) if kind == SUITE_KIND else None
 
 
 # --- scene plan ----------------------------------------------------------------------------------
@@ -214,7 +231,7 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
                    scenario_kinds: Iterable[str] = ("town", "highway"), every_n_steps: int = 5,
                    randomize: bool = True, overrides: dict | None = None, progress: bool = True,
                    weave_m: float = 0.6, boost_classes: Iterable[str] = (), boost_every_n_steps: int = 1,
-                   units_map: UnitsMap | None = None) -> dict:
+                   units_map: UnitsMap | None = None, suite_scenarios: Iterable[str] = ()) -> dict:
     """Export (or finish exporting) a dataset; returns the summary also stored in ``dataset.json``.
 
     ``units_map`` (``common.units``): export the missing scenes, one unit each, through it (another
@@ -225,7 +242,8 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
     files, or an unwritable folder; nothing is written in those cases.
     """
     args = ExportArgs(scenes, frames_per_scene, seed, tuple(scenario_kinds), every_n_steps, randomize,
-                      dict(overrides) if overrides else None, weave_m, tuple(boost_classes), boost_every_n_steps)
+                      dict(overrides) if overrides else None, weave_m, tuple(boost_classes), boost_every_n_steps,
+                      tuple(suite_scenarios))
     configs = {kind: from_dict(EnvConfig, args.env_config(kind), "config") for kind in set(args.scenario_kinds)}
     out = Path(out_dir).expanduser().absolute()
     _prepare_folder(out, args)
@@ -254,12 +272,12 @@ def export_dataset(out_dir: str | os.PathLike, scenes: int, frames_per_scene: in
                 for index, name, s_seed, kind in todo:
                     if kind not in envs:
                         envs[kind] = _make_env(kind, configs[kind])
-                    _write_scene(envs[kind], out, index, name, s_seed, args, bar)
+                    _write_scene(envs[kind], out, index, name, s_seed, kind, args, bar)
             finally:
                 for env in envs.values():
                     env.close()
         else:  # each scene a unit wherever the map runs it; the bar counts finished scenes' frames
-            units = [SceneUnit(str(out), args, configs[kind], index, name, s_seed) for index, name, s_seed, kind in todo]
+            units = [SceneUnit(str(out), args, configs[kind], index, name, s_seed, kind) for index, name, s_seed, kind in todo]
             for _ in units_map(export_scene_unit, units):
                 bar.update(frames_per_scene)
     finally:
@@ -290,6 +308,7 @@ class SceneUnit:
     index: int
     name: str
     seed: int  # the scene's seed (``scene_seed(args.seed, index)``)
+    kind: str  # its scenario kind (one of ``EXPORT_KINDS``)
 
 
 _UNIT_ENVS: dict[str, Any] = {}  # per process: env config (repr) -> env, reused by the units it runs
@@ -297,10 +316,11 @@ _UNIT_ENVS: dict[str, Any] = {}  # per process: env config (repr) -> env, reused
 
 def export_scene_unit(unit: SceneUnit) -> dict:
     """Export one scene (its files, then its marker) in this process; its record."""
-    key = repr(unit.config)
+    key = repr((unit.kind, unit.config))
     if key not in _UNIT_ENVS:
-        _UNIT_ENVS[key] = _make_env(unit.config.scenario.kind, unit.config)
-    return _write_scene(_UNIT_ENVS[key], Path(unit.out_dir), unit.index, unit.name, unit.seed, unit.args, _NoBar())
+        _UNIT_ENVS[key] = _make_env(unit.kind, unit.config)
+    return _write_scene(_UNIT_ENVS[key], Path(unit.out_dir), unit.index, unit.name, unit.seed, unit.kind, unit.args,
+                        _NoBar())
 
 
 def _make_env(kind: str, config: EnvConfig):
@@ -308,29 +328,31 @@ def _make_env(kind: str, config: EnvConfig):
 
     import sim  # noqa: F401  (registers the env ids)
 
-    return gym.make(ENV_ID_OF_KIND[kind], config=config).unwrapped
+    return gym.make(SUITE_ENV_ID if kind == SUITE_KIND else ENV_ID_OF_KIND[kind], config=config).unwrapped
 
 
-def _write_scene(env, out: Path, index: int, name: str, s_seed: int, args: ExportArgs, bar) -> dict:
+def _write_scene(env, out: Path, index: int, name: str, s_seed: int, kind: str, args: ExportArgs, bar) -> dict:
     """Clear what an interrupted run left of the scene, drive and write it, then its completion marker."""
     split = split_of(s_seed)
     _clear_scene(out, split, name)
-    record = _export_scene(env, Autopilot().act, out, split, name, index, s_seed, args, bar)
+    record = _export_scene(env, Autopilot().act, out, split, name, index, s_seed, kind, args, bar)
     record["driver"] = "autopilot"
     _write_json(out / "scenes" / f"{name}.json", record)
     return record
 
 
-def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_seed: int,
+def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_seed: int, kind: str,
                   args: ExportArgs, bar) -> dict:
     """Drive one scene and write its frames; a drive that ends early continues in a fresh world."""
-    lines, boxes, frame, world = [], 0, 0, 0
+    lines, boxes, frame, world, cases = [], 0, 0, 0, []
     while frame < args.frames_per_scene:
         if world >= MAX_WORLDS_PER_SCENE:
             raise RuntimeError(f"{name}: the driver ended {world} drives before {args.frames_per_scene} frames; "
                                "check the driver or lower every_n_steps")
         w_seed = s_seed if world == 0 else scene_seed(args.seed, index, world)
-        obs, info = env.reset(seed=w_seed)
+        options = args.reset_options(kind, w_seed)
+        obs, info = env.reset(seed=w_seed, options=options)
+        cases.append(options)
         step, done = 0, False
         weave = _Weave(args.weave_m, env.dt_s, w_seed)
         while frame < args.frames_per_scene and not done:
@@ -349,9 +371,9 @@ def _export_scene(env, driver, out: Path, split: str, name: str, index: int, s_s
                 done = terminated or truncated
         world += 1
     _write_bytes(out / "gt" / split / f"{name}.jsonl", ("\n".join(lines) + "\n").encode())
-    kind = env.config.scenario.kind
     return {"scene": name, "index": index, "seed": s_seed, "kind": kind, "split": split,
-            "frames": frame, "boxes": boxes, "worlds": world}
+            "frames": frame, "boxes": boxes, "worlds": world,
+            **({"cases": cases} if kind == SUITE_KIND else {})}
 
 
 def _saves(step: int, gt: GroundTruth, image_shape: tuple[int, ...], args: ExportArgs) -> bool:

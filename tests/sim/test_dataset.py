@@ -213,6 +213,13 @@ def test_cli_exports_and_rejects_bad_values(tmp_path, capsys, monkeypatch):
     assert main(["dataset", "--out", str(tmp_path / "bad"), "--scenes", "1", "--frames-per-scene", "1", "--seed", "0",
                  "--kinds", "town,moon"]) == 2
     assert "moon" in capsys.readouterr().err
+    assert main(["dataset", "--out", str(tmp_path / "bad"), "--scenes", "1", "--frames-per-scene", "1", "--seed", "0",
+                 "--kinds", "suite", "--suite-scenarios", "LaneClosure,CPXX"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "CPXX" in err and "LaneClosure" in err
+    assert main(["dataset", "--out", str(tmp_path / "bad"), "--scenes", "1", "--frames-per-scene", "1", "--seed", "0",
+                 "--kinds", "suite"]) == 2
+    assert "--suite-scenarios" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
 
     out = tmp_path / "cli"
@@ -264,3 +271,31 @@ def test_boosted_classes_are_sampled_more_often(tmp_path):
     with pytest.raises(ConfigError, match="unicorn"):
         ds.export_dataset(tmp_path / "bad", **{**TINY, "boost_classes": ("unicorn",)})
     assert not (tmp_path / "bad").exists()
+
+
+def test_suite_scenes_play_drawn_cases_and_box_their_cones(tmp_path):
+    """A "suite" scene plays one of the named scenarios with parameters drawn from its whole range (the
+    manifest's scene record says which); a lane closure's cones are boxed as the labels class them."""
+    from sim.suite import scenario_def
+    from sim.suite.actors import CONE_CLASS
+
+    out = tmp_path / "suite"
+    ds.export_dataset(out, scenes=2, frames_per_scene=6, seed=11, every_n_steps=30, progress=False,
+                      scenario_kinds=("suite",), suite_scenarios=("LaneClosure",), boost_classes=("motorcycle",),
+                      boost_every_n_steps=3)
+    records = [json.loads(p.read_text()) for p in sorted((out / "scenes").glob("*.json"))]
+    ranges = {p.name: (p.lo, p.hi) for p in scenario_def("LaneClosure").params}
+    cases = [c for r in records for c in r["cases"]]
+    assert {c["scenario"] for c in cases} == {"LaneClosure"} and len({repr(c["params"]) for c in cases}) == len(cases)
+    assert all(ranges[k][0] <= v <= ranges[k][1] for c in cases for k, v in c["params"].items())
+    labels = [line.split() for p in (out / "labels").rglob("*.txt") for line in p.read_text().splitlines()]
+    assert sum(int(line[0]) == CONE_CLASS for line in labels) >= 3
+    assert json.loads((out / "dataset.json").read_text())["args"]["suite_scenarios"] == ["LaneClosure"]
+
+
+@pytest.mark.parametrize("bad", [{"scenario_kinds": ("suite",)}, {"suite_scenarios": ("LaneClosure",)},
+                                 {"scenario_kinds": ("suite",), "suite_scenarios": ("CPXX",)}])
+def test_suite_kind_needs_known_scenarios(tmp_path, bad):
+    with pytest.raises(ConfigError, match="suite|CPXX"):
+        ds.export_dataset(tmp_path / "ds", **{**TINY, **bad})
+    assert not (tmp_path / "ds").exists()
