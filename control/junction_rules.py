@@ -138,6 +138,7 @@ class JunctionRules:
         ``LINE_BEFORE_ENTRY_M`` before its entry) hold there while the exit lane has no room (``exit_blocked``)."""
         span = junction_span_m(route)
         if span is None:
+            self._box_clear_steps = BOX_CLEAR_STEPS  # the next junction's exit is judged afresh
             return None
         if math.isfinite(f.light_distance_m):
             line = f.light_distance_m
@@ -146,6 +147,7 @@ class JunctionRules:
         else:
             line = span[0] - EGO_LENGTH_M / 2 - LINE_BEFORE_ENTRY_M
         if line < -0.5 or span[0] <= 0.0:
+            self._box_clear_steps = BOX_CLEAR_STEPS  # so that a blocked reading here does not hold the car at the next
             return None  # past the line, or in the junction already: committed
         self._box_clear_steps = 0 if exit_blocked(users, route, f.speed_m_s) else self._box_clear_steps + 1
         return line if self._box_clear_steps < BOX_CLEAR_STEPS else None

@@ -103,6 +103,20 @@ def test_a_queue_beyond_the_junction_holds_the_car_at_its_line_until_room_opens(
     assert a > 0.1
 
 
+def test_a_blocked_reading_at_one_junction_does_not_hold_the_car_at_the_next():
+    """The clear count starts afresh past a line: a blocked exit read just before the car committed to one
+    junction (it goes on, committed) must not hold it at the next junction, whose exit is clear."""
+    policy = RuleBasedPolicy()
+    policy.reset()
+    line0 = ENTRY_X_M - LINE_BEFORE_ENTRY_M - EGO_LENGTH_M / 2
+    queue = [(EXIT_X_M + 2.0, 0.0, 0.0, 0.0)]
+    policy.act(*_obs(_straight(), 8.0, line0, queue))  # blocked: the count is 0
+    s = line0 + 1.0  # a step later the car is past its line: committed
+    policy.act(*_obs(_straight(s), 8.0, line0 - s, [(queue[0][0] - s, 0.0, 0.0, 0.0)]))
+    a = float(policy.act(*_obs(_straight(), 8.0, line0, []))[1])  # the next junction, 14 m on, its exit clear
+    assert a > -0.1
+
+
 def test_a_car_in_the_exit_too_far_to_judge_counts_as_standing():
     """Beyond the frame's sure range a car's speed is not to be trusted (from the models a standing queue at
     45-60 m read as driving on at the ego's speed): the car slows for its line until it can tell; standing at
