@@ -86,8 +86,9 @@ def add_parser(sub) -> None:
     p.add_argument("--randomize", action="store_true", help="score on randomised visuals (default: the evaluation look)")
     p.add_argument("--no-map-prior", action="store_true",
                    help="perception, navigation worlds: do not tell perception where the map puts the next signal (as with no map)")
-    p.add_argument("--detector", default=None, help="detector weights (default: shipped)")
-    p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped)")
+    p.add_argument("--detector", default=None, help="detector weights (default: shipped): perception, and the models rows of "
+                                                    "policy and suite")
+    p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped): as --detector")
     p.add_argument("--joint", nargs="?", const=str(DEFAULT_JOINT), default=None, metavar="WEIGHTS",
                    help="one joint network (`drivestack train joint`; alone: the shipped joint.pt) for boxes and dense "
                         "outputs, in place of the pair (--detector and --hydranet): perception, and the models rows of "
@@ -125,6 +126,16 @@ def run(args) -> int:
         if args.interleave:
             raise UsageError("--joint runs one network once a frame; --interleave (two networks in turns) does not apply")
         args.joint = str(Path(args.joint).resolve())  # workers (and a cluster's) load it from anywhere
+    if args.joint and (args.detector or args.hydranet):
+        raise UsageError("--joint replaces --detector and --hydranet; give either --joint or those two")
+    args.pair = None  # the models rows' (detector, multi-task) weights when not the shipped ones
+    if args.detector or args.hydranet:
+        from perception.pipeline import model_paths
+
+        try:
+            args.pair = tuple(str(p.resolve()) for p in model_paths(args.detector, args.hydranet))
+        except FileNotFoundError as exc:
+            raise UsageError(str(exc)) from None
     if args.target == "policy":
         return _run_policy(args)
     if args.target == "suite":
@@ -145,8 +156,6 @@ def run(args) -> int:
     from perception.evaluate import EvalConfig, EvalModels, evaluate
     from perception.pipeline import model_paths
 
-    if args.joint and (args.detector or args.hydranet):
-        raise UsageError("--joint replaces --detector and --hydranet; give either --joint or those two")
     try:
         det_path, hyd_path = model_paths(args.detector, args.hydranet)
     except FileNotFoundError as exc:
@@ -291,7 +300,7 @@ def _run_policy(args) -> int:
     with units_on(args.ray_spec, out=args.out) as units_map:
         report = compare(rows, seeds, args.scenario, route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
-                         units_map=units_map, overrides=overrides, joint=args.joint)
+                         units_map=units_map, overrides=overrides, joint=args.joint, pair=args.pair)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:

@@ -80,6 +80,8 @@ def test_a_failed_case_writes_its_clip_and_the_report(tmp_path, capsys):
     (["--rows", "ppo/lidar"], "--rows 'ppo/lidar' is not allowed; choose from ppo/labels"),
     (["--workers", "0"], "--workers 0 is not allowed"),
     (["--seeds", "1-3"], "use --seeds-per-scenario N"),
+    (["--detector", "/nope/det.pt"], "detector weights '/nope/det.pt' do not exist"),
+    (["--joint", "--hydranet", "perception/models/hydranet.pt"], "--joint replaces --detector and --hydranet"),
 ])
 def test_bad_input_is_one_line_before_any_work(flags, needle, monkeypatch, capsys, tmp_path):
     from control import evaluate as control_eval
@@ -108,3 +110,35 @@ def test_a_row_with_the_camera_keeps_the_last_seconds_while_it_drives(tmp_path):
     assert tap.frames[-1][2].time_s == pytest.approx(record["duration_s"])  # the last kept step is the last one
     assert tap.write(tmp_path / "clip.mp4") == 80
     assert int(cv2.VideoCapture(str(tmp_path / "clip.mp4")).get(cv2.CAP_PROP_FRAME_COUNT)) == 80
+
+
+def test_the_models_rows_see_through_the_detector_given(monkeypatch, capsys, tmp_path):
+    """--detector (and --hydranet) reach the models rows of eval suite, as they do eval perception: a retrained
+    detector is judged on the suite by the same command (before, they were taken and the shipped pair ran)."""
+    from control import evaluate as control_eval
+    from perception.model_files import DEFAULT_DETECTOR, DEFAULT_HYDRANET
+    from perception.pipeline import Perception
+
+    det = tmp_path / "det.pt"
+    det.write_bytes(DEFAULT_DETECTOR.read_bytes())
+    seen = {}
+
+    def tasks_seen(fn, tasks, *args, **kwargs):
+        seen["options"] = tasks[0][-1]
+        raise SystemExit(0)
+
+    monkeypatch.setattr(control_eval, "run_tasks", tasks_seen)
+    with pytest.raises(SystemExit):
+        main(["eval", "suite", "--rows", "rule-based/models", "--scenarios", "CCRs", "--sweep", "defaults",
+              "--detector", str(det)])
+    assert seen["options"][-1] == (str(det.resolve()), str(DEFAULT_HYDRANET.resolve()))
+
+    def loads(cls, *args, **kwargs):
+        seen["loaded"] = args
+        raise RuntimeError("loaded")
+
+    monkeypatch.setattr(Perception, "from_files", classmethod(loads))
+    with pytest.raises(RuntimeError, match="loaded"):
+        control_eval.row_objects("rule-based/models", control_eval.SUITE, 0.0, None, None, True, "cpu",
+                                 pair=seen["options"][-1])
+    assert seen["loaded"] == seen["options"][-1]
