@@ -11,8 +11,7 @@ velocity, class). Each step it
    in the memory, dead-reckoned at its last velocity, for the gap check behind the car;
 2. finds a **blocked stretch**: the nearest road user ahead that stands in the home lane (its
    footprint reaches into it), slower than ``stationary_m_s`` for ``stationary_for_s`` and never seen
-   moving (a car that stopped in front of us is queued traffic, not an obstacle, until it has stood for
-   ``queue_patience_s``), with any further
+   moving (a car that stopped in front of us is queued traffic, not an obstacle), with any further
    standing ones in the lane within ``chain_gap_m`` of it (a row of cones); not when a red or yellow
    light's line or (with a route) a junction lies just past it: then it is a queue;
 3. checks the **target lane** (the lane to the left: right-hand traffic passes on the left) over the
@@ -79,10 +78,6 @@ class OvertakeConfig:
     # the models carry no relative speed yet (absolute = the ego's) or a range jump, and one such frame had marked
     # the parked car of ParkedObstacle as traffic for good: the overtake never started
     moving_for_s: float = 1.0
-    # ... until it has stood this long [s]: then it is an obstacle after all (a car that stopped for good, or a cone
-    # of a closure whose range from a 5-8 px box read 3 m/s for a second: LaneClosure from the models, where one such
-    # cone marked the whole row as a queue and the car stood behind it until the time limit)
-    queue_patience_s: float = 10.0
     # passing, what stands this far outside the home lane's edge still extends the stretch (``_extended_end``) [m]
     edge_tolerance_m: float = 0.3
     chain_gap_m: float = 10.0  # standing road users in the lane this close after each other block one stretch [m]
@@ -377,15 +372,11 @@ class Overtake:
         decides whether it is in the way)."""
         return abs(t.lat_m) < self.width_m / 2 - self.cfg.lane_in_m
 
-    def _traffic(self, t: Track) -> bool:
-        """Seen moving (``moving_for_s``) and not standing since for ``queue_patience_s``: traffic, not to be passed."""
-        return t.moved and not self.t_s - t.still_since_s >= self.cfg.queue_patience_s
-
     def _obstacle(self, t: Track) -> bool:
         """Standing for ``stationary_for_s``, and seen inside the home lane, within the reach where the lane
         estimate places it well, for ``in_lane_for_s``: a car parked on the shoulder of a bend ahead, which
         the lane's curvature 10 m ahead puts in the lane from afar, is no obstacle."""
-        return (t.vehicle and not self._traffic(t) and self.t_s - t.still_since_s >= self.cfg.stationary_for_s
+        return (t.vehicle and not t.moved and self.t_s - t.still_since_s >= self.cfg.stationary_for_s
                 and self.t_s - t.in_lane_since_s >= self.cfg.in_lane_for_s)
 
     def _find_stretch(self) -> tuple[float, float] | None:
@@ -400,7 +391,7 @@ class Overtake:
         for t in ahead[1:]:
             if t.s_m > end + self.cfg.chain_gap_m:
                 break
-            if self._traffic(t) or not math.isfinite(t.still_since_s) or not t.vehicle:
+            if t.moved or not math.isfinite(t.still_since_s) or not t.vehicle:
                 return None  # something moving, or traffic, or a walker right after it: a queue, or not ours to pass
             end = max(end, t.s_m + t.length_m)
             lo, hi = min(lo, t.lat_m - t.width_m / 2), max(hi, t.lat_m + t.width_m / 2)
@@ -417,7 +408,7 @@ class Overtake:
         for t in sorted(self.tracks, key=lambda t: t.s_m):
             if t.s_m > end_m + self.cfg.chain_gap_m:
                 break
-            if (t.s_m + t.length_m > end_m and t.vehicle and abs(t.lat_m) < reach and not self._traffic(t)
+            if (t.s_m + t.length_m > end_m and t.vehicle and abs(t.lat_m) < reach and not t.moved
                     and abs(t.v_avg_m_s if math.isfinite(t.v_avg_m_s) else t.v_m_s) < self.cfg.moving_m_s):
                 end_m = t.s_m + t.length_m
         return end_m
@@ -452,7 +443,7 @@ class Overtake:
         if math.isfinite(cfg.sight_m) and self.s_m + cfg.sight_m - f.speed_limit_m_s * t_past < back_at:
             return False
         for t in self.tracks:
-            standing_in_home = not self._traffic(t) and math.isfinite(t.still_since_s) and self._blocks_home(t)
+            standing_in_home = not t.moved and math.isfinite(t.still_since_s) and self._blocks_home(t)
             if abs(t.lat_m - w) >= w / 2 + t.width_m / 2 or (t.vehicle and standing_in_home):
                 continue  # not in the target lane, or of the stretch it reaches into (passed on its side)
             if not t.vehicle and t.s_m > self.s_m - EGO_LENGTH_M and t.s_m < far_end + cfg.front_gap_m:

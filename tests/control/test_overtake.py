@@ -59,16 +59,15 @@ def test_no_overtake_for_a_slow_leader_that_still_moves():
     assert set(phases) == {IDLE} and o.stretch is None
 
 
-def test_a_car_that_stopped_in_front_is_a_queue_until_it_has_stood_for_the_patience():
+def test_a_car_that_stopped_in_front_is_a_queue_not_an_obstacle():
     o = Overtake()
-    # seen driving at 5 m/s for 1.5 s (longer than ``moving_for_s``), then standing: traffic that stopped (a
-    # queue), not passed while it stands less than ``queue_patience_s``; a car that stands on is passed
+    # seen driving at 5 m/s for 1.5 s (longer than ``moving_for_s``), then standing for 10 s: traffic that
+    # stopped (a queue), never passed (a patience after which it counted as an obstacle was tried on 2026-12-04
+    # and withdrawn: from the models, on town seed 900011, the car then tried to pass a queued car from 5 m behind,
+    # aborted twice and left the road)
     moving = [_users((AHEAD_M + 5.0 * (30 - k) * o.cfg.dt_s, 0.0, 5.0, 0.0)) for k in range(30)]
-    phases = _drive(o, 300, lambda k: moving[k] if k < 30 else _users((AHEAD_M, 0.0, 0.0, 0.0)))
-    first_out = phases.index(OUT)
-    assert set(phases[:first_out]) == {IDLE}
-    # its standing is judged on the speed's 0.5 s average, which takes about a second to settle
-    assert o.cfg.queue_patience_s <= (first_out - 30) * o.cfg.dt_s <= o.cfg.queue_patience_s + 1.5
+    phases = _drive(o, 230, lambda k: moving[k] if k < 30 else _users((AHEAD_M, 0.0, 0.0, 0.0)))
+    assert set(phases) == {IDLE}
 
 
 def test_passing_a_closure_seen_in_parts_the_car_stays_out_until_its_last_cone():
