@@ -29,7 +29,11 @@ STAGES: dict[str, dict] = {
                       "parked_cars_per_km": 0.0},
     "townnav_traffic": {"kind": "townnav", "pedestrians_per_km": 0.0},
     "highwaynav": {"kind": "highwaynav"},  # a highway with ramps; routes merge, change lanes, exit
+    # the safety suite's scenarios, drawn by the policy's recent failure rate (control.curriculum); the policy
+    # reads the route (layout v2: the junction cases turn)
+    "suite": {"kind": "suite"},
 }
+SUITE_STAGE = "suite"
 NAV_KINDS = ("townnav", "highwaynav")  # worlds whose observation carries a route (layout v2)
 
 
@@ -98,7 +102,8 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
 
 
 def make_suite_env(perception=None, render_camera: bool = False, dense_labels: bool | None = None,
-                   layout: str = LAYOUT_ID) -> gym.Env:
+                   layout: str = LAYOUT_ID, noise=None, noise_seed: int = 0, reward: str = "sim",
+                   monitor: bool = False) -> gym.Env:
     """``make_env``'s wrappers around the safety suite's env (``sim.suite``): the same observation,
     from labels or from the models (which turn the camera on). The scenario, its parameters and the
     seed come with each reset: ``env.reset(seed=s, options={"scenario": name, "params": {...}})``.
@@ -109,4 +114,23 @@ def make_suite_env(perception=None, render_camera: bool = False, dense_labels: b
     camera = render_camera or perception is not None
     cfg = {"render_camera": camera, "dense_labels": camera if dense_labels is None else dense_labels,
            "reward": dict(REWARD)}
-    return make_env(perception=perception, config=cfg, layout=layout, env_id=SUITE_ENV_ID)
+    return make_env(perception=perception, config=cfg, layout=layout, env_id=SUITE_ENV_ID, noise=noise,
+                    noise_seed=noise_seed, reward=reward, monitor=monitor)
+
+
+def make_stage_env(stage: str, route_length_m: float, training_seed: int, noise=None, noise_seed: int = 0,
+                   monitor: bool = False, reward: str = "sim", layout: str | None = None) -> gym.Env:
+    """A training env for a curriculum stage (``STAGES``): a random world of the stage's kind, or for
+    ``suite`` the safety suite's scenarios drawn by recent failure (``control.curriculum``)."""
+    if stage != SUITE_STAGE:
+        return make_env(stage, route_length_m, training_seed=training_seed, noise=noise, noise_seed=noise_seed,
+                        monitor=monitor, reward=reward, layout=layout)
+    from .curriculum import SuiteCurriculum
+
+    env = make_suite_env(layout=layout or LAYOUT_V2_ID, noise=noise, noise_seed=noise_seed, reward=reward)
+    env = SuiteCurriculum(env, seed=training_seed)
+    if monitor:
+        from stable_baselines3.common.monitor import Monitor
+
+        env = Monitor(env, info_keywords=("route_completion",))
+    return env

@@ -177,3 +177,31 @@ class RewardTerms(BaseCallback):
             self.logger.record(f"reward/{k}", v / self.steps)
             self.logger.record(f"reward_share/{k}", abs(v) / magnitude)
         self.sums, self.steps = {}, 0
+
+
+class CurriculumLog(BaseCallback):
+    """The suite curriculum's belief (``control.curriculum``): each scenario's recent failure rate
+    (``curriculum/<scenario>``), as last reported by an env that finished an episode, and for a residual run
+    (``control.residual``) the mean size of the learned correction per rollout (``residual/steer``, ``residual/accel``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates: dict[str, float] = {}
+        self.correction = np.zeros(2)
+        self.steps = 0
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", ()):
+            self.rates.update(info.get("curriculum_failure_rates") or {})
+            if "teacher_action" in info:
+                self.correction += np.abs(info["executed_action"] - info["teacher_action"])
+                self.steps += 1
+        return True
+
+    def _on_rollout_end(self) -> None:
+        for name, rate in sorted(self.rates.items()):
+            self.logger.record(f"curriculum/{name}", rate)
+        if self.steps:
+            self.logger.record("residual/steer", self.correction[0] / self.steps)
+            self.logger.record("residual/accel", self.correction[1] / self.steps)
+        self.correction, self.steps = np.zeros(2), 0

@@ -22,6 +22,7 @@ import zipfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
+
+if TYPE_CHECKING:
+    from .residual import ResidualPolicy
 
 JUNCTION_COMMANDS = ("left", "right", "straight")  # the route block's junction manoeuvres
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
@@ -317,8 +321,9 @@ def _algorithm_of(path: Path) -> str:
     raise PolicyError(f"{path}: policy class from {module!r} is not one of {POLICY_KINDS}")
 
 
-def load_policy(path: str | Path, device: str = "auto") -> SB3Policy:
-    """Load a policy saved by ``drivestack train policy``; clear errors for anything else."""
+def load_policy(path: str | Path, device: str = "auto") -> "SB3Policy | ResidualPolicy":
+    """Load a policy saved by ``drivestack train policy`` (a correction on the rule-based driver comes back as
+    ``control.residual.ResidualPolicy``); clear errors for anything else."""
     from .pixels import PIXEL_LAYOUT_ID
 
     path = Path(path)
@@ -341,6 +346,12 @@ def load_policy(path: str | Path, device: str = "auto") -> SB3Policy:
     if layout == PIXEL_LAYOUT_ID:
         return SB3Policy(model, f"{algo}-pixels ({path.name})", observation="pixels", layout=layout)
     shape = tuple(model.observation_space.shape or ())
+    from .residual import TEACHER_SIZE, ResidualPolicy, base_layout
+
+    base = base_layout(layout or "")
+    if base in FEATURE_LAYOUTS and shape == (FEATURE_LAYOUTS[base] + TEACHER_SIZE,):  # a correction on the rule-based driver
+        scale = float(getattr(model, "drivestack_residual_scale", 0.0))
+        return ResidualPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base, scale)
     if layout not in FEATURE_LAYOUTS or shape != (FEATURE_LAYOUTS[layout],):
         known = ", ".join(f"{k} ({v},)" for k, v in FEATURE_LAYOUTS.items())
         raise PolicyError(f"{str(path)!r} expects observations {layout or 'of unknown layout'} with shape {shape}; "
@@ -370,9 +381,12 @@ def layout_mismatch(policy: "SB3Policy", scenario: str) -> str | None:
             "or drive it with the rule-based policy")
 
 
-def save_policy(model, path: str | Path, layout: str = LAYOUT_ID) -> Path:
-    """Save an SB3 model with the observation layout it was trained on (checked by ``load_policy``)."""
+def save_policy(model, path: str | Path, layout: str = LAYOUT_ID, residual_scale: float | None = None) -> Path:
+    """Save an SB3 model with the observation layout it was trained on (checked by ``load_policy``) and, for a
+    correction on the rule-based driver (``control.residual``), the correction's scale."""
     model.drivestack_observation = layout
+    if residual_scale is not None:
+        model.drivestack_residual_scale = float(residual_scale)
     path = Path(path)
     tmp = path.with_name(path.stem + ".partial.zip")
     model.save(tmp)

@@ -30,7 +30,7 @@ import numpy as np
 
 from common.config import ConfigError, check_range, save_yaml
 
-from .envs import NAV_KINDS, REWARDS, STAGES, VALIDATION_SEEDS, make_env
+from .envs import NAV_KINDS, REWARDS, STAGES, SUITE_STAGE, VALIDATION_SEEDS, make_env, make_stage_env
 from .features import LAYOUT_ID
 from .route_features import LAYOUT_V2_ID
 
@@ -73,6 +73,10 @@ class PolicyTrainConfig:
     bc_coef: float = 0.0  # weight of the behaviour-cloning steps on the warm start's data after each update
     bc_decay: float = 1.0  # bc_coef multiplied by this after each PPO update
     bc_steps: int = 10  # minibatch steps of behaviour cloning after each update
+    # residual RL (control.residual): the policy learns a correction on top of the rule-based driver, which it
+    # starts as (a zeroed action head; no warm start needed); the executed command is teacher + scale x output
+    residual: bool = False
+    residual_scale: float = 0.5
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     checkpoint_every_steps: int = 20_000
@@ -86,7 +90,7 @@ class PolicyTrainConfig:
         for s in self.stages:
             if s not in STAGES:
                 raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
-        nav = [STAGES[s]["kind"] in NAV_KINDS for s in self.stages]
+        nav = [STAGES[s]["kind"] in NAV_KINDS or s == SUITE_STAGE for s in self.stages]
         if any(nav) and self.observation == "pixels":
             raise ConfigError("observation=pixels reads no route; the navigation stages need observation=features")
         if len(self.stage_fractions) != len(self.stages) or abs(sum(self.stage_fractions) - 1.0) > 1e-6:
@@ -121,6 +125,12 @@ class PolicyTrainConfig:
             raise ConfigError("kl_coef and bc_coef keep RL near the warm start: they need warm_start_steps > 0")
         if (self.kl_coef or self.bc_coef or self.value_warmup_steps) and (self.algo != "ppo" or self.observation != "features"):
             raise ConfigError("kl_coef, bc_coef and value_warmup_steps are for PPO on features (algo=ppo, observation=features)")
+        check_range("residual_scale", self.residual_scale, 0.01, 2.0)
+        if self.residual and (self.algo != "ppo" or self.observation != "features"):
+            raise ConfigError("residual=true is for PPO on features (algo=ppo, observation=features)")
+        if self.residual and self.warm_start_steps:
+            raise ConfigError("residual=true starts as the rule-based driver itself (a zero correction): "
+                              "set warm_start_steps=0 (configs/policy_residual.yaml does)")
 
 
     def collects_in_actors(self) -> bool:
@@ -139,8 +149,13 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
             from .pixels import make_pixel_env
 
             return make_pixel_env(stage, cfg.route_length_m, training_seed=seed, monitor=True)
-        return make_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True,
-                        reward=cfg.reward, layout=_layout(cfg))
+        env = make_stage_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True,
+                             reward=cfg.reward, layout=_layout(cfg))
+        if cfg.residual:
+            from .residual import TeacherResidual
+
+            env = TeacherResidual(env, cfg.residual_scale)
+        return env
     return make
 
 
@@ -209,8 +224,8 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True, dr
         envs = {s: make_pixel_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed)
                 for s in dict.fromkeys(cfg.stages)}
     else:
-        envs = {s: make_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed, noise=noise,
-                            noise_seed=cfg.seed + round_seed, reward=cfg.reward, layout=_layout(cfg))
+        envs = {s: make_stage_env(s, cfg.route_length_m, training_seed=cfg.seed + 77 + round_seed, noise=noise,
+                                  noise_seed=cfg.seed + round_seed, reward=cfg.reward, layout=_layout(cfg))
                 for s in dict.fromkeys(cfg.stages)}
     obs_l, act_l, ret_l = [], [], []
     std = np.array(cfg.warm_start_action_noise, np.float32)
@@ -357,9 +372,6 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
     from perception.ground_truth import PerceptionNoise
 
     from .evaluate import evaluate
-    from .policies import SB3Policy, save_policy
-
-    layout = _layout(cfg)
 
     class Progress(BaseCallback):
         def _on_step(self) -> bool:
@@ -391,7 +403,7 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             return True
 
         def evaluate_now(self, record: bool = True) -> dict:
-            report = evaluate(self.eval_env, SB3Policy(self.model, cfg.algo, cfg.observation, layout), cfg.eval_seeds)
+            report = evaluate(self.eval_env, _driver(cfg, self.model), cfg.eval_seeds)
             s = report["summary"]
             for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
                 if record and s.get(key) is not None:
@@ -404,28 +416,53 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             if state["best"] is None or score > tuple(state["best"]):
                 state["best"] = list(score)
                 state["best_steps"] = self.num_timesteps
-                save_policy(self.model, out / "best.zip", layout)
+                _save(cfg, self.model, out / "best.zip")
             bar.set_postfix(score=f"{s['driving_score']:.2f}", best=f"{state['best'][0]:.2f}")
             return s
 
         def checkpoint(self) -> None:
             (out / "checkpoints").mkdir(exist_ok=True)
-            save_policy(self.model, out / "checkpoints" / "latest.zip", layout)
+            _save(cfg, self.model, out / "checkpoints" / "latest.zip")
             state["num_timesteps"] = self.num_timesteps
             _write_json(out / "state.json", state)
 
     return Progress(), EvalAndCheckpoint()
 
 
+def _driver(cfg: PolicyTrainConfig, model):
+    """The model as a ``control.policies.Policy``: the learned correction on its own teacher when residual."""
+    from .policies import SB3Policy
+
+    learned = SB3Policy(model, cfg.algo, cfg.observation, _file_layout(cfg))
+    if cfg.residual:
+        from .residual import ResidualPolicy
+
+        return ResidualPolicy(learned, _layout(cfg), cfg.residual_scale)
+    return learned
+
+
+def _save(cfg: PolicyTrainConfig, model, path: Path) -> None:
+    from .policies import save_policy
+
+    save_policy(model, path, _file_layout(cfg), cfg.residual_scale if cfg.residual else None)
+
+
+def _file_layout(cfg: PolicyTrainConfig) -> str:
+    """The layout id a policy file of the run records: the env's, with ``+teacher`` for a residual policy."""
+    from .residual import residual_layout
+
+    return residual_layout(_layout(cfg)) if cfg.residual else _layout(cfg)
+
+
 def _layout(cfg: PolicyTrainConfig) -> str:
-    """The observation layout the run's policy reads: the pixels baseline's, or v2 (the route block)
+    """The observation layout of the run's envs: the pixels baseline's, or v2 (the route block)
     when it trains in the navigation worlds, else v1."""
     from .pixels import PIXEL_LAYOUT_ID
 
     if cfg.observation == "pixels":
         return PIXEL_LAYOUT_ID
     # with a navigation stage the policy reads the route everywhere: the straight stages then say "follow the lane"
-    return LAYOUT_V2_ID if any(STAGES[s]["kind"] in NAV_KINDS for s in cfg.stages) else LAYOUT_ID
+    return LAYOUT_V2_ID if any(STAGES[s]["kind"] in NAV_KINDS or s == SUITE_STAGE for s in cfg.stages) else LAYOUT_ID
 
 
 def _eval_stage(cfg: PolicyTrainConfig) -> str:
@@ -450,8 +487,6 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     import torch
     from tqdm import tqdm
 
-    from .policies import save_policy
-
     torch.set_num_threads(1)  # the envs own the other cores; a small MLP gains nothing from threads
     out = Path(cfg.out_dir)
     state_path = out / "state.json"
@@ -459,9 +494,9 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
         if not state_path.is_file():
             raise FileNotFoundError(f"no run to resume in {str(out)!r} (no state.json: it stopped before it started)")
         state = {"phase": "rl", **json.loads(state_path.read_text())}  # runs from before phases were recorded were in RL
-        if state.get("layout", _layout(cfg)) != _layout(cfg):
+        if state.get("layout", _file_layout(cfg)) != _file_layout(cfg):
             raise ConfigError(f"run {str(out)!r} trains a policy on {state['layout']}; its config.yaml now gives "
-                              f"{_layout(cfg)}: restore the run's config.yaml or start a new run")
+                              f"{_file_layout(cfg)}: restore the run's config.yaml or start a new run")
         if state["phase"] == "rl" and not (out / "checkpoints" / "latest.zip").is_file():
             raise FileNotFoundError(f"no checkpoint to resume in {str(out)!r} (checkpoints/latest.zip)")
         if state["phase"] == "done" and (out / "result.json").is_file():
@@ -472,7 +507,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
         out.mkdir(parents=True, exist_ok=True)
         save_yaml(cfg, out / "config.yaml")
         state = {"num_timesteps": 0, "last_eval": 0, "last_checkpoint": 0, "best": None, "best_steps": None,
-                 "stage": cfg.stages[0], "warm_start": None, "layout": _layout(cfg),
+                 "stage": cfg.stages[0], "warm_start": None, "layout": _file_layout(cfg),
                  "phase": "start"}  # start: the model is built (and warm-started) before RL
         _write_json(state_path, state)
     t0 = time.perf_counter()
@@ -499,7 +534,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
         model, _, eval_cb = _start(cfg, out, state, None, bar, progress)
     eval_cb.evaluate_now(record=False)
     eval_cb.checkpoint()
-    save_policy(model, out / "final.zip", _layout(cfg))
+    _save(cfg, model, out / "final.zip")
     result = {"out_dir": str(out), "steps": int(model.num_timesteps), "best_driving_score": state["best"][0],
               "best_success_rate": state["best"][1], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
               "wall_s_this_session": round(time.perf_counter() - t0, 1)}
@@ -516,6 +551,10 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
     starting = state["phase"] == "start"
     if starting:
         model = _new_model(cfg, env, out / "tb")
+        if cfg.residual:
+            from .residual import zero_correction
+
+            zero_correction(model)  # the run starts as its teacher
         if cfg.warm_start_steps:
             state["warm_start"] = warm_start(cfg, model, out, progress)
             save_policy(model, out / "warm_start.zip", _layout(cfg))
@@ -527,8 +566,8 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
     eval_cb.model = model  # outside learn() the callback still needs the model and its step count
     eval_cb.num_timesteps = model.num_timesteps
     if starting:
-        if cfg.warm_start_steps:
-            eval_cb.evaluate_now(record=False)  # score the cloned policy before any RL, as the first best
+        if cfg.warm_start_steps or cfg.residual:
+            eval_cb.evaluate_now(record=False)  # score the cloned policy (or the teacher) before any RL, as the first best
         state["phase"] = "rl"
         eval_cb.checkpoint()  # from here a resume starts from checkpoints/latest.zip
     return model, [progress_cb, eval_cb, *extra], eval_cb
@@ -539,7 +578,7 @@ def _finetune_callbacks(cfg: PolicyTrainConfig, out: Path, model, starting: bool
     reference is the warm start: the model itself when the run starts, ``warm_start.zip`` on resume."""
     from . import finetune
 
-    callbacks = [finetune.RewardTerms()]
+    callbacks = [finetune.RewardTerms(), finetune.CurriculumLog()]
     per_update = cfg.n_steps * cfg.n_envs
     if cfg.value_warmup_steps:
         callbacks.append(finetune.ValueWarmup(cfg.value_warmup_steps))

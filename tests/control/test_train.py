@@ -105,10 +105,10 @@ def test_a_run_stopped_after_its_last_step_can_be_finished(tmp_path, monkeypatch
                             stages=("empty",), stage_fractions=(1.0,), eval_every_steps=10_000))
     real = policies_mod.save_policy
 
-    def killed_before_final(model, path, layout=None):
+    def killed_before_final(model, path, *args, **kwargs):
         if str(path).endswith("final.zip"):
             raise KeyboardInterrupt
-        return real(model, path, layout) if layout else real(model, path)
+        return real(model, path, *args, **kwargs)
 
     monkeypatch.setattr(policies_mod, "save_policy", killed_before_final)
     with pytest.raises(KeyboardInterrupt):

@@ -1,0 +1,125 @@
+"""Residual RL: a learned correction on top of the rule-based driver.
+
+The executed command is the rule-based driver's plus ``scale`` x the policy's output, clipped to the
+actuators' range (Silver et al. 2018, "Residual Policy Learning"; Johannink et al. 2019, "Residual
+Reinforcement Learning for Robot Control"). Why here: a memoryless MLP cloned from the rule-based
+driver reaches 0.81 driving score against the teacher's 0.93 on navigation routes (session 10, the
+issue-13 note): the teacher keeps state (the overtake, stop-sign and walker memories) and reads every road
+user of the frame, the vector holds six. A residual policy starts *as* the teacher (its action head
+is zeroed, so the correction is 0 until RL moves it) and RL only has to learn where the teacher is
+wrong: braking earlier for a walker about to cross, not standing behind a queue that will not move.
+
+The policy's observation is the env's feature vector with the teacher's command appended (2 values):
+the correction depends on what the teacher is about to do. Its layout id is the base layout's with
+``+teacher`` (``residual_layout``); ``control.policies.load_policy`` returns a ``ResidualPolicy``
+for such a file, which runs its own teacher, so every loop that drives a policy (``eval policy``,
+``eval suite``, ``drive``) drives it unchanged. The teacher needs the ``PerceptionFrame`` of each step
+(``info["perception"]``), as the rule-based driver does everywhere.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from perception.types import PerceptionFrame
+
+from .observation import OBS_BOUND
+from .policies import SAFE_STOP, Policy, RuleBasedPolicy, SB3Policy, observation_finite
+
+TEACHER_SUFFIX = "+teacher"  # a residual policy's layout id: the env's layout id and this
+TEACHER_SIZE = 2  # the teacher's [steer, accel], appended to the observation
+
+
+def residual_layout(base: str) -> str:
+    return base + TEACHER_SUFFIX
+
+
+def base_layout(layout: str) -> str | None:
+    """The env's layout a residual policy's layout id extends, or None for a layout that is not residual."""
+    return layout[: -len(TEACHER_SUFFIX)] if layout.endswith(TEACHER_SUFFIX) else None
+
+
+def compose(teacher: np.ndarray, residual: np.ndarray, scale: float) -> np.ndarray:
+    """The executed [steer, accel]: the teacher's plus the scaled correction, within the actuators' [-1, 1]."""
+    return np.clip(np.asarray(teacher, np.float32) + scale * np.clip(np.asarray(residual, np.float32), -1.0, 1.0),
+                   -1.0, 1.0).astype(np.float32)
+
+
+def with_teacher(obs: np.ndarray, teacher: np.ndarray) -> np.ndarray:
+    return np.concatenate([np.asarray(obs, np.float32).reshape(-1), np.asarray(teacher, np.float32)])
+
+
+class TeacherResidual(gym.Wrapper):
+    """Training side: the agent's action is the correction; the env is stepped with ``compose``'s command.
+
+    ``info["teacher_action"]`` and ``info["executed_action"]`` record both sides of each step."""
+
+    def __init__(self, env: gym.Env, scale: float, teacher: RuleBasedPolicy | None = None):
+        super().__init__(env)
+        n = env.observation_space.shape[0]
+        self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (n + TEACHER_SIZE,), np.float32)
+        self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.scale = float(scale)
+        self.teacher = teacher or RuleBasedPolicy()
+        self._teacher_action = SAFE_STOP.copy()
+
+    def _observe(self, obs: np.ndarray, info: dict) -> np.ndarray:
+        self._teacher_action = self.teacher.act(obs, info.get("perception"))
+        return with_teacher(obs, self._teacher_action)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self.teacher.reset()
+        obs, info = self.env.reset(seed=seed, options=options)
+        return self._observe(obs, info), info
+
+    def step(self, action):
+        teacher = self._teacher_action
+        executed = compose(teacher, action, self.scale)
+        obs, reward, terminated, truncated, info = self.env.step(executed)
+        info["teacher_action"], info["executed_action"] = teacher, executed
+        return self._observe(obs, info), reward, terminated, truncated, info
+
+
+class ResidualPolicy(Policy):
+    """Driving side: the rule-based driver and a learned correction (``SB3Policy`` on the extended vector).
+
+    ``layout`` is the env's layout (what the loops build the env with); the file's is ``residual_layout`` of it."""
+
+    observation = "features"
+
+    def __init__(self, learned: SB3Policy, layout: str, scale: float, teacher: RuleBasedPolicy | None = None):
+        self.learned = learned
+        self.layout = layout
+        self.scale = float(scale)
+        self.teacher = teacher or RuleBasedPolicy()
+        self.name = learned.name.replace("(", "(residual, ", 1) if "(" in learned.name else f"{learned.name} (residual)"
+
+    @property
+    def aim_heading_rad(self) -> float | None:
+        """Where the teacher's overtake steers (the supervisor's path reads it); the correction is small."""
+        return self.teacher.aim_heading_rad
+
+    def reset(self) -> None:
+        self.teacher.reset()
+        self.learned.reset()
+
+    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
+        if not observation_finite(obs):
+            return SAFE_STOP.copy()
+        teacher = self.teacher.act(obs, frame)
+        return compose(teacher, self.learned.act(with_teacher(obs, teacher)), self.scale)
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:  # act() is the whole policy: it needs the frame
+        raise NotImplementedError
+
+
+def zero_correction(model) -> None:
+    """Zero a PPO policy's action head, so that its mean correction is 0 everywhere: the run starts as the
+    teacher, and exploration (the policy's std) is the only difference until RL moves it."""
+    import torch
+
+    with torch.no_grad():
+        model.policy.action_net.weight.zero_()
+        model.policy.action_net.bias.zero_()
