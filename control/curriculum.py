@@ -5,7 +5,7 @@ unprotected left across traffic; the suite (``sim.suite``) stages exactly those.
 turns the suite env into a training env: each reset draws a scenario with probability rising with the
 policy's recent failure rate on it (prioritised level replay, Jiang et al. 2021: replay the levels
 with the most to learn; a floor keeps every scenario in the mix), every parameter uniformly over
-the scenario's allowed range (as ``sim.suite.sampling`` does for the detector's exports), and a world
+the scenario's allowed range (``sim.suite.sampling.draw_params``, as the detector's exports draw them), and a world
 seed from ``[TRAIN_SEED0, VALIDATION_SEED0)``. The suite's own runs (``drivestack eval suite``) use
 seeds 0, 1, ... at the protocol's sweep points, so no training episode is a reported case.
 
@@ -21,6 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 from sim.suite.catalog import SCENARIOS, scenario_def
+from sim.suite.sampling import draw_params
 
 from .envs import VALIDATION_SEED0
 
@@ -49,7 +50,7 @@ class SuiteCurriculum(gym.Wrapper):
         rates = self.failure_rates()
         weights = np.array([self.floor + rates[n] for n in self.scenarios])
         name = self.scenarios[int(self._rng.choice(len(self.scenarios), p=weights / weights.sum()))]
-        params = {p.name: round(float(self._rng.uniform(p.lo, p.hi)), 1) for p in scenario_def(name).params}
+        params = draw_params(name, self._rng)
         return int(self._rng.integers(TRAIN_SEED0, VALIDATION_SEED0)), {"scenario": name, "params": params}
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):

@@ -127,10 +127,5 @@ def make_stage_env(stage: str, route_length_m: float, training_seed: int, noise=
                         monitor=monitor, reward=reward, layout=layout)
     from .curriculum import SuiteCurriculum
 
-    env = make_suite_env(layout=layout or LAYOUT_V2_ID, noise=noise, noise_seed=noise_seed, reward=reward)
-    env = SuiteCurriculum(env, seed=training_seed)
-    if monitor:
-        from stable_baselines3.common.monitor import Monitor
-
-        env = Monitor(env, info_keywords=("route_completion",))
-    return env
+    env = make_suite_env(layout=layout or LAYOUT_V2_ID, noise=noise, noise_seed=noise_seed, reward=reward, monitor=monitor)
+    return SuiteCurriculum(env, seed=training_seed)

@@ -21,5 +21,9 @@ def sample_case(names: tuple[str, ...], seed: int) -> dict:
     """The reset options of one exported world: ``{"scenario": name, "params": {...}}`` from ``seed``."""
     rng = np.random.default_rng([seed, 0x5C3E])
     name = names[int(rng.integers(len(names)))]
-    params = {p.name: round(float(rng.uniform(p.lo, p.hi)), 1) for p in scenario_def(name).params}
-    return {"scenario": name, "params": params}
+    return {"scenario": name, "params": draw_params(name, rng)}
+
+
+def draw_params(name: str, rng: np.random.Generator) -> dict[str, float]:
+    """Every parameter of scenario ``name`` uniform over its allowed range (0.1 resolution)."""
+    return {p.name: round(float(rng.uniform(p.lo, p.hi)), 1) for p in scenario_def(name).params}
