@@ -37,6 +37,12 @@ SUITE_STAGE = "suite"
 NAV_KINDS = ("townnav", "highwaynav")  # worlds whose observation carries a route (layout v2)
 
 
+def stage_reads_route(stage: str) -> bool:
+    """Whether a policy trained on ``stage`` must read the route (layout v2): the navigation worlds, and the
+    suite, whose junction cases turn."""
+    return STAGES[stage]["kind"] in NAV_KINDS or stage == SUITE_STAGE
+
+
 # infractions cost more than the sim's default reward (sim.config.RewardConfig) says, so that waiting at a
 # red light (a few seconds of lost speed and progress reward) always pays better than running it
 REWARD = {"collision": -20.0, "off_road": -20.0, "red_light": -20.0}

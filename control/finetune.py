@@ -181,27 +181,39 @@ class RewardTerms(BaseCallback):
 
 class CurriculumLog(BaseCallback):
     """The suite curriculum's belief (``control.curriculum``): each scenario's recent failure rate
-    (``curriculum/<scenario>``), as last reported by an env that finished an episode, and for a residual run
-    (``control.residual``) the mean size of the learned correction per rollout (``residual/steer``, ``residual/accel``)."""
+    (``curriculum/<scenario>``), as last reported by an env that finished an episode."""
 
     def __init__(self):
         super().__init__()
         self.rates: dict[str, float] = {}
-        self.correction = np.zeros(2)
-        self.steps = 0
 
     def _on_step(self) -> bool:
         for info in self.locals.get("infos", ()):
             self.rates.update(info.get("curriculum_failure_rates") or {})
-            if "teacher_action" in info:
-                self.correction += np.abs(info["executed_action"] - info["teacher_action"])
-                self.steps += 1
         return True
 
     def _on_rollout_end(self) -> None:
         for name, rate in sorted(self.rates.items()):
             self.logger.record(f"curriculum/{name}", rate)
+
+
+class CorrectionSize(BaseCallback):
+    """A residual run's (``control.residual``) mean |executed - teacher| per rollout: ``residual/steer``,
+    ``residual/accel`` (what the correction, clipping included, changed of the rule-based driver's command)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sum, self.steps = np.zeros(2), 0
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", ()):
+            if "teacher_action" in info:
+                self.sum += np.abs(info["executed_action"] - info["teacher_action"])
+                self.steps += 1
+        return True
+
+    def _on_rollout_end(self) -> None:
         if self.steps:
-            self.logger.record("residual/steer", self.correction[0] / self.steps)
-            self.logger.record("residual/accel", self.correction[1] / self.steps)
-        self.correction, self.steps = np.zeros(2), 0
+            self.logger.record("residual/steer", self.sum[0] / self.steps)
+            self.logger.record("residual/accel", self.sum[1] / self.steps)
+        self.sum, self.steps = np.zeros(2), 0

@@ -350,8 +350,11 @@ def load_policy(path: str | Path, device: str = "auto") -> "SB3Policy | Residual
 
     base = base_layout(layout or "")
     if base in FEATURE_LAYOUTS and shape == (FEATURE_LAYOUTS[base] + TEACHER_SIZE,):  # a correction on the rule-based driver
-        scale = float(getattr(model, "drivestack_residual_scale", 0.0))
-        return ResidualPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base, scale)
+        scale = getattr(model, "drivestack_residual_scale", None)
+        if scale is None:
+            raise PolicyError(f"{str(path)!r} is a correction on the rule-based driver ({layout}) but records no "
+                              "correction scale: save it with `drivestack train policy --set residual=true`")
+        return ResidualPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base, float(scale))
     if layout not in FEATURE_LAYOUTS or shape != (FEATURE_LAYOUTS[layout],):
         known = ", ".join(f"{k} ({v},)" for k, v in FEATURE_LAYOUTS.items())
         raise PolicyError(f"{str(path)!r} expects observations {layout or 'of unknown layout'} with shape {shape}; "

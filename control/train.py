@@ -30,7 +30,7 @@ import numpy as np
 
 from common.config import ConfigError, check_range, save_yaml
 
-from .envs import NAV_KINDS, REWARDS, STAGES, SUITE_STAGE, VALIDATION_SEEDS, make_env, make_stage_env
+from .envs import REWARDS, STAGES, VALIDATION_SEEDS, make_env, make_stage_env, stage_reads_route
 from .features import LAYOUT_ID
 from .route_features import LAYOUT_V2_ID
 
@@ -90,8 +90,7 @@ class PolicyTrainConfig:
         for s in self.stages:
             if s not in STAGES:
                 raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
-        nav = [STAGES[s]["kind"] in NAV_KINDS or s == SUITE_STAGE for s in self.stages]
-        if any(nav) and self.observation == "pixels":
+        if any(stage_reads_route(s) for s in self.stages) and self.observation == "pixels":
             raise ConfigError("observation=pixels reads no route; the navigation stages need observation=features")
         if len(self.stage_fractions) != len(self.stages) or abs(sum(self.stage_fractions) - 1.0) > 1e-6:
             raise ConfigError(f"stage_fractions={self.stage_fractions} must give one share per stage, summing to 1")
@@ -462,7 +461,7 @@ def _layout(cfg: PolicyTrainConfig) -> str:
     if cfg.observation == "pixels":
         return PIXEL_LAYOUT_ID
     # with a navigation stage the policy reads the route everywhere: the straight stages then say "follow the lane"
-    return LAYOUT_V2_ID if any(STAGES[s]["kind"] in NAV_KINDS or s == SUITE_STAGE for s in cfg.stages) else LAYOUT_ID
+    return LAYOUT_V2_ID if any(stage_reads_route(s) for s in cfg.stages) else LAYOUT_ID
 
 
 def _eval_stage(cfg: PolicyTrainConfig) -> str:
@@ -579,6 +578,8 @@ def _finetune_callbacks(cfg: PolicyTrainConfig, out: Path, model, starting: bool
     from . import finetune
 
     callbacks = [finetune.RewardTerms(), finetune.CurriculumLog()]
+    if cfg.residual:
+        callbacks.append(finetune.CorrectionSize())
     per_update = cfg.n_steps * cfg.n_envs
     if cfg.value_warmup_steps:
         callbacks.append(finetune.ValueWarmup(cfg.value_warmup_steps))

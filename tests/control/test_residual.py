@@ -7,7 +7,7 @@ import pytest
 
 from common.errors import ConfigError
 from control.envs import make_env
-from control.policies import RuleBasedPolicy, SB3Policy, load_policy, save_policy
+from control.policies import PolicyError, RuleBasedPolicy, SB3Policy, load_policy, save_policy
 from control.residual import ResidualPolicy, TeacherResidual, base_layout, compose, residual_layout, zero_correction
 from control.route_features import LAYOUT_V2_ID, OBS_SIZE_V2
 from control.train import PolicyTrainConfig
@@ -61,6 +61,10 @@ def test_a_zero_correction_drives_exactly_as_the_teacher(tmp_path):
         np.testing.assert_array_equal(a, executed[k])
         obs, *_, info = plain.step(a)
     assert policy.act(np.full(OBS_SIZE_V2, np.nan, np.float32))[1] == -1.0  # a perception failure: the safe stop
+    del model.drivestack_residual_scale  # a correction file without its scale is refused, not driven at scale 0
+    save_policy(model, tmp_path / "noscale.zip", residual_layout(LAYOUT_V2_ID))
+    with pytest.raises(PolicyError, match="records no correction scale"):
+        load_policy(tmp_path / "noscale.zip")
 
 
 def test_residual_configs_that_cannot_work_are_refused_in_one_line():
