@@ -9,21 +9,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # ---- object classes, in YOLO class-index order (the detector's weights depend on this order)
-# (cyclist and stop_sign came with the navigation towns, appended so that the first eight keep their indices)
+# (cyclist and stop_sign came with the navigation towns, traffic_cone with the safety suite's lane closures,
+# each appended so that the earlier ones keep their indices: a detector trained on fewer classes still loads)
 CLASS_NAMES = ("car", "truck", "bus", "motorcycle", "pedestrian", "traffic_light_red", "traffic_light_yellow",
-               "traffic_light_green", "cyclist", "stop_sign")
+               "traffic_light_green", "cyclist", "stop_sign", "traffic_cone")
 VEHICLE_CLASSES = frozenset(range(4))  # car, truck, bus, motorcycle
 PEDESTRIAN_CLASS = 4
 LIGHT_CLASSES = {5: "red", 6: "yellow", 7: "green"}  # class index -> light state
 CYCLIST_CLASS = 8  # a rider on a bicycle: a vehicle in traffic law, a vulnerable road user in a crash
 STOP_SIGN_CLASS = 9
+# a traffic cone (nuScenes' and the CARLA leaderboard's construction zones): an obstacle that never moves, so its
+# speed is known without being measured (from a 5-8 px box the models' range differences read it as moving)
+TRAFFIC_CONE_CLASS = 10
 # everything that moves on the road and must not be hit: what drivers follow, yield to and brake for
 ROAD_USER_CLASSES = frozenset(VEHICLE_CLASSES | {PEDESTRIAN_CLASS, CYCLIST_CLASS})
+STATIC_OBSTACLE_CLASSES = frozenset({TRAFFIC_CONE_CLASS})  # on the road, never moving
+# what the drivers and the supervisor must not hit: the road users and what stands on the road
+OBSTACLE_CLASSES = ROAD_USER_CLASSES | STATIC_OBSTACLE_CLASSES
 
 # RGB each class is drawn in by the label and perception overlays
 CLASS_COLOURS = {"car": (0, 200, 255), "truck": (255, 140, 0), "bus": (255, 220, 0), "motorcycle": (200, 0, 255),
                  "pedestrian": (255, 40, 120), "traffic_light_red": (255, 0, 0), "traffic_light_yellow": (255, 200, 0),
-                 "traffic_light_green": (0, 255, 80), "cyclist": (120, 255, 200), "stop_sign": (200, 0, 40)}
+                 "traffic_light_green": (0, 255, 80), "cyclist": (120, 255, 200), "stop_sign": (200, 0, 40),
+                 "traffic_cone": (255, 110, 20)}
 
 # ---- sizes: the simulator's vehicle bodies (length, width, height) [m] per vehicle class index
 VEHICLE_DIMS_M = {0: (4.5, 1.85, 1.5), 1: (8.5, 2.5, 3.4), 2: (11.5, 2.55, 3.1), 3: (2.1, 0.8, 1.5)}
@@ -33,15 +41,17 @@ PEDESTRIAN_SIZE_M = 0.5  # a pedestrian's square footprint side [m]
 CHILD_HEIGHT_M = 1.15  # [m]
 CYCLIST_DIMS_M = (1.8, 0.65, 1.75)  # a bicycle with its rider (length, width, height) [m]
 STOP_SIGN_SIZE_M = (0.75, 2.6)  # the plate's width, the top of the plate above the road [m]
+TRAFFIC_CONE_DIMS_M = (0.4, 0.4, 0.75)  # (length, width, height) [m]: a 75 cm road cone
 # typical footprint (length, width) [m] per class index. A detector reports boxes, not sizes;
 # perception and control use these where a size is needed
 NOMINAL_SIZE_M = {**{c: dims[:2] for c, dims in VEHICLE_DIMS_M.items()},
-                  PEDESTRIAN_CLASS: (PEDESTRIAN_SIZE_M, PEDESTRIAN_SIZE_M), CYCLIST_CLASS: CYCLIST_DIMS_M[:2]}
+                  PEDESTRIAN_CLASS: (PEDESTRIAN_SIZE_M, PEDESTRIAN_SIZE_M), CYCLIST_CLASS: CYCLIST_DIMS_M[:2],
+                  TRAFFIC_CONE_CLASS: TRAFFIC_CONE_DIMS_M[:2]}
 # the footprint drivers keep clear of (the rule-based drivers' in-path test, the policy's object features):
 # each nominal size with at least 5 cm to spare, rounded up to 10 cm (length, width) [m]. Spawned vehicles
 # vary by +-8 % around the nominal size; the drivers add their own clearance margins on top
 CLEARANCE_SIZE_M = {0: (4.6, 1.9), 1: (8.6, 2.6), 2: (11.6, 2.6), 3: (2.2, 0.9), PEDESTRIAN_CLASS: (0.6, 0.6),
-                    CYCLIST_CLASS: (1.9, 0.7)}
+                    CYCLIST_CLASS: (1.9, 0.7), TRAFFIC_CONE_CLASS: (0.5, 0.5)}
 
 # ---- traffic lights: the relevant light's state as perception reports it and the labels give it.
 # "none" first: the multi-task network's light head uses these indices as its classes

@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import (CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, PEDESTRIAN_CLASS,
-                          ROAD_USER_CLASSES, VEHICLE_CLASSES)
+from common.vocab import (CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, OBSTACLE_CLASSES,
+                          PEDESTRIAN_CLASS, STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES)
 from perception.types import PerceptionFrame
 
 LAYOUT_ID = "drivestack-features-v1"
@@ -116,13 +116,14 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
     obs[SLICES["light"]] = light
 
     d = pf.detections
-    relevant = np.flatnonzero(np.isin(d.class_id, list(ROAD_USER_CLASSES))
+    relevant = np.flatnonzero(np.isin(d.class_id, list(OBSTACLE_CLASSES))
                               & np.all(np.isfinite(d.position_m), axis=1)) if len(d) else np.zeros(0, int)
     if relevant.size:
         pos = d.position_m[relevant].astype(np.float64)
-        vel = np.nan_to_num(d.velocity_m_s[relevant].astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        dist = np.where(np.isfinite(d.distance_m[relevant]), d.distance_m[relevant], np.hypot(pos[:, 0], pos[:, 1]))
         cls = d.class_id[relevant]
+        vel = known_velocity(cls, np.nan_to_num(d.velocity_m_s[relevant].astype(np.float64), nan=0.0, posinf=0.0,
+                                                neginf=0.0), _finite(ego.speed_m_s))
+        dist = np.where(np.isfinite(d.distance_m[relevant]), d.distance_m[relevant], np.hypot(pos[:, 0], pos[:, 1]))
         half_w = np.array([CLEARANCE_SIZE_M[int(c)][1] / 2 for c in cls])
         path = in_path(pos, half_w, lane)
         closing = np.maximum(-vel[:, 0], 0.0)
@@ -132,8 +133,10 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         for r, k in enumerate(order):
             c = int(cls[k])
             length, width = CLEARANCE_SIZE_M[c]
-            # a cyclist rides a vehicle (traffic law): the v1 layout flags it so, a trained policy knows the flag
-            rows[r] = (1.0, float(c in VEHICLE_CLASSES or c == CYCLIST_CLASS), float(c == PEDESTRIAN_CLASS),
+            # a cyclist rides a vehicle (traffic law): the v1 layout flags it so, a trained policy knows the flag; a
+            # cone too (the policies were trained while cones borrowed the motorcycle's class)
+            vehicle = c in VEHICLE_CLASSES or c == CYCLIST_CLASS or c in STATIC_OBSTACLE_CLASSES
+            rows[r] = (1.0, float(vehicle), float(c == PEDESTRIAN_CLASS),
                        np.clip(pos[k, 0] / DISTANCE_SCALE_M, -0.5, FAR), np.clip(pos[k, 1] / LATERAL_SCALE_M, -2, 2),
                        np.clip(vel[k, 0] / REL_SPEED_SCALE_M_S[0], -3, 3), np.clip(vel[k, 1] / REL_SPEED_SCALE_M_S[1], -3, 3),
                        length / 10.0, width / 3.0, inv_ttc[k], float(path[k]))
@@ -141,11 +144,25 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
     lead = np.array([0.0, FAR, 0.0, 0.0], np.float32)
     if 0 <= pf.lead_index < len(d) and np.isfinite(d.distance_m[pf.lead_index]):
         k = pf.lead_index
-        closing = -_finite(d.velocity_m_s[k, 0])
+        closing = -_finite(known_velocity(d.class_id[k:k + 1], d.velocity_m_s[k:k + 1].astype(np.float64),
+                                          _finite(ego.speed_m_s))[0, 0])
         lead = np.array([1.0, _distance_feature(float(d.distance_m[k])), np.clip(closing / 10.0, -3, 3),
                          np.clip(max(closing, 0.0) / max(float(d.distance_m[k]), 0.5), 0.0, MAX_INV_TTC_1_S)], np.float32)
     obs[SLICES["lead"]] = lead
     return obs
+
+
+def known_velocity(class_id: np.ndarray, rel_velocity_m_s: np.ndarray, speed_m_s: float) -> np.ndarray:
+    """``rel_velocity_m_s`` (N, 2) [m/s] with the rows of classes that never move (``STATIC_OBSTACLE_CLASSES``:
+    cones) set to standing, (-ego speed, 0) relative: their measured speed is only ranging noise (from the
+    models a cone 18 m ahead, 5-8 px tall, read 3 m/s for a second; the ego's rotation is neglected, as by
+    every reader of relative velocities here)."""
+    static = np.isin(class_id, list(STATIC_OBSTACLE_CLASSES))
+    if not static.any():
+        return rel_velocity_m_s
+    out = np.array(rel_velocity_m_s, np.float64, copy=True)
+    out[static] = (-speed_m_s, 0.0)
+    return out
 
 
 def in_path(position_m: np.ndarray, half_width_m: np.ndarray, lane) -> np.ndarray:

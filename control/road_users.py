@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import (CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, PEDESTRIAN_CLASS,
-                          ROAD_USER_CLASSES)
+from common.vocab import (CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, OBSTACLE_CLASSES,
+                          PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS)
 from perception.types import PerceptionFrame
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
@@ -45,12 +45,13 @@ MAX_MISSED_FRAMES = 1
 # a detection on a shadow or a road marking shows the road behind it (far deeper) where its body should be
 DEPTH_TOLERANCE_M = 2.0  # [m]
 DEPTH_TOLERANCE_REL = 0.3  # ... or this share of the range, whichever is larger
-KIND_NAMES = {PEDESTRIAN_CLASS: "pedestrian", CYCLIST_CLASS: "cyclist"}  # the rest: "vehicle"
+KIND_NAMES = {PEDESTRIAN_CLASS: "pedestrian", CYCLIST_CLASS: "cyclist", TRAFFIC_CONE_CLASS: "cone"}  # the rest: "vehicle"
 # ground speeds below these count as standing: the models' box feet jitter by a few per cent of the range, which
-# their 0.5 s velocity fit turns into a drift of a few tenths of a m/s (a walker walks at 0.8 m/s or more) [m/s]
-STILL_BELOW_M_S = {"pedestrian": 0.3, "cyclist": 0.5, "vehicle": 1.0}
+# their 0.5 s velocity fit turns into a drift of a few tenths of a m/s (a walker walks at 0.8 m/s or more); a cone
+# stands whatever its track says [m/s]
+STILL_BELOW_M_S = {"pedestrian": 0.3, "cyclist": 0.5, "vehicle": 1.0, "cone": np.inf}
 # ... and above these are a jumped track, not motion: a sprinter, a racing cyclist, 160 km/h [m/s]
-MAX_SPEED_M_S = {"pedestrian": 4.0, "cyclist": 12.0, "vehicle": 45.0}
+MAX_SPEED_M_S = {"pedestrian": 4.0, "cyclist": 12.0, "vehicle": 45.0, "cone": 0.0}
 # beyond the frame's sure range (``PerceptionFrame.sure_range_m``: 35 m from the models at the sim's camera, inf
 # from the labels) a box foot's lateral place jumps by decimetres frame to frame (the models' ranging error grows
 # with the square of the range): the fitted lateral velocity is noise, and the road user is taken to keep its
@@ -290,7 +291,7 @@ class RoadUserTracker:
 
 def _from_frame(pf: PerceptionFrame):
     d = pf.detections
-    keep = np.flatnonzero(np.isin(d.class_id, list(ROAD_USER_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1))
+    keep = np.flatnonzero(np.isin(d.class_id, list(OBSTACLE_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1))
     d = d.select(keep)
     width = pf.image_size[1]
     edge_cut = (d.xyxy[:, 0] <= 1.0) | (d.xyxy[:, 2] >= width - 1.0)  # NaN boxes (labels without a camera): never

@@ -34,7 +34,8 @@ import numpy as np
 
 from common.errors import UsageError
 from common.vocab import (CAMERA_MOUNT, CLASS_COLOURS, CLASS_NAMES, CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M, EGO_WIDTH_M,
-                          LANE_CLASSES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, VEHICLE_DIMS_M)
+                          LANE_CLASSES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS, TRAFFIC_CONE_DIMS_M,
+                          VEHICLE_DIMS_M)
 from perception.geometry import lane_lines_m
 from perception.types import LaneEstimate, PerceptionFrame
 
@@ -45,7 +46,8 @@ ADDRESS_PREFIXES = ("rerun://", "rerun+http://", "rerun+https://")
 JPEG_QUALITY = 85  # the camera as JPEG: a drive's .rrd stays a few MB per minute instead of ~100 MB raw
 LANE_COLOURS = {"none": (0, 0, 0, 0), "ego_left": (255, 220, 0, 255), "ego_right": (0, 220, 255, 255), "other": (220, 220, 220, 255)}
 BEV_AHEAD_M = 60.0  # how far ahead lane lines and the route are drawn [m]
-OBJECT_HEIGHT_M = {**{c: dims[2] for c, dims in VEHICLE_DIMS_M.items()}, PEDESTRIAN_CLASS: 1.7, CYCLIST_CLASS: CYCLIST_DIMS_M[2]}  # box heights in the bird's-eye view [m]
+OBJECT_HEIGHT_M = {**{c: dims[2] for c, dims in VEHICLE_DIMS_M.items()}, PEDESTRIAN_CLASS: 1.7, CYCLIST_CLASS: CYCLIST_DIMS_M[2],
+                  TRAFFIC_CONE_CLASS: TRAFFIC_CONE_DIMS_M[2]}  # box heights in the bird's-eye view [m]
 LIGHT_SIZE_M = (0.4, 0.4, 1.0)  # a traffic-light head in the bird's-eye view (length, width, height) [m]
 
 

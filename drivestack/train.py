@@ -112,16 +112,21 @@ def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
     """
     import yaml
 
-    names = None
+    # exports made before a class was appended (``common.vocab.CLASS_NAMES`` only ever grows at its end) hold
+    # the same indices for the classes they know: they combine with newer ones under the longer list of names
+    names: list[str] = []
     for f in folders:
         these = yaml.safe_load((f / "data.yaml").read_text())["names"]
-        if names is not None and these != names:
-            raise UsageError(f"dataset {str(f)!r} has classes {these}, the first has {names}: they must match")
-        names = these
+        these = [these[k] for k in sorted(these)] if isinstance(these, dict) else list(these)
+        shorter, longer = sorted((names, these), key=len)
+        if longer[:len(shorter)] != shorter:
+            raise UsageError(f"dataset {str(f)!r} has classes {these}, the others {names}: one list must begin "
+                             "with the other")
+        names = longer
     root = [f.resolve() for f in folders]
     combined = {"path": "/", "train": [str(f / "images" / "train") for f in root],
                 "val": [str(f / "images" / "val") for f in root if any((f / "images" / "val").glob("*.jpg"))],
-                "nc": len(names), "names": names}
+                "nc": len(names), "names": dict(enumerate(names))}
     if not combined["val"]:
         raise UsageError("none of the --data datasets has a val split; export more scenes")
     out_dir.mkdir(parents=True, exist_ok=True)

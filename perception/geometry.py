@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .types import ROAD_USER_CLASSES, Detections, LaneEstimate
+from .types import OBSTACLE_CLASSES, Detections, LaneEstimate
 
 LANE_FIT_RANGE_M = (3.0, 35.0)  # ground x range used for lane fitting [m]
 MIN_LINE_POINTS = 12  # pixels a lane line needs before it is fitted
@@ -195,10 +195,10 @@ def lane_lines_m(lane: LaneEstimate, ahead_m: float = 60.0, points: int = 25) ->
 
 
 def lead_vehicle(dets: Detections, lane: LaneEstimate) -> tuple[int, float]:
-    """Index of the nearest vehicle or pedestrian in the ego's lane ahead (-1 if none) and its TTC [s]."""
+    """Index of the nearest road user or cone in the ego's lane ahead (-1 if none) and its TTC [s]."""
     if len(dets) == 0:
         return -1, float("inf")
-    relevant = np.isin(dets.class_id, list(ROAD_USER_CLASSES)) & np.isfinite(dets.distance_m)
+    relevant = np.isin(dets.class_id, list(OBSTACLE_CLASSES)) & np.isfinite(dets.distance_m)
     ahead = relevant & in_lane(dets.position_m, lane)
     if not ahead.any():
         return -1, float("inf")

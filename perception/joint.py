@@ -277,10 +277,18 @@ def dense_outputs(out: dict[str, torch.Tensor], image_hw: tuple[int, int]) -> Mu
 
 def warm_start_from_detector(net: JointNet, weights: str | Path) -> list[str]:
     """Copy an ultralytics detection checkpoint's weights (e.g. the shipped ``detector.pt``, same yaml and
-    classes) into the backbone, neck and Detect head; returns the parameter names it could not fill."""
+    classes, or the first of them: appended classes start fresh, ``perception.detector_classes``) into the
+    backbone, neck and Detect head; returns the parameter names it could not fill."""
+    import tempfile
+
+    from .detector_classes import checkpoint_names, widen_classes
     from .yolo import YoloDetector
 
-    source = YoloDetector.load(weights, cfg=_cpu_detector_config()).model.model.state_dict()
+    names, ours = checkpoint_names(weights), list(net.config.class_names)
+    with tempfile.TemporaryDirectory() as tmp:
+        if len(names) < len(ours) and ours[:len(names)] == names:
+            weights = widen_classes(weights, ours, Path(tmp) / "widened.pt")
+        source = YoloDetector.load(weights, cfg=_cpu_detector_config()).model.model.state_dict()
     return _copy_matching(net.det, source)
 
 

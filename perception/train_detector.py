@@ -84,6 +84,24 @@ def _ultralytics_device(device: str) -> str:
     return d.removeprefix("cuda:") if d.startswith("cuda:") else d
 
 
+def _widened(model: str, data: Path, run_dir: Path) -> str:
+    """``model``, or where it is a checkpoint whose classes the data extends (a class appended since it was
+    trained), that checkpoint with its class rows carried over (``perception.detector_classes``): written
+    into the run dir, so that ultralytics keeps the old classes' heads instead of starting them afresh."""
+    if not model.endswith(".pt"):
+        return model
+    import yaml
+
+    from .detector_classes import checkpoint_names, widen_classes
+
+    names = yaml.safe_load(data.read_text())["names"]
+    names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+    known = checkpoint_names(model)
+    if names == known or names[:len(known)] != known:
+        return model  # the same classes, or others altogether: ultralytics' own handling
+    return str(widen_classes(model, names, run_dir / "widened_start.pt"))
+
+
 def train_detector(cfg: DetectorTrainConfig) -> dict[str, Any]:
     """Train; return metrics of best.pt on the val split, paths and throughput.
 
@@ -109,7 +127,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict[str, Any]:
     if SETTINGS.get("tensorboard") is not True:
         SETTINGS.update({"tensorboard": True})
 
-    model = YOLO(cfg.model, task="detect")
+    model = YOLO(_widened(cfg.model, data, run_dir), task="detect")
     clock: dict[str, float] = {"train_s": 0.0, "images": 0}
 
     def epoch_start(trainer) -> None:
@@ -127,7 +145,7 @@ def train_detector(cfg: DetectorTrainConfig) -> dict[str, Any]:
         name=run_dir.name, exist_ok=True, patience=cfg.patience, optimizer=cfg.optimizer, lr0=cfg.lr0,
         close_mosaic=cfg.close_mosaic, cache=cfg.cache, fraction=cfg.fraction, verbose=cfg.verbose,
         amp=False, plots=False, val=True, save=True,
-        pretrained=cfg.model if cfg.model.endswith(".pt") else False,  # a .pt fine-tunes from its weights
+        pretrained=model.ckpt_path if cfg.model.endswith(".pt") else False,  # a .pt fine-tunes from its weights
         warmup_epochs=cfg.warmup_epochs, **({"time": cfg.time_h} if cfg.time_h else {}),
     )
     trainer = model.trainer

@@ -19,12 +19,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from common.vocab import CLASS_NAMES, LIGHT_CLASSES, NOMINAL_SIZE_M, PEDESTRIAN_CLASS, ROAD_USER_CLASSES, VEHICLE_CLASSES
+from common.vocab import (CLASS_NAMES, LIGHT_CLASSES, NOMINAL_SIZE_M, OBSTACLE_CLASSES, PEDESTRIAN_CLASS, ROAD_USER_CLASSES,
+                          VEHICLE_CLASSES)
 
 if TYPE_CHECKING:  # perception may import sim (it is below); only the annotation needs it
     from sim.labels import GroundTruth
 
-__all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "PEDESTRIAN_CLASS", "ROAD_USER_CLASSES", "VEHICLE_CLASSES", "Frame", "NO_PIXELS",
+__all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "OBSTACLE_CLASSES", "PEDESTRIAN_CLASS", "ROAD_USER_CLASSES", "VEHICLE_CLASSES", "Frame", "NO_PIXELS",
            "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs", "SignalPrior",
            "perception_frame_json", "perception_frame_from_json"]
 

@@ -16,17 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, PEDESTRIAN_SIZE_M, VEHICLE_DIMS_M
+from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, PEDESTRIAN_SIZE_M, TRAFFIC_CONE_CLASS, TRAFFIC_CONE_DIMS_M, VEHICLE_DIMS_M
 
 from ..road import RoadNetwork
 from ..traffic import FrenetPoses
 
 WALK, WAIT = 0, 2  # ``sim.pedestrians`` modes the labels read (a waiting walker reports speed 0)
-# a traffic cone: not in the detector's classes (``common.vocab.CLASS_NAMES``); it takes the class of the
-# smallest vehicle, a motorcycle, so that the labels report it (a standing obstacle the drivers see) and
-# the camera draws it (that class's part boxes at the cone's size, in orange)
-CONE_CLASS = 3
-CONE_DIMS_M = (0.4, 0.4, 0.75)  # (length, width, height) [m]
+# a traffic cone: its own class (``common.vocab.TRAFFIC_CONE_CLASS``), a standing obstacle the labels report;
+# the camera draws it as the motorcycle's part boxes at the cone's size, in orange (``sim.meshes.VEHICLE_PARTS``)
+CONE_CLASS = TRAFFIC_CONE_CLASS
+CONE_DIMS_M = TRAFFIC_CONE_DIMS_M  # (length, width, height) [m]
 CONE_COLOUR = (255, 110, 20)
 
 

@@ -24,10 +24,9 @@ The leaderboard names the situations, not their numbers; the values here are cho
   ``stream_kmh``, ``gap_s`` apart bumper to bumper, whose last car starts 10 m ahead of the ego (in
   the camera's view: the camera sees nothing behind the car). The ego catches up with it and must
   merge: judged as a route, and it may stand at most 3 s in one go. The goal is 80 m past the lane's end.
-- A cone is no class of the detector; the scenarios give it the class of the smallest vehicle (a
-  motorcycle, ``sim.suite.actors.CONE_CLASS``) so that the labels report it as a standing obstacle
-  and the camera draws it (that class's boxes at a cone's size, orange). The models were never
-  trained on cones: from the models a closure is seen only as far as the detector boxes them.
+- A cone has its own class (``common.vocab.TRAFFIC_CONE_CLASS``): the labels report it as a standing
+  obstacle, and the drivers take its speed as zero whatever the models' ranging says. From the models a
+  closure is seen only as far as the detector boxes its cones.
 """
 
 from __future__ import annotations

@@ -30,3 +30,18 @@ def test_hydranet_takes_one_dataset_and_bad_folders_are_named(tmp_path, capsys):
     assert main(["train", "detector", "--data", f"{a},{tmp_path / 'nope'}", "--out", str(tmp_path / "r")]) == 2
     assert "'" + str(tmp_path / "nope") + "' is not a dataset" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()  # nothing written for a refused run
+
+
+def test_an_export_made_before_a_class_was_appended_combines_with_a_newer_one(tmp_path, capsys):
+    a, b = _export(tmp_path / "a", 0), _export(tmp_path / "b", 1)
+    spec = yaml.safe_load((a / "data.yaml").read_text())
+    spec["names"] = dict(enumerate(CLASS_NAMES[:-1]))  # written before the last class existed
+    spec["nc"] = len(CLASS_NAMES) - 1
+    (a / "data.yaml").write_text(yaml.safe_dump(spec))
+    data = yaml.safe_load(_combined_data_yaml([a, b], tmp_path / "run").read_text())
+    assert data["names"] == dict(enumerate(CLASS_NAMES)) and data["nc"] == len(CLASS_NAMES)
+    spec["names"] = dict(enumerate(["truck", *CLASS_NAMES[1:]]))  # another order: indices would mean other classes
+    (a / "data.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["train", "detector", "--data", f"{a},{b}", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "one list must begin with the other" in err and len(err.strip().splitlines()) == 1

@@ -81,3 +81,17 @@ def test_path_follows_the_curve():
 def test_decode_rejects_wrong_size():
     with pytest.raises(ValueError, match="87"):
         decode(np.zeros(10, np.float32))
+
+
+def test_a_cone_stands_whatever_its_measured_velocity_says():
+    """From the models a small cone's range differences read as motion; its class says it stands: its row
+    carries the ego's closing speed and no lateral motion, where a motorcycle's keeps what was measured."""
+    from common.vocab import TRAFFIC_CONE_CLASS
+
+    obs = encode(_frame(_dets([(TRAFFIC_CONE_CLASS, 15.0, 0.0, 3.0, 1.0), (3, 25.0, 0.0, 3.0, 1.0)])), EGO)
+    rows = decode(obs).objects
+    vx, vy, veh = object_column("vx"), object_column("vy"), object_column("vehicle")
+    cone, moto = rows[0], rows[1]
+    assert cone[vx] * 10.0 == pytest.approx(-EGO.speed_m_s) and cone[vy] == 0.0
+    assert moto[vx] * 10.0 == pytest.approx(3.0) and moto[vy] * 5.0 == pytest.approx(1.0)
+    assert cone[veh] == 1.0  # flagged as the policies knew cones while they borrowed the motorcycle's class

@@ -286,3 +286,30 @@ def test_a_car_in_the_next_lane_too_far_to_judge_is_taken_as_oncoming():
 
     assert OUT in phases(math.inf)  # a car driving away ahead in the next lane leaves room
     assert set(phases(35.0)) == {IDLE}  # ... unless it is too far to tell which way it goes
+
+
+def test_a_row_of_cones_read_as_moving_is_still_passed():
+    """The cones of a lane closure from the models: their boxes are 5-8 px tall and their fitted velocity swings
+    by metres per second (a car read so is traffic for good). Reported as cones they stand (their class), and
+    the overtake pulls out 2 s after first seeing them, as for a car standing there."""
+    from common.vocab import TRAFFIC_CONE_CLASS
+    from control.overtake import users_from_frame
+    from perception.types import Detections, LaneEstimate, PerceptionFrame
+
+    rng = np.random.default_rng(0)
+
+    def users(k: int) -> Users:
+        n = 4
+        pos = np.array([[AHEAD_M - 2.0 + 5.0 * j, 1.2 - 0.4 * j] for j in range(n)], np.float32)
+        vel = np.concatenate([rng.uniform(-3.0, 3.0, (n, 1)), rng.uniform(-1.0, 1.0, (n, 1))], 1).astype(np.float32)
+        dets = Detections(np.full((n, 4), np.nan, np.float32), np.ones(n, np.float32),
+                          np.full(n, TRAFFIC_CONE_CLASS, np.int64), np.arange(n, dtype=np.int64),
+                          np.hypot(pos[:, 0], pos[:, 1]), pos, vel)
+        u = users_from_frame(PerceptionFrame(k, k * 0.05, "t", (160, 320), dets, LaneEstimate(0.0, 0.0, 0.0, WIDTH_M, 1.0)),
+                             0.0)
+        assert np.all(u.vx_m_s == 0.0) and np.all(u.vy_m_s == 0.0) and np.all(u.vehicle)
+        return u
+
+    o = Overtake()
+    phases = _drive(o, 60, users)
+    assert OUT in phases and phases.index(OUT) * o.cfg.dt_s == pytest.approx(o.cfg.stationary_for_s, abs=0.06)

@@ -83,7 +83,9 @@ def test_warm_start_from_the_shipped_detector_gives_its_boxes():
     images = torch.from_numpy(_sim_frames()).permute(0, 3, 1, 2).float() / 255.0
     with torch.no_grad():
         ours, theirs = joint(images)["det"], detector(images)[0]
-    torch.testing.assert_close(ours, theirs)
+    # a detector trained before a class was appended has fewer class rows; those it has are copied whole
+    assert ours.shape[1] == 4 + len(JointNetConfig().class_names) and theirs.shape[1] <= ours.shape[1]
+    torch.testing.assert_close(ours[:, :theirs.shape[1]], theirs)
     rows, outputs = joint.predict(_sim_frames(1)[0])
     assert rows.shape[1] == 6 and len(rows) > 0 and outputs.drivable.shape == (160, 320)
 
