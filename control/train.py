@@ -30,7 +30,7 @@ import numpy as np
 
 from common.config import ConfigError, check_range, save_yaml
 
-from .envs import REWARDS, STAGES, VALIDATION_SEEDS, make_env, make_stage_env, stage_reads_route
+from .envs import REWARDS, STAGES, VALIDATION_SEEDS, make_stage_env, stage_reads_route
 from .features import LAYOUT_ID
 from .route_features import LAYOUT_V2_ID
 
@@ -79,6 +79,7 @@ class PolicyTrainConfig:
     residual_scale: float = 0.5
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
+    eval_workers: int = 1  # processes for the validation episodes (training waits meanwhile: its cores are free)
     checkpoint_every_steps: int = 20_000
     device: str = "cpu"  # an MLP policy runs faster on the CPU than on a GPU
 
@@ -110,6 +111,7 @@ class PolicyTrainConfig:
         check_range("route_length_m", self.route_length_m, 50.0, 5000.0)
         if not self.eval_seeds:
             raise ConfigError("eval_seeds must hold at least one seed")
+        check_range("eval_workers", self.eval_workers, 1, 256)
         if self.reward not in REWARDS:
             raise ConfigError(f"reward={self.reward!r} is not allowed; use one of {', '.join(REWARDS)}")
         if self.reward != "sim" and self.observation == "pixels":
@@ -368,9 +370,7 @@ def _load_warm_start(ckpt: Path, model, device: str) -> tuple[list, dict | None]
 def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from perception.ground_truth import PerceptionNoise
-
-    from .evaluate import evaluate
+    from .validation import validate, validation_env
 
     class Progress(BaseCallback):
         def _on_step(self) -> bool:
@@ -382,14 +382,7 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
         def __init__(self):
             super().__init__()
-            noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
-            if cfg.observation == "pixels":
-                from .pixels import make_pixel_env
-
-                self.eval_env = make_pixel_env("town", cfg.route_length_m)
-            else:
-                self.eval_env = make_env(_eval_stage(cfg), cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99,
-                                         layout=_layout(cfg))
+            self.eval_env = validation_env(cfg) if cfg.eval_workers <= 1 else None  # workers build their own
 
         def _on_step(self) -> bool:
             t = self.num_timesteps
@@ -402,7 +395,8 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             return True
 
         def evaluate_now(self, record: bool = True) -> dict:
-            report = evaluate(self.eval_env, _driver(cfg, self.model), cfg.eval_seeds)
+            report = validate(cfg, _driver(cfg, self.model), self.eval_env, lambda path: _save(cfg, self.model, path),
+                              out, self.num_timesteps)
             s = report["summary"]
             for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
                 if record and s.get(key) is not None:

@@ -176,3 +176,24 @@ def test_regularised_fine_tuning_runs_and_resumes_with_its_schedule(tmp_path, mo
         tags |= set(EventAccumulator(str(events)).Reload().Tags()["scalars"])
     assert {"reward/progress", "reward_share/collision", "finetune/kl_to_warm_start", "finetune/clone_coef",
             "finetune/actor_frozen"} <= tags
+
+
+def test_validation_in_worker_processes_drives_the_same_episodes(tmp_path):
+    """``eval_workers`` spreads the validation over spawned processes that load the saved policy: the same
+    episodes, metric for metric, as in the training process."""
+    from stable_baselines3 import PPO
+
+    from control.validation import validate, validation_env
+
+    one = PolicyTrainConfig(out_dir=str(tmp_path), **{**TINY, "eval_seeds": (800000, 800001)})
+    two = PolicyTrainConfig(out_dir=str(tmp_path), eval_workers=2, **{**TINY, "eval_seeds": (800000, 800001)})
+    env = validation_env(one)
+    model = PPO("MlpPolicy", env, seed=0, device="cpu")
+    here = validate(one, train_mod._driver(one, model), env, None, tmp_path, 0)
+    there = validate(two, train_mod._driver(two, model), None, lambda p: train_mod._save(two, model, p), tmp_path, 0)
+    assert (tmp_path / "validation" / "policy.zip").is_file()
+    assert len(there["episodes"]) == 2
+    for a, b in zip(here["episodes"], there["episodes"]):
+        assert a["steps"] == b["steps"] and a["end"] == b["end"]
+        assert a["route_completion"] == pytest.approx(b["route_completion"], abs=1e-6)
+    assert here["summary"]["driving_score"] == pytest.approx(there["summary"]["driving_score"], abs=1e-6)
