@@ -85,6 +85,9 @@ class OvertakeConfig:
     queue_margin_m: float = 25.0  # a light's line or a junction this close past the stretch: a queue [m]
     lane_in_m: float = 0.2  # a road user whose nearest point is this far inside the home lane blocks it [m]
     side_clearance_m: float = 0.5  # passing: the ego's side at least this far from what it passes [m]
+    # a cone's lateral place is known to this share of its range (``_target_clear``) [m/m]: the shipped models'
+    # measured noise put the far cones of a 60 m closure up to 0.9 m off at 60-80 m
+    cone_stray_per_m: float = 0.012
     hold_back_m: float = 10.0  # waiting to pass: the front bumper stops this far behind the stretch [m]
     hold_from_m: float = 15.0  # ... a hold that starts this far before that point (farther, the speed control's own braking) [m]
     change_s: float = 3.0  # a lateral move takes this long at the speed it starts with ... [s]
@@ -140,6 +143,7 @@ class Track:
     v_avg_m_s: float = math.nan  # ``v_m_s`` averaged over ``still_tau_s`` (what standing is judged on) [m/s]
     in_lane_since_s: float = math.inf  # in the way (``Overtake._in_way``) since [s]; inf: not now
     in_path: bool = False  # last seen in the speed control's corridor (``control.features.in_path``)
+    static: bool = False  # of a class that never moves (a cone): only ever matched with readings of such a class
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,10 @@ class Users:
     vehicle: np.ndarray  # bool
     # beyond this range their speed is not to be trusted (``PerceptionFrame.sure_range_m``; inf: it is) [m]
     sure_range_m: float = math.inf
+    static: np.ndarray | None = None  # bool: of a class that never moves (cones); None: none is
+
+    def is_static(self, k: int) -> bool:
+        return self.static is not None and bool(self.static[k])
 
 
 def users_from_rows(f: Decoded) -> Users:
@@ -177,7 +185,7 @@ def users_from_frame(frame, speed_m_s: float) -> Users:
     size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64).reshape(-1, 2)
     return Users(pos[:, 0] + CAMERA_MOUNT.forward_m, pos[:, 1], vel[:, 0] + speed_m_s, vel[:, 1], size[:, 0], size[:, 1],
                  np.isin(cls, list(VEHICLE_CLASSES | STATIC_OBSTACLE_CLASSES)) & (cls != PEDESTRIAN_CLASS),
-                 float(frame.sure_range_m))
+                 float(frame.sure_range_m), np.isin(cls, list(STATIC_OBSTACLE_CLASSES)))
 
 
 def _time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:
@@ -294,10 +302,13 @@ class Overtake:
         still_m_s = cfg.stationary_m_s + cfg.stationary_share * max(f.speed_m_s, 0.0)
         for k in range(len(s)):
             v = float(users.vx_m_s[k])
-            # the nearest point is the rear of one ahead going our way, the front of one coming
+            static = users.is_static(k)
+            # the nearest point is the rear of one ahead going our way, the front of one coming. A cone's track never
+            # takes a car's reading nor a car's a cone's: an oncoming car passing a closure 3 m off, matched once
+            # with a cone, marked that cone as moved traffic for good and the whole closure as a queue
             best, best_d = None, math.inf
             for j, t in enumerate(self.tracks):
-                if j in taken or t.vehicle != bool(users.vehicle[k]):
+                if j in taken or t.vehicle != bool(users.vehicle[k]) or t.static != static:
                     continue
                 ds, dl = abs(t.s_m - s[k]), abs(t.lat_m - lat[k])
                 if ds < cfg.gate_m[0] and dl < cfg.gate_m[1] and ds + dl < best_d:
@@ -308,7 +319,7 @@ class Overtake:
                 self.tracks.append(Track(float(s[k]), float(lat[k]), v, float(users.length_m[k]), float(users.width_m[k]),
                                          bool(users.vehicle[k]), self.t_s, self.t_s if still else math.inf,
                                          fast and cfg.moving_for_s <= 0.0, self.t_s if fast else math.inf, v,
-                                         in_path=bool(path[k])))
+                                         in_path=bool(path[k]), static=static))
                 taken.add(len(self.tracks) - 1)
                 continue
             taken.add(best)
@@ -442,10 +453,20 @@ class Overtake:
         t_past = _time_to_cover(back_at - self.s_m, v, v_pass, cfg.pass_accel_m_s2)
         if math.isfinite(cfg.sight_m) and self.s_m + cfg.sight_m - f.speed_limit_m_s * t_past < back_at:
             return False
+        pass_lat = self._pass_lat_m()
         for t in self.tracks:
-            standing_in_home = not t.moved and math.isfinite(t.still_since_s) and self._blocks_home(t)
-            if abs(t.lat_m - w) >= w / 2 + t.width_m / 2 or (t.vehicle and standing_in_home):
-                continue  # not in the target lane, or of the stretch it reaches into (passed on its side)
+            standing = not t.moved and math.isfinite(t.still_since_s)
+            standing_in_home = standing and self._blocks_home(t)
+            # standing at the lane line with the passing car's side clearance to spare (as ``passes`` judges it): a
+            # cone lining the closure, whose measured place strayed a few cm over the line, had closed the lane
+            # A cone's measured place strays across the lane by ~1 % of its range (a pixel or two of its box at the
+            # camera's focal length): taken at the home lane's side of that, the closure's far cones 60-80 m off,
+            # read up to 0.9 m over the line, had closed the lane it leaves open; nearer the car, the reading firms up
+            # and the abort (before the car is committed) or the speed control answers one truly in the way
+            stray_m = cfg.cone_stray_per_m * max(t.s_m - self.s_m, 0.0) if t.static else 0.0
+            clear_of_pass = standing and pass_lat - EGO_WIDTH_M / 2 - cfg.side_clearance_m >= t.lat_m - stray_m + t.width_m / 2
+            if abs(t.lat_m - w) >= w / 2 + t.width_m / 2 or (t.vehicle and (standing_in_home or clear_of_pass)):
+                continue  # not in the target lane, or of the stretch it reaches into, or beside the pass (passed on its side)
             if not t.vehicle and t.s_m > self.s_m - EGO_LENGTH_M and t.s_m < far_end + cfg.front_gap_m:
                 return False  # a walker or cyclist in the target lane along the manoeuvre
             v_t = t.v_m_s
