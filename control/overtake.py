@@ -73,7 +73,7 @@ class OvertakeConfig:
     lane_reach_m: float = 30.0  # road users count as in the home lane within this ahead ... [m]
     lane_reach_s: float = 4.5  # ... or this long at the ego's speed, whichever is more [s]
     in_lane_for_s: float = 1.0  # ... after this long there [s]
-    path_match_m: float = 3.0  # the stretch's start and an in-path road user of the speed control agree this well [m]
+    path_match_m: float = 3.0  # an in-path road user of the speed control lies within the stretch to this margin [m]
     moving_m_s: float = 2.0  # a road user once seen this fast ... [m/s]
     # ... for this long is traffic (a queue), not a parked obstacle [s]. Not at once: a track's first readings from
     # the models carry no relative speed yet (absolute = the ego's) or a range jump, and one such frame had marked
@@ -88,6 +88,7 @@ class OvertakeConfig:
     # a cone's lateral place is known to this share of its range (``_target_clear``) [m/m]: the shipped models'
     # measured noise put the far cones of a 60 m closure up to 0.9 m off at 60-80 m
     cone_stray_per_m: float = 0.012
+    cone_gate_share: float = 0.1  # a cone's reading matches its track along the lane within this share of its range
     hold_back_m: float = 10.0  # waiting to pass: the front bumper stops this far behind the stretch [m]
     hold_from_m: float = 15.0  # ... a hold that starts this far before that point (farther, the speed control's own braking) [m]
     change_s: float = 3.0  # a lateral move takes this long at the speed it starts with ... [s]
@@ -109,6 +110,11 @@ class OvertakeConfig:
     # asks, instead of the speed control's early, gentle braking for what stands in the closing lane [m/s^2]
     zip_brake_m_s2: float = 1.5
     oncoming_margin_s: float = 2.0  # back in the home lane this long before an oncoming car arrives [s]
+    # moving out, the target lane's check must fail this long before the move is aborted [s]: merging into a dense
+    # stream with the measured perception noise, one frame's gap 0.3 m short aborted the move, and the car then
+    # stood at the zip point, from where no gap of a 20 km/h stream is long enough. The check's own margins
+    # (2 s to an oncoming car, 2 m + 2 s of closing speed to the stream) exceed what 0.2 s costs
+    abort_after_s: float = 0.2
     # the target lane counts as seen this far ahead: beyond it an unseen car may come at the speed limit [m].
     # Off (inf) by default: at the labels' 100 m range it forbids passing anything longer than a car at 50 km/h
     # (a 40 m closure at 30 km/h needs ~140 m); the driver trusts what it sees and keeps a margin to that
@@ -243,6 +249,7 @@ class Overtake:
         self.waiting = False  # a stretch is blocked and the target lane is not clear
         self.v_m_s = 0.0  # the ego's speed [m/s]
         self.sure_range_m = math.inf  # farther than this, perception cannot tell a road user's speed [m]
+        self.unclear_since_s = math.inf  # moving out, the target lane's check has failed since [s]; inf: it holds
 
     # --- perception -> the road frame -------------------------------------------------------------
     def _localise(self, f: Decoded) -> None:
@@ -311,7 +318,11 @@ class Overtake:
                 if j in taken or t.vehicle != bool(users.vehicle[k]) or t.static != static:
                     continue
                 ds, dl = abs(t.s_m - s[k]), abs(t.lat_m - lat[k])
-                if ds < cfg.gate_m[0] and dl < cfg.gate_m[1] and ds + dl < best_d:
+                # a cone's range errs by a share of its range: at 60 m a reading 3 m off started a second track for
+                # the same cone, whose young age broke the closure's stretch for a moment (and a merge's timing with
+                # it); matched to the next cone of the row instead, nothing is lost: both stand, both are of it
+                gate = max(cfg.gate_m[0], cfg.cone_gate_share * max(s[k] - self.s_m, 0.0)) if static else cfg.gate_m[0]
+                if ds < gate and dl < cfg.gate_m[1] and ds + dl < best_d:
                     best, best_d = j, ds + dl
             fast = abs(v) > cfg.moving_m_s
             if best is None:
@@ -387,8 +398,8 @@ class Overtake:
         """Standing for ``stationary_for_s``, and seen inside the home lane, within the reach where the lane
         estimate places it well, for ``in_lane_for_s``: a car parked on the shoulder of a bend ahead, which
         the lane's curvature 10 m ahead puts in the lane from afar, is no obstacle."""
-        return (t.vehicle and not t.moved and self.t_s - t.still_since_s >= self.cfg.stationary_for_s
-                and self.t_s - t.in_lane_since_s >= self.cfg.in_lane_for_s)
+        stood = t.static or self.t_s - t.still_since_s >= self.cfg.stationary_for_s  # a cone stands by its class
+        return t.vehicle and not t.moved and stood and self.t_s - t.in_lane_since_s >= self.cfg.in_lane_for_s
 
     def _find_stretch(self) -> tuple[float, float] | None:
         """(start, end) along the lane of the blocked stretch ahead, or None."""
@@ -559,7 +570,12 @@ class Overtake:
             if stretch is None or not f.lane_known or self._queue_ahead(f, route, stretch[1]):
                 return
             to_go = stretch[0] - (self.s_m + EGO_LENGTH_M / 2)
-            if path_gaps_m is not None and not np.any(np.abs(np.asarray(path_gaps_m) - to_go) < self.cfg.path_match_m):
+            # the speed control stops for something of the stretch, not necessarily its first: a closure's taper
+            # starts at the lane's right edge, out of the car's corridor, and the first cone in it stands metres on
+            # (with the measured noise the check against the first alone flickered, and a merge lost its timing)
+            gaps = np.asarray(path_gaps_m if path_gaps_m is not None else [to_go])
+            m = self.cfg.path_match_m
+            if not np.any((gaps > to_go - m) & (gaps < stretch[1] - stretch[0] + to_go + m)):
                 return  # the speed control does not stop for it
             # merging into a stream (traffic our way in the target lane) the car takes the first gap it fits
             early = self.cfg.merge_window_m if self._stream() else 0.0
@@ -569,7 +585,7 @@ class Overtake:
                 self.waiting = not self._target_clear(f, stretch[1], cruise_m_s)
                 return
             if self._target_clear(f, stretch[1], cruise_m_s):
-                self.phase = OUT
+                self.phase, self.unclear_since_s = OUT, math.inf
                 length = min(self._change_m(v), max(to_go, self.cfg.min_change_m))
                 self.profile = Profile(self.s_m, self.lat_m, self._pass_lat_m(), length)
             else:
@@ -577,7 +593,12 @@ class Overtake:
             return
         if self.phase == OUT:
             committed = self.lat_m > w / 2 or self.s_m + EGO_LENGTH_M / 2 > stretch[0]
-            if not committed and not self._target_clear(f, stretch[1], cruise_m_s):
+            clear = committed or self._target_clear(f, stretch[1], cruise_m_s)
+            if clear:
+                self.unclear_since_s = math.inf
+            elif not math.isfinite(self.unclear_since_s):
+                self.unclear_since_s = self.t_s
+            if not clear and self.t_s - self.unclear_since_s >= self.cfg.abort_after_s:
                 self._back(v)  # the gap closed: abort to the home lane
                 self.waiting = True
             elif self.profile.done(self.s_m):

@@ -290,8 +290,9 @@ def test_a_car_in_the_next_lane_too_far_to_judge_is_taken_as_oncoming():
 
 def test_a_row_of_cones_read_as_moving_is_still_passed():
     """The cones of a lane closure from the models: their boxes are 5-8 px tall and their fitted velocity swings
-    by metres per second (a car read so is traffic for good). Reported as cones they stand (their class), and
-    the overtake pulls out 2 s after first seeing them, as for a car standing there."""
+    by metres per second (a car read so is traffic for good). Reported as cones they stand (their class): the
+    overtake pulls out once they have been in the lane for ``in_lane_for_s``, without the 2 s of watching a car
+    standing there needs."""
     from common.vocab import TRAFFIC_CONE_CLASS
     from control.overtake import users_from_frame
     from perception.types import Detections, LaneEstimate, PerceptionFrame
@@ -312,7 +313,8 @@ def test_a_row_of_cones_read_as_moving_is_still_passed():
 
     o = Overtake()
     phases = _drive(o, 60, users)
-    assert OUT in phases and phases.index(OUT) * o.cfg.dt_s == pytest.approx(o.cfg.stationary_for_s, abs=0.06)
+    assert OUT in phases and phases.index(OUT) * o.cfg.dt_s == pytest.approx(o.cfg.in_lane_for_s, abs=0.06)
+    assert o.cfg.in_lane_for_s < o.cfg.stationary_for_s
 
 
 def _cones_and(*cars, cone_lat=(0.0,)) -> Users:
@@ -364,3 +366,16 @@ def test_the_driver_passes_lane_closures_through_the_measured_perception_noise()
     for case in suite_cases(["LaneClosure"], "short"):
         r = run_case(env, policy, case)
         assert r["passed"], f"{case.label()}: {r['end']}, hit {r['collision']}"
+
+
+@pytest.mark.slow
+def test_merges_through_the_measured_perception_noise():
+    """MergeSlowTraffic's short sweep with labels + the measured noise: 6 of 8 (2026-12-05; 0 before cones had
+    their class and the merge its noise tolerance). The two left are the densest, slowest stream (20 km/h, 2 s):
+    the move over aborts on a front gap a few cm short, and from a stop at the zip point no gap is long enough."""
+    from perception.ground_truth import PerceptionNoise
+
+    env = make_suite_env(noise=PerceptionNoise(), noise_seed=1)
+    policy = RuleBasedPolicy()
+    results = [run_case(env, policy, case) for case in suite_cases(["MergeSlowTraffic"], "short")]
+    assert sum(r["passed"] for r in results) >= 6 and not any(r["collision"] for r in results)
