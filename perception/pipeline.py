@@ -3,7 +3,8 @@
 ``Perception.process`` runs the stages as the data flows, each stage an object that owns its state:
 
 1. ``Interleave``: which networks run on this frame (both, or in turns, carrying the other's results);
-2. detector: YOLO boxes with track ids (``perception.yolo``);
+2. detector: YOLO boxes with track ids (``perception.yolo``), each tracked obstacle's class voted over its
+   track (``TrackClasses``, ``perception.track_classes``);
 3. multi-task network: drivable area, lane markings, depth, a direct lane regression and the light
    head (``perception.hydranet``), as ``MultitaskOutputs``;
 4. ``ObjectPlacement``: each box on the ground and its velocity from its track (``perception.placement``);
@@ -35,6 +36,7 @@ from .interleave import Interleave
 from .light_selection import LIGHT_SOURCES, LightSelector
 from .model_files import BACKENDS, DEFAULT_DETECTOR, DEFAULT_HYDRANET, load_networks, model_paths, resolve_backend
 from .placement import ObjectPlacement, sure_range_m
+from .track_classes import TrackClasses
 from .types import Detections, Frame, MultitaskOutputs, PerceptionFrame, SignalPrior
 
 __all__ = ["BACKENDS", "DEFAULT_DETECTOR", "DEFAULT_HYDRANET", "CameraSetup", "Perception", "model_paths", "resolve_backend"]
@@ -76,6 +78,7 @@ class Perception:
         self.track = track
         self.interleave = Interleave(interleave)
         self.placement = ObjectPlacement(track)
+        self.track_classes = TrackClasses()
         self.ego_lane = EgoLaneTracker()
         self.light = LightSelector(light_source, light_zoom, camera.front_ahead_m)
 
@@ -112,6 +115,7 @@ class Perception:
         no random numbers, so ``seed`` is not used."""
         self.interleave.reset()
         self.placement.reset()
+        self.track_classes.reset()
         self.ego_lane.reset()
         self.light.reset()
         if self.detector is not None and self.track:
@@ -135,6 +139,7 @@ class Perception:
             outputs = self._multitask(img) if run_hyd else self.interleave.outputs
             t2 = time.perf_counter()
         if run_det or self.detector is None:
+            found = self.track_classes(found, t_s) if self.track else found
             dets = self.placement(found, cam, None if outputs is None else outputs.depth_m, t_s)
         else:
             dets = self.interleave.carried_detections(t_s)
