@@ -357,8 +357,8 @@ def test_a_cone_at_the_lane_line_leaves_the_lane_to_pass_in_open():
 @pytest.mark.slow
 def test_the_driver_passes_lane_closures_through_the_measured_perception_noise():
     """Labels degraded by the noise the shipped models were measured to have (what the RL curriculum trains
-    on): every closure of the short sweep is passed (it stood behind each before cones had their own class,
-    their tracks were kept apart from the cars' and the lane line's strays allowed)."""
+    on): every closure of the short sweep is passed (3 of 6 before cones had their own class, their tracks were
+    kept apart from the cars' and the lane line's strays allowed: it stood behind the 40 and 60 m closures)."""
     from perception.ground_truth import PerceptionNoise
 
     env = make_suite_env(noise=PerceptionNoise(), noise_seed=1)
