@@ -395,10 +395,10 @@ class Overtake:
         return abs(t.lat_m) < self.width_m / 2 - self.cfg.lane_in_m
 
     def _obstacle(self, t: Track) -> bool:
-        """Standing for ``stationary_for_s``, and seen inside the home lane, within the reach where the lane
-        estimate places it well, for ``in_lane_for_s``: a car parked on the shoulder of a bend ahead, which
-        the lane's curvature 10 m ahead puts in the lane from afar, is no obstacle."""
-        stood = t.static or self.t_s - t.still_since_s >= self.cfg.stationary_for_s  # a cone stands by its class
+        """Standing for ``stationary_for_s`` (a cone stands by its class), and seen inside the home lane, within
+        the reach where the lane estimate places it well, for ``in_lane_for_s``: a car parked on the shoulder of
+        a bend ahead, which the lane's curvature 10 m ahead puts in the lane from afar, is no obstacle."""
+        stood = t.static or self.t_s - t.still_since_s >= self.cfg.stationary_for_s
         return t.vehicle and not t.moved and stood and self.t_s - t.in_lane_since_s >= self.cfg.in_lane_for_s
 
     def _find_stretch(self) -> tuple[float, float] | None:
