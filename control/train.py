@@ -395,8 +395,7 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             return True
 
         def evaluate_now(self, record: bool = True) -> dict:
-            report = validate(cfg, _driver(cfg, self.model), self.eval_env, lambda path: _save(cfg, self.model, path),
-                              out, self.num_timesteps)
+            report = validate(cfg, _driver(cfg, self.model), self.eval_env, lambda path: _save(cfg, self.model, path), out)
             s = report["summary"]
             for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
                 if record and s.get(key) is not None:

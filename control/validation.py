@@ -18,7 +18,8 @@ from pathlib import Path
 from .evaluate import evaluate, run_episode, run_tasks
 from .metrics import summarize
 
-_WORKER: dict = {}  # per worker process: ("env", config) -> env; ("policy", file, stamp) -> the policy loaded
+# per worker process (a pool lives for one validation): the env and the policy it loaded, built on its first episode
+_WORKER: dict = {}
 
 
 def validation_env(cfg):
@@ -39,31 +40,25 @@ def validation_env(cfg):
 
 
 def _episode(task: tuple) -> dict:
-    """One validation episode in a worker: ``(config, policy file, its stamp, seed)``."""
+    """One validation episode in a worker: ``(config, policy file, seed)``."""
     from .policies import load_policy
 
-    cfg, policy_file, stamp, seed = task
-    env_key, policy_key = ("env", repr(cfg)), ("policy", policy_file, stamp)
-    if env_key not in _WORKER:
-        _WORKER[env_key] = validation_env(cfg)
-    if policy_key not in _WORKER:
-        for key in [k for k in _WORKER if k[0] == "policy"]:  # the last validation's policy: done with
-            del _WORKER[key]
-        _WORKER[policy_key] = load_policy(policy_file, device="cpu")
-    m, _ = run_episode(_WORKER[env_key], _WORKER[policy_key], int(seed))
+    cfg, policy_file, seed = task
+    if not _WORKER:
+        _WORKER.update(env=validation_env(cfg), policy=load_policy(policy_file, device="cpu"))
+    m, _ = run_episode(_WORKER["env"], _WORKER["policy"], int(seed))
     return m
 
 
-def validate(cfg, driver, env, save_policy, out_dir: Path, stamp: int) -> dict:
+def validate(cfg, driver, env, save_policy, out_dir: Path) -> dict:
     """``{"summary": ..., "episodes": [...]}`` of ``driver`` (the policy being trained, as a
     ``control.policies.Policy``) on ``cfg.eval_seeds``: in ``env`` here, or with ``cfg.eval_workers`` > 1 in
-    worker processes, which load the file ``save_policy(path)`` writes. ``stamp`` (the run's step count)
-    tells one validation's policy from the next."""
+    worker processes (spawned for this validation), which load the file ``save_policy(path)`` writes."""
     if cfg.eval_workers <= 1:
         return evaluate(env, driver, cfg.eval_seeds)
     path = Path(out_dir) / "validation" / "policy.zip"
     path.parent.mkdir(parents=True, exist_ok=True)
     save_policy(path)
-    tasks = [(cfg, str(path), int(stamp), int(seed)) for seed in cfg.eval_seeds]
+    tasks = [(cfg, str(path), int(seed)) for seed in cfg.eval_seeds]
     episodes = run_tasks(_episode, tasks, cfg.eval_workers, progress=False)
     return {"summary": summarize(episodes), "episodes": episodes}

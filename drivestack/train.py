@@ -112,14 +112,15 @@ def _combined_data_yaml(folders: list[Path], out_dir: Path) -> Path:
     """
     import yaml
 
+    from perception.detector_classes import extends, name_list
+
     # exports made before a class was appended (``common.vocab.CLASS_NAMES`` only ever grows at its end) hold
     # the same indices for the classes they know: they combine with newer ones under the longer list of names
     names: list[str] = []
     for f in folders:
-        these = yaml.safe_load((f / "data.yaml").read_text())["names"]
-        these = [these[k] for k in sorted(these)] if isinstance(these, dict) else list(these)
+        these = name_list(yaml.safe_load((f / "data.yaml").read_text())["names"])
         shorter, longer = sorted((names, these), key=len)
-        if longer[:len(shorter)] != shorter:
+        if longer != shorter and not extends(longer, shorter):
             raise UsageError(f"dataset {str(f)!r} has classes {these}, the others {names}: one list must begin "
                              "with the other")
         names = longer

@@ -23,7 +23,17 @@ import torch
 
 from .yolo import ultralytics_offline
 
-__all__ = ["checkpoint_names", "widen_classes"]
+__all__ = ["checkpoint_names", "extends", "name_list", "widen_classes"]
+
+
+def name_list(names) -> list[str]:
+    """Class names in index order, from ultralytics' ``{index: name}`` or a sequence."""
+    return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+
+
+def extends(names: Sequence[str], known: Sequence[str]) -> bool:
+    """Whether ``names`` is ``known`` with classes appended (at least one): what ``widen_classes`` carries."""
+    return len(names) > len(known) and list(names[:len(known)]) == list(known)
 
 
 def checkpoint_names(weights_path: str | os.PathLike) -> list[str]:
@@ -32,8 +42,7 @@ def checkpoint_names(weights_path: str | os.PathLike) -> list[str]:
     from ultralytics.nn.tasks import load_checkpoint
 
     model, _ = load_checkpoint(str(weights_path), device="cpu")
-    names = model.names
-    return [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
+    return name_list(model.names)
 
 
 def widen_classes(weights_path: str | os.PathLike, names: Sequence[str], out_path: str | os.PathLike) -> Path:
@@ -49,9 +58,8 @@ def widen_classes(weights_path: str | os.PathLike, names: Sequence[str], out_pat
 
     ckpt = torch_load(str(weights_path), map_location="cpu", weights_only=False)
     old = (ckpt.get("ema") or ckpt["model"]).float()
-    old_names = [old.names[k] for k in sorted(old.names)] if isinstance(old.names, dict) else list(old.names)
-    names = list(names)
-    if names[:len(old_names)] != old_names or len(names) <= len(old_names):
+    old_names, names = name_list(old.names), list(names)
+    if not extends(names, old_names):
         raise ValueError(f"{str(weights_path)!r} knows classes {old_names}; {names} does not extend them at the end")
     nc_old, nc = len(old_names), len(names)
 

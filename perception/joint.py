@@ -281,12 +281,12 @@ def warm_start_from_detector(net: JointNet, weights: str | Path) -> list[str]:
     backbone, neck and Detect head; returns the parameter names it could not fill."""
     import tempfile
 
-    from .detector_classes import checkpoint_names, widen_classes
+    from .detector_classes import checkpoint_names, extends, widen_classes
     from .yolo import YoloDetector
 
-    names, ours = checkpoint_names(weights), list(net.config.class_names)
+    ours = list(net.config.class_names)
     with tempfile.TemporaryDirectory() as tmp:
-        if len(names) < len(ours) and ours[:len(names)] == names:
+        if extends(ours, checkpoint_names(weights)):
             weights = widen_classes(weights, ours, Path(tmp) / "widened.pt")
         source = YoloDetector.load(weights, cfg=_cpu_detector_config()).model.model.state_dict()
     return _copy_matching(net.det, source)

@@ -92,12 +92,10 @@ def _widened(model: str, data: Path, run_dir: Path) -> str:
         return model
     import yaml
 
-    from .detector_classes import checkpoint_names, widen_classes
+    from .detector_classes import checkpoint_names, extends, name_list, widen_classes
 
-    names = yaml.safe_load(data.read_text())["names"]
-    names = [names[k] for k in sorted(names)] if isinstance(names, dict) else list(names)
-    known = checkpoint_names(model)
-    if names == known or names[:len(known)] != known:
+    names = name_list(yaml.safe_load(data.read_text())["names"])
+    if not extends(names, checkpoint_names(model)):
         return model  # the same classes, or others altogether: ultralytics' own handling
     return str(widen_classes(model, names, run_dir / "widened_start.pt"))
 

@@ -189,8 +189,8 @@ def test_validation_in_worker_processes_drives_the_same_episodes(tmp_path):
     two = PolicyTrainConfig(out_dir=str(tmp_path), eval_workers=2, **{**TINY, "eval_seeds": (800000, 800001)})
     env = validation_env(one)
     model = PPO("MlpPolicy", env, seed=0, device="cpu")
-    here = validate(one, train_mod._driver(one, model), env, None, tmp_path, 0)
-    there = validate(two, train_mod._driver(two, model), None, lambda p: train_mod._save(two, model, p), tmp_path, 0)
+    here = validate(one, train_mod._driver(one, model), env, None, tmp_path)
+    there = validate(two, train_mod._driver(two, model), None, lambda p: train_mod._save(two, model, p), tmp_path)
     assert (tmp_path / "validation" / "policy.zip").is_file()
     assert len(there["episodes"]) == 2
     for a, b in zip(here["episodes"], there["episodes"]):
