@@ -65,7 +65,8 @@ def run(args) -> int:
     folder = folders[0]
     values = load_yaml(args.config) if args.config else {}
     values = apply_overrides(values, args.set)
-    out = args.out or f"runs/{args.model}"
+    # the command line's --out wins over a preset's out_dir (a finished run's config as the preset of the next)
+    out = args.out or values.get("out_dir") or f"runs/{args.model}"
     if args.model == "detector":
         from perception.train_detector import DetectorTrainConfig, train_detector
 
@@ -75,7 +76,7 @@ def run(args) -> int:
         base = {"data": str(data_yaml.resolve()), "out_dir": out}
         if args.device:
             base["device"] = args.device
-        result = train_detector(from_dict(DetectorTrainConfig, merge(base, values)))
+        result = train_detector(from_dict(DetectorTrainConfig, merge(values, base)))
     else:
         from perception.train_hydranet import HydraTrainConfig, train_hydranet
         from perception.train_joint import JointTrainConfig, train_joint
@@ -86,7 +87,7 @@ def run(args) -> int:
         if args.quiet:
             base["progress"] = False
         config, trainer = (JointTrainConfig, train_joint) if args.model == "joint" else (HydraTrainConfig, train_hydranet)
-        result = trainer(from_dict(config, merge(base, values)))
+        result = trainer(from_dict(config, merge(values, base)))
     print(json.dumps(result, indent=2, default=str))
     return 0
 

@@ -15,6 +15,11 @@ from .types import OBSTACLE_CLASSES, Detections, LaneEstimate
 
 LANE_FIT_RANGE_M = (3.0, 35.0)  # ground x range used for lane fitting [m]
 MIN_LINE_POINTS = 12  # pixels a lane line needs before it is fitted
+# widths a lane between two fitted lines may have [m]: the simulator's lanes are 3.0-3.75 m, real ones
+# rarely under 2.7 m; the town's parking strip (2.2 m between the edge line and the kerb, sim.scenarios)
+# is not a lane: a car that drifted onto it fitted it as one and parked itself behind a parked car
+# (town seed 900004 from the models, session 17)
+LANE_WIDTH_RANGE_M = (2.6, 5.5)
 MIN_LANE_CONFIDENCE = 0.3  # a fitted lane below this yields to the multi-task net's regression (perception.ego_lane)
 
 
@@ -143,7 +148,7 @@ def fit_lane(camera: CameraModel, lane_mask: np.ndarray, default_width_m: float 
         return LaneEstimate.unknown()
     if left is not None and right is not None:
         width = float(left[0][0] - right[0][0])
-        if not 2.0 <= width <= 5.5:  # implausible: trust the better-fitted line alone
+        if not LANE_WIDTH_RANGE_M[0] <= width <= LANE_WIDTH_RANGE_M[1]:  # not a lane: trust the better-fitted line alone
             left, right = (left, None) if left[1] <= right[1] else (None, right)
     if left is not None and right is not None:
         centre = (left[0] + right[0]) / 2

@@ -45,3 +45,18 @@ def test_an_export_made_before_a_class_was_appended_combines_with_a_newer_one(tm
     assert main(["train", "detector", "--data", f"{a},{b}", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "one list must begin with the other" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_command_line_wins_over_a_preset(tmp_path, monkeypatch):
+    # a finished run's config as the next run's preset: its out_dir and data must not win over --out / --data
+    import perception.train_detector as td
+
+    a = _export(tmp_path / "a", 0)
+    preset = tmp_path / "old_run.yaml"
+    preset.write_text(yaml.safe_dump({"out_dir": str(tmp_path / "old"), "data": "/elsewhere/data.yaml", "epochs": 3}))
+    seen = []
+    monkeypatch.setattr(td, "train_detector", lambda cfg: seen.append(cfg) or {})
+    assert main(["train", "detector", "--config", str(preset), "--data", str(a), "--out", str(tmp_path / "new")]) == 0
+    assert (seen[0].out_dir, seen[0].data, seen[0].epochs) == (str(tmp_path / "new"), str((a / "data.yaml").resolve()), 3)
+    assert main(["train", "detector", "--config", str(preset), "--data", str(a)]) == 0
+    assert seen[1].out_dir == str(tmp_path / "old")  # no --out: the preset's folder
