@@ -11,10 +11,7 @@ nothing special. ``info["perception"]`` carries the ``PerceptionFrame`` of the s
 
 The light goes through a ``LightMemory`` first: a light hidden for a moment (a bus crossing in
 front of the car waiting at red) is still reported, from memory; ``info["light_remembered"]``
-says when, and the ``PerceptionFrame`` in ``info`` carries the light the driver was given. The models'
-lane goes through a ``LaneMemory`` (``control.lane_memory``): a fit far from where the car's own motion
-puts the lane (wrong paint in a junction) is replaced by that prediction; ``info["lane_remembered"]``
-says when.
+says when, and the ``PerceptionFrame`` in ``info`` carries the light the driver was given.
 """
 
 from __future__ import annotations
@@ -25,13 +22,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from perception.geometry import lead_vehicle
 from perception.ground_truth import GroundTruthPerception
 from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer, SignalPrior
 
 from .features import LAYOUT_ID, OBS_SIZE, EgoMeasurements, encode
 from .junction_rules import FullStop
-from .lane_memory import LaneMemory
 from .light_memory import LightMemory
 from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, encode_route
 
@@ -53,7 +48,6 @@ class PerceptionObservation(gym.Wrapper):
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (LAYOUTS[layout],), np.float32)
         self.frame: PerceptionFrame | None = None
         self.light_memory = LightMemory()
-        self.lane_memory = LaneMemory()
         self.full_stop = FullStop()  # whether the car has stopped at the next stop-sign line (route block, v2)
         self._index = 0
 
@@ -67,7 +61,6 @@ class PerceptionObservation(gym.Wrapper):
         self.perception.reset(info.get("scene_seed"))
         self._index = 0
         self.light_memory.reset()
-        self.lane_memory.reset()
         self.full_stop.reset()
         return self._observe(obs, info), info
 
@@ -89,11 +82,6 @@ class PerceptionObservation(gym.Wrapper):
         if self.light_memory.remembered:
             pf = dataclasses.replace(pf, light_state=light[0], light_distance_m=light[1])
         info["light_remembered"] = self.light_memory.remembered
-        if self.perception.kind == "models":  # the labels' lane is exact
-            lane = self.lane_memory.update(pf.lane, float(state[0]), float(state[1]), self.env.unwrapped.dt_s)
-            if lane is not pf.lane:  # the lead in the lane is the one in the lane the driver is given
-                pf = dataclasses.replace(pf, lane=lane, **dict(zip(("lead_index", "lead_ttc_s"), lead_vehicle(pf.detections, lane))))
-        info["lane_remembered"] = self.lane_memory.remembered
         self.frame = pf
         info["perception"] = pf
         ego = EgoMeasurements(float(state[0]), float(state[1]), gt.ego.speed_limit_m_s, float(state[2]), float(state[3]))

@@ -124,31 +124,3 @@ def test_a_navigation_world_tells_perception_where_its_map_puts_the_next_signal(
     assert priors[-1] == SignalPrior.from_labels(info["ground_truth"].ego) and priors[-1].signal_ahead
     PerceptionObservation(gym.make("drivestack/Town-v0", render_camera=False, config=SHORT), _Recorder()).reset(seed=5)
     assert priors[-1] is None
-
-
-def test_a_models_lane_that_jumps_away_is_carried_by_odometry():
-    """A producer of kind "models" whose lane jumps 2.5 m / 0.4 rad for half a second (wrong paint in a
-    junction): the driver is given the lane where the car's own motion puts it; labels pass untouched."""
-    import dataclasses
-
-    class _JumpyModels(GroundTruthPerception):
-        kind = "models"
-
-        def process(self, frame, truth=None, prior=None):
-            pf = super().process(frame, truth, prior)
-            if 20 <= frame.index < 30:
-                wrong = dataclasses.replace(pf.lane, offset_m=pf.lane.offset_m + 2.5,
-                                            heading_error_rad=pf.lane.heading_error_rad - 0.4, confidence=0.6)
-                pf = dataclasses.replace(pf, lane=wrong)
-            return pf
-
-    for producer, carried in ((_JumpyModels(), True), (GroundTruthPerception(), False)):
-        env = PerceptionObservation(gym.make("drivestack/Town-v0", render_camera=False, config=SHORT), producer)
-        env.reset(seed=5)
-        for k in range(30):
-            _, _, _, _, info = env.step([0.0, 0.3])
-            truth = info["ground_truth"].ego
-            if 20 <= k + 1 < 30:  # step k observes frame k + 1
-                assert info["lane_remembered"] == carried
-                error = abs(info["perception"].lane.offset_m - truth.lane_offset_m)
-                assert error < 0.05 if carried else error == 0.0
