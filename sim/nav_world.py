@@ -157,7 +157,7 @@ class NavWorld:
         head_of = {(h.junction, h.street, h.direction, h.left_arrow): k for k, h in enumerate(sig.heads)}
         out = []
         for k in range(1, len(legs)):
-            leg, before = legs[k], legs[k - 1]
+            leg = legs[k]
             if not leg.connector:
                 continue
             c = graph.connector_of(leg.lane.road)
