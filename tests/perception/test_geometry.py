@@ -58,12 +58,12 @@ def test_fit_lane_recovers_offset_and_width(offset):
     assert abs(lane.heading_error_rad) < 0.02 and lane.confidence > 0.5
 
 
-def test_fit_lane_does_not_take_a_parking_strip_for_a_lane():
-    # lines 2.2 m apart (the town's edge line and kerb): one line is trusted, at the default width
+def test_fit_lane_trusts_one_line_when_the_width_is_implausible():
+    # lines 1.6 m apart: not a lane; the better-fitted line alone, at the default width
     cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0)
-    lane = fit_lane(cam, _mask_of_lines(cam, 0.0, width_m=2.2))
+    lane = fit_lane(cam, _mask_of_lines(cam, 0.0, width_m=1.6))
     assert lane.width_m == pytest.approx(3.5)
-    assert abs(lane.offset_m) == pytest.approx(3.5 / 2 - 2.2 / 2, abs=0.08)
+    assert abs(lane.offset_m) == pytest.approx(3.5 / 2 - 1.6 / 2, abs=0.08)
     assert 0.0 < lane.confidence <= 0.5
 
 
