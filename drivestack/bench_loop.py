@@ -12,6 +12,7 @@ Measures, on this machine:
   acts inside the ``SafetySupervisor``, the env steps. Once with the perception models
   (``models``, on ``--device``, CPU by default), once with the two networks taking turns
   (``models-interleaved``: each runs on every other frame, ``Perception(interleave=True)``),
+  once without the detector's far-field pass (``models-no-far-field``, ``perception.far_field``),
   and once with the simulator's labels
   (``labels``, ``GroundTruthPerception``, camera still rendered): the peer measured in the same
   run. Per stage, mean ms per step: env step + render, perception, features (encoding), policy
@@ -205,6 +206,10 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
     }
     interleaved = Perception.from_files(*model_paths(), device=device, interleave=True)
     loops = [("models", perception), ("models-interleaved", interleaved)]
+    if getattr(perception.detector, "far_field", None) is not None:  # the detector's far-field pass: what it costs
+        near_only = Perception.from_files(*model_paths(), device=device)
+        near_only.detector.far_field = None
+        loops.append(("models-no-far-field", near_only))
     if joint:  # the one-pass network beside the pair, in the same run
         loops.append(("models-joint", Perception.from_files(joint=joint, device=device)))
         report["settings"]["joint"] = str(joint)
@@ -215,6 +220,9 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
     report["closed_loop"]["models-interleaved"]["perception_backend"] = interleaved.backend
     report["closed_loop"]["models-interleaved"]["note"] = ("the detector and the multi-task network take turns, each on "
                                                            "every other frame (Perception(interleave=True))")
+    if "models-no-far-field" in report["closed_loop"]:
+        report["closed_loop"]["models-no-far-field"]["note"] = ("the detector without its far-field pass (the band round "
+                                                                "the horizon enlarged 2x, perception.far_field)")
     if joint:
         report["closed_loop"]["models-joint"]["note"] = "one joint network, one pass per frame for boxes and dense outputs"
     report["training"] = {"unit": "env-steps/s", "algo": "PPO MlpPolicy (stable-baselines3), 128x128",

@@ -112,11 +112,14 @@ def _backend_figures(stacks: dict, frames: list[np.ndarray], hd: list | None, re
         out[name]["stages"]["whole_stack_ms"] = ms
         out[name]["stages"]["whole_stack_fps"] = round(1000.0 / ms, 1)
     # the pipeline's switches, each measured against the default above: without the zoomed light
-    # pass (the light selector's light_zoom), and with the two networks taking turns (the Interleave
-    # stage's enabled; not for a joint network, which runs once per frame anyway)
+    # pass (the light selector's light_zoom), without the detector's far-field pass (perception.far_field; the
+    # pair's detector only), and with the two networks taking turns (the Interleave stage's enabled; not for a
+    # joint network, which runs once per frame anyway)
     for label, part, attr, value in (("no_light_zoom", "light", "light_zoom", False),
+                                     ("no_far_field", "detector", "far_field", None),
                                      ("interleaved", "interleave", "enabled", True)):
-        switchable = {n: p for n, p in stacks.items() if not (label == "interleaved" and p.detector is p.hydranet)}
+        switchable = {n: p for n, p in stacks.items() if not (label == "interleaved" and p.detector is p.hydranet)
+                      and not (label == "no_far_field" and getattr(p.detector, "far_field", None) is None)}
         saved = {n: getattr(getattr(p, part), attr) for n, p in switchable.items()}
         for p in switchable.values():
             p.reset()

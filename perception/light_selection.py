@@ -126,7 +126,9 @@ def zoomed_lights(detector, image: np.ndarray, region=LIGHT_ZOOM_REGION) -> Dete
     h, w = image.shape[:2]
     (fx0, fy0), (fx1, fy1) = region
     x0, y0, x1, y1 = int(fx0 * w), int(fy0 * h), int(fx1 * w), int(fy1 * h)
-    found = detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]))
+    # enlarged already: no far-field pass inside it (a detector without one takes no such argument)
+    kw = {"far_field": False} if getattr(detector, "far_field", None) is not None else {}
+    found = detector.detect(np.ascontiguousarray(image[y0:y1, x0:x1]), **kw)
     lights = found.select(np.isin(found.class_id, list(LIGHT_CLASSES)))
     xyxy = lights.xyxy + np.array([x0, y0, x0, y0], np.float32)
     return Detections(xyxy, lights.score, lights.class_id, np.full(len(lights), -1), *(

@@ -37,6 +37,17 @@ def non_max_suppression(pred: np.ndarray, conf: float, iou: float, classes: Sequ
     return np.concatenate([boxes[i], score[i, None], cls[i, None]], 1)
 
 
+def nms_rows(rows: np.ndarray, iou: float, max_det: int = 300) -> np.ndarray:
+    """Class-wise greedy NMS over already decoded rows ``x0, y0, x1, y1, score, class`` (from several passes
+    over one image: ``perception.far_field``), highest score first, as :func:`non_max_suppression` does."""
+    if len(rows) == 0:
+        return np.zeros((0, 6), np.float32)
+    rows = np.asarray(rows, np.float32)
+    order = np.argsort(-rows[:, 4], kind="stable")
+    kept = _greedy(rows[order, :4] + (rows[order, 5] * MAX_WH)[:, None], iou)[:max_det]
+    return rows[order[kept]]
+
+
 def _greedy(boxes: np.ndarray, iou: float) -> np.ndarray:
     """Indices of ``boxes`` (sorted by falling score) kept by greedy NMS: a box is dropped when its
     IoU with a kept, higher-scoring box exceeds ``iou`` (as ``torchvision.ops.nms``)."""

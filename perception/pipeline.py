@@ -93,12 +93,14 @@ class Perception:
                    device: str = "auto", camera: CameraSetup = CameraSetup(), track: bool = True,
                    backend: str = "auto", onnx_cache: str | Path | None = None,
                    light_source: str = "auto", interleave: bool = False, light_zoom: bool = True,
-                   joint: str | Path | None = None) -> "Perception":
+                   joint: str | Path | None = None, far_field: bool = True) -> "Perception":
         """Load models (the shipped ones by default); a missing default model is an error naming the file.
 
         ``joint``: one JointNet checkpoint (``drivestack train joint``) serving as both networks, in place of
         ``detector`` and ``hydranet``. ``backend``, ``onnx_cache``: see ``perception.model_files.load_networks``;
-        ``self.backend`` says which runtime runs. The other arguments: see the class.
+        ``self.backend`` says which runtime runs. ``far_field``: the detector's second pass over the band round
+        the horizon, enlarged (``perception.far_field``; the joint network has none). The other arguments: see
+        the class.
         """
         if light_source not in LIGHT_SOURCES:  # before the (slow) loading
             raise ValueError(f"light_source {light_source!r} is not one of {LIGHT_SOURCES}")
@@ -108,6 +110,8 @@ class Perception:
             net = load_joint(joint, device, backend, onnx_cache)
             return cls(net, net, camera, track, light_source, interleave, light_zoom)
         det, hyd = load_networks(detector, hydranet, device, backend, onnx_cache)
+        if not far_field and det is not None:
+            det.far_field = None
         return cls(det, hyd, camera, track, light_source, interleave, light_zoom)
 
     def reset(self, seed: int | None = None) -> None:

@@ -34,6 +34,8 @@ import numpy as np
 from common.device import resolve_device
 from perception.types import CLASS_NAMES, Detections
 
+from .far_field import FarField, merge_rows
+
 __all__ = ["DetectorConfig", "YoloDetector", "OnnxYoloDetector", "DEFAULT_NAME_MAP", "ultralytics_offline", "map_class_names"]
 
 log = logging.getLogger(__name__)
@@ -196,8 +198,13 @@ class DetectorConfig:
     tracker: str = "bytetrack.yaml"  # ultralytics tracker config (bundled name or a path)
     half: bool = False  # FP16 inference (CUDA only)
     max_det: int = 100  # most detections per image
+    # a second pass over the band around the horizon enlarged this much, for far small objects
+    # (``perception.far_field``); 0: off [-]
+    far_zoom: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.far_zoom:
+            self.far_field_spec()  # its range check
         if self.imgsz <= 0 or self.imgsz % 32:
             raise ValueError(f"imgsz must be a positive multiple of 32, got {self.imgsz}")
         for name in ("conf", "iou"):
@@ -205,6 +212,10 @@ class DetectorConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.max_det < 1:
             raise ValueError(f"max_det must be >= 1, got {self.max_det}")
+
+    def far_field_spec(self) -> "FarField | None":
+        """The far-field pass's window (None: off)."""
+        return FarField(zoom=self.far_zoom) if self.far_zoom else None
 
 
 def _check_rgb(image_rgb: np.ndarray) -> None:
@@ -232,6 +243,8 @@ class YoloDetector:
         kept = np.flatnonzero(self.class_lut >= 0)
         # filter inside NMS only when some model classes are dropped (keeps max_det for the ones we use)
         self._classes = None if len(kept) == len(self.class_lut) else [int(i) for i in kept]
+        self.far_field = self.cfg.far_field_spec()  # the far-field pass (None: off; ``bench perception`` turns it)
+        self._rows = BoxRows(self.cfg, self.class_lut)  # the far field's path to the tracker (ultralytics' own else)
 
     # -- construction ---------------------------------------------------------------------------------------
     @classmethod
@@ -347,14 +360,30 @@ class YoloDetector:
         n = int(keep.sum())
         return Detections(xyxy[keep], score[keep], ours[keep], track[keep], _nan(n), _nan(n, 2), _nan(n, 2))
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
-        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1."""
+    def _raw(self, image_rgb: np.ndarray, conf: float) -> np.ndarray:
+        """(N, 6) float32 rows ``x0, y0, x1, y1, score, model class`` of the frame and the far field
+        (``cfg.far_zoom``), one forward pass over both."""
+        big, win = self.far_field.enlarge(image_rgb)
+        kw = self._kwargs()
+        kw["conf"] = conf
+        res = self.model.predict([self._bgr(image_rgb), self._bgr(big)], batch=2, **kw)
+        frame, far = (np.concatenate([r.boxes.xyxy.cpu().numpy(), r.boxes.conf.cpu().numpy()[:, None],
+                                      r.boxes.cls.cpu().numpy()[:, None]], 1).astype(np.float32) for r in res)
+        return merge_rows(frame, self.far_field.to_frame(far, win, big.shape[:2]), self.cfg.iou, self.cfg.max_det)
+
+    def detect(self, image_rgb: np.ndarray, far_field: bool = True) -> Detections:
+        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1. ``far_field``: with the far-field
+        pass where the detector has one (a crop already enlarged, such as the light pass's, gains nothing from it)."""
+        if far_field and self.far_field is not None:
+            return self._rows.detections(self._raw(image_rgb, self.cfg.conf))
         return self._convert(self.model.predict(self._bgr(image_rgb), **self._kwargs())[0])
 
     def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:
-        """:meth:`detect` on several images in one forward pass (same order)."""
+        """:meth:`detect` on several images in one forward pass (same order; with the far field, one pass each)."""
         if len(images_rgb) == 0:
             return []
+        if self.far_field is not None:
+            return [self.detect(im) for im in images_rgb]
         results = self.model.predict([self._bgr(im) for im in images_rgb], batch=len(images_rgb), **self._kwargs())
         return [self._convert(r) for r in results]
 
@@ -365,6 +394,8 @@ class YoloDetector:
         keeps tracks alive through low-score frames); new tracks start at the tracker yaml's
         ``new_track_thresh``. Call :meth:`reset_tracker` between streams.
         """
+        if self.far_field is not None:  # the merged rows through the same tracker (ByteTrack), fed as ultralytics feeds it
+            return self._rows.track(self._raw(image_rgb, self._rows.track_conf), image_rgb.shape[:2])
         self._check_tracker()
         _ensure_lap()
         kw = self._kwargs()
@@ -376,6 +407,7 @@ class YoloDetector:
 
     def reset_tracker(self) -> None:
         """Forget every track (the next :meth:`track` starts new ids' history; ids keep counting up)."""
+        self._rows.reset()
         predictor = getattr(self.model, "predictor", None)
         for tracker in getattr(predictor, "trackers", ()) or ():
             tracker.reset()
@@ -462,6 +494,7 @@ class OnnxYoloDetector:
         kept = np.flatnonzero(class_lut >= 0)
         self._classes = None if len(kept) == len(class_lut) else [int(i) for i in kept]
         self.rows = BoxRows(cfg, class_lut)
+        self.far_field = cfg.far_field_spec()  # as YoloDetector's
 
     @property
     def names(self) -> dict[int, str]:
@@ -469,12 +502,22 @@ class OnnxYoloDetector:
         return dict(self._names)
 
     def _raw(self, image_rgb: np.ndarray, conf: float) -> np.ndarray:
-        """(N, 6) float32 rows ``x0, y0, x1, y1, score, model class`` in ``image_rgb``'s pixels."""
+        """(N, 6) float32 rows ``x0, y0, x1, y1, score, model class`` in ``image_rgb``'s pixels, the far
+        field's (``cfg.far_zoom``) merged in."""
+        _check_rgb(image_rgb)
+        rows = self._pass(image_rgb, conf)
+        if self.far_field is None:
+            return rows
+        big, win = self.far_field.enlarge(image_rgb)
+        return merge_rows(rows, self.far_field.to_frame(self._pass(big, conf), win, big.shape[:2]), self.cfg.iou,
+                          self.cfg.max_det)
+
+    def _pass(self, image_rgb: np.ndarray, conf: float) -> np.ndarray:
+        """One network pass: rows as :meth:`_raw`'s."""
         from ultralytics.utils import ops
 
         from .nms import non_max_suppression
 
-        _check_rgb(image_rgb)
         img = self._letterbox(image=image_rgb)  # grey padding: the same for RGB and BGR
         x = np.ascontiguousarray(img.transpose(2, 0, 1)[None], np.float32) * np.float32(1 / 255)
         pred = self.session.run(None, {self._input: x})[0]
@@ -483,8 +526,12 @@ class OnnxYoloDetector:
         det[:, :4] = ops.scale_boxes(img.shape[:2], det[:, :4], image_rgb.shape[:2])
         return det
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
-        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1."""
+    def detect(self, image_rgb: np.ndarray, far_field: bool = True) -> Detections:
+        """Objects in one RGB uint8 image; geometry fields NaN, track ids -1 (``far_field``: as
+        :meth:`YoloDetector.detect`)."""
+        if not far_field:
+            _check_rgb(image_rgb)
+            return self.rows.detections(self._pass(image_rgb, self.cfg.conf))
         return self.rows.detections(self._raw(image_rgb, self.cfg.conf))
 
     def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:

@@ -19,7 +19,7 @@ def test_bench_loop_json_reports_loop_stages_and_training():
     assert {"device", "settings", "closed_loop", "training", "notes"} <= set(report)
     assert report["device"]["cpu"] and report["device"]["accelerator"]
     assert report["settings"]["perception_device"] == "cpu" and report["settings"]["processes"] == [1, 2]
-    assert set(report["closed_loop"]) == {"models", "models-interleaved", "labels"}
+    assert set(report["closed_loop"]) == {"models", "models-interleaved", "models-no-far-field", "labels"}
     for fig in report["closed_loop"].values():
         assert fig["unit"] == "steps/s" and fig["steps"] > 0 and fig["steps_per_s"] > 0
         assert set(fig["stages_ms"]) == {"env_step_render", "perception", "features", "policy", "features_policy"}

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from drivestack.cli import main
 
@@ -79,6 +80,17 @@ def test_drive_from_the_models(tmp_path):
     assert ep["perception_ms_mean"] > 0
     first = json.loads((out / "episode-000" / "perception.jsonl").read_text().splitlines()[0])
     assert {"detector", "multitask", "total"} <= set(first["timings_ms"])
+
+
+def test_drive_without_the_far_field_says_so_and_runs_the_plain_detector(tmp_path):
+    from drivestack.drive import _perception
+
+    assert _perception("models", "cpu").detector.far_field is not None  # on by default
+    assert _perception("models", "cpu", far_field=False).detector.far_field is None
+    out = tmp_path / "run"
+    assert main(["drive", "--route-length", "50", "--device", "cpu", "--no-far-field", "--no-video", "--out", str(out),
+                 "--quiet"]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["drive"]["far_field"] is False
 
 
 def _not_a_policy(tmp_path: Path, kind: str) -> Path:

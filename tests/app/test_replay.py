@@ -39,9 +39,14 @@ def test_replay_real_clip(models, tmp_path):
     assert main(["replay", str(REAL / "videos" / "highway_cars.mp4"), "--out", str(out), "--max-frames", "6", *models]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames"] == 6 and summary["error"] is None
+    assert summary["far_field"] is False  # off for footage unless asked (--far-field)
     lines = (out / "frames.jsonl").read_text().splitlines()
     assert len(lines) == 6 and json.loads(lines[-1])["image_size"] == [720, 1280]
     assert _frames(out / "annotated.mp4") == 6
+    far = tmp_path / "far"
+    assert main(["replay", str(REAL / "videos" / "highway_cars.mp4"), "--out", str(far), "--max-frames", "2", "--far-field",
+                 *models]) == 0
+    assert json.loads((far / "summary.json").read_text())["far_field"] is True
 
 
 @pytest.mark.slow

@@ -315,7 +315,7 @@ def test_pipeline_runs_a_joint_network_once_per_frame_with_the_detectors_tracks(
     from perception.pipeline import Perception
 
     joint = Perception.from_files(joint=joint_file, device="cpu", backend="torch")
-    pair = Perception.from_files(device="cpu", backend="torch")
+    pair = Perception.from_files(device="cpu", backend="torch", far_field=False)  # the joint network has no far field
     assert joint.detector is joint.hydranet and joint.backend == "torch"
     passes = []
     forward = joint.detector._forward
@@ -410,6 +410,7 @@ def test_bench_perception_measures_the_joint_network_beside_the_pair(joint_file,
         stages = figures["stages"]
         assert stages["whole_stack_fps"] > 0 and stages["detector_ms"] > 0
         assert ("whole_stack_interleaved_fps" in stages) == (not name.startswith("joint-"))
+        assert ("whole_stack_no_far_field_fps" in stages) == (not name.startswith("joint-"))  # the pair's detector only
 
 
 @pytest.mark.slow  # a 50 m drive from pixels through the joint network: about 30 s here
