@@ -124,9 +124,11 @@ class OvertakeConfig:
     forget_s: float = 60.0
     # ... but one the camera should see (ahead, inside its view and ``view_range_m``) and does not is gone after this [s]:
     # dead-reckoned for a minute along an odometer that has turned corners since, such tracks stood ahead in the
-    # lane as traffic and hid a parked car from the stretch search
+    # lane as traffic and hid a parked car from the stretch search. The range is the detector's with its far-field
+    # pass (``perception.far_field``: cars boxed to ~90 m): at 60 m an oncoming car first read standing 61 m off,
+    # then gone past, stood there unseen as a car coming at the speed limit and held ParkedObstacle to its time limit
     forget_in_view_s: float = 2.0
-    view_range_m: float = 60.0
+    view_range_m: float = 90.0
     gate_m: tuple[float, float] = (3.0, 1.5)  # association gate along and across the lane [m]
     # during a manoeuvre the perceived lane is taken where it agrees with dead reckoning this well [m, rad]
     fuse_gate: tuple[float, float] = (0.5, 0.1)
