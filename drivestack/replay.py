@@ -222,7 +222,7 @@ def _replay(source, perception, out: Path, labels, args, video_size: tuple[int, 
     wall = time.perf_counter() - start
     summary = {
         "source": source.name, "backend": perception.backend,
-        "far_field": getattr(perception.detector, "far_field", None) is not None, "frames": frames, "wall_s": round(wall, 2), "fps_processed": round(frames / max(wall, 1e-9), 2),
+        "far_field": getattr(getattr(perception, "detector", None), "far_field", None) is not None, "frames": frames, "wall_s": round(wall, 2), "fps_processed": round(frames / max(wall, 1e-9), 2),
         "detections_per_class": dict(counts), "timings_ms_mean": {k: round(float(np.mean(v)), 2) for k, v in timings.items()},
         "video_size_px": list(video_size) if video_size else None, "error": error, "complete": error is None,
     }
