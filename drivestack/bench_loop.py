@@ -207,9 +207,7 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
     interleaved = Perception.from_files(*model_paths(), device=device, interleave=True)
     loops = [("models", perception), ("models-interleaved", interleaved)]
     if getattr(perception.detector, "far_field", None) is not None:  # the detector's far-field pass: what it costs
-        near_only = Perception.from_files(*model_paths(), device=device)
-        near_only.detector.far_field = None
-        loops.append(("models-no-far-field", near_only))
+        loops.append(("models-no-far-field", Perception.from_files(*model_paths(), device=device, far_field=False)))
     if joint:  # the one-pass network beside the pair, in the same run
         loops.append(("models-joint", Perception.from_files(joint=joint, device=device)))
         report["settings"]["joint"] = str(joint)

@@ -501,12 +501,12 @@ class OnnxYoloDetector:
         """The model's own class names (its index space, before mapping onto ours)."""
         return dict(self._names)
 
-    def _raw(self, image_rgb: np.ndarray, conf: float) -> np.ndarray:
+    def _raw(self, image_rgb: np.ndarray, conf: float, far_field: bool = True) -> np.ndarray:
         """(N, 6) float32 rows ``x0, y0, x1, y1, score, model class`` in ``image_rgb``'s pixels, the far
-        field's (``cfg.far_zoom``) merged in."""
+        field's (``cfg.far_zoom``) merged in unless ``far_field`` is False."""
         _check_rgb(image_rgb)
         rows = self._pass(image_rgb, conf)
-        if self.far_field is None:
+        if self.far_field is None or not far_field:
             return rows
         big, win = self.far_field.enlarge(image_rgb)
         return merge_rows(rows, self.far_field.to_frame(self._pass(big, conf), win, big.shape[:2]), self.cfg.iou,
@@ -529,10 +529,7 @@ class OnnxYoloDetector:
     def detect(self, image_rgb: np.ndarray, far_field: bool = True) -> Detections:
         """Objects in one RGB uint8 image; geometry fields NaN, track ids -1 (``far_field``: as
         :meth:`YoloDetector.detect`)."""
-        if not far_field:
-            _check_rgb(image_rgb)
-            return self.rows.detections(self._pass(image_rgb, self.cfg.conf))
-        return self.rows.detections(self._raw(image_rgb, self.cfg.conf))
+        return self.rows.detections(self._raw(image_rgb, self.cfg.conf, far_field))
 
     def detect_batch(self, images_rgb: Sequence[np.ndarray]) -> list[Detections]:
         """:meth:`detect` on each image (the CPU gains nothing from batching here)."""
