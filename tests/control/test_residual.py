@@ -138,3 +138,34 @@ def test_a_residual_run_trains_saves_and_drives_from_the_command_line(tmp_path, 
     assert main(["eval", "suite", "--rows", "ppo/labels", "--policy", str(out / "final.zip"),
                  "--scenarios", "CPNA-25,UnprotectedLeft", "--sweep", "defaults", "--json"]) == 0
     assert {c["scenario"] for c in json.loads(capsys.readouterr().out)["cases"]} == {"CPNA-25", "UnprotectedLeft"}
+
+
+def test_gsde_exploration_is_smooth_and_of_the_stated_size(tmp_path):
+    """``use_sde``: the correction's exploration noise is a function of the state held for ``sde_sample_freq``
+    steps (so from one 50-ms step to the next it barely changes, where per-step Gaussian noise jumps), its std
+    is about exp(log_std_init) x the latent's norm, and the deterministic correction of a zeroed head is 0."""
+    import torch
+
+    from control.train import _new_model
+
+    env = TeacherResidual(make_env("townnav", 200.0, training_seed=3), scale=0.5)
+    cfg = PolicyTrainConfig(residual=True, warm_start_steps=0, use_sde=True, sde_sample_freq=8, log_std_init=-3.6)
+    model = _new_model(cfg, env, tmp_path)
+    zero_correction(model)
+    obs, _ = env.reset(seed=800002)
+    states = []
+    for _ in range(40):
+        states.append(obs)
+        obs, *_ = env.step(np.zeros(2, np.float32))
+    x = torch.as_tensor(np.array(states))
+    policy = model.policy
+    policy.reset_noise(1)
+    with torch.no_grad():
+        sampled = policy.get_distribution(x).sample().numpy()  # one noise draw for all 40 states
+        mean = policy.get_distribution(x).mode().numpy()
+    np.testing.assert_allclose(mean, 0.0, atol=1e-6)
+    step_change = np.abs(np.diff(sampled, axis=0)).mean()
+    assert 0.08 < np.abs(sampled).mean() < 0.5  # exp(-3.6) x a latent norm of ~7: ~0.2
+    assert step_change < 0.5 * np.abs(sampled).mean(), (step_change, np.abs(sampled).mean())
+    with pytest.raises(ConfigError, match="use_sde=true needs the rollouts in the learner"):
+        PolicyTrainConfig(use_sde=True, envs_on="ray", rollouts_in="actors")
