@@ -397,7 +397,8 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
         def _on_step(self) -> bool:
             t = self.num_timesteps
-            if t - state["last_eval"] >= cfg.eval_every_steps:
+            # not in the last rollout: the final evaluation after it sees the final weights (one validation, not two)
+            if t - state["last_eval"] >= cfg.eval_every_steps and t <= cfg.total_steps - cfg.n_steps * cfg.n_envs:
                 state["last_eval"] = t
                 self.evaluate_now()
             if t - state["last_checkpoint"] >= cfg.checkpoint_every_steps:

@@ -25,6 +25,8 @@ def test_train_policy_cli_smoke(tmp_path, capsys):
     for name in ("config.yaml", "best.zip", "final.zip", "warm_start.zip", "state.json", "evaluations.jsonl", "result.json"):
         assert (out / name).is_file(), name
     assert any((out / "tb").rglob("events.out.tfevents*"))
+    evaluated = [json.loads(line)["steps"] for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    assert evaluated[-1] == result["steps"] and len(set(evaluated)) == len(evaluated), evaluated  # last rollout: once
     policy = load_policy(out / "best.zip")
     assert policy.act(__import__("numpy").zeros(87, "float32")).shape == (2,)
     # the folder is never reused silently
