@@ -83,6 +83,10 @@ class PolicyTrainConfig:
     # starts as (a zeroed action head; no warm start needed); the executed command is teacher + scale x output
     residual: bool = False
     residual_scale: float = 0.5
+    # the safety supervisor in the training loop (control.supervised_training): it brakes as at drive time and
+    # each step it overrides the command costs intervention_cost, so the policy learns to brake before it has to
+    supervised: bool = False
+    intervention_cost: float = 0.05  # per overridden 50-ms step (a 1-s full brake: 1.0; a vehicle hit: 4.0)
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     eval_workers: int = 1  # processes for the validation episodes (training waits meanwhile: its cores are free)
@@ -136,6 +140,9 @@ class PolicyTrainConfig:
         if (self.kl_coef or self.bc_coef or self.value_warmup_steps) and (self.algo != "ppo" or self.observation != "features"):
             raise ConfigError("kl_coef, bc_coef and value_warmup_steps are for PPO on features (algo=ppo, observation=features)")
         check_range("residual_scale", self.residual_scale, 0.01, 2.0)
+        check_range("intervention_cost", self.intervention_cost, 0.0, 100.0)
+        if self.supervised and self.observation != "features":
+            raise ConfigError("supervised=true is for observation=features (the supervisor reads the feature vector)")
         if self.residual and (self.algo != "ppo" or self.observation != "features"):
             raise ConfigError("residual=true is for PPO on features (algo=ppo, observation=features)")
         if self.residual and self.warm_start_steps:
@@ -161,10 +168,20 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
             return make_pixel_env(stage, cfg.route_length_m, training_seed=seed, monitor=True)
         env = make_stage_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True,
                              reward=cfg.reward, layout=_layout(cfg))
+        teacher = None
+        if cfg.residual:
+            from .policies import RuleBasedPolicy
+
+            teacher = RuleBasedPolicy()
+        if cfg.supervised:  # between the executed command and the world, as when driving
+            from .supervised_training import SupervisedTraining
+
+            env = SupervisedTraining(env, cfg.intervention_cost,
+                                     (lambda: teacher.aim_heading_rad) if teacher is not None else (lambda: None))
         if cfg.residual:
             from .residual import TeacherResidual
 
-            env = TeacherResidual(env, cfg.residual_scale)
+            env = TeacherResidual(env, cfg.residual_scale, teacher)
         return env
     return make
 
