@@ -68,7 +68,7 @@ class PolicyTrainConfig:
     # gSDE (Raffin et al. 2021, SB3's use_sde): exploration noise that is a linear function of the policy's latent
     # features, its weights redrawn every sde_sample_freq steps (-1: once per rollout), so that it is smooth in
     # time instead of white noise per 50-ms step. The action's noise std is then exp(log_std_init) x the latent's
-    # norm (~7 for a 256-unit tanh layer): -3.6 gives ~0.2, as -1.6 does without it.
+    # norm (~7-10 for a 256-unit tanh layer): -4.3 gives ~0.2 at initialisation, as -1.6 does without it.
     use_sde: bool = False
     sde_sample_freq: int = -1
     net_arch: tuple[int, ...] = (256, 256)
