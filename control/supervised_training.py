@@ -17,8 +17,6 @@ the driving reward's terms).
 
 from __future__ import annotations
 
-from typing import Callable
-
 import gymnasium as gym
 import numpy as np
 
@@ -31,13 +29,13 @@ class _Pending(Policy):
 
     name = "agent"
 
-    def __init__(self, aim_heading: Callable[[], float | None]):
+    def __init__(self, driver: Policy | None):
         self.action = np.zeros(2, np.float32)
-        self._aim_heading = aim_heading
+        self._driver = driver
 
     @property
     def aim_heading_rad(self) -> float | None:  # where an overtake steers: the supervisor's path reads it
-        return self._aim_heading()
+        return getattr(self._driver, "aim_heading_rad", None)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         return self.action
@@ -46,13 +44,13 @@ class _Pending(Policy):
 class SupervisedTraining(gym.Wrapper):
     """The supervisor between the agent's command and the env; ``intervention_cost`` per overridden step.
 
-    ``aim_heading``: where the driver's steering aims while it moves across lanes (the rule-based teacher's
-    ``aim_heading_rad`` under a residual policy), else None."""
+    ``driver``: the policy whose ``aim_heading_rad`` says where its steering aims while it moves across lanes
+    (the rule-based teacher under a residual policy), or None."""
 
-    def __init__(self, env: gym.Env, intervention_cost: float, aim_heading: Callable[[], float | None] = lambda: None):
+    def __init__(self, env: gym.Env, intervention_cost: float, driver: Policy | None = None):
         super().__init__(env)
         self.cost = float(intervention_cost)
-        self._pending = _Pending(aim_heading)
+        self._pending = _Pending(driver)
         self.supervisor = SafetySupervisor(self._pending)
         self._obs = None
         self._frame = None

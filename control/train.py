@@ -176,8 +176,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
         if cfg.supervised:  # between the executed command and the world, as when driving
             from .supervised_training import SupervisedTraining
 
-            env = SupervisedTraining(env, cfg.intervention_cost,
-                                     (lambda: teacher.aim_heading_rad) if teacher is not None else (lambda: None))
+            env = SupervisedTraining(env, cfg.intervention_cost, teacher)
         if cfg.residual:
             from .residual import TeacherResidual
 
