@@ -70,7 +70,7 @@ def route_line(route: RouteGuidance, extend: bool = False) -> np.ndarray:
     return line
 
 
-def _sampled(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sample_line(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points every ``STEP_M`` along the line and their arc length from the ego [m]."""
     seg = np.hypot(*np.diff(line, axis=0).T)
     arc = np.concatenate([[0.0], np.cumsum(seg)])
@@ -84,7 +84,7 @@ def junction_span_m(route: RouteGuidance) -> tuple[float, float] | None:
     jx, jy = route.junction_xy_m
     if not (math.isfinite(jx) and math.isfinite(jy)) or route.junction_radius_m <= 0:
         return None
-    pts, s = _sampled(route_line(route, extend=True))
+    pts, s = sample_line(route_line(route, extend=True))
     inside = np.hypot(pts[:, 0] - jx, pts[:, 1] - jy) < route.junction_radius_m
     if not inside.any():
         return None
@@ -95,7 +95,7 @@ def junction_span_m(route: RouteGuidance) -> tuple[float, float] | None:
     return float(s[k_in]), float(s[k_in + int(np.argmax(after))])
 
 
-def _project(line_pts: np.ndarray, s: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def project_onto(line_pts: np.ndarray, s: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Arc length of each point's nearest route sample, and its distance from it [m]."""
     d = np.hypot(x[:, None] - line_pts[None, :, 0], y[:, None] - line_pts[None, :, 1])
     k = np.argmin(d, axis=1)
@@ -111,9 +111,9 @@ def exit_blocked(users: Users, route: RouteGuidance, speed_m_s: float = 0.0) -> 
     if span is None or not len(users.x_m):
         return False
     entry, exit_ = span
-    pts, s = _sampled(route_line(route, extend=True))
+    pts, s = sample_line(route_line(route, extend=True))
     speed = np.hypot(users.vx_m_s, users.vy_m_s)
-    along, off = _project(pts, s, users.x_m, users.y_m)
+    along, off = project_onto(pts, s, users.x_m, users.y_m)
     unsure = (np.hypot(users.x_m, users.y_m) > users.sure_range_m) & (speed_m_s > SLOW_M_S)
     hit = users.vehicle & ((speed < SLOW_M_S) | unsure) & (off < IN_PATH_M) & (along > entry) & (along < exit_ + EXIT_ROOM_M)
     return bool(hit.any())
@@ -150,7 +150,7 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     speed cannot be told there, is taken as coming straight on at ``unsure_m_s``, or faster if it reads so."""
     critical_s = 0.0 if taken else CRITICAL_GAP_S
     line = route_line(route)
-    pts, s = _sampled(line)
+    pts, s = sample_line(line)
     if len(pts) < 2:
         return False
     seg = np.diff(pts, axis=0)
@@ -196,9 +196,9 @@ def walker_gap_m(users: Users, route: RouteGuidance) -> float:
     walkers = ~users.vehicle & (np.hypot(users.vx_m_s, users.vy_m_s) >= WALKER_MOVING_M_S)
     if not walkers.any():
         return math.inf
-    pts, s = _sampled(route_line(route))
+    pts, s = sample_line(route_line(route))
     x, y = users.x_m[walkers], users.y_m[walkers]
-    along, off = _project(pts, s, x, y)
+    along, off = project_onto(pts, s, x, y)
     k = np.minimum((along / STEP_M).astype(int), len(pts) - 1)
     # moving toward the route line: its velocity against the offset from its nearest route point
     dx, dy = x - pts[k, 0], y - pts[k, 1]
@@ -246,8 +246,8 @@ class WalkerMemory:
         keep &= self._age_s < MEMORY_S
         xy, age = np.vstack([self._xy[keep], seen]), np.concatenate([self._age_s[keep], np.zeros(len(seen))])
         if route is not None and len(xy):
-            pts, s_arc = _sampled(route_line(route))
-            along, off = _project(pts, s_arc, xy[:, 0], xy[:, 1])
+            pts, s_arc = sample_line(route_line(route))
+            along, off = project_onto(pts, s_arc, xy[:, 0], xy[:, 1])
             near = (off < IN_PATH_M + KERB_BAND_M) & (along > 0.0) & (along < WALKER_REACH_M)
             xy, age = xy[near], age[near]
         self._xy, self._age_s = xy, age
@@ -268,11 +268,11 @@ def route_leader(users: Users, route: RouteGuidance) -> tuple[float, float]:
     veh = users.vehicle
     if not veh.any():
         return math.inf, 0.0
-    pts, s = _sampled(route_line(route))
+    pts, s = sample_line(route_line(route))
     if len(pts) < 2:
         return math.inf, 0.0
     x, y = users.x_m[veh], users.y_m[veh]
-    along, off = _project(pts, s, x, y)
+    along, off = project_onto(pts, s, x, y)
     ahead = (off < IN_PATH_M) & (along > EGO_LENGTH_M / 2) & (along < LEADER_REACH_M)
     if not ahead.any():
         return math.inf, 0.0

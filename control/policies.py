@@ -30,10 +30,12 @@ from common.vocab import CAMERA_MOUNT, CAMERA_TO_BUMPER_M, EGO_WHEELBASE_M, MAX_
 from perception.types import PerceptionFrame
 from sim.idm import IDMParams, idm_accel
 
+from .angled_bodies import angled_body_gap_m, lane_line
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
 from .overtake import Overtake, users_from_frame, users_from_rows
+from .road_users import RoadUserTracker
 from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 if TYPE_CHECKING:
@@ -124,6 +126,7 @@ class RuleBasedPolicy(Policy):
         self.junctions = JunctionRules()  # stop signs and permitted lefts (layout v2)
         self.overtake = Overtake()  # passing a stationary obstacle in the lane
         self.walkers = WalkerMemory()  # walkers beside a junction manoeuvre's path, also once out of view
+        self.bodies = RoadUserTracker()  # footprints turned as each body last moved (control.angled_bodies)
         self._frame: PerceptionFrame | None = None
         # while the overtake moves the car across lanes: the direction (ego frame, + left) of the point its
         # steering aims at, for the safety supervisor's path (it otherwise assumes the car follows its lane) [rad]
@@ -133,6 +136,7 @@ class RuleBasedPolicy(Policy):
         self.junctions.reset()
         self.overtake.reset()
         self.walkers.reset()
+        self.bodies.reset()
         self._frame = None
         self.aim_heading_rad = None
 
@@ -149,6 +153,7 @@ class RuleBasedPolicy(Policy):
         rows = f.objects[(f.objects[:, col("present")] > 0.5) & (f.objects[:, col("in_path")] > 0.5)]
         path_gaps = rows[:, col("x")] * 50.0 - self.cfg.camera_to_bumper_m  # what the speed control stops for
         self._users = users
+        self._seen = self.bodies.update(self._frame, f)
         near_turn = route is not None and route.distance_m < self.cfg.walker_yield_m
         turning = near_turn and route.command in ("left", "right")
         self.walkers.update(users, route if turning else None, f.speed_m_s, f.yaw_rate_rad_s)
@@ -242,6 +247,13 @@ class RuleBasedPolicy(Policy):
                     gap, v_lead = max(lead_gap, 0.05), lead_v
             if crossing < gap:
                 gap, v_lead = max(crossing, 0.05), 0.0
+        # a vehicle angled across the corridor that will still be there when the car arrives (control.angled_bodies):
+        # the route's corridor through a junction manoeuvre or where no lane is seen, else the lane's
+        in_turn = route is not None and route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m
+        on_route = route is not None and (in_turn or not f.lane_known)
+        body = angled_body_gap_m(self._seen, route_line(route, extend=True) if on_route else lane_line(f), v)
+        if body < gap:
+            gap, v_lead = max(body, 0.05), 0.0
         hold = self.junctions.hold_m(f, route, self._users) if route is not None else None
         if hold is not None:  # a stop sign, a right on red or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line

@@ -9,7 +9,10 @@ neglected: it is small on the straight and gentle roads where constant-velocity 
 track's yaw rate is the turn of its ground velocity's direction between frames (plus the ego's own
 turn), smoothed, 0 until it moves fast enough for its heading to mean something; its braking is the
 fall of its ground speed between frames, smoothed (a leader braking hard is a conflict sooner than
-its speed alone says).
+its speed alone says). A track remembers the direction its body had when it last clearly moved, over the
+ground (the ego's own turn integrated from its yaw rate): a car that turns across the junction and stops
+in the box stands at that angle, not along our lane (the held-out town collisions of session 19 were all
+such bodies, read as lane-aligned once they had stopped, so that their nearest point lay beside our path).
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ LATERAL_TRUST_RANGE_M = 35.0
 # the first fits swing by metres per second). Walkers and cyclists count at once: they step out from hiding [frames]
 VEHICLE_VELOCITY_MIN_FRAMES = 5
 BODY_ALONG_MOTION_M_S = 3.0  # a road user's footprint turns to its velocity from this ground speed on [m/s]
+# ... and keeps that direction when it slows below it, for as long as its track lasts: a standing body does not turn.
+# Forgotten after this long unless the track is seen moving again (the ego's yaw, integrated from its measured
+# rate, drifts; and a car parked for minutes may have been moved by what we cannot see) [s]
+BODY_HEADING_MEMORY_S = 30.0
 # coasting: a walker or cyclist moving near the car leaves the camera's view just before it reaches the path: its
 # box is cut by the image's bottom or side, its range jumps by metres (the box foot is gone) and its velocity with it,
 # then the box is lost (Euro NCAP's CPNA-25 at 10 km/h from the models: 0.8 s before the impact). Such a track keeps
@@ -90,6 +97,11 @@ class SeenUsers:
     # point lies beside the ego's width: an object passing beside the camera, whose lateral place the models can
     # only guess (a parked car beside the bumper read 0.7 m nearer the path than it was): worth a warning, never a brake
     cut_beside: np.ndarray
+    # (N,) bool: its heading is its own (seen moving along it now or before), not the lane's assumed for it; None: none is
+    heading_seen: np.ndarray | None = None
+
+    def heading_known(self) -> np.ndarray:
+        return np.zeros(len(self.kind), bool) if self.heading_seen is None else self.heading_seen
 
 
 def _empty_users() -> RoadUsers:
@@ -119,7 +131,7 @@ def _stack(a: SeenUsers, b: SeenUsers) -> SeenUsers:
                       np.concatenate(decel))
     return SeenUsers(users, np.concatenate([a.age_frames, b.age_frames]).astype(int), np.concatenate([a.depth_agrees, b.depth_agrees]),
                      (*a.kind, *b.kind), np.concatenate([a.gap_m, b.gap_m]), np.concatenate([a.track_id, b.track_id]),
-                     np.concatenate([a.cut_beside, b.cut_beside]))
+                     np.concatenate([a.cut_beside, b.cut_beside]), np.concatenate([a.heading_known(), b.heading_known()]))
 
 
 def _select(seen: SeenUsers, keep: np.ndarray) -> SeenUsers:
@@ -128,7 +140,7 @@ def _select(seen: SeenUsers, keep: np.ndarray) -> SeenUsers:
                                                       "half_width_m", "heading_rad")),
                       None if u.decel_m_s2 is None else u.decel_m_s2[keep])
     return SeenUsers(users, seen.age_frames[keep], seen.depth_agrees[keep], tuple(np.asarray(seen.kind, object)[keep]),
-                     seen.gap_m[keep], seen.track_id[keep], seen.cut_beside[keep])
+                     seen.gap_m[keep], seen.track_id[keep], seen.cut_beside[keep], seen.heading_known()[keep])
 
 
 def _seen_of(states: dict[int, "_Trusted"]) -> SeenUsers:
@@ -142,6 +154,15 @@ def _seen_of(states: dict[int, "_Trusted"]) -> SeenUsers:
                      np.fromiter(states, np.int64, n), np.zeros(n, bool))
 
 
+def _centre(point_m: np.ndarray, size_m: np.ndarray, heading_rad: np.ndarray) -> np.ndarray:
+    """Footprint centres (N, 2): the reported point is the face nearest the camera, the centre lies half the
+    body's depth (along x, for a body along ``heading_rad``) beyond it."""
+    half_depth = 0.5 * (size_m[:, 0] * np.abs(np.cos(heading_rad)) + size_m[:, 1] * np.abs(np.sin(heading_rad)))
+    centre = point_m.copy()
+    centre[:, 0] += np.where(point_m[:, 0] > 0.0, half_depth, 0.0)
+    return centre
+
+
 class RoadUserTracker:
     """Per-episode memory of tracks: consecutive frames seen, last ground-velocity direction, yaw rate."""
 
@@ -150,8 +171,10 @@ class RoadUserTracker:
 
     def reset(self) -> None:
         # id -> (age [frames], ground heading [rad] (NaN: too slow), yaw rate [rad/s], where it should be next frame,
-        #       frames missed, ground speed [m/s], braking [m/s^2])
+        #       frames missed, ground speed [m/s], braking [m/s^2], body heading when it last clearly moved, in the
+        #       ground-fixed frame of ``_ego_yaw_rad`` [rad] (NaN: never), when that was [s])
         self._tracks: dict[int, tuple] = {}
+        self._ego_yaw_rad = 0.0  # the ego's heading since the episode's start, integrated from its yaw rate [rad]
         self._trusted: dict[int, _Trusted] = {}  # near walkers and cyclists: the last trusted state (COAST_*)
         self._time_s: float | None = None
         self._next_untracked = -2  # ids handed to untracked objects (-1 is "untracked" in Detections)
@@ -161,6 +184,7 @@ class RoadUserTracker:
         t = frame.timestamp_s if frame is not None else (self._time_s or 0.0) + FRAME_DT_S
         dt = t - self._time_s if self._time_s is not None and t > self._time_s else FRAME_DT_S
         self._time_s = t
+        self._ego_yaw_rad += (f.yaw_rate_rad_s if np.isfinite(f.yaw_rate_rad_s) else 0.0) * dt
         if frame is not None:
             cls, ids, point, rel_vel, depth_ok, edge_cut = _from_frame(frame)
         else:
@@ -191,12 +215,24 @@ class RoadUserTracker:
         # ... and otherwise along the lane where one is seen (a parked car lines up with the road, not with a car
         # still turning out of a junction, whose axis is then up to ~20 degrees off the lane's)
         road = -f.heading_error_rad if f.lane_known and np.isfinite(f.heading_error_rad) else 0.0
-        heading = np.where(speed >= BODY_ALONG_MOTION_M_S, motion, road)
-        # the reported point is the face nearest the camera: the centre lies half the body's depth beyond
-        half_depth = 0.5 * (size[:, 0] * np.abs(np.cos(heading)) + size[:, 1] * np.abs(np.sin(heading)))
-        centre = point.copy()
-        centre[:, 0] += np.where(point[:, 0] > 0.0, half_depth, 0.0)
+        along_motion = speed >= BODY_ALONG_MOTION_M_S
+        heading = np.where(along_motion, motion, road)
+        centre = _centre(point, size, heading)
         ids = self._associate(ids, centre, vel, dt)
+        trust_m = frame.sure_range_m if frame is not None else LATERAL_TRUST_RANGE_M
+        far = np.hypot(point[:, 0], point[:, 1]) > trust_m  # keeps its lateral place until nearer (below)
+        # a body that moved and has slowed keeps the direction it had (in this frame: less the ego's turn since);
+        # one moving beyond the sure range is not remembered: its lateral velocity, and so its direction, is noise
+        body_ground, body_t = np.full(len(cls), np.nan), np.full(len(cls), np.nan)
+        for k, tid in enumerate(ids.tolist()):
+            prev = self._tracks.get(tid)
+            if along_motion[k] and not far[k]:
+                body_ground[k], body_t[k] = motion[k] + self._ego_yaw_rad, t
+            elif prev is not None and np.isfinite(prev[7]) and t - prev[8] <= BODY_HEADING_MEMORY_S:
+                body_ground[k], body_t[k] = prev[7], prev[8]
+                if not along_motion[k]:
+                    heading[k] = prev[7] - self._ego_yaw_rad
+        centre = _centre(point, size, heading)
         n = len(cls)
         age, yaw_rate, decel, tracks = np.ones(n, int), np.zeros(n), np.zeros(n), {}
         for k, tid in enumerate(ids.tolist()):
@@ -211,17 +247,16 @@ class RoadUserTracker:
                     raw = np.clip((prev[5] - speed[k]) / dt, -MAX_DECEL_M_S2, MAX_DECEL_M_S2)  # signed: noise averages out
                     decel[k] = (1 - DECEL_SMOOTHING) * prev[6] + DECEL_SMOOTHING * raw
             tracks[tid] = (int(age[k]), motion[k] if speed[k] > YAW_RATE_MIN_SPEED_M_S else np.nan, yaw_rate[k],
-                           centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k])
+                           centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k], body_ground[k], body_t[k])
         self._tracks = self._missed(tracks, f.speed_m_s, dt)
         yaw_rate = np.clip(yaw_rate, -MAX_YAW_RATE_RAD_S, MAX_YAW_RATE_RAD_S)
-        trust_m = frame.sure_range_m if frame is not None else LATERAL_TRUST_RANGE_M
-        far = np.hypot(point[:, 0], point[:, 1]) > trust_m  # keeps its lateral place until nearer
         vel[far, 1] = 0.0
         yaw_rate[far] = 0.0
         users = RoadUsers(centre, vel, yaw_rate, size[:, 0] / 2, size[:, 1] / 2, heading, np.maximum(decel, 0.0))
         # a cut box beside the path: its body's lateral place is a guess (perception.placement.side_cut_lateral)
         beside = edge_cut & (np.abs(point[:, 1]) > EGO_CLEARANCE_HALF_WIDTH_M)
-        return self._coast(SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids, beside),
+        return self._coast(SeenUsers(users, age, depth_ok, kind, point[:, 0] - CAMERA_TO_BUMPER_M, ids, beside,
+                                     np.isfinite(body_ground)),
                            f.speed_m_s, dt)
 
     def _coast(self, seen: SeenUsers, ego_speed_m_s: float, dt: float) -> SeenUsers:
@@ -263,9 +298,10 @@ class RoadUserTracker:
     def _missed(self, tracks: dict, ego_speed_m_s: float, dt: float) -> dict:
         """``tracks`` plus the earlier ones not seen this frame that may still come back (their age kept,
         their expected place moved on as if standing still)."""
-        for tid, (age, heading, yaw_rate, expected, missed, speed, decel) in self._tracks.items():
+        for tid, (age, heading, yaw_rate, expected, missed, speed, decel, body, body_t) in self._tracks.items():
             if tid not in tracks and missed < MAX_MISSED_FRAMES:
-                tracks[tid] = (age, heading, yaw_rate, expected - (ego_speed_m_s * dt, 0.0), missed + 1, speed, decel)
+                tracks[tid] = (age, heading, yaw_rate, expected - (ego_speed_m_s * dt, 0.0), missed + 1, speed, decel,
+                               body, body_t)
         return tracks
 
     def _associate(self, ids: np.ndarray, centre: np.ndarray, vel: np.ndarray, dt: float) -> np.ndarray:
