@@ -54,15 +54,21 @@ def with_teacher(obs: np.ndarray, teacher: np.ndarray) -> np.ndarray:
 class TeacherResidual(gym.Wrapper):
     """Training side: the agent's action is the correction; the env is stepped with ``compose``'s command.
 
-    ``info["teacher_action"]`` and ``info["executed_action"]`` record both sides of each step."""
+    ``info["teacher_action"]`` and ``info["executed_action"]`` record both sides of each step.
+    ``correction_cost``: the reward loses this x the mean square of the correction as executed (``scale`` x the
+    output, in command units) each step, as the reward term ``correction``: a correction must pay for itself, so
+    that where training shows no gain from one (states like those of a world it rarely saw) the policy keeps it
+    near 0 and the teacher's command stands (the residual's analogue of a KL cost to the warm start; session 19's
+    run B, trained in the town, steered cars on the highway into the next lane)."""
 
-    def __init__(self, env: gym.Env, scale: float, teacher: RuleBasedPolicy | None = None):
+    def __init__(self, env: gym.Env, scale: float, teacher: RuleBasedPolicy | None = None, correction_cost: float = 0.0):
         super().__init__(env)
         n = env.observation_space.shape[0]
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (n + TEACHER_SIZE,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
         self.scale = float(scale)
         self.teacher = teacher or RuleBasedPolicy()
+        self.correction_cost = float(correction_cost)
         self._teacher_action = SAFE_STOP.copy()
 
     def _observe(self, obs: np.ndarray, info: dict) -> np.ndarray:
@@ -79,6 +85,12 @@ class TeacherResidual(gym.Wrapper):
         executed = compose(teacher, action, self.scale)
         obs, reward, terminated, truncated, info = self.env.step(executed)
         info["teacher_action"], info["executed_action"] = teacher, executed
+        if self.correction_cost:
+            correction = self.scale * np.clip(np.asarray(action, np.float32).reshape(-1), -1.0, 1.0)
+            cost = -self.correction_cost * float(np.mean(np.square(correction)))
+            if isinstance(info.get("reward_terms"), dict):
+                info["reward_terms"]["correction"] = cost
+            reward = float(reward) + cost
         return self._observe(obs, info), reward, terminated, truncated, info
 
 

@@ -83,6 +83,7 @@ class PolicyTrainConfig:
     # starts as (a zeroed action head; no warm start needed); the executed command is teacher + scale x output
     residual: bool = False
     residual_scale: float = 0.5
+    correction_cost: float = 0.0  # reward lost per step x the executed correction's mean square (residual only)
     # the safety supervisor in the training loop (control.supervised_training): it brakes as at drive time and
     # each step it overrides the command costs intervention_cost, so the policy learns to brake before it has to
     supervised: bool = False
@@ -140,6 +141,9 @@ class PolicyTrainConfig:
         if (self.kl_coef or self.bc_coef or self.value_warmup_steps) and (self.algo != "ppo" or self.observation != "features"):
             raise ConfigError("kl_coef, bc_coef and value_warmup_steps are for PPO on features (algo=ppo, observation=features)")
         check_range("residual_scale", self.residual_scale, 0.01, 2.0)
+        check_range("correction_cost", self.correction_cost, 0.0, 100.0)
+        if self.correction_cost and not self.residual:
+            raise ConfigError("correction_cost prices a residual's correction: it needs residual=true")
         check_range("intervention_cost", self.intervention_cost, 0.0, 100.0)
         if self.supervised and self.observation != "features":
             raise ConfigError("supervised=true is for observation=features (the supervisor reads the feature vector)")
@@ -180,7 +184,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
         if cfg.residual:
             from .residual import TeacherResidual
 
-            env = TeacherResidual(env, cfg.residual_scale, teacher)
+            env = TeacherResidual(env, cfg.residual_scale, teacher, cfg.correction_cost)
         return env
     return make
 

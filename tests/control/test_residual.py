@@ -74,6 +74,26 @@ def test_residual_configs_that_cannot_work_are_refused_in_one_line():
         PolicyTrainConfig(residual=True, warm_start_steps=0, algo="sac")
     with pytest.raises(ConfigError, match="residual_scale"):
         PolicyTrainConfig(residual=True, warm_start_steps=0, residual_scale=0.0)
+    with pytest.raises(ConfigError, match="it needs residual=true"):
+        PolicyTrainConfig(correction_cost=1.0)
+    with pytest.raises(ConfigError, match="correction_cost"):
+        PolicyTrainConfig(residual=True, warm_start_steps=0, correction_cost=-1.0)
+
+
+def test_the_correction_costs_its_mean_square_as_a_reward_term():
+    """The same world and commands with and without the cost: the rewards differ by exactly cost x the mean square
+    of the executed correction, reported as the term ``correction``; a zero correction costs nothing."""
+    free = TeacherResidual(make_env("townnav", 200.0, reward="driving"), scale=0.5)
+    priced = TeacherResidual(make_env("townnav", 200.0, reward="driving"), scale=0.5, correction_cost=2.0)
+    free.reset(seed=800001)
+    priced.reset(seed=800001)
+    for k in range(40):
+        correction = np.array([0.0, 0.0] if k < 10 else [0.2, -0.4], np.float32)
+        _, r_free, *_ = free.step(correction)
+        _, r_priced, *_, info = priced.step(correction)
+        expected = -2.0 * float(np.mean(np.square(0.5 * correction)))
+        assert r_priced - r_free == pytest.approx(expected, abs=1e-6)
+        assert info["reward_terms"]["correction"] == pytest.approx(expected)
 
 
 class Coasting(RuleBasedPolicy):
