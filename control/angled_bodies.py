@@ -1,4 +1,4 @@
-"""Vehicles standing at an angle in the car's corridor: the gap the speed control stops short of.
+"""Vehicles standing or crawling at an angle in the car's corridor: the gap the speed control stops short of.
 
 The feature vector's in-path flag (``control.features.in_path``) and the route leader
 (``control.junction_gaps.route_leader``) test a road user's nearest point widened by half its class's
@@ -78,7 +78,7 @@ def angled_body_gap_m(seen: SeenUsers, line: np.ndarray, speed_m_s: float) -> fl
     for k in np.flatnonzero((np.asarray(seen.kind) == "vehicle") & seen.heading_known()):
         centre = u.centre_m[k] + (CAMERA_MOUNT.forward_m, 0.0)  # the tracker's frame is the camera foot's
         along_c, _ = project_onto(pts, s, centre[:1], centre[1:])
-        i = min(int(along_c[0] / SAMPLE_M), len(pts) - 1)
+        i = min(int(np.searchsorted(s, along_c[0])), len(pts) - 1)  # the corridor's sample nearest its centre
         rel = (u.heading_rad[k] - math.atan2(tangent[i, 1], tangent[i, 0]) + math.pi / 2) % math.pi - math.pi / 2
         if abs(rel) < ANGLED_RAD:
             continue  # along the corridor: the in-path flag's to judge
