@@ -25,7 +25,7 @@ import numpy as np
 
 from common.vocab import CAMERA_MOUNT, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
-from .features import PATH_MARGIN_M, Decoded
+from .features import PATH_MARGIN_M, Decoded, corridor_centre_y_m
 from .junction_gaps import project_onto, sample_line
 from .road_users import SeenUsers
 
@@ -52,11 +52,8 @@ def lane_line(f: Decoded, reach_m: float = REACH_M + EGO_LENGTH_M) -> np.ndarray
     """The lane corridor's centre line from the ego's centre, as ``control.features.in_path`` bends it (the
     lane's heading and curvature, centred on the car) (N, 2) [m, ego frame, x from the ego's centre]."""
     x = np.arange(0.0, reach_m + 1e-9, SAMPLE_M)
-    xc = x - CAMERA_MOUNT.forward_m  # the corridor's formula is in the camera foot's frame
-    h = f.heading_error_rad if f.lane_known and math.isfinite(f.heading_error_rad) else 0.0
-    kappa = f.curvature_1_m if f.lane_known and math.isfinite(f.curvature_1_m) else 0.0
-    y = np.where(xc > 0.0, -math.tan(h) * xc + 0.5 * kappa * xc * xc, 0.0)
-    return np.stack([x, y], 1)
+    xc = x - CAMERA_MOUNT.forward_m  # the corridor is defined from the camera's foot
+    return np.stack([x, np.where(xc > 0.0, corridor_centre_y_m(xc, f), 0.0)], 1)
 
 
 def _in_corridor(pts: np.ndarray, s: np.ndarray, body: np.ndarray) -> np.ndarray:

@@ -165,14 +165,21 @@ def known_velocity(class_id: np.ndarray, rel_velocity_m_s: np.ndarray, speed_m_s
     return out
 
 
+def corridor_centre_y_m(x_m: np.ndarray, lane) -> np.ndarray:
+    """The ego's corridor centre line, left of the camera's axis at ``x_m`` ahead of its foot [m]: the lane's
+    heading and curvature (``lane``: a ``LaneEstimate`` or a ``Decoded``), centred on the car."""
+    heading, kappa = _finite(lane.heading_error_rad), _finite(lane.curvature_1_m)
+    x = np.asarray(x_m, np.float64)
+    return -np.tan(heading) * x + 0.5 * kappa * x**2
+
+
 def in_path(position_m: np.ndarray, half_width_m: np.ndarray, lane) -> np.ndarray:
     """Which ground points (N, 2) lie in the ego's swept corridor ahead (ego width + the object's + margin).
 
     The corridor follows the lane's heading and curvature but is centred on the ego, not on the
     lane centre: what matters for braking is what the car will hit if it keeps going."""
     p = np.asarray(position_m, np.float64).reshape(-1, 2)
-    heading, kappa = _finite(lane.heading_error_rad), _finite(lane.curvature_1_m)
-    centre_y = -np.tan(heading) * p[:, 0] + 0.5 * kappa * p[:, 0] ** 2
+    centre_y = corridor_centre_y_m(p[:, 0], lane)
     half = EGO_HALF_WIDTH_M + np.asarray(half_width_m, np.float64) + PATH_MARGIN_M
     return (p[:, 0] > -1.0) & (np.abs(p[:, 1] - centre_y) < half)
 
