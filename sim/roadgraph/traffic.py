@@ -19,13 +19,14 @@ import math
 
 import numpy as np
 
-from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M, EGO_WIDTH_M
+from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M
 
 from ..idm import IDMParams, idm_accel, idm_free_term
 from ..lights import GREEN, RED, YELLOW
 
 from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
+from .ego_yield import ego_contact_accel
 from .graph import CROSSWALK_M, LaneRef, RoadGraph
 from .lanes import SIZE_JITTER, LaneTable
 from .signals import JunctionSignals
@@ -432,21 +433,13 @@ class GraphTraffic:
         self.held[cand[ok]] = nc[cand[ok]]
 
     def _ego_box_accel(self, ego) -> np.ndarray:
-        """Braking for the ego's box close ahead where it is off the lane table's lanes (or in a
-        junction): straight-line look ahead along each vehicle's heading."""
-        ex, ey, eyaw, ev = ego
-        x, y, yaw = self.poses()
-        dx, dy = ex - x, ey - y
-        along = dx * np.cos(yaw) + dy * np.sin(yaw)
-        across = -dx * np.sin(yaw) + dy * np.cos(yaw)
-        rel = eyaw - yaw
-        ext_along = np.abs(np.cos(rel)) * EGO_LENGTH_M / 2 + np.abs(np.sin(rel)) * EGO_WIDTH_M / 2
-        ext_across = np.abs(np.sin(rel)) * EGO_LENGTH_M / 2 + np.abs(np.cos(rel)) * EGO_WIDTH_M / 2
-        ahead = (along > 0) & (along < 30.0) & (np.abs(across) < self.dims[:, 1] / 2 + ext_across + 0.3) & ~self.parked
-        gap = np.where(ahead, along - self.dims[:, 0] / 2 - ext_along, np.inf)
-        v_des = np.minimum(self._lane_limit[np.maximum(self.lane, 0)] * self.speed_factor, self.max_speed)
-        v_lead = max(ev, 0.0) * np.maximum(np.cos(rel), 0.0)
-        return np.where(ahead, idm_accel(self.v, v_des, gap, v_lead, self.idm), np.inf)
+        """Braking for the ego's box on each vehicle's own path (its lane, connector, exit lane) where
+        the lane table cannot place the ego: off its lanes or in a junction (``ego_yield``)."""
+        def idm(i, gap_m, v_lead_m_s):
+            v_des = np.minimum(self._lane_limit[np.maximum(self.lane[i], 0)] * self.speed_factor[i], self.max_speed[i])
+            return idm_accel(self.v[i], v_des, gap_m, v_lead_m_s, self.idm)
+
+        return ego_contact_accel(self, ego, idm)
 
     def _walkers_accel(self, walkers_xy: np.ndarray) -> np.ndarray:
         """Braking for pedestrians on the carriageway close ahead: each a standing obstacle (they

@@ -1,0 +1,90 @@
+"""How a simulated driver brakes for the ego's body where the lane table cannot place it (the ego off
+the lanes, or in a junction box): it looks along its own path, the lane it is on, then the connector it
+will take and that connector's exit lane, and stops short of the first place on that path where its
+body would touch the ego's box.
+
+A straight look down the vehicle's heading (what drivers did before) stops a car turning in the box
+for an ego its curve passes by; the ego's own junction rules then wait for that car, and both stand
+until the episode's time limit (four of the rule-based driver's five validation time limits in
+session 20 were such waits, ``docs/learning.md``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
+
+from ..collision import obb_overlap
+
+LOOK_M = 30.0  # how far along its path a driver looks for the ego's body [m]
+STEP_M = 0.5  # spacing of the body poses tested along that path [m]
+SQUEEZE_M = 0.15  # sideways room a driver leaves the ego's body when passing it [m]
+SQUEEZE_STILL_M = 0.03  # ... when the ego stands: it edges past (else both may wait for each other for good) [m]
+EGO_STILL_M_S = 0.3  # the ego stands below this speed [m/s]
+_EGO_REACH_M = float(np.hypot(EGO_LENGTH_M, EGO_WIDTH_M) / 2)  # centre to a corner of the ego's box [m]
+
+
+def path_samples(traffic, idx: np.ndarray, ds_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(road, s [m], d [m], forward), each (len(idx), len(ds_m)): the lane-chain places ``ds_m`` ahead of each
+    vehicle ``idx`` of ``traffic`` (a ``GraphTraffic``): its own lane (at its current lateral place),
+    then on a street lane the connector it holds or will ask for, then that connector's exit lane
+    (the centres of both); the last lane's end where the chain stops. ``forward``: the lane runs
+    along its road's +s (else travel heads against the road's heading)."""
+    t = traffic.table
+    lane = traffic.lane[idx][:, None] + np.zeros(ds_m.size, np.int64)[None]
+    p = traffic.p[idx][:, None] + ds_m[None]
+    d = np.broadcast_to(traffic.d[idx][:, None], p.shape).copy()
+    conn = np.where(traffic.held[idx] >= 0, traffic.held[idx], traffic.next_conn[idx])[:, None]
+    for _ in range(2):  # street lane -> connector -> exit lane, or connector -> exit lane
+        past = p > t.length_m[lane]
+        on_conn = t.is_connector[lane]
+        c = np.where(on_conn, lane - t.conn_lane[0], conn)
+        nxt = np.where(on_conn, t.conn_dst[np.maximum(c, 0)], t.conn_lane[np.maximum(c, 0)])
+        go = past & (c >= 0)
+        p = np.where(go, p - t.length_m[lane], p)
+        lane = np.where(go, nxt, lane)
+        d = np.where(go, traffic._lane_d[lane], d)
+        conn = np.where(go, -1, conn)  # used (or, past a connector, nothing more is planned)
+    p = np.minimum(p, t.length_m[lane])
+    forward = traffic._lane_dir[lane] > 0
+    s = np.where(forward, p, t.length_m[lane] - p)
+    return traffic._lane_road[lane], s, d, forward
+
+
+def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel_fn) -> np.ndarray:
+    """Per vehicle, the IDM acceleration [m/s^2] that stops it short of the ego's box on its path
+    (``np.inf`` where its path within ``LOOK_M`` stays clear of it). ``ego``: x, y [m], yaw [rad],
+    speed [m/s]; ``idm_accel_fn(v, v_des, gap, v_lead)`` over the candidates (``GraphTraffic``'s
+    IDM and desired speeds). The ego counts as a leader moving at its speed along the path there."""
+    ex, ey, eyaw, ev = ego
+    out = np.full(traffic.n, np.inf)
+    x, y, yaw = traffic.poses()
+    half = traffic.dims[:, 0] / 2
+    dx, dy = ex - x, ey - y
+    along = dx * np.cos(yaw) + dy * np.sin(yaw)
+    near = np.hypot(dx, dy) < LOOK_M + half + _EGO_REACH_M
+    idx = np.flatnonzero(near & (along > -half - _EGO_REACH_M) & ~traffic.parked)
+    if idx.size == 0:
+        return out
+    ds = np.arange(0.0, LOOK_M + 1e-9, STEP_M)
+    margin = SQUEEZE_STILL_M if ev < EGO_STILL_M_S else SQUEEZE_M
+    road, s, d, forward = path_samples(traffic, idx, ds)
+    shape = road.shape
+    px, py, heading = (a.reshape(shape) for a in traffic.graph.packed.pose(road.ravel(), s.ravel(), d.ravel()))
+    heading = np.where(forward, heading, heading + np.pi)
+    bodies = np.stack([px, py, heading, np.broadcast_to(traffic.dims[idx, 0:1], shape),
+                       np.broadcast_to(traffic.dims[idx, 1:2] + 2 * margin, shape)], -1)
+    ego_box = np.array([ex, ey, eyaw, EGO_LENGTH_M, EGO_WIDTH_M])
+    # a contact counts where the ego is ahead of the body's centre there (one it already left behind
+    # or brushes with its rear is not in its way)
+    ahead = (ex - px) * np.cos(heading) + (ey - py) * np.sin(heading) > 0.0
+    hit = obb_overlap(bodies, ego_box) & ahead
+    rows = np.flatnonzero(hit.any(1))
+    if rows.size == 0:
+        return out
+    k = hit[rows].argmax(1)
+    gap = np.maximum(ds[k] - STEP_M, 0.0)  # the last pose tested clear
+    v_lead = max(ev, 0.0) * np.maximum(np.cos(eyaw - heading[rows, k]), 0.0)
+    out[idx[rows]] = idm_accel_fn(idx[rows], gap, v_lead)
+    return out

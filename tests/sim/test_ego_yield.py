@@ -1,0 +1,78 @@
+"""Simulated drivers brake for the ego's body along their own path (``sim.roadgraph.ego_yield``): a car
+turning through a junction passes an ego standing beside its curve (a straight look down its heading
+stopped it there, and both waited for good), and stops short of an ego standing on its curve."""
+
+import numpy as np
+import pytest
+
+from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
+from sim.collision import obb_overlap
+from sim.roadgraph.ego_yield import STEP_M, path_samples
+from sim.roadgraph.generator import TownSpec, generate_graph
+from sim.roadgraph.signals import JunctionSignals
+from sim.roadgraph.traffic import GraphTraffic
+
+DT_S = 0.05
+
+
+def _left_turner():
+    """A town without traffic and one car 4 m before the stop line of a left turn, granted it."""
+    graph = generate_graph(TownSpec(grid=3), np.random.default_rng(5))
+    signals = JunctionSignals(graph, np.random.default_rng(6))
+    traffic = GraphTraffic(graph, signals, 0.0, np.random.default_rng(7), [])
+    t = traffic.table
+    c = next(k for k, conn in enumerate(graph.connectors) if conn.movement == "left")
+    src = t.refs[t.conn_src[c]]
+    end = graph.lane_end_s(src)
+    i = traffic.add_vehicle(src, end - 4.0 * src.direction, 4.0, c)
+    traffic.held[i] = c
+    return traffic, i, c
+
+
+def _path(traffic, i):
+    ds = np.arange(0.0, 30.0, STEP_M)
+    road, s, d, forward = path_samples(traffic, np.array([i]), ds)
+    x, y, h = traffic.graph.packed.pose(road.ravel(), s.ravel(), d.ravel())
+    return x, y, np.where(forward.ravel(), h, h + np.pi)
+
+
+def _drive(traffic, i, ego, seconds=12.0):
+    """Step with the ego standing off the lane table; the closest the car came [m] (box overlap fails)."""
+    box = np.array([*ego[:3], EGO_LENGTH_M, EGO_WIDTH_M])
+    for k in range(int(seconds / DT_S)):
+        traffic.step(DT_S, ego, None, 0.0, k * DT_S)
+        assert not obb_overlap(box, traffic.boxes()[i]), f"contact at {k * DT_S:.2f} s"
+
+
+def test_the_path_runs_on_through_the_connector_without_jumps():
+    traffic, i, c = _left_turner()
+    x, y, h = _path(traffic, i)
+    step = np.hypot(np.diff(x), np.diff(y))
+    assert np.all(np.abs(step - STEP_M) < 0.1)  # lane -> connector -> exit lane, no jump or stall
+    turned = np.angle(np.exp(1j * (h[-1] - h[0])))
+    assert np.deg2rad(60) < turned < np.deg2rad(120)  # a left turn (yaw counter-clockwise)
+
+
+def test_a_turning_car_passes_an_ego_standing_beside_its_curve():
+    traffic, i, c = _left_turner()
+    x, y, h = _path(traffic, i)
+    x0, y0, yaw0 = (a[i] for a in traffic.poses())
+    # straight down the car's heading, 16 m on: the curve has turned away by then
+    ex, ey = x0 + 16.0 * np.cos(yaw0), y0 + 16.0 * np.sin(yaw0)
+    clear = np.hypot(x - ex, y - ey).min()
+    assert clear > 3.5, "the set-up: the ego stands off the car's curve"
+    _drive(traffic, i, (ex, ey, yaw0 + np.pi / 2, 0.0))
+    assert traffic.lane[i] == traffic.table.conn_dst[c]  # it went through, onto its exit lane
+
+
+@pytest.mark.parametrize("ahead_m", [12.0, 20.0])
+def test_a_turning_car_stops_short_of_an_ego_standing_on_its_curve(ahead_m):
+    traffic, i, c = _left_turner()
+    x, y, h = _path(traffic, i)
+    k = int(ahead_m / STEP_M)
+    ego = (float(x[k]), float(y[k]), float(h[k]) + np.pi / 2, 0.0)  # across the car's path
+    _drive(traffic, i, ego)
+    assert traffic.v[i] < 0.05
+    xi, yi, _ = (a[i] for a in traffic.poses())
+    gap = np.hypot(xi - ego[0], yi - ego[1]) - traffic.dims[i, 0] / 2 - EGO_WIDTH_M / 2
+    assert 0.5 < gap < 4.0  # close, as behind a standing car
