@@ -412,14 +412,19 @@ class GraphTraffic:
                 near = np.hypot(walkers_xy[:, None, 0] - zone[None, :, 0], walkers_xy[:, None, 1] - zone[None, :, 1])
                 keep[k] = not (near < ON_RED_WALKER_REACH_M).any()
             cand, arrival = cand[keep], arrival[keep]
+        in_box = -1  # the connector the ego is on or entering now
         if ego_g >= 0 and t.is_connector[ego_g]:
-            taken[ego_g - t.conn_lane[0]] += 1
+            in_box = ego_g - t.conn_lane[0]
+            taken[in_box] += 1
         ego_conn, ego_to_conn_m = ego_next
         if ego_conn >= 0 and ego_v > EGO_MOVING_M_S:
             if priority[ego_conn]:  # the ego on its way with priority: yielding movements wait for it
                 approach[ego_conn] = min(approach[ego_conn], ego_to_conn_m / max(ego_v, 1.0))
             if ego_to_conn_m < EGO_ENTERING_M:  # entering now, whatever its right: nothing granted across it
                 taken[ego_conn] += 1
+                in_box = ego_conn if in_box < 0 else in_box
+        if in_box >= 0:
+            self._give_way_to_ego(int(in_box), on_street, dist_line, taken)
         if cand.size == 0:
             return
         yields = ~priority[nc[cand]]
@@ -431,6 +436,20 @@ class GraphTraffic:
         ok = K.grant(cand, nc[cand], yields, taken, priority, approach, GAP_ACCEPT_S, t.conflict_start,
                      t.conflict_conn, room, need, t.conn_dst)
         self.held[cand[ok]] = nc[cand[ok]]
+
+    def _give_way_to_ego(self, ego_conn: int, on_street, dist_line, taken) -> None:
+        """Drivers granted a connector across the one the ego is on or entering, still before their
+        stop line and able to stop there (``YELLOW_STOP_M_S2``), give the grant back and wait, as a
+        driver does who sees a car pull out in front whoever had the right of way (one granted while
+        the ego stood at its line would otherwise drive on into the ego's side)."""
+        t = self.table
+        across = t.conflict_conn[t.conflict_start[ego_conn]:t.conflict_start[ego_conn + 1]]
+        h = self.held
+        back = np.flatnonzero(on_street & np.isin(h, across) & (dist_line > -0.3)
+                              & (dist_line >= self.v * self.v / (2 * YELLOW_STOP_M_S2)))
+        back = back[self.lane[back] == t.conn_src[h[back]]]
+        np.subtract.at(taken, h[back], 1)
+        h[back] = -1
 
     def _ego_box_accel(self, ego) -> np.ndarray:
         """Braking for the ego's box on each vehicle's own path (its lane, connector, exit lane) where

@@ -1,6 +1,7 @@
-"""Simulated drivers brake for the ego's body along their own path (``sim.roadgraph.ego_yield``): a car
+"""Simulated drivers and the ego's body: they brake for it along their own path (``sim.roadgraph.ego_yield``): a car
 turning through a junction passes an ego standing beside its curve (a straight look down its heading
-stopped it there, and both waited for good), and stops short of an ego standing on its curve."""
+stopped it there, and both waited for good), and stops short of an ego standing on its curve; a driver
+granted a connector across the one the ego pulls into gives the grant back where it can still stop."""
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
 from sim.collision import obb_overlap
 from sim.roadgraph.ego_yield import STEP_M, path_samples
+from sim.lights import GREEN
 from sim.roadgraph.generator import TownSpec, generate_graph
 from sim.roadgraph.signals import JunctionSignals
 from sim.roadgraph.traffic import GraphTraffic
@@ -76,3 +78,37 @@ def test_a_turning_car_stops_short_of_an_ego_standing_on_its_curve(ahead_m):
     xi, yi, _ = (a[i] for a in traffic.poses())
     gap = np.hypot(xi - ego[0], yi - ego[1]) - traffic.dims[i, 0] / 2 - EGO_WIDTH_M / 2
     assert 0.5 < gap < 4.0  # close, as behind a standing car
+
+
+def _crossing_pair():
+    """A town without traffic, a connector for the ego and one across it from another approach whose
+    light shows green (so only the ego takes its grant away)."""
+    graph = generate_graph(TownSpec(grid=3), np.random.default_rng(5))
+    signals = JunctionSignals(graph, np.random.default_rng(6))
+    traffic = GraphTraffic(graph, signals, 0.0, np.random.default_rng(7), [])
+    t = traffic.table
+    state, _ = traffic.connector_states()
+    for c_npc in np.flatnonzero(state == GREEN):
+        across = t.conflict_conn[t.conflict_start[c_npc]:t.conflict_start[c_npc + 1]]
+        other = [k for k in across if t.conn_src[k] != t.conn_src[c_npc]]
+        if other:
+            return graph, traffic, int(other[0]), int(c_npc)
+    raise AssertionError("no crossing pair in the test town")
+
+
+@pytest.mark.parametrize("to_line_m, gives_back", [(30.0, True), (4.0, False)])
+def test_a_driver_granted_across_the_ego_in_the_box_gives_the_grant_back_if_it_can_stop(to_line_m, gives_back):
+    graph, traffic, c_ego, c_npc = _crossing_pair()
+    t = traffic.table
+    src = t.refs[t.conn_src[c_npc]]
+    i = traffic.add_vehicle(src, graph.lane_end_s(src) - (to_line_m + 2.5) * src.direction, 8.0, c_npc)
+    traffic.held[i] = c_npc  # granted while the ego stood at its line
+    ego_lane = graph.connectors[c_ego].lane
+    x, y, h = graph.roads[ego_lane.road].pose(1.0, 0.0)
+    ego = (float(x), float(y), float(h), 3.0)
+    traffic.step(DT_S, ego, ego_lane, 1.0, 0.0, ego_next=(c_ego, 0.0))
+    assert (traffic.held[i] < 0) == gives_back
+    if gives_back:
+        for k in range(1, int(12 / DT_S)):
+            traffic.step(DT_S, ego, ego_lane, 1.0, k * DT_S, ego_next=(c_ego, 0.0))
+        assert traffic.v[i] < 0.05 and traffic.lane[i] == t.conn_src[c_npc]  # it waits at its line
