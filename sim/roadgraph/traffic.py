@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M
+from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M, EGO_WIDTH_M
 
 from ..idm import IDMParams, idm_accel, idm_free_term
 from ..lights import GREEN, RED, YELLOW
@@ -313,7 +313,7 @@ class GraphTraffic:
         # the lanes and offsets it reads stay as they are until the move
         second = K.second_lane(self.lane, self.lat, self.dims[:, 1], self.parked, self._lane_width,
                                t.group_first, t.group_lanes, SWING_M)
-        occ = self._occupancy(idx, ego_g, ego_lane_s, second)
+        occ = self._occupancy(idx, ego_g, ego_lane_s, second, ego_xy_yaw_speed[:3])
         state, priority, stop_first = self._connector_rules()
         # front bumper to stop line [m]; grants: release the ones whose light turned while stopping is still
         # comfortable (not a right on red granted after its stop), then hand out new ones
@@ -360,12 +360,39 @@ class GraphTraffic:
         self._cross_lane_ends(half)
         self._sync()
 
-    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray):
+    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray, ego_pose=None):
         """CSR occupancy of every lane: moving vehicles (twice while straddling, ``second``: the other
-        lane, ``traffic_kernels.second_lane``), parked cars, the ego."""
+        lane, ``traffic_kernels.second_lane``), parked cars, the ego (twice while its body, at
+        ``ego_pose`` x, y [m], yaw [rad], reaches into a neighbour lane)."""
         t = self.table
         ego_p = (ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
-        return K.occupancy(idx, self.lane, self.p, second, *self._parked_occ, ego_g, float(ego_p), self.n, len(t.refs))
+        ego_second = -1 if ego_pose is None or ego_g < 0 else self._ego_second_lane(ego_g, ego_lane_s, ego_pose)
+        second_p = 0.0
+        if ego_second >= 0:
+            second_p = ego_lane_s if self._lane_dir[ego_second] > 0 else t.length_m[ego_second] - ego_lane_s
+        return K.occupancy(idx, self.lane, self.p, second, *self._parked_occ, ego_g, float(ego_p), ego_second,
+                           float(second_p), self.n, len(t.refs))
+
+    def _ego_second_lane(self, g: int, road_s_m: float, pose) -> int:
+        """The neighbour of street lane ``g`` (same street direction) the ego's body reaches into as a
+        changing vehicle's does (``traffic_kernels.second_lane``: within ``SWING_M`` of the line), or -1:
+        drivers there follow it as they follow a car changing lanes into theirs."""
+        t = self.table
+        if t.is_connector[g] or t.group_lanes[g] < 2:
+            return -1
+        px, py, h = self.graph.packed.pose(self._lane_road[g:g + 1], np.array([road_s_m]), self._lane_d[g:g + 1])
+        heading = float(h[0]) + (0.0 if self._lane_dir[g] > 0 else math.pi)
+        ex, ey, eyaw = pose
+        left = -(ex - float(px[0])) * math.sin(heading) + (ey - float(py[0])) * math.cos(heading)  # of its centre [m]
+        err = eyaw - heading
+        across = abs(math.sin(err)) * EGO_LENGTH_M / 2 + abs(math.cos(err)) * EGO_WIDTH_M / 2  # half its extent [m]
+        reach = self._lane_width[g] / 2 - SWING_M
+        k = g - t.group_first[g]  # lane 0 is the leftmost of its street direction
+        if left + across > reach and k > 0:
+            return g - 1
+        if across - left > reach and k < t.group_lanes[g] - 1:
+            return g + 1
+        return -1
 
     @property
     def _max_yaw(self) -> np.ndarray:

@@ -312,16 +312,18 @@ def street_state(lane, p, v, half_len, parked, next_conn, held, stopped_at_s, sp
 
 
 @numba.njit(cache=True)
-def occupancy(idx, lane, p, second, parked_lane, parked_p, parked_veh, ego_lane, ego_p, ego_veh, n_lanes):
+def occupancy(idx, lane, p, second, parked_lane, parked_p, parked_veh, ego_lane, ego_p, ego_second, ego_second_p, ego_veh,
+              n_lanes):
     """CSR occupancy of every lane (see the module doc): moving vehicles ``idx`` in their lane and,
-    while straddling, in ``second``; parked cars; the ego (``ego_lane`` -1 for none). Sorted by
-    lane, then progress, ties in that listing order (``np.lexsort``'s order)."""
+    while straddling, in ``second``; parked cars; the ego (``ego_lane`` -1 for none), also in
+    ``ego_second`` (-1 for none) at ``ego_second_p`` while its body reaches into that lane. Sorted by lane, then
+    progress, ties in that listing order (``np.lexsort``'s order)."""
     m = idx.shape[0]
     two = 0
     for k in range(m):
         if second[idx[k]] >= 0:
             two += 1
-    total = m + two + parked_lane.shape[0] + (1 if ego_lane >= 0 else 0)
+    total = m + two + parked_lane.shape[0] + (1 if ego_lane >= 0 else 0) + (1 if ego_second >= 0 else 0)
     lanes = np.empty(total, np.int64)
     ps = np.empty(total)
     veh = np.empty(total, np.int64)
@@ -338,6 +340,9 @@ def occupancy(idx, lane, p, second, parked_lane, parked_p, parked_veh, ego_lane,
         r += 1
     if ego_lane >= 0:
         lanes[r], ps[r], veh[r] = ego_lane, ego_p, ego_veh
+        r += 1
+    if ego_second >= 0:
+        lanes[r], ps[r], veh[r] = ego_second, ego_second_p, ego_veh
     by_p = np.argsort(ps, kind="mergesort")  # stable: ties keep the listing order
     start = np.zeros(n_lanes + 1, np.int64)
     for k in range(total):

@@ -1,7 +1,8 @@
 """Simulated drivers and the ego's body: they brake for it along their own path (``sim.roadgraph.ego_yield``): a car
 turning through a junction passes an ego standing beside its curve (a straight look down its heading
 stopped it there, and both waited for good), and stops short of an ego standing on its curve; a driver
-granted a connector across the one the ego pulls into gives the grant back where it can still stop."""
+granted a connector across the one the ego pulls into gives the grant back where it can still stop; and
+drivers follow an ego whose body reaches into their lane."""
 
 import numpy as np
 import pytest
@@ -112,3 +113,33 @@ def test_a_driver_granted_across_the_ego_in_the_box_gives_the_grant_back_if_it_c
         for k in range(1, int(12 / DT_S)):
             traffic.step(DT_S, ego, ego_lane, 1.0, k * DT_S, ego_next=(c_ego, 0.0))
         assert traffic.v[i] < 0.05 and traffic.lane[i] == t.conn_src[c_npc]  # it waits at its line
+
+
+def _two_lane_street():
+    graph = generate_graph(TownSpec(grid=3), np.random.default_rng(5))
+    signals = JunctionSignals(graph, np.random.default_rng(6))
+    traffic = GraphTraffic(graph, signals, 0.0, np.random.default_rng(7), [])
+    t = traffic.table
+    g = max((k for k in range(len(t.refs)) if not t.is_connector[k] and t.group_lanes[k] > 1
+             and t.refs[k].lane == 0), key=lambda k: t.length_m[k])
+    return graph, traffic, g
+
+
+@pytest.mark.parametrize("left_m, followed", [(0.0, False), (0.9, True)])
+def test_drivers_follow_an_ego_whose_body_reaches_into_their_lane(left_m, followed):
+    """An ego edging into the lane on its left, 6 m ahead of a car there: that driver follows it (brakes)
+    before the ego's centre crosses the line, as it follows a simulated car changing lanes."""
+    graph, traffic, g = _two_lane_street()
+    t = traffic.table
+    lane, ego_lane = t.refs[g], t.refs[g + 1]
+    road = graph.roads[lane.road]
+    s_of = (lambda p: p) if lane.direction > 0 else (lambda p: road.length_m - p)
+    exit_conn = int(t.exit_conn[t.exit_start[g]])
+    i = traffic.add_vehicle(lane, s_of(30.0), 10.0, exit_conn)
+    p_ego = 30.0 + traffic.dims[i, 0] / 2 + EGO_LENGTH_M / 2 + 6.0
+    d = road.lane_centre_d(ego_lane.lane, ego_lane.direction) + lane.direction * left_m  # + left of travel
+    x, y, h = road.pose(s_of(p_ego), d)
+    ego = (float(x), float(y), float(h) + (0.0 if lane.direction > 0 else np.pi), 8.0)
+    traffic.step(DT_S, ego, ego_lane, s_of(p_ego), 0.0)
+    braking = traffic.v[i] < 10.0 - 0.5 * DT_S
+    assert braking == followed

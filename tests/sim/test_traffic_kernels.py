@@ -91,7 +91,7 @@ def _street_state_ref(tr, state, stop_first, half, time_s):
     return on_street, dist_line, v_des, held_now, stopped
 
 
-def _occupancy_ref(tr, idx, ego_g, ego_lane_s, second):
+def _occupancy_ref(tr, idx, ego_g, ego_lane_s, second, ego_second=-1):
     t = tr.table
     two = idx[second[idx] >= 0]
     lanes = [tr.lane[idx], second[two], tr._parked_occ[0]]
@@ -100,6 +100,10 @@ def _occupancy_ref(tr, idx, ego_g, ego_lane_s, second):
     if ego_g >= 0:
         lanes.append(np.array([ego_g]))
         ps.append(np.array([ego_lane_s if tr._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s]))
+        veh.append(np.array([tr.n]))
+    if ego_second >= 0:
+        lanes.append(np.array([ego_second]))
+        ps.append(np.array([ego_lane_s if tr._lane_dir[ego_second] > 0 else t.length_m[ego_second] - ego_lane_s]))
         veh.append(np.array([tr.n]))
     lane, p, v = (np.concatenate(a) for a in (lanes, ps, veh))
     order = np.lexsort((p, lane))
@@ -205,8 +209,14 @@ def test_kernels_equal_the_numpy_they_replace(snapshots):
         on_street, dist_line = want[0], want[1]
         idx = np.flatnonzero(~tr.parked)
         ego_p = (ego_lane_s if tr._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
-        occ = K.occupancy(idx, tr.lane, tr.p, second, *tr._parked_occ, ego_g, float(ego_p), tr.n, len(t.refs))
-        _same(occ, _occupancy_ref(tr, idx, ego_g, ego_lane_s, second))
+        # the ego reaching into its street's next lane where there is one (as while changing lanes)
+        ego_second = ego_g + 1 if ego_g >= 0 and not t.is_connector[ego_g] and \
+            ego_g - t.group_first[ego_g] < t.group_lanes[ego_g] - 1 else -1
+        second_p = 0.0 if ego_second < 0 else (ego_lane_s if tr._lane_dir[ego_second] > 0
+                                                else t.length_m[ego_second] - ego_lane_s)
+        occ = K.occupancy(idx, tr.lane, tr.p, second, *tr._parked_occ, ego_g, float(ego_p), ego_second,
+                          float(second_p), tr.n, len(t.refs))
+        _same(occ, _occupancy_ref(tr, idx, ego_g, ego_lane_s, second, ego_second))
         got = K.requests(tr.lane, tr.lat, tr.v, tr.held, tr.next_conn, tr.stopped_at_s, on_street, dist_line,
                          stop_first, state, occ[0], occ[2], t.conn_src, len(t.conn_lane), time_s, tr.idm.b_m_s2,
                          GREEN, YELLOW, T.YELLOW_STOP_M_S2)
