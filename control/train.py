@@ -30,7 +30,7 @@ import numpy as np
 
 from common.config import ConfigError, check_range, save_yaml
 
-from .envs import REWARDS, STAGES, VALIDATION_SEEDS, make_stage_env, stage_reads_route
+from .envs import REWARDS, STAGES, SUITE_STAGE, VALIDATION_SEED0, VALIDATION_SEEDS, make_stage_env, stage_reads_route
 from .features import LAYOUT_ID
 from .route_features import LAYOUT_V2_ID
 
@@ -88,6 +88,13 @@ class PolicyTrainConfig:
     # each step it overrides the command costs intervention_cost, so the policy learns to brake before it has to
     supervised: bool = False
     intervention_cost: float = 0.05  # per overridden 50-ms step (a 1-s full brake: 1.0; a vehicle hit: 4.0)
+    # failure-state replay (control.failure_starts): before RL the teacher drives failure_routes training routes of
+    # each stage but the suite (which has its own curriculum); failure_share of that stage's episodes then start
+    # failure_lead_s before one of the teacher's failures there and run at most failure_horizon_s
+    failure_routes: int = 0
+    failure_share: float = 0.3
+    failure_lead_s: float = 8.0
+    failure_horizon_s: float = 30.0
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     eval_workers: int = 1  # processes for the validation episodes (training waits meanwhile: its cores are free)
@@ -145,6 +152,12 @@ class PolicyTrainConfig:
         if self.correction_cost and not self.residual:
             raise ConfigError("correction_cost prices a residual's correction: it needs residual=true")
         check_range("intervention_cost", self.intervention_cost, 0.0, 100.0)
+        check_range("failure_routes", self.failure_routes, 0, 100_000)
+        check_range("failure_share", self.failure_share, 0.0, 1.0)
+        check_range("failure_lead_s", self.failure_lead_s, 0.0, 120.0)
+        check_range("failure_horizon_s", self.failure_horizon_s, 1.0, 600.0)
+        if self.failure_routes and self.observation != "features":
+            raise ConfigError("failure_routes replays the rule-based driver's failures: it needs observation=features")
         if self.supervised and self.observation != "features":
             raise ConfigError("supervised=true is for observation=features (the supervisor reads the feature vector)")
         if self.residual and (self.algo != "ppo" or self.observation != "features"):
@@ -160,7 +173,16 @@ class PolicyTrainConfig:
         applies = self.envs_on == "ray" and self.algo == "ppo" and self.observation == "features"
         return self.rollouts_in == "actors" or (self.rollouts_in == "auto" and applies)
 
-def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
+FAILURES_FILE = "failure_starts.json"  # in the run folder: the teacher's harvested failures (control.failure_starts)
+
+
+def harvested_stages(cfg: PolicyTrainConfig) -> tuple[str, ...]:
+    """The stages whose teacher failures a run harvests: all but the suite (its curriculum draws its cases)."""
+    return tuple(s for s in cfg.stages if s != SUITE_STAGE) if cfg.failure_routes else ()
+
+
+def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
+    """A training env of ``stage`` for worker ``rank``; ``replay``: with the run's failure starts (when it has them)."""
     def make():
         from perception.ground_truth import PerceptionNoise
 
@@ -185,6 +207,13 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int):
             from .residual import TeacherResidual
 
             env = TeacherResidual(env, cfg.residual_scale, teacher, cfg.correction_cost)
+        if cfg.failure_routes and replay and stage in harvested_stages(cfg):
+            from .failure_starts import FailureStarts, load_starts
+
+            starts, _ = load_starts(Path(cfg.out_dir) / FAILURES_FILE)
+            horizon = round(cfg.failure_horizon_s / env.unwrapped.dt_s)
+            env = FailureStarts(env, [s for s in starts if s.stage == stage], cfg.failure_share, horizon, cfg.residual,
+                                seed=seed)
         return env
     return make
 
@@ -535,6 +564,8 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
                  "phase": "start"}  # start: the model is built (and warm-started) before RL
         _write_json(state_path, state)
     t0 = time.perf_counter()
+    if harvested_stages(cfg) and not (out / FAILURES_FILE).is_file():  # written whole: a resume redoes a cut harvest
+        harvest_failures(cfg, out / FAILURES_FILE, progress)
     bounds = np.cumsum([round(f * cfg.total_steps) for f in cfg.stage_fractions])
     bar = tqdm(total=int(bounds[-1]), initial=min(int(state["num_timesteps"]), int(bounds[-1])), desc=f"train {cfg.algo}",
                unit="step", disable=not progress, mininterval=2.0)
@@ -562,10 +593,47 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     result = {"out_dir": str(out), "steps": int(model.num_timesteps), "best_driving_score": state["best"][0],
               "best_success_rate": state["best"][1], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
               "wall_s_this_session": round(time.perf_counter() - t0, 1)}
+    if harvested_stages(cfg):
+        from .failure_starts import load_starts
+
+        starts, routes = load_starts(out / FAILURES_FILE)
+        result["failure_starts"] = {stage: f"{sum(s.stage == stage for s in starts)} of {n} teacher routes failed"
+                                    for stage, n in routes.items()}
     _write_json(out / "result.json", result)
     state["phase"] = "done"
     _write_json(state_path, state)
     return result
+
+
+def _harvest_part(cfg: PolicyTrainConfig, stage: str, rank: int, seeds: list[int], progress: bool) -> list:
+    from .failure_starts import harvest
+
+    return harvest(_env_fn(cfg, stage, 10_000 + rank, replay=False), stage, seeds, cfg.residual, cfg.failure_lead_s,
+                   progress)
+
+
+def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) -> dict[str, int]:
+    """Drive the teacher on ``cfg.failure_routes`` training routes of each harvested stage, in the run's own training
+    envs, over ``cfg.eval_workers`` processes; write the failure starts to ``path``. Returns failures per stage."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from .failure_starts import save_starts
+
+    starts, routes = [], {}
+    for k, stage in enumerate(harvested_stages(cfg)):
+        seeds = [int(s) for s in np.random.default_rng([cfg.seed, k, 0x4A7]).integers(0, VALIDATION_SEED0, cfg.failure_routes)]
+        parts = [seeds[w::cfg.eval_workers] for w in range(cfg.eval_workers)]
+        if cfg.eval_workers == 1:
+            starts += _harvest_part(cfg, stage, 0, seeds, progress)
+        else:
+            with ProcessPoolExecutor(cfg.eval_workers, mp_context=get_context("spawn")) as pool:
+                jobs = [pool.submit(_harvest_part, cfg, stage, w, part, progress and w == 0) for w, part in enumerate(parts)]
+                for job in jobs:
+                    starts += job.result()
+        routes[stage] = len(seeds)
+    save_starts(path, starts, routes)
+    return {stage: sum(s.stage == stage for s in starts) for stage in routes}
 
 
 def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: bool):

@@ -1,0 +1,167 @@
+"""Training from where the teacher fails (failure-state replay).
+
+On random navigation routes the rule-based driver fails rarely and each time differently (session 20:
+14 of 50 routes of 1-2.5 km, every failure of its own kind), so an RL run of 400,000 steps meets a few dozen
+failures, each once, among hundreds of thousands of ordinary steps. ``harvest`` drives the run's own training
+env with the teacher's commands on training seeds and keeps, for each route that does not reach its goal, the
+step ``lead_s`` before the failure: before the contact for a collision, before the car's last long stand for a
+time limit. ``FailureStarts`` starts a share of the training episodes there: it resets the world to the
+route's seed and drives that prefix with the teacher's commands again (a residual policy's zero correction),
+which reproduces the state exactly (the world and the perception noise reseed from the scene seed), then hands
+the car to the policy for at most ``horizon_s``. Starting episodes from states a demonstrator or a replay
+buffer provides is the idea of Nair et al. 2018 ("Overcoming Exploration in RL with Demonstrations": resets to
+demonstration states) and of prioritised level replay (``control.curriculum``) on the level of one moment.
+
+The prefix is driven inside ``reset`` and its steps reach the wrappers below (``Monitor`` counts them in its
+episode length and return; the teacher's reward there is the same on every replay).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from .metrics import EpisodeLog
+
+STAND_M_S = 0.3  # below this speed the car stands (a time limit's last stand starts when it drops below) [m/s]
+
+
+@dataclass(frozen=True)
+class FailureStart:
+    """One harvested failure: replay ``seed`` for ``step`` steps with the teacher, then train from there."""
+
+    stage: str
+    seed: int  # the scene seed (a training seed)
+    step: int  # teacher steps before the policy takes over
+    end: str  # how the teacher's route ended (``EpisodeLog.end``): collision (kind), time limit, off road ...
+    end_step: int  # the step it ended at
+
+
+class TeacherPrefix:
+    """The commands that replay a failure's prefix: the rule-based driver's (it must see every step's frame),
+    or for a residual env (whose wrapper runs the teacher itself) a zero correction."""
+
+    def __init__(self, residual: bool):
+        self.residual = residual
+        self.driver = None
+        if not residual:
+            from .policies import RuleBasedPolicy
+
+            self.driver = RuleBasedPolicy()
+
+    def reset(self) -> None:
+        if self.driver is not None:
+            self.driver.reset()
+
+    def __call__(self, obs: np.ndarray, info: dict) -> np.ndarray:
+        if self.driver is None:
+            return np.zeros(2, np.float32)
+        return self.driver.act(obs, info.get("perception"))
+
+
+def drive_teacher(env: gym.Env, prefix: TeacherPrefix, seed: int) -> tuple[EpisodeLog, list[float]]:
+    """One route of ``env`` on scene ``seed`` with the teacher's commands: its log and the speed per step [m/s]."""
+    obs, info = env.reset(seed=seed)
+    prefix.reset()
+    world = env.unwrapped.world
+    log, speeds = EpisodeLog(dt_s=env.unwrapped.dt_s), []
+    while True:
+        action = prefix(obs, info)
+        obs, _, terminated, truncated, info = env.step(action)
+        speed = float(world.ego.speed_m_s)
+        log.add(info, speed, action, terminated, truncated)
+        speeds.append(speed)
+        if terminated or truncated:
+            return log, speeds
+
+
+def start_step(log: EpisodeLog, speeds: list[float], lead_s: float) -> int | None:
+    """Where to start training on a failed route: ``lead_s`` before its end, or for a time limit before the last
+    long stand began; None for a route that reached its goal."""
+    if log.end == "goal":
+        return None
+    end = len(speeds)
+    if log.end == "time limit":
+        moving = np.flatnonzero(np.asarray(speeds) >= STAND_M_S)
+        end = int(moving[-1]) + 1 if moving.size else 0
+    return max(end - int(round(lead_s / log.dt_s)), 0)
+
+
+def harvest(make_env: Callable[[], gym.Env], stage: str, seeds, residual: bool, lead_s: float,
+            progress: bool = True) -> list[FailureStart]:
+    """Drive the teacher on each of ``seeds`` in the env ``make_env`` builds (the run's own training env of
+    ``stage``) and keep the failures' start states."""
+    from tqdm import tqdm
+
+    env, prefix, out = make_env(), TeacherPrefix(residual), []
+    try:
+        for seed in tqdm(list(seeds), desc=f"teacher failures ({stage})", unit="route", disable=not progress):
+            log, speeds = drive_teacher(env, prefix, int(seed))
+            step = start_step(log, speeds, lead_s)
+            if step is not None:
+                out.append(FailureStart(stage, int(seed), step, log.end, len(speeds)))
+    finally:
+        env.close()
+    return out
+
+
+def save_starts(path: Path, starts: list[FailureStart], routes: dict[str, int]) -> None:
+    """``routes``: routes driven per stage (a stage with no failure is still recorded as harvested)."""
+    tmp = Path(path).with_suffix(".tmp")
+    tmp.write_text(json.dumps({"routes": routes, "starts": [asdict(s) for s in starts]}, indent=1))
+    tmp.replace(path)  # whole or absent: an interrupted harvest is redone, never half-read
+
+
+def load_starts(path: Path) -> tuple[list[FailureStart], dict[str, int]]:
+    data = json.loads(Path(path).read_text())
+    return [FailureStart(**s) for s in data["starts"]], dict(data["routes"])
+
+
+class FailureStarts(gym.Wrapper):
+    """Starts ``share`` of the resets without a seed or options at a harvested failure (drawn uniformly), the
+    rest as the env would; an episode started at a failure is truncated after ``horizon_steps`` policy steps.
+    ``info["failure_start"]`` names the start on such a reset."""
+
+    def __init__(self, env: gym.Env, starts: list[FailureStart], share: float, horizon_steps: int, residual: bool,
+                 seed: int = 0):
+        super().__init__(env)
+        self.starts = list(starts)
+        self.share = float(share)
+        self.horizon_steps = int(horizon_steps)
+        self.prefix = TeacherPrefix(residual)
+        self._rng = np.random.default_rng([seed, 0xFA11])
+        self._left: int | None = None
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        self._left = None
+        if seed is None and options is None and self.starts and self._rng.random() < self.share:
+            start = self.starts[int(self._rng.integers(len(self.starts)))]
+            replayed = self._replay(start)
+            if replayed is not None:
+                return replayed
+        return self.env.reset(seed=seed, options=options)
+
+    def _replay(self, start: FailureStart):
+        obs, info = self.env.reset(seed=start.seed)
+        self.prefix.reset()
+        for _ in range(start.step):
+            obs, _, terminated, truncated, info = self.env.step(self.prefix(obs, info))
+            if terminated or truncated:  # not the harvest's world (another env stack): start as usual
+                return None
+        self._left = self.horizon_steps
+        info = dict(info)
+        info["failure_start"] = asdict(start)
+        return obs, info
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if self._left is not None:
+            self._left -= 1
+            if self._left <= 0 and not terminated:
+                truncated = True
+        return obs, reward, terminated, truncated, info

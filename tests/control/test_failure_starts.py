@@ -1,0 +1,78 @@
+"""Failure-state replay (control.failure_starts): where a failed route's training episodes start, a replay that
+reproduces the teacher's state exactly in another worker's env, and a run's harvest feeding its envs."""
+
+import numpy as np
+import pytest
+
+import control.failure_starts as fs
+from common.errors import ConfigError
+from control.metrics import EpisodeLog
+from control.train import FAILURES_FILE, PolicyTrainConfig, _env_fn, harvest_failures
+
+
+def _log(end: str) -> EpisodeLog:
+    log = EpisodeLog(dt_s=0.05)
+    log.end = end
+    return log
+
+
+def test_a_failed_route_starts_its_lead_before_the_failure():
+    speeds = [5.0] * 400 + [0.0] * 600  # drove 20 s, then stood 30 s
+    assert fs.start_step(_log("collision (vehicle)"), speeds, lead_s=8.0) == 1000 - 160  # before the contact
+    assert fs.start_step(_log("time limit"), speeds, lead_s=8.0) == 400 - 160  # before the last stand began
+    assert fs.start_step(_log("collision (vehicle)"), speeds[:50], lead_s=8.0) == 0
+    assert fs.start_step(_log("goal"), speeds, lead_s=8.0) is None
+
+
+def _cfg(tmp_path, residual=True, **kw):
+    return PolicyTrainConfig(out_dir=str(tmp_path), residual=residual, warm_start_steps=0, stages=("townnav",),
+                             stage_fractions=(1.0,), route_length_m=150.0, reward="driving", **kw)
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_a_replayed_start_is_the_teachers_state_in_another_workers_env(tmp_path, residual):
+    cfg = _cfg(tmp_path, residual)
+    a, b = _env_fn(cfg, "townnav", 0, replay=False)(), _env_fn(cfg, "townnav", 1, replay=False)()
+    seed = 4321
+    log, speeds = fs.drive_teacher(a, fs.TeacherPrefix(residual), seed)
+    k = len(speeds) // 2
+    obs, info = a.reset(seed=seed)
+    prefix = fs.TeacherPrefix(residual)
+    prefix.reset()
+    for _ in range(k):
+        obs, *_, info = a.step(prefix(obs, info))
+    wrapped = fs.FailureStarts(b, [fs.FailureStart("townnav", seed, k, "collision (vehicle)", len(speeds))], 1.0,
+                               horizon_steps=20, residual=residual)
+    obs_b, info_b = wrapped.reset()
+    ego_a, ego_b = a.unwrapped.world.ego, b.unwrapped.world.ego
+    assert (ego_a.x_m, ego_a.y_m, ego_a.yaw_rad, ego_a.speed_m_s) == (ego_b.x_m, ego_b.y_m, ego_b.yaw_rad, ego_b.speed_m_s)
+    np.testing.assert_array_equal(obs, obs_b)
+    assert info_b["failure_start"]["step"] == k
+    for step in range(1, 21):  # the policy's steps from there, cut at the horizon
+        *_, terminated, truncated, _ = wrapped.step(np.zeros(2, np.float32))
+        if terminated:
+            break
+        assert truncated == (step == 20)
+
+
+def test_a_run_harvests_its_teachers_failures_and_starts_episodes_there(tmp_path, monkeypatch):
+    # every route counts as failed half-way (the teacher rarely fails on two short routes)
+    monkeypatch.setattr(fs, "start_step", lambda log, speeds, lead_s: len(speeds) // 2)
+    cfg = _cfg(tmp_path, failure_routes=2, failure_share=1.0, failure_horizon_s=1.0, eval_workers=1)
+    counts = harvest_failures(cfg, tmp_path / FAILURES_FILE, progress=False)
+    starts, routes = fs.load_starts(tmp_path / FAILURES_FILE)
+    assert counts == {"townnav": 2} and routes == {"townnav": 2} and len(starts) == 2
+    assert all(0 < s.step < s.end_step and s.seed < 800_000 for s in starts)  # training seeds only
+    env = _env_fn(cfg, "townnav", 0)()
+    assert isinstance(env, fs.FailureStarts)
+    _, info = env.reset()
+    assert info["failure_start"]["seed"] in {s.seed for s in starts}
+    env.reset(seed=800_000)  # an evaluation's reset (a seed given) is never replaced
+    assert env._left is None
+
+
+def test_failure_replay_needs_the_feature_observation():
+    with pytest.raises(ConfigError, match="failure_routes"):
+        PolicyTrainConfig(observation="pixels", failure_routes=10, stages=("town",), stage_fractions=(1.0,))
+    with pytest.raises(ConfigError, match="failure_share"):
+        PolicyTrainConfig(failure_share=1.5)
