@@ -1,15 +1,21 @@
-"""How a simulated driver brakes for the ego's body where the lane table cannot place it (the ego off
-the lanes, or in a junction box): it looks along its own path, the lane it is on, then the connector it
-will take and that connector's exit lane, and stops short of the first place on that path where its
-body would touch the ego's box.
+"""How simulated drivers (``GraphTraffic``) treat the ego's body beyond the lane table's one point for it.
 
-A straight look down the vehicle's heading (what drivers did before) stops a car turning in the box
-for an ego its curve passes by; the ego's own junction rules then wait for that car, and both stand
-until the episode's time limit (four of the rule-based driver's five validation time limits in
-session 20 were such waits, ``docs/learning.md``).
+- ``ego_contact_accel``: where the lane table cannot place the ego (off the lanes, or in a junction box) a
+  driver looks along its own path, the lane it is on, then the connector it will take and that connector's
+  exit lane, and stops short of the first place on that path where its body would touch the ego's box. A
+  straight look down the vehicle's heading (what drivers did before) stopped a car turning in the box for an
+  ego its curve passed by; the ego's junction rules then waited for that car, and both stood until the time
+  limit (four of the rule-based driver's five validation time limits in session 20 were such waits).
+- ``give_way_to_ego``: a driver granted a connector across the one the ego is on or pulling into gives the
+  grant back where it can still stop at its line (one granted while the ego stood at its own line drove on
+  into the ego's side once it moved).
+- ``ego_second_lane``: while the ego's body reaches into a neighbour lane, drivers there follow it, as they
+  follow a simulated car straddling the line (they saw a changing ego only once its centre crossed).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -88,3 +94,40 @@ def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel
     v_lead = max(ev, 0.0) * np.maximum(np.cos(eyaw - heading[rows, k]), 0.0)
     out[idx[rows]] = idm_accel_fn(idx[rows], gap, v_lead)
     return out
+
+
+def give_way_to_ego(traffic, ego_conn: int, on_street: np.ndarray, dist_line_m: np.ndarray, taken: np.ndarray,
+                    stop_m_s2: float) -> None:
+    """Drivers holding a grant for a connector across ``ego_conn``, still before their stop line and able to
+    stop there braking at ``stop_m_s2``, give it back (``traffic.held``, and ``taken``: grants per connector,
+    both in place) and wait: a driver who sees a car pull out in front stops, whoever had the right of way."""
+    t = traffic.table
+    across = t.conflict_conn[t.conflict_start[ego_conn]:t.conflict_start[ego_conn + 1]]
+    held = traffic.held
+    back = np.flatnonzero(on_street & np.isin(held, across) & (dist_line_m > -0.3)
+                          & (dist_line_m >= traffic.v * traffic.v / (2 * stop_m_s2)))
+    back = back[traffic.lane[back] == t.conn_src[held[back]]]  # not yet on the connector
+    np.subtract.at(taken, held[back], 1)
+    held[back] = -1
+
+
+def ego_second_lane(traffic, g: int, road_s_m: float, pose: tuple[float, float, float], swing_m: float) -> int:
+    """The neighbour of street lane ``g`` (same street direction) the ego's body at ``pose`` (x, y [m], yaw
+    [rad]; road s ``road_s_m`` [m]) reaches into, as a changing vehicle's does (``traffic_kernels.second_lane``:
+    its side within ``swing_m`` of the line), or -1."""
+    t = traffic.table
+    if t.is_connector[g] or t.group_lanes[g] < 2:
+        return -1
+    px, py, h = traffic.graph.packed.pose(traffic._lane_road[g:g + 1], np.array([road_s_m]), traffic._lane_d[g:g + 1])
+    heading = float(h[0]) + (0.0 if traffic._lane_dir[g] > 0 else math.pi)
+    ex, ey, eyaw = pose
+    left = -(ex - float(px[0])) * math.sin(heading) + (ey - float(py[0])) * math.cos(heading)  # of its centre [m]
+    err = eyaw - heading
+    across = abs(math.sin(err)) * EGO_LENGTH_M / 2 + abs(math.cos(err)) * EGO_WIDTH_M / 2  # half its extent [m]
+    reach = traffic._lane_width[g] / 2 - swing_m
+    k = g - t.group_first[g]  # lane 0 is the leftmost of its street direction
+    if left + across > reach and k > 0:
+        return g - 1
+    if across - left > reach and k < t.group_lanes[g] - 1:
+        return g + 1
+    return -1

@@ -19,14 +19,14 @@ import math
 
 import numpy as np
 
-from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M, EGO_WIDTH_M
+from common.vocab import CYCLIST_CLASS, CYCLIST_DIMS_M, EGO_LENGTH_M
 
 from ..idm import IDMParams, idm_accel, idm_free_term
 from ..lights import GREEN, RED, YELLOW
 
 from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
-from .ego_yield import ego_contact_accel
+from .ego_yield import ego_contact_accel, ego_second_lane, give_way_to_ego
 from .graph import CROSSWALK_M, LaneRef, RoadGraph
 from .lanes import SIZE_JITTER, LaneTable
 from .signals import JunctionSignals
@@ -366,33 +366,12 @@ class GraphTraffic:
         ``ego_pose`` x, y [m], yaw [rad], reaches into a neighbour lane)."""
         t = self.table
         ego_p = (ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
-        ego_second = -1 if ego_pose is None or ego_g < 0 else self._ego_second_lane(ego_g, ego_lane_s, ego_pose)
+        ego_second = -1 if ego_pose is None or ego_g < 0 else ego_second_lane(self, ego_g, ego_lane_s, ego_pose, SWING_M)
         second_p = 0.0
         if ego_second >= 0:
             second_p = ego_lane_s if self._lane_dir[ego_second] > 0 else t.length_m[ego_second] - ego_lane_s
         return K.occupancy(idx, self.lane, self.p, second, *self._parked_occ, ego_g, float(ego_p), ego_second,
                            float(second_p), self.n, len(t.refs))
-
-    def _ego_second_lane(self, g: int, road_s_m: float, pose) -> int:
-        """The neighbour of street lane ``g`` (same street direction) the ego's body reaches into as a
-        changing vehicle's does (``traffic_kernels.second_lane``: within ``SWING_M`` of the line), or -1:
-        drivers there follow it as they follow a car changing lanes into theirs."""
-        t = self.table
-        if t.is_connector[g] or t.group_lanes[g] < 2:
-            return -1
-        px, py, h = self.graph.packed.pose(self._lane_road[g:g + 1], np.array([road_s_m]), self._lane_d[g:g + 1])
-        heading = float(h[0]) + (0.0 if self._lane_dir[g] > 0 else math.pi)
-        ex, ey, eyaw = pose
-        left = -(ex - float(px[0])) * math.sin(heading) + (ey - float(py[0])) * math.cos(heading)  # of its centre [m]
-        err = eyaw - heading
-        across = abs(math.sin(err)) * EGO_LENGTH_M / 2 + abs(math.cos(err)) * EGO_WIDTH_M / 2  # half its extent [m]
-        reach = self._lane_width[g] / 2 - SWING_M
-        k = g - t.group_first[g]  # lane 0 is the leftmost of its street direction
-        if left + across > reach and k > 0:
-            return g - 1
-        if across - left > reach and k < t.group_lanes[g] - 1:
-            return g + 1
-        return -1
 
     @property
     def _max_yaw(self) -> np.ndarray:
@@ -451,7 +430,7 @@ class GraphTraffic:
                 taken[ego_conn] += 1
                 in_box = ego_conn if in_box < 0 else in_box
         if in_box >= 0:
-            self._give_way_to_ego(int(in_box), on_street, dist_line, taken)
+            give_way_to_ego(self, int(in_box), on_street, dist_line, taken, YELLOW_STOP_M_S2)
         if cand.size == 0:
             return
         yields = ~priority[nc[cand]]
@@ -463,20 +442,6 @@ class GraphTraffic:
         ok = K.grant(cand, nc[cand], yields, taken, priority, approach, GAP_ACCEPT_S, t.conflict_start,
                      t.conflict_conn, room, need, t.conn_dst)
         self.held[cand[ok]] = nc[cand[ok]]
-
-    def _give_way_to_ego(self, ego_conn: int, on_street, dist_line, taken) -> None:
-        """Drivers granted a connector across the one the ego is on or entering, still before their
-        stop line and able to stop there (``YELLOW_STOP_M_S2``), give the grant back and wait, as a
-        driver does who sees a car pull out in front whoever had the right of way (one granted while
-        the ego stood at its line would otherwise drive on into the ego's side)."""
-        t = self.table
-        across = t.conflict_conn[t.conflict_start[ego_conn]:t.conflict_start[ego_conn + 1]]
-        h = self.held
-        back = np.flatnonzero(on_street & np.isin(h, across) & (dist_line > -0.3)
-                              & (dist_line >= self.v * self.v / (2 * YELLOW_STOP_M_S2)))
-        back = back[self.lane[back] == t.conn_src[h[back]]]
-        np.subtract.at(taken, h[back], 1)
-        h[back] = -1
 
     def _ego_box_accel(self, ego) -> np.ndarray:
         """Braking for the ego's box on each vehicle's own path (its lane, connector, exit lane) where
