@@ -43,8 +43,9 @@ class FailureStart:
 
 
 class TeacherPrefix:
-    """The commands that replay a failure's prefix: the rule-based driver's (it must see every step's frame),
-    or for a residual env (whose wrapper runs the teacher itself) a zero correction."""
+    """The commands that replay a failure's prefix, as a driving policy (``act(obs, frame)``, ``reset()``): the
+    rule-based driver's (it must see every step's frame), or for a residual env (whose wrapper runs the teacher
+    itself) a zero correction."""
 
     def __init__(self, residual: bool):
         self.residual = residual
@@ -58,36 +59,21 @@ class TeacherPrefix:
         if self.driver is not None:
             self.driver.reset()
 
-    def __call__(self, obs: np.ndarray, info: dict) -> np.ndarray:
+    def act(self, obs: np.ndarray, frame=None) -> np.ndarray:
         if self.driver is None:
             return np.zeros(2, np.float32)
-        return self.driver.act(obs, info.get("perception"))
+        return self.driver.act(obs, frame)
 
 
-def drive_teacher(env: gym.Env, prefix: TeacherPrefix, seed: int) -> tuple[EpisodeLog, list[float]]:
-    """One route of ``env`` on scene ``seed`` with the teacher's commands: its log and the speed per step [m/s]."""
-    obs, info = env.reset(seed=seed)
-    prefix.reset()
-    world = env.unwrapped.world
-    log, speeds = EpisodeLog(dt_s=env.unwrapped.dt_s), []
-    while True:
-        action = prefix(obs, info)
-        obs, _, terminated, truncated, info = env.step(action)
-        speed = float(world.ego.speed_m_s)
-        log.add(info, speed, action, terminated, truncated)
-        speeds.append(speed)
-        if terminated or truncated:
-            return log, speeds
-
-
-def start_step(log: EpisodeLog, speeds: list[float], lead_s: float) -> int | None:
-    """Where to start training on a failed route: ``lead_s`` before its end, or for a time limit before the last
-    long stand began; None for a route that reached its goal."""
+def start_step(log: EpisodeLog, lead_s: float) -> int | None:
+    """Where to start training on a failed route (``log``: its ``EpisodeLog``): ``lead_s`` before its end, or for
+    a time limit before the last long stand began; None for a route that reached its goal."""
     if log.end == "goal":
         return None
-    end = len(speeds)
+    speeds = np.asarray(log.speed_m_s)
+    end = speeds.size
     if log.end == "time limit":
-        moving = np.flatnonzero(np.asarray(speeds) >= STAND_M_S)
+        moving = np.flatnonzero(speeds >= STAND_M_S)
         end = int(moving[-1]) + 1 if moving.size else 0
     return max(end - int(round(lead_s / log.dt_s)), 0)
 
@@ -98,13 +84,15 @@ def harvest(make_env: Callable[[], gym.Env], stage: str, seeds, residual: bool, 
     ``stage``) and keep the failures' start states."""
     from tqdm import tqdm
 
+    from .evaluate import run_episode
+
     env, prefix, out = make_env(), TeacherPrefix(residual), []
     try:
         for seed in tqdm(list(seeds), desc=f"teacher failures ({stage})", unit="route", disable=not progress):
-            log, speeds = drive_teacher(env, prefix, int(seed))
-            step = start_step(log, speeds, lead_s)
+            _, log = run_episode(env, prefix, int(seed))
+            step = start_step(log, lead_s)
             if step is not None:
-                out.append(FailureStart(stage, int(seed), step, log.end, len(speeds)))
+                out.append(FailureStart(stage, int(seed), step, log.end, len(log.speed_m_s)))
     finally:
         env.close()
     return out
@@ -150,7 +138,7 @@ class FailureStarts(gym.Wrapper):
         obs, info = self.env.reset(seed=start.seed)
         self.prefix.reset()
         for _ in range(start.step):
-            obs, _, terminated, truncated, info = self.env.step(self.prefix(obs, info))
+            obs, _, terminated, truncated, info = self.env.step(self.prefix.act(obs, info.get("perception")))
             if terminated or truncated:  # not the harvest's world (another env stack): start as usual
                 return None
         self._left = self.horizon_steps

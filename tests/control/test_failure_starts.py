@@ -6,22 +6,23 @@ import pytest
 
 import control.failure_starts as fs
 from common.errors import ConfigError
+from control.evaluate import run_episode
 from control.metrics import EpisodeLog
 from control.train import FAILURES_FILE, PolicyTrainConfig, _env_fn, harvest_failures
 
 
-def _log(end: str) -> EpisodeLog:
-    log = EpisodeLog(dt_s=0.05)
+def _log(end: str, speeds: list[float]) -> EpisodeLog:
+    log = EpisodeLog(dt_s=0.05, speed_m_s=list(speeds))
     log.end = end
     return log
 
 
 def test_a_failed_route_starts_its_lead_before_the_failure():
     speeds = [5.0] * 400 + [0.0] * 600  # drove 20 s, then stood 30 s
-    assert fs.start_step(_log("collision (vehicle)"), speeds, lead_s=8.0) == 1000 - 160  # before the contact
-    assert fs.start_step(_log("time limit"), speeds, lead_s=8.0) == 400 - 160  # before the last stand began
-    assert fs.start_step(_log("collision (vehicle)"), speeds[:50], lead_s=8.0) == 0
-    assert fs.start_step(_log("goal"), speeds, lead_s=8.0) is None
+    assert fs.start_step(_log("collision (vehicle)", speeds), lead_s=8.0) == 1000 - 160  # before the contact
+    assert fs.start_step(_log("time limit", speeds), lead_s=8.0) == 400 - 160  # before the last stand began
+    assert fs.start_step(_log("collision (vehicle)", speeds[:50]), lead_s=8.0) == 0
+    assert fs.start_step(_log("goal", speeds), lead_s=8.0) is None
 
 
 def _cfg(tmp_path, residual=True, **kw):
@@ -34,14 +35,14 @@ def test_a_replayed_start_is_the_teachers_state_in_another_workers_env(tmp_path,
     cfg = _cfg(tmp_path, residual)
     a, b = _env_fn(cfg, "townnav", 0, replay=False)(), _env_fn(cfg, "townnav", 1, replay=False)()
     seed = 4321
-    log, speeds = fs.drive_teacher(a, fs.TeacherPrefix(residual), seed)
-    k = len(speeds) // 2
+    _, log = run_episode(a, fs.TeacherPrefix(residual), seed)
+    k = len(log.speed_m_s) // 2
     obs, info = a.reset(seed=seed)
     prefix = fs.TeacherPrefix(residual)
     prefix.reset()
     for _ in range(k):
-        obs, *_, info = a.step(prefix(obs, info))
-    wrapped = fs.FailureStarts(b, [fs.FailureStart("townnav", seed, k, "collision (vehicle)", len(speeds))], 1.0,
+        obs, *_, info = a.step(prefix.act(obs, info.get("perception")))
+    wrapped = fs.FailureStarts(b, [fs.FailureStart("townnav", seed, k, "collision (vehicle)", 2 * k)], 1.0,
                                horizon_steps=20, residual=residual)
     obs_b, info_b = wrapped.reset()
     ego_a, ego_b = a.unwrapped.world.ego, b.unwrapped.world.ego
@@ -57,7 +58,7 @@ def test_a_replayed_start_is_the_teachers_state_in_another_workers_env(tmp_path,
 
 def test_a_run_harvests_its_teachers_failures_and_starts_episodes_there(tmp_path, monkeypatch):
     # every route counts as failed half-way (the teacher rarely fails on two short routes)
-    monkeypatch.setattr(fs, "start_step", lambda log, speeds, lead_s: len(speeds) // 2)
+    monkeypatch.setattr(fs, "start_step", lambda log, lead_s: len(log.speed_m_s) // 2)
     cfg = _cfg(tmp_path, failure_routes=2, failure_share=1.0, failure_horizon_s=1.0, eval_workers=1)
     counts = harvest_failures(cfg, tmp_path / FAILURES_FILE, progress=False)
     starts, routes = fs.load_starts(tmp_path / FAILURES_FILE)
