@@ -360,13 +360,14 @@ class GraphTraffic:
         self._cross_lane_ends(half)
         self._sync()
 
-    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray, ego_pose=None):
+    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray,
+                   ego_pose: tuple[float, float, float]):
         """CSR occupancy of every lane: moving vehicles (twice while straddling, ``second``: the other
         lane, ``traffic_kernels.second_lane``), parked cars, the ego (twice while its body, at
         ``ego_pose`` x, y [m], yaw [rad], reaches into a neighbour lane)."""
         t = self.table
         ego_p = (ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
-        ego_second = -1 if ego_pose is None or ego_g < 0 else ego_second_lane(self, ego_g, ego_lane_s, ego_pose, SWING_M)
+        ego_second = -1 if ego_g < 0 else ego_second_lane(self, ego_g, ego_lane_s, ego_pose, SWING_M)
         second_p = 0.0
         if ego_second >= 0:
             second_p = ego_lane_s if self._lane_dir[ego_second] > 0 else t.length_m[ego_second] - ego_lane_s
