@@ -61,8 +61,9 @@ def path_samples(traffic, idx: np.ndarray, ds_m: np.ndarray) -> tuple[np.ndarray
 def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel_fn) -> np.ndarray:
     """Per vehicle, the IDM acceleration [m/s^2] that stops it short of the ego's box on its path
     (``np.inf`` where its path within ``LOOK_M`` stays clear of it). ``ego``: x, y [m], yaw [rad],
-    speed [m/s]; ``idm_accel_fn(v, v_des, gap, v_lead)`` over the candidates (``GraphTraffic``'s
-    IDM and desired speeds). The ego counts as a leader moving at its speed along the path there."""
+    speed [m/s]; ``idm_accel_fn(vehicles, gap_m, v_lead_m_s)``: the IDM acceleration of those vehicle indices
+    behind a leader that far ahead at that speed (``GraphTraffic`` knows their speeds and desired speeds). The ego
+    counts as a leader moving at its speed along the path there."""
     ex, ey, eyaw, ev = ego
     out = np.full(traffic.n, np.inf)
     x, y, yaw = traffic.poses()
