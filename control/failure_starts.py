@@ -98,16 +98,23 @@ def harvest(make_env: Callable[[], gym.Env], stage: str, seeds, residual: bool, 
     return out
 
 
-def save_starts(path: Path, starts: list[FailureStart], routes: dict[str, int]) -> None:
-    """``routes``: routes driven per stage (a stage with no failure is still recorded as harvested)."""
+def save_starts(path: Path, starts: list[FailureStart], routes: dict[str, int], world: dict | None = None) -> None:
+    """``routes``: routes driven per stage (a stage with no failure is still recorded as harvested); ``world``: what
+    the starts are only valid for (route length, noise), checked when another run reuses the file."""
     tmp = Path(path).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"routes": routes, "starts": [asdict(s) for s in starts]}, indent=1))
+    data = {"routes": routes, "world": world or {}, "starts": [asdict(s) for s in starts]}
+    tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)  # whole or absent: an interrupted harvest is redone, never half-read
 
 
 def load_starts(path: Path) -> tuple[list[FailureStart], dict[str, int]]:
     data = json.loads(Path(path).read_text())
     return [FailureStart(**s) for s in data["starts"]], dict(data["routes"])
+
+
+def harvest_world(path: Path) -> dict:
+    """The world a harvest file's starts were driven in (``{}`` for files from before it was recorded)."""
+    return dict(json.loads(Path(path).read_text()).get("world", {}))
 
 
 class FailureStarts(gym.Wrapper):

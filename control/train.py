@@ -95,6 +95,10 @@ class PolicyTrainConfig:
     failure_share: float = 0.3
     failure_lead_s: float = 8.0
     failure_horizon_s: float = 30.0
+    # harvest files of earlier runs (their failure_starts.json) to start from instead of, or besides, a harvest of
+    # this run's own: the harvest depends only on the stage, the route length, the noise and the teacher's code, and
+    # costs ~10 min of 2 cores per 100 km of 500-m town routes (a failure per ~20 km)
+    failure_starts_from: tuple[str, ...] = ()
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     eval_workers: int = 1  # processes for the validation episodes (training waits meanwhile: its cores are free)
@@ -156,7 +160,10 @@ class PolicyTrainConfig:
         check_range("failure_share", self.failure_share, 0.0, 1.0)
         check_range("failure_lead_s", self.failure_lead_s, 0.0, 120.0)
         check_range("failure_horizon_s", self.failure_horizon_s, 1.0, 600.0)
-        if self.failure_routes and self.observation != "features":
+        for f in self.failure_starts_from:
+            if not Path(f).is_file():
+                raise ConfigError(f"failure_starts_from: no harvest file {f!r} (a run folder's {FAILURES_FILE})")
+        if (self.failure_routes or self.failure_starts_from) and self.observation != "features":
             raise ConfigError("failure_routes replays the rule-based driver's failures: it needs observation=features")
         if self.supervised and self.observation != "features":
             raise ConfigError("supervised=true is for observation=features (the supervisor reads the feature vector)")
@@ -178,7 +185,8 @@ FAILURES_FILE = "failure_starts.json"  # in the run folder: the teacher's harves
 
 def harvested_stages(cfg: PolicyTrainConfig) -> tuple[str, ...]:
     """The stages whose teacher failures a run harvests: all but the suite (its curriculum draws its cases)."""
-    return tuple(s for s in cfg.stages if s != SUITE_STAGE) if cfg.failure_routes else ()
+    replays = cfg.failure_routes or cfg.failure_starts_from
+    return tuple(s for s in cfg.stages if s != SUITE_STAGE) if replays else ()
 
 
 def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
@@ -207,7 +215,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
             from .residual import TeacherResidual
 
             env = TeacherResidual(env, cfg.residual_scale, teacher, cfg.correction_cost)
-        if cfg.failure_routes and replay and stage in harvested_stages(cfg):
+        if replay and stage in harvested_stages(cfg):
             from .failure_starts import FailureStarts, load_starts
 
             starts, _ = load_starts(Path(cfg.out_dir) / FAILURES_FILE)
@@ -612,16 +620,33 @@ def _harvest_part(cfg: PolicyTrainConfig, stage: str, rank: int, seeds: list[int
                    progress)
 
 
+def _harvest_world(cfg: PolicyTrainConfig) -> dict:
+    """What a harvest's starts depend on besides the stage and the teacher's code."""
+    return {"route_length_m": float(cfg.route_length_m), "noise": bool(cfg.noise)}
+
+
 def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) -> dict[str, int]:
-    """Drive the teacher on ``cfg.failure_routes`` training routes of each harvested stage, in the run's own training
-    envs, over ``cfg.eval_workers`` processes; write the failure starts to ``path``. Returns failures per stage."""
+    """The run's failure starts, written to ``path``: those of ``cfg.failure_starts_from`` (earlier runs' harvests
+    of the same world) and, with ``cfg.failure_routes``, the teacher driven on that many training routes of each
+    harvested stage, in the run's own training envs, over ``cfg.eval_workers`` processes. Returns failures per
+    stage."""
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from .failure_starts import save_starts
+    from .failure_starts import harvest_world, load_starts, save_starts
 
+    stages, world = harvested_stages(cfg), _harvest_world(cfg)
     starts, routes = [], {}
-    for k, stage in enumerate(harvested_stages(cfg)):
+    for f in cfg.failure_starts_from:
+        theirs = harvest_world(f)
+        if any(theirs.get(k, v) != v for k, v in world.items()):
+            raise ConfigError(f"failure_starts_from {f!r} was harvested with {theirs}; this run trains with {world}")
+        more, driven = load_starts(f)
+        starts += [s for s in more if s.stage in stages]
+        for stage, n in driven.items():
+            if stage in stages:
+                routes[stage] = routes.get(stage, 0) + n
+    for k, stage in enumerate(stages if cfg.failure_routes else ()):
         seeds = [int(s) for s in np.random.default_rng([cfg.seed, k, 0x4A7]).integers(0, VALIDATION_SEED0, cfg.failure_routes)]
         parts = [seeds[w::cfg.eval_workers] for w in range(cfg.eval_workers)]
         if cfg.eval_workers == 1:
@@ -631,8 +656,8 @@ def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) 
                 jobs = [pool.submit(_harvest_part, cfg, stage, w, part, progress and w == 0) for w, part in enumerate(parts)]
                 for job in jobs:
                     starts += job.result()
-        routes[stage] = len(seeds)
-    save_starts(path, starts, routes)
+        routes[stage] = routes.get(stage, 0) + len(seeds)
+    save_starts(path, starts, routes, world)
     return {stage: sum(s.stage == stage for s in starts) for stage in routes}
 
 

@@ -1,6 +1,8 @@
 """Failure-state replay (control.failure_starts): where a failed route's training episodes start, a replay that
 reproduces the teacher's state exactly in another worker's env, and a run's harvest feeding its envs."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,7 @@ import control.failure_starts as fs
 from common.errors import ConfigError
 from control.evaluate import run_episode
 from control.metrics import EpisodeLog
-from control.train import FAILURES_FILE, PolicyTrainConfig, _env_fn, harvest_failures
+from control.train import FAILURES_FILE, PolicyTrainConfig, _env_fn, harvest_failures, harvested_stages
 
 
 def _log(end: str, speeds: list[float]) -> EpisodeLog:
@@ -77,3 +79,19 @@ def test_failure_replay_needs_the_feature_observation():
         PolicyTrainConfig(observation="pixels", failure_routes=10, stages=("town",), stage_fractions=(1.0,))
     with pytest.raises(ConfigError, match="failure_share"):
         PolicyTrainConfig(failure_share=1.5)
+
+
+def test_a_run_reuses_an_earlier_harvest_of_the_same_world_and_refuses_another(tmp_path):
+    first = [fs.FailureStart("townnav", 123, 40, "time limit", 400), fs.FailureStart("suite", 5, 1, "x", 9)]
+    path = tmp_path / "theirs.json"
+    fs.save_starts(path, first, {"townnav": 50, "suite": 3}, {"route_length_m": 150.0, "noise": True})
+    cfg = _cfg(tmp_path / "run", failure_starts_from=(str(path),), eval_workers=1)
+    assert harvested_stages(cfg) == ("townnav",)  # no harvest of its own (failure_routes=0), replay all the same
+    counts = harvest_failures(cfg, tmp_path / FAILURES_FILE, progress=False)
+    starts, routes = fs.load_starts(tmp_path / FAILURES_FILE)
+    assert counts == {"townnav": 1} and routes == {"townnav": 50} and starts == first[:1]
+    longer = dataclasses.replace(cfg, route_length_m=500.0)
+    with pytest.raises(ConfigError, match="route_length_m"):
+        harvest_failures(longer, tmp_path / "x.json", progress=False)
+    with pytest.raises(ConfigError, match="no harvest file"):
+        _cfg(tmp_path, failure_starts_from=(str(tmp_path / "missing.json"),))
