@@ -102,6 +102,7 @@ def save_starts(path: Path, starts: list[FailureStart], routes: dict[str, int], 
     """``routes``: routes driven per stage (a stage with no failure is still recorded as harvested); ``world``: what
     the starts are only valid for (route length, noise), checked when another run reuses the file."""
     tmp = Path(path).with_suffix(".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     data = {"routes": routes, "world": world or {}, "starts": [asdict(s) for s in starts]}
     tmp.write_text(json.dumps(data, indent=1))
     tmp.replace(path)  # whole or absent: an interrupted harvest is redone, never half-read
