@@ -28,7 +28,8 @@ import numpy as np
 
 from .metrics import EpisodeLog
 
-STAND_M_S = 0.3  # below this speed the car stands (a time limit's last stand starts when it drops below) [m/s]
+STAND_M_S = 0.3  # below this speed the car stands [m/s]
+MIN_STAND_S = 10.0  # a time limit's start is before its longest stand, if one lasted this long [s]
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,20 @@ class TeacherPrefix:
 
 def start_step(log: EpisodeLog, lead_s: float) -> int | None:
     """Where to start training on a failed route (``log``: its ``EpisodeLog``): ``lead_s`` before its end, or for
-    a time limit before the last long stand began; None for a route that reached its goal."""
+    a time limit before its longest stand began; None for a route that reached its goal, and for a time limit
+    without a stand of ``MIN_STAND_S`` (a route run out of time at a crawl has no one moment to learn from: the
+    first harvest's starts 8 s before such a limit cost a 5,000-step replay for 160 steps no policy could save)."""
     if log.end == "goal":
         return None
     speeds = np.asarray(log.speed_m_s)
     end = speeds.size
     if log.end == "time limit":
-        moving = np.flatnonzero(speeds >= STAND_M_S)
-        end = int(moving[-1]) + 1 if moving.size else 0
+        standing = np.concatenate([[False], speeds < STAND_M_S, [False]])
+        edges = np.flatnonzero(np.diff(standing.astype(np.int8)))
+        starts, ends = edges[0::2], edges[1::2]  # each stand's first step and the step after its last
+        if not starts.size or (ends - starts).max() * log.dt_s < MIN_STAND_S:
+            return None
+        end = int(starts[np.argmax(ends - starts)])
     return max(end - int(round(lead_s / log.dt_s)), 0)
 
 

@@ -22,7 +22,12 @@ def _log(end: str, speeds: list[float]) -> EpisodeLog:
 def test_a_failed_route_starts_its_lead_before_the_failure():
     speeds = [5.0] * 400 + [0.0] * 600  # drove 20 s, then stood 30 s
     assert fs.start_step(_log("collision (vehicle)", speeds), lead_s=8.0) == 1000 - 160  # before the contact
-    assert fs.start_step(_log("time limit", speeds), lead_s=8.0) == 400 - 160  # before the last stand began
+    assert fs.start_step(_log("time limit", speeds), lead_s=8.0) == 400 - 160  # before the stand began
+    two = [5.0] * 400 + [0.0] * 600 + [5.0] * 100 + [0.0] * 300  # the longer stand first, a shorter one at the end
+    assert fs.start_step(_log("time limit", two), lead_s=8.0) == 400 - 160
+    crawl = [0.5, 0.0] * 500  # never stood 10 s on end: no one moment to start from
+    assert fs.start_step(_log("time limit", crawl), lead_s=8.0) is None
+    assert fs.start_step(_log("time limit", [5.0] * 1000), lead_s=8.0) is None
     assert fs.start_step(_log("collision (vehicle)", speeds[:50]), lead_s=8.0) == 0
     assert fs.start_step(_log("goal", speeds), lead_s=8.0) is None
 
