@@ -14,9 +14,10 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize("preset", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
-def test_presets_load(preset):
+def test_presets_load(preset, monkeypatch):
     from control.train import PolicyTrainConfig
 
+    monkeypatch.chdir(CONFIGS.parent)  # presets name files relative to the repository root, where they are run
     # policy*.yaml configure `drivestack train policy`; the others the simulator env
     from_dict(PolicyTrainConfig if preset.name.startswith("policy") else EnvConfig, load_yaml(preset))
 
