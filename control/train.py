@@ -160,9 +160,14 @@ class PolicyTrainConfig:
         check_range("failure_share", self.failure_share, 0.0, 1.0)
         check_range("failure_lead_s", self.failure_lead_s, 0.0, 120.0)
         check_range("failure_horizon_s", self.failure_horizon_s, 1.0, 600.0)
-        for f in self.failure_starts_from:
+        for f in self.failure_starts_from:  # checked before a run folder is made, so a refusal leaves none behind
             if not Path(f).is_file():
                 raise ConfigError(f"failure_starts_from: no harvest file {f!r} (a run folder's {FAILURES_FILE})")
+            from .failure_starts import harvest_world
+
+            theirs, world = harvest_world(f), _harvest_world(self)
+            if any(theirs.get(k, v) != v for k, v in world.items()):
+                raise ConfigError(f"failure_starts_from {f!r} was harvested with {theirs}; this run trains with {world}")
         if (self.failure_routes or self.failure_starts_from) and self.observation != "features":
             raise ConfigError("failure_routes replays the rule-based driver's failures: it needs observation=features")
         if self.supervised and self.observation != "features":
@@ -633,14 +638,11 @@ def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) 
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from .failure_starts import harvest_world, load_starts, save_starts
+    from .failure_starts import load_starts, save_starts
 
-    stages, world = harvested_stages(cfg), _harvest_world(cfg)
+    stages = harvested_stages(cfg)
     starts, routes = [], {}
-    for f in cfg.failure_starts_from:
-        theirs = harvest_world(f)
-        if any(theirs.get(k, v) != v for k, v in world.items()):
-            raise ConfigError(f"failure_starts_from {f!r} was harvested with {theirs}; this run trains with {world}")
+    for f in cfg.failure_starts_from:  # their world was checked with the config
         more, driven = load_starts(f)
         starts += [s for s in more if s.stage in stages]
         for stage, n in driven.items():
@@ -657,7 +659,7 @@ def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) 
                 for job in jobs:
                     starts += job.result()
         routes[stage] = routes.get(stage, 0) + len(seeds)
-    save_starts(path, starts, routes, world)
+    save_starts(path, starts, routes, _harvest_world(cfg))
     return {stage: sum(s.stage == stage for s in starts) for stage in routes}
 
 

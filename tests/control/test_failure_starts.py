@@ -95,8 +95,7 @@ def test_a_run_reuses_an_earlier_harvest_of_the_same_world_and_refuses_another(t
     counts = harvest_failures(cfg, tmp_path / FAILURES_FILE, progress=False)
     starts, routes = fs.load_starts(tmp_path / FAILURES_FILE)
     assert counts == {"townnav": 1} and routes == {"townnav": 50} and starts == first[:1]
-    longer = dataclasses.replace(cfg, route_length_m=500.0)
-    with pytest.raises(ConfigError, match="route_length_m"):
-        harvest_failures(longer, tmp_path / "x.json", progress=False)
+    with pytest.raises(ConfigError, match="route_length_m"):  # refused with the config, before a run folder exists
+        dataclasses.replace(cfg, route_length_m=500.0)
     with pytest.raises(ConfigError, match="no harvest file"):
         _cfg(tmp_path, failure_starts_from=(str(tmp_path / "missing.json"),))
