@@ -366,7 +366,7 @@ def load_policy(path: str | Path, device: str = "auto") -> "SB3Policy | Residual
         if scale is None:
             raise PolicyError(f"{str(path)!r} is a correction on the rule-based driver ({layout}) but records no "
                               "correction scale: save it with `drivestack train policy --set residual=true`")
-        return ResidualPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base, float(scale))
+        return ResidualPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base, scale)
     if layout not in FEATURE_LAYOUTS or shape != (FEATURE_LAYOUTS[layout],):
         known = ", ".join(f"{k} ({v},)" for k, v in FEATURE_LAYOUTS.items())
         raise PolicyError(f"{str(path)!r} expects observations {layout or 'of unknown layout'} with shape {shape}; "
@@ -396,12 +396,15 @@ def layout_mismatch(policy: "SB3Policy", scenario: str) -> str | None:
             "or drive it with the rule-based policy")
 
 
-def save_policy(model, path: str | Path, layout: str = LAYOUT_ID, residual_scale: float | None = None) -> Path:
+def save_policy(model, path: str | Path, layout: str = LAYOUT_ID,
+                residual_scale: float | tuple[float, float] | None = None) -> Path:
     """Save an SB3 model with the observation layout it was trained on (checked by ``load_policy``) and, for a
-    correction on the rule-based driver (``control.residual``), the correction's scale."""
+    correction on the rule-based driver (``control.residual``), the correction's scale (one number, or [steer,
+    accel])."""
     model.drivestack_observation = layout
     if residual_scale is not None:
-        model.drivestack_residual_scale = float(residual_scale)
+        model.drivestack_residual_scale = (float(residual_scale) if isinstance(residual_scale, (int, float))
+                                           else [float(v) for v in residual_scale])
     path = Path(path)
     tmp = path.with_name(path.stem + ".partial.zip")
     model.save(tmp)

@@ -41,9 +41,16 @@ def base_layout(layout: str) -> str | None:
     return layout[: -len(TEACHER_SUFFIX)] if layout.endswith(TEACHER_SUFFIX) else None
 
 
-def compose(teacher: np.ndarray, residual: np.ndarray, scale: float) -> np.ndarray:
-    """The executed [steer, accel]: the teacher's plus the scaled correction, within the actuators' [-1, 1]."""
-    return np.clip(np.asarray(teacher, np.float32) + scale * np.clip(np.asarray(residual, np.float32), -1.0, 1.0),
+def command_scales(scale: float | tuple[float, float] | list[float]) -> np.ndarray:
+    """The correction's scale per command, [steer, accel], from one number for both or a pair."""
+    return np.broadcast_to(np.asarray(scale, np.float32), (2,)).astype(np.float32)
+
+
+def compose(teacher: np.ndarray, residual: np.ndarray, scale: float | tuple[float, float]) -> np.ndarray:
+    """The executed [steer, accel]: the teacher's plus the correction scaled per command, within the actuators'
+    [-1, 1]."""
+    return np.clip(np.asarray(teacher, np.float32)
+                   + command_scales(scale) * np.clip(np.asarray(residual, np.float32), -1.0, 1.0),
                    -1.0, 1.0).astype(np.float32)
 
 
@@ -55,18 +62,21 @@ class TeacherResidual(gym.Wrapper):
     """Training side: the agent's action is the correction; the env is stepped with ``compose``'s command.
 
     ``info["teacher_action"]`` and ``info["executed_action"]`` record both sides of each step.
+    ``scale``: one number for both commands or [steer, accel] (a smaller steering scale keeps a correction that
+    learns to brake from wobbling the wheel: session 22's run crossed 5x the teacher's solid lines).
     ``correction_cost``: the reward loses this x the mean square of the correction as executed (``scale`` x the
     output, in command units) each step, as the reward term ``correction``: a correction must pay for itself, so
     that where training shows no gain from one (states like those of a world it rarely saw) the policy keeps it
     near 0 and the teacher's command stands (the residual's analogue of a KL cost to the warm start; session 19's
     run B, trained in the town, steered cars on the highway into the next lane)."""
 
-    def __init__(self, env: gym.Env, scale: float, teacher: RuleBasedPolicy | None = None, correction_cost: float = 0.0):
+    def __init__(self, env: gym.Env, scale: float | tuple[float, float], teacher: RuleBasedPolicy | None = None,
+                 correction_cost: float = 0.0):
         super().__init__(env)
         n = env.observation_space.shape[0]
         self.observation_space = spaces.Box(-OBS_BOUND, OBS_BOUND, (n + TEACHER_SIZE,), np.float32)
         self.action_space = spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.scale = float(scale)
+        self.scale = command_scales(scale)
         self.teacher = teacher or RuleBasedPolicy()
         self.correction_cost = float(correction_cost)
         self._teacher_action = SAFE_STOP.copy()
@@ -97,14 +107,16 @@ class TeacherResidual(gym.Wrapper):
 class ResidualPolicy(Policy):
     """Driving side: the rule-based driver and a learned correction (``SB3Policy`` on the extended vector).
 
-    ``layout`` is the env's layout (what the loops build the env with); the file's is ``residual_layout`` of it."""
+    ``layout`` is the env's layout (what the loops build the env with); the file's is ``residual_layout`` of it.
+    ``scale``: one number for both commands or [steer, accel], as trained."""
 
     observation = "features"
 
-    def __init__(self, learned: SB3Policy, layout: str, scale: float, teacher: RuleBasedPolicy | None = None):
+    def __init__(self, learned: SB3Policy, layout: str, scale: float | tuple[float, float],
+                 teacher: RuleBasedPolicy | None = None):
         self.learned = learned
         self.layout = layout
-        self.scale = float(scale)
+        self.scale = command_scales(scale)
         self.teacher = teacher or RuleBasedPolicy()
         self.name = learned.name.replace("(", "(residual, ", 1) if "(" in learned.name else f"{learned.name} (residual)"
 

@@ -82,7 +82,7 @@ class PolicyTrainConfig:
     # residual RL (control.residual): the policy learns a correction on top of the rule-based driver, which it
     # starts as (a zeroed action head; no warm start needed); the executed command is teacher + scale x output
     residual: bool = False
-    residual_scale: float = 0.5
+    residual_scale: float | tuple[float, float] = 0.5  # one for both commands, or [steer, accel]
     correction_cost: float = 0.0  # reward lost per step x the executed correction's mean square (residual only)
     # the safety supervisor in the training loop (control.supervised_training): it brakes as at drive time and
     # each step it overrides the command costs intervention_cost, so the policy learns to brake before it has to
@@ -151,7 +151,8 @@ class PolicyTrainConfig:
             raise ConfigError("kl_coef and bc_coef keep RL near the warm start: they need warm_start_steps > 0")
         if (self.kl_coef or self.bc_coef or self.value_warmup_steps) and (self.algo != "ppo" or self.observation != "features"):
             raise ConfigError("kl_coef, bc_coef and value_warmup_steps are for PPO on features (algo=ppo, observation=features)")
-        check_range("residual_scale", self.residual_scale, 0.01, 2.0)
+        for scale in (self.residual_scale if isinstance(self.residual_scale, tuple) else (self.residual_scale,)):
+            check_range("residual_scale", scale, 0.01, 2.0)
         check_range("correction_cost", self.correction_cost, 0.0, 100.0)
         if self.correction_cost and not self.residual:
             raise ConfigError("correction_cost prices a residual's correction: it needs residual=true")

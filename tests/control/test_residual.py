@@ -26,6 +26,7 @@ def test_compose_adds_the_scaled_correction_within_the_actuators_range():
     np.testing.assert_allclose(compose(teacher, [0.0, 0.0], 0.5), teacher)
     np.testing.assert_allclose(compose(teacher, [-0.4, 0.6], 0.5), [0.0, 1.0])  # 0.9 + 0.3 clipped to full throttle
     np.testing.assert_allclose(compose(teacher, [5.0, -5.0], 0.5), [0.7, 0.4])  # the correction itself is within [-1, 1]
+    np.testing.assert_allclose(compose(teacher, [-0.4, -0.6], (0.1, 0.5)), [0.16, 0.6])  # a scale per command
     assert residual_layout(LAYOUT_V2_ID) == LAYOUT_V2_ID + "+teacher"
     assert base_layout(residual_layout(LAYOUT_V2_ID)) == LAYOUT_V2_ID and base_layout(LAYOUT_V2_ID) is None
 
@@ -53,7 +54,8 @@ def test_a_zero_correction_drives_exactly_as_the_teacher(tmp_path):
     model = _ppo(env)
     save_policy(model, tmp_path / "r.zip", residual_layout(LAYOUT_V2_ID), residual_scale=0.5)
     policy = load_policy(tmp_path / "r.zip")
-    assert isinstance(policy, ResidualPolicy) and policy.layout == LAYOUT_V2_ID and policy.scale == 0.5
+    assert isinstance(policy, ResidualPolicy) and policy.layout == LAYOUT_V2_ID
+    np.testing.assert_array_equal(policy.scale, [0.5, 0.5])
     obs, info = plain.reset(seed=800001)
     policy.reset()
     for k in range(len(executed)):
@@ -61,6 +63,8 @@ def test_a_zero_correction_drives_exactly_as_the_teacher(tmp_path):
         np.testing.assert_array_equal(a, executed[k])
         obs, *_, info = plain.step(a)
     assert policy.act(np.full(OBS_SIZE_V2, np.nan, np.float32))[1] == -1.0  # a perception failure: the safe stop
+    save_policy(model, tmp_path / "pair.zip", residual_layout(LAYOUT_V2_ID), residual_scale=(0.1, 0.5))
+    np.testing.assert_allclose(load_policy(tmp_path / "pair.zip").scale, [0.1, 0.5])  # steer, accel: as trained
     del model.drivestack_residual_scale  # a correction file without its scale is refused, not driven at scale 0
     save_policy(model, tmp_path / "noscale.zip", residual_layout(LAYOUT_V2_ID))
     with pytest.raises(PolicyError, match="records no correction scale"):
@@ -74,6 +78,9 @@ def test_residual_configs_that_cannot_work_are_refused_in_one_line():
         PolicyTrainConfig(residual=True, warm_start_steps=0, algo="sac")
     with pytest.raises(ConfigError, match="residual_scale"):
         PolicyTrainConfig(residual=True, warm_start_steps=0, residual_scale=0.0)
+    with pytest.raises(ConfigError, match="residual_scale"):
+        PolicyTrainConfig(residual=True, warm_start_steps=0, residual_scale=(0.0, 0.5))
+    assert PolicyTrainConfig(residual=True, warm_start_steps=0, residual_scale=(0.1, 0.5)).residual_scale == (0.1, 0.5)
     with pytest.raises(ConfigError, match="it needs residual=true"):
         PolicyTrainConfig(correction_cost=1.0)
     with pytest.raises(ConfigError, match="correction_cost"):
