@@ -161,7 +161,10 @@ class PolicyTrainConfig:
         check_range("failure_share", self.failure_share, 0.0, 1.0)
         check_range("failure_lead_s", self.failure_lead_s, 0.0, 120.0)
         check_range("failure_horizon_s", self.failure_horizon_s, 1.0, 600.0)
-        for f in self.failure_starts_from:  # checked before a run folder is made, so a refusal leaves none behind
+        # checked before a run folder is made, so a refusal leaves none behind; a run folder that holds its merged
+        # copy (a resume) reads them no more, so a harvest file moved since does not block the resume
+        sources = () if (Path(self.out_dir) / FAILURES_FILE).is_file() else self.failure_starts_from
+        for f in sources:
             if not Path(f).is_file():
                 raise ConfigError(f"failure_starts_from: no harvest file {f!r} (a run folder's {FAILURES_FILE})")
             from .failure_starts import harvest_world

@@ -98,4 +98,6 @@ def test_a_run_reuses_an_earlier_harvest_of_the_same_world_and_refuses_another(t
     with pytest.raises(ConfigError, match="route_length_m"):  # refused with the config, before a run folder exists
         dataclasses.replace(cfg, route_length_m=500.0)
     with pytest.raises(ConfigError, match="no harvest file"):
-        _cfg(tmp_path, failure_starts_from=(str(tmp_path / "missing.json"),))
+        _cfg(tmp_path / "new", failure_starts_from=(str(tmp_path / "missing.json"),))
+    # a resumed run reads its own merged copy (here tmp_path's): a source moved since does not block it
+    assert _cfg(tmp_path, failure_starts_from=(str(tmp_path / "missing.json"),)).failure_starts_from
