@@ -12,6 +12,11 @@ the car to the policy for at most ``horizon_s``. Starting episodes from states a
 buffer provides is the idea of Nair et al. 2018 ("Overcoming Exploration in RL with Demonstrations": resets to
 demonstration states) and of prioritised level replay (``control.curriculum``) on the level of one moment.
 
+With ``prioritised``, a start is drawn with weight ``floor`` + the policy's recent failure rate there (as
+``control.curriculum`` draws the suite's scenarios: prioritised level replay, Jiang et al. 2021): the policy
+spends its replays where it still fails. An episode from a start fails if it meets a collision, leaves the road
+or the route, runs a light, or ends having driven less than ``STUCK_M`` (the stand that made a time limit).
+
 The prefix is driven inside ``reset`` and its steps reach the wrappers below (``Monitor`` counts them in its
 episode length and return; the teacher's reward there is the same on every replay).
 """
@@ -19,6 +24,7 @@ episode length and return; the teacher's reward there is the same on every repla
 from __future__ import annotations
 
 import json
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,6 +36,8 @@ from .metrics import EpisodeLog
 
 STAND_M_S = 0.3  # below this speed the car stands [m/s]
 MIN_STAND_S = 10.0  # a time limit's start is before its longest stand, if one lasted this long [s]
+STUCK_M = 5.0  # a replayed episode that drives less than this from its start has not broken the stand [m]
+FAILED_EVENTS = ("collision", "off_road", "off_route", "red_light")  # events that fail a replayed episode
 
 
 @dataclass(frozen=True)
@@ -126,26 +134,44 @@ def harvest_world(path: Path) -> dict:
 
 
 class FailureStarts(gym.Wrapper):
-    """Starts ``share`` of the resets without a seed or options at a harvested failure (drawn uniformly), the
-    rest as the env would; an episode started at a failure is truncated after ``horizon_steps`` policy steps.
-    ``info["failure_start"]`` names the start on such a reset."""
+    """Starts ``share`` of the resets without a seed or options at a harvested failure (drawn uniformly, or with
+    ``prioritised`` by the policy's recent failure rate there), the rest as the env would; an episode started at a
+    failure is truncated after ``horizon_steps`` policy steps. ``info["failure_start"]`` names the start on such a
+    reset; at the end of such an episode ``info["curriculum_failure_rates"]`` holds the recent failure rate per
+    kind of start (``replay <end>``; ``control.finetune.CurriculumLog`` puts it in TensorBoard)."""
 
     def __init__(self, env: gym.Env, starts: list[FailureStart], share: float, horizon_steps: int, residual: bool,
-                 seed: int = 0):
+                 seed: int = 0, prioritised: bool = False, floor: float = 0.15, memory: int = 10):
         super().__init__(env)
         self.starts = list(starts)
         self.share = float(share)
         self.horizon_steps = int(horizon_steps)
         self.prefix = TeacherPrefix(residual)
+        self.prioritised = bool(prioritised)
+        self.floor = float(floor)  # the least weight a start keeps (its failure rate counts on top)
+        self._outcomes = [deque(maxlen=memory) for _ in self.starts]  # recent passes (True) per start
         self._rng = np.random.default_rng([seed, 0xFA11])
         self._left: int | None = None
+        self._current: int | None = None  # the start being played
+        self._driven_m, self._failed = 0.0, False
+
+    def failure_rates(self) -> list[float]:
+        """Recent failure rate per start; one never played counts as failed (it is tried first)."""
+        return [(1.0 - sum(o) / len(o)) if o else 1.0 for o in self._outcomes]
+
+    def _draw(self) -> int:
+        if not self.prioritised:
+            return int(self._rng.integers(len(self.starts)))
+        weights = self.floor + np.array(self.failure_rates())
+        return int(self._rng.choice(len(self.starts), p=weights / weights.sum()))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        self._left = None
+        self._left = self._current = None
         if seed is None and options is None and self.starts and self._rng.random() < self.share:
-            start = self.starts[int(self._rng.integers(len(self.starts)))]
-            replayed = self._replay(start)
+            k = self._draw()
+            replayed = self._replay(self.starts[k])
             if replayed is not None:
+                self._current, self._driven_m, self._failed = k, 0.0, False
                 return replayed
         return self.env.reset(seed=seed, options=options)
 
@@ -167,4 +193,19 @@ class FailureStarts(gym.Wrapper):
             self._left -= 1
             if self._left <= 0 and not terminated:
                 truncated = True
+        if self._current is not None:
+            events = info.get("events") or {}
+            self._driven_m += float(events.get("progress_m", 0.0))
+            self._failed |= any(events.get(k) for k in FAILED_EVENTS)
+            if terminated or truncated:
+                self._outcomes[self._current].append(not self._failed and self._driven_m >= STUCK_M)
+                self._current = None
+                info["curriculum_failure_rates"] = self.rates_by_kind()
         return obs, reward, terminated, truncated, info
+
+    def rates_by_kind(self) -> dict[str, float]:
+        """The recent failure rate over the starts of each kind of teacher failure (``replay <end>``)."""
+        rates: dict[str, list[float]] = {}
+        for start, rate in zip(self.starts, self.failure_rates()):
+            rates.setdefault(f"replay {start.end}", []).append(rate)
+        return {kind: float(np.mean(r)) for kind, r in rates.items()}

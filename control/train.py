@@ -95,6 +95,7 @@ class PolicyTrainConfig:
     failure_share: float = 0.3
     failure_lead_s: float = 8.0
     failure_horizon_s: float = 30.0
+    failure_prioritised: bool = False  # draw starts by the policy's recent failure rate there, not uniformly
     # harvest files of earlier runs (their failure_starts.json) to start from instead of, or besides, a harvest of
     # this run's own: the harvest depends only on the stage, the route length, the noise and the teacher's code, and
     # costs ~10 min of 2 cores per 100 km of 500-m town routes (a failure per ~20 km)
@@ -230,7 +231,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
             starts, _ = load_starts(Path(cfg.out_dir) / FAILURES_FILE)
             horizon = round(cfg.failure_horizon_s / env.unwrapped.dt_s)
             env = FailureStarts(env, [s for s in starts if s.stage == stage], cfg.failure_share, horizon, cfg.residual,
-                                seed=seed)
+                                seed=seed, prioritised=cfg.failure_prioritised)
         return env
     return make
 

@@ -3,6 +3,7 @@ reproduces the teacher's state exactly in another worker's env, and a run's harv
 
 import dataclasses
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -101,3 +102,42 @@ def test_a_run_reuses_an_earlier_harvest_of_the_same_world_and_refuses_another(t
         _cfg(tmp_path / "new", failure_starts_from=(str(tmp_path / "missing.json"),))
     # a resumed run reads its own merged copy (here tmp_path's): a source moved since does not block it
     assert _cfg(tmp_path, failure_starts_from=(str(tmp_path / "missing.json"),)).failure_starts_from
+
+
+class _TwoRoutes(gym.Env):
+    """Route seed 1 ends in a collision on the first step after its start, route 2 drives 1 m a step, 3 stands."""
+
+    observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+    action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        self.route, self.t = seed, 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        hit = self.route == 1 and self.t > 3  # after the 3-step prefix
+        return np.zeros(2, np.float32), 0.0, hit, False, {"events": {"collision": "vehicle" if hit else None,
+                                                                     "progress_m": 0.0 if self.route == 3 else 1.0}}
+
+
+@pytest.mark.parametrize("prioritised", [False, True])
+def test_prioritised_replay_draws_the_starts_the_policy_still_fails(prioritised):
+    starts = [fs.FailureStart("townnav", 1, 3, "collision (vehicle)", 9), fs.FailureStart("townnav", 2, 3, "time limit", 9),
+              fs.FailureStart("townnav", 3, 3, "time limit", 9)]
+    env = fs.FailureStarts(_TwoRoutes(), starts, share=1.0, horizon_steps=10, residual=True, prioritised=prioritised)
+    drawn, rates = [], None
+    for _ in range(200):
+        _, info = env.reset()
+        drawn.append(info["failure_start"]["seed"])
+        terminated = truncated = False
+        while not (terminated or truncated):
+            *_, terminated, truncated, info = env.step(np.zeros(2, np.float32))
+        rates = info["curriculum_failure_rates"]
+    # route 2: 10 m driven, no event: passed; route 3 never broke its stand: failed
+    assert rates == {"replay collision (vehicle)": 1.0, "replay time limit": 0.5}
+    share_failing = (drawn.count(1) + drawn.count(3)) / len(drawn)
+    if prioritised:  # weights 1.15 : 0.15 : 1.15 once all were played
+        assert share_failing > 0.85
+    else:
+        assert 0.55 < share_failing < 0.78
