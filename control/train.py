@@ -42,6 +42,10 @@ class PolicyTrainConfig:
     observation: str = "features"  # features (perception's vector) | pixels (end-to-end baseline: camera image + odometry)
     total_steps: int = 300_000  # RL env steps after the warm start
     n_envs: int = 2  # subprocess envs (one per core), or Ray actors' envs
+    # of the n_envs, this many play the safety suite's scenarios (drawn by recent failure, control.curriculum) in
+    # every stage, beside the stage's world rather than after it (session 19: a suite stage after the town undid
+    # the town; a correction trained in the town alone steered on the highway)
+    suite_envs: int = 0
     envs_on: str = "local"  # local: SubprocVecEnv on this machine | ray: RayVecEnv, envs in Ray actors (train policy --ray)
     envs_per_actor: int = 1  # envs_on=ray: envs stepped by one actor per remote call
     rollouts_in: str = "auto"  # envs_on=ray: learner (a remote call per step) | actors (PPO on features: a batch per
@@ -125,6 +129,9 @@ class PolicyTrainConfig:
         if self.envs_on == "local" and self.n_envs > 64:
             raise ConfigError(f"n_envs={self.n_envs} is not allowed for local envs; use 1..64 (more with envs_on=ray)")
         check_range("envs_per_actor", self.envs_per_actor, 1, 64)
+        check_range("suite_envs", self.suite_envs, 0, self.n_envs - 1)
+        if self.suite_envs and self.observation != "features":
+            raise ConfigError("suite_envs plays the suite's scenarios on features: it needs observation=features")
         if self.rollouts_in not in ("auto", "learner", "actors"):
             raise ConfigError(f"rollouts_in={self.rollouts_in!r} is not allowed; use auto, learner or actors")
         if self.rollouts_in == "actors" and (self.envs_on != "ray" or self.algo != "ppo" or self.observation != "features"):
@@ -236,10 +243,16 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
     return make
 
 
+def env_stages(cfg: PolicyTrainConfig, stage: str) -> list[str]:
+    """What each of the run's ``n_envs`` training envs plays while ``stage`` trains: the stage, and in the last
+    ``suite_envs`` the safety suite's curriculum."""
+    return [SUITE_STAGE if k >= cfg.n_envs - cfg.suite_envs else stage for k in range(cfg.n_envs)]
+
+
 def _vec_env(cfg: PolicyTrainConfig, stage: str):
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
-    fns = [_env_fn(cfg, stage, k) for k in range(cfg.n_envs)]
+    fns = [_env_fn(cfg, s, k) for k, s in enumerate(env_stages(cfg, stage))]
     if cfg.envs_on == "ray":
         from .ray_envs import RayVecEnv
 
@@ -533,7 +546,8 @@ def _layout(cfg: PolicyTrainConfig) -> str:
     if cfg.observation == "pixels":
         return PIXEL_LAYOUT_ID
     # with a navigation stage the policy reads the route everywhere: the straight stages then say "follow the lane"
-    return LAYOUT_V2_ID if any(stage_reads_route(s) for s in cfg.stages) else LAYOUT_ID
+    reads_route = cfg.suite_envs or any(stage_reads_route(s) for s in cfg.stages)
+    return LAYOUT_V2_ID if reads_route else LAYOUT_ID
 
 
 def _eval_stage(cfg: PolicyTrainConfig) -> str:

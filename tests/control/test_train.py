@@ -155,6 +155,22 @@ def test_a_navigation_stage_makes_the_policy_read_the_route_everywhere():
         PolicyTrainConfig(observation="pixels", stages=("townnav",), stage_fractions=(1.0,))
 
 
+def test_suite_envs_play_the_suite_beside_the_stage_in_a_route_reading_layout(tmp_path):
+    from common.errors import ConfigError
+    from control.curriculum import SuiteCurriculum
+    from control.route_features import LAYOUT_V2_ID
+
+    cfg = PolicyTrainConfig(out_dir=str(tmp_path), n_envs=3, suite_envs=1, reward="driving")
+    assert train_mod.env_stages(cfg, "town") == ["town", "town", "suite"]
+    assert train_mod._layout(cfg) == LAYOUT_V2_ID  # the suite's junction cases turn: the policy reads the route
+    town, suite = (train_mod._env_fn(cfg, s, k)() for k, s in ((0, "town"), (2, "suite")))
+    assert town.observation_space == suite.observation_space
+    assert isinstance(suite, SuiteCurriculum) and not isinstance(town, SuiteCurriculum)
+    _, info = suite.reset()
+    assert info["suite"]["scenario"]
+    with pytest.raises(ConfigError, match="suite_envs"):
+        PolicyTrainConfig(n_envs=2, suite_envs=2)
+
 
 def test_regularised_fine_tuning_runs_and_resumes_with_its_schedule(tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
