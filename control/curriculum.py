@@ -28,6 +28,25 @@ from .envs import VALIDATION_SEED0
 TRAIN_SEED0 = 10_000  # suite worlds for training start here: the suite's reported cases use seeds 0..N-1
 
 
+class RecentFailures:
+    """Prioritised draws over ``n`` items (scenarios, failure starts): item k's weight is ``floor`` + its failure
+    rate over its last ``memory`` outcomes; an item never played counts as failed, so it is tried first."""
+
+    def __init__(self, n: int, floor: float = 0.15, memory: int = 20):
+        self.floor = float(floor)  # the least weight an item keeps (its failure rate counts on top)
+        self._outcomes = [deque(maxlen=memory) for _ in range(n)]  # recent passes (True) per item
+
+    def rates(self) -> list[float]:
+        return [(1.0 - sum(o) / len(o)) if o else 1.0 for o in self._outcomes]
+
+    def draw(self, rng: np.random.Generator) -> int:
+        weights = self.floor + np.array(self.rates())
+        return int(rng.choice(len(weights), p=weights / weights.sum()))
+
+    def record(self, k: int, passed: bool) -> None:
+        self._outcomes[k].append(bool(passed))
+
+
 class SuiteCurriculum(gym.Wrapper):
     """``reset()`` without options plays a drawn case; with options (an evaluation's case) it passes them on."""
 
@@ -37,19 +56,16 @@ class SuiteCurriculum(gym.Wrapper):
         for name in scenarios:
             scenario_def(name)  # an unknown name: ConfigError listing the scenarios
         self.scenarios = tuple(scenarios)
-        self.floor = float(floor)  # the least weight a scenario keeps (its failure rate counts on top)
-        self._outcomes = {n: deque(maxlen=memory) for n in self.scenarios}  # recent passes (True) per scenario
+        self._recent = RecentFailures(len(self.scenarios), floor, memory)
         self._rng = np.random.default_rng([seed, 0xC0A1])
         self._current: str | None = None
 
     def failure_rates(self) -> dict[str, float]:
         """Recent failure rate per scenario; one never played counts as failed (it is tried first)."""
-        return {n: (1.0 - sum(o) / len(o)) if o else 1.0 for n, o in self._outcomes.items()}
+        return dict(zip(self.scenarios, self._recent.rates()))
 
     def _draw(self) -> tuple[int, dict]:
-        rates = self.failure_rates()
-        weights = np.array([self.floor + rates[n] for n in self.scenarios])
-        name = self.scenarios[int(self._rng.choice(len(self.scenarios), p=weights / weights.sum()))]
+        name = self.scenarios[self._recent.draw(self._rng)]
         params = draw_params(name, self._rng)
         return int(self._rng.integers(TRAIN_SEED0, VALIDATION_SEED0)), {"scenario": name, "params": params}
 
@@ -61,7 +77,7 @@ class SuiteCurriculum(gym.Wrapper):
 
     def step(self, action):
         obs, reward, terminated, truncated, info = self.env.step(action)
-        if (terminated or truncated) and self._current in self._outcomes:
-            self._outcomes[self._current].append(bool(info.get("suite", {}).get("passed")))
+        if (terminated or truncated) and self._current in self.scenarios:
+            self._recent.record(self.scenarios.index(self._current), bool(info.get("suite", {}).get("passed")))
             info["curriculum_failure_rates"] = self.failure_rates()
         return obs, reward, terminated, truncated, info

@@ -24,7 +24,6 @@ episode length and return; the teacher's reward there is the same on every repla
 from __future__ import annotations
 
 import json
-from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,6 +31,7 @@ from typing import Callable
 import gymnasium as gym
 import numpy as np
 
+from .curriculum import RecentFailures
 from .metrics import EpisodeLog
 
 STAND_M_S = 0.3  # below this speed the car stands [m/s]
@@ -148,22 +148,14 @@ class FailureStarts(gym.Wrapper):
         self.horizon_steps = int(horizon_steps)
         self.prefix = TeacherPrefix(residual)
         self.prioritised = bool(prioritised)
-        self.floor = float(floor)  # the least weight a start keeps (its failure rate counts on top)
-        self._outcomes = [deque(maxlen=memory) for _ in self.starts]  # recent passes (True) per start
+        self._recent = RecentFailures(len(self.starts), floor, memory)
         self._rng = np.random.default_rng([seed, 0xFA11])
         self._left: int | None = None
         self._current: int | None = None  # the start being played
         self._driven_m, self._failed = 0.0, False
 
-    def failure_rates(self) -> list[float]:
-        """Recent failure rate per start; one never played counts as failed (it is tried first)."""
-        return [(1.0 - sum(o) / len(o)) if o else 1.0 for o in self._outcomes]
-
     def _draw(self) -> int:
-        if not self.prioritised:
-            return int(self._rng.integers(len(self.starts)))
-        weights = self.floor + np.array(self.failure_rates())
-        return int(self._rng.choice(len(self.starts), p=weights / weights.sum()))
+        return self._recent.draw(self._rng) if self.prioritised else int(self._rng.integers(len(self.starts)))
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         self._left = self._current = None
@@ -198,7 +190,7 @@ class FailureStarts(gym.Wrapper):
             self._driven_m += float(events.get("progress_m", 0.0))
             self._failed |= any(events.get(k) for k in FAILED_EVENTS)
             if terminated or truncated:
-                self._outcomes[self._current].append(not self._failed and self._driven_m >= STUCK_M)
+                self._recent.record(self._current, not self._failed and self._driven_m >= STUCK_M)
                 self._current = None
                 info["curriculum_failure_rates"] = self.rates_by_kind()
         return obs, reward, terminated, truncated, info
@@ -206,6 +198,6 @@ class FailureStarts(gym.Wrapper):
     def rates_by_kind(self) -> dict[str, float]:
         """The recent failure rate over the starts of each kind of teacher failure (``replay <end>``)."""
         rates: dict[str, list[float]] = {}
-        for start, rate in zip(self.starts, self.failure_rates()):
+        for start, rate in zip(self.starts, self._recent.rates()):
             rates.setdefault(f"replay {start.end}", []).append(rate)
         return {kind: float(np.mean(r)) for kind, r in rates.items()}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from common.errors import ConfigError
-from control.curriculum import TRAIN_SEED0, SuiteCurriculum
+from control.curriculum import TRAIN_SEED0, RecentFailures, SuiteCurriculum
 from control.envs import VALIDATION_SEED0, make_stage_env, make_suite_env
 from control.policies import RuleBasedPolicy
 from control.route_features import LAYOUT_V2_ID
@@ -15,8 +15,8 @@ from control.route_features import LAYOUT_V2_ID
 def test_cases_are_drawn_by_recent_failure_from_training_seeds():
     env = SuiteCurriculum(make_suite_env(), scenarios=("CCRs", "CPNA-25"), seed=1, floor=0.1)
     for _ in range(20):
-        env._outcomes["CCRs"].append(True)  # always passed lately
-        env._outcomes["CPNA-25"].append(False)  # always failed
+        env._recent.record(0, True)  # CCRs: always passed lately
+        env._recent.record(1, False)  # CPNA-25: always failed
     assert env.failure_rates() == {"CCRs": 0.0, "CPNA-25": 1.0}
     draws = [env._draw() for _ in range(400)]
     counts = Counter(case["scenario"] for _, case in draws)
@@ -34,7 +34,7 @@ def test_an_episode_records_its_outcome_and_an_evaluation_case_passes_through():
     while not isinstance(curriculum, SuiteCurriculum):
         curriculum = curriculum.env
     curriculum.scenarios = ("CCRs",)
-    curriculum._outcomes = {"CCRs": curriculum._outcomes["CCRs"]}
+    curriculum._recent = RecentFailures(1)
     driver = RuleBasedPolicy()
     obs, info = env.reset()
     assert info["plan"]["scenario"] == "CCRs" and curriculum.unwrapped.seed_used >= TRAIN_SEED0
