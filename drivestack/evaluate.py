@@ -12,6 +12,8 @@ Usage::
     drivestack eval perception --json                      # shipped models, default held-out seeds
     drivestack eval perception --seeds 10000-10019 --out runs/eval --detector runs/detector/weights/best.pt
 
+    drivestack eval compare runs/teacher runs/candidate      # paired: better on the same routes, or chance?
+
     drivestack eval policy --seeds 900000-900999 --ray auto   # on the Ray cluster running here (docs/cluster.md)
     drivestack eval suite --sweep full --ray HEAD:6379 --out /shared/runs/suite
 
@@ -28,6 +30,10 @@ scenario x row: pass rate, collisions, impact speed where there was one, supervi
 (``drivestack.eval_suite``); ``--json`` prints the JSON instead (one record per case, and the table);
 ``--out`` writes it as report.json with report.html, and an mp4 of the last seconds of every failed
 case under failures/.
+
+``eval compare BASE CANDIDATE [...]`` reads ``eval policy`` reports and tells whether each candidate drives better
+than the base on the routes both drove: the difference of driving score, success, completion and collisions per km
+with a 95 % bootstrap interval over routes, routes won and lost, and a verdict (``drivestack.eval_compare``).
 
 ``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
@@ -57,7 +63,9 @@ from perception.model_files import DEFAULT_JOINT
 def add_parser(sub) -> None:
     p = sub.add_parser("eval", help="evaluate perception or a driving policy on held-out simulator seeds",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("target", help="perception, policy or suite")
+    p.add_argument("target", help="perception, policy, suite or compare")
+    p.add_argument("reports", nargs="*", metavar="RUN[:ROW]",
+                   help="compare: `eval policy` runs (folders or report.json), the first the base (drivestack.eval_compare)")
     p.add_argument("--seeds", default=None, help="held-out seeds: 'A-B' or 'A,B,C' (default perception 10000-10009, policy 900000-900009)")
     p.add_argument("--rows", default=None, help="policy: comma-separated rows (default: all whose policy files exist)")
     p.add_argument("--policy", default=None, help="policy: PPO/SAC policy file for the ppo rows (default: shipped)")
@@ -115,6 +123,12 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 
 
 def run(args) -> int:
+    if args.target == "compare":
+        from drivestack.eval_compare import run_compare
+
+        return run_compare(args)
+    if args.reports:
+        raise UsageError(f"eval {args.target} takes no runs ({' '.join(args.reports)}); only `eval compare` does")
     from common.device import resolve_device
 
     resolve_device(args.device)  # up front: an unknown name, or CUDA where there is none, before any loading
@@ -143,7 +157,7 @@ def run(args) -> int:
 
         return run_suite(args)
     if args.target != "perception":
-        raise UsageError(f"eval target {args.target!r} is not allowed; choose perception, policy or suite")
+        raise UsageError(f"eval target {args.target!r} is not allowed; choose perception, policy, suite or compare")
     args.seeds = args.seeds or "10000-10009"
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     from sim import SCENARIO_KINDS
