@@ -31,6 +31,7 @@ COMMANDS = {
     "eval": "drivestack.evaluate",
     "view": "drivestack.view",
     "report": "drivestack.report",
+    "policy": "drivestack.policy_file",
 }
 
 
