@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.vocab import (CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, OBSTACLE_CLASSES,
-                          PEDESTRIAN_CLASS, STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES)
+                          PEDESTRIAN_CLASS, STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES, in_classes)
 from perception.types import PerceptionFrame
 
 LAYOUT_ID = "drivestack-features-v1"
@@ -116,7 +116,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
     obs[SLICES["light"]] = light
 
     d = pf.detections
-    relevant = np.flatnonzero(np.isin(d.class_id, list(OBSTACLE_CLASSES))
+    relevant = np.flatnonzero(in_classes(d.class_id, OBSTACLE_CLASSES)
                               & np.all(np.isfinite(d.position_m), axis=1)) if len(d) else np.zeros(0, int)
     if relevant.size:
         pos = d.position_m[relevant].astype(np.float64)
@@ -157,7 +157,7 @@ def known_velocity(class_id: np.ndarray, rel_velocity_m_s: np.ndarray, speed_m_s
     cones) set to standing, (-ego speed, 0) relative: their measured speed is only ranging noise (from the
     models a cone 18 m ahead, 5-8 px tall, read 3 m/s for a second; the ego's rotation is neglected, as by
     every reader of relative velocities here)."""
-    static = np.isin(class_id, list(STATIC_OBSTACLE_CLASSES))
+    static = in_classes(class_id, STATIC_OBSTACLE_CLASSES)
     if not static.any():
         return rel_velocity_m_s
     out = np.array(rel_velocity_m_s, np.float64, copy=True)

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.vocab import (CAMERA_MOUNT, CLEARANCE_SIZE_M, EGO_LENGTH_M, EGO_WIDTH_M, OBSTACLE_CLASSES, PEDESTRIAN_CLASS,
-                          STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES)
+                          STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES, in_classes)
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, in_path, known_velocity, object_column
 
@@ -186,14 +186,14 @@ def users_from_rows(f: Decoded) -> Users:
 def users_from_frame(frame, speed_m_s: float) -> Users:
     """Every road user and cone a ``PerceptionFrame`` reports (not only the feature vector's six)."""
     d = frame.detections
-    keep = np.isin(d.class_id, list(OBSTACLE_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1) if len(d) else np.zeros(0, bool)
+    keep = in_classes(d.class_id, OBSTACLE_CLASSES) & np.all(np.isfinite(d.position_m), axis=1) if len(d) else np.zeros(0, bool)
     pos = d.position_m[keep].astype(np.float64)
     cls = d.class_id[keep]
     vel = known_velocity(cls, np.nan_to_num(d.velocity_m_s[keep].astype(np.float64)), speed_m_s)
     size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64).reshape(-1, 2)
     return Users(pos[:, 0] + CAMERA_MOUNT.forward_m, pos[:, 1], vel[:, 0] + speed_m_s, vel[:, 1], size[:, 0], size[:, 1],
-                 np.isin(cls, list(VEHICLE_CLASSES | STATIC_OBSTACLE_CLASSES)) & (cls != PEDESTRIAN_CLASS),
-                 float(frame.sure_range_m), np.isin(cls, list(STATIC_OBSTACLE_CLASSES)))
+                 in_classes(cls, VEHICLE_CLASSES | STATIC_OBSTACLE_CLASSES) & (cls != PEDESTRIAN_CLASS),
+                 float(frame.sure_range_m), in_classes(cls, STATIC_OBSTACLE_CLASSES))
 
 
 def _time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:

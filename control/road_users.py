@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.vocab import (CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, OBSTACLE_CLASSES,
-                          PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS)
+                          PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS, in_classes)
 from perception.types import PerceptionFrame
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
@@ -327,7 +327,7 @@ class RoadUserTracker:
 
 def _from_frame(pf: PerceptionFrame):
     d = pf.detections
-    keep = np.flatnonzero(np.isin(d.class_id, list(OBSTACLE_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1))
+    keep = np.flatnonzero(in_classes(d.class_id, OBSTACLE_CLASSES) & np.all(np.isfinite(d.position_m), axis=1))
     d = d.select(keep)
     height, width = pf.image_size[:2]
     edge_cut = (d.xyxy[:, 0] <= 1.0) | (d.xyxy[:, 2] >= width - 1.0)  # NaN boxes (labels without a camera): never
@@ -335,7 +335,7 @@ def _from_frame(pf: PerceptionFrame):
     # while the car drives past, and its fitted velocity with it (parked cars at the kerb "moved" 3-5 m/s
     # towards the path: most of the full brakes from the models on town seed 800009, session 17). Walkers and
     # cyclists keep their say: they do step out that near (and coast, above)
-    walker = np.isin(d.class_id, [PEDESTRIAN_CLASS, CYCLIST_CLASS])
+    walker = in_classes(d.class_id, (PEDESTRIAN_CLASS, CYCLIST_CLASS))
     edge_cut |= (d.xyxy[:, 3] >= height - 1.0) & ~walker
     return (d.class_id, d.track_id.astype(np.int64), d.position_m.astype(np.float64), d.velocity_m_s.astype(np.float64),
             depth_agreement(pf.depth_m, pf.image_size, d.xyxy, d.position_m[:, 0]), edge_cut)
