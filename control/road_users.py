@@ -244,7 +244,7 @@ class RoadUserTracker:
                     raw = turn / dt + f.yaw_rate_rad_s
                     yaw_rate[k] = (1 - YAW_RATE_SMOOTHING) * prev[2] + YAW_RATE_SMOOTHING * raw
                 if not still[k] and prev[4] == 0 and prev[5] > 0.0:  # braking: the fall of its ground speed
-                    raw = np.clip((prev[5] - speed[k]) / dt, -MAX_DECEL_M_S2, MAX_DECEL_M_S2)  # signed: noise averages out
+                    raw = min(max((prev[5] - speed[k]) / dt, -MAX_DECEL_M_S2), MAX_DECEL_M_S2)  # signed: noise averages out
                     decel[k] = (1 - DECEL_SMOOTHING) * prev[6] + DECEL_SMOOTHING * raw
             tracks[tid] = (int(age[k]), motion[k] if speed[k] > YAW_RATE_MIN_SPEED_M_S else np.nan, yaw_rate[k],
                            centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k], body_ground[k], body_t[k])
