@@ -69,13 +69,17 @@ def angled_body_gap_m(seen: SeenUsers, line: np.ndarray, speed_m_s: float) -> fl
     u = seen.users
     if len(seen.kind) == 0 or len(line) < 2:
         return math.inf
+    vehicles = np.flatnonzero((np.asarray(seen.kind) == "vehicle") & seen.heading_known())
+    if not vehicles.size:
+        return math.inf
     pts, s = sample_line(line)
     tangent = np.gradient(pts, axis=0)
+    # every vehicle's centre projected at once (one projection per vehicle was most of this check's time)
+    centres = u.centre_m[vehicles] + (CAMERA_MOUNT.forward_m, 0.0)  # the tracker's frame is the camera foot's
+    along_c, _ = project_onto(pts, s, centres[:, 0], centres[:, 1])
+    nearest = np.minimum(np.searchsorted(s, along_c), len(pts) - 1)  # the corridor's sample nearest each centre
     best = math.inf
-    for k in np.flatnonzero((np.asarray(seen.kind) == "vehicle") & seen.heading_known()):
-        centre = u.centre_m[k] + (CAMERA_MOUNT.forward_m, 0.0)  # the tracker's frame is the camera foot's
-        along_c, _ = project_onto(pts, s, centre[:1], centre[1:])
-        i = min(int(np.searchsorted(s, along_c[0])), len(pts) - 1)  # the corridor's sample nearest its centre
+    for k, centre, i in zip(vehicles, centres, nearest.tolist()):
         rel = (u.heading_rad[k] - math.atan2(tangent[i, 1], tangent[i, 0]) + math.pi / 2) % math.pi - math.pi / 2
         if abs(rel) < ANGLED_RAD:
             continue  # along the corridor: the in-path flag's to judge
