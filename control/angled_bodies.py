@@ -19,6 +19,7 @@ way. One along the lane is the in-path flag's.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -39,11 +40,20 @@ REACH_M = 30.0  # bodies this far along the corridor from the car's front at mos
 IN_CORRIDOR_M = EGO_CLEARANCE_HALF_WIDTH_M + PATH_MARGIN_M  # a footprint point this near the line is in the way [m]
 
 
-def footprint_points(centre_m: np.ndarray, heading_rad: float, half_length_m: float, half_width_m: float) -> np.ndarray:
-    """A rectangle's points every ``SAMPLE_M`` or closer, its corners and edges included (M, 2) [m]."""
+@functools.lru_cache(maxsize=64)
+def _body_grid(half_length_m: float, half_width_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A rectangle's grid in its own frame (along, across), read-only: kept per size (the class sizes, a few),
+    since an angled body is checked on most steps of a town drive."""
     u = np.linspace(-half_length_m, half_length_m, max(2, int(math.ceil(2 * half_length_m / SAMPLE_M)) + 1))
     v = np.linspace(-half_width_m, half_width_m, max(2, int(math.ceil(2 * half_width_m / SAMPLE_M)) + 1))
     uu, vv = (a.reshape(-1) for a in np.meshgrid(u, v))
+    uu.flags.writeable = vv.flags.writeable = False
+    return uu, vv
+
+
+def footprint_points(centre_m: np.ndarray, heading_rad: float, half_length_m: float, half_width_m: float) -> np.ndarray:
+    """A rectangle's points every ``SAMPLE_M`` or closer, its corners and edges included (M, 2) [m]."""
+    uu, vv = _body_grid(half_length_m, half_width_m)
     c, s = math.cos(heading_rad), math.sin(heading_rad)
     return np.stack([centre_m[0] + c * uu - s * vv, centre_m[1] + s * uu + c * vv], 1)
 
