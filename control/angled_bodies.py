@@ -19,6 +19,7 @@ way. One along the lane is the in-path flag's.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -39,11 +40,20 @@ REACH_M = 30.0  # bodies this far along the corridor from the car's front at mos
 IN_CORRIDOR_M = EGO_CLEARANCE_HALF_WIDTH_M + PATH_MARGIN_M  # a footprint point this near the line is in the way [m]
 
 
-def footprint_points(centre_m: np.ndarray, heading_rad: float, half_length_m: float, half_width_m: float) -> np.ndarray:
-    """A rectangle's points every ``SAMPLE_M`` or closer, its corners and edges included (M, 2) [m]."""
+@functools.lru_cache(maxsize=64)
+def _body_grid(half_length_m: float, half_width_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """A rectangle's grid in its own frame (along, across), read-only: kept per size (the class sizes, a few),
+    since an angled body is checked on most steps of a town drive."""
     u = np.linspace(-half_length_m, half_length_m, max(2, int(math.ceil(2 * half_length_m / SAMPLE_M)) + 1))
     v = np.linspace(-half_width_m, half_width_m, max(2, int(math.ceil(2 * half_width_m / SAMPLE_M)) + 1))
     uu, vv = (a.reshape(-1) for a in np.meshgrid(u, v))
+    uu.flags.writeable = vv.flags.writeable = False
+    return uu, vv
+
+
+def footprint_points(centre_m: np.ndarray, heading_rad: float, half_length_m: float, half_width_m: float) -> np.ndarray:
+    """A rectangle's points every ``SAMPLE_M`` or closer, its corners and edges included (M, 2) [m]."""
+    uu, vv = _body_grid(half_length_m, half_width_m)
     c, s = math.cos(heading_rad), math.sin(heading_rad)
     return np.stack([centre_m[0] + c * uu - s * vv, centre_m[1] + s * uu + c * vv], 1)
 
@@ -69,13 +79,17 @@ def angled_body_gap_m(seen: SeenUsers, line: np.ndarray, speed_m_s: float) -> fl
     u = seen.users
     if len(seen.kind) == 0 or len(line) < 2:
         return math.inf
+    vehicles = np.flatnonzero((np.asarray(seen.kind) == "vehicle") & seen.heading_known())
+    if not vehicles.size:
+        return math.inf
     pts, s = sample_line(line)
     tangent = np.gradient(pts, axis=0)
+    # every vehicle's centre projected at once (one projection per vehicle was most of this check's time)
+    centres = u.centre_m[vehicles] + (CAMERA_MOUNT.forward_m, 0.0)  # the tracker's frame is the camera foot's
+    along_c, _ = project_onto(pts, s, centres[:, 0], centres[:, 1])
+    nearest = np.minimum(np.searchsorted(s, along_c), len(pts) - 1)  # the corridor's sample nearest each centre
     best = math.inf
-    for k in np.flatnonzero((np.asarray(seen.kind) == "vehicle") & seen.heading_known()):
-        centre = u.centre_m[k] + (CAMERA_MOUNT.forward_m, 0.0)  # the tracker's frame is the camera foot's
-        along_c, _ = project_onto(pts, s, centre[:1], centre[1:])
-        i = min(int(np.searchsorted(s, along_c[0])), len(pts) - 1)  # the corridor's sample nearest its centre
+    for k, centre, i in zip(vehicles, centres, nearest.tolist()):
         rel = (u.heading_rad[k] - math.atan2(tangent[i, 1], tangent[i, 0]) + math.pi / 2) % math.pi - math.pi / 2
         if abs(rel) < ANGLED_RAD:
             continue  # along the corridor: the in-path flag's to judge

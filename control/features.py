@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.vocab import (CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, LIGHT_STATES, OBSTACLE_CLASSES,
-                          PEDESTRIAN_CLASS, STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES)
+                          PEDESTRIAN_CLASS, STATIC_OBSTACLE_CLASSES, VEHICLE_CLASSES, in_classes)
 from perception.types import PerceptionFrame
 
 LAYOUT_ID = "drivestack-features-v1"
@@ -89,22 +89,24 @@ def _finite(v: float, default: float = 0.0) -> float:
 
 
 def _distance_feature(d_m: float) -> float:
-    return float(np.clip(d_m / DISTANCE_SCALE_M, -0.5, FAR)) if np.isfinite(d_m) else FAR
+    return float(min(max(d_m / DISTANCE_SCALE_M, -0.5), FAR)) if np.isfinite(d_m) else FAR
 
 
 def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
     """The observation vector (``OBS_SIZE`` float32 values, all finite) for one frame."""
+    # scalars are clipped with min/max (np.clip costs ~6 us a scalar and ran ~30 times here per step); the same
+    # values, NaN passing through as np.clip lets it
     obs = np.zeros(OBS_SIZE, np.float32)
     obs[SLICES["ego"]] = (_finite(ego.speed_m_s) / SPEED_SCALE_M_S, _finite(ego.yaw_rate_rad_s) / YAW_RATE_SCALE_RAD_S,
-                          _finite(ego.speed_limit_m_s, 13.9) / SPEED_SCALE_M_S, np.clip(_finite(ego.prev_steer), -1, 1),
-                          np.clip(_finite(ego.prev_accel), -1, 1))
+                          _finite(ego.speed_limit_m_s, 13.9) / SPEED_SCALE_M_S, min(max(_finite(ego.prev_steer), -1.0), 1.0),
+                          min(max(_finite(ego.prev_accel), -1.0), 1.0))
     lane = pf.lane
     known = all(np.isfinite(v) for v in (lane.offset_m, lane.heading_error_rad)) and lane.confidence > 0
     if known:
-        obs[SLICES["lane"]] = (np.clip(lane.offset_m / OFFSET_SCALE_M, -3, 3),
-                               np.clip(lane.heading_error_rad / HEADING_SCALE_RAD, -3, 3),
-                               np.clip(_finite(lane.curvature_1_m) * CURVATURE_GAIN_M, -3, 3),
-                               _finite(lane.width_m, WIDTH_SCALE_M) / WIDTH_SCALE_M, np.clip(lane.confidence, 0, 1), 1.0)
+        obs[SLICES["lane"]] = (min(max(lane.offset_m / OFFSET_SCALE_M, -3.0), 3.0),
+                               min(max(lane.heading_error_rad / HEADING_SCALE_RAD, -3.0), 3.0),
+                               min(max(_finite(lane.curvature_1_m) * CURVATURE_GAIN_M, -3.0), 3.0),
+                               _finite(lane.width_m, WIDTH_SCALE_M) / WIDTH_SCALE_M, min(max(lane.confidence, 0.0), 1.0), 1.0)
     else:
         obs[SLICES["lane"]] = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0)
     state = pf.light_state if pf.light_state in LIGHT_SLOTS else "none"
@@ -116,7 +118,7 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
     obs[SLICES["light"]] = light
 
     d = pf.detections
-    relevant = np.flatnonzero(np.isin(d.class_id, list(OBSTACLE_CLASSES))
+    relevant = np.flatnonzero(in_classes(d.class_id, OBSTACLE_CLASSES)
                               & np.all(np.isfinite(d.position_m), axis=1)) if len(d) else np.zeros(0, int)
     if relevant.size:
         pos = d.position_m[relevant].astype(np.float64)
@@ -129,25 +131,26 @@ def encode(pf: PerceptionFrame, ego: EgoMeasurements) -> np.ndarray:
         closing = np.maximum(-vel[:, 0], 0.0)
         inv_ttc = np.clip(closing / np.maximum(dist, 0.5), 0.0, MAX_INV_TTC_1_S)
         order = np.lexsort((dist, ~path))[:K_OBJECTS]  # in-path first, then nearest
+        c = cls[order]
+        size = np.array([CLEARANCE_SIZE_M[int(k)] for k in c], np.float64).reshape(-1, 2)
+        # a cyclist rides a vehicle (traffic law): the v1 layout flags it so, a trained policy knows the flag; a
+        # cone too (the policies were trained while cones borrowed the motorcycle's class)
+        vehicle = in_classes(c, VEHICLE_CLASSES | {CYCLIST_CLASS} | STATIC_OBSTACLE_CLASSES)
         rows = np.zeros((K_OBJECTS, len(OBJECT_FIELDS)), np.float32)
-        for r, k in enumerate(order):
-            c = int(cls[k])
-            length, width = CLEARANCE_SIZE_M[c]
-            # a cyclist rides a vehicle (traffic law): the v1 layout flags it so, a trained policy knows the flag; a
-            # cone too (the policies were trained while cones borrowed the motorcycle's class)
-            vehicle = c in VEHICLE_CLASSES or c == CYCLIST_CLASS or c in STATIC_OBSTACLE_CLASSES
-            rows[r] = (1.0, float(vehicle), float(c == PEDESTRIAN_CLASS),
-                       np.clip(pos[k, 0] / DISTANCE_SCALE_M, -0.5, FAR), np.clip(pos[k, 1] / LATERAL_SCALE_M, -2, 2),
-                       np.clip(vel[k, 0] / REL_SPEED_SCALE_M_S[0], -3, 3), np.clip(vel[k, 1] / REL_SPEED_SCALE_M_S[1], -3, 3),
-                       length / 10.0, width / 3.0, inv_ttc[k], float(path[k]))
+        # one column at a time (a per-row loop of scalar clips was a tenth of the teacher's step)
+        rows[:len(order)] = np.column_stack([
+            np.ones(len(order)), vehicle, c == PEDESTRIAN_CLASS,
+            np.clip(pos[order, 0] / DISTANCE_SCALE_M, -0.5, FAR), np.clip(pos[order, 1] / LATERAL_SCALE_M, -2, 2),
+            np.clip(vel[order, 0] / REL_SPEED_SCALE_M_S[0], -3, 3), np.clip(vel[order, 1] / REL_SPEED_SCALE_M_S[1], -3, 3),
+            size[:, 0] / 10.0, size[:, 1] / 3.0, inv_ttc[order], path[order]])
         obs[SLICES["objects"]] = rows.reshape(-1)
     lead = np.array([0.0, FAR, 0.0, 0.0], np.float32)
     if 0 <= pf.lead_index < len(d) and np.isfinite(d.distance_m[pf.lead_index]):
         k = pf.lead_index
         closing = -_finite(known_velocity(d.class_id[k:k + 1], d.velocity_m_s[k:k + 1].astype(np.float64),
                                           _finite(ego.speed_m_s))[0, 0])
-        lead = np.array([1.0, _distance_feature(float(d.distance_m[k])), np.clip(closing / 10.0, -3, 3),
-                         np.clip(max(closing, 0.0) / max(float(d.distance_m[k]), 0.5), 0.0, MAX_INV_TTC_1_S)], np.float32)
+        lead = np.array([1.0, _distance_feature(float(d.distance_m[k])), min(max(closing / 10.0, -3.0), 3.0),
+                         min(max(max(closing, 0.0) / max(float(d.distance_m[k]), 0.5), 0.0), MAX_INV_TTC_1_S)], np.float32)
     obs[SLICES["lead"]] = lead
     return obs
 
@@ -157,7 +160,7 @@ def known_velocity(class_id: np.ndarray, rel_velocity_m_s: np.ndarray, speed_m_s
     cones) set to standing, (-ego speed, 0) relative: their measured speed is only ranging noise (from the
     models a cone 18 m ahead, 5-8 px tall, read 3 m/s for a second; the ego's rotation is neglected, as by
     every reader of relative velocities here)."""
-    static = np.isin(class_id, list(STATIC_OBSTACLE_CLASSES))
+    static = in_classes(class_id, STATIC_OBSTACLE_CLASSES)
     if not static.any():
         return rel_velocity_m_s
     out = np.array(rel_velocity_m_s, np.float64, copy=True)

@@ -78,13 +78,30 @@ def sample_line(line: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([np.interp(s, arc, line[:, 0]), np.interp(s, arc, line[:, 1])], 1), s
 
 
+_LAST_SAMPLED: dict[bool, tuple] = {}  # extend -> (the last route object sampled, its samples): ``sampled_route``
+
+
+def sampled_route(route: RouteGuidance, extend: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``sample_line(route_line(route, extend))``, read-only. One step's junction decisions (the box, gap
+    acceptance, walkers, the leader) sampled the same route ~4 times, a twentieth of the teacher's step: the
+    last route object's samples are kept. A route is a frozen record decoded afresh each step, so the object
+    stands for its contents (the kept reference keeps its identity from being reused)."""
+    last = _LAST_SAMPLED.get(extend)
+    if last is not None and last[0] is route:
+        return last[1]
+    pts, s = sample_line(route_line(route, extend=extend))
+    pts.flags.writeable = s.flags.writeable = False  # shared by every caller this step
+    _LAST_SAMPLED[extend] = (route, (pts, s))
+    return pts, s
+
+
 def junction_span_m(route: RouteGuidance) -> tuple[float, float] | None:
     """Arc lengths along the route where it enters and leaves the next junction's circle [m]; None when
     no junction is known or the route does not reach its far side within the waypoints."""
     jx, jy = route.junction_xy_m
     if not (math.isfinite(jx) and math.isfinite(jy)) or route.junction_radius_m <= 0:
         return None
-    pts, s = sample_line(route_line(route, extend=True))
+    pts, s = sampled_route(route, extend=True)
     inside = np.hypot(pts[:, 0] - jx, pts[:, 1] - jy) < route.junction_radius_m
     if not inside.any():
         return None
@@ -111,7 +128,7 @@ def exit_blocked(users: Users, route: RouteGuidance, speed_m_s: float = 0.0) -> 
     if span is None or not len(users.x_m):
         return False
     entry, exit_ = span
-    pts, s = sample_line(route_line(route, extend=True))
+    pts, s = sampled_route(route, extend=True)
     speed = np.hypot(users.vx_m_s, users.vy_m_s)
     along, off = project_onto(pts, s, users.x_m, users.y_m)
     unsure = (np.hypot(users.x_m, users.y_m) > users.sure_range_m) & (speed_m_s > SLOW_M_S)
@@ -149,8 +166,7 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     the car (a permitted left); then a vehicle ahead beyond ``users.sure_range_m`` left of the car's lane, whose
     speed cannot be told there, is taken as coming straight on at ``unsure_m_s``, or faster if it reads so."""
     critical_s = 0.0 if taken else CRITICAL_GAP_S
-    line = route_line(route)
-    pts, s = sample_line(line)
+    pts, s = sampled_route(route)
     if len(pts) < 2:
         return False
     seg = np.diff(pts, axis=0)
@@ -196,7 +212,7 @@ def walker_gap_m(users: Users, route: RouteGuidance) -> float:
     walkers = ~users.vehicle & (np.hypot(users.vx_m_s, users.vy_m_s) >= WALKER_MOVING_M_S)
     if not walkers.any():
         return math.inf
-    pts, s = sample_line(route_line(route))
+    pts, s = sampled_route(route)
     x, y = users.x_m[walkers], users.y_m[walkers]
     along, off = project_onto(pts, s, x, y)
     k = np.minimum((along / STEP_M).astype(int), len(pts) - 1)
@@ -246,7 +262,7 @@ class WalkerMemory:
         keep &= self._age_s < MEMORY_S
         xy, age = np.vstack([self._xy[keep], seen]), np.concatenate([self._age_s[keep], np.zeros(len(seen))])
         if route is not None and len(xy):
-            pts, s_arc = sample_line(route_line(route))
+            pts, s_arc = sampled_route(route)
             along, off = project_onto(pts, s_arc, xy[:, 0], xy[:, 1])
             near = (off < IN_PATH_M + KERB_BAND_M) & (along > 0.0) & (along < WALKER_REACH_M)
             xy, age = xy[near], age[near]
@@ -268,7 +284,7 @@ def route_leader(users: Users, route: RouteGuidance) -> tuple[float, float]:
     veh = users.vehicle
     if not veh.any():
         return math.inf, 0.0
-    pts, s = sample_line(route_line(route))
+    pts, s = sampled_route(route)
     if len(pts) < 2:
         return math.inf, 0.0
     x, y = users.x_m[veh], users.y_m[veh]

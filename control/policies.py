@@ -184,7 +184,7 @@ class RuleBasedPolicy(Policy):
     def _steer_route(self, route: RouteGuidance, look: float) -> float:
         """Pure pursuit on the route point ``look`` metres along the waypoints."""
         delta = np.arctan(pursuit_curvature(route, look) * self.cfg.wheelbase_m)
-        return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
+        return float(min(max(delta / self.cfg.max_steer_rad, -1.0), 1.0))  # min/max: np.clip is slow on a scalar
 
     def _steer(self, f, target_m: float = 0.0) -> float:
         """Pure pursuit on the point ``target_m`` left of the lane centre (the centre itself but in an overtake)."""
@@ -196,7 +196,7 @@ class RuleBasedPolicy(Policy):
     def _pursue(self, aim_y_m: float, look_m: float) -> float:
         """Pure pursuit: the steering that drives through the point ``look_m`` ahead, ``aim_y_m`` left."""
         delta = np.arctan(2.0 * aim_y_m / look_m**2 * self.cfg.wheelbase_m)
-        return float(np.clip(delta / self.cfg.max_steer_rad, -1.0, 1.0))
+        return float(min(max(delta / self.cfg.max_steer_rad, -1.0), 1.0))
 
     @staticmethod
     def _aim_y(f, target_m: float, look: float) -> float:
@@ -264,7 +264,7 @@ class RuleBasedPolicy(Policy):
         if wait + self.idm.s0_m < gap:
             gap, v_lead = max(wait, 0.0) + self.idm.s0_m, 0.0
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
-        return float(np.clip(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0, 1.0))
+        return float(min(max(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0), 1.0))
 
 
 class HoldSpeedPolicy(RuleBasedPolicy):

@@ -109,7 +109,7 @@ def predict_conflicts(users: RoadUsers, ego: EgoPath, config: PredictionConfig =
     if n == 0:
         return Conflicts(np.zeros(0), np.zeros(0), max(ego.speed_m_s, 0.0), np.zeros(0), np.zeros(0))
     t = np.arange(0.0, config.horizon_s + 1e-9, config.step_s)  # (T,)
-    kappa = float(np.clip(ego.curvature_1_m, -MAX_CURVATURE_1_M, MAX_CURVATURE_1_M))
+    kappa = float(min(max(ego.curvature_1_m, -MAX_CURVATURE_1_M), MAX_CURVATURE_1_M))
     ex, ey, epsi = _arc(max(ego.speed_m_s, 0.0), kappa, ego.heading_rad, t)
     ex = ex + EGO_CENTRE_X_M
     # road users: along a heading that turns at the yaw rate, at a speed that falls at the braking (to a stop)

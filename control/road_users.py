@@ -17,12 +17,13 @@ such bodies, read as lane-aligned once they had stopped, so that their nearest p
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from common.vocab import (CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, OBSTACLE_CLASSES,
-                          PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS)
+                          PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS, in_classes)
 from perception.types import PerceptionFrame
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
@@ -228,26 +229,29 @@ class RoadUserTracker:
             prev = self._tracks.get(tid)
             if along_motion[k] and not far[k]:
                 body_ground[k], body_t[k] = motion[k] + self._ego_yaw_rad, t
-            elif prev is not None and np.isfinite(prev[7]) and t - prev[8] <= BODY_HEADING_MEMORY_S:
+            elif prev is not None and math.isfinite(prev[7]) and t - prev[8] <= BODY_HEADING_MEMORY_S:
                 body_ground[k], body_t[k] = prev[7], prev[8]
                 if not along_motion[k]:
                     heading[k] = prev[7] - self._ego_yaw_rad
         centre = _centre(point, size, heading)
         n = len(cls)
         age, yaw_rate, decel, tracks = np.ones(n, int), np.zeros(n), np.zeros(n), {}
+        # where each should be next frame (its own motion, less the ego's), for every one at once: per road user
+        # this loop's small numpy calls were most of the tracker's time (math on scalars likewise)
+        expected = centre + vel * dt - (f.speed_m_s * dt, 0.0)
         for k, tid in enumerate(ids.tolist()):
             prev = self._tracks.get(tid)
             if prev is not None:
                 age[k] = prev[0] + 1
-                if speed[k] > YAW_RATE_MIN_SPEED_M_S and np.isfinite(prev[1]):
+                if speed[k] > YAW_RATE_MIN_SPEED_M_S and math.isfinite(prev[1]):
                     turn = (motion[k] - prev[1] + np.pi) % (2 * np.pi) - np.pi
                     raw = turn / dt + f.yaw_rate_rad_s
                     yaw_rate[k] = (1 - YAW_RATE_SMOOTHING) * prev[2] + YAW_RATE_SMOOTHING * raw
                 if not still[k] and prev[4] == 0 and prev[5] > 0.0:  # braking: the fall of its ground speed
-                    raw = np.clip((prev[5] - speed[k]) / dt, -MAX_DECEL_M_S2, MAX_DECEL_M_S2)  # signed: noise averages out
+                    raw = min(max((prev[5] - speed[k]) / dt, -MAX_DECEL_M_S2), MAX_DECEL_M_S2)  # signed: noise averages out
                     decel[k] = (1 - DECEL_SMOOTHING) * prev[6] + DECEL_SMOOTHING * raw
             tracks[tid] = (int(age[k]), motion[k] if speed[k] > YAW_RATE_MIN_SPEED_M_S else np.nan, yaw_rate[k],
-                           centre[k] + vel[k] * dt - (f.speed_m_s * dt, 0.0), 0, speed[k], decel[k], body_ground[k], body_t[k])
+                           expected[k], 0, speed[k], decel[k], body_ground[k], body_t[k])
         self._tracks = self._missed(tracks, f.speed_m_s, dt)
         yaw_rate = np.clip(yaw_rate, -MAX_YAW_RATE_RAD_S, MAX_YAW_RATE_RAD_S)
         vel[far, 1] = 0.0
@@ -265,18 +269,20 @@ class RoadUserTracker:
         for state in self._trusted.values():  # to this frame: its own motion, less the ego's
             state.centre_m = state.centre_m + state.velocity_m_s * dt - (ego_speed_m_s * dt, 0.0)
         u, keep, carried = seen.users, np.ones(len(seen.kind), bool), {}
+        moving_all = np.any(u.velocity_m_s != 0.0, axis=1)  # per road user, as below: for all at once
+        range_m = np.hypot(u.centre_m[:, 0], u.centre_m[:, 1])
         for k, tid in enumerate(seen.track_id.tolist()):
             state = self._trusted.get(tid)
-            moving = bool(np.any(u.velocity_m_s[k] != 0.0))
+            moving = bool(moving_all[k])
             if state is not None:
-                gate = COAST_GATE_M + COAST_GATE_REL * float(np.hypot(*u.centre_m[k]))
+                gate = COAST_GATE_M + COAST_GATE_REL * float(range_m[k])
                 if float(np.hypot(*(u.centre_m[k] - state.centre_m))) > gate:  # a jump: the reading is not trusted
                     keep[k], carried[tid] = False, state
                     state.coasted_s += dt
                     continue
                 del self._trusted[tid]  # a trusted reading: refreshed below if it still qualifies
             if (seen.kind[k] in COAST_KINDS and moving and seen.age_frames[k] >= COAST_MIN_AGE_FRAMES
-                    and float(np.hypot(*u.centre_m[k])) < COAST_RANGE_M):
+                    and float(range_m[k]) < COAST_RANGE_M):
                 self._trusted[tid] = _Trusted(u.centre_m[k].copy(), u.velocity_m_s[k].copy(), float(u.half_length_m[k]),
                                               float(u.half_width_m[k]), float(u.heading_rad[k]), seen.kind[k],
                                               int(seen.age_frames[k]))
@@ -327,7 +333,7 @@ class RoadUserTracker:
 
 def _from_frame(pf: PerceptionFrame):
     d = pf.detections
-    keep = np.flatnonzero(np.isin(d.class_id, list(OBSTACLE_CLASSES)) & np.all(np.isfinite(d.position_m), axis=1))
+    keep = np.flatnonzero(in_classes(d.class_id, OBSTACLE_CLASSES) & np.all(np.isfinite(d.position_m), axis=1))
     d = d.select(keep)
     height, width = pf.image_size[:2]
     edge_cut = (d.xyxy[:, 0] <= 1.0) | (d.xyxy[:, 2] >= width - 1.0)  # NaN boxes (labels without a camera): never
@@ -335,7 +341,7 @@ def _from_frame(pf: PerceptionFrame):
     # while the car drives past, and its fitted velocity with it (parked cars at the kerb "moved" 3-5 m/s
     # towards the path: most of the full brakes from the models on town seed 800009, session 17). Walkers and
     # cyclists keep their say: they do step out that near (and coast, above)
-    walker = np.isin(d.class_id, [PEDESTRIAN_CLASS, CYCLIST_CLASS])
+    walker = in_classes(d.class_id, (PEDESTRIAN_CLASS, CYCLIST_CLASS))
     edge_cut |= (d.xyxy[:, 3] >= height - 1.0) & ~walker
     return (d.class_id, d.track_id.astype(np.int64), d.position_m.astype(np.float64), d.velocity_m_s.astype(np.float64),
             depth_agreement(pf.depth_m, pf.image_size, d.xyxy, d.position_m[:, 0]), edge_cut)

@@ -80,7 +80,7 @@ def encode_route(g: RouteGuidance) -> np.ndarray:
     out = np.zeros(ROUTE_SIZE, np.float32)
     out[COMMANDS.index(g.command)] = 1.0
     d = float(g.distance_m)
-    out[len(COMMANDS)] = float(np.clip(d / DISTANCE_SCALE_M, 0.0, FAR)) if np.isfinite(d) else FAR
+    out[len(COMMANDS)] = float(min(max(d / DISTANCE_SCALE_M, 0.0), FAR)) if np.isfinite(d) else FAR
     wp = np.zeros((N_WAYPOINTS, 2))
     k = min(N_WAYPOINTS, len(g.waypoints_m))
     wp[:k] = np.nan_to_num(g.waypoints_m[:k], nan=0.0, posinf=0.0, neginf=0.0)
@@ -89,11 +89,12 @@ def encode_route(g: RouteGuidance) -> np.ndarray:
     out[k0:k0 + 2 * N_WAYPOINTS] = np.clip(wp / np.array(WAYPOINT_SCALE_M), -2.0, 2.0).reshape(-1)
     k0 += 2 * N_WAYPOINTS
     stop_known = np.isfinite(g.stop_sign_m)
-    out[k0:k0 + 2] = (np.clip(g.stop_sign_m / DISTANCE_SCALE_M, -0.5, FAR) if stop_known else FAR, float(stop_known))
+    out[k0:k0 + 2] = (min(max(g.stop_sign_m / DISTANCE_SCALE_M, -0.5), FAR) if stop_known else FAR, float(stop_known))
     jx, jy = g.junction_xy_m
     j_known = bool(np.isfinite(jx) and np.isfinite(jy))
-    out[k0 + 2:k0 + 6] = ((np.clip(jx / DISTANCE_SCALE_M, -2, 2), np.clip(jy / DISTANCE_SCALE_M, -2, 2),
-                           np.clip(g.junction_radius_m / JUNCTION_RADIUS_SCALE_M, 0, 3), 1.0) if j_known
+    # scalars clipped with min/max: np.clip costs ~6 us a scalar
+    out[k0 + 2:k0 + 6] = ((min(max(jx / DISTANCE_SCALE_M, -2.0), 2.0), min(max(jy / DISTANCE_SCALE_M, -2.0), 2.0),
+                           min(max(g.junction_radius_m / JUNCTION_RADIUS_SCALE_M, 0.0), 3.0), 1.0) if j_known
                           else (0.0, 0.0, 0.0, 0.0))
     out[k0 + 6] = float(g.left_must_yield)
     out[k0 + 7] = float(g.right_on_red)

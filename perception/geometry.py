@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from common.vocab import in_classes
+
 from .types import OBSTACLE_CLASSES, Detections, LaneEstimate
 
 LANE_FIT_RANGE_M = (3.0, 35.0)  # ground x range used for lane fitting [m]
@@ -203,7 +205,7 @@ def lead_vehicle(dets: Detections, lane: LaneEstimate) -> tuple[int, float]:
     """Index of the nearest road user or cone in the ego's lane ahead (-1 if none) and its TTC [s]."""
     if len(dets) == 0:
         return -1, float("inf")
-    relevant = np.isin(dets.class_id, list(OBSTACLE_CLASSES)) & np.isfinite(dets.distance_m)
+    relevant = in_classes(dets.class_id, OBSTACLE_CLASSES) & np.isfinite(dets.distance_m)
     ahead = relevant & in_lane(dets.position_m, lane)
     if not ahead.any():
         return -1, float("inf")
