@@ -7,21 +7,31 @@ import json
 import cv2
 import yaml
 
-from control.policies import DEFAULT_POLICY
 from drivestack.cli import main
 from sim import dataset as ds
 from sim.labels import CLASS_NAMES
 
 
+def _v1_policy(path):
+    """A policy on the straight worlds' layout (v1, no route block), as the shipped one was until session 24."""
+    from stable_baselines3 import PPO
+
+    from control.envs import make_env
+    from control.policies import save_policy
+
+    return save_policy(PPO("MlpPolicy", make_env("town", 200.0), seed=0, device="cpu", verbose=0), path)
+
+
 def test_policies_without_the_route_are_refused_in_navigation_worlds(capsys, tmp_path):
-    # the shipped policy reads v1: one line naming both layouts and how to get a policy that reads the route
-    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "ppo/labels"]) == 2
+    # a v1 policy: one line naming both layouts and how to get a policy that reads the route
+    v1 = str(_v1_policy(tmp_path / "v1.zip"))
+    assert main(["eval", "policy", "--scenario", "townnav", "--rows", "ppo/labels", "--policy", v1]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "drivestack-features-v1" in err[0] and "drivestack-features-v2" in err[0]
     assert "--set stages=townnav_empty,townnav_traffic,townnav" in err[0]
     assert main(["eval", "policy", "--scenario", "townnav", "--rows", "pixels/camera"]) == 2
     assert "the pixels baseline reads no route" in capsys.readouterr().err
-    assert main(["drive", "--scenario", "highwaynav", "--policy", str(DEFAULT_POLICY), "--out", str(tmp_path / "r")]) == 2
+    assert main(["drive", "--scenario", "highwaynav", "--policy", v1, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "reads observation layout drivestack-features-v1" in err[0] and not (tmp_path / "r").exists()
     assert main(["drive", "--scenario", "nowhere", "--out", str(tmp_path / "r2")]) == 2
