@@ -107,6 +107,9 @@ class PolicyTrainConfig:
     eval_every_steps: int = 50_000
     eval_seeds: tuple[int, ...] = VALIDATION_SEEDS
     eval_workers: int = 1  # processes for the validation episodes (training waits meanwhile: its cores are free)
+    # held-out safety-suite cases the validation also drives (control.suite_validation); with them best.zip is
+    # picked on the mean of the town's driving score and the suite's pass rate, not on the town alone
+    suite_eval_cases: int = 0
     checkpoint_every_steps: int = 20_000
     device: str = "cpu"  # an MLP policy runs faster on the CPU than on a GPU
 
@@ -130,6 +133,10 @@ class PolicyTrainConfig:
             raise ConfigError(f"n_envs={self.n_envs} is not allowed for local envs; use 1..64 (more with envs_on=ray)")
         check_range("envs_per_actor", self.envs_per_actor, 1, 64)
         check_range("suite_envs", self.suite_envs, 0, self.n_envs - 1)
+        check_range("suite_eval_cases", self.suite_eval_cases, 0, 2000)
+        if self.suite_eval_cases and not (self.suite_envs or any(stage_reads_route(s) for s in self.stages)):
+            raise ConfigError("suite_eval_cases drives suite cases with the route block (layout v2): it needs suite_envs "
+                              "or a navigation stage (e.g. stages=[townnav])")
         if self.suite_envs and self.observation != "features":
             raise ConfigError("suite_envs plays the suite's scenarios on features: it needs observation=features")
         if self.rollouts_in not in ("auto", "learner", "actors"):
@@ -461,6 +468,7 @@ def _load_warm_start(ckpt: Path, model, device: str) -> tuple[list, dict | None]
 def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from .suite_validation import selection_score, suite_validation_env
     from .validation import validate, validation_env
 
     class Progress(BaseCallback):
@@ -473,7 +481,9 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
         def __init__(self):
             super().__init__()
-            self.eval_env = validation_env(cfg) if cfg.eval_workers <= 1 else None  # workers build their own
+            in_process = cfg.eval_workers <= 1  # else workers build their own
+            self.eval_env = validation_env(cfg) if in_process else None
+            self.suite_env = suite_validation_env(cfg) if in_process and cfg.suite_eval_cases else None
 
         def _on_step(self) -> bool:
             t = self.num_timesteps
@@ -487,21 +497,28 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
             return True
 
         def evaluate_now(self, record: bool = True) -> dict:
-            report = validate(cfg, _driver(cfg, self.model), self.eval_env, lambda path: _save(cfg, self.model, path), out)
-            s = report["summary"]
+            report = validate(cfg, _driver(cfg, self.model), self.eval_env, lambda path: _save(cfg, self.model, path), out,
+                              self.suite_env)
+            s, suite = report["summary"], report.get("suite")
             for key in ("driving_score", "success_rate", "route_completion", "collisions_per_km"):
                 if record and s.get(key) is not None:
                     self.logger.record(f"eval/{key}", s[key])
+            score = selection_score(s, suite)
+            if record and suite is not None:
+                self.logger.record("eval/suite_pass_rate", suite["pass_rate"])
+                self.logger.record("eval/selection_score", score[0])
             line = {"steps": self.num_timesteps, "stage": state["stage"], **{k: s[k] for k in
                     ("driving_score", "success_rate", "route_completion", "collisions_per_km", "red_lights_run")}}
+            if suite is not None:
+                line.update(suite_pass_rate=suite["pass_rate"], suite_failed=suite["failed"], selection_score=score[0])
             with open(out / "evaluations.jsonl", "a") as fh:
                 fh.write(json.dumps(line) + "\n")
-            score = (s["driving_score"], s["success_rate"])
             if state["best"] is None or score > tuple(state["best"]):
                 state["best"] = list(score)
                 state["best_steps"] = self.num_timesteps
+                state["best_validation"] = {k: v for k, v in line.items() if k not in ("steps", "stage")}
                 _save(cfg, self.model, out / "best.zip")
-            bar.set_postfix(score=f"{s['driving_score']:.2f}", best=f"{state['best'][0]:.2f}")
+            bar.set_postfix(score=f"{score[0]:.2f}", best=f"{state['best'][0]:.2f}")
             return s
 
         def checkpoint(self) -> None:
@@ -622,8 +639,11 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     eval_cb.evaluate_now(record=False)
     eval_cb.checkpoint()
     _save(cfg, model, out / "final.zip")
-    result = {"out_dir": str(out), "steps": int(model.num_timesteps), "best_driving_score": state["best"][0],
-              "best_success_rate": state["best"][1], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
+    # best.zip's validation (a run resumed from before session 26 has only the selection score: the town's then)
+    best = state.get("best_validation") or {"driving_score": state["best"][0], "success_rate": state["best"][1]}
+    result = {"out_dir": str(out), "steps": int(model.num_timesteps), "best_driving_score": best["driving_score"],
+              "best_success_rate": best["success_rate"], "best_steps": state["best_steps"], "warm_start": state["warm_start"],
+              "best_validation": best,
               "wall_s_this_session": round(time.perf_counter() - t0, 1)}
     if harvested_stages(cfg):
         from .failure_starts import load_starts

@@ -9,6 +9,9 @@ workers, the policy is saved once per validation (``validation/policy.zip`` in t
 The episodes are the same either way: every episode reseeds its world and its perception noise from
 its scene seed (``control.observation``), so they do not depend on which process drives them or in what
 order; a test compares the two.
+
+With ``suite_eval_cases`` the validation also drives held-out safety-suite cases
+(``control.suite_validation``), in the same processes.
 """
 
 from __future__ import annotations
@@ -40,25 +43,44 @@ def validation_env(cfg):
 
 
 def _episode(task: tuple) -> dict:
-    """One validation episode in a worker: ``(config, policy file, seed)``."""
+    """One validation episode in a worker: ``(config, policy file, "town", seed)`` or ``(..., "suite", case)``."""
     from .policies import load_policy
+    from .suite_eval import run_case
+    from .suite_validation import suite_validation_env
 
-    cfg, policy_file, seed = task
-    if not _WORKER:
-        _WORKER.update(env=validation_env(cfg), policy=load_policy(policy_file, device="cpu"))
-    m, _ = run_episode(_WORKER["env"], _WORKER["policy"], int(seed))
-    return m
+    cfg, policy_file, kind, item = task
+    if _WORKER.get("file") != policy_file:
+        _WORKER.update(file=policy_file, policy=load_policy(policy_file, device="cpu"))
+    if kind not in _WORKER:
+        _WORKER[kind] = validation_env(cfg) if kind == "town" else suite_validation_env(cfg)
+    if kind == "town":
+        m, _ = run_episode(_WORKER["town"], _WORKER["policy"], int(item))
+        return m
+    return run_case(_WORKER["suite"], _WORKER["policy"], item)
 
 
-def validate(cfg, driver, env, save_policy, out_dir: Path) -> dict:
+def validate(cfg, driver, env, save_policy, out_dir: Path, suite_env=None) -> dict:
     """``{"summary": ..., "episodes": [...]}`` of ``driver`` (the policy being trained, as a
-    ``control.policies.Policy``) on ``cfg.eval_seeds``: in ``env`` here, or with ``cfg.eval_workers`` > 1 in
-    worker processes (spawned for this validation), which load the file ``save_policy(path)`` writes."""
+    ``control.policies.Policy``) on ``cfg.eval_seeds``, and with ``cfg.suite_eval_cases`` also ``"suite"`` (pass
+    rate, ``control.suite_validation.suite_summary``) and ``"cases"`` (their records): in ``env`` / ``suite_env``
+    here (built when None), or with ``cfg.eval_workers`` > 1 in worker processes (spawned for this validation),
+    which load the file ``save_policy(path)`` writes."""
+    from .suite_eval import run_case
+    from .suite_validation import suite_summary, suite_validation_env, validation_cases
+
+    cases = validation_cases(cfg.suite_eval_cases)
     if cfg.eval_workers <= 1:
-        return evaluate(env, driver, cfg.eval_seeds)
-    path = Path(out_dir) / "validation" / "policy.zip"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_policy(path)
-    tasks = [(cfg, str(path), int(seed)) for seed in cfg.eval_seeds]
-    episodes = run_tasks(_episode, tasks, cfg.eval_workers, progress=False)
-    return {"summary": summarize(episodes), "episodes": episodes}
+        report = evaluate(env, driver, cfg.eval_seeds)
+        records = [run_case(suite_env or suite_validation_env(cfg), driver, c) for c in cases] if cases else []
+    else:
+        path = Path(out_dir) / "validation" / "policy.zip"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_policy(path)
+        tasks = [(cfg, str(path), "town", int(seed)) for seed in cfg.eval_seeds]
+        tasks += [(cfg, str(path), "suite", case) for case in cases]
+        results = run_tasks(_episode, tasks, cfg.eval_workers, progress=False)
+        episodes, records = results[:len(cfg.eval_seeds)], results[len(cfg.eval_seeds):]
+        report = {"summary": summarize(episodes), "episodes": episodes}
+    if cases:
+        report.update(suite=suite_summary(records), cases=records)
+    return report

@@ -150,13 +150,16 @@ def test_a_residual_run_trains_saves_and_drives_from_the_command_line(tmp_path, 
     sets = {"residual": "true", "warm_start_steps": 0, "total_steps": 256, "n_envs": 1, "n_steps": 128,
             "batch_size": 64, "n_epochs": 1, "route_length_m": 120.0, "eval_every_steps": 10_000,
             "checkpoint_every_steps": 128, "eval_seeds": "[800000]", "stages": "[townnav_empty,suite]",
-            "stage_fractions": "[0.5,0.5]", "value_warmup_steps": 128}
+            "stage_fractions": "[0.5,0.5]", "value_warmup_steps": 128, "suite_eval_cases": 2}
     out = tmp_path / "res"
     assert main(["train", "policy", "--out", str(out), "--quiet", *[f"--set={k}={v}" for k, v in sets.items()]]) == 0
     result = json.loads(capsys.readouterr().out)
     # the first evaluation (before RL) is the teacher's own score: the run starts as the rule-based driver
-    first = json.loads((out / "evaluations.jsonl").read_text().splitlines()[0])
-    assert first["steps"] == 0 and result["best_driving_score"] >= first["driving_score"]
+    first, last = (json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines())
+    assert first["steps"] == 0 and last["steps"] >= 256
+    # best.zip is picked on the town and the held-out suite cases together (control.suite_validation)
+    assert result["best_validation"]["selection_score"] == max(first["selection_score"], last["selection_score"])
+    assert first["selection_score"] == pytest.approx((first["driving_score"] + first["suite_pass_rate"]) / 2, abs=1e-6)
     policy = load_policy(out / "final.zip")
     assert isinstance(policy, ResidualPolicy) and policy.learned.model.observation_space.shape == (OBS_SIZE_V2 + 2,)
     assert main(["eval", "policy", "--scenario", "townnav", "--rows", "ppo/labels", "--policy", str(out / "final.zip"),
