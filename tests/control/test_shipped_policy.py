@@ -9,7 +9,7 @@ from control.supervisor import SafetySupervisor
 def test_shipped_policy_drives_a_town_route_on_labels():
     policy = load_policy(DEFAULT_POLICY, device="cpu")
     assert policy.observation == "features"
-    env = make_env("town", route_length_m=200.0)
+    env = make_env("town", route_length_m=200.0, layout=policy.layout)  # a v2 policy: its follow-the-lane route block
     for seed in (900000, 900001):
         m, _ = run_episode(env, policy, seed)  # no supervisor: the policy alone
         assert m["end"] == "goal", (seed, m)
@@ -18,6 +18,7 @@ def test_shipped_policy_drives_a_town_route_on_labels():
 
 
 def test_shipped_policy_with_the_supervisor_on_highway_labels():
-    env = make_env("highway", route_length_m=300.0)
-    m, _ = run_episode(env, SafetySupervisor(load_policy(DEFAULT_POLICY, device="cpu")), 900002)
+    policy = load_policy(DEFAULT_POLICY, device="cpu")
+    env = make_env("highway", route_length_m=300.0, layout=policy.layout)
+    m, _ = run_episode(env, SafetySupervisor(policy), 900002)
     assert m["route_completion"] > 0.95 and sum(m["collisions"].values()) == 0
