@@ -162,8 +162,10 @@ class SignalPrior:
     @staticmethod
     def from_labels(ego) -> "SignalPrior | None":
         """From ``sim.labels.EgoTruth``'s map fields (``signal_head_xyz_m``, ``signal_stop_line_m``); None
-        where the world has no map (no route block: ``route_command`` is None)."""
-        if ego.route_command is None:
+        where the world has no map (no route block: ``route_command`` is None; or a straight world's
+        follow-the-lane block, ``signal_mapped`` False, whose "no signal" is not a map's word: a prior
+        saying no signal ahead would hide the straight town's lights from the models)."""
+        if ego.route_command is None or not getattr(ego, "signal_mapped", True):
             return None
         return SignalPrior(tuple(float(v) for v in ego.signal_head_xyz_m), float(ego.signal_stop_line_m))
 

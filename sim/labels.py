@@ -80,11 +80,13 @@ class EgoTruth:
     # its state, which is what the camera must see): what a stack may use as a prior for finding the light
     signal_head_xyz_m: tuple[float, float, float] = (math.nan,) * 3  # governing head's housing centre, ego frame (x fwd, y left, z up) [m]; nan: none
     signal_stop_line_m: float = math.inf  # front bumper to its stop line [m], negative past it; inf: no signal ahead
+    # False where no map placed the two fields above (a straight world's follow-the-lane block): not a prior
+    signal_mapped: bool = True
 
 
 ROUTE_FIELDS = ("route_command", "route_command_distance_m", "route_waypoints_m", "stop_sign_distance_m",
                 "junction_x_m", "junction_y_m", "junction_radius_m", "left_must_yield", "right_on_red",
-                "signal_head_xyz_m", "signal_stop_line_m")
+                "signal_head_xyz_m", "signal_stop_line_m", "signal_mapped")
 _INF_WHEN_MISSING = {"light_stop_distance_m", "route_command_distance_m", "stop_sign_distance_m", "signal_stop_line_m"}
 
 
@@ -193,7 +195,8 @@ def ego_truth(world: World) -> EgoTruth:
         route_waypoints_m=route.waypoints_m, stop_sign_distance_m=route.stop_sign_distance_m,
         junction_x_m=route.junction_x_m, junction_y_m=route.junction_y_m, junction_radius_m=route.junction_radius_m,
         left_must_yield=route.left_must_yield, right_on_red=route.right_on_red,
-        signal_head_xyz_m=route.signal_head_xyz_m, signal_stop_line_m=route.signal_stop_line_m)
+        signal_head_xyz_m=route.signal_head_xyz_m, signal_stop_line_m=route.signal_stop_line_m,
+        signal_mapped=route.signal_mapped)
     return EgoTruth(f.lane_offset_m, f.heading_error_rad, curvature, f.lane,
                     lanes, lane_width_m, speed_limit_m_s, state, dist,
                     f.s_m - world.start_s, world.goal_s - world.start_s, float(np.float32(world.ego.speed_m_s)),

@@ -33,6 +33,9 @@ class RouteTruth:
     signal_head_xyz_m: tuple[float, float, float]  # governing head's housing centre, ego frame (x fwd, y left, z up) [m]; nan: none
     signal_stop_line_m: float  # front bumper to that approach's stop line [m], negative past it; inf when none
     right_on_red: bool = False  # the next movement is a right at a light that may go on red after a full stop (a sign)
+    # whether a map placed the signal fields: a straight world's follow-the-lane block has none, so "no signal
+    # ahead" there means "not known", and perception must find the light without a prior
+    signal_mapped: bool = True
 
 
 def follow_lane_truth(road, ego_s: float, lane_centre_d: float, goal_s: float, x_m: float, y_m: float,
@@ -47,4 +50,4 @@ def follow_lane_truth(road, ego_s: float, lane_centre_d: float, goal_s: float, x
     wp = np.stack([dx * c + dy * sn, -dx * sn + dy * c], axis=1)
     nan = math.nan
     return RouteTruth("follow_lane", 0.0, tuple(map(tuple, wp.tolist())), math.inf, nan, nan, 0.0, False,
-                      (nan, nan, nan), math.inf, False)
+                      (nan, nan, nan), math.inf, False, signal_mapped=False)
