@@ -92,18 +92,25 @@ def _driver():
 def closed_loop(perception, seconds: float, warmup_s: float, seed: int) -> dict:
     """Steps/s and per-stage ms of the loop; ``perception`` None means the simulator's labels."""
     from control.envs import env_config
+    from control.features import LAYOUT_ID
     from control.observation import PerceptionObservation
     from perception.ground_truth import GroundTruthPerception
 
     import sim  # noqa: F401  (registers the env ids)
 
-    timer = _EnvTimer(gym.make("drivestack/Town-v0", config=env_config("town", ROUTE_M, render_camera=True)))
+    from control.route_features import LAYOUT_V2_ID
+
+    policy = _driver()
+    layout = getattr(policy.policy, "layout", None) or LAYOUT_ID  # a v2 policy reads the follow-the-lane route block
+    config = env_config("town", ROUTE_M, render_camera=True)
+    if layout == LAYOUT_V2_ID:
+        config = {**config, "scenario": {**config.get("scenario", {}), "route_block": True}}
+    timer = _EnvTimer(gym.make("drivestack/Town-v0", config=config))
     perception = perception if perception is not None else GroundTruthPerception()
     perception.process = _timed(perception.process)  # instance attribute: the object's type is unchanged
-    env = PerceptionObservation(timer, perception)
-    policy = _driver()
+    env = PerceptionObservation(timer, perception, layout)
     episode = 0
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     policy.reset()
     parts = {"env_step_render": [], "perception": [], "features": [], "policy": []}
     steps = resets = 0
@@ -118,9 +125,9 @@ def closed_loop(perception, seconds: float, warmup_s: float, seed: int) -> dict:
         elif timing and now - start >= seconds:
             break
         t0 = time.perf_counter()
-        action = policy.act(obs)
+        action = policy.act(obs, info.get("perception"))  # the frame: the supervisor's tracks read it, as when driving
         t1 = time.perf_counter()
-        obs, _, terminated, truncated, _ = env.step(action)
+        obs, _, terminated, truncated, info = env.step(action)
         t2 = time.perf_counter()
         parts["policy"].append(t1 - t0)
         parts["env_step_render"].append(timer.last_s)
@@ -129,7 +136,7 @@ def closed_loop(perception, seconds: float, warmup_s: float, seed: int) -> dict:
         steps += 1
         if terminated or truncated:
             episode += 1
-            obs, _ = env.reset(seed=seed + episode)
+            obs, info = env.reset(seed=seed + episode)
             policy.reset()
             resets += 1
     elapsed = time.perf_counter() - start

@@ -20,12 +20,14 @@ import sim  # noqa: F401  (registers the environments)
 from drivestack.bench import SmoothRandomActions
 
 STEPS = 40
-#: (env id, seed) -> (sha256 prefix, steps taken); measured on main before session 10's speed passes
+#: (env id, seed) -> (sha256 prefix, steps taken); measured on main before session 10's speed passes. Updated in
+#: session 26 for the labels' new field ``EgoTruth.signal_mapped`` (the hash reads the labels' repr): with that
+#: field left out of the repr the rollouts hashed to the old values, so the worlds are unchanged.
 EXPECTED = {
-    ('drivestack/TownNav-v0', 3): ('4ef81362082c65e8', 40),
-    ('drivestack/TownNav-v0', 11): ('fa7573ea18913cc4', 40),
-    ('drivestack/HighwayNav-v0', 3): ('3910ed0351d438fb', 40),
-    ('drivestack/HighwayNav-v0', 11): ('c4b0eec928ef47e3', 29),
+    ('drivestack/TownNav-v0', 3): ('f6fc394135611f97', 40),
+    ('drivestack/TownNav-v0', 11): ('85dfad6ecc1d557e', 40),
+    ('drivestack/HighwayNav-v0', 3): ('f1481722f4f980fc', 40),
+    ('drivestack/HighwayNav-v0', 11): ('01cdea30ada8f2d0', 29),
 }
 
 
