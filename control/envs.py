@@ -69,6 +69,15 @@ def env_config(stage: str, route_length_m: float, render_camera: bool = False, *
     return {"scenario": scen, "render_camera": render_camera, "dense_labels": render_camera, "reward": dict(REWARD)}
 
 
+def with_route_block(config: dict, layout: str | None) -> dict:
+    """``config`` with the follow-the-lane route block on when ``layout`` is v2: a straight world then says
+    "follow the lane" in the route block (``sim.route_block``) that a v2 policy reads; a navigation world has
+    its own route block either way."""
+    if layout != LAYOUT_V2_ID:
+        return config
+    return {**config, "scenario": {**config.get("scenario", {}), "route_block": True}}
+
+
 def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None, render_camera: bool = False,
              training_seed: int | None = None, noise=None, noise_seed: int = 0, monitor: bool = False,
              config: dict | None = None, layout: str | None = None, env_id: str = "drivestack/Town-v0",
@@ -86,9 +95,7 @@ def make_env(stage: str = "town", route_length_m: float = 500.0, perception=None
 
     from .observation import PerceptionObservation
 
-    cfg = config or env_config(stage, route_length_m, render_camera or perception is not None)
-    if layout == LAYOUT_V2_ID:  # a straight world then says "follow the lane" in the route block (sim.route_block)
-        cfg = {**cfg, "scenario": {**cfg.get("scenario", {}), "route_block": True}}
+    cfg = with_route_block(config or env_config(stage, route_length_m, render_camera or perception is not None), layout)
     env = gym.make(env_id, config=cfg)
     if training_seed is not None:
         env = TrainingSeeds(env, training_seed)

@@ -71,7 +71,8 @@ def validate(cfg, driver, env, save_policy, out_dir: Path, suite_env=None) -> di
     cases = validation_cases(cfg.suite_eval_cases)
     if cfg.eval_workers <= 1:
         report = evaluate(env, driver, cfg.eval_seeds)
-        records = [run_case(suite_env or suite_validation_env(cfg), driver, c) for c in cases] if cases else []
+        suite_env = suite_env or (suite_validation_env(cfg) if cases else None)
+        records = [run_case(suite_env, driver, c) for c in cases]
     else:
         path = Path(out_dir) / "validation" / "policy.zip"
         path.parent.mkdir(parents=True, exist_ok=True)

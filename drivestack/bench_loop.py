@@ -91,20 +91,16 @@ def _driver():
 
 def closed_loop(perception, seconds: float, warmup_s: float, seed: int) -> dict:
     """Steps/s and per-stage ms of the loop; ``perception`` None means the simulator's labels."""
-    from control.envs import env_config
+    from control.envs import env_config, with_route_block
     from control.features import LAYOUT_ID
     from control.observation import PerceptionObservation
     from perception.ground_truth import GroundTruthPerception
 
     import sim  # noqa: F401  (registers the env ids)
 
-    from control.route_features import LAYOUT_V2_ID
-
     policy = _driver()
     layout = getattr(policy.policy, "layout", None) or LAYOUT_ID  # a v2 policy reads the follow-the-lane route block
-    config = env_config("town", ROUTE_M, render_camera=True)
-    if layout == LAYOUT_V2_ID:
-        config = {**config, "scenario": {**config.get("scenario", {}), "route_block": True}}
+    config = with_route_block(env_config("town", ROUTE_M, render_camera=True), layout)
     timer = _EnvTimer(gym.make("drivestack/Town-v0", config=config))
     perception = perception if perception is not None else GroundTruthPerception()
     perception.process = _timed(perception.process)  # instance attribute: the object's type is unchanged
