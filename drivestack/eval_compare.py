@@ -1,7 +1,9 @@
 """``drivestack eval compare BASE CANDIDATE [...]``: does a policy drive better than another on the same routes?
 
 Each argument is an ``eval policy`` run (its folder or report.json), optionally ``:ROW`` to pick one of its rows
-(``runs/test:ppo/labels``); a run with several rows and no ``:ROW`` stands for each of them in turn. The first is the
+(``runs/test:ppo/labels``); a run with several rows and no ``:ROW`` stands for each of them in turn. Runs joined by
+``+`` are pooled (``runs/a+runs/b:ppo/labels``: the routes of both, e.g. a test range driven in two parts; same
+world and supervisor, no seed twice). The first is the
 base; every other is compared with it on the seeds both drove (``control.paired``): driving score, success,
 completion and collisions per km with a 95 % bootstrap interval of the difference, routes won and lost, and the
 verdict (better / worse / no difference shown). ``--json`` prints the records instead of the table.
@@ -16,9 +18,7 @@ from pathlib import Path
 from common.errors import UsageError
 
 
-def load_runs(spec: str) -> list[tuple[str, dict, list[dict]]]:
-    """``PATH[:ROW]`` -> [(label, the report, the row's episodes)] (every row when no ``:ROW``)."""
-    path_text, _, row = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+def _read_report(spec: str, path_text: str) -> dict:
     path = Path(path_text)
     report_file = path / "report.json" if path.is_dir() else path
     if not report_file.is_file():
@@ -29,10 +29,33 @@ def load_runs(spec: str) -> list[tuple[str, dict, list[dict]]]:
         raise UsageError(f"{str(report_file)!r} is not a readable JSON report: {exc}") from None
     if not isinstance(report, dict) or "episodes" not in report or "rows" not in report or "route_length_m" not in report:
         raise UsageError(f"{str(report_file)!r} is not an `eval policy` report (suite and perception reports hold no routes)")
-    rows = [row] if row else list(report["rows"])
-    if row and row not in report["rows"]:
-        raise UsageError(f"{spec!r}: row {row!r} is not in that report; it holds {', '.join(report['rows'])}")
-    return [(f"{path_text}:{r}", report, [e for e in report["episodes"] if e.get("row") == r]) for r in rows]
+    return report
+
+
+def load_runs(spec: str) -> list[tuple[str, dict, list[dict]]]:
+    """``PATH[+PATH...][:ROW]`` -> [(label, the report, the row's episodes)] (every row when no ``:ROW``); runs
+    joined by ``+`` are pooled into one."""
+    path_text, _, row = spec.partition(":") if not Path(spec).exists() else (spec, "", "")
+    parts = [path_text] if Path(path_text).exists() else path_text.split("+")
+    reports = [_read_report(spec, part) for part in parts]
+    first = reports[0]
+    for key in ("scenario", "supervisor"):
+        if any(r.get(key) != first.get(key) for r in reports[1:]):
+            raise UsageError(f"{spec!r}: pooled runs differ in {key} ({', '.join(str(r.get(key)) for r in reports)}); "
+                             "pool runs of one world and one supervisor setting")
+    rows = [row] if row else [r for r in first["rows"] if all(r in rep["rows"] for rep in reports)]
+    for rep in reports:
+        if row and row not in rep["rows"]:
+            raise UsageError(f"{spec!r}: row {row!r} is not in that report; it holds {', '.join(rep['rows'])}")
+    out = []
+    for r in rows:
+        episodes = [e for rep in reports for e in rep["episodes"] if e.get("row") == r]
+        seeds = [e["seed"] for e in episodes]
+        if len(set(seeds)) < len(seeds):
+            twice = sorted({s for s in seeds if seeds.count(s) > 1})
+            raise UsageError(f"{spec!r}: seed {twice[0]} is in more than one of the pooled runs; pool disjoint seed ranges")
+        out.append((f"{path_text}:{r}", first, episodes))
+    return out
 
 
 def compare_runs(specs: list[str]) -> dict:

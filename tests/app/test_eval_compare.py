@@ -43,3 +43,22 @@ def test_eval_compare_reads_eval_policy_runs_and_refuses_what_it_cannot_compare(
     assert "is not an `eval policy` report" in capsys.readouterr().err
     assert main(["eval", "policy", teacher]) == 2
     assert "only `eval compare` does" in capsys.readouterr().err
+
+
+def test_runs_joined_by_plus_are_pooled_and_refused_when_they_overlap_or_differ(tmp_path, capsys):
+    """A test range driven in two parts compares as one: the routes of both."""
+    teacher_a = _report(tmp_path / "ta", {"rule-based/labels": [episode(s, 0.7) for s in range(5)]})
+    teacher_b = _report(tmp_path / "tb", {"rule-based/labels": [episode(s, 0.7) for s in range(5, 10)]})
+    rl_a = _report(tmp_path / "ra", {"ppo/labels": [episode(s, 0.9) for s in range(5)]})
+    rl_b = _report(tmp_path / "rb", {"ppo/labels": [episode(s, 0.9) for s in range(5, 10)]})
+    assert main(["eval", "compare", f"{teacher_a}+{teacher_b}", f"{rl_a}+{rl_b}:ppo/labels", "--json"]) == 0
+    (c,) = json.loads(capsys.readouterr().out)["comparisons"]
+    assert c["routes"] == 10 and c["routes_won"] == 10 and c["candidate"] == f"{rl_a}+{rl_b}:ppo/labels"
+    bad = [(f"{teacher_a}+{teacher_a}", "seed 0 is in more than one of the pooled runs"),
+           (f"{teacher_a}+{_report(tmp_path / 'h', {'rule-based/labels': [episode(20, 1.0)]}, scenario='highway')}",
+            "pooled runs differ in scenario"),
+           (f"{teacher_a}+{rl_b}:rule-based/labels", "row 'rule-based/labels' is not in that report")]
+    for base, message in bad:
+        assert main(["eval", "compare", base, rl_a]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (base, err)
