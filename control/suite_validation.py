@@ -37,18 +37,6 @@ def validation_cases(n: int) -> list[SuiteCase]:
     return cases
 
 
-def suite_validation_env(cfg):
-    """The suite env the validation cases play in: the training suite env's observation (layout v2, labels
-    degraded by the run's perception noise when it trains with noise), supervisor off."""
-    from perception.ground_truth import PerceptionNoise
-
-    from .envs import make_suite_env
-    from .route_features import LAYOUT_V2_ID
-
-    noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
-    return make_suite_env(layout=LAYOUT_V2_ID, noise=noise, noise_seed=cfg.seed + 99)
-
-
 def suite_summary(records: list[dict]) -> dict:
     """Pass rate and what failed, from ``control.suite_eval.run_case`` records."""
     failed = [r["case"] for r in records if not r["passed"]]

@@ -468,8 +468,8 @@ def _load_warm_start(ckpt: Path, model, device: str) -> tuple[list, dict | None]
 def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from .suite_validation import selection_score, suite_validation_env
-    from .validation import validate, validation_env
+    from .suite_validation import selection_score
+    from .validation import suite_validation_env, validate, validation_env
 
     class Progress(BaseCallback):
         def _on_step(self) -> bool:

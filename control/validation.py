@@ -25,12 +25,17 @@ from .metrics import summarize
 _WORKER: dict = {}
 
 
+def _noise(cfg):
+    """The training's perception noise when it trains with noise (seeded apart from training's), else none."""
+    from perception.ground_truth import PerceptionNoise
+
+    return (PerceptionNoise() if cfg.noise else PerceptionNoise.none()), cfg.seed + 99
+
+
 def validation_env(cfg):
     """The env the run's validation episodes drive (``cfg``: a ``control.train.PolicyTrainConfig``): the
     full straight or navigation town (the pixels baseline's camera world for it), labels degraded by the
     training's perception noise when it trains with noise, supervisor off."""
-    from perception.ground_truth import PerceptionNoise
-
     from .envs import make_env
     from .train import _eval_stage, _layout
 
@@ -38,25 +43,32 @@ def validation_env(cfg):
         from .pixels import make_pixel_env
 
         return make_pixel_env("town", cfg.route_length_m)
-    noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
-    return make_env(_eval_stage(cfg), cfg.route_length_m, noise=noise, noise_seed=cfg.seed + 99, layout=_layout(cfg))
+    noise, noise_seed = _noise(cfg)
+    return make_env(_eval_stage(cfg), cfg.route_length_m, noise=noise, noise_seed=noise_seed, layout=_layout(cfg))
+
+
+def suite_validation_env(cfg):
+    """The suite env the held-out suite cases (``control.suite_validation``) play in: the training suite env's
+    observation (layout v2), the same noise as ``validation_env``, supervisor off."""
+    from .envs import make_suite_env
+    from .route_features import LAYOUT_V2_ID
+
+    noise, noise_seed = _noise(cfg)
+    return make_suite_env(layout=LAYOUT_V2_ID, noise=noise, noise_seed=noise_seed)
 
 
 def _episode(task: tuple) -> dict:
     """One validation episode in a worker: ``(config, policy file, "town", seed)`` or ``(..., "suite", case)``."""
     from .policies import load_policy
     from .suite_eval import run_case
-    from .suite_validation import suite_validation_env
 
     cfg, policy_file, kind, item = task
     if _WORKER.get("file") != policy_file:
         _WORKER.update(file=policy_file, policy=load_policy(policy_file, device="cpu"))
     if kind not in _WORKER:
         _WORKER[kind] = validation_env(cfg) if kind == "town" else suite_validation_env(cfg)
-    if kind == "town":
-        m, _ = run_episode(_WORKER["town"], _WORKER["policy"], int(item))
-        return m
-    return run_case(_WORKER["suite"], _WORKER["policy"], item)
+    env, policy = _WORKER[kind], _WORKER["policy"]
+    return run_episode(env, policy, int(item))[0] if kind == "town" else run_case(env, policy, item)
 
 
 def validate(cfg, driver, env, save_policy, out_dir: Path, suite_env=None) -> dict:
@@ -66,7 +78,7 @@ def validate(cfg, driver, env, save_policy, out_dir: Path, suite_env=None) -> di
     here (built when None), or with ``cfg.eval_workers`` > 1 in worker processes (spawned for this validation),
     which load the file ``save_policy(path)`` writes."""
     from .suite_eval import run_case
-    from .suite_validation import suite_summary, suite_validation_env, validation_cases
+    from .suite_validation import suite_summary, validation_cases
 
     cases = validation_cases(cfg.suite_eval_cases)
     if cfg.eval_workers <= 1:

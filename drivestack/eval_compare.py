@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from common.errors import UsageError
@@ -50,9 +51,8 @@ def load_runs(spec: str) -> list[tuple[str, dict, list[dict]]]:
     out = []
     for r in rows:
         episodes = [e for rep in reports for e in rep["episodes"] if e.get("row") == r]
-        seeds = [e["seed"] for e in episodes]
-        if len(set(seeds)) < len(seeds):
-            twice = sorted({s for s in seeds if seeds.count(s) > 1})
+        twice = sorted(seed for seed, n in Counter(e["seed"] for e in episodes).items() if n > 1)
+        if twice:
             raise UsageError(f"{spec!r}: seed {twice[0]} is in more than one of the pooled runs; pool disjoint seed ranges")
         out.append((f"{path_text}:{r}", first, episodes))
     return out
