@@ -13,10 +13,13 @@ Measures, on this machine:
   (``models``, on ``--device``, CPU by default), once with the two networks taking turns
   (``models-interleaved``: each runs on every other frame, ``Perception(interleave=True)``),
   once without the detector's far-field pass (``models-no-far-field``, ``perception.far_field``),
-  and once with the simulator's labels
+  once with the networks' INT8 copies (``models-int8``, ``perception.int8``; with ``--joint`` also
+  ``models-joint`` and ``models-joint-int8``), and once with the simulator's labels
   (``labels``, ``GroundTruthPerception``, camera still rendered): the peer measured in the same
-  run. Per stage, mean ms per step: env step + render, perception, features (encoding), policy
-  (+ supervisor). Episode resets inside the timed window count in the time.
+  run. The model loops are timed round robin in ``LOOP_ROUNDS`` turns of ``--seconds`` / rounds
+  each (the machine's speed drifts 10-30 % over a run; in turns every loop meets the drift alike);
+  each round's figure is in the report. Per stage, mean ms per step: env step + render, perception,
+  features (encoding), policy (+ supervisor). Episode resets inside the timed window count in the time.
 - training throughput, env-steps/s, on the fast path training uses (labels with perception
   noise, camera off; ``control.envs.make_env``): stable-baselines3 PPO ``MlpPolicy`` learning
   for ``--train-steps`` env steps with each count of ``--processes`` envs (one: in process, as
@@ -45,6 +48,7 @@ from common.errors import UsageError
 TARGET_STEPS_PER_S = 60.0  # closed-loop aim on the CPU (3x the 20 Hz control rate)
 ROUTE_M = 500.0  # closed-loop route [m]
 TRAIN_ROUTE_M = 300.0  # training route, as control.train [m]
+LOOP_ROUNDS = 2  # each closed loop is timed in this many turns, the loops round robin
 DEFAULT_TRAIN_STEPS = 3000
 
 
@@ -137,12 +141,25 @@ def closed_loop(perception, seconds: float, warmup_s: float, seed: int) -> dict:
             resets += 1
     elapsed = time.perf_counter() - start
     env.close()
+    del perception.process  # the timing wrapper: a later round wraps the method afresh
     ms = {k: round(1e3 * float(np.mean(v)), 3) for k, v in parts.items()}
     ms["features_policy"] = round(ms["features"] + ms["policy"], 3)
     rate = steps / elapsed
     return {"unit": "steps/s", "steps_per_s": round(rate, 2), "steps": steps, "resets": resets, "seconds": round(elapsed, 3),
             "stages_ms": ms, "policy": policy.name, "target_steps_per_s": TARGET_STEPS_PER_S,
             "meets_target": bool(rate >= TARGET_STEPS_PER_S)}
+
+
+def pooled_rounds(parts: list[dict]) -> dict:
+    """One figure from the rounds of one closed loop (``closed_loop`` records): steps/s over all their timed
+    steps, each stage's mean per step."""
+    steps = sum(p["steps"] for p in parts)
+    seconds = sum(p["seconds"] for p in parts)
+    rate = steps / seconds
+    ms = {k: round(sum(p["stages_ms"][k] * p["steps"] for p in parts) / steps, 3) for k in parts[0]["stages_ms"]}
+    return {**parts[0], "steps_per_s": round(rate, 2), "steps": steps, "resets": sum(p["resets"] for p in parts),
+            "seconds": round(seconds, 3), "stages_ms": ms, "rounds": len(parts),
+            "steps_per_s_each_round": [p["steps_per_s"] for p in parts], "meets_target": bool(rate >= TARGET_STEPS_PER_S)}
 
 
 def _training_env(rank: int, seed: int):
@@ -211,12 +228,22 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
     loops = [("models", perception), ("models-interleaved", interleaved)]
     if getattr(perception.detector, "far_field", None) is not None:  # the detector's far-field pass: what it costs
         loops.append(("models-no-far-field", Perception.from_files(*model_paths(), device=device, far_field=False)))
+    int8 = perception.backend == "onnxruntime"  # the INT8 copies (perception.int8) beside the fp32 graphs, same run
+    if int8:
+        loops.append(("models-int8", Perception.from_files(*model_paths(), device=device, backend="onnxruntime-int8")))
     if joint:  # the one-pass network beside the pair, in the same run
         loops.append(("models-joint", Perception.from_files(joint=joint, device=device)))
+        if int8:
+            loops.append(("models-joint-int8", Perception.from_files(joint=joint, device=device, backend="onnxruntime-int8")))
         report["settings"]["joint"] = str(joint)
-    for name, p in (*loops, ("labels", None)):
-        _log(f"closed loop from {name}, {seconds:g} s")
-        report["closed_loop"][name] = closed_loop(p, seconds, _warmup_s(seconds), seed)
+    rounds: dict[str, list[dict]] = {name: [] for name, _ in loops}
+    for k in range(LOOP_ROUNDS):  # round robin: a machine whose speed drifts weighs on every loop alike
+        for name, p in loops:
+            _log(f"closed loop from {name}, {seconds / LOOP_ROUNDS:g} s (round {k + 1} of {LOOP_ROUNDS})")
+            rounds[name].append(closed_loop(p, seconds / LOOP_ROUNDS, _warmup_s(seconds), seed))
+    report["closed_loop"] = {name: pooled_rounds(parts) for name, parts in rounds.items()}
+    _log(f"closed loop from labels, {seconds:g} s")
+    report["closed_loop"]["labels"] = closed_loop(None, seconds, _warmup_s(seconds), seed)
     report["closed_loop"]["models"]["perception_backend"] = perception.backend
     report["closed_loop"]["models-interleaved"]["perception_backend"] = interleaved.backend
     report["closed_loop"]["models-interleaved"]["note"] = ("the detector and the multi-task network take turns, each on "
@@ -226,6 +253,9 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
                                                                 "the horizon enlarged 2x, perception.far_field)")
     if joint:
         report["closed_loop"]["models-joint"]["note"] = "one joint network, one pass per frame for boxes and dense outputs"
+    for name in ("models-int8", "models-joint-int8"):
+        if name in report["closed_loop"]:
+            report["closed_loop"][name]["note"] = "the same networks' INT8 copies in ONNX Runtime (perception.int8)"
     report["training"] = {"unit": "env-steps/s", "algo": "PPO MlpPolicy (stable-baselines3), 128x128",
                           "env": "control.envs.make_env: town, labels + PerceptionNoise, camera off", "runs": []}
     for n in processes:

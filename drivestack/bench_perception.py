@@ -5,7 +5,7 @@ network, the geometry stage, the whole stack (``Perception.process`` with tracki
 1280x720 footage (perception, overlay drawing and mp4 encoding, each also on its own). Every
 backend the default ("auto") could pick is measured in the same run: PyTorch always, and ONNX
 Runtime on the CPU when it is installed (``perception.onnx_backend``; the first run exports the
-networks into its cache). ``--joint WEIGHTS`` adds a joint network (``drivestack train joint``: one
+networks into its cache), in fp32 and as INT8 copies (``perception.int8``; made on the first run). ``--joint WEIGHTS`` adds a joint network (``drivestack train joint``: one
 pass for boxes and dense outputs) on the same backends, beside the pair, in the same run; its
 ``detector_ms`` and ``multitask_ms`` are each the one whole pass. On a GPU it adds batched (8) figures
 of the whole predict calls and each network's fp16 batch-1 latency and batch-64 throughput
@@ -166,7 +166,7 @@ def bench_perception(detector: str | None, hydranet: str | None, device: str, re
         import onnxruntime
 
         report["onnxruntime"] = onnxruntime.__version__
-        backends.append("onnxruntime")
+        backends += ["onnxruntime", "onnxruntime-int8"]  # fp32, and the INT8 copies (perception.int8)
     elif not onnxruntime_available():
         report["onnxruntime"] = "not installed: pip install onnx onnxscript onnxruntime"
     report["backends"], stacks = {}, {}

@@ -57,7 +57,7 @@ from pathlib import Path
 from common.errors import UsageError
 
 from drivestack.cluster import add_ray_arguments, finish, spec_from_args, units_on
-from perception.model_files import DEFAULT_JOINT
+from perception.model_files import BACKENDS, DEFAULT_JOINT
 
 
 def add_parser(sub) -> None:
@@ -102,6 +102,9 @@ def add_parser(sub) -> None:
                         "outputs, in place of the pair (--detector and --hydranet): perception, and the models rows of "
                         "policy and suite")
     p.add_argument("--device", default="auto")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="perception: the networks' runtime (default auto: the pair's detector in PyTorch, the rest in ONNX "
+                        "Runtime on the CPU); onnxruntime-int8: every network's INT8 copy (perception.int8)")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     add_ray_arguments(p)
@@ -174,7 +177,7 @@ def run(args) -> int:
         det_path, hyd_path = model_paths(args.detector, args.hydranet)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
-    models = EvalModels(str(det_path), str(hyd_path), args.device, joint=args.joint)
+    models = EvalModels(str(det_path), str(hyd_path), args.device, joint=args.joint, backend=args.backend)
     try:
         perception = models.build()  # here too: bad weights are a one-line error before any worker loads them
     except (ValueError, FileNotFoundError) as exc:
@@ -184,6 +187,7 @@ def run(args) -> int:
                                                  randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
                           progress=not args.json, units_map=units_map, models=models)
     report["models"] = {"joint": str(args.joint)} if args.joint else {"detector": str(det_path), "hydranet": str(hyd_path)}
+    report["models"]["backend"] = perception.backend
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json and args.out:
         print(f"wrote {args.out}/report.json, pr_curves.png, example_*.png", file=sys.stderr)

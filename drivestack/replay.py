@@ -33,6 +33,7 @@ import numpy as np
 
 from common.errors import UsageError
 from common.vocab import HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
+from perception.model_files import BACKENDS
 from drivestack.run_marker import mark_complete, note_incomplete, start_run_folder
 
 MAX_FPS = 1000.0  # [Hz] an image folder's frame rate, for timestamps and the video
@@ -47,8 +48,9 @@ def add_parser(sub) -> None:
     p.add_argument("--detector", default=None, help="detector weights (default: the shipped model)")
     p.add_argument("--hydranet", default=None, help="multi-task network weights (default: the shipped model)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda")
-    p.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                   help="network runtime: auto (default: ONNX Runtime on the CPU when installed), torch, onnxruntime")
+    p.add_argument("--backend", default="auto", choices=BACKENDS,
+                   help="network runtime: auto (default: ONNX Runtime on the CPU when installed), torch, onnxruntime, "
+                        "onnxruntime-int8 (INT8 copies of the ONNX graphs, perception.int8)")
     p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
     p.add_argument("--fps", type=float, default=10.0, help="frame rate of an image folder (default 10)")
     p.add_argument("--far-field", action="store_true",

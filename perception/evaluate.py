@@ -170,21 +170,30 @@ class EvalModels:
     hydranet: str  # multi-task weights
     device: str = "auto"
     joint: str | None = None  # a joint network's weights, scored in place of the two above
+    # "auto": the pair's detector in PyTorch, the multi-task network (and a joint network) as
+    # ``perception.model_files.load_networks`` picks; any other: every network in that runtime
+    backend: str = "auto"
 
     def build(self):
         """The ``Perception`` that scores them: no tracking, and the detector at a near-zero confidence
         threshold (AP needs the whole score range)."""
+        from .model_files import ONNX_BACKENDS, resolve_backend
         from .pipeline import Perception
         from .yolo import DetectorConfig, YoloDetector
 
+        resolve_backend(self.backend, self.device)  # a bad name or device: ValueError before any loading
         if self.joint is not None:
             from .joint_runner import load_joint
 
-            net = load_joint(self.joint, self.device, conf=0.001)
+            net = load_joint(self.joint, self.device, backend=self.backend, conf=0.001)
             return Perception(net, net, track=False)
 
-        perception = Perception.from_files(None, self.hydranet, device=self.device, track=False)
-        perception.detector = YoloDetector.load(self.detector, cfg=DetectorConfig(device=self.device, conf=0.001))
+        perception = Perception.from_files(None, self.hydranet, device=self.device, track=False, backend=self.backend)
+        if self.backend in ONNX_BACKENDS:  # "auto" keeps the PyTorch detector the reports were always made with
+            cfg = DetectorConfig(device="cpu", conf=0.001)
+            perception.detector = YoloDetector.load_onnxruntime(self.detector, cfg=cfg, int8=self.backend == "onnxruntime-int8")
+        else:
+            perception.detector = YoloDetector.load(self.detector, cfg=DetectorConfig(device=self.device, conf=0.001))
         return perception
 
 

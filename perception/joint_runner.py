@@ -26,6 +26,7 @@ import torch
 
 from .hydranet import REG_BIAS, REG_SCALE
 from .joint import JointNet, JointNetConfig, detection_rows, export_onnx
+from .model_files import ONNX_BACKENDS
 from .onnx_backend import numpy_multitask_outputs
 from .types import Detections, MultitaskOutputs
 from .yolo import BoxRows, DetectorConfig, map_class_names
@@ -56,22 +57,31 @@ class JointPerceptionNet:
         from .model_files import resolve_backend
 
         chosen = resolve_backend(backend, device)
-        net = JointNet.load(weights, device="cpu" if chosen == "onnxruntime" else device)
+        onnx = chosen in ONNX_BACKENDS
+        net = JointNet.load(weights, device="cpu" if onnx else device)
         cfg = cfg or DetectorConfig(device=device)
-        if chosen == "onnxruntime":
+        if onnx:
             from .onnx_backend import cached_export, cpu_session
 
             h, w = net.config.input_size
-            path = cached_export(weights, f"joint-{h}x{w}-torch{torch.__version__.split('+')[0]}",
-                                 lambda p: export_onnx(net, p), cache)
+
+            def graph(tag: str, boxes_only: bool) -> Path:  # exported into the cache once (and its INT8 copy made)
+                path = cached_export(weights, f"{tag}-{h}x{w}-torch{torch.__version__.split('+')[0]}",
+                                     lambda p: export_onnx(net, p, boxes_only=boxes_only), cache)
+                if chosen == "onnxruntime-int8":
+                    from .int8 import cached_int8
+
+                    path = cached_int8(path, (h, w))
+                return path
+
+            path = graph("joint", False)
             session = cpu_session(path)
             names = [o.name for o in session.get_outputs()]
 
-            def boxes_session():  # exported into the cache once, like the whole graph
-                boxes = cpu_session(cached_export(weights, f"joint-boxes-{h}x{w}-torch{torch.__version__.split('+')[0]}",
-                                                  lambda p: export_onnx(net, p, boxes_only=True), cache))
+            def boxes_session():
+                boxes = cpu_session(graph("joint-boxes", True))
                 return lambda x: {"det": boxes.run(None, {"images": x})[0]}
-            return cls(lambda x: dict(zip(names, session.run(None, {"images": x}))), net.config, cfg, "onnxruntime",
+            return cls(lambda x: dict(zip(names, session.run(None, {"images": x}))), net.config, cfg, chosen,
                        str(path), boxes_session)
 
         def forward(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -146,7 +156,7 @@ def load_joint(weights: str | Path, device: str = "auto", backend: str = "auto",
     confidence threshold (``DetectorConfig.conf`` by default)."""
     if not Path(weights).is_file():
         raise FileNotFoundError(f"joint network weights {str(weights)!r} do not exist; train one (`drivestack train joint`)")
-    cfg = DetectorConfig(device="cpu" if backend == "onnxruntime" else device)
+    cfg = DetectorConfig(device="cpu" if backend in ONNX_BACKENDS else device)
     if conf is not None:
         from dataclasses import replace
 

@@ -18,7 +18,8 @@ MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_DETECTOR = MODELS_DIR / "detector.pt"
 DEFAULT_HYDRANET = MODELS_DIR / "hydranet.pt"
 DEFAULT_JOINT = MODELS_DIR / "joint.pt"  # the one-pass joint network (joint_card.md); not the default stack (the pair is)
-BACKENDS = ("auto", "torch", "onnxruntime")  # see load_networks
+BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-int8")  # see load_networks
+ONNX_BACKENDS = ("onnxruntime", "onnxruntime-int8")  # the CPU runtimes: fp32, and the int8 copies (perception.int8)
 
 
 def model_paths(detector: str | Path | None = None, hydranet: str | Path | None = None) -> tuple[Path, Path]:
@@ -32,19 +33,19 @@ def model_paths(detector: str | Path | None = None, hydranet: str | Path | None 
 
 
 def resolve_backend(backend: str, device: str = "auto") -> str:
-    """"torch" or "onnxruntime" for a requested ``backend`` (see ``load_networks``).
+    """"torch", "onnxruntime" or "onnxruntime-int8" for a requested ``backend`` (see ``load_networks``).
 
     ``ValueError`` for an unknown name or ONNX Runtime on a non-CPU device; ``ImportError`` naming
-    the packages when "onnxruntime" is asked for and not installed."""
+    the packages when ONNX Runtime is asked for and not installed."""
     from .onnx_backend import onnxruntime_available, require_onnxruntime
 
     if backend not in BACKENDS:
-        raise ValueError(f"backend {backend!r} is not one of {BACKENDS}")
+        raise ValueError(f"backend {backend!r} is not one of {', '.join(BACKENDS)}")
     if backend == "auto":
         return "onnxruntime" if onnxruntime_available() and resolve_device(device) == "cpu" else "torch"
-    if backend == "onnxruntime":
+    if backend in ONNX_BACKENDS:
         if str(device).lower() not in ("auto", "cpu") or resolve_device(device) != "cpu":
-            raise ValueError(f"backend 'onnxruntime' runs on the CPU; device {device!r} needs backend 'torch'")
+            raise ValueError(f"backend {backend!r} runs on the CPU; device {device!r} needs backend 'torch'")
         require_onnxruntime()
     return backend
 
@@ -55,11 +56,13 @@ def load_networks(detector: str | Path | None, hydranet: str | Path | None, devi
     from their weights; either path may be None (that network is then None).
 
     ``backend``: "torch", "onnxruntime" (CPU only; both networks exported once into ``onnx_cache``,
-    see ``perception.onnx_backend``) or "auto": ONNX Runtime when it is installed and the device is
-    the CPU, else PyTorch; under "auto" a failed export falls back to PyTorch with a warning."""
-    if resolve_backend(backend, device) == "onnxruntime":
+    see ``perception.onnx_backend``), "onnxruntime-int8" (the same, each graph's INT8 copy, made once
+    beside it: ``perception.int8``) or "auto": ONNX Runtime (fp32) when it is installed and the device
+    is the CPU, else PyTorch; under "auto" a failed export falls back to PyTorch with a warning."""
+    chosen = resolve_backend(backend, device)
+    if chosen in ONNX_BACKENDS:
         try:
-            return _load(detector, hydranet, device, "onnxruntime", onnx_cache)
+            return _load(detector, hydranet, device, chosen, onnx_cache)
         except (FileNotFoundError, ValueError):
             raise  # the weights themselves are wrong: the same under PyTorch
         except Exception as exc:  # noqa: BLE001 - any exporter or runtime gap: "auto" still gets a working stack
@@ -74,15 +77,16 @@ def _load(detector, hydranet, device: str, backend: str, onnx_cache):
     if detector is not None:
         from .yolo import DetectorConfig, YoloDetector
 
-        if backend == "onnxruntime":
-            det = YoloDetector.load_onnxruntime(detector, cfg=DetectorConfig(device="cpu"), cache=onnx_cache)
+        if backend in ONNX_BACKENDS:
+            det = YoloDetector.load_onnxruntime(detector, cfg=DetectorConfig(device="cpu"), cache=onnx_cache,
+                                                int8=backend == "onnxruntime-int8")
         else:
             det = YoloDetector.load(detector, cfg=DetectorConfig(device=device))
     if hydranet is not None:
-        if backend == "onnxruntime":
+        if backend in ONNX_BACKENDS:
             from .onnx_backend import OnnxHydraNet
 
-            hyd = OnnxHydraNet.load(hydranet, cache=onnx_cache)
+            hyd = OnnxHydraNet.load(hydranet, cache=onnx_cache, int8=backend == "onnxruntime-int8")
         else:
             from .hydranet import HydraNet
 

@@ -107,9 +107,9 @@ class OnnxHydraNet:
     torch, so those outputs differ from PyTorch's by resampling detail only.
     """
 
-    backend = "onnxruntime"
-
-    def __init__(self, session, config, reg_scale: np.ndarray, reg_bias: np.ndarray, path: Path):
+    def __init__(self, session, config, reg_scale: np.ndarray, reg_bias: np.ndarray, path: Path,
+                 backend: str = "onnxruntime"):
+        self.backend = backend  # "onnxruntime", or "onnxruntime-int8" for the graph's INT8 copy
         self.session = session
         self.config = config  # HydraNetConfig
         self.reg_scale = reg_scale  # (6,) float32
@@ -117,8 +117,9 @@ class OnnxHydraNet:
         self.path = path  # the ONNX file
 
     @classmethod
-    def load(cls, weights: str | os.PathLike, cache: str | os.PathLike | None = None) -> "OnnxHydraNet":
-        """Export ``weights`` (a HydraNet checkpoint) once into the cache and open it."""
+    def load(cls, weights: str | os.PathLike, cache: str | os.PathLike | None = None, int8: bool = False) -> "OnnxHydraNet":
+        """Export ``weights`` (a HydraNet checkpoint) once into the cache and open it (``int8``: its INT8 copy,
+        ``perception.int8``)."""
         import torch
 
         from .hydranet import REG_BIAS, REG_SCALE, HydraNet, export_onnx
@@ -128,8 +129,12 @@ class OnnxHydraNet:
         h, w = net.config.input_size
         path = cached_export(weights, f"hydranet-{h}x{w}-torch{torch.__version__.split('+')[0]}",
                              lambda p: export_onnx(net, p), cache)
+        if int8:
+            from .int8 import cached_int8
+
+            path = cached_int8(path, (h, w))
         return cls(cpu_session(path), net.config, np.asarray(REG_SCALE, np.float32), np.asarray(REG_BIAS, np.float32),
-                   path)
+                   path, "onnxruntime-int8" if int8 else "onnxruntime")
 
     def predict(self, images_rgb: np.ndarray) -> MultitaskOutputs:
         """As ``HydraNet.predict``: uint8 RGB (B, H, W, 3) or (H, W, 3) -> ``MultitaskOutputs``."""

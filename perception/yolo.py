@@ -308,11 +308,13 @@ class YoloDetector:
 
     @classmethod
     def load_onnxruntime(cls, weights_path: str | os.PathLike, class_map: Mapping[str, str | None] | None = None,
-                         cfg: DetectorConfig = DetectorConfig(), cache: str | os.PathLike | None = None) -> "OnnxYoloDetector":
+                         cfg: DetectorConfig = DetectorConfig(), cache: str | os.PathLike | None = None,
+                         int8: bool = False) -> "OnnxYoloDetector":
         """:meth:`load`, then run the network in ONNX Runtime on the CPU (see :class:`OnnxYoloDetector`).
 
         The checkpoint is exported once (dynamic input size, so each frame keeps the same minimal
-        letterbox as in PyTorch) into the cache of :mod:`perception.onnx_backend`. ``cfg.device``
+        letterbox as in PyTorch) into the cache of :mod:`perception.onnx_backend`; ``int8``: run that
+        graph's INT8 copy (``perception.int8``, calibrated at the simulator's frame size). ``cfg.device``
         must be "auto" or "cpu" and ``cfg.half`` False (else ``ValueError``)."""
         from .onnx_backend import cached_export, require_onnxruntime
 
@@ -325,7 +327,13 @@ class YoloDetector:
         ul = ultralytics_offline()
         onnx_path = cached_export(weights_path, f"yolo-{cfg.imgsz}-dynamic-ul{ul.__version__}",
                                   lambda p: torch_det.export_onnx(p, dynamic=True), cache)
-        return OnnxYoloDetector(onnx_path, cfg, torch_det.class_lut, dict(torch_det.model.names))
+        if int8:
+            from .int8 import cached_int8
+
+            # the letterbox of a 2:1 simulator frame at imgsz (320x160 at 320)
+            onnx_path = cached_int8(onnx_path, (cfg.imgsz // 2, cfg.imgsz))
+        return OnnxYoloDetector(onnx_path, cfg, torch_det.class_lut, dict(torch_det.model.names),
+                                "onnxruntime-int8" if int8 else "onnxruntime")
 
     backend = "torch"
 
@@ -475,13 +483,12 @@ class OnnxYoloDetector:
     the session's idle threads sleep instead of spinning (see ``perception.onnx_backend.cpu_session``).
     """
 
-    backend = "onnxruntime"
-
     def __init__(self, onnx_path: str | os.PathLike, cfg: DetectorConfig, class_lut: np.ndarray,
-                 names: Mapping[int, str]):
+                 names: Mapping[int, str], backend: str = "onnxruntime"):
         from .onnx_backend import cpu_session
 
         ultralytics_offline()
+        self.backend = backend  # "onnxruntime", or "onnxruntime-int8" for the graph's INT8 copy
         from ultralytics.data.augment import LetterBox
 
         self.cfg = cfg

@@ -19,7 +19,12 @@ def test_bench_loop_json_reports_loop_stages_and_training():
     assert {"device", "settings", "closed_loop", "training", "notes"} <= set(report)
     assert report["device"]["cpu"] and report["device"]["accelerator"]
     assert report["settings"]["perception_device"] == "cpu" and report["settings"]["processes"] == [1, 2]
-    assert set(report["closed_loop"]) == {"models", "models-interleaved", "models-no-far-field", "labels"}
+    assert set(report["closed_loop"]) == {"models", "models-interleaved", "models-no-far-field", "models-int8", "labels"}
+    for name in ("models", "models-int8"):  # the model loops in turns: each figure pools its rounds' steps
+        fig = report["closed_loop"][name]
+        assert fig["rounds"] == 2 and len(fig["steps_per_s_each_round"]) == 2
+        assert min(fig["steps_per_s_each_round"]) <= fig["steps_per_s"] <= max(fig["steps_per_s_each_round"])
+    assert report["closed_loop"]["models-int8"]["note"].startswith("the same networks' INT8 copies")
     for fig in report["closed_loop"].values():
         assert fig["unit"] == "steps/s" and fig["steps"] > 0 and fig["steps_per_s"] > 0
         assert set(fig["stages_ms"]) == {"env_step_render", "perception", "features", "policy", "features_policy"}

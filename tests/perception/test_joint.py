@@ -367,7 +367,7 @@ def test_eval_perception_scores_a_joint_network(joint_file, capsys, monkeypatch)
     monkeypatch.setattr(yolo, "DetectorConfig", functools.partial(yolo.DetectorConfig, far_zoom=0))
     assert main(args) == 0
     pair = json.loads(capsys.readouterr().out)
-    assert joint["detection"]["ap50"] == pair["detection"]["ap50"] and joint["models"] == {"joint": str(joint_file)}
+    assert joint["detection"]["ap50"] == pair["detection"]["ap50"] and joint["models"]["joint"] == str(joint_file)
     assert joint["drivable_iou"] is not None
 
 
