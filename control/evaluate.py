@@ -63,15 +63,17 @@ _CACHE: dict = {}  # per process: (row, options) -> (env, policy)
 
 def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str | None, pixels_path: str | None,
                 supervisor: bool, device: str, interleave: bool = False, overrides: tuple[str, ...] = (),
-                joint: str | None = None, pair: tuple[str, str] | None = None):
+                joint: str | None = None, pair: tuple[str, str] | None = None, backend: str = "auto"):
     """The ``(env, policy)`` that drive row ``row`` (built once per process and kept): the row's policy
     (inside the ``SafetySupervisor`` when ``supervisor``) reading the row's perception source, in a world
     of kind ``scenario`` (``SUITE``: the safety suite's env, ``control.envs.make_suite_env``; ``SUITE_NAV``: the
     same with the route block, layout v2, for its junction cases, which only the rule-based rows can drive).
     ``overrides``: ``key.sub_key=value`` env config fields (``--set``) for the route worlds, not the suite's.
     ``joint``: the models rows see through one joint network (``drivestack train joint``) instead of the pair;
-    ``pair``: (detector, multi-task network) weights for them instead of the shipped ones."""
-    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave, overrides, joint, pair)
+    ``pair``: (detector, multi-task network) weights for them instead of the shipped ones; ``backend``: the
+    networks' runtime (``perception.model_files.BACKENDS``)."""
+    key = (row, scenario, route_length_m, policy_path, pixels_path, supervisor, device, interleave, overrides, joint, pair,
+           backend)
     if key in _CACHE:
         return _CACHE[key]
     from common.config import apply_overrides
@@ -96,10 +98,11 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
         if source == "models":
             from perception.pipeline import Perception
 
-            pkey = ("perception", device, interleave, joint, pair)  # one per process, whatever the route length: it resets per episode
+            pkey = ("perception", device, interleave, joint, pair, backend)  # one per process, whatever the route length
             if pkey not in _CACHE:
-                _CACHE[pkey] = (Perception.from_files(joint=joint, device=device) if joint
-                                else Perception.from_files(*(pair or ()), device=device, interleave=interleave))
+                _CACHE[pkey] = (Perception.from_files(joint=joint, device=device, backend=backend) if joint
+                                else Perception.from_files(*(pair or ()), device=device, interleave=interleave,
+                                                           backend=backend))
             perception = _CACHE[pkey]
         policy = load_policy(policy_path, device=device) if kind == "ppo" else RuleBasedPolicy()
         mismatch = layout_mismatch(policy, scenario) if kind == "ppo" else None
@@ -174,17 +177,18 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float | tuple[f
             policy_path: str | None = None,
             pixels_path: str | None = None, supervisor: bool = True, device: str = "auto", workers: int = 1,
             progress: bool = True, interleave: bool = False, units_map: UnitsMap | None = None,
-            overrides: tuple[str, ...] = (), joint: str | None = None, pair: tuple[str, str] | None = None) -> dict:
+            overrides: tuple[str, ...] = (), joint: str | None = None, pair: tuple[str, str] | None = None,
+            backend: str = "auto") -> dict:
     """The same seeds for every row; ``{"rows": {row: summary}, "episodes": [...]}`` plus the perception gap.
     ``interleave``: the models rows run the two networks in turns (``Perception(interleave=True)``);
     ``units_map``: run the episodes (one unit each) there instead of ``workers`` local processes;
     ``overrides``: env config fields for every row's world (``key.sub_key=value``, as ``--set``);
     ``route_length_m``: one length [m] for every seed, or a ``(lo, hi)`` range (``route_lengths_m``);
     ``joint``: the models rows run one joint network (its weights' path) instead of the pair; ``pair``: the
-    (detector, multi-task network) weights they run instead of the shipped ones."""
+    (detector, multi-task network) weights they run instead of the shipped ones; ``backend``: their runtime."""
     options = (None if policy_path is None else str(policy_path), None if pixels_path is None else str(pixels_path),
                supervisor, device, interleave, tuple(overrides), None if joint is None else str(joint),
-               None if pair is None else tuple(str(p) for p in pair))
+               None if pair is None else tuple(str(p) for p in pair), backend)
     lengths = dict(zip(seeds, route_lengths_m(seeds, route_length_m)))
     tasks = [(row, seed, scenario, lengths[seed], *options) for row in rows for seed in seeds]
     episodes = run_tasks(_episode_task, tasks, workers, progress, f"eval policy ({scenario})", units_map=units_map)
@@ -200,7 +204,7 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float | tuple[f
             "route_length_m": list(route_length_m) if isinstance(route_length_m, tuple) else route_length_m,
             "supervisor": supervisor,
             "interleave": interleave, "joint": None if joint is None else str(joint),
-            "pair": None if pair is None else [str(p) for p in pair], "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
+            "pair": None if pair is None else [str(p) for p in pair], "backend": backend, "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
 
 
 def _worker_init() -> None:

@@ -58,7 +58,8 @@ def run_suite(args) -> int:
     rows, policy, pixels = select_rows(args, SUITE)
     make_out(args.out)
     out = Path(args.out).resolve() if args.out else None
-    options = (str(policy), str(pixels), not args.no_supervisor, args.device, args.interleave, args.joint, args.pair)
+    options = (str(policy), str(pixels), not args.no_supervisor, args.device, args.interleave, args.joint, args.pair,
+               args.backend)
     ppo_layout = load_policy(policy).layout if any(ROWS[r][0] == "ppo" for r in rows) else None
     tasks = [(row, case, out, options) for row in rows for case in cases if drives(row, case, ppo_layout)]
     skipped = sorted({f"{row} x {case.scenario}" for row in rows for case in cases if not drives(row, case, ppo_layout)})
@@ -71,6 +72,7 @@ def run_suite(args) -> int:
     report = {"suite": {"scenarios": scenarios, "rows": rows, "sweep": args.sweep, "params": {k: list(v) for k, v in values.items()},
                         "seeds_per_scenario": args.seeds_per_scenario, "cases_per_row": len(cases),
                         "supervisor": not args.no_supervisor, "interleave": args.interleave, "joint": args.joint,
+                        "backend": args.backend,
                         "pair": None if args.pair is None else list(args.pair)},
               "table": table, "totals": totals, "cases": records,
               "policy_files": {"ppo": str(policy), "pixels": str(pixels)}}
@@ -95,10 +97,10 @@ def _case_task(task: tuple) -> dict:
 
     from drivestack.suite_clips import ClipTap, clip_steps
 
-    row, case, out, (policy_path, pixels_path, supervisor, device, interleave, joint, pair) = task
+    row, case, out, (policy_path, pixels_path, supervisor, device, interleave, joint, pair, backend) = task
     # no route length: the case sets the track; a junction case's env carries the route block (layout v2)
     env, policy = row_objects(row, case.env_kind, 0.0, policy_path, pixels_path, supervisor, device, interleave,
-                              joint=joint, pair=pair)
+                              joint=joint, pair=pair, backend=backend)
     kind, source = ROWS[row]
     dt_s = env.unwrapped.dt_s
     camera = env.unwrapped.config.render_camera

@@ -103,8 +103,9 @@ def add_parser(sub) -> None:
                         "policy and suite")
     p.add_argument("--device", default="auto")
     p.add_argument("--backend", default="auto", choices=BACKENDS,
-                   help="perception: the networks' runtime (default auto: the pair's detector in PyTorch, the rest in ONNX "
-                        "Runtime on the CPU); onnxruntime-int8: every network's INT8 copy (perception.int8)")
+                   help="the networks' runtime for perception and the models rows of policy and suite (default auto: "
+                        "ONNX Runtime on the CPU, else PyTorch; perception scores the pair's detector in PyTorch then); "
+                        "onnxruntime-int8: every network's INT8 copy (perception.int8)")
     p.add_argument("--out", default=None, help="folder for report.json and report.html (perception: also PR curves and overlays)")
     p.add_argument("--json", action="store_true", help="print only the JSON report on stdout")
     add_ray_arguments(p)
@@ -318,7 +319,8 @@ def _run_policy(args) -> int:
     with units_on(args.ray_spec, out=args.out) as units_map:
         report = compare(rows, seeds, args.scenario, route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
-                         units_map=units_map, overrides=overrides, joint=args.joint, pair=args.pair)
+                         units_map=units_map, overrides=overrides, joint=args.joint, pair=args.pair,
+                         backend=args.backend)
     report["policy_files"] = {"ppo": str(policy), "pixels": str(pixels)}
     print(json.dumps(report, indent=None if args.json else 2))
     if not args.json:

@@ -111,3 +111,19 @@ def test_backend_bad_input_is_one_line(tmp_path, capsys):
         from perception.pipeline import resolve_backend
 
         resolve_backend("onnxruntime-int8", "cuda")
+
+
+@pytest.mark.slow  # a 60 m drive from pixels through the INT8 copies (quantized on first use): about 30 s here
+def test_eval_policy_models_rows_run_the_int8_copies(capsys):
+    import json
+
+    from drivestack.cli import main
+
+    assert main(["eval", "policy", "--rows", "rule-based/models", "--seeds", "900000", "--route-length", "60",
+                 "--backend", "onnxruntime-int8", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["backend"] == "onnxruntime-int8" and report["rows"]["rule-based/models"]["episodes"] == 1
+    from control.evaluate import _CACHE
+
+    perceptions = [v for k, v in _CACHE.items() if k[0] == "perception" and k[-1] == "onnxruntime-int8"]
+    assert perceptions and perceptions[0].backend == "onnxruntime-int8"
