@@ -131,7 +131,7 @@ def test_the_models_rows_see_through_the_detector_given(monkeypatch, capsys, tmp
     with pytest.raises(SystemExit):
         main(["eval", "suite", "--rows", "rule-based/models", "--scenarios", "CCRs", "--sweep", "defaults",
               "--detector", str(det)])
-    assert seen["options"][-1] == (str(det.resolve()), str(DEFAULT_HYDRANET.resolve()))
+    assert seen["options"][-2:] == ((str(det.resolve()), str(DEFAULT_HYDRANET.resolve())), "auto")  # pair, backend
 
     def loads(cls, *args, **kwargs):
         seen["loaded"] = args
@@ -140,5 +140,5 @@ def test_the_models_rows_see_through_the_detector_given(monkeypatch, capsys, tmp
     monkeypatch.setattr(Perception, "from_files", classmethod(loads))
     with pytest.raises(RuntimeError, match="loaded"):
         control_eval.row_objects("rule-based/models", control_eval.SUITE, 0.0, None, None, True, "cpu",
-                                 pair=seen["options"][-1])
-    assert seen["loaded"] == seen["options"][-1]
+                                 pair=seen["options"][-2])
+    assert seen["loaded"] == seen["options"][-2]
