@@ -67,6 +67,7 @@ class DriveSettings:
     interleave: bool = False  # the two networks in turns, each on every other frame
     far_field: bool = True  # the detector's second pass over the band round the horizon, enlarged (perception.far_field)
     joint: str = ""  # a joint network's weights in place of the pair ("" = the pair)
+    backend: str = ""  # the networks' runtime that ran: torch | onnxruntime | onnxruntime-int8 ("" from labels)
     video: bool = True  # camera.mp4 / hud.mp4 (and the replayable recording)
 
 
@@ -225,7 +226,8 @@ def run(args) -> int:
     settings = DriveSettings(scenario=config.scenario.kind, seed=args.seed, episodes=args.episodes, perception=args.perception,
                              policy=args.policy, policy_name=policy.name, supervisor=not args.no_supervisor,
                              device=args.device, interleave=args.interleave, joint=args.joint or "",
-                             far_field=not args.no_far_field, video=not args.no_video)
+                             far_field=not args.no_far_field, video=not args.no_video,
+                             backend=perception.backend if perception is not None else "")
     (out / "config.yaml").write_text(yaml.safe_dump({"drive": asdict(settings), "env": to_dict(config)}, sort_keys=False))
     driver = getattr(policy, "policy", policy)  # under the supervisor
     env = make_env(config.scenario.kind, config.scenario.route_length_m, perception=perception, render_camera=True,
@@ -259,7 +261,8 @@ def run(args) -> int:
 
 def format_table(episodes: list[dict], summary: dict, settings: DriveSettings, out: Path) -> str:
     """The one-screen summary printed at the end."""
-    lines = [f"drive: {settings.scenario}, perception from {settings.perception}, policy {settings.policy_name}",
+    seen = settings.perception + (f" ({settings.backend})" if settings.backend else "")
+    lines = [f"drive: {settings.scenario}, perception from {seen}, policy {settings.policy_name}",
              f"{'ep':>3} {'seed':>7} {'end':<20} {'route':>6} {'score':>6} {'km/h':>6} {'coll':>4} {'red':>3} "
              f"{'interv':>6} {'steps/s':>8}"]
     for k, m in enumerate(episodes):

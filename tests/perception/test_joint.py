@@ -428,7 +428,8 @@ def test_drive_with_a_joint_network(joint_file, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["drive", "--route-length", "50", "--device", "cpu", "--joint", str(joint_file), "--no-video",
                  "--out", str(out), "--quiet"]) == 0
-    assert yaml.safe_load((out / "config.yaml").read_text())["drive"]["joint"] == str(joint_file)
+    settings = yaml.safe_load((out / "config.yaml").read_text())["drive"]
+    assert settings["joint"] == str(joint_file) and settings["backend"] == "onnxruntime"  # the runtime that ran
     frames = [json.loads(line) for line in (out / "episode-000" / "perception.jsonl").read_text().splitlines()]
     assert frames and all(f["timings_ms"]["multitask"] == 0.0 and f["timings_ms"]["detector"] > 0 for f in frames)
     for extra, message in ((["--interleave"], "--interleave needs the two networks"),
