@@ -204,7 +204,8 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float | tuple[f
             "route_length_m": list(route_length_m) if isinstance(route_length_m, tuple) else route_length_m,
             "supervisor": supervisor,
             "interleave": interleave, "joint": None if joint is None else str(joint),
-            "pair": None if pair is None else [str(p) for p in pair], "backend": backend, "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
+            "pair": None if pair is None else [str(p) for p in pair], "backend": backend,
+            "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
 
 
 def _worker_init() -> None:

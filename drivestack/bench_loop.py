@@ -228,12 +228,12 @@ def bench_loop(seconds: float, processes: list[int], train_steps: int, device: s
     loops = [("models", perception), ("models-interleaved", interleaved)]
     if getattr(perception.detector, "far_field", None) is not None:  # the detector's far-field pass: what it costs
         loops.append(("models-no-far-field", Perception.from_files(*model_paths(), device=device, far_field=False)))
-    int8 = perception.backend == "onnxruntime"  # the INT8 copies (perception.int8) beside the fp32 graphs, same run
-    if int8:
+    with_int8 = perception.backend == "onnxruntime"  # the INT8 copies (perception.int8) beside the fp32 graphs
+    if with_int8:
         loops.append(("models-int8", Perception.from_files(*model_paths(), device=device, backend="onnxruntime-int8")))
     if joint:  # the one-pass network beside the pair, in the same run
         loops.append(("models-joint", Perception.from_files(joint=joint, device=device)))
-        if int8:
+        if with_int8:
             loops.append(("models-joint-int8", Perception.from_files(joint=joint, device=device, backend="onnxruntime-int8")))
         report["settings"]["joint"] = str(joint)
     rounds: dict[str, list[dict]] = {name: [] for name, _ in loops}

@@ -5,9 +5,10 @@ network, the geometry stage, the whole stack (``Perception.process`` with tracki
 1280x720 footage (perception, overlay drawing and mp4 encoding, each also on its own). Every
 backend the default ("auto") could pick is measured in the same run: PyTorch always, and ONNX
 Runtime on the CPU when it is installed (``perception.onnx_backend``; the first run exports the
-networks into its cache), in fp32 and as INT8 copies (``perception.int8``; made on the first run). ``--joint WEIGHTS`` adds a joint network (``drivestack train joint``: one
-pass for boxes and dense outputs) on the same backends, beside the pair, in the same run; its
-``detector_ms`` and ``multitask_ms`` are each the one whole pass. On a GPU it adds batched (8) figures
+networks into its cache), in fp32 and as INT8 copies (``perception.int8``; made on the first run).
+``--joint WEIGHTS`` adds a joint network (``drivestack train joint``: one pass for boxes and dense
+outputs) on the same backends, beside the pair, in the same run; its ``detector_ms`` and
+``multitask_ms`` are each the one whole pass. On a GPU it adds batched (8) figures
 of the whole predict calls and each network's fp16 batch-1 latency and batch-64 throughput
 (``drivestack.bench_gpu``: the pair against the joint network). Medians over repeated calls after warm-up.
 """

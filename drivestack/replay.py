@@ -33,8 +33,8 @@ import numpy as np
 
 from common.errors import UsageError
 from common.vocab import HFOV_RANGE_DEG, MOUNT_HEIGHT_RANGE_M
-from perception.model_files import BACKENDS
 from drivestack.run_marker import mark_complete, note_incomplete, start_run_folder
+from perception.model_files import BACKENDS
 
 MAX_FPS = 1000.0  # [Hz] an image folder's frame rate, for timestamps and the video
 MIN_VIDEO_PX, MAX_VIDEO_PX = 16, 8192  # --size bounds, each side [px]

@@ -190,8 +190,8 @@ class EvalModels:
 
         perception = Perception.from_files(None, self.hydranet, device=self.device, track=False, backend=self.backend)
         if self.backend in ONNX_BACKENDS:  # "auto" keeps the PyTorch detector the reports were always made with
-            cfg = DetectorConfig(device="cpu", conf=0.001)
-            perception.detector = YoloDetector.load_onnxruntime(self.detector, cfg=cfg, int8=self.backend == "onnxruntime-int8")
+            perception.detector = YoloDetector.load_onnxruntime(self.detector, cfg=DetectorConfig(device="cpu", conf=0.001),
+                                                                int8=self.backend == "onnxruntime-int8")
         else:
             perception.detector = YoloDetector.load(self.detector, cfg=DetectorConfig(device=self.device, conf=0.001))
         return perception
