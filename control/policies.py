@@ -142,7 +142,15 @@ class RuleBasedPolicy(Policy):
 
     def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
         self._frame = frame  # the overtake reads every road user of it
+        self._seen = None  # set again by _act from this frame (a subclass's _act may not track)
         return super().act(obs, frame)
+
+    @property
+    def seen_users(self):
+        """The road users this step's ``act`` tracked (``control.road_users.SeenUsers``), or None. The safety
+        supervisor reads them rather than tracking the same frame again with a tracker of its own (the same
+        inputs since the same reset give the same tracks; the tracking is about a fifth of a step's policy time)."""
+        return getattr(self, "_seen", None)
 
     def _act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs).reshape(-1)

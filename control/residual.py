@@ -125,6 +125,11 @@ class ResidualPolicy(Policy):
         """Where the teacher's overtake steers (the supervisor's path reads it); the correction is small."""
         return self.teacher.aim_heading_rad
 
+    @property
+    def seen_users(self):
+        """The teacher's road users of this step (``RuleBasedPolicy.seen_users``), for the supervisor."""
+        return self.teacher.seen_users
+
     def reset(self) -> None:
         self.teacher.reset()
         self.learned.reset()

@@ -131,7 +131,10 @@ class SafetySupervisor(Policy):
         raise NotImplementedError
 
     def _aeb(self, f: Decoded, route: RouteGuidance | None, frame: PerceptionFrame | None, standing: bool):
-        seen = self.tracker.update(frame, f)
+        # the rule-based driver under it (alone or a residual's teacher) tracked this frame already: its tracks are
+        # the ones this tracker would make (same frames and features since the same reset)
+        shared = getattr(self.policy, "seen_users", None)
+        seen = shared if shared is not None else self.tracker.update(frame, f)
         speed = max(f.speed_m_s, self.cfg.aeb.creep_m_s) if standing else f.speed_m_s
         # the ego follows its route where it has one (through junctions, where no paint guides it), else its
         # lane (the corridor the drivers use, centred on the car), else its own yaw rate

@@ -222,3 +222,38 @@ def test_a_lost_walker_going_away_from_the_path_gives_no_brake():
     sup = SafetySupervisor(_Coast())
     speeds, hit = _drive([(1, PEDESTRIAN_CLASS, 9.0, -2.2, 0.0, -1.4)], 2.78, 80, sup, _lost_near(5.0))
     assert not hit and sup.activations["partial"] == 0 and min(speeds) == pytest.approx(2.78)
+
+
+@pytest.mark.parametrize("make_driver", ["rule-based", "residual"])
+def test_over_the_rule_based_driver_the_supervisor_reads_its_tracks_and_acts_as_with_its_own(make_driver, monkeypatch):
+    """Over the rule-based driver (alone, or a residual's teacher) the supervisor takes the road users the driver
+    tracked from this frame instead of tracking them again: every action the same as with its own tracker, and its
+    own tracker never updated."""
+    from control.policies import RuleBasedPolicy, load_policy
+    from control.residual import ResidualPolicy
+
+    def run(shared: bool):
+        if make_driver == "rule-based":
+            driver = RuleBasedPolicy()
+        else:
+            driver = load_policy("control/models/policy.zip", device="cpu")
+            assert isinstance(driver, ResidualPolicy)
+        sup = SafetySupervisor(driver)
+        if not shared:
+            monkeypatch.setattr(type(driver), "seen_users", property(lambda self: None))
+        from control.envs import make_suite_env
+        from control.features import LAYOUT_ID
+
+        env = make_suite_env(layout=getattr(driver, "layout", None) or LAYOUT_ID)  # the residual reads the route block
+        actions = []
+        run_episode(env, sup, 0, on_step=lambda obs, action, info: actions.append(np.asarray(action).copy()),
+                    options={"scenario": "CPNA-25", "params": {"ego_kmh": 40}})
+        env.close()
+        monkeypatch.undo()
+        return np.array(actions), sup
+
+    shared, sup = run(True)
+    own, sup_own = run(False)
+    assert sup.tracker._time_s is None and sup_own.tracker._time_s is not None  # the shared run never used its own
+    assert sum(sup.activations.values()) > 0  # the supervisor braked: the tracks were read
+    np.testing.assert_array_equal(shared, own)
