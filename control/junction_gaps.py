@@ -8,7 +8,9 @@
 - **gap acceptance** (``gap_refused``): a permitted left (or any crossing of a stream) goes when every
   approaching vehicle reaches the conflict point (where its straight path crosses the route line) later
   than the car can clear it plus what the vehicle's driver needs to be still short of it then
-  (``stream_margin_s``: at 20-40 km/h about 3-3.7 s), and no earlier than ``CRITICAL_GAP_S`` from now.
+  (``stream_margin_s``: at 20-40 km/h about 3-3.7 s), and no earlier than ``CRITICAL_GAP_S`` from now; a vehicle
+  pulling off is taken to speed up, and one standing at the far line when the car's wait on a green begins to pull
+  off with it (``STANDING_START_S``).
   HCM (6th ed., Exhibit 20-11 as I know it): a passenger car's base critical headway for a left from the
   major street is 4.1 s; taken here as 4.5 s (a margin for the labels' noise and a slow start).
 
@@ -49,6 +51,20 @@ STREAM_COMFORT_DECEL_M_S2 = 3.0  # [m/s^2]
 TURN_SPEED_M_S = 5.0  # the car crosses at about this speed once it goes (a 12 m turn at 2.5 m/s^2 lateral) [m/s]
 START_ACCEL_M_S2 = 1.8  # ... reached at about this acceleration (IDM's 2 m/s^2 from standstill) [m/s^2]
 MOVING_M_S = 0.5  # slower than this does not approach [m/s]
+# A standing vehicle in the oncoming lanes when the car's wait at a green line begins is about to pull off with it
+# (the first of the oncoming queue when the light turns): until the car has waited ``STANDING_START_S`` it counts as
+# starting now, heading straight at the car. And an oncoming vehicle pulling off speeds up toward the town's limit,
+# at IDM's 2 m/s^2 from standstill and less the faster it goes, none from ``CRUISE_M_S`` (faster, it is taken to keep
+# its speed, as before; at 8 m/s the car waited behind slow queues for minutes). Taken as not approaching, and then at
+# its 0.8 m/s as 50 s away, the first car of the queue was turned in front of on the green; the car braked in the box
+# in that car's path, which stopped for the car: neither moved again (a town time limit of session 27, 108167).
+# After that wait a standing car is one that waits itself (a left-turner, a queue)
+STANDING_START_S = 4.0
+PULL_OFF_ACCEL_M_S2 = 2.0
+CRUISE_M_S = 3.0
+STANDING_LATERAL_M = (ONCOMING_FROM_M, 9.0)  # the oncoming lanes, left of the car's lane centre [m]
+# ... with its nearest point this close to the junction's circle: at its line, not parked down the street [m]
+STANDING_AT_LINE_M = 8.0
 STEP_M = 0.5  # the route line's sampling [m]
 EXTEND_M = 30.0  # the route line goes on straight this far past the last waypoint (they reach 40 m only) [m]
 
@@ -148,6 +164,17 @@ def clear_time_s(distance_m: float, speed_m_s: float) -> float:
     return (TURN_SPEED_M_S - v0) / START_ACCEL_M_S2 + (distance_m - ramp_m) / TURN_SPEED_M_S
 
 
+def arrival(distance_m: float, speed_m_s: float, accel_m_s2: float, top_m_s: float) -> tuple[float, float]:
+    """Time to cover ``distance_m`` [s] from ``speed_m_s``, speeding up at ``accel_m_s2`` to ``top_m_s``,
+    and the speed there [m/s]."""
+    v0, d = max(speed_m_s, 0.0), max(distance_m, 0.0)
+    ramp_m = max(top_m_s**2 - v0**2, 0.0) / (2 * accel_m_s2)
+    if d <= ramp_m:
+        v = math.sqrt(v0**2 + 2 * accel_m_s2 * d)
+        return (v - v0) / accel_m_s2, v
+    return (top_m_s - v0) / accel_m_s2 + (d - ramp_m) / top_m_s, top_m_s
+
+
 def stream_margin_s(speed_m_s: float) -> float:
     """How long before an approaching vehicle reaches the conflict point the car must have cleared it: the
     vehicle is then still its standstill gap, a time headway and a comfortable stop away [s]."""
@@ -156,7 +183,8 @@ def stream_margin_s(speed_m_s: float) -> float:
 
 
 def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: bool = False,
-                oncoming_only: bool = True, unsure_m_s: float = UNSURE_ONCOMING_M_S) -> bool:
+                oncoming_only: bool = True, unsure_m_s: float = UNSURE_ONCOMING_M_S,
+                standing_start: bool = False) -> bool:
     """Whether some approaching vehicle leaves too short a gap at the conflict point of its path with the
     route line: it gets there sooner than ``CRITICAL_GAP_S``, or sooner than the car has cleared the point
     (its rear past the vehicle's far side) plus ``stream_margin_s``; a vehicle on the conflict point now
@@ -164,20 +192,30 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     reach the point before the car has cleared it (no margin, no critical gap), so that it does not stop and
     start at the line as the estimate of its own time wavers. ``oncoming_only``: only vehicles coming toward
     the car (a permitted left); then a vehicle ahead beyond ``users.sure_range_m`` left of the car's lane, whose
-    speed cannot be told there, is taken as coming straight on at ``unsure_m_s``, or faster if it reads so."""
+    speed cannot be told there, is taken as coming straight on at ``unsure_m_s``, or faster if it reads so.
+    ``standing_start`` (with ``oncoming_only``): a standing vehicle in the oncoming lanes ahead, at the junction's
+    far line (``STANDING_AT_LINE_M``), counts as pulling off toward the car now (``STANDING_START_S``)."""
     critical_s = 0.0 if taken else CRITICAL_GAP_S
     pts, s = sampled_route(route)
     if len(pts) < 2:
         return False
     seg = np.diff(pts, axis=0)
+    jx, jy = route.junction_xy_m
+    line_reach_m = route.junction_radius_m + STANDING_AT_LINE_M
     for x, y, vx, vy, length, width, veh in zip(users.x_m, users.y_m, users.vx_m_s, users.vy_m_s,
                                                 users.length_m, users.width_m, users.vehicle):
         if oncoming_only and x > 0.0 and y > ONCOMING_FROM_M and math.hypot(x, y) > users.sure_range_m:
             vx, vy = -max(unsure_m_s, -vx), 0.0  # too far to judge: as if coming on at the speed limit
         v = math.hypot(vx, vy)
-        if not veh or v < MOVING_M_S or (oncoming_only and vx > -MOVING_M_S):
+        starting = (standing_start and oncoming_only and veh and v < MOVING_M_S and x > 0.0
+                    and STANDING_LATERAL_M[0] < y < STANDING_LATERAL_M[1]
+                    and math.hypot(x - jx, y - jy) < line_reach_m)
+        if starting:
+            ux, uy = -1.0, 0.0  # its lane runs against the car's
+        elif not veh or v < MOVING_M_S or (oncoming_only and vx > -MOVING_M_S):
             continue
-        ux, uy = vx / v, vy / v
+        else:
+            ux, uy = vx / v, vy / v
         # where its straight path crosses each route segment: t along its path [m], u along the segment
         den = seg[:, 0] * uy - seg[:, 1] * ux
         ok = np.abs(den) > 1e-9
@@ -192,7 +230,14 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
         if t[k] <= EGO_CLEARANCE_HALF_WIDTH_M:
             return True  # on the conflict point now
         s_conflict = s[k] + u[k] * STEP_M
-        t_vehicle = (t[k] - EGO_CLEARANCE_HALF_WIDTH_M) / v  # its nearest point to the car's side
+        reach_m = t[k] - EGO_CLEARANCE_HALF_WIDTH_M  # its nearest point to the car's side
+        if starting:
+            v = 0.0
+        accel = PULL_OFF_ACCEL_M_S2 * (1.0 - v / CRUISE_M_S) if oncoming_only else 0.0
+        if accel > 0.0:  # pulling off: speeding up to the limit
+            t_vehicle, v = arrival(reach_m, v, accel, unsure_m_s)
+        else:
+            t_vehicle = reach_m / v
         t_ego = clear_time_s(s_conflict + EGO_LENGTH_M / 2 + width / 2 + EGO_CLEARANCE_HALF_WIDTH_M, speed_m_s)
         if t_vehicle < max(critical_s, t_ego + (0.0 if taken else stream_margin_s(v))):
             return True

@@ -28,7 +28,7 @@ import numpy as np
 
 from common.vocab import CAMERA_MOUNT, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
-from .junction_gaps import exit_blocked, gap_refused, junction_span_m
+from .junction_gaps import STANDING_START_S, exit_blocked, gap_refused, junction_span_m
 from .overtake import Users
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
 from .route_features import RouteGuidance
@@ -72,13 +72,16 @@ class JunctionRules:
     """Remembers whether the car has made its full stop at the current stop sign, and at the
     current red light where it may turn right on red."""
 
-    def __init__(self) -> None:
+    def __init__(self, dt_s: float = 0.05) -> None:
+        self.dt_s = dt_s  # the control step [s]
         self._sign, self._red = FullStop(), FullStop()
         self._gap_taken = False  # going into a gap of the oncoming stream (a permitted left)
         self._box_clear_steps = BOX_CLEAR_STEPS  # steps in a row the exit has read clear
+        self._green_wait_steps = 0  # steps standing at a permitted left's line on a green (or no light)
 
     def reset(self) -> None:
         self._gap_taken = False
+        self._green_wait_steps = 0
         self._box_clear_steps = BOX_CLEAR_STEPS
         self._sign.reset()
         self._red.reset()
@@ -122,13 +125,22 @@ class JunctionRules:
         past the line the car is committed and crosses."""
         if route.command != "left" or not route.left_must_yield or route.distance_m <= 0.0:
             self._gap_taken = False
+            self._green_wait_steps = 0
             return None  # no permitted left ahead, or already in the junction: committed
         # committed past the map's line, not the seen light's: from the models the light's line read behind the
         # car 2 m early, the gap was no longer checked, and it turned in front of a car that came into view then
         line = route.distance_m - LINE_BEFORE_ENTRY_M
         if line < -0.5:
             return None
-        self._gap_taken = not gap_refused(users, route, f.speed_m_s, taken=self._gap_taken)
+        # the wait counts on this green (or unsignalled approach) while the car stands; creeping up to the line
+        # does not start it again (it did: the car stood 60 s behind a standing oncoming queue in 4-s turns)
+        if f.light_state in ("red", "yellow"):
+            self._green_wait_steps = 0
+        elif f.speed_m_s < MOVING_M_S:
+            self._green_wait_steps += 1
+        self._gap_taken = not gap_refused(users, route, f.speed_m_s, taken=self._gap_taken,
+                                          standing_start=(f.speed_m_s < MOVING_M_S
+                                                          and self._green_wait_steps * self.dt_s < STANDING_START_S))
         if self._gap_taken:
             return None
         return min(line, f.light_distance_m) if math.isfinite(f.light_distance_m) else line

@@ -7,8 +7,9 @@ import pytest
 
 from common.vocab import CAMERA_MOUNT, EGO_LENGTH_M
 from control.features import EgoMeasurements, encode
-from control.junction_gaps import (CRITICAL_GAP_S, EXIT_ROOM_M, WalkerMemory, clear_time_s, exit_blocked,
-                                   gap_refused, junction_span_m, stream_margin_s)
+from control.junction_gaps import (CRITICAL_GAP_S, CRUISE_M_S, EXIT_ROOM_M, PULL_OFF_ACCEL_M_S2, STANDING_START_S,
+                                   WalkerMemory, arrival, clear_time_s, exit_blocked, gap_refused, junction_span_m,
+                                   stream_margin_s)
 from control.junction_rules import BOX_CLEAR_STEPS
 from control.overtake import Users
 from control.policies import RuleBasedPolicy, route_curvature
@@ -207,6 +208,39 @@ def test_the_driver_takes_a_nine_second_gap_and_not_a_two_second_one(gap_s, goes
     obs, frame = _obs(_left(), 0.0, 0.9, [_oncoming(gap_s)])
     accel = float(policy.act(obs, frame)[1])
     assert (accel > 0.1) is goes
+
+
+def test_the_first_car_of_the_oncoming_queue_pulls_off_with_the_green():
+    """A car standing at the far line when the car's wait on the green begins is about to pull off: the car does
+    not turn in front of it (town seed 108167: it did, braked in the box in that car's path, and both stood for
+    good). Once the car has waited, a standing car is one that waits itself; a car beside the car's own lane or
+    behind it is no oncoming one, and one parked down the street beyond the junction's far line is not pulling off."""
+    at_line = _users([22.0], [ONCOMING_LANE_Y_M], [0.0], [0.0])  # the junction (8, 6), radius 10: its far line
+    assert gap_refused(at_line, _left(), 0.0, standing_start=True)
+    assert not gap_refused(at_line, _left(), 0.0)
+    for x, y in ((22.0, 0.0), (22.0, -3.5), (-10.0, ONCOMING_LANE_Y_M), (40.0, ONCOMING_LANE_Y_M)):
+        assert not gap_refused(_users([x], [y], [0.0], [0.0]), _left(), 0.0, standing_start=True)
+
+
+def test_an_oncoming_car_pulling_off_is_taken_to_speed_up():
+    """At 1 m/s 40 m off it is not 40 s away: from a pull-off it reaches the crossing in about 7 s; a car at
+    cruising speed is taken to keep it (the nine-second gap above)."""
+    t, v = arrival(40.0, 1.0, PULL_OFF_ACCEL_M_S2 * (1 - 1.0 / CRUISE_M_S), 13.9)
+    assert 6.0 < t < 8.0 and 1.0 < v < 13.9
+    assert gap_refused(_users([40.0], [ONCOMING_LANE_Y_M], [-1.0], [0.0]), _left(), 0.0)
+    # going into the gap, the car drops it when such a car would reach the crossing before it has cleared it
+    near = CONFLICT_X_M + 0.93 + 10.0
+    assert gap_refused(_users([near], [ONCOMING_LANE_Y_M], [-1.0], [0.0]), _left(), 0.0, taken=True)
+
+
+def test_the_driver_waits_for_the_standing_oncoming_car_then_goes():
+    """On its green the driver holds at the line for ``STANDING_START_S`` while a car stands at the far line,
+    then takes it for one that waits itself and goes."""
+    policy = RuleBasedPolicy()
+    policy.reset()
+    obs, frame = _obs(_left(), 0.0, 0.9, [(22.0, ONCOMING_LANE_Y_M, 0.0, 0.0)])
+    accel = [float(policy.act(obs, frame)[1]) for _ in range(int(STANDING_START_S / 0.05) + 5)]
+    assert max(accel[:int(STANDING_START_S / 0.05) - 1]) <= 0.0 and accel[-1] > 0.1
 
 
 def test_clipped_waypoints_do_not_make_a_sharp_bend():
