@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 JUNCTION_COMMANDS = ("left", "right", "straight")  # the route block's junction manoeuvres
 SAFE_STOP = np.array([0.0, -1.0], np.float32)
+STANDING_AT_LINE_M_S = 0.5  # slower than this at a light's line on yellow, the car stays [m/s]
 POLICY_KINDS = ("ppo", "sac")
 MODELS_DIR = Path(__file__).parent / "models"
 DEFAULT_POLICY = MODELS_DIR / "policy.zip"
@@ -243,7 +244,9 @@ class RuleBasedPolicy(Policy):
         if f.light_state in ("red", "yellow") and not on_red and (f.light_distance_m > -0.5 or (
                 f.light_state == "red" and overrun > -c.red_line_overrun_m)):
             d = f.light_distance_m - c.stop_margin_m
-            if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2):
+            # on yellow: stop where it can comfortably, and stay where it stands at the line (within the margin
+            # of it, "can it stop" read no and a car waiting there for a permitted left went on yellow into red)
+            if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2) or v < STANDING_AT_LINE_M_S:
                 if d < gap:
                     gap, v_lead = max(d, 0.05), 0.0
         if route is not None:

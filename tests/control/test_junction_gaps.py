@@ -243,6 +243,17 @@ def test_the_driver_waits_for_the_standing_oncoming_car_then_goes():
     assert max(accel[:int(STANDING_START_S / 0.05) - 1]) <= 0.0 and accel[-1] > 0.1
 
 
+def test_a_car_standing_at_its_line_stays_there_on_yellow():
+    """Waiting at its line (0.9 m before it, inside the 1-m stop margin) for a permitted left when the light turns
+    yellow, the car stays: "can it stop comfortably before the margin" read no, and it went into the red
+    (test route 900110). A car coming at 8 m/s from 25 m brakes for it; the gap it would take is wide open."""
+    for line_m, speed_m_s in ((0.9, 0.0), (0.3, 0.0), (0.9, 0.3), (25.0, 8.0)):
+        policy = RuleBasedPolicy()
+        policy.reset()
+        obs, frame = _obs(_left(line_m), speed_m_s, line_m, [], light="yellow")
+        assert float(policy.act(obs, frame)[1]) <= 0.0
+
+
 def test_clipped_waypoints_do_not_make_a_sharp_bend():
     """Points beyond the block's 20 m sideways range are clipped onto its edge, bunched there: the turn
     is the arc's, not a bend of a metre's radius (which had the car crawl through junctions)."""
