@@ -55,7 +55,7 @@ MOVING_M_S = 0.5  # slower than this does not approach [m/s]
 # (the first of the oncoming queue when the light turns): until the car has waited ``STANDING_START_S`` it counts as
 # starting now, heading straight at the car. And an oncoming vehicle pulling off speeds up toward the town's limit,
 # at IDM's 2 m/s^2 from standstill and less the faster it goes, none from ``CRUISE_M_S`` (faster, it is taken to keep
-# its speed, as before; at 8 m/s the car waited behind slow queues for minutes). Taken as not approaching, and then at
+# its speed, as before: a car at 36 km/h 9 s off leaves a gap to take). Taken as not approaching, and then at
 # its 0.8 m/s as 50 s away, the first car of the queue was turned in front of on the green; the car braked in the box
 # in that car's path, which stopped for the car: neither moved again (a town time limit of session 27, 108167).
 # After that wait a standing car is one that waits itself (a left-turner, a queue)
