@@ -26,7 +26,7 @@ import numpy as np
 
 from common.vocab import EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
-from .overtake import Users
+from .overtake import Users, time_to_cover
 from .route_features import N_WAYPOINTS, WAYPOINT_SCALE_M, RouteGuidance
 
 EXIT_ROOM_M = EGO_LENGTH_M + 2.0  # room the car needs beyond the junction's exit (the event's 6 m, and 0.6 m) [m]
@@ -165,14 +165,11 @@ def clear_time_s(distance_m: float, speed_m_s: float) -> float:
 
 
 def arrival(distance_m: float, speed_m_s: float, accel_m_s2: float, top_m_s: float) -> tuple[float, float]:
-    """Time to cover ``distance_m`` [s] from ``speed_m_s``, speeding up at ``accel_m_s2`` to ``top_m_s``,
-    and the speed there [m/s]."""
-    v0, d = max(speed_m_s, 0.0), max(distance_m, 0.0)
-    ramp_m = max(top_m_s**2 - v0**2, 0.0) / (2 * accel_m_s2)
-    if d <= ramp_m:
-        v = math.sqrt(v0**2 + 2 * accel_m_s2 * d)
-        return (v - v0) / accel_m_s2, v
-    return (top_m_s - v0) / accel_m_s2 + (d - ramp_m) / top_m_s, top_m_s
+    """Time to cover ``distance_m`` [s] from ``speed_m_s``, speeding up at ``accel_m_s2`` to ``top_m_s``
+    (``overtake.time_to_cover``), and the speed there [m/s]."""
+    d = max(distance_m, 0.0)
+    v = min(top_m_s, math.sqrt(max(speed_m_s, 0.0) ** 2 + 2 * accel_m_s2 * d))
+    return time_to_cover(d, max(speed_m_s, 0.0), top_m_s, accel_m_s2), v
 
 
 def stream_margin_s(speed_m_s: float) -> float:

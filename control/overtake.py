@@ -196,7 +196,7 @@ def users_from_frame(frame, speed_m_s: float) -> Users:
                  float(frame.sure_range_m), in_classes(cls, STATIC_OBSTACLE_CLASSES))
 
 
-def _time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:
+def time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:
     """Seconds to cover ``dist_m`` from ``v_m_s``, accelerating at ``accel_m_s2`` up to ``v_pass_m_s`` and holding it [s]."""
     dist_m = max(dist_m, 0.0)
     t_acc = max(v_pass_m_s - v_m_s, 0.0) / accel_m_s2
@@ -482,11 +482,11 @@ class Overtake:
         v_pass = max(min(cfg.pass_speed_m_s, cruise_m_s), 1.0)
         back_at = end_m + cfg.return_gap_m + EGO_LENGTH_M  # the ego's centre when it is back in its lane
         dist = back_at + self._change_m(v_pass) - self.s_m
-        t_clear = _time_to_cover(dist, v, v_pass, cfg.pass_accel_m_s2)
+        t_clear = time_to_cover(dist, v, v_pass, cfg.pass_accel_m_s2)
         far_end = back_at + self._change_m(v_pass)
         # an oncoming car just out of sight, at the speed limit, must not reach the stretch's end before the
         # ego's rear is past it (from there the ego cuts back in; the seen ones get the whole move and a margin)
-        t_past = _time_to_cover(back_at - self.s_m, v, v_pass, cfg.pass_accel_m_s2)
+        t_past = time_to_cover(back_at - self.s_m, v, v_pass, cfg.pass_accel_m_s2)
         if math.isfinite(cfg.sight_m) and self.s_m + cfg.sight_m - f.speed_limit_m_s * t_past < back_at:
             return False
         pass_lat = self._pass_lat_m()
