@@ -94,9 +94,15 @@ class ScenarioConfig:
     # town / highway: the labels carry a follow-the-lane route block (sim.route_block) for policies that read
     # the route (observation layout v2); the navigation worlds always carry their route's
     route_block: bool = False
+    # townnav / highwaynav: a moving vehicle that has stood this long is moved to a free lane out of the ego's sight,
+    # as SUMO's time-to-teleport releases gridlocks (sim.roadgraph.gridlock) [s]; 0: never
+    gridlock_release_s: float = 90.0
 
     def __post_init__(self) -> None:
         check_range("scenario.route_length_m", self.route_length_m, 50.0, 20000.0)
+        if not (self.gridlock_release_s == 0.0 or 10.0 <= self.gridlock_release_s <= 3600.0):
+            raise ConfigError(f"scenario.gridlock_release_s={self.gridlock_release_s!r} is out of range; "
+                              "allowed: 0 (never) or [10, 3600]")
         if self.lanes_per_direction is not None and not 1 <= self.lanes_per_direction <= 3:
             raise ConfigError(f"scenario.lanes_per_direction={self.lanes_per_direction} is not allowed; use 1, 2 or 3")
         if self.lane_width_m is not None:

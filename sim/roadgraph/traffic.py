@@ -28,6 +28,7 @@ from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S
 from . import traffic_kernels as K
 from .ego_yield import ego_contact_accel, ego_second_lane, give_way_to_ego
 from .graph import CROSSWALK_M, LaneRef, RoadGraph
+from .gridlock import release_gridlocks
 from .lanes import SIZE_JITTER, LaneTable
 from .signals import JunctionSignals
 
@@ -70,13 +71,16 @@ class GraphTraffic:
 
     ``keep_clear``: (lane, s_lo, s_hi) stretches [m] where nothing spawns on any lane of that
     lane's road (the ego's start). ``parked``: (street, s [m], d [m], world yaw [rad]) cars that
-    never move; where one reaches into a lane, drivers stop behind it.
+    never move; where one reaches into a lane, drivers stop behind it. ``gridlock_release_s``: a moving vehicle
+    that has stood this long is moved to a free lane far from the ego (``gridlock``); inf: never.
     """
 
     def __init__(self, graph: RoadGraph, signals: JunctionSignals, density_per_km: float, rng: np.random.Generator,
                  keep_clear: list[tuple[LaneRef, float, float]],
-                 parked: list[tuple[int, float, float, float]] | None = None):
+                 parked: list[tuple[int, float, float, float]] | None = None, gridlock_release_s: float = math.inf):
         self.graph, self.signals, self.rng = graph, signals, rng
+        self.gridlock_release_s = float(gridlock_release_s)
+        self.released = 0  # vehicles moved out of a gridlock so far (``gridlock.release_gridlocks``)
         self.table = LaneTable.build(graph)
         self.idm = IDMParams()
         self._lane_info(graph)
@@ -109,6 +113,7 @@ class GraphTraffic:
         self.cut_in = rng.random(n) < CUT_IN_SHARE
         self.lc_phase = rng.uniform(0.0, LANE_CHANGE_PERIOD_S, n)
         self.heading_offset = np.zeros(n)
+        self.stood_s = np.zeros(n)  # how long each has stood without a break [s] (counted with the release on)
         self.cut_ins = 0  # lane changes made with a short gap behind (counted for tests and reports)
         self.lane_changes = 0
         self.visits = {"left": 0, "straight": 0, "right": 0}  # connectors entered, by movement
@@ -126,7 +131,7 @@ class GraphTraffic:
             self.heading_offset[i] = float(np.angle(np.exp(1j * (self._parked_yaw[i - n_moving] - base))))
 
     _PER_VEHICLE = ("kind", "dims", "colour", "lane", "p", "parked", "lat", "speed_factor", "v", "next_conn", "held",
-                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset", "cyclist", "max_speed")
+                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset", "cyclist", "max_speed", "stood_s")
 
     def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0,
                     cut_in: bool = False) -> int:
@@ -143,7 +148,7 @@ class GraphTraffic:
                    p=s_m if lane.direction > 0 else t.length_m[g] - s_m, parked=False, lat=0.0, speed_factor=1.0,
                    v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=cut_in, lc_phase=0.0,
                    heading_offset=0.0, cyclist=kind == CYCLIST_CLASS,
-                   max_speed=CYCLIST_SPEED_M_S[1] if kind == CYCLIST_CLASS else np.inf)
+                   max_speed=CYCLIST_SPEED_M_S[1] if kind == CYCLIST_CLASS else np.inf, stood_s=0.0)
         for name in self._PER_VEHICLE:
             setattr(self, name, np.insert(getattr(self, name), i, row[name], axis=0))
         self.n += 1
@@ -359,6 +364,8 @@ class GraphTraffic:
         self.heading_offset[moving] = -np.minimum(np.maximum(yaw, -cap), cap)  # np.clip, less overhead
         self._cross_lane_ends(half)
         self._sync()
+        if self.gridlock_release_s < math.inf:
+            release_gridlocks(self, dt_s, ego_xy_yaw_speed[:2])
 
     def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray,
                    ego_pose: tuple[float, float, float]):
