@@ -8,8 +8,10 @@ so the route's time limit then measured the town, not the driver.
 
 SUMO meets the same with its "time-to-teleport": a vehicle whose speed stays below 0.1 m/s longer than a threshold
 (300 s by default) is taken to be in a grid-lock and moved on along its route. Here the threshold is
-``ScenarioConfig.gridlock_release_s`` (90 s: 1.5x the longest signal cycle, ~60 s, so that no vehicle waiting for
-its own light or for gaps at a stop sign is moved; a 500-m route has 270 s), and the vehicle is put at rest on a
+``ScenarioConfig.gridlock_release_s`` (90 s: 1.5x the longest signal cycle, ~55 s, so that a vehicle first at its
+line is not moved while it waits one cycle for its light; a 500-m route has 270 s; in traffic denser than the
+navigation town's a left turner that misses its arrow for several cycles is moved too, as SUMO's would be), and the
+vehicle is put at rest on a
 random street lane at least ``AWAY_FROM_EGO_M`` from the ego (beyond the labels' and the detector's range, so no
 car appears from nothing in the camera's view) with room ahead and behind. Parked cars never move and are never
 released; the safety suite's junction world keeps the release off (its scripted vehicles stand on purpose).
