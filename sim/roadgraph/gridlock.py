@@ -1,10 +1,10 @@
 """Releasing gridlocks: a vehicle that has stood too long is moved to a free street lane out of the ego's sight.
 
-Road-graph traffic can lock up for good: a car granted a crossing connector stands in it because its path runs
-through a box the ego stands in, the car ahead of it holds the next connector and stands too, and the cars queued
-behind them never move again (traced on training routes 108167, 49976, 763413 in sessions 27-29: every vehicle
-within 30 m of the ego stood for 2-3 minutes at the route's time limit). No driver that cannot reverse gets out,
-so the route's time limit then measured the town, not the driver.
+Road-graph traffic can lock up for good: cars granted crossing connectors stand in each other's way (or in the
+path of a box the ego stands in), and the cars queued behind them never move again (the rule-based driver's
+training routes 49976, 763413, 242204, session 29: at the time limit every vehicle within 30 m of the ego had stood
+for 1.5-3.5 minutes). No driver that cannot reverse gets out, so the route's time limit then measured the town, not
+the driver.
 
 SUMO meets the same with its "time-to-teleport": a vehicle whose speed stays below 0.1 m/s longer than a threshold
 (300 s by default) is taken to be in a grid-lock and moved on along its route. Here the threshold is
