@@ -11,6 +11,8 @@
   into the ego's side once it moved).
 - ``ego_second_lane``: while the ego's body reaches into a neighbour lane, drivers there follow it, as they
   follow a simulated car straddling the line (they saw a changing ego only once its centre crossed).
+- ``ego_over_centre_line``: while it reaches over the centre line, oncoming drivers stop short of its box
+  (``ego_contact_accel``), as for an ego off the lane table.
 """
 
 from __future__ import annotations
@@ -58,20 +60,23 @@ def path_samples(traffic, idx: np.ndarray, ds_m: np.ndarray) -> tuple[np.ndarray
     return traffic._lane_road[lane], s, d, forward
 
 
-def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel_fn) -> np.ndarray:
+def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel_fn,
+                      room_ahead_m: float = 0.0) -> np.ndarray:
     """Per vehicle, the IDM acceleration [m/s^2] that stops it short of the ego's box on its path
     (``np.inf`` where its path within ``LOOK_M`` stays clear of it). ``ego``: x, y [m], yaw [rad],
     speed [m/s]; ``idm_accel_fn(vehicles, gap_m, v_lead_m_s)``: the IDM acceleration of those vehicle indices
     behind a leader that far ahead at that speed (``GraphTraffic`` knows their speeds and desired speeds). The ego
-    counts as a leader moving at its speed along the path there."""
+    counts as a leader moving at its speed along the path there. ``room_ahead_m``: the box reaches this much
+    further ahead of the ego's front (the road it needs to finish a pass and get back into its lane) [m]."""
     ex, ey, eyaw, ev = ego
+    ex, ey = ex + 0.5 * room_ahead_m * math.cos(eyaw), ey + 0.5 * room_ahead_m * math.sin(eyaw)
     out = np.full(traffic.n, np.inf)
     x, y, yaw = traffic.poses()
     half = traffic.dims[:, 0] / 2
     dx, dy = ex - x, ey - y
     along = dx * np.cos(yaw) + dy * np.sin(yaw)
-    near = np.hypot(dx, dy) < LOOK_M + half + _EGO_REACH_M
-    idx = np.flatnonzero(near & (along > -half - _EGO_REACH_M) & ~traffic.parked)
+    near = np.hypot(dx, dy) < LOOK_M + half + _EGO_REACH_M + 0.5 * room_ahead_m
+    idx = np.flatnonzero(near & (along > -half - _EGO_REACH_M - 0.5 * room_ahead_m) & ~traffic.parked)
     if idx.size == 0:
         return out
     ds = np.arange(0.0, LOOK_M + 1e-9, STEP_M)
@@ -82,7 +87,7 @@ def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel
     heading = np.where(forward, heading, heading + np.pi)
     bodies = np.stack([px, py, heading, np.broadcast_to(traffic.dims[idx, 0:1], shape),
                        np.broadcast_to(traffic.dims[idx, 1:2] + 2 * margin, shape)], -1)
-    ego_box = np.array([ex, ey, eyaw, EGO_LENGTH_M, EGO_WIDTH_M])
+    ego_box = np.array([ex, ey, eyaw, EGO_LENGTH_M + room_ahead_m, EGO_WIDTH_M])
     # a contact counts where the ego is ahead of the body's centre there (one it already left behind
     # or brushes with its rear is not in its way)
     ahead = (ex - px) * np.cos(heading) + (ey - py) * np.sin(heading) > 0.0
@@ -112,6 +117,18 @@ def give_way_to_ego(traffic, ego_conn: int, on_street: np.ndarray, dist_line_m: 
     held[back] = -1
 
 
+def _ego_side_reach(traffic, g: int, road_s_m: float, pose: tuple[float, float, float]) -> tuple[float, float]:
+    """(left, across) [m] of the ego's body at ``pose`` (x, y [m], yaw [rad]; road s ``road_s_m`` [m]) against
+    street lane ``g``: its centre's offset left of the lane centre (left of travel) and half its extent across
+    the lane."""
+    px, py, h = traffic.graph.packed.pose(traffic._lane_road[g:g + 1], np.array([road_s_m]), traffic._lane_d[g:g + 1])
+    heading = float(h[0]) + (0.0 if traffic._lane_dir[g] > 0 else math.pi)
+    ex, ey, eyaw = pose
+    left = -(ex - float(px[0])) * math.sin(heading) + (ey - float(py[0])) * math.cos(heading)
+    err = eyaw - heading
+    return left, abs(math.sin(err)) * EGO_LENGTH_M / 2 + abs(math.cos(err)) * EGO_WIDTH_M / 2
+
+
 def ego_second_lane(traffic, g: int, road_s_m: float, pose: tuple[float, float, float], swing_m: float) -> int:
     """The neighbour of street lane ``g`` (same street direction) the ego's body at ``pose`` (x, y [m], yaw
     [rad]; road s ``road_s_m`` [m]) reaches into, as a changing vehicle's does (``traffic_kernels.second_lane``:
@@ -119,12 +136,7 @@ def ego_second_lane(traffic, g: int, road_s_m: float, pose: tuple[float, float, 
     t = traffic.table
     if t.is_connector[g] or t.group_lanes[g] < 2:
         return -1
-    px, py, h = traffic.graph.packed.pose(traffic._lane_road[g:g + 1], np.array([road_s_m]), traffic._lane_d[g:g + 1])
-    heading = float(h[0]) + (0.0 if traffic._lane_dir[g] > 0 else math.pi)
-    ex, ey, eyaw = pose
-    left = -(ex - float(px[0])) * math.sin(heading) + (ey - float(py[0])) * math.cos(heading)  # of its centre [m]
-    err = eyaw - heading
-    across = abs(math.sin(err)) * EGO_LENGTH_M / 2 + abs(math.cos(err)) * EGO_WIDTH_M / 2  # half its extent [m]
+    left, across = _ego_side_reach(traffic, g, road_s_m, pose)
     reach = traffic._lane_width[g] / 2 - swing_m
     k = g - t.group_first[g]  # lane 0 is the leftmost of its street direction
     if left + across > reach and k > 0:
@@ -132,3 +144,16 @@ def ego_second_lane(traffic, g: int, road_s_m: float, pose: tuple[float, float, 
     if across - left > reach and k < t.group_lanes[g] - 1:
         return g + 1
     return -1
+
+
+def ego_over_centre_line(traffic, g: int, road_s_m: float, pose: tuple[float, float, float], swing_m: float) -> bool:
+    """Whether the ego's body at ``pose`` (on street lane ``g`` at road s ``road_s_m`` [m], as in
+    ``ego_second_lane``) reaches over the centre line into an oncoming lane (within ``swing_m`` of it): pulled
+    out past a parked car, or across its road. The lane table places the ego in its own street direction only,
+    so oncoming drivers then look for its box on their path (``ego_contact_accel``); before, they drove into an
+    ego standing half in their lane (two head-ons of the rule-based driver on validation routes, sessions 28-29)."""
+    t = traffic.table
+    if t.is_connector[g] or g != t.group_first[g] or not traffic._has_oncoming[g]:
+        return False
+    left, across = _ego_side_reach(traffic, g, road_s_m, pose)
+    return left + across > traffic._lane_width[g] / 2 - swing_m

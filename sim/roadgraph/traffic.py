@@ -26,7 +26,7 @@ from ..lights import GREEN, RED, YELLOW
 
 from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
-from .ego_yield import ego_contact_accel, ego_second_lane, give_way_to_ego
+from .ego_yield import ego_contact_accel, ego_over_centre_line, ego_second_lane, give_way_to_ego
 from .graph import CROSSWALK_M, LaneRef, RoadGraph
 from .gridlock import release_gridlocks
 from .lanes import SIZE_JITTER, LaneTable
@@ -49,6 +49,9 @@ GIVE_UP_CHANGE_M = 35.0  # this close, a driver who has not reached the lane for
 KEEP_CLEAR_MARGIN_M = 12.0  # no spawns this far beyond a keep-clear stretch either [m]
 HELD_UP_M = 40.0  # a driver with a leader this close may look for a faster lane [m]
 CREEP_LATERAL_M_S = 0.3  # sideways speed that finishes a lane change stopped half-way [m/s]
+# an oncoming driver meeting the ego over the centre line stops this far short of its front, leaving the road its
+# pass needs to get back into its lane (``control.overtake``: rear 4 m past the stretch, then a 10 m move) [m]
+OVERTAKER_ROOM_M = 20.0
 EGO_MOVING_M_S = 1.0  # the ego counts as on its way to a junction above this speed [m/s]
 EGO_ENTERING_M = 6.0  # ... and as entering it with its front this close to its connector [m]
 CYCLIST_SHARE = 0.06  # share of the moving vehicles that are bicycles [-]
@@ -165,6 +168,9 @@ class GraphTraffic:
         self._lane_width = np.array([graph.roads[r.road].lane_width_m for r in t.refs])
         self._lane_limit = np.array([graph.roads[r.road].speed_limit_m_s for r in t.refs])
         self._lane_limit[t.is_connector] = t.conn_limit_m_s
+        # street lanes with an oncoming direction beyond their centre line (not one-way streets)
+        self._has_oncoming = np.array([not c and graph.roads[r.road].lanes_toward(-r.direction) > 0
+                                       for r, c in zip(t.refs, t.is_connector)], bool)
         conns = graph.connectors
         self._conn_junction = np.array([c.junction for c in conns], np.int64)
         self._conn_left = np.array([c.movement == "left" for c in conns], bool)
@@ -344,6 +350,8 @@ class GraphTraffic:
         acc[idx] = acc_m
         if ego_g < 0 or t.is_connector[ego_g]:
             acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed))
+        elif ego_over_centre_line(self, ego_g, ego_lane_s, ego_xy_yaw_speed[:3], SWING_M):
+            acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed, OVERTAKER_ROOM_M))
         if walkers is not None and len(walkers):
             acc = np.minimum(acc, self._walkers_accel(walkers))
         lead_gap = np.full(n, np.inf)
@@ -451,14 +459,15 @@ class GraphTraffic:
                      t.conflict_conn, room, need, t.conn_dst)
         self.held[cand[ok]] = nc[cand[ok]]
 
-    def _ego_box_accel(self, ego) -> np.ndarray:
+    def _ego_box_accel(self, ego, room_ahead_m: float = 0.0) -> np.ndarray:
         """Braking for the ego's box on each vehicle's own path (its lane, connector, exit lane) where
-        the lane table cannot place the ego: off its lanes or in a junction (``ego_yield``)."""
+        the lane table cannot place the ego: off its lanes, in a junction, or reaching over the centre line
+        into an oncoming lane (``ego_yield``)."""
         def idm(i, gap_m, v_lead_m_s):
             v_des = np.minimum(self._lane_limit[np.maximum(self.lane[i], 0)] * self.speed_factor[i], self.max_speed[i])
             return idm_accel(self.v[i], v_des, gap_m, v_lead_m_s, self.idm)
 
-        return ego_contact_accel(self, ego, idm)
+        return ego_contact_accel(self, ego, idm, room_ahead_m)
 
     def _walkers_accel(self, walkers_xy: np.ndarray) -> np.ndarray:
         """Braking for pedestrians on the carriageway close ahead: each a standing obstacle (they

@@ -143,3 +143,48 @@ def test_drivers_follow_an_ego_whose_body_reaches_into_their_lane(left_m, follow
     traffic.step(DT_S, ego, ego_lane, s_of(p_ego), 0.0)
     braking = traffic.v[i] < 10.0 - 0.5 * DT_S
     assert braking == followed
+
+
+def _two_way_street():
+    """A town without traffic, its longest street with a lane each way; (graph, traffic, the ego's lane id,
+    the oncoming lane id)."""
+    graph = generate_graph(TownSpec(grid=3), np.random.default_rng(5))
+    signals = JunctionSignals(graph, np.random.default_rng(6))
+    traffic = GraphTraffic(graph, signals, 0.0, np.random.default_rng(7), [])
+    t = traffic.table
+    g = max((k for k in range(len(t.refs)) if not t.is_connector[k] and t.refs[k].lane == 0
+             and graph.roads[t.refs[k].road].lanes_toward(-t.refs[k].direction) > 0), key=lambda k: t.length_m[k])
+    lane = t.refs[g]
+    return graph, traffic, g, t.index[type(lane)(lane.road, -lane.direction, 0)]
+
+
+@pytest.mark.parametrize("over_m, stops", [(1.2, True), (0.0, False)])
+def test_an_oncoming_driver_stops_well_short_of_an_ego_over_the_centre_line(over_m, stops):
+    """The ego standing with its left side ``over_m`` over the centre line (pulled out past a parked car): a driver
+    coming the other way stops short of it, leaving the ego the road to finish its pass (``OVERTAKER_ROOM_M``);
+    an ego inside its own lane is passed. Before, the lane table placed the ego in its own direction only and the
+    oncoming driver drove into it at 8 m/s (validation route 800150)."""
+    from sim.roadgraph.traffic import OVERTAKER_ROOM_M
+    graph, traffic, g, g_on = _two_way_street()
+    t = traffic.table
+    lane, on = t.refs[g], t.refs[g_on]
+    road = graph.roads[lane.road]
+    p_ego = 0.3 * t.length_m[g]  # the ego's progress along its lane [m]
+    s_ego = p_ego if lane.direction > 0 else road.length_m - p_ego
+    d = road.lane_centre_d(0, lane.direction) + lane.direction * (road.lane_width_m / 2 - EGO_WIDTH_M / 2 + over_m)
+    x, y, h = road.pose(s_ego, d)
+    ego = (float(x), float(y), float(h) + (0.0 if lane.direction > 0 else np.pi), 0.0)
+    s_car = s_ego + lane.direction * (EGO_LENGTH_M / 2 + OVERTAKER_ROOM_M + 35.0)  # ahead of the ego, coming at it
+    i = traffic.add_vehicle(on, s_car, 8.0, int(t.exit_conn[t.exit_start[g_on]]))
+    box = np.array([*ego[:3], EGO_LENGTH_M, EGO_WIDTH_M])
+    for k in range(int(12.0 / DT_S)):
+        traffic.step(DT_S, ego, lane, s_ego, k * DT_S)
+        assert not obb_overlap(box, traffic.boxes()[i]), f"contact at {k * DT_S:.2f} s"
+    xi, yi, _ = (a[i] for a in traffic.poses())
+    ahead = (xi - ego[0]) * np.cos(ego[2]) + (yi - ego[1]) * np.sin(ego[2])  # the car's centre ahead of the ego's [m]
+    if stops:
+        assert traffic.v[i] < 0.05
+        front_gap = ahead - traffic.dims[i, 0] / 2 - EGO_LENGTH_M / 2
+        assert OVERTAKER_ROOM_M < front_gap < OVERTAKER_ROOM_M + 6.0  # short of the room, as behind a standing car
+    else:
+        assert ahead < -EGO_LENGTH_M  # it went by
