@@ -10,7 +10,7 @@ from control.features import EgoMeasurements, encode
 from control.junction_gaps import (CRITICAL_GAP_S, CRUISE_M_S, EXIT_ROOM_M, PULL_OFF_ACCEL_M_S2, STANDING_START_S,
                                    WalkerMemory, arrival, clear_time_s, exit_blocked, gap_refused, junction_span_m,
                                    stream_margin_s)
-from control.junction_rules import BOX_CLEAR_STEPS
+from control.junction_rules import BOX_BLOCKED_READINGS, BOX_WINDOW_STEPS
 from control.overtake import Users
 from control.policies import RuleBasedPolicy, route_curvature
 from control.route_features import N_WAYPOINTS, RouteGuidance, encode_route
@@ -98,7 +98,7 @@ def test_a_queue_beyond_the_junction_holds_the_car_at_its_line_until_room_opens(
     # one reading of the queue driving on (from the models a standing queue's speed jumps about): still held
     obs, frame = _obs(_straight(s), v, line0 - s, [(queue[0] - s, 0.0, 8.0, 0.0)])
     assert policy.act(obs, frame)[1] <= 0.0
-    for k in range(BOX_CLEAR_STEPS):  # it moves on: once the exit has read clear for 1 s, the car goes
+    for k in range(BOX_WINDOW_STEPS):  # it moves on: once the exit has read clear for most of 1 s, the car goes
         obs, frame = _obs(_straight(s), v, line0 - s, [(queue[0] - s + 8.0 * 0.05 * k, 0.0, 8.0, 0.0)])
         a = float(policy.act(obs, frame)[1])
     assert a > 0.1
@@ -111,11 +111,30 @@ def test_a_blocked_reading_at_one_junction_does_not_hold_the_car_at_the_next():
     policy.reset()
     line0 = ENTRY_X_M - LINE_BEFORE_ENTRY_M - EGO_LENGTH_M / 2
     queue = [(EXIT_X_M + 2.0, 0.0, 0.0, 0.0)]
-    policy.act(*_obs(_straight(), 8.0, line0, queue))  # blocked: the count is 0
+    for _ in range(BOX_BLOCKED_READINGS):  # blocked: the car would hold here
+        policy.act(*_obs(_straight(), 8.0, line0, queue))
     s = line0 + 1.0  # a step later the car is past its line: committed
     policy.act(*_obs(_straight(s), 8.0, line0 - s, [(queue[0][0] - s, 0.0, 0.0, 0.0)]))
     a = float(policy.act(*_obs(_straight(), 8.0, line0, []))[1])  # the next junction, 14 m on, its exit clear
     assert a > -0.1
+
+
+@pytest.mark.parametrize("every, held", [(7, False), (2, True)])
+def test_the_box_hold_goes_by_most_readings_not_one(every, held):
+    """Standing at its line with a car 2 m into the exit read there in one reading in ``every`` (elsewhere: the
+    kerb, outside the path): one in seven is the measured range noise moving a car that stands beside the exit
+    into the path (the teacher held at its green line for minutes on training route 784019); one in two, a queue
+    in the exit whose readings jump about. The first does not hold the car, the second does."""
+    policy = RuleBasedPolicy()
+    policy.reset()
+    line = 0.5  # the car stands at its line [m]
+    s = ENTRY_X_M - LINE_BEFORE_ENTRY_M - EGO_LENGTH_M / 2 - line
+    accel = []
+    for k in range(5 * BOX_WINDOW_STEPS):
+        y = 0.0 if k % every == 0 else -2.5
+        obs, frame = _obs(_straight(s), 0.0, line, [(EXIT_X_M + 2.0 - s, y, 0.0, 0.0)])
+        accel.append(float(policy.act(obs, frame)[1]))
+    assert (max(accel[BOX_WINDOW_STEPS:]) <= 0.0) is held
 
 
 def test_a_car_in_the_exit_too_far_to_judge_counts_as_standing():
