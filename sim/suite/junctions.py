@@ -55,7 +55,7 @@ QUEUE_REAR_M = 2.0  # the nearest queued car's rear this far into the exit stree
 QUEUE_GAP_M = 2.0  # bumper to bumper in the queue: IDM's standstill gap, so nobody creeps [m]
 # a blocked-junction case runs this long after the queue starts moving [s]. 30, not 25: behind a queue that drives
 # off at 20 km/h the goal ~95 m on takes ~22 s whatever the driver does, and a driver that waits 1 s for the
-# queue to read clear (``control.junction_rules.BOX_CLEAR_STEPS``) missed 25 by 0.4 s at ego 20 km/h, release 5 s
+# queue to read clear (then ``control.junction_rules``' rule; now most of 1 s) missed 25 by 0.4 s at ego 20 km/h, release 5 s
 AFTER_RELEASE_S = 30.0
 
 

@@ -155,6 +155,17 @@ def test_an_oncoming_car_holds_the_overtake_until_it_has_passed():
     assert first_out * o.cfg.dt_s > (80.0 - EGO_LENGTH_M / 2) / 10.0
 
 
+@pytest.mark.parametrize("far_x_m, goes", [(50.0, True), (20.0, False)])
+def test_a_car_parked_at_the_far_kerb_closes_the_lane_only_where_the_pass_meets_it(far_x_m, goes):
+    """A car parked at the far kerb reaching 1.2 m into the lane to pass in: beside the pass it leaves too little
+    room and the car waits; 50 m on, where the car is on its way back into its lane, it passes on its right
+    (validation route 800207: the driver stood behind a parked car for the whole route for one 45 m on)."""
+    o = Overtake()
+    far_kerb = WIDTH_M + WIDTH_M / 2 + 0.95 - 1.2  # its centre: its right side 1.2 m into the lane [m]
+    phases = _drive(o, 60, lambda k: _users((AHEAD_M, 0.0, 0.0, 0.0), (far_x_m, far_kerb, 0.0, 0.0)))
+    assert (OUT in phases) is goes
+
+
 @pytest.mark.slow
 def test_the_driver_passes_parked_obstacle_and_lane_closure_at_the_short_sweep():
     env = make_suite_env()
