@@ -48,14 +48,19 @@ def evaluate(env, policy: Policy, seeds, progress: bool = False, desc: str = "")
 
 
 # --- the comparison table -------------------------------------------------------------------------
-# row name -> (policy, perception source); "labels" rows read exact labels with the camera off
+# row name -> (policy, perception source); "labels" rows read exact labels with the camera off, "noisy-labels" rows the
+# labels degraded by the models' measured errors (``perception.ground_truth.PerceptionNoise``, seeded per route: what
+# ``train policy`` trains and validates on), camera off too
 ROWS = {
     "ppo/labels": ("ppo", "labels"),
     "ppo/models": ("ppo", "models"),
     "rule-based/labels": ("rule-based", "labels"),
     "rule-based/models": ("rule-based", "models"),
     "pixels/camera": ("pixels", "camera"),
+    "ppo/noisy-labels": ("ppo", "noisy-labels"),
+    "rule-based/noisy-labels": ("rule-based", "noisy-labels"),
 }
+DEFAULT_SOURCES = ("labels", "models", "camera")  # the rows driven when none are named
 SUITE = "suite"  # in place of a scenario kind: the safety suite's env (its case comes with each reset)
 SUITE_NAV = "suite-nav"  # ... with the route block in the observation (layout v2): the suite's junction cases
 _CACHE: dict = {}  # per process: (row, options) -> (env, policy)
@@ -77,6 +82,8 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
     if key in _CACHE:
         return _CACHE[key]
     from common.config import apply_overrides
+
+    from perception.ground_truth import PerceptionNoise
 
     from .envs import env_config, make_env, make_suite_env
     from .policies import PolicyError, RuleBasedPolicy, layout_mismatch, load_policy
@@ -110,11 +117,12 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
             raise PolicyError(f"row {row}: {mismatch}")
         # the policy's layout (a v2 policy in a straight world: its follow-the-lane route block), else the world's
         layout = policy.layout if kind == "ppo" else (LAYOUT_V2_ID if scenario == SUITE_NAV else None)
+        noise = PerceptionNoise() if source == "noisy-labels" else None  # reseeded with each route's seed
         if scenario in (SUITE, SUITE_NAV):
-            env = make_suite_env(perception, layout=layout or LAYOUT_ID)
+            env = make_suite_env(perception, layout=layout or LAYOUT_ID, noise=noise)
         else:
             config = apply_overrides(env_config(scenario, route_length_m, perception is not None), list(overrides))
-            env = make_env(scenario, route_length_m, perception=perception, config=config, layout=layout)
+            env = make_env(scenario, route_length_m, perception=perception, config=config, layout=layout, noise=noise)
     if supervisor:
         policy = SafetySupervisor(policy)
     _CACHE[key] = (env, policy)

@@ -18,7 +18,8 @@ Usage::
     drivestack eval suite --sweep full --ray HEAD:6379 --out /shared/runs/suite
 
 ``eval policy`` drives the same held-out seeds with each row's policy and perception source
-(ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera) and reports success
+(ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera; labels are exact, and
+ppo/noisy-labels, rule-based/noisy-labels, driven only when named, add the models' measured errors) and reports success
 rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
 lights run, mean speed, jerk, supervisor interventions (override steps) and its AEB activations per km
 (warnings, partial and full brakes: ``control.metrics``), the CARLA-style driving score, plus
@@ -203,7 +204,7 @@ def select_rows(args, scenario: str):
     the rows asked for, or every row whose policy file exists (a navigation world: only drivers that
     read the route); the policy files are loaded once to check them, before hours of driving."""
     from control.envs import NAV_KINDS
-    from control.evaluate import ROWS
+    from control.evaluate import DEFAULT_SOURCES, ROWS
     from control.pixels import DEFAULT_PIXEL_POLICY
     from control.policies import DEFAULT_POLICY, PolicyError, layout_mismatch, load_policy
 
@@ -215,9 +216,9 @@ def select_rows(args, scenario: str):
         if bad or not rows:
             raise UsageError(f"--rows {args.rows!r} is not allowed; choose from {', '.join(ROWS)}")
     else:  # every row whose policy exists and reads this world's observation (a navigation town: the route)
-        rows = [r for r, (kind, _) in ROWS.items()
-                if kind == "rule-based" or (kind == "ppo" and policy.is_file() and _reads(policy, scenario))
-                or (kind == "pixels" and scenario not in NAV_KINDS and pixels.is_file())]
+        rows = [r for r, (kind, source) in ROWS.items() if source in DEFAULT_SOURCES
+                and (kind == "rule-based" or (kind == "ppo" and policy.is_file() and _reads(policy, scenario))
+                     or (kind == "pixels" and scenario not in NAV_KINDS and pixels.is_file()))]
     learned = [r for r in rows if ROWS[r][0] == "pixels"]
     if scenario in NAV_KINDS and learned:
         raise UsageError(f"--rows {','.join(learned)}: the pixels baseline reads no route and cannot follow a "

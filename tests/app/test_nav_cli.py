@@ -104,3 +104,29 @@ def test_a_route_no_town_can_hold_is_one_line_before_driving(capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--route-length 9000: seed 900000 (and 1 more seeds)" in err[0]
     assert "does not fit a town of 12 x 12 junctions" in err[0] and not out.exists()
+
+
+def test_noisy_labels_rows_drive_the_measured_noise_and_only_when_named(capsys):
+    """``*/noisy-labels`` rows read the labels through ``PerceptionNoise`` (what training validates on), seeded by
+    the route (the same route drives the same way twice); the ``labels`` rows stay exact and are what ``eval policy``
+    drives when no row is named."""
+    from control.evaluate import row_objects
+    from drivestack.evaluate import select_rows
+    from perception.ground_truth import PerceptionNoise
+
+    exact, _ = row_objects("rule-based/labels", "townnav", 300.0, None, None, False, "cpu", False)
+    noisy, _ = row_objects("rule-based/noisy-labels", "townnav", 300.0, None, None, False, "cpu", False)
+    assert exact.perception.noise == PerceptionNoise.none() and noisy.perception.noise == PerceptionNoise()
+    args = ["eval", "policy", "--rows", "rule-based/labels,rule-based/noisy-labels", "--seeds", "5", "--route-length",
+            "150", "--json"]
+    runs = []
+    for _ in range(2):
+        assert main(args) == 0
+        runs.append({e["row"]: e for e in json.loads(capsys.readouterr().out)["episodes"]})
+    assert runs[0]["rule-based/noisy-labels"] == runs[1]["rule-based/noisy-labels"]
+    assert runs[0]["rule-based/noisy-labels"]["mean_abs_jerk_m_s3"] != runs[0]["rule-based/labels"]["mean_abs_jerk_m_s3"]
+
+    class Args:
+        rows, policy, pixels_policy = None, None, None
+    rows, _, _ = select_rows(Args, "townnav")
+    assert "rule-based/labels" in rows and not any(r.endswith("noisy-labels") for r in rows)
