@@ -44,7 +44,7 @@ class _InputRecorder(Policy):
 
 def visited_states(path: str, seeds=STATE_SEEDS, route_length_m: float = STATE_ROUTE_M) -> np.ndarray:
     """The inputs of the policy in ``path``'s learned network (features + the teacher's command) along its own drives
-    of ``seeds``' town routes (labels + noise, no supervisor): [n, obs]."""
+    of ``seeds``' town routes (exact labels, no supervisor): [n, obs]."""
     from .evaluate import row_objects, run_episode
 
     env, policy = row_objects("ppo/labels", "townnav", route_length_m, str(path), None, False, "cpu")
