@@ -68,12 +68,12 @@ def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel
     behind a leader that far ahead at that speed (``GraphTraffic`` knows their speeds and desired speeds). The ego
     counts as a leader moving at its speed along the path there. ``room_ahead_m``: the box reaches this much
     further ahead of the ego's front (the road it needs to finish a pass and get back into its lane) [m]."""
-    ex, ey, eyaw, ev = ego
-    ex, ey = ex + 0.5 * room_ahead_m * math.cos(eyaw), ey + 0.5 * room_ahead_m * math.sin(eyaw)
+    ex, ey, eyaw, ev = ego  # the ego's centre decides what is ahead of a driver; its box (with the room) what it hits
+    bx, by = ex + 0.5 * room_ahead_m * math.cos(eyaw), ey + 0.5 * room_ahead_m * math.sin(eyaw)
     out = np.full(traffic.n, np.inf)
     x, y, yaw = traffic.poses()
     half = traffic.dims[:, 0] / 2
-    dx, dy = ex - x, ey - y
+    dx, dy = bx - x, by - y
     along = dx * np.cos(yaw) + dy * np.sin(yaw)
     near = np.hypot(dx, dy) < LOOK_M + half + _EGO_REACH_M + 0.5 * room_ahead_m
     idx = np.flatnonzero(near & (along > -half - _EGO_REACH_M - 0.5 * room_ahead_m) & ~traffic.parked)
@@ -87,7 +87,7 @@ def ego_contact_accel(traffic, ego: tuple[float, float, float, float], idm_accel
     heading = np.where(forward, heading, heading + np.pi)
     bodies = np.stack([px, py, heading, np.broadcast_to(traffic.dims[idx, 0:1], shape),
                        np.broadcast_to(traffic.dims[idx, 1:2] + 2 * margin, shape)], -1)
-    ego_box = np.array([ex, ey, eyaw, EGO_LENGTH_M + room_ahead_m, EGO_WIDTH_M])
+    ego_box = np.array([bx, by, eyaw, EGO_LENGTH_M + room_ahead_m, EGO_WIDTH_M])
     # a contact counts where the ego is ahead of the body's centre there (one it already left behind
     # or brushes with its rear is not in its way)
     ahead = (ex - px) * np.cos(heading) + (ey - py) * np.sin(heading) > 0.0

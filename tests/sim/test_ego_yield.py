@@ -13,7 +13,7 @@ from sim.roadgraph.ego_yield import STEP_M, path_samples
 from sim.lights import GREEN
 from sim.roadgraph.generator import TownSpec, generate_graph
 from sim.roadgraph.signals import JunctionSignals
-from sim.roadgraph.traffic import GraphTraffic
+from sim.roadgraph.traffic import OVERTAKER_ROOM_M, GraphTraffic
 
 DT_S = 0.05
 
@@ -158,13 +158,17 @@ def _two_way_street():
     return graph, traffic, g, t.index[type(lane)(lane.road, -lane.direction, 0)]
 
 
-@pytest.mark.parametrize("over_m, stops", [(1.2, True), (0.0, False)])
-def test_an_oncoming_driver_stops_well_short_of_an_ego_over_the_centre_line(over_m, stops):
+@pytest.mark.parametrize("over_m, stops, start_gap_m, speed_m_s", [
+    (1.2, True, OVERTAKER_ROOM_M + 35.0, 8.0),
+    (0.0, False, OVERTAKER_ROOM_M + 35.0, 8.0),
+    (1.2, True, 3.0, 2.0),  # already inside the room when the ego pulled out: it stops where it is, short of the body
+])
+def test_an_oncoming_driver_stops_well_short_of_an_ego_over_the_centre_line(over_m, stops, start_gap_m, speed_m_s):
     """The ego standing with its left side ``over_m`` over the centre line (pulled out past a parked car): a driver
     coming the other way stops short of it, leaving the ego the road to finish its pass (``OVERTAKER_ROOM_M``);
     an ego inside its own lane is passed. Before, the lane table placed the ego in its own direction only and the
-    oncoming driver drove into it at 8 m/s (validation route 800150)."""
-    from sim.roadgraph.traffic import OVERTAKER_ROOM_M
+    oncoming driver drove into it at 8 m/s (validation route 800150); and a cyclist already inside the room when the
+    ego pulled out rode on into it (800115, a first version that judged "ahead" from the room's middle)."""
     graph, traffic, g, g_on = _two_way_street()
     t = traffic.table
     lane, on = t.refs[g], t.refs[g_on]
@@ -174,8 +178,8 @@ def test_an_oncoming_driver_stops_well_short_of_an_ego_over_the_centre_line(over
     d = road.lane_centre_d(0, lane.direction) + lane.direction * (road.lane_width_m / 2 - EGO_WIDTH_M / 2 + over_m)
     x, y, h = road.pose(s_ego, d)
     ego = (float(x), float(y), float(h) + (0.0 if lane.direction > 0 else np.pi), 0.0)
-    s_car = s_ego + lane.direction * (EGO_LENGTH_M / 2 + OVERTAKER_ROOM_M + 35.0)  # ahead of the ego, coming at it
-    i = traffic.add_vehicle(on, s_car, 8.0, int(t.exit_conn[t.exit_start[g_on]]))
+    s_car = s_ego + lane.direction * (EGO_LENGTH_M / 2 + start_gap_m + 2.5)  # its centre, coming at the ego
+    i = traffic.add_vehicle(on, s_car, speed_m_s, int(t.exit_conn[t.exit_start[g_on]]))
     box = np.array([*ego[:3], EGO_LENGTH_M, EGO_WIDTH_M])
     for k in range(int(12.0 / DT_S)):
         traffic.step(DT_S, ego, lane, s_ego, k * DT_S)
@@ -185,6 +189,7 @@ def test_an_oncoming_driver_stops_well_short_of_an_ego_over_the_centre_line(over
     if stops:
         assert traffic.v[i] < 0.05
         front_gap = ahead - traffic.dims[i, 0] / 2 - EGO_LENGTH_M / 2
-        assert OVERTAKER_ROOM_M < front_gap < OVERTAKER_ROOM_M + 6.0  # short of the room, as behind a standing car
+        room = min(OVERTAKER_ROOM_M, start_gap_m + 2.5 - traffic.dims[i, 0] / 2 - 2.0)
+        assert room < front_gap < room + 6.0  # short of the room (where it can), as behind a standing car
     else:
         assert ahead < -EGO_LENGTH_M  # it went by
