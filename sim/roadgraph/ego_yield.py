@@ -9,10 +9,10 @@
 - ``give_way_to_ego``: a driver granted a connector across the one the ego is on or pulling into gives the
   grant back where it can still stop at its line (one granted while the ego stood at its own line drove on
   into the ego's side once it moved).
-- ``ego_second_lane``: while the ego's body reaches into a neighbour lane, drivers there follow it, as they
-  follow a simulated car straddling the line (they saw a changing ego only once its centre crossed).
-- ``ego_over_centre_line``: while it reaches over the centre line, oncoming drivers stop short of its box
-  (``ego_contact_accel``), as for an ego off the lane table.
+- ``ego_reach``: while the ego's body reaches into a neighbour lane, drivers there follow it, as they
+  follow a simulated car straddling the line (they saw a changing ego only once its centre crossed); while it
+  reaches over the centre line, oncoming drivers stop short of its box (``ego_contact_accel``), as for an ego
+  off the lane table.
 """
 
 from __future__ import annotations
@@ -129,31 +129,23 @@ def _ego_side_reach(traffic, g: int, road_s_m: float, pose: tuple[float, float, 
     return left, abs(math.sin(err)) * EGO_LENGTH_M / 2 + abs(math.cos(err)) * EGO_WIDTH_M / 2
 
 
-def ego_second_lane(traffic, g: int, road_s_m: float, pose: tuple[float, float, float], swing_m: float) -> int:
-    """The neighbour of street lane ``g`` (same street direction) the ego's body at ``pose`` (x, y [m], yaw
-    [rad]; road s ``road_s_m`` [m]) reaches into, as a changing vehicle's does (``traffic_kernels.second_lane``:
-    its side within ``swing_m`` of the line), or -1."""
+def ego_reach(traffic, g: int, road_s_m: float, pose: tuple[float, float, float], swing_m: float) -> tuple[int, bool]:
+    """Where the ego's body at ``pose`` (x, y [m], yaw [rad]; on lane ``g`` at road s ``road_s_m`` [m]) reaches
+    beyond street lane ``g``, its side within ``swing_m`` of a line as a changing vehicle's
+    (``traffic_kernels.second_lane``): the neighbour lane of the same street direction it reaches into (-1 for
+    none), and whether it reaches over the centre line into an oncoming lane (pulled out past a parked car, or
+    across its road). The lane table places the ego in its own street direction only, so drivers in the neighbour
+    lane follow it through the occupancy and oncoming drivers look for its box on their path
+    (``ego_contact_accel``); before, they drove into an ego standing half in their lane (two head-ons of the
+    rule-based driver on validation routes, sessions 28-29)."""
     t = traffic.table
-    if t.is_connector[g] or t.group_lanes[g] < 2:
-        return -1
+    if g < 0 or t.is_connector[g]:
+        return -1, False
+    k = g - t.group_first[g]  # lane 0 is the leftmost of its street direction
+    if t.group_lanes[g] < 2 and not (k == 0 and traffic._has_oncoming[g]):
+        return -1, False  # nothing beside it to reach into
     left, across = _ego_side_reach(traffic, g, road_s_m, pose)
     reach = traffic._lane_width[g] / 2 - swing_m
-    k = g - t.group_first[g]  # lane 0 is the leftmost of its street direction
-    if left + across > reach and k > 0:
-        return g - 1
-    if across - left > reach and k < t.group_lanes[g] - 1:
-        return g + 1
-    return -1
-
-
-def ego_over_centre_line(traffic, g: int, road_s_m: float, pose: tuple[float, float, float], swing_m: float) -> bool:
-    """Whether the ego's body at ``pose`` (on street lane ``g`` at road s ``road_s_m`` [m], as in
-    ``ego_second_lane``) reaches over the centre line into an oncoming lane (within ``swing_m`` of it): pulled
-    out past a parked car, or across its road. The lane table places the ego in its own street direction only,
-    so oncoming drivers then look for its box on their path (``ego_contact_accel``); before, they drove into an
-    ego standing half in their lane (two head-ons of the rule-based driver on validation routes, sessions 28-29)."""
-    t = traffic.table
-    if t.is_connector[g] or g != t.group_first[g] or not traffic._has_oncoming[g]:
-        return False
-    left, across = _ego_side_reach(traffic, g, road_s_m, pose)
-    return left + across > traffic._lane_width[g] / 2 - swing_m
+    over_left, over_right = left + across > reach, across - left > reach
+    second = g - 1 if over_left and k > 0 else g + 1 if over_right and k < t.group_lanes[g] - 1 else -1
+    return second, bool(over_left and k == 0 and traffic._has_oncoming[g])

@@ -26,7 +26,7 @@ from ..lights import GREEN, RED, YELLOW
 
 from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
-from .ego_yield import ego_contact_accel, ego_over_centre_line, ego_second_lane, give_way_to_ego
+from .ego_yield import ego_contact_accel, ego_reach, give_way_to_ego
 from .graph import CROSSWALK_M, LaneRef, RoadGraph
 from .gridlock import release_gridlocks
 from .lanes import SIZE_JITTER, LaneTable
@@ -324,7 +324,8 @@ class GraphTraffic:
         # the lanes and offsets it reads stay as they are until the move
         second = K.second_lane(self.lane, self.lat, self.dims[:, 1], self.parked, self._lane_width,
                                t.group_first, t.group_lanes, SWING_M)
-        occ = self._occupancy(idx, ego_g, ego_lane_s, second, ego_xy_yaw_speed[:3])
+        ego_second, ego_over_centre = ego_reach(self, ego_g, ego_lane_s, ego_xy_yaw_speed[:3], SWING_M)
+        occ = self._occupancy(idx, ego_g, ego_lane_s, second, ego_second)
         state, priority, stop_first = self._connector_rules()
         # front bumper to stop line [m]; grants: release the ones whose light turned while stopping is still
         # comfortable (not a right on red granted after its stop), then hand out new ones
@@ -350,7 +351,7 @@ class GraphTraffic:
         acc[idx] = acc_m
         if ego_g < 0 or t.is_connector[ego_g]:
             acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed))
-        elif ego_over_centre_line(self, ego_g, ego_lane_s, ego_xy_yaw_speed[:3], SWING_M):
+        elif ego_over_centre:
             acc = np.minimum(acc, self._ego_box_accel(ego_xy_yaw_speed, OVERTAKER_ROOM_M))
         if walkers is not None and len(walkers):
             acc = np.minimum(acc, self._walkers_accel(walkers))
@@ -375,14 +376,12 @@ class GraphTraffic:
         if self.gridlock_release_s < math.inf:
             release_gridlocks(self, dt_s, ego_xy_yaw_speed[:2])
 
-    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray,
-                   ego_pose: tuple[float, float, float]):
+    def _occupancy(self, idx: np.ndarray, ego_g: int, ego_lane_s: float, second: np.ndarray, ego_second: int):
         """CSR occupancy of every lane: moving vehicles (twice while straddling, ``second``: the other
-        lane, ``traffic_kernels.second_lane``), parked cars, the ego (twice while its body, at
-        ``ego_pose`` x, y [m], yaw [rad], reaches into a neighbour lane)."""
+        lane, ``traffic_kernels.second_lane``), parked cars, the ego (twice while its body reaches into
+        the neighbour lane ``ego_second``, -1 for none: ``ego_yield.ego_reach``)."""
         t = self.table
         ego_p = (ego_lane_s if self._lane_dir[ego_g] > 0 else t.length_m[ego_g] - ego_lane_s) if ego_g >= 0 else 0.0
-        ego_second = -1 if ego_g < 0 else ego_second_lane(self, ego_g, ego_lane_s, ego_pose, SWING_M)
         second_p = 0.0
         if ego_second >= 0:
             second_p = ego_lane_s if self._lane_dir[ego_second] > 0 else t.length_m[ego_second] - ego_lane_s
