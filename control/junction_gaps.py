@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from common.vocab import EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
+from common.vocab import EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M, PEDESTRIAN_SIZE_M
 
 from .overtake import Users, time_to_cover
 from .route_features import N_WAYPOINTS, WAYPOINT_SCALE_M, RouteGuidance
@@ -241,16 +241,21 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     return False
 
 
-WALKER_BAND_M = 2.5  # a walker heading into the route's corridor counts from this far beside it [m]
+WALKER_BAND_M = 2.5  # a walker heading into the route's corridor counts from at least this far beside it [m]
+WALKER_BAND_MAX_M = 6.0  # ... and from as far as it walks before the car is past it, up to this [m]
+WALKER_MARGIN_S = 1.0  # the car is to be past a walker's crossing point this long before the walker is there [s]
 WALKER_REACH_M = 25.0  # ... along the route's next this many metres [m]
 WALKER_MOVING_M_S = 0.3  # slower than this is standing at the kerb [m/s]
 
 
-def walker_gap_m(users: Users, route: RouteGuidance) -> float:
-    """Distance along the route to the nearest walker that is in the car's corridor or walking toward it
-    within ``WALKER_BAND_M`` of it (on a crosswalk the car turns across): a standing obstacle there, from
-    the car's front [m] (inf for none). ``control.junction_rules.crossing_gap_m`` looks 1 and 2 s ahead of
-    the car's own speed; a walker on the crosswalk of the street the car turns into is yielded to at once."""
+def walker_gap_m(users: Users, route: RouteGuidance, speed_m_s: float = 0.0) -> float:
+    """Distance along the route to the nearest walker that is in the car's corridor or walking toward it and
+    will be in it before the car, at ``speed_m_s`` now, is past that point (with ``WALKER_MARGIN_S``; counted
+    from ``WALKER_BAND_M`` to ``WALKER_BAND_MAX_M`` beside it): a standing obstacle there, from the car's front
+    [m] (inf for none). ``control.junction_rules.crossing_gap_m`` looks 1 and 2 s ahead of the car's own speed;
+    a walker on a crosswalk the car turns across is yielded to as soon as it heads for the car's path. A fixed
+    2.5-m band let the car pull off in front of a walker 5 m beside its path walking at 1.4 m/s toward it, which
+    then walked into the car's side out of the camera's view (training route 470212)."""
     walkers = ~users.vehicle & (np.hypot(users.vx_m_s, users.vy_m_s) >= WALKER_MOVING_M_S)
     if not walkers.any():
         return math.inf
@@ -258,11 +263,13 @@ def walker_gap_m(users: Users, route: RouteGuidance) -> float:
     x, y = users.x_m[walkers], users.y_m[walkers]
     along, off = project_onto(pts, s, x, y)
     k = np.minimum((along / STEP_M).astype(int), len(pts) - 1)
-    # moving toward the route line: its velocity against the offset from its nearest route point
+    # its speed toward the route line: its velocity against the offset from its nearest route point [m/s]
     dx, dy = x - pts[k, 0], y - pts[k, 1]
-    closing = -(users.vx_m_s[walkers] * dx + users.vy_m_s[walkers] * dy) > 0.0
+    closing_m_s = -(users.vx_m_s[walkers] * dx + users.vy_m_s[walkers] * dy) / np.maximum(np.hypot(dx, dy), 1e-6)
+    past_s = np.array([clear_time_s(a + EGO_LENGTH_M / 2 + 1.0, speed_m_s) for a in np.maximum(along, 0.0)])
+    band_m = np.clip(closing_m_s * (past_s + WALKER_MARGIN_S), WALKER_BAND_M, WALKER_BAND_MAX_M)
     in_corridor = off < IN_PATH_M + 0.5
-    near = (in_corridor | (closing & (off < IN_PATH_M + WALKER_BAND_M))) & (along > 0.0) & (along < WALKER_REACH_M)
+    near = (in_corridor | ((closing_m_s > 0.0) & (off < IN_PATH_M + band_m))) & (along > 0.0) & (along < WALKER_REACH_M)
     if not near.any():
         return math.inf
     return float(along[near].min() - EGO_LENGTH_M / 2 - 1.0)
@@ -274,9 +281,11 @@ PASS_UNSEEN_M_S = 2.0  # the car passes where such a walker may have stepped out
 
 
 class WalkerMemory:
-    """Walkers seen beside the route ahead, kept (by odometry) after they leave the forward camera's view:
-    in a turn a walker waiting at the corner's kerb drops out of the 80-degree view and may step onto the
-    crosswalk unseen. ``update`` each step; ``speed_cap_m_s``: how fast the car may go now."""
+    """Walkers seen beside the route ahead, kept after they leave the forward camera's view, each walking on as it
+    last walked (dead reckoning, in the ego frame by odometry): in a turn a walker waiting at the corner's kerb drops
+    out of the 80-degree view and may step onto the crosswalk unseen, and one crossing toward the car's path walks
+    on into it. ``update`` each step; ``speed_cap_m_s``: how fast the car may go now; ``unseen``: where the
+    remembered ones are now, for ``walker_gap_m``."""
 
     def __init__(self, dt_s: float = 0.05):
         self.dt_s = dt_s
@@ -284,17 +293,20 @@ class WalkerMemory:
 
     def reset(self) -> None:
         self._xy = np.zeros((0, 2))  # remembered walkers in the ego frame [m]
+        self._v = np.zeros((0, 2))  # their velocities when last seen, over the ground, in the ego frame [m/s]
         self._age_s = np.zeros(0)  # time since each was last seen [s]
 
     def update(self, users: Users, route: RouteGuidance | None, speed_m_s: float, yaw_rate_rad_s: float) -> None:
-        # move the remembered ones into this step's ego frame (the car moved and turned over one step)
+        # walk the remembered ones on, then into this step's ego frame (the car moved and turned over one step)
         dpsi, dx = yaw_rate_rad_s * self.dt_s, speed_m_s * self.dt_s
         c, s = math.cos(dpsi), math.sin(dpsi)
-        x, y = self._xy[:, 0] - dx, self._xy[:, 1]
+        x, y = self._xy[:, 0] + self._v[:, 0] * self.dt_s - dx, self._xy[:, 1] + self._v[:, 1] * self.dt_s
         self._xy = np.stack([c * x + s * y, -s * x + c * y], 1)
+        self._v = np.stack([c * self._v[:, 0] + s * self._v[:, 1], -s * self._v[:, 0] + c * self._v[:, 1]], 1)
         self._age_s = self._age_s + self.dt_s
         walkers = ~users.vehicle & (users.length_m < 1.0)  # pedestrians, not cyclists
         seen = np.stack([users.x_m[walkers], users.y_m[walkers]], 1)
+        seen_v = np.stack([users.vx_m_s[walkers], users.vy_m_s[walkers]], 1)
         # a remembered walker seen again (within 2 m) is the one seen now
         if len(self._xy) and len(seen):
             d = np.hypot(self._xy[:, None, 0] - seen[None, :, 0], self._xy[:, None, 1] - seen[None, :, 1]).min(1)
@@ -302,17 +314,25 @@ class WalkerMemory:
         else:
             keep = np.ones(len(self._xy), bool)
         keep &= self._age_s < MEMORY_S
-        xy, age = np.vstack([self._xy[keep], seen]), np.concatenate([self._age_s[keep], np.zeros(len(seen))])
+        xy, v = np.vstack([self._xy[keep], seen]), np.vstack([self._v[keep], seen_v])
+        age = np.concatenate([self._age_s[keep], np.zeros(len(seen))])
         if route is not None and len(xy):
             pts, s_arc = sampled_route(route)
             along, off = project_onto(pts, s_arc, xy[:, 0], xy[:, 1])
             near = (off < IN_PATH_M + KERB_BAND_M) & (along > 0.0) & (along < WALKER_REACH_M)
-            xy, age = xy[near], age[near]
-        self._xy, self._age_s = xy, age
+            xy, v, age = xy[near], v[near], age[near]
+        self._xy, self._v, self._age_s = xy, v, age
 
     def speed_cap_m_s(self) -> float:
         """``PASS_UNSEEN_M_S`` while a walker beside the route ahead is out of view, else inf."""
         return PASS_UNSEEN_M_S if np.any(self._age_s > 0.0) else math.inf
+
+    def unseen(self) -> Users:
+        """The remembered walkers out of view now, where they have walked to (ego frame, as ``Users``)."""
+        k = self._age_s > 0.0
+        n = int(k.sum())
+        return Users(self._xy[k, 0], self._xy[k, 1], self._v[k, 0], self._v[k, 1], np.full(n, PEDESTRIAN_SIZE_M),
+                     np.full(n, PEDESTRIAN_SIZE_M), np.zeros(n, bool))
 
 
 LEADER_REACH_M = 30.0  # a vehicle on the route this far ahead leads the car through a junction manoeuvre [m]

@@ -252,7 +252,8 @@ class RuleBasedPolicy(Policy):
         if route is not None:
             crossing = crossing_gap_m(f, route)
             if route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m:
-                crossing = min(crossing, walker_gap_m(self._users, route))  # a crosswalk the car turns across
+                # a crosswalk the car turns across: the walkers in view and those remembered out of it
+                crossing = min(crossing, walker_gap_m(self._users, route, v), walker_gap_m(self.walkers.unseen(), route, v))
                 lead_gap, lead_v = route_leader(self._users, route)  # a car just round the corner
                 if lead_gap < gap:
                     gap, v_lead = max(lead_gap, 0.05), lead_v

@@ -9,7 +9,7 @@ from common.vocab import CAMERA_MOUNT, EGO_LENGTH_M
 from control.features import EgoMeasurements, encode
 from control.junction_gaps import (CRITICAL_GAP_S, CRUISE_M_S, EXIT_ROOM_M, PULL_OFF_ACCEL_M_S2, STANDING_START_S,
                                    WalkerMemory, arrival, clear_time_s, exit_blocked, gap_refused, junction_span_m,
-                                   stream_margin_s)
+                                   stream_margin_s, walker_gap_m)
 from control.junction_rules import BOX_BLOCKED_READINGS, BOX_WINDOW_STEPS
 from control.overtake import Users
 from control.policies import RuleBasedPolicy, route_curvature
@@ -310,6 +310,45 @@ def test_a_walker_at_the_corner_that_leaves_the_view_slows_the_turn():
     far.update(_walker(20.0, 0.0), route, 3.0, 0.0)  # 12 m from the turn
     far.update(empty, route, 3.0, 0.0)
     assert far.speed_cap_m_s() == np.inf
+
+
+def _walking(x: float, y: float, vx: float, vy: float) -> Users:
+    return Users(np.array([x]), np.array([y]), np.array([vx]), np.array([vy]), np.full(1, 0.6), np.full(1, 0.6),
+                 np.zeros(1, bool))
+
+
+def test_a_walker_heading_for_the_path_is_yielded_to_if_it_gets_there_before_the_car_is_past():
+    """A walker 5 m right of the turn's path, 6 m ahead, walking toward it at 1.4 m/s reaches it in about 3 s,
+    before the car pulling off at 0.4 m/s is past: a standing obstacle before the crossing (a fixed 2.5-m band
+    let the car go, training route 470212). Walking away, or slowly, it is not."""
+    route = _left()
+    gap = walker_gap_m(_walking(6.0, -5.0, 0.0, 1.4), route, 0.4)
+    assert 0.0 < gap < 6.0 - EGO_LENGTH_M / 2  # its crossing point (the turn bends away from it), less a margin
+    assert walker_gap_m(_walking(6.0, -5.0, 0.0, -1.4), route, 0.4) == np.inf
+    assert walker_gap_m(_walking(6.0, -5.0, 0.0, 0.5), route, 0.4) == np.inf
+
+
+def test_a_walker_out_of_view_walks_on_into_the_path():
+    """Seen 4 m right of the path crossing toward it, then out of the camera's view: remembered where it has
+    walked to since, in the path after 2.5 s, so the car stays stopped for it; a walker seen standing stays where
+    it stood."""
+    route = _left()
+    memory = WalkerMemory()
+    empty = _walking(0.0, 0.0, 0.0, 0.0)
+    empty = Users(*(a[:0] for a in (empty.x_m, empty.y_m, empty.vx_m_s, empty.vy_m_s, empty.length_m,
+                                    empty.width_m, empty.vehicle)))
+    memory.update(_walking(6.0, -4.0, 0.0, 1.4), route, 0.0, 0.0)
+    assert len(memory.unseen().x_m) == 0  # in view
+    for _ in range(50):  # 2.5 s out of view, the car standing
+        memory.update(empty, route, 0.0, 0.0)
+    unseen = memory.unseen()
+    assert unseen.y_m[0] == pytest.approx(-4.0 + 1.4 * 2.5, abs=0.1)
+    assert walker_gap_m(unseen, route, 0.0) < 6.0 - EGO_LENGTH_M / 2
+    standing = WalkerMemory()
+    standing.update(_walker(6.0, -4.0), route, 0.0, 0.0)
+    for _ in range(50):
+        standing.update(empty, route, 0.0, 0.0)
+    assert standing.unseen().y_m[0] == pytest.approx(-4.0)
 
 
 def test_a_slow_car_round_the_corner_leads_the_turn():
