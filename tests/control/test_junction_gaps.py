@@ -286,9 +286,17 @@ def test_clipped_waypoints_do_not_make_a_sharp_bend():
 # --- walkers at the corner of a turn ----------------------------------------------------------------------
 
 
-def _walker(x: float, y: float) -> Users:
-    return Users(np.array([x]), np.array([y]), np.zeros(1), np.zeros(1), np.full(1, 0.6), np.full(1, 0.6),
+def _walking(x: float, y: float, vx: float, vy: float) -> Users:
+    """One walker at (x, y), ego frame, with velocity (vx, vy) over the ground [m, m/s]."""
+    return Users(np.array([x]), np.array([y]), np.array([vx]), np.array([vy]), np.full(1, 0.6), np.full(1, 0.6),
                  np.zeros(1, bool))
+
+
+def _walker(x: float, y: float) -> Users:
+    return _walking(x, y, 0.0, 0.0)
+
+
+NOBODY = Users(*(np.zeros(0) for _ in range(6)), np.zeros(0, bool))
 
 
 def test_a_walker_at_the_corner_that_leaves_the_view_slows_the_turn():
@@ -297,24 +305,16 @@ def test_a_walker_at_the_corner_that_leaves_the_view_slows_the_turn():
     does not slow."""
     memory = WalkerMemory()
     route = _left()
-    empty = _walker(0.0, 0.0)
-    empty = Users(*(a[:0] for a in (empty.x_m, empty.y_m, empty.vx_m_s, empty.vy_m_s, empty.length_m,
-                                    empty.width_m, empty.vehicle)))
-    memory.update(empty, route, 3.0, 0.0)
+    memory.update(NOBODY, route, 3.0, 0.0)
     assert memory.speed_cap_m_s() == np.inf
     memory.update(_walker(10.0, 9.0), route, 3.0, 0.0)  # seen, at the corner
     assert memory.speed_cap_m_s() == np.inf
-    memory.update(empty, route, 3.0, 0.0)  # out of view now
+    memory.update(NOBODY, route, 3.0, 0.0)  # out of view now
     assert memory.speed_cap_m_s() == pytest.approx(2.0)
     far = WalkerMemory()
     far.update(_walker(20.0, 0.0), route, 3.0, 0.0)  # 12 m from the turn
-    far.update(empty, route, 3.0, 0.0)
+    far.update(NOBODY, route, 3.0, 0.0)
     assert far.speed_cap_m_s() == np.inf
-
-
-def _walking(x: float, y: float, vx: float, vy: float) -> Users:
-    return Users(np.array([x]), np.array([y]), np.array([vx]), np.array([vy]), np.full(1, 0.6), np.full(1, 0.6),
-                 np.zeros(1, bool))
 
 
 def test_a_walker_heading_for_the_path_is_yielded_to_if_it_gets_there_before_the_car_is_past():
@@ -334,20 +334,17 @@ def test_a_walker_out_of_view_walks_on_into_the_path():
     it stood."""
     route = _left()
     memory = WalkerMemory()
-    empty = _walking(0.0, 0.0, 0.0, 0.0)
-    empty = Users(*(a[:0] for a in (empty.x_m, empty.y_m, empty.vx_m_s, empty.vy_m_s, empty.length_m,
-                                    empty.width_m, empty.vehicle)))
     memory.update(_walking(6.0, -4.0, 0.0, 1.4), route, 0.0, 0.0)
     assert len(memory.unseen().x_m) == 0  # in view
     for _ in range(50):  # 2.5 s out of view, the car standing
-        memory.update(empty, route, 0.0, 0.0)
+        memory.update(NOBODY, route, 0.0, 0.0)
     unseen = memory.unseen()
     assert unseen.y_m[0] == pytest.approx(-4.0 + 1.4 * 2.5, abs=0.1)
     assert walker_gap_m(unseen, route, 0.0) < 6.0 - EGO_LENGTH_M / 2
     standing = WalkerMemory()
     standing.update(_walker(6.0, -4.0), route, 0.0, 0.0)
     for _ in range(50):
-        standing.update(empty, route, 0.0, 0.0)
+        standing.update(NOBODY, route, 0.0, 0.0)
     assert standing.unseen().y_m[0] == pytest.approx(-4.0)
 
 
