@@ -81,12 +81,3 @@ def journaled(units_map: UnitsMap, folder: Path) -> UnitsMap:
             yield index, result
 
     return run
-
-
-def one_torch_thread() -> None:
-    """Worker start-up: one torch thread per process (the processes share the cores)."""
-    try:
-        import torch
-    except ImportError:  # a job without torch
-        return
-    torch.set_num_threads(1)

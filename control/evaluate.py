@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from common.cores import share_cores
 from common.units import UnitsMap, in_order
 
 from .metrics import EpisodeLog, episode_metrics, summarize
@@ -152,7 +153,7 @@ def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool =
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=share_cores) as pool:
             for result in pool.map(task_fn, tasks):
                 results.append(result)
                 bar.update(1)
@@ -214,9 +215,3 @@ def compare(rows, seeds, scenario: str = "town", route_length_m: float | tuple[f
             "interleave": interleave, "joint": None if joint is None else str(joint),
             "pair": None if pair is None else [str(p) for p in pair], "backend": backend,
             "overrides": list(overrides), "rows": table, "perception_gap": gap, "episodes": episodes}
-
-
-def _worker_init() -> None:
-    import torch
-
-    torch.set_num_threads(1)

@@ -141,12 +141,13 @@ def bench_cluster(processes: list[int], seed: int) -> dict:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            from common.units import executor_units, one_torch_thread
+            from common.cores import share_cores
+            from common.units import executor_units
 
             _log(f"{n} worker(s): a pool and a local Ray instance, each started and warmed up, then {ROUNDS} rounds "
                  "of the timed jobs, the two maps in turns")
             t0 = time.perf_counter()
-            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=one_torch_thread) as pool:
+            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=share_cores) as pool:
                 pool_units = executor_units(pool)
                 _warm(jobs, pool_units)
                 pool_start_s = time.perf_counter() - t0

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from common.cores import share_cores
 from common.errors import UsageError
 from common.units import journaled
 
@@ -223,6 +224,7 @@ class RayUnits:
 
 def _run_unit(fn: Callable[[Any], Any], unit: Any, index: int, fault: tuple[str, str] | None) -> Any:
     """One unit on a worker (``fn`` arrives resolved from the object store)."""
+    share_cores()  # a slot of one CPU (num_cpus=1): its libraries keep to one thread
     if fault is not None:
         mode, folder = fault
         marker = Path(folder) / f"unit-{index}"

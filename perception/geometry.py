@@ -7,6 +7,7 @@ looks along x, ``height_m`` above the road, pitched by ``pitch_rad`` (negative l
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,19 +117,32 @@ def _fit_line(xy: np.ndarray) -> tuple[np.ndarray, float] | None:
     if len(xy) < MIN_LINE_POINTS:
         return None
     x, y = xy[:, 0], xy[:, 1]
-    deg = 2 if np.ptp(x) > 12.0 else 1  # short spans cannot support a curvature term
+    span = np.ptp(x)
+    deg = 2 if span > 12.0 else 1  # short spans cannot support a curvature term
     basis = np.vander(x, deg + 1, increasing=True)  # 1, x (, x^2)
+    # pixels (nearly) all on one ground row make the system singular (polyfit's rank-deficient case): lstsq's
+    # minimum-norm answer there; elsewhere solve, a quarter of lstsq's cost
+    solve = np.linalg.solve if span > 0.5 else (lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0])
     w = np.ones_like(x)
     for _ in range(3):  # reweight: far-off pixels (stray paint, misclassified) lose their say
         # weighted least squares by its normal equations: a (deg+1)^2 solve, a fraction of polyfit's SVD cost
-        weighted = basis * w[:, None]
-        # lstsq, not solve: pixels all on one ground row give a singular system (polyfit's rank-deficient case)
-        coef = np.linalg.lstsq(weighted.T @ basis, weighted.T @ y, rcond=None)[0]
+        weighted = basis.T * w
+        coef = solve(weighted @ basis, weighted @ y)
         r = y - basis @ coef
         scale = max(np.median(np.abs(r)) * 1.5, 0.05)
         w = 1.0 / (1.0 + (r / scale) ** 2)
     coef = np.pad(coef, (0, 3 - len(coef)))
     return coef, float(np.sqrt(np.average(r**2, weights=w)))
+
+
+@functools.lru_cache(maxsize=16)
+def _fit_rows(camera: CameraModel, height: int) -> slice:
+    """The image rows whose ground lies within LANE_FIT_RANGE_M ahead: a pixel's distance ahead depends on its
+    row alone (the camera has no roll), so the fit scans these rows only (about half the image)."""
+    v = np.arange(height) + 0.5
+    x = camera.pixel_to_ground(np.stack([np.full(height, camera.cx), v], 1))[:, 0]
+    inside = np.flatnonzero(np.isfinite(x) & (x >= LANE_FIT_RANGE_M[0]) & (x <= LANE_FIT_RANGE_M[1]))
+    return slice(int(inside[0]), int(inside[-1]) + 1) if inside.size else slice(0, 0)
 
 
 def fit_lane(camera: CameraModel, lane_mask: np.ndarray, default_width_m: float = 3.5,
@@ -137,14 +151,17 @@ def fit_lane(camera: CameraModel, lane_mask: np.ndarray, default_width_m: float 
     lifted to the ground, fitted as quadratics, and the lane centre between them gives the
     ego's offset, heading error and curvature at the ego's reference point."""
     lines = {}
+    rows = _fit_rows(camera, lane_mask.shape[0])
+    vs, us = np.nonzero(lane_mask[rows])  # one scan of the rows the fit uses, for both lines
+    codes = lane_mask[rows][vs, us]
+    vs = vs + rows.start
     for code in (1, 2):
-        vs, us = np.nonzero(lane_mask == code)
-        if len(us) > max_points:  # thin evenly: the fit needs shape, not every pixel
-            step = len(us) // max_points + 1
-            vs, us = vs[::step], us[::step]
-        xy = camera.pixel_to_ground(np.stack([us + 0.5, vs + 0.5], 1))
-        ok = np.isfinite(xy[:, 0]) & (xy[:, 0] >= LANE_FIT_RANGE_M[0]) & (xy[:, 0] <= LANE_FIT_RANGE_M[1])
-        lines[code] = _fit_line(xy[ok])
+        v, u = vs[codes == code], us[codes == code]
+        if len(u) > max_points:  # thin evenly: the fit needs shape, not every pixel
+            step = len(u) // max_points + 1
+            v, u = v[::step], u[::step]
+        xy = camera.pixel_to_ground(np.stack([u + 0.5, v + 0.5], 1))
+        lines[code] = _fit_line(xy[np.isfinite(xy[:, 0])])
     left, right = lines[1], lines[2]
     if left is None and right is None:
         return LaneEstimate.unknown()

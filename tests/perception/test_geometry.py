@@ -58,6 +58,31 @@ def test_fit_lane_recovers_offset_and_width(offset):
     assert abs(lane.heading_error_rad) < 0.02 and lane.confidence > 0.5
 
 
+def test_fit_lane_scans_exactly_the_rows_within_its_range():
+    # fit_lane scans only the rows whose ground lies in LANE_FIT_RANGE_M: the same pixels as lifting every
+    # marking pixel to the ground and keeping those in range, with paint beyond 35 m (a far junction) ignored
+    from perception.geometry import LANE_FIT_RANGE_M, _fit_line, _fit_rows
+
+    cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0)
+    mask = _mask_of_lines(cam, 0.3, curvature=1 / 150)
+    rows = _fit_rows(cam, cam.height)
+    x_row = cam.pixel_to_ground(np.stack([np.full(cam.height, cam.cx), np.arange(cam.height) + 0.5], 1))[:, 0]
+    inside = np.isfinite(x_row) & (x_row >= LANE_FIT_RANGE_M[0]) & (x_row <= LANE_FIT_RANGE_M[1])
+    assert np.array_equal(np.flatnonzero(inside), np.arange(rows.start, rows.stop))
+    vs, us = np.nonzero(mask == 1)
+    assert len(us) <= 1500  # below the thinning, where both ways use every pixel
+    xy = cam.pixel_to_ground(np.stack([us + 0.5, vs + 0.5], 1))
+    ok = np.isfinite(xy[:, 0]) & (xy[:, 0] >= LANE_FIT_RANGE_M[0]) & (xy[:, 0] <= LANE_FIT_RANGE_M[1])
+    left_only = np.where(mask == 1, mask, 0)
+    far = left_only.copy()
+    far[rows.start - 3:rows.start, 100:110] = 1  # paint beyond the range
+    ref = _fit_line(xy[ok])[0]
+    for m in (left_only, far):
+        lane = fit_lane(cam, m)  # one line: the centre half a default lane right of it
+        x0 = -cam.forward_m
+        assert -lane.offset_m == pytest.approx(ref[0] + ref[1] * x0 + ref[2] * x0**2 - 3.5 / 2, abs=1e-9)
+
+
 def test_fit_lane_trusts_one_line_when_the_width_is_implausible():
     # lines 1.6 m apart: not a lane; the better-fitted line alone, at the default width
     cam = CameraModel.from_fov(320, 160, 80.0, 1.4, -3.0)

@@ -413,6 +413,7 @@ def test_bench_perception_measures_the_joint_network_beside_the_pair(joint_file,
     for name, figures in report["backends"].items():
         stages = figures["stages"]
         assert stages["whole_stack_fps"] > 0 and stages["detector_ms"] > 0
+        assert 0 < stages["whole_stack_mean_fps"] and stages["whole_stack_mean_ms"] >= 0.5 * stages["whole_stack_ms"]
         assert ("whole_stack_interleaved_fps" in stages) == (not name.startswith("joint-"))
         assert ("whole_stack_no_far_field_fps" in stages) == (not name.startswith("joint-"))  # the pair's detector only
 

@@ -37,6 +37,40 @@ def test_cached_export_exports_once_and_never_leaves_half_files(tmp_path):
     assert not any("broken" in p.name for p in left)
 
 
+def test_cpu_sessions_keep_to_one_thread_in_a_pool_worker(tmp_path, monkeypatch):
+    # alone, a session spins its threads during a run and parks them as it returns; in a worker that called
+    # common.cores.share_cores it runs on the calling thread only (no second thread on a sibling's core)
+    if not onnxruntime_available():
+        pytest.skip("onnxruntime is not installed")
+    import onnx
+    from onnx import TensorProto, helper
+
+    import common.cores
+    from perception.onnx_backend import cpu_session
+
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    path = tmp_path / "relu.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    alone = cpu_session(path).get_session_options()
+    assert alone.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert alone.get_session_config_entry("session.force_spinning_stop") == "1"
+    assert alone.intra_op_num_threads == 0  # ONNX Runtime's default: every physical core
+    import torch
+
+    monkeypatch.setattr(common.cores, "_shared", False)
+    threads = torch.get_num_threads()
+    try:
+        common.cores.share_cores()
+        assert common.cores.cores_shared() and torch.get_num_threads() == 1
+        worker = cpu_session(path)
+    finally:
+        torch.set_num_threads(threads)  # the rest of this test process keeps its cores
+    assert worker.get_session_options().intra_op_num_threads == 1
+    assert worker.run(None, {"x": np.array([[-1, 2, -3, 4]], np.float32)})[0].tolist() == [[0, 2, 0, 4]]
+
+
 def test_resolve_backend(monkeypatch):
     assert resolve_backend("torch", "cpu") == "torch"
     assert onnxruntime_available()  # the test extra installs onnxruntime, onnx and onnxscript
