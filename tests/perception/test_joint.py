@@ -446,6 +446,24 @@ def test_building_prints_nothing_on_stdout(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_dense_outputs_come_at_the_network_size_and_boxes_in_the_frame_pixels(joint_file):
+    """A 1280x720 frame through the pipeline's one pass: the dense maps at the network's 320x160 (as the pair's
+    multi-task network gives them; upsampling six maps to 720p cost more than the network), the boxes in the
+    frame's pixels, the same boxes as the frame shrunk to the network size finds, scaled."""
+    import cv2
+
+    from perception.joint_runner import load_joint
+
+    net = load_joint(joint_file, device="cpu", backend="torch")
+    small = _sim_frames(1)[0]
+    big = cv2.resize(small, (1280, 640), interpolation=cv2.INTER_NEAREST)  # 4x: shrinking it back is exact
+    (boxes_big, dense_big), (boxes_small, dense_small) = net.infer(big, track=False), net.infer(small, track=False)
+    assert dense_big.drivable.shape == dense_big.lanes.shape == dense_big.depth_m.shape == (160, 320)
+    np.testing.assert_array_equal(dense_big.lanes, dense_small.lanes)
+    assert len(boxes_big) == len(boxes_small) > 0
+    np.testing.assert_allclose(boxes_big.xyxy, boxes_small.xyxy * 4, atol=1e-2)
+
+
 @pytest.mark.slow  # two ONNX exports: about 20 s here
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
 def test_detection_only_pass_gives_the_full_pass_boxes(joint_file, tmp_path, backend):
