@@ -75,7 +75,7 @@ class NoPedestrians:
     def boxes(self) -> np.ndarray:
         return self._boxes
 
-    def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v=None) -> None:
+    def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v=None, bodies=None) -> None:
         """Nobody walks."""
 
     def on_carriageway(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

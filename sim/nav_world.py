@@ -235,7 +235,9 @@ class NavWorld:
         walkers[:, 0], walkers[:, 1] = wx, wy
         self.traffic.step(self.dt_s, (e.x_m, e.y_m, e.yaw_rad, e.speed_m_s), self.lane_ref, self.road_s_m, self.time_s,
                           walkers, self._ego_next_connector())
-        self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v())
+        # crossing walkers stop short of the ego's body rather than walk into its side (traffic stops for walkers
+        # on the paving itself, and only the ego's contacts are scored)
+        self.peds.step(self.dt_s, (e.x_m, e.y_m), self._vehicles_xy_v(), self.ego_box()[None])
         self.prev_action = np.array([steer, accel], dtype=np.float32)
 
         ev.progress_m = self.ego_s - prev_s

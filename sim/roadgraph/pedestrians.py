@@ -16,6 +16,10 @@ beyond the paving (``road.asphalt_d``); the crosswalk of a street end is the ban
   arrow, for at least the time the crossing takes; at a stop sign the walker goes at once
   (vehicles must yield); on an arm without a stop (a two-way stop's through street) the walker
   waits for a gap in the traffic, as a jaywalker does.
+- Crossing, a walker stops short of a vehicle in its way (``step``'s ``bodies``: the world passes the
+  ego's) and walks on when it has gone, or after ``held_turn_back_s`` turns back to the sidewalk it
+  came from: at a stop sign a walker crosses at once, and walked into the side of a car queued across
+  the crosswalk there (town seed 900018).
 - Mid-block a walker sometimes crosses (``jaywalk_rate_per_s``): it waits on the sidewalk for a
   gap (no vehicle within ``gap_s`` seconds of the crossing), gives up after ``give_up_s``. Next
   to a parked car it may instead step out from beside it (``step_out_rate_per_s``), looking
@@ -37,7 +41,7 @@ import numpy as np
 
 from common.vocab import PEDESTRIAN_SIZE_M
 
-from ..collision import box_rows
+from ..collision import box_rows, obb_overlap
 from ..lights import RED
 from .graph import CROSSWALK_M, RoadGraph
 from .signals import JunctionSignals
@@ -49,6 +53,7 @@ ON_SIDEWALK, ROUNDING, WAIT_SIGNAL, WAIT_GAP, CROSSING = 0, 1, 2, 3, 4
 NO_EVENT, AT_CROSSWALK, AT_END, CROSSED, ROUNDED = 0, 1, 2, 3, 4
 _MODE_OF_PHASE = np.array([WALK, WALK, WAIT, WAIT, CROSS], np.int64)
 SIZE_M = PEDESTRIAN_SIZE_M  # footprint side [m]
+STOP_SHORT_M = 0.3  # a crossing walker keeps this far from the side of a vehicle in its way [m]
 CAR_HALF_LENGTH_M = 2.45  # a parked car's half length, the longest ``ParkedTraffic`` draws [m]
 SKINS = np.array([[235, 200, 170], [200, 150, 110], [140, 95, 65], [90, 60, 40]], np.uint8)
 
@@ -66,6 +71,7 @@ class PedestrianConfig:
     ego_clear_m: float = 30.0  # no jaywalk starts closer than this to the ego [m]
     step_out_ego_clear_m: float = 15.0  # nor a step-out closer than this [m]
     give_up_s: float = 20.0  # a jaywalker waiting this long for a gap walks on [s]
+    held_turn_back_s: float = 4.0  # a crossing walker stood this long short of a vehicle in its way turns back [s]
     end_clear_m: float = 12.0  # no jaywalking this close to a street end (the crosswalk is there) [m]
     signal_margin_s: float = 1.0  # a signalised crossing starts only with this much red to spare [s]
     child_share: float = 0.15  # share of children (Euro NCAP's child target)
@@ -113,10 +119,12 @@ class GraphPedestrians:
         self.jaywalking = np.zeros(n, bool)  # waiting for a gap or crossing mid-block
         self.stepping_out = np.zeros(n, bool)  # ... from between parked cars
         self.step_outs = 0  # step-outs from between parked cars so far
+        self.turn_backs = 0  # crossings given up, a vehicle staying in the way, so far
         self.target_d = self.d.copy()  # where a crossing ends [m]
         self.wait_junction = np.zeros(n, np.int64)  # WAIT_SIGNAL: junction and signal group awaited
         self.wait_group = np.zeros(n, np.int64)
         self.wait_s = np.zeros(n)  # time waited [s]
+        self.held_s = np.zeros(n)  # CROSSING: time stood short of a vehicle in the way [s]
         self.corner_xy = np.zeros((n, 4))  # ROUNDING: from x, y to x, y [m]
         self.corner_m = np.ones(n)  # its length [m]
         self.corner_done_m = np.zeros(n)
@@ -184,16 +192,22 @@ class GraphPedestrians:
         return idx, x[idx], y[idx]
 
     # --- stepping ----------------------------------------------------------------------------
-    def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v: np.ndarray | None = None) -> None:
+    def step(self, dt_s: float, ego_xy: tuple[float, float], vehicle_xy_v: np.ndarray | None = None,
+             bodies: np.ndarray | None = None) -> None:
         """Advance everyone by ``dt_s``. ``vehicle_xy_v`` (V, 3): x, y [m] and speed [m/s] of the
-        vehicles to look out for when crossing without a signal or a stop sign."""
+        vehicles to look out for when crossing without a signal or a stop sign. ``bodies`` (K, 5): footprints
+        (``sim.collision``) of vehicles that crossing walkers do not walk into (they stop short)."""
         if self.n == 0:
             return
         cfg = self.config
         vehicles = np.zeros((0, 3)) if vehicle_xy_v is None else np.asarray(vehicle_xy_v, np.float64).reshape(-1, 3)
         draws = self.rng.random(self.n)
+        held = self._held_by(bodies)
+        self.held_s = np.where(held, self.held_s + dt_s, 0.0)
+        for i in np.flatnonzero(self.held_s > cfg.held_turn_back_s):  # it stays: go back and wait on the sidewalk
+            self._turn_back(int(i))
         event = _move(self.phase, self.street, self.s, self.d, self.dir, self.speed, self.turning, self.target_d,
-                      self.corner_done_m, self.corner_m, self.wait_s, self.length_m, float(dt_s))
+                      self.corner_done_m, self.corner_m, self.wait_s, self.length_m, held, float(dt_s))
         # waiting at a signal: go on red for the crossed street's traffic, with time to spare
         at_signal = np.flatnonzero(self.phase == WAIT_SIGNAL)
         go = at_signal[:0]
@@ -218,6 +232,27 @@ class GraphPedestrians:
             self._maybe_jaywalk(int(i), draws[i] < cfg.jaywalk_rate_per_s * dt_s)
         self.mode = _MODE_OF_PHASE[self.phase]
         self._version += 1
+
+    def _held_by(self, bodies: np.ndarray | None) -> np.ndarray:
+        """(N,) bool: the crossing walkers whose next stride (their footprint swept ``STOP_SHORT_M`` on toward
+        the far side) would touch one of ``bodies``: they wait where they are this step."""
+        held = np.zeros(self.n, np.bool_)
+        crossing = np.flatnonzero((self.phase == CROSSING) & (self.target_d != self.d))  # at its kerb: done, not held
+        if bodies is None or len(bodies) == 0 or crossing.size == 0:
+            return held
+        x, y, yaw = (a[crossing] for a in self.poses())  # a crossing walker faces the far side
+        ahead = 0.5 * STOP_SHORT_M
+        swept = box_rows(x + ahead * np.cos(yaw), y + ahead * np.sin(yaw), yaw, SIZE_M + STOP_SHORT_M, SIZE_M)
+        for box in np.asarray(bodies, np.float64).reshape(-1, 5):
+            held[crossing] |= obb_overlap(box, swept)
+        return held
+
+    def _turn_back(self, i: int) -> None:
+        """A crossing walker goes back to the sidewalk it came from (``_crossed`` then puts it there)."""
+        self.side[i] *= -1  # the side it is now "crossing from", so that _crossed flips it back
+        self.target_d[i] = self._other_side_d(i)
+        self.held_s[i] = 0.0
+        self.turn_backs += 1
 
     def _other_side_d(self, i: int) -> float:
         street = self.street[i:i + 1]
@@ -333,10 +368,12 @@ def _parked_by_street(parked, n_streets: int) -> list[np.ndarray]:
 
 
 @numba.njit(cache=True)
-def _move(phase, street, s, d, direction, speed, turning, target_d, corner_done_m, corner_m, wait_s, length_m, dt_s):
+def _move(phase, street, s, d, direction, speed, turning, target_d, corner_done_m, corner_m, wait_s, length_m, held,
+          dt_s):
     """One step of everyone's motion, in place; returns (N,) int64 events for the decisions
     (``GraphPedestrians.step`` takes them): the crosswalk ahead reached (walkers not already
-    turning), the street end reached, a crossing or a corner done. Each pedestrian on its own."""
+    turning), the street end reached, a crossing or a corner done. Each pedestrian on its own;
+    ``held`` crossing walkers stand this step (a vehicle stands in their way)."""
     n = s.shape[0]
     event = np.zeros(n, np.int64)
     for i in range(n):
@@ -351,7 +388,7 @@ def _move(phase, street, s, d, direction, speed, turning, target_d, corner_done_
             elif s_new <= 0.0 or s_new >= length:
                 event[i] = AT_END
             s[i] = min(max(s_new, 0.0), length)
-        elif p == CROSSING:
+        elif p == CROSSING and not held[i]:
             left_m = target_d[i] - d[i]
             if abs(left_m) <= step_m:
                 d[i] = target_d[i]

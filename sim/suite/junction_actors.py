@@ -159,8 +159,8 @@ class CrossingWalkers:
     def boxes(self) -> np.ndarray:
         return self._boxes
 
-    def step(self, dt_s: float, ego_xy=None, vehicle_xy_v=None) -> None:
-        """They keep to their timing, whatever comes (the case, not the walker, decides)."""
+    def step(self, dt_s: float, ego_xy=None, vehicle_xy_v=None, bodies=None) -> None:
+        """They keep to their timing, whatever comes, the ego in their way too (the case, not the walker, decides)."""
         self.time_s += dt_s
         self._place()
 

@@ -3,6 +3,8 @@ never stepping onto a signalised crosswalk while its street's traffic may go, tu
 stepping out from between parked cars, the straight town's read interface, the same seed giving
 the same walk."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -216,6 +218,51 @@ def test_no_crossing_walks_through_a_parked_car():
 
     _run(sc, peds, 30.0, each)
     assert peds.step_outs > 5 and not hits
+
+
+def _crossing_walker(sc):
+    """Pedestrians with one walker a little way into a mid-block crossing, and a car-sized body placed across its
+    path just ahead of it (x, y, yaw, length, width), in the walker's way."""
+    peds = _peds(sc, config=PedestrianConfig(jaywalk_rate_per_s=0.5, step_out_rate_per_s=0.0))
+    for _ in range(2000):
+        sc.signals.step(DT_S)
+        peds.step(DT_S, (1e6, 1e6))
+        going = np.flatnonzero(peds.jaywalking & (peds.mode == CROSS) & (np.abs(peds.target_d - peds.d) > 4.0))
+        if going.size:
+            i = int(going[0])
+            x, y, yaw = (a[i] for a in peds.poses())
+            ahead = SIZE_M / 2 + 0.2 + 0.9  # the body's near side 0.2 m ahead of the walker's front
+            peds.config = replace(peds.config, jaywalk_rate_per_s=0.0)  # nobody else sets off from here on
+            return peds, i, np.array([x + ahead * np.cos(yaw), y + ahead * np.sin(yaw), yaw + np.pi / 2, 4.5, 1.8])
+    raise AssertionError("no walker started a crossing")
+
+
+def test_a_crossing_walker_stops_short_of_a_car_in_its_way_and_walks_on_when_it_has_gone():
+    sc = _scenario()
+    peds, i, car = _crossing_walker(sc)
+    d0, target = float(peds.d[i]), float(peds.target_d[i])
+    for _ in range(40):  # 2 s with the car there: the walker stands, clear of it
+        peds.step(DT_S, (1e6, 1e6), None, car[None])
+        assert peds.d[i] == d0 and peds.mode[i] == CROSS
+        assert not obb_overlap(car, peds.boxes()[i])
+    turn_backs = peds.turn_backs
+    for _ in range(400):  # the car has gone: on across to the far side (up to 14 m at 1-1.6 m/s)
+        peds.step(DT_S, (1e6, 1e6), None, np.zeros((0, 5)))
+    assert peds.mode[i] == WALK and abs(float(peds.d[i]) - target) < 1e-9 and peds.turn_backs == turn_backs
+
+
+def test_a_crossing_walker_turns_back_when_the_car_stays():
+    sc = _scenario()
+    peds, i, car = _crossing_walker(sc)
+    side, d0, turn_backs = int(peds.side[i]), float(peds.d[i]), peds.turn_backs
+    start_d = float(peds._walk_d(peds.street[i:i + 1], np.array([side]), peds.lane_m[i:i + 1])[0])
+    stood = 0
+    for _ in range(400):
+        peds.step(DT_S, (1e6, 1e6), None, car[None])
+        stood += peds.d[i] == d0
+        assert not obb_overlap(car, peds.boxes()[i])
+    assert peds.turn_backs > turn_backs and stood >= PedestrianConfig().held_turn_back_s / DT_S - 1
+    assert peds.mode[i] == WALK and int(peds.side[i]) == side and abs(float(peds.d[i]) - start_d) < 1e-9  # back where it set off
 
 
 def test_same_seed_same_walk():
