@@ -152,8 +152,9 @@ def fit_lane(camera: CameraModel, lane_mask: np.ndarray, default_width_m: float 
     ego's offset, heading error and curvature at the ego's reference point."""
     lines = {}
     rows = _fit_rows(camera, lane_mask.shape[0])
-    vs, us = np.nonzero(lane_mask[rows])  # one scan of the rows the fit uses, for both lines
-    codes = lane_mask[rows][vs, us]
+    band = lane_mask[rows]
+    vs, us = np.nonzero(band)  # one scan of the rows the fit uses, for both lines
+    codes = band[vs, us]
     vs = vs + rows.start
     for code in (1, 2):
         v, u = vs[codes == code], us[codes == code]

@@ -97,7 +97,7 @@ def cpu_session(path: str | os.PathLike):
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # Spinning workers pick up each operator's share without a wake-up: the joint network's INT8 pass
-    # took 6.1 ms with spinning against 7.5 ms without (2-core Xeon, 2026-12-07). Left spinning after
+    # took 6.1 ms with spinning against 7.5 ms without (2-core AMD EPYC, 2026-12-07). Left spinning after
     # the run returns, they would burn the core the simulator and the policy need between frames (one
     # process used 2.0 cores against 1.2); force_spinning_stop parks them as the run returns (1.5).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
