@@ -447,7 +447,7 @@ def test_building_prints_nothing_on_stdout(capsys):
 
 
 def test_dense_outputs_come_at_the_network_size_and_boxes_in_the_frame_pixels(joint_file):
-    """A 1280x720 frame through the pipeline's one pass: the dense maps at the network's 320x160 (as the pair's
+    """A frame four times the network size (1280x640) through the pipeline's one pass: the dense maps at 320x160 (as the pair's
     multi-task network gives them; upsampling six maps to 720p cost more than the network), the boxes in the
     frame's pixels, the same boxes as the frame shrunk to the network size finds, scaled."""
     import cv2
