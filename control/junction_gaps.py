@@ -181,7 +181,7 @@ def stream_margin_s(speed_m_s: float) -> float:
 
 def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: bool = False,
                 oncoming_only: bool = True, unsure_m_s: float = UNSURE_ONCOMING_M_S,
-                standing_start: bool = False) -> bool:
+                standing_start: bool = False, far_standing: np.ndarray | None = None) -> bool:
     """Whether some approaching vehicle leaves too short a gap at the conflict point of its path with the
     route line: it gets there sooner than ``CRITICAL_GAP_S``, or sooner than the car has cleared the point
     (its rear past the vehicle's far side) plus ``stream_margin_s``; a vehicle on the conflict point now
@@ -191,7 +191,9 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     the car (a permitted left); then a vehicle ahead beyond ``users.sure_range_m`` left of the car's lane, whose
     speed cannot be told there, is taken as coming straight on at ``unsure_m_s``, or faster if it reads so.
     ``standing_start`` (with ``oncoming_only``): a standing vehicle in the oncoming lanes ahead, at the junction's
-    far line (``STANDING_AT_LINE_M``), counts as pulling off toward the car now (``STANDING_START_S``)."""
+    far line (``STANDING_AT_LINE_M``), counts as pulling off toward the car now (``STANDING_START_S``).
+    ``far_standing``: per road user, seen standing over a few seconds beyond the sure range (``far_tracks.FarTracks``):
+    no worst case for it, it stands."""
     critical_s = 0.0 if taken else CRITICAL_GAP_S
     pts, s = sampled_route(route)
     if len(pts) < 2:
@@ -199,10 +201,13 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     seg = np.diff(pts, axis=0)
     jx, jy = route.junction_xy_m
     line_reach_m = route.junction_radius_m + STANDING_AT_LINE_M
-    for x, y, vx, vy, length, width, veh in zip(users.x_m, users.y_m, users.vx_m_s, users.vy_m_s,
-                                                users.length_m, users.width_m, users.vehicle):
+    for k, (x, y, vx, vy, length, width, veh) in enumerate(zip(users.x_m, users.y_m, users.vx_m_s, users.vy_m_s,
+                                                               users.length_m, users.width_m, users.vehicle)):
         if oncoming_only and x > 0.0 and y > ONCOMING_FROM_M and math.hypot(x, y) > users.sure_range_m:
-            vx, vy = -max(unsure_m_s, -vx), 0.0  # too far to judge: as if coming on at the speed limit
+            if far_standing is not None and far_standing[k]:
+                vx, vy = 0.0, 0.0  # its places over seconds say it stands, whatever this frame's speed
+            else:
+                vx, vy = -max(unsure_m_s, -vx), 0.0  # too far to judge: as if coming on at the speed limit
         v = math.hypot(vx, vy)
         starting = (standing_start and oncoming_only and veh and v < MOVING_M_S and x > 0.0
                     and STANDING_LATERAL_M[0] < y < STANDING_LATERAL_M[1]
@@ -223,11 +228,11 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
         hit = ok & (u >= 0) & (u <= 1) & (t > -(length + EGO_CLEARANCE_HALF_WIDTH_M))
         if not hit.any():
             continue  # its path does not cross the route ahead, or it is past the crossing
-        k = int(np.argmax(hit))
-        if t[k] <= EGO_CLEARANCE_HALF_WIDTH_M:
+        i = int(np.argmax(hit))
+        if t[i] <= EGO_CLEARANCE_HALF_WIDTH_M:
             return True  # on the conflict point now
-        s_conflict = s[k] + u[k] * STEP_M
-        reach_m = t[k] - EGO_CLEARANCE_HALF_WIDTH_M  # its nearest point to the car's side
+        s_conflict = s[i] + u[i] * STEP_M
+        reach_m = t[i] - EGO_CLEARANCE_HALF_WIDTH_M  # its nearest point to the car's side
         if starting:
             v = 0.0
         accel = PULL_OFF_ACCEL_M_S2 * (1.0 - v / CRUISE_M_S) if oncoming_only else 0.0

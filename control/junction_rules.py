@@ -28,6 +28,7 @@ import numpy as np
 
 from common.vocab import CAMERA_MOUNT, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
 
+from .far_tracks import FarTracks
 from .junction_gaps import STANDING_START_S, exit_blocked, gap_refused, junction_span_m
 from .overtake import Users
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
@@ -84,8 +85,10 @@ class JunctionRules:
         self._gap_taken = False  # going into a gap of the oncoming stream (a permitted left)
         self._box_readings = 0  # the last ``BOX_WINDOW_STEPS`` exit readings, a bit each (1: blocked), newest lowest
         self._green_wait_steps = 0  # steps standing at a permitted left's line on a green (or no light)
+        self._far = FarTracks(dt_s)  # far road users' places: which stand (the permitted left's worst case)
 
     def reset(self) -> None:
+        self._far.reset()
         self._gap_taken = False
         self._green_wait_steps = 0
         self._box_readings = 0
@@ -93,7 +96,9 @@ class JunctionRules:
         self._red.reset()
 
     def hold_m(self, f: Decoded, route: RouteGuidance, users: Users) -> float | None:
-        """Distance to a line the car must stay behind now [m], or None. ``users``: every road user seen."""
+        """Distance to a line the car must stay behind now [m], or None. ``users``: every road user seen (each
+        step: the far ones' places are kept)."""
+        self._far.update(users, f.speed_m_s)
         holds = [d for d in (self._stop_sign(f, route), self._right_on_red(f, route),
                              self._permitted_left(f, route, users), self._box(f, route, users))
                  if d is not None]
@@ -146,7 +151,8 @@ class JunctionRules:
             self._green_wait_steps += 1
         self._gap_taken = not gap_refused(users, route, f.speed_m_s, taken=self._gap_taken,
                                           standing_start=(f.speed_m_s < MOVING_M_S
-                                                          and self._green_wait_steps * self.dt_s < STANDING_START_S))
+                                                          and self._green_wait_steps * self.dt_s < STANDING_START_S),
+                                          far_standing=self._far.standing(users))
         if self._gap_taken:
             return None
         return min(line, f.light_distance_m) if math.isfinite(f.light_distance_m) else line

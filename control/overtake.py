@@ -168,6 +168,7 @@ class Users:
     # beyond this range their speed is not to be trusted (``PerceptionFrame.sure_range_m``; inf: it is) [m]
     sure_range_m: float = math.inf
     static: np.ndarray | None = None  # bool: of a class that never moves (cones); None: none is
+    track_id: np.ndarray | None = None  # int: perception's track ids (-1: untracked); None: no ids (the feature rows)
 
     def is_static(self, k: int) -> bool:
         return self.static is not None and bool(self.static[k])
@@ -193,7 +194,7 @@ def users_from_frame(frame, speed_m_s: float) -> Users:
     size = np.array([CLEARANCE_SIZE_M[int(c)] for c in cls], np.float64).reshape(-1, 2)
     return Users(pos[:, 0] + CAMERA_MOUNT.forward_m, pos[:, 1], vel[:, 0] + speed_m_s, vel[:, 1], size[:, 0], size[:, 1],
                  in_classes(cls, VEHICLE_CLASSES | STATIC_OBSTACLE_CLASSES) & (cls != PEDESTRIAN_CLASS),
-                 float(frame.sure_range_m), in_classes(cls, STATIC_OBSTACLE_CLASSES))
+                 float(frame.sure_range_m), in_classes(cls, STATIC_OBSTACLE_CLASSES), d.track_id[keep].astype(np.int64))
 
 
 def time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:
