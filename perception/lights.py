@@ -119,6 +119,14 @@ def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
     if not coloured.any():
         return "none", 0.0, float("nan")
     lit = coloured & (hi >= max(LAMP_MIN_VALUE, LAMP_REL_VALUE * float(hi[coloured].max())))
+    # the margin's pixels count only where the box itself holds no lit one: beside a 2-px head 42 m off, a tan wall's
+    # column (hue 24 deg, saturation 0.26) outweighed the lit green lamp inside, and the car stood at its line through
+    # every green (validation route 800003)
+    rows, cols = np.divmod(np.arange(len(px)), c1 - c0)
+    inner = ((cols + c0 >= int(np.floor(x0))) & (cols + c0 < int(np.ceil(x1)))
+             & (rows + r0 >= int(np.floor(y0))) & (rows + r0 < int(np.ceil(y1))))
+    if (lit & inner).any():
+        lit &= inner
     weight = np.where(lit, hi * sat, 0.0)
     scores = {state: float(weight[m].sum()) for state, m in band.items()}
     best = max(scores, key=scores.get)

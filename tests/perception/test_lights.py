@@ -135,6 +135,21 @@ def test_lamp_state_on_drawn_heads():
     assert lamp_state(grey, np.array([70, 5, 80, 35]))[0] == "none"  # box outside the image
 
 
+def test_a_wall_beside_a_tiny_head_does_not_outweigh_its_lit_lamp():
+    """The pixels of validation route 800003 (a 2-px head 42 m off, its green lit, a tan wall's edge in the box's
+    one-pixel margin): the margin counts only where the box holds no lit lamp, as where the box cuts one."""
+    img = np.full((12, 8, 3), (77, 59, 82), np.uint8)  # a mauve wall behind
+    img[:, 1] = (123, 104, 91)  # the tan wall's edge column: hue 24 deg, saturation 0.26
+    img[2:9, 2:4] = (19, 19, 21)  # housing
+    img[2, 2:4], img[4, 2:4], img[5, 2:4] = (46, 14, 13), (46, 36, 9), (26, 168, 79)  # dark red, dark amber, lit green
+    box = np.array([2.0, 1.9, 4.2, 7.1])
+    assert lamp_state(img, box)[0] == "green"
+    img[:, 1] = (77, 59, 82)
+    img[5, 2:4] = (18, 60, 32)
+    img[5, 4] = (26, 168, 79)  # the lit lamp just outside a box that cuts it: found in the margin
+    assert lamp_state(img, np.array([2.0, 1.9, 4.0, 7.1]))[0] == "green"
+
+
 def test_a_head_whose_stop_line_is_behind_yields_to_one_ahead():
     from perception.light_selection import relevant_light as _relevant_light
     from perception.types import CLASS_NAMES, Detections, LaneEstimate
