@@ -438,9 +438,18 @@ class GraphTraffic:
             in_box = ego_g - t.conn_lane[0]
             taken[in_box] += 1
         ego_conn, ego_to_conn_m = ego_next
+        conflict_priority, conflict_approach = priority, approach  # what a yielding request gives way to
         if ego_conn >= 0 and ego_v > EGO_MOVING_M_S:
+            eta_s = ego_to_conn_m / max(ego_v, 1.0)
             if priority[ego_conn]:  # the ego on its way with priority: yielding movements wait for it
-                approach[ego_conn] = min(approach[ego_conn], ego_to_conn_m / max(ego_v, 1.0))
+                approach[ego_conn] = min(approach[ego_conn], eta_s)
+            elif self._conn_minor_free[ego_conn]:
+                # a left from a two-way stop's free arm yields to the oncoming, but the stop arms yield to it as to
+                # any car on the major road: a driver who had stopped at its sign pulled out across the ego turning
+                # left there, 5 s away, and hit its side (validation route 800006). The ego's only: the town's own
+                # major-road lefts keep their first-come order with the stop arms
+                conflict_priority, conflict_approach = priority.copy(), approach.copy()
+                conflict_priority[ego_conn], conflict_approach[ego_conn] = True, eta_s
             if ego_to_conn_m < EGO_ENTERING_M:  # entering now, whatever its right: nothing granted across it
                 taken[ego_conn] += 1
                 in_box = ego_conn if in_box < 0 else in_box
@@ -454,7 +463,7 @@ class GraphTraffic:
         # room on each exit lane behind its last vehicle, less what has been granted into it
         room = K.exit_room(self.lane, self.held, half, start, occ_p, occ_veh, t.conn_dst)
         need = 2 * half[cand] + 2.0
-        ok = K.grant(cand, nc[cand], yields, taken, priority, approach, GAP_ACCEPT_S, t.conflict_start,
+        ok = K.grant(cand, nc[cand], yields, taken, conflict_priority, conflict_approach, GAP_ACCEPT_S, t.conflict_start,
                      t.conflict_conn, room, need, t.conn_dst)
         self.held[cand[ok]] = nc[cand[ok]]
 

@@ -193,3 +193,39 @@ def test_an_oncoming_driver_stops_well_short_of_an_ego_over_the_centre_line(over
         assert room < front_gap < room + 6.0  # short of the room (where it can), as behind a standing car
     else:
         assert ahead < -EGO_LENGTH_M  # it went by
+
+
+def _major_left_and_stop_arm():
+    """A town without traffic: a left from a two-way stop's free arm (the ego's) and a stop arm's connector across
+    it, a car 10 m before that arm's end, standing."""
+    for seed in range(20):
+        graph = generate_graph(TownSpec(grid=4), np.random.default_rng(seed))
+        traffic = GraphTraffic(graph, JunctionSignals(graph, np.random.default_rng(6)), 0.0, np.random.default_rng(7), [])
+        t = traffic.table
+        for c_ego in np.flatnonzero(traffic._conn_minor_free & traffic._conn_left):
+            across = t.conflict_conn[t.conflict_start[c_ego]:t.conflict_start[c_ego + 1]]
+            stops = [int(k) for k in across if traffic._conn_stop_sign[k]]
+            if stops:
+                src = t.refs[t.conn_src[stops[0]]]
+                i = traffic.add_vehicle(src, graph.lane_end_s(src) - 10.0 * src.direction, 0.0, stops[0])
+                return graph, traffic, int(c_ego), i
+    raise AssertionError("no two-way stop with a left from its free arm in the test towns")
+
+
+@pytest.mark.parametrize("ego_to_line_m, waits", [(12.0, True), (60.0, False)])
+def test_a_driver_at_a_stop_sign_waits_for_the_ego_turning_left_from_the_major_road(ego_to_line_m, waits):
+    """At a two-way stop the stop arms yield to a car on the major road turning left too (validation route 800006:
+    a driver pulled out from its sign across the ego's left, 3 s away, and hit its side); an ego far off leaves it
+    the gap."""
+    graph, traffic, c_ego, i = _major_left_and_stop_arm()
+    t = traffic.table
+    lane = t.refs[t.conn_src[c_ego]]
+    s = graph.lane_end_s(lane) - ego_to_line_m * lane.direction
+    x, y, h = graph.packed.pose(np.array([lane.road]), np.array([s]), np.array([traffic._lane_d[t.index[lane]]]))
+    ego = (float(x[0]), float(y[0]), float(h[0]) + (0.0 if lane.direction > 0 else np.pi), 5.0)
+    stopped = granted = False
+    for k in range(int(12.0 / DT_S)):  # it drives up to its line, makes its full stop, and goes when it may
+        traffic.step(DT_S, ego, lane, s, k * DT_S, ego_next=(c_ego, ego_to_line_m))
+        stopped |= bool(np.isfinite(traffic.stopped_at_s[i]))
+        granted |= bool(traffic.held[i] >= 0)
+    assert stopped and granted is not waits
