@@ -85,6 +85,7 @@ LAMP_HUE_BANDS_DEG = {"red": ((340.0, 360.0), (0.0, 28.0)), "yellow": ((28.0, 68
 LAMP_MIN_SATURATION = 0.25  # (max - min) / max of a lamp's pixel; a 1-2 px lamp blends with the sky or housing around it
 LAMP_MIN_VALUE = 24  # a lit pixel's brightest channel, 0-255: lamps are shaded with the scene (dusk scenes dim a lit red to ~60)
 LAMP_REL_VALUE = 0.55  # ... and at least this share of the brightest saturated pixel in the box
+LAMP_REL_CHROMA = 0.4  # ... and at least this share of the most colourful (max - min) of those
 SIDE_LAMP_OFFSET = 0.22  # a lit lamp farther than this share of the box width from its centre ...
 SIDE_LAMP_MIN_PX = 1.0  # ... and by at least this many pixels (a 2-4 px box quantises the offset): seen from the side
 
@@ -118,7 +119,13 @@ def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
     coloured = (sat >= LAMP_MIN_SATURATION) & np.any(list(band.values()), axis=0)
     if not coloured.any():
         return "none", 0.0, float("nan")
+    # lit: bright, and about as colourful as the most colourful pixel there (chroma, max - min): a wall behind a
+    # 2-px head passes the saturation floor (a green-grey one at 158 deg, saturation 0.27, chroma 22) and a score
+    # summed over its twenty pixels outweighed a lit red lamp's one (chroma 124): validation seed 30017 read green
+    # standing at a red for 212 frames
+    chroma = hi - lo
     lit = coloured & (hi >= max(LAMP_MIN_VALUE, LAMP_REL_VALUE * float(hi[coloured].max())))
+    lit &= chroma >= LAMP_REL_CHROMA * float(chroma[lit].max(initial=0.0))
     # the margin's pixels count only where the box itself holds no lit one: beside a 2-px head 42 m off, a tan wall's
     # column (hue 24 deg, saturation 0.26) outweighed the lit green lamp inside, and the car stood at its line through
     # every green (validation route 800003)

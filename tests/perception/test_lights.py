@@ -150,6 +150,17 @@ def test_a_wall_beside_a_tiny_head_does_not_outweigh_its_lit_lamp():
     assert lamp_state(img, np.array([2.0, 1.9, 4.0, 7.1]))[0] == "green"
 
 
+def test_a_dull_wall_behind_a_tiny_head_is_no_lamp():
+    """The pixels of validation seed 30017 (a 2-px head standing at a red, no box, read in the projected region):
+    a green-grey wall (hue 158 deg, saturation 0.27) fills most of the region; only the lit red lamp is as colourful
+    as a lamp. Read by the summed colour score, it was green for 212 frames."""
+    img = np.full((12, 8, 3), (60, 82, 74), np.uint8)  # the wall
+    img[:, :3] = (103, 98, 105)
+    img[3:7, 3] = (16, 16, 17)  # housing
+    img[3, 3], img[4, 3], img[6, 3] = (140, 22, 16), (38, 30, 8), (9, 33, 17)  # lit red, dark amber, dark green
+    assert lamp_state(img, np.array([2.7, 1.9, 6.5, 8.2]))[0] == "red"
+
+
 def test_a_head_whose_stop_line_is_behind_yields_to_one_ahead():
     from perception.light_selection import relevant_light as _relevant_light
     from perception.types import CLASS_NAMES, Detections, LaneEstimate
