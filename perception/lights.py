@@ -134,7 +134,7 @@ def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
              & (rows + r0 >= int(np.floor(y0))) & (rows + r0 < int(np.ceil(y1))))
     if (lit & inner).any():
         lit &= inner
-    weight = np.where(lit, hi * sat, 0.0)
+    weight = np.where(lit, chroma, 0.0)  # hi * sat
     scores = {state: float(weight[m].sum()) for state, m in band.items()}
     best = max(scores, key=scores.get)
     total = sum(scores.values())
