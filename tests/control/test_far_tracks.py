@@ -2,6 +2,8 @@
 range jumps by metres frame to frame is told standing within a few seconds, one coming on is not, and the driver at
 a permitted left goes once the parked car is told standing (validation route 800005 stood 7 minutes there)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -61,9 +63,7 @@ def test_near_untracked_or_label_road_users_keep_no_places():
     for _ in range(100):
         far.update(_far(30.0), 0.0)  # within the sure range
         far.update(_far(78.0, track_id=-1), 0.0)  # untracked
-        far.update(Users(*(getattr(_far(78.0, track_id=9), f) for f in
-                           ("x_m", "y_m", "vx_m_s", "vy_m_s", "length_m", "width_m", "vehicle")), np.inf, None,
-                         np.array([9])), 0.0)  # the labels: every speed is sure
+        far.update(dataclasses.replace(_far(78.0, track_id=9), sure_range_m=np.inf), 0.0)  # the labels: all sure
     assert far.closing_m_s(7) is None and far.closing_m_s(-1) is None and far.closing_m_s(9) is None
 
 
