@@ -51,7 +51,8 @@ def evaluate(env, policy: Policy, seeds, progress: bool = False, desc: str = "")
 # --- the comparison table -------------------------------------------------------------------------
 # row name -> (policy, perception source); "labels" rows read exact labels with the camera off, "noisy-labels" rows the
 # labels degraded by the models' measured errors (``perception.ground_truth.PerceptionNoise``, seeded per route: what
-# ``train policy`` trains and validates on), camera off too
+# ``train policy`` trains and validates on), camera off too; "model-noise" rows the same errors correlated in time as
+# the models' are, with their track speeds, sure range and light confusion (``PerceptionNoise.named("models")``)
 ROWS = {
     "ppo/labels": ("ppo", "labels"),
     "ppo/models": ("ppo", "models"),
@@ -60,7 +61,10 @@ ROWS = {
     "pixels/camera": ("pixels", "camera"),
     "ppo/noisy-labels": ("ppo", "noisy-labels"),
     "rule-based/noisy-labels": ("rule-based", "noisy-labels"),
+    "ppo/model-noise": ("ppo", "model-noise"),
+    "rule-based/model-noise": ("rule-based", "model-noise"),
 }
+NOISE_OF_SOURCE = {"noisy-labels": "measured", "model-noise": "models"}  # PerceptionNoise.named's profile
 DEFAULT_SOURCES = ("labels", "models", "camera")  # the rows driven when none are named
 SUITE = "suite"  # in place of a scenario kind: the safety suite's env (its case comes with each reset)
 SUITE_NAV = "suite-nav"  # ... with the route block in the observation (layout v2): the suite's junction cases
@@ -118,7 +122,7 @@ def row_objects(row: str, scenario: str, route_length_m: float, policy_path: str
             raise PolicyError(f"row {row}: {mismatch}")
         # the policy's layout (a v2 policy in a straight world: its follow-the-lane route block), else the world's
         layout = policy.layout if kind == "ppo" else (LAYOUT_V2_ID if scenario == SUITE_NAV else None)
-        noise = PerceptionNoise() if source == "noisy-labels" else None  # reseeded with each route's seed
+        noise = PerceptionNoise.named(NOISE_OF_SOURCE[source]) if source in NOISE_OF_SOURCE else None  # reseeded per route
         if scenario in (SUITE, SUITE_NAV):
             env = make_suite_env(perception, layout=layout or LAYOUT_ID, noise=noise)
         else:

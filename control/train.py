@@ -55,7 +55,10 @@ class PolicyTrainConfig:
     stage_fractions: tuple[float, ...] = (0.15, 0.25, 0.6)  # share of total_steps per stage
     route_length_m: float = 300.0  # training routes [m] (shorter episodes, more resets)
     reward: str = "sim"  # sim: the simulator's reward | driving: progress, CARLA's infraction penalties, time (control.reward)
-    noise: bool = True  # labels degraded by the measured perception noise (perception.ground_truth.PerceptionNoise)
+    # labels degraded by perception noise: measured (each frame's errors drawn afresh), models (the models' errors
+    # correlated in time, their track speeds, sure range and light confusion) or none (perception.ground_truth
+    # .PerceptionNoise.named; true / false are measured / none)
+    noise: bool | str = True
     warm_start_steps: int = 40_000  # behaviour-cloning data from the rule-based driver [env steps]; 0 = none
     warm_start_epochs: int = 20
     dagger_rounds: int = 2  # after cloning the expert: drive with the learner, label its states with the expert, refit
@@ -118,6 +121,10 @@ class PolicyTrainConfig:
             raise ConfigError(f"algo={self.algo!r} is not allowed; use ppo or sac")
         if self.observation not in ("features", "pixels"):
             raise ConfigError(f"observation={self.observation!r} is not allowed; use features or pixels")
+        if not isinstance(self.noise, bool):
+            from perception.ground_truth import PerceptionNoise
+
+            PerceptionNoise.named(self.noise)  # one line naming the allowed profiles
         for s in self.stages:
             if s not in STAGES:
                 raise ConfigError(f"stages: {s!r} is not a stage; use some of {sorted(STAGES)}")
@@ -218,7 +225,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
     def make():
         from perception.ground_truth import PerceptionNoise
 
-        noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
+        noise = PerceptionNoise.named(cfg.noise)
         seed = cfg.seed * 1000 + rank
         if cfg.observation == "pixels":
             from .pixels import make_pixel_env
@@ -316,7 +323,7 @@ def collect_expert(cfg: PolicyTrainConfig, steps: int, progress: bool = True, dr
 
     rng = np.random.default_rng([cfg.seed, round_seed])
     expert = RuleBasedPolicy()
-    noise = PerceptionNoise() if cfg.noise else PerceptionNoise.none()
+    noise = PerceptionNoise.named(cfg.noise)
     if cfg.observation == "pixels":
         from .pixels import make_pixel_env
 
@@ -666,7 +673,9 @@ def _harvest_part(cfg: PolicyTrainConfig, stage: str, rank: int, seeds: list[int
 
 def _harvest_world(cfg: PolicyTrainConfig) -> dict:
     """What a harvest's starts depend on besides the stage and the teacher's code."""
-    return {"route_length_m": float(cfg.route_length_m), "noise": bool(cfg.noise)}
+    # the two older profiles keep the boolean older harvests were written with
+    noise = cfg.noise if isinstance(cfg.noise, bool) else {"measured": True, "none": False}.get(cfg.noise, cfg.noise)
+    return {"route_length_m": float(cfg.route_length_m), "noise": noise}
 
 
 def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) -> dict[str, int]:

@@ -29,7 +29,7 @@ def _noise(cfg):
     """The training's perception noise when it trains with noise (seeded apart from training's), else none."""
     from perception.ground_truth import PerceptionNoise
 
-    return (PerceptionNoise() if cfg.noise else PerceptionNoise.none()), cfg.seed + 99
+    return PerceptionNoise.named(cfg.noise), cfg.seed + 99
 
 
 def validation_env(cfg):

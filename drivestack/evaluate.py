@@ -19,7 +19,9 @@ Usage::
 
 ``eval policy`` drives the same held-out seeds with each row's policy and perception source
 (ppo/labels, ppo/models, rule-based/labels, rule-based/models, pixels/camera; labels are exact, and
-ppo/noisy-labels, rule-based/noisy-labels, driven only when named, add the models' measured errors) and reports success
+ppo/noisy-labels, rule-based/noisy-labels, driven only when named, add the models' measured errors; ppo/model-noise,
+rule-based/model-noise the same errors correlated in time as the models' are, with track speeds, sure range and light
+confusion) and reports success
 rate, route completion, collisions per km by kind, off-road and solid-line events per km, red
 lights run, mean speed, jerk, supervisor interventions (override steps) and its AEB activations per km
 (warnings, partial and full brakes: ``control.metrics``), the CARLA-style driving score, plus

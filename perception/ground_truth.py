@@ -15,7 +15,9 @@ import numpy as np
 from common.config import ConfigError, check_range
 from common.vocab import CAMERA_MOUNT
 
-from .geometry import lead_vehicle
+from .geometry import CameraModel, lead_vehicle
+from .model_errors import LightConfusion, ObjectErrors
+from .placement import TrackHistory, sure_range_m
 from .types import NOMINAL_SIZE_M, Detections, Frame, LaneEstimate, PerceptionFrame
 
 # Errors of the shipped models (robust std = 1.4826 x median absolute error), from
@@ -28,6 +30,22 @@ BOX_JITTER_PX = 0.34  # box edges of matched detections
 DISTANCE_REL_STD = 0.060  # box-foot ground distance vs true distance
 LANE_OFFSET_STD_M = 0.017  # lane offset fitted from the predicted markings
 HEADING_STD_RAD = 0.0037
+
+# The "models" profile's correlated errors (perception.model_errors), fitted so that the teacher's drive through
+# this noise shows about the models' error statistics (session 34) of session 32's measurement, validation
+# perception seeds 30000-30019 (navigation town, autopilot drives):
+MODELS_CAMERA = CameraModel.from_fov(320, 160, CAMERA_MOUNT.hfov_deg, CAMERA_MOUNT.height_m, CAMERA_MOUNT.pitch_deg)
+MISS_RUN_FRAMES = (2.0, 4.6, 5.9)  # mean frames of a miss run near / middle / far (measured 1.2-15.7, 4.6, 5.9)
+# range error from the foot row: robust std 1.4 / 2.1 / 3.2 / 4.7 % of the range at 0-10 / 10-20 / 20-40 / 40-60 m
+# (the models: 10 / 3.3 / 3.0 / 8.9 %, the near range's from boxes cut by the image bottom); the speeds fitted
+# through it: 0.5 / 0.7 / 1.7 / 4.9 m/s along, 0.5 / 0.9 / 0.9 / 1.3 m/s across (the models: 0.45 / 0.61 / 2.5 / 2.9
+# and 1.35 / 0.41 / 0.77 / 0.41), validation perception seeds 30000-30019 x 150 steps
+FOOT_ROW_STD_PX = 0.3  # box foot row error [px]
+MODELS_DISTANCE_REL_STD = 0.01  # the range error drawn afresh each frame on top (the models' box jitter)
+LATERAL_STD_M = 0.2  # lateral placement error [m]
+ERROR_CORR_S = 2.0  # correlation time of both [s] (a queue's range stuck at 45 m while the car closed from 63 m)
+LIGHT_RUN_FRAMES = 5.0  # mean frames a wrong light reading lasts
+NOISE_PROFILES = ("none", "measured", "models")
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,37 @@ class PerceptionNoise:
     lane_offset_std_m: float = LANE_OFFSET_STD_M  # std of the lane offset error [m]
     heading_std_rad: float = HEADING_STD_RAD  # std of the heading error's error [rad]
     min_visible_px: int = 10  # objects with fewer visible pixels are never reported (too small to detect)
+    # ---- errors correlated in time (perception.model_errors); the defaults leave them off
+    miss_run_frames: tuple[float, float, float] | float = 1.0  # mean frames of a miss run by range (1: independent)
+    foot_row_std_px: float = 0.0  # AR(1) error of the box foot's image row, turned into range by the camera [px]
+    lateral_std_m: float = 0.0  # AR(1) error of the lateral placement [m]
+    error_corr_s: float = ERROR_CORR_S  # correlation time of both [s]
+    track_velocity: bool = False  # velocities fitted through the reported places as the models' tracks do (else exact)
+    sure_range_m: float = float("inf")  # the frame's sure range (PerceptionFrame.sure_range_m), as the models' camera [m]
+    light_confusion: float = 0.0  # scale of the models' light-state confusion (model_errors.LIGHT_READ_P; 0: none)
+    light_run_frames: float = LIGHT_RUN_FRAMES  # mean frames a light reading lasts before it is drawn again
+
+    @staticmethod
+    def named(profile: "str | bool") -> "PerceptionNoise":
+        """A profile by name: ``none`` (exact), ``measured`` (each frame's errors drawn afresh at the sizes
+        measured, the default of training and the noisy-labels rows) or ``models`` (the measured sizes with the
+        models' errors correlated in time, their speeds from tracks and their sure range and light confusion);
+        True / False are ``measured`` / ``none`` (the training config's older boolean)."""
+        if profile is True or profile == "measured":
+            return PerceptionNoise()
+        if profile is False or profile == "none":
+            return PerceptionNoise.none()
+        if profile == "models":
+            return PerceptionNoise(distance_rel_std=MODELS_DISTANCE_REL_STD, miss_run_frames=MISS_RUN_FRAMES, foot_row_std_px=FOOT_ROW_STD_PX,
+                                   lateral_std_m=LATERAL_STD_M, track_velocity=True,
+                                   sure_range_m=float(sure_range_m(MODELS_CAMERA)), light_confusion=1.0)
+        raise ConfigError(f"noise={profile!r} is not allowed; use one of {', '.join(NOISE_PROFILES)}")
+
+    @property
+    def correlated(self) -> bool:
+        """Whether any error is carried from frame to frame (``GroundTruthPerception`` keeps per-object state)."""
+        return (max(self.miss_run_frames) > 1.0 or self.foot_row_std_px > 0 or self.lateral_std_m > 0
+                or self.track_velocity)
 
     @staticmethod
     def none() -> "PerceptionNoise":
@@ -61,6 +110,16 @@ class PerceptionNoise:
         object.__setattr__(self, "miss_prob", tuple(float(p) for p in probs))
         for name in ("box_jitter_px", "distance_rel_std", "lane_offset_std_m", "heading_std_rad"):
             check_range(f"noise.{name}", getattr(self, name), 0.0, None)
+        runs = (self.miss_run_frames,) * 3 if np.isscalar(self.miss_run_frames) else tuple(self.miss_run_frames)
+        if len(runs) != 3:
+            raise ConfigError(f"noise.miss_run_frames={self.miss_run_frames!r} is not allowed; give one or three (near, middle, far)")
+        for r in runs:
+            check_range("noise.miss_run_frames", r, 1.0, None)
+        object.__setattr__(self, "miss_run_frames", tuple(float(r) for r in runs))
+        for name in ("foot_row_std_px", "lateral_std_m", "light_confusion"):
+            check_range(f"noise.{name}", getattr(self, name), 0.0, None)
+        check_range("noise.error_corr_s", self.error_corr_s, 0.0, None)
+        check_range("noise.light_run_frames", self.light_run_frames, 1.0, None)
 
 
 class GroundTruthPerception:
@@ -81,11 +140,17 @@ class GroundTruthPerception:
         self.hfov_deg = hfov_deg  # [deg]
         self.max_range_m = max_range_m  # [m]
         self.light_range_m = light_range_m  # the light is reported from this far from its stop line [m]
+        self.errors = ObjectErrors()  # per-object errors carried from frame to frame (noise.correlated)
+        self.tracks = TrackHistory()  # velocities through the reported places (noise.track_velocity)
+        self.lights = LightConfusion(self.noise.light_confusion, self.noise.light_run_frames)
 
     def reset(self, seed: int | None = None) -> None:
         """Start a new episode (reseeds the noise when a seed is given)."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
+        self.errors.reset()
+        self.tracks = TrackHistory()
+        self.lights.reset()
 
     def _in_view(self, o) -> bool:
         if o.box_xyxy is not None:
@@ -104,12 +169,19 @@ class GroundTruthPerception:
             raise ValueError("GroundTruthPerception reads the simulator's labels: pass them as process(frame, truth)")
         gt, n = truth, self.noise
         objs = [o for o in gt.objects if self._in_view(o)]
-        if max(n.miss_prob) > 0 and objs:
+        rows = lats = None
+        if n.correlated:
+            rng_bin = np.searchsorted(MISS_RANGE_EDGES_M, [o.distance_m for o in objs], side="right").astype(int)
+            rows, lats, missed = self.errors.step(frame.timestamp_s, [o.instance_id for o in objs],
+                                                  np.asarray(n.miss_prob)[rng_bin], np.asarray(n.miss_run_frames)[rng_bin],
+                                                  n.foot_row_std_px, n.lateral_std_m, n.error_corr_s, self.rng)
+            objs, rows, lats = [o for o, m in zip(objs, missed) if not m], rows[~missed], lats[~missed]
+        elif max(n.miss_prob) > 0 and objs:
             dist = np.array([o.distance_m for o in objs])
             p_miss = np.asarray(n.miss_prob)[np.searchsorted(MISS_RANGE_EDGES_M, dist, side="right")]
             keep = self.rng.random(len(objs)) >= p_miss
             objs = [o for o, k in zip(objs, keep) if k]
-        dets = self._detections(objs, gt.ego.speed_m_s)
+        dets = self._detections(objs, gt.ego.speed_m_s, frame.timestamp_s, rows, lats)
         e = gt.ego
         offset = e.lane_offset_m + (self.rng.normal(0, n.lane_offset_std_m) if n.lane_offset_std_m else 0.0)
         heading = e.heading_error_rad + (self.rng.normal(0, n.heading_std_rad) if n.heading_std_rad else 0.0)
@@ -118,13 +190,18 @@ class GroundTruthPerception:
         light, light_dist = e.light_state, float(e.light_stop_distance_m)
         if light_dist > self.light_range_m:
             light, light_dist = "none", float("inf")
+        light = self.lights.read(light, self.rng)
         return PerceptionFrame(index=frame.index, timestamp_s=frame.timestamp_s, source=frame.source,
                                image_size=frame.image.shape[:2], detections=dets, lane=lane, light_state=light,
                                light_distance_m=light_dist, lead_index=lead, lead_ttc_s=ttc, drivable=gt.drivable,
-                               lane_mask=gt.lanes, depth_m=gt.depth_m, timings_ms={"ground_truth": 0.0})
+                               lane_mask=gt.lanes, depth_m=gt.depth_m, sure_range_m=n.sure_range_m,
+                               timings_ms={"ground_truth": 0.0})
 
-    def _detections(self, objs, ego_speed: float) -> Detections:
+    def _detections(self, objs, ego_speed: float, t_s: float, rows=None, lats=None) -> Detections:
+        """``rows`` / ``lats``: each object's foot-row [px] and lateral [m] error (``ObjectErrors``), or None."""
         if not objs:
+            if self.noise.track_velocity:
+                self.tracks.update(t_s, np.zeros(0, np.int64), np.zeros((0, 2)))
             return Detections.empty()
         n = self.noise
         m = len(objs)
@@ -144,8 +221,20 @@ class GroundTruthPerception:
         if n.distance_rel_std:  # one range error per object, shared by its distance and its position
             scale = 1.0 + self.rng.normal(0, n.distance_rel_std, m)
             dist, pos = dist * scale, pos * scale[:, None]
-        vel = np.array([(o.speed_m_s * np.cos(o.yaw_rad) - ego_speed, o.speed_m_s * np.sin(o.yaw_rad)) for o in objs])
+        if rows is not None and n.foot_row_std_px:
+            # the foot lies K / x rows below the horizon (K: camera height x focal length); a row error moves the
+            # point along its ray, by (x / K) of the range per row: a few centimetres near, metres beyond 35 m
+            # (x' = K / (K / x + row), so x' / x = 1 / (1 + row x / K); a row error past the horizon is capped at 2x)
+            k = MODELS_CAMERA.height_m * MODELS_CAMERA.fy
+            scale = np.where(pos[:, 0] > 0.5, 1.0 / np.maximum(1.0 + rows * pos[:, 0] / k, 0.5), 1.0)
+            dist, pos = dist * scale, pos * scale[:, None]
+        if lats is not None:
+            pos = pos + np.stack([np.zeros(m), lats], 1)
+        ids = np.array([o.instance_id for o in objs], np.int64)
+        if n.track_velocity:
+            vel = self.tracks.update(t_s, ids, pos)
+        else:
+            vel = np.array([(o.speed_m_s * np.cos(o.yaw_rad) - ego_speed, o.speed_m_s * np.sin(o.yaw_rad)) for o in objs])
         return Detections(boxes, np.ones(m, np.float32), np.array([o.class_id for o in objs], np.int64),
-                          np.array([o.instance_id for o in objs], np.int64), dist.astype(np.float32),
-                          pos.astype(np.float32), vel.astype(np.float32))
+                          ids, dist.astype(np.float32), pos.astype(np.float32), vel.astype(np.float32))
 
