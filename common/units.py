@@ -10,6 +10,7 @@ whatever map ran it. ``serial_units`` and ``executor_units`` are one machine's m
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, Sequence
 
@@ -37,6 +38,20 @@ def executor_units(executor) -> UnitsMap:
             yield futures[future], future.result()
 
     return run
+
+
+@contextlib.contextmanager
+def local_units(workers: int, initializer: Callable[[], None] | None = None):
+    """This machine's map for the ``with`` block: the units in this process (one worker), or over ``workers``
+    spawned processes started with ``initializer`` (``common.cores.share_cores``)."""
+    if workers <= 1:
+        yield serial_units
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=initializer) as pool:
+        yield executor_units(pool)
 
 
 def in_order(pairs: Iterator[tuple[int, Any]], count: int, on_done: Callable[[Any], None] | None = None) -> list:

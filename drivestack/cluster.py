@@ -97,13 +97,23 @@ JOURNAL = ".units"  # under an evaluation's --out: each finished unit's result u
 
 
 @contextlib.contextmanager
-def units_on(spec: RaySpec | None, shared_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None):
+def units_on(spec: RaySpec | None, shared_dir: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+             workers: int | None = None):
     """A context giving the units map of ``spec`` (``RayUnits``), or None without ``--ray`` (the command's
     own single-machine path). ``out``: an evaluation's output folder, where the finished units' results
     are kept (``common.units.journaled``) so that the same command run again after an interruption
-    runs only the units that had not finished; ``finish(out)`` drops them once the report is written."""
+    runs only the units that had not finished; ``finish(out)`` drops them once the report is written.
+    ``workers``: without ``--ray`` but with ``out``, this machine's map over that many processes, journaled the
+    same way (an evaluation of 50 routes from the models is hours of a 2-core machine; None: no local map)."""
     if spec is None:
-        yield None
+        if out is None or workers is None:
+            yield None
+            return
+        from common.cores import share_cores
+        from common.units import local_units
+
+        with local_units(workers, share_cores) as local:
+            yield journaled(local, Path(out) / JOURNAL)
         return
     with RayUnits(spec, shared_dir) as units:
         yield units if out is None else journaled(units, Path(out) / JOURNAL)

@@ -66,7 +66,7 @@ def run_suite(args) -> int:
     if skipped:
         print(f"drivestack eval: the junction cases need a driver that reads the route (the rule-based rows, or a ppo "
               f"policy on layout v2); not run: {', '.join(skipped)}", file=sys.stderr)
-    with units_on(getattr(args, "ray_spec", None), out, out) as units_map:  # the workers write the failure clips under --out
+    with units_on(getattr(args, "ray_spec", None), out, out, workers=args.workers) as units_map:  # the workers write the failure clips under --out
         records = run_tasks(_case_task, tasks, args.workers, not args.json, "eval suite", unit="case", units_map=units_map)
     table, totals = suite_table(records, rows, scenarios)
     report = {"suite": {"scenarios": scenarios, "rows": rows, "sweep": args.sweep, "params": {k: list(v) for k, v in values.items()},

@@ -45,9 +45,9 @@ example overlays. With ``--out`` both also write ``report.json`` and ``report.ht
 ``--ray [ADDRESS]`` (after the target) runs the units as Ray tasks (``drivestack.cluster``): the episodes
 of ``eval policy``, the cases of ``eval suite`` and each seed of each kind of ``eval perception``; no
 address starts a local Ray instance (``--ray-cpus N`` slots), ``auto`` or HOST:PORT joins a cluster. The
-report is the one-machine run's, whatever the number of workers. With ``--out``, each finished unit's
-result is kept under OUT/.units until the report is written: the same command run again after an
-interruption runs only the units that had not finished.
+report is the one-machine run's, whatever the number of workers. With ``--out`` (``eval policy`` and ``eval suite``
+with or without ``--ray``), each finished unit's result is kept under OUT/.units until the report is written: the
+same command run again after an interruption runs only the units that had not finished.
 """
 
 from __future__ import annotations
@@ -319,7 +319,7 @@ def _run_policy(args) -> int:
     rows, policy, pixels = select_rows(args, args.scenario)
     check_routes(args.scenario, seeds, route_length, overrides, args.route_length)
     make_out(args.out)
-    with units_on(args.ray_spec, out=args.out) as units_map:
+    with units_on(args.ray_spec, out=args.out, workers=args.workers) as units_map:
         report = compare(rows, seeds, args.scenario, route_length, policy, pixels, not args.no_supervisor,
                          args.device, args.workers, progress=not args.json, interleave=args.interleave,
                          units_map=units_map, overrides=overrides, joint=args.joint, pair=args.pair,

@@ -78,6 +78,46 @@ def test_journal_resumes_only_the_units_that_had_not_finished(tmp_path):
     assert calls == [1, 2, 3, 3, 4]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_eval_policy_resumes_without_ray(workers, tmp_path, monkeypatch, capsys):
+    """``eval policy --out`` on this machine alone, interrupted during a route, run again (in this process or over
+    ``workers`` spawned ones): only the routes that had not finished are driven, and the report is the uninterrupted
+    run's. (The interruption is in this process: a spawned worker imports the module afresh.)"""
+    import functools
+
+    import control.evaluate as ce
+
+    args = POLICY_ARGS + ["--workers", str(workers)]
+    assert main(POLICY_ARGS) == 0
+    plain = json.loads(capsys.readouterr().out)
+    episode = ce._episode_task
+
+    @functools.wraps(episode)  # the journal names a unit by its function's name
+    def stopped_at_seed_2(task):
+        if task[1] == 2:
+            raise KeyboardInterrupt
+        return episode(task)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(ce, "_episode_task", stopped_at_seed_2)
+    assert main(POLICY_ARGS + ["--out", str(out)]) == 130
+    assert not (out / "report.json").exists() and len(list((out / ".units").glob("*.pkl"))) == 1
+    capsys.readouterr()
+    driven = []
+
+    @functools.wraps(episode)
+    def counted(task):
+        driven.append(task[1])
+        return episode(task)
+
+    monkeypatch.setattr(ce, "_episode_task", counted)
+    assert main(args + ["--out", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == plain
+    assert not (out / ".units").exists() and (out / "report.json").exists()
+    if workers == 1:  # the spawned workers' calls are not seen here
+        assert driven == [2]
+
+
 # --- with Ray (local instance) ----------------------------------------------------------------------
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason=f"the cluster extra is not installed ({EXTRA})")
