@@ -225,7 +225,12 @@ class RuleBasedPolicy(Policy):
             cruise = min(cruise, c.lost_lane_speed_m_s)
         # waiting to merge into a stream: let its gaps come past; a walker at a turn's corner out of view: walking pace
         cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s())
+        # the nearest leader in the path (gap [m], its speed [m/s]) and, apart from it, the nearest place the car must
+        # stop at (a line, a crossing, a hold): each its own IDM constraint, the lower acceleration wins. One nearest
+        # gap for both let a leader 30 m ahead at 15 m/s hide a yellow light's line 42 m ahead that the car could
+        # stop at, and the car followed it through into red (validation route 800013, exact labels)
         gap, v_lead = np.inf, 0.0
+        stop = np.inf
         objs = f.objects
         col = object_column
         for row in objs[(objs[:, col("present")] > 0.5) & (objs[:, col("in_path")] > 0.5)]:
@@ -247,8 +252,7 @@ class RuleBasedPolicy(Policy):
             # on yellow: stop where it can comfortably, and stay where it stands at the line (within the margin
             # of it, "can it stop" read no and a car waiting there for a permitted left went on yellow into red)
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2) or v < STANDING_AT_LINE_M_S:
-                if d < gap:
-                    gap, v_lead = max(d, 0.05), 0.0
+                stop = min(stop, max(d, 0.05))
         if route is not None:
             crossing = crossing_gap_m(f, route)
             if route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m:
@@ -257,25 +261,22 @@ class RuleBasedPolicy(Policy):
                 lead_gap, lead_v = route_leader(self._users, route)  # a car just round the corner
                 if lead_gap < gap:
                     gap, v_lead = max(lead_gap, 0.05), lead_v
-            if crossing < gap:
-                gap, v_lead = max(crossing, 0.05), 0.0
+            stop = min(stop, max(crossing, 0.05))
         # a vehicle angled across the corridor that will still be there when the car arrives (control.angled_bodies):
         # the route's corridor through a junction manoeuvre or where no lane is seen, else the lane's
         in_turn = route is not None and route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m
         on_route = route is not None and (in_turn or not f.lane_known)
         body = angled_body_gap_m(self._seen, route_line(route, extend=True) if on_route else lane_line(f), v)
-        if body < gap:
-            gap, v_lead = max(body, 0.05), 0.0
+        stop = min(stop, max(body, 0.05))
         hold = self.junctions.hold_m(f, route, self._users) if route is not None else None
         if hold is not None:  # a stop sign, a right on red or a left that must yield: a standing obstacle whose IDM
             # standstill gap ends at the stop margin, so the car stops close enough to count as stopped at the line
-            g = max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m
-            if g < gap:
-                gap, v_lead = g, 0.0
+            stop = min(stop, max(hold - c.stop_margin_m, 0.0) + self.idm.s0_m)
         wait = self.overtake.hold_gap_m()  # waiting to pass: stop short of the obstacle, room to pull out
-        if wait + self.idm.s0_m < gap:
-            gap, v_lead = max(wait, 0.0) + self.idm.s0_m, 0.0
+        stop = min(stop, max(wait, 0.0) + self.idm.s0_m)
         a = float(idm_accel(v, cruise, gap, v_lead, self.idm))
+        if stop < np.inf:
+            a = min(a, float(idm_accel(v, cruise, stop, 0.0, self.idm)))
         return float(min(max(a / (c.max_accel_m_s2 if a > 0 else c.max_brake_m_s2), -1.0), 1.0))
 
 

@@ -92,6 +92,24 @@ def _obs_at_light(state, distance_m, speed_m_s):
     return encode(pf, EgoMeasurements(speed_m_s, 0.0, 13.9, 0.0, 0.0))
 
 
+def test_a_leader_ahead_does_not_hide_a_yellow_line_the_car_can_stop_at():
+    """Validation route 800013 (exact labels): a leader 30 m ahead at 15 m/s, a light turning yellow 43 m ahead of
+    the car at 13.8 m/s (a comfortable stop needs 32 m). The leader went on and the car followed it into the red:
+    one nearest gap held the leader and hid the line behind it. Each is its own constraint now."""
+    pos = np.array([[30.0, 0.0]], np.float32)
+    dets = Detections(np.zeros((1, 4), np.float32), np.ones(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
+                      np.array([30.0], np.float32), pos, np.array([[1.4, 0.0]], np.float32))
+
+    def accel(light):
+        pf = PerceptionFrame(0, 0.0, "t", (160, 320), dets, LaneEstimate(0.0, 0.0, 0.0, 3.5, 1.0),
+                             light_state=light, light_distance_m=43.0)
+        return float(RuleBasedPolicy().act(encode(pf, EgoMeasurements(13.8, 0.0, 16.7, 0.0, 0.0)))[1])
+
+    assert accel("green") > 0.0  # following the leader on
+    assert accel("yellow") < -0.1  # stopping for the line behind it
+    assert accel("red") < -0.1
+
+
 def test_supervisor_keeps_the_car_behind_a_red_line():
     sup = SafetySupervisor(_Gas())
     assert sup.act(_obs_at_light("red", 40.0, 10.0))[1] == 1.0 and not sup.active  # room to stop comfortably
