@@ -64,8 +64,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drivestack {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"drivestack {args.command}: interrupted", file=sys.stderr)
+        print(f"drivestack {args.command}: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
+
+
+def _resume_hint(args) -> str:
+    """What an interrupted evaluation kept: its finished units under --out (``drivestack.cluster.JOURNAL``)."""
+    out = getattr(args, "out", None)
+    if args.command == "eval" and getattr(args, "target", None) in ("policy", "suite") and out:
+        return f"; the finished ones are kept in {out}/.units: run the same command again to drive only the rest"
+    return ""
 
 
 if __name__ == "__main__":

@@ -101,6 +101,7 @@ def test_eval_policy_resumes_without_ray(workers, tmp_path, monkeypatch, capsys)
     out = tmp_path / "run"
     monkeypatch.setattr(ce, "_episode_task", stopped_at_seed_2)
     assert main(POLICY_ARGS + ["--out", str(out)]) == 130
+    assert "run the same command again" in capsys.readouterr().err
     assert not (out / "report.json").exists() and len(list((out / ".units").glob("*.pkl"))) == 1
     capsys.readouterr()
     driven = []
