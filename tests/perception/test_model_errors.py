@@ -128,3 +128,17 @@ def test_the_training_config_takes_a_profile_and_rejects_a_wrong_one():
     assert _harvest_world(from_dict(PolicyTrainConfig, {"noise": "measured"}))["noise"] is True  # older harvests match
     with pytest.raises(ConfigError, match="noise='labels' is not allowed"):
         from_dict(PolicyTrainConfig, {"noise": "labels"})
+
+
+def test_a_route_through_the_models_noise_drives_the_same_twice():
+    """The failure replay (control.failure_starts) restarts a route and drives it to a harvested state again: the
+    carried errors must come back the same from the route's seed, whatever the env drove before."""
+    from control.envs import make_env
+    from control.evaluate import run_episode
+    from control.policies import RuleBasedPolicy
+
+    env = make_env("townnav", 150.0, noise=PerceptionNoise.named("models"), noise_seed=4)
+    first, _ = run_episode(env, RuleBasedPolicy(), 7)
+    run_episode(env, RuleBasedPolicy(), 8)
+    again, _ = run_episode(env, RuleBasedPolicy(), 7)
+    assert first == again and first["steps"] > 100
