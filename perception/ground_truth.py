@@ -85,8 +85,8 @@ class PerceptionNoise:
         if profile is False or profile == "none":
             return PerceptionNoise.none()
         if profile == "models":
-            return PerceptionNoise(distance_rel_std=MODELS_DISTANCE_REL_STD, miss_run_frames=MISS_RUN_FRAMES, foot_row_std_px=FOOT_ROW_STD_PX,
-                                   lateral_std_m=LATERAL_STD_M, track_velocity=True,
+            return PerceptionNoise(distance_rel_std=MODELS_DISTANCE_REL_STD, miss_run_frames=MISS_RUN_FRAMES,
+                                   foot_row_std_px=FOOT_ROW_STD_PX, lateral_std_m=LATERAL_STD_M, track_velocity=True,
                                    sure_range_m=float(sure_range_m(MODELS_CAMERA)), light_confusion=1.0)
         raise ConfigError(f"noise={profile!r} is not allowed; use one of {', '.join(NOISE_PROFILES)}")
 
@@ -191,6 +191,8 @@ class GroundTruthPerception:
         if light_dist > self.light_range_m:
             light, light_dist = "none", float("inf")
         light = self.lights.read(light, self.rng)
+        if light == "none":  # as the models' frames: no light read, no line
+            light_dist = float("inf")
         return PerceptionFrame(index=frame.index, timestamp_s=frame.timestamp_s, source=frame.source,
                                image_size=frame.image.shape[:2], detections=dets, lane=lane, light_state=light,
                                light_distance_m=light_dist, lead_index=lead, lead_ttc_s=ttc, drivable=gt.drivable,
