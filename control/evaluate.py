@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable
 
 from common.cores import share_cores
-from common.units import UnitsMap, in_order
+from common.units import UnitsMap, in_order, local_units
 
 from .metrics import EpisodeLog, episode_metrics, summarize
 from .policies import Policy
@@ -150,21 +150,11 @@ def run_tasks(task_fn: Callable, tasks: list, workers: int = 1, progress: bool =
     from tqdm import tqdm
 
     bar = tqdm(total=len(tasks), desc=desc, unit=unit, disable=not progress)
-    results = []
     if units_map is not None:
         results = in_order(units_map(task_fn, tasks), len(tasks), lambda _: bar.update(1))
-    elif workers > 1:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=share_cores) as pool:
-            for result in pool.map(task_fn, tasks):
-                results.append(result)
-                bar.update(1)
     else:
-        for task in tasks:
-            results.append(task_fn(task))
-            bar.update(1)
+        with local_units(workers, share_cores) as units:
+            results = in_order(units(task_fn, tasks), len(tasks), lambda _: bar.update(1))
     bar.close()
     return results
 
