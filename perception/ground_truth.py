@@ -35,6 +35,7 @@ HEADING_STD_RAD = 0.0037
 # this noise shows about the models' error statistics (session 34) of session 32's measurement, validation
 # perception seeds 30000-30019 (navigation town, autopilot drives):
 MODELS_CAMERA = CameraModel.from_fov(320, 160, CAMERA_MOUNT.hfov_deg, CAMERA_MOUNT.height_m, CAMERA_MOUNT.pitch_deg)
+FOOT_ROWS_M = MODELS_CAMERA.height_m * MODELS_CAMERA.fy  # K: a ground point x metres ahead lies K / x rows below the horizon [m px]
 MISS_RUN_FRAMES = (2.0, 4.6, 5.9)  # mean frames of a miss run near / middle / far (measured 1.2-15.7, 4.6, 5.9)
 # range error from the foot row: robust std 1.4 / 2.1 / 3.2 / 4.7 % of the range at 0-10 / 10-20 / 20-40 / 40-60 m
 # (the models: 10 / 3.3 / 3.0 / 8.9 %, the near range's from boxes cut by the image bottom); the speeds fitted
@@ -140,7 +141,8 @@ class GroundTruthPerception:
         self.hfov_deg = hfov_deg  # [deg]
         self.max_range_m = max_range_m  # [m]
         self.light_range_m = light_range_m  # the light is reported from this far from its stop line [m]
-        self.errors = ObjectErrors()  # per-object errors carried from frame to frame (noise.correlated)
+        self.correlated = self.noise.correlated  # per-object errors carried from frame to frame ...
+        self.errors = ObjectErrors()  # ... kept here
         self.tracks = TrackHistory()  # velocities through the reported places (noise.track_velocity)
         self.lights = LightConfusion(self.noise.light_confusion, self.noise.light_run_frames)
 
@@ -170,7 +172,7 @@ class GroundTruthPerception:
         gt, n = truth, self.noise
         objs = [o for o in gt.objects if self._in_view(o)]
         rows = lats = None
-        if n.correlated:
+        if self.correlated:
             rng_bin = np.searchsorted(MISS_RANGE_EDGES_M, [o.distance_m for o in objs], side="right").astype(int)
             rows, lats, missed = self.errors.step(frame.timestamp_s, [o.instance_id for o in objs],
                                                   np.asarray(n.miss_prob)[rng_bin], np.asarray(n.miss_run_frames)[rng_bin],
@@ -224,11 +226,10 @@ class GroundTruthPerception:
             scale = 1.0 + self.rng.normal(0, n.distance_rel_std, m)
             dist, pos = dist * scale, pos * scale[:, None]
         if rows is not None and n.foot_row_std_px:
-            # the foot lies K / x rows below the horizon (K: camera height x focal length); a row error moves the
-            # point along its ray, by (x / K) of the range per row: a few centimetres near, metres beyond 35 m
-            # (x' = K / (K / x + row), so x' / x = 1 / (1 + row x / K); a row error past the horizon is capped at 2x)
-            k = MODELS_CAMERA.height_m * MODELS_CAMERA.fy
-            scale = np.where(pos[:, 0] > 0.5, 1.0 / np.maximum(1.0 + rows * pos[:, 0] / k, 0.5), 1.0)
+            # a row error moves the foot along its ray, by (x / K) of the range per row (FOOT_ROWS_M): a few
+            # centimetres near, metres beyond 35 m (x' = K / (K / x + row), so x' / x = 1 / (1 + row x / K); a row
+            # error past the horizon is capped at 2x)
+            scale = np.where(pos[:, 0] > 0.5, 1.0 / np.maximum(1.0 + rows * pos[:, 0] / FOOT_ROWS_M, 0.5), 1.0)
             dist, pos = dist * scale, pos * scale[:, None]
         if lats is not None:
             pos = pos + np.stack([np.zeros(m), lats], 1)
