@@ -285,6 +285,7 @@ def _pr_figure(curves: dict):
 
 RANGE_PANELS = (  # (title, path into report.json) of the per-range figures
     ("object distance error (median relative)", ("distance_median_rel_error_by_range",)),
+    ("road user lateral place error [m] (90th percentile)", ("lateral_p90_abs_error_m_by_range",)),
     ("depth abs-rel (median)", ("depth_abs_rel_median_by_range",)),
     ("road users found (recall)", ("road_user_recall_by_range",)),
     ("light state right (accuracy, by stop-line distance)", ("light", "state_accuracy_by_range")),

@@ -2,7 +2,7 @@
 
 Reports per-class AP50 and AP50-95 (COCO-style, 101-point interpolated precision), drivable-area
 IoU, lane-marking F1 (ego-left / ego-right / other, pixel level with a 1-pixel tolerance),
-depth abs-rel by range, object distance error by range, lane offset / heading errors, and the
+depth abs-rel by range, object distance and lateral place errors by range, lane offset / heading errors, and the
 relevant traffic light (``light``: state accuracy and per-state recall on frames whose light's stop
 line is within ``LIGHT_RANGE_M``, the "none" false-alarm rate on frames without one, and the
 stop-line distance error by range); writes PR curves and example overlays as PNGs.
@@ -25,7 +25,7 @@ from common.units import UnitsMap, in_order
 from common.vocab import LIGHT_STATES
 
 from .metrics import (IOU_MATCH, OBJECT_RANGES_M, ByRange, DetectionTally, FrameMatches, LaneF1, LightTally, MaskIoU,
-                      TrueBoxes, distance_errors, iou_matrix, match_greedy)
+                      TrueBoxes, distance_errors, iou_matrix, lateral_errors, match_greedy)
 from .types import ROAD_USER_CLASSES, Frame, SignalPrior
 
 DISPLAY_SCORE = 0.25  # the pipeline's usual detection threshold: operating point, box edges, road-user recall, overlays
@@ -55,6 +55,7 @@ class _Scores:
     def __init__(self) -> None:
         self.detections = DetectionTally()
         self.distance = ByRange(OBJECT_RANGES_M)  # matched detections: (predicted - true) / true distance
+        self.lateral = ByRange(OBJECT_RANGES_M)  # matched road users: predicted - true lateral of the body's centre [m]
         self.edge_px: list[float] = []  # box edge displacement of matched detections scoring >= DISPLAY_SCORE [px]
         self.road_users = ByRange(OBJECT_RANGES_M)  # 1 / 0: a demanded vehicle or pedestrian found
         self.drivable = MaskIoU()
@@ -70,6 +71,7 @@ class _Scores:
         truth = TrueBoxes.from_labels(gt.objects)
         matches = self.detections.add(d.xyxy, d.score, d.class_id, truth)
         self.distance.add(*distance_errors(matches, truth, d.distance_m))
+        self.lateral.add(*lateral_errors(matches, truth, d.position_m, ROAD_USERS))
         self._add_edge_errors(d, truth, matches)
         self._add_road_users(d, truth)
         if pf.drivable is not None:
@@ -131,6 +133,10 @@ class _Scores:
             "lane_f1": {name: round(f1, 4) for name, f1 in self.lanes.f1().items()},
             "depth_abs_rel_median_by_range": self.depth.median_abs(4) if self.depth.values()[0].size else {},
             "distance_median_rel_error_by_range": self.distance.median_abs(4),
+            # where a road user stands across the road, what the driver's corridor test reads; the tail is the
+            # parked car beside the path read inside it (seen at an angle, its box's middle is not its body's)
+            "lateral_median_abs_error_m_by_range": self.lateral.median_abs(3),
+            "lateral_p90_abs_error_m_by_range": self.lateral.reduce(lambda v: np.percentile(np.abs(v), 90), 3),
             "box_edge_error_std_robust_px": round(float(1.4826 * np.median(np.abs(self.edge_px))), 3) if self.edge_px else None,
             # MAD-based std, for GroundTruthPerception's noise model
             "distance_rel_error_std_robust": round(float(1.4826 * np.median(np.abs(rel_err))), 4) if rel_err.size else None,

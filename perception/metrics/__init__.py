@@ -8,11 +8,11 @@ replay`` (a simulator recording's labels) and the multi-task trainer's validatio
 """
 
 from .detection import (IOU_MATCH, IOU_THRESHOLDS, MIN_GT_PX, ClassCounts, DetectionTally, FrameMatches, TrueBoxes,
-                        average_precision, distance_errors, iou_matrix, match_greedy)
+                        average_precision, distance_errors, iou_matrix, lateral_errors, match_greedy)
 from .light import LightConfusion, LightTally
 from .masks import LaneF1, MaskIoU, near
 from .ranges import OBJECT_RANGES_M, STOP_LINE_RANGES_M, ByRange, range_key
 
 __all__ = ["IOU_MATCH", "IOU_THRESHOLDS", "MIN_GT_PX", "OBJECT_RANGES_M", "STOP_LINE_RANGES_M", "ByRange",
            "ClassCounts", "DetectionTally", "FrameMatches", "LaneF1", "LightConfusion", "LightTally", "MaskIoU",
-           "TrueBoxes", "average_precision", "distance_errors", "iou_matrix", "match_greedy", "near", "range_key"]
+           "TrueBoxes", "average_precision", "distance_errors", "iou_matrix", "lateral_errors", "match_greedy", "near", "range_key"]

@@ -68,6 +68,7 @@ class TrueBoxes:
     class_id: np.ndarray  # (M,) int64, index into CLASS_NAMES
     demanded: np.ndarray  # (M,) bool, at least MIN_GT_PX visible pixels
     distance_m: np.ndarray  # (M,) float64, ground distance from the camera [m]; NaN unknown
+    lateral_m: np.ndarray  # (M,) float64, footprint centre left of the camera's axis [m]; NaN unknown
 
     @staticmethod
     def from_labels(objects: Sequence, scale_xy: tuple[float, float] = (1.0, 1.0)) -> "TrueBoxes":
@@ -77,10 +78,13 @@ class TrueBoxes:
         boxed = [o for o in objects if get(o, "box_xyxy") is not None]
         sx, sy = scale_xy
         dist = [get(o, "distance_m") for o in boxed]
+        # recordings written before the label carried it have no footprint centre
+        lateral = [o.get("y_m") if isinstance(o, Mapping) else o.y_m for o in boxed]
         return TrueBoxes(np.array([get(o, "box_xyxy") for o in boxed], np.float64).reshape(-1, 4) * [sx, sy, sx, sy],
                          np.array([get(o, "class_id") for o in boxed], np.int64),
                          np.array([get(o, "visible_px") >= MIN_GT_PX for o in boxed], bool),
-                         np.array([np.nan if d is None else d for d in dist], np.float64))
+                         np.array([np.nan if d is None else d for d in dist], np.float64),
+                         np.array([np.nan if y is None else y for y in lateral], np.float64))
 
     def __len__(self) -> int:
         return len(self.class_id)
@@ -119,6 +123,19 @@ def distance_errors(matches: FrameMatches, truth: TrueBoxes, distance_m: np.ndar
     true, pred = truth.distance_m[j], np.asarray(distance_m, np.float64)[i]
     ok = truth.demanded[j] & np.isfinite(pred) & (true > 0)
     return true[ok], (pred[ok] - true[ok]) / true[ok]
+
+
+def lateral_errors(matches: FrameMatches, truth: TrueBoxes, position_m: np.ndarray,
+                   classes: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(true distance [m], predicted - true lateral place of the footprint centre [m]) of each detection matched
+    to a demanded object of ``classes``; ``position_m`` (N, 2) the detections' ground places (forward, left) [m],
+    whose lateral is the body's centre (``perception.placement``)."""
+    i = np.flatnonzero(matches.true_index >= 0)
+    j = matches.true_index[i]
+    pred = np.asarray(position_m, np.float64).reshape(-1, 2)[i, 1]
+    ok = (truth.demanded[j] & np.isin(truth.class_id[j], classes) & np.isfinite(pred) & np.isfinite(truth.lateral_m[j])
+          & np.isfinite(truth.distance_m[j]))
+    return truth.distance_m[j][ok], pred[ok] - truth.lateral_m[j][ok]
 
 
 class DetectionTally:

@@ -5,7 +5,7 @@ import pytest
 
 from perception.metrics import (IOU_THRESHOLDS, OBJECT_RANGES_M, STOP_LINE_RANGES_M, ByRange, DetectionTally, LaneF1,
                                 LightConfusion, LightTally, MaskIoU, TrueBoxes, average_precision, distance_errors,
-                                iou_matrix, match_greedy, near)
+                                iou_matrix, lateral_errors, match_greedy, near)
 
 CAR, PEDESTRIAN = 0, 4
 
@@ -88,6 +88,21 @@ def test_distance_errors_of_matched_demanded_detections():
     matches = DetectionTally().add(xyxy, score, cls, truth)
     true, rel = distance_errors(matches, truth, distance)
     assert true.tolist() == [10.0, 30.0] and rel == pytest.approx([0.1, -0.1])  # C is not demanded
+
+
+def test_lateral_errors_of_matched_demanded_road_users():
+    truth, xyxy, score, cls, distance = _frame()
+    assert np.isnan(truth.lateral_m).all()  # labels without a footprint centre (older recordings): never scored
+    labels = [{"class_id": CAR, "box_xyxy": [0, 0, 10, 10], "visible_px": 100, "distance_m": 10.0, "y_m": -2.9},
+              {"class_id": CAR, "box_xyxy": [20, 0, 30, 10], "visible_px": 100, "distance_m": 30.0, "y_m": 3.5},
+              {"class_id": PEDESTRIAN, "box_xyxy": [50, 0, 54, 10], "visible_px": 40, "distance_m": 15.0, "y_m": 0.0}]
+    truth = TrueBoxes.from_labels(labels)
+    xyxy = np.array([[0, 0, 10, 10], [20, 0, 30, 10], [50, 0, 54, 10]], float)
+    matches = DetectionTally().add(xyxy, np.array([0.9, 0.8, 0.7]), np.array([CAR, CAR, PEDESTRIAN]), truth)
+    position = np.array([[3.1, -1.7], [30.0, 3.0], [15.0, np.nan]])  # the walker placed nowhere: not scored
+    true, err = lateral_errors(matches, truth, position, [CAR, PEDESTRIAN])
+    assert true.tolist() == [10.0, 30.0] and err == pytest.approx([1.2, -0.5])
+    assert lateral_errors(matches, truth, position, [PEDESTRIAN])[0].size == 0
 
 
 def test_by_range_bins():
