@@ -20,6 +20,14 @@ SIDE_BODY_MIN_PX = 20  # ... and at least this many are needed to place it from 
 # an angle, its box spans its near side and its rear (or front), and the box's middle lies inside its body's
 # (a car parked 2.9 m right at 3.6 m was read 1.7 m right, in the path, town route 800025 from the models) [m]
 BESIDE_RANGE_M = 20.0
+# ... and only when it is lined up with the road: the depth head reads its box's inner edge (INNER_EDGE_SHARE of
+# the box's width) at least this share of a nominal length beyond its near end (its far end, not its near end)
+LINED_UP_SHARE = 0.5
+INNER_EDGE_SHARE = 0.2
+# ... and by at most this much: where the depth head misjudges which end it sees (a big truck crossing 3 m ahead
+# read 11 m deep at its near end, 800031), the lined-up geometry scales the bearing by the nominal length; the
+# parked cars it is for move 0.3-1.1 m (800025: 1.1) [m]
+BESIDE_MAX_SHIFT_M = 1.2
 VELOCITY_WINDOW_S = 0.5  # track velocities are fitted over this much history [s]
 MAX_RELATIVE_SPEED_M_S = 60.0  # a fitted relative velocity beyond this is a track switch, not motion
 # a box whose foot lies fewer rows than this below the horizon is ranged too coarsely for its speed to be told:
@@ -92,7 +100,7 @@ def side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
     left_cut, right_cut = x0 <= 1.0, x1 >= cam.width - 1.0
     cut = left_cut ^ right_cut
-    pos = beside_lateral(dets, cam, pos, ~(left_cut | right_cut))
+    pos = beside_lateral(dets, cam, pos, ~(left_cut | right_cut), depth_m)
     if not cut.any():
         return pos
     for k in np.flatnonzero(cut & np.isfinite(pos[:, 0])):
@@ -107,16 +115,24 @@ def side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_
     return pos
 
 
-def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, uncut: np.ndarray) -> np.ndarray:
+def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, uncut: np.ndarray,
+                   depth_m: np.ndarray | None) -> np.ndarray:
     """``pos`` (a copy) with the lateral place of each ``uncut`` vehicle box wholly to one side of the image's
-    middle and nearer than ``BESIDE_RANGE_M`` taken from its near side.
+    middle, nearer than ``BESIDE_RANGE_M`` and lined up with the road, taken from its near side.
 
-    Such a vehicle, lined up with the road, shows its near side and its rear (or front): the box's
-    bottom is the near end (``pos``'s forward distance), its inner edge the near side's far end,
-    a nominal length farther. That edge's bearing at that range is the near side; the centre lies
-    half a nominal width beyond. (The depth head is too blurred at a car's edge to say it: lifted
-    depth pixels put cars parked 3 m right at 4-5 m right, eval perception 30000-30005.)"""
+    Such a vehicle shows its near side and its rear (or front): the box's bottom is the near end
+    (``pos``'s forward distance), its inner edge the near side's far end, a nominal length farther.
+    That edge's bearing at that range is the near side; the centre lies half a nominal width beyond.
+    Whether it is lined up, the depth head tells: at the box's inner edge it reads the far end (at
+    least half a nominal length beyond the near end), where a vehicle crossing our path shows its
+    near end (a truck crossing from the left 3 m ahead, read 12 m left by the lined-up geometry and
+    driven into, town route 800031 from the models); as it can misjudge that too (there: 11 m deep),
+    the move is capped (``BESIDE_MAX_SHIFT_M``). The depth head only tells which end; it is too
+    blurred at a car's edge to say the side itself (lifted depth pixels put cars parked 3 m right at
+    4-5 m right). Without depth, boxes keep their middle."""
     pos = pos.copy()
+    if depth_m is None:
+        return pos
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
     bottom_cut = dets.xyxy[:, 3] >= cam.height - 1  # its range is the depth's, not a near end's
     beside = ((x1 < cam.cx) | (x0 > cam.cx)) & np.isin(dets.class_id, list(VEHICLE_CLASSES)) & uncut & ~bottom_cut
@@ -124,12 +140,31 @@ def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, uncut: n
     for k in np.flatnonzero(beside):
         length_m, width_m = NOMINAL_SIZE_M[int(dets.class_id[k])]
         left = bool(x1[k] < cam.cx)
+        near_end_m = float(pos[k, 0])
+        inner_z = _inner_edge_depth(cam, dets.xyxy[k], depth_m, left)
+        if inner_z is None or inner_z < near_end_m + LINED_UP_SHARE * length_m:
+            continue  # across our path, or not told: its middle stays
         inner_u = float(x1[k] if left else x0[k])
-        near_y = -(inner_u - cam.cx) / cam.fx * (float(pos[k, 0]) + length_m)  # [m], left positive
+        near_y = -(inner_u - cam.cx) / cam.fx * (near_end_m + length_m)  # [m], left positive
         centre_y = near_y + width_m / 2 if left else near_y - width_m / 2
-        # only ever move the point outward: a box never lies nearer the middle than its body says
-        pos[k, 1] = max(pos[k, 1], centre_y) if left else min(pos[k, 1], centre_y)
+        # only ever move the point outward (a box never lies nearer the middle than its body says), and not far
+        pos[k, 1] = (min(max(pos[k, 1], centre_y), pos[k, 1] + BESIDE_MAX_SHIFT_M) if left
+                     else max(min(pos[k, 1], centre_y), pos[k, 1] - BESIDE_MAX_SHIFT_M))
     return pos
+
+
+def _inner_edge_depth(cam: CameraModel, xyxy: np.ndarray, depth_m: np.ndarray, left: bool) -> float | None:
+    """The depth [m] the depth head reads at the inner edge of box ``xyxy`` (its innermost fifth, the body's
+    rows above the road; a low percentile, as the blur mixes in what lies beyond); None for no pixels."""
+    h, w = depth_m.shape
+    sx, sy = w / cam.width, h / cam.height
+    c0, r0, c1, r1 = (float(v) for v in xyxy * np.array([sx, sy, sx, sy]))
+    band = max((c1 - c0) * INNER_EDGE_SHARE, 1.0)
+    c0, c1 = (c1 - band, c1) if left else (c0, c0 + band)
+    r1 = r0 + 0.67 * (r1 - r0)  # the body above where it meets the road
+    patch = depth_m[max(int(r0), 0):min(int(np.ceil(r1)), h), max(int(c0), 0):min(int(np.ceil(c1)), w)]
+    z = patch[patch > 0]
+    return float(np.percentile(z, 25)) if z.size else None
 
 
 def _near_side_from_depth(cam: CameraModel, xyxy: np.ndarray, depth_m: np.ndarray, left: bool) -> float | None:

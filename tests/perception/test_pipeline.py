@@ -155,6 +155,28 @@ def test_a_car_cut_by_the_image_side_is_placed_by_its_body_not_by_its_box():
     assert placed[0, 1] == pytest.approx(true_y, abs=0.5) and abs(placed[0, 1]) > corridor
 
 
+def _placed_box(x_m, y_m, depth_m, class_id=0):
+    """(box-middle lateral, placed lateral) [m] of a lined-up vehicle box of nominal size centred at (x_m, y_m),
+    projected by the simulator's camera, with a depth map reading ``depth_m`` everywhere."""
+    from perception.geometry import box_ground_points
+    from perception.pipeline import CameraSetup
+    from perception.placement import side_cut_lateral
+    from perception.types import NOMINAL_SIZE_M, Detections
+
+    cam = CameraSetup().model(320, 160)
+    length, width = NOMINAL_SIZE_M[class_id]
+    corners = np.array([(x_m + sx * length / 2, y_m + sy * width / 2, z) for sx in (-1, 1) for sy in (-1, 1)
+                        for z in (0.0, 1.5)])
+    uv, _ = cam.point_to_pixel(corners)
+    box = np.array([[uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()]])
+    assert 1.0 < box[0, 0] and box[0, 2] < cam.width - 1.0 and box[0, 3] < cam.height - 1.0  # not cut
+    pos, dist = box_ground_points(cam, box)
+    one = Detections(box, np.ones(1, np.float32), np.full(1, class_id, np.int64), np.zeros(1, np.int64),
+                     dist.astype(np.float32), pos.astype(np.float32), np.full((1, 2), np.nan, np.float32))
+    depth = None if depth_m is None else np.full((80, 160), depth_m, np.float32)
+    return pos[0, 1], side_cut_lateral(one, cam, pos, depth)[0, 1]
+
+
 @pytest.mark.parametrize("centre", [(9.0, -2.9), (14.0, -3.0), (14.0, 6.4)])
 def test_a_car_seen_at_an_angle_beside_the_path_is_placed_by_its_near_side(centre):
     """A car parked at the kerb a few metres ahead shows its near side and its rear: its box's middle column,
@@ -163,30 +185,27 @@ def test_a_car_seen_at_an_angle_beside_the_path_is_placed_by_its_near_side(centr
     of the image's edge). Placed by its near side, it is where it stands; a car ahead in the lane stays where
     its box puts it."""
     from control.features import EGO_HALF_WIDTH_M, PATH_MARGIN_M
-    from perception.geometry import box_ground_points
-    from perception.pipeline import CameraSetup
-    from perception.placement import side_cut_lateral
-    from perception.types import NOMINAL_SIZE_M, Detections
+    from perception.types import NOMINAL_SIZE_M
 
-    cam = CameraSetup().model(320, 160)
-    length, width = NOMINAL_SIZE_M[0]
-
-    def placed(x_m, y_m):
-        corners = np.array([(x_m + sx * length / 2, y_m + sy * width / 2, z) for sx in (-1, 1) for sy in (-1, 1)
-                            for z in (0.0, 1.5)])
-        uv, _ = cam.point_to_pixel(corners)
-        box = np.array([[uv[:, 0].min(), uv[:, 1].min(), uv[:, 0].max(), uv[:, 1].max()]])
-        assert 1.0 < box[0, 0] and box[0, 2] < cam.width - 1.0 and box[0, 3] < cam.height - 1.0  # not cut
-        pos, dist = box_ground_points(cam, box)
-        one = Detections(box, np.ones(1, np.float32), np.zeros(1, np.int64), np.zeros(1, np.int64),
-                         dist.astype(np.float32), pos.astype(np.float32), np.full((1, 2), np.nan, np.float32))
-        return pos[0, 1], side_cut_lateral(one, cam, pos, None)[0, 1]
-
-    by_box, by_side = placed(*centre)
-    corridor = EGO_HALF_WIDTH_M + width / 2 + PATH_MARGIN_M
+    far_end_m = centre[0] + 2.0  # what the depth head reads at the box's inner edge: the near side's far end
+    by_box, by_side = _placed_box(*centre, far_end_m)
+    corridor = EGO_HALF_WIDTH_M + NOMINAL_SIZE_M[0][1] / 2 + PATH_MARGIN_M
     assert by_side == pytest.approx(centre[1], abs=0.05) and abs(by_side) > corridor
     assert abs(by_box - centre[1]) > 0.25  # the box's middle: inside the body
-    assert placed(12.0, -0.6)[1] == placed(12.0, -0.6)[0]  # a box across the image's middle keeps its middle
+    assert _placed_box(12.0, -0.6, 14.0)[1] == _placed_box(12.0, -0.6, 14.0)[0]  # across the middle: its middle
+
+
+def test_a_vehicle_the_depth_reads_end_on_keeps_its_box_middle_and_a_move_is_capped():
+    """Where the depth head reads the box's inner edge at the near end (a vehicle crossing our path shows its near
+    end there) the lined-up geometry does not apply (800031: a truck crossing 3 m ahead was read 12 m left and
+    driven into); without depth nothing moves; a truck's move is capped (``BESIDE_MAX_SHIFT_M``)."""
+    from perception.placement import BESIDE_MAX_SHIFT_M
+
+    by_box, by_side = _placed_box(9.0, -2.9, 7.0)  # inner edge read at the near end
+    assert by_side == by_box
+    assert _placed_box(9.0, -2.9, None)[1] == by_box
+    by_box, by_side = _placed_box(16.0, -3.6, 30.0, class_id=1)  # a truck, lined up
+    assert 0.0 < by_box - by_side <= BESIDE_MAX_SHIFT_M + 1e-6
 
 
 def test_zoomed_light_pass_runs_by_time_only_while_no_light_is_seen():
