@@ -2,7 +2,7 @@
 
 On random navigation routes the rule-based driver fails rarely and each time differently (session 20:
 14 of 50 routes of 1-2.5 km, every failure of its own kind), so an RL run of 400,000 steps meets a few dozen
-failures, each once, among hundreds of thousands of ordinary steps. ``harvest`` drives the run's own training
+failures, each once, among hundreds of thousands of ordinary steps. ``route_failure`` drives the run's own training
 env with the teacher's commands on training seeds and keeps, for each route that does not reach its goal, the
 step ``lead_s`` before the failure: before the contact for a collision, before the car's last long stand for a
 time limit. ``FailureStarts`` starts a share of the training episodes there: it resets the world to the
@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -93,24 +92,14 @@ def start_step(log: EpisodeLog, lead_s: float) -> int | None:
     return max(end - int(round(lead_s / log.dt_s)), 0)
 
 
-def harvest(make_env: Callable[[], gym.Env], stage: str, seeds, residual: bool, lead_s: float,
-            progress: bool = True) -> list[FailureStart]:
-    """Drive the teacher on each of ``seeds`` in the env ``make_env`` builds (the run's own training env of
-    ``stage``) and keep the failures' start states."""
-    from tqdm import tqdm
-
+def route_failure(env: gym.Env, prefix: "TeacherPrefix", stage: str, seed: int, lead_s: float) -> FailureStart | None:
+    """Drive the teacher (``prefix``) on route ``seed`` in ``env`` (the run's own training env of ``stage``): the
+    failure's start state, None where it reached the goal."""
     from .evaluate import run_episode
 
-    env, prefix, out = make_env(), TeacherPrefix(residual), []
-    try:
-        for seed in tqdm(list(seeds), desc=f"teacher failures ({stage})", unit="route", disable=not progress):
-            _, log = run_episode(env, prefix, int(seed))
-            step = start_step(log, lead_s)
-            if step is not None:
-                out.append(FailureStart(stage, int(seed), step, log.end, len(log.speed_m_s)))
-    finally:
-        env.close()
-    return out
+    _, log = run_episode(env, prefix, int(seed))
+    step = start_step(log, lead_s)
+    return None if step is None else FailureStart(stage, int(seed), step, log.end, len(log.speed_m_s))
 
 
 def save_starts(path: Path, starts: list[FailureStart], routes: dict[str, int], world: dict | None = None) -> None:
@@ -120,7 +109,7 @@ def save_starts(path: Path, starts: list[FailureStart], routes: dict[str, int], 
     tmp.parent.mkdir(parents=True, exist_ok=True)
     data = {"routes": routes, "world": world or {}, "starts": [asdict(s) for s in starts]}
     tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)  # whole or absent: an interrupted harvest is redone, never half-read
+    tmp.replace(path)  # whole or absent, never half-read (an interrupted harvest resumes from its per-route journal)
 
 
 def load_starts(path: Path) -> tuple[list[FailureStart], dict[str, int]]:

@@ -22,6 +22,7 @@ best.zip, final.zip, result.json.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,6 +213,7 @@ class PolicyTrainConfig:
         return self.rollouts_in == "actors" or (self.rollouts_in == "auto" and applies)
 
 FAILURES_FILE = "failure_starts.json"  # in the run folder: the teacher's harvested failures (control.failure_starts)
+HARVEST_JOURNAL = ".harvest"  # in the run folder while harvesting: each route driven, so a cut harvest resumes
 
 
 def harvested_stages(cfg: PolicyTrainConfig) -> tuple[str, ...]:
@@ -620,7 +622,7 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
                  "phase": "start"}  # start: the model is built (and warm-started) before RL
         _write_json(state_path, state)
     t0 = time.perf_counter()
-    if harvested_stages(cfg) and not (out / FAILURES_FILE).is_file():  # written whole: a resume redoes a cut harvest
+    if harvested_stages(cfg) and not (out / FAILURES_FILE).is_file():  # written whole; a cut harvest resumes from its journal
         harvest_failures(cfg, out / FAILURES_FILE, progress)
     bounds = np.cumsum([round(f * cfg.total_steps) for f in cfg.stage_fractions])
     bar = tqdm(total=int(bounds[-1]), initial=min(int(state["num_timesteps"]), int(bounds[-1])), desc=f"train {cfg.algo}",
@@ -664,11 +666,21 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     return result
 
 
-def _harvest_part(cfg: PolicyTrainConfig, stage: str, rank: int, seeds: list[int], progress: bool) -> list:
-    from .failure_starts import harvest
+_HARVEST_ENVS: dict = {}  # per process: (the run's config, stage) -> its training env and the teacher's prefix
 
-    return harvest(_env_fn(cfg, stage, 10_000 + rank, replay=False), stage, seeds, cfg.residual, cfg.failure_lead_s,
-                   progress)
+
+def _harvest_route(task: tuple[PolicyTrainConfig, str, int]):
+    """One training route's teacher drive, in this process's env of the run's stage (built once): its failure start
+    or None. Episodes are seeded, so the result does not depend on which process drives it."""
+    from .failure_starts import TeacherPrefix, route_failure
+
+    cfg, stage, seed = task
+    key = (repr(cfg), stage)
+    if key not in _HARVEST_ENVS:
+        _HARVEST_ENVS.clear()  # one run's env at a time
+        _HARVEST_ENVS[key] = (_env_fn(cfg, stage, 0, replay=False)(), TeacherPrefix(cfg.residual))
+    env, prefix = _HARVEST_ENVS[key]
+    return route_failure(env, prefix, stage, seed, cfg.failure_lead_s)
 
 
 def _harvest_world(cfg: PolicyTrainConfig) -> dict:
@@ -683,8 +695,9 @@ def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) 
     of the same world) and, with ``cfg.failure_routes``, the teacher driven on that many training routes of each
     harvested stage, in the run's own training envs, over ``cfg.eval_workers`` processes. Returns failures per
     stage."""
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
+    from tqdm import tqdm
+
+    from common.units import in_order, journaled, local_units
 
     from .failure_starts import load_starts, save_starts
 
@@ -696,18 +709,20 @@ def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) 
         for stage, n in driven.items():
             if stage in stages:
                 routes[stage] = routes.get(stage, 0) + n
+    journal = Path(path).parent / HARVEST_JOURNAL
     for k, stage in enumerate(stages if cfg.failure_routes else ()):
         seeds = [int(s) for s in np.random.default_rng([cfg.seed, k, 0x4A7]).integers(0, VALIDATION_SEED0, cfg.failure_routes)]
-        parts = [seeds[w::cfg.eval_workers] for w in range(cfg.eval_workers)]
-        if cfg.eval_workers == 1:
-            starts += _harvest_part(cfg, stage, 0, seeds, progress)
-        else:
-            with ProcessPoolExecutor(cfg.eval_workers, mp_context=get_context("spawn")) as pool:
-                jobs = [pool.submit(_harvest_part, cfg, stage, w, part, progress and w == 0) for w, part in enumerate(parts)]
-                for job in jobs:
-                    starts += job.result()
+        # in the order the harvest kept them when each worker drove every eval_workers-th route (the replay's draws
+        # index this list: the same config keeps training on the same starts)
+        units = [(cfg, stage, seed) for w in range(cfg.eval_workers) for seed in seeds[w::cfg.eval_workers]]
+        bar = tqdm(total=len(units), desc=f"teacher failures ({stage})", unit="route", disable=not progress)
+        with local_units(cfg.eval_workers) as pool:
+            found = in_order(journaled(pool, journal)(_harvest_route, units), len(units), lambda _: bar.update(1))
+        bar.close()
+        starts += [s for s in found if s is not None]
         routes[stage] = routes.get(stage, 0) + len(seeds)
     save_starts(path, starts, routes, _harvest_world(cfg))
+    shutil.rmtree(journal, ignore_errors=True)  # the file holds it all now
     return {stage: sum(s.stage == stage for s in starts) for stage in routes}
 
 

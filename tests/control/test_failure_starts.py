@@ -80,6 +80,40 @@ def test_a_run_harvests_its_teachers_failures_and_starts_episodes_there(tmp_path
     assert env._left is None
 
 
+def test_a_cut_harvest_resumes_driving_only_the_routes_it_had_not(tmp_path, monkeypatch):
+    """A harvest stopped part-way keeps each route it drove (the run folder's journal); run again, it drives only
+    the rest and writes the same file as one uninterrupted harvest; the journal goes once the file is written."""
+    from control.train import HARVEST_JOURNAL
+
+    monkeypatch.setattr(fs, "start_step", lambda log, lead_s: len(log.speed_m_s) // 2)  # every route "fails"
+    cfg = _cfg(tmp_path, failure_routes=3, failure_share=1.0, eval_workers=1)
+    whole = tmp_path / "whole" / FAILURES_FILE
+    harvest_failures(cfg, whole, progress=False)
+    assert not (whole.parent / HARVEST_JOURNAL).exists()
+
+    real, driven = fs.route_failure, []
+
+    def stop_after_one(env, prefix, stage, seed, lead_s):
+        if driven:
+            raise KeyboardInterrupt
+        driven.append(seed)
+        return real(env, prefix, stage, seed, lead_s)
+
+    def the_rest(env, prefix, stage, seed, lead_s):
+        assert seed not in driven, "a journaled route was driven again"
+        return real(env, prefix, stage, seed, lead_s)
+
+    cut = tmp_path / "cut" / FAILURES_FILE
+    monkeypatch.setattr(fs, "route_failure", stop_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        harvest_failures(cfg, cut, progress=False)
+    assert not cut.exists() and len(list((cut.parent / HARVEST_JOURNAL).iterdir())) == 1
+    monkeypatch.setattr(fs, "route_failure", the_rest)
+    harvest_failures(cfg, cut, progress=False)
+    assert fs.load_starts(cut) == fs.load_starts(whole) and len(fs.load_starts(cut)[0]) == 3
+    assert not (cut.parent / HARVEST_JOURNAL).exists()
+
+
 def test_failure_replay_needs_the_feature_observation():
     with pytest.raises(ConfigError, match="failure_routes"):
         PolicyTrainConfig(observation="pixels", failure_routes=10, stages=("town",), stage_fractions=(1.0,))
