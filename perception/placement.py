@@ -83,26 +83,25 @@ def ground_positions(dets: Detections, cam: CameraModel, depth_m: np.ndarray | N
                 lateral = -(u - cam.cx) / cam.fx * z
                 pos[k] = (z, lateral)
                 dist[k] = float(np.hypot(z, lateral))
-    return side_cut_lateral(dets, cam, pos, depth_m), dist
+    return side_cut_lateral(dets, cam, beside_lateral(dets, cam, pos, depth_m), depth_m), dist
 
 
 def side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_m: np.ndarray | None) -> np.ndarray:
-    """Lateral position of boxes whose middle is not their body's: boxes cut by the image's left or
-    right edge, and vehicle boxes near beside the path (``beside_lateral``).
+    """Lateral position of boxes cut by the image's left or right edge.
 
-    A car passing beside the ego fills a corner of the image and its box centre sits well inside
-    the frame, which would put it in the ego's path. With the depth head, every pixel of the box is
-    lifted into 3D; those standing above the road (SIDE_BODY_HEIGHT_M) are the object's body, and
-    the one nearest our path among them (a low percentile, against stray pixels) is its near side:
-    the centre lies half a nominal width beyond. The box's inner edge alone misleads here: detector
-    boxes of cut objects run past the body onto the road. Without depth, the inner edge, ranged by
-    the box, is the estimate."""
+    The middle of a cut box is not the middle of the object: a car passing beside the ego fills
+    a corner of the image and its box centre sits well inside the frame, which would put it in
+    the ego's path. With the depth head, every pixel of the box is lifted into 3D; those standing
+    above the road (SIDE_BODY_HEIGHT_M) are the object's body, and the one nearest our path among
+    them (a low percentile, against stray pixels) is its near side: the centre lies half a nominal
+    width beyond. The box's inner edge alone misleads here: detector boxes of cut objects run past
+    the body onto the road. Without depth, the inner edge, ranged by the box, is the estimate."""
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
-    left_cut, right_cut = x0 <= 1.0, x1 >= cam.width - 1.0
+    left_cut, right_cut = _cut_sides(dets, cam)
     cut = left_cut ^ right_cut
-    pos = beside_lateral(dets, cam, pos, ~(left_cut | right_cut), depth_m)
     if not cut.any():
         return pos
+    pos = pos.copy()
     for k in np.flatnonzero(cut & np.isfinite(pos[:, 0])):
         half_w = NOMINAL_SIZE_M.get(int(dets.class_id[k]), (1.0, 1.0))[1] / 2
         near_y = _near_side_from_depth(cam, dets.xyxy[k], depth_m, bool(left_cut[k])) if depth_m is not None else None
@@ -115,10 +114,14 @@ def side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_
     return pos
 
 
-def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, uncut: np.ndarray,
-                   depth_m: np.ndarray | None) -> np.ndarray:
-    """``pos`` (a copy) with the lateral place of each ``uncut`` vehicle box wholly to one side of the image's
-    middle, nearer than ``BESIDE_RANGE_M`` and lined up with the road, taken from its near side.
+def _cut_sides(dets: Detections, cam: CameraModel) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) bool each: boxes cut by the image's left edge, by its right edge."""
+    return dets.xyxy[:, 0] <= 1.0, dets.xyxy[:, 2] >= cam.width - 1.0
+
+
+def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_m: np.ndarray | None) -> np.ndarray:
+    """``pos`` (a copy) with the lateral place of each vehicle box wholly to one side of the image's middle, cut
+    by no edge, nearer than ``BESIDE_RANGE_M`` and lined up with the road, taken from its near side.
 
     Such a vehicle shows its near side and its rear (or front): the box's bottom is the near end
     (``pos``'s forward distance), its inner edge the near side's far end, a nominal length farther.
@@ -134,8 +137,10 @@ def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, uncut: n
     if depth_m is None:
         return pos
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
+    left_cut, right_cut = _cut_sides(dets, cam)
     bottom_cut = dets.xyxy[:, 3] >= cam.height - 1  # its range is the depth's, not a near end's
-    beside = ((x1 < cam.cx) | (x0 > cam.cx)) & np.isin(dets.class_id, list(VEHICLE_CLASSES)) & uncut & ~bottom_cut
+    beside = ((x1 < cam.cx) | (x0 > cam.cx)) & np.isin(dets.class_id, list(VEHICLE_CLASSES))
+    beside &= ~(left_cut | right_cut | bottom_cut)
     beside &= np.isfinite(pos[:, 0]) & (pos[:, 0] > 0.0) & (np.hypot(pos[:, 0], pos[:, 1]) < BESIDE_RANGE_M)
     for k in np.flatnonzero(beside):
         length_m, width_m = NOMINAL_SIZE_M[int(dets.class_id[k])]

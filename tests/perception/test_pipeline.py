@@ -160,7 +160,7 @@ def _placed_box(x_m, y_m, depth_m, class_id=0):
     projected by the simulator's camera, with a depth map reading ``depth_m`` everywhere."""
     from perception.geometry import box_ground_points
     from perception.pipeline import CameraSetup
-    from perception.placement import side_cut_lateral
+    from perception.placement import ground_positions
     from perception.types import NOMINAL_SIZE_M, Detections
 
     cam = CameraSetup().model(320, 160)
@@ -174,7 +174,7 @@ def _placed_box(x_m, y_m, depth_m, class_id=0):
     one = Detections(box, np.ones(1, np.float32), np.full(1, class_id, np.int64), np.zeros(1, np.int64),
                      dist.astype(np.float32), pos.astype(np.float32), np.full((1, 2), np.nan, np.float32))
     depth = None if depth_m is None else np.full((80, 160), depth_m, np.float32)
-    return pos[0, 1], side_cut_lateral(one, cam, pos, depth)[0, 1]
+    return pos[0, 1], ground_positions(one, cam, depth)[0][0, 1]
 
 
 @pytest.mark.parametrize("centre", [(9.0, -2.9), (14.0, -3.0), (14.0, 6.4)])
