@@ -666,21 +666,39 @@ def train_policy(cfg: PolicyTrainConfig, resume: bool = False, progress: bool = 
     return result
 
 
-_HARVEST_ENVS: dict = {}  # per process: (the run's config, stage) -> its training env and the teacher's prefix
+_HARVEST_ENVS: dict = {}  # per process: a harvest route's world (its repr less the seed) -> env, teacher's prefix
 
 
-def _harvest_route(task: tuple[PolicyTrainConfig, str, int]):
+@dataclass(frozen=True)
+class _HarvestRoute:
+    """One training route of a run's harvest: a unit of ``common.units``."""
+
+    cfg: PolicyTrainConfig
+    stage: str
+    seed: int
+
+    def world(self) -> str:
+        """What the route's outcome depends on besides its seed: not where the run folder lies or how its envs are
+        spread (a resume from a moved folder or with ``--ray`` finds the journal's routes)."""
+        c = self.cfg
+        return (f"{self.stage}, {_harvest_world(c)}, layout={_layout(c)}, reward={c.reward}, residual={c.residual}, "
+                f"lead_s={c.failure_lead_s}")
+
+    def __repr__(self) -> str:  # the journal's key (``common.units.journaled``)
+        return f"_HarvestRoute({self.seed}, {self.world()})"
+
+
+def _harvest_route(route: _HarvestRoute):
     """One training route's teacher drive, in this process's env of the run's stage (built once): its failure start
     or None. Episodes are seeded, so the result does not depend on which process drives it."""
     from .failure_starts import TeacherPrefix, route_failure
 
-    cfg, stage, seed = task
-    key = (repr(cfg), stage)
+    key = route.world()
     if key not in _HARVEST_ENVS:
         _HARVEST_ENVS.clear()  # one run's env at a time
-        _HARVEST_ENVS[key] = (_env_fn(cfg, stage, 0, replay=False)(), TeacherPrefix(cfg.residual))
+        _HARVEST_ENVS[key] = (_env_fn(route.cfg, route.stage, 0, replay=False)(), TeacherPrefix(route.cfg.residual))
     env, prefix = _HARVEST_ENVS[key]
-    return route_failure(env, prefix, stage, seed, cfg.failure_lead_s)
+    return route_failure(env, prefix, route.stage, route.seed, route.cfg.failure_lead_s)
 
 
 def _harvest_world(cfg: PolicyTrainConfig) -> dict:
@@ -714,7 +732,7 @@ def harvest_failures(cfg: PolicyTrainConfig, path: Path, progress: bool = True) 
         seeds = [int(s) for s in np.random.default_rng([cfg.seed, k, 0x4A7]).integers(0, VALIDATION_SEED0, cfg.failure_routes)]
         # in the order the harvest kept them when each worker drove every eval_workers-th route (the replay's draws
         # index this list: the same config keeps training on the same starts)
-        units = [(cfg, stage, seed) for w in range(cfg.eval_workers) for seed in seeds[w::cfg.eval_workers]]
+        units = [_HarvestRoute(cfg, stage, seed) for w in range(cfg.eval_workers) for seed in seeds[w::cfg.eval_workers]]
         bar = tqdm(total=len(units), desc=f"teacher failures ({stage})", unit="route", disable=not progress)
         with local_units(cfg.eval_workers) as pool:
             found = in_order(journaled(pool, journal)(_harvest_route, units), len(units), lambda _: bar.update(1))

@@ -109,7 +109,7 @@ def test_a_cut_harvest_resumes_driving_only_the_routes_it_had_not(tmp_path, monk
         harvest_failures(cfg, cut, progress=False)
     assert not cut.exists() and len(list((cut.parent / HARVEST_JOURNAL).iterdir())) == 1
     monkeypatch.setattr(fs, "route_failure", the_rest)
-    harvest_failures(cfg, cut, progress=False)
+    harvest_failures(dataclasses.replace(cfg, out_dir=str(tmp_path / "moved")), cut, progress=False)  # folder moved
     assert fs.load_starts(cut) == fs.load_starts(whole) and len(fs.load_starts(cut)[0]) == 3
     assert not (cut.parent / HARVEST_JOURNAL).exists()
 
