@@ -40,7 +40,8 @@ with a 95 % bootstrap interval over routes, routes won and lost, and a verdict (
 
 ``eval perception`` prints a JSON report on stdout (per-class AP50 / AP50-95, drivable IoU, lane-marking F1, depth and
 distance errors by range, lane offset error) and, with ``--out``, writes it with PR curves and
-example overlays. With ``--out`` both also write ``report.json`` and ``report.html`` (``drivestack report``).
+example overlays; ``--light-as-driven`` adds the light as the drive reads it (``light_as_driven``: the pipeline in its
+driving configuration on every frame, scored on the same frames). With ``--out`` both also write ``report.json`` and ``report.html`` (``drivestack report``).
 
 ``--ray [ADDRESS]`` (after the target) runs the units as Ray tasks (``drivestack.cluster``): the episodes
 of ``eval policy``, the cases of ``eval suite`` and each seed of each kind of ``eval perception``; no
@@ -97,6 +98,9 @@ def add_parser(sub) -> None:
     p.add_argument("--randomize", action="store_true", help="score on randomised visuals (default: the evaluation look)")
     p.add_argument("--no-map-prior", action="store_true",
                    help="perception, navigation worlds: do not tell perception where the map puts the next signal (as with no map)")
+    p.add_argument("--light-as-driven", action="store_true",
+                   help="perception: also score the light as the drive reads it (the pipeline with tracking and the "
+                        "detector's own threshold on every frame; report light_as_driven); the town ~3x slower")
     p.add_argument("--detector", default=None, help="detector weights (default: shipped): perception, and the models rows of "
                                                     "policy and suite")
     p.add_argument("--hydranet", default=None, help="multi-task weights (default: shipped): as --detector")
@@ -184,12 +188,14 @@ def run(args) -> int:
     models = EvalModels(str(det_path), str(hyd_path), args.device, joint=args.joint, backend=args.backend)
     try:
         perception = models.build()  # here too: bad weights are a one-line error before any worker loads them
+        driving = models.build_driving() if args.light_as_driven else None
     except (ValueError, FileNotFoundError) as exc:
         raise UsageError(str(exc)) from None
     with units_on(args.ray_spec, out=args.out) as units_map:
         report = evaluate(perception, EvalConfig(seeds=seeds, kinds=kinds, frames_per_seed=args.frames_per_seed,
-                                                 randomize=args.randomize, map_prior=not args.no_map_prior), args.out,
-                          progress=not args.json, units_map=units_map, models=models)
+                                                 randomize=args.randomize, map_prior=not args.no_map_prior,
+                                                 light_as_driven=args.light_as_driven), args.out,
+                          progress=not args.json, units_map=units_map, models=models, driving=driving)
     report["models"] = {"joint": str(args.joint)} if args.joint else {"detector": str(det_path), "hydranet": str(hyd_path)}
     report["models"]["backend"] = perception.backend
     print(json.dumps(report, indent=None if args.json else 2))

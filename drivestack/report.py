@@ -289,6 +289,7 @@ RANGE_PANELS = (  # (title, path into report.json) of the per-range figures
     ("depth abs-rel (median)", ("depth_abs_rel_median_by_range",)),
     ("road users found (recall)", ("road_user_recall_by_range",)),
     ("light state right (accuracy, by stop-line distance)", ("light", "state_accuracy_by_range")),
+    ("light state right as driven (every frame, tracking)", ("light_as_driven", "state_accuracy_by_range")),
     ("stop-line distance error [m] (median)", ("light", "distance_median_abs_error_m_by_range")),
 )
 

@@ -7,6 +7,12 @@ relevant traffic light (``light``: state accuracy and per-state recall on frames
 line is within ``LIGHT_RANGE_M``, the "none" false-alarm rate on frames without one, and the
 stop-line distance error by range); writes PR curves and example overlays as PNGs.
 
+The networks are scored as AP needs them (the detector down to confidence 0.001, no tracking, one frame
+at a time). The light as the drive reads it differs: ``light_as_driven`` also runs the pipeline in its
+driving configuration (``Perception.from_files``: tracking, the detector's own threshold, the zoomed pass's
+schedule) on every frame of the drive and scores its light on the same frames (``light_as_driven`` in the
+report): the figure the light target is about.
+
 Light frames: every scored frame, plus in the town (the only kind with lights)
 ``light_frames_per_seed`` more frames farther along the drive (the regular frames stop about 15 m
 short of the first stop line), scored for the light only.
@@ -47,6 +53,8 @@ class EvalConfig:
     # navigation worlds: perception is told where the map puts the next signal (``SignalPrior``), as the
     # drive loop tells it; False scores the map-less light selection there too
     map_prior: bool = True
+    # also score the light as the drive reads it: the driving configuration on every frame (see the module)
+    light_as_driven: bool = False
 
 
 class _Scores:
@@ -64,6 +72,7 @@ class _Scores:
         self.offset_err: list[float] = []  # lane offset [m]
         self.heading_err: list[float] = []  # heading error [rad]
         self.light = LightTally()
+        self.light_as_driven = LightTally()  # the same frames' light from the driving configuration, when run
 
     def add(self, pf, gt) -> None:
         """A regular frame: everything but the light (``add_light``)."""
@@ -84,13 +93,14 @@ class _Scores:
             self.offset_err.append(abs(pf.lane.offset_m - gt.ego.lane_offset_m))
             self.heading_err.append(abs(pf.lane.heading_error_rad - gt.ego.heading_error_rad))
 
-    def add_light(self, pf, gt) -> None:
-        """Any frame: the relevant light (truth as the light head is trained, ``light_target``)."""
+    def add_light(self, pf, gt, tally: LightTally | None = None) -> None:
+        """Any frame: the relevant light (truth as the light head is trained, ``light_target``), into
+        ``tally`` (default ``self.light``)."""
         from .hydranet import light_target
 
         t, d_true = light_target(gt.ego.light_state, gt.ego.light_stop_distance_m)
         p = LIGHT_STATES.index(pf.light_state) if pf.light_state in LIGHT_STATES else 0
-        self.light.add(t, d_true, p, float(pf.light_distance_m))
+        (self.light if tally is None else tally).add(t, d_true, p, float(pf.light_distance_m))
 
     def _add_edge_errors(self, d, truth: TrueBoxes, matches: FrameMatches) -> None:
         """Box-edge displacement of detections scoring at least DISPLAY_SCORE matched to a demanded object."""
@@ -202,6 +212,15 @@ class EvalModels:
             perception.detector = YoloDetector.load(self.detector, cfg=DetectorConfig(device=self.device, conf=0.001))
         return perception
 
+    def build_driving(self):
+        """The same networks as the drive loads them (``Perception.from_files``): tracking on, the
+        detector's own confidence threshold, the runtime ``backend`` picks."""
+        from .pipeline import Perception
+
+        if self.joint is not None:
+            return Perception.from_files(joint=self.joint, device=self.device, backend=self.backend)
+        return Perception.from_files(self.detector, self.hydranet, device=self.device, backend=self.backend)
+
 
 @dataclass(frozen=True)
 class SeedUnit:
@@ -214,8 +233,11 @@ class SeedUnit:
 
 
 def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path | None = None, progress: bool = True,
-             units_map: UnitsMap | None = None, models: EvalModels | None = None) -> dict:
+             units_map: UnitsMap | None = None, models: EvalModels | None = None, driving=None) -> dict:
     """Score ``perception`` (a ``perception.pipeline.Perception``) on fresh simulator drives.
+
+    ``driving`` (with ``config.light_as_driven``): the same networks in the driving configuration
+    (``EvalModels.build_driving``), run on every frame for ``light_as_driven``.
 
     ``units_map`` (``common.units``; with ``models``, the files of ``perception``): score each seed of
     each kind as one unit there (a cluster's workers, each loading ``models`` once) and merge the
@@ -233,11 +255,14 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
     units = [SeedUnit(kind, seed, config, wanted) for kind in config.kinds for seed in config.seeds]
     pngs: list[bytes] = []
     if units_map is None:
+        if config.light_as_driven and driving is None:
+            raise ValueError("evaluate(config.light_as_driven) needs driving: the pipeline as the drive runs it")
         envs: dict[str, Any] = {}
         for unit in units:
             if unit.kind not in envs:
                 envs[unit.kind] = _make_env(unit.kind, config)
-            pngs += score_seed(perception, envs[unit.kind], replace(unit, examples=wanted - len(pngs)), scores, bar)
+            pngs += score_seed(perception, envs[unit.kind], replace(unit, examples=wanted - len(pngs)), scores, bar,
+                               driving if config.light_as_driven else None)
         for env in envs.values():
             env.close()
     else:
@@ -261,6 +286,8 @@ def evaluate(perception, config: EvalConfig = EvalConfig(), out_dir: str | Path 
         "randomized": config.randomize, **figures,
         "light": {"source": perception.light.light_source, "map_prior": config.map_prior, **scores.light.report()},
     }
+    if config.light_as_driven:  # every frame, tracking on, the detector's own threshold
+        report["light_as_driven"] = {"map_prior": config.map_prior, **scores.light_as_driven.report()}
     if out is not None:
         (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
         _plot_pr(curves, out / "pr_curves.png")
@@ -277,9 +304,10 @@ def _make_env(kind: str, config: EvalConfig):
                                                   "randomization": {"enabled": config.randomize}})
 
 
-def score_seed(perception, env, unit: SeedUnit, scores: _Scores, bar=None) -> list[bytes]:
+def score_seed(perception, env, unit: SeedUnit, scores: _Scores, bar=None, driving=None) -> list[bytes]:
     """Drive ``unit``'s seed with the autopilot, scoring its frames into ``scores``; the overlay PNGs of
-    its first ``unit.examples`` frames with at least 3 objects."""
+    its first ``unit.examples`` frames with at least 3 objects. ``driving``: a second pipeline that sees
+    every frame of the drive, its light scored on the scored frames (``scores.light_as_driven``)."""
     from sim.autopilot import Autopilot
 
     config, kind, seed = unit.config, unit.kind, unit.seed
@@ -289,32 +317,41 @@ def score_seed(perception, env, unit: SeedUnit, scores: _Scores, bar=None) -> li
     obs, info = env.reset(seed=seed)
     pilot = Autopilot()
     perception.reset()
+    if driving is not None:
+        driving.reset()
     frames, step, light_frames, regular_end = 0, 0, 0, None
     while frames < config.frames_per_seed or light_frames < extra:
         gt = info["ground_truth"]
+        frame = Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}")
+        driven = None if driving is None else driving.process(frame, prior=prior(gt))
+        scored = False
         if frames >= config.frames_per_seed:  # light-only frames, farther along the drive
             regular_end = step if regular_end is None else regular_end
             if (step - regular_end) % config.light_every_n_steps == 0:
-                pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
-                                        prior=prior(gt))
+                pf = perception.process(frame, prior=prior(gt))
                 scores.add_light(pf, gt)
+                scored = True
                 light_frames += 1
                 if bar is not None:
                     bar.update(1)
         elif step % config.every_n_steps == 0:
-            pf = perception.process(Frame(obs["image"], step * env.unwrapped.dt_s, step, f"sim:{kind}:{seed}"),
-                                    prior=prior(gt))
+            pf = perception.process(frame, prior=prior(gt))
             scores.add(pf, gt)
             scores.add_light(pf, gt)
+            scored = True
             if len(pngs) < unit.examples and len(gt.objects) >= 3:
                 pngs.append(_example_png(obs["image"], pf, env.unwrapped.config.camera))
             frames += 1
             if bar is not None:
                 bar.update(1)
+        if scored and driven is not None:
+            scores.add_light(driven, gt, scores.light_as_driven)
         obs, _, term, trunc, info = env.step(pilot.act(gt, float(obs["state"][0])))
         step += 1
         if term or trunc:
             obs, info = env.reset(seed=seed + 7919 * (step + 1))
+            if driving is not None:  # a new drive: its tracks and carried light do not carry over
+                driving.reset()
     return pngs
 
 
@@ -327,11 +364,14 @@ def score_seed_unit(task: tuple[EvalModels, SeedUnit]) -> tuple[_Scores, list[by
     models, unit = task
     if models not in _UNIT_CACHE:
         _UNIT_CACHE[models] = models.build()
+    if unit.config.light_as_driven and (models, "driving") not in _UNIT_CACHE:
+        _UNIT_CACHE[models, "driving"] = models.build_driving()
     env_key = (unit.kind, unit.config)
     if env_key not in _UNIT_CACHE:
         _UNIT_CACHE[env_key] = _make_env(unit.kind, unit.config)
     scores = _Scores()
-    pngs = score_seed(_UNIT_CACHE[models], _UNIT_CACHE[env_key], unit, scores)
+    pngs = score_seed(_UNIT_CACHE[models], _UNIT_CACHE[env_key], unit, scores,
+                      driving=_UNIT_CACHE[models, "driving"] if unit.config.light_as_driven else None)
     frames = unit.config.frames_per_seed + (unit.config.light_frames_per_seed if unit.kind == "town" else 0)
     return scores, pngs, frames
 

@@ -12,6 +12,10 @@ from common.vocab import LIGHT_STATES
 
 from .ranges import STOP_LINE_RANGES_M, ByRange
 
+# the light target's span (issue 16: the state right on >= 95 % of frames whose stop line is this near): from
+# the nearest bin's start (just past the line) to here [m]
+LIGHT_TARGET_RANGE_M = 30.0
+
 
 class LightConfusion:
     """Frame counts ``matrix[true, predicted]`` over ``LIGHT_STATES``, and the rates derived from it."""
@@ -76,6 +80,13 @@ class LightTally:
         both = lit & (p > 0) & np.isfinite(dp)
         self.distance_error.add(dt[both], dp[both] - dt[both])
 
+    def accuracy_within(self, far_m: float) -> float | None:
+        """The state right over frames whose stop line lies from the first bin's start (just past it) to
+        ``far_m`` ahead; None without such frames."""
+        true, right = self.right_by_range.values()
+        m = (true >= STOP_LINE_RANGES_M[0][0]) & (true < far_m)
+        return float(np.mean(right[m])) if m.any() else None
+
     def report(self) -> dict:
         """The figures ``drivestack eval perception`` prints under ``light``."""
         c = self.confusion
@@ -88,5 +99,6 @@ class LightTally:
                 "none_false_alarm_rate": r4(c.none_false_alarm_rate()),
                 "confusion_true_by_predicted": {n: c.matrix[s].tolist() for s, n in enumerate(LIGHT_STATES)},
                 "state_accuracy_by_range": self.right_by_range.mean(4),
+                "state_accuracy_within_30m": r4(self.accuracy_within(LIGHT_TARGET_RANGE_M)),
                 "distance_median_abs_error_m_by_range": self.distance_error.median_abs(2),
                 "distance_counts_by_range": self.distance_error.counts()}

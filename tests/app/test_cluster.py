@@ -241,8 +241,9 @@ def test_perception_units_merge_to_the_one_pass_report(tmp_path):
     from perception.pipeline import model_paths
 
     models = EvalModels(*(str(p) for p in model_paths(None, None)), "cpu")
-    config = EvalConfig(seeds=(5, 6), frames_per_seed=2, light_frames_per_seed=2)
-    one_pass = evaluate(models.build(), config, tmp_path / "one", progress=False)
+    config = EvalConfig(seeds=(5, 6), frames_per_seed=2, light_frames_per_seed=2, light_as_driven=True)
+    one_pass = evaluate(models.build(), config, tmp_path / "one", progress=False, driving=models.build_driving())
+    assert one_pass["light_as_driven"]["frames_with_light"] + one_pass["light_as_driven"]["frames_without"] == 12
     units = evaluate(models.build(), config, tmp_path / "units", progress=False, units_map=serial_units, models=models)
     assert units == one_pass
     assert digests(tmp_path / "units") == digests(tmp_path / "one")

@@ -46,6 +46,39 @@ def test_eval_command_toy_size(models, tmp_path, capsys):
     assert {k: v for k, v in written.items() if k != "models"} == {k: v for k, v in report.items() if k != "models"}
 
 
+class _Shown:
+    """A pipeline stand-in: records the frames it is shown and reports a red light 10 m ahead."""
+
+    def __init__(self):
+        self.steps, self.resets = [], 0
+
+    def reset(self):
+        self.resets += 1
+
+    def process(self, frame, truth=None, prior=None):
+        from perception.types import Detections, LaneEstimate, PerceptionFrame
+
+        self.steps.append(frame.index)
+        return PerceptionFrame(frame.index, frame.timestamp_s, frame.source, frame.image.shape[:2], Detections.empty(),
+                               LaneEstimate.unknown(), light_state="red", light_distance_m=10.0)
+
+
+def test_light_as_driven_sees_every_frame_and_is_scored_on_the_same_frames():
+    """The driving configuration runs on every frame of the drive (its tracks and zoom schedule need them);
+    its light is tallied on exactly the frames the evaluation scores."""
+    from perception.evaluate import EvalConfig, SeedUnit, _make_env, _Scores, score_seed
+
+    config = EvalConfig(frames_per_seed=2, light_frames_per_seed=3, light_as_driven=True)
+    env = _make_env("town", config)
+    scored, driving, scores = _Shown(), _Shown(), _Scores()
+    score_seed(scored, env, SeedUnit("town", 5, config, 0), scores, driving=driving)
+    env.close()
+    assert len(scored.steps) == 5 and driving.steps == list(range(scored.steps[-1] + 1))
+    assert driving.resets == 1
+    np.testing.assert_array_equal(scores.light_as_driven.confusion.matrix, scores.light.confusion.matrix)
+    assert scores.light_as_driven.confusion.matrix.sum() == 5
+
+
 @pytest.mark.parametrize("argv, needle", [
     (["eval", "moon"], "eval target 'moon'"),
     (["eval", "perception", "--seeds", "a-b"], "--seeds 'a-b'"),

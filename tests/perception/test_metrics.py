@@ -170,6 +170,9 @@ def test_light_tally_on_three_frames():
     r = tally.report()
     assert (r["frames_with_light"], r["frames_without"], r["state_accuracy"]) == (2, 1, 0.5)
     assert r["state_accuracy_by_range"] == {"-3-15m": 1.0, "15-30m": 0.0, "30-50m": None}
+    assert r["state_accuracy_within_30m"] == 0.5  # the two frames with a light, pooled
+    tally.add(red, 40.0, red, 40.0)
+    assert tally.report()["state_accuracy_within_30m"] == 0.5 and tally.accuracy_within(50.0) == pytest.approx(2 / 3)
     assert r["distance_median_abs_error_m_by_range"] == {"-3-15m": 1.0, "15-30m": 2.0, "30-50m": None}
     assert r["distance_counts_by_range"] == {"-3-15m": 1, "15-30m": 1, "30-50m": 0}
 
