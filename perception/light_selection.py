@@ -45,10 +45,11 @@ LIGHT_SOURCES = ("auto", "detector", "multitask")
 class LightSelector:
     """The relevant light's state and stop-line distance; owns the zoomed pass's schedule and its last lights.
 
-    ``light_zoom``: when the full frame shows no light ahead, the detector also looks at the upper middle
-    of the image (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the ego's own head is
-    5 px tall at 40 m, below what the detector finds at 320 px. At most every LIGHT_ZOOM_PERIOD_S; its
-    lights are used until the next zoom is due."""
+    ``light_zoom``: when the full frame shows no light ahead right of the image's centre (where right-hand traffic
+    puts ours; a head on the left is a crossing road's, or the one left when ours was missed), the detector also
+    looks at the upper middle of the image (LIGHT_ZOOM_REGION) at twice the scale, for traffic lights only: the
+    ego's own head is 5 px tall at 40 m, below what the detector finds at 320 px. At most every
+    LIGHT_ZOOM_PERIOD_S; its lights are used until the next zoom is due."""
 
     def __init__(self, light_source: str = "auto", light_zoom: bool = True, front_ahead_m: float = 0.0):
         if light_source not in LIGHT_SOURCES:
@@ -73,13 +74,17 @@ class LightSelector:
         if prior is not None and self.light_source != "multitask":
             return self._at_prior(prior, dets, cam, image, t_s, detector)
         if self.light_source != "multitask":
-            seen = relevant_light(dets, cam, lane, self.front_ahead_m, image)
-            if seen[0] == "none" or seen[1] < PASSED_LINE_M:  # none ahead in the full frame: a far one, zoomed?
+            seen = relevant_head(dets, cam, lane, self.front_ahead_m, image)
+            # none ahead on the path's right in the full frame (where right-hand traffic puts our head; a head on
+            # the left is a crossing road's, or ours missed): a far one, zoomed?
+            if not _ahead_on_right(seen, cam):
                 self._zoom(detector, image, t_s)
-                zoomed = relevant_light(self._zoom_lights, cam, lane, self.front_ahead_m, image)
-                seen = zoomed if zoomed[0] != "none" and zoomed[1] >= PASSED_LINE_M else seen
+                zoomed = relevant_head(self._zoom_lights, cam, lane, self.front_ahead_m, image)
+                ahead = lambda head: head[0] != "none" and head[1] >= PASSED_LINE_M  # noqa: E731
+                if _ahead_on_right(zoomed, cam) or (ahead(zoomed) and not ahead(seen)):
+                    seen = zoomed
             if seen[0] != "none" or self.light_source == "detector":
-                return seen
+                return seen[:2]
         if outputs is None:
             return "none", float("inf")
         return str(outputs.light_state), float(outputs.light_distance_m)
@@ -113,6 +118,12 @@ class LightSelector:
             self.zoom_ms = (time.perf_counter() - t) * 1e3
 
 
+def _ahead_on_right(head: tuple[str, float, float], cam: CameraModel) -> bool:
+    """Whether ``relevant_head``'s answer is a head whose stop line lies ahead, right of the image's centre."""
+    state, dist, column = head
+    return state != "none" and dist >= PASSED_LINE_M and column > cam.cx
+
+
 def _zoom_fraction() -> tuple[float, float]:
     """The zoomed region's size as image fractions (width, height): twice the detector's scale."""
     (fx0, fy0), (fx1, fy1) = LIGHT_ZOOM_REGION
@@ -136,8 +147,16 @@ def zoomed_lights(detector, image: np.ndarray, region=LIGHT_ZOOM_REGION) -> Dete
 
 
 def relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,
-                    image: np.ndarray | None = None) -> tuple[str, float]:
-    """The traffic light the ego obeys and the distance from the vehicle's front to its stop line [m].
+                   image: np.ndarray | None = None) -> tuple[str, float]:
+    """The traffic light the ego obeys and the distance from the vehicle's front to its stop line [m]
+    (``relevant_head`` without the column)."""
+    return relevant_head(dets, cam, lane, front_ahead_m, image)[:2]
+
+
+def relevant_head(dets: Detections, cam: CameraModel, lane: LaneEstimate, front_ahead_m: float,
+                  image: np.ndarray | None = None) -> tuple[str, float, float]:
+    """The traffic light the ego obeys, the distance from the vehicle's front to its stop line [m] and the
+    chosen head's box centre column [px] (NaN with "none").
 
     Among detected lights, the one nearest ``OWN_HEAD_X_FRAC`` of the image's width (a little right of
     its centre) weighted by size (the ego's own signal stands ahead, on the far-right corner); its distance from the box's rows and the housing's known
@@ -154,7 +173,7 @@ def relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front
     fine-tune: phantom reds x3, 11 m median stop-line error at 15-50 m in the straight town)."""
     lights = np.flatnonzero(np.isin(dets.class_id, list(LIGHT_CLASSES)) & ((dets.score >= MIN_BOX_SCORE) | (dets.track_id >= 0)))
     if lights.size == 0:
-        return "none", float("inf")
+        return "none", float("inf"), float("nan")
     boxes = dets.xyxy[lights]
     centre_x = (boxes[:, 0] + boxes[:, 2]) / 2
     size = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
@@ -171,9 +190,9 @@ def relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front
             if lamp == "none":
                 continue
             states[i] = lamp
-            usable[i] = not seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0]))
+            usable[i] = not seen_from_side(offset, float(dets.xyxy[k, 2] - dets.xyxy[k, 0]), bool(centre_x[i] > cam.cx))
     if not usable.any():
-        return "none", float("inf")
+        return "none", float("inf"), float("nan")
     seen = lane.confidence >= MIN_LANE_CONFIDENCE and LANE_WIDTH_RANGE_M[0] <= lane.width_m <= LANE_WIDTH_RANGE_M[1]
     width = lane.width_m if seen else TYPICAL_LANE_WIDTH_M
     dist = np.array([stop_line_distance_m(cam, dets.xyxy[k], front_ahead_m, width) for k in lights])
@@ -183,4 +202,4 @@ def relevant_light(dets: Detections, cam: CameraModel, lane: LaneEstimate, front
     # at -0.5 to -1.3 m, and another that happened to compute 0.3 m farther must not win on that
     ahead = usable & (dist >= min(PASSED_LINE_M, float(np.max(dist[usable])) - SAME_LINE_M))
     i = int(np.argmax(np.where(ahead if ahead.any() else usable, score, -np.inf)))
-    return states[i], float(dist[i])
+    return states[i], float(dist[i]), float(centre_x[i])

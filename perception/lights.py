@@ -88,6 +88,13 @@ LAMP_REL_VALUE = 0.55  # ... and at least this share of the brightest saturated 
 LAMP_REL_CHROMA = 0.4  # ... and at least this share of the most colourful (max - min) of those
 SIDE_LAMP_OFFSET = 0.22  # a lit lamp farther than this share of the box width from its centre ...
 SIDE_LAMP_MIN_PX = 1.0  # ... and by at least this many pixels (a 2-4 px box quantises the offset): seen from the side
+# A head of the crossing road faces across our path, so from the path its lamps protrude on the side toward it: the
+# near-right corner's head shows them at its box's left edge, the far-left corner's at its right edge. A lamp
+# displaced toward the path by this share of the box and this many pixels is a side view too. Validation
+# 30000-30019 as driven (lamp displacement toward the path, box share x width [px], 2nd-98th percentile): the ego's
+# own heads -0.98..0.49 px, near-right heads 0.76..4.3 px, far-left heads 0.44..2.2 px (2026-12-07)
+SIDE_LAMP_TOWARD_PATH = 0.15
+SIDE_LAMP_TOWARD_PATH_PX = 0.65
 
 
 def lamp_state(image: np.ndarray, xyxy: np.ndarray) -> tuple[str, float, float]:
@@ -155,7 +162,16 @@ def _hue_deg(rgb: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
 
 
 
-def seen_from_side(offset: float, box_width_px: float) -> bool:
+def seen_from_side(offset: float, box_width_px: float, right_of_path: bool | None = None) -> bool:
     """Whether a head whose lit lamp sits ``offset`` (from ``lamp_state``) across a box
-    ``box_width_px`` wide shows its lamps edge-on: a head of the crossing road, not one facing us."""
-    return bool(np.isfinite(offset) and abs(offset) > SIDE_LAMP_OFFSET and abs(offset) * box_width_px >= SIDE_LAMP_MIN_PX)
+    ``box_width_px`` wide shows its lamps edge-on: a head of the crossing road, not one facing us.
+    ``right_of_path``: where the head stands seen from the path (None: unknown); a lamp displaced toward the
+    path is taken for a side view at a smaller displacement (``SIDE_LAMP_TOWARD_PATH``)."""
+    if not np.isfinite(offset):
+        return False
+    if abs(offset) > SIDE_LAMP_OFFSET and abs(offset) * box_width_px >= SIDE_LAMP_MIN_PX:
+        return True
+    if right_of_path is None:
+        return False
+    toward = -offset if right_of_path else offset  # share of the box toward the path
+    return bool(toward > SIDE_LAMP_TOWARD_PATH and toward * box_width_px >= SIDE_LAMP_TOWARD_PATH_PX)

@@ -116,6 +116,10 @@ def test_lamp_state_reads_the_lit_lamp_of_the_egos_head(two_drives_of_lights):
     assert np.mean(right) >= 0.9, list(zip(states, read))
     # the ego's own head faces the camera: its lit lamp sits mid-box
     assert not any(seen_from_side(r[2], box[2] - box[0]) for r, (_, box, *_) in zip(read, frames)), read
+    # ... and on the far-right corner, right of the path: its lamp is not displaced toward the path either
+    right = [bool((box[0] + box[2]) / 2 > CameraSetup().model(w, h).cx) for _, box, _, (h, w), *_ in frames]
+    assert all(right)
+    assert not any(seen_from_side(r[2], box[2] - box[0], True) for r, (_, box, *_) in zip(read, frames)), read
 
 
 def test_lamp_state_on_drawn_heads():
@@ -130,6 +134,14 @@ def test_lamp_state_on_drawn_heads():
     img[26:32, 27:30] = (40, 255, 120)
     state, _, offset = lamp_state(img, np.array([20, 5, 30, 35]))
     assert state == "green" and offset > 0.22 and seen_from_side(offset, 10.0)
+    # a 5-px head right of the path, its lamp 1 px (0.2 of the box) left of its middle: too little to tell a side
+    # view without knowing where the path is; toward the path (left of a head on its right): the crossing road's head
+    img[26:32, 27:30] = (18, 60, 32)
+    img[26:32, 22:24] = (40, 255, 120)
+    _, _, offset = lamp_state(img, np.array([21.5, 5, 26.5, 35]))
+    assert offset == pytest.approx(-0.2, abs=0.02)
+    assert not seen_from_side(offset, 5.0) and not seen_from_side(offset, 5.0, right_of_path=False)
+    assert seen_from_side(offset, 5.0, right_of_path=True)
     grey = np.full((40, 60, 3), 90, np.uint8)
     assert lamp_state(grey, np.array([20, 5, 30, 35]))[0] == "none"
     assert lamp_state(grey, np.array([70, 5, 80, 35]))[0] == "none"  # box outside the image
@@ -229,3 +241,48 @@ def test_low_scoring_light_boxes_are_no_heads():
     assert _relevant_light(confident, cam, lane, setup.front_ahead_m)[0] == "red"  # the same box, confident: a head
     tracked = dataclasses.replace(blob_only, track_id=np.array([7]))  # the drive's tracker carries it through a weak frame
     assert _relevant_light(tracked, cam, lane, setup.front_ahead_m)[0] == "red"
+
+
+def test_a_head_left_of_the_path_sends_the_zoomed_pass_looking_for_ours():
+    """Validation seed 30013: the full frame found only a crossing road's head on the far left (its red, 2 px
+    wide, too small to tell its side view), ours 30 m off on the right was missed: the zoomed pass looks for
+    ours then, and a head it finds ahead on the right wins. A head ahead on the right in the full frame needs
+    no zoomed pass."""
+    from perception.light_selection import LightSelector
+    from perception.lights import TYPICAL_LANE_WIDTH_M
+    from perception.types import CLASS_NAMES, Detections, LaneEstimate
+
+    setup = CameraSetup()
+    cam = setup.model(320, 160)
+    red, green = CLASS_NAMES.index("traffic_light_red"), CLASS_NAMES.index("traffic_light_green")
+    left = np.array([109.1, 57.2, 111.3, 61.9], np.float32)  # the far-left corner's head
+    ours = np.array([205.0, 53.0, 208.0, 59.0], np.float32)  # the far-right corner's
+
+    def boxes(xyxy, cls):
+        n = len(xyxy)
+        return Detections(np.asarray(xyxy, np.float32).reshape(n, 4), np.full(n, 0.65, np.float32), np.array(cls),
+                          np.full(n, -1), *(np.full((n, *s), np.nan, np.float32) for s in ((), (2,), (2,))))
+
+    class Detector:  # finds our head in the zoomed crop (the upper middle: its origin at 80, 20 px)
+        calls = 0
+
+        def detect(self, crop):
+            Detector.calls += 1
+            return boxes(ours[None] - np.array([80, 20, 80, 20], np.float32), [green])
+
+    image = np.full((160, 320, 3), 90, np.uint8)  # no lit lamp: each head's state is its class
+    lane = LaneEstimate(0.0, 0.0, 0.0, TYPICAL_LANE_WIDTH_M, 1.0)
+    selector = LightSelector("detector", light_zoom=True, front_ahead_m=setup.front_ahead_m)
+    state, dist = selector(boxes(left[None], [red]), cam, lane, None, image, 0.0, Detector())
+    assert Detector.calls == 1
+    assert state == "green" and dist == pytest.approx(stop_line_distance_m(cam, ours, setup.front_ahead_m))
+    selector.reset()
+    assert selector(boxes(ours[None], [green]), cam, lane, None, image, 1.0, Detector())[0] == "green"
+    assert Detector.calls == 1  # ours in the full frame: no zoomed pass
+    selector.reset()
+
+    class Blind(Detector):
+        def detect(self, crop):
+            return boxes(np.zeros((0, 4)), [])
+
+    assert selector(boxes(left[None], [red]), cam, lane, None, image, 2.0, Blind())[0] == "red"  # none better found
