@@ -216,7 +216,12 @@ class RoadUserTracker:
         # ... and otherwise along the lane where one is seen (a parked car lines up with the road, not with a car
         # still turning out of a junction, whose axis is then up to ~20 degrees off the lane's)
         road = -f.heading_error_rad if f.lane_known and np.isfinite(f.heading_error_rad) else 0.0
-        along_motion = speed >= BODY_ALONG_MOTION_M_S
+        # ... but not a box cut by the image's edge: its place is the placement's guess, which jumps as the box
+        # grows or shrinks, and its fitted velocity with it (validation route 800033 from the models: a car pulling
+        # up beside the car, cut by the right edge, read moving sideways at 3 m/s for a moment and kept that 101
+        # degrees standing beside it for the memory's 30 s: across the left turn's corridor, it held the car
+        # through two greens)
+        along_motion = (speed >= BODY_ALONG_MOTION_M_S) & ~edge_cut
         heading = np.where(along_motion, motion, road)
         centre = _centre(point, size, heading)
         ids = self._associate(ids, centre, vel, dt)

@@ -66,6 +66,22 @@ def test_a_car_never_seen_moving_lies_along_the_lane_and_its_heading_is_not_know
     assert not seen.heading_known()[0] and _axis_deg(seen.users.heading_rad[0]) == pytest.approx(0.0)
 
 
+def test_a_box_cut_by_the_image_edge_gives_its_body_no_direction():
+    """Validation route 800033 from the models: a car pulling up beside the car, its box cut by the image's right
+    edge, read moving sideways for a moment (its place is the placement's guess, which jumps); standing beside the
+    car with that direction kept, its body lay across the left turn's corridor and held the car through two greens.
+    A cut box's motion gives no direction; the same motion in full view does."""
+    import dataclasses
+
+    frames = _turn_and_stop(math.radians(100.0), (5.3, -3.2))
+    cut = [dataclasses.replace(pf, detections=dataclasses.replace(pf.detections, xyxy=np.array([[250.0, 60.0, 320.0, 150.0]],
+                                                                                              np.float32))) for pf in frames]
+    seen = _track(cut)
+    assert not seen.heading_known()[0] and _axis_deg(seen.users.heading_rad[0]) == pytest.approx(0.0)
+    seen = _track(frames)
+    assert seen.heading_known()[0] and _axis_deg(seen.users.heading_rad[0]) == pytest.approx(-80.0, abs=0.5)
+
+
 def test_the_remembered_direction_turns_with_the_ego():
     """The ego turning left at 0.2 rad/s for the 2.5 s after the car moved off: in the ego's frame the body turns
     right by the same 0.5 rad (the ego's own turn, integrated from its yaw rate)."""
