@@ -24,6 +24,7 @@ import numpy as np
 
 from common.vocab import (CAMERA_TO_BUMPER_M, CLEARANCE_SIZE_M, CYCLIST_CLASS, EGO_CLEARANCE_HALF_WIDTH_M, OBSTACLE_CLASSES,
                           PEDESTRIAN_CLASS, TRAFFIC_CONE_CLASS, in_classes)
+from perception.placement import cut_sides
 from perception.types import PerceptionFrame
 
 from .features import DISTANCE_SCALE_M, LATERAL_SCALE_M, REL_SPEED_SCALE_M_S, Decoded, object_column
@@ -341,7 +342,7 @@ def _from_frame(pf: PerceptionFrame):
     keep = np.flatnonzero(in_classes(d.class_id, OBSTACLE_CLASSES) & np.all(np.isfinite(d.position_m), axis=1))
     d = d.select(keep)
     height, width = pf.image_size[:2]
-    edge_cut = (d.xyxy[:, 0] <= 1.0) | (d.xyxy[:, 2] >= width - 1.0)  # NaN boxes (labels without a camera): never
+    edge_cut = np.logical_or(*cut_sides(d.xyxy, width))  # perception's rule: NaN boxes (labels without a camera) never
     # a vehicle cut by the image's bottom is within ~5 m: ranged from depth, its place swings as the box shrinks
     # while the car drives past, and its fitted velocity with it (parked cars at the kerb "moved" 3-5 m/s
     # towards the path: most of the full brakes from the models on town seed 800009, session 17). Walkers and

@@ -97,7 +97,7 @@ def side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_
     width beyond. The box's inner edge alone misleads here: detector boxes of cut objects run past
     the body onto the road. Without depth, the inner edge, ranged by the box, is the estimate."""
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
-    left_cut, right_cut = _cut_sides(dets, cam)
+    left_cut, right_cut = cut_sides(dets.xyxy, cam.width)
     cut = left_cut ^ right_cut
     if not cut.any():
         return pos
@@ -114,9 +114,10 @@ def side_cut_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_
     return pos
 
 
-def _cut_sides(dets: Detections, cam: CameraModel) -> tuple[np.ndarray, np.ndarray]:
-    """(N,) bool each: boxes cut by the image's left edge, by its right edge."""
-    return dets.xyxy[:, 0] <= 1.0, dets.xyxy[:, 2] >= cam.width - 1.0
+def cut_sides(xyxy: np.ndarray, width_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """(N,) bool each: boxes ``xyxy`` [px] cut by the left edge, by the right edge of an image ``width_px`` wide
+    (NaN boxes, the labels' without a camera: neither)."""
+    return xyxy[:, 0] <= 1.0, xyxy[:, 2] >= width_px - 1.0
 
 
 def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_m: np.ndarray | None) -> np.ndarray:
@@ -137,7 +138,7 @@ def beside_lateral(dets: Detections, cam: CameraModel, pos: np.ndarray, depth_m:
     if depth_m is None:
         return pos
     x0, x1 = dets.xyxy[:, 0], dets.xyxy[:, 2]
-    left_cut, right_cut = _cut_sides(dets, cam)
+    left_cut, right_cut = cut_sides(dets.xyxy, cam.width)
     bottom_cut = dets.xyxy[:, 3] >= cam.height - 1  # its range is the depth's, not a near end's
     beside = ((x1 < cam.cx) | (x0 > cam.cx)) & np.isin(dets.class_id, list(VEHICLE_CLASSES))
     beside &= ~(left_cut | right_cut | bottom_cut)
