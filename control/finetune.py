@@ -217,3 +217,28 @@ class CorrectionSize(BaseCallback):
             self.logger.record("residual/steer", self.sum[0] / self.steps)
             self.logger.record("residual/accel", self.sum[1] / self.steps)
         self.sum, self.steps = np.zeros(2), 0
+
+
+class KnobsLog(BaseCallback):
+    """A knob run's (``control.knob_policy``) mean knobs per rollout, ``knobs/gap_scale`` and ``knobs/speed_scale``,
+    and the share of steps that left the driver's own (``knobs/moved``: either knob off 1 by more than 2 %)."""
+
+    def __init__(self):
+        super().__init__()
+        self.sum, self.moved, self.steps = np.zeros(2), 0, 0
+
+    def _on_step(self) -> bool:
+        for info in self.locals.get("infos", ()):
+            if "knobs" in info:
+                k = np.asarray(info["knobs"], np.float64)
+                self.sum += k
+                self.moved += int(np.any(np.abs(k - 1.0) > 0.02))
+                self.steps += 1
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.steps:
+            self.logger.record("knobs/gap_scale", self.sum[0] / self.steps)
+            self.logger.record("knobs/speed_scale", self.sum[1] / self.steps)
+            self.logger.record("knobs/moved", self.moved / self.steps)
+        self.sum, self.moved, self.steps = np.zeros(2), 0, 0

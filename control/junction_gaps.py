@@ -181,7 +181,7 @@ def stream_margin_s(speed_m_s: float) -> float:
 
 def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: bool = False,
                 oncoming_only: bool = True, unsure_m_s: float = UNSURE_ONCOMING_M_S,
-                standing_start: bool = False, far_standing: np.ndarray | None = None) -> bool:
+                standing_start: bool = False, far_standing: np.ndarray | None = None, gap_scale: float = 1.0) -> bool:
     """Whether some approaching vehicle leaves too short a gap at the conflict point of its path with the
     route line: it gets there sooner than ``CRITICAL_GAP_S``, or sooner than the car has cleared the point
     (its rear past the vehicle's far side) plus ``stream_margin_s``; a vehicle on the conflict point now
@@ -193,8 +193,8 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
     ``standing_start`` (with ``oncoming_only``): a standing vehicle in the oncoming lanes ahead, at the junction's
     far line (``STANDING_AT_LINE_M``), counts as pulling off toward the car now (``STANDING_START_S``).
     ``far_standing``: per road user, seen standing over a few seconds beyond the sure range (``far_tracks.FarTracks``):
-    no worst case for it, it stands."""
-    critical_s = 0.0 if taken else CRITICAL_GAP_S
+    no worst case for it, it stands. ``gap_scale``: x the critical gap and the stream margin (``control.knobs``)."""
+    critical_s = 0.0 if taken else CRITICAL_GAP_S * gap_scale
     pts, s = sampled_route(route)
     if len(pts) < 2:
         return False
@@ -241,7 +241,7 @@ def gap_refused(users: Users, route: RouteGuidance, speed_m_s: float, taken: boo
         else:
             t_vehicle = reach_m / v
         t_ego = clear_time_s(s_conflict + EGO_LENGTH_M / 2 + width / 2 + EGO_CLEARANCE_HALF_WIDTH_M, speed_m_s)
-        if t_vehicle < max(critical_s, t_ego + (0.0 if taken else stream_margin_s(v))):
+        if t_vehicle < max(critical_s, t_ego + (0.0 if taken else gap_scale * stream_margin_s(v))):
             return True
     return False
 

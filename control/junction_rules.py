@@ -86,6 +86,7 @@ class JunctionRules:
         self._box_readings = 0  # the last ``BOX_WINDOW_STEPS`` exit readings, a bit each (1: blocked), newest lowest
         self._green_wait_steps = 0  # steps standing at a permitted left's line on a green (or no light)
         self._far = FarTracks(dt_s)  # far road users' places: which stand (the permitted left's worst case)
+        self.gap_scale = 1.0  # x the gaps a permitted left demands (``control.knobs``; the driver sets it)
 
     def reset(self) -> None:
         self._far.reset()
@@ -152,7 +153,7 @@ class JunctionRules:
         self._gap_taken = not gap_refused(users, route, f.speed_m_s, taken=self._gap_taken,
                                           standing_start=(f.speed_m_s < MOVING_M_S
                                                           and self._green_wait_steps * self.dt_s < STANDING_START_S),
-                                          far_standing=self._far.standing(users))
+                                          far_standing=self._far.standing(users), gap_scale=self.gap_scale)
         if self._gap_taken:
             return None
         return min(line, f.light_distance_m) if math.isfinite(f.light_distance_m) else line

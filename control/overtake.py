@@ -235,6 +235,7 @@ class Overtake:
 
     def __init__(self, config: OvertakeConfig = OvertakeConfig()):
         self.cfg = config
+        self.gap_scale = 1.0  # x the gaps a lane change demands of the target lane (``control.knobs``; the driver sets it)
         self.reset()
 
     def reset(self) -> None:
@@ -477,7 +478,8 @@ class Overtake:
     def _target_clear(self, f: Decoded, end_m: float, cruise_m_s: float) -> bool:
         """Whether the lane to the left is free for the whole manoeuvre (see the module docstring)."""
         cfg = self.cfg
-        gap_m, gap_s, margin_s = cfg.rear_gap_m, cfg.rear_gap_s, cfg.oncoming_margin_s
+        k = self.gap_scale
+        gap_m, gap_s, margin_s = k * cfg.rear_gap_m, k * cfg.rear_gap_s, k * cfg.oncoming_margin_s
         w = self.width_m
         v = max(f.speed_m_s, 0.0)
         v_pass = max(min(cfg.pass_speed_m_s, cruise_m_s), 1.0)

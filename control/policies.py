@@ -34,11 +34,13 @@ from .angled_bodies import angled_body_gap_m, lane_line
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
 from .junction_rules import JunctionRules, crossing_gap_m
+from .knobs import IDENTITY, Knobs
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .road_users import RoadUserTracker
 from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 if TYPE_CHECKING:
+    from .knob_policy import KnobsPolicy
     from .residual import ResidualPolicy
 
 JUNCTION_COMMANDS = ("left", "right", "straight")  # the route block's junction manoeuvres
@@ -129,6 +131,7 @@ class RuleBasedPolicy(Policy):
         self.walkers = WalkerMemory()  # walkers beside a junction manoeuvre's path, also once out of view
         self.bodies = RoadUserTracker()  # footprints turned as each body last moved (control.angled_bodies)
         self._frame: PerceptionFrame | None = None
+        self.knobs = IDENTITY  # its decisions' gaps and cruise speed, as a decision-level policy sets them
         # while the overtake moves the car across lanes: the direction (ego frame, + left) of the point its
         # steering aims at, for the safety supervisor's path (it otherwise assumes the car follows its lane) [rad]
         self.aim_heading_rad: float | None = None
@@ -140,6 +143,13 @@ class RuleBasedPolicy(Policy):
         self.bodies.reset()
         self._frame = None
         self.aim_heading_rad = None
+        self.set_knobs(IDENTITY)
+
+    def set_knobs(self, knobs: Knobs) -> None:
+        """The knobs of the steps from now on (``control.knobs``: x its time gaps, x its cruise speed)."""
+        self.knobs = knobs
+        self.junctions.gap_scale = knobs.gap_scale
+        self.overtake.gap_scale = knobs.gap_scale
 
     def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
         self._frame = frame  # the overtake reads every road user of it
@@ -168,7 +178,7 @@ class RuleBasedPolicy(Policy):
         self.walkers.update(users, route if turning else None, f.speed_m_s, f.yaw_rate_rad_s)
         if not turning:
             self.walkers.reset()
-        self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s, path_gaps)
+        self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s * self.knobs.speed_scale, path_gaps)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
         self.aim_heading_rad = None
         if self._route_steers(f, route) and not self.overtake.active:
@@ -217,7 +227,7 @@ class RuleBasedPolicy(Policy):
     def _accel(self, f, route: RouteGuidance | None = None) -> float:
         c = self.cfg
         v = f.speed_m_s
-        cruise = c.speed_factor * f.speed_limit_m_s
+        cruise = c.speed_factor * f.speed_limit_m_s * self.knobs.speed_scale
         kappa = abs(f.curvature_1_m) if route is None else max(abs(f.curvature_1_m), route_curvature(route))
         if kappa > 1e-4:
             cruise = min(cruise, np.sqrt(c.max_lateral_accel_m_s2 / kappa))
@@ -346,9 +356,10 @@ def _algorithm_of(path: Path) -> str:
     raise PolicyError(f"{path}: policy class from {module!r} is not one of {POLICY_KINDS}")
 
 
-def load_policy(path: str | Path, device: str = "auto") -> "SB3Policy | ResidualPolicy":
+def load_policy(path: str | Path, device: str = "auto") -> "SB3Policy | ResidualPolicy | KnobsPolicy":
     """Load a policy saved by ``drivestack train policy`` (a correction on the rule-based driver comes back as
-    ``control.residual.ResidualPolicy``); clear errors for anything else."""
+    ``control.residual.ResidualPolicy``, the driver's knobs as ``control.knob_policy.KnobsPolicy``); clear errors
+    for anything else."""
     from .pixels import PIXEL_LAYOUT_ID
 
     path = Path(path)
@@ -380,6 +391,11 @@ def load_policy(path: str | Path, device: str = "auto") -> "SB3Policy | Residual
             raise PolicyError(f"{str(path)!r} is a correction on the rule-based driver ({layout}) but records no "
                               "correction scale: save it with `drivestack train policy --set residual=true`")
         return ResidualPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base, scale)
+    from .knob_policy import KnobsPolicy, knobs_base_layout
+
+    base = knobs_base_layout(layout or "")
+    if base in FEATURE_LAYOUTS and shape == (FEATURE_LAYOUTS[base],):  # the rule-based driver's knobs
+        return KnobsPolicy(SB3Policy(model, f"{algo} ({path.name})", layout=layout), base)
     if layout not in FEATURE_LAYOUTS or shape != (FEATURE_LAYOUTS[layout],):
         known = ", ".join(f"{k} ({v},)" for k, v in FEATURE_LAYOUTS.items())
         raise PolicyError(f"{str(path)!r} expects observations {layout or 'of unknown layout'} with shape {shape}; "

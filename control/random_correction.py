@@ -1,4 +1,5 @@
-"""The control beside a residual policy's measured gain: a random correction of the same size.
+"""The control beside a residual policy's measured gain: a random correction of the same size (and beside a knob
+policy's, ``control.knob_policy``: random knobs of the same size, built the same way).
 
 A trained correction on the rule-based driver is judged against the driver alone, but any correction changes
 timing, and on a town route a small change in timing flips some outcomes (a stand-off at a junction broken, a
@@ -19,6 +20,7 @@ import numpy as np
 
 from .numpy_actor import NumpyActor
 from .policies import Policy, PolicyError
+from .knob_policy import KnobsPolicy
 from .residual import ResidualPolicy
 
 STATE_SEEDS = (12345, 23456, 34567)  # training-range town routes the states are driven on (never a held-out seed)
@@ -48,9 +50,9 @@ def visited_states(path: str, seeds=STATE_SEEDS, route_length_m: float = STATE_R
     from .evaluate import row_objects, run_episode
 
     env, policy = row_objects("ppo/labels", "townnav", route_length_m, str(path), None, False, "cpu")
-    if not isinstance(policy, ResidualPolicy):
-        raise PolicyError(f"{str(path)!r} is not a correction on the rule-based driver (residual policy): a random "
-                          "correction is the control of a residual policy only")
+    if not isinstance(policy, (ResidualPolicy, KnobsPolicy)):
+        raise PolicyError(f"{str(path)!r} is not a correction on the rule-based driver or its knobs: a random "
+                          "correction is the control of a residual or knob policy only")
     learned, recorder = policy.learned, _InputRecorder(policy.learned)
     policy.learned = recorder
     try:

@@ -91,7 +91,10 @@ class PolicyTrainConfig:
     # starts as (a zeroed action head; no warm start needed); the executed command is teacher + scale x output
     residual: bool = False
     residual_scale: float | tuple[float, float] = 0.5  # one for both commands, or [steer, accel]
-    correction_cost: float = 0.0  # reward lost per step x the executed correction's mean square (residual only)
+    correction_cost: float = 0.0  # reward lost per step x the executed correction's (or the knobs' action's) mean square
+    # decision-level RL (control.knob_policy): the policy sets the rule-based driver's knobs (control.knobs: x its time
+    # gaps, x its cruise speed) each step and the driver drives; it starts as the driver (identity knobs)
+    knobs: bool = False
     # the safety supervisor in the training loop (control.supervised_training): it brakes as at drive time and
     # each step it overrides the command costs intervention_cost, so the policy learns to brake before it has to
     supervised: bool = False
@@ -177,8 +180,11 @@ class PolicyTrainConfig:
         for scale in (self.residual_scale if isinstance(self.residual_scale, tuple) else (self.residual_scale,)):
             check_range("residual_scale", scale, 0.01, 2.0)
         check_range("correction_cost", self.correction_cost, 0.0, 100.0)
-        if self.correction_cost and not self.residual:
-            raise ConfigError("correction_cost prices a residual's correction: it needs residual=true")
+        if self.correction_cost and not (self.residual or self.knobs):
+            raise ConfigError("correction_cost prices a residual's correction or the knobs' departure: it needs "
+                              "residual=true or knobs=true")
+        if self.residual and self.knobs:
+            raise ConfigError("residual=true and knobs=true are two kinds of policy on the rule-based driver: pick one")
         check_range("intervention_cost", self.intervention_cost, 0.0, 100.0)
         check_range("failure_routes", self.failure_routes, 0, 100_000)
         check_range("failure_share", self.failure_share, 0.0, 1.0)
@@ -199,11 +205,17 @@ class PolicyTrainConfig:
             raise ConfigError("failure_routes replays the rule-based driver's failures: it needs observation=features")
         if self.supervised and self.observation != "features":
             raise ConfigError("supervised=true is for observation=features (the supervisor reads the feature vector)")
-        if self.residual and (self.algo != "ppo" or self.observation != "features"):
-            raise ConfigError("residual=true is for PPO on features (algo=ppo, observation=features)")
-        if self.residual and self.warm_start_steps:
-            raise ConfigError("residual=true starts as the rule-based driver itself (a zero correction): "
-                              "set warm_start_steps=0 (configs/policy_residual.yaml does)")
+        for on, name, start in ((self.residual, "residual", "a zero correction"), (self.knobs, "knobs", "identity knobs")):
+            if on and (self.algo != "ppo" or self.observation != "features"):
+                raise ConfigError(f"{name}=true is for PPO on features (algo=ppo, observation=features)")
+            if on and self.warm_start_steps:
+                raise ConfigError(f"{name}=true starts as the rule-based driver itself ({start}): "
+                                  f"set warm_start_steps=0 (configs/policy_{name}*.yaml do)")
+
+    @property
+    def on_teacher(self) -> bool:
+        """Whether the policy acts through the rule-based driver (a residual correction or its knobs)."""
+        return self.residual or self.knobs
 
 
     def collects_in_actors(self) -> bool:
@@ -236,7 +248,7 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
         env = make_stage_env(stage, cfg.route_length_m, training_seed=seed, noise=noise, noise_seed=seed, monitor=True,
                              reward=cfg.reward, layout=_layout(cfg))
         teacher = None
-        if cfg.residual:
+        if cfg.on_teacher:
             from .policies import RuleBasedPolicy
 
             teacher = RuleBasedPolicy()
@@ -248,12 +260,16 @@ def _env_fn(cfg: PolicyTrainConfig, stage: str, rank: int, replay: bool = True):
             from .residual import TeacherResidual
 
             env = TeacherResidual(env, cfg.residual_scale, teacher, cfg.correction_cost)
+        if cfg.knobs:
+            from .knob_policy import TeacherKnobs
+
+            env = TeacherKnobs(env, teacher, cfg.correction_cost)
         if replay and stage in harvested_stages(cfg):
             from .failure_starts import FailureStarts, load_starts
 
             starts, _ = load_starts(Path(cfg.out_dir) / FAILURES_FILE)
             horizon = round(cfg.failure_horizon_s / env.unwrapped.dt_s)
-            env = FailureStarts(env, [s for s in starts if s.stage == stage], cfg.failure_share, horizon, cfg.residual,
+            env = FailureStarts(env, [s for s in starts if s.stage == stage], cfg.failure_share, horizon, cfg.on_teacher,
                                 seed=seed, prioritised=cfg.failure_prioritised)
         return env
     return make
@@ -540,7 +556,8 @@ def _callbacks(cfg: PolicyTrainConfig, out: Path, state: dict, bar):
 
 
 def _driver(cfg: PolicyTrainConfig, model):
-    """The model as a ``control.policies.Policy``: the learned correction on its own teacher when residual."""
+    """The model as a ``control.policies.Policy``: the learned correction on its own teacher when residual, the
+    teacher under the learned knobs with knobs."""
     from .policies import SB3Policy
 
     learned = SB3Policy(model, cfg.algo, cfg.observation, _file_layout(cfg))
@@ -548,6 +565,10 @@ def _driver(cfg: PolicyTrainConfig, model):
         from .residual import ResidualPolicy
 
         return ResidualPolicy(learned, _layout(cfg), cfg.residual_scale)
+    if cfg.knobs:
+        from .knob_policy import KnobsPolicy
+
+        return KnobsPolicy(learned, _layout(cfg))
     return learned
 
 
@@ -558,10 +579,14 @@ def _save(cfg: PolicyTrainConfig, model, path: Path) -> None:
 
 
 def _file_layout(cfg: PolicyTrainConfig) -> str:
-    """The layout id a policy file of the run records: the env's, with ``+teacher`` for a residual policy."""
+    """The layout id a policy file of the run records: the env's, with ``+teacher`` for a residual policy and
+    ``+knobs`` for a knob policy."""
+    from .knob_policy import knobs_layout
     from .residual import residual_layout
 
-    return residual_layout(_layout(cfg)) if cfg.residual else _layout(cfg)
+    if cfg.residual:
+        return residual_layout(_layout(cfg))
+    return knobs_layout(_layout(cfg)) if cfg.knobs else _layout(cfg)
 
 
 def _layout(cfg: PolicyTrainConfig) -> str:
@@ -681,7 +706,7 @@ class _HarvestRoute:
         """What the route's outcome depends on besides its seed: not where the run folder lies or how its envs are
         spread (a resume from a moved folder or with ``--ray`` finds the journal's routes)."""
         c = self.cfg
-        return (f"{self.stage}, {_harvest_world(c)}, layout={_layout(c)}, reward={c.reward}, residual={c.residual}, "
+        return (f"{self.stage}, {_harvest_world(c)}, layout={_layout(c)}, reward={c.reward}, residual={c.on_teacher}, "
                 f"lead_s={c.failure_lead_s}")
 
     def __repr__(self) -> str:  # the journal's key (``common.units.journaled``)
@@ -696,7 +721,7 @@ def _harvest_route(route: _HarvestRoute):
     key = route.world()
     if key not in _HARVEST_ENVS:
         _HARVEST_ENVS.clear()  # one run's env at a time
-        _HARVEST_ENVS[key] = (_env_fn(route.cfg, route.stage, 0, replay=False)(), TeacherPrefix(route.cfg.residual))
+        _HARVEST_ENVS[key] = (_env_fn(route.cfg, route.stage, 0, replay=False)(), TeacherPrefix(route.cfg.on_teacher))
     env, prefix = _HARVEST_ENVS[key]
     return route_failure(env, prefix, route.stage, route.seed, route.cfg.failure_lead_s)
 
@@ -751,10 +776,10 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
     starting = state["phase"] == "start"
     if starting:
         model = _new_model(cfg, env, out / "tb")
-        if cfg.residual:
+        if cfg.on_teacher:
             from .residual import zero_correction
 
-            zero_correction(model)  # the run starts as its teacher
+            zero_correction(model)  # the run starts as its teacher (a zero correction, or identity knobs)
         if cfg.warm_start_steps:
             state["warm_start"] = warm_start(cfg, model, out, progress)
             save_policy(model, out / "warm_start.zip", _layout(cfg))
@@ -766,7 +791,7 @@ def _start(cfg: PolicyTrainConfig, out: Path, state: dict, env, bar, progress: b
     eval_cb.model = model  # outside learn() the callback still needs the model and its step count
     eval_cb.num_timesteps = model.num_timesteps
     if starting:
-        if cfg.warm_start_steps or cfg.residual:
+        if cfg.warm_start_steps or cfg.on_teacher:
             eval_cb.evaluate_now(record=False)  # score the cloned policy (or the teacher) before any RL, as the first best
         state["phase"] = "rl"
         eval_cb.checkpoint()  # from here a resume starts from checkpoints/latest.zip
@@ -781,6 +806,8 @@ def _finetune_callbacks(cfg: PolicyTrainConfig, out: Path, model, starting: bool
     callbacks = [finetune.RewardTerms(), finetune.CurriculumLog()]
     if cfg.residual:
         callbacks.append(finetune.CorrectionSize())
+    if cfg.knobs:
+        callbacks.append(finetune.KnobsLog())
     per_update = cfg.n_steps * cfg.n_envs
     if cfg.value_warmup_steps:
         callbacks.append(finetune.ValueWarmup(cfg.value_warmup_steps))

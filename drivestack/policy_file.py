@@ -1,6 +1,6 @@
 """``drivestack policy random-correction SRC --out DST``: the control a residual policy's gain is judged against.
 
-Writes a copy of the residual policy ``SRC`` whose correction is random but of the same size
+Writes a copy of the residual (or knob) policy ``SRC`` whose correction (knobs) is random but of the same size
 (``control.random_correction``): drive both with ``eval policy`` on the same seeds, then ``eval compare`` the
 rule-based driver, the control and the policy. A gain that the control also shows is not learning.
 
@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("policy", help="tools for a driving policy file: its random-correction control",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", help="random-correction")
-    p.add_argument("source", help="a residual policy saved by `drivestack train policy` (.zip)")
+    p.add_argument("source", help="a residual or knob policy saved by `drivestack train policy` (.zip)")
     p.add_argument("--out", required=True, help="where to write the control (.zip)")
     p.add_argument("--seed", type=int, default=0, help="which random permutation (default 0)")
     p.set_defaults(func=run)
@@ -48,10 +48,13 @@ def run(args) -> int:
     model = policy.learned.model
     size = randomise_correction(model, states, seed=args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    save_policy(model, out, model.drivestack_observation, model.drivestack_residual_scale)
+    save_policy(model, out, model.drivestack_observation, getattr(model, "drivestack_residual_scale", None))
     print(f"states: {size.states} (the policy's own drives of training-range routes {', '.join(map(str, STATE_SEEDS))}, "
           f"{STATE_ROUTE_M:g} m)")
-    for i, command in enumerate(("steer", "accel")):
+    from control.knob_policy import KnobsPolicy
+
+    outputs = ("gap knob", "speed knob") if isinstance(policy, KnobsPolicy) else ("steer", "accel")
+    for i, command in enumerate(outputs):
         print(f"{command}: mean |correction| learnt {size.learnt_mean_abs[i]:.4f}, control {size.control_mean_abs[i]:.4f}, "
               f"correlation {size.correlation[i]:+.2f}")
     print(f"wrote {out}")

@@ -1,4 +1,4 @@
-"""The random-correction control of a residual policy (control.random_correction, `drivestack policy`)."""
+"""The random-correction control of a residual or knob policy (control.random_correction, `drivestack policy`)."""
 
 import numpy as np
 import torch
@@ -61,6 +61,26 @@ def test_policy_random_correction_writes_a_loadable_control_and_refuses_what_it_
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], (argv, err)
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_a_knob_policy_gets_random_knobs_of_its_size(tmp_path, capsys, monkeypatch):
+    from stable_baselines3 import PPO
+
+    from control.knob_policy import KnobsPolicy, TeacherKnobs, knobs_layout
+
+    monkeypatch.setattr(random_correction, "STATE_SEEDS", (12345,))
+    monkeypatch.setattr(random_correction, "STATE_ROUTE_M", 150.0)
+    model = PPO("MlpPolicy", TeacherKnobs(make_env("townnav", 200.0)), seed=0, device="cpu", verbose=0)
+    with torch.no_grad():
+        model.policy.action_net.weight.copy_(0.05 * torch.randn(model.policy.action_net.weight.shape,
+                                                                generator=torch.Generator().manual_seed(1)))
+    save_policy(model, tmp_path / "k.zip", knobs_layout(LAYOUT_V2_ID))
+    assert main(["policy", "random-correction", str(tmp_path / "k.zip"), "--out", str(tmp_path / "c.zip")]) == 0
+    out = capsys.readouterr().out
+    assert "gap knob: mean |correction| learnt" in out and "speed knob" in out
+    control = load_policy(tmp_path / "c.zip")
+    assert isinstance(control, KnobsPolicy) and control.layout == LAYOUT_V2_ID
+    assert not torch.equal(control.learned.model.policy.action_net.weight, model.policy.action_net.weight)
 
 
 def test_the_states_are_driven_on_training_range_seeds():
