@@ -17,7 +17,7 @@ from gymnasium import spaces
 from perception.types import PerceptionFrame
 
 from .knobs import KNOB_COUNT, knobs_from_action
-from .policies import SAFE_STOP, Policy, RuleBasedPolicy, SB3Policy, observation_finite
+from .policies import OnTeacherPolicy, RuleBasedPolicy
 
 KNOBS_SUFFIX = "+knobs"  # a knob policy's layout id: the env's layout id and this
 
@@ -68,41 +68,16 @@ class TeacherKnobs(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
-class KnobsPolicy(Policy):
+class KnobsPolicy(OnTeacherPolicy):
     """Driving side: the learned knobs (``SB3Policy`` on the env's vector) and the rule-based driver under them.
-    ``layout`` is the env's layout; the file's is ``knobs_layout`` of it."""
+    The file's layout is ``knobs_layout`` of ``layout``."""
 
-    observation = "features"
-
-    def __init__(self, learned: SB3Policy, layout: str, teacher: RuleBasedPolicy | None = None):
-        self.learned = learned
-        self.layout = layout
-        self.teacher = teacher or RuleBasedPolicy()
-        self.name = learned.name.replace("(", "(knobs, ", 1) if "(" in learned.name else f"{learned.name} (knobs)"
-
-    @property
-    def aim_heading_rad(self) -> float | None:
-        return self.teacher.aim_heading_rad
-
-    @property
-    def seen_users(self):
-        """The driver's road users of this step (``RuleBasedPolicy.seen_users``), for the supervisor."""
-        return self.teacher.seen_users
+    kind = "knobs"
 
     @property
     def knobs(self):
         return self.teacher.knobs
 
-    def reset(self) -> None:
-        self.teacher.reset()
-        self.learned.reset()
-
-    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
-        if not observation_finite(obs):
-            return SAFE_STOP.copy()
+    def _act_through(self, obs: np.ndarray, frame: PerceptionFrame | None) -> np.ndarray:
         self.teacher.set_knobs(knobs_from_action(self.learned.act(obs)))
         return self.teacher.act(obs, frame)
-
-    def _act(self, obs: np.ndarray) -> np.ndarray:  # act() is the whole policy: it needs the frame
-        raise NotImplementedError
-

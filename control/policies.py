@@ -309,6 +309,48 @@ class HoldSpeedPolicy(RuleBasedPolicy):
         return np.array([self._steer(f), accel], np.float32)
 
 
+class OnTeacherPolicy(Policy):
+    """A learned network that acts through the rule-based driver (``control.residual``: a correction on its command;
+    ``control.knob_policy``: its knobs). ``layout`` is the env's layout (what the loops build the env with); the
+    driver's state and road users are the policy's, for the safety supervisor. ``act`` is the whole policy (it needs
+    the frame); a perception failure is the safe stop."""
+
+    observation = "features"
+    kind = "on the driver"  # how the name says what the learned part does
+
+    def __init__(self, learned: "SB3Policy", layout: str, teacher: RuleBasedPolicy | None = None):
+        self.learned = learned
+        self.layout = layout
+        self.teacher = teacher or RuleBasedPolicy()
+        self.name = (learned.name.replace("(", f"({self.kind}, ", 1) if "(" in learned.name
+                     else f"{learned.name} ({self.kind})")
+
+    @property
+    def aim_heading_rad(self) -> float | None:
+        """Where the driver's overtake steers (the supervisor's path reads it)."""
+        return self.teacher.aim_heading_rad
+
+    @property
+    def seen_users(self):
+        """The driver's road users of this step (``RuleBasedPolicy.seen_users``), for the supervisor."""
+        return self.teacher.seen_users
+
+    def reset(self) -> None:
+        self.teacher.reset()
+        self.learned.reset()
+
+    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
+        if not observation_finite(obs):
+            return SAFE_STOP.copy()
+        return self._act_through(obs, frame)
+
+    @abstractmethod
+    def _act_through(self, obs: np.ndarray, frame: PerceptionFrame | None) -> np.ndarray: ...
+
+    def _act(self, obs: np.ndarray) -> np.ndarray:  # act() is the whole policy
+        raise NotImplementedError
+
+
 def route_curvature(route: RouteGuidance) -> float:
     """The sharpest curvature of the route over its next waypoints (circles through consecutive
     triples) [1/m]: a turn ahead slows the car before it gets there. Waypoints the block clipped at its

@@ -26,7 +26,7 @@ from gymnasium import spaces
 from perception.types import PerceptionFrame
 
 from .observation import OBS_BOUND
-from .policies import SAFE_STOP, Policy, RuleBasedPolicy, SB3Policy, observation_finite
+from .policies import SAFE_STOP, OnTeacherPolicy, RuleBasedPolicy, SB3Policy
 
 TEACHER_SUFFIX = "+teacher"  # a residual policy's layout id: the env's layout id and this
 TEACHER_SIZE = 2  # the teacher's [steer, accel], appended to the observation
@@ -104,44 +104,22 @@ class TeacherResidual(gym.Wrapper):
         return self._observe(obs, info), reward, terminated, truncated, info
 
 
-class ResidualPolicy(Policy):
+class ResidualPolicy(OnTeacherPolicy):
     """Driving side: the rule-based driver and a learned correction (``SB3Policy`` on the extended vector).
 
-    ``layout`` is the env's layout (what the loops build the env with); the file's is ``residual_layout`` of it.
-    ``scale``: one number for both commands or [steer, accel], as trained."""
+    The file's layout is ``residual_layout`` of ``layout``. ``scale``: one number for both commands or [steer, accel],
+    as trained."""
 
-    observation = "features"
+    kind = "residual"
 
     def __init__(self, learned: SB3Policy, layout: str, scale: float | tuple[float, float],
                  teacher: RuleBasedPolicy | None = None):
-        self.learned = learned
-        self.layout = layout
+        super().__init__(learned, layout, teacher)
         self.scale = command_scales(scale)
-        self.teacher = teacher or RuleBasedPolicy()
-        self.name = learned.name.replace("(", "(residual, ", 1) if "(" in learned.name else f"{learned.name} (residual)"
 
-    @property
-    def aim_heading_rad(self) -> float | None:
-        """Where the teacher's overtake steers (the supervisor's path reads it); the correction is small."""
-        return self.teacher.aim_heading_rad
-
-    @property
-    def seen_users(self):
-        """The teacher's road users of this step (``RuleBasedPolicy.seen_users``), for the supervisor."""
-        return self.teacher.seen_users
-
-    def reset(self) -> None:
-        self.teacher.reset()
-        self.learned.reset()
-
-    def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
-        if not observation_finite(obs):
-            return SAFE_STOP.copy()
+    def _act_through(self, obs: np.ndarray, frame: PerceptionFrame | None) -> np.ndarray:
         teacher = self.teacher.act(obs, frame)
         return compose(teacher, self.learned.act(with_teacher(obs, teacher)), self.scale)
-
-    def _act(self, obs: np.ndarray) -> np.ndarray:  # act() is the whole policy: it needs the frame
-        raise NotImplementedError
 
 
 def zero_correction(model) -> None:

@@ -395,3 +395,43 @@ def test_merges_through_the_measured_perception_noise():
     policy = RuleBasedPolicy()
     results = [run_case(env, policy, case) for case in suite_cases(["MergeSlowTraffic"], "short")]
     assert sum(r["passed"] for r in results) >= 6 and not any(r["collision"] for r in results)
+
+
+def test_a_far_car_in_a_lane_seen_carrying_traffic_our_way_is_not_taken_as_oncoming():
+    """From the models a stream car 150-180 m ahead in the target lane read oncoming or standing (its reading beyond
+    the sure range is noise), and the car never merged into a 3.9-s stream (suite validation case 800015): once the
+    lane is seen carrying traffic our way within the sure range, a far car in it moves with that stream."""
+
+    def phases(stream_near: bool) -> list[str]:
+        o = Overtake()
+
+        def users(k):
+            rows = [(AHEAD_M, 0.0, 0.0, 0.0), (120.0, WIDTH_M, -12.0, 0.0)]  # the far one reads oncoming
+            if stream_near:
+                rows.append((-30.0 + 5.0 * k * o.cfg.dt_s, WIDTH_M, 5.0, 0.0))  # a stream car behind, our way
+            return dataclasses.replace(_users(*rows), sure_range_m=35.0)
+
+        return _drive(o, 80, users)
+
+    assert set(phases(False)) == {IDLE}  # a far car alone: as if coming at the limit, the lane stays closed
+    assert OUT in phases(True)
+
+
+def test_a_car_out_of_view_is_placed_no_better_than_its_read_speed_allows():
+    """A car behind in the target lane, seen once and then out of the forward camera's view, is dead-reckoned; from
+    the models its read speed errs (``memory_speed_error``), so the gap behind it shrinks with the time since it was
+    seen (suite case 800303: a car read 18 % fast lay 10 m ahead of its track after 5 s, and the car moved out in
+    front of it). With labels (exact speeds) the gap stays what it was."""
+
+    def clear_after(seconds: float, sure_range_m: float) -> bool:
+        o = Overtake()
+        v = 8.0
+        seen = _users((200.0, 0.0, 0.0, 0.0), (-14.0, WIDTH_M, v, 0.0))
+        o.update(_decoded(v), dataclasses.replace(seen, sure_range_m=sure_range_m), None, 13.0)
+        alone = dataclasses.replace(_users((200.0 - v * o.cfg.dt_s, 0.0, 0.0, 0.0)), sure_range_m=sure_range_m)
+        for _ in range(round(seconds / o.cfg.dt_s)):
+            o.update(_decoded(v), alone, None, 13.0)
+        return o._target_clear(_decoded(v), o.s_m + 60.0, 13.0)
+
+    assert clear_after(0.5, 35.0) and clear_after(6.0, math.inf)
+    assert not clear_after(6.0, 35.0)
