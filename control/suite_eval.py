@@ -8,7 +8,12 @@ A case is one scenario at one parameter point with one seed (``SuiteCase``). Whi
 - ``short`` (the default): per parameter, the first, middle and last value of its sweep, combined in
   every way (CCRs: ego 10 / 45 / 80 km/h x overlap 100 / 50 / -75 %), 96 cases over the 16 straight-track
   scenarios where the full matrix has 273, and 45 over the 4 junction ones (their full matrix: the same 45);
-- ``defaults``: each parameter's default, one point per scenario.
+- ``defaults``: each parameter's default, one point per scenario;
+- ``drawn``: held-out cases off the sweep points: per scenario ``seeds_per_scenario`` cases, each parameter drawn
+  uniformly over its allowed range (``sim.suite.sampling.draw_params``, a fixed generator: the same cases in every
+  run), in worlds from ``DRAWN_SEED0`` (the test range: training draws its suite worlds below 800,000, a run's
+  validation cases ``control.suite_validation`` from 800,000), so a gain at the sweep points can be checked on
+  cases nobody tuned on.
 
 The junction cases (family ``junction``, ``sim.suite.junctions``) play in a navigation town and are
 driven with the route block in the observation (layout v2, ``SUITE_NAV``): only the rule-based rows
@@ -33,7 +38,10 @@ from .evaluate import ROWS, SUITE, SUITE_NAV, run_episode
 from .features import LAYOUT_ID
 from .route_features import LAYOUT_V2_ID
 
-SWEEPS = ("short", "full", "defaults")
+SWEEPS = ("short", "full", "defaults", "drawn")
+DRAWN_SEED0 = 900_000  # the drawn cases' worlds (``control.envs.TEST_SEED0``)
+_DRAWN_GENERATOR = 0x7E57  # the drawn cases' parameters: the same in every run
+DRAWN_PER_SCENARIO_MAX = 1000  # each scenario's block of worlds
 INFRACTIONS = ("off_route", "red_light", "failed_to_yield", "blocked_junction")  # the junction cases' (``sim.suite.outcome``)
 
 
@@ -124,12 +132,21 @@ def sweep_values(values: tuple[float, ...], sweep: str, default: float) -> tuple
 
 def suite_cases(scenarios: list[str], sweep: str = "short", seeds_per_scenario: int = 1,
                 values: dict[str, tuple[float, ...]] | None = None) -> list[SuiteCase]:
-    """Every case: each scenario x each parameter point of ``sweep`` x seeds 0..seeds_per_scenario-1."""
+    """Every case: each scenario x each parameter point of ``sweep`` x seeds 0..seeds_per_scenario-1 (``drawn``:
+    that many drawn cases per scenario, see the module's doc)."""
     from sim.suite import SCENARIOS
 
     if seeds_per_scenario < 1:
         raise ConfigError(f"--seeds-per-scenario {seeds_per_scenario} is not allowed; use 1 or more")
     values = values or {}
+    if sweep == "drawn":
+        if values:
+            raise ConfigError(f"--param {', '.join(values)} is not allowed with --sweep drawn (its parameters are drawn); "
+                              "use --sweep short, full or defaults")
+        if seeds_per_scenario > DRAWN_PER_SCENARIO_MAX:
+            raise ConfigError(f"--seeds-per-scenario {seeds_per_scenario} is not allowed with --sweep drawn; use 1 to "
+                              f"{DRAWN_PER_SCENARIO_MAX}")
+        return _drawn_cases(scenarios, seeds_per_scenario)
     cases = []
     for name in scenarios:
         params = SCENARIOS[name].params
@@ -137,6 +154,21 @@ def suite_cases(scenarios: list[str], sweep: str = "short", seeds_per_scenario: 
         for point in itertools.product(*axes):
             for seed in range(seeds_per_scenario):
                 cases.append(SuiteCase(name, tuple((p.name, float(v)) for p, v in zip(params, point)), seed))
+    return cases
+
+
+def _drawn_cases(scenarios: list[str], per_scenario: int) -> list[SuiteCase]:
+    """``per_scenario`` drawn cases of each scenario; a scenario's draws and worlds do not depend on which other
+    scenarios are chosen (one generator and one block of worlds per scenario, in the catalog's order)."""
+    from sim.suite import SCENARIOS
+    from sim.suite.sampling import draw_params
+
+    cases = []
+    for name in scenarios:
+        k = list(SCENARIOS).index(name)
+        rng = np.random.default_rng([_DRAWN_GENERATOR, k])
+        for j in range(per_scenario):
+            cases.append(SuiteCase(name, tuple(draw_params(name, rng).items()), DRAWN_SEED0 + DRAWN_PER_SCENARIO_MAX * k + j))
     return cases
 
 

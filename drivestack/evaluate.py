@@ -85,11 +85,12 @@ def add_parser(sub) -> None:
                         "pedestrian, cyclist, leaderboard, junction: the last only for the rule-based rows)")
     p.add_argument("--sweep", default="short",
                    help="suite: short (default: each parameter's first, middle and last sweep value, all combinations), "
-                        "full (the protocol's test matrix) or defaults (one point per scenario)")
+                        "full (the protocol's test matrix), defaults (one point per scenario) or drawn (held-out cases: "
+                        "--seeds-per-scenario N per scenario, parameters drawn over their allowed range, worlds 900000+)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1[,V2]",
                    help="suite: these values of one parameter instead of its sweep, e.g. ego_kmh=30,40 (repeatable)")
     p.add_argument("--seeds-per-scenario", type=int, default=1,
-                   help="suite: scene seeds 0..N-1 per parameter point (default 1)")
+                   help="suite: scene seeds 0..N-1 per parameter point (default 1); with --sweep drawn, N drawn cases per scenario")
     p.add_argument("--interleave", action="store_true",
                    help="policy: the models rows run the detector and the multi-task network in turns, each every other frame")
     p.add_argument("--workers", type=int, default=1, help="policy, suite: episodes in parallel processes (default 1)")

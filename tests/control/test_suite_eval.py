@@ -53,3 +53,22 @@ def test_a_cell_counts_passes_collisions_and_impact_speeds():
                     "impact_kmh_max": 30.0, "interventions": 8, "cases_with_intervention": 2, "infractions": 0}
     unsupervised = summarize_cases([{**rec(True), "supervised": False}])
     assert unsupervised["interventions"] is None and unsupervised["impact_kmh_mean"] is None
+
+
+def test_drawn_cases_are_held_out_fixed_and_within_each_parameters_range():
+    """``--sweep drawn``: N cases per scenario with every parameter drawn over its allowed range, in the test range's
+    worlds, the same in every run and whichever other scenarios are chosen."""
+    from control.suite_eval import DRAWN_SEED0
+
+    both = suite_cases(["CCRs", "MergeSlowTraffic"], "drawn", seeds_per_scenario=5)
+    assert [c.scenario for c in both] == ["CCRs"] * 5 + ["MergeSlowTraffic"] * 5
+    assert suite_cases(["MergeSlowTraffic"], "drawn", seeds_per_scenario=5) == both[5:]  # independent of the others
+    assert len({c.seed for c in both}) == 10 and min(c.seed for c in both) >= DRAWN_SEED0
+    for c in both:
+        for p in SCENARIOS[c.scenario].params:
+            assert p.lo <= dict(c.params)[p.name] <= p.hi
+    assert len({c.params for c in both[:5]}) == 5  # drawn, not a sweep point repeated
+    with pytest.raises(ConfigError, match="not allowed with --sweep drawn"):
+        suite_cases(["CCRs"], "drawn", values={"ego_kmh": (30.0,)})
+    with pytest.raises(ConfigError, match="use 1 to 1000"):
+        suite_cases(["CCRs"], "drawn", seeds_per_scenario=1001)
