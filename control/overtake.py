@@ -328,7 +328,9 @@ class Overtake:
                 if cost[k, j] < math.inf:
                     best = j
                     cost[:, j] = math.inf  # taken: no later user may have it
-            fast = abs(v) > cfg.moving_m_s
+            # beyond the sure range a speed reading is noise (from the models a parked car approached from 60 m read
+            # moving for over a second, was taken for stopped traffic and never passed: ParkedObstacle 800301)
+            fast = abs(v) > cfg.moving_m_s and math.hypot(float(users.x_m[k]), float(users.y_m[k])) <= users.sure_range_m
             if best is None:
                 still = abs(v) < still_m_s and abs(float(users.vy_m_s[k])) < still_m_s
                 self.tracks.append(Track(float(s[k]), float(lat[k]), v, float(users.length_m[k]), float(users.width_m[k]),

@@ -435,3 +435,25 @@ def test_a_car_out_of_view_is_placed_no_better_than_its_read_speed_allows():
 
     assert clear_after(0.5, 35.0) and clear_after(6.0, math.inf)
     assert not clear_after(6.0, 35.0)
+
+
+def test_a_parked_car_read_moving_beyond_the_sure_range_is_still_an_obstacle():
+    """From the models a parked car approached from 60 m read moving for over a second beyond the 35-m sure range, was
+    taken for stopped traffic (``moved``) and never passed (ParkedObstacle 800301, a time limit): only readings within
+    the sure range can show that a road user moves."""
+
+    def phases(sure_range_m: float) -> list[str]:
+        o = Overtake()
+        x, v, out = 60.0, 8.0, []
+        for k in range(200):  # 10 s: approach at 8 m/s to 12 m from its front, then stand there
+            if k < 120 and x > AHEAD_M:
+                x -= v * o.cfg.dt_s
+            speed = v if k < 120 and x > AHEAD_M else 0.0
+            read_v = 3.0 if x > 35.0 else 0.0  # read moving away while far (from the models: noise)
+            o.update(_decoded(speed), dataclasses.replace(_users((x, 0.0, read_v, 0.0)), sure_range_m=sure_range_m),
+                     None, 13.0)
+            out.append(o.phase)
+        return out
+
+    assert OUT in phases(35.0)
+    assert set(phases(math.inf)) == {IDLE}  # with labels, read so it drove: traffic that stopped, not passed
