@@ -137,9 +137,9 @@ def project_onto(line_pts: np.ndarray, s: np.ndarray, x: np.ndarray, y: np.ndarr
 
 def exit_blocked(users: Users, route: RouteGuidance, speed_m_s: float = 0.0) -> bool:
     """Whether a slow vehicle in the route's lane has its rear (its nearest point) between the junction's
-    entry and ``EXIT_ROOM_M`` past its exit: entering now would leave the car standing in the box. While the
-    car any vehicle there beyond ``users.sure_range_m`` counts, by its place alone: the car holds at its line until it
-    can judge it or it has left the exit. (It once judged by what it read while standing at the line: from the models
+    entry and ``EXIT_ROOM_M`` past its exit: entering now would leave the car standing in the box. Any vehicle
+    there beyond ``users.sure_range_m`` counts by its place alone: the car holds at its line until it can judge it
+    or it has left the exit. (It once judged by what it read while standing at the line: from the models
     a standing queue's rear 36-39 m off read 0.2-4 m/s in runs of seconds, its errors correlated in time, and the car
     went into the box in 11 of 12 drawn validation cases of BlockedJunction; ``speed_m_s`` is kept for the callers.)"""
     span = junction_span_m(route)

@@ -503,10 +503,6 @@ class Overtake:
         # a target lane seen carrying traffic our way within the sure range is a lane our way: a car in it too far to
         # tell its speed is not taken as coming at the limit. From the models a stream car 150-180 m ahead, read at
         # 16-23 m/s (truth 5), was, and the car never merged into a 3.9-s stream (suite validation case 800015)
-        # (for ``lane_ours_memory_s``: a lane keeps its direction while the stream's cars come and go)
-        near_stream = [t.v_m_s for t in self._stream() if t.s_m - self.s_m <= self.sure_range_m]
-        if near_stream:
-            self.ours_seen_s, self.ours_v_m_s = self.t_s, float(np.median(near_stream))
         ours = self.t_s - self.ours_seen_s < cfg.lane_ours_memory_s
         for t in self.tracks:
             standing = not t.moved and math.isfinite(t.still_since_s)
@@ -619,6 +615,11 @@ class Overtake:
         # exact labels read exact speeds; a source with a sure range errs in them (``cfg.memory_speed_error``)
         self.speed_error = 0.0 if math.isinf(users.sure_range_m) else self.cfg.memory_speed_error
         self._remember(users, f)
+        # the target lane's direction, from its traffic within the sure range (``_target_clear``); remembered for
+        # ``lane_ours_memory_s``: a lane keeps its direction while the stream's cars come and go
+        near_stream = [t.v_m_s for t in self._stream() if t.s_m - self.s_m <= self.sure_range_m]
+        if near_stream:
+            self.ours_seen_s, self.ours_v_m_s = self.t_s, float(np.median(near_stream))
         w = self.width_m
         v = self.v_m_s = max(f.speed_m_s, 0.0)
         stretch = self._find_stretch()
