@@ -257,8 +257,13 @@ class Overtake:
         self.waiting = False  # a stretch is blocked and the target lane is not clear
         self.v_m_s = 0.0  # the ego's speed [m/s]
         self.sure_range_m = math.inf  # farther than this, perception cannot tell a road user's speed [m]
-        self.speed_error = 0.0  # the share of a read speed it may be off by (0: exact labels) [-]
         self.unclear_since_s = math.inf  # moving out, the target lane's check has failed since [s]; inf: it holds
+
+    @property
+    def speed_error(self) -> float:
+        """The share a read speed may be off by: exact labels (no sure range) read exact speeds, a source with a
+        sure range errs in them (``cfg.memory_speed_error``) [-]."""
+        return 0.0 if math.isinf(self.sure_range_m) else self.cfg.memory_speed_error
 
     # --- perception -> the road frame -------------------------------------------------------------
     def _localise(self, f: Decoded) -> None:
@@ -612,8 +617,6 @@ class Overtake:
         on: where the speed control would drive on, the manoeuvre changes nothing."""
         self._localise(f)
         self.sure_range_m = users.sure_range_m
-        # exact labels read exact speeds; a source with a sure range errs in them (``cfg.memory_speed_error``)
-        self.speed_error = 0.0 if math.isinf(users.sure_range_m) else self.cfg.memory_speed_error
         self._remember(users, f)
         # the target lane's direction, from its traffic within the sure range (``_target_clear``); remembered for
         # ``lane_ours_memory_s``: a lane keeps its direction while the stream's cars come and go
