@@ -12,19 +12,12 @@ from control.junction_gaps import gap_refused
 from control.knob_policy import KnobsPolicy, TeacherKnobs, knobs_base_layout, knobs_layout
 from control.knobs import IDENTITY, Knobs, knobs_from_action
 from control.policies import RuleBasedPolicy, SB3Policy, load_policy, save_policy
-from control.residual import zero_correction
 from control.route_features import LAYOUT_V2_ID, OBS_SIZE_V2
 from control.train import PolicyTrainConfig
 
+from .on_teacher import assert_drives, zeroed_ppo
 from .test_junction_gaps import _left, _oncoming, _users
 
-
-def _ppo(env, seed=0, **kw):
-    from stable_baselines3 import PPO
-
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kw)
-    zero_correction(model)
-    return model
 
 
 def test_an_action_of_zeros_is_the_driver_itself_and_the_range_is_as_stated():
@@ -90,23 +83,13 @@ def test_identity_knobs_drive_exactly_as_the_teacher_and_a_saved_policy_loads_as
         assert info["knobs"] == (1.0, 1.0)
         if term or trunc:
             break
-    plain, teacher = make_env("townnav", 200.0), RuleBasedPolicy()
-    obs, info = plain.reset(seed=800001)
-    for k in range(len(executed)):
-        a = teacher.act(obs, info["perception"])
-        np.testing.assert_array_equal(a, executed[k])
-        obs, *_, info = plain.step(a)
+    assert_drives(RuleBasedPolicy(), executed)
 
-    model = _ppo(env)
+    model = zeroed_ppo(env)
     save_policy(model, tmp_path / "k.zip", knobs_layout(LAYOUT_V2_ID))
     policy = load_policy(tmp_path / "k.zip")
     assert isinstance(policy, KnobsPolicy) and policy.layout == LAYOUT_V2_ID and "knobs" in policy.name
-    obs, info = plain.reset(seed=800001)
-    policy.reset()
-    for k in range(len(executed)):
-        a = policy.act(obs, info["perception"])
-        np.testing.assert_array_equal(a, executed[k])
-        obs, *_, info = plain.step(a)
+    assert_drives(policy, executed)
     assert policy.knobs == IDENTITY
     assert policy.act(np.full(OBS_SIZE_V2, np.nan, np.float32))[1] == -1.0  # a perception failure: the safe stop
 
@@ -144,7 +127,7 @@ def test_rl_moves_a_deliberately_slowed_start_back_to_speed():
     import torch
 
     env = TeacherKnobs(make_env("empty", 120.0, training_seed=5))
-    model = _ppo(env, n_steps=1024, batch_size=128, n_epochs=10, use_sde=True, sde_sample_freq=16,
+    model = zeroed_ppo(env, n_steps=1024, batch_size=128, n_epochs=10, use_sde=True, sde_sample_freq=16,
                  policy_kwargs={"log_std_init": -1.5})
     with torch.no_grad():
         model.policy.action_net.bias[1] = -0.8  # speed x 0.6

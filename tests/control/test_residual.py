@@ -12,13 +12,8 @@ from control.residual import ResidualPolicy, TeacherResidual, base_layout, compo
 from control.route_features import LAYOUT_V2_ID, OBS_SIZE_V2
 from control.train import PolicyTrainConfig
 
+from .on_teacher import assert_drives, zeroed_ppo
 
-def _ppo(env, seed=0, **kw):
-    from stable_baselines3 import PPO
-
-    model = PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0, **kw)
-    zero_correction(model)
-    return model
 
 
 def test_compose_adds_the_scaled_correction_within_the_actuators_range():
@@ -44,24 +39,14 @@ def test_a_zero_correction_drives_exactly_as_the_teacher(tmp_path):
         np.testing.assert_array_equal(info["executed_action"], info["teacher_action"])
         if term or trunc:
             break
-    plain, teacher = make_env("townnav", 200.0), RuleBasedPolicy()
-    obs, info = plain.reset(seed=800001)
-    for k in range(len(executed)):
-        a = teacher.act(obs, info["perception"])
-        np.testing.assert_array_equal(a, executed[k])
-        obs, *_, info = plain.step(a)
+    assert_drives(RuleBasedPolicy(), executed)
 
-    model = _ppo(env)
+    model = zeroed_ppo(env)
     save_policy(model, tmp_path / "r.zip", residual_layout(LAYOUT_V2_ID), residual_scale=0.5)
     policy = load_policy(tmp_path / "r.zip")
     assert isinstance(policy, ResidualPolicy) and policy.layout == LAYOUT_V2_ID
     np.testing.assert_array_equal(policy.scale, [0.5, 0.5])
-    obs, info = plain.reset(seed=800001)
-    policy.reset()
-    for k in range(len(executed)):
-        a = policy.act(obs, info["perception"])
-        np.testing.assert_array_equal(a, executed[k])
-        obs, *_, info = plain.step(a)
+    assert_drives(policy, executed)
     assert policy.act(np.full(OBS_SIZE_V2, np.nan, np.float32))[1] == -1.0  # a perception failure: the safe stop
     save_policy(model, tmp_path / "pair.zip", residual_layout(LAYOUT_V2_ID), residual_scale=(0.1, 0.5))
     np.testing.assert_allclose(load_policy(tmp_path / "pair.zip").scale, [0.1, 0.5])  # steer, accel: as trained
@@ -119,7 +104,7 @@ def test_rl_improves_a_deliberately_weakened_teacher():
     reward pays progress) learns the throttle its coasting teacher never gives (measured: 20.0 -> 24.7 km/h mean
     over the first 200 steps of two validation worlds, 8,192 steps)."""
     env = TeacherResidual(make_env("empty", 120.0, training_seed=5), scale=0.5, teacher=Coasting())
-    model = _ppo(env, n_steps=1024, batch_size=128, n_epochs=10, policy_kwargs={"log_std_init": -0.5})
+    model = zeroed_ppo(env, n_steps=1024, batch_size=128, n_epochs=10, policy_kwargs={"log_std_init": -0.5})
 
     def speed_kmh(m):
         policy = ResidualPolicy(SB3Policy(m, "ppo", layout=residual_layout("drivestack-features-v1")),
