@@ -11,8 +11,8 @@ rule-based driver holds at the line as a standing obstacle until the rules let i
   car (``control.junction_gaps.exit_blocked``) in ``BOX_BLOCKED_READINGS`` of the last ``BOX_WINDOW_STEPS``;
 - **right on red** (where the route block says the map permits it): the red light's line is a stop
   sign's: a full stop, then go once the junction is clear (``red_light_waived``);
-- **crossing traffic**: a road user moving across the route line that will be in the car's way
-  within two seconds is a standing obstacle where it crosses (``crossing_gap_m``).
+
+Road users moving across the route line are ``control.crossers``'.
 
 Vehicles come from the observation's object rows (positions from the camera's foot, velocities
 relative to the ego); the junction (centre, radius) and the stop line come from the route block,
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from common.vocab import CAMERA_MOUNT, EGO_CLEARANCE_HALF_WIDTH_M, EGO_LENGTH_M
+from common.vocab import CAMERA_MOUNT, EGO_LENGTH_M
 
 from .far_tracks import FarTracks
 from .junction_gaps import STANDING_START_S, exit_blocked, gap_refused, junction_span_m
@@ -39,9 +37,6 @@ STOP_WINDOW_M = 2.5  # ... counts within this of the line [m]
 CLEAR_S = 3.0  # after the stop: nobody may reach the box within this [s]
 MOVING_M_S = 0.5  # slower than this is not approaching [m/s]
 LINE_BEFORE_ENTRY_M = 4.5  # the stop line lies about this far before the junction entry (crosswalk + setback) [m]
-CROSSING_TIMES_S = (1.0, 2.0)  # where road users moving across the route will be [s]
-CROSSING_MARGIN_M = 8.0  # a predicted crossing counts up to this far beyond where the car will be then [m]
-CROSSING_CLEARANCE_M = 0.3  # side margin of the route corridor [m]
 # the exit counts as blocked while this many of the last ``BOX_WINDOW_STEPS`` readings (1 s at 20 Hz) say so. One
 # reading is not enough either way: from the models a standing queue's speed read 2.2, -4.6, 2.7 m/s in turn at 30 m,
 # and each such reading had let go of the hold; and the measured range noise (6 % of the
@@ -196,51 +191,6 @@ def _red_is_a_stop_sign(f: Decoded, route: RouteGuidance) -> bool:
     """Whether the light ahead shows red and the map permits a right on red for the next manoeuvre:
     its line is then a stop sign's line."""
     return route.right_on_red and f.light_state == "red" and math.isfinite(f.light_distance_m)
-
-
-def crossing_gap_m(f: Decoded, route: RouteGuidance) -> float:
-    """Distance to where a road user moving across the route will be in the car's way, moving as it
-    moves now, 1 or 2 s ahead: a standing obstacle there [m] (inf for none). The observation's
-    in-path flag follows the lane; this follows the route line, through junctions too."""
-    col = object_column
-    rows = f.objects[f.objects[:, col("present")] > 0.5]
-    if not len(rows):
-        return math.inf
-    line = np.vstack([[0.0, 0.0], route.waypoints_m])
-    seg = np.diff(line, axis=0)
-    seg_len = np.maximum(np.hypot(*seg.T), 1e-6)
-    arc0 = np.concatenate([[0.0], np.cumsum(seg_len)[:-1]])
-    # where each moving road user will be at each of CROSSING_TIMES_S, projected onto the route's segments all at
-    # once (a projection per road user and time was a twentieth of the teacher's step)
-    moving = []  # (row, vx, vy, t, x and y at t)
-    for r in rows:
-        x = r[col("x")] * DISTANCE_SCALE_M + CAMERA_MOUNT.forward_m
-        y = r[col("y")] * LATERAL_SCALE_M
-        vx = r[col("vx")] * REL_SPEED_SCALE_M_S[0] + f.speed_m_s
-        vy = r[col("vy")] * REL_SPEED_SCALE_M_S[1]
-        if math.hypot(vx, vy) < MOVING_M_S:
-            continue
-        moving += [(r, vx, vy, t, x + vx * t, y + vy * t) for t in CROSSING_TIMES_S]
-    if not moving:
-        return math.inf
-    px = np.array([m[4] for m in moving])[:, None]
-    py = np.array([m[5] for m in moving])[:, None]
-    rel = np.stack([px - line[:-1, 0], py - line[:-1, 1]], 2)  # (points, segments, 2)
-    u = np.clip((rel * seg).sum(2) / seg_len**2, 0.0, 1.0)
-    near = line[:-1] + u[:, :, None] * seg
-    d = np.hypot(px - near[:, :, 0], py - near[:, :, 1])
-    nearest = np.argmin(d, axis=1)
-    gap = math.inf
-    for i, (r, vx, vy, t, _, _) in enumerate(moving):
-        k = int(nearest[i])
-        half_len, half_wid = r[col("length")] * 10.0 / 2, r[col("width")] * 3.0 / 2
-        along = arc0[k] + u[i, k] * seg_len[k]
-        heading = math.atan2(seg[k, 1], seg[k, 0])
-        across = abs(math.sin(math.atan2(vy, vx) - heading)) > 0.5
-        if (d[i, k] < EGO_CLEARANCE_HALF_WIDTH_M + half_wid + CROSSING_CLEARANCE_M and across
-                and 0 < along < f.speed_m_s * t + CROSSING_MARGIN_M):
-            gap = min(gap, along - half_len - EGO_LENGTH_M / 2)
-    return gap
 
 
 def _vehicles(f: Decoded) -> list[tuple[float, float, float, float]]:

@@ -33,7 +33,8 @@ from sim.idm import IDMParams, idm_accel
 from .angled_bodies import angled_body_gap_m, lane_line
 from .features import LAYOUT_ID, OBS_SIZE, decode, object_column
 from .junction_gaps import WalkerMemory, route_leader, route_line, walker_gap_m
-from .junction_rules import JunctionRules, crossing_gap_m
+from .crossers import CROSSING_LINE_M, crossing_gap_m
+from .junction_rules import JunctionRules
 from .knobs import IDENTITY, Knobs
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .road_users import RoadUserTracker
@@ -263,15 +264,18 @@ class RuleBasedPolicy(Policy):
             # of it, "can it stop" read no and a car waiting there for a permitted left went on yellow into red)
             if f.light_state == "red" or d > v * v / (2 * c.comfortable_brake_m_s2) or v < STANDING_AT_LINE_M_S:
                 stop = min(stop, max(d, 0.05))
+        # a road user moving across the path ahead (control.crossers): along the route, through junctions too, or
+        # without one along the lane ahead, far enough for where the car will be in 2 s at up to 130 km/h
+        crossing = crossing_gap_m(f, np.vstack([[0.0, 0.0], route.waypoints_m]) if route is not None
+                                  else lane_line(f, CROSSING_LINE_M))
         if route is not None:
-            crossing = crossing_gap_m(f, route)
             if route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m:
                 # a crosswalk the car turns across: the walkers in view and those remembered out of it
                 crossing = min(crossing, walker_gap_m(self._users, route, v), walker_gap_m(self.walkers.unseen(), route, v))
                 lead_gap, lead_v = route_leader(self._users, route)  # a car just round the corner
                 if lead_gap < gap:
                     gap, v_lead = max(lead_gap, 0.05), lead_v
-            stop = min(stop, max(crossing, 0.05))
+        stop = min(stop, max(crossing, 0.05))
         # a vehicle angled across the corridor that will still be there when the car arrives (control.angled_bodies):
         # the route's corridor through a junction manoeuvre or where no lane is seen, else the lane's
         in_turn = route is not None and route.command in JUNCTION_COMMANDS and route.distance_m < c.walker_yield_m

@@ -144,9 +144,10 @@ def test_eval_policy_cli_same_episodes_with_ray(capsys):
 @pytest.mark.slow  # the suite twice, once on its own Ray instance: about a minute on 2 busy cores
 @needs_ray
 def test_eval_suite_same_cases_with_ray_and_the_workers_write_the_clips(tmp_path, capsys):
-    # at 60 km/h without the supervisor CCRs passes and CPNA-25 does not (a failure clip for a worker to write)
-    argv = ["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "CCRs,CPNA-25", "--sweep", "defaults",
-            "--param", "ego_kmh=60", "--no-supervisor", "--json"]
+    # at 47 km/h without the supervisor CCRs passes and RedLightRunner (its runner at 79 km/h) does not (a failure
+    # clip for a worker to write)
+    argv = ["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "CCRs,RedLightRunner", "--sweep", "defaults",
+            "--param", "ego_kmh=47", "--param", "runner_kmh=79", "--no-supervisor", "--json"]
     assert main(argv + ["--out", str(tmp_path / "plain")]) == 0
     plain = json.loads(capsys.readouterr().out)
     assert main(argv + ["--out", str(tmp_path / "ray"), "--ray", "--ray-cpus", "2"]) == 0

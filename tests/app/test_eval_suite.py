@@ -49,20 +49,21 @@ def test_two_scenarios_end_to_end_match_the_suite_env(capsys):
 
 
 def test_a_failed_case_writes_its_clip_and_the_report(tmp_path, capsys):
-    # at 60 km/h without the supervisor, the rule-based driver alone hits the near-side adult (the issue asks it
-    # to pass the pedestrian cases alone only up to 40 km/h)
+    # without the supervisor the rule-based driver alone enters on green in front of a car running its red at
+    # 79 km/h (it passes the pedestrian cases alone since it yields to crossers, control.crossers)
     out = tmp_path / "suite"
-    assert main(["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "CPNA-25", "--sweep", "defaults",
-                 "--param", "ego_kmh=60", "--no-supervisor", "--out", str(out)]) == 0
+    assert main(["eval", "suite", "--rows", "rule-based/labels", "--scenarios", "RedLightRunner", "--sweep", "defaults",
+                 "--param", "ego_kmh=47", "--param", "runner_kmh=79", "--no-supervisor", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "CPNA-25" in text and "rule-based/labels" in text
+    assert "RedLightRunner" in text and "rule-based/labels" in text
     r = json.loads((out / "report.json").read_text())
     (case,) = r["cases"]
-    assert not case["passed"] and case["collision"] == "target" and case["end"] == "collision (pedestrian)"
+    assert not case["passed"] and case["collision"] == "target" and case["end"] == "collision (vehicle)"
     assert case.get("clip_note") is None
-    assert case["clip"] == "failures/CPNA-25_ego_kmh60_seed0_rule-based-labels.mp4"
+    assert case["clip"] == "failures/RedLightRunner_ego_kmh47_runner_kmh79_seed0_rule-based-labels.mp4"
     video = cv2.VideoCapture(str(out / case["clip"]))
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == case["clip_frames"] == 80  # the last 4 s at 20 Hz
+    # the last 4 s at 20 Hz, or the whole run where it was shorter
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == case["clip_frames"] == min(80, case["steps"]) > 40
     ok, frame = video.read()
     video.release()
     assert ok and frame.shape[0] == 320 and frame.shape[1] > 640  # the camera x2 and the HUD panel
