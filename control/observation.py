@@ -23,7 +23,7 @@ import numpy as np
 from gymnasium import spaces
 
 from perception.ground_truth import GroundTruthPerception
-from perception.types import NO_PIXELS, Frame, PerceptionFrame, PerceptionProducer, SignalPrior
+from perception.types import NO_PIXELS, Frame, Odometry, PerceptionFrame, PerceptionProducer, SignalPrior
 
 from .features import LAYOUT_ID, OBS_SIZE, EgoMeasurements, encode
 from .junction_rules import FullStop
@@ -75,7 +75,8 @@ class PerceptionObservation(gym.Wrapper):
         t_s = self._index * self.env.unwrapped.dt_s
         source = f"sim:{self.env.unwrapped.config.scenario.kind}:{self.env.unwrapped.seed_used}"
         # a navigation world's map says where the next signal stands (None without a map: the straight town)
-        pf = self.perception.process(Frame(obs.get("image", NO_PIXELS), t_s, self._index, source), gt,
+        odometry = Odometry(float(state[0]), float(state[1]))  # speed, yaw rate: the track velocities need them in a turn
+        pf = self.perception.process(Frame(obs.get("image", NO_PIXELS), t_s, self._index, source, odometry), gt,
                                      prior=SignalPrior.from_labels(gt.ego))
         # speed over the last step for the memory's odometry: this step's (the simulator's control period is short)
         light = self.light_memory.update(pf.light_state, pf.light_distance_m, float(state[0]), self.env.unwrapped.dt_s)

@@ -183,7 +183,7 @@ class GroundTruthPerception:
             p_miss = np.asarray(n.miss_prob)[np.searchsorted(MISS_RANGE_EDGES_M, dist, side="right")]
             keep = self.rng.random(len(objs)) >= p_miss
             objs = [o for o, k in zip(objs, keep) if k]
-        dets = self._detections(objs, gt.ego.speed_m_s, frame.timestamp_s, rows, lats)
+        dets = self._detections(objs, gt.ego.speed_m_s, frame.timestamp_s, rows, lats, frame.odometry)
         e = gt.ego
         offset = e.lane_offset_m + (self.rng.normal(0, n.lane_offset_std_m) if n.lane_offset_std_m else 0.0)
         heading = e.heading_error_rad + (self.rng.normal(0, n.heading_std_rad) if n.heading_std_rad else 0.0)
@@ -201,11 +201,12 @@ class GroundTruthPerception:
                                lane_mask=gt.lanes, depth_m=gt.depth_m, sure_range_m=n.sure_range_m,
                                timings_ms={"ground_truth": 0.0})
 
-    def _detections(self, objs, ego_speed: float, t_s: float, rows=None, lats=None) -> Detections:
-        """``rows`` / ``lats``: each object's foot-row [px] and lateral [m] error (``ObjectErrors``), or None."""
+    def _detections(self, objs, ego_speed: float, t_s: float, rows=None, lats=None, odometry=None) -> Detections:
+        """``rows`` / ``lats``: each object's foot-row [px] and lateral [m] error (``ObjectErrors``), or None;
+        ``odometry``: the car's (``Frame.odometry``) for the fitted velocities."""
         if not objs:
             if self.noise.track_velocity:
-                self.tracks.update(t_s, np.zeros(0, np.int64), np.zeros((0, 2)))
+                self.tracks.update(t_s, np.zeros(0, np.int64), np.zeros((0, 2)), odometry)
             return Detections.empty()
         n = self.noise
         m = len(objs)
@@ -235,7 +236,7 @@ class GroundTruthPerception:
             pos = pos + np.stack([np.zeros(m), lats], 1)
         ids = np.array([o.instance_id for o in objs], np.int64)
         if n.track_velocity:
-            vel = self.tracks.update(t_s, ids, pos)
+            vel = self.tracks.update(t_s, ids, pos, odometry)
         else:
             vel = np.array([(o.speed_m_s * np.cos(o.yaw_rad) - ego_speed, o.speed_m_s * np.sin(o.yaw_rad)) for o in objs])
         return Detections(boxes, np.ones(m, np.float32), np.array([o.class_id for o in objs], np.int64),

@@ -144,7 +144,7 @@ class Perception:
             t2 = time.perf_counter()
         if run_det or self.detector is None:
             found = self.track_classes(found, t_s) if self.track else found
-            dets = self.placement(found, cam, None if outputs is None else outputs.depth_m, t_s)
+            dets = self.placement(found, cam, None if outputs is None else outputs.depth_m, t_s, frame.odometry)
         else:
             dets = self.interleave.carried_detections(t_s)
         self.interleave.keep(dets if run_det else None, outputs, t_s)

@@ -9,10 +9,12 @@ through its track's recent positions (``TrackHistory``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .geometry import CameraModel, box_ground_points
-from .types import NOMINAL_SIZE_M, VEHICLE_CLASSES, Detections
+from .types import NOMINAL_SIZE_M, VEHICLE_CLASSES, Detections, Odometry
 
 SIDE_BODY_HEIGHT_M = (0.3, 3.0)  # depth pixels this high above the road belong to a cut box's object body [m]
 SIDE_BODY_MIN_PX = 20  # ... and at least this many are needed to place it from them
@@ -53,13 +55,16 @@ class ObjectPlacement:
     def reset(self) -> None:
         self.history = TrackHistory()
 
-    def __call__(self, dets: Detections, cam: CameraModel, depth_m: np.ndarray | None, t_s: float) -> Detections:
+    def __call__(self, dets: Detections, cam: CameraModel, depth_m: np.ndarray | None, t_s: float,
+                 odometry: Odometry | None = None) -> Detections:
         """``dets`` placed on the ground; ``depth_m`` (h, w) [m] is the multi-task net's depth (None without
-        it), ``t_s`` the frame's time [s]."""
+        it), ``t_s`` the frame's time [s], ``odometry`` the car's then (``Frame.odometry``)."""
         if len(dets) == 0:
+            self.history.move(t_s, odometry)  # the car moves on between the frames with something in view too
             return dets
         pos, dist = ground_positions(dets, cam, depth_m)
-        vel = self.history.update(t_s, dets.track_id, pos) if self.track else np.full((len(dets), 2), np.nan, np.float32)
+        vel = (self.history.update(t_s, dets.track_id, pos, odometry) if self.track
+               else np.full((len(dets), 2), np.nan, np.float32))
         return Detections(dets.xyxy, dets.score, dets.class_id, dets.track_id, dist.astype(np.float32),
                           pos.astype(np.float32), vel.astype(np.float32))
 
@@ -201,27 +206,57 @@ class TrackHistory:
     Box-foot distances jitter by a few per cent frame to frame; a finite difference over one
     frame (50 ms) turns a 1 m jitter at 30 m into 20 m/s. A least-squares slope over the last
     ``VELOCITY_WINDOW_S`` averages that out; implausible results (a track that jumped to another
-    object) are reported as unknown."""
+    object) are reported as unknown.
+
+    With the car's odometry (``Frame.odometry``) the positions are dead-reckoned into a fixed frame (where the car
+    stood at the first frame) before the fit: the slope is the road user's velocity over the ground, turned into the
+    camera's axes of this frame, less the car's mean speed over the same readings (so that a car and its leader
+    braking alike read no closing, as the plain fit reads it): the relative velocity as the labels give it. Without
+    it (a video file) the fit is in the moving camera's own frame, and a turn sweeps every velocity across (yaw
+    rate x range)."""
 
     def __init__(self):
-        self.state: dict[int, list[tuple[float, np.ndarray]]] = {}
+        self.state: dict[int, list[tuple[float, np.ndarray, float]]] = {}
+        self._pose = (0.0, 0.0, 0.0)  # the camera's foot in the fixed frame: x, y [m], heading [rad]
+        self._odometer_m = 0.0  # the car's distance driven [m]
+        self._t_s: float | None = None
 
-    def update(self, t_s: float, track_id: np.ndarray, position_m: np.ndarray) -> np.ndarray:
+    def move(self, t_s: float, odometry: Odometry | None) -> None:
+        """Dead-reckon the car on to frame time ``t_s`` (``odometry`` None: unknown, the frame stays the camera's)."""
+        if odometry is not None and self._t_s is not None and t_s > self._t_s:
+            dt = t_s - self._t_s
+            x, y, psi = self._pose
+            ds = odometry.speed_m_s * dt
+            mid = psi + 0.5 * odometry.yaw_rate_rad_s * dt  # the heading halfway through the step
+            self._pose = (x + ds * math.cos(mid), y + ds * math.sin(mid), psi + odometry.yaw_rate_rad_s * dt)
+            self._odometer_m += ds
+        self._t_s = t_s
+
+    def update(self, t_s: float, track_id: np.ndarray, position_m: np.ndarray,
+               odometry: Odometry | None = None) -> np.ndarray:
+        self.move(t_s, odometry)
+        x0, y0, psi = self._pose
+        c, s = math.cos(psi), math.sin(psi)
         vel = np.full((len(track_id), 2), np.nan, np.float32)
         seen = {}
         for k, tid in enumerate(track_id.tolist()):
             if tid < 0 or not np.all(np.isfinite(position_m[k])):
                 continue
-            p_now = position_m[k].astype(np.float64)
+            px, py = position_m[k].astype(np.float64)
+            p_now = np.array([x0 + c * px - s * py, y0 + s * px + c * py])  # in the fixed frame
             hist = [h for h in self.state.get(tid, []) if t_s - h[0] <= VELOCITY_WINDOW_S and h[0] < t_s]
             if hist and np.hypot(*(p_now - hist[-1][1])) > MAX_RELATIVE_SPEED_M_S * (t_s - hist[-1][0]) + 2.0:
                 hist = []  # the track jumped to another object: start its history again
-            hist.append((t_s, p_now))
+            hist.append((t_s, p_now, self._odometer_m))
             if len(hist) >= 3:
                 t = np.array([h[0] for h in hist])
                 p = np.array([h[1] for h in hist])
+                odo = np.array([h[2] for h in hist])
                 tc = t - t.mean()
-                v = (tc[:, None] * (p - p.mean(axis=0))).sum(axis=0) / max(float((tc**2).sum()), 1e-9)
+                tt = max(float((tc**2).sum()), 1e-9)
+                v = (tc[:, None] * (p - p.mean(axis=0))).sum(axis=0) / tt
+                speed = float((tc * (odo - odo.mean())).sum()) / tt  # the car's mean speed over these readings
+                v = np.array([c * v[0] + s * v[1] - speed, -s * v[0] + c * v[1]])  # into this frame's axes, relative
                 if np.all(np.abs(v) < MAX_RELATIVE_SPEED_M_S):
                     vel[k] = v
             seen[tid] = hist

@@ -25,7 +25,7 @@ from common.vocab import (CLASS_NAMES, LIGHT_CLASSES, NOMINAL_SIZE_M, OBSTACLE_C
 if TYPE_CHECKING:  # perception may import sim (it is below); only the annotation needs it
     from sim.labels import GroundTruth
 
-__all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "OBSTACLE_CLASSES", "PEDESTRIAN_CLASS", "ROAD_USER_CLASSES", "VEHICLE_CLASSES", "Frame", "NO_PIXELS",
+__all__ = ["CLASS_NAMES", "LIGHT_CLASSES", "NOMINAL_SIZE_M", "OBSTACLE_CLASSES", "PEDESTRIAN_CLASS", "ROAD_USER_CLASSES", "VEHICLE_CLASSES", "Frame", "NO_PIXELS", "Odometry",
            "Detections", "LaneEstimate", "PerceptionFrame", "PerceptionProducer", "MultitaskOutputs", "SignalPrior",
            "perception_frame_json", "perception_frame_from_json"]
 
@@ -36,6 +36,14 @@ NO_PIXELS.flags.writeable = False
 
 
 @dataclass(frozen=True)
+class Odometry:
+    """The car's own motion at a frame, from its wheel speed and yaw-rate sensors."""
+
+    speed_m_s: float  # forward [m/s]
+    yaw_rate_rad_s: float  # + turning left [rad/s]
+
+
+@dataclass(frozen=True)
 class Frame:
     """One image from any source (``NO_PIXELS`` where the source has no camera)."""
 
@@ -43,6 +51,12 @@ class Frame:
     timestamp_s: float  # seconds since the source started (video time for files)
     index: int  # 0-based position in the source
     source: str  # where it came from (path, URL, "webcam:0", "sim:town:seed")
+    # the car's odometry at this frame, where the source has it (the simulator; None for a video file): track
+    # velocities are then relative velocities in the camera's axes of this frame, as the labels give them
+    # (``Detections.velocity_m_s``); without it they are the places' rate of change seen from the moving camera,
+    # and a turn sweeps every one of them across (a standing walker 11 m ahead in a right turn at 0.45 rad/s read
+    # crossing at 5 m/s)
+    odometry: Odometry | None = None
 
 
 def _same(a, b) -> bool:

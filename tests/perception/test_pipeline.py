@@ -7,7 +7,7 @@ import pytest
 import sim  # noqa: F401
 from perception.pipeline import DEFAULT_HYDRANET, Perception
 from perception.placement import TrackHistory
-from perception.types import Frame
+from perception.types import Frame, Odometry
 
 
 def test_track_history_velocity():
@@ -20,6 +20,46 @@ def test_track_history_velocity():
     assert v2 == pytest.approx(np.array([[-2.0, 0.0], [0.0, 1.0]]))  # slope through three sightings
     v3 = h.update(0.15, np.array([9, -1]), np.array([[10.0, 2.15], [5.0, 5.0]]))
     assert v3[0] == pytest.approx([0.0, 1.0]) and np.isnan(v3[1]).all()  # untracked rows get NaN
+
+
+def _seen_from_turning_car(odometry: bool, walker_v_m_s=(0.0, 0.0), speed_m_s=4.0, yaw_rate_rad_s=-0.45):
+    """A walker 11 m ahead of a car turning right (4 m/s, -0.45 rad/s), walking at ``walker_v_m_s`` over the
+    ground (world axes, which are the car's at t = 0): the track's velocity after 0.5 s, and the walker's
+    velocity in the car's axes then less the car's speed (what the labels report)."""
+    h = TrackHistory()
+    x = y = psi = 0.0
+    wx, wy = 11.0, 0.0
+    dt = 0.05
+    for k in range(11):
+        t = k * dt
+        if k:
+            mid = psi + 0.5 * yaw_rate_rad_s * dt
+            x, y, psi = x + speed_m_s * dt * np.cos(mid), y + speed_m_s * dt * np.sin(mid), psi + yaw_rate_rad_s * dt
+            wx, wy = wx + walker_v_m_s[0] * dt, wy + walker_v_m_s[1] * dt
+        c, s = np.cos(psi), np.sin(psi)
+        seen = np.array([[c * (wx - x) + s * (wy - y), -s * (wx - x) + c * (wy - y)]])  # in the car's axes
+        v = h.update(t, np.array([1]), seen, Odometry(speed_m_s, yaw_rate_rad_s) if odometry else None)
+    c, s = np.cos(psi), np.sin(psi)
+    truth = np.array([c * walker_v_m_s[0] + s * walker_v_m_s[1] - speed_m_s, -s * walker_v_m_s[0] + c * walker_v_m_s[1]])
+    return v[0], truth
+
+
+@pytest.mark.parametrize("walker_v_m_s", [(0.0, 0.0), (0.0, 1.4), (1.0, -1.0)])
+def test_with_the_cars_odometry_a_turn_does_not_sweep_the_velocities(walker_v_m_s):
+    v, truth = _seen_from_turning_car(True, walker_v_m_s)
+    assert v == pytest.approx(truth, abs=0.05)  # as the labels give it
+    swept, _ = _seen_from_turning_car(False, walker_v_m_s)
+    assert swept[1] - truth[1] > 4.0  # without it: 0.45 rad/s x 11 m of sweep across (a standing walker "crossing")
+
+
+def test_with_the_cars_odometry_a_leader_braking_as_hard_reads_no_closing():
+    # both at 30 m/s braking at 8 m/s^2, 20 m apart: the fit over 0.5 s must take the car's speed over the same
+    # readings (its speed now, 2 m/s below their mean, read the leader pulling away while both braked alike)
+    h = TrackHistory()
+    for k in range(11):
+        t = k * 0.05
+        v = h.update(t, np.array([1]), np.array([[20.0, 0.0]]), Odometry(30.0 - 8.0 * t, 0.0))
+    assert v[0] == pytest.approx([0.0, 0.0], abs=0.05)
 
 
 def test_track_velocity_averages_out_distance_jitter_and_drops_jumps():
