@@ -10,9 +10,9 @@ rule-based driver holds at the line as a standing obstacle until the rules let i
 - **don't block the box**: hold at the junction's line while the exit lane beyond has no room for the
   car (``control.junction_gaps.exit_blocked``) in ``BOX_BLOCKED_READINGS`` of the last ``BOX_WINDOW_STEPS``;
 - **right on red** (where the route block says the map permits it): the red light's line is a stop
-  sign's: a full stop, then go once the junction is clear (``red_light_waived``);
+  sign's: a full stop, then go once the junction is clear (``red_light_waived``).
 
-Road users moving across the route line are ``control.crossers``'.
+Road users moving across the car's path, at junctions and between them, are ``control.crossers``'.
 
 Vehicles come from the observation's object rows (positions from the camera's foot, velocities
 relative to the ego); the junction (centre, radius) and the stop line come from the route block,
