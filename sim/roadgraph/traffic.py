@@ -52,7 +52,13 @@ CREEP_LATERAL_M_S = 0.3  # sideways speed that finishes a lane change stopped ha
 # an oncoming driver meeting the ego over the centre line stops this far short of its front, leaving the road its
 # pass needs to get back into its lane (``control.overtake``: rear 4 m past the stretch, then a 10 m move) [m]
 OVERTAKER_ROOM_M = 20.0
-EGO_MOVING_M_S = 1.0  # the ego counts as on its way to a junction above this speed [m/s]
+EGO_MOVING_M_S = 1.0  # the ego counts as on its way to a junction above this speed [m/s] ...
+EGO_WAITING_REACH_M = 30.0  # ... or, slower, with its front this close to its connector [m]
+# a driver giving way judges the ego's arrival as if it sped up this hard from its speed now: judged at its speed
+# of the moment, a car was let out across the ego standing for a walker (and one driving at 4 m/s) 10-20 m from
+# its junction, which then drove on, from outside its camera's view at 45 degrees, into its side (validation
+# routes 800016 and 800019, the models' errors) [m/s^2]
+EGO_PULL_OFF_M_S2 = 2.0
 EGO_ENTERING_M = 6.0  # ... and as entering it with its front this close to its connector [m]
 CYCLIST_SHARE = 0.06  # share of the moving vehicles that are bicycles [-]
 CYCLIST_SPEED_M_S = (4.0, 7.0)  # a cyclist's own top speed, drawn per rider [m/s]
@@ -68,6 +74,13 @@ ON_RED_WALKER_REACH_M = CROSSWALK_M / 2 + 1.5  # right on red: a walker this clo
 def _dims_of(kind: np.ndarray) -> np.ndarray:
     """(N, 3) length, width, height [m] of each vehicle class index (the four motor classes, cyclists)."""
     return np.where((kind == CYCLIST_CLASS)[:, None], np.array(CYCLIST_DIMS_M), KIND_DIMS_M[np.minimum(kind, 3)])
+
+def ego_arrival_s(distance_m: float, speed_m_s: float) -> float:
+    """When the ego's front reaches a point ``distance_m`` ahead, speeding up from ``speed_m_s`` at
+    ``EGO_PULL_OFF_M_S2`` (uncapped: the earliest a driver giving way must allow for) [s]."""
+    v, a = max(speed_m_s, 0.0), EGO_PULL_OFF_M_S2
+    return (math.sqrt(v * v + 2.0 * a * max(distance_m, 0.0)) - v) / a
+
 
 class GraphTraffic:
     """All non-ego vehicles of a graph town: arrays with one entry per vehicle (parked ones last).
@@ -439,8 +452,8 @@ class GraphTraffic:
             taken[in_box] += 1
         ego_conn, ego_to_conn_m = ego_next
         conflict_priority, conflict_approach = priority, approach  # what a yielding request gives way to
-        if ego_conn >= 0 and ego_v > EGO_MOVING_M_S:
-            eta_s = ego_to_conn_m / max(ego_v, 1.0)
+        if ego_conn >= 0 and (ego_v > EGO_MOVING_M_S or ego_to_conn_m < EGO_WAITING_REACH_M):
+            eta_s = ego_arrival_s(ego_to_conn_m, ego_v)
             if priority[ego_conn]:  # the ego on its way with priority: yielding movements wait for it
                 approach[ego_conn] = min(approach[ego_conn], eta_s)
             elif self._conn_minor_free[ego_conn]:

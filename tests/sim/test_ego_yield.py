@@ -217,15 +217,51 @@ def test_a_driver_at_a_stop_sign_waits_for_the_ego_turning_left_from_the_major_r
     """At a two-way stop the stop arms yield to a car on the major road turning left too (validation route 800006:
     a driver pulled out from its sign across the ego's left, 3 s away, and hit its side); an ego far off leaves it
     the gap."""
-    graph, traffic, c_ego, i = _major_left_and_stop_arm()
+    stopped, granted = _stop_arm_with_the_ego(*_major_left_and_stop_arm(), ego_to_line_m, 5.0)
+    assert stopped and granted is not waits
+
+
+def _stop_arm_with_the_ego(graph, traffic, c_ego: int, i: int, ego_to_line_m: float, ego_speed_m_s: float):
+    """The ego ``ego_to_line_m`` before connector ``c_ego`` (held there at ``ego_speed_m_s``) while car ``i`` drives
+    up to its stop line, makes its full stop and goes when it may (12 s): whether it stopped, whether it was granted."""
     t = traffic.table
     lane = t.refs[t.conn_src[c_ego]]
     s = graph.lane_end_s(lane) - ego_to_line_m * lane.direction
     x, y, h = graph.packed.pose(np.array([lane.road]), np.array([s]), np.array([traffic._lane_d[t.index[lane]]]))
-    ego = (float(x[0]), float(y[0]), float(h[0]) + (0.0 if lane.direction > 0 else np.pi), 5.0)
+    ego = (float(x[0]), float(y[0]), float(h[0]) + (0.0 if lane.direction > 0 else np.pi), ego_speed_m_s)
     stopped = granted = False
-    for k in range(int(12.0 / DT_S)):  # it drives up to its line, makes its full stop, and goes when it may
+    for k in range(int(12.0 / DT_S)):
         traffic.step(DT_S, ego, lane, s, k * DT_S, ego_next=(c_ego, ego_to_line_m))
         stopped |= bool(np.isfinite(traffic.stopped_at_s[i]))
         granted |= bool(traffic.held[i] >= 0)
+    return stopped, granted
+
+
+def _major_through_and_stop_arm():
+    """A town with a two-way stop: a through movement of its major road (priority) and, across it, a stop arm with
+    a car 10 m before that arm's end, standing."""
+    for seed in range(20):
+        graph = generate_graph(TownSpec(grid=4), np.random.default_rng(seed))
+        traffic = GraphTraffic(graph, JunctionSignals(graph, np.random.default_rng(6)), 0.0, np.random.default_rng(7), [])
+        t = traffic.table
+        _, priority, _ = traffic._connector_rules()
+        for c_ego, conn in enumerate(graph.connectors):
+            if conn.movement != "straight" or not priority[c_ego] or traffic._conn_signal[c_ego]:
+                continue
+            across = t.conflict_conn[t.conflict_start[c_ego]:t.conflict_start[c_ego + 1]]
+            stops = [int(k) for k in across if traffic._conn_stop_sign[k]]
+            if stops:
+                src = t.refs[t.conn_src[stops[0]]]
+                i = traffic.add_vehicle(src, graph.lane_end_s(src) - 10.0 * src.direction, 0.0, stops[0])
+                return graph, traffic, c_ego, i
+    raise AssertionError("no two-way stop with a through movement on its major road in the test towns")
+
+
+@pytest.mark.parametrize("ego_to_line_m, waits", [(15.0, True), (60.0, False)])
+def test_a_driver_at_a_stop_sign_does_not_pull_out_across_the_ego_standing_near_its_junction(ego_to_line_m, waits):
+    """A car on the major road standing 15 m before the junction (for a walker) may drive on at any moment: the stop
+    arm waits for it (judged at its speed of the moment, a standing ego was no one to wait for, and on validation
+    routes 800016 and 800019 a car let out so hit its side from outside its camera's view); one 60 m off leaves the
+    gap."""
+    stopped, granted = _stop_arm_with_the_ego(*_major_through_and_stop_arm(), ego_to_line_m, 0.0)  # standing
     assert stopped and granted is not waits
