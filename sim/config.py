@@ -97,12 +97,21 @@ class ScenarioConfig:
     # townnav / highwaynav: a moving vehicle that has stood this long is moved to a free lane out of the ego's sight,
     # as SUMO's time-to-teleport releases gridlocks (sim.roadgraph.gridlock) [s]; 0: never
     gridlock_release_s: float = 90.0
+    # townnav / highwaynav: a yielding driver refused at its line this long (red lights between refusals included)
+    # no longer waits for a gap in the priority stream: it takes its turn first come, first served, still giving way
+    # to the ego. A left turner facing a stream that always had a car in the box stood for minutes, and the gridlock
+    # release only moved the next one into its place (training route 242204); drivers accept shorter gaps the longer
+    # they wait, as SUMO's ``impatience`` models [s]; 0: never
+    yield_patience_s: float = 30.0
 
     def __post_init__(self) -> None:
         check_range("scenario.route_length_m", self.route_length_m, 50.0, 20000.0)
         if not (self.gridlock_release_s == 0.0 or 10.0 <= self.gridlock_release_s <= 3600.0):
             raise ConfigError(f"scenario.gridlock_release_s={self.gridlock_release_s!r} is out of range; "
                               "allowed: 0 (never) or [10, 3600]")
+        if not (self.yield_patience_s == 0.0 or 5.0 <= self.yield_patience_s <= 3600.0):
+            raise ConfigError(f"scenario.yield_patience_s={self.yield_patience_s!r} is out of range; "
+                              "allowed: 0 (never) or [5, 3600]")
         if self.lanes_per_direction is not None and not 1 <= self.lanes_per_direction <= 3:
             raise ConfigError(f"scenario.lanes_per_direction={self.lanes_per_direction} is not allowed; use 1, 2 or 3")
         if self.lane_width_m is not None:

@@ -120,7 +120,9 @@ class NavWorld:
             parked.append((p.road, p.s_m, p.d_m, road.heading_at(p.s_m) + (0.0 if p.direction > 0 else math.pi)))
         keep = [(first.lane, first.s_from - START_CLEAR_M, first.s_from + START_CLEAR_M)]
         release_s = self.config.gridlock_release_s or math.inf  # 0: never
-        return GraphTraffic(self.graph, self.lights, self.params.traffic_density_per_km, rng, keep, parked, release_s)
+        patience_s = self.config.yield_patience_s or math.inf  # 0: never
+        return GraphTraffic(self.graph, self.lights, self.params.traffic_density_per_km, rng, keep, parked, release_s,
+                            patience_s)
 
     def _pedestrians(self, sc: NavScenario, rng: np.random.Generator):
         """Walkers on the sidewalks and crosswalks, or none (``pedestrians_per_km`` 0, the highway)."""

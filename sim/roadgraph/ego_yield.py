@@ -9,6 +9,7 @@
 - ``give_way_to_ego``: a driver granted a connector across the one the ego is on or pulling into gives the
   grant back where it can still stop at its line (one granted while the ego stood at its own line drove on
   into the ego's side once it moved).
+- ``ego_first_in_lane``: a slow ego near its junction counts as arriving there only with no one queued ahead.
 - ``ego_reach``: while the ego's body reaches into a neighbour lane, drivers there follow it, as they
   follow a simulated car straddling the line (they saw a changing ego only once its centre crossed); while it
   reaches over the centre line, oncoming drivers stop short of its box (``ego_contact_accel``), as for an ego
@@ -115,6 +116,18 @@ def give_way_to_ego(traffic, ego_conn: int, on_street: np.ndarray, dist_line_m: 
     back = back[traffic.lane[back] == t.conn_src[held[back]]]  # not yet on the connector
     np.subtract.at(taken, held[back], 1)
     held[back] = -1
+
+
+def ego_first_in_lane(occ, g: int, ego_veh: int, parked: np.ndarray) -> bool:
+    """Whether no moving vehicle is ahead of the ego in lane ``g`` (-1: off the lane table, taken as first) of the
+    CSR occupancy ``occ`` (``GraphTraffic._occupancy``; the ego is row ``ego_veh``, parked cars do not queue)."""
+    if g < 0:
+        return True
+    start, _, occ_veh = occ
+    rows = occ_veh[start[g]:start[g + 1]]  # sorted by progress along the lane
+    ahead = rows[int(np.flatnonzero(rows == ego_veh)[-1]) + 1:]
+    ahead = ahead[ahead != ego_veh]
+    return not (~parked[ahead]).any()
 
 
 def _ego_side_reach(traffic, g: int, road_s_m: float, pose: tuple[float, float, float]) -> tuple[float, float]:

@@ -26,9 +26,9 @@ from ..lights import GREEN, RED, YELLOW
 
 from ..traffic import KIND_DIMS_M, KIND_SHARE, FrenetPoses, LANE_CHANGE_PERIOD_S, MIN_SPAWN_GAP_M, VEHICLE_KINDS, _paint
 from . import traffic_kernels as K
-from .ego_yield import ego_contact_accel, ego_reach, give_way_to_ego
+from .ego_yield import ego_contact_accel, ego_first_in_lane, ego_reach, give_way_to_ego
 from .graph import CROSSWALK_M, LaneRef, RoadGraph
-from .gridlock import release_gridlocks
+from .gridlock import STOOD_M_S, release_gridlocks
 from .lanes import SIZE_JITTER, LaneTable
 from .signals import JunctionSignals
 
@@ -53,7 +53,7 @@ CREEP_LATERAL_M_S = 0.3  # sideways speed that finishes a lane change stopped ha
 # pass needs to get back into its lane (``control.overtake``: rear 4 m past the stretch, then a 10 m move) [m]
 OVERTAKER_ROOM_M = 20.0
 EGO_MOVING_M_S = 1.0  # the ego counts as on its way to a junction above this speed [m/s] ...
-EGO_WAITING_REACH_M = 30.0  # ... or, slower, with its front this close to its connector [m]
+EGO_WAITING_REACH_M = 30.0  # ... or, slower, first in its lane with its front this close to its connector [m]
 # a driver giving way judges the ego's arrival as if it sped up this hard from its speed now: judged at its speed
 # of the moment, a car was let out across the ego standing for a walker (and one driving at 4 m/s) 10-20 m from
 # its junction, which then drove on, from outside its camera's view at 45 degrees, into its side (validation
@@ -89,13 +89,17 @@ class GraphTraffic:
     lane's road (the ego's start). ``parked``: (street, s [m], d [m], world yaw [rad]) cars that
     never move; where one reaches into a lane, drivers stop behind it. ``gridlock_release_s``: a moving vehicle
     that has stood this long is moved to a free lane far from the ego (``gridlock``); inf: never.
+    ``yield_patience_s``: a yielding driver refused at its line this long takes its turn, still giving way to the ego
+    (``ScenarioConfig.yield_patience_s``); inf: never (the suite's scripted junctions).
     """
 
     def __init__(self, graph: RoadGraph, signals: JunctionSignals, density_per_km: float, rng: np.random.Generator,
                  keep_clear: list[tuple[LaneRef, float, float]],
-                 parked: list[tuple[int, float, float, float]] | None = None, gridlock_release_s: float = math.inf):
+                 parked: list[tuple[int, float, float, float]] | None = None, gridlock_release_s: float = math.inf,
+                 yield_patience_s: float = math.inf):
         self.graph, self.signals, self.rng = graph, signals, rng
         self.gridlock_release_s = float(gridlock_release_s)
+        self.yield_patience_s = float(yield_patience_s)
         self.released = 0  # vehicles moved out of a gridlock so far (``gridlock.release_gridlocks``)
         self.table = LaneTable.build(graph)
         self.idm = IDMParams()
@@ -130,6 +134,7 @@ class GraphTraffic:
         self.lc_phase = rng.uniform(0.0, LANE_CHANGE_PERIOD_S, n)
         self.heading_offset = np.zeros(n)
         self.stood_s = np.zeros(n)  # how long each has stood without a break [s] (counted with the release on)
+        self.refused_since_s = np.full(n, np.inf)  # when its request at its line was first refused, while it stands [s]
         self.cut_ins = 0  # lane changes made with a short gap behind (counted for tests and reports)
         self.lane_changes = 0
         self.visits = {"left": 0, "straight": 0, "right": 0}  # connectors entered, by movement
@@ -147,7 +152,8 @@ class GraphTraffic:
             self.heading_offset[i] = float(np.angle(np.exp(1j * (self._parked_yaw[i - n_moving] - base))))
 
     _PER_VEHICLE = ("kind", "dims", "colour", "lane", "p", "parked", "lat", "speed_factor", "v", "next_conn", "held",
-                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset", "cyclist", "max_speed", "stood_s")
+                    "stopped_at_s", "cut_in", "lc_phase", "heading_offset", "cyclist", "max_speed", "stood_s",
+                    "refused_since_s")
 
     def add_vehicle(self, lane: LaneRef, s_m: float, speed_m_s: float, next_connector: int, kind: int = 0,
                     cut_in: bool = False) -> int:
@@ -164,7 +170,8 @@ class GraphTraffic:
                    p=s_m if lane.direction > 0 else t.length_m[g] - s_m, parked=False, lat=0.0, speed_factor=1.0,
                    v=speed_m_s, next_conn=next_connector, held=-1, stopped_at_s=np.inf, cut_in=cut_in, lc_phase=0.0,
                    heading_offset=0.0, cyclist=kind == CYCLIST_CLASS,
-                   max_speed=CYCLIST_SPEED_M_S[1] if kind == CYCLIST_CLASS else np.inf, stood_s=0.0)
+                   max_speed=CYCLIST_SPEED_M_S[1] if kind == CYCLIST_CLASS else np.inf, stood_s=0.0,
+                   refused_since_s=np.inf)
         for name in self._PER_VEHICLE:
             setattr(self, name, np.insert(getattr(self, name), i, row[name], axis=0))
         self.n += 1
@@ -452,10 +459,15 @@ class GraphTraffic:
             taken[in_box] += 1
         ego_conn, ego_to_conn_m = ego_next
         conflict_priority, conflict_approach = priority, approach  # what a yielding request gives way to
-        if ego_conn >= 0 and (ego_v > EGO_MOVING_M_S or ego_to_conn_m < EGO_WAITING_REACH_M):
+        ego_approach = np.full(len(approach), np.inf)  # what a driver out of patience still gives way to
+        # a slow ego counts only first in its lane: behind a queue it is not the next to arrive (the queue's leader
+        # is), and cross traffic waiting for it there only fed lock-ups
+        if ego_conn >= 0 and (ego_v > EGO_MOVING_M_S or (ego_to_conn_m < EGO_WAITING_REACH_M
+                                                         and ego_first_in_lane(occ, ego_g, self.n, self.parked))):
             eta_s = ego_arrival_s(ego_to_conn_m, ego_v)
             if priority[ego_conn]:  # the ego on its way with priority: yielding movements wait for it
                 approach[ego_conn] = min(approach[ego_conn], eta_s)
+                ego_approach[ego_conn] = eta_s
             elif self._conn_minor_free[ego_conn]:
                 # a left from a two-way stop's free arm yields to the oncoming, but the stop arms yield to it as to
                 # any car on the major road: a driver who had stopped at its sign pulled out across the ego turning
@@ -463,22 +475,32 @@ class GraphTraffic:
                 # major-road lefts keep their first-come order with the stop arms
                 conflict_priority, conflict_approach = priority.copy(), approach.copy()
                 conflict_priority[ego_conn], conflict_approach[ego_conn] = True, eta_s
+                ego_approach[ego_conn] = eta_s
             if ego_to_conn_m < EGO_ENTERING_M:  # entering now, whatever its right: nothing granted across it
                 taken[ego_conn] += 1
                 in_box = ego_conn if in_box < 0 else in_box
         if in_box >= 0:
             give_way_to_ego(self, int(in_box), on_street, dist_line, taken, YELLOW_STOP_M_S2)
         if cand.size == 0:
+            self.refused_since_s = np.where(self.v < STOOD_M_S, self.refused_since_s, np.inf)
             return
-        yields = ~priority[nc[cand]]
-        order = np.lexsort((arrival, yields))
-        cand, yields = cand[order], yields[order]
+        # 0: priority, 1: gives way to every vehicle with priority, 2: out of patience, gives way to the ego only
+        gives_way = (~priority[nc[cand]]).astype(np.int8)
+        gives_way[(gives_way == 1) & (time_s - self.refused_since_s[cand] > self.yield_patience_s)] = 2
+        order = np.lexsort((arrival, gives_way == 1))  # one out of patience takes its turn first come, first served
+        cand, gives_way = cand[order], gives_way[order]
         # room on each exit lane behind its last vehicle, less what has been granted into it
         room = K.exit_room(self.lane, self.held, half, start, occ_p, occ_veh, t.conn_dst)
         need = 2 * half[cand] + 2.0
-        ok = K.grant(cand, nc[cand], yields, taken, conflict_priority, conflict_approach, GAP_ACCEPT_S, t.conflict_start,
-                     t.conflict_conn, room, need, t.conn_dst)
+        ok = K.grant(cand, nc[cand], gives_way, taken, conflict_priority, conflict_approach, GAP_ACCEPT_S,
+                     t.conflict_start, t.conflict_conn, room, need, t.conn_dst, ego_approach)
         self.held[cand[ok]] = nc[cand[ok]]
+        # when each driver was first refused, kept while it stands (a red light between two refusals is part of its
+        # wait), dropped once granted or moving
+        waiting = np.where(self.v < STOOD_M_S, self.refused_since_s, np.inf)
+        waiting[cand[ok]] = np.inf
+        waiting[cand[~ok]] = np.minimum(waiting[cand[~ok]], time_s)
+        self.refused_since_s = waiting
 
     def _ego_box_accel(self, ego, room_ahead_m: float = 0.0) -> np.ndarray:
         """Braking for the ego's box on each vehicle's own path (its lane, connector, exit lane) where

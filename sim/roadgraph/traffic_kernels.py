@@ -107,22 +107,27 @@ def follow(idx, lane, lane2, p, half_len, v, free, next_conn, may_enter,
 
 
 @numba.njit(cache=True)
-def grant(cand, cand_conn, cand_yields, taken, conn_priority, approach_s, gap_accept_s,
-          conflict_start, conflict_conn, room_m, need_m, conn_dst):
+def grant(cand, cand_conn, cand_gives_way, taken, conn_priority, approach_s, gap_accept_s,
+          conflict_start, conflict_conn, room_m, need_m, conn_dst, ego_approach_s):
     """Junction entry grants for the requesting vehicles ``cand``, in priority order.
 
     A request is granted when no conflicting connector holds or has been granted a vehicle, none
     was refused to an earlier requester this step (first come, first served), the exit lane has
-    room (do not block the box) and, for a yielding movement, no vehicle with priority reaches a
-    conflicting connector within ``gap_accept_s``. ``taken`` (per connector) is updated."""
+    room (do not block the box) and no one it gives way to reaches a conflicting connector within
+    ``gap_accept_s``: ``cand_gives_way`` 0 (a movement with priority): no one; 1 (a yielding one):
+    any vehicle with priority (``conn_priority``, ``approach_s`` [s]); 2 (a yielding driver out of
+    patience): the ego only (``ego_approach_s``: when the ego reaches each connector where it has
+    priority [s], inf elsewhere). ``taken`` (per connector) is updated."""
     out = np.zeros(cand.shape[0], np.bool_)
     refused = np.zeros(taken.shape[0], np.bool_)
     for k in range(cand.shape[0]):
         c = cand_conn[k]
+        mode = cand_gives_way[k]
         ok = room_m[conn_dst[c]] >= need_m[k]
         for e in range(conflict_start[c], conflict_start[c + 1]):
             o = conflict_conn[e]
-            if taken[o] > 0 or refused[o] or (cand_yields[k] and conn_priority[o] and approach_s[o] < gap_accept_s):
+            if taken[o] > 0 or refused[o] or (mode == 1 and conn_priority[o] and approach_s[o] < gap_accept_s) or (
+                    mode == 2 and ego_approach_s[o] < gap_accept_s):
                 ok = False
                 break
         if ok:

@@ -9,7 +9,7 @@ import pytest
 
 from common.vocab import EGO_LENGTH_M, EGO_WIDTH_M
 from sim.collision import obb_overlap
-from sim.roadgraph.ego_yield import STEP_M, path_samples
+from sim.roadgraph.ego_yield import STEP_M, ego_first_in_lane, path_samples
 from sim.lights import GREEN
 from sim.roadgraph.generator import TownSpec, generate_graph
 from sim.roadgraph.signals import JunctionSignals
@@ -265,3 +265,43 @@ def test_a_driver_at_a_stop_sign_does_not_pull_out_across_the_ego_standing_near_
     gap."""
     stopped, granted = _stop_arm_with_the_ego(*_major_through_and_stop_arm(), ego_to_line_m, 0.0)  # standing
     assert stopped and granted is not waits
+
+
+
+@pytest.mark.parametrize("leader, first", [(None, True), ("moving", False), ("parked", True)])
+def test_the_ego_is_first_in_its_lane_unless_a_car_is_queued_ahead(leader, first):
+    """A slow ego counts as arriving at its junction only first in its lane (``ego_first_in_lane``): behind a
+    standing car the cross traffic waited for it while the queue's leader itself waited, and fed a lock-up (training
+    route 242204); a parked car ahead queues no one."""
+    graph, traffic, c_ego, _ = _major_through_and_stop_arm()
+    t = traffic.table
+    lane = t.refs[t.conn_src[c_ego]]
+    end = graph.lane_end_s(lane)
+    if leader is not None:
+        j = traffic.add_vehicle(lane, end - 6.0 * lane.direction, 0.0, c_ego)
+        traffic.parked[j] = leader == "parked"
+    g = t.index[lane]
+    ego_s = end - 20.0 * lane.direction
+    occ = traffic._occupancy(np.flatnonzero(~traffic.parked), g, ego_s, np.full(traffic.n, -1), -1)
+    assert ego_first_in_lane(occ, g, traffic.n, traffic.parked) is first
+
+
+@pytest.mark.parametrize("patience_s", [5.0, np.inf])
+def test_a_driver_out_of_patience_takes_its_turn_in_a_stream_that_leaves_no_gap(patience_s):
+    """A stop arm facing a stream on the major road with 1.5-s headways (below the 4.5 s it accepts) waits for the
+    stream's end; refused at its line longer than its patience (``yield_patience_s``) it takes its turn first come,
+    first served: the stream's next car is held at its line and the stop arm goes while cars are still coming."""
+    graph, traffic, c_ego, i = _major_through_and_stop_arm()
+    traffic.yield_patience_s = patience_s
+    t = traffic.table
+    lane = t.refs[t.conn_src[c_ego]]
+    end = graph.lane_end_s(lane)
+    stream = [traffic.add_vehicle(lane, end - back_m * lane.direction, 8.0, c_ego)
+              for back_m in np.arange(30.0, graph.roads[lane.road].length_m - 10.0, 12.0)]
+    g_lane = t.index[lane]
+    granted_mid_stream = False
+    for k in range(int(30.0 / DT_S)):
+        traffic.step(DT_S, (1e5, 1e5, 0.0, 0.0), None, 0.0, k * DT_S)
+        still_coming = sum(traffic.lane[j] == g_lane for j in stream)
+        granted_mid_stream |= bool(traffic.held[i] >= 0 and still_coming >= 3)
+    assert granted_mid_stream is (patience_s < np.inf)

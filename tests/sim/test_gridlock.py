@@ -91,6 +91,12 @@ def test_a_bad_threshold_is_named(value):
         ScenarioConfig(kind="townnav", gridlock_release_s=value)
 
 
+@pytest.mark.parametrize("value", [2.0, -1.0, 4000.0])
+def test_a_bad_patience_is_named(value):
+    with pytest.raises(ConfigError, match=r"scenario.yield_patience_s=.* allowed: 0 \(never\) or \[5, 3600\]"):
+        ScenarioConfig(kind="townnav", yield_patience_s=value)
+
+
 def test_zero_turns_it_off():
     import gymnasium as gym
 
