@@ -75,6 +75,7 @@ def _dims_of(kind: np.ndarray) -> np.ndarray:
     """(N, 3) length, width, height [m] of each vehicle class index (the four motor classes, cyclists)."""
     return np.where((kind == CYCLIST_CLASS)[:, None], np.array(CYCLIST_DIMS_M), KIND_DIMS_M[np.minimum(kind, 3)])
 
+
 def ego_arrival_s(distance_m: float, speed_m_s: float) -> float:
     """When the ego's front reaches a point ``distance_m`` ahead, speeding up from ``speed_m_s`` at
     ``EGO_PULL_OFF_M_S2`` (uncapped: the earliest a driver giving way must allow for) [s]."""
@@ -461,7 +462,7 @@ class GraphTraffic:
         conflict_priority, conflict_approach = priority, approach  # what a yielding request gives way to
         ego_approach = np.full(len(approach), np.inf)  # what a driver out of patience still gives way to
         # a slow ego counts only first in its lane: behind a queue it is not the next to arrive (the queue's leader
-        # is), and cross traffic waiting for it there only fed lock-ups
+        # is), and cross traffic must not wait for a car that cannot come
         if ego_conn >= 0 and (ego_v > EGO_MOVING_M_S or (ego_to_conn_m < EGO_WAITING_REACH_M
                                                          and ego_first_in_lane(occ, ego_g, self.n, self.parked))):
             eta_s = ego_arrival_s(ego_to_conn_m, ego_v)

@@ -267,12 +267,11 @@ def test_a_driver_at_a_stop_sign_does_not_pull_out_across_the_ego_standing_near_
     assert stopped and granted is not waits
 
 
-
 @pytest.mark.parametrize("leader, first", [(None, True), ("moving", False), ("parked", True)])
 def test_the_ego_is_first_in_its_lane_unless_a_car_is_queued_ahead(leader, first):
-    """A slow ego counts as arriving at its junction only first in its lane (``ego_first_in_lane``): behind a
-    standing car the cross traffic waited for it while the queue's leader itself waited, and fed a lock-up (training
-    route 242204); a parked car ahead queues no one."""
+    """A slow ego counts as arriving at its junction only first in its lane (``ego_first_in_lane``): behind a queue
+    the queue's leader is the next to arrive, not the ego; a parked car ahead (listed in the lane as the town lists
+    the parked cars that reach into it) queues no one."""
     graph, traffic, c_ego, _ = _major_through_and_stop_arm()
     t = traffic.table
     lane = t.refs[t.conn_src[c_ego]]
@@ -282,7 +281,7 @@ def test_the_ego_is_first_in_its_lane_unless_a_car_is_queued_ahead(leader, first
         traffic.parked[j] = leader == "parked"
     g = t.index[lane]
     ego_s = end - 20.0 * lane.direction
-    occ = traffic._occupancy(np.flatnonzero(~traffic.parked), g, ego_s, np.full(traffic.n, -1), -1)
+    occ = traffic._occupancy(np.arange(traffic.n), g, ego_s, np.full(traffic.n, -1), -1)
     assert ego_first_in_lane(occ, g, traffic.n, traffic.parked) is first
 
 
