@@ -482,8 +482,10 @@ class GraphTraffic:
                 in_box = ego_conn if in_box < 0 else in_box
         if in_box >= 0:
             give_way_to_ego(self, int(in_box), on_street, dist_line, taken, YELLOW_STOP_M_S2)
+        # when each driver was first refused, kept while it stands (a red light between two refusals is part of its
+        # wait), dropped once granted or moving
+        self.refused_since_s = np.where(self.v < STOOD_M_S, self.refused_since_s, np.inf)
         if cand.size == 0:
-            self.refused_since_s = np.where(self.v < STOOD_M_S, self.refused_since_s, np.inf)
             return
         # 0: priority, 1: gives way to every vehicle with priority, 2: out of patience, gives way to the ego only
         gives_way = (~priority[nc[cand]]).astype(np.int8)
@@ -496,12 +498,9 @@ class GraphTraffic:
         ok = K.grant(cand, nc[cand], gives_way, taken, conflict_priority, conflict_approach, GAP_ACCEPT_S,
                      t.conflict_start, t.conflict_conn, room, need, t.conn_dst, ego_approach)
         self.held[cand[ok]] = nc[cand[ok]]
-        # when each driver was first refused, kept while it stands (a red light between two refusals is part of its
-        # wait), dropped once granted or moving
-        waiting = np.where(self.v < STOOD_M_S, self.refused_since_s, np.inf)
+        waiting = self.refused_since_s
         waiting[cand[ok]] = np.inf
         waiting[cand[~ok]] = np.minimum(waiting[cand[~ok]], time_s)
-        self.refused_since_s = waiting
 
     def _ego_box_accel(self, ego, room_ahead_m: float = 0.0) -> np.ndarray:
         """Braking for the ego's box on each vehicle's own path (its lane, connector, exit lane) where
