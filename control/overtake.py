@@ -244,6 +244,7 @@ class Overtake:
         self.t_s = 0.0
         self.s_m = 0.0  # the odometer: the ego centre along the home lane [m]
         self.lat_m = 0.0  # the ego centre left of the home lane's centre [m]
+        self.lane_seen = False  # ``lat_m`` is last step's seen lane's: a jump of it is a lane crossed
         self.heading_rad = 0.0  # the car's heading left of the home lane's [rad]
         self.curvature_1_m = 0.0  # the home lane's curvature, + left [1/m]
         self.tracks: list[Track] = []
@@ -274,10 +275,19 @@ class Overtake:
         if self.phase == IDLE:
             self.s_m += v * math.cos(f.heading_error_rad if f.lane_known else 0.0) * self.cfg.dt_s
             if f.lane_known:
+                # the seen lane jumped a whole lane (the car crossed a lane line: the route's own lane change): the
+                # home lane is the new one, and the memory moves with it. Left where it was, a car seen in the lane
+                # the car moved into stood one lane farther out, in the way of the route's next change
+                lanes = round((self.lat_m - f.lane_offset_m) / self.width_m) if self.lane_seen else 0
+                if lanes:
+                    for t in self.tracks:
+                        t.lat_m -= lanes * self.width_m
+                self.lane_seen = True
                 self.width_m = f.lane_width_m if math.isfinite(f.lane_width_m) and f.lane_width_m > 2.0 else 3.5
                 self.lat_m, self.heading_rad = f.lane_offset_m, f.heading_error_rad
                 self.curvature_1_m = f.curvature_1_m if math.isfinite(f.curvature_1_m) else 0.0
             else:
+                self.lane_seen = False  # a lane found again (past a junction) is no lane crossed
                 self.heading_rad, self.curvature_1_m = 0.0, 0.0
             return
         self.s_m += v * math.cos(self.heading_rad) * self.cfg.dt_s

@@ -38,6 +38,7 @@ from .junction_rules import JunctionRules
 from .knobs import IDENTITY, Knobs
 from .overtake import Overtake, users_from_frame, users_from_rows
 from .road_users import RoadUserTracker
+from .route_lane_change import RouteLaneChange
 from .route_features import LAYOUT_V2_ID, OBS_SIZE_V2, RouteGuidance, decode_route, pursuit_curvature
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class RuleBasedPolicy(Policy):
                              b_m_s2=config.idm_decel_m_s2, max_brake_m_s2=config.max_brake_m_s2)
         self.junctions = JunctionRules()  # stop signs and permitted lefts (layout v2)
         self.overtake = Overtake()  # passing a stationary obstacle in the lane
+        self.lane_change = RouteLaneChange(handover_m=config.route_handover_m)  # the route's lane changes: look first
         self.walkers = WalkerMemory()  # walkers beside a junction manoeuvre's path, also once out of view
         self.bodies = RoadUserTracker()  # footprints turned as each body last moved (control.angled_bodies)
         self._frame: PerceptionFrame | None = None
@@ -140,6 +142,7 @@ class RuleBasedPolicy(Policy):
     def reset(self) -> None:
         self.junctions.reset()
         self.overtake.reset()
+        self.lane_change.reset()
         self.walkers.reset()
         self.bodies.reset()
         self._frame = None
@@ -151,6 +154,7 @@ class RuleBasedPolicy(Policy):
         self.knobs = knobs
         self.junctions.gap_scale = knobs.gap_scale
         self.overtake.gap_scale = knobs.gap_scale
+        self.lane_change.gap_scale = knobs.gap_scale
 
     def act(self, obs: np.ndarray, frame: PerceptionFrame | None = None) -> np.ndarray:
         self._frame = frame  # the overtake reads every road user of it
@@ -180,9 +184,12 @@ class RuleBasedPolicy(Policy):
         if not turning:
             self.walkers.reset()
         self.overtake.update(f, users, route, self.cfg.speed_factor * f.speed_limit_m_s * self.knobs.speed_scale, path_gaps)
+        self.lane_change.update(f, route, self.overtake)
         look = max(self.cfg.min_lookahead_m, self.cfg.lookahead_s * f.speed_m_s)
         self.aim_heading_rad = None
-        if self._route_steers(f, route) and not self.overtake.active:
+        if self.lane_change.steers_route and not self.overtake.active:  # a lane change finished late
+            steer = self._steer_route(route, self.lane_change.lookahead_m(f.speed_m_s))
+        elif self._route_steers(f, route) and not self.overtake.active:
             steer = self._steer_route(route, look)
         elif self.overtake.active:  # its own estimate of the car's place: the seen lane may follow the car across
             aim_y = self.overtake.aim_y_m(look)
@@ -199,7 +206,7 @@ class RuleBasedPolicy(Policy):
         if route is None:
             return False
         near = route.distance_m < self.cfg.route_handover_m
-        return not f.lane_known or (route.command != "follow_lane" and near)
+        return not f.lane_known or (route.command != "follow_lane" and near and not self.lane_change.keeps_lane)
 
     def _steer_route(self, route: RouteGuidance, look: float) -> float:
         """Pure pursuit on the route point ``look`` metres along the waypoints."""
@@ -235,7 +242,7 @@ class RuleBasedPolicy(Policy):
         if not f.lane_known and route is None:
             cruise = min(cruise, c.lost_lane_speed_m_s)
         # waiting to merge into a stream: let its gaps come past; a walker at a turn's corner out of view: walking pace
-        cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s())
+        cruise = min(cruise, self.overtake.speed_cap_m_s(), self.walkers.speed_cap_m_s(), self.lane_change.speed_cap_m_s())
         # the nearest leader in the path (gap [m], its speed [m/s]) and, apart from it, the nearest place the car must
         # stop at (a line, a crossing, a hold): each its own IDM constraint, the lower acceleration wins. One nearest
         # gap for both let a leader 30 m ahead at 15 m/s hide a yellow light's line 42 m ahead that the car could
