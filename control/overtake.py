@@ -199,6 +199,21 @@ def users_from_frame(frame, speed_m_s: float) -> Users:
                  float(frame.sure_range_m), in_classes(cls, STATIC_OBSTACLE_CLASSES), d.track_id[keep].astype(np.int64))
 
 
+def same_way_gap(t: Track, front_m: float, rear_m: float, v_m_s: float, v_t_m_s: float, unsure_m: float,
+                 gap_m: float, gap_s: float, headway_s: float = 0.0) -> tuple[str, bool]:
+    """Where a road user going our way in a lane beside the ego is ("ahead", "behind" or "beside": its track's s
+    is its rear, placed to ``unsure_m``), and whether the gap suffices to move in beside it: ahead, ``gap_m`` plus
+    ``gap_s`` of our closing speed to its rear; behind, ``gap_m`` plus ``gap_s`` of its closing speed plus
+    ``headway_s`` of its own speed from its front; beside, never. ``front_m`` / ``rear_m``: the ego's bumpers on
+    the same odometer [m]."""
+    if t.s_m - unsure_m >= front_m:  # ahead: room to follow it at our closing speed
+        return "ahead", t.s_m - unsure_m - front_m >= gap_m + max(v_m_s - v_t_m_s, 0.0) * gap_s
+    if t.s_m + t.length_m + unsure_m <= rear_m:  # behind: its front far enough back for its closing speed
+        need = gap_m + max(v_t_m_s - v_m_s, 0.0) * gap_s + headway_s * v_t_m_s
+        return "behind", rear_m - (t.s_m + t.length_m + unsure_m) >= need
+    return "beside", False
+
+
 def time_to_cover(dist_m: float, v_m_s: float, v_pass_m_s: float, accel_m_s2: float) -> float:
     """Seconds to cover ``dist_m`` from ``v_m_s``, accelerating at ``accel_m_s2`` up to ``v_pass_m_s`` and holding it [s]."""
     dist_m = max(dist_m, 0.0)
@@ -554,14 +569,8 @@ class Overtake:
                 # the car; 5 s on its track lay 10 m ahead of it, the gap behind read clear, and the car moved out in
                 # front of it: suite case MergeSlowTraffic 800303)
                 unsure_m = self.speed_error * abs(v_t) * max(self.t_s - t.seen_s, 0.0)
-                if t.s_m - unsure_m >= front:  # ahead: room to follow it at our closing speed
-                    if t.s_m - unsure_m - front < gap_m + max(v - v_t, 0.0) * gap_s:
-                        return False
-                elif t.s_m + t.length_m + unsure_m <= rear:  # behind: its front far enough back for its closing speed
-                    if rear - (t.s_m + t.length_m + unsure_m) < gap_m + max(v_t - v, 0.0) * gap_s:
-                        return False
-                else:
-                    return False  # beside us
+                if not same_way_gap(t, front, rear, v, v_t, unsure_m, gap_m, gap_s)[1]:
+                    return False
         return True
 
     def _passed_on_its_right(self, t: Track, stray_m: float, pass_lat_m: float, back_at_m: float,

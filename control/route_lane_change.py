@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from common.vocab import EGO_LENGTH_M
 
+from .overtake import same_way_gap
 from .route_features import RouteGuidance
 
 CHANGE_COMMANDS = {"change_lane_left": 1, "change_lane_right": -1}  # the route's lane changes: + left
@@ -140,18 +141,11 @@ class RouteLaneChange:
             unsure_m = memory.speed_error * abs(t.v_m_s) * max(memory.t_s - t.seen_s, 0.0)
             v_t = max(t.v_m_s, 0.0)
             standing = v_t < memory.cfg.stationary_m_s
-            if t.s_m - unsure_m >= front:  # ahead (its track's s is its rear): room to follow it at our closing speed
-                ok = t.s_m - unsure_m - front >= k * (cfg.gap_m + max(v_m_s - v_t, 0.0) * cfg.closing_gap_s)
-                behind = False
-            elif t.s_m + t.length_m + unsure_m <= rear:  # behind: room for it to brake for us
-                need = cfg.gap_m + max(v_t - v_m_s, 0.0) * cfg.closing_gap_s + cfg.follower_headway_s * v_t
-                ok = rear - (t.s_m + t.length_m + unsure_m) >= k * need
-                behind = True
-            else:
-                ok, behind = False, False  # beside
+            where, ok = same_way_gap(t, front, rear, v_m_s, v_t, unsure_m, k * cfg.gap_m, k * cfg.closing_gap_s,
+                                     k * cfg.follower_headway_s)
             if ok:
                 continue
             clear = False
-            if not standing and (not behind or v_t >= v_m_s):  # let it go by; a standing one the car drives past
+            if not standing and (where != "behind" or v_t >= v_m_s):  # let it go by; a standing one it drives past
                 cap = min(cap, max(v_t - cfg.yield_margin_m_s, 0.0))
         return clear, cap
